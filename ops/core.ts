@@ -1,0 +1,68 @@
+import type { NDArray } from '../src/ndarray.js';
+import type { Shape } from '../src/shape.js';
+import type { DType } from '../src/dtypes.js';
+import { mergeShapes } from '../src/shape.js';
+import { registerOp } from './registry.js';
+import { checkNumInputs } from './util.js';
+
+registerOp({
+  type: 'Const',
+  attrs: { value: 'tensor', dtype: 'type' },
+  shape: (ctx) => {
+    const v = ctx.attr<NDArray>('value');
+    return [{ dtype: v.dtype, shape: v.shape }];
+  },
+  grad: null,
+});
+
+registerOp({
+  type: 'Placeholder',
+  attrs: { dtype: 'type', shape: 'shape' },
+  shape: (ctx) => [{ dtype: ctx.attr<DType>('dtype'), shape: ctx.attr<Shape>('shape') }],
+  grad: null,
+});
+
+registerOp({
+  type: 'PlaceholderWithDefault',
+  attrs: { dtype: 'type', shape: 'shape' },
+  shape: (ctx) => {
+    checkNumInputs(ctx, 1);
+    const input = ctx.inputs[0]!;
+    const shape = ctx.attr<Shape>('shape');
+    if (input.dtype !== ctx.attr<DType>('dtype')) ctx.fail(`default value is ${input.dtype}, expected ${ctx.attr('dtype')}`);
+    try {
+      mergeShapes(shape, input.shape);
+    } catch {
+      ctx.fail(`default value's shape ${JSON.stringify(input.shape)} is not compatible with shape ${JSON.stringify(shape)}`);
+    }
+    return [{ dtype: input.dtype, shape }];
+  },
+  grad: () => [null],
+});
+
+registerOp({
+  type: 'Identity',
+  attrs: { T: 'type' },
+  elementwise: true,
+  shape: (ctx) => {
+    checkNumInputs(ctx, 1);
+    return [{ dtype: ctx.inputs[0]!.dtype, shape: ctx.inputs[0]!.shape }];
+  },
+  grad: (_op, grads) => [grads[0] ?? null],
+});
+
+registerOp({
+  type: 'StopGradient',
+  attrs: { T: 'type' },
+  shape: (ctx) => {
+    checkNumInputs(ctx, 1);
+    return [{ dtype: ctx.inputs[0]!.dtype, shape: ctx.inputs[0]!.shape }];
+  },
+  grad: null,
+});
+
+registerOp({
+  type: 'NoOp',
+  shape: () => [],
+  grad: null,
+});

@@ -1,0 +1,9 @@
+// Importing this module registers every op definition.
+import './core.js';
+import './state.js';
+import './math.js';
+import './array.js';
+import './nn.js';
+import './random.js';
+import './training.js';
+export { getOpDef, listOps, registerOp, type OpDef, type GradFn, type ShapeContext, type OutputSpec } from './registry.js';

@@ -1,0 +1,2 @@
+import { registerOp } from './registry.js';
+void registerOp;

@@ -1,0 +1,33 @@
+import type { DType } from '../../src/dtypes.js';
+import { UnimplementedError } from '../../src/errors.js';
+import type { NDArray } from '../../src/ndarray.js';
+import type { Backend, KernelNode, RuntimeState } from '../backend.js';
+import { getCpuKernel } from './registry.js';
+import './kernels/index.js';
+
+/** The reference CPU backend: handles are host NDArrays. */
+export class CpuBackend implements Backend<NDArray> {
+  readonly name = 'cpu';
+  hasKernel(opType: string): boolean {
+    return getCpuKernel(opType) !== undefined;
+  }
+  execute(node: KernelNode, inputs: NDArray[], state: RuntimeState<NDArray>): NDArray[] {
+    const k = getCpuKernel(node.type);
+    if (!k) throw new UnimplementedError(`No CPU kernel registered for op type '${node.type}'`, node.name);
+    return k(inputs, node, state);
+  }
+  upload(value: NDArray): NDArray {
+    return value;
+  }
+  async download(handle: NDArray): Promise<NDArray> {
+    // A fetched value may be a variable's storage or a constant's value: the caller gets its own copy.
+    return handle.clone();
+  }
+  shapeOf(handle: NDArray): number[] {
+    return handle.shape;
+  }
+  dtypeOf(handle: NDArray): DType {
+    return handle.dtype;
+  }
+  dispose(): void {}
+}

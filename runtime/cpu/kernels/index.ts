@@ -1,0 +1,8 @@
+// Importing this module registers every CPU kernel.
+import './core.js';
+import './state.js';
+import './math.js';
+import './array.js';
+import './nn.js';
+import './random.js';
+import './training.js';

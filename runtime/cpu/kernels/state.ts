@@ -1,0 +1,55 @@
+import { FailedPreconditionError, InvalidArgumentError } from '../../../src/errors.js';
+import type { NDArray } from '../../../src/ndarray.js';
+import { formatShape, isFullyDefined, sameShape } from '../../../src/shape.js';
+import type { KernelNode, RuntimeState } from '../../backend.js';
+import { registerCpuKernel } from '../registry.js';
+import { binaryBigInt, binaryNumeric } from './util.js';
+
+/** The current value of the variable behind reference input i. */
+export function readRef(node: KernelNode, state: RuntimeState<NDArray>, i: number): NDArray {
+  const name = node.refVars[i]!;
+  const v = state.variables.get(name);
+  if (!v) {
+    throw new FailedPreconditionError(`Attempting to use uninitialized value ${name}`, node.name);
+  }
+  return v;
+}
+
+registerCpuKernel('VariableV2', (_in, node, state) => {
+  const v = state.variables.get(node.varName!);
+  if (!v) throw new FailedPreconditionError(`Attempting to use uninitialized value ${node.varName}`, node.name);
+  return [v];
+});
+
+registerCpuKernel('Assign', (inputs, node, state) => {
+  const value = inputs[1]!;
+  const name = node.refVars[0]!;
+  if (node.attrs.validate_shape) {
+    const declared = node.inputShapes[0]!;
+    if (isFullyDefined(declared) && !sameShape(declared, value.shape)) {
+      throw new InvalidArgumentError(`Assign requires shapes of both tensors to match. lhs shape= ${formatShape(declared)} rhs shape= ${formatShape(value.shape)}`);
+    }
+  }
+  // Variables own their storage (optimizers update it in place), so the value is copied in.
+  const stored = value.clone();
+  state.variables.set(name, stored);
+  return [stored];
+});
+
+function assignOp(sign: 1 | -1) {
+  return (inputs: NDArray[], node: KernelNode, state: RuntimeState<NDArray>): NDArray[] => {
+    const ref = readRef(node, state, 0);
+    const value = inputs[1]!;
+    if (!sameShape(ref.shape, value.shape)) {
+      throw new InvalidArgumentError(`${node.type} requires shapes of both tensors to match. lhs shape= ${formatShape(ref.shape)} rhs shape= ${formatShape(value.shape)}`);
+    }
+    const r =
+      ref.dtype === 'int64'
+        ? binaryBigInt(ref, value, 'int64', (a, b) => (sign > 0 ? a + b : a - b))
+        : binaryNumeric(ref, value, ref.dtype, (a, b) => (sign > 0 ? a + b : a - b));
+    (ref.data as Float32Array).set(r.data as Float32Array);
+    return [ref];
+  };
+}
+registerCpuKernel('AssignAdd', assignOp(1));
+registerCpuKernel('AssignSub', assignOp(-1));

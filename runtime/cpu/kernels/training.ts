@@ -1,0 +1,2 @@
+import { registerCpuKernel } from '../registry.js';
+void registerCpuKernel;

@@ -1,0 +1,122 @@
+import { allocData, type DType, type TypedArray } from '../../../src/dtypes.js';
+import { InvalidArgumentError } from '../../../src/errors.js';
+import { NDArray, numElements } from '../../../src/ndarray.js';
+import { broadcastShapes, formatShape, stridesOf } from '../../../src/shape.js';
+import type { KernelNode } from '../../backend.js';
+
+export function alloc(dtype: DType, shape: readonly number[]): NDArray {
+  return new NDArray(allocData(dtype, numElements(shape)), shape, dtype);
+}
+
+export function attr<T>(node: KernelNode, name: string): T {
+  return node.attrs[name] as T;
+}
+
+/**
+ * Strides of `shape` as seen from the broadcast output shape `out` (0 on broadcast dims), aligned
+ * to the right as numpy does.
+ */
+export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+  const st = stridesOf(shape);
+  const res = new Array<number>(out.length).fill(0);
+  const off = out.length - shape.length;
+  for (let i = 0; i < shape.length; i++) res[i + off] = shape[i] === 1 ? 0 : st[i]!;
+  return res;
+}
+
+export function broadcastOrThrow(a: readonly number[], b: readonly number[]): number[] {
+  const s = broadcastShapes(a, b);
+  if (!s) throw new InvalidArgumentError(`Incompatible shapes: ${formatShape(a)} vs. ${formatShape(b)}`);
+  return s;
+}
+
+/**
+ * Calls f(outIndex, aIndex, bIndex) for every element of the broadcast of a and b. The innermost
+ * dimension runs as a tight loop.
+ */
+export function forEachBroadcast(
+  aShape: readonly number[],
+  bShape: readonly number[],
+  outShape: readonly number[],
+  f: (o: number, ia: number, ib: number) => void,
+): void {
+  const n = numElements(outShape);
+  if (n === 0) return;
+  const r = outShape.length;
+  if (r === 0) {
+    f(0, 0, 0);
+    return;
+  }
+  const sa = broadcastStrides(aShape, outShape);
+  const sb = broadcastStrides(bShape, outShape);
+  const inner = outShape[r - 1]!;
+  const ia0 = sa[r - 1]!;
+  const ib0 = sb[r - 1]!;
+  const idx = new Array<number>(r).fill(0);
+  let ia = 0;
+  let ib = 0;
+  for (let o = 0; o < n; o += inner) {
+    for (let k = 0; k < inner; k++) f(o + k, ia + k * ia0, ib + k * ib0);
+    // advance the outer index (odometer over dims 0..r-2)
+    for (let d = r - 2; d >= 0; d--) {
+      idx[d]!++;
+      ia += sa[d]!;
+      ib += sb[d]!;
+      if (idx[d]! < outShape[d]!) break;
+      ia -= sa[d]! * outShape[d]!;
+      ib -= sb[d]! * outShape[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
+type Num = number;
+/** Elementwise binary op over numbers with broadcasting (float32 and int32 data; bool as 0/1). */
+export function binaryNumeric(a: NDArray, b: NDArray, outDType: DType, f: (x: Num, y: Num) => Num): NDArray {
+  const shape = broadcastOrThrow(a.shape, b.shape);
+  const out = alloc(outDType, shape);
+  const ad = a.data as Float32Array;
+  const bd = b.data as Float32Array;
+  const od = out.data as Float32Array;
+  if (a.size === b.size && a.size === out.size) {
+    for (let i = 0; i < od.length; i++) od[i] = f(ad[i]!, bd[i]!);
+  } else if (b.size === 1) {
+    const y = bd[0]!;
+    for (let i = 0; i < od.length; i++) od[i] = f(ad[i]!, y);
+  } else if (a.size === 1) {
+    const x = ad[0]!;
+    for (let i = 0; i < od.length; i++) od[i] = f(x, bd[i]!);
+  } else {
+    forEachBroadcast(a.shape, b.shape, shape, (o, i, j) => (od[o] = f(ad[i]!, bd[j]!)));
+  }
+  return out;
+}
+
+/** Elementwise binary op on int64 (BigInt) data with broadcasting. */
+export function binaryBigInt(a: NDArray, b: NDArray, outDType: DType, f: (x: bigint, y: bigint) => bigint | number): NDArray {
+  const shape = broadcastOrThrow(a.shape, b.shape);
+  const out = alloc(outDType, shape);
+  const ad = a.data as BigInt64Array;
+  const bd = b.data as BigInt64Array;
+  const od = out.data as unknown as { [i: number]: bigint | number };
+  forEachBroadcast(a.shape, b.shape, shape, (o, i, j) => (od[o] = f(ad[i]!, bd[j]!)));
+  return out;
+}
+
+/** Elementwise unary op over numbers. */
+export function unaryNumeric(a: NDArray, outDType: DType, f: (x: number) => number): NDArray {
+  const out = alloc(outDType, a.shape);
+  const ad = a.data as Float32Array;
+  const od = out.data as Float32Array;
+  for (let i = 0; i < od.length; i++) od[i] = f(ad[i]!);
+  return out;
+}
+
+export function copyData(src: TypedArray): TypedArray {
+  return src.slice() as TypedArray;
+}
+
+/** Reads an int32/int64 tensor as JS numbers (shape vectors, axes, indices). */
+export function toNumbers(a: NDArray): number[] {
+  return Array.from(a.data as ArrayLike<number | bigint>, (v) => Number(v));
+}

@@ -1,0 +1,2 @@
+// array ops API: filled in by its owner
+export {};

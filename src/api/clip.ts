@@ -1,0 +1,2 @@
+// clip ops API: filled in by its owner
+export {};

@@ -1,0 +1,2 @@
+// nn ops API: filled in by its owner
+export {};

@@ -1,0 +1,461 @@
+import { fileURLToPath } from 'node:url';
+import * as path from 'node:path';
+import type { DType } from './dtypes.js';
+import { InvalidArgumentError, NotFoundError, OpError } from './errors.js';
+import { NDArray } from './ndarray.js';
+import { formatShape, mergeShapes, type Shape } from './shape.js';
+import { getOpDef, type OpDef, type OutputSpec, type ShapeContext } from '../ops/registry.js';
+
+export type AttrValue =
+  | number
+  | string
+  | boolean
+  | null
+  | NDArray
+  | Graph
+  | readonly (number | null)[]
+  | readonly string[]
+  | readonly boolean[]
+  | readonly (readonly (number | null)[] | null)[];
+
+/** A symbolic handle to one output of an operation. */
+export class Tensor {
+  private _shape: Shape;
+  constructor(
+    readonly op: Operation,
+    readonly valueIndex: number,
+    readonly dtype: DType,
+    shape: Shape,
+  ) {
+    this._shape = shape === null ? null : [...shape];
+  }
+  get name(): string {
+    return `${this.op.name}:${this.valueIndex}`;
+  }
+  get graph(): Graph {
+    return this.op.graph;
+  }
+  /** Static shape; null dims are unknown until run time, null means unknown rank. */
+  get shape(): Shape {
+    return this._shape === null ? null : [...this._shape];
+  }
+  getShape(): Shape {
+    return this.shape;
+  }
+  get rank(): number | null {
+    return this._shape === null ? null : this._shape.length;
+  }
+  /** Refines the static shape (TF's set_shape); throws if incompatible. */
+  setShape(shape: Shape): void {
+    this._shape = mergeShapes(this._shape, shape, `Tensor ${this.name}: shape`);
+  }
+  /** Operations that take this tensor as an input. */
+  consumers(): Operation[] {
+    return this.op.graph.consumersOf(this);
+  }
+  toString(): string {
+    return `Tensor("${this.name}", shape=${formatShape(this._shape)}, dtype=${this.dtype})`;
+  }
+}
+
+/** A node of the graph: an op type, its inputs, attrs and outputs. */
+export class Operation {
+  readonly outputs: Tensor[];
+  constructor(
+    readonly graph: Graph,
+    readonly id: number,
+    readonly name: string,
+    readonly type: string,
+    readonly inputs: readonly Tensor[],
+    readonly controlInputs: readonly Operation[],
+    readonly attrs: Readonly<Record<string, AttrValue>>,
+    outputs: readonly OutputSpec[],
+    /** Where the op was created (an Error whose stack is read only when needed). */
+    readonly traceback: Error = new Error(),
+  ) {
+    this.outputs = outputs.map((o, i) => new Tensor(this, i, o.dtype, o.shape));
+  }
+  get def(): OpDef | undefined {
+    return getOpDef(this.type);
+  }
+  getAttr<T = AttrValue>(name: string): T {
+    if (!(name in this.attrs)) {
+      throw new InvalidArgumentError(`Operation '${this.name}' (${this.type}) has no attr named '${name}'`, this.name);
+    }
+    return this.attrs[name] as T;
+  }
+  hasAttr(name: string): boolean {
+    return name in this.attrs;
+  }
+  /** "file:line" of the user code that created this op, when it can be told. */
+  get createdAt(): string | undefined {
+    return userFrame(this.traceback);
+  }
+  toString(): string {
+    return `Operation("${this.name}", type=${this.type})`;
+  }
+}
+
+const LIB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const LIB_DIRS = ['src', 'ops', 'runtime', 'passes'].map((d) => path.join(LIB_ROOT, d) + path.sep);
+
+function userFrame(err: Error): string | undefined {
+  const lines = (err.stack ?? '').split('\n').slice(1);
+  for (const line of lines) {
+    const m = /\(?((?:file:\/\/)?[^\s()]+):(\d+):(\d+)\)?\s*$/.exec(line.trim());
+    if (!m) continue;
+    let file = m[1]!;
+    if (file.startsWith('file://')) file = fileURLToPath(file);
+    if (file.startsWith('node:') || file.includes(`${path.sep}node_modules${path.sep}`)) continue;
+    if (LIB_DIRS.some((d) => file.startsWith(d))) continue;
+    return `${path.relative(process.cwd(), file) || file}:${m[2]}`;
+  }
+  return undefined;
+}
+
+/** Describes an op for error messages: "MatMul op 'dense/MatMul' (created at model.ts:12)". */
+export function describeOp(op: { type: string; name: string; createdAt?: string }): string {
+  const where = op.createdAt;
+  return `${op.type} op '${op.name}'${where ? ` (created at ${where})` : ''}`;
+}
+
+export const GraphKeys = {
+  GLOBAL_VARIABLES: 'variables',
+  LOCAL_VARIABLES: 'local_variables',
+  MODEL_VARIABLES: 'model_variables',
+  TRAINABLE_VARIABLES: 'trainable_variables',
+  SUMMARIES: 'summaries',
+  QUEUE_RUNNERS: 'queue_runners',
+  TABLE_INITIALIZERS: 'table_initializer',
+  ASSET_FILEPATHS: 'asset_filepaths',
+  MOVING_AVERAGE_VARIABLES: 'moving_average_variables',
+  REGULARIZATION_LOSSES: 'regularization_losses',
+  CONCATENATED_VARIABLES: 'concatenated_variables',
+  SAVERS: 'savers',
+  WEIGHTS: 'weights',
+  BIASES: 'biases',
+  ACTIVATIONS: 'activations',
+  UPDATE_OPS: 'update_ops',
+  LOSSES: 'losses',
+  SAVEABLE_OBJECTS: 'saveable_objects',
+  RESOURCES: 'resources',
+  LOCAL_RESOURCES: 'local_resources',
+  TRAIN_OP: 'train_op',
+  INIT_OP: 'init_op',
+  LOCAL_INIT_OP: 'local_init_op',
+  READY_OP: 'ready_op',
+  SUMMARY_OP: 'summary_op',
+  GLOBAL_STEP: 'global_step',
+  EVAL_STEP: 'eval_step',
+  COND_CONTEXT: 'cond_context',
+  WHILE_CONTEXT: 'while_context',
+} as const;
+
+export interface CreateOpOptions {
+  name?: string;
+  /** Output specs for op types weir has no definition for (GraphDef import). */
+  outputs?: OutputSpec[];
+  /** Extra control inputs besides those of the enclosing controlDependencies blocks. */
+  controlInputs?: Operation[];
+}
+
+/** A TensorFlow-1-style static dataflow graph. */
+export class Graph {
+  private readonly ops: Operation[] = [];
+  private readonly byName = new Map<string, Operation>();
+  private readonly namesInUse = new Map<string, number>();
+  private readonly consumers = new Map<Tensor, Operation[]>();
+  private nameStack = '';
+  private controlStack: Operation[][] = [];
+  private readonly collections = new Map<string, unknown[]>();
+  /** Graph-level random seed (tf.setRandomSeed). */
+  seed: number | undefined;
+  /** Free-form per-graph storage for library modules (variable scopes, layer name counters, ...). */
+  readonly extras = new Map<string, unknown>();
+  /** Bumped on every change; caches keyed on the graph compare it. */
+  version = 0;
+
+  // ---- default graph ----
+  /** Makes this the default graph while fn runs. */
+  asDefault<T>(fn: () => T): T {
+    graphStack.push(this);
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      graphStack.pop();
+      throw e;
+    }
+    if (result instanceof Promise) {
+      return result.finally(() => popGraph(this)) as T;
+    }
+    popGraph(this);
+    return result;
+  }
+
+  // ---- lookup ----
+  getOperations(): Operation[] {
+    return [...this.ops];
+  }
+  get numOps(): number {
+    return this.ops.length;
+  }
+  getOperationByName(name: string): Operation {
+    const op = this.byName.get(name);
+    if (!op) throw new NotFoundError(`The name '${name}' refers to an Operation not in the graph.`);
+    return op;
+  }
+  hasOperation(name: string): boolean {
+    return this.byName.has(name);
+  }
+  getTensorByName(name: string): Tensor {
+    const m = /^(.*):(\d+)$/.exec(name);
+    if (!m) {
+      throw new InvalidArgumentError(
+        `The name '${name}' looks like an (invalid) Operation name, not a Tensor. Tensor names must be of the form "<op_name>:<output_index>".`,
+      );
+    }
+    const op = this.byName.get(m[1]!);
+    if (!op) throw new NotFoundError(`The name '${name}' refers to a Tensor which does not exist. The operation, '${m[1]}', does not exist in the graph.`);
+    const idx = Number(m[2]);
+    const t = op.outputs[idx];
+    if (!t) {
+      throw new NotFoundError(
+        `The name '${name}' refers to a Tensor which does not exist. The operation, '${m[1]}', exists but only has ${op.outputs.length} outputs.`,
+      );
+    }
+    return t;
+  }
+  /** A tensor ('x:0') or an operation ('train') by name. */
+  asGraphElement(name: string): Tensor | Operation {
+    return name.includes(':') ? this.getTensorByName(name) : this.getOperationByName(name);
+  }
+  consumersOf(t: Tensor): Operation[] {
+    return [...(this.consumers.get(t) ?? [])];
+  }
+
+  // ---- names ----
+  /** TensorFlow's Graph.unique_name. */
+  uniqueName(name: string, markAsUsed = true): string {
+    if (this.nameStack) name = `${this.nameStack}/${name}`;
+    let nameKey = name.toLowerCase();
+    let i = this.namesInUse.get(nameKey) ?? 0;
+    if (markAsUsed) this.namesInUse.set(nameKey, i + 1);
+    if (i > 0) {
+      const base = nameKey;
+      while (this.namesInUse.has(nameKey)) {
+        nameKey = `${base}_${i}`;
+        i += 1;
+      }
+      if (markAsUsed) this.namesInUse.set(nameKey, 1);
+      name = `${name}_${i - 1}`;
+    }
+    return name;
+  }
+  /** The current name scope ('' at the top, else 'a/b'). */
+  getNameScope(): string {
+    return this.nameStack;
+  }
+  /**
+   * TF's name_scope: `name` is made unique ('layer1', 'layer1_1'), a name ending in '/' re-enters
+   * that absolute scope, '' or null resets to the top. fn receives the scope string ('layer1/').
+   */
+  nameScope<T>(name: string | null, fn: (scope: string) => T): T {
+    const old = this.nameStack;
+    let scope: string;
+    if (!name) {
+      scope = '';
+    } else if (name.endsWith('/')) {
+      scope = name.slice(0, -1);
+    } else {
+      scope = this.uniqueName(name);
+    }
+    this.nameStack = scope;
+    try {
+      return fn(scope ? scope + '/' : '');
+    } finally {
+      this.nameStack = old;
+    }
+  }
+
+  // ---- control dependencies ----
+  controlDependencies<T>(deps: readonly (Operation | Tensor)[] | null, fn: () => T): T {
+    const old = this.controlStack;
+    if (deps === null) {
+      this.controlStack = [];
+    } else {
+      const ops = deps.map((d) => (d instanceof Tensor ? d.op : d));
+      for (const op of ops) {
+        if (op.graph !== this) throw new InvalidArgumentError(`Control dependency ${op.name} is from a different graph`);
+      }
+      this.controlStack = [...old, ops];
+    }
+    try {
+      return fn();
+    } finally {
+      this.controlStack = old;
+    }
+  }
+  currentControlDependencies(): Operation[] {
+    const seen = new Set<Operation>();
+    for (const frame of this.controlStack) for (const op of frame) seen.add(op);
+    return [...seen];
+  }
+
+  // ---- collections ----
+  addToCollection(key: string, value: unknown): void {
+    const c = this.collections.get(key);
+    if (c) c.push(value);
+    else this.collections.set(key, [value]);
+  }
+  /** Items in the collection; with a scope, only those whose name starts with it. */
+  getCollection<T = unknown>(key: string, scope?: string): T[] {
+    const c = (this.collections.get(key) ?? []) as T[];
+    if (!scope) return [...c];
+    return c.filter((item) => {
+      const n = (item as { name?: unknown }).name;
+      return typeof n === 'string' && n.startsWith(scope);
+    });
+  }
+  getCollectionRef<T = unknown>(key: string): T[] {
+    let c = this.collections.get(key);
+    if (!c) this.collections.set(key, (c = []));
+    return c as T[];
+  }
+  getAllCollectionKeys(): string[] {
+    return [...this.collections.keys()];
+  }
+  clearCollection(key: string): void {
+    this.collections.delete(key);
+  }
+
+  // ---- building ----
+  /**
+   * Adds an op. Runs its shape function, so shape and dtype errors surface here, while the graph is
+   * built, naming the op and the user code that created it.
+   */
+  createOp(type: string, inputs: readonly Tensor[], attrs: Record<string, AttrValue> = {}, opts: CreateOpOptions = {}): Operation {
+    for (const t of inputs) {
+      if (!(t instanceof Tensor)) throw new InvalidArgumentError(`${type}: an input is not a Tensor`);
+      if (t.graph !== this) {
+        throw new InvalidArgumentError(`${type}: input ${t.name} is from a different graph`);
+      }
+    }
+    // As in TensorFlow, a name ending in '/' is a scope name taken as it is (a variable named after its scope).
+    const name = opts.name?.endsWith('/') ? opts.name.slice(0, -1) : this.uniqueName(opts.name ?? type);
+    if (this.byName.has(name)) throw new InvalidArgumentError(`Duplicate node name in graph: '${name}'`);
+    const def = getOpDef(type);
+    const inputOps = new Set(inputs.map((t) => t.op));
+    const control = [...this.currentControlDependencies(), ...(opts.controlInputs ?? [])].filter(
+      (op, i, arr) => !inputOps.has(op) && arr.indexOf(op) === i,
+    );
+    let outputs: OutputSpec[];
+    const traceHolder = new Error();
+    if (opts.outputs) {
+      outputs = opts.outputs;
+    } else {
+      if (!def) throw new NotFoundError(`Op type not registered '${type}' (creating '${name}')`);
+      const ctx = makeShapeContext(type, name, inputs, attrs, traceHolder);
+      outputs = def.shape(ctx);
+    }
+    const op = new Operation(this, this.ops.length, name, type, [...inputs], control, { ...attrs }, outputs, traceHolder);
+    this.ops.push(op);
+    this.byName.set(name, op);
+    for (const t of inputs) {
+      const c = this.consumers.get(t);
+      if (c) c.push(op);
+      else this.consumers.set(t, [op]);
+    }
+    this.version++;
+    return op;
+  }
+}
+
+function makeShapeContext(
+  type: string,
+  name: string,
+  inputs: readonly Tensor[],
+  attrs: Record<string, AttrValue>,
+  trace: Error,
+): ShapeContext {
+  return {
+    opType: type,
+    opName: name,
+    inputs,
+    attr<T>(n: string): T {
+      if (!(n in attrs)) throw new InvalidArgumentError(`${type} op '${name}': missing attr '${n}'`, name);
+      return attrs[n] as T;
+    },
+    constValue(i: number) {
+      const t = inputs[i];
+      return t ? constantValue(t) : undefined;
+    },
+    fail(message: string): never {
+      const where = userFrame(trace);
+      throw new InvalidArgumentError(`${type} op '${name}': ${message}${where ? ` (created at ${where})` : ''}`, name);
+    },
+  };
+}
+
+/** The value of t if it can be known while building the graph (TF's constant_value), else undefined. */
+export function constantValue(t: Tensor): NDArray | undefined {
+  const op = t.op;
+  switch (op.type) {
+    case 'Const':
+      return op.attrs.value as NDArray;
+    case 'Shape': {
+      const s = op.inputs[0]!.shape;
+      if (s === null || s.some((d) => d === null)) return undefined;
+      return NDArray.from(s as number[], t.dtype, [s.length]);
+    }
+    case 'Identity':
+    case 'StopGradient':
+      return constantValue(op.inputs[0]!);
+    case 'Pack': {
+      const parts = op.inputs.map((i) => constantValue(i));
+      if (parts.some((p) => p === undefined || p.rank !== 0)) return undefined;
+      return NDArray.from(parts.map((p) => p!.scalar() as number), t.dtype, [parts.length]);
+    }
+    default:
+      return undefined;
+  }
+}
+
+const rootGraph = { g: new Graph() };
+const graphStack: Graph[] = [];
+
+function popGraph(g: Graph): void {
+  const i = graphStack.lastIndexOf(g);
+  if (i >= 0) graphStack.splice(i, 1);
+}
+
+export function getDefaultGraph(): Graph {
+  return graphStack.length ? graphStack[graphStack.length - 1]! : rootGraph.g;
+}
+
+/** Clears the default graph stack and starts a fresh global default graph. */
+export function resetDefaultGraph(): void {
+  if (graphStack.length) {
+    throw new OpError('Do not use tf.resetDefaultGraph() inside graph.asDefault()', 'FAILED_PRECONDITION');
+  }
+  rootGraph.g = new Graph();
+}
+
+export function nameScope<T>(name: string | null, fn: (scope: string) => T): T {
+  return getDefaultGraph().nameScope(name, fn);
+}
+export function controlDependencies<T>(deps: readonly (Operation | Tensor)[] | null, fn: () => T): T {
+  return getDefaultGraph().controlDependencies(deps, fn);
+}
+export function addToCollection(key: string, value: unknown): void {
+  getDefaultGraph().addToCollection(key, value);
+}
+export function getCollection<T = unknown>(key: string, scope?: string): T[] {
+  return getDefaultGraph().getCollection<T>(key, scope);
+}
+export function getCollectionRef<T = unknown>(key: string): T[] {
+  return getDefaultGraph().getCollectionRef<T>(key);
+}
+export function setRandomSeed(seed: number): void {
+  getDefaultGraph().seed = seed;
+}

@@ -1,0 +1,45 @@
+// weir: a TensorFlow-1-style dataflow graph compiler. `import * as tf from 'weir'`.
+import '../ops/index.js';
+
+export type { DType, TypedArray } from './dtypes.js';
+export { NDArray, type NestedArray } from './ndarray.js';
+export type { Dim, Shape } from './shape.js';
+export * as errors from './errors.js';
+export {
+  Graph,
+  Operation,
+  Tensor,
+  GraphKeys,
+  getDefaultGraph,
+  resetDefaultGraph,
+  nameScope,
+  controlDependencies,
+  addToCollection,
+  getCollection,
+  getCollectionRef,
+  setRandomSeed,
+  type AttrValue,
+} from './graph.js';
+export { convertToTensor, type TensorLike } from './convert.js';
+export { Session, type SessionOptions, type FeedDict, type Fetches, type FetchResult } from './session.js';
+export {
+  Variable,
+  type VariableOptions,
+  assign,
+  assignAdd,
+  assignSub,
+  globalVariables,
+  trainableVariables,
+  localVariables,
+  globalVariablesInitializer,
+  localVariablesInitializer,
+  variablesInitializer,
+} from './variables.js';
+export { gradients, type GradientsOptions } from './gradients.js';
+export * from './api/core.js';
+export * from './api/math.js';
+export * from './api/array.js';
+export * from './api/random.js';
+export * from './api/clip.js';
+export * as nn from './api/nn.js';
+export * as train from './train/index.js';

@@ -1,0 +1,192 @@
+import { allocData, type DType, dtypeOfData, type TypedArray } from './dtypes.js';
+import { InvalidArgumentError } from './errors.js';
+
+export type NestedArray = number | boolean | bigint | NestedArray[];
+
+export function numElements(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** A concrete, host-side tensor value: what feeds take and fetches return. Row-major. */
+export class NDArray {
+  readonly dtype: DType;
+  readonly shape: number[];
+  readonly data: TypedArray;
+
+  constructor(data: TypedArray, shape: readonly number[], dtype?: DType) {
+    const dt = dtype ?? dtypeOfData(data);
+    if (dtypeOfData(data) !== dt) {
+      throw new InvalidArgumentError(`NDArray: data is a ${data.constructor.name}, which does not hold ${dt}`);
+    }
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) {
+        throw new InvalidArgumentError(`NDArray: invalid shape [${shape.join(',')}]`);
+      }
+    }
+    if (numElements(shape) !== data.length) {
+      throw new InvalidArgumentError(
+        `NDArray: shape [${shape.join(',')}] has ${numElements(shape)} elements but data has ${data.length}`,
+      );
+    }
+    this.data = data;
+    this.shape = [...shape];
+    this.dtype = dt;
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  static zeros(shape: readonly number[], dtype: DType = 'float32'): NDArray {
+    return new NDArray(allocData(dtype, numElements(shape)), shape, dtype);
+  }
+
+  /** Builds an NDArray from a JS value: a number, boolean, bigint, nested array or typed array. */
+  static from(value: NDArray | NestedArray | TypedArray, dtype?: DType, shape?: readonly number[]): NDArray {
+    if (value instanceof NDArray) {
+      if (dtype && value.dtype !== dtype) {
+        throw new InvalidArgumentError(`expected a ${dtype} value, got a ${value.dtype} NDArray`);
+      }
+      if (shape && !sameShape(shape, value.shape)) {
+        return new NDArray(value.data, shape, value.dtype);
+      }
+      return value;
+    }
+    if (ArrayBuffer.isView(value)) {
+      const d = value as TypedArray;
+      const dt = dtypeOfData(d);
+      if (dtype && dt !== dtype) {
+        throw new InvalidArgumentError(`expected a ${dtype} value, got a ${d.constructor.name}`);
+      }
+      return new NDArray(d, shape ?? [d.length], dt);
+    }
+    const inferredShape: number[] = [];
+    let v: NestedArray = value;
+    while (Array.isArray(v)) {
+      inferredShape.push(v.length);
+      if (v.length === 0) break;
+      v = v[0]!;
+    }
+    const flat: (number | boolean | bigint)[] = [];
+    flattenChecked(value, inferredShape, 0, flat);
+    const dt = dtype ?? inferDType(flat);
+    const data = allocData(dt, flat.length);
+    fillData(data, dt, flat);
+    if (shape) {
+      if (flat.length === 1 && numElements(shape) !== 1) {
+        // A scalar fills the whole shape (tf.constant(0, shape=[2, 3])).
+        const filled = allocData(dt, numElements(shape));
+        (filled as unknown as { fill(x: unknown): void }).fill(data[0] as never);
+        return new NDArray(filled, shape, dt);
+      }
+      return new NDArray(data, shape, dt);
+    }
+    return new NDArray(data, inferredShape, dt);
+  }
+
+  /** Nested JS arrays (or a number/boolean/bigint for a scalar). */
+  toArray(): NestedArray {
+    const get = (i: number): number | boolean | bigint =>
+      this.dtype === 'bool' ? this.data[i] !== 0 : (this.data[i] as number | bigint);
+    if (this.shape.length === 0) return get(0);
+    let pos = 0;
+    const build = (dim: number): NestedArray[] => {
+      const out: NestedArray[] = [];
+      const n = this.shape[dim]!;
+      for (let i = 0; i < n; i++) {
+        out.push(dim === this.shape.length - 1 ? get(pos++) : build(dim + 1));
+      }
+      return out;
+    };
+    return build(0);
+  }
+
+  /** A flat JS array of the values (numbers, booleans or bigints). */
+  toFlat(): (number | boolean | bigint)[] {
+    const out: (number | boolean | bigint)[] = [];
+    for (let i = 0; i < this.data.length; i++) {
+      out.push(this.dtype === 'bool' ? this.data[i] !== 0 : (this.data[i] as number | bigint));
+    }
+    return out;
+  }
+
+  /** The single value of a one-element array. */
+  scalar(): number | boolean | bigint {
+    if (this.size !== 1) throw new InvalidArgumentError(`scalar(): array has shape [${this.shape.join(',')}]`);
+    return this.toFlat()[0]!;
+  }
+
+  clone(): NDArray {
+    return new NDArray(this.data.slice() as TypedArray, this.shape, this.dtype);
+  }
+
+  toString(): string {
+    return `NDArray<${this.dtype}>[${this.shape.join(',')}] ${JSON.stringify(this.toArray(), (_k, v) =>
+      typeof v === 'bigint' ? v.toString() : v,
+    )}`;
+  }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function flattenChecked(v: NestedArray, shape: number[], dim: number, out: (number | boolean | bigint)[]): void {
+  if (Array.isArray(v)) {
+    if (dim >= shape.length || v.length !== shape[dim]) {
+      throw new InvalidArgumentError(`ragged nested array: expected length ${shape[dim]} at depth ${dim}`);
+    }
+    for (const e of v) flattenChecked(e, shape, dim + 1, out);
+    return;
+  }
+  if (dim !== shape.length) throw new InvalidArgumentError(`ragged nested array at depth ${dim}`);
+  if (typeof v !== 'number' && typeof v !== 'boolean' && typeof v !== 'bigint') {
+    throw new InvalidArgumentError(`cannot convert ${typeof v} to a tensor value`);
+  }
+  out.push(v);
+}
+
+function inferDType(flat: (number | boolean | bigint)[]): DType {
+  if (flat.length === 0) return 'float32';
+  if (typeof flat[0] === 'boolean') return 'bool';
+  if (typeof flat[0] === 'bigint') return 'int64';
+  return 'float32';
+}
+
+function fillData(data: TypedArray, dtype: DType, flat: (number | boolean | bigint)[]): void {
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i]!;
+    switch (dtype) {
+      case 'bool':
+        if (typeof v !== 'boolean') throw new InvalidArgumentError(`expected a boolean, got ${typeof v} ${String(v)}`);
+        data[i] = v ? 1 : 0;
+        break;
+      case 'int64':
+        if (typeof v === 'boolean') throw new InvalidArgumentError(`expected an integer, got boolean ${v}`);
+        if (typeof v === 'number' && !Number.isInteger(v)) {
+          throw new InvalidArgumentError(`expected an int64 value, got ${v}`);
+        }
+        data[i] = BigInt(v);
+        break;
+      case 'int32':
+        if (typeof v === 'boolean') throw new InvalidArgumentError(`expected an integer, got boolean ${v}`);
+        {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < -2147483648 || n > 2147483647) {
+            throw new InvalidArgumentError(`expected an int32 value, got ${String(v)}`);
+          }
+          data[i] = n;
+        }
+        break;
+      case 'float32':
+        if (typeof v === 'boolean') throw new InvalidArgumentError(`expected a number, got boolean ${v}`);
+        data[i] = Number(v);
+        break;
+    }
+  }
+}

@@ -1,0 +1,201 @@
+import { CpuBackend } from '../runtime/cpu/backend.js';
+import type { Backend, RuntimeState } from '../runtime/backend.js';
+import { compilePlan, type Plan } from '../runtime/plan.js';
+import { type TypedArray } from './dtypes.js';
+import { FailedPreconditionError, InvalidArgumentError } from './errors.js';
+import { getDefaultGraph, Graph, Operation, Tensor } from './graph.js';
+import { isVariableLike, type VariableLike } from './convert.js';
+import { NDArray, numElements, type NestedArray } from './ndarray.js';
+import { formatShape, shapesCompatible, type Shape } from './shape.js';
+
+export type FetchElement = Tensor | Operation | VariableLike | string;
+/** A fetch element, or arrays / plain objects nesting them. */
+export type Fetches = FetchElement | readonly unknown[] | { readonly [k: string]: unknown };
+
+/** Result structure mirroring the fetches: NDArray for tensors, null for operations. */
+export type FetchResult<F> = F extends Operation
+  ? null
+  : F extends Tensor | VariableLike
+    ? NDArray
+    : F extends string
+      ? NDArray | null
+      : F extends readonly unknown[]
+        ? { [K in keyof F]: FetchResult<F[K]> }
+        : F extends object
+          ? { [K in keyof F]: FetchResult<F[K]> }
+          : never;
+
+export type FeedValue = NDArray | NestedArray | TypedArray;
+export type FeedDict =
+  | Map<Tensor | string, FeedValue>
+  | readonly (readonly [Tensor | VariableLike | string, FeedValue])[];
+
+export interface SessionOptions {
+  graph?: Graph;
+  backend?: 'cpu' | Backend<unknown>;
+}
+
+/** TF1's Session: owns variable values and compiled plans for one graph. */
+export class Session {
+  readonly graph: Graph;
+  readonly backend: Backend<unknown>;
+  private readonly state: RuntimeState<unknown> = { variables: new Map(), opState: new Map() };
+  private readonly plans = new Map<string, Plan>();
+  private closed = false;
+
+  constructor(opts: SessionOptions = {}) {
+    this.graph = opts.graph ?? getDefaultGraph();
+    const b = opts.backend ?? 'cpu';
+    if (b === 'cpu') this.backend = new CpuBackend() as Backend<unknown>;
+    else if (typeof b === 'string') throw new InvalidArgumentError(`Unknown backend '${String(b)}' (available: 'cpu')`);
+    else this.backend = b;
+  }
+
+  /** Runs the graph to compute `fetches`; the result has the same structure. */
+  async run<const F extends Fetches>(fetches: F, feedDict?: FeedDict): Promise<FetchResult<F>> {
+    if (this.closed) throw new FailedPreconditionError('Attempted to use a closed Session.');
+    const flat: (Tensor | Operation)[] = [];
+    const index = new Map<Tensor | Operation, number>();
+    const structure = this.flattenFetches(fetches, flat, index);
+    const feeds = this.normalizeFeeds(feedDict);
+
+    const tensors = flat.filter((f): f is Tensor => f instanceof Tensor);
+    const targets = flat.filter((f): f is Operation => f instanceof Operation);
+    const plan = this.getPlan(tensors, targets, feeds);
+    const handles = new Map<Tensor, unknown>();
+    for (const [t, v] of feeds) handles.set(t, this.backend.upload(v));
+    const out = plan.execute(this.backend, this.state, handles);
+    const values = new Map<Tensor, NDArray>();
+    for (let i = 0; i < tensors.length; i++) values.set(tensors[i]!, await this.backend.download(out[i]!));
+    return structure((f) => (f instanceof Tensor ? values.get(f)! : null)) as FetchResult<F>;
+  }
+
+  /** The plan `run` would use for these fetches and feeds (compiling it if needed). */
+  async compile(fetches: Fetches, feedDict?: FeedDict): Promise<Plan> {
+    const flat: (Tensor | Operation)[] = [];
+    this.flattenFetches(fetches, flat, new Map());
+    const feeds = this.normalizeFeeds(feedDict);
+    return this.getPlan(
+      flat.filter((f): f is Tensor => f instanceof Tensor),
+      flat.filter((f): f is Operation => f instanceof Operation),
+      feeds,
+    );
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.plans.clear();
+    this.state.variables.clear();
+    this.state.opState.clear();
+    this.backend.dispose();
+  }
+
+  private getPlan(tensors: Tensor[], targets: Operation[], feeds: Map<Tensor, NDArray>): Plan {
+    const key =
+      tensors.map((t) => t.name).join(',') +
+      '|' +
+      targets.map((o) => o.name).join(',') +
+      '|' +
+      [...feeds].map(([t, v]) => `${t.name}[${v.shape.join('x')}]`).join(',');
+    let plan = this.plans.get(key);
+    if (!plan) {
+      plan = compilePlan({ fetches: tensors, targets, feeds: [...feeds.keys()] }, this.backend);
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  private resolve(el: FetchElement): Tensor | Operation {
+    if (typeof el === 'string') return this.graph.asGraphElement(el);
+    if (isVariableLike(el)) return el.value();
+    if (el instanceof Tensor || el instanceof Operation) {
+      if (el.graph !== this.graph) {
+        throw new InvalidArgumentError(`Fetch ${el.name} is not an element of this session's graph.`);
+      }
+      return el;
+    }
+    throw new InvalidArgumentError(`Fetch argument ${String(el)} has invalid type ${typeof el}: must be a Tensor, Operation, Variable or name.`);
+  }
+
+  /** Flattens the fetch structure; returns a function rebuilding it from per-element values. */
+  private flattenFetches(
+    f: Fetches,
+    flat: (Tensor | Operation)[],
+    index: Map<Tensor | Operation, number>,
+  ): (get: (el: Tensor | Operation) => unknown) => unknown {
+    if (Array.isArray(f)) {
+      const parts = f.map((x) => this.flattenFetches(x as Fetches, flat, index));
+      return (get) => parts.map((p) => p(get));
+    }
+    if (typeof f === 'object' && f !== null && !(f instanceof Tensor) && !(f instanceof Operation) && !isVariableLike(f)) {
+      const entries = Object.entries(f as Record<string, Fetches>).map(
+        ([k, v]) => [k, this.flattenFetches(v, flat, index)] as const,
+      );
+      return (get) => Object.fromEntries(entries.map(([k, p]) => [k, p(get)]));
+    }
+    const el = this.resolve(f as FetchElement);
+    if (!index.has(el)) {
+      index.set(el, flat.length);
+      flat.push(el);
+    }
+    return (get) => get(el);
+  }
+
+  private normalizeFeeds(feedDict?: FeedDict): Map<Tensor, NDArray> {
+    const out = new Map<Tensor, NDArray>();
+    if (!feedDict) return out;
+    const pairs = feedDict instanceof Map ? [...feedDict.entries()] : feedDict;
+    for (const [key, value] of pairs) {
+      let t: Tensor;
+      if (typeof key === 'string') {
+        const el = this.graph.asGraphElement(key.includes(':') ? key : `${key}:0`);
+        t = el as Tensor;
+      } else if (isVariableLike(key)) {
+        t = key.value();
+      } else if (key instanceof Tensor) {
+        t = key;
+      } else {
+        throw new InvalidArgumentError(`Feed key ${String(key)} is not a Tensor or a tensor name`);
+      }
+      if (t.graph !== this.graph) throw new InvalidArgumentError(`Feed ${t.name} is not an element of this session's graph.`);
+      out.set(t, feedValue(t, value));
+    }
+    return out;
+  }
+}
+
+function feedValue(t: Tensor, value: FeedValue): NDArray {
+  let nd: NDArray;
+  try {
+    if (value instanceof NDArray) {
+      nd = value;
+    } else if (ArrayBuffer.isView(value)) {
+      nd = NDArray.from(value as TypedArray, undefined, inferFlatShape(t.shape, (value as TypedArray).length) ?? undefined);
+    } else {
+      nd = NDArray.from(value as NestedArray, t.dtype);
+    }
+  } catch (e) {
+    throw new InvalidArgumentError(`Cannot feed value for Tensor '${t.name}': ${(e as Error).message}`);
+  }
+  if (nd.dtype !== t.dtype) {
+    throw new InvalidArgumentError(`Cannot feed a ${nd.dtype} value for Tensor '${t.name}', which has dtype ${t.dtype}`);
+  }
+  if (!shapesCompatible(t.shape, nd.shape)) {
+    throw new InvalidArgumentError(
+      `Cannot feed value of shape ${formatShape(nd.shape)} for Tensor '${t.name}', which has shape ${formatShape(t.shape)}`,
+    );
+  }
+  return nd;
+}
+
+/** Shape for a flat typed array fed to a tensor of static shape s (at most one unknown dim). */
+function inferFlatShape(s: Shape, length: number): number[] | null {
+  if (s === null) return null;
+  const unknown = s.filter((d) => d === null).length;
+  if (unknown > 1) return null;
+  const known = numElements(s.filter((d): d is number => d !== null));
+  if (unknown === 0) return length === known ? (s as number[]) : null;
+  if (known === 0 || length % known !== 0) return null;
+  return s.map((d) => (d === null ? length / known : d));
+}

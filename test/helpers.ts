@@ -1,0 +1,116 @@
+import { expect } from 'vitest';
+import * as tf from '../src/index.js';
+import type { DType } from '../src/dtypes.js';
+
+/** Deterministic PRNG (mulberry32) for test data. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random NDArray: floats uniform in [min, max); ints in [min, max); bools fair coin. */
+export function randomArray(
+  shape: number[],
+  opts: { seed?: number; min?: number; max?: number; dtype?: DType } = {},
+): tf.NDArray {
+  const r = rng(opts.seed ?? 1);
+  const dtype = opts.dtype ?? 'float32';
+  const min = opts.min ?? -1;
+  const max = opts.max ?? 1;
+  const n = shape.reduce((a, b) => a * b, 1);
+  switch (dtype) {
+    case 'float32':
+      return new tf.NDArray(Float32Array.from({ length: n }, () => min + (max - min) * r()), shape);
+    case 'int32':
+      return new tf.NDArray(Int32Array.from({ length: n }, () => Math.floor(min + (max - min) * r())), shape);
+    case 'int64':
+      return new tf.NDArray(BigInt64Array.from({ length: n }, () => BigInt(Math.floor(min + (max - min) * r()))), shape);
+    case 'bool':
+      return new tf.NDArray(Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0)), shape, 'bool');
+  }
+}
+
+/** Runs fetches in a fresh session over the fetches' graph (default graph otherwise). */
+export async function run<F extends tf.Fetches>(fetches: F, feeds?: tf.FeedDict, graph?: tf.Graph): Promise<tf.FetchResult<F>> {
+  const sess = new tf.Session({ graph: graph ?? graphOf(fetches) });
+  try {
+    return await sess.run(fetches, feeds);
+  } finally {
+    sess.close();
+  }
+}
+
+function graphOf(f: unknown): tf.Graph | undefined {
+  if (f instanceof tf.Tensor || f instanceof tf.Operation) return f.graph;
+  if (f instanceof tf.Variable) return f.graph;
+  if (Array.isArray(f)) {
+    for (const x of f) {
+      const g = graphOf(x);
+      if (g) return g;
+    }
+  } else if (f && typeof f === 'object') {
+    for (const x of Object.values(f)) {
+      const g = graphOf(x);
+      if (g) return g;
+    }
+  }
+  return undefined;
+}
+
+/** Elementwise closeness, NaN == NaN, with a helpful message. */
+export function expectClose(
+  actual: tf.NDArray,
+  expected: tf.NDArray | ArrayLike<number> | number,
+  opts: { atol?: number; rtol?: number; shape?: number[] } = {},
+): void {
+  const atol = opts.atol ?? 1e-5;
+  const rtol = opts.rtol ?? 1e-4;
+  let exp: ArrayLike<number>;
+  if (expected instanceof tf.NDArray) {
+    expect(actual.shape, 'shape').toEqual(expected.shape);
+    exp = Array.from(expected.data as ArrayLike<number | bigint>, Number);
+  } else if (typeof expected === 'number') {
+    exp = [expected];
+  } else {
+    exp = expected;
+  }
+  if (opts.shape) expect(actual.shape, 'shape').toEqual(opts.shape);
+  const act = Array.from(actual.data as ArrayLike<number | bigint>, Number);
+  expect(act.length, 'number of elements').toBe(exp.length);
+  for (let i = 0; i < act.length; i++) {
+    const a = act[i]!;
+    const e = exp[i]!;
+    if (Number.isNaN(e) && Number.isNaN(a)) continue;
+    if (a === e) continue;
+    const ok = Math.abs(a - e) <= atol + rtol * Math.abs(e);
+    if (!ok) {
+      throw new Error(`element ${i}: got ${a}, expected ${e} (atol ${atol}, rtol ${rtol}); shape [${actual.shape}]`);
+    }
+  }
+}
+
+let tfjsPromise: Promise<typeof import('@tensorflow/tfjs-core')> | undefined;
+/** TensorFlow.js core with its CPU backend: the independent oracle for kernel tests. */
+export function tfjs(): Promise<typeof import('@tensorflow/tfjs-core')> {
+  tfjsPromise ??= (async () => {
+    const core = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-cpu');
+    await core.setBackend('cpu');
+    return core;
+  })();
+  return tfjsPromise;
+}
+
+/** Converts an oracle tensor's values to an NDArray for comparison. */
+export async function fromTfjs(t: { shape: number[]; dtype: string; data(): Promise<ArrayLike<number>> }): Promise<tf.NDArray> {
+  const d = await t.data();
+  if (t.dtype === 'bool') return new tf.NDArray(Uint8Array.from(d), t.shape, 'bool');
+  if (t.dtype === 'int32') return new tf.NDArray(Int32Array.from(d), t.shape, 'int32');
+  return new tf.NDArray(Float32Array.from(d), t.shape, 'float32');
+}
