@@ -1,2 +1,355 @@
+import { InvalidArgumentError } from '../../../src/errors.js';
+import type { NDArray } from '../../../src/ndarray.js';
+import { formatShape, sameShape } from '../../../src/shape.js';
 import { registerCpuKernel } from '../registry.js';
-void registerCpuKernel;
+import { alloc, attr } from './util.js';
+
+const SELU_ALPHA = 1.6732632423543772848170429916717;
+const SELU_SCALE = 1.0507009873554804934193349852946;
+
+type Num = Float32Array | Int32Array;
+
+function checkSameShape(a: NDArray, b: NDArray, aWhat: string, bWhat: string): void {
+  if (!sameShape(a.shape, b.shape)) {
+    throw new InvalidArgumentError(`${aWhat} and ${bWhat} must be the same size: ${formatShape(a.shape)} vs. ${formatShape(b.shape)}`);
+  }
+}
+
+// ---- activations ----
+
+registerCpuKernel('Relu', ([x]) => {
+  const out = alloc(x!.dtype, x!.shape);
+  if (x!.dtype === 'int64') {
+    const xd = x!.data as BigInt64Array;
+    const od = out.data as BigInt64Array;
+    for (let i = 0; i < xd.length; i++) od[i] = xd[i]! > 0n ? xd[i]! : 0n;
+  } else {
+    const xd = x!.data as Num;
+    const od = out.data as Num;
+    // NaN passes through, as in TF.
+    for (let i = 0; i < xd.length; i++) {
+      const v = xd[i]!;
+      od[i] = v < 0 ? 0 : v;
+    }
+  }
+  return [out];
+});
+
+registerCpuKernel('Relu6', ([x]) => {
+  const out = alloc(x!.dtype, x!.shape);
+  if (x!.dtype === 'int64') {
+    const xd = x!.data as BigInt64Array;
+    const od = out.data as BigInt64Array;
+    for (let i = 0; i < xd.length; i++) {
+      const v = xd[i]!;
+      od[i] = v < 0n ? 0n : v > 6n ? 6n : v;
+    }
+  } else {
+    const xd = x!.data as Num;
+    const od = out.data as Num;
+    for (let i = 0; i < xd.length; i++) {
+      const v = xd[i]!;
+      od[i] = v < 0 ? 0 : v > 6 ? 6 : v;
+    }
+  }
+  return [out];
+});
+
+registerCpuKernel('LeakyRelu', ([x], node) => {
+  const alpha = attr<number>(node, 'alpha');
+  const out = alloc('float32', x!.shape);
+  const xd = x!.data as Float32Array;
+  const od = out.data as Float32Array;
+  for (let i = 0; i < xd.length; i++) {
+    const v = xd[i]!;
+    od[i] = v > 0 ? v : v * alpha;
+  }
+  return [out];
+});
+
+registerCpuKernel('Elu', ([x]) => {
+  const out = alloc('float32', x!.shape);
+  const xd = x!.data as Float32Array;
+  const od = out.data as Float32Array;
+  for (let i = 0; i < xd.length; i++) {
+    const v = xd[i]!;
+    od[i] = v < 0 ? Math.expm1(v) : v;
+  }
+  return [out];
+});
+
+registerCpuKernel('Selu', ([x]) => {
+  const out = alloc('float32', x!.shape);
+  const xd = x!.data as Float32Array;
+  const od = out.data as Float32Array;
+  const sa = SELU_SCALE * SELU_ALPHA;
+  for (let i = 0; i < xd.length; i++) {
+    const v = xd[i]!;
+    od[i] = v < 0 ? sa * Math.expm1(v) : SELU_SCALE * v;
+  }
+  return [out];
+});
+
+registerCpuKernel('Softplus', ([x]) => {
+  const out = alloc('float32', x!.shape);
+  const xd = x!.data as Float32Array;
+  const od = out.data as Float32Array;
+  // log(1 + e^v) without overflow: v + log1p(e^-v) for positive v.
+  for (let i = 0; i < xd.length; i++) {
+    const v = xd[i]!;
+    od[i] = v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v));
+  }
+  return [out];
+});
+
+registerCpuKernel('Softsign', ([x]) => {
+  const out = alloc('float32', x!.shape);
+  const xd = x!.data as Float32Array;
+  const od = out.data as Float32Array;
+  for (let i = 0; i < xd.length; i++) {
+    const v = xd[i]!;
+    od[i] = v / (1 + Math.abs(v));
+  }
+  return [out];
+});
+
+// ---- activation gradients: XGrad(gradients, features_or_outputs) ----
+
+function gradKernel(type: string, second: string, body: (g: Float32Array, x: Float32Array, o: Float32Array, alpha: number) => void): void {
+  registerCpuKernel(type, ([g, x], node) => {
+    checkSameShape(g!, x!, 'gradients', second);
+    const out = alloc(g!.dtype, g!.shape);
+    body(g!.data as Float32Array, x!.data as Float32Array, out.data as Float32Array, (node.attrs.alpha as number | undefined) ?? 0);
+    return [out];
+  });
+}
+
+gradKernel('ReluGrad', 'features', (g, x, o) => {
+  for (let i = 0; i < o.length; i++) o[i] = x[i]! > 0 ? g[i]! : 0;
+});
+gradKernel('Relu6Grad', 'features', (g, x, o) => {
+  for (let i = 0; i < o.length; i++) {
+    const v = x[i]!;
+    o[i] = v > 0 && v < 6 ? g[i]! : 0;
+  }
+});
+gradKernel('LeakyReluGrad', 'features', (g, x, o, alpha) => {
+  for (let i = 0; i < o.length; i++) o[i] = x[i]! > 0 ? g[i]! : g[i]! * alpha;
+});
+gradKernel('EluGrad', 'outputs', (g, y, o) => {
+  for (let i = 0; i < o.length; i++) {
+    const v = y[i]!;
+    o[i] = v < 0 ? g[i]! * (v + 1) : g[i]!;
+  }
+});
+gradKernel('SeluGrad', 'outputs', (g, y, o) => {
+  const sa = SELU_SCALE * SELU_ALPHA;
+  for (let i = 0; i < o.length; i++) {
+    const v = y[i]!;
+    o[i] = v < 0 ? g[i]! * (v + sa) : g[i]! * SELU_SCALE;
+  }
+});
+gradKernel('SoftplusGrad', 'features', (g, x, o) => {
+  for (let i = 0; i < o.length; i++) o[i] = g[i]! / (1 + Math.exp(-x[i]!));
+});
+gradKernel('SoftsignGrad', 'features', (g, x, o) => {
+  for (let i = 0; i < o.length; i++) {
+    const d = 1 + Math.abs(x[i]!);
+    o[i] = g[i]! / (d * d);
+  }
+});
+
+// ---- softmax ----
+
+/** Rows of the last dimension: [number of rows, row length]. */
+function rows(x: NDArray, what: string): [number, number] {
+  if (x.rank < 1) throw new InvalidArgumentError(`${what} must have rank >= 1, got shape ${formatShape(x.shape)}`);
+  const c = x.shape[x.rank - 1]!;
+  return [c === 0 ? 0 : x.size / c, c];
+}
+
+function softmaxKernel(log: boolean) {
+  return ([x]: NDArray[]): NDArray[] => {
+    const out = alloc('float32', x!.shape);
+    const xd = x!.data as Float32Array;
+    const od = out.data as Float32Array;
+    const [n, c] = rows(x!, 'logits');
+    for (let r = 0; r < n; r++) {
+      const base = r * c;
+      let max = -Infinity;
+      for (let j = 0; j < c; j++) if (xd[base + j]! > max) max = xd[base + j]!;
+      let sum = 0;
+      for (let j = 0; j < c; j++) sum += Math.exp(xd[base + j]! - max);
+      if (log) {
+        const logSum = Math.log(sum);
+        for (let j = 0; j < c; j++) od[base + j] = xd[base + j]! - max - logSum;
+      } else {
+        const inv = 1 / sum;
+        for (let j = 0; j < c; j++) od[base + j] = Math.exp(xd[base + j]! - max) * inv;
+      }
+    }
+    return [out];
+  };
+}
+
+registerCpuKernel('Softmax', softmaxKernel(false));
+registerCpuKernel('LogSoftmax', softmaxKernel(true));
+
+// ---- bias ----
+
+/** [outer, channels, inner] view of value for the bias dimension of data_format. */
+function biasLayout(shape: readonly number[], format: string): [number, number, number] {
+  const minRank = format === 'NCHW' ? 3 : 2;
+  if (shape.length < minRank) {
+    throw new InvalidArgumentError(`Input tensor must be at least ${minRank}D for data_format ${format}: ${formatShape(shape)}`);
+  }
+  const c = format === 'NCHW' ? 1 : shape.length - 1;
+  let outer = 1;
+  let inner = 1;
+  for (let i = 0; i < c; i++) outer *= shape[i]!;
+  for (let i = c + 1; i < shape.length; i++) inner *= shape[i]!;
+  return [outer, shape[c]!, inner];
+}
+
+registerCpuKernel('BiasAdd', ([v, b], node) => {
+  const format = attr<string>(node, 'data_format');
+  const [outer, c, inner] = biasLayout(v!.shape, format);
+  if (b!.rank !== 1) throw new InvalidArgumentError(`Biases must be 1D: ${formatShape(b!.shape)}`);
+  if (b!.shape[0] !== c) {
+    throw new InvalidArgumentError(`Must provide as many biases as the channel dimension of the input tensor: ${formatShape(b!.shape)} vs. ${formatShape(v!.shape)}`);
+  }
+  const out = alloc(v!.dtype, v!.shape);
+  if (v!.dtype === 'int64') {
+    const vd = v!.data as BigInt64Array;
+    const bd = b!.data as BigInt64Array;
+    const od = out.data as BigInt64Array;
+    let i = 0;
+    for (let o = 0; o < outer; o++) for (let k = 0; k < c; k++) for (let j = 0; j < inner; j++, i++) od[i] = vd[i]! + bd[k]!;
+    return [out];
+  }
+  const vd = v!.data as Num;
+  const bd = b!.data as Num;
+  const od = out.data as Num;
+  let i = 0;
+  if (inner === 1) {
+    for (let o = 0; o < outer; o++) for (let k = 0; k < c; k++, i++) od[i] = vd[i]! + bd[k]!;
+  } else {
+    for (let o = 0; o < outer; o++) {
+      for (let k = 0; k < c; k++) {
+        const bk = bd[k]!;
+        for (let j = 0; j < inner; j++, i++) od[i] = vd[i]! + bk;
+      }
+    }
+  }
+  return [out];
+});
+
+registerCpuKernel('BiasAddGrad', ([g], node) => {
+  const [outer, c, inner] = biasLayout(g!.shape, attr<string>(node, 'data_format'));
+  const out = alloc(g!.dtype, [c]);
+  if (g!.dtype === 'int64') {
+    const gd = g!.data as BigInt64Array;
+    const od = out.data as BigInt64Array;
+    let i = 0;
+    for (let o = 0; o < outer; o++) for (let k = 0; k < c; k++) for (let j = 0; j < inner; j++, i++) od[k] = od[k]! + gd[i]!;
+    return [out];
+  }
+  const gd = g!.data as Num;
+  const acc = new Float64Array(c);
+  let i = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < c; k++) {
+      let s = 0;
+      for (let j = 0; j < inner; j++, i++) s += gd[i]!;
+      acc[k] += s;
+    }
+  }
+  (out.data as Num).set(acc);
+  return [out];
+});
+
+// ---- losses ----
+
+registerCpuKernel('L2Loss', ([t]) => {
+  const td = t!.data as Float32Array;
+  let s = 0;
+  for (let i = 0; i < td.length; i++) s += td[i]! * td[i]!;
+  const out = alloc('float32', []);
+  (out.data as Float32Array)[0] = s / 2;
+  return [out];
+});
+
+/**
+ * One row of softmax cross-entropy, by log-sum-exp: writes softmax(x) into bp and returns the row's
+ * max and log(sum(exp(x - max))).
+ */
+function rowSoftmax(xd: Float32Array, base: number, c: number, bp: Float32Array): [number, number] {
+  let max = -Infinity;
+  for (let j = 0; j < c; j++) if (xd[base + j]! > max) max = xd[base + j]!;
+  let sum = 0;
+  for (let j = 0; j < c; j++) sum += Math.exp(xd[base + j]! - max);
+  const logSum = Math.log(sum);
+  for (let j = 0; j < c; j++) bp[base + j] = Math.exp(xd[base + j]! - max - logSum);
+  return [max, logSum];
+}
+
+registerCpuKernel('SoftmaxCrossEntropyWithLogits', ([features, labels]) => {
+  if (features!.rank !== 2) throw new InvalidArgumentError(`logits must be 2-dimensional, got shape ${formatShape(features!.shape)}`);
+  checkSameShape(features!, labels!, 'logits', 'labels');
+  const [n, c] = features!.shape as [number, number];
+  const loss = alloc('float32', [n]);
+  const backprop = alloc('float32', [n, c]);
+  const xd = features!.data as Float32Array;
+  const yd = labels!.data as Float32Array;
+  const ld = loss.data as Float32Array;
+  const bp = backprop.data as Float32Array;
+  for (let r = 0; r < n; r++) {
+    const base = r * c;
+    const [max, logSum] = rowSoftmax(xd, base, c, bp);
+    let l = 0;
+    for (let j = 0; j < c; j++) {
+      const y = yd[base + j]!;
+      if (y !== 0) l += y * (logSum - (xd[base + j]! - max));
+      bp[base + j] = bp[base + j]! - y;
+    }
+    ld[r] = l;
+  }
+  return [loss, backprop];
+});
+
+registerCpuKernel('SparseSoftmaxCrossEntropyWithLogits', ([features, labels]) => {
+  if (features!.rank !== 2) throw new InvalidArgumentError(`logits must be 2-D, but got shape ${formatShape(features!.shape)}`);
+  if (labels!.rank !== 1) throw new InvalidArgumentError(`labels must be 1-D, but got shape ${formatShape(labels!.shape)}`);
+  const [n, c] = features!.shape as [number, number];
+  if (labels!.shape[0] !== n) {
+    throw new InvalidArgumentError(
+      `logits and labels must have the same first dimension, got logits shape ${formatShape(features!.shape)} and labels shape ${formatShape(labels!.shape)}`,
+    );
+  }
+  if (n > 0 && c === 0) {
+    throw new InvalidArgumentError(`Must have at least one class, but got logits shape ${formatShape(features!.shape)}`);
+  }
+  const lab = labels!.data as Int32Array | BigInt64Array;
+  for (let r = 0; r < n; r++) {
+    const k = Number(lab[r]!);
+    if (!(k >= 0 && k < c)) {
+      const shown = Array.from(lab.subarray(0, 20) as ArrayLike<number | bigint>, String).join(' ');
+      throw new InvalidArgumentError(
+        `Received a label value of ${k} which is outside the valid range of [0, ${c}).  Label values: ${shown}${n > 20 ? ' ...' : ''}`,
+      );
+    }
+  }
+  const loss = alloc('float32', [n]);
+  const backprop = alloc('float32', [n, c]);
+  const xd = features!.data as Float32Array;
+  const ld = loss.data as Float32Array;
+  const bp = backprop.data as Float32Array;
+  for (let r = 0; r < n; r++) {
+    const base = r * c;
+    const k = Number(lab[r]!);
+    const [max, logSum] = rowSoftmax(xd, base, c, bp);
+    ld[r] = logSum - (xd[base + k]! - max);
+    bp[base + k] = bp[base + k]! - 1;
+  }
+  return [loss, backprop];
+});
