@@ -1,0 +1,237 @@
+import { zerosLike } from '../api/array.js';
+import { group } from '../api/core.js';
+import { cast, multiply } from '../api/math.js';
+import { convertToTensor, type TensorLike } from '../convert.js';
+import { isFloat, type DType } from '../dtypes.js';
+import { InvalidArgumentError } from '../errors.js';
+import { gradients } from '../gradients.js';
+import { getDefaultGraph, GraphKeys, Operation, Tensor, type Graph } from '../graph.js';
+import { NDArray } from '../ndarray.js';
+import { isFullyDefined } from '../shape.js';
+import { assign, assignAdd, Variable } from '../variables.js';
+
+/** A hyperparameter: a JS number, or a tensor (a placeholder, a decayed learning rate, ...). */
+export type Hyperparameter = number | Tensor | Variable;
+
+/** A gradient and the variable it is for; the gradient is null when the loss does not depend on it. */
+export type GradAndVar = [Tensor | null, Variable];
+
+export interface OptimizerOptions {
+  /** TF's use_locking attr of the update ops (weir runs ops one at a time, so it changes nothing). */
+  useLocking?: boolean;
+  /** Name of the optimizer's name scope and slot variables (default: the class's TF name). */
+  name?: string;
+}
+
+export interface ComputeGradientsOptions {
+  /** Gradient of the loss to start from (TF's grad_loss); default ones. */
+  gradLoss?: TensorLike;
+}
+
+export interface ApplyGradientsOptions {
+  /** Incremented by one (AssignAdd) after the updates. */
+  globalStep?: Variable | Tensor | null;
+  /** Name of the returned op and of the name scope of the update ops (default: the optimizer's name). */
+  name?: string;
+}
+
+export interface MinimizeOptions extends ApplyGradientsOptions, ComputeGradientsOptions {
+  /** Variables to update (default: the graph's trainable variables). */
+  varList?: readonly Variable[];
+}
+
+/** A slot initializer: the slot's initial value, built under the slot's 'Initializer' scope. */
+type SlotInit = () => Tensor;
+
+/**
+ * TF1's tf.train.Optimizer: computes gradients of a loss with tf.gradients and applies them to
+ * variables with per-variable update ops, keeping per-variable state in slot variables
+ * ('W/Adam', 'W/Adam_1') and optimizer-wide state in non-slot variables ('beta1_power').
+ */
+export abstract class Optimizer {
+  readonly name: string;
+  protected readonly useLocking: boolean;
+  private readonly slots = new Map<string, Map<Variable, Variable>>();
+  private readonly nonSlots = new WeakMap<Graph, Map<string, Variable>>();
+
+  constructor(defaultName: string, opts: OptimizerOptions = {}) {
+    this.name = opts.name ?? defaultName;
+    if (!this.name) throw new InvalidArgumentError('Must specify the optimizer name');
+    this.useLocking = opts.useLocking ?? false;
+  }
+
+  /** Adds ops to update `varList` (default: trainable variables) to minimize `loss`; returns the train op. */
+  minimize(loss: Tensor, opts: MinimizeOptions = {}): Operation {
+    const gradsAndVars = this.computeGradients(loss, opts.varList, { gradLoss: opts.gradLoss });
+    const varsWithGrad = gradsAndVars.filter(([g]) => g !== null).map(([, v]) => v);
+    if (varsWithGrad.length === 0) {
+      throw new InvalidArgumentError(
+        `No gradients provided for any variable, check your graph for ops that do not support gradients, between variables [${gradsAndVars
+          .map(([, v]) => `'${v.name}'`)
+          .join(', ')}] and loss ${loss.name}.`,
+      );
+    }
+    return this.applyGradients(gradsAndVars, { globalStep: opts.globalStep, name: opts.name });
+  }
+
+  /** [gradient, variable] pairs for `loss`; the gradient is null for a variable the loss does not depend on. */
+  computeGradients(loss: Tensor, varList?: readonly Variable[], opts: ComputeGradientsOptions = {}): GradAndVar[] {
+    if (!(loss instanceof Tensor)) throw new InvalidArgumentError(`computeGradients: loss must be a Tensor, got ${String(loss)}`);
+    assertFloat([loss]);
+    const g = loss.graph;
+    const vars = varList ?? g.getCollection<Variable>(GraphKeys.TRAINABLE_VARIABLES);
+    if (vars.length === 0) throw new InvalidArgumentError('No variables to optimize.');
+    for (const v of vars) {
+      if (!(v instanceof Variable)) throw new InvalidArgumentError(`computeGradients: varList holds ${String(v)}, which is not a tf.Variable`);
+      if (v.graph !== g) throw new InvalidArgumentError(`computeGradients: variable ${v.name} is not in the graph of loss ${loss.name}`);
+    }
+    const grads = gradients(loss, [...vars], opts.gradLoss === undefined ? undefined : [opts.gradLoss]);
+    const pairs = vars.map((v, i): GradAndVar => [grads[i] ?? null, v]);
+    assertFloat(pairs.filter(([gr]) => gr !== null).map(([, v]) => v));
+    return pairs;
+  }
+
+  /**
+   * Adds the update ops for the pairs whose gradient is not null, under the name scope `name`
+   * ('Adam/update_W/ApplyAdam'), and returns one op that runs them all (then increments globalStep).
+   */
+  applyGradients(gradsAndVars: readonly GradAndVar[], opts: ApplyGradientsOptions = {}): Operation {
+    if (gradsAndVars.length === 0) throw new InvalidArgumentError('No variables provided.');
+    const pairs = gradsAndVars.map(([grad, v]): GradAndVar => {
+      if (!(v instanceof Variable)) throw new InvalidArgumentError(`applyGradients: ${String(v)} is not a tf.Variable`);
+      if (grad === null) return [null, v];
+      const g = convertToTensor(grad, undefined, 'gradient');
+      if (g.graph !== v.graph) throw new InvalidArgumentError(`applyGradients: gradient ${g.name} and variable ${v.name} are in different graphs`);
+      return [g, v];
+    });
+    const varList = pairs.filter(([g]) => g !== null).map(([, v]) => v);
+    if (varList.length === 0) {
+      throw new InvalidArgumentError(`No gradients provided for any variable: [${pairs.map(([, v]) => `'${v.name}'`).join(', ')}].`);
+    }
+    const graph = varList[0]!.graph;
+    return graph.asDefault(() => {
+      graph.controlDependencies(null, () => this.createSlots(varList));
+      const trainOp = graph.nameScope(opts.name ?? this.name, (scope) => {
+        this.prepare();
+        const updates: Operation[] = [];
+        for (const [grad, v] of pairs) {
+          if (grad === null) continue;
+          updates.push(graph.nameScope(`update_${v.op.name}`, () => this.applyDense(grad, v)));
+        }
+        if (!opts.globalStep) return this.finish(updates, scope);
+        const finished = this.finish(updates, 'update');
+        return graph.controlDependencies([finished], () => assignAdd(opts.globalStep!, 1, { name: scope }).op);
+      });
+      const trainOps = graph.getCollectionRef<Operation>(GraphKeys.TRAIN_OP);
+      if (!trainOps.includes(trainOp)) trainOps.push(trainOp);
+      return trainOp;
+    });
+  }
+
+  /** The slot variable `name` ('m', 'momentum', ...) of `v`, or null. */
+  getSlot(v: Variable, name: string): Variable | null {
+    return this.slots.get(name)?.get(v) ?? null;
+  }
+
+  getSlotNames(): string[] {
+    return [...this.slots.keys()].sort();
+  }
+
+  /** The optimizer's own variables (slots and non-slots) in `graph` (default: the default graph), by name. */
+  variables(graph: Graph = getDefaultGraph()): Variable[] {
+    const out: Variable[] = [];
+    for (const m of this.slots.values()) for (const s of m.values()) if (s.graph === graph) out.push(s);
+    out.push(...(this.nonSlots.get(graph)?.values() ?? []));
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  // ---- for subclasses ----
+
+  /** Creates the slot variables of the variables about to be updated (runs outside any control dependencies). */
+  protected createSlots(_varList: Variable[]): void {}
+
+  /** Converts the hyperparameters to tensors, inside the optimizer's name scope. */
+  protected abstract prepare(): void;
+
+  /** Builds the update op of one variable. */
+  protected abstract applyDense(grad: Tensor, v: Variable): Operation;
+
+  /** Groups the update ops into the op named by `nameScope` (a scope string 'Adam/' names the op 'Adam'). */
+  protected finish(updates: Operation[], nameScope: string): Operation {
+    return group(updates, nameScope);
+  }
+
+  /** The hyperparameter as a tensor named `name` (a number becomes a float32 constant). */
+  protected hyperTensor(value: Hyperparameter, name: string): Tensor {
+    if (typeof value === 'number') return convertToTensor(value, 'float32', name);
+    return convertToTensor(value, undefined, name);
+  }
+
+  /** `t` in the dtype of `v` (TF casts every hyperparameter to the variable's dtype). */
+  protected asDType(t: Tensor, dtype: DType): Tensor {
+    return t.dtype === dtype ? t : cast(t, dtype);
+  }
+
+  /** The slot `slotName` of `v`, created on first use as the variable '<v>/<optimizer name>' (made unique). */
+  protected getOrMakeSlot(v: Variable, slotName: string, init: SlotInit): Variable {
+    let named = this.slots.get(slotName);
+    if (!named) this.slots.set(slotName, (named = new Map()));
+    const existing = named.get(v);
+    if (existing) return existing;
+    const g = v.graph;
+    // TF names slots after the primary variable, whatever name scope the optimizer runs in.
+    const slot = g.nameScope(`${v.op.name}/`, () =>
+      new Variable(init, { name: this.name, trainable: false, validateShape: isFullyDefined(v.shape) }),
+    );
+    named.set(v, slot);
+    return slot;
+  }
+
+  /** A slot filled with `value`, with the shape and dtype of v. */
+  protected filledSlot(v: Variable, slotName: string, value: number, initName: string, fill: (like: Tensor) => Tensor): Variable {
+    return this.getOrMakeSlot(v, slotName, () => {
+      const shape = v.shape;
+      if (isFullyDefined(shape)) {
+        const nd = NDArray.from(value, v.dtype, shape);
+        return convertToTensor(nd, undefined, initName);
+      }
+      return fill(v.initialValue);
+    });
+  }
+
+  /** A slot of zeros with the shape and dtype of v. */
+  protected zerosSlot(v: Variable, slotName: string): Variable {
+    return this.filledSlot(v, slotName, 0, 'zeros', (x) => zerosLike(x));
+  }
+
+  /** An optimizer-wide variable (Adam's beta1_power), created once per graph in the current name scope. */
+  protected getOrMakeNonSlot(graph: Graph, name: string, initialValue: Hyperparameter): Variable {
+    let m = this.nonSlots.get(graph);
+    if (!m) this.nonSlots.set(graph, (m = new Map()));
+    let v = m.get(name);
+    if (!v) {
+      v = graph.asDefault(() => new Variable(initialValue, { name, trainable: false }));
+      m.set(name, v);
+    }
+    return v;
+  }
+
+  protected getNonSlot(graph: Graph, name: string): Variable {
+    const v = this.nonSlots.get(graph)?.get(name);
+    if (!v) throw new InvalidArgumentError(`${this.name}: no variable '${name}' in this graph (applyGradients creates it)`);
+    return v;
+  }
+
+  /** Assign of `v * factor`, for updates of non-slot variables in finish(). */
+  protected scaleVariable(v: Variable, factor: Tensor): Tensor {
+    return assign(v, multiply(v.value(), factor, 'mul'));
+  }
+}
+
+function assertFloat(xs: readonly (Tensor | Variable)[]): void {
+  for (const x of xs) {
+    if (!isFloat(x.dtype)) {
+      throw new InvalidArgumentError(`Invalid type ${x.dtype} for ${x.name}, expected: [float32].`);
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { TARGETS, trainXor } from '../examples/xor/main.js';
+import { trainMnist } from '../examples/mnist-mlp/main.js';
+import { loadSplit, randomShift } from '../examples/mnist-mlp/data.js';
+
+describe('examples', () => {
+  it('xor: the 3-4-1 sigmoid net learns XOR with gradient descent', async () => {
+    const { predictions, losses } = await trainXor();
+    expect(predictions.map(Math.round)).toEqual(TARGETS);
+    expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! / 10);
+  });
+
+  it('mnist: the data split is reproducible and covers every digit', () => {
+    const a = loadSplit(500, 200, 3);
+    const b = loadSplit(500, 200, 3);
+    expect(a.train.count).toBe(500);
+    expect(a.test.count).toBe(200);
+    expect(Array.from(a.train.labels)).toEqual(Array.from(b.train.labels));
+    expect(new Set(a.train.labels).size).toBe(10);
+    for (const v of a.train.images.subarray(0, 784 * 10)) expect(v >= 0 && v <= 1).toBe(true);
+  });
+
+  it('mnist: randomShift moves whole images by at most the given number of pixels', () => {
+    const count = 50;
+    const images = new Float32Array(count * 784);
+    for (let n = 0; n < count; n++) images[n * 784 + 14 * 28 + 14] = 1; // one lit pixel in the middle
+    let draws = 0;
+    const random = () => [0.1, 0.9, 0.5][draws++ % 3]!;
+    const shifted = randomShift({ images, labels: new Int32Array(count), count }, 2, random);
+    const seen = new Set<string>();
+    for (let n = 0; n < count; n++) {
+      const img = shifted.images.subarray(n * 784, (n + 1) * 784);
+      const at = img.indexOf(1);
+      expect(img.reduce((a, b) => a + b, 0)).toBe(1);
+      const [r, c] = [Math.floor(at / 28) - 14, (at % 28) - 14];
+      expect(Math.abs(r) <= 2 && Math.abs(c) <= 2).toBe(true);
+      seen.add(`${r},${c}`);
+    }
+    expect(seen.size).toBeGreaterThan(1);
+    // A pixel on the border moved outwards disappears.
+    const edge = new Float32Array(784);
+    edge[0] = 1;
+    const moved = randomShift({ images: edge, labels: new Int32Array(1), count: 1 }, 1, () => 0);
+    expect(moved.images.reduce((a, b) => a + b, 0)).toBe(0);
+  });
+
+  it('mnist: two epochs on 1000 digits bring the loss down', async () => {
+    const { batchLosses, epochs, testAccuracy } = await trainMnist({ epochs: 2, trainCount: 1000, testCount: 500 });
+    expect(batchLosses).toHaveLength(20);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(batchLosses[0]!).toBeGreaterThan(2); // about ln(10) at the start
+    expect(mean(batchLosses.slice(-5))).toBeLessThan(0.6 * mean(batchLosses.slice(0, 5)));
+    expect(epochs[1]!.loss).toBeLessThan(epochs[0]!.loss);
+    expect(epochs[1]!.trainAccuracy).toBeGreaterThan(epochs[0]!.trainAccuracy);
+    expect(testAccuracy).toBeGreaterThan(0.7);
+  });
+});
