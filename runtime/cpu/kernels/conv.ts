@@ -1,0 +1,607 @@
+// CPU kernels for convolution and pooling. Convolutions lower to GEMM through im2col (and col2im
+// for the input gradient), in bounded chunks of output rows so the column buffer stays small.
+// Everything is computed in NHWC; NCHW tensors are transposed on the way in and out.
+import { InvalidArgumentError } from '../../../src/errors.js';
+import { NDArray } from '../../../src/ndarray.js';
+import { formatShape } from '../../../src/shape.js';
+import { layoutDims, readWindowAttrs, windowedOutputSize, type DataFormat, type WindowAttrs } from '../../../ops/conv.js';
+import type { KernelNode } from '../../backend.js';
+import { sgemm } from '../gemm.js';
+import { registerCpuKernel } from '../registry.js';
+import { toNumbers } from './util.js';
+
+// ---- geometry ----
+
+/** Everything a 2-D window op needs to know, in NHWC terms. */
+interface Geom {
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  sH: number;
+  sW: number;
+  dH: number;
+  dW: number;
+  padT: number;
+  padL: number;
+}
+
+function fail(message: string): never {
+  throw new InvalidArgumentError(message);
+}
+
+function windowAttrs(node: KernelNode, opts: { dilations?: boolean; explicit?: boolean; listName?: string }): WindowAttrs {
+  return readWindowAttrs((n) => node.attrs[n], fail, opts);
+}
+
+function geometry(a: WindowAttrs, N: number, H: number, W: number, C: number, KH: number, KW: number): Geom {
+  const h = windowedOutputSize(H, KH, a.dilations[0], a.strides[0], a.padding, a.explicit[0]);
+  if (typeof h === 'string') fail(h);
+  const w = windowedOutputSize(W, KW, a.dilations[1], a.strides[1], a.padding, a.explicit[1]);
+  if (typeof w === 'string') fail(w);
+  return {
+    N, H, W, C, KH, KW,
+    OH: h.size,
+    OW: w.size,
+    sH: a.strides[0],
+    sW: a.strides[1],
+    dH: a.dilations[0],
+    dW: a.dilations[1],
+    padT: h.padBefore,
+    padL: w.padBefore,
+  };
+}
+
+/** [N, H, W, C] of a 4-D shape in the given layout. */
+function nhwc(shape: readonly number[], format: DataFormat, what: string): [number, number, number, number] {
+  if (shape.length !== 4) fail(`${what} must be 4-dimensional, got shape ${formatShape(shape)}`);
+  const d = layoutDims(format);
+  return [shape[d.n]!, shape[d.h]!, shape[d.w]!, shape[d.c]!];
+}
+
+function layoutShape(format: DataFormat, n: number, h: number, w: number, c: number): number[] {
+  return format === 'NHWC' ? [n, h, w, c] : [n, c, h, w];
+}
+
+function floatData(a: NDArray): Float32Array {
+  return a.data as Float32Array;
+}
+
+/** The data of a 4-D array in NHWC order (the array's own data when it already is). */
+function asNHWC(a: NDArray, format: DataFormat): Float32Array {
+  if (format === 'NHWC') return floatData(a);
+  const [N, C, H, W] = a.shape as [number, number, number, number];
+  const src = floatData(a);
+  const dst = new Float32Array(src.length);
+  const HW = H * W;
+  for (let n = 0; n < N; n++) {
+    const base = n * C * HW;
+    for (let c = 0; c < C; c++) {
+      let s = base + c * HW;
+      let d = base + c;
+      for (let p = 0; p < HW; p++, d += C) dst[d] = src[s++]!;
+    }
+  }
+  return dst;
+}
+
+/** Wraps NHWC data [N, H, W, C] as an NDArray in the given layout. */
+function fromNHWC(data: Float32Array, format: DataFormat, N: number, H: number, W: number, C: number): NDArray {
+  if (format === 'NHWC') return new NDArray(data, [N, H, W, C], 'float32');
+  const dst = new Float32Array(data.length);
+  const HW = H * W;
+  for (let n = 0; n < N; n++) {
+    const base = n * C * HW;
+    for (let c = 0; c < C; c++) {
+      let d = base + c * HW;
+      let s = base + c;
+      for (let p = 0; p < HW; p++, s += C) dst[d++] = data[s]!;
+    }
+  }
+  return new NDArray(dst, [N, C, H, W], 'float32');
+}
+
+function expectShape(actual: readonly number[], expected: readonly number[], what: string): void {
+  if (actual.length !== expected.length || actual.some((d, i) => d !== expected[i])) {
+    fail(`${what} has shape ${formatShape(actual)}, expected ${formatShape(expected)}`);
+  }
+}
+
+// ---- im2col / col2im ----
+
+/** Column buffer shared by all conv kernels (they run one at a time); grows, never shrinks. */
+let colBuffer = new Float32Array(1 << 16);
+/** Floats per chunk of im2col rows: large enough to keep the GEMM efficient, small enough for L2/L3. */
+const COL_CHUNK = 1 << 18;
+
+function colScratch(n: number): Float32Array {
+  if (colBuffer.length < n) colBuffer = new Float32Array(n);
+  return colBuffer;
+}
+
+/** Rows per im2col chunk for a patch of K values. */
+function chunkRows(K: number, total: number): number {
+  return Math.max(1, Math.min(total, Math.floor(COL_CHUNK / Math.max(K, 1))));
+}
+
+/**
+ * Writes `rows` im2col rows starting at output position r0 (rows run over n, oh, ow) into col: each
+ * row is the input patch (kh, kw, c) under one output position, zeros where it hangs over the edge.
+ */
+function im2col(g: Geom, x: Float32Array, r0: number, rows: number, col: Float32Array): void {
+  const { H, W, C, KH, KW, OH, OW, sH, sW, dH, dW, padT, padL } = g;
+  const P = OH * OW;
+  let n = Math.floor(r0 / P);
+  let oh = Math.floor((r0 % P) / OW);
+  let ow = r0 % OW;
+  let dst = 0;
+  const rowLen = KW * C;
+  for (let r = 0; r < rows; r++) {
+    const base = n * H * W * C;
+    const ih0 = oh * sH - padT;
+    const iw0 = ow * sW - padL;
+    for (let kh = 0; kh < KH; kh++) {
+      const ih = ih0 + kh * dH;
+      if (ih < 0 || ih >= H) {
+        col.fill(0, dst, dst + rowLen);
+        dst += rowLen;
+        continue;
+      }
+      const rowBase = base + ih * W * C;
+      if (dW === 1 && iw0 >= 0 && iw0 + KW <= W) {
+        // The whole filter row lies inside the image: one contiguous run of KW * C values. Long runs
+        // go through set() (a memcpy, worth the small view object it costs).
+        let src = rowBase + iw0 * C;
+        if (rowLen >= 64) {
+          col.set(x.subarray(src, src + rowLen), dst);
+          dst += rowLen;
+        } else {
+          const end = dst + rowLen;
+          while (dst < end) col[dst++] = x[src++]!;
+        }
+        continue;
+      }
+      for (let kw = 0; kw < KW; kw++) {
+        const iw = iw0 + kw * dW;
+        if (iw < 0 || iw >= W) {
+          col.fill(0, dst, dst + C);
+        } else {
+          let src = rowBase + iw * C;
+          for (let c = 0; c < C; c++) col[dst + c] = x[src++]!;
+        }
+        dst += C;
+      }
+    }
+    if (++ow === OW) {
+      ow = 0;
+      if (++oh === OH) {
+        oh = 0;
+        n++;
+      }
+    }
+  }
+}
+
+/** The adjoint of im2col: adds each column row back onto the input positions it was read from. */
+function col2im(g: Geom, col: Float32Array, r0: number, rows: number, dx: Float32Array): void {
+  const { H, W, C, KH, KW, OH, OW, sH, sW, dH, dW, padT, padL } = g;
+  const P = OH * OW;
+  let n = Math.floor(r0 / P);
+  let oh = Math.floor((r0 % P) / OW);
+  let ow = r0 % OW;
+  let src = 0;
+  const rowLen = KW * C;
+  for (let r = 0; r < rows; r++) {
+    const base = n * H * W * C;
+    const ih0 = oh * sH - padT;
+    const iw0 = ow * sW - padL;
+    for (let kh = 0; kh < KH; kh++) {
+      const ih = ih0 + kh * dH;
+      if (ih < 0 || ih >= H) {
+        src += rowLen;
+        continue;
+      }
+      const rowBase = base + ih * W * C;
+      if (dW === 1 && iw0 >= 0 && iw0 + KW <= W) {
+        let d = rowBase + iw0 * C;
+        const end = src + rowLen;
+        while (src < end) dx[d++]! += col[src++]!;
+        continue;
+      }
+      for (let kw = 0; kw < KW; kw++) {
+        const iw = iw0 + kw * dW;
+        if (iw >= 0 && iw < W) {
+          let d = rowBase + iw * C;
+          for (let c = 0; c < C; c++) dx[d++]! += col[src + c]!;
+        }
+        src += C;
+      }
+    }
+    if (++ow === OW) {
+      ow = 0;
+      if (++oh === OH) {
+        oh = 0;
+        n++;
+      }
+    }
+  }
+}
+
+/** A 1x1, stride-1, unpadded conv: the input already is the im2col matrix. */
+function isPointwise(g: Geom): boolean {
+  return g.KH === 1 && g.KW === 1 && g.sH === 1 && g.sW === 1 && g.padT === 0 && g.padL === 0 && g.OH === g.H && g.OW === g.W;
+}
+
+// ---- Conv2D and its backprops (NHWC data, filter [KH, KW, C, OC]) ----
+
+/** y[N*OH*OW, OC] = im2col(x)[N*OH*OW, K] * filter[K, OC]. */
+function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array): void {
+  const K = g.KH * g.KW * g.C;
+  const total = g.N * g.OH * g.OW;
+  if (isPointwise(g)) {
+    sgemm(false, false, total, OC, K, 1, x, K, f, OC, 0, y, OC);
+    return;
+  }
+  const chunk = chunkRows(K, total);
+  const col = colScratch(chunk * K);
+  for (let r0 = 0; r0 < total; r0 += chunk) {
+    const rows = Math.min(chunk, total - r0);
+    im2col(g, x, r0, rows, col);
+    sgemm(false, false, rows, OC, K, 1, col, K, f, OC, 0, y, OC, 0, 0, r0 * OC);
+  }
+}
+
+/** dx = col2im(dy[N*OH*OW, OC] * filter^T[OC, K]). dx must start zeroed. */
+function conv2dBackpropInput(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array): void {
+  const K = g.KH * g.KW * g.C;
+  const total = g.N * g.OH * g.OW;
+  if (isPointwise(g)) {
+    sgemm(false, true, total, K, OC, 1, dy, OC, f, OC, 0, dx, K);
+    return;
+  }
+  const chunk = chunkRows(K, total);
+  const col = colScratch(chunk * K);
+  for (let r0 = 0; r0 < total; r0 += chunk) {
+    const rows = Math.min(chunk, total - r0);
+    sgemm(false, true, rows, K, OC, 1, dy, OC, f, OC, 0, col, K, r0 * OC, 0, 0);
+    col2im(g, col, r0, rows, dx);
+  }
+}
+
+/** dfilter[K, OC] = im2col(x)^T[K, N*OH*OW] * dy[N*OH*OW, OC]. df must start zeroed. */
+function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: Float32Array, df: Float32Array): void {
+  const K = g.KH * g.KW * g.C;
+  const total = g.N * g.OH * g.OW;
+  if (isPointwise(g)) {
+    sgemm(true, false, K, OC, total, 1, x, K, dy, OC, 0, df, OC);
+    return;
+  }
+  const chunk = chunkRows(K, total);
+  const col = colScratch(chunk * K);
+  for (let r0 = 0; r0 < total; r0 += chunk) {
+    const rows = Math.min(chunk, total - r0);
+    im2col(g, x, r0, rows, col);
+    sgemm(true, false, K, OC, rows, 1, col, K, dy, OC, 1, df, OC, 0, r0 * OC, 0);
+  }
+}
+
+// ---- depthwise (NHWC data, filter [KH, KW, C, M], output depth C*M) ----
+
+/**
+ * Visits every (output position, filter tap) pair whose input position lies inside the image, with
+ * the offsets of the input pixel, the filter tap and the output pixel.
+ */
+function forEachTap(g: Geom, depthOut: number, f: (xi: number, fi: number, yi: number) => void): void {
+  const { N, H, W, C, KH, KW, OH, OW, sH, sW, dH, dW, padT, padL } = g;
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const yi = ((n * OH + oh) * OW + ow) * depthOut;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * sH - padT + kh * dH;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * sW - padL + kw * dW;
+            if (iw < 0 || iw >= W) continue;
+            f(((n * H + ih) * W + iw) * C, (kh * KW + kw) * depthOut, yi);
+          }
+        }
+      }
+    }
+  }
+}
+
+function depthwiseForward(g: Geom, M: number, x: Float32Array, f: Float32Array, y: Float32Array): void {
+  const C = g.C;
+  forEachTap(g, C * M, (xi, fi, yi) => {
+    for (let c = 0; c < C; c++) {
+      const v = x[xi + c]!;
+      const o = c * M;
+      for (let m = 0; m < M; m++) y[yi + o + m]! += v * f[fi + o + m]!;
+    }
+  });
+}
+
+function depthwiseBackpropInput(g: Geom, M: number, f: Float32Array, dy: Float32Array, dx: Float32Array): void {
+  const C = g.C;
+  forEachTap(g, C * M, (xi, fi, yi) => {
+    for (let c = 0; c < C; c++) {
+      const o = c * M;
+      let s = 0;
+      for (let m = 0; m < M; m++) s += dy[yi + o + m]! * f[fi + o + m]!;
+      dx[xi + c]! += s;
+    }
+  });
+}
+
+function depthwiseBackpropFilter(g: Geom, M: number, x: Float32Array, dy: Float32Array, df: Float32Array): void {
+  const C = g.C;
+  forEachTap(g, C * M, (xi, fi, yi) => {
+    for (let c = 0; c < C; c++) {
+      const v = x[xi + c]!;
+      const o = c * M;
+      for (let m = 0; m < M; m++) df[fi + o + m]! += v * dy[yi + o + m]!;
+    }
+  });
+}
+
+// ---- kernel registration for the conv family ----
+
+type ConvImpl = {
+  forward: (g: Geom, outDepthParam: number, x: Float32Array, f: Float32Array, y: Float32Array) => void;
+  backpropInput: (g: Geom, outDepthParam: number, f: Float32Array, dy: Float32Array, dx: Float32Array) => void;
+  backpropFilter: (g: Geom, outDepthParam: number, x: Float32Array, dy: Float32Array, df: Float32Array) => void;
+  /** Output depth of the forward op from the input depth and the filter's last dim. */
+  outDepth: (C: number, F3: number) => number;
+};
+
+const conv2dImpl: ConvImpl = {
+  forward: conv2dForward,
+  backpropInput: conv2dBackpropInput,
+  backpropFilter: conv2dBackpropFilter,
+  outDepth: (_C, F3) => F3,
+};
+const depthwiseImpl: ConvImpl = {
+  forward: depthwiseForward,
+  backpropInput: depthwiseBackpropInput,
+  backpropFilter: depthwiseBackpropFilter,
+  outDepth: (C, F3) => C * F3,
+};
+
+function filterDims(f: readonly number[], what = 'filter'): [number, number, number, number] {
+  if (f.length !== 4) fail(`${what} must be 4-dimensional, got shape ${formatShape(f)}`);
+  return f as [number, number, number, number];
+}
+
+function checkDepth(inDepth: number, filterDepth: number): void {
+  if (inDepth !== filterDepth) fail(`input depth ${inDepth} must equal the filter's in_channels ${filterDepth}`);
+}
+
+/** Checks out_backprop against the forward geometry and returns it as NHWC data. */
+function outBackprop(dy: NDArray, g: Geom, outDepth: number, format: DataFormat): Float32Array {
+  const [n, h, w, c] = nhwc(dy.shape, format, 'out_backprop');
+  expectShape([n, h, w, c], [g.N, g.OH, g.OW, outDepth], `out_backprop (in NHWC order)`);
+  return asNHWC(dy, format);
+}
+
+function registerConvFamily(fwd: string, bpi: string, bpf: string, impl: ConvImpl): void {
+  registerCpuKernel(fwd, ([x, f], node) => {
+    const a = windowAttrs(node, { dilations: true, explicit: true });
+    const [N, H, W, C] = nhwc(x!.shape, a.format, 'input');
+    const [KH, KW, FC, F3] = filterDims(f!.shape);
+    checkDepth(C, FC);
+    const g = geometry(a, N, H, W, C, KH, KW);
+    const OC = impl.outDepth(C, F3);
+    const y = new Float32Array(N * g.OH * g.OW * OC);
+    impl.forward(g, F3, asNHWC(x!, a.format), floatData(f!), y);
+    return [fromNHWC(y, a.format, N, g.OH, g.OW, OC)];
+  });
+
+  registerCpuKernel(bpi, ([sizes, f, dy], node) => {
+    const a = windowAttrs(node, { dilations: true, explicit: true });
+    const d = layoutDims(a.format);
+    const [KH, KW, FC, F3] = filterDims(f!.shape);
+    let s = toNumbers(sizes!);
+    if (s.length === 2) {
+      const full = [0, 0, 0, 0];
+      full[d.n] = dy!.shape[d.n] ?? 0;
+      full[d.h] = s[0]!;
+      full[d.w] = s[1]!;
+      full[d.c] = FC;
+      s = full;
+    }
+    if (s.length !== 4 || s.some((v) => v < 0)) fail(`input_sizes must be 4 non-negative sizes, got [${s.join(', ')}]`);
+    const [N, H, W, C] = nhwc(s, a.format, 'input_sizes');
+    checkDepth(C, FC);
+    const g = geometry(a, N, H, W, C, KH, KW);
+    const dyData = outBackprop(dy!, g, impl.outDepth(C, F3), a.format);
+    const dx = new Float32Array(N * H * W * C);
+    impl.backpropInput(g, F3, floatData(f!), dyData, dx);
+    return [fromNHWC(dx, a.format, N, H, W, C)];
+  });
+
+  registerCpuKernel(bpf, ([x, sizes, dy], node) => {
+    const a = windowAttrs(node, { dilations: true, explicit: true });
+    const [N, H, W, C] = nhwc(x!.shape, a.format, 'input');
+    const s = toNumbers(sizes!);
+    if (s.length !== 4 || s.some((v) => v < 0)) fail(`filter_sizes must be 4 non-negative sizes, got [${s.join(', ')}]`);
+    const [KH, KW, FC, F3] = s as [number, number, number, number];
+    checkDepth(C, FC);
+    const g = geometry(a, N, H, W, C, KH, KW);
+    const dyData = outBackprop(dy!, g, impl.outDepth(C, F3), a.format);
+    const df = new Float32Array(KH * KW * FC * F3);
+    impl.backpropFilter(g, F3, asNHWC(x!, a.format), dyData, df);
+    return [new NDArray(df, s, 'float32')];
+  });
+}
+
+registerConvFamily('Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', conv2dImpl);
+registerConvFamily('DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', depthwiseImpl);
+
+// ---- pooling (NHWC data) ----
+// Loops are written out in each kernel (no per-window callbacks): pooling is memory-bound and these
+// run on every training step of a CNN.
+
+function poolGeometry(node: KernelNode, inShape: readonly number[]): { g: Geom; format: DataFormat } {
+  const a = windowAttrs(node, {});
+  const [KH, KW] = windowAttrs(node, { listName: 'ksize' }).strides;
+  const [N, H, W, C] = nhwc(inShape, a.format, 'input');
+  return { g: geometry(a, N, H, W, C, KH, KW), format: a.format };
+}
+
+/**
+ * NHWC index into x of each output element's window maximum: the first one in row-major window
+ * order on ties, as TensorFlow's CPU kernel picks; -1 for a window with no element inside the input.
+ */
+function maxPoolArgmax(g: Geom, x: Float32Array): Int32Array {
+  const { N, H, W, C, KH, KW, OH, OW, sH, sW, padT, padL } = g;
+  const arg = new Int32Array(N * OH * OW * C).fill(-1);
+  const best = new Float32Array(C);
+  for (let n = 0; n < N; n++) {
+    const base = n * H * W * C;
+    for (let oh = 0; oh < OH; oh++) {
+      const hs = oh * sH - padT;
+      const h0 = Math.max(hs, 0);
+      const h1 = Math.min(hs + KH, H);
+      for (let ow = 0; ow < OW; ow++) {
+        const ws = ow * sW - padL;
+        const w0 = Math.max(ws, 0);
+        const w1 = Math.min(ws + KW, W);
+        if (h0 >= h1 || w0 >= w1) continue;
+        const yi = ((n * OH + oh) * OW + ow) * C;
+        const first = base + (h0 * W + w0) * C;
+        for (let c = 0; c < C; c++) {
+          best[c] = x[first + c]!;
+          arg[yi + c] = first + c;
+        }
+        for (let ih = h0; ih < h1; ih++) {
+          for (let iw = ih === h0 ? w0 + 1 : w0; iw < w1; iw++) {
+            const xi = base + (ih * W + iw) * C;
+            for (let c = 0; c < C; c++) {
+              const v = x[xi + c]!;
+              if (v > best[c]!) {
+                best[c] = v;
+                arg[yi + c] = xi + c;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return arg;
+}
+
+registerCpuKernel('MaxPool', ([input], node) => {
+  const { g, format } = poolGeometry(node, input!.shape);
+  const { N, H, W, C, KH, KW, OH, OW, sH, sW, padT, padL } = g;
+  const x = asNHWC(input!, format);
+  const y = new Float32Array(N * OH * OW * C).fill(-Infinity);
+  for (let n = 0; n < N; n++) {
+    const base = n * H * W * C;
+    for (let oh = 0; oh < OH; oh++) {
+      const hs = oh * sH - padT;
+      const h0 = Math.max(hs, 0);
+      const h1 = Math.min(hs + KH, H);
+      for (let ow = 0; ow < OW; ow++) {
+        const ws = ow * sW - padL;
+        const w0 = Math.max(ws, 0);
+        const w1 = Math.min(ws + KW, W);
+        const yi = ((n * OH + oh) * OW + ow) * C;
+        for (let ih = h0; ih < h1; ih++) {
+          for (let iw = w0; iw < w1; iw++) {
+            const xi = base + (ih * W + iw) * C;
+            for (let c = 0; c < C; c++) {
+              const v = x[xi + c]!;
+              if (v > y[yi + c]!) y[yi + c] = v;
+            }
+          }
+        }
+      }
+    }
+  }
+  return [fromNHWC(y, format, N, OH, OW, C)];
+});
+
+/** The three inputs of MaxPoolGrad / MaxPoolGradGrad, checked against the pool geometry. */
+function maxPoolGradInputs(inputs: NDArray[], node: KernelNode, gradIsInputShaped: boolean) {
+  const [xIn, yIn, gradIn] = inputs as [NDArray, NDArray, NDArray];
+  const { g, format } = poolGeometry(node, xIn.shape);
+  const outShape = layoutShape(format, g.N, g.OH, g.OW, g.C);
+  expectShape(yIn.shape, outShape, 'orig_output');
+  expectShape(gradIn.shape, gradIsInputShaped ? xIn.shape : outShape, 'grad');
+  return { g, format, x: asNHWC(xIn, format), grad: asNHWC(gradIn, format) };
+}
+
+// MaxPoolGrad routes each output gradient to its window's maximum.
+registerCpuKernel('MaxPoolGrad', (inputs, node) => {
+  const { g, format, x, grad } = maxPoolGradInputs(inputs, node, false);
+  const arg = maxPoolArgmax(g, x);
+  const dx = new Float32Array(x.length);
+  for (let o = 0; o < arg.length; o++) if (arg[o]! >= 0) dx[arg[o]!]! += grad[o]!;
+  return [fromNHWC(dx, format, g.N, g.H, g.W, g.C)];
+});
+
+// MaxPoolGradGrad gathers an input-shaped gradient at each window's maximum.
+registerCpuKernel('MaxPoolGradGrad', (inputs, node) => {
+  const { g, format, x, grad } = maxPoolGradInputs(inputs, node, true);
+  const arg = maxPoolArgmax(g, x);
+  const out = new Float32Array(arg.length);
+  for (let o = 0; o < arg.length; o++) out[o] = arg[o]! >= 0 ? grad[arg[o]!]! : 0;
+  return [fromNHWC(out, format, g.N, g.OH, g.OW, g.C)];
+});
+
+/**
+ * Average pooling and its gradient share one loop: each output averages the window elements inside
+ * the input (padding is not counted, as in TensorFlow). Forward: y[o] = mean(x[window]);
+ * backward: dx[window] += dy[o] / count.
+ */
+function avgPoolLoop(g: Geom, src: Float32Array, dst: Float32Array, backward: boolean): void {
+  const { N, H, W, C, KH, KW, OH, OW, sH, sW, padT, padL } = g;
+  for (let n = 0; n < N; n++) {
+    const base = n * H * W * C;
+    for (let oh = 0; oh < OH; oh++) {
+      const hs = oh * sH - padT;
+      const h0 = Math.max(hs, 0);
+      const h1 = Math.min(hs + KH, H);
+      for (let ow = 0; ow < OW; ow++) {
+        const ws = ow * sW - padL;
+        const w0 = Math.max(ws, 0);
+        const w1 = Math.min(ws + KW, W);
+        const yi = ((n * OH + oh) * OW + ow) * C;
+        const inv = 1 / ((h1 - h0) * (w1 - w0));
+        for (let ih = h0; ih < h1; ih++) {
+          for (let iw = w0; iw < w1; iw++) {
+            const xi = base + (ih * W + iw) * C;
+            if (backward) {
+              for (let c = 0; c < C; c++) dst[xi + c]! += src[yi + c]! * inv;
+            } else {
+              for (let c = 0; c < C; c++) dst[yi + c]! += src[xi + c]! * inv;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+registerCpuKernel('AvgPool', ([input], node) => {
+  const { g, format } = poolGeometry(node, input!.shape);
+  const y = new Float32Array(g.N * g.OH * g.OW * g.C);
+  avgPoolLoop(g, asNHWC(input!, format), y, false);
+  return [fromNHWC(y, format, g.N, g.OH, g.OW, g.C)];
+});
+
+registerCpuKernel('AvgPoolGrad', ([sizes, gradIn], node) => {
+  const s = toNumbers(sizes!);
+  if (s.length !== 4 || s.some((v) => v < 0)) fail(`orig_input_shape must be 4 non-negative sizes, got [${s.join(', ')}]`);
+  const { g, format } = poolGeometry(node, s);
+  expectShape(gradIn!.shape, layoutShape(format, g.N, g.OH, g.OW, g.C), 'grad');
+  const dx = new Float32Array(g.N * g.H * g.W * g.C);
+  avgPoolLoop(g, asNHWC(gradIn!, format), dx, true);
+  return [fromNHWC(dx, format, g.N, g.H, g.W, g.C)];
+});

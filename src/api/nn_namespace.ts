@@ -1,0 +1,4 @@
+// Everything under tf.nn, gathered from the files that implement it.
+export * from './nn.js';
+export * from './conv.js';
+export * from './nn_extra.js';
