@@ -37,7 +37,8 @@ registerOp({
     }
     return [{ dtype: input.dtype, shape }];
   },
-  grad: () => [null],
+  // The default value is what flows forward when nothing is fed, so the gradient flows to it.
+  grad: (_op, grads) => [grads[0] ?? null],
 });
 
 registerOp({

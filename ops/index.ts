@@ -6,4 +6,7 @@ import './array.js';
 import './nn.js';
 import './random.js';
 import './training.js';
+import './conv.js';
+import './summary.js';
+import './compat.js';
 export { getOpDef, listOps, registerOp, type OpDef, type GradFn, type ShapeContext, type OutputSpec } from './registry.js';

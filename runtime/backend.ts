@@ -25,6 +25,11 @@ export interface RuntimeState<H> {
   readonly variables: Map<string, H>;
   /** Per-op persistent state (random generator positions, ...), keyed by op name. */
   readonly opState: Map<string, unknown>;
+  /**
+   * A random 32-bit value drawn once per session. Random ops without a seed derive their generator
+   * from it and their name, so they differ between sessions yet replay on a snapshot of the state.
+   */
+  readonly entropy?: number;
 }
 
 /**

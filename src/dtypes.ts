@@ -1,14 +1,22 @@
-export type DType = 'float32' | 'int32' | 'int64' | 'bool';
-export const DTYPES: readonly DType[] = ['float32', 'int32', 'int64', 'bool'];
+/**
+ * Element types. 'string' (TF's DT_STRING: byte strings) exists for summaries and for graphs and
+ * checkpoints written by TensorFlow; kernels are numeric unless they say otherwise.
+ */
+export type DType = 'float32' | 'int32' | 'int64' | 'bool' | 'string';
+export const DTYPES: readonly DType[] = ['float32', 'int32', 'int64', 'bool', 'string'];
 
-export type TypedArray = Float32Array | Int32Array | BigInt64Array | Uint8Array;
+/** Storage of a string tensor: one byte string per element. */
+export type StringArray = Uint8Array[];
+export type TypedArray = Float32Array | Int32Array | BigInt64Array | Uint8Array | StringArray;
 export type DataFor<D extends DType> = D extends 'float32'
   ? Float32Array
   : D extends 'int32'
     ? Int32Array
     : D extends 'int64'
       ? BigInt64Array
-      : Uint8Array;
+      : D extends 'bool'
+        ? Uint8Array
+        : StringArray;
 
 export function isDType(x: unknown): x is DType {
   return typeof x === 'string' && (DTYPES as readonly string[]).includes(x);
@@ -24,10 +32,13 @@ export function allocData(dtype: DType, size: number): TypedArray {
       return new BigInt64Array(size);
     case 'bool':
       return new Uint8Array(size);
+    case 'string':
+      return Array.from({ length: size }, () => new Uint8Array(0));
   }
 }
 
 export function bytesPerElement(dtype: DType): number {
+  if (dtype === 'string') throw new Error('string tensors have no fixed element size');
   return dtype === 'int64' ? 8 : dtype === 'bool' ? 1 : 4;
 }
 
@@ -35,12 +46,13 @@ export function dtypeOfData(data: TypedArray): DType {
   if (data instanceof Float32Array) return 'float32';
   if (data instanceof Int32Array) return 'int32';
   if (data instanceof BigInt64Array) return 'int64';
+  if (Array.isArray(data)) return 'string';
   return 'bool';
 }
 
 export const isFloat = (d: DType): boolean => d === 'float32';
 export const isInteger = (d: DType): boolean => d === 'int32' || d === 'int64';
-export const isNumeric = (d: DType): boolean => d !== 'bool';
+export const isNumeric = (d: DType): boolean => d !== 'bool' && d !== 'string';
 
 /** TensorFlow's Python-side dtype names, used in error messages. */
 export function tfDTypeName(d: DType): string {

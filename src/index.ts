@@ -41,5 +41,45 @@ export * from './api/math.js';
 export * from './api/array.js';
 export * from './api/random.js';
 export * from './api/clip.js';
-export * as nn from './api/nn.js';
+export * as nn from './api/nn_namespace.js';
 export * as train from './train/index.js';
+
+// ---- nn library: variable scopes, initializers, tf.layers (exports added by their owner) ----
+export {
+  variableScope,
+  getVariable,
+  getVariableScope,
+  VariableScope,
+  AUTO_REUSE,
+  ValueError,
+  type Reuse,
+  type Regularizer,
+  type GetVariableOptions,
+  type VariableScopeOptions,
+} from './variable_scope.js';
+export {
+  initializers,
+  contrib,
+  computeFans,
+  zerosInitializer,
+  onesInitializer,
+  constantInitializer,
+  randomNormalInitializer,
+  truncatedNormalInitializer,
+  randomUniformInitializer,
+  glorotUniformInitializer,
+  glorotNormalInitializer,
+  varianceScalingInitializer,
+  heNormalInitializer,
+  heUniformInitializer,
+  lecunNormalInitializer,
+  lecunUniformInitializer,
+  type Initializer,
+} from './initializers.js';
+export * as layers from './layers/index.js';
+
+// ---- formats: tf.io, tf.summary, tf.savedModel, importGraphDef, Saver (exports added by their owner) ----
+export * as io from './io/io_namespace.js';
+export * as summary from './io/summary.js';
+export * as savedModel from './io/saved_model.js';
+export { importGraphDef, type ImportGraphDefOptions } from './io/graph_def.js';

@@ -1,7 +1,7 @@
 import { allocData, type DType, dtypeOfData, type TypedArray } from './dtypes.js';
 import { InvalidArgumentError } from './errors.js';
 
-export type NestedArray = number | boolean | bigint | NestedArray[];
+export type NestedArray = number | boolean | bigint | string | NestedArray[];
 
 export function numElements(shape: readonly number[]): number {
   let n = 1;
@@ -57,7 +57,7 @@ export class NDArray {
       }
       return value;
     }
-    if (ArrayBuffer.isView(value)) {
+    if (ArrayBuffer.isView(value) || isStringData(value)) {
       const d = value as TypedArray;
       const dt = dtypeOfData(d);
       if (dtype && dt !== dtype) {
@@ -72,8 +72,8 @@ export class NDArray {
       if (v.length === 0) break;
       v = v[0]!;
     }
-    const flat: (number | boolean | bigint)[] = [];
-    flattenChecked(value, inferredShape, 0, flat);
+    const flat: (number | boolean | bigint | string)[] = [];
+    flattenChecked(value as NestedArray, inferredShape, 0, flat);
     const dt = dtype ?? inferDType(flat);
     const data = allocData(dt, flat.length);
     fillData(data, dt, flat);
@@ -81,7 +81,7 @@ export class NDArray {
       if (flat.length === 1 && numElements(shape) !== 1) {
         // A scalar fills the whole shape (tf.constant(0, shape=[2, 3])).
         const filled = allocData(dt, numElements(shape));
-        (filled as unknown as { fill(x: unknown): void }).fill(data[0] as never);
+        for (let i = 0; i < filled.length; i++) (filled as unknown as unknown[])[i] = data[0];
         return new NDArray(filled, shape, dt);
       }
       return new NDArray(data, shape, dt);
@@ -91,8 +91,7 @@ export class NDArray {
 
   /** Nested JS arrays (or a number/boolean/bigint for a scalar). */
   toArray(): NestedArray {
-    const get = (i: number): number | boolean | bigint =>
-      this.dtype === 'bool' ? this.data[i] !== 0 : (this.data[i] as number | bigint);
+    const get = (i: number): number | boolean | bigint | string => this.element(i);
     if (this.shape.length === 0) return get(0);
     let pos = 0;
     const build = (dim: number): NestedArray[] => {
@@ -107,22 +106,28 @@ export class NDArray {
   }
 
   /** A flat JS array of the values (numbers, booleans or bigints). */
-  toFlat(): (number | boolean | bigint)[] {
-    const out: (number | boolean | bigint)[] = [];
-    for (let i = 0; i < this.data.length; i++) {
-      out.push(this.dtype === 'bool' ? this.data[i] !== 0 : (this.data[i] as number | bigint));
-    }
+  toFlat(): (number | boolean | bigint | string)[] {
+    const out: (number | boolean | bigint | string)[] = [];
+    for (let i = 0; i < this.data.length; i++) out.push(this.element(i));
     return out;
   }
 
+  /** Element i as a JS value (string elements decoded as UTF-8). */
+  private element(i: number): number | boolean | bigint | string {
+    if (this.dtype === 'bool') return this.data[i] !== 0;
+    if (this.dtype === 'string') return new TextDecoder().decode((this.data as Uint8Array[])[i]!);
+    return this.data[i] as number | bigint;
+  }
+
   /** The single value of a one-element array. */
-  scalar(): number | boolean | bigint {
+  scalar(): number | boolean | bigint | string {
     if (this.size !== 1) throw new InvalidArgumentError(`scalar(): array has shape [${this.shape.join(',')}]`);
     return this.toFlat()[0]!;
   }
 
   clone(): NDArray {
-    return new NDArray(this.data.slice() as TypedArray, this.shape, this.dtype);
+    const data = Array.isArray(this.data) ? this.data.map((b) => b.slice()) : this.data.slice();
+    return new NDArray(data as TypedArray, this.shape, this.dtype);
   }
 
   toString(): string {
@@ -136,7 +141,11 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-function flattenChecked(v: NestedArray, shape: number[], dim: number, out: (number | boolean | bigint)[]): void {
+function isStringData(x: unknown): x is Uint8Array[] {
+  return Array.isArray(x) && x.length > 0 && x.every((e) => e instanceof Uint8Array);
+}
+
+function flattenChecked(v: NestedArray, shape: number[], dim: number, out: (number | boolean | bigint | string)[]): void {
   if (Array.isArray(v)) {
     if (dim >= shape.length || v.length !== shape[dim]) {
       throw new InvalidArgumentError(`ragged nested array: expected length ${shape[dim]} at depth ${dim}`);
@@ -145,22 +154,29 @@ function flattenChecked(v: NestedArray, shape: number[], dim: number, out: (numb
     return;
   }
   if (dim !== shape.length) throw new InvalidArgumentError(`ragged nested array at depth ${dim}`);
-  if (typeof v !== 'number' && typeof v !== 'boolean' && typeof v !== 'bigint') {
+  if (typeof v !== 'number' && typeof v !== 'boolean' && typeof v !== 'bigint' && typeof v !== 'string') {
     throw new InvalidArgumentError(`cannot convert ${typeof v} to a tensor value`);
   }
   out.push(v);
 }
 
-function inferDType(flat: (number | boolean | bigint)[]): DType {
+function inferDType(flat: (number | boolean | bigint | string)[]): DType {
   if (flat.length === 0) return 'float32';
   if (typeof flat[0] === 'boolean') return 'bool';
+  if (typeof flat[0] === 'string') return 'string';
   if (typeof flat[0] === 'bigint') return 'int64';
   return 'float32';
 }
 
-function fillData(data: TypedArray, dtype: DType, flat: (number | boolean | bigint)[]): void {
+function fillData(data: TypedArray, dtype: DType, flat: (number | boolean | bigint | string)[]): void {
   for (let i = 0; i < flat.length; i++) {
     const v = flat[i]!;
+    if (dtype === 'string') {
+      if (typeof v !== 'string') throw new InvalidArgumentError(`expected a string, got ${typeof v}`);
+      (data as Uint8Array[])[i] = new TextEncoder().encode(v);
+      continue;
+    }
+    if (typeof v === 'string') throw new InvalidArgumentError(`expected a ${dtype} value, got string "${v}"`);
     switch (dtype) {
       case 'bool':
         if (typeof v !== 'boolean') throw new InvalidArgumentError(`expected a boolean, got ${typeof v} ${String(v)}`);

@@ -1,7 +1,11 @@
 import type { GradCase } from '../gradcheck.js';
 // Each op family contributes its finite-difference cases from its own file.
+import { coreCases } from './core.js';
 import { mathCases } from './math.js';
 import { arrayCases } from './array.js';
 import { nnCases } from './nn.js';
+import { convCases } from './conv.js';
+import { nnExtraCases } from './nn_extra.js';
+import { compatCases } from './compat.js';
 
-export const allGradCases: GradCase[] = [...mathCases, ...arrayCases, ...nnCases];
+export const allGradCases: GradCase[] = [...coreCases, ...mathCases, ...arrayCases, ...nnCases, ...convCases, ...nnExtraCases, ...compatCases];

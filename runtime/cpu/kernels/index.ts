@@ -6,3 +6,6 @@ import './array.js';
 import './nn.js';
 import './random.js';
 import './training.js';
+import './conv.js';
+import './summary.js';
+import './compat.js';
