@@ -6,6 +6,7 @@ import { NDArray, numElements } from '../../../src/ndarray.js';
 import { formatShape, sameShape, stridesOf } from '../../../src/shape.js';
 import type { KernelNode } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
+import { sgemm } from '../gemm.js';
 import { alloc, attr, broadcastOrThrow, broadcastStrides, toNumbers } from './util.js';
 
 type NumData = Float32Array | Int32Array | Uint8Array;
@@ -675,90 +676,7 @@ function transpose2d(src: Float32Array | Int32Array, off: number, rows: number, 
   return out;
 }
 
-const J_BLOCK = 256;
-
-/**
- * C[m,n] = A B for A [m,k] read with strides (aRow, aCol) -- so A^T needs no copy -- and B [k,n]
- * row-major. Float32 in, float64 accumulation. Four rows of C at a time, k unrolled by four (each
- * loaded element of B feeds 16 multiply-adds), columns in blocks whose four accumulator rows stay
- * in L1.
- */
-function gemmF32(
-  A: Float32Array, aOff: number, aRow: number, aCol: number,
-  B: Float32Array, bOff: number,
-  C: Float32Array, cOff: number,
-  m: number, n: number, k: number,
-  acc: Float64Array,
-): void {
-  const r1 = J_BLOCK;
-  const r2 = 2 * J_BLOCK;
-  const r3 = 3 * J_BLOCK;
-  for (let j0 = 0; j0 < n; j0 += J_BLOCK) {
-    const jn = Math.min(J_BLOCK, n - j0);
-    let i = 0;
-    for (; i + 3 < m; i += 4) {
-      acc.fill(0, 0, 4 * J_BLOCK);
-      const a0 = aOff + i * aRow;
-      const a1 = a0 + aRow;
-      const a2 = a1 + aRow;
-      const a3 = a2 + aRow;
-      let p = 0;
-      for (; p + 3 < k; p += 4) {
-        const q0 = p * aCol;
-        const q1 = q0 + aCol;
-        const q2 = q1 + aCol;
-        const q3 = q2 + aCol;
-        const x0 = A[a0 + q0]!, x1 = A[a1 + q0]!, x2 = A[a2 + q0]!, x3 = A[a3 + q0]!;
-        const y0 = A[a0 + q1]!, y1 = A[a1 + q1]!, y2 = A[a2 + q1]!, y3 = A[a3 + q1]!;
-        const z0 = A[a0 + q2]!, z1 = A[a1 + q2]!, z2 = A[a2 + q2]!, z3 = A[a3 + q2]!;
-        const w0 = A[a0 + q3]!, w1 = A[a1 + q3]!, w2 = A[a2 + q3]!, w3 = A[a3 + q3]!;
-        const b0 = bOff + p * n + j0;
-        const b1 = b0 + n;
-        const b2 = b1 + n;
-        const b3 = b2 + n;
-        for (let j = 0; j < jn; j++) {
-          const b = B[b0 + j]!, c = B[b1 + j]!, d = B[b2 + j]!, e = B[b3 + j]!;
-          acc[j] += x0 * b + y0 * c + z0 * d + w0 * e;
-          acc[r1 + j] += x1 * b + y1 * c + z1 * d + w1 * e;
-          acc[r2 + j] += x2 * b + y2 * c + z2 * d + w2 * e;
-          acc[r3 + j] += x3 * b + y3 * c + z3 * d + w3 * e;
-        }
-      }
-      for (; p < k; p++) {
-        const q = p * aCol;
-        const x0 = A[a0 + q]!, x1 = A[a1 + q]!, x2 = A[a2 + q]!, x3 = A[a3 + q]!;
-        const b0 = bOff + p * n + j0;
-        for (let j = 0; j < jn; j++) {
-          const b = B[b0 + j]!;
-          acc[j] += x0 * b;
-          acc[r1 + j] += x1 * b;
-          acc[r2 + j] += x2 * b;
-          acc[r3 + j] += x3 * b;
-        }
-      }
-      const c0 = cOff + i * n + j0;
-      for (let j = 0; j < jn; j++) {
-        C[c0 + j] = acc[j]!;
-        C[c0 + n + j] = acc[r1 + j]!;
-        C[c0 + 2 * n + j] = acc[r2 + j]!;
-        C[c0 + 3 * n + j] = acc[r3 + j]!;
-      }
-    }
-    for (; i < m; i++) {
-      acc.fill(0, 0, jn);
-      const a0 = aOff + i * aRow;
-      for (let p = 0; p < k; p++) {
-        const x = A[a0 + p * aCol]!;
-        const b0 = bOff + p * n + j0;
-        for (let j = 0; j < jn; j++) acc[j] += x * B[b0 + j]!;
-      }
-      const c0 = cOff + i * n + j0;
-      for (let j = 0; j < jn; j++) C[c0 + j] = acc[j]!;
-    }
-  }
-}
-
-/** Integer matmul (same operand layout as gemmF32), wrapping at 32 bits as TF's int32 kernel does. */
+/** Integer matmul (A read with strides, B row-major [k,n]), wrapping at 32 bits as TF's int32 kernel does. */
 function gemmI32(A: Int32Array, aOff: number, aRow: number, aCol: number, B: Int32Array, bOff: number, C: Int32Array, cOff: number, m: number, n: number, k: number): void {
   for (let i = 0; i < m; i++) {
     const c0 = cOff + i * n;
@@ -771,9 +689,9 @@ function gemmI32(A: Int32Array, aOff: number, aRow: number, aCol: number, B: Int
 }
 
 /**
- * Batched C = op(A) op(B) over broadcast batch dims, op(X) being X or X^T. A transposed A is read
- * with swapped strides; a transposed B is first copied into the row-major [k,n] layout the i-k-j
- * loop streams through (once per distinct batch matrix).
+ * Batched C = op(A) op(B) over broadcast batch dims, op(X) being X or X^T. Float32 goes through the
+ * packed sgemm (which takes the transposes itself). For int32 a transposed A is read with swapped
+ * strides and a transposed B is first copied into row-major [k,n] (once per distinct batch matrix).
  */
 function batchMatmul(a: NDArray, b: NDArray, ta: boolean, tb: boolean, what: string): NDArray {
   if (a.rank < 2 || b.rank < 2) {
@@ -804,21 +722,18 @@ function batchMatmul(a: NDArray, b: NDArray, ta: boolean, tb: boolean, what: str
   const aCol = ta ? ac : 1;
   const ad = a.data as Float32Array | Int32Array;
   const bd = b.data as Float32Array | Int32Array;
-  const isInt = a.dtype === 'int32';
-  const acc = new Float64Array(4 * J_BLOCK);
+  if (a.dtype === 'float32') {
+    for (let t = 0; t < nb; t++) {
+      const { ia, ib } = batchOffsets(t, batch, outStr, aStr, bStr);
+      sgemm(ta, tb, m, n, k, 1, ad as Float32Array, ac, bd as Float32Array, bc, 0, out.data as Float32Array, n, ia * ar * ac, ib * br * bc, t * m * n);
+    }
+    return out;
+  }
   let lastB = -1;
   let bMat: Float32Array | Int32Array = bd;
   let bOff = 0;
   for (let t = 0; t < nb; t++) {
-    let ia = 0;
-    let ib = 0;
-    let rem = t;
-    for (let d = 0; d < batch.length; d++) {
-      const q = Math.floor(rem / outStr[d]!);
-      rem -= q * outStr[d]!;
-      ia += q * aStr[d]!;
-      ib += q * bStr[d]!;
-    }
+    const { ia, ib } = batchOffsets(t, batch, outStr, aStr, bStr);
     if (ib !== lastB) {
       lastB = ib;
       if (tb) {
@@ -829,10 +744,23 @@ function batchMatmul(a: NDArray, b: NDArray, ta: boolean, tb: boolean, what: str
       }
     }
     const aOff = ia * ar * ac;
-    if (isInt) gemmI32(ad as Int32Array, aOff, aRow, aCol, bMat as Int32Array, bOff, out.data as Int32Array, t * m * n, m, n, k);
-    else gemmF32(ad as Float32Array, aOff, aRow, aCol, bMat as Float32Array, bOff, out.data as Float32Array, t * m * n, m, n, k, acc);
+    gemmI32(ad as Int32Array, aOff, aRow, aCol, bMat as Int32Array, bOff, out.data as Int32Array, t * m * n, m, n, k);
   }
   return out;
+}
+
+/** Matrix offsets (in matrices) of batch element t in A and B under broadcasting. */
+function batchOffsets(t: number, batch: readonly number[], outStr: readonly number[], aStr: readonly number[], bStr: readonly number[]): { ia: number; ib: number } {
+  let ia = 0;
+  let ib = 0;
+  let rem = t;
+  for (let d = 0; d < batch.length; d++) {
+    const q = Math.floor(rem / outStr[d]!);
+    rem -= q * outStr[d]!;
+    ia += q * aStr[d]!;
+    ib += q * bStr[d]!;
+  }
+  return { ia, ib };
 }
 
 registerCpuKernel('MatMul', (inputs, node) => {
