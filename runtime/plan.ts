@@ -1,11 +1,20 @@
+import { bytesPerElement, type TypedArray } from '../src/dtypes.js';
 import { InternalError, InvalidArgumentError, OpError, UnimplementedError } from '../src/errors.js';
-import { describeOp, type Operation, type Tensor } from '../src/graph.js';
-import { formatShape, shapesCompatible } from '../src/shape.js';
-import { pruneToFetches } from '../passes/prune.js';
+import type { Operation, Tensor } from '../src/graph.js';
+import { NDArray } from '../src/ndarray.js';
+import { formatShape, sameShape, shapesCompatible } from '../src/shape.js';
+import { buildPlanGraph } from '../passes/build.js';
+import { ARG, describeNode, toKernelNode, type PlanGraph, type PNode, type Value } from '../passes/ir.js';
+import { runPipeline, type RunPipelineOptions } from '../passes/manager.js';
+import { specializeShapes } from '../passes/shapes.js';
+import { alignBytes, planMemory, type MemoryPlan, type MemStep, type OutputKind } from './arena.js';
 import type { Backend, KernelNode, RuntimeState } from './backend.js';
+import { cpuCanFuse, fusedPrograms } from './cpu/fused.js';
+import { setAllocHook } from './cpu/kernels/util.js';
 
 export interface Step {
-  readonly op: Operation;
+  /** The plan node this step runs (for fused kernels: the fusion of several graph ops). */
+  readonly source: PNode;
   readonly node: KernelNode;
   /** Slot of each input; -1 for a reference input. */
   readonly inputSlots: readonly number[];
@@ -15,78 +24,243 @@ export interface Step {
 }
 
 export interface PlanStats {
+  /** Ops in the user's graph. */
+  graphOps: number;
+  /** Ops the run needs (after pruning to the fetches), before optimization. */
   opsBefore: number;
+  /** Nodes after optimization (a fused kernel counts once). */
   opsAfter: number;
+  /** Kernel launches per run. */
   kernels: number;
+  /** Launches of fused kernels (generated elementwise, _FusedMatMul, _FusedConv2D, fused losses). */
+  fusedKernels: number;
+  /** Size of the arena holding every planned intermediate. */
+  plannedPeakBytes: number;
+  /** Sum of the sizes of those intermediates: what one buffer per intermediate would take. */
+  naivePeakBytes: number;
+  /**
+   * The same for the graph as written (before fusion and the other passes), with the fed shapes:
+   * what an interpreter keeping every intermediate would take.
+   */
+  unoptimizedNaiveBytes: number;
 }
 
+const ALIAS_TYPES = new Set(['Identity', 'StopGradient', 'PlaceholderWithDefault', 'Snapshot', '_View']);
+const EXTERNAL_TYPES = new Set(['Const', 'VariableV2']);
+const IN_PLACE_TYPES = new Set(['_FusedElementwise']);
+
 /**
- * A compiled run: kernel launches in order over numbered value slots. Built once per
- * (fetches, targets, fed tensors, fed shapes) and reused.
+ * A compiled run: kernel launches in order over numbered value slots, and (on the CPU) an arena
+ * whose byte offsets were decided at compile time. Built once per (fetches, targets, fed tensors,
+ * fed shapes) and reused.
  */
 export class Plan {
+  private arena: ArenaRuntime | undefined;
+
   constructor(
     readonly steps: readonly Step[],
     readonly numSlots: number,
     readonly feedSlots: ReadonlyMap<Tensor, number>,
     readonly fetchSlots: readonly number[],
     readonly stats: PlanStats,
+    /** The pruned graph as the user wrote it, and the graph after the passes. */
+    readonly graphs: { readonly before: PlanGraph; readonly after: PlanGraph },
+    /** Arena layout, when the plan was optimized. */
+    readonly memory: MemoryPlan | undefined,
+    readonly optimized: boolean,
   ) {}
 
+  /** The kernels in order, each with its inputs and the arena buffers of its outputs. */
   toString(): string {
-    const lines = this.steps.map(
-      (s, i) => `${String(i).padStart(4)}  ${s.node.type.padEnd(22)} ${s.node.name}  (${s.inputSlots.map((x) => '%' + x).join(', ')}) -> ${s.outputSlots.map((x) => '%' + x).join(', ')}`,
-    );
-    return lines.join('\n');
+    const valueName = new Map<number, string>();
+    for (const s of this.steps) s.outputSlots.forEach((slot, i) => valueName.set(slot, `${s.source.name}:${i}`));
+    for (const [t, slot] of this.feedSlots) valueName.set(slot, `${t.name}(fed)`);
+    const where = (slot: number): string => {
+      const p = this.memory?.placement.get(slot);
+      if (p) return `[${p.offset}, ${p.buffer.bytes}B]`;
+      return '';
+    };
+    const st = this.stats;
+    const head =
+      `Plan: ${st.kernels} kernels (${st.fusedKernels} fused) from ${st.opsBefore} ops` +
+      (this.memory ? `; arena ${st.plannedPeakBytes} bytes (one buffer each: ${st.naivePeakBytes} bytes)` : '; not optimized');
+    const lines = this.steps.map((s, i) => {
+      const members = s.source.members && s.source.members.length > 1 ? ` {${s.source.members.join(' + ')}}` : '';
+      const ins = s.inputSlots.map((x, k) => (x < 0 ? `&${s.node.refVars[k]}` : `%${x}`)).join(', ');
+      const outs = s.outputSlots.map((x) => `%${x}${where(x)}`).join(', ');
+      return `${String(i).padStart(4)}  ${s.node.type.padEnd(22)} ${s.node.name}${members}  (${ins}) -> ${outs}`;
+    });
+    return [head, ...lines].join('\n');
   }
 
-  /** Executes the plan. `feeds` are backend handles, in feedSlots order. */
+  /** Executes the plan. `feeds` are backend handles, keyed by fed tensor. */
   execute<H>(backend: Backend<H>, state: RuntimeState<H>, feeds: ReadonlyMap<Tensor, H>): H[] {
     const slots = new Array<H | undefined>(this.numSlots);
     for (const [t, slot] of this.feedSlots) slots[slot] = feeds.get(t);
-    for (const step of this.steps) {
-      // Reference inputs (slot -1) carry no value: the kernel finds the variable through node.refVars.
-      const inputs = step.inputSlots.map((s) => (s >= 0 ? slots[s]! : (undefined as H)));
-      let outputs: H[];
-      try {
-        outputs = backend.execute(step.node, inputs, state);
-      } catch (e) {
-        throw wrapKernelError(e, step.op);
+    const arena = this.memory && backend.name === 'cpu' ? (this.arena ??= new ArenaRuntime(this)) : undefined;
+    const prevHook = arena ? setAllocHook(arena.hook) : undefined;
+    try {
+      for (let i = 0; i < this.steps.length; i++) {
+        const step = this.steps[i]!;
+        // Reference inputs (slot -1) carry no value: the kernel finds the variable through node.refVars.
+        const inputs = step.inputSlots.map((s) => (s >= 0 ? slots[s]! : (undefined as H)));
+        let outputs: H[];
+        if (arena) arena.begin(i);
+        try {
+          outputs = backend.execute(step.node, inputs, state);
+        } catch (e) {
+          throw wrapKernelError(e, step.source);
+        }
+        checkOutputs(backend, step, outputs);
+        if (arena) arena.settle(i, outputs as unknown as NDArray[]);
+        const os = step.outputSlots;
+        for (let k = 0; k < os.length; k++) slots[os[k]!] = outputs[k];
+        for (const s of step.release) slots[s] = undefined;
       }
-      checkOutputs(backend, step, outputs);
-      step.outputSlots.forEach((s, i) => (slots[s] = outputs[i]));
-      for (const s of step.release) slots[s] = undefined;
+    } finally {
+      if (arena) {
+        arena.begin(-1);
+        setAllocHook(prevHook);
+      }
     }
     return this.fetchSlots.map((s) => slots[s]!);
   }
 }
 
-function checkOutputs<H>(backend: Backend<H>, step: Step, outputs: H[]): void {
-  const op = step.op;
-  if (outputs.length !== op.outputs.length) {
-    throw new InternalError(`${describeOp(op)}: kernel produced ${outputs.length} outputs, expected ${op.outputs.length}`, op.name);
+/** The arena of one plan on the CPU, and the alloc hook that hands its views to kernels. */
+class ArenaRuntime {
+  readonly buffer: ArrayBuffer;
+  /** Per step, per output: the planned view (undefined when the output is not planned). */
+  private readonly views: (NDArray | undefined)[][];
+  /** Per step, per output: whether the value may sit in the arena without a planned view (aliases). */
+  private readonly mayAlias: boolean[][];
+  private readonly zero: boolean[];
+  private current: (NDArray | undefined)[] = [];
+  private used: boolean[] = [];
+  private zeroCurrent = false;
+  readonly hook = (dtype: string, shape: readonly number[]): NDArray | undefined => {
+    const cur = this.current;
+    for (let k = 0; k < cur.length; k++) {
+      const v = cur[k];
+      if (v === undefined || this.used[k] || v.dtype !== dtype || !sameShape(v.shape, shape)) continue;
+      this.used[k] = true;
+      if (this.zeroCurrent) {
+        if (v.dtype === 'int64') (v.data as BigInt64Array).fill(0n);
+        else (v.data as Float32Array).fill(0);
+      }
+      return v;
+    }
+    return undefined;
+  };
+
+  constructor(plan: Plan) {
+    const mem = plan.memory!;
+    this.buffer = new ArrayBuffer(mem.arenaBytes);
+    this.views = plan.steps.map((s) =>
+      s.outputSlots.map((slot) => {
+        const p = mem.placement.get(slot);
+        return p ? viewOf(this.buffer, p.offset, p.dtype, p.shape) : undefined;
+      }),
+    );
+    this.mayAlias = plan.steps.map((s) => s.outputSlots.map(() => ALIAS_TYPES.has(s.node.type)));
+    this.zero = plan.steps.map((s) => !IN_PLACE_TYPES.has(s.node.type));
   }
-  outputs.forEach((h, i) => {
-    const t = op.outputs[i]!;
+
+  begin(step: number): void {
+    if (step < 0) {
+      this.current = [];
+      return;
+    }
+    this.current = this.views[step]!;
+    this.used = this.current.map(() => false);
+    this.zeroCurrent = this.zero[step]!;
+  }
+
+  /**
+   * Makes every output of step i safe to keep: a value in the arena is either in its planned view
+   * or an alias the planner knows about. A kernel that returned some other arena memory (an input
+   * it passed through, a planned buffer it used for something else) gets its result copied where
+   * the plan wants it, or out of the arena.
+   */
+  settle(i: number, outputs: NDArray[]): void {
+    const views = this.views[i]!;
+    let misplaced: number[] | undefined;
+    for (let k = 0; k < outputs.length; k++) {
+      const out = outputs[k]!;
+      const v = views[k];
+      if (v !== undefined ? out.data !== v.data && this.holds(out.data) : !this.mayAlias[i]![k] && this.holds(out.data)) {
+        (misplaced ??= []).push(k);
+      }
+    }
+    if (!misplaced) return;
+    // Copy them all out first: one may sit in the planned buffer of another.
+    const copies = misplaced.map((k) => outputs[k]!.clone());
+    misplaced.forEach((k, j) => {
+      const v = views[k];
+      if (v !== undefined) {
+        (v.data as Float32Array).set(copies[j]!.data as Float32Array);
+        outputs[k] = v;
+      } else {
+        outputs[k] = copies[j]!;
+      }
+    });
+  }
+
+  private holds(d: TypedArray): boolean {
+    return ArrayBuffer.isView(d) && d.buffer === this.buffer;
+  }
+}
+
+function viewOf(buffer: ArrayBuffer, offset: number, dtype: string, shape: number[]): NDArray {
+  const n = shape.reduce((a, b) => a * b, 1);
+  let data: TypedArray;
+  switch (dtype) {
+    case 'float32':
+      data = new Float32Array(buffer, offset, n);
+      break;
+    case 'int32':
+      data = new Int32Array(buffer, offset, n);
+      break;
+    case 'int64':
+      data = new BigInt64Array(buffer, offset, n);
+      break;
+    case 'bool':
+      data = new Uint8Array(buffer, offset, n);
+      break;
+    default:
+      throw new InternalError(`no arena view for dtype ${dtype}`);
+  }
+  return new NDArray(data, shape, dtype as 'float32');
+}
+
+function checkOutputs<H>(backend: Backend<H>, step: Step, outputs: H[]): void {
+  const expected = step.node.outputs;
+  if (outputs.length !== expected.length) {
+    throw new InternalError(`${describeNode(step.source)}: kernel produced ${outputs.length} outputs, expected ${expected.length}`, step.node.name);
+  }
+  for (let i = 0; i < outputs.length; i++) {
+    const h = outputs[i]!;
+    const t = expected[i]!;
     const dt = backend.dtypeOf(h);
     const shape = backend.shapeOf(h);
     if (dt !== t.dtype || !shapesCompatible(t.shape, shape)) {
       throw new InvalidArgumentError(
-        `${describeOp(op)}: output ${i} has dtype ${dt} and shape ${formatShape(shape)} at run time, but the graph says ${t.dtype} ${formatShape(t.shape)}`,
-        op.name,
+        `${describeNode(step.source)}: output ${i} has dtype ${dt} and shape ${formatShape(shape)} at run time, but the graph says ${t.dtype} ${formatShape(t.shape)}`,
+        step.node.name,
       );
     }
-  });
+  }
 }
 
-function wrapKernelError(e: unknown, op: Operation): Error {
+function wrapKernelError(e: unknown, n: PNode): Error {
+  const name = n.origin?.name ?? n.name;
   if (e instanceof OpError) {
-    if (e.opName === op.name && e.message.includes(`'${op.name}'`)) return e;
+    if (e.opName === name && e.message.includes(`'${name}'`)) return e;
     const Ctor = e.constructor as new (m: string, op?: string) => OpError;
-    return new Ctor(`${describeOp(op)}: ${e.message}`, op.name);
+    return new Ctor(`${describeNode(n)}: ${e.message}`, name);
   }
   const msg = e instanceof Error ? e.message : String(e);
-  const err = new InternalError(`${describeOp(op)}: ${msg}`, op.name);
+  const err = new InternalError(`${describeNode(n)}: ${msg}`, name);
   if (e instanceof Error) err.stack = `${err.stack}\nCaused by: ${e.stack}`;
   return err;
 }
@@ -95,57 +269,60 @@ export interface CompileRequest {
   fetches: readonly Tensor[];
   targets: readonly Operation[];
   feeds: readonly Tensor[];
+  /** Concrete shapes of the fed values (the plan is specialized to them when optimized). */
+  feedShapes?: ReadonlyMap<Tensor, readonly number[]>;
 }
 
-export function compilePlan(req: CompileRequest, backend: Backend<unknown>): Plan {
-  const feedSet = new Set(req.feeds);
-  const ops = pruneToFetches({ fetches: req.fetches, targets: req.targets, feeds: feedSet });
-  const slotOf = new Map<Tensor, number>();
+export interface CompileOptions extends RunPipelineOptions {
+  /** Run the optimization passes and plan memory (default true); false runs the pruned graph as is. */
+  optimize?: boolean;
+  foldMaxBytes?: number;
+}
+
+function checkKernels(g: PlanGraph, backend: Backend<unknown>): void {
+  for (const n of g.nodes) {
+    if (n.type === ARG || backend.hasKernel(n.type)) continue;
+    throw new UnimplementedError(
+      `${describeNode(n)}: the ${backend.name} backend has no kernel for op type '${n.type}'`,
+      n.origin?.name ?? n.name,
+    );
+  }
+}
+
+export function compilePlan(req: CompileRequest, backend: Backend<unknown>, opts: CompileOptions = {}): Plan {
+  const optimize = opts.optimize ?? true;
+  const { graph: before, pruned } = buildPlanGraph(req);
+  checkKernels(before, backend);
+  let after = before;
+  if (optimize) {
+    after = runPipeline(
+      before,
+      {
+        hasKernel: (t) => backend.hasKernel(t),
+        canFuse: backend.name === 'cpu' ? cpuCanFuse : undefined,
+        foldMaxBytes: opts.foldMaxBytes,
+      },
+      opts,
+    );
+    checkKernels(after, backend);
+  }
+
+  const slotOf = new Map<Value, number>();
   let numSlots = 0;
-  const slot = (t: Tensor): number => {
-    let s = slotOf.get(t);
-    if (s === undefined) slotOf.set(t, (s = numSlots++));
+  const slot = (v: Value): number => {
+    let s = slotOf.get(v);
+    if (s === undefined) slotOf.set(v, (s = numSlots++));
     return s;
   };
   const feedSlots = new Map<Tensor, number>();
-  for (const t of req.feeds) feedSlots.set(t, slot(t));
-
-  const raw: { op: Operation; node: KernelNode; inputSlots: number[]; outputSlots: number[] }[] = [];
-  for (const op of ops) {
-    if (!backend.hasKernel(op.type)) {
-      throw new UnimplementedError(
-        `${describeOp(op)}: the ${backend.name} backend has no kernel for op type '${op.type}'`,
-        op.name,
-      );
-    }
-    const refs = op.def?.refInputs ?? [];
-    const inputSlots: number[] = [];
-    const refVars: (string | undefined)[] = [];
-    op.inputs.forEach((t, i) => {
-      if (refs.includes(i)) {
-        refVars.push(t.op.name);
-        inputSlots.push(-1);
-      } else {
-        refVars.push(undefined);
-        inputSlots.push(slot(t));
-      }
-    });
-    const node: KernelNode = {
-      name: op.name,
-      type: op.type,
-      attrs: op.attrs,
-      outputs: op.outputs.map((t) => ({ dtype: t.dtype, shape: t.shape })),
-      inputDTypes: op.inputs.map((t) => t.dtype),
-      inputShapes: op.inputs.map((t) => t.shape),
-      refVars,
-      varName: op.type === 'VariableV2' ? op.name : undefined,
-    };
-    // Outputs that are fed keep the fed value: the op still runs (for its other outputs or effects)
-    // but writes those to a scratch slot.
-    const outputSlots = op.outputs.map((t) => (feedSet.has(t) ? numSlots++ : slot(t)));
-    raw.push({ op, node, inputSlots, outputSlots });
-  }
-  const fetchSlots = req.fetches.map((t) => slot(t));
+  for (const [t, v] of after.feeds) feedSlots.set(t, slot(v));
+  const nodes = after.nodes.filter((n) => n.type !== ARG);
+  const raw = nodes.map((n) => {
+    const node = toKernelNode(n);
+    if (n.program) fusedPrograms.set(node, n.program);
+    return { source: n, node, inputSlots: n.inputs.map((v) => (v ? slot(v) : -1)), outputSlots: n.outputs.map(slot) };
+  });
+  const fetchSlots = after.fetches.map(slot);
   const keep = new Set(fetchSlots);
   const lastUse = new Map<number, number>();
   raw.forEach((s, i) => s.inputSlots.forEach((x) => x >= 0 && lastUse.set(x, i)));
@@ -153,10 +330,47 @@ export function compilePlan(req: CompileRequest, backend: Backend<unknown>): Pla
   raw.forEach((s, i) => s.outputSlots.forEach((x) => !lastUse.has(x) && lastUse.set(x, i)));
   const releaseAt = raw.map(() => [] as number[]);
   for (const [s, i] of lastUse) if (!keep.has(s)) releaseAt[i]!.push(s);
-  const steps: Step[] = raw.map((s, i) => ({
-    ...s,
-    release: releaseAt[i]!,
-  }));
+  const steps: Step[] = raw.map((s, i) => ({ ...s, release: releaseAt[i]! }));
+
+  let memory: MemoryPlan | undefined;
+  if (optimize) {
+    const memSteps: MemStep[] = steps.map((s) => ({
+      inputs: s.inputSlots,
+      inPlace: IN_PLACE_TYPES.has(s.node.type),
+      outputs: s.source.outputs.map((o, k) => ({ slot: s.outputSlots[k]!, dtype: o.dtype, shape: o.shape, how: outputKind(s.source) })),
+    }));
+    memory = planMemory({ steps: memSteps, feeds: [...feedSlots.values()], fetches: fetchSlots });
+  }
+  const fusedKernels = steps.filter((s) => s.node.type.startsWith('_Fused') || (s.source.members?.length ?? 0) > 1).length;
   const graphOps = req.fetches[0]?.graph.numOps ?? req.targets[0]?.graph.numOps ?? 0;
-  return new Plan(steps, numSlots, feedSlots, fetchSlots, { opsBefore: graphOps, opsAfter: steps.length, kernels: steps.length });
+  const stats: PlanStats = {
+    graphOps,
+    opsBefore: pruned.length,
+    opsAfter: nodes.length,
+    kernels: steps.length,
+    fusedKernels,
+    plannedPeakBytes: memory?.arenaBytes ?? 0,
+    naivePeakBytes: memory?.naiveBytes ?? 0,
+    unoptimizedNaiveBytes: optimize ? intermediateBytes(specializeShapes(before)) : 0,
+  };
+  return new Plan(steps, numSlots, feedSlots, fetchSlots, stats, { before, after }, memory, optimize);
+}
+
+/** Bytes of every intermediate a graph computes (static shapes only), one buffer each. */
+function intermediateBytes(g: PlanGraph): number {
+  let total = 0;
+  for (const n of g.nodes) {
+    if (n.type === ARG || outputKind(n).kind !== 'fresh') continue;
+    for (const o of n.outputs) {
+      if (o.dtype === 'string' || o.shape === null || o.shape.some((d) => d === null)) continue;
+      total += alignBytes((o.shape as number[]).reduce((a, b) => a * b, 1) * bytesPerElement(o.dtype));
+    }
+  }
+  return total;
+}
+
+function outputKind(n: PNode): OutputKind {
+  if (ALIAS_TYPES.has(n.type)) return { kind: 'alias', input: 0 };
+  if (EXTERNAL_TYPES.has(n.type) || n.refVars.some((r) => r !== undefined)) return { kind: 'external' };
+  return { kind: 'fresh' };
 }

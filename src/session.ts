@@ -2,7 +2,7 @@ import { CpuBackend } from '../runtime/cpu/backend.js';
 import type { Backend, RuntimeState } from '../runtime/backend.js';
 import { compilePlan, type Plan } from '../runtime/plan.js';
 import { type TypedArray } from './dtypes.js';
-import { FailedPreconditionError, InvalidArgumentError } from './errors.js';
+import { FailedPreconditionError, InternalError, InvalidArgumentError } from './errors.js';
 import { getDefaultGraph, Graph, Operation, Tensor } from './graph.js';
 import { isVariableLike, type VariableLike } from './convert.js';
 import { NDArray, numElements, type NestedArray } from './ndarray.js';
@@ -33,18 +33,36 @@ export type FeedDict =
 export interface SessionOptions {
   graph?: Graph;
   backend?: 'cpu' | Backend<unknown>;
+  /**
+   * Optimize plans (default true): constant folding, CSE, algebraic simplification, shape
+   * specialization, fusion and memory planning. false runs the pruned graph as written.
+   */
+  optimize?: boolean;
+}
+
+/**
+ * With WEIR_VERIFY_OPT=1 in the environment, every run of an optimized CPU session also runs the
+ * unoptimized plan on a snapshot of the session's state (variables and random streams cloned) and
+ * throws an InternalError naming the first fetched tensor or variable whose values differ.
+ */
+function verifyEnabled(): boolean {
+  return typeof process !== 'undefined' && process.env?.WEIR_VERIFY_OPT === '1';
 }
 
 /** TF1's Session: owns variable values and compiled plans for one graph. */
 export class Session {
   readonly graph: Graph;
   readonly backend: Backend<unknown>;
-  private readonly state: RuntimeState<unknown> = { variables: new Map(), opState: new Map() };
+  private readonly state: RuntimeState<unknown> = { variables: new Map(), opState: new Map(), entropy: Math.floor(Math.random() * 2 ** 32) };
   private readonly plans = new Map<string, Plan>();
+  /** Unoptimized plans, for verification runs. */
+  private readonly referencePlans = new Map<string, Plan>();
+  private readonly optimize: boolean;
   private closed = false;
 
   constructor(opts: SessionOptions = {}) {
     this.graph = opts.graph ?? getDefaultGraph();
+    this.optimize = opts.optimize ?? true;
     const b = opts.backend ?? 'cpu';
     if (b === 'cpu') this.backend = new CpuBackend() as Backend<unknown>;
     else if (typeof b === 'string') throw new InvalidArgumentError(`Unknown backend '${String(b)}' (available: 'cpu')`);
@@ -61,13 +79,71 @@ export class Session {
 
     const tensors = flat.filter((f): f is Tensor => f instanceof Tensor);
     const targets = flat.filter((f): f is Operation => f instanceof Operation);
-    const plan = this.getPlan(tensors, targets, feeds);
+    const plan = this.getPlan(tensors, targets, feeds, this.optimize);
+    const verify = this.optimize && verifyEnabled() && this.backend instanceof CpuBackend;
+    const snapshot = verify ? snapshotState(this.state as RuntimeState<NDArray>) : undefined;
+    let downloaded: NDArray[];
+    try {
+      downloaded = await this.execute(plan, feeds);
+    } catch (e) {
+      if (snapshot) await this.verifyFailure(e, tensors, targets, feeds, snapshot);
+      throw e;
+    }
+    if (snapshot) await this.verify(tensors, targets, feeds, downloaded, snapshot);
+    const values = new Map<Tensor, NDArray>();
+    tensors.forEach((t, i) => values.set(t, downloaded[i]!));
+    return structure((f) => (f instanceof Tensor ? values.get(f)! : null)) as FetchResult<F>;
+  }
+
+  private async execute(plan: Plan, feeds: Map<Tensor, NDArray>, state: RuntimeState<unknown> = this.state): Promise<NDArray[]> {
     const handles = new Map<Tensor, unknown>();
     for (const [t, v] of feeds) handles.set(t, this.backend.upload(v));
-    const out = plan.execute(this.backend, this.state, handles);
-    const values = new Map<Tensor, NDArray>();
-    for (let i = 0; i < tensors.length; i++) values.set(tensors[i]!, await this.backend.download(out[i]!));
-    return structure((f) => (f instanceof Tensor ? values.get(f)! : null)) as FetchResult<F>;
+    const out = plan.execute(this.backend, state, handles);
+    // Every download starts before any await: a plan's buffers are reused by its next run.
+    return Promise.all(out.map((h) => this.backend.download(h)));
+  }
+
+  /** Runs the unoptimized plan on `snapshot` and compares its fetches and variables with this run's. */
+  private async verify(
+    tensors: Tensor[],
+    targets: Operation[],
+    feeds: Map<Tensor, NDArray>,
+    got: NDArray[],
+    snapshot: RuntimeState<NDArray>,
+  ): Promise<void> {
+    const ref = this.getPlan(tensors, targets, feeds, false);
+    const plan = this.getPlan(tensors, targets, feeds, true);
+    let want: NDArray[];
+    try {
+      want = await this.execute(ref, feeds, snapshot);
+    } catch (e) {
+      throw new InternalError(`Optimized plan succeeded where the unoptimized plan failed with: ${(e as Error).message}`);
+    }
+    const lenient = plan.graphs.after.numericallyRewritten;
+    tensors.forEach((t, i) => {
+      const diff = compareValues(got[i]!, want[i]!, lenient);
+      if (diff) throw new InternalError(`Optimized plan differs from the unoptimized plan for fetched tensor '${t.name}': ${diff}`, t.op.name);
+    });
+    const vars = this.state.variables as Map<string, NDArray>;
+    const names = new Set([...vars.keys(), ...snapshot.variables.keys()]);
+    for (const name of names) {
+      const a = vars.get(name);
+      const b = snapshot.variables.get(name);
+      const diff = !a || !b ? `${a ? 'only the optimized' : 'only the unoptimized'} run initialized it` : compareValues(a, b, lenient);
+      if (diff) throw new InternalError(`Optimized plan differs from the unoptimized plan for variable '${name}' after the run: ${diff}`, name);
+    }
+  }
+
+  /** The optimized run failed: the unoptimized one must fail too. */
+  private async verifyFailure(e: unknown, tensors: Tensor[], targets: Operation[], feeds: Map<Tensor, NDArray>, snapshot: RuntimeState<NDArray>): Promise<void> {
+    let ref: Plan;
+    try {
+      ref = this.getPlan(tensors, targets, feeds, false);
+      await this.execute(ref, feeds, snapshot);
+    } catch {
+      return;
+    }
+    throw new InternalError(`Optimized plan failed (${(e as Error).message}) where the unoptimized plan succeeded`);
   }
 
   /** The plan `run` would use for these fetches and feeds (compiling it if needed). */
@@ -79,6 +155,7 @@ export class Session {
       flat.filter((f): f is Tensor => f instanceof Tensor),
       flat.filter((f): f is Operation => f instanceof Operation),
       feeds,
+      this.optimize,
     );
   }
 
@@ -86,22 +163,26 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     this.plans.clear();
+    this.referencePlans.clear();
     this.state.variables.clear();
     this.state.opState.clear();
     this.backend.dispose();
   }
 
-  private getPlan(tensors: Tensor[], targets: Operation[], feeds: Map<Tensor, NDArray>): Plan {
+  private getPlan(tensors: Tensor[], targets: Operation[], feeds: Map<Tensor, NDArray>, optimize: boolean): Plan {
     const key =
       tensors.map((t) => t.name).join(',') +
       '|' +
       targets.map((o) => o.name).join(',') +
       '|' +
       [...feeds].map(([t, v]) => `${t.name}[${v.shape.join('x')}]`).join(',');
-    let plan = this.plans.get(key);
+    const cache = optimize ? this.plans : this.referencePlans;
+    let plan = cache.get(key);
     if (!plan) {
-      plan = compilePlan({ fetches: tensors, targets, feeds: [...feeds.keys()] }, this.backend);
-      this.plans.set(key, plan);
+      const feedShapes = new Map<Tensor, readonly number[]>();
+      for (const [t, v] of feeds) feedShapes.set(t, v.shape);
+      plan = compilePlan({ fetches: tensors, targets, feeds: [...feeds.keys()], feedShapes }, this.backend, { optimize });
+      cache.set(key, plan);
     }
     return plan;
   }
@@ -198,4 +279,53 @@ function inferFlatShape(s: Shape, length: number): number[] | null {
   if (unknown === 0) return length === known ? (s as number[]) : null;
   if (known === 0 || length % known !== 0) return null;
   return s.map((d) => (d === null ? length / known : d));
+}
+
+/** A copy of the session state that runs can change without touching the original. */
+function snapshotState(state: RuntimeState<NDArray>): RuntimeState<NDArray> {
+  const variables = new Map<string, NDArray>();
+  for (const [k, v] of state.variables) variables.set(k, v.clone());
+  const opState = new Map<string, unknown>();
+  for (const [k, v] of state.opState) {
+    const c = v as { clone?: () => unknown };
+    opState.set(k, typeof c?.clone === 'function' ? c.clone() : structuredClone(v));
+  }
+  return { variables, opState, entropy: state.entropy };
+}
+
+/**
+ * Why two values differ, or undefined when they agree: same dtype and shape; ints, bools and
+ * strings exactly; floats within a tolerance for regrouped arithmetic (NaN equals NaN). `lenient`
+ * also accepts a finite value where the reference overflowed (a rewrite to a stabler formula).
+ */
+function compareValues(a: NDArray, b: NDArray, lenient: boolean): string | undefined {
+  if (a.dtype !== b.dtype) return `dtype ${a.dtype} vs ${b.dtype}`;
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    return `shape ${formatShape(a.shape)} vs ${formatShape(b.shape)}`;
+  }
+  const n = a.size;
+  if (a.dtype === 'float32') {
+    const x = a.data as Float32Array;
+    const y = b.data as Float32Array;
+    for (let i = 0; i < n; i++) {
+      const p = x[i]!;
+      const q = y[i]!;
+      if (p === q || (p !== p && q !== q)) continue;
+      if (lenient && !Number.isFinite(q)) continue;
+      if (Math.abs(p - q) <= 1e-5 + 1e-4 * Math.max(Math.abs(p), Math.abs(q))) continue;
+      return `element ${i}: ${p} (optimized) vs ${q} (unoptimized)`;
+    }
+    return undefined;
+  }
+  const x = a.data as ArrayLike<unknown>;
+  const y = b.data as ArrayLike<unknown>;
+  for (let i = 0; i < n; i++) {
+    const p = x[i];
+    const q = y[i];
+    if (p instanceof Uint8Array && q instanceof Uint8Array) {
+      if (p.length === q.length && p.every((c, j) => c === q[j])) continue;
+    } else if (p === q) continue;
+    return `element ${i}: ${String(p)} (optimized) vs ${String(q)} (unoptimized)`;
+  }
+  return undefined;
 }

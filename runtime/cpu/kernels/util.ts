@@ -4,7 +4,26 @@ import { NDArray, numElements } from '../../../src/ndarray.js';
 import { broadcastShapes, formatShape, stridesOf } from '../../../src/shape.js';
 import type { KernelNode } from '../../backend.js';
 
+/**
+ * Where alloc() looks first: a compiled plan installs one while a kernel runs, to hand out the
+ * kernel's output buffers it planned ahead of time. Undefined from the hook means "allocate".
+ */
+export type AllocHook = (dtype: DType, shape: readonly number[]) => NDArray | undefined;
+let allocHook: AllocHook | undefined;
+
+/** Installs (or, given undefined, removes) the alloc hook; returns the previous one. */
+export function setAllocHook(hook: AllocHook | undefined): AllocHook | undefined {
+  const prev = allocHook;
+  allocHook = hook;
+  return prev;
+}
+
+/** A zero-filled array for a kernel's output. */
 export function alloc(dtype: DType, shape: readonly number[]): NDArray {
+  if (allocHook !== undefined) {
+    const planned = allocHook(dtype, shape);
+    if (planned !== undefined) return planned;
+  }
   return new NDArray(allocData(dtype, numElements(shape)), shape, dtype);
 }
 

@@ -1,0 +1,262 @@
+// weir against TensorFlow.js (cpu and wasm backends), measured side by side in one process.
+//   npm run bench [-- --only mlp_train_step,matmul_1024] [--runs 7]
+// Prints one line per workload:
+//   WORKLOAD weir_ms=… weir_unopt_ms=… tfjs_cpu_ms=… tfjs_wasm_ms=… peak_bytes=… naive_bytes=…
+// Times are medians over --runs runs after warm-up runs. peak_bytes is the optimized plan's arena;
+// naive_bytes what the same (optimized) plan takes with every intermediate in a buffer of its own;
+// unopt_naive_bytes the same for the graph as written, before fusion.
+import { parseArgs } from 'node:util';
+import * as tfc from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import * as tf from '../src/index.js';
+import { buildCnn } from '../examples/mnist-cnn/main.js';
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    runs: { type: 'string' },
+    skip: { type: 'string' },
+  },
+});
+const RUNS = Number(args.runs ?? 7);
+
+/** Deterministic uniform floats in [lo, hi). */
+function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
+  }
+  return out;
+}
+
+function labels(n: number, classes: number, seed: number): Int32Array {
+  return Int32Array.from(uniform(n, seed, 0, classes), (v) => Math.floor(v));
+}
+
+/** Median time of `runs` calls after `warmup` calls. */
+async function time(fn: () => Promise<unknown> | unknown, runs = RUNS, warmup = 2): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const ts: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    ts.push(performance.now() - t0);
+  }
+  ts.sort((a, b) => a - b);
+  return ts[Math.floor(ts.length / 2)]!;
+}
+
+interface Result {
+  weir: number;
+  weirUnopt: number;
+  tfjsCpu?: number;
+  tfjsWasm?: number;
+  peak: number;
+  naive: number;
+  unoptNaive: number;
+  extra?: string;
+}
+
+/** Runs a peer measurement on a TensorFlow.js backend; a peer that cannot run the workload gives NaN. */
+async function onTfjs(backend: 'cpu' | 'wasm', fn: () => Promise<number>): Promise<number | undefined> {
+  if (args.skip?.split(',').includes(`tfjs_${backend}`)) return undefined;
+  await tfc.setBackend(backend);
+  await tfc.ready();
+  try {
+    return await fn();
+  } catch (e) {
+    process.stderr.write(`tfjs ${backend}: ${(e as Error).message}\n`);
+    tfc.disposeVariables();
+    return NaN;
+  }
+}
+
+// ---- weir sessions ----
+
+/** Times a weir training/inference step with optimization on and off on one graph. */
+async function weirPair(
+  g: tf.Graph,
+  fetches: (tf.Tensor | tf.Operation)[],
+  feeds: [tf.Tensor, tf.NDArray][],
+  init: tf.Operation | undefined,
+  runs = RUNS,
+): Promise<Pick<Result, 'weir' | 'weirUnopt' | 'peak' | 'naive' | 'unoptNaive'>> {
+  const opt = new tf.Session({ graph: g });
+  const unopt = new tf.Session({ graph: g, optimize: false });
+  if (init) {
+    await opt.run(init);
+    await unopt.run(init);
+  }
+  const plan = await opt.compile(fetches, feeds);
+  // Interleaved, so that both see the same machine state.
+  const weirUnopt = await time(() => unopt.run(fetches, feeds), runs);
+  const weir = await time(() => opt.run(fetches, feeds), runs);
+  opt.close();
+  unopt.close();
+  return { weir, weirUnopt, peak: plan.stats.plannedPeakBytes, naive: plan.stats.naivePeakBytes, unoptNaive: plan.stats.unoptimizedNaiveBytes };
+}
+
+// ---- workloads ----
+
+async function mlpTrainStep(): Promise<Result> {
+  const B = 128;
+  const sizes = [784, 512, 256, 10];
+  const xData = uniform(B * 784, 1, 0, 1);
+  const yData = labels(B, 10, 2);
+  const weights = sizes.slice(1).map((n, i) => uniform(sizes[i]! * n, 10 + i, -Math.sqrt(6 / (sizes[i]! + n)), Math.sqrt(6 / (sizes[i]! + n))));
+
+  const g = new tf.Graph();
+  const m = g.asDefault(() => {
+    const x = tf.placeholder('float32', [null, 784], 'x');
+    const y = tf.placeholder('int32', [null], 'y');
+    let h: tf.Tensor = x;
+    sizes.slice(1).forEach((n, i) => {
+      const w = new tf.Variable(new tf.NDArray(weights[i]!, [sizes[i]!, n]), { name: `W${i}` });
+      const b = new tf.Variable(tf.zeros([n]), { name: `b${i}` });
+      h = tf.nn.biasAdd(tf.matmul(h, w), b);
+      if (i < sizes.length - 2) h = tf.nn.relu(h);
+    });
+    const loss = tf.reduceMean(tf.nn.sparseSoftmaxCrossEntropyWithLogits({ labels: y, logits: h }));
+    const train = new tf.train.GradientDescentOptimizer(0.01).minimize(loss);
+    return { x, y, loss, train, init: tf.globalVariablesInitializer() };
+  });
+  const feeds: [tf.Tensor, tf.NDArray][] = [
+    [m.x, new tf.NDArray(xData, [B, 784])],
+    [m.y, new tf.NDArray(yData, [B])],
+  ];
+  const w = await weirPair(g, [m.loss, m.train], feeds, m.init);
+
+  const tfjsStep = async (): Promise<number> => {
+    const vars = sizes.slice(1).flatMap((n, i) => [tfc.variable(tfc.tensor2d(weights[i]!, [sizes[i]!, n])), tfc.variable(tfc.zeros([n]))]);
+    const x = tfc.tensor2d(xData, [B, 784]);
+    const onehot = tfc.oneHot(tfc.tensor1d(yData, 'int32'), 10);
+    const opt = tfc.train.sgd(0.01);
+    const step = (): void => {
+      tfc.tidy(() => {
+        opt.minimize(() => {
+          let h: tfc.Tensor2D = x;
+          for (let i = 0; i < 3; i++) {
+            h = tfc.add(tfc.matMul(h, vars[2 * i] as tfc.Tensor2D), vars[2 * i + 1]!);
+            if (i < 2) h = tfc.relu(h);
+          }
+          return tfc.losses.softmaxCrossEntropy(onehot, h) as tfc.Scalar;
+        });
+      });
+    };
+    const ms = await time(step);
+    tfc.dispose([...vars, x, onehot]);
+    opt.dispose();
+    return ms;
+  };
+  const tfjsCpu = await onTfjs('cpu', tfjsStep);
+  const tfjsWasm = await onTfjs('wasm', tfjsStep);
+  return { ...w, tfjsCpu, tfjsWasm };
+}
+
+async function cnnTrainStep(): Promise<Result> {
+  const B = 64;
+  const runs = Math.max(3, Math.min(RUNS, 5));
+  const xData = uniform(B * 784, 3, 0, 1);
+  const yData = labels(B, 10, 4);
+  const g = new tf.Graph();
+  g.seed = 1;
+  const m = g.asDefault(() => ({ ...buildCnn(1e-3), init: tf.globalVariablesInitializer() }));
+  const feeds: [tf.Tensor, tf.NDArray][] = [
+    [m.x, new tf.NDArray(xData, [B, 784])],
+    [m.y, new tf.NDArray(yData, [B])],
+    [m.training, new tf.NDArray(Uint8Array.of(1), [], 'bool')],
+  ];
+  const w = await weirPair(g, [m.loss, m.trainOp], feeds, m.init, runs);
+
+  const tfjsStep = async (): Promise<number> => {
+    const shapes: [number[], number[]][] = [
+      [[5, 5, 1, 32], [32]],
+      [[5, 5, 32, 64], [64]],
+      [[7 * 7 * 64, 1024], [1024]],
+      [[1024, 10], [10]],
+    ];
+    const vars = shapes.flatMap(([k, b], i) => [
+      tfc.variable(tfc.tensor(uniform(k.reduce((p, q) => p * q, 1), 20 + i, -0.05, 0.05), k)),
+      tfc.variable(tfc.zeros(b)),
+    ]);
+    const x = tfc.tensor4d(xData, [B, 28, 28, 1]);
+    const onehot = tfc.oneHot(tfc.tensor1d(yData, 'int32'), 10);
+    const opt = tfc.train.adam(1e-3);
+    const step = (): void => {
+      tfc.tidy(() => {
+        opt.minimize(() => {
+          let h = tfc.relu(tfc.add(tfc.conv2d(x, vars[0] as tfc.Tensor4D, 1, 'same'), vars[1]!)) as tfc.Tensor4D;
+          h = tfc.maxPool(h, 2, 2, 'same');
+          h = tfc.relu(tfc.add(tfc.conv2d(h, vars[2] as tfc.Tensor4D, 1, 'same'), vars[3]!)) as tfc.Tensor4D;
+          h = tfc.maxPool(h, 2, 2, 'same');
+          let d: tfc.Tensor2D = tfc.reshape(h, [B, 7 * 7 * 64]);
+          d = tfc.relu(tfc.add(tfc.matMul(d, vars[4] as tfc.Tensor2D), vars[5]!)) as tfc.Tensor2D;
+          d = tfc.dropout(d, 0.5) as tfc.Tensor2D;
+          d = tfc.add(tfc.matMul(d, vars[6] as tfc.Tensor2D), vars[7]!) as tfc.Tensor2D;
+          return tfc.losses.softmaxCrossEntropy(onehot, d) as tfc.Scalar;
+        });
+      });
+    };
+    const ms = await time(step, runs, 1);
+    tfc.dispose([...vars, x, onehot]);
+    opt.dispose();
+    return ms;
+  };
+  const tfjsCpu = await onTfjs('cpu', tfjsStep);
+  const tfjsWasm = await onTfjs('wasm', tfjsStep);
+  return { ...w, tfjsCpu, tfjsWasm };
+}
+
+async function matmul1024(): Promise<Result> {
+  const N = 1024;
+  const a = uniform(N * N, 5);
+  const b = uniform(N * N, 6);
+  const g = new tf.Graph();
+  const m = g.asDefault(() => {
+    const x = tf.placeholder('float32', [N, N], 'a');
+    const y = tf.placeholder('float32', [N, N], 'b');
+    return { x, y, c: tf.matmul(x, y) };
+  });
+  const feeds: [tf.Tensor, tf.NDArray][] = [
+    [m.x, new tf.NDArray(a, [N, N])],
+    [m.y, new tf.NDArray(b, [N, N])],
+  ];
+  const w = await weirPair(g, [m.c], feeds, undefined);
+  const tfjsStep = async (): Promise<number> => {
+    const x = tfc.tensor2d(a, [N, N]);
+    const y = tfc.tensor2d(b, [N, N]);
+    const ms = await time(async () => {
+      const c = tfc.matMul(x, y);
+      await c.data();
+      c.dispose();
+    });
+    tfc.dispose([x, y]);
+    return ms;
+  };
+  const tfjsCpu = await onTfjs('cpu', tfjsStep);
+  const tfjsWasm = await onTfjs('wasm', tfjsStep);
+  const gflops = (2 * N * N * N) / (w.weir * 1e6);
+  return { ...w, tfjsCpu, tfjsWasm, extra: `weir_gflops=${gflops.toFixed(2)}` };
+}
+
+const WORKLOADS: Record<string, () => Promise<Result>> = {
+  mlp_train_step: mlpTrainStep,
+  cnn_train_step: cnnTrainStep,
+  matmul_1024: matmul1024,
+};
+
+const fmt = (x: number | undefined): string => (x === undefined ? 'skipped' : Number.isNaN(x) ? 'unsupported' : x.toFixed(1));
+const only = args.only?.split(',');
+for (const [name, fn] of Object.entries(WORKLOADS)) {
+  if (only && !only.includes(name)) continue;
+  const r = await fn();
+  console.log(
+    `${name} weir_ms=${fmt(r.weir)} weir_unopt_ms=${fmt(r.weirUnopt)} tfjs_cpu_ms=${fmt(r.tfjsCpu)} tfjs_wasm_ms=${fmt(r.tfjsWasm)} ` +
+      `peak_bytes=${r.peak} naive_bytes=${r.naive}${r.extra ? ` ${r.extra}` : ''} unopt_naive_bytes=${r.unoptNaive}`,
+  );
+}

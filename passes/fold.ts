@@ -1,0 +1,113 @@
+import { bytesPerElement, type DType } from '../src/dtypes.js';
+import { NDArray, numElements } from '../src/ndarray.js';
+import { shapesCompatible } from '../src/shape.js';
+import { getCpuKernel } from '../runtime/cpu/registry.js';
+import '../runtime/cpu/kernels/index.js';
+import { ARG, constOf, isBarrier, isFullyStatic, removeDeadNodes, toKernelNode, type PlanGraph, type PNode, type Value } from './ir.js';
+
+export interface FoldOptions {
+  /** Largest constant (in bytes, all outputs together) folding may create. */
+  maxBytes?: number;
+}
+
+export const DEFAULT_FOLD_MAX_BYTES = 1 << 20;
+
+/** Op types whose value does not depend on their input's values, only on its static shape. */
+const SHAPE_OPS = new Set(['Shape', 'Size', 'Rank']);
+const NEVER_FOLD = new Set([ARG, 'Const', 'Placeholder', 'NoOp', 'VariableV2']);
+
+/**
+ * Constant folding: an op whose data inputs are all constants is evaluated now, with the CPU
+ * kernels, and replaced by Const nodes (which keep its control inputs). Shape, Size and Rank of a
+ * tensor whose shape is static become constants too. Never folds ops with effects or randomness,
+ * nor results over the size cap; an op whose kernel rejects its constant inputs is left for the
+ * run to report.
+ */
+export function foldConstants(input: PlanGraph, opts: FoldOptions = {}): PlanGraph {
+  const g = input.clone();
+  const maxBytes = opts.maxBytes ?? DEFAULT_FOLD_MAX_BYTES;
+  const replaced = new Map<Value, Value>();
+  const dead = new Set<PNode>();
+  const nodes = [...g.nodes];
+  for (const n of nodes) {
+    for (let i = 0; i < n.inputs.length; i++) {
+      const v = n.inputs[i];
+      if (v && replaced.has(v)) n.inputs[i] = replaced.get(v)!;
+    }
+    if (isBarrier(n) || NEVER_FOLD.has(n.type) || n.program || n.outputs.length === 0) continue;
+    const values = evaluate(n, maxBytes);
+    if (!values) continue;
+    n.outputs.forEach((o, i) => {
+      const value = values[i]!;
+      const c = g.add({
+        name: n.outputs.length === 1 ? n.name : `${n.name}/output_${i}`,
+        type: 'Const',
+        attrs: { value, dtype: value.dtype },
+        outputs: [{ dtype: value.dtype, shape: value.shape }],
+        controlInputs: [...n.controlInputs],
+        order: n.order,
+        epoch: n.epoch,
+        origin: n.origin,
+      });
+      replaced.set(o, c.outputs[0]!);
+    });
+    dead.add(n);
+  }
+  for (let i = 0; i < g.fetches.length; i++) {
+    const r = replaced.get(g.fetches[i]!);
+    if (r) g.fetches[i] = r;
+  }
+  for (const n of g.nodes) {
+    for (let i = 0; i < n.inputs.length; i++) {
+      const v = n.inputs[i];
+      if (v && replaced.has(v)) n.inputs[i] = replaced.get(v)!;
+    }
+  }
+  // Control edges on a folded op now wait for what it waited for.
+  for (const d of dead) g.replaceControlUses(d, d.controlInputs);
+  g.remove(dead);
+  removeDeadNodes(g);
+  g.schedule();
+  return g;
+}
+
+function evaluate(n: PNode, maxBytes: number): NDArray[] | undefined {
+  if (SHAPE_OPS.has(n.type)) {
+    const x = n.inputs[0];
+    if (!x || !isFullyStatic(x)) return undefined;
+    const out = n.outputs[0]!;
+    const v =
+      n.type === 'Shape' ? x.shape : n.type === 'Size' ? [numElements(x.shape)] : [x.shape.length];
+    if (out.dtype !== 'int32' && out.dtype !== 'int64') return undefined;
+    if (out.dtype === 'int32' && v.some((d) => d > 2147483647)) return undefined;
+    return [NDArray.from(out.dtype === 'int64' ? v.map((d) => BigInt(d)) : v, out.dtype, n.type === 'Shape' ? [v.length] : [])];
+  }
+  const consts = n.inputs.map((v) => constOf(v));
+  if (consts.some((c) => c === undefined)) return undefined;
+  // Skip when the static shapes already say the result is too big.
+  let known = 0;
+  for (const o of n.outputs) {
+    if (!isFullyStatic(o)) continue;
+    if (o.dtype === 'string') return undefined;
+    known += numElements(o.shape) * bytesPerElement(o.dtype);
+  }
+  if (known > maxBytes) return undefined;
+  const kernel = getCpuKernel(n.type);
+  if (!kernel) return undefined;
+  let outs: NDArray[];
+  try {
+    outs = kernel(consts as NDArray[], toKernelNode(n), { variables: new Map(), opState: new Map() });
+  } catch {
+    return undefined;
+  }
+  if (outs.length !== n.outputs.length) return undefined;
+  let bytes = 0;
+  for (let i = 0; i < outs.length; i++) {
+    const o = outs[i]!;
+    const spec = n.outputs[i]!;
+    if (!(o instanceof NDArray) || o.dtype !== spec.dtype || !shapesCompatible(spec.shape, o.shape) || o.dtype === 'string') return undefined;
+    bytes += o.size * bytesPerElement(o.dtype as Exclude<DType, 'string'>);
+  }
+  if (bytes > maxBytes) return undefined;
+  return outs;
+}
