@@ -8,7 +8,7 @@ import { layoutDims, readWindowAttrs, windowedOutputSize, type DataFormat, type 
 import type { KernelNode } from '../../backend.js';
 import { sgemm } from '../gemm.js';
 import { registerCpuKernel } from '../registry.js';
-import { toNumbers } from './util.js';
+import { alloc, toNumbers } from './util.js';
 
 // ---- geometry ----
 
@@ -89,10 +89,21 @@ function asNHWC(a: NDArray, format: DataFormat): Float32Array {
   return dst;
 }
 
-/** Wraps NHWC data [N, H, W, C] as an NDArray in the given layout. */
-function fromNHWC(data: Float32Array, format: DataFormat, N: number, H: number, W: number, C: number): NDArray {
-  if (format === 'NHWC') return new NDArray(data, [N, H, W, C], 'float32');
-  const dst = new Float32Array(data.length);
+/**
+ * A kernel's output in `format`, and the NHWC buffer the kernel writes: the output's own data for
+ * NHWC (so planned arena memory is written directly), a scratch buffer that `finishNHWC` transposes
+ * into the output for NCHW.
+ */
+function outputNHWC(format: DataFormat, N: number, H: number, W: number, C: number): { out: NDArray; nhwc: Float32Array } {
+  const out = alloc('float32', layoutShape(format, N, H, W, C));
+  return { out, nhwc: format === 'NHWC' ? floatData(out) : new Float32Array(out.size) };
+}
+
+function finishNHWC(o: { out: NDArray; nhwc: Float32Array }, format: DataFormat): NDArray {
+  if (format === 'NHWC') return o.out;
+  const [N, C, H, W] = o.out.shape as [number, number, number, number];
+  const dst = floatData(o.out);
+  const data = o.nhwc;
   const HW = H * W;
   for (let n = 0; n < N; n++) {
     const base = n * C * HW;
@@ -102,7 +113,7 @@ function fromNHWC(data: Float32Array, format: DataFormat, N: number, H: number, 
       for (let p = 0; p < HW; p++, s += C) dst[d++] = data[s]!;
     }
   }
-  return new NDArray(dst, [N, C, H, W], 'float32');
+  return o.out;
 }
 
 function expectShape(actual: readonly number[], expected: readonly number[], what: string): void {
@@ -396,9 +407,9 @@ function registerConvFamily(fwd: string, bpi: string, bpf: string, impl: ConvImp
     checkDepth(C, FC);
     const g = geometry(a, N, H, W, C, KH, KW);
     const OC = impl.outDepth(C, F3);
-    const y = new Float32Array(N * g.OH * g.OW * OC);
-    impl.forward(g, F3, asNHWC(x!, a.format), floatData(f!), y);
-    return [fromNHWC(y, a.format, N, g.OH, g.OW, OC)];
+    const y = outputNHWC(a.format, N, g.OH, g.OW, OC);
+    impl.forward(g, F3, asNHWC(x!, a.format), floatData(f!), y.nhwc);
+    return [finishNHWC(y, a.format)];
   });
 
   registerCpuKernel(bpi, ([sizes, f, dy], node) => {
@@ -419,9 +430,9 @@ function registerConvFamily(fwd: string, bpi: string, bpf: string, impl: ConvImp
     checkDepth(C, FC);
     const g = geometry(a, N, H, W, C, KH, KW);
     const dyData = outBackprop(dy!, g, impl.outDepth(C, F3), a.format);
-    const dx = new Float32Array(N * H * W * C);
-    impl.backpropInput(g, F3, floatData(f!), dyData, dx);
-    return [fromNHWC(dx, a.format, N, H, W, C)];
+    const dx = outputNHWC(a.format, N, H, W, C);
+    impl.backpropInput(g, F3, floatData(f!), dyData, dx.nhwc);
+    return [finishNHWC(dx, a.format)];
   });
 
   registerCpuKernel(bpf, ([x, sizes, dy], node) => {
@@ -433,9 +444,9 @@ function registerConvFamily(fwd: string, bpi: string, bpf: string, impl: ConvImp
     checkDepth(C, FC);
     const g = geometry(a, N, H, W, C, KH, KW);
     const dyData = outBackprop(dy!, g, impl.outDepth(C, F3), a.format);
-    const df = new Float32Array(KH * KW * FC * F3);
-    impl.backpropFilter(g, F3, asNHWC(x!, a.format), dyData, df);
-    return [new NDArray(df, s, 'float32')];
+    const df = alloc('float32', s);
+    impl.backpropFilter(g, F3, asNHWC(x!, a.format), dyData, floatData(df));
+    return [df];
   });
 }
 
@@ -500,7 +511,8 @@ registerCpuKernel('MaxPool', ([input], node) => {
   const { g, format } = poolGeometry(node, input!.shape);
   const { N, H, W, C, KH, KW, OH, OW, sH, sW, padT, padL } = g;
   const x = asNHWC(input!, format);
-  const y = new Float32Array(N * OH * OW * C).fill(-Infinity);
+  const out = outputNHWC(format, N, OH, OW, C);
+  const y = out.nhwc.fill(-Infinity);
   for (let n = 0; n < N; n++) {
     const base = n * H * W * C;
     for (let oh = 0; oh < OH; oh++) {
@@ -524,7 +536,7 @@ registerCpuKernel('MaxPool', ([input], node) => {
       }
     }
   }
-  return [fromNHWC(y, format, N, OH, OW, C)];
+  return [finishNHWC(out, format)];
 });
 
 /** The three inputs of MaxPoolGrad / MaxPoolGradGrad, checked against the pool geometry. */
@@ -541,18 +553,19 @@ function maxPoolGradInputs(inputs: NDArray[], node: KernelNode, gradIsInputShape
 registerCpuKernel('MaxPoolGrad', (inputs, node) => {
   const { g, format, x, grad } = maxPoolGradInputs(inputs, node, false);
   const arg = maxPoolArgmax(g, x);
-  const dx = new Float32Array(x.length);
+  const out = outputNHWC(format, g.N, g.H, g.W, g.C);
+  const dx = out.nhwc;
   for (let o = 0; o < arg.length; o++) if (arg[o]! >= 0) dx[arg[o]!]! += grad[o]!;
-  return [fromNHWC(dx, format, g.N, g.H, g.W, g.C)];
+  return [finishNHWC(out, format)];
 });
 
 // MaxPoolGradGrad gathers an input-shaped gradient at each window's maximum.
 registerCpuKernel('MaxPoolGradGrad', (inputs, node) => {
   const { g, format, x, grad } = maxPoolGradInputs(inputs, node, true);
   const arg = maxPoolArgmax(g, x);
-  const out = new Float32Array(arg.length);
-  for (let o = 0; o < arg.length; o++) out[o] = arg[o]! >= 0 ? grad[arg[o]!]! : 0;
-  return [fromNHWC(out, format, g.N, g.OH, g.OW, g.C)];
+  const out = outputNHWC(format, g.N, g.OH, g.OW, g.C);
+  for (let o = 0; o < arg.length; o++) out.nhwc[o] = arg[o]! >= 0 ? grad[arg[o]!]! : 0;
+  return [finishNHWC(out, format)];
 });
 
 /**
@@ -591,9 +604,9 @@ function avgPoolLoop(g: Geom, src: Float32Array, dst: Float32Array, backward: bo
 
 registerCpuKernel('AvgPool', ([input], node) => {
   const { g, format } = poolGeometry(node, input!.shape);
-  const y = new Float32Array(g.N * g.OH * g.OW * g.C);
-  avgPoolLoop(g, asNHWC(input!, format), y, false);
-  return [fromNHWC(y, format, g.N, g.OH, g.OW, g.C)];
+  const y = outputNHWC(format, g.N, g.OH, g.OW, g.C);
+  avgPoolLoop(g, asNHWC(input!, format), y.nhwc, false);
+  return [finishNHWC(y, format)];
 });
 
 registerCpuKernel('AvgPoolGrad', ([sizes, gradIn], node) => {
@@ -601,7 +614,7 @@ registerCpuKernel('AvgPoolGrad', ([sizes, gradIn], node) => {
   if (s.length !== 4 || s.some((v) => v < 0)) fail(`orig_input_shape must be 4 non-negative sizes, got [${s.join(', ')}]`);
   const { g, format } = poolGeometry(node, s);
   expectShape(gradIn!.shape, layoutShape(format, g.N, g.OH, g.OW, g.C), 'grad');
-  const dx = new Float32Array(g.N * g.H * g.W * g.C);
-  avgPoolLoop(g, asNHWC(gradIn!, format), dx, true);
-  return [fromNHWC(dx, format, g.N, g.H, g.W, g.C)];
+  const dx = outputNHWC(format, g.N, g.H, g.W, g.C);
+  avgPoolLoop(g, asNHWC(gradIn!, format), dx.nhwc, true);
+  return [finishNHWC(dx, format)];
 });
