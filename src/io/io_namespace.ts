@@ -2,3 +2,4 @@
 export { writeGraph, readGraph, graphToGraphDef, parseGraphDef, serializeGraphDef, type WriteGraphOptions } from './graph_def.js';
 export { setFileSystem, getFileSystem, type FileSystem } from './fs.js';
 export { encodeRecord as encodeTFRecord, decodeRecords as decodeTFRecords } from './events.js';
+export { toDot } from '../../passes/dot.js';

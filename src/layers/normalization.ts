@@ -1,0 +1,148 @@
+/** tf.layers.batch_normalization (TF's non-fused formulas). */
+import { reshape } from '../api/array.js';
+import { multiply, subtract } from '../api/math.js';
+import { batchNormalization as nnBatchNorm, moments } from '../api/nn_extra.js';
+import { convertToTensor, type TensorLike } from '../convert.js';
+import type { Tensor } from '../graph.js';
+import { onesInitializer, zerosInitializer, type Initializer } from '../initializers.js';
+import type { Shape } from '../shape.js';
+import { assignSub, type Variable } from '../variables.js';
+import { ValueError, type Regularizer } from '../variable_scope.js';
+import { Layer, type LayerOptions } from './base.js';
+import { smartSelect, staticFlag, type TrainingFlag } from './core.js';
+
+export interface BatchNormalizationOptions extends LayerOptions {
+  /** The feature axis (or axes) normalized separately; default -1. */
+  axis?: number | readonly number[];
+  /** Decay of the moving averages (default 0.99). */
+  momentum?: number;
+  /** Added to the variance (default 1e-3). */
+  epsilon?: number;
+  /** Add the learned offset beta (default true). */
+  center?: boolean;
+  /** Multiply by the learned scale gamma (default true). */
+  scale?: boolean;
+  betaInitializer?: Initializer;
+  gammaInitializer?: Initializer;
+  movingMeanInitializer?: Initializer;
+  movingVarianceInitializer?: Initializer;
+  betaRegularizer?: Regularizer;
+  gammaRegularizer?: Regularizer;
+}
+
+/**
+ * Batch normalization. In training it normalizes with the batch's mean and variance and adds
+ * update ops moving_x -= (moving_x - batch_x) * (1 - momentum) to UPDATE_OPS (run them with the train
+ * op); in inference it uses the moving statistics. `training` may be a bool tensor, deciding per run.
+ */
+export class BatchNormalization extends Layer {
+  readonly momentum: number;
+  readonly epsilon: number;
+  readonly center: boolean;
+  readonly scale: boolean;
+  gamma: Variable | undefined;
+  beta: Variable | undefined;
+  movingMean: Variable | undefined;
+  movingVariance: Variable | undefined;
+  private axes: number[] = [];
+
+  constructor(private readonly opts: BatchNormalizationOptions = {}) {
+    super('batch_normalization', opts);
+    this.momentum = opts.momentum ?? 0.99;
+    this.epsilon = opts.epsilon ?? 1e-3;
+    this.center = opts.center ?? true;
+    this.scale = opts.scale ?? true;
+  }
+
+  protected build(inputShape: Shape): void {
+    if (inputShape === null) throw new ValueError('Input has undefined rank: <unknown>');
+    const ndims = inputShape.length;
+    const raw = typeof this.opts.axis === 'number' || this.opts.axis === undefined ? [this.opts.axis ?? -1] : [...this.opts.axis];
+    const axes = raw.map((a) => (a < 0 ? a + ndims : a));
+    for (const a of axes) if (!Number.isInteger(a) || a < 0 || a >= ndims) throw new ValueError(`Invalid axis: ${a}`);
+    if (new Set(axes).size !== axes.length) throw new ValueError(`Duplicate axis: [${axes.join(', ')}]`);
+    for (const a of axes) {
+      if (inputShape[a] === null) {
+        throw new ValueError(`Input has undefined \`axis\` dimension. Input shape: [${inputShape.map((d) => d ?? 'None').join(', ')}]`);
+      }
+    }
+    this.axes = axes;
+    const paramShape =
+      axes.length === 1 ? [inputShape[axes[0]!] as number] : inputShape.map((d, i) => (axes.includes(i) ? (d as number) : 1));
+    if (this.scale) {
+      this.gamma = this.addWeight('gamma', {
+        shape: paramShape,
+        initializer: this.opts.gammaInitializer ?? onesInitializer(),
+        regularizer: this.opts.gammaRegularizer,
+      });
+    }
+    if (this.center) {
+      this.beta = this.addWeight('beta', {
+        shape: paramShape,
+        initializer: this.opts.betaInitializer ?? zerosInitializer(),
+        regularizer: this.opts.betaRegularizer,
+      });
+    }
+    this.movingMean = this.addWeight('moving_mean', {
+      shape: paramShape,
+      initializer: this.opts.movingMeanInitializer ?? zerosInitializer(),
+      trainable: false,
+    });
+    this.movingVariance = this.addWeight('moving_variance', {
+      shape: paramShape,
+      initializer: this.opts.movingVarianceInitializer ?? onesInitializer(),
+      trainable: false,
+    });
+  }
+
+  protected call(inputs: Tensor, opts: { training?: TrainingFlag }): Tensor {
+    const training = opts.training ?? false;
+    const inShape = inputs.shape;
+    if (inShape === null) throw new ValueError('Input has undefined rank: <unknown>');
+    const ndims = inShape.length;
+    const reductionAxes = Array.from({ length: ndims }, (_, i) => i).filter((i) => !this.axes.includes(i));
+    const broadcastShape = inShape.map((d, i) => (i === this.axes[0] ? (d as number) : 1));
+    const isLastAxisOnly = reductionAxes.length === ndims - 1 && reductionAxes.every((a, i) => a === i);
+    const bcast = (v: Tensor | undefined): Tensor | undefined => {
+      if (v === undefined) return undefined;
+      if (v.rank !== ndims && !isLastAxisOnly) return reshape(v, broadcastShape);
+      return v;
+    };
+    const movingMean = this.movingMean!;
+    const movingVariance = this.movingVariance!;
+    let mean: Tensor;
+    let variance: Tensor;
+    if (staticFlag(training) === false) {
+      mean = movingMean.value();
+      variance = movingVariance.value();
+    } else {
+      const [batchMean, batchVariance] = moments(inputs, reductionAxes, { keepdims: this.axes.length > 1 });
+      mean = smartSelect(training, () => batchMean, () => movingMean.value());
+      variance = smartSelect(training, () => batchVariance, () => movingVariance.value());
+      // When training is false at run time the selected statistics are the moving ones, so the update is zero.
+      this.addUpdate(this.assignMovingAverage(movingMean, mean));
+      this.addUpdate(this.assignMovingAverage(movingVariance, variance));
+    }
+    const out = nnBatchNorm(inputs, bcast(mean)!, bcast(variance)!, bcast(this.beta?.value()), bcast(this.gamma?.value()), this.epsilon);
+    out.setShape(inShape);
+    return out;
+  }
+
+  private assignMovingAverage(variable: Variable, value: Tensor): Tensor {
+    return value.graph.nameScope('AssignMovingAvg', (scope) => {
+      const decay = convertToTensor(1 - this.momentum, variable.dtype, 'decay');
+      const delta = multiply(subtract(variable, value, 'sub'), decay, 'mul');
+      return assignSub(variable, delta, { name: scope });
+    });
+  }
+}
+
+export interface BatchNormalizationCallOptions extends BatchNormalizationOptions {
+  /** Use the batch statistics and update the moving ones (true), the moving ones (false, default), or decide at run time. */
+  training?: TrainingFlag;
+}
+
+export function batchNormalization(inputs: TensorLike, opts: BatchNormalizationCallOptions = {}): Tensor {
+  const { training, ...rest } = opts;
+  return new BatchNormalization(rest).apply(inputs, { training: training ?? false });
+}
