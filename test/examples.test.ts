@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TARGETS, trainXor } from '../examples/xor/main.js';
 import { trainMnist } from '../examples/mnist-mlp/main.js';
-import { loadSplit, randomShift } from '../examples/mnist-mlp/data.js';
+import { loadSplit, randomShift } from '../examples/mnist-common/data.js';
 
 describe('examples', () => {
   it('xor: the 3-4-1 sigmoid net learns XOR with gradient descent', async () => {

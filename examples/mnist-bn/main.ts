@@ -10,7 +10,11 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '../../src/index.js';
-import { IMAGE_SIZE, loadSplit, permutation, seededRandom, take, type Dataset } from '../mnist-mlp/data.js';
+import { CLASSIFIER_OPTIONS, failIfBelow, logEpoch, minAccuracyOption, numberOption } from '../mnist-common/cli.js';
+import { IMAGE_SIZE, loadSplit, seededRandom, type Dataset } from '../mnist-common/data.js';
+import { evaluate, fitClassifier, type EpochStats } from '../mnist-common/training.js';
+
+export type { EpochStats };
 
 export const DEFAULT_EPOCHS = 3;
 
@@ -28,13 +32,6 @@ export interface BnOptions {
   momentum?: number;
   seed?: number;
   onEpoch?: (stats: EpochStats) => void;
-}
-
-export interface EpochStats {
-  epoch: number;
-  loss: number;
-  trainAccuracy: number;
-  seconds: number;
 }
 
 export interface BnResult {
@@ -90,40 +87,11 @@ export async function trainBn(opts: BnOptions = {}): Promise<BnResult> {
   const sess = new tf.Session({ graph: g });
   try {
     await sess.run(m.init);
-    const stats: EpochStats[] = [];
-    const batchLosses: number[] = [];
-    for (let epoch = 1; epoch <= epochs; epoch++) {
-      const start = performance.now();
-      const order = permutation(train.count, random);
-      let lossSum = 0;
-      let accSum = 0;
-      let seen = 0;
-      for (let at = 0; at < train.count; at += batchSize) {
-        const batch = take(train, order.subarray(at, Math.min(at + batchSize, train.count)));
-        const [l, a] = await sess.run([m.loss, m.accuracy, m.trainOp], feeds(batch, true));
-        const lv = l.scalar() as number;
-        batchLosses.push(lv);
-        lossSum += lv * batch.count;
-        accSum += (a.scalar() as number) * batch.count;
-        seen += batch.count;
-      }
-      const s: EpochStats = { epoch, loss: lossSum / seen, trainAccuracy: accSum / seen, seconds: (performance.now() - start) / 1000 };
-      stats.push(s);
-      opts.onEpoch?.(s);
-    }
-    const evaluate = async (training: boolean): Promise<number> => {
-      let correct = 0;
-      for (let at = 0; at < test.count; at += 500) {
-        const part = take(test, Int32Array.from({ length: Math.min(500, test.count - at) }, (_, i) => at + i));
-        correct += ((await sess.run(m.accuracy, feeds(part, training))).scalar() as number) * part.count;
-      }
-      return correct / test.count;
-    };
+    const fit = await fitClassifier(sess, m, train, (d) => feeds(d, true), { epochs, batchSize, maxShift: 0, random, onEpoch: opts.onEpoch });
     return {
-      epochs: stats,
-      batchLosses,
-      testAccuracy: await evaluate(false),
-      testAccuracyBatchStats: await evaluate(true),
+      ...fit,
+      testAccuracy: await evaluate(sess, m.accuracy, test, (d) => feeds(d, false)),
+      testAccuracyBatchStats: await evaluate(sess, m.accuracy, test, (d) => feeds(d, true)),
       updateOps: m.updateOps.map((t) => t.op.name),
       movingVariables: m.movingVariables.map((v) => v.name),
     };
@@ -132,50 +100,30 @@ export async function trainBn(opts: BnOptions = {}): Promise<BnResult> {
   }
 }
 
-function numOption(value: string | undefined, fallback: number, what: string, integer = true): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) throw new Error(`--${what}: invalid value '${value}'`);
-  return n;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: {
-      epochs: { type: 'string' },
-      train: { type: 'string' },
-      test: { type: 'string' },
-      batch: { type: 'string' },
-      lr: { type: 'string' },
-      momentum: { type: 'string' },
-      seed: { type: 'string' },
-      'min-accuracy': { type: 'string' },
-    },
+    options: { ...CLASSIFIER_OPTIONS, momentum: { type: 'string' } },
   });
-  const epochs = numOption(values.epochs, DEFAULT_EPOCHS, 'epochs');
-  const trainCount = numOption(values.train, 8000, 'train');
-  const testCount = numOption(values.test, 2000, 'test');
+  const epochs = numberOption(values.epochs, DEFAULT_EPOCHS, 'epochs', 'non-negative integer');
+  const trainCount = numberOption(values.train, 8000, 'train', 'non-negative integer');
+  const testCount = numberOption(values.test, 2000, 'test', 'non-negative integer');
   const shortened = epochs < DEFAULT_EPOCHS || trainCount < 8000;
-  const minAccuracy = values['min-accuracy'] !== undefined ? Number(values['min-accuracy']) : shortened ? 0 : 0.97;
+  const minAccuracy = minAccuracyOption(values['min-accuracy'], shortened, 0.97);
   console.log(`MNIST CNN with batch normalization: ${trainCount} training digits, ${testCount} test digits, ${epochs} epochs`);
   const result = await trainBn({
     epochs,
     trainCount,
     testCount,
-    batchSize: numOption(values.batch, 50, 'batch'),
-    learningRate: numOption(values.lr, 1e-3, 'lr', false),
-    momentum: numOption(values.momentum, 0.9, 'momentum', false),
-    seed: numOption(values.seed, 0, 'seed'),
-    onEpoch: (s) =>
-      console.log(`epoch ${s.epoch}: loss ${s.loss.toFixed(4)}, train accuracy ${s.trainAccuracy.toFixed(4)}, ${s.seconds.toFixed(1)} s`),
+    batchSize: numberOption(values.batch, 50, 'batch', 'non-negative integer'),
+    learningRate: numberOption(values.lr, 1e-3, 'lr', 'non-negative number'),
+    momentum: numberOption(values.momentum, 0.9, 'momentum', 'non-negative number'),
+    seed: numberOption(values.seed, 0, 'seed', 'non-negative integer'),
+    onEpoch: logEpoch,
   });
   console.log(`update ops run with each step: ${result.updateOps.join(', ')}`);
   console.log(`test accuracy with batch statistics: ${result.testAccuracyBatchStats.toFixed(4)}`);
   console.log(`test accuracy: ${result.testAccuracy.toFixed(4)} (inference mode, moving statistics)`);
-  if (result.testAccuracy < minAccuracy) {
-    console.error(`test accuracy is below ${minAccuracy}`);
-    process.exitCode = 1;
-  }
+  failIfBelow(result.testAccuracy, minAccuracy);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -11,7 +11,11 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '../../src/index.js';
-import { IMAGE_SIZE, loadSplit, permutation, randomShift, seededRandom, take, type Dataset } from '../mnist-mlp/data.js';
+import { CLASSIFIER_OPTIONS, failIfBelow, logEpoch, minAccuracyOption, numberOption } from '../mnist-common/cli.js';
+import { IMAGE_SIZE, loadSplit, seededRandom, type Dataset } from '../mnist-common/data.js';
+import { evaluate, fitClassifier, type EpochStats } from '../mnist-common/training.js';
+
+export type { EpochStats };
 
 export const DEFAULT_EPOCHS = 10;
 
@@ -27,14 +31,6 @@ export interface CnnOptions {
   maxShift?: number;
   seed?: number;
   onEpoch?: (stats: EpochStats) => void;
-}
-
-export interface EpochStats {
-  epoch: number;
-  /** Mean minibatch loss and accuracy over the epoch (with dropout, as the weights moved). */
-  loss: number;
-  trainAccuracy: number;
-  seconds: number;
 }
 
 export interface CnnResult {
@@ -96,69 +92,25 @@ export async function trainCnn(opts: CnnOptions = {}): Promise<CnnResult> {
   const sess = new tf.Session({ graph: g });
   try {
     await sess.run(m.init);
-    const stats: EpochStats[] = [];
-    const batchLosses: number[] = [];
-    for (let epoch = 1; epoch <= epochs; epoch++) {
-      const start = performance.now();
-      const order = permutation(train.count, random);
-      let lossSum = 0;
-      let accSum = 0;
-      let seen = 0;
-      for (let at = 0; at < train.count; at += batchSize) {
-        let batch = take(train, order.subarray(at, Math.min(at + batchSize, train.count)));
-        if (maxShift > 0) batch = randomShift(batch, maxShift, random);
-        const [l, a] = await sess.run([m.loss, m.accuracy, m.trainOp], feeds(batch, true));
-        const lv = l.scalar() as number;
-        batchLosses.push(lv);
-        lossSum += lv * batch.count;
-        accSum += (a.scalar() as number) * batch.count;
-        seen += batch.count;
-      }
-      const s: EpochStats = { epoch, loss: lossSum / seen, trainAccuracy: accSum / seen, seconds: (performance.now() - start) / 1000 };
-      stats.push(s);
-      opts.onEpoch?.(s);
-    }
-    // Evaluated in slices to bound the activations' memory.
-    let correct = 0;
-    for (let at = 0; at < test.count; at += 500) {
-      const idx = Int32Array.from({ length: Math.min(500, test.count - at) }, (_, i) => at + i);
-      const part = take(test, idx);
-      correct += ((await sess.run(m.accuracy, feeds(part, false))).scalar() as number) * part.count;
-    }
-    return { epochs: stats, batchLosses, testAccuracy: correct / test.count, variables: m.variables };
+    const fit = await fitClassifier(sess, m, train, (d) => feeds(d, true), { epochs, batchSize, maxShift, random, onEpoch: opts.onEpoch });
+    const testAccuracy = await evaluate(sess, m.accuracy, test, (d) => feeds(d, false));
+    return { ...fit, testAccuracy, variables: m.variables };
   } finally {
     sess.close();
   }
 }
 
-function intOption(value: string | undefined, fallback: number, what: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${what} must be a non-negative integer, got '${value}'`);
-  return n;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: {
-      epochs: { type: 'string' },
-      train: { type: 'string' },
-      test: { type: 'string' },
-      batch: { type: 'string' },
-      lr: { type: 'string' },
-      decay: { type: 'string' },
-      shift: { type: 'string' },
-      seed: { type: 'string' },
-      'min-accuracy': { type: 'string' },
-    },
+    options: { ...CLASSIFIER_OPTIONS, decay: { type: 'string' }, shift: { type: 'string' } },
   });
-  const epochs = intOption(values.epochs, DEFAULT_EPOCHS, 'epochs');
-  const trainCount = intOption(values.train, 8000, 'train');
-  const testCount = intOption(values.test, 2000, 'test');
-  const batchSize = intOption(values.batch, 50, 'batch');
+  const epochs = numberOption(values.epochs, DEFAULT_EPOCHS, 'epochs', 'non-negative integer');
+  const trainCount = numberOption(values.train, 8000, 'train', 'non-negative integer');
+  const testCount = numberOption(values.test, 2000, 'test', 'non-negative integer');
+  const batchSize = numberOption(values.batch, 50, 'batch', 'non-negative integer');
   // The full run is held to 0.98; a shortened smoke run only reports, unless asked otherwise.
   const shortened = epochs < DEFAULT_EPOCHS || trainCount < 8000;
-  const minAccuracy = values['min-accuracy'] !== undefined ? Number(values['min-accuracy']) : shortened ? 0 : 0.98;
+  const minAccuracy = minAccuracyOption(values['min-accuracy'], shortened, 0.98);
   console.log(`MNIST CNN (Deep MNIST): ${trainCount} training digits, ${testCount} test digits, ${epochs} epochs, batch ${batchSize}`);
   const result = await trainCnn({
     epochs,
@@ -167,16 +119,12 @@ async function main(): Promise<void> {
     batchSize,
     learningRate: values.lr === undefined ? 1e-3 : Number(values.lr),
     decay: values.decay === undefined ? 0.8 : Number(values.decay),
-    maxShift: intOption(values.shift, 1, 'shift'),
-    seed: intOption(values.seed, 0, 'seed'),
-    onEpoch: (s) =>
-      console.log(`epoch ${s.epoch}: loss ${s.loss.toFixed(4)}, train accuracy ${s.trainAccuracy.toFixed(4)}, ${s.seconds.toFixed(1)} s`),
+    maxShift: numberOption(values.shift, 1, 'shift', 'non-negative integer'),
+    seed: numberOption(values.seed, 0, 'seed', 'non-negative integer'),
+    onEpoch: logEpoch,
   });
   console.log(`test accuracy: ${result.testAccuracy.toFixed(4)}`);
-  if (result.testAccuracy < minAccuracy) {
-    console.error(`test accuracy is below ${minAccuracy}`);
-    process.exitCode = 1;
-  }
+  failIfBelow(result.testAccuracy, minAccuracy);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

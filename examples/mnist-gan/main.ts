@@ -16,7 +16,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { encode } from 'fast-png';
 import * as tf from '../../src/index.js';
-import { IMAGE_SIZE, loadSplit, permutation, seededRandom, take } from '../mnist-mlp/data.js';
+import { numberOption } from '../mnist-common/cli.js';
+import { IMAGE_SIZE, loadSplit, permutation, seededRandom, take } from '../mnist-common/data.js';
 
 export const DEFAULT_EPOCHS = 10;
 export const Z_DIM = 64;
@@ -208,20 +209,14 @@ async function main(): Promise<void> {
       out: { type: 'string' },
     },
   });
-  const int = (v: string | undefined, fallback: number, what: string): number => {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${what} must be a positive integer, got '${v}'`);
-    return n;
-  };
-  const epochs = int(values.epochs, DEFAULT_EPOCHS, 'epochs');
-  const trainCount = int(values.train, 8000, 'train');
+  const epochs = numberOption(values.epochs, DEFAULT_EPOCHS, 'epochs', 'positive integer');
+  const trainCount = numberOption(values.train, 8000, 'train', 'positive integer');
   const out = values.out ?? join(dirname(fileURLToPath(import.meta.url)), 'samples.png');
   console.log(`MNIST DCGAN: ${trainCount} training digits, ${epochs} epochs`);
   const result = await trainGan({
     epochs,
     trainCount,
-    batchSize: int(values.batch, 64, 'batch'),
+    batchSize: numberOption(values.batch, 64, 'batch', 'positive integer'),
     seed: values.seed === undefined ? 0 : Number(values.seed),
     onEpoch: (s) =>
       console.log(

@@ -8,7 +8,11 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '../../src/index.js';
-import { IMAGE_SIZE, loadSplit, NUM_CLASSES, permutation, randomShift, seededRandom, take, type Dataset } from './data.js';
+import { CLASSIFIER_OPTIONS, failIfBelow, logEpoch, minAccuracyOption, numberOption } from '../mnist-common/cli.js';
+import { IMAGE_SIZE, loadSplit, NUM_CLASSES, seededRandom, type Dataset } from '../mnist-common/data.js';
+import { evaluate, fitClassifier, type EpochStats } from '../mnist-common/training.js';
+
+export type { EpochStats };
 
 export const DEFAULT_EPOCHS = 15;
 /** Training images are moved by up to one pixel: 8,000 digits are few, and this lifts test accuracy by about 1%. */
@@ -26,14 +30,6 @@ export interface MnistOptions {
   seed?: number;
   /** Called after each epoch. */
   onEpoch?: (stats: EpochStats) => void;
-}
-
-export interface EpochStats {
-  epoch: number;
-  /** Mean minibatch loss and accuracy over the epoch (as the weights moved). */
-  loss: number;
-  trainAccuracy: number;
-  seconds: number;
 }
 
 export interface MnistResult {
@@ -83,63 +79,26 @@ export async function trainMnist(opts: MnistOptions = {}): Promise<MnistResult> 
   const sess = new tf.Session({ graph: g });
   try {
     await sess.run(m.init);
-    const stats: EpochStats[] = [];
-    const batchLosses: number[] = [];
-    for (let epoch = 1; epoch <= epochs; epoch++) {
-      const start = performance.now();
-      const order = permutation(train.count, random);
-      let lossSum = 0;
-      let accSum = 0;
-      let seen = 0;
-      for (let at = 0; at < train.count; at += batchSize) {
-        let batch = take(train, order.subarray(at, Math.min(at + batchSize, train.count)));
-        if (maxShift > 0) batch = randomShift(batch, maxShift, random);
-        const [l, a] = await sess.run([m.loss, m.accuracy, m.trainOp], feeds(batch));
-        const lv = l.scalar() as number;
-        batchLosses.push(lv);
-        lossSum += lv * batch.count;
-        accSum += (a.scalar() as number) * batch.count;
-        seen += batch.count;
-      }
-      const s: EpochStats = { epoch, loss: lossSum / seen, trainAccuracy: accSum / seen, seconds: (performance.now() - start) / 1000 };
-      stats.push(s);
-      opts.onEpoch?.(s);
-    }
-    const testAccuracy = (await sess.run(m.accuracy, feeds(test))).scalar() as number;
-    return { epochs: stats, batchLosses, testAccuracy };
+    const fit = await fitClassifier(sess, m, train, feeds, { epochs, batchSize, maxShift, random, onEpoch: opts.onEpoch });
+    // The whole test set in one run.
+    const testAccuracy = await evaluate(sess, m.accuracy, test, feeds, test.count);
+    return { ...fit, testAccuracy };
   } finally {
     sess.close();
   }
 }
 
-function intOption(value: string | undefined, env: string | undefined, fallback: number, what: string): number {
-  const s = value ?? env;
-  if (s === undefined) return fallback;
-  const n = Number(s);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${what} must be a positive integer, got '${s}'`);
-  return n;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: {
-      epochs: { type: 'string' },
-      train: { type: 'string' },
-      test: { type: 'string' },
-      batch: { type: 'string' },
-      lr: { type: 'string' },
-      shift: { type: 'string' },
-      seed: { type: 'string' },
-      'min-accuracy': { type: 'string' },
-    },
+    options: { ...CLASSIFIER_OPTIONS, shift: { type: 'string' } },
   });
-  const epochs = intOption(values.epochs, process.env.MNIST_EPOCHS, DEFAULT_EPOCHS, 'epochs');
-  const trainCount = intOption(values.train, process.env.MNIST_TRAIN, 8000, 'train');
-  const testCount = intOption(values.test, process.env.MNIST_TEST, 2000, 'test');
-  const batchSize = intOption(values.batch, undefined, 100, 'batch');
+  const epochs = numberOption(values.epochs ?? process.env.MNIST_EPOCHS, DEFAULT_EPOCHS, 'epochs', 'positive integer');
+  const trainCount = numberOption(values.train ?? process.env.MNIST_TRAIN, 8000, 'train', 'positive integer');
+  const testCount = numberOption(values.test ?? process.env.MNIST_TEST, 2000, 'test', 'positive integer');
+  const batchSize = numberOption(values.batch, 100, 'batch', 'positive integer');
   // The full run is held to 0.95; a shortened smoke run only reports, unless asked otherwise.
   const shortened = epochs < DEFAULT_EPOCHS || trainCount < 8000;
-  const minAccuracy = values['min-accuracy'] !== undefined ? Number(values['min-accuracy']) : shortened ? 0 : 0.95;
+  const minAccuracy = minAccuracyOption(values['min-accuracy'], shortened, 0.95);
   console.log(`MNIST MLP 784-256-10: ${trainCount} training digits, ${testCount} test digits, ${epochs} epochs, batch ${batchSize}`);
   const result = await trainMnist({
     epochs,
@@ -149,14 +108,10 @@ async function main(): Promise<void> {
     learningRate: values.lr === undefined ? 1e-3 : Number(values.lr),
     maxShift: values.shift === undefined ? DEFAULT_SHIFT : Number(values.shift),
     seed: values.seed === undefined ? 0 : Number(values.seed),
-    onEpoch: (s) =>
-      console.log(`epoch ${s.epoch}: loss ${s.loss.toFixed(4)}, train accuracy ${s.trainAccuracy.toFixed(4)}, ${s.seconds.toFixed(1)} s`),
+    onEpoch: logEpoch,
   });
   console.log(`test accuracy: ${result.testAccuracy.toFixed(4)}`);
-  if (result.testAccuracy < minAccuracy) {
-    console.error(`test accuracy is below ${minAccuracy}`);
-    process.exitCode = 1;
-  }
+  failIfBelow(result.testAccuracy, minAccuracy);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
