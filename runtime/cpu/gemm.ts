@@ -13,17 +13,32 @@
  *
  * Two micro-kernels share that structure: a WebAssembly SIMD one (4 x 8 floats in eight f32x4
  * locals, about three times the speed of scalar JavaScript), used where the engine supports
- * WebAssembly SIMD, and a plain TypeScript one (32 number locals) used otherwise. The panels live in
- * the WebAssembly memory either way, so both read the same packed data.
+ * WebAssembly SIMD, and a plain TypeScript one (32 number locals) used otherwise.
+ *
+ * On the SIMD path, products of at least THREAD_MIN_MACS multiply-adds are spread over worker
+ * threads (runtime/cpu/threads.ts) that share the WebAssembly memory: C is cut into blocks of rows
+ * or columns which the threads claim one at a time. Splitting C never changes the order in which
+ * an element's products are summed, so results are bit for bit those of one thread. The workers
+ * run the same packing and macro-kernel functions (their source text) and the same kernel bytes.
+ *
+ * WEIR_CPU_FAST=0 (read once) forces the portable path: the TypeScript micro-kernel, no threads.
+ * WEIR_CPU_THREADS=n sets the number of threads (the calling one included; default: the core count).
  */
+
+import { ARG, CTRL_BYTES, ThreadPool, threadCount, workerLoopSource } from './threads.js';
 
 const MR = 4;
 const NR = 8;
 const KC = 512;
 const MC = 128;
 const NC = 2048;
+/**
+ * Threaded products hand out blocks of C through the job words (int32s at JOB_BYTE): the next
+ * unclaimed block, then for each block the thread that computed it (0 = the calling thread, w + 1 = worker w).
+ */
+const MAX_BLOCKS = 64;
 
-// Float offsets of the packed A block, the packed B block and the SIMD kernel's C block in `panels`.
+// Float offsets of the packed A block, the packed B block and the SIMD kernel's C block in a thread's panel area.
 const A_AT = 0;
 const B_AT = A_AT + MC * KC;
 const CB_AT = B_AT + KC * NC;
@@ -31,10 +46,35 @@ const PANEL_FLOATS = CB_AT + MC * NC;
 
 type SimdKernel = (kc: number, aByte: number, bByte: number, cByte: number, ldcBytes: number) => void;
 
-const { panels, simdKernel } = createPanels();
-const packedA = panels.subarray(A_AT, B_AT);
-const packedB = panels.subarray(B_AT, CB_AT);
+/** WEIR_CPU_FAST=0 forces the portable path (TypeScript micro-kernel, one thread); read once, at load. */
+const FAST = typeof process === 'undefined' || process.env?.WEIR_CPU_FAST !== '0';
+const THREADS = FAST ? threadCount() : 1;
+
+// The WebAssembly memory (shared with the workers where the engine allows): the workers' control
+// blocks, then one panel area per thread (the calling thread's first), then the staging area into
+// which a threaded product copies each worker's share of the operands and from which it copies back
+// the worker's share of C.
+const JOB_BYTE = Math.max(1, THREADS - 1) * CTRL_BYTES;
+const PANELS_BYTE = Math.ceil((JOB_BYTE + 4 * (1 + MAX_BLOCKS)) / 64) * 64;
+const STAGE_BYTE = PANELS_BYTE + THREADS * PANEL_FLOATS * 4;
+const MAX_PAGES = 16384; // 1 GiB
+/** Below this many multiply-adds a product stays on the calling thread (waking a worker costs more). */
+const THREAD_MIN_MACS = 1 << 21;
+
+const fast = FAST ? createMemory() : null;
+/** A view of the whole WebAssembly memory (refreshed when the staging area grows), or plain panels. */
+let mem = fast !== null ? new Float32Array(fast.memory.buffer) : new Float32Array(PANEL_FLOATS);
+const base0 = fast !== null ? PANELS_BYTE / 4 : 0;
+const simdKernel = fast?.kernel ?? null;
+const jobWords = new Int32Array(mem.buffer, fast !== null ? JOB_BYTE : 0, 1 + MAX_BLOCKS);
+const packedA = mem.subarray(base0 + A_AT, base0 + B_AT);
+const packedB = mem.subarray(base0 + B_AT, base0 + CB_AT);
 let simdEnabled = simdKernel !== null;
+const canThread = fast !== null && fast.shared && THREADS > 1;
+let threadsEnabled = canThread;
+let pool: ThreadPool | null = null;
+let poolFailed = false;
+let threaded = 0;
 
 /** Edge tiles (fewer than MR rows or NR columns left) are computed here, then the valid part is added to C. */
 const edgeTile = new Float32Array(MR * NR);
@@ -51,11 +91,52 @@ export function setSimdEnabled(on: boolean): boolean {
   return prev;
 }
 
+/** Whether large products can be spread over worker threads here (SIMD, shared memory, more than one core, not forced off). */
+export function threadsAvailable(): boolean {
+  return canThread && !poolFailed;
+}
+
+/** Turns the worker threads on or off; returns the previous setting. Off, every product runs on the calling thread. */
+export function setThreadsEnabled(on: boolean): boolean {
+  const prev = threadsEnabled;
+  threadsEnabled = on && canThread;
+  return prev;
+}
+
+/**
+ * Starts the worker threads now rather than at the first large product (which runs on the calling
+ * thread alone until they are up); resolves to whether they run.
+ */
+export async function startThreads(): Promise<boolean> {
+  const p = ensurePool();
+  return p !== null && (await p.whenReady());
+}
+
+/** Stops the worker threads (they start again at the next large product); resolves when they have exited. */
+export async function stopThreads(): Promise<void> {
+  const p = pool;
+  pool = null;
+  if (p !== null) await p.close();
+}
+
+/** How many products have been split over the worker threads since the process started. */
+export function threadedCalls(): number {
+  return threaded;
+}
+
+/** The number of worker threads running now (0 before the first large product). */
+export function workerCount(): number {
+  return pool?.size ?? 0;
+}
+
 /**
  * C[offC + i*ldc + j] = alpha * sum_k op(A)[i,k] * op(B)[k,j] + beta * C[offC + i*ldc + j]
  * for i < M, j < N. op(A)[i,k] is A[offA + i*lda + k], or A[offA + k*lda + i] when transA;
  * op(B)[k,j] is B[offB + k*ldb + j], or B[offB + j*ldb + k] when transB.
  * beta = 0 overwrites C (NaNs already in C do not leak through), as BLAS does.
+ * Large products on the SIMD path are split into row or column blocks computed by the worker
+ * threads and the calling thread; every element of C is summed in the same order either way, so
+ * the result does not depend on the number of threads.
  */
 export function sgemm(
   transA: boolean,
@@ -76,10 +157,12 @@ export function sgemm(
   offC = 0,
 ): void {
   if (M <= 0 || N <= 0) return;
-  const simd = simdEnabled && M > 1 && N > 1 && K > 0 && alpha !== 0;
-  // With beta = 0 the SIMD path copies its first K slice into C instead of zeroing C and adding.
-  const overwrite = simd && beta === 0;
-  if (beta !== 1 && !overwrite) scaleC(M, N, beta, C, ldc, offC);
+  if (simdEnabled && M > 1 && N > 1 && K > 0 && alpha !== 0) {
+    if (threadsEnabled && M * N * K >= THREAD_MIN_MACS && sgemmThreaded(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return;
+    gemmSimd(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC, mem, base0, simdKernel!);
+    return;
+  }
+  if (beta !== 1) scaleC(M, N, beta, C, ldc, offC);
   if (K <= 0 || alpha === 0) return;
   if (M === 1 || N === 1) {
     // A matrix-vector product: packing would cost as much as the product and waste most of each tile.
@@ -97,8 +180,7 @@ export function sgemm(
       for (let ic = 0; ic < M; ic += MC) {
         const mc = Math.min(MC, M - ic);
         packA(transA, A, offA, lda, ic, mc, pc, kc, alpha, packedA);
-        if (simd) macroKernelSimd(mc, nc, kc, C, offC + ic * ldc + jc, ldc, overwrite && pc === 0);
-        else macroKernel(mc, nc, kc, packedA, packedB, C, offC + ic * ldc + jc, ldc);
+        macroKernel(mc, nc, kc, packedA, packedB, C, offC + ic * ldc + jc, ldc);
       }
     }
   }
@@ -157,10 +239,6 @@ function gemv(
       for (let i = 0; i < M; i++) C[offC + i * ldc]! += b * A[row + i]!;
     }
   }
-}
-
-function roundUp(x: number, m: number): number {
-  return Math.ceil(x / m) * m;
 }
 
 function scaleC(M: number, N: number, beta: number, C: Float32Array, ldc: number, offC: number): void {
@@ -337,41 +415,303 @@ function microKernel(kc: number, A: Float32Array, pa: number, B: Float32Array, p
   C[p]! += c30; C[p + 1]! += c31; C[p + 2]! += c32; C[p + 3]! += c33; C[p + 4]! += c34; C[p + 5]! += c35; C[p + 6]! += c36; C[p + 7]! += c37;
 }
 
-// ---- WebAssembly SIMD micro-kernel ----
+// ---- WebAssembly SIMD path ----
+// gemmSimd, macroKernelSimd, packA, packB and scaleC also run in the worker threads: their source
+// text goes into the workers' script (workerSource), so they use nothing but their parameters, the
+// blocking constants and each other.
+
+/**
+ * sgemm on the SIMD micro-kernel (M, N, K >= 1, alpha != 0), with the panel area at float offset
+ * `base` of `P` (the WebAssembly memory the kernel reads).
+ */
+function gemmSimd(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: Float32Array,
+  lda: number,
+  B: Float32Array,
+  ldb: number,
+  beta: number,
+  C: Float32Array,
+  ldc: number,
+  offA: number,
+  offB: number,
+  offC: number,
+  P: Float32Array,
+  base: number,
+  kernel: SimdKernel,
+): void {
+  // With beta = 0 the first K slice is copied into C instead of zeroing C and adding.
+  const overwrite = beta === 0;
+  if (beta !== 1 && !overwrite) scaleC(M, N, beta, C, ldc, offC);
+  const pA = P.subarray(base + A_AT, base + B_AT);
+  const pB = P.subarray(base + B_AT, base + CB_AT);
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = Math.min(NC, N - jc);
+    // K is cut into equal slices of at most KC (800 = 2 x 400 rather than 512 + 288).
+    const kSlice = Math.ceil(K / Math.ceil(K / KC));
+    for (let pc = 0; pc < K; pc += kSlice) {
+      const kc = Math.min(kSlice, K - pc);
+      packB(transB, B, offB, ldb, pc, kc, jc, nc, pB);
+      for (let ic = 0; ic < M; ic += MC) {
+        const mc = Math.min(MC, M - ic);
+        packA(transA, A, offA, lda, ic, mc, pc, kc, alpha, pA);
+        macroKernelSimd(mc, nc, kc, C, offC + ic * ldc + jc, ldc, overwrite && pc === 0, P, base, kernel);
+      }
+    }
+  }
+}
 
 /**
  * The packed-panel macro-kernel on the SIMD micro-kernel: each MR x NR tile of the packed product
  * is written to the C block in WebAssembly memory (row stride ncr), which is then added to C (or
  * copied over it, for the first K slice when beta = 0).
  */
-function macroKernelSimd(mc: number, nc: number, kc: number, C: Float32Array, offC: number, ldc: number, overwrite: boolean): void {
-  const kernel = simdKernel!;
-  const ncr = roundUp(nc, NR);
+function macroKernelSimd(
+  mc: number,
+  nc: number,
+  kc: number,
+  C: Float32Array,
+  offC: number,
+  ldc: number,
+  overwrite: boolean,
+  P: Float32Array,
+  base: number,
+  kernel: SimdKernel,
+): void {
+  const ncr = Math.ceil(nc / NR) * NR;
+  const cAt = base + CB_AT;
   for (let j0 = 0; j0 < nc; j0 += NR) {
-    const bByte = (B_AT + j0 * kc) * 4;
+    const bByte = (base + B_AT + j0 * kc) * 4;
     for (let i0 = 0; i0 < mc; i0 += MR) {
-      kernel(kc, (A_AT + i0 * kc) * 4, bByte, (CB_AT + i0 * ncr + j0) * 4, ncr * 4);
+      kernel(kc, (base + A_AT + i0 * kc) * 4, bByte, (cAt + i0 * ncr + j0) * 4, ncr * 4);
     }
   }
   for (let i = 0; i < mc; i++) {
     const row = offC + i * ldc;
-    const src = CB_AT + i * ncr;
-    if (overwrite) C.set(panels.subarray(src, src + nc), row);
-    else for (let j = 0; j < nc; j++) C[row + j]! += panels[src + j]!;
+    const src = cAt + i * ncr;
+    if (overwrite) C.set(P.subarray(src, src + nc), row);
+    else for (let j = 0; j < nc; j++) C[row + j]! += P[src + j]!;
   }
 }
 
-/** The panel buffers, in WebAssembly memory with the SIMD kernel when it compiles, else plain. */
-function createPanels(): { panels: Float32Array; simdKernel: SimdKernel | null } {
-  try {
-    const pages = Math.ceil((PANEL_FLOATS * 4) / 65536);
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    const module = new WebAssembly.Module(simdKernelModule(pages));
-    const instance = new WebAssembly.Instance(module, { env: { mem: memory } });
-    return { panels: new Float32Array(memory.buffer, 0, PANEL_FLOATS), simdKernel: instance.exports.k as SimdKernel };
-  } catch {
-    return { panels: new Float32Array(PANEL_FLOATS), simdKernel: null };
+// Task words of a worker's control block (from ARG on): transA, transB, M, N, K, lda, ldb, ldc,
+// offA, offB, offC (float offsets of the staged operands in the memory), the worker's panel base,
+// whether blocks are rows (1) or columns (0) of C, the block size and the number of blocks;
+// float64s: alpha, beta.
+const T_TA = ARG, T_TB = ARG + 1, T_M = ARG + 2, T_N = ARG + 3, T_K = ARG + 4, T_LDA = ARG + 5, T_LDB = ARG + 6;
+const T_LDC = ARG + 7, T_OFFA = ARG + 8, T_OFFB = ARG + 9, T_OFFC = ARG + 10, T_BASE = ARG + 11;
+const T_ROWS = ARG + 12, T_UNIT = ARG + 13, T_BLOCKS = ARG + 14;
+
+/** Computes blocks claimed from `job` until none is left; `me` marks the blocks taken. */
+function claimBlocks(
+  job: Int32Array,
+  me: number,
+  byRows: boolean,
+  unit: number,
+  blocks: number,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: Float32Array,
+  lda: number,
+  B: Float32Array,
+  ldb: number,
+  beta: number,
+  C: Float32Array,
+  ldc: number,
+  offA: number,
+  offB: number,
+  offC: number,
+  P: Float32Array,
+  base: number,
+  kernel: SimdKernel,
+): void {
+  for (;;) {
+    const t = Atomics.add(job, 0, 1);
+    if (t >= blocks) return;
+    job[1 + t] = me;
+    const lo = t * unit;
+    if (byRows) {
+      const m = Math.min(M, lo + unit) - lo;
+      gemmSimd(transA, transB, m, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA + (transA ? lo : lo * lda), offB, offC + lo * ldc, P, base, kernel);
+    } else {
+      const n = Math.min(N, lo + unit) - lo;
+      gemmSimd(transA, transB, M, n, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB + (transB ? lo * ldb : lo), offC + lo, P, base, kernel);
+    }
   }
+}
+
+/** The workers' script: the SIMD path's functions, the micro-kernel instantiated on the shared memory, and the task loop. */
+function workerSource(): string {
+  return `'use strict';
+var __name = (f) => f;
+const MR = ${MR}, NR = ${NR}, KC = ${KC}, MC = ${MC}, NC = ${NC}, A_AT = ${A_AT}, B_AT = ${B_AT}, CB_AT = ${CB_AT};
+${scaleC.toString()}
+${packB.toString()}
+${packA.toString()}
+${macroKernelSimd.toString()}
+${gemmSimd.toString()}
+${claimBlocks.toString()}
+const gemmData = require('node:worker_threads').workerData;
+const kernel = new WebAssembly.Instance(new WebAssembly.Module(gemmData.wasm), { env: { mem: gemmData.memory } }).exports.k;
+const job = new Int32Array(gemmData.memory.buffer, ${JOB_BYTE}, ${1 + MAX_BLOCKS});
+let P = new Float32Array(gemmData.memory.buffer);
+function runTask(t, f) {
+  if (P.length * 4 !== gemmData.memory.buffer.byteLength) P = new Float32Array(gemmData.memory.buffer);
+  claimBlocks(job, gemmData.index + 1, t[${T_ROWS}] === 1, t[${T_UNIT}], t[${T_BLOCKS}], t[${T_TA}] === 1, t[${T_TB}] === 1,
+    t[${T_M}], t[${T_N}], t[${T_K}], f[0], P, t[${T_LDA}], P, t[${T_LDB}], f[1], P, t[${T_LDC}],
+    t[${T_OFFA}], t[${T_OFFB}], t[${T_OFFC}], P, t[${T_BASE}], kernel);
+}
+${workerLoopSource()}`;
+}
+
+function ensurePool(): ThreadPool | null {
+  if (!threadsEnabled || poolFailed || fast === null) return null;
+  if (pool === null) {
+    try {
+      const ctlBytes = Array.from({ length: THREADS - 1 }, (_, w) => w * CTRL_BYTES);
+      pool = new ThreadPool(fast.memory, ctlBytes, workerSource(), { wasm: fast.wasm });
+    } catch {
+      poolFailed = true;
+      return null;
+    }
+  }
+  return pool;
+}
+
+/** Copies the R x K matrix X (or its K x R transpose as stored, when trans) compactly to mem[dst...]; returns its new leading dimension. */
+function stage(trans: boolean, X: Float32Array, offX: number, ldx: number, R: number, K: number, dst: number): number {
+  const [rows, cols] = trans ? [K, R] : [R, K];
+  if (ldx === cols) mem.set(X.subarray(offX, offX + rows * cols), dst);
+  else for (let r = 0; r < rows; r++, dst += cols) mem.set(X.subarray(offX + r * ldx, offX + r * ldx + cols), dst);
+  return cols;
+}
+
+/**
+ * The SIMD product split over the calling thread and the workers by blocks of rows or of columns of
+ * C (whichever side is longer). The operands are first copied into the staging area, where the
+ * workers read them and write their blocks of C; the calling thread works on the originals. Every
+ * thread claims blocks until none is left, so a worker that is slow to wake (or descheduled by a
+ * busy machine) costs little: the calling thread takes its blocks. False (nothing done) when the
+ * workers are not up yet or the staging area cannot grow enough.
+ */
+function sgemmThreaded(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: Float32Array,
+  lda: number,
+  B: Float32Array,
+  ldb: number,
+  beta: number,
+  C: Float32Array,
+  ldc: number,
+  offA: number,
+  offB: number,
+  offC: number,
+): boolean {
+  const p = ensurePool();
+  if (p === null || !p.ready()) return false;
+  const threads = p.size + 1;
+  // Blocks of rows share the packing of op(B), blocks of columns that of op(A): cut the longer side.
+  const byRows = M / MR >= N / NR;
+  const extent = byRows ? M : N;
+  const align = byRows ? MC : NR * 8;
+  const unit = Math.max(Math.ceil(extent / (2 * threads) / align) * align, Math.ceil(extent / MAX_BLOCKS / align) * align);
+  const blocks = Math.ceil(extent / unit);
+  if (blocks < 2) return false;
+  const aAt = STAGE_BYTE / 4;
+  const bAt = aAt + M * K;
+  const cAt = bAt + K * N;
+  const need = (cAt + M * N) * 4;
+  const memory = fast!.memory;
+  if (need > memory.buffer.byteLength) {
+    try {
+      memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
+    } catch {
+      return false;
+    }
+    mem = new Float32Array(memory.buffer);
+  }
+  const ldaS = stage(transA, A, offA, lda, M, K, aAt);
+  const ldbS = stage(!transB, B, offB, ldb, N, K, bAt);
+  if (beta !== 0) for (let i = 0; i < M; i++) mem.set(C.subarray(offC + i * ldc, offC + i * ldc + N), cAt + i * N);
+  jobWords[0] = 0;
+  jobWords.fill(-1, 1, 1 + blocks);
+  for (let w = 0; w < p.size; w++) {
+    const { ints, f64 } = p.args(w);
+    ints[T_TA] = transA ? 1 : 0;
+    ints[T_TB] = transB ? 1 : 0;
+    ints[T_M] = M;
+    ints[T_N] = N;
+    ints[T_K] = K;
+    ints[T_LDA] = ldaS;
+    ints[T_LDB] = ldbS;
+    ints[T_LDC] = N;
+    ints[T_OFFA] = aAt;
+    ints[T_OFFB] = bAt;
+    ints[T_OFFC] = cAt;
+    ints[T_BASE] = base0 + (w + 1) * PANEL_FLOATS;
+    ints[T_ROWS] = byRows ? 1 : 0;
+    ints[T_UNIT] = unit;
+    ints[T_BLOCKS] = blocks;
+    f64[0] = alpha;
+    f64[1] = beta;
+    p.start(w);
+  }
+  claimBlocks(jobWords, 0, byRows, unit, blocks, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC, mem, base0, simdKernel!);
+  let failed = false;
+  for (let w = 0; w < p.size; w++) if (!p.wait(w)) failed = true;
+  for (let t = 0; t < blocks; t++) {
+    if (jobWords[1 + t] === 0) continue;
+    const lo = t * unit;
+    const [m0, m1, n0, n1] = byRows ? [lo, Math.min(M, lo + unit), 0, N] : [0, M, lo, Math.min(N, lo + unit)];
+    if (failed) {
+      // A worker threw: its blocks of C were not (or not fully) written, so redo them here.
+      gemmSimd(transA, transB, m1 - m0, n1 - n0, K, alpha, A, lda, B, ldb, beta, C, ldc,
+        offA + (transA ? m0 : m0 * lda), offB + (transB ? n0 * ldb : n0), offC + m0 * ldc + n0, mem, base0, simdKernel!);
+      continue;
+    }
+    for (let i = m0; i < m1; i++) C.set(mem.subarray(cAt + i * N + n0, cAt + i * N + n1), offC + i * ldc + n0);
+  }
+  threaded++;
+  return true;
+}
+
+interface FastMemory {
+  memory: WebAssembly.Memory;
+  /** The micro-kernel module's bytes (the workers instantiate it on the same memory). */
+  wasm: Uint8Array<ArrayBuffer>;
+  kernel: SimdKernel;
+  shared: boolean;
+}
+
+/** The WebAssembly memory and the SIMD kernel on it: shared where the engine allows, else private; null without WebAssembly SIMD. */
+function createMemory(): FastMemory | null {
+  const pages = Math.ceil(STAGE_BYTE / 65536);
+  for (const shared of [true, false]) {
+    try {
+      const maximum = shared ? Math.max(MAX_PAGES, pages) : pages;
+      const memory = new WebAssembly.Memory({ initial: pages, maximum, shared });
+      const wasm = simdKernelModule(pages, maximum, shared);
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: memory } });
+      return { memory, wasm, kernel: instance.exports.k as SimdKernel, shared };
+    } catch {
+      // try the next kind of memory
+    }
+  }
+  return null;
 }
 
 /**
@@ -380,7 +720,7 @@ function createPanels(): { panels: Float32Array; simdKernel: SimdKernel | null }
  * k-major), c (MR rows of NR floats, ldc bytes apart), c = a-panel * b-panel. Assembled here from
  * opcodes so no binary blob or build step is needed.
  */
-function simdKernelModule(pages: number): Uint8Array<ArrayBuffer> {
+function simdKernelModule(pages: number, maxPages: number, shared: boolean): Uint8Array<ArrayBuffer> {
   const uleb = (n: number): number[] => {
     const out: number[] = [];
     do {
@@ -436,7 +776,7 @@ function simdKernelModule(pages: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([[0x60, ...vec([[i32], [i32], [i32], [i32], [i32]]), 0x00]])),
-    ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x01, ...uleb(pages), ...uleb(pages)]])),
+    ...section(2, vec([[...name('env'), ...name('mem'), 0x02, shared ? 0x03 : 0x01, ...uleb(pages), ...uleb(maxPages)]])),
     ...section(3, vec([[0x00]])),
     ...section(7, vec([[...name('k'), 0x00, 0x00]])),
     ...section(10, vec([[...uleb(body.length), ...body]])),

@@ -1,0 +1,149 @@
+/**
+ * A pool of worker threads that share one WebAssembly memory with the calling thread and run
+ * tasks described by a few numbers in that memory. Started lazily by its first user, shared by
+ * every session, and unref'd, so it never keeps a finished process alive.
+ *
+ * Each worker owns a control block of CTRL_INTS int32 words (plus CTRL_F64 float64 parameters after
+ * them) at its own byte offset in the memory. The caller writes the task's parameters there, bumps
+ * SEQ and notifies; the worker runs the task, stores SEQ into DONE and notifies back. Both sides
+ * block in Atomics.wait, so an idle worker burns no CPU and a dispatch costs no message passing.
+ *
+ * Workers cannot import the project's .ts files (tsx and vitest only hook the main thread's loader),
+ * so each worker runs a self-contained JavaScript source given by the pool's owner.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+export const CTRL_INTS = 32;
+export const CTRL_F64 = 8;
+/** Bytes of one worker's control block (int32 words, then float64 parameters). */
+export const CTRL_BYTES = CTRL_INTS * 4 + CTRL_F64 * 8;
+
+/** Control words: READY (1 once started), SEQ (task counter), DONE (last finished SEQ), CMD, ERR, then task ints from ARG. */
+export const READY = 0;
+export const SEQ = 1;
+export const DONE = 2;
+export const CMD = 3;
+export const ERR = 4;
+export const ARG = 8;
+export const CMD_RUN = 0;
+export const CMD_EXIT = 1;
+
+/**
+ * The worker-side loop, in JavaScript. `runTask(ints, f64s)` must be defined by the source before
+ * it; ints and f64s are the control block's views.
+ */
+export function workerLoopSource(): string {
+  return `
+const { workerData } = require('node:worker_threads');
+const ctlMem = workerData.memory;
+const ctl = new Int32Array(ctlMem.buffer, workerData.ctlByte, ${CTRL_INTS});
+const f64s = new Float64Array(ctlMem.buffer, workerData.ctlByte + ${CTRL_INTS * 4}, ${CTRL_F64});
+Atomics.store(ctl, ${READY}, 1);
+Atomics.notify(ctl, ${READY});
+let seen = Atomics.load(ctl, ${SEQ});
+for (;;) {
+  Atomics.wait(ctl, ${SEQ}, seen);
+  const seq = Atomics.load(ctl, ${SEQ});
+  if (seq === seen) continue;
+  seen = seq;
+  if (ctl[${CMD}] === ${CMD_EXIT}) break;
+  let err = 0;
+  try { runTask(ctl, f64s); } catch (e) { err = 1; }
+  Atomics.store(ctl, ${ERR}, err);
+  Atomics.store(ctl, ${DONE}, seq);
+  Atomics.notify(ctl, ${DONE});
+}
+`;
+}
+
+/** How many threads (the caller included) large kernels use: WEIR_CPU_THREADS, else the core count. */
+export function threadCount(): number {
+  const env = typeof process !== 'undefined' ? process.env.WEIR_CPU_THREADS : undefined;
+  const n = env !== undefined && env !== '' ? Number(env) : availableParallelism();
+  return Number.isFinite(n) && n >= 1 ? Math.min(Math.floor(n), 64) : 1;
+}
+
+export class ThreadPool {
+  private readonly workers: Worker[] = [];
+  private readonly ctl: Int32Array[] = [];
+  private readonly f64: Float64Array[] = [];
+  private broken = false;
+
+  /**
+   * Starts `count` workers running `source` (which must end with workerLoopSource()); worker w's
+   * control block is at ctlBytes[w] in `memory`; `data` is added to each worker's workerData.
+   */
+  constructor(
+    memory: WebAssembly.Memory,
+    ctlBytes: readonly number[],
+    source: string,
+    data: Record<string, unknown>,
+  ) {
+    for (let w = 0; w < ctlBytes.length; w++) {
+      const ctlByte = ctlBytes[w]!;
+      const ctl = new Int32Array(memory.buffer, ctlByte, CTRL_INTS);
+      ctl.fill(0);
+      this.ctl.push(ctl);
+      this.f64.push(new Float64Array(memory.buffer, ctlByte + CTRL_INTS * 4, CTRL_F64));
+      // No execArgv: the source is plain CommonJS, so the parent's loaders (tsx) and flags such as
+      // --input-type=module would only slow it down or break it.
+      const worker = new Worker(source, { eval: true, execArgv: [], workerData: { ...data, memory, ctlByte, index: w } });
+      worker.unref();
+      worker.on('error', () => (this.broken = true));
+      worker.on('exit', () => (this.broken = true));
+      this.workers.push(worker);
+    }
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Whether every worker has started and none has died. */
+  ready(): boolean {
+    return !this.broken && this.ctl.every((c) => Atomics.load(c, READY) === 1);
+  }
+
+  /** Resolves once every worker has started (or the pool broke). */
+  async whenReady(): Promise<boolean> {
+    while (!this.broken && !this.ready()) await new Promise((r) => setTimeout(r, 2));
+    return !this.broken;
+  }
+
+  /** The parameter views of worker w's control block (ints from ARG on, and the float64s). */
+  args(w: number): { ints: Int32Array; f64: Float64Array } {
+    return { ints: this.ctl[w]!, f64: this.f64[w]! };
+  }
+
+  /** Starts worker w on the task whose parameters were written with args(w). */
+  start(w: number): void {
+    const ctl = this.ctl[w]!;
+    ctl[CMD] = CMD_RUN;
+    Atomics.add(ctl, SEQ, 1);
+    Atomics.notify(ctl, SEQ);
+  }
+
+  /** Blocks until worker w finished its last task; false if the task threw. */
+  wait(w: number): boolean {
+    const ctl = this.ctl[w]!;
+    const seq = Atomics.load(ctl, SEQ);
+    for (;;) {
+      const done = Atomics.load(ctl, DONE);
+      if (done === seq) return Atomics.load(ctl, ERR) === 0;
+      Atomics.wait(ctl, DONE, done, 1000);
+      if (this.broken) throw new Error('weir: a CPU worker thread died');
+    }
+  }
+
+  /** Stops every worker; resolves when they have exited. */
+  async close(): Promise<void> {
+    this.broken = true;
+    for (const ctl of this.ctl) {
+      ctl[CMD] = CMD_EXIT;
+      Atomics.add(ctl, SEQ, 1);
+      Atomics.notify(ctl, SEQ);
+    }
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
