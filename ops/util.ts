@@ -51,8 +51,3 @@ export function binaryShape(allowed: readonly DType[], outDType?: DType) {
   };
 }
 
-/** Shape function: output i has the shape and dtype of input i (gradient helper ops). */
-export function sameAsInput(i: number) {
-  return (ctx: ShapeContext): OutputSpec[] => [{ dtype: ctx.inputs[i]!.dtype, shape: ctx.inputs[i]!.shape }];
-}
-
