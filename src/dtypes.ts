@@ -52,7 +52,6 @@ export function dtypeOfData(data: TypedArray): DType {
 
 export const isFloat = (d: DType): boolean => d === 'float32';
 export const isInteger = (d: DType): boolean => d === 'int32' || d === 'int64';
-export const isNumeric = (d: DType): boolean => d !== 'bool' && d !== 'string';
 
 /** TensorFlow's Python-side dtype names, used in error messages. */
 export function tfDTypeName(d: DType): string {

@@ -218,8 +218,6 @@ describe('generated code', () => {
 // ---------------------------------------------------------------------------------------------
 // Property test: random elementwise DAGs (broadcasting, shared inputs, several outputs).
 
-type Maker = (r: () => number, operands: tf.Tensor[], pick: (pred: (t: tf.Tensor) => boolean) => tf.Tensor | undefined) => tf.Tensor | undefined;
-
 const FLOAT_UNARY = [tf.negative, tf.square, tf.abs, tf.exp, tf.tanh, tf.sigmoid, tf.nn.relu, tf.nn.relu6, tf.nn.elu, tf.nn.softplus, tf.floor, tf.sign, (t: tf.Tensor) => tf.nn.leakyRelu(t, 0.1)];
 const FLOAT_BINARY = [tf.add, tf.subtract, tf.multiply, tf.divide, tf.maximum, tf.minimum, tf.squaredDifference];
 const COMPARE = [tf.less, tf.greater, tf.equal, tf.greaterEqual];

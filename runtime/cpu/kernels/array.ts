@@ -10,7 +10,6 @@ import { alloc, attr } from './util.js';
 
 /** Element access on any storage, typed as numbers (int64 holds bigints, string holds byte arrays). */
 type Elems = Float32Array;
-const elems = (a: NDArray): Elems => a.data as unknown as Elems;
 const isTyped = (d: TypedArray): boolean => !Array.isArray(d);
 
 function fromNumbers(values: readonly number[], dtype: DType, shape: readonly number[]): NDArray {

@@ -1,4 +1,4 @@
-import { allocData, type DType, type TypedArray } from '../../../src/dtypes.js';
+import { allocData, type DType } from '../../../src/dtypes.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { NDArray, numElements } from '../../../src/ndarray.js';
 import { broadcastShapes, formatShape, stridesOf } from '../../../src/shape.js';
@@ -120,19 +120,6 @@ export function binaryBigInt(a: NDArray, b: NDArray, outDType: DType, f: (x: big
   const od = out.data as unknown as { [i: number]: bigint | number };
   forEachBroadcast(a.shape, b.shape, shape, (o, i, j) => (od[o] = f(ad[i]!, bd[j]!)));
   return out;
-}
-
-/** Elementwise unary op over numbers. */
-export function unaryNumeric(a: NDArray, outDType: DType, f: (x: number) => number): NDArray {
-  const out = alloc(outDType, a.shape);
-  const ad = a.data as Float32Array;
-  const od = out.data as Float32Array;
-  for (let i = 0; i < od.length; i++) od[i] = f(ad[i]!);
-  return out;
-}
-
-export function copyData(src: TypedArray): TypedArray {
-  return src.slice() as TypedArray;
 }
 
 /** Reads an int32/int64 tensor as JS numbers (shape vectors, axes, indices). */
