@@ -25,6 +25,22 @@
  * WEIR_CPU_THREADS=n sets the number of threads (the calling one included; default: the core count).
  */
 
+import {
+  F32X4_ADD,
+  F32X4_MUL,
+  get,
+  I32,
+  set,
+  simd,
+  sleb,
+  tee,
+  V128,
+  V128_LOAD,
+  V128_LOAD32_SPLAT,
+  V128_STORE,
+  wasmModule,
+  type WasmFunction,
+} from './simd.js';
 import { ARG, CTRL_BYTES, ThreadPool, threadCount, workerLoopSource } from './threads.js';
 
 const MR = 4;
@@ -721,64 +737,28 @@ function createMemory(): FastMemory | null {
  * opcodes so no binary blob or build step is needed.
  */
 function simdKernelModule(pages: number, maxPages: number, shared: boolean): Uint8Array<ArrayBuffer> {
-  const uleb = (n: number): number[] => {
-    const out: number[] = [];
-    do {
-      let b = n & 0x7f;
-      n >>>= 7;
-      if (n) b |= 0x80;
-      out.push(b);
-    } while (n);
-    return out;
-  };
-  const sleb = (n: number): number[] => {
-    const out: number[] = [];
-    for (;;) {
-      const b = n & 0x7f;
-      n >>= 7;
-      if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...out, b];
-      out.push(b | 0x80);
-    }
-  };
-  const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-  const name = (str: string): number[] => vec([...str].map((ch) => [ch.charCodeAt(0)]));
-  const section = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes];
-  const simd = (op: number, ...memarg: number[]): number[] => [0xfd, ...uleb(op), ...memarg];
-  const get = (i: number): number[] => [0x20, i];
-  const set = (i: number): number[] => [0x21, i];
-  const i32 = 0x7f;
-  const v128 = 0x7b;
-  const [LOAD, LOAD32_SPLAT, STORE, F32X4_ADD, F32X4_MUL] = [0x00, 0x09, 0x0b, 0xe4, 0xe6];
-  const [I32_CONST, I32_ADD, I32_SUB] = [0x41, 0x6a, 0x6b];
   // Params 0..4: kc, a, b, c, ldc. Locals: acc[r][h] = 5 + 2r + h (v128), b0 = 13, b1 = 14, av = 15.
   const [KC_, A_, B_, C_, LDC_] = [0, 1, 2, 3, 4];
   const acc = (r: number, h: number): number => 5 + 2 * r + h;
   const [B0, B1, AV] = [13, 14, 15];
+  const [I32_CONST, I32_ADD, I32_SUB] = [0x41, 0x6a, 0x6b];
   const code: number[] = [0x03, 0x40]; // loop
-  code.push(...get(B_), ...simd(LOAD, 4, 0), ...set(B0));
-  code.push(...get(B_), ...simd(LOAD, 4, 16), ...set(B1));
+  code.push(...get(B_), ...simd(V128_LOAD, 4, 0), ...set(B0));
+  code.push(...get(B_), ...simd(V128_LOAD, 4, 16), ...set(B1));
   for (let r = 0; r < MR; r++) {
-    code.push(...get(A_), ...simd(LOAD32_SPLAT, 2, 4 * r), ...set(AV));
+    code.push(...get(A_), ...simd(V128_LOAD32_SPLAT, 2, 4 * r), ...set(AV));
     for (let h = 0; h < 2; h++) {
       code.push(...get(acc(r, h)), ...get(AV), ...get(h === 0 ? B0 : B1), ...simd(F32X4_MUL), ...simd(F32X4_ADD), ...set(acc(r, h)));
     }
   }
   code.push(...get(A_), I32_CONST, ...sleb(4 * MR), I32_ADD, ...set(A_));
   code.push(...get(B_), I32_CONST, ...sleb(4 * NR), I32_ADD, ...set(B_));
-  code.push(...get(KC_), I32_CONST, ...sleb(1), I32_SUB, 0x22, KC_, 0x0d, 0); // kc = kc - 1; br_if loop (kc != 0)
+  code.push(...get(KC_), I32_CONST, ...sleb(1), I32_SUB, ...tee(KC_), 0x0d, 0); // kc = kc - 1; br_if loop (kc != 0)
   code.push(0x0b); // end loop
   for (let r = 0; r < MR; r++) {
-    for (let h = 0; h < 2; h++) code.push(...get(C_), ...get(acc(r, h)), ...simd(STORE, 4, 16 * h));
+    for (let h = 0; h < 2; h++) code.push(...get(C_), ...get(acc(r, h)), ...simd(V128_STORE, 4, 16 * h));
     code.push(...get(C_), ...get(LDC_), I32_ADD, ...set(C_));
   }
-  code.push(0x0b); // end function
-  const body = [...vec([[...uleb(2 * MR + 3), v128]]), ...code];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec([[i32], [i32], [i32], [i32], [i32]]), 0x00]])),
-    ...section(2, vec([[...name('env'), ...name('mem'), 0x02, shared ? 0x03 : 0x01, ...uleb(pages), ...uleb(maxPages)]])),
-    ...section(3, vec([[0x00]])),
-    ...section(7, vec([[...name('k'), 0x00, 0x00]])),
-    ...section(10, vec([[...uleb(body.length), ...body]])),
-  ]);
+  const kernel: WasmFunction = { exportName: 'k', params: [I32, I32, I32, I32, I32], results: [], locals: Array<number>(2 * MR + 3).fill(V128), code };
+  return wasmModule({ pages, maxPages, shared }, [kernel]);
 }

@@ -8,6 +8,7 @@ import { layoutDims, readWindowAttrs, windowedOutputSize, type DataFormat, type 
 import type { KernelNode } from '../../backend.js';
 import { sgemm } from '../gemm.js';
 import { registerCpuKernel } from '../registry.js';
+import { poolSimd, useSimd } from '../simd.js';
 import { alloc, toNumbers } from './util.js';
 
 // ---- geometry ----
@@ -457,6 +458,11 @@ registerConvFamily('DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput'
 // Loops are written out in each kernel (no per-window callbacks): pooling is memory-bound and these
 // run on every training step of a CNN.
 
+/** The SIMD pooling loops work four channels at a time: worth it from four channels on, on large outputs. */
+function usePoolSimd(g: Geom): boolean {
+  return g.C >= 4 && useSimd(g.N * g.OH * g.OW * g.C);
+}
+
 function poolGeometry(node: KernelNode, inShape: readonly number[]): { g: Geom; format: DataFormat } {
   const a = windowAttrs(node, {});
   const [KH, KW] = windowAttrs(node, { listName: 'ksize' }).strides;
@@ -512,6 +518,10 @@ registerCpuKernel('MaxPool', ([input], node) => {
   const { N, H, W, C, KH, KW, OH, OW, sH, sW, padT, padL } = g;
   const x = asNHWC(input!, format);
   const out = outputNHWC(format, N, OH, OW, C);
+  if (usePoolSimd(g)) {
+    poolSimd('max', g, x, out.nhwc);
+    return [finishNHWC(out, format)];
+  }
   const y = out.nhwc.fill(-Infinity);
   for (let n = 0; n < N; n++) {
     const base = n * H * W * C;
@@ -605,7 +615,8 @@ function avgPoolLoop(g: Geom, src: Float32Array, dst: Float32Array, backward: bo
 registerCpuKernel('AvgPool', ([input], node) => {
   const { g, format } = poolGeometry(node, input!.shape);
   const y = outputNHWC(format, g.N, g.OH, g.OW, g.C);
-  avgPoolLoop(g, asNHWC(input!, format), y.nhwc, false);
+  if (usePoolSimd(g)) poolSimd('avg', g, asNHWC(input!, format), y.nhwc);
+  else avgPoolLoop(g, asNHWC(input!, format), y.nhwc, false);
   return [finishNHWC(y, format)];
 });
 

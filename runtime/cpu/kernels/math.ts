@@ -7,6 +7,7 @@ import { formatShape, sameShape, stridesOf } from '../../../src/shape.js';
 import type { KernelNode } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
 import { sgemm } from '../gemm.js';
+import { binarySimd, reduceRowsSimd, rowBroadcastSimd, useSimd, type BinaryOp } from '../simd.js';
 import { alloc, attr, broadcastOrThrow, broadcastStrides, toNumbers } from './util.js';
 
 type NumData = Float32Array | Int32Array | Uint8Array;
@@ -112,6 +113,34 @@ interface BinarySpec {
   out?: 'bool';
   /** For Equal/NotEqual on strings: the result when the byte strings are equal. */
   stringEqual?: boolean;
+  /** The WebAssembly SIMD loop for large float32 operands (bit-identical to `num`). */
+  simd?: BinaryOp;
+}
+
+/** Runs a float32 binary op with the SIMD loops when its operands are same-shape, scalar or one row repeated; false if not handled. */
+function runBinarySimd(op: BinaryOp, a: NDArray, b: NDArray, out: NDArray): boolean {
+  const n = out.size;
+  if (!useSimd(n)) return false;
+  const ad = a.data as Float32Array;
+  const bd = b.data as Float32Array;
+  const od = out.data as Float32Array;
+  if ((a.size === n || a.size === 1) && (b.size === n || b.size === 1)) {
+    binarySimd(op, ad, bd, od);
+    return true;
+  }
+  if (a.size === n && isTrailingRow(b.shape, out.shape)) return rowBroadcastSimd(op, ad, bd, false, od);
+  if (b.size === n && isTrailingRow(a.shape, out.shape)) return rowBroadcastSimd(op, bd, ad, true, od);
+  return false;
+}
+
+/** Whether `small`, without its leading 1s, is a suffix of `full` (so it repeats once per leading index). */
+function isTrailingRow(small: readonly number[], full: readonly number[]): boolean {
+  let lead = 0;
+  while (lead < small.length && small[lead] === 1) lead++;
+  const tail = small.length - lead;
+  if (tail === 0 || tail > full.length) return false;
+  for (let d = 0; d < tail; d++) if (small[lead + d] !== full[full.length - tail + d]) return false;
+  return true;
 }
 
 function registerBinary(type: string, spec: BinarySpec): void {
@@ -126,7 +155,7 @@ function registerBinary(type: string, spec: BinarySpec): void {
     if (a.dtype === 'int64') {
       if (!spec.big) throw new InvalidArgumentError(`${type} has no int64 kernel`, node.name);
       runBinaryBig(spec.big, a, b, out);
-    } else {
+    } else if (!(spec.simd && a.dtype === 'float32' && runBinarySimd(spec.simd, a, b, out))) {
       runBinaryRow(a.dtype === 'int32' && spec.int ? spec.int : spec.num, a, b, out);
     }
     return [out];
@@ -182,18 +211,21 @@ function floorMod64(x: bigint, y: bigint): bigint {
 // The row functions below are written out one by one (rather than as a generic loop over a
 // callback) so each inner loop is monomorphic and V8 compiles it to straight-line arithmetic.
 registerBinary('AddV2', {
+  simd: 'add',
   num: (od, o, ad, ia, sa, bd, ib, sb, n) => {
     for (let k = 0; k < n; k++, ia += sa, ib += sb) od[o + k] = ad[ia]! + bd[ib]!;
   },
   big: (x, y) => x + y,
 });
 registerBinary('Sub', {
+  simd: 'sub',
   num: (od, o, ad, ia, sa, bd, ib, sb, n) => {
     for (let k = 0; k < n; k++, ia += sa, ib += sb) od[o + k] = ad[ia]! - bd[ib]!;
   },
   big: (x, y) => x - y,
 });
 registerBinary('Mul', {
+  simd: 'mul',
   num: (od, o, ad, ia, sa, bd, ib, sb, n) => {
     for (let k = 0; k < n; k++, ia += sa, ib += sb) od[o + k] = ad[ia]! * bd[ib]!;
   },
@@ -203,6 +235,7 @@ registerBinary('Mul', {
   big: (x, y) => x * y,
 });
 registerBinary('RealDiv', {
+  simd: 'div',
   num: (od, o, ad, ia, sa, bd, ib, sb, n) => {
     for (let k = 0; k < n; k++, ia += sa, ib += sb) od[o + k] = ad[ia]! / bd[ib]!;
   },
@@ -243,12 +276,14 @@ registerBinary('Pow', {
   big: ipow64,
 });
 registerBinary('Maximum', {
+  simd: 'max',
   num: (od, o, ad, ia, sa, bd, ib, sb, n) => {
     for (let k = 0; k < n; k++, ia += sa, ib += sb) od[o + k] = Math.max(ad[ia]!, bd[ib]!);
   },
   big: (x, y) => (x > y ? x : y),
 });
 registerBinary('Minimum', {
+  simd: 'min',
   num: (od, o, ad, ia, sa, bd, ib, sb, n) => {
     for (let k = 0; k < n; k++, ia += sa, ib += sb) od[o + k] = Math.min(ad[ia]!, bd[ib]!);
   },
@@ -842,6 +877,9 @@ function canonicalReduce(x: NDArray, axes: readonly number[]): { data: TypedArra
   return { data: moved.data, outer: numElements(kept.map((d) => x.shape[d]!)), r: numElements(axes.map((d) => x.shape[d]!)), inner: 1 };
 }
 
+/** Shorter rows spend more on calls into WebAssembly than the SIMD loop saves. */
+const SIMD_MIN_ROW = 64;
+
 type ReduceKind = 'sum' | 'mean' | 'prod' | 'max' | 'min';
 
 function reduceInit(kind: ReduceKind, dtype: DType): number {
@@ -864,6 +902,12 @@ function reduceInit(kind: ReduceKind, dtype: DType): number {
  */
 function reduceNumber(kind: ReduceKind, xd: Float32Array | Int32Array, out: Float32Array | Int32Array, outer: number, r: number, inner: number): void {
   const isInt = out instanceof Int32Array;
+  if (!isInt && inner === 1 && kind !== 'prod' && r >= SIMD_MIN_ROW && useSimd(outer * r)) {
+    const acc = new Float64Array(outer);
+    reduceRowsSimd(kind === 'mean' ? 'sum' : kind, xd as Float32Array, 0, outer, r, acc);
+    for (let o = 0; o < outer; o++) out[o] = kind === 'mean' ? acc[o]! / r : acc[o]!;
+    return;
+  }
   const acc = new Float64Array(inner);
   for (let o = 0; o < outer; o++) {
     acc.fill(reduceInit(kind, isInt ? 'int32' : 'float32'));

@@ -1,0 +1,405 @@
+/**
+ * WebAssembly SIMD building blocks shared by the CPU kernels: a byte encoder for small modules
+ * assembled from opcodes (no binary blob, no build step; gemm.ts builds its micro-kernel with it),
+ * and a module of f32x4 loops for float32 elementwise binary ops and row reductions.
+ *
+ * Kernel inputs live in arbitrary ArrayBuffers, so the loops run on staging buffers in the
+ * module's own memory: operands are copied in a chunk at a time (sized to stay in cache) and the
+ * results copied back. Elementwise results are bit-identical to the TypeScript loops (f32x4
+ * add/sub/mul/div/min/max round exactly as float64 arithmetic rounded to float32 does, and
+ * min/max propagate NaN and order -0 < +0 like Math.min/Math.max).
+ *
+ * WEIR_CPU_FAST=0 (read once, at load) disables all of it.
+ */
+
+// ---- WebAssembly encoding ----
+
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...out, b];
+    out.push(b | 0x80);
+  }
+}
+
+/** A length-prefixed vector of already-encoded items. */
+export const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+export const name = (str: string): number[] => vec([...str].map((ch) => [ch.charCodeAt(0)]));
+export const section = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes];
+/** A SIMD instruction (0xfd prefix), followed by its memarg or lane immediates. */
+export const simd = (op: number, ...imm: number[]): number[] => [0xfd, ...uleb(op), ...imm];
+export const get = (i: number): number[] => [0x20, i];
+export const set = (i: number): number[] => [0x21, i];
+export const tee = (i: number): number[] => [0x22, i];
+export const I32 = 0x7f;
+export const F64 = 0x7c;
+export const V128 = 0x7b;
+
+/** One function of a module: its parameter and result types, extra locals, and body (without the final `end`). */
+export interface WasmFunction {
+  exportName: string;
+  params: number[];
+  results: number[];
+  locals: number[];
+  code: number[];
+}
+
+/** The bytes of a module importing memory env.mem and exporting `fns`, each with its own type. */
+export function wasmModule(
+  memory: { pages: number; maxPages?: number; shared: boolean },
+  fns: readonly WasmFunction[],
+): Uint8Array<ArrayBuffer> {
+  const limits = memory.maxPages === undefined ? [0x00, ...uleb(memory.pages)] : [memory.shared ? 0x03 : 0x01, ...uleb(memory.pages), ...uleb(memory.maxPages)];
+  const body = (f: WasmFunction): number[] => {
+    const groups: [number, number][] = []; // runs of equal local types, as [count, type]
+    for (const t of f.locals) {
+      const last = groups[groups.length - 1];
+      if (last !== undefined && last[1] === t) last[0]++;
+      else groups.push([1, t]);
+    }
+    const bytes = [...vec(groups.map(([count, t]) => [...uleb(count), t])), ...f.code, 0x0b];
+    return [...uleb(bytes.length), ...bytes];
+  };
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(fns.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec(f.results.map((t) => [t]))]))),
+    ...section(2, vec([[...name('env'), ...name('mem'), 0x02, ...limits]])),
+    ...section(3, vec(fns.map((_, i) => uleb(i)))),
+    ...section(7, vec(fns.map((f, i) => [...name(f.exportName), 0x00, ...uleb(i)]))),
+    ...section(10, vec(fns.map(body))),
+  ]);
+}
+
+// SIMD opcodes (after the 0xfd prefix).
+export const V128_LOAD = 0x00;
+export const V128_LOAD32_SPLAT = 0x09;
+export const V128_STORE = 0x0b;
+const I8X16_SHUFFLE = 0x0d;
+const F32X4_EXTRACT_LANE = 0x1f;
+const F64X2_EXTRACT_LANE = 0x21;
+const F64X2_PROMOTE_LOW_F32X4 = 0x5f;
+export const F32X4_ADD = 0xe4;
+export const F32X4_SUB = 0xe5;
+export const F32X4_MUL = 0xe6;
+export const F32X4_DIV = 0xe7;
+export const F32X4_MIN = 0xe8;
+export const F32X4_MAX = 0xe9;
+const F32X4_SPLAT = 0x13;
+const F32X4_PMAX = 0xeb;
+const F64X2_ADD = 0xf0;
+const F32_CONST = 0x43;
+const I32_LT_U = 0x49;
+const F32_MIN = 0x96;
+const F32_MAX = 0x97;
+const F64_ADD = 0xa0;
+const I32_CONST = 0x41;
+const I32_ADD = 0x6a;
+const I32_SUB = 0x6b;
+
+// ---- The elementwise / reduction module ----
+
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min';
+const BINARY_OPCODES: Record<BinaryOp, number> = { add: F32X4_ADD, sub: F32X4_SUB, mul: F32X4_MUL, div: F32X4_DIV, max: F32X4_MAX, min: F32X4_MIN };
+/** How each operand is read: a vector of n floats, or one float splatted to every lane. */
+type Mode = 'vv' | 'vs' | 'sv';
+const MODES: readonly Mode[] = ['vv', 'vs', 'sv'];
+
+type BinaryFn = (a: number, b: number, o: number, bytes: number) => void;
+type ReduceFn = (a: number, bytes: number) => number;
+
+/**
+ * `<op>_<mode>(a, b, o, bytes)`: o[i] = a[i] op b[i] over `bytes` (a positive multiple of 16) at
+ * byte addresses a, b, o (any alignment); a splatted operand is the float at its address.
+ */
+function binaryFunction(op: BinaryOp, mode: Mode): WasmFunction {
+  const [A, B, O, N] = [0, 1, 2, 3];
+  const load = (p: number, splat: boolean): number[] => [...get(p), ...(splat ? simd(V128_LOAD32_SPLAT, 2, 0) : simd(V128_LOAD, 0, 0))];
+  const bump = (p: number): number[] => [...get(p), I32_CONST, 16, I32_ADD, ...set(p)];
+  const code: number[] = [0x03, 0x40]; // loop
+  code.push(...get(O), ...load(A, mode === 'sv'), ...load(B, mode === 'vs'), ...simd(BINARY_OPCODES[op]), ...simd(V128_STORE, 0, 0));
+  if (mode !== 'sv') code.push(...bump(A));
+  if (mode !== 'vs') code.push(...bump(B));
+  code.push(...bump(O));
+  code.push(...get(N), I32_CONST, 16, I32_SUB, ...tee(N), 0x0d, 0, 0x0b); // n -= 16; br_if loop; end
+  return { exportName: `${op}_${mode}`, params: [I32, I32, I32, I32], results: [], locals: [], code };
+}
+
+/** `sum(a, bytes)`: the float64 sum of the floats at a (bytes a positive multiple of 16), in two f64x2 accumulators. */
+function sumFunction(): WasmFunction {
+  const [A, N, V, LO, HI] = [0, 1, 2, 3, 4];
+  const highToLow = simd(I8X16_SHUFFLE, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
+  const code: number[] = [0x03, 0x40];
+  code.push(...get(A), ...simd(V128_LOAD, 0, 0), ...set(V));
+  code.push(...get(LO), ...get(V), ...simd(F64X2_PROMOTE_LOW_F32X4), ...simd(F64X2_ADD), ...set(LO));
+  code.push(...get(HI), ...get(V), ...get(V), ...highToLow, ...simd(F64X2_PROMOTE_LOW_F32X4), ...simd(F64X2_ADD), ...set(HI));
+  code.push(...get(A), I32_CONST, 16, I32_ADD, ...set(A));
+  code.push(...get(N), I32_CONST, 16, I32_SUB, ...tee(N), 0x0d, 0, 0x0b);
+  code.push(...get(LO), ...get(HI), ...simd(F64X2_ADD), ...tee(LO), ...simd(F64X2_EXTRACT_LANE, 0), ...get(LO), ...simd(F64X2_EXTRACT_LANE, 1), F64_ADD);
+  return { exportName: 'sum', params: [I32, I32], results: [F64], locals: [V128, V128, V128], code };
+}
+
+/**
+ * `max(a, bytes)` / `min(a, bytes)`: the extreme float at a (bytes a positive multiple of 64); NaN
+ * if any is NaN. Four independent accumulators, since f32x4.max/min have a long latency.
+ */
+function extremeFunction(op: 'max' | 'min'): WasmFunction {
+  const [A, N] = [0, 1];
+  const acc = (k: number): number => 2 + k;
+  const [vop, sop] = op === 'max' ? [F32X4_MAX, F32_MAX] : [F32X4_MIN, F32_MIN];
+  const code: number[] = [];
+  for (let k = 0; k < 4; k++) code.push(...get(A), ...simd(V128_LOAD, 0, 16 * k), ...set(acc(k)));
+  code.push(0x03, 0x40);
+  for (let k = 0; k < 4; k++) code.push(...get(acc(k)), ...get(A), ...simd(V128_LOAD, 0, 16 * k), ...simd(vop), ...set(acc(k)));
+  code.push(...get(A), I32_CONST, ...sleb(64), I32_ADD, ...set(A));
+  code.push(...get(N), I32_CONST, ...sleb(64), I32_SUB, ...tee(N), 0x0d, 0, 0x0b);
+  code.push(...get(acc(0)), ...get(acc(1)), ...simd(vop), ...get(acc(2)), ...get(acc(3)), ...simd(vop), ...simd(vop), ...set(acc(0)));
+  for (let lane = 0; lane < 4; lane++) {
+    code.push(...get(acc(0)), ...simd(F32X4_EXTRACT_LANE, lane));
+    if (lane > 0) code.push(sop);
+  }
+  return { exportName: op, params: [I32, I32], results: [0x7d], locals: [V128, V128, V128, V128], code };
+}
+
+/**
+ * `maxpool` / `avgpool(x, y, cBytes, rowBytes, tapBytes, kh, kw, scale)`: for each group of four
+ * channels below cBytes (a positive multiple of 16), y = the max (or the sum times `scale`) of the
+ * kh x kw window taps starting at x, taps tapBytes apart along a row and rows rowBytes apart.
+ * kh, kw >= 1. The max is TypeScript's `if (v > best) best = v` from -Infinity (f32x4.pmax), so NaN
+ * inputs are skipped exactly as there.
+ */
+function poolFunction(kind: 'max' | 'avg'): WasmFunction {
+  const [X, Y, CB, ROW, TAP, KH, KW, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [C, PROW, P, H, W, ACC] = [8, 9, 10, 11, 12, 13];
+  const countdown = (i: number): number[] => [...get(i), I32_CONST, 1, I32_SUB, ...tee(i), 0x0d, 0, 0x0b];
+  const init = kind === 'max' ? [F32_CONST, 0x00, 0x00, 0x80, 0xff] : [F32_CONST, 0, 0, 0, 0];
+  const code: number[] = [0x03, 0x40]; // loop over channel groups
+  code.push(...init, ...simd(F32X4_SPLAT), ...set(ACC));
+  code.push(...get(X), ...get(C), I32_ADD, ...set(PROW), ...get(KH), ...set(H));
+  code.push(0x03, 0x40); // loop over window rows
+  code.push(...get(PROW), ...set(P), ...get(KW), ...set(W));
+  code.push(0x03, 0x40); // loop over taps in a row
+  code.push(...get(ACC), ...get(P), ...simd(V128_LOAD, 0, 0), ...simd(kind === 'max' ? F32X4_PMAX : F32X4_ADD), ...set(ACC));
+  code.push(...get(P), ...get(TAP), I32_ADD, ...set(P));
+  code.push(...countdown(W));
+  code.push(...get(PROW), ...get(ROW), I32_ADD, ...set(PROW));
+  code.push(...countdown(H));
+  code.push(...get(Y), ...get(C), I32_ADD, ...get(ACC));
+  if (kind === 'avg') code.push(...get(SCALE), ...simd(F32X4_SPLAT), ...simd(F32X4_MUL));
+  code.push(...simd(V128_STORE, 0, 0));
+  code.push(...get(C), I32_CONST, 16, I32_ADD, ...tee(C), ...get(CB), I32_LT_U, 0x0d, 0, 0x0b);
+  return { exportName: `${kind}pool`, params: [I32, I32, I32, I32, I32, I32, I32, 0x7d], results: [], locals: [I32, I32, I32, I32, I32, V128], code };
+}
+
+/** Floats per staging buffer: three of them (two operands, one result) stay within L2. */
+const CHUNK = 16384;
+/** Below this many output elements the copies cost more than the SIMD loop saves. */
+export const SIMD_MIN_ELEMENTS = 4096;
+const PAGE = 65536;
+
+interface Engine {
+  memory: WebAssembly.Memory;
+  binary: Record<`${BinaryOp}_${Mode}`, BinaryFn>;
+  sum: ReduceFn;
+  max: ReduceFn;
+  min: ReduceFn;
+  maxpool: PoolFn;
+  avgpool: PoolFn;
+}
+
+type PoolFn = (x: number, y: number, cBytes: number, rowBytes: number, tapBytes: number, kh: number, kw: number, scale: number) => void;
+
+const FAST = typeof process === 'undefined' || process.env?.WEIR_CPU_FAST !== '0';
+
+function createEngine(): Engine | null {
+  // Three chunks plus 16 bytes of slack after each, so rounded-up loops stay in bounds.
+  const pages = Math.ceil((3 * (CHUNK + 4) * 4) / PAGE);
+  try {
+    const memory = new WebAssembly.Memory({ initial: pages });
+    const fns: WasmFunction[] = [];
+    for (const op of Object.keys(BINARY_OPCODES) as BinaryOp[]) for (const mode of MODES) fns.push(binaryFunction(op, mode));
+    fns.push(sumFunction(), extremeFunction('max'), extremeFunction('min'), poolFunction('max'), poolFunction('avg'));
+    const wasm = wasmModule({ pages, shared: false }, fns);
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: memory } }).exports as unknown as Engine['binary'] &
+      Omit<Engine, 'memory' | 'binary'>;
+    const { sum, max, min, maxpool, avgpool } = exports;
+    return { memory, binary: exports, sum, max, min, maxpool, avgpool };
+  } catch {
+    return null;
+  }
+}
+
+const engine = FAST ? createEngine() : null;
+let enabled = engine !== null;
+let heap = engine !== null ? new Float32Array(engine.memory.buffer) : new Float32Array(0);
+const A_AT = 0;
+const B_AT = CHUNK + 4;
+const O_AT = 2 * (CHUNK + 4);
+
+/** Whether the SIMD elementwise/reduction loops can run here. */
+export function elementwiseSimdAvailable(): boolean {
+  return engine !== null;
+}
+
+/** Turns the SIMD elementwise/reduction loops on or off (tests compare both); returns the previous setting. */
+export function setElementwiseSimdEnabled(on: boolean): boolean {
+  const previous = enabled;
+  enabled = on && engine !== null;
+  return previous;
+}
+
+/** Whether the SIMD loops should handle a float32 problem with `n` output elements. */
+export function useSimd(n: number): boolean {
+  return enabled && n >= SIMD_MIN_ELEMENTS;
+}
+
+const round16 = (floats: number): number => ((floats + 3) >> 2) << 4;
+
+/** out = a op b, all n floats long; a or b of length 1 is broadcast. */
+export function binarySimd(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array): void {
+  const e = engine!;
+  const n = out.length;
+  const mode: Mode = a.length === 1 ? 'sv' : b.length === 1 ? 'vs' : 'vv';
+  const f = e.binary[`${op}_${mode}`];
+  if (mode === 'sv') heap[A_AT] = a[0]!;
+  if (mode === 'vs') heap[B_AT] = b[0]!;
+  for (let start = 0; start < n; start += CHUNK) {
+    const len = Math.min(CHUNK, n - start);
+    if (mode !== 'sv') heap.set(a.subarray(start, start + len), A_AT);
+    if (mode !== 'vs') heap.set(b.subarray(start, start + len), B_AT);
+    f(A_AT * 4, B_AT * 4, O_AT * 4, round16(len));
+    out.set(heap.subarray(O_AT, O_AT + len), start);
+  }
+}
+
+/**
+ * out = full op row (or row op full when `rowFirst`), where `row` (cols floats) repeats along
+ * every row of `full` (out.length floats).
+ */
+export function rowBroadcastSimd(op: BinaryOp, full: Float32Array, row: Float32Array, rowFirst: boolean, out: Float32Array): boolean {
+  const cols = row.length;
+  if (cols + 4 > CHUNK) return false;
+  const e = engine!;
+  const f = e.binary[`${op}_vv`];
+  const n = out.length;
+  const [fullAt, rowAt] = rowFirst ? [B_AT, A_AT] : [A_AT, B_AT];
+  heap.set(row, rowAt);
+  const rowsPerChunk = Math.floor(CHUNK / cols);
+  const bytes = round16(cols);
+  for (let start = 0; start < n; start += rowsPerChunk * cols) {
+    const len = Math.min(rowsPerChunk * cols, n - start);
+    heap.set(full.subarray(start, start + len), fullAt);
+    // A row's rounded-up tail spills into the next row's output slot, which that row then overwrites.
+    for (let r = 0; r < len; r += cols) {
+      const at = (fullAt + r) * 4;
+      if (rowFirst) f(rowAt * 4, at, (O_AT + r) * 4, bytes);
+      else f(at, rowAt * 4, (O_AT + r) * 4, bytes);
+    }
+    out.set(heap.subarray(O_AT, O_AT + len), start);
+  }
+  return true;
+}
+
+export type RowReduction = 'sum' | 'max' | 'min';
+
+/**
+ * out[i] = the sum (in float64), max or min of x[i*r .. i*r + r) for i < outer, r >= 1.
+ * NaN propagates through max/min; a max/min of equal-valued +0 and -0 may return either.
+ */
+export function reduceRowsSimd(kind: RowReduction, x: Float32Array, xOff: number, outer: number, r: number, out: Float64Array): void {
+  const e = engine!;
+  const f = kind === 'sum' ? e.sum : kind === 'max' ? e.max : e.min;
+  const vecLen = kind === 'sum' ? r & ~3 : r & ~15;
+  const rowsPerChunk = Math.max(1, Math.floor((3 * CHUNK) / r));
+  for (let first = 0; first < outer; first += rowsPerChunk) {
+    const rows = Math.min(rowsPerChunk, outer - first);
+    const src = xOff + first * r;
+    if (rows * r > 3 * CHUNK) growHeap(rows * r);
+    heap.set(x.subarray(src, src + rows * r), 0);
+    for (let i = 0; i < rows; i++) {
+      const at = i * r;
+      let acc = vecLen > 0 ? f(at * 4, vecLen * 4) : kind === 'sum' ? 0 : heap[at]!;
+      for (let j = vecLen; j < r; j++) {
+        const v = heap[at + j]!;
+        if (kind === 'sum') acc += v;
+        else if (v !== v || (kind === 'max' ? v > acc : v < acc)) acc = v;
+      }
+      out[first + i] = acc;
+    }
+  }
+}
+
+/** Makes the memory hold at least `floats` floats (a single row longer than the staging area). */
+function growHeap(floats: number): void {
+  const e = engine!;
+  const need = Math.ceil(((floats + 4) * 4) / PAGE) - e.memory.buffer.byteLength / PAGE;
+  if (need > 0) {
+    e.memory.grow(need);
+    heap = new Float32Array(e.memory.buffer);
+  }
+}
+
+/** Pooling geometry in NHWC: input [N, H, W, C], output [N, OH, OW, C]. */
+export interface PoolGeometry {
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  sH: number;
+  sW: number;
+  padT: number;
+  padL: number;
+}
+
+/**
+ * Max or average pooling of NHWC x into y over the channels, four at a time, one image at a time
+ * through the staging memory. The average counts only the window taps inside the input, like
+ * TensorFlow; it sums the taps before scaling, so it may differ from the TypeScript loop in the
+ * last bits. A window with no tap inside the input gives -Infinity (max) or 0 (average).
+ */
+export function poolSimd(kind: 'max' | 'avg', g: PoolGeometry, x: Float32Array, y: Float32Array): void {
+  const e = engine!;
+  const { N, H, W, C, KH, KW, OH, OW, sH, sW, padT, padL } = g;
+  const f = kind === 'max' ? e.maxpool : e.avgpool;
+  const inFloats = H * W * C;
+  const outFloats = OH * OW * C;
+  const yAt = inFloats + 4;
+  growHeap(yAt + outFloats + 4);
+  const cBytes = round16(C);
+  const empty = kind === 'max' ? -Infinity : 0;
+  for (let n = 0; n < N; n++) {
+    heap.set(x.subarray(n * inFloats, (n + 1) * inFloats), 0);
+    // Outputs go in order: a pixel's rounded-up channel tail spills into the next pixel's slot,
+    // which that pixel then overwrites.
+    for (let oh = 0; oh < OH; oh++) {
+      const hs = oh * sH - padT;
+      const h0 = Math.max(hs, 0);
+      const h1 = Math.min(hs + KH, H);
+      for (let ow = 0; ow < OW; ow++) {
+        const ws = ow * sW - padL;
+        const w0 = Math.max(ws, 0);
+        const w1 = Math.min(ws + KW, W);
+        const yi = yAt + (oh * OW + ow) * C;
+        if (h0 >= h1 || w0 >= w1) heap.fill(empty, yi, yi + C);
+        else f((h0 * W + w0) * C * 4, yi * 4, cBytes, W * C * 4, C * 4, h1 - h0, w1 - w0, 1 / ((h1 - h0) * (w1 - w0)));
+      }
+    }
+    y.set(heap.subarray(yAt, yAt + outFloats), n * outFloats);
+  }
+}
