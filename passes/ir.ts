@@ -248,14 +248,7 @@ export class PlanGraph {
   schedule(): void {
     const index = new Map<PNode, number>();
     this.nodes.forEach((n, i) => index.set(n, i));
-    const deps = new Map<PNode, Set<PNode>>();
-    for (const n of this.nodes) {
-      const d = new Set<PNode>();
-      for (const v of n.inputs) if (v && index.has(v.node)) d.add(v.node);
-      for (const c of n.controlInputs) if (index.has(c)) d.add(c);
-      deps.set(n, d);
-    }
-    for (const [before, after] of variableOrdering(this.nodes)) if (before !== after) deps.get(after)!.add(before);
+    const deps = dependencies(this.nodes);
     const pending = new Map<PNode, number>();
     const succ = new Map<PNode, PNode[]>();
     for (const [n, d] of deps) {
@@ -471,6 +464,23 @@ const REFERENCE_PASSING = new Set(['Identity', 'StopGradient', 'Snapshot', 'Plac
  * or of Identity-like ops passing such a reference on; VariableV2 V itself reads V too (Assign
  * replaces the storage it hands out).
  */
+/**
+ * What each node must wait for: its data and control inputs among `nodes`, plus the variable
+ * orderings (see variableOrdering).
+ */
+export function dependencies(nodes: readonly PNode[]): Map<PNode, Set<PNode>> {
+  const present = new Set(nodes);
+  const deps = new Map<PNode, Set<PNode>>();
+  for (const n of nodes) {
+    const d = new Set<PNode>();
+    for (const v of n.inputs) if (v && present.has(v.node)) d.add(v.node);
+    for (const c of n.controlInputs) if (present.has(c)) d.add(c);
+    deps.set(n, d);
+  }
+  for (const [before, after] of variableOrdering(nodes)) if (before !== after) deps.get(after)!.add(before);
+  return deps;
+}
+
 export function variableOrdering(nodes: readonly PNode[]): [PNode, PNode][] {
   const refOf = new Map<Value, string>();
   const readers = new Map<string, PNode[]>();

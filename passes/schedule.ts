@@ -1,6 +1,6 @@
 // Memory-aware ordering of a plan's kernels.
 import { bytesPerElement } from '../src/dtypes.js';
-import { ARG, variableOrdering, type PlanGraph, type PNode, type Value } from './ir.js';
+import { ARG, dependencies, type PlanGraph, type PNode, type Value } from './ir.js';
 
 /** Ops whose output is their input's memory (see runtime/plan.ts). */
 const ALIAS_TYPES = new Set(['Identity', 'StopGradient', 'PlaceholderWithDefault', 'Snapshot', '_View']);
@@ -28,14 +28,7 @@ export function scheduleForMemory(input: PlanGraph): PlanGraph {
   const g = input.clone();
   const index = new Map<PNode, number>();
   g.nodes.forEach((n, i) => index.set(n, i));
-  const deps = new Map<PNode, Set<PNode>>();
-  for (const n of g.nodes) {
-    const d = new Set<PNode>();
-    for (const v of n.inputs) if (v && index.has(v.node)) d.add(v.node);
-    for (const c of n.controlInputs) if (index.has(c)) d.add(c);
-    deps.set(n, d);
-  }
-  for (const [before, after] of variableOrdering(g.nodes)) if (before !== after) deps.get(after)!.add(before);
+  const deps = dependencies(g.nodes);
 
   // Memory groups: a value and the aliases of it share memory; it is freed when all their readers ran.
   const root = new Map<Value, Value | null>();
