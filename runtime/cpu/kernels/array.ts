@@ -6,7 +6,7 @@ import { formatShape, stridesOf } from '../../../src/shape.js';
 import { invertPerm, masksOf, numbersOf, rangeSize, stridedSliceSpec } from '../../../ops/array.js';
 import type { KernelNode } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
-import { alloc, attr } from './util.js';
+import { alloc, attr, collapseDims } from './util.js';
 
 /** Element access on any storage, typed as numbers (int64 holds bigints, string holds byte arrays). */
 type Elems = Float32Array;
@@ -24,24 +24,6 @@ function copyArray(a: NDArray, shape: readonly number[]): NDArray {
   return new NDArray(data as TypedArray, shape, a.dtype);
 }
 
-/** Drops size-1 dims and merges dims that are contiguous in the strided layout. */
-function coalesce(shape: readonly number[], strides: readonly number[]): [number[], number[]] {
-  const s: number[] = [];
-  const st: number[] = [];
-  for (let i = 0; i < shape.length; i++) {
-    if (shape[i] === 1) continue;
-    const last = s.length - 1;
-    if (last >= 0 && st[last] === strides[i]! * shape[i]!) {
-      s[last]! *= shape[i]!;
-      st[last] = strides[i]!;
-    } else {
-      s.push(shape[i]!);
-      st.push(strides[i]!);
-    }
-  }
-  return [s, st];
-}
-
 /**
  * dst[dstOffset + k] = src[srcOffset + sum_d idx_d * srcStrides_d] for the k-th index of `shape` in
  * row-major order. Strides may be 0 (broadcast) or negative (reversed slices).
@@ -49,14 +31,10 @@ function coalesce(shape: readonly number[], strides: readonly number[]): [number
 function stridedGather(src: TypedArray, dst: TypedArray, shape: readonly number[], srcStrides: readonly number[], srcOffset: number, dstOffset = 0): void {
   const n = numElements(shape);
   if (n === 0) return;
-  const [s, st] = coalesce(shape, srcStrides);
+  const { shape: s, strides: [st] } = collapseDims(shape, [srcStrides]);
   const S = src as unknown as Elems;
   const D = dst as unknown as Elems;
-  const r = s.length;
-  if (r === 0) {
-    D[dstOffset] = S[srcOffset]!;
-    return;
-  }
+  const r = s.length; // >= 1: collapseDims keeps one dim
   const inner = s[r - 1]!;
   const is = st[r - 1]!;
   const contiguous = is === 1 && inner >= 16 && isTyped(src);
@@ -85,14 +63,10 @@ function stridedGather(src: TypedArray, dst: TypedArray, shape: readonly number[
 function stridedScatter(src: TypedArray, dst: TypedArray, shape: readonly number[], dstStrides: readonly number[], dstOffset: number, srcOffset = 0): void {
   const n = numElements(shape);
   if (n === 0) return;
-  const [s, st] = coalesce(shape, dstStrides);
+  const { shape: s, strides: [st] } = collapseDims(shape, [dstStrides]);
   const S = src as unknown as Elems;
   const D = dst as unknown as Elems;
-  const r = s.length;
-  if (r === 0) {
-    D[dstOffset] = S[srcOffset]!;
-    return;
-  }
+  const r = s.length; // >= 1: collapseDims keeps one dim
   const inner = s[r - 1]!;
   const is = st[r - 1]!;
   const contiguous = is === 1 && inner >= 16 && isTyped(src);

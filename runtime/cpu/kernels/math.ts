@@ -8,7 +8,7 @@ import type { KernelNode } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
 import { sgemm } from '../gemm.js';
 import { binarySimd, reduceRowsSimd, rowBroadcastSimd, useSimd, type BinaryOp } from '../simd.js';
-import { alloc, attr, broadcastOrThrow, broadcastStrides, toNumbers } from './util.js';
+import { alloc, attr, broadcastOrThrow, broadcastStrides, forEachRun, toNumbers } from './util.js';
 
 type NumData = Float32Array | Int32Array | Uint8Array;
 /** Loose element access for loops that work on every storage type (select, copies, permutes). */
@@ -16,64 +16,6 @@ type AnyData = { [i: number]: unknown; length: number };
 
 // ---------------------------------------------------------------------------------------------
 // Broadcasting machinery
-
-/**
- * Drops size-1 dims and merges neighbouring dims that every operand walks contiguously, so the
- * innermost loop runs as long as possible. Returns rank >= 1.
- */
-function collapseDims(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    const n = shape[d]!;
-    if (n === 1) continue;
-    const last = outShape.length - 1;
-    if (last >= 0 && strides.every((s, j) => outStrides[j]![last] === s[d]! * n)) {
-      outShape[last] = outShape[last]! * n;
-      strides.forEach((s, j) => (outStrides[j]![last] = s[d]!));
-    } else {
-      outShape.push(n);
-      strides.forEach((s, j) => outStrides[j]!.push(s[d]!));
-    }
-  }
-  if (outShape.length === 0) {
-    outShape.push(1);
-    outStrides.forEach((s) => s.push(0));
-  }
-  return { shape: outShape, strides: outStrides };
-}
-
-/**
- * Walks the broadcast of `shapes` to `outShape` in row-major order, calling
- * run(outOffset, operandOffsets, operandInnerStrides, innerLength) once per innermost run.
- */
-function forEachRun(
-  shapes: readonly (readonly number[])[],
-  outShape: readonly number[],
-  run: (o: number, offs: number[], inner: number[], n: number) => void,
-): void {
-  const total = numElements(outShape);
-  if (total === 0) return;
-  const { shape, strides } = collapseDims(
-    outShape,
-    shapes.map((s) => broadcastStrides(s, outShape)),
-  );
-  const r = shape.length;
-  const n = shape[r - 1]!;
-  const inner = strides.map((s) => s[r - 1]!);
-  const offs = shapes.map(() => 0);
-  const idx = new Array<number>(r).fill(0);
-  for (let o = 0; o < total; o += n) {
-    run(o, offs, inner, n);
-    for (let d = r - 2; d >= 0; d--) {
-      idx[d]!++;
-      for (let j = 0; j < offs.length; j++) offs[j]! += strides[j]![d]!;
-      if (idx[d]! < shape[d]!) break;
-      for (let j = 0; j < offs.length; j++) offs[j]! -= strides[j]![d]! * shape[d]!;
-      idx[d] = 0;
-    }
-  }
-}
 
 /** od[o + k] = f(ad[ia + k*sa], bd[ib + k*sb]) for k < n, with f fixed per row function. */
 type Row = (od: NumData, o: number, ad: NumData, ia: number, sa: number, bd: NumData, ib: number, sb: number, n: number) => void;

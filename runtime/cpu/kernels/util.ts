@@ -50,43 +50,73 @@ export function broadcastOrThrow(a: readonly number[], b: readonly number[]): nu
 }
 
 /**
- * Calls f(outIndex, aIndex, bIndex) for every element of the broadcast of a and b. The innermost
- * dimension runs as a tight loop.
+ * Drops size-1 dims and merges neighbouring dims that every operand walks contiguously, so the
+ * innermost loop runs as long as possible. Returns rank >= 1.
  */
+export function collapseDims(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    const n = shape[d]!;
+    if (n === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && strides.every((s, j) => outStrides[j]![last] === s[d]! * n)) {
+      outShape[last] = outShape[last]! * n;
+      strides.forEach((s, j) => (outStrides[j]![last] = s[d]!));
+    } else {
+      outShape.push(n);
+      strides.forEach((s, j) => outStrides[j]!.push(s[d]!));
+    }
+  }
+  if (outShape.length === 0) {
+    outShape.push(1);
+    outStrides.forEach((s) => s.push(0));
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+/**
+ * Walks the broadcast of `shapes` to `outShape` in row-major order, calling
+ * run(outOffset, operandOffsets, operandInnerStrides, innerLength) once per innermost run.
+ */
+export function forEachRun(
+  shapes: readonly (readonly number[])[],
+  outShape: readonly number[],
+  run: (o: number, offs: number[], inner: number[], n: number) => void,
+): void {
+  const total = numElements(outShape);
+  if (total === 0) return;
+  const { shape, strides } = collapseDims(
+    outShape,
+    shapes.map((s) => broadcastStrides(s, outShape)),
+  );
+  const r = shape.length;
+  const n = shape[r - 1]!;
+  const inner = strides.map((s) => s[r - 1]!);
+  const offs = shapes.map(() => 0);
+  const idx = new Array<number>(r).fill(0);
+  for (let o = 0; o < total; o += n) {
+    run(o, offs, inner, n);
+    for (let d = r - 2; d >= 0; d--) {
+      idx[d]!++;
+      for (let j = 0; j < offs.length; j++) offs[j]! += strides[j]![d]!;
+      if (idx[d]! < shape[d]!) break;
+      for (let j = 0; j < offs.length; j++) offs[j]! -= strides[j]![d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
+/** Calls f(outIndex, aIndex, bIndex) for every element of the broadcast of a and b. */
 export function forEachBroadcast(
   aShape: readonly number[],
   bShape: readonly number[],
   outShape: readonly number[],
   f: (o: number, ia: number, ib: number) => void,
 ): void {
-  const n = numElements(outShape);
-  if (n === 0) return;
-  const r = outShape.length;
-  if (r === 0) {
-    f(0, 0, 0);
-    return;
-  }
-  const sa = broadcastStrides(aShape, outShape);
-  const sb = broadcastStrides(bShape, outShape);
-  const inner = outShape[r - 1]!;
-  const ia0 = sa[r - 1]!;
-  const ib0 = sb[r - 1]!;
-  const idx = new Array<number>(r).fill(0);
-  let ia = 0;
-  let ib = 0;
-  for (let o = 0; o < n; o += inner) {
-    for (let k = 0; k < inner; k++) f(o + k, ia + k * ia0, ib + k * ib0);
-    // advance the outer index (odometer over dims 0..r-2)
-    for (let d = r - 2; d >= 0; d--) {
-      idx[d]!++;
-      ia += sa[d]!;
-      ib += sb[d]!;
-      if (idx[d]! < outShape[d]!) break;
-      ia -= sa[d]! * outShape[d]!;
-      ib -= sb[d]! * outShape[d]!;
-      idx[d] = 0;
-    }
-  }
+  forEachRun([aShape, bShape], outShape, (o, offs, inner, n) => {
+    for (let k = 0; k < n; k++) f(o + k, offs[0]! + k * inner[0]!, offs[1]! + k * inner[1]!);
+  });
 }
 
 type Num = number;
