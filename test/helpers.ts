@@ -38,6 +38,19 @@ export function randomArray(
   }
 }
 
+/** Random rows (over the last axis) that sum to 1, each entry drawn from [min, 1) before normalizing. */
+export function randomDistribution(shape: number[], seed: number, min: number): tf.NDArray {
+  const x = randomArray(shape, { seed, min, max: 1 });
+  const c = shape[shape.length - 1]!;
+  const d = x.data as Float32Array;
+  for (let r = 0; r < d.length / c; r++) {
+    let s = 0;
+    for (let j = 0; j < c; j++) s += d[r * c + j]!;
+    for (let j = 0; j < c; j++) d[r * c + j] = d[r * c + j]! / s;
+  }
+  return x;
+}
+
 /** Runs fetches in a fresh session over the fetches' graph (default graph otherwise). */
 export async function run<F extends tf.Fetches>(fetches: F, feeds?: tf.FeedDict, graph?: tf.Graph): Promise<tf.FetchResult<F>> {
   const sess = new tf.Session({ graph: graph ?? graphOf(fetches) });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import { expectClose, fromTfjs, randomArray, run, tfjs } from './helpers.js';
+import { expectClose, fromTfjs, randomArray, run, tfjs, randomDistribution } from './helpers.js';
 
 type TfjsTensor = Parameters<typeof fromTfjs>[0];
 
@@ -377,18 +377,7 @@ function oneHotArray(labels: number[], depth: number): tf.NDArray {
   return new tf.NDArray(d, [labels.length, depth]);
 }
 
-/** Random rows that sum to 1. */
-function distribution(shape: number[], seed: number): tf.NDArray {
-  const x = randomArray(shape, { seed, min: 0.05, max: 1 });
-  const c = shape[shape.length - 1]!;
-  const d = x.data as Float32Array;
-  for (let r = 0; r < d.length / c; r++) {
-    let s = 0;
-    for (let j = 0; j < c; j++) s += d[r * c + j]!;
-    for (let j = 0; j < c; j++) d[r * c + j] = d[r * c + j]! / s;
-  }
-  return x;
-}
+const distribution = (shape: number[], seed: number): tf.NDArray => randomDistribution(shape, seed, 0.05);
 
 describe('softmaxCrossEntropyWithLogits', () => {
   it('matches tfjs losses.softmaxCrossEntropy per example (rank 2 and rank 3)', async () => {

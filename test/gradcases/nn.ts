@@ -1,6 +1,6 @@
 import * as tf from '../../src/index.js';
 import type { GradCase } from '../gradcheck.js';
-import { randomArray } from '../helpers.js';
+import { randomArray, randomDistribution } from '../helpers.js';
 
 /** Random values in [min, max) moved at least `margin` away from each kink point. */
 function awayFrom(shape: number[], seed: number, min: number, max: number, kinks: number[], margin = 0.15): tf.NDArray {
@@ -18,18 +18,7 @@ function op(type: string, inputs: tf.Tensor[], attrs: Record<string, tf.AttrValu
   return tf.getDefaultGraph().createOp(type, inputs, { T: inputs[0]!.dtype, ...attrs });
 }
 
-/** Rows that sum to 1. */
-function distribution(shape: number[], seed: number): tf.NDArray {
-  const x = randomArray(shape, { seed, min: 0.1, max: 1 });
-  const c = shape[shape.length - 1]!;
-  const d = x.data as Float32Array;
-  for (let r = 0; r < d.length / c; r++) {
-    let s = 0;
-    for (let j = 0; j < c; j++) s += d[r * c + j]!;
-    for (let j = 0; j < c; j++) d[r * c + j] = d[r * c + j]! / s;
-  }
-  return x;
-}
+const distribution = (shape: number[], seed: number): tf.NDArray => randomDistribution(shape, seed, 0.1);
 
 /** d/dx sum(f(x)^2): a gradient whose own gradient runs through f's gradient op. */
 function gradOfSquare(f: (x: tf.Tensor) => tf.Tensor): (x: tf.Tensor) => tf.Tensor {
