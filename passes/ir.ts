@@ -411,6 +411,7 @@ export function toKernelNode(n: PNode): KernelNode {
     inputShapes: n.inputs.map((v, i) => (v ? v.shape : n.refTensors[i]!.shape)),
     refVars: n.refVars,
     varName: n.type === 'VariableV2' ? n.name : undefined,
+    program: n.program,
   };
 }
 

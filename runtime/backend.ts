@@ -2,6 +2,7 @@ import type { DType } from '../src/dtypes.js';
 import type { NDArray } from '../src/ndarray.js';
 import type { AttrValue } from '../src/graph.js';
 import type { Shape } from '../src/shape.js';
+import type { ElementwiseProgram } from '../passes/ir.js';
 
 /** What a kernel sees of its op: a plain, compiled description, not the graph node. */
 export interface KernelNode {
@@ -17,6 +18,25 @@ export interface KernelNode {
   readonly refVars: readonly (string | undefined)[];
   /** Variable name for VariableV2 nodes. */
   readonly varName?: string;
+  /** For _FusedElementwise nodes: what the generated kernel computes. */
+  readonly program?: ElementwiseProgram;
+}
+
+/**
+ * Where a step sits in its plan, for backends that keep per-plan resources (GPU buffers created
+ * once per plan and reused on every run).
+ */
+export interface StepContext {
+  /** Identifies the plan (stable across runs of the same plan). */
+  readonly plan: object;
+  readonly step: number;
+  /**
+   * Per output: the memory-plan region its value lives in (an index into `regions`), or undefined
+   * when the plan leaves it to the kernel.
+   */
+  readonly regions: readonly (number | undefined)[];
+  /** Byte size of each region of the plan's memory plan. */
+  readonly regionBytes: readonly number[];
 }
 
 /** Per-session state the kernels of stateful ops use. */
@@ -39,8 +59,23 @@ export interface RuntimeState<H> {
 export interface Backend<H = unknown> {
   readonly name: string;
   hasKernel(opType: string): boolean;
-  /** Runs one op's kernel. Must not mutate its inputs except the variables named by refVars. */
-  execute(node: KernelNode, inputs: H[], state: RuntimeState<H>): H[];
+  /**
+   * Runs one op's kernel. Must not mutate its inputs except the variables named by refVars. A
+   * backend that sometimes has to wait (a GPU value read back for a host-only op) returns a promise.
+   */
+  execute(node: KernelNode, inputs: H[], state: RuntimeState<H>, ctx?: StepContext): H[] | Promise<H[]>;
+  /** Settles before the first run (a GPU backend acquires its device). */
+  ready?(): Promise<void>;
+  /** Called after each run's last kernel with the fetched values: a GPU backend submits what it recorded. */
+  endRun?(fetched: readonly H[]): Promise<void>;
+  /** Called when a run fails: a GPU backend drops what it recorded. */
+  abortRun?(): void;
+  /**
+   * Whether elementwise fusion may generate a kernel for this node (undefined: no fusion), and
+   * whether a fused kernel may write its output over an input (the CPU's in-place arena reuse).
+   */
+  canFuse?(n: { type: string; attrs: Readonly<Record<string, unknown>>; inputs: readonly ({ dtype: DType } | null)[]; outputs: readonly { dtype: DType }[] }): boolean;
+  readonly fuseInPlace?: boolean;
   upload(value: NDArray): H;
   download(handle: H): Promise<NDArray>;
   shapeOf(handle: H): number[];

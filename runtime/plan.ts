@@ -8,8 +8,8 @@ import { ARG, describeNode, toKernelNode, type PlanGraph, type PNode, type Value
 import { runPipeline, type RunPipelineOptions } from '../passes/manager.js';
 import { specializeShapes } from '../passes/shapes.js';
 import { alignBytes, planMemory, type MemoryPlan, type MemStep, type OutputKind } from './arena.js';
-import type { Backend, KernelNode, RuntimeState } from './backend.js';
-import { cpuCanFuse, fusedPrograms } from './cpu/fused.js';
+import type { Backend, KernelNode, RuntimeState, StepContext } from './backend.js';
+import { fusedPrograms } from './cpu/fused.js';
 import { setAllocHook } from './cpu/kernels/util.js';
 
 export interface Step {
@@ -56,6 +56,7 @@ const IN_PLACE_TYPES = new Set(['_FusedElementwise']);
  */
 export class Plan {
   private arena: ArenaRuntime | undefined;
+  private contexts: StepContext[] | undefined;
 
   constructor(
     readonly steps: readonly Step[],
@@ -93,11 +94,15 @@ export class Plan {
     return [head, ...lines].join('\n');
   }
 
-  /** Executes the plan. `feeds` are backend handles, keyed by fed tensor. */
-  execute<H>(backend: Backend<H>, state: RuntimeState<H>, feeds: ReadonlyMap<Tensor, H>): H[] {
+  /**
+   * Executes the plan. `feeds` are backend handles, keyed by fed tensor. On the CPU every kernel
+   * returns at once and nothing is awaited; a GPU backend may make a step wait for a read-back.
+   */
+  async execute<H>(backend: Backend<H>, state: RuntimeState<H>, feeds: ReadonlyMap<Tensor, H>): Promise<H[]> {
     const slots = new Array<H | undefined>(this.numSlots);
     for (const [t, slot] of this.feedSlots) slots[slot] = feeds.get(t);
     const arena = this.memory && backend.name === 'cpu' ? (this.arena ??= new ArenaRuntime(this)) : undefined;
+    const contexts = (this.contexts ??= this.stepContexts());
     const prevHook = arena ? setAllocHook(arena.hook) : undefined;
     try {
       for (let i = 0; i < this.steps.length; i++) {
@@ -107,11 +112,18 @@ export class Plan {
         let outputs: H[];
         if (arena) arena.begin(i);
         try {
-          outputs = backend.execute(step.node, inputs, state);
+          const r = backend.execute(step.node, inputs, state, contexts[i]);
+          outputs = r instanceof Promise ? await r : r;
         } catch (e) {
+          backend.abortRun?.();
           throw wrapKernelError(e, step.source);
         }
-        checkOutputs(backend, step, outputs);
+        try {
+          checkOutputs(backend, step, outputs);
+        } catch (e) {
+          backend.abortRun?.();
+          throw e;
+        }
         if (arena) arena.settle(i, outputs as unknown as NDArray[]);
         const os = step.outputSlots;
         for (let k = 0; k < os.length; k++) slots[os[k]!] = outputs[k];
@@ -123,7 +135,25 @@ export class Plan {
         setAllocHook(prevHook);
       }
     }
-    return this.fetchSlots.map((s) => slots[s]!);
+    const fetched = this.fetchSlots.map((s) => slots[s]!);
+    if (backend.endRun) await backend.endRun(fetched);
+    return fetched;
+  }
+
+  private stepContexts(): StepContext[] {
+    const mem = this.memory;
+    const regionOf = new Map<object, number>();
+    mem?.buffers.forEach((b, i) => regionOf.set(b, i));
+    const regionBytes = mem?.buffers.map((b) => b.bytes) ?? [];
+    return this.steps.map((s, step) => ({
+      plan: this,
+      step,
+      regionBytes,
+      regions: s.outputSlots.map((slot) => {
+        const p = mem?.placement.get(slot);
+        return p ? regionOf.get(p.buffer) : undefined;
+      }),
+    }));
   }
 }
 
@@ -299,7 +329,7 @@ export function compilePlan(req: CompileRequest, backend: Backend<unknown>, opts
       before,
       {
         hasKernel: (t) => backend.hasKernel(t),
-        canFuse: backend.name === 'cpu' ? cpuCanFuse : undefined,
+        canFuse: backend.canFuse ? (n) => backend.canFuse!(n) : undefined,
         foldMaxBytes: opts.foldMaxBytes,
       },
       opts,
@@ -336,7 +366,7 @@ export function compilePlan(req: CompileRequest, backend: Backend<unknown>, opts
   if (optimize) {
     const memSteps: MemStep[] = steps.map((s) => ({
       inputs: s.inputSlots,
-      inPlace: IN_PLACE_TYPES.has(s.node.type),
+      inPlace: backend.fuseInPlace === true && IN_PLACE_TYPES.has(s.node.type),
       outputs: s.source.outputs.map((o, k) => ({ slot: s.outputSlots[k]!, dtype: o.dtype, shape: o.shape, how: outputKind(s.source) })),
     }));
     memory = planMemory({ steps: memSteps, feeds: [...feedSlots.values()], fetches: fetchSlots });

@@ -49,3 +49,6 @@ export class InternalError extends OpError {
 export class DataLossError extends OpError {
   constructor(m: string, op?: string) { super(m, 'DATA_LOSS', op); }
 }
+export class UnavailableError extends OpError {
+  constructor(m: string, op?: string) { super(m, 'UNAVAILABLE', op); }
+}

@@ -1,4 +1,5 @@
 import { CpuBackend } from '../runtime/cpu/backend.js';
+import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import type { Backend, RuntimeState } from '../runtime/backend.js';
 import { compilePlan, type Plan } from '../runtime/plan.js';
 import { type TypedArray } from './dtypes.js';
@@ -32,7 +33,11 @@ export type FeedDict =
 
 export interface SessionOptions {
   graph?: Graph;
-  backend?: 'cpu' | Backend<unknown>;
+  /**
+   * 'cpu' (the default; WEIR_BACKEND in the environment changes the default), 'webgpu' (the GPU
+   * through navigator.gpu in browsers, the npm package `webgpu` in Node), or a Backend object.
+   */
+  backend?: 'cpu' | 'webgpu' | Backend<unknown>;
   /**
    * Optimize plans (default true): constant folding, CSE, algebraic simplification, shape
    * specialization, fusion and memory planning. false runs the pruned graph as written.
@@ -49,6 +54,10 @@ function verifyEnabled(): boolean {
   return typeof process !== 'undefined' && process.env?.WEIR_VERIFY_OPT === '1';
 }
 
+function defaultBackend(): string {
+  return (typeof process !== 'undefined' && process.env?.WEIR_BACKEND) || 'cpu';
+}
+
 /** TF1's Session: owns variable values and compiled plans for one graph. */
 export class Session {
   readonly graph: Graph;
@@ -57,15 +66,19 @@ export class Session {
   private readonly plans = new Map<string, Plan>();
   /** Unoptimized plans, for verification runs. */
   private readonly referencePlans = new Map<string, Plan>();
+  /** For verification runs of a non-CPU session: the CPU and its unoptimized plans. */
+  private readonly cpuReference = new CpuBackend() as Backend<unknown>;
+  private readonly cpuReferencePlans = new Map<string, Plan>();
   private readonly optimize: boolean;
   private closed = false;
 
   constructor(opts: SessionOptions = {}) {
     this.graph = opts.graph ?? getDefaultGraph();
     this.optimize = opts.optimize ?? true;
-    const b = opts.backend ?? 'cpu';
+    const b = opts.backend ?? defaultBackend();
     if (b === 'cpu') this.backend = new CpuBackend() as Backend<unknown>;
-    else if (typeof b === 'string') throw new InvalidArgumentError(`Unknown backend '${String(b)}' (available: 'cpu')`);
+    else if (b === 'webgpu') this.backend = new WebGpuBackend() as Backend<unknown>;
+    else if (typeof b === 'string') throw new InvalidArgumentError(`Unknown backend '${String(b)}' (available: 'cpu', 'webgpu')`);
     else this.backend = b;
   }
 
@@ -80,8 +93,9 @@ export class Session {
     const tensors = flat.filter((f): f is Tensor => f instanceof Tensor);
     const targets = flat.filter((f): f is Operation => f instanceof Operation);
     const plan = this.getPlan(tensors, targets, feeds, this.optimize);
-    const verify = this.optimize && verifyEnabled() && this.backend instanceof CpuBackend;
-    const snapshot = verify ? snapshotState(this.state as RuntimeState<NDArray>) : undefined;
+    const verify = verifyEnabled() && (this.optimize || !this.onCpu);
+    if (verify && this.backend.ready) await this.backend.ready();
+    const snapshot = verify ? await this.snapshot() : undefined;
     let downloaded: NDArray[];
     try {
       downloaded = await this.execute(plan, feeds);
@@ -95,15 +109,36 @@ export class Session {
     return structure((f) => (f instanceof Tensor ? values.get(f)! : null)) as FetchResult<F>;
   }
 
-  private async execute(plan: Plan, feeds: Map<Tensor, NDArray>, state: RuntimeState<unknown> = this.state): Promise<NDArray[]> {
-    const handles = new Map<Tensor, unknown>();
-    for (const [t, v] of feeds) handles.set(t, this.backend.upload(v));
-    const out = plan.execute(this.backend, state, handles);
-    // Every download starts before any await: a plan's buffers are reused by its next run.
-    return Promise.all(out.map((h) => this.backend.download(h)));
+  private get onCpu(): boolean {
+    return this.backend instanceof CpuBackend;
   }
 
-  /** Runs the unoptimized plan on `snapshot` and compares its fetches and variables with this run's. */
+  private async execute(plan: Plan, feeds: Map<Tensor, NDArray>, state: RuntimeState<unknown> = this.state, backend = this.backend): Promise<NDArray[]> {
+    if (backend.ready) await backend.ready();
+    const handles = new Map<Tensor, unknown>();
+    for (const [t, v] of feeds) handles.set(t, backend.upload(v));
+    const out = await plan.execute(backend, state, handles);
+    // Every download starts before any await: a plan's buffers are reused by its next run.
+    return Promise.all(out.map((h) => backend.download(h)));
+  }
+
+  /** The session's variables and random streams, copied to the host. */
+  private async snapshot(): Promise<RuntimeState<NDArray>> {
+    if (this.onCpu) return snapshotState(this.state as RuntimeState<NDArray>);
+    const variables = new Map<string, NDArray>();
+    for (const [k, h] of this.state.variables) variables.set(k, await this.backend.download(h));
+    return snapshotState({ variables, opState: this.state.opState, entropy: this.state.entropy });
+  }
+
+  /**
+   * The reference for a verification run: the unoptimized plan on the CPU. A CPU session compares
+   * its optimized plan with it; a session on another backend compares everything it computes.
+   */
+  private referencePlan(tensors: Tensor[], targets: Operation[], feeds: Map<Tensor, NDArray>): Plan {
+    return this.onCpu ? this.getPlan(tensors, targets, feeds, false) : this.getPlan(tensors, targets, feeds, false, this.cpuReference);
+  }
+
+  /** Runs the reference plan on `snapshot` and compares its fetches and variables with this run's. */
   private async verify(
     tensors: Tensor[],
     targets: Operation[],
@@ -111,39 +146,42 @@ export class Session {
     got: NDArray[],
     snapshot: RuntimeState<NDArray>,
   ): Promise<void> {
-    const ref = this.getPlan(tensors, targets, feeds, false);
-    const plan = this.getPlan(tensors, targets, feeds, true);
+    const ref = this.referencePlan(tensors, targets, feeds);
+    const plan = this.getPlan(tensors, targets, feeds, this.optimize);
+    const what = this.onCpu ? 'Optimized plan' : `The ${this.backend.name} backend`;
+    const refName = this.onCpu ? 'the unoptimized plan' : 'the CPU backend';
     let want: NDArray[];
     try {
-      want = await this.execute(ref, feeds, snapshot);
+      want = await this.execute(ref, feeds, snapshot, this.cpuReference);
     } catch (e) {
-      throw new InternalError(`Optimized plan succeeded where the unoptimized plan failed with: ${(e as Error).message}`);
+      throw new InternalError(`${what} succeeded where ${refName} failed with: ${(e as Error).message}`);
     }
-    const lenient = plan.graphs.after.numericallyRewritten;
+    const tol: Tolerance = { lenient: plan.graphs.after.numericallyRewritten, crossDevice: !this.onCpu };
     tensors.forEach((t, i) => {
-      const diff = compareValues(got[i]!, want[i]!, lenient);
-      if (diff) throw new InternalError(`Optimized plan differs from the unoptimized plan for fetched tensor '${t.name}': ${diff}`, t.op.name);
+      const diff = compareValues(got[i]!, want[i]!, tol);
+      if (diff) throw new InternalError(`${what} differs from ${refName} for fetched tensor '${t.name}': ${diff}`, t.op.name);
     });
-    const vars = this.state.variables as Map<string, NDArray>;
+    const vars = new Map<string, NDArray>();
+    for (const [k, h] of this.state.variables) vars.set(k, this.onCpu ? (h as NDArray) : await this.backend.download(h));
     const names = new Set([...vars.keys(), ...snapshot.variables.keys()]);
     for (const name of names) {
       const a = vars.get(name);
       const b = snapshot.variables.get(name);
-      const diff = !a || !b ? `${a ? 'only the optimized' : 'only the unoptimized'} run initialized it` : compareValues(a, b, lenient);
-      if (diff) throw new InternalError(`Optimized plan differs from the unoptimized plan for variable '${name}' after the run: ${diff}`, name);
+      const diff = !a || !b ? `${a ? 'only the checked' : 'only the reference'} run initialized it` : compareValues(a, b, tol);
+      if (diff) throw new InternalError(`${what} differs from ${refName} for variable '${name}' after the run: ${diff}`, name);
     }
   }
 
-  /** The optimized run failed: the unoptimized one must fail too. */
+  /** The checked run failed: the reference run must fail too. */
   private async verifyFailure(e: unknown, tensors: Tensor[], targets: Operation[], feeds: Map<Tensor, NDArray>, snapshot: RuntimeState<NDArray>): Promise<void> {
-    let ref: Plan;
     try {
-      ref = this.getPlan(tensors, targets, feeds, false);
-      await this.execute(ref, feeds, snapshot);
+      const ref = this.referencePlan(tensors, targets, feeds);
+      await this.execute(ref, feeds, snapshot, this.cpuReference);
     } catch {
       return;
     }
-    throw new InternalError(`Optimized plan failed (${(e as Error).message}) where the unoptimized plan succeeded`);
+    const what = this.onCpu ? 'Optimized plan' : `The ${this.backend.name} backend`;
+    throw new InternalError(`${what} failed (${(e as Error).message}) where the ${this.onCpu ? 'unoptimized plan' : 'CPU backend'} succeeded`);
   }
 
   /** The plan `run` would use for these fetches and feeds (compiling it if needed). */
@@ -164,24 +202,25 @@ export class Session {
     this.closed = true;
     this.plans.clear();
     this.referencePlans.clear();
+    this.cpuReferencePlans.clear();
     this.state.variables.clear();
     this.state.opState.clear();
     this.backend.dispose();
   }
 
-  private getPlan(tensors: Tensor[], targets: Operation[], feeds: Map<Tensor, NDArray>, optimize: boolean): Plan {
+  private getPlan(tensors: Tensor[], targets: Operation[], feeds: Map<Tensor, NDArray>, optimize: boolean, backend = this.backend): Plan {
     const key =
       tensors.map((t) => t.name).join(',') +
       '|' +
       targets.map((o) => o.name).join(',') +
       '|' +
       [...feeds].map(([t, v]) => `${t.name}[${v.shape.join('x')}]`).join(',');
-    const cache = optimize ? this.plans : this.referencePlans;
+    const cache = backend !== this.backend ? this.cpuReferencePlans : optimize ? this.plans : this.referencePlans;
     let plan = cache.get(key);
     if (!plan) {
       const feedShapes = new Map<Tensor, readonly number[]>();
       for (const [t, v] of feeds) feedShapes.set(t, v.shape);
-      plan = compilePlan({ fetches: tensors, targets, feeds: [...feeds.keys()], feedShapes }, this.backend, { optimize });
+      plan = compilePlan({ fetches: tensors, targets, feeds: [...feeds.keys()], feedShapes }, backend, { optimize });
       cache.set(key, plan);
     }
     return plan;
@@ -298,7 +337,15 @@ function snapshotState(state: RuntimeState<NDArray>): RuntimeState<NDArray> {
  * strings exactly; floats within a tolerance for regrouped arithmetic (NaN equals NaN). `lenient`
  * also accepts a finite value where the reference overflowed (a rewrite to a stabler formula).
  */
-function compareValues(a: NDArray, b: NDArray, lenient: boolean): string | undefined {
+interface Tolerance {
+  lenient: boolean;
+  /** Another device's arithmetic (its own exp, log, summation order): a wider float tolerance. */
+  crossDevice: boolean;
+}
+
+function compareValues(a: NDArray, b: NDArray, tol: Tolerance): string | undefined {
+  const { lenient } = tol;
+  const [abs, rel] = tol.crossDevice ? [1e-4, 1e-3] : [1e-5, 1e-4];
   if (a.dtype !== b.dtype) return `dtype ${a.dtype} vs ${b.dtype}`;
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
     return `shape ${formatShape(a.shape)} vs ${formatShape(b.shape)}`;
@@ -312,8 +359,8 @@ function compareValues(a: NDArray, b: NDArray, lenient: boolean): string | undef
       const q = y[i]!;
       if (p === q || (p !== p && q !== q)) continue;
       if (lenient && !Number.isFinite(q)) continue;
-      if (Math.abs(p - q) <= 1e-5 + 1e-4 * Math.max(Math.abs(p), Math.abs(q))) continue;
-      return `element ${i}: ${p} (optimized) vs ${q} (unoptimized)`;
+      if (Math.abs(p - q) <= abs + rel * Math.max(Math.abs(p), Math.abs(q))) continue;
+      return `element ${i}: ${p} (checked) vs ${q} (reference)`;
     }
     return undefined;
   }
@@ -325,7 +372,7 @@ function compareValues(a: NDArray, b: NDArray, lenient: boolean): string | undef
     if (p instanceof Uint8Array && q instanceof Uint8Array) {
       if (p.length === q.length && p.every((c, j) => c === q[j])) continue;
     } else if (p === q) continue;
-    return `element ${i}: ${String(p)} (optimized) vs ${String(q)} (unoptimized)`;
+    return `element ${i}: ${String(p)} (checked) vs ${String(q)} (reference)`;
   }
   return undefined;
 }

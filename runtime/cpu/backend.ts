@@ -2,12 +2,15 @@ import type { DType } from '../../src/dtypes.js';
 import { UnimplementedError } from '../../src/errors.js';
 import type { NDArray } from '../../src/ndarray.js';
 import type { Backend, KernelNode, RuntimeState } from '../backend.js';
+import { cpuCanFuse } from './fused.js';
 import { getCpuKernel } from './registry.js';
 import './kernels/index.js';
 
 /** The reference CPU backend: handles are host NDArrays. */
 export class CpuBackend implements Backend<NDArray> {
   readonly name = 'cpu';
+  readonly fuseInPlace = true;
+  canFuse = cpuCanFuse;
   hasKernel(opType: string): boolean {
     return getCpuKernel(opType) !== undefined;
   }

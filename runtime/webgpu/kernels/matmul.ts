@@ -1,0 +1,1 @@
+// WebGPU kernels: matmul family.

@@ -1,0 +1,1 @@
+// WebGPU kernels: reduce family.
