@@ -1,10 +1,18 @@
+import { existsSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+
+// Without a GPU, Dawn (the npm package `webgpu`) runs WebGPU on SwiftShader's Vulkan driver, which
+// Debian's chromium package installs (scripts/setup-webgpu.sh).
+const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const vulkan = !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER) ? { VK_ICD_FILENAMES: SWIFTSHADER } : {};
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     pool: 'threads',
-    // Every Session.run also runs the unoptimized plan and checks that both agree (src/session.ts).
-    env: { WEIR_VERIFY_OPT: '1' },
+    // Every Session.run also runs the unoptimized plan and checks that both agree (src/session.ts);
+    // on the webgpu backend it runs the CPU backend and checks that both agree.
+    env: { WEIR_VERIFY_OPT: '1', ...vulkan },
   },
 });

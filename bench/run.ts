@@ -1,7 +1,9 @@
-// weir against TensorFlow.js (cpu and wasm backends), measured side by side in one process.
-//   npm run bench [-- --only mlp_train_step,matmul_1024] [--runs 7]
+// weir against TensorFlow.js, measured side by side in one process.
+//   npm run bench [-- --only mlp_train_step,matmul_1024] [--runs 7] [--skip tfjs_cpu]
+//   npm run bench -- --backend webgpu      (weir's webgpu backend against tfjs-backend-webgpu)
 // Prints one line per workload:
 //   WORKLOAD weir_ms=… weir_unopt_ms=… tfjs_cpu_ms=… tfjs_wasm_ms=… peak_bytes=… naive_bytes=…
+// (with --backend webgpu: WORKLOAD backend=webgpu weir_ms=… weir_unopt_ms=… tfjs_webgpu_ms=… ratio=…)
 // Times are medians over --runs runs after warm-up runs. peak_bytes is the optimized plan's arena;
 // naive_bytes what the same (optimized) plan takes with every intermediate in a buffer of its own;
 // unopt_naive_bytes the same for the graph as written, before fusion.
@@ -16,9 +18,20 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     runs: { type: 'string' },
     skip: { type: 'string' },
+    backend: { type: 'string' },
   },
 });
 const RUNS = Number(args.runs ?? 7);
+const GPU = args.backend === 'webgpu';
+if (args.backend && !GPU && args.backend !== 'cpu') throw new Error(`--backend must be cpu or webgpu, not ${args.backend}`);
+if (GPU) {
+  // tfjs-backend-webgpu finds the GPU through navigator.gpu: give it Dawn's, as weir uses in Node.
+  const { create, globals } = (await import('webgpu')) as unknown as { create: (f: string[]) => unknown; globals: object };
+  Object.assign(globalThis, globals);
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu: create([]) }, configurable: true });
+  await import('@tensorflow/tfjs-backend-webgpu');
+}
+const WEIR_BACKEND: 'cpu' | 'webgpu' = GPU ? 'webgpu' : 'cpu';
 
 /** Deterministic uniform floats in [lo, hi). */
 function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
@@ -56,6 +69,7 @@ interface Result {
   weirUnopt: number;
   tfjsCpu?: number;
   tfjsWasm?: number;
+  tfjsWebgpu?: number;
   peak: number;
   naive: number;
   unoptNaive: number;
@@ -63,7 +77,7 @@ interface Result {
 }
 
 /** Runs a peer measurement on a TensorFlow.js backend; a peer that cannot run the workload gives NaN. */
-async function onTfjs(backend: 'cpu' | 'wasm', fn: () => Promise<number>): Promise<number | undefined> {
+async function onTfjs(backend: 'cpu' | 'wasm' | 'webgpu', fn: () => Promise<number>): Promise<number | undefined> {
   if (args.skip?.split(',').includes(`tfjs_${backend}`)) return undefined;
   await tfc.setBackend(backend);
   await tfc.ready();
@@ -86,8 +100,8 @@ async function weirPair(
   init: tf.Operation | undefined,
   runs = RUNS,
 ): Promise<Pick<Result, 'weir' | 'weirUnopt' | 'peak' | 'naive' | 'unoptNaive'>> {
-  const opt = new tf.Session({ graph: g });
-  const unopt = new tf.Session({ graph: g, optimize: false });
+  const opt = new tf.Session({ graph: g, backend: WEIR_BACKEND });
+  const unopt = new tf.Session({ graph: g, optimize: false, backend: WEIR_BACKEND });
   if (init) {
     await opt.run(init);
     await unopt.run(init);
@@ -99,6 +113,12 @@ async function weirPair(
   opt.close();
   unopt.close();
   return { weir, weirUnopt, peak: plan.stats.plannedPeakBytes, naive: plan.stats.naivePeakBytes, unoptNaive: plan.stats.unoptimizedNaiveBytes };
+}
+
+/** The TensorFlow.js peers for this run: cpu and wasm, or webgpu with --backend webgpu. */
+async function peers(step: () => Promise<number>): Promise<Pick<Result, 'tfjsCpu' | 'tfjsWasm' | 'tfjsWebgpu'>> {
+  if (GPU) return { tfjsWebgpu: await onTfjs('webgpu', step) };
+  return { tfjsCpu: await onTfjs('cpu', step), tfjsWasm: await onTfjs('wasm', step) };
 }
 
 // ---- workloads ----
@@ -136,8 +156,9 @@ async function mlpTrainStep(): Promise<Result> {
     const x = tfc.tensor2d(xData, [B, 784]);
     const onehot = tfc.oneHot(tfc.tensor1d(yData, 'int32'), 10);
     const opt = tfc.train.sgd(0.01);
-    const step = (): void => {
-      tfc.tidy(() => {
+    // Like weir's step, it returns the loss: on a GPU that waits for the step to finish.
+    const step = async (): Promise<void> => {
+      const loss = tfc.tidy(() =>
         opt.minimize(() => {
           let h: tfc.Tensor2D = x;
           for (let i = 0; i < 3; i++) {
@@ -145,17 +166,17 @@ async function mlpTrainStep(): Promise<Result> {
             if (i < 2) h = tfc.relu(h);
           }
           return tfc.losses.softmaxCrossEntropy(onehot, h) as tfc.Scalar;
-        });
-      });
+        }, true) as tfc.Scalar,
+      );
+      await loss.data();
+      loss.dispose();
     };
     const ms = await time(step);
     tfc.dispose([...vars, x, onehot]);
     opt.dispose();
     return ms;
   };
-  const tfjsCpu = await onTfjs('cpu', tfjsStep);
-  const tfjsWasm = await onTfjs('wasm', tfjsStep);
-  return { ...w, tfjsCpu, tfjsWasm };
+  return { ...w, ...(await peers(tfjsStep)) };
 }
 
 async function cnnTrainStep(): Promise<Result> {
@@ -187,8 +208,8 @@ async function cnnTrainStep(): Promise<Result> {
     const x = tfc.tensor4d(xData, [B, 28, 28, 1]);
     const onehot = tfc.oneHot(tfc.tensor1d(yData, 'int32'), 10);
     const opt = tfc.train.adam(1e-3);
-    const step = (): void => {
-      tfc.tidy(() => {
+    const step = async (): Promise<void> => {
+      const loss = tfc.tidy(() =>
         opt.minimize(() => {
           let h = tfc.relu(tfc.add(tfc.conv2d(x, vars[0] as tfc.Tensor4D, 1, 'same'), vars[1]!)) as tfc.Tensor4D;
           h = tfc.maxPool(h, 2, 2, 'same');
@@ -199,17 +220,17 @@ async function cnnTrainStep(): Promise<Result> {
           d = tfc.dropout(d, 0.5) as tfc.Tensor2D;
           d = tfc.add(tfc.matMul(d, vars[6] as tfc.Tensor2D), vars[7]!) as tfc.Tensor2D;
           return tfc.losses.softmaxCrossEntropy(onehot, d) as tfc.Scalar;
-        });
-      });
+        }, true) as tfc.Scalar,
+      );
+      await loss.data();
+      loss.dispose();
     };
     const ms = await time(step, runs, 1);
     tfc.dispose([...vars, x, onehot]);
     opt.dispose();
     return ms;
   };
-  const tfjsCpu = await onTfjs('cpu', tfjsStep);
-  const tfjsWasm = await onTfjs('wasm', tfjsStep);
-  return { ...w, tfjsCpu, tfjsWasm };
+  return { ...w, ...(await peers(tfjsStep)) };
 }
 
 async function matmul1024(): Promise<Result> {
@@ -238,10 +259,9 @@ async function matmul1024(): Promise<Result> {
     tfc.dispose([x, y]);
     return ms;
   };
-  const tfjsCpu = await onTfjs('cpu', tfjsStep);
-  const tfjsWasm = await onTfjs('wasm', tfjsStep);
+  const p = await peers(tfjsStep);
   const gflops = (2 * N * N * N) / (w.weir * 1e6);
-  return { ...w, tfjsCpu, tfjsWasm, extra: `weir_gflops=${gflops.toFixed(2)}` };
+  return { ...w, ...p, extra: `weir_gflops=${gflops.toFixed(2)}` };
 }
 
 const WORKLOADS: Record<string, () => Promise<Result>> = {
@@ -255,6 +275,13 @@ const only = args.only?.split(',');
 for (const [name, fn] of Object.entries(WORKLOADS)) {
   if (only && !only.includes(name)) continue;
   const r = await fn();
+  if (GPU) {
+    const ratio = r.tfjsWebgpu ? ` ratio=${(r.weir / r.tfjsWebgpu).toFixed(3)}` : '';
+    console.log(
+      `${name} backend=webgpu weir_ms=${fmt(r.weir)} weir_unopt_ms=${fmt(r.weirUnopt)} tfjs_webgpu_ms=${fmt(r.tfjsWebgpu)}${ratio}${r.extra ? ` ${r.extra}` : ''}`,
+    );
+    continue;
+  }
   console.log(
     `${name} weir_ms=${fmt(r.weir)} weir_unopt_ms=${fmt(r.weirUnopt)} tfjs_cpu_ms=${fmt(r.tfjsCpu)} tfjs_wasm_ms=${fmt(r.tfjsWasm)} ` +
       `peak_bytes=${r.peak} naive_bytes=${r.naive}${r.extra ? ` ${r.extra}` : ''} unopt_naive_bytes=${r.unoptNaive}`,

@@ -6,6 +6,11 @@ export const FUSED_ELEMENTWISE = '_FusedElementwise';
 export interface FuseOptions {
   /** Whether the backend can generate code for this op (type, dtypes, attrs). */
   canFuse: (n: PNode) => boolean;
+  /**
+   * Most buffers a fused kernel may bind (inputs read from outside plus outputs); clusters are not
+   * merged past it. WebGPU devices bind at most maxStorageBuffersPerShaderStage per dispatch.
+   */
+  maxOperands?: number;
 }
 
 /**
@@ -93,9 +98,25 @@ export function fuseElementwise(input: PlanGraph, opts: FuseOptions): PlanGraph 
     }
     return false;
   };
+  const uses = g.uses();
+  const fetched = g.fetchedValues();
+  /** Buffers the fused kernel of a ∪ b would bind: distinct values read from outside, plus outputs. */
+  const operands = (a: Cluster, b: Cluster): number => {
+    const inU = (x: PNode): boolean => a.members.has(x) || b.members.has(x);
+    const reads = new Set<Value>();
+    let outs = 0;
+    for (const m of [...a.members, ...b.members]) {
+      for (const v of m.inputs) if (v && !inU(v.node)) reads.add(v);
+      const o = m.outputs[0]!;
+      if (fetched.has(o) || (uses.get(o) ?? []).some((u) => !inU(u))) outs++;
+    }
+    return reads.size + outs;
+  };
   /** Merges b into a when that is allowed; returns the cluster holding both (or b). */
   const tryMerge = (a: Cluster, b: Cluster): Cluster => {
-    if (a === b || a.shape !== b.shape || a.epoch !== b.epoch || createsCycle(a, b)) return b;
+    if (a === b || a.shape !== b.shape || a.epoch !== b.epoch) return b;
+    if (opts.maxOperands !== undefined && operands(a, b) > opts.maxOperands) return b;
+    if (createsCycle(a, b)) return b;
     for (const m of b.members) {
       a.members.add(m);
       clusterOf.set(m, a);
@@ -113,7 +134,6 @@ export function fuseElementwise(input: PlanGraph, opts: FuseOptions): PlanGraph 
     }
   }
   // Siblings: clusters reading a common value merge, so that the value is read once.
-  const uses = g.uses();
   for (const n of g.nodes) {
     for (const v of n.outputs) {
       const readers = (uses.get(v) ?? []).filter((u) => clusterOf.has(u));
@@ -121,7 +141,6 @@ export function fuseElementwise(input: PlanGraph, opts: FuseOptions): PlanGraph 
     }
   }
   const clusters = new Set(clusterOf.values());
-  const fetched = g.fetchedValues();
   const dead = new Set<PNode>();
   const replaced = new Map<Value, Value>();
   for (const c of clusters) {

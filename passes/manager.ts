@@ -15,6 +15,8 @@ export interface PassContext {
   hasKernel: (type: string) => boolean;
   /** Whether the backend can generate code for this op inside a fused elementwise kernel. */
   canFuse?: (n: PNode) => boolean;
+  /** Most buffers one fused kernel may bind (inputs plus outputs); unlimited when absent. */
+  maxFusedOperands?: number;
   /** Largest constant folding may create, in bytes. */
   foldMaxBytes?: number;
 }
@@ -33,7 +35,7 @@ export const PASSES: Readonly<Record<string, Pass>> = {
   cse: (g) => eliminateCommonSubexpressions(g),
   simplify: (g) => simplify(g),
   remap: (g, ctx) => remap(g, { hasKernel: ctx.hasKernel }),
-  fuse: (g, ctx) => (ctx.canFuse && ctx.hasKernel('_FusedElementwise') ? fuseElementwise(g, { canFuse: ctx.canFuse }) : g),
+  fuse: (g, ctx) => (ctx.canFuse && ctx.hasKernel('_FusedElementwise') ? fuseElementwise(g, { canFuse: ctx.canFuse, maxOperands: ctx.maxFusedOperands }) : g),
   views: (g, ctx) => (ctx.hasKernel('_View') ? lowerViews(g) : g),
   schedule: (g) => scheduleForMemory(g),
 };

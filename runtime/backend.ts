@@ -76,6 +76,8 @@ export interface Backend<H = unknown> {
    */
   canFuse?(n: { type: string; attrs: Readonly<Record<string, unknown>>; inputs: readonly ({ dtype: DType } | null)[]; outputs: readonly { dtype: DType }[] }): boolean;
   readonly fuseInPlace?: boolean;
+  /** Most buffers a fused kernel may read and write (a GPU's binding limit). */
+  readonly maxFusedOperands?: number;
   upload(value: NDArray): H;
   download(handle: H): Promise<NDArray>;
   shapeOf(handle: H): number[];

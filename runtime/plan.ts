@@ -330,6 +330,7 @@ export function compilePlan(req: CompileRequest, backend: Backend<unknown>, opts
       {
         hasKernel: (t) => backend.hasKernel(t),
         canFuse: backend.canFuse ? (n) => backend.canFuse!(n) : undefined,
+        maxFusedOperands: backend.maxFusedOperands,
         foldMaxBytes: opts.foldMaxBytes,
       },
       opts,

@@ -29,7 +29,10 @@ const MAP_READ = 0x01;
 const MAP_MODE_READ = 0x01;
 const COMPUTE = 0x04;
 
-/** Ops whose inputs and outputs are all this small run on the host when their inputs are there. */
+/**
+ * Integer and bool ops (shape arithmetic, counters such as global_step) whose inputs are all on
+ * the host and this small run there: no GPU round trip for values the host needs anyway.
+ */
 const HOST_ELEMENTS = 4096;
 
 interface PlanBuffers {
@@ -42,6 +45,8 @@ interface PlanBuffers {
 export class WebGpuBackend implements Backend<GpuTensor> {
   readonly name = 'webgpu';
   readonly fuseInPlace = false;
+  /** Storage buffers every WebGPU device can bind per shader stage. */
+  readonly maxFusedOperands = 8;
   private g: GpuDevice | undefined;
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
@@ -68,16 +73,22 @@ export class WebGpuBackend implements Backend<GpuTensor> {
   private disposed = false;
 
   canFuse = gpuCanFuse;
+  /** Counters for tests and tuning: what this backend created and submitted so far. */
+  readonly stats = { submissions: 0, buffers: 0, pipelines: 0, bindGroups: 0, readbacks: 0, hostOps: 0 };
 
   async ready(): Promise<void> {
     if (this.disposed) throw new FailedPreconditionError('This WebGPU backend was disposed');
-    if (!this.g || this.g.lost) {
+    // A session's variables and buffers die with its device: after a loss it fails for good.
+    if (this.g?.lost) throw new UnavailableError(`The WebGPU device was lost (${this.g.lost})`);
+    if (!this.g) {
       this.g = await getDevice();
-      this.g.device.addEventListener('uncapturederror', (ev) => {
-        this.uncaptured ??= (ev as GPUUncapturedErrorEvent).error.message;
-      });
+      this.g.device.addEventListener('uncapturederror', this.onError);
     }
   }
+
+  private readonly onError = (ev: Event): void => {
+    this.uncaptured ??= (ev as GPUUncapturedErrorEvent).error.message;
+  };
 
   /** The adapter in use (after the first run). */
   get adapterName(): string | undefined {
@@ -108,18 +119,19 @@ export class WebGpuBackend implements Backend<GpuTensor> {
       if (missing.length) return this.readBack(missing).then(() => this.runOnHost(node, inputs, state));
       return this.runOnHost(node, inputs, state);
     }
-    const missing = (def.hostInputs ?? []).map((i) => inputs[i]).filter((t): t is GpuTensor => !!t && !t.host);
+    const missing = (def.hostInputs ?? []).map((i) => inputs[i < 0 ? inputs.length + i : i]).filter((t): t is GpuTensor => !!t && !t.host);
     if (missing.length) return this.readBack(missing).then(() => this.record(def, node, inputs, state, ctx));
     return this.record(def, node, inputs, state, ctx);
   }
 
-  /** Small ops on values that are on the host anyway (shape arithmetic, counters) stay there. */
+  /** Small integer ops on values that are on the host anyway (shape arithmetic, counters) stay there. */
   private preferHost(node: KernelNode, inputs: GpuTensor[], state: RuntimeState<GpuTensor>): boolean {
     if (!getCpuKernel(node.type) || node.type === 'VariableV2' || node.type === 'Const') return false;
+    if (node.outputs.some((o) => o.dtype === 'float32')) return false;
     for (let i = 0; i < inputs.length; i++) {
       const t = node.refVars[i] !== undefined ? state.variables.get(node.refVars[i]!) : inputs[i];
       if (node.refVars[i] !== undefined && t === undefined) continue;
-      if (!t || !t.host || t.size > HOST_ELEMENTS) return false;
+      if (!t || !t.host || t.size > HOST_ELEMENTS || t.dtype === 'float32') return false;
     }
     for (const o of node.outputs) {
       if (o.shape === null || o.shape.some((d) => d === null)) continue;
@@ -141,6 +153,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
   private runOnHost(node: KernelNode, inputs: GpuTensor[], state: RuntimeState<GpuTensor>): GpuTensor[] {
     const k = getCpuKernel(node.type);
     if (!k) throw new UnimplementedError(`No kernel registered for op type '${node.type}' on the webgpu backend`, node.name);
+    this.stats.hostOps++;
     const hostVars = new Map<string, NDArray>();
     for (const name of node.refVars) {
       if (name === undefined) continue;
@@ -266,6 +279,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
       );
     }
     const b = device.createBuffer({ size, usage: STORAGE | COPY_SRC | COPY_DST });
+    this.stats.buffers++;
     this.allBuffers.add(b);
     return b;
   }
@@ -317,6 +331,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     const cb = this.encoder.finish();
     this.encoder = undefined;
     this.device.queue.submit([cb]);
+    this.stats.submissions++;
   }
 
   private idOf(b: GPUBuffer): number {
@@ -346,6 +361,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
       const module = device.createShaderModule({ code: p.code, label: p.label });
       pipe = device.createComputePipeline({ layout: this.layout(nIn, nOut).pipeline, compute: { module, entryPoint: 'main' }, label: p.label });
       this.pipelines.set(key, pipe);
+      this.stats.pipelines++;
       this.pipelineIds.set(pipe, this.nextId++);
     }
     return pipe;
@@ -386,6 +402,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
         layout: this.layout(inputs.length, outputs.length).group,
         entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
       });
+      this.stats.bindGroups++;
       if (this.bindGroups.size > 8192) this.bindGroups.clear();
       this.bindGroups.set(key, bg);
     }
@@ -448,6 +465,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
 
   /** Reads GPU values back mid-run (for an op that runs on the host): submits what is recorded. */
   private async readBack(ts: readonly GpuTensor[]): Promise<void> {
+    this.stats.readbacks++;
     this.stage(ts);
     this.submit();
     await Promise.all(
@@ -554,6 +572,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
 
   dispose(): void {
     this.disposed = true;
+    this.g?.device.removeEventListener('uncapturederror', this.onError);
     for (const b of this.allBuffers) b.destroy();
     this.allBuffers.clear();
     this.pipelines.clear();

@@ -45,7 +45,7 @@ export type GpuKernel = (ctx: KernelCtx, inputs: GpuTensor[]) => GpuTensor[];
 
 export interface GpuKernelDef {
   kernel: GpuKernel;
-  /** Inputs whose value the kernel reads at record time (axes, shapes): read back when only on the GPU. */
+  /** Inputs whose value the kernel reads at record time (axes, shapes): read back when only on the GPU. Negative: from the end. */
   hostInputs?: readonly number[];
 }
 

@@ -1,1 +1,871 @@
-// WebGPU kernels: math family.
+// WebGPU kernels: math family (elementwise ops and the activations), all generated from one table
+// of per-op WGSL expression templates. A single op is compiled as a one-op ElementwiseProgram, so
+// single kernels and fused clusters (kernels/fused.ts) share the same templates and code generator.
+//
+// Code generation safety: generated source contains only the fixed snippets of this file, names it
+// makes up (x0, t3, in1, ...), and numbers formatted by wgsl.ts (f32/lit/u); nothing from a graph.
+import type { DType } from '../../../src/dtypes.js';
+import { InternalError, InvalidArgumentError } from '../../../src/errors.js';
+import type { NDArray } from '../../../src/ndarray.js';
+import { formatShape, sameShape } from '../../../src/shape.js';
+import type { AttrValue } from '../../../src/graph.js';
+import type { ElementwiseProgram } from '../../../passes/ir.js';
+import { getCpuKernel } from '../../cpu/registry.js';
+import { broadcastOrThrow } from '../../cpu/kernels/util.js';
+import { registerGpuKernel, type KernelCtx } from '../registry.js';
+import type { GpuTensor } from '../tensor.js';
+import { bindings, broadcastIndex, f32, perElement } from '../wgsl.js';
+
+const SELU_ALPHA = 1.6732632423543772848170429916717;
+const SELU_SCALE = 1.0507009873554804934193349852946;
+const SELU_SA = SELU_SCALE * SELU_ALPHA;
+
+/**
+ * Buffers one dispatch may bind: WebGPU's guaranteed minimum of maxStorageBuffersPerShaderStage.
+ * Programs needing more run member by member.
+ */
+export const MAX_BINDINGS = 8;
+
+// ---------------------------------------------------------------------------------------------
+// Values: float32 as f32, int32 as i32, bool as bool, int64 as vec2<u32> (low word, high word).
+
+export function valueType(d: DType): string {
+  switch (d) {
+    case 'float32':
+      return 'f32';
+    case 'int32':
+      return 'i32';
+    case 'bool':
+      return 'bool';
+    case 'int64':
+      return 'vec2<u32>';
+    default:
+      throw new InternalError(`WebGPU elementwise kernels have no ${d} values`);
+  }
+}
+
+export function loadValue(d: DType, arr: string, idx: string): string {
+  if (d === 'bool') return `(${arr}[${idx}] != 0u)`;
+  if (d === 'int64') return `bitcast<vec2<u32>>(${arr}[${idx}])`;
+  return `${arr}[${idx}]`;
+}
+
+export function storeValue(d: DType, arr: string, idx: string, v: string): string {
+  if (d === 'bool') return `${arr}[${idx}] = select(0u, 1u, ${v});`;
+  if (d === 'int64') return `${arr}[${idx}] = bitcast<vec2<i32>>(${v});`;
+  return `${arr}[${idx}] = ${v};`;
+}
+
+const GPU_DTYPES: ReadonlySet<DType> = new Set(['float32', 'int32', 'bool', 'int64']);
+
+// ---------------------------------------------------------------------------------------------
+// WGSL helper functions (module scope; generated kernels include the ones their templates name)
+
+const HELPERS: Record<string, { code: string; deps?: string[] }> = {
+  w_nan: { code: 'fn w_nan() -> f32 { let b = 0x7fc00000u; return bitcast<f32>(b); }' },
+  w_inf: { code: 'fn w_inf() -> f32 { let b = 0x7f800000u; return bitcast<f32>(b); }' },
+  w_isnan: { code: 'fn w_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }' },
+  w_isinf: { code: 'fn w_isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }' },
+  w_max: {
+    deps: ['w_isnan', 'w_nan'],
+    // NaN propagates; max(-0, 0) is 0 (the sign bits AND).
+    code: `fn w_max(a: f32, b: f32) -> f32 {
+  if (w_isnan(a) || w_isnan(b)) { return w_nan(); }
+  if (a == b) { return bitcast<f32>(bitcast<u32>(a) & bitcast<u32>(b)); }
+  return select(b, a, a > b);
+}`,
+  },
+  w_min: {
+    deps: ['w_isnan', 'w_nan'],
+    code: `fn w_min(a: f32, b: f32) -> f32 {
+  if (w_isnan(a) || w_isnan(b)) { return w_nan(); }
+  if (a == b) { return bitcast<f32>(bitcast<u32>(a) | bitcast<u32>(b)); }
+  return select(b, a, a < b);
+}`,
+  },
+  w_exp: {
+    deps: ['w_inf', 'w_isnan'],
+    code: `fn w_exp(x: f32) -> f32 {
+  if (w_isnan(x)) { return x; }
+  if (x > 88.73) { return w_inf(); }
+  if (x < -104.0) { return 0.0; }
+  return exp(x);
+}`,
+  },
+  w_expm1: {
+    deps: ['w_exp'],
+    // Taylor series near 0, where exp(x) - 1 cancels.
+    code: `fn w_expm1(x: f32) -> f32 {
+  if (abs(x) < 0.5) {
+    return x * (1.0 + x / 2.0 * (1.0 + x / 3.0 * (1.0 + x / 4.0 * (1.0 + x / 5.0 * (1.0 + x / 6.0 * (1.0 + x / 7.0 * (1.0 + x / 8.0)))))));
+  }
+  return w_exp(x) - 1.0;
+}`,
+  },
+  w_ln1p_core: {
+    // ln(1 + x) for x in [-0.5, 1]: 2 atanh(s), s = x / (2 + x) in [-1/3, 1/3].
+    code: `fn w_ln1p_core(x: f32) -> f32 {
+  let s = x / (2.0 + x);
+  let z = s * s;
+  return 2.0 * s * (1.0 + z * (1.0 / 3.0 + z * (1.0 / 5.0 + z * (1.0 / 7.0 + z * (1.0 / 9.0 + z * (1.0 / 11.0 + z * (1.0 / 13.0 + z * (1.0 / 15.0 + z / 17.0))))))));
+}`,
+  },
+  w_log: {
+    deps: ['w_ln1p_core', 'w_isnan', 'w_isinf', 'w_nan', 'w_inf'],
+    code: `fn w_log(x: f32) -> f32 {
+  if (w_isnan(x) || x < 0.0) { return w_nan(); }
+  if (x >= 0.5 && x <= 2.0) { return w_ln1p_core(x - 1.0); }
+  if (x == 0.0) { return -w_inf(); }
+  if (w_isinf(x)) { return x; }
+  return log(x);
+}`,
+  },
+  w_log1p: {
+    deps: ['w_ln1p_core', 'w_log'],
+    code: `fn w_log1p(x: f32) -> f32 {
+  if (x >= -0.5 && x <= 1.0) { return w_ln1p_core(x); }
+  return w_log(1.0 + x);
+}`,
+  },
+  w_sqrt: {
+    deps: ['w_nan'],
+    code: 'fn w_sqrt(x: f32) -> f32 { if (x < 0.0) { return w_nan(); } return sqrt(x); }',
+  },
+  w_tanh: {
+    deps: ['w_expm1'],
+    code: `fn w_tanh(x: f32) -> f32 {
+  let e = w_expm1(-2.0 * abs(x));
+  let r = -e / (2.0 + e);
+  return select(r, -r, x < 0.0);
+}`,
+  },
+  w_sigmoid: {
+    deps: ['w_exp'],
+    code: `fn w_sigmoid(x: f32) -> f32 {
+  let e = w_exp(-abs(x));
+  return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+}`,
+  },
+  w_softplus: {
+    deps: ['w_exp', 'w_log1p'],
+    code: `fn w_softplus(x: f32) -> f32 {
+  if (x > 0.0) { return x + w_log1p(w_exp(-x)); }
+  return w_log1p(w_exp(x));
+}`,
+  },
+  w_pow: {
+    deps: ['w_isnan', 'w_isinf', 'w_nan', 'w_inf', 'w_exp', 'w_log'],
+    // Math.pow's special cases; small integer exponents by repeated squaring (exact where the
+    // CPU is: 2^3 = 8), others through exp(y ln|x|).
+    code: `fn w_pow(x: f32, y: f32) -> f32 {
+  if (w_isnan(y)) { return w_nan(); }
+  if (y == 0.0) { return 1.0; }
+  if (w_isnan(x)) { return w_nan(); }
+  let ay = abs(y);
+  let yint = floor(y) == y;
+  let yodd = yint && ay < 16777216.0 && fract(ay * 0.5) != 0.0;
+  if (w_isinf(y)) {
+    let ax = abs(x);
+    if (ax == 1.0) { return w_nan(); }
+    return select(0.0, w_inf(), (ax > 1.0) == (y > 0.0));
+  }
+  if (yint && ay <= 64.0) {
+    var n = u32(ay);
+    var b = x;
+    var r = 1.0;
+    loop {
+      if ((n & 1u) != 0u) { r = r * b; }
+      n = n >> 1u;
+      if (n == 0u) { break; }
+      b = b * b;
+    }
+    return select(r, 1.0 / r, y < 0.0);
+  }
+  if (x == 0.0 || w_isinf(x)) {
+    let big = (x != 0.0) == (y > 0.0);
+    let neg = yodd && (bitcast<u32>(x) & 0x80000000u) != 0u;
+    let m = select(0.0, w_inf(), big);
+    return select(m, -m, neg);
+  }
+  if (x < 0.0 && !yint) { return w_nan(); }
+  let r = w_exp(y * w_log(abs(x)));
+  return select(r, -r, x < 0.0 && yodd);
+}`,
+  },
+  w_fmod: {
+    deps: ['w_isnan', 'w_isinf', 'w_nan'],
+    // JavaScript's x % y (C fmod), exact: subtracts |y| scaled by powers of two, largest first.
+    code: `fn w_fmod(x: f32, y: f32) -> f32 {
+  if (y == 0.0 || w_isnan(x) || w_isnan(y) || w_isinf(x)) { return w_nan(); }
+  if (w_isinf(y)) { return x; }
+  let ax = abs(x);
+  let ay = abs(y);
+  var r = ax;
+  if (ax >= ay) {
+    var d = ldexp(ay, frexp(ax).exp - frexp(ay).exp);
+    if (d > r) { d = d * 0.5; }
+    loop {
+      if (d < ay) { break; }
+      if (r >= d) { r = r - d; }
+      d = d * 0.5;
+    }
+  }
+  return select(r, -r, x < 0.0);
+}`,
+  },
+  w_floormod_f: {
+    deps: ['w_fmod'],
+    code: `fn w_floormod_f(x: f32, y: f32) -> f32 {
+  let r = w_fmod(x, y);
+  return select(r, r + y, r != 0.0 && (r < 0.0) != (y < 0.0));
+}`,
+  },
+  w_floordiv_i: {
+    code: `fn w_floordiv_i(a: i32, b: i32) -> i32 {
+  let q = a / b;
+  return select(q, q - 1, (a % b) != 0 && ((a < 0) != (b < 0)));
+}`,
+  },
+  w_floormod_i: {
+    code: `fn w_floormod_i(a: i32, b: i32) -> i32 {
+  let r = a % b;
+  return select(r, r + b, r != 0 && ((r < 0) != (b < 0)));
+}`,
+  },
+  w_pow_i: {
+    code: `fn w_pow_i(x: i32, y: i32) -> i32 {
+  var n = u32(max(y, 0));
+  var b = x;
+  var r = 1;
+  loop {
+    if (n == 0u) { break; }
+    if ((n & 1u) != 0u) { r = r * b; }
+    n = n >> 1u;
+    b = b * b;
+  }
+  return r;
+}`,
+  },
+  // int64 as vec2<u32>(low, high), two's complement.
+  w_add64: {
+    code: `fn w_add64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+  let lo = a.x + b.x;
+  return vec2<u32>(lo, a.y + b.y + select(0u, 1u, lo < a.x));
+}`,
+  },
+  w_neg64: {
+    code: `fn w_neg64(a: vec2<u32>) -> vec2<u32> {
+  let n = ~a;
+  let lo = n.x + 1u;
+  return vec2<u32>(lo, n.y + select(0u, 1u, lo == 0u));
+}`,
+  },
+  w_sub64: { deps: ['w_add64', 'w_neg64'], code: 'fn w_sub64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> { return w_add64(a, w_neg64(b)); }' },
+  w_mulhi32: {
+    code: `fn w_mulhi32(a: u32, b: u32) -> u32 {
+  let a0 = a & 0xffffu; let a1 = a >> 16u; let b0 = b & 0xffffu; let b1 = b >> 16u;
+  let p01 = a0 * b1; let p10 = a1 * b0;
+  let mid = ((a0 * b0) >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
+  return a1 * b1 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u);
+}`,
+  },
+  w_mul64: {
+    deps: ['w_mulhi32'],
+    code: 'fn w_mul64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> { return vec2<u32>(a.x * b.x, w_mulhi32(a.x, b.x) + a.x * b.y + a.y * b.x); }',
+  },
+  w_isneg64: { code: 'fn w_isneg64(a: vec2<u32>) -> bool { return (a.y & 0x80000000u) != 0u; }' },
+  w_lt64: {
+    code: `fn w_lt64(a: vec2<u32>, b: vec2<u32>) -> bool {
+  let ah = bitcast<i32>(a.y); let bh = bitcast<i32>(b.y);
+  return ah < bh || (ah == bh && a.x < b.x);
+}`,
+  },
+  w_ult64: { code: 'fn w_ult64(a: vec2<u32>, b: vec2<u32>) -> bool { return a.y < b.y || (a.y == b.y && a.x < b.x); }' },
+  w_abs64: { deps: ['w_neg64', 'w_isneg64'], code: 'fn w_abs64(a: vec2<u32>) -> vec2<u32> { return select(a, w_neg64(a), w_isneg64(a)); }' },
+  w_sign64: {
+    deps: ['w_isneg64'],
+    code: `fn w_sign64(a: vec2<u32>) -> vec2<u32> {
+  if (w_isneg64(a)) { return vec2<u32>(0xffffffffu, 0xffffffffu); }
+  return select(vec2<u32>(1u, 0u), vec2<u32>(0u, 0u), a.x == 0u && a.y == 0u);
+}`,
+  },
+  w_divmod64: {
+    deps: ['w_ult64', 'w_sub64'],
+    // Unsigned long division, one bit per step: (quotient, remainder) of n / d (d != 0).
+    code: `struct W_DivMod { q: vec2<u32>, r: vec2<u32> }
+fn w_divmod64(n: vec2<u32>, d: vec2<u32>) -> W_DivMod {
+  var q = vec2<u32>(0u, 0u);
+  var r = vec2<u32>(0u, 0u);
+  for (var k = 63u; ; k = k - 1u) {
+    let word = select(n.x, n.y, k >= 32u);
+    let bit = (word >> (k & 31u)) & 1u;
+    r = vec2<u32>((r.x << 1u) | bit, (r.y << 1u) | (r.x >> 31u));
+    if (!w_ult64(r, d)) {
+      r = w_sub64(r, d);
+      if (k >= 32u) { q.y = q.y | (1u << (k - 32u)); } else { q.x = q.x | (1u << k); }
+    }
+    if (k == 0u) { break; }
+  }
+  return W_DivMod(q, r);
+}`,
+  },
+  w_floordiv64: {
+    deps: ['w_divmod64', 'w_abs64', 'w_isneg64', 'w_neg64', 'w_sub64'],
+    code: `fn w_floordiv64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+  if (b.x == 0u && b.y == 0u) { return vec2<u32>(0u, 0u); }
+  let dm = w_divmod64(w_abs64(a), w_abs64(b));
+  if (w_isneg64(a) == w_isneg64(b)) { return dm.q; }
+  let q = w_neg64(dm.q);
+  return select(q, w_sub64(q, vec2<u32>(1u, 0u)), dm.r.x != 0u || dm.r.y != 0u);
+}`,
+  },
+  w_floormod64: {
+    deps: ['w_divmod64', 'w_abs64', 'w_isneg64', 'w_neg64', 'w_add64'],
+    code: `fn w_floormod64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+  if (b.x == 0u && b.y == 0u) { return vec2<u32>(0u, 0u); }
+  let m = w_divmod64(w_abs64(a), w_abs64(b)).r;
+  let r = select(m, w_neg64(m), w_isneg64(a));
+  let nz = r.x != 0u || r.y != 0u;
+  return select(r, w_add64(r, b), nz && w_isneg64(r) != w_isneg64(b));
+}`,
+  },
+  w_pow64: {
+    deps: ['w_mul64'],
+    code: `fn w_pow64(x: vec2<u32>, y: vec2<u32>) -> vec2<u32> {
+  var r = vec2<u32>(1u, 0u);
+  if ((y.y & 0x80000000u) != 0u) { return r; }
+  var b = x;
+  var n = y;
+  loop {
+    if (n.x == 0u && n.y == 0u) { break; }
+    if ((n.x & 1u) != 0u) { r = w_mul64(r, b); }
+    n = vec2<u32>((n.x >> 1u) | (n.y << 31u), n.y >> 1u);
+    b = w_mul64(b, b);
+  }
+  return r;
+}`,
+  },
+  w_i64_to_f32: {
+    deps: ['w_isneg64', 'w_neg64'],
+    code: `fn w_i64_to_f32(a: vec2<u32>) -> f32 {
+  let neg = w_isneg64(a);
+  let m = select(a, w_neg64(a), neg);
+  let f = f32(m.y) * 4294967296.0 + f32(m.x);
+  return select(f, -f, neg);
+}`,
+  },
+  w_f32_to_i64: {
+    deps: ['w_neg64'],
+    // Truncation; NaN and out-of-range values give INT64_MIN, as the CPU kernel does.
+    code: `fn w_f32_to_i64(x: f32) -> vec2<u32> {
+  let t = trunc(x);
+  if (!(t >= -9223372036854775808.0 && t < 9223372036854775808.0)) { return vec2<u32>(0u, 0x80000000u); }
+  let a = abs(t);
+  let hi = floor(a / 4294967296.0);
+  let m = vec2<u32>(u32(a - hi * 4294967296.0), u32(hi));
+  return select(m, w_neg64(m), t < 0.0);
+}`,
+  },
+};
+
+function collectHelpers(names: Iterable<string>): string {
+  const seen = new Set<string>();
+  const visit = (n: string): void => {
+    if (seen.has(n)) return;
+    const h = HELPERS[n];
+    if (!h) throw new InternalError(`unknown WGSL helper ${n}`);
+    seen.add(n);
+    for (const d of h.deps ?? []) visit(d);
+  };
+  for (const n of names) visit(n);
+  return [...seen].map((n) => HELPERS[n]!.code).join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The templates
+
+/** A WGSL expression for one op's result; `check`, when given, is true for an element the CPU kernel rejects. */
+export interface OpExpr {
+  e: string;
+  helpers?: string[];
+  check?: { cond: string; message: string };
+}
+
+interface OpArgs {
+  /** Operand identifiers. */
+  a: readonly string[];
+  /** Operand dtypes. */
+  d: readonly DType[];
+  out: DType;
+  attrs: Readonly<Record<string, AttrValue | unknown>>;
+}
+
+type Template = (x: OpArgs) => OpExpr | string | undefined;
+
+const F = 'float32';
+const I = 'int32';
+const L = 'int64';
+const B = 'bool';
+
+const h = (e: string, ...helpers: string[]): OpExpr => ({ e, helpers });
+const ZERO64 = 'vec2<u32>(0u, 0u)';
+
+/** A per-dtype choice of template (by the first operand's dtype). */
+function byType(t: Partial<Record<DType, (a: readonly string[], x: OpArgs) => OpExpr | string>>): Template {
+  return (x) => t[x.d[0]!]?.(x.a, x);
+}
+
+const cmp = (op: string, f64: (a: string, b: string) => string): Template =>
+  byType({
+    float32: ([a, b]) => `(${a} ${op} ${b})`,
+    int32: ([a, b]) => `(${a} ${op} ${b})`,
+    bool: ([a, b]) => `(u32(${a}) ${op} u32(${b}))`,
+    int64: ([a, b]) => h(f64(a!, b!), 'w_lt64'),
+  });
+
+const intZeroCheck = (b: string, d: DType): { cond: string; message: string } => ({
+  cond: d === L ? `(${b}.x == 0u && ${b}.y == 0u)` : `(${b} == 0)`,
+  message: 'Integer division by zero',
+});
+
+const TEMPLATES: Record<string, Template> = {
+  AddV2: byType({ float32: ([a, b]) => `${a} + ${b}`, int32: ([a, b]) => `${a} + ${b}`, int64: ([a, b]) => h(`w_add64(${a}, ${b})`, 'w_add64') }),
+  Sub: byType({ float32: ([a, b]) => `${a} - ${b}`, int32: ([a, b]) => `${a} - ${b}`, int64: ([a, b]) => h(`w_sub64(${a}, ${b})`, 'w_sub64') }),
+  Mul: byType({ float32: ([a, b]) => `${a} * ${b}`, int32: ([a, b]) => `${a} * ${b}`, int64: ([a, b]) => h(`w_mul64(${a}, ${b})`, 'w_mul64') }),
+  RealDiv: byType({ float32: ([a, b]) => `${a} / ${b}` }),
+  FloorDiv: byType({
+    float32: ([a, b]) => `floor(${a} / ${b})`,
+    int32: ([a, b]) => ({ e: `w_floordiv_i(${a}, ${b})`, helpers: ['w_floordiv_i'], check: intZeroCheck(b!, I) }),
+    int64: ([a, b]) => ({ e: `w_floordiv64(${a}, ${b})`, helpers: ['w_floordiv64'], check: intZeroCheck(b!, L) }),
+  }),
+  FloorMod: byType({
+    float32: ([a, b]) => h(`w_floormod_f(${a}, ${b})`, 'w_floormod_f'),
+    int32: ([a, b]) => ({ e: `w_floormod_i(${a}, ${b})`, helpers: ['w_floormod_i'], check: intZeroCheck(b!, I) }),
+    int64: ([a, b]) => ({ e: `w_floormod64(${a}, ${b})`, helpers: ['w_floormod64'], check: intZeroCheck(b!, L) }),
+  }),
+  Pow: byType({
+    float32: ([a, b]) => h(`w_pow(${a}, ${b})`, 'w_pow'),
+    int32: ([a, b]) => ({ e: `w_pow_i(${a}, ${b})`, helpers: ['w_pow_i'], check: { cond: `(${b} < 0)`, message: 'Integers to negative integer powers are not allowed' } }),
+    int64: ([a, b]) => ({
+      e: `w_pow64(${a}, ${b})`,
+      helpers: ['w_pow64'],
+      check: { cond: `((${b}.y & 0x80000000u) != 0u)`, message: 'Integers to negative integer powers are not allowed' },
+    }),
+  }),
+  Maximum: byType({
+    float32: ([a, b]) => h(`w_max(${a}, ${b})`, 'w_max'),
+    int32: ([a, b]) => `max(${a}, ${b})`,
+    int64: ([a, b]) => h(`select(${a}, ${b}, w_lt64(${a}, ${b}))`, 'w_lt64'),
+  }),
+  Minimum: byType({
+    float32: ([a, b]) => h(`w_min(${a}, ${b})`, 'w_min'),
+    int32: ([a, b]) => `min(${a}, ${b})`,
+    int64: ([a, b]) => h(`select(${a}, ${b}, w_lt64(${b}, ${a}))`, 'w_lt64'),
+  }),
+  SquaredDifference: byType({
+    float32: ([a, b]) => `(${a} - ${b}) * (${a} - ${b})`,
+    int32: ([a, b]) => `(${a} - ${b}) * (${a} - ${b})`,
+    int64: ([a, b]) => h(`w_mul64(w_sub64(${a}, ${b}), w_sub64(${a}, ${b}))`, 'w_mul64', 'w_sub64'),
+  }),
+  Equal: byType({
+    float32: ([a, b]) => h(`(${a} == ${b} && !w_isnan(${a}))`, 'w_isnan'),
+    int32: ([a, b]) => `(${a} == ${b})`,
+    bool: ([a, b]) => `(${a} == ${b})`,
+    int64: ([a, b]) => `all(${a} == ${b})`,
+  }),
+  NotEqual: byType({
+    float32: ([a, b]) => h(`(${a} != ${b} || w_isnan(${a}) || w_isnan(${b}))`, 'w_isnan'),
+    int32: ([a, b]) => `(${a} != ${b})`,
+    bool: ([a, b]) => `(${a} != ${b})`,
+    int64: ([a, b]) => `any(${a} != ${b})`,
+  }),
+  Less: cmp('<', (a, b) => `w_lt64(${a}, ${b})`),
+  LessEqual: cmp('<=', (a, b) => `!w_lt64(${b}, ${a})`),
+  Greater: cmp('>', (a, b) => `w_lt64(${b}, ${a})`),
+  GreaterEqual: cmp('>=', (a, b) => `!w_lt64(${a}, ${b})`),
+  LogicalAnd: byType({ bool: ([a, b]) => `(${a} && ${b})` }),
+  LogicalOr: byType({ bool: ([a, b]) => `(${a} || ${b})` }),
+  LogicalNot: byType({ bool: ([a]) => `!${a}` }),
+  Neg: byType({ float32: ([a]) => `-${a}`, int32: ([a]) => `-${a}`, int64: ([a]) => h(`w_neg64(${a})`, 'w_neg64') }),
+  Square: byType({ float32: ([a]) => `${a} * ${a}`, int32: ([a]) => `${a} * ${a}`, int64: ([a]) => h(`w_mul64(${a}, ${a})`, 'w_mul64') }),
+  Sqrt: byType({ float32: ([a]) => h(`w_sqrt(${a})`, 'w_sqrt') }),
+  Rsqrt: byType({ float32: ([a]) => h(`1.0 / w_sqrt(${a})`, 'w_sqrt') }),
+  Exp: byType({ float32: ([a]) => h(`w_exp(${a})`, 'w_exp') }),
+  Log: byType({ float32: ([a]) => h(`w_log(${a})`, 'w_log') }),
+  Log1p: byType({ float32: ([a]) => h(`w_log1p(${a})`, 'w_log1p') }),
+  Abs: byType({ float32: ([a]) => `abs(${a})`, int32: ([a]) => `abs(${a})`, int64: ([a]) => h(`w_abs64(${a})`, 'w_abs64') }),
+  // 0 for 0 and NaN.
+  Sign: byType({
+    float32: ([a]) => `select(select(0.0, -1.0, ${a} < 0.0), 1.0, ${a} > 0.0)`,
+    int32: ([a]) => `select(select(0, -1, ${a} < 0), 1, ${a} > 0)`,
+    int64: ([a]) => h(`w_sign64(${a})`, 'w_sign64'),
+  }),
+  Reciprocal: byType({ float32: ([a]) => `1.0 / ${a}` }),
+  Floor: byType({ float32: ([a]) => `floor(${a})` }),
+  Ceil: byType({ float32: ([a]) => `ceil(${a})` }),
+  // WGSL's round() breaks ties to even, as TF's Round does.
+  Round: byType({ float32: ([a]) => `round(${a})`, int32: ([a]) => a!, int64: ([a]) => a! }),
+  Sigmoid: byType({ float32: ([a]) => h(`w_sigmoid(${a})`, 'w_sigmoid') }),
+  Tanh: byType({ float32: ([a]) => h(`w_tanh(${a})`, 'w_tanh') }),
+  SigmoidGrad: byType({ float32: ([y, dy]) => `${dy} * ${y} * (1.0 - ${y})` }),
+  TanhGrad: byType({ float32: ([y, dy]) => `${dy} * (1.0 - ${y} * ${y})` }),
+  SqrtGrad: byType({ float32: ([y, dy]) => `(${dy} * 0.5) / ${y}` }),
+  RsqrtGrad: byType({ float32: ([y, dy]) => `-0.5 * ${dy} * ${y} * ${y} * ${y}` }),
+  ReciprocalGrad: byType({ float32: ([y, dy]) => `-${dy} * ${y} * ${y}` }),
+  Relu: byType({
+    float32: ([a]) => `select(${a}, 0.0, ${a} < 0.0)`,
+    int32: ([a]) => `max(${a}, 0)`,
+    int64: ([a]) => h(`select(${a}, ${ZERO64}, w_isneg64(${a}))`, 'w_isneg64'),
+  }),
+  Relu6: byType({
+    float32: ([a]) => `select(select(${a}, 6.0, ${a} > 6.0), 0.0, ${a} < 0.0)`,
+    int32: ([a]) => `clamp(${a}, 0, 6)`,
+    int64: ([a]) => h(`select(select(${a}, vec2<u32>(6u, 0u), w_lt64(vec2<u32>(6u, 0u), ${a})), ${ZERO64}, w_isneg64(${a}))`, 'w_isneg64', 'w_lt64'),
+  }),
+  LeakyRelu: (x) => (x.d[0] === F ? `select(${x.a[0]} * ${f32(alphaOf(x))}, ${x.a[0]}, ${x.a[0]} > 0.0)` : undefined),
+  Elu: byType({ float32: ([a]) => h(`select(${a}, w_expm1(${a}), ${a} < 0.0)`, 'w_expm1') }),
+  Selu: byType({ float32: ([a]) => h(`select(${f32(SELU_SCALE)} * ${a}, ${f32(SELU_SCALE * SELU_ALPHA)} * w_expm1(${a}), ${a} < 0.0)`, 'w_expm1') }),
+  Softplus: byType({ float32: ([a]) => h(`w_softplus(${a})`, 'w_softplus') }),
+  Softsign: byType({ float32: ([a]) => `${a} / (1.0 + abs(${a}))` }),
+  ReluGrad: byType({
+    float32: ([g, x]) => `select(0.0, ${g}, ${x} > 0.0)`,
+    int32: ([g, x]) => `select(0, ${g}, ${x} > 0)`,
+    int64: ([g, x]) => h(`select(${ZERO64}, ${g}, w_lt64(${ZERO64}, ${x}))`, 'w_lt64'),
+  }),
+  Relu6Grad: byType({
+    float32: ([g, x]) => `select(0.0, ${g}, ${x} > 0.0 && ${x} < 6.0)`,
+    int32: ([g, x]) => `select(0, ${g}, ${x} > 0 && ${x} < 6)`,
+    int64: ([g, x]) => h(`select(${ZERO64}, ${g}, w_lt64(${ZERO64}, ${x}) && w_lt64(${x}, vec2<u32>(6u, 0u)))`, 'w_lt64'),
+  }),
+  LeakyReluGrad: (x) => (x.d[0] === F ? `select(${x.a[0]} * ${f32(alphaOf(x))}, ${x.a[0]}, ${x.a[1]} > 0.0)` : undefined),
+  EluGrad: byType({ float32: ([g, y]) => `select(${g}, ${g} * (${y} + 1.0), ${y} < 0.0)` }),
+  // y + scale*alpha as the CPU adds it, in double precision: at y = -scale*alpha (saturated
+  // outputs) the sum is the constant's rounding residue, not 0.
+  SeluGrad: byType({
+    float32: ([g, y]) => `select(${g} * ${f32(SELU_SCALE)}, ${g} * select(${y} + ${f32(SELU_SA)}, ${f32(SELU_SA - Math.fround(SELU_SA))}, ${y} == ${f32(-SELU_SA)}), ${y} < 0.0)`,
+  }),
+  SoftplusGrad: byType({ float32: ([g, x]) => h(`${g} * w_sigmoid(${x})`, 'w_sigmoid') }),
+  SoftsignGrad: byType({ float32: ([g, x]) => `${g} / ((1.0 + abs(${x})) * (1.0 + abs(${x})))` }),
+  BiasAdd: byType({ float32: ([a, b]) => `${a} + ${b}`, int32: ([a, b]) => `${a} + ${b}`, int64: ([a, b]) => h(`w_add64(${a}, ${b})`, 'w_add64') }),
+  ZerosLike: (x) => zeroOf(x.d[0]!),
+  OnesLike: (x) => oneOf(x.d[0]!),
+  SelectV2: (x) => (x.d[0] === B && x.d[1] === x.d[2] ? `select(${x.a[2]}, ${x.a[1]}, ${x.a[0]})` : undefined),
+  Cast: (x) => castExpr(x.d[0]!, x.out, x.a[0]!),
+  AddN: (x) => {
+    if (x.d.some((d) => d !== x.d[0])) return undefined;
+    if (x.d[0] === L) return h(x.a.slice(1).reduce((acc, v) => `w_add64(${acc}, ${v})`, x.a[0]!), 'w_add64');
+    if (x.d[0] !== F && x.d[0] !== I) return undefined;
+    return x.a.slice(1).reduce((acc, v) => `(${acc} + ${v})`, x.a[0]!);
+  },
+};
+TEMPLATES.Add = TEMPLATES.AddV2!;
+TEMPLATES.Select = TEMPLATES.SelectV2!;
+
+function alphaOf(x: OpArgs): number {
+  const a = x.attrs.alpha;
+  return typeof a === 'number' ? a : 0.2;
+}
+
+function zeroOf(d: DType): string | undefined {
+  return d === F ? '0.0' : d === I ? '0' : d === B ? 'false' : d === L ? ZERO64 : undefined;
+}
+function oneOf(d: DType): string | undefined {
+  return d === F ? '1.0' : d === I ? '1' : d === B ? 'true' : d === L ? 'vec2<u32>(1u, 0u)' : undefined;
+}
+
+function castExpr(from: DType, to: DType, a: string): OpExpr | string | undefined {
+  if (!GPU_DTYPES.has(from) || !GPU_DTYPES.has(to)) return undefined;
+  if (from === to) return a;
+  if (to === B) return from === F ? h(`(${a} != 0.0 || w_isnan(${a}))`, 'w_isnan') : from === I ? `(${a} != 0)` : `any(${a} != ${ZERO64})`;
+  if (from === B) return to === F ? `select(0.0, 1.0, ${a})` : to === I ? `select(0, 1, ${a})` : `select(${ZERO64}, vec2<u32>(1u, 0u), ${a})`;
+  if (from === F) return to === I ? `f2i(${a})` : h(`w_f32_to_i64(${a})`, 'w_f32_to_i64');
+  if (from === I) return to === F ? `f32(${a})` : `vec2<u32>(bitcast<u32>(${a}), select(0u, 0xffffffffu, ${a} < 0))`;
+  // int64 -> float32 / int32 (the low word, wrapping as BigInt.asIntN(32) does).
+  return to === F ? h(`w_i64_to_f32(${a})`, 'w_i64_to_f32') : `bitcast<i32>(${a}.x)`;
+}
+
+/** The WGSL expression computing `type` over operands; undefined when no template covers it. */
+export function opExpr(type: string, attrs: Readonly<Record<string, unknown>>, a: readonly string[], d: readonly DType[], out: DType): OpExpr | undefined {
+  if (!GPU_DTYPES.has(out) || d.some((x) => !GPU_DTYPES.has(x))) return undefined;
+  const t = TEMPLATES[type];
+  const r = t?.({ a, d, out, attrs });
+  if (r === undefined) return undefined;
+  return typeof r === 'string' ? { e: r } : r;
+}
+
+/** Op types the table covers (each has a single-op kernel registered below). */
+export const ELEMENTWISE_TYPES: readonly string[] = Object.keys(TEMPLATES);
+
+// ---------------------------------------------------------------------------------------------
+// Code generation for an ElementwiseProgram
+
+/** Drops size-1 dims and merges neighbours every operand reads the same way (all full or all broadcast). */
+function collapse(out: readonly number[], ins: readonly (readonly number[])[]): { out: number[]; ins: number[][] } {
+  const co: number[] = [];
+  const ci: number[][] = ins.map(() => []);
+  let prev: boolean[] | undefined;
+  for (let d = 0; d < out.length; d++) {
+    if (out[d] === 1) continue;
+    const full = ins.map((s) => s[d] !== 1);
+    if (prev && full.every((f, k) => f === prev![k])) {
+      co[co.length - 1]! *= out[d]!;
+      ci.forEach((s, k) => (s[s.length - 1]! *= ins[k]![d]!));
+    } else {
+      co.push(out[d]!);
+      ci.forEach((s, k) => s.push(ins[k]![d]!));
+    }
+    prev = full;
+  }
+  return { out: co, ins: ci };
+}
+
+export interface GeneratedProgram {
+  decls: string;
+  body: string;
+  /** Data-dependent checks, in the order their flags are bound after the outputs. */
+  checks: string[];
+}
+
+/**
+ * WGSL for a program over bound arguments (in0.. = the fused node's inputs, of dtypes argDTypes),
+ * writing out0.. (its outputs), then one int32 flag per distinct check message.
+ */
+export function generateProgram(p: ElementwiseProgram, argDTypes: readonly DType[]): GeneratedProgram {
+  const helpers = new Set<string>();
+  const lines: string[] = [];
+  const { out, ins } = collapse(p.shape, p.inputs.map((x) => x.shape));
+  p.inputs.forEach((x, k) => {
+    lines.push(`let x${k} = ${loadValue(x.dtype, `in${x.arg}`, broadcastIndex(out, ins[k]!, 'i'))};`);
+  });
+  const checks: string[] = [];
+  const checkLines: string[] = [];
+  const name = (a: ElementwiseProgram['ops'][number]['args'][number]): string => ('input' in a ? `x${a.input}` : `t${a.op}`);
+  const dtypeOf = (a: ElementwiseProgram['ops'][number]['args'][number]): DType => ('input' in a ? p.inputs[a.input]!.dtype : p.ops[a.op]!.dtype);
+  p.ops.forEach((op, j) => {
+    const r = opExpr(op.type, op.attrs, op.args.map(name), op.args.map(dtypeOf), op.dtype);
+    if (!r) throw new InternalError(`WebGPU has no elementwise template for ${op.type} (${op.args.map(dtypeOf).join(', ')} -> ${op.dtype})`);
+    for (const x of r.helpers ?? []) helpers.add(x);
+    lines.push(`let t${j}: ${valueType(op.dtype)} = ${r.e};`);
+    if (r.check) {
+      let c = checks.indexOf(r.check.message);
+      if (c < 0) c = checks.push(r.check.message) - 1;
+      checkLines.push(`if ${r.check.cond} { out${p.outputs.length + c}[0] = 1; }`);
+    }
+  });
+  p.outputs.forEach((j, k) => lines.push(storeValue(p.ops[j]!.dtype, `out${k}`, 'i', `t${j}`)));
+  const decls = [bindings(argDTypes, [...p.outputs.map((j) => p.ops[j]!.dtype), ...checks.map((): DType => 'int32')]), collectHelpers(helpers)].join('\n');
+  return { decls, body: [...lines, ...checkLines].join('\n  '), checks };
+}
+
+function numElements(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Records a program over `args` (the node's inputs). Returns its outputs: `outputs` when given
+ * (tensors to write), else the node's planned outputs 0...
+ */
+export function runProgram(ctx: KernelCtx, p: ElementwiseProgram, args: readonly GpuTensor[], outputs?: readonly GpuTensor[]): GpuTensor[] {
+  const outs = outputs ?? p.outputs.map((j, k) => ctx.output(k, p.ops[j]!.dtype, p.shape));
+  const n = numElements(p.shape);
+  if (n === 0) return [...outs];
+  const g = generateProgram(p, args.map((t) => t.dtype));
+  if (args.length + outs.length + g.checks.length > MAX_BINDINGS) {
+    runMemberByMember(ctx, p, args, outs);
+    return [...outs];
+  }
+  const flags = g.checks.map((m) => ctx.check(m));
+  ctx.dispatch(perElement(n, g.decls, g.body), args, [...outs, ...flags]);
+  return [...outs];
+}
+
+/** For programs binding more buffers than a dispatch may: one dispatch per member, intermediates in scratch. */
+function runMemberByMember(ctx: KernelCtx, p: ElementwiseProgram, args: readonly GpuTensor[], outs: readonly GpuTensor[]): void {
+  const results: GpuTensor[] = [];
+  p.ops.forEach((op, j) => {
+    const k = p.outputs.indexOf(j);
+    const dst = k >= 0 ? outs[k]! : ctx.scratch(op.dtype, p.shape, `m${j}`);
+    const opArgs: GpuTensor[] = [];
+    const inputs = op.args.map((a) => {
+      const t = 'input' in a ? args[p.inputs[a.input]!.arg]! : results[a.op]!;
+      let idx = opArgs.indexOf(t);
+      if (idx < 0) idx = opArgs.push(t) - 1;
+      return { arg: idx, shape: 'input' in a ? p.inputs[a.input]!.shape : p.shape, dtype: t.dtype };
+    });
+    const single: ElementwiseProgram = {
+      shape: p.shape,
+      inputs,
+      ops: [{ ...op, args: inputs.map((_, i) => ({ input: i })) }],
+      outputs: [0],
+    };
+    if (op.type === 'AddN' && opArgs.length + 1 > MAX_BINDINGS) addNChunked(ctx, inputs.map((x) => opArgs[x.arg]!), dst);
+    else runProgram(ctx, single, opArgs, [dst]);
+    results.push(dst);
+  });
+}
+
+/** AddN over more inputs than one dispatch binds: the first chunk writes the sum, later ones add to it in order. */
+function addNChunked(ctx: KernelCtx, xs: readonly GpuTensor[], out: GpuTensor): void {
+  const d = out.dtype;
+  const n = out.size;
+  const add = (acc: string, v: string): string => (d === L ? `w_add64(${acc}, ${v})` : `(${acc} + ${v})`);
+  for (let start = 0; start < xs.length; ) {
+    const first = start === 0;
+    const count = Math.min(xs.length - start, MAX_BINDINGS - 1);
+    const chunk = xs.slice(start, start + count);
+    let acc = first ? loadValue(d, 'in0', 'i') : loadValue(d, 'out0', 'i');
+    for (let k = first ? 1 : 0; k < chunk.length; k++) acc = add(acc, loadValue(d, `in${k}`, 'i'));
+    const decls = [bindings(chunk.map((t) => t.dtype), [d]), d === L ? collectHelpers(['w_add64']) : ''].join('\n');
+    ctx.dispatch(perElement(n, decls, storeValue(d, 'out0', 'i', acc)), chunk, [out]);
+    start += count;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Single-op kernels
+
+function singleOp(ctx: KernelCtx, type: string, inputs: readonly GpuTensor[], aligned: readonly (readonly number[])[], shape: readonly number[], out: DType): GpuTensor[] {
+  const args: GpuTensor[] = [];
+  const progInputs = inputs.map((t, i) => {
+    let a = args.indexOf(t);
+    if (a < 0) a = args.push(t) - 1;
+    return { arg: a, shape: aligned[i]!, dtype: t.dtype };
+  });
+  const p: ElementwiseProgram = {
+    shape,
+    inputs: progInputs,
+    ops: [{ type, attrs: ctx.node.attrs, dtype: out, args: inputs.map((_, i) => ({ input: i })), name: ctx.node.name }],
+    outputs: [0],
+  };
+  if (!opExpr(type, ctx.node.attrs, inputs.map((_, i) => `x${i}`), inputs.map((t) => t.dtype), out)) {
+    throw new InvalidArgumentError(`${type} has no kernel for ${inputs.map((t) => t.dtype).join(', ')} on the webgpu backend`);
+  }
+  return runProgram(ctx, p, args);
+}
+
+/** `shape` right-aligned to `rank` with leading 1s. */
+function align(shape: readonly number[], rank: number): number[] {
+  return [...new Array<number>(rank - shape.length).fill(1), ...shape];
+}
+
+/** Runs the CPU kernel on host copies: string tensors exist only on the host. */
+function onHost(ctx: KernelCtx, inputs: readonly GpuTensor[]): GpuTensor[] {
+  const k = getCpuKernel(ctx.node.type);
+  if (!k) throw new InternalError(`no CPU kernel for ${ctx.node.type}`);
+  const outs = k(
+    inputs.map((t) => {
+      if (!t.host) throw new InternalError(`${ctx.node.type}: a string tensor without a host value`);
+      return t.host;
+    }),
+    ctx.node,
+    { variables: new Map<string, NDArray>(), opState: ctx.state.opState, entropy: ctx.state.entropy },
+  );
+  return outs.map((a) => ctx.fromHost(a));
+}
+
+const hasStrings = (inputs: readonly GpuTensor[]): boolean => inputs.some((t) => t.dtype === 'string');
+
+function outDType(ctx: KernelCtx, fallback: DType): DType {
+  return ctx.node.outputs[0]?.dtype ?? fallback;
+}
+
+function registerBinary(type: string): void {
+  registerGpuKernel(type, (ctx, inputs) => {
+    if (hasStrings(inputs)) return onHost(ctx, inputs);
+    const [a, b] = inputs as [GpuTensor, GpuTensor];
+    const shape = broadcastOrThrow(a.shape, b.shape);
+    return singleOp(ctx, type, [a, b], [align(a.shape, shape.length), align(b.shape, shape.length)], shape, outDType(ctx, a.dtype));
+  });
+}
+
+function registerUnary(type: string): void {
+  registerGpuKernel(type, (ctx, inputs) => {
+    if (hasStrings(inputs)) return onHost(ctx, inputs);
+    const x = inputs[0]!;
+    return singleOp(ctx, type, [x], [x.shape], x.shape, outDType(ctx, x.dtype));
+  });
+}
+
+/** Ops over two tensors of one shape (gradient helpers); `what` words the CPU kernel's error. */
+function registerSameShape(type: string, what: (a: GpuTensor, b: GpuTensor) => string): void {
+  registerGpuKernel(type, (ctx, inputs) => {
+    const [a, b] = inputs as [GpuTensor, GpuTensor];
+    if (!sameShape(a.shape, b.shape)) throw new InvalidArgumentError(what(a, b));
+    return singleOp(ctx, type, [a, b], [a.shape, b.shape], a.shape, outDType(ctx, a.dtype));
+  });
+}
+
+for (const t of ['AddV2', 'Add', 'Sub', 'Mul', 'RealDiv', 'FloorDiv', 'FloorMod', 'Pow', 'Maximum', 'Minimum', 'SquaredDifference']) registerBinary(t);
+for (const t of ['Equal', 'NotEqual', 'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'LogicalAnd', 'LogicalOr']) registerBinary(t);
+for (const t of ['LogicalNot', 'Neg', 'Square', 'Sqrt', 'Rsqrt', 'Exp', 'Log', 'Log1p', 'Abs', 'Sign', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sigmoid', 'Tanh']) {
+  registerUnary(t);
+}
+for (const t of ['Relu', 'Relu6', 'LeakyRelu', 'Elu', 'Selu', 'Softplus', 'Softsign', 'ZerosLike', 'OnesLike', 'Cast']) registerUnary(t);
+for (const t of ['SigmoidGrad', 'TanhGrad', 'SqrtGrad', 'RsqrtGrad', 'ReciprocalGrad']) {
+  registerSameShape(t, (y, dy) => `y and dy must have the same shape, got ${formatShape(y.shape)} and ${formatShape(dy.shape)}`);
+}
+for (const [t, second] of [
+  ['ReluGrad', 'features'],
+  ['Relu6Grad', 'features'],
+  ['LeakyReluGrad', 'features'],
+  ['EluGrad', 'outputs'],
+  ['SeluGrad', 'outputs'],
+  ['SoftplusGrad', 'features'],
+  ['SoftsignGrad', 'features'],
+] as const) {
+  registerSameShape(t, (g, x) => `gradients and ${second} must be the same size: ${formatShape(g.shape)} vs. ${formatShape(x.shape)}`);
+}
+
+registerGpuKernel('SelectV2', (ctx, inputs) => {
+  const [c, x, y] = inputs as [GpuTensor, GpuTensor, GpuTensor];
+  const shape = broadcastOrThrow(broadcastOrThrow(c.shape, x.shape), y.shape);
+  return singleOp(ctx, 'SelectV2', [c, x, y], [c, x, y].map((t) => align(t.shape, shape.length)), shape, x.dtype);
+});
+
+registerGpuKernel('Select', (ctx, inputs) => {
+  const [c, x, y] = inputs as [GpuTensor, GpuTensor, GpuTensor];
+  if (!sameShape(x.shape, y.shape)) {
+    throw new InvalidArgumentError(`'then' and 'else' must have the same size. but received: ${formatShape(x.shape)} vs. ${formatShape(y.shape)}`);
+  }
+  let cShape = c.shape;
+  if (c.shape.length === 1 && x.shape.length > 1) {
+    if (c.shape[0] !== x.shape[0]) {
+      throw new InvalidArgumentError(`Number of batches of 'then' must match size of 'cond', but saw: ${x.shape[0]} vs. ${c.shape[0]}`);
+    }
+    // A vector condition picks whole rows.
+    cShape = [c.shape[0]!, ...new Array<number>(x.shape.length - 1).fill(1)];
+  } else if (c.shape.length !== 0 && !sameShape(c.shape, x.shape)) {
+    throw new InvalidArgumentError(`'cond' and 'then' must have the same shape (or cond a vector or scalar), got ${formatShape(c.shape)} and ${formatShape(x.shape)}`);
+  }
+  return singleOp(ctx, 'SelectV2', [c, x, y], [align(cShape, x.shape.length), x.shape, y.shape], x.shape, x.dtype);
+});
+
+registerGpuKernel('AddN', (ctx, inputs) => {
+  const first = inputs[0]!;
+  for (const x of inputs) {
+    if (!sameShape(x.shape, first.shape)) {
+      throw new InvalidArgumentError(`Inputs to operation AddN must have the same size and shape. Input 0: ${formatShape(first.shape)} != input: ${formatShape(x.shape)}`);
+    }
+  }
+  if (inputs.length + 1 > MAX_BINDINGS) {
+    const out = ctx.output(0, first.dtype, first.shape);
+    if (out.size > 0) addNChunked(ctx, inputs, out);
+    return [out];
+  }
+  return singleOp(ctx, 'AddN', inputs, inputs.map((t) => t.shape), first.shape, first.dtype);
+});
+
+registerGpuKernel('BiasAdd', (ctx, inputs) => {
+  const [v, b] = inputs as [GpuTensor, GpuTensor];
+  const format = ctx.node.attrs.data_format === 'NCHW' ? 'NCHW' : 'NHWC';
+  const minRank = format === 'NCHW' ? 3 : 2;
+  const r = v.shape.length;
+  if (r < minRank) throw new InvalidArgumentError(`Input tensor must be at least ${minRank}D for data_format ${format}: ${formatShape(v.shape)}`);
+  const c = format === 'NCHW' ? 1 : r - 1;
+  if (b.shape.length !== 1) throw new InvalidArgumentError(`Biases must be 1D: ${formatShape(b.shape)}`);
+  if (b.shape[0] !== v.shape[c]) {
+    throw new InvalidArgumentError(`Must provide as many biases as the channel dimension of the input tensor: ${formatShape(b.shape)} vs. ${formatShape(v.shape)}`);
+  }
+  const aligned = v.shape.map((d, k) => (k === c ? d : 1));
+  return singleOp(ctx, 'BiasAdd', [v, b], [v.shape, aligned], v.shape, v.dtype);
+});
