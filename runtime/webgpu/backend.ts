@@ -18,7 +18,7 @@ import '../cpu/kernels/index.js';
 import { getDevice, type GpuDevice } from './device.js';
 import { getGpuKernel, type GpuKernelDef, type KernelCtx } from './registry.js';
 import { GpuTensor, gpuByteSize } from './tensor.js';
-import type { Program } from './wgsl.js';
+import { BITS_FN, type Program } from './wgsl.js';
 import { gpuCanFuse } from './kernels/fused.js';
 import './kernels/index.js';
 
@@ -34,6 +34,8 @@ const COMPUTE = 0x04;
  * the host and this small run there: no GPU round trip for values the host needs anyway.
  */
 const HOST_ELEMENTS = 4096;
+/** WEIR_WEBGPU_PREFER_HOST=0 sends those ops to their GPU kernels too (the conformance suite does). */
+const PREFER_HOST = typeof process === 'undefined' || process.env?.WEIR_WEBGPU_PREFER_HOST !== '0';
 
 interface PlanBuffers {
   regions: (GPUBuffer | undefined)[];
@@ -126,7 +128,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
 
   /** Small integer ops on values that are on the host anyway (shape arithmetic, counters) stay there. */
   private preferHost(node: KernelNode, inputs: GpuTensor[], state: RuntimeState<GpuTensor>): boolean {
-    if (!getCpuKernel(node.type) || node.type === 'VariableV2' || node.type === 'Const') return false;
+    if (!PREFER_HOST || !getCpuKernel(node.type) || node.type === 'VariableV2' || node.type === 'Const') return false;
     if (node.outputs.some((o) => o.dtype === 'float32')) return false;
     for (let i = 0; i < inputs.length; i++) {
       const t = node.refVars[i] !== undefined ? state.variables.get(node.refVars[i]!) : inputs[i];
@@ -229,7 +231,8 @@ export class WebGpuBackend implements Backend<GpuTensor> {
         const name = node.refVars[i]!;
         const v = state.variables.get(name);
         if (!v) throw new FailedPreconditionError(`Attempting to use uninitialized value ${name}`, node.name);
-        self.ensureGpu(v);
+        // Written in place: a variable last set on the host gets a buffer of its own, not a per-run one.
+        self.ensureGpu(v, true);
         return v;
       },
       setVariable(name: string, t: GpuTensor): void {
@@ -284,15 +287,15 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     return b;
   }
 
-  /** Gives a host-made value its GPU copy. */
-  ensureGpu(t: GpuTensor): GPUBuffer {
+  /** Gives a host-made value its GPU copy (in a buffer of its own when `owned`, else a per-run one). */
+  ensureGpu(t: GpuTensor, owned = false): GPUBuffer {
     if (t.buffer) return t.buffer;
     const h = t.host;
     if (!h) throw new InternalError('a WebGPU tensor has neither a GPU nor a host copy');
     if (h.dtype === 'string') throw new UnimplementedError('string tensors cannot be used by WebGPU kernels');
     const bytes = gpuByteSize(t.dtype, t.size);
     let buffer: GPUBuffer;
-    if (this.constTensors.has(t)) buffer = this.createBuffer(bytes);
+    if (owned || this.constTensors.has(t)) buffer = this.createBuffer(bytes);
     else {
       const free = this.pool.get(bytes);
       buffer = free?.pop() ?? this.createBuffer(bytes);
@@ -358,7 +361,8 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     let pipe = this.pipelines.get(key);
     if (!pipe) {
       const device = this.device;
-      const module = device.createShaderModule({ code: p.code, label: p.label });
+      const code = p.code.includes('w_bits(') && !p.code.includes('fn w_bits(') ? `${BITS_FN}\n${p.code}` : p.code;
+      const module = device.createShaderModule({ code, label: p.label });
       pipe = device.createComputePipeline({ layout: this.layout(nIn, nOut).pipeline, compute: { module, entryPoint: 'main' }, label: p.label });
       this.pipelines.set(key, pipe);
       this.stats.pipelines++;

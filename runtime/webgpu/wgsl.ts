@@ -80,11 +80,18 @@ fn f2i(x: f32) -> i32 {
 }
 `;
 
-/** A WGSL f32 literal (infinities and NaN through their bit patterns). */
+/**
+ * Reinterprets bits as an f32 at run time: WGSL rejects constant expressions that evaluate to an
+ * infinity or NaN, and a function argument is not one. The backend adds the definition to every
+ * shader that calls it.
+ */
+export const BITS_FN = 'fn w_bits(b: u32) -> f32 { return bitcast<f32>(b); }';
+
+/** A WGSL f32 literal (infinities and NaN through their bit patterns, see BITS_FN). */
 export function f32(v: number): string {
-  if (Number.isNaN(v)) return 'bitcast<f32>(0x7fc00000u)';
-  if (v === Infinity) return 'bitcast<f32>(0x7f800000u)';
-  if (v === -Infinity) return 'bitcast<f32>(0xff800000u)';
+  if (Number.isNaN(v)) return 'w_bits(0x7fc00000u)';
+  if (v === Infinity) return 'w_bits(0x7f800000u)';
+  if (v === -Infinity) return 'w_bits(0xff800000u)';
   const x = Math.fround(v);
   if (x === 0) return Object.is(x, -0) ? '(-0.0)' : '0.0';
   const s = x.toPrecision(9);
