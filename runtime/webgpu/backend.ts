@@ -37,6 +37,12 @@ const HOST_ELEMENTS = 4096;
 /** WEIR_WEBGPU_PREFER_HOST=0 sends those ops to their GPU kernels too (the conformance suite does). */
 const PREFER_HOST = typeof process === 'undefined' || process.env?.WEIR_WEBGPU_PREFER_HOST !== '0';
 
+interface DeviceCache {
+  pipelines: Map<string, GPUComputePipeline>;
+  layouts: Map<string, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>;
+}
+const deviceCaches = new WeakMap<GPUDevice, DeviceCache>();
+
 interface PlanBuffers {
   regions: (GPUBuffer | undefined)[];
   /** Per-step buffers: outputs the memory plan does not place, scratch space. */
@@ -53,11 +59,21 @@ export class WebGpuBackend implements Backend<GpuTensor> {
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
   private inRun = false;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly layouts = new Map<string, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
+  /** Compiled pipelines and layouts are the device's, shared by every session on it. */
+  private get pipelines(): Map<string, GPUComputePipeline> {
+    return this.deviceCache().pipelines;
+  }
+  private get layouts(): Map<string, { group: GPUBindGroupLayout; pipeline: GPUPipelineLayout }> {
+    return this.deviceCache().layouts;
+  }
+  private deviceCache(): DeviceCache {
+    const d = this.device;
+    let c = deviceCaches.get(d);
+    if (!c) deviceCaches.set(d, (c = { pipelines: new Map(), layouts: new Map() }));
+    return c;
+  }
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
-  private readonly pipelineIds = new WeakMap<GPUComputePipeline, number>();
   private nextId = 1;
   private readonly planBuffers = new WeakMap<object, PlanBuffers>();
   private readonly consts = new WeakMap<KernelNode, GpuTensor>();
@@ -366,7 +382,6 @@ export class WebGpuBackend implements Backend<GpuTensor> {
       pipe = device.createComputePipeline({ layout: this.layout(nIn, nOut).pipeline, compute: { module, entryPoint: 'main' }, label: p.label });
       this.pipelines.set(key, pipe);
       this.stats.pipelines++;
-      this.pipelineIds.set(pipe, this.nextId++);
     }
     return pipe;
   }
@@ -399,7 +414,8 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     }
     const pipe = this.pipeline({ ...p, label: p.label ?? `${node.type} ${node.name}` }, inputs.length, outputs.length);
     const buffers = [...ins, ...outputs.map((o) => o.buffer!)];
-    const key = `${this.pipelineIds.get(pipe)}:${buffers.map((b) => this.idOf(b)).join(',')}`;
+    // A bind group depends on the layout (binding counts) and the buffers, not on the pipeline.
+    const key = `${inputs.length},${outputs.length}:${buffers.map((b) => this.idOf(b)).join(',')}`;
     let bg = this.bindGroups.get(key);
     if (!bg) {
       bg = this.device.createBindGroup({
@@ -579,7 +595,6 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     this.g?.device.removeEventListener('uncapturederror', this.onError);
     for (const b of this.allBuffers) b.destroy();
     this.allBuffers.clear();
-    this.pipelines.clear();
     this.bindGroups.clear();
     this.pool.clear();
     this.staging.clear();
