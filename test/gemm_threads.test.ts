@@ -198,6 +198,67 @@ describe('thread pool lifetime', () => {
     expect(Date.now() - t0).toBeLessThan(30_000);
   });
 
+  // A worker that exits in the middle of a product (process.exit in it, as a crash would), or never
+  // finishes its block, must not hang the caller: the product completes on the calling thread with
+  // the right result, the workers are replaced, and the process still ends on its own.
+  for (const fault of ['exit', 'hang'] as const) {
+    it(`survives a worker that ${fault === 'exit' ? 'exits' : 'hangs'} mid-product`, () => {
+      const script = `
+        import { injectWorkerFault, poolReplacements, setThreadsEnabled, sgemm, startThreads, threadedCalls, workerCount } from './runtime/cpu/gemm.ts';
+        const M = 700, N = 600, K = 300;
+        const A = Float32Array.from({ length: M * K }, (_, i) => Math.sin(i));
+        const B = Float32Array.from({ length: K * N }, (_, i) => Math.cos(i * 0.7));
+        const product = (threads) => {
+          setThreadsEnabled(threads);
+          const C = new Float32Array(M * N);
+          sgemm(false, false, M, N, K, 1, A, K, B, N, 0, C, N);
+          return C;
+        };
+        const same = (x, y) => x.every((v, i) => Object.is(v, y[i]));
+        const ref = product(false);
+        setThreadsEnabled(true);
+        const started = await startThreads();
+        const workers = workerCount();
+        injectWorkerFault('${fault}');
+        const t0 = Date.now();
+        const first = product(true);
+        const ms = Date.now() - t0;
+        // A new pool starts once the old workers have exited.
+        let restarted = false;
+        for (let i = 0; i < 300 && !restarted; i++) {
+          restarted = await startThreads();
+          if (!restarted) await new Promise((r) => setTimeout(r, 10));
+        }
+        const before = threadedCalls();
+        const second = product(true);
+        console.log(JSON.stringify({ started, workers, firstOk: same(first, ref), secondOk: same(second, ref), ms,
+          replacements: poolReplacements(), restarted, threadedAgain: threadedCalls() - before }));
+      `;
+      const t0 = Date.now();
+      const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: new URL('..', import.meta.url).pathname,
+        encoding: 'utf8',
+        timeout: 40_000,
+        // Three threads: the faulty worker, a healthy one, and the caller.
+        env: { ...process.env, WEIR_CPU_THREADS: '3' },
+      });
+      expect(res.error).toBeUndefined();
+      expect(res.status, res.stderr).toBe(0);
+      const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+      expect(out.firstOk).toBe(true);
+      expect(out.secondOk).toBe(true);
+      if (fastForcedOff || !threadsAvailable()) {
+        expect(out).toMatchObject({ started: false, replacements: 0 });
+      } else {
+        expect(out).toMatchObject({ started: true, workers: 2, replacements: 1, restarted: true, threadedAgain: 1 });
+        // A worker that exits is noticed at once; one that hangs after a bounded wait.
+        if (fault === 'exit') expect(out.ms as number).toBeLessThan(1500);
+        else expect(out.ms as number).toBeGreaterThanOrEqual(1900);
+      }
+      expect(Date.now() - t0).toBeLessThan(40_000);
+    });
+  }
+
   it.runIf(fastForcedOff)('WEIR_CPU_FAST=0 turns off the SIMD kernel and the threads', async () => {
     expect(simdAvailable()).toBe(false);
     expect(threadsAvailable()).toBe(false);

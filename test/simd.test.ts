@@ -1,11 +1,11 @@
-// The WebAssembly SIMD loops for float32 elementwise ops, row reductions and pooling (runtime/cpu/simd.ts)
+// The WebAssembly SIMD loops for float32 elementwise ops, row reductions, pooling and its gradients (runtime/cpu/simd.ts)
 // against independent references and against the TypeScript loops they replace. Under
 // WEIR_CPU_FAST=0 the same references check the TypeScript loops.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { KernelNode } from '../runtime/backend.js';
 import { getCpuKernel } from '../runtime/cpu/registry.js';
-import { elementwiseSimdAvailable, setElementwiseSimdEnabled, SIMD_MIN_ELEMENTS } from '../runtime/cpu/simd.js';
+import { elementwiseSimdAvailable, isLeadingColumn, setElementwiseSimdEnabled, SIMD_MIN_ELEMENTS } from '../runtime/cpu/simd.js';
 import { rng } from './helpers.js';
 
 const fastForcedOff = process.env.WEIR_CPU_FAST === '0';
@@ -123,15 +123,60 @@ describe('SIMD elementwise binary ops', () => {
     }
   });
 
-  it('leave other broadcasts (a column) to the TypeScript loop with the same result', () => {
-    const a = floats([200, 33], 5);
-    const b = floats([200, 1], 6);
-    const { simd, ts } = bothPaths('AddV2', [a, b]);
-    const ad = a.data as Float32Array;
-    const bd = b.data as Float32Array;
-    const expected = Float32Array.from({ length: 200 * 33 }, (_, i) => ad[i]! + bd[Math.floor(i / 33)]!);
-    expectIdentical(simd, expected);
-    expectIdentical(ts, expected);
+  // A column (one value per row) repeated along the rows, either side; higher ranks included.
+  const columnLayouts: [string, number[], number[]][] = [
+    ['column on the right', [1100, 7], [1100, 1]],
+    ['column on the left', [300, 1], [300, 33]],
+    ['rank-3 column', [20, 30, 17], [20, 30, 1]],
+    ['rank-3 column over two dims', [9, 1, 1], [9, 40, 23]],
+    ['repeated with a period (TypeScript)', [60, 1], [2, 60, 50]],
+    ['long rows', [3, 1], [3, 4097]],
+    ['rows longer than a staging buffer (TypeScript)', [2, 1], [2, 20000]],
+  ];
+  for (const [what, aShape, bShape] of columnLayouts) {
+    for (const [type, f] of BINARY) {
+      it(`${type}, ${what}, with NaN/Inf/-0`, () => {
+        const a = floats(aShape, 11, true);
+        const b = floats(bShape, 12, true);
+        const { simd, ts } = bothPaths(type, [a, b]);
+        const out = simd.shape;
+        const n = simd.size;
+        // Index of output element i in an operand broadcast to `out`.
+        const at = (shape: number[], i: number): number => {
+          const s = [...new Array<number>(out.length - shape.length).fill(1), ...shape];
+          let idx = 0;
+          let rest = i;
+          let stride = 1;
+          const coords = out.map(() => 0);
+          for (let d = out.length - 1; d >= 0; d--) {
+            coords[d] = rest % out[d]!;
+            rest = Math.floor(rest / out[d]!);
+          }
+          for (let d = out.length - 1; d >= 0; d--) {
+            if (s[d] !== 1) idx += coords[d]! * stride;
+            stride *= s[d]!;
+          }
+          return idx;
+        };
+        const ad = a.data as Float32Array;
+        const bd = b.data as Float32Array;
+        const expected = Float32Array.from({ length: n }, (_, i) => f(ad[at(aShape, i)]!, bd[at(bShape, i)]!));
+        expectIdentical(simd, expected);
+        expectIdentical(ts, expected);
+      });
+    }
+  }
+
+  it('recognize columns only where the small operand is 1 on trailing dims and equal on the others', () => {
+    expect(isLeadingColumn([5, 1], [5, 7])).toBe(true);
+    expect(isLeadingColumn([5, 1, 1], [5, 3, 7])).toBe(true);
+    expect(isLeadingColumn([3, 1], [2, 3, 4])).toBe(false); // repeats along a leading dim too
+    expect(isLeadingColumn([1, 3, 1], [1, 3, 4])).toBe(true);
+    expect(isLeadingColumn([5, 1], [5, 1])).toBe(false); // same shape
+    expect(isLeadingColumn([1, 1], [5, 7])).toBe(false); // a scalar
+    expect(isLeadingColumn([1, 5, 1], [4, 5, 7])).toBe(false); // broadcast on a leading dim too
+    expect(isLeadingColumn([5, 1, 7], [5, 3, 7])).toBe(false); // a middle broadcast
+    expect(isLeadingColumn([5], [5, 7])).toBe(false); // a row
   });
 });
 
@@ -230,5 +275,97 @@ describe('SIMD pooling over channels', () => {
       expect(simd.shape).toEqual([4, 16, 8, 8]);
       expectNear(simd, ts.data as Float32Array, 1e-6);
     }
+  });
+});
+
+describe('SIMD pooling gradients', () => {
+  interface Window {
+    taps: number[];
+    o: number;
+  }
+  /** Each output element's taps (NHWC indices inside the input, row-major), in output order. */
+  function windows(shape: number[], k: number, s: number, padding: 'SAME' | 'VALID'): { windows: Window[]; out: number[] } {
+    const [N, H, W, C] = shape as [number, number, number, number];
+    const OH = padding === 'SAME' ? Math.ceil(H / s) : Math.floor((H - k) / s) + 1;
+    const OW = padding === 'SAME' ? Math.ceil(W / s) : Math.floor((W - k) / s) + 1;
+    const padT = padding === 'SAME' ? Math.floor(Math.max((OH - 1) * s + k - H, 0) / 2) : 0;
+    const padL = padding === 'SAME' ? Math.floor(Math.max((OW - 1) * s + k - W, 0) / 2) : 0;
+    const ws: Window[] = [];
+    for (let n = 0; n < N; n++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++)
+          for (let c = 0; c < C; c++) {
+            const taps: number[] = [];
+            for (let ih = oh * s - padT; ih < oh * s - padT + k; ih++)
+              for (let iw = ow * s - padL; iw < ow * s - padL + k; iw++) if (ih >= 0 && ih < H && iw >= 0 && iw < W) taps.push(((n * H + ih) * W + iw) * C + c);
+            ws.push({ taps, o: ((n * OH + oh) * OW + ow) * C + c });
+          }
+    return { windows: ws, out: [N, OH, OW, C] };
+  }
+
+  /** Values with many ties (a few distinct levels) and, optionally, NaN/Inf. */
+  function tiedFloats(shape: number[], seed: number, special: boolean): tf.NDArray {
+    const x = floats(shape, seed, special);
+    const d = x.data as Float32Array;
+    for (let i = 0; i < d.length; i++) if (Number.isFinite(d[i])) d[i] = Math.round(d[i]! * 3) / 3;
+    return x;
+  }
+
+  const cases: { C: number; H: number; k: number; s: number; padding: 'SAME' | 'VALID' }[] = [
+    { C: 4, H: 28, k: 2, s: 2, padding: 'SAME' },
+    { C: 5, H: 15, k: 3, s: 2, padding: 'SAME' },
+    { C: 17, H: 9, k: 3, s: 1, padding: 'VALID' },
+    { C: 32, H: 14, k: 3, s: 1, padding: 'SAME' },
+    { C: 1023, H: 3, k: 2, s: 1, padding: 'SAME' },
+  ];
+  for (const { C, H, k, s, padding } of cases) {
+    const OH = padding === 'SAME' ? Math.ceil(H / s) : Math.floor((H - k) / s) + 1;
+    const N = Math.ceil(SIMD_MIN_ELEMENTS / (OH * OH * C)) + 1;
+    const attrs = { ksize: [1, k, k, 1], strides: [1, s, s, 1], padding, data_format: 'NHWC' };
+    it(`MaxPoolGrad and MaxPoolGradGrad ${k}x${k}/${s} ${padding}, ${C} channels, ties and NaN/Inf: SIMD identical to TypeScript`, () => {
+      const x = tiedFloats([N, H, H, C], C + 3, true);
+      const { windows: ws, out } = windows(x.shape, k, s, padding);
+      const y = kernel('MaxPool', [x], attrs);
+      expect(y.shape).toEqual(out);
+      const dy = floats(out, C + 4);
+      const { simd, ts } = bothPaths('MaxPoolGrad', [x, y, dy], attrs);
+      // Reference: each output's gradient goes to its first maximal tap (NaNs passed over unless first).
+      const xd = x.data as Float32Array;
+      const dyd = dy.data as Float32Array;
+      const expected = new Float32Array(x.size);
+      for (const w of ws) {
+        let best = w.taps[0]!;
+        for (const t of w.taps) if (xd[t]! > xd[best]!) best = t;
+        expected[best] = expected[best]! + dyd[w.o]!;
+      }
+      expectIdentical(ts, expected);
+      expectIdentical(simd, expected);
+      const ddx = floats(x.shape, C + 5);
+      const gg = bothPaths('MaxPoolGradGrad', [x, y, ddx], attrs);
+      expectIdentical(gg.simd, gg.ts.data as Float32Array);
+    });
+    it(`AvgPoolGrad ${k}x${k}/${s} ${padding}, ${C} channels: SIMD identical to TypeScript`, () => {
+      const shape = [N, H, H, C];
+      const { windows: ws, out } = windows(shape, k, s, padding);
+      const dy = floats(out, C + 6, true);
+      const { simd, ts } = bothPaths('AvgPoolGrad', [new tf.NDArray(Int32Array.from(shape), [4], 'int32'), dy], attrs);
+      const dyd = dy.data as Float32Array;
+      const expected = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      for (const w of ws) for (const t of w.taps) expected[t] = expected[t]! + dyd[w.o]! * (1 / w.taps.length);
+      expectIdentical(ts, expected);
+      expectIdentical(simd, expected);
+    });
+  }
+
+  it('NCHW data takes the same SIMD path', () => {
+    const x = floats([4, 16, 16, 16], 19);
+    const attrs = { ksize: [1, 1, 3, 3], strides: [1, 1, 2, 2], padding: 'SAME', data_format: 'NCHW' };
+    const y = kernel('MaxPool', [x], attrs);
+    const dy = floats(y.shape, 20);
+    const mx = bothPaths('MaxPoolGrad', [x, y, dy], attrs);
+    expectIdentical(mx.simd, mx.ts.data as Float32Array);
+    const av = bothPaths('AvgPoolGrad', [new tf.NDArray(Int32Array.of(4, 16, 16, 16), [4], 'int32'), dy], attrs);
+    expect(av.simd.shape).toEqual([4, 16, 16, 16]);
+    expectIdentical(av.simd, av.ts.data as Float32Array);
   });
 });

@@ -1,4 +1,5 @@
-// CPU kernels the compiler introduces: generated elementwise kernels (_FusedElementwise),
+// CPU kernels the compiler introduces: generated elementwise kernels (_FusedElementwise: WebAssembly
+// SIMD where the program allows, generated JavaScript otherwise),
 // contractions with a bias/activation epilogue (_FusedMatMul, _FusedConv2D), and views (_View).
 //
 // Code generation safety: generated source is assembled only from the fixed snippets in this file,
@@ -13,6 +14,71 @@ import type { ElementwiseProgram } from '../../passes/ir.js';
 import type { KernelNode } from '../backend.js';
 import { getCpuKernel, registerCpuKernel } from './registry.js';
 import { alloc } from './kernels/util.js';
+import {
+  BR_IF,
+  emitExp64,
+  emitExpm1_64,
+  emitLog1p64,
+  emitLog64,
+  emitTanh64,
+  END,
+  F32X4_DEMOTE_F64X2_ZERO,
+  F64X2_ABS,
+  F64X2_ADD,
+  F64X2_DIV,
+  F64X2_GT,
+  F64X2_LT,
+  F64X2_MUL,
+  F64X2_NEG,
+  F64X2_PROMOTE_LOW_F32X4,
+  F64X2_SQRT,
+  F64X2_SUB,
+  f64x2Const,
+  I8X16_SHUFFLE,
+  keep,
+  F32X4_ABS,
+  F32X4_ADD,
+  F32X4_CEIL,
+  F32X4_DIV,
+  F32X4_EQ,
+  F32X4_FLOOR,
+  F32X4_GE,
+  F32X4_GT,
+  F32X4_LE,
+  F32X4_LT,
+  F32X4_NE,
+  F32X4_MAX,
+  F32X4_MIN,
+  F32X4_MUL,
+  F32X4_NEAREST,
+  F32X4_NEG,
+  F32X4_SQRT,
+  F32X4_SUB,
+  f32x4Const,
+  FunctionBuilder,
+  get,
+  I32,
+  I32_ADD,
+  I32_LT_U,
+  I32_MUL,
+  i32Const,
+  LOOP,
+  select,
+  set,
+  simd,
+  simdMem,
+  tee,
+  V128,
+  V128_AND,
+  V128_LOAD,
+  V128_LOAD32_SPLAT,
+  V128_NOT,
+  V128_OR,
+  V128_XOR,
+  V128_STORE,
+  VOID,
+  wasmModule,
+} from './wasm.js';
 import './kernels/index.js';
 
 const SELU_ALPHA = 1.6732632423543772848170429916717;
@@ -187,6 +253,35 @@ function contiguousStrides(shape: readonly number[]): number[] {
   return s;
 }
 
+/**
+ * The program's iteration space with size-1 dims dropped and neighbours every operand walks
+ * contiguously merged: dims, and for the output (first) and each input the stride of every dim
+ * (0 where the operand is broadcast).
+ */
+function collapse(p: ElementwiseProgram): { dims: number[]; strides: number[][] } {
+  const outStrides = contiguousStrides(p.shape);
+  const inStrides = p.inputs.map((inp) => {
+    const st = contiguousStrides(inp.shape);
+    return inp.shape.map((d, i) => (d === 1 ? 0 : st[i]!));
+  });
+  const dims: number[] = [];
+  const all = [outStrides, ...inStrides];
+  const strides: number[][] = all.map(() => []);
+  for (let d = 0; d < p.shape.length; d++) {
+    const n = p.shape[d]!;
+    if (n === 1) continue;
+    const last = dims.length - 1;
+    if (last >= 0 && all.every((s, j) => strides[j]![last] === s[d]! * n)) {
+      dims[last] = dims[last]! * n;
+      all.forEach((s, j) => (strides[j]![last] = s[d]!));
+    } else {
+      dims.push(n);
+      all.forEach((s, j) => strides[j]!.push(s[d]!));
+    }
+  }
+  return { dims, strides };
+}
+
 /** Generates (or finds) the JS function computing a program. */
 export function compileProgram(p: ElementwiseProgram): Compiled {
   const hit = compiledByProgram.get(p);
@@ -200,28 +295,7 @@ export function compileProgram(p: ElementwiseProgram): Compiled {
     }
     return `K${int(i)}`;
   };
-  // Strides of each operand over the output shape (0 where broadcast); the output is operand -1.
-  const outStrides = contiguousStrides(p.shape);
-  const inStrides = p.inputs.map((inp) => {
-    const st = contiguousStrides(inp.shape);
-    return inp.shape.map((d, i) => (d === 1 ? 0 : st[i]!));
-  });
-  // Collapse dims: drop size-1 dims, merge neighbours every operand walks contiguously.
-  const dims: number[] = [];
-  const strides: number[][] = [outStrides, ...inStrides].map(() => []);
-  const all = [outStrides, ...inStrides];
-  for (let d = 0; d < p.shape.length; d++) {
-    const n = p.shape[d]!;
-    if (n === 1) continue;
-    const last = dims.length - 1;
-    if (last >= 0 && all.every((s, j) => strides[j]![last] === s[d]! * n)) {
-      dims[last] = dims[last]! * n;
-      all.forEach((s, j) => (strides[j]![last] = s[d]!));
-    } else {
-      dims.push(n);
-      all.forEach((s, j) => strides[j]!.push(s[d]!));
-    }
-  }
+  const { dims, strides } = collapse(p);
   const r = dims.length;
   // Operands with equal stride vectors share their index variables.
   const classes: string[] = [];
@@ -295,10 +369,458 @@ export function compileProgram(p: ElementwiseProgram): Compiled {
   return compiled;
 }
 
+// ---------------------------------------------------------------------------------------------
+// WebAssembly SIMD kernels: programs over float32 values (bools as lane masks) with float32
+// outputs, over a [rows, cols] iteration space (after collapsing) whose operands are each the whole
+// block, one row repeated down the rows, one column repeated across them, or one scalar. Four
+// elements per step; a row whose length is not a multiple of four computes a few lanes past its
+// end, into the next row's slots, which that row then overwrites (the last row's spill lands in
+// slack after each slot). Anything else (int32 values, bool outputs, Pow, FloorDiv/FloorMod, other
+// broadcasts) stays with the JS kernels above.
+//
+// Operands live in arbitrary ArrayBuffers, so the kernel runs on staging slots in one WebAssembly
+// memory: inputs are copied in a block of at most CHUNK elements at a time and results copied out.
+// Modules embed only numbers (float constants as their bits, slot offsets) and opcodes.
+//
+// Exactness: ops that are one IEEE float32 operation (or selects, min/max) run as f32x4 and round
+// as the JS template does. The others run the template's float64 expression on f64x2 halves and
+// round once, as the template does: identical results, except that exp/log-based ops (wasm.ts's
+// float64 math against Math.*) may, for values within a few float64 ulp of a float32 rounding
+// boundary, land one float32 ulp away. Even that must not reach a discontinuous choice (floor,
+// sign, the x > 0 of ReluGrad, ...), where it could become a large difference: such programs stay
+// in JS. (Ill-conditioned graphs, batch norm over two samples for one, amplify any difference, so
+// float32-accurate approximations would not do.)
+
+type OperandKind = 'full' | 'row' | 'col' | 'scalar';
+
+interface VectorOp {
+  /** The f32x4 form (one IEEE float32 operation per lane, or selects): pushes the result from the argument locals. */
+  emit?: (b: FunctionBuilder, a: readonly number[]) => void;
+  /**
+   * The float64 form, run on each half of the lanes: pushes an f64x2 result from f64x2 argument
+   * locals, which is then rounded to float32, as the JS template rounds its float64 expression.
+   */
+  emit64?: (b: FunctionBuilder, a: readonly number[]) => void;
+  /** Uses exp/log (within a few float64 ulp of Math.*): its float32 result may, rarely, differ by one ulp. */
+  approx?: boolean;
+  /** Arguments through which the result jumps (a comparison decides between formulas). */
+  selectors?: readonly number[];
+}
+
+const vop = (op: number): number[] => simd(op);
+const binaryOp = (op: number): VectorOp => ({ emit: (b, [x, y]) => b.emit(get(x!), get(y!), vop(op)) });
+const unaryOp = (op: number): VectorOp => ({ emit: (b, [x]) => b.emit(get(x!), vop(op)) });
+const zero = (): number[] => f32x4Const(0);
+const zero64 = (): number[] => f64x2Const(0);
+const f64 = (emit64: VectorOp['emit64'], approx = false, selectors?: number[]): VectorOp => ({ emit64, approx, selectors });
+
+const SELU_SA = SELU_SCALE * SELU_ALPHA;
+
+const VECTOR_OPS: Record<string, VectorOp> = {
+  AddV2: binaryOp(F32X4_ADD),
+  Add: binaryOp(F32X4_ADD),
+  BiasAdd: binaryOp(F32X4_ADD),
+  Sub: binaryOp(F32X4_SUB),
+  Mul: binaryOp(F32X4_MUL),
+  RealDiv: binaryOp(F32X4_DIV),
+  Maximum: binaryOp(F32X4_MAX),
+  Minimum: binaryOp(F32X4_MIN),
+  Neg: unaryOp(F32X4_NEG),
+  Abs: unaryOp(F32X4_ABS),
+  Square: { emit: (b, [x]) => b.emit(get(x!), get(x!), vop(F32X4_MUL)) },
+  Sqrt: unaryOp(F32X4_SQRT),
+  Reciprocal: { emit: (b, [x]) => b.emit(f32x4Const(1), get(x!), vop(F32X4_DIV)) },
+  Floor: { ...unaryOp(F32X4_FLOOR), selectors: [0] },
+  Ceil: { ...unaryOp(F32X4_CEIL), selectors: [0] },
+  // Ties to even; a negative input that rounds to zero gives +0 as the JS template does.
+  Round: {
+    emit: (b, [x]) => select(b, get(x!), [...get(x!), ...vop(F32X4_NEAREST), ...zero(), ...vop(F32X4_ADD)], [...get(x!), ...zero(), ...vop(F32X4_EQ)]),
+    selectors: [0],
+  },
+  // 1 above zero, -1 below, +0 for zeros and NaN.
+  Sign: {
+    emit: (b, [x]) =>
+      b.emit(get(x!), zero(), vop(F32X4_GT), f32x4Const(1), vop(V128_AND), get(x!), zero(), vop(F32X4_LT), f32x4Const(-1), vop(V128_AND), vop(V128_OR)),
+    selectors: [0],
+  },
+  Relu: { emit: (b, [x]) => select(b, zero(), get(x!), [...get(x!), ...zero(), ...vop(F32X4_LT)]) },
+  Relu6: {
+    emit: (b, [x]) => {
+      select(b, f32x4Const(6), get(x!), [...get(x!), ...f32x4Const(6), ...vop(F32X4_GT)]);
+      const t = keep(b);
+      select(b, zero(), get(t), [...get(x!), ...zero(), ...vop(F32X4_LT)]);
+    },
+  },
+  ReluGrad: { emit: (b, [g, x]) => select(b, get(g!), zero(), [...get(x!), ...zero(), ...vop(F32X4_GT)]), selectors: [1] },
+  Relu6Grad: {
+    emit: (b, [g, x]) => select(b, get(g!), zero(), [...get(x!), ...zero(), ...vop(F32X4_GT), ...get(x!), ...f32x4Const(6), ...vop(F32X4_LT), ...vop(V128_AND)]),
+    selectors: [1],
+  },
+  ZerosLike: { emit: (b) => b.emit(zero()) },
+  OnesLike: { emit: (b) => b.emit(f32x4Const(1)) },
+  // The AddN kernel rounds after every addition, as f32x4.add does.
+  AddN: { emit: (b, a) => b.emit(get(a[0]!), ...a.slice(1).map((x) => [...get(x), ...vop(F32X4_ADD)])) },
+
+  // The JS templates' float64 expressions, operation for operation.
+  SquaredDifference: f64((b, [x, y]) => {
+    b.emit(get(x!), get(y!), vop(F64X2_SUB));
+    const d = keep(b);
+    b.emit(get(d), get(d), vop(F64X2_MUL));
+  }),
+  Rsqrt: f64((b, [x]) => b.emit(f64x2Const(1), get(x!), vop(F64X2_SQRT), vop(F64X2_DIV))),
+  SigmoidGrad: f64((b, [y, dy]) => b.emit(get(dy!), get(y!), vop(F64X2_MUL), f64x2Const(1), get(y!), vop(F64X2_SUB), vop(F64X2_MUL))),
+  TanhGrad: f64((b, [y, dy]) => b.emit(get(dy!), f64x2Const(1), get(y!), get(y!), vop(F64X2_MUL), vop(F64X2_SUB), vop(F64X2_MUL))),
+  SqrtGrad: f64((b, [y, dy]) => b.emit(get(dy!), f64x2Const(0.5), vop(F64X2_MUL), get(y!), vop(F64X2_DIV))),
+  RsqrtGrad: f64((b, [y, dy]) => b.emit(f64x2Const(-0.5), get(dy!), vop(F64X2_MUL), get(y!), vop(F64X2_MUL), get(y!), vop(F64X2_MUL), get(y!), vop(F64X2_MUL))),
+  ReciprocalGrad: f64((b, [y, dy]) => b.emit(get(dy!), vop(F64X2_NEG), get(y!), vop(F64X2_MUL), get(y!), vop(F64X2_MUL))),
+  Softsign: f64((b, [x]) => b.emit(get(x!), f64x2Const(1), get(x!), vop(F64X2_ABS), vop(F64X2_ADD), vop(F64X2_DIV))),
+  SoftsignGrad: f64((b, [g, x]) => {
+    b.emit(f64x2Const(1), get(x!), vop(F64X2_ABS), vop(F64X2_ADD));
+    const d = keep(b);
+    b.emit(get(g!), get(d), get(d), vop(F64X2_MUL), vop(F64X2_DIV));
+  }),
+  EluGrad: f64((b, [g, y]) => select(b, [...get(g!), ...get(y!), ...f64x2Const(1), ...vop(F64X2_ADD), ...vop(F64X2_MUL)], get(g!), [...get(y!), ...zero64(), ...vop(F64X2_LT)])),
+  SeluGrad: f64(
+    (b, [g, y]) =>
+      select(b, [...get(g!), ...get(y!), ...f64x2Const(SELU_SA), ...vop(F64X2_ADD), ...vop(F64X2_MUL)], [...get(g!), ...f64x2Const(SELU_SCALE), ...vop(F64X2_MUL)], [
+        ...get(y!),
+        ...zero64(),
+        ...vop(F64X2_LT),
+      ]),
+    false,
+    [1],
+  ),
+  Exp: f64((b, [x]) => emitExp64(b, x!), true),
+  Log: f64((b, [x]) => emitLog64(b, x!), true),
+  Log1p: f64((b, [x]) => emitLog1p64(b, x!), true),
+  Tanh: f64((b, [x]) => emitTanh64(b, x!), true),
+  Sigmoid: f64((b, [x]) => {
+    const nx = b.local(V128);
+    b.emit(get(x!), vop(F64X2_NEG), set(nx), f64x2Const(1), f64x2Const(1));
+    emitExp64(b, nx);
+    b.emit(vop(F64X2_ADD), vop(F64X2_DIV));
+  }, true),
+  Elu: f64((b, [x]) => {
+    emitExpm1_64(b, x!);
+    const e = keep(b);
+    select(b, get(e), get(x!), [...get(x!), ...zero64(), ...vop(F64X2_LT)]);
+  }, true),
+  Selu: f64((b, [x]) => {
+    b.emit(f64x2Const(SELU_SA));
+    emitExpm1_64(b, x!);
+    b.emit(vop(F64X2_MUL));
+    const e = keep(b);
+    select(b, get(e), [...f64x2Const(SELU_SCALE), ...get(x!), ...vop(F64X2_MUL)], [...get(x!), ...zero64(), ...vop(F64X2_LT)]);
+  }, true),
+  // x + log1p(exp(-x)) above zero, log1p(exp(x)) elsewhere: both exponents are -|x|.
+  Softplus: f64((b, [x]) => {
+    const na = b.local(V128);
+    b.emit(get(x!), vop(F64X2_ABS), vop(F64X2_NEG), set(na));
+    emitExp64(b, na);
+    const e = keep(b);
+    emitLog1p64(b, e);
+    const l = keep(b);
+    select(b, [...get(x!), ...get(l), ...vop(F64X2_ADD)], get(l), [...get(x!), ...zero64(), ...vop(F64X2_GT)]);
+  }, true),
+  SoftplusGrad: f64((b, [g, x]) => {
+    const nx = b.local(V128);
+    b.emit(get(x!), vop(F64X2_NEG), set(nx), get(g!), f64x2Const(1));
+    emitExp64(b, nx);
+    b.emit(vop(F64X2_ADD), vop(F64X2_DIV));
+  }, true),
+};
+
+/** Comparisons of float32 lanes, as all-ones/zero lane masks (NaN compares unequal, -0 equals +0, as in JS). */
+const COMPARISONS: Record<string, number> = { Less: F32X4_LT, LessEqual: F32X4_LE, Greater: F32X4_GT, GreaterEqual: F32X4_GE, Equal: F32X4_EQ, NotEqual: F32X4_NE };
+
+/** Ops on bool values, which live in the kernel as lane masks (all ones for true). */
+function maskOp(op: ElementwiseProgram['ops'][number], inDTypes: readonly DType[]): VectorOp | undefined {
+  const cmp = COMPARISONS[op.type];
+  if (cmp !== undefined) {
+    if (inDTypes[0] === 'float32') return { ...binaryOp(cmp), selectors: [0, 1] };
+    if (inDTypes[0] !== 'bool') return undefined;
+    if (op.type === 'Equal') return { emit: (b, [x, y]) => b.emit(get(x!), get(y!), vop(V128_XOR), vop(V128_NOT)) };
+    if (op.type === 'NotEqual') return { emit: (b, [x, y]) => b.emit(get(x!), get(y!), vop(V128_XOR)) };
+    return undefined;
+  }
+  if (op.type === 'LogicalAnd') return binaryOp(V128_AND);
+  if (op.type === 'LogicalOr') return binaryOp(V128_OR);
+  if (op.type === 'LogicalNot') return unaryOp(V128_NOT);
+  if (op.type === 'Cast' && inDTypes[0] === 'float32') return { emit: (b, [x]) => b.emit(get(x!), zero(), vop(F32X4_NE)), selectors: [0] };
+  if (op.type === 'Cast' && inDTypes[0] === 'bool') return { emit: (b, [x]) => b.emit(get(x!)) };
+  return undefined;
+}
+
+/** The vector form of a program op over float32 and bool values (bool results as lane masks), or undefined. */
+function vectorOp(op: ElementwiseProgram['ops'][number], inDTypes: readonly DType[]): VectorOp | undefined {
+  if (inDTypes.some((d) => d !== 'float32' && d !== 'bool')) return undefined;
+  if (op.type === 'Select' || op.type === 'SelectV2') {
+    if (inDTypes[0] !== 'bool' || inDTypes[1] !== op.dtype || inDTypes[2] !== op.dtype) return undefined;
+    return { emit: (b, [c, x, y]) => select(b, get(x!), get(y!), get(c!)) };
+  }
+  if (op.dtype === 'bool') return maskOp(op, inDTypes);
+  if (op.dtype !== 'float32') return undefined;
+  if (op.type === 'Cast') return inDTypes[0] === 'bool' ? { emit: (b, [x]) => b.emit(get(x!), f32x4Const(1), vop(V128_AND)) } : { emit: (b, [x]) => b.emit(get(x!)) };
+  if (inDTypes.some((d) => d !== 'float32')) return undefined;
+  if (op.type === 'LeakyRelu' || op.type === 'LeakyReluGrad') {
+    const alpha = op.attrs.alpha;
+    if (typeof alpha !== 'number') return undefined;
+    const leaky = op.type === 'LeakyRelu';
+    // x * alpha rounds once either way when alpha is a float32; otherwise it is a float64 product.
+    if (Math.fround(alpha) === alpha) {
+      return leaky
+        ? { emit: (b, [x]) => select(b, get(x!), [...get(x!), ...f32x4Const(alpha), ...vop(F32X4_MUL)], [...get(x!), ...zero(), ...vop(F32X4_GT)]) }
+        : { emit: (b, [g, x]) => select(b, get(g!), [...get(g!), ...f32x4Const(alpha), ...vop(F32X4_MUL)], [...get(x!), ...zero(), ...vop(F32X4_GT)]), selectors: [1] };
+    }
+    return leaky
+      ? f64((b, [x]) => select(b, get(x!), [...get(x!), ...f64x2Const(alpha), ...vop(F64X2_MUL)], [...get(x!), ...zero64(), ...vop(F64X2_GT)]))
+      : f64((b, [g, x]) => select(b, get(g!), [...get(g!), ...f64x2Const(alpha), ...vop(F64X2_MUL)], [...get(x!), ...zero64(), ...vop(F64X2_GT)]), false, [1]);
+  }
+  return VECTOR_OPS[op.type];
+}
+
+/** Pushes an op's f32x4 result: directly, or from its float64 form on each half of the lanes, rounded. */
+function emitVectorOp(b: FunctionBuilder, op: VectorOp, args: readonly number[]): void {
+  if (op.emit) {
+    op.emit(b, args);
+    return;
+  }
+  const halves = [false, true].map((high) => {
+    const wide = args.map((x) => {
+      const t = b.local(V128);
+      b.emit(get(x));
+      if (high) b.emit(get(x), simd(I8X16_SHUFFLE, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15));
+      b.emit(vop(F64X2_PROMOTE_LOW_F32X4), set(t));
+      return t;
+    });
+    op.emit64!(b, wide);
+    b.emit(vop(F32X4_DEMOTE_F64X2_ZERO));
+    return keep(b);
+  });
+  b.emit(get(halves[0]!), get(halves[1]!), simd(I8X16_SHUFFLE, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
+}
+
+/** Elements per staging slot; a slot is followed by SLACK floats that rounded-up rows may touch. */
+const CHUNK = 8192;
+const SLACK = 16;
+const SLOT_FLOATS = CHUNK + SLACK;
+const PAGE = 65536;
+
+interface WasmKernel {
+  run: (rows: number, cols: number) => void;
+  rows: number;
+  cols: number;
+  /** How each program input is read; input i is in slot i, output o in slot inputs + o. */
+  kinds: OperandKind[];
+}
+
+const FAST = typeof process === 'undefined' || process.env?.WEIR_CPU_FAST !== '0';
+let wasmMemory: WebAssembly.Memory | null = null;
+let wasmHeap = new Float32Array(0);
+/** The staging memory as int32 lanes, for bool inputs staged as masks. */
+let wasmMasks = new Int32Array(0);
+let wasmOk = FAST && typeof WebAssembly === 'object';
+let wasmEnabled = wasmOk;
+/** Below this many elements a fused kernel stays in JS (copies and the call cost more than they save). */
+let wasmMinElements = 1024;
+const wasmByProgram = new WeakMap<ElementwiseProgram, WasmKernel | null>();
+const instancesByBytes = new Map<string, WebAssembly.Instance>();
+
+/** Whether fused elementwise kernels can run as WebAssembly SIMD here. */
+export function fusedWasmAvailable(): boolean {
+  return wasmOk;
+}
+
+/**
+ * Turns the WebAssembly fused kernels on or off and sets the smallest program size they take
+ * (tests use both); returns the previous settings.
+ */
+export function setFusedWasm(opts: { enabled?: boolean; minElements?: number }): { enabled: boolean; minElements: number } {
+  const prev = { enabled: wasmEnabled, minElements: wasmMinElements };
+  if (opts.enabled !== undefined) wasmEnabled = opts.enabled && wasmOk;
+  if (opts.minElements !== undefined) wasmMinElements = opts.minElements;
+  return prev;
+}
+
+/** Whether a program of at least the minimum size runs as WebAssembly (else as generated JS). */
+export function fusedWasmCovers(p: ElementwiseProgram): boolean {
+  return wasmEnabled && wasmKernel(p) !== null;
+}
+
+/** How many distinct WebAssembly modules the fused kernels have compiled. */
+export function fusedWasmModules(): number {
+  return instancesByBytes.size;
+}
+
+/** How the program's operands map onto a [rows, cols] block, or undefined for other broadcasts. */
+function wasmLayout(p: ElementwiseProgram): { rows: number; cols: number; kinds: OperandKind[] } | undefined {
+  const { dims, strides } = collapse(p);
+  if (dims.length > 2) return undefined;
+  const [rows, cols] = dims.length === 2 ? dims : [1, dims[0] ?? 1];
+  const kinds = strides.slice(1).map((s): OperandKind => {
+    if (dims.length < 2) return s[0] === 0 ? 'scalar' : 'full';
+    return s[0] !== 0 ? (s[1] !== 0 ? 'full' : 'col') : s[1] !== 0 ? 'row' : 'scalar';
+  });
+  return { rows: rows!, cols: cols!, kinds };
+}
+
+/** Whether every value is float32 and every op has an f32x4 form whose inexactness stays continuous. */
+function wasmSupports(p: ElementwiseProgram): boolean {
+  if (p.inputs.some((i) => i.dtype !== 'float32' && i.dtype !== 'bool')) return false;
+  if (p.outputs.some((j) => p.ops[j]!.dtype !== 'float32')) return false;
+  const inexact: boolean[] = [];
+  for (const op of p.ops) {
+    const v = vectorOp(op, argDTypes(p, op));
+    if (!v) return false;
+    const argInexact = op.args.map((a) => ('input' in a ? false : inexact[a.op]!));
+    if ((v.selectors ?? []).some((i) => argInexact[i])) return false;
+    inexact.push(v.approx === true || argInexact.some((x) => x));
+  }
+  return true;
+}
+
+const argDTypes = (p: ElementwiseProgram, op: ElementwiseProgram['ops'][number]): DType[] =>
+  op.args.map((a) => ('input' in a ? p.inputs[a.input]!.dtype : p.ops[a.op]!.dtype));
+
+/** Makes the staging memory hold `slots` slots. */
+function ensureSlots(slots: number): boolean {
+  const bytes = slots * SLOT_FLOATS * 4;
+  try {
+    if (wasmMemory === null) wasmMemory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE) });
+    else if (bytes > wasmMemory.buffer.byteLength) wasmMemory.grow(Math.ceil((bytes - wasmMemory.buffer.byteLength) / PAGE));
+  } catch {
+    return false;
+  }
+  if (wasmHeap.buffer !== wasmMemory.buffer) {
+    wasmHeap = new Float32Array(wasmMemory.buffer);
+    wasmMasks = new Int32Array(wasmMemory.buffer);
+  }
+  return true;
+}
+
+/**
+ * The module computing a program: run(rows, cols) over the staged block, input i at slot i and
+ * output o at slot inputs + o (byte address slot * SLOT_FLOATS * 4), rows, cols >= 1.
+ */
+function wasmProgramModule(p: ElementwiseProgram, kinds: readonly OperandKind[], pages: number): Uint8Array<ArrayBuffer> {
+  const b = new FunctionBuilder('run', [I32, I32]);
+  const [ROWS, COLS] = [0, 1];
+  const rowBytes = b.local(I32);
+  const endBytes = b.local(I32);
+  const p0 = b.local(I32); // byte offset of the current row in a full slot
+  const r4 = b.local(I32); // byte offset of the current row's float in a column slot
+  const q = b.local(I32); // byte offset of the current vector within the row
+  const at = b.local(I32); // p0 + q
+  const slotByte = (i: number): number => i * SLOT_FLOATS * 4;
+  // Code by loop level: before the loops, per row, per vector.
+  const levels: number[][] = [[], [], []];
+  const valueLevel: number[] = [];
+  const inputLocal = p.inputs.map((_, i) => {
+    const kind = kinds[i]!;
+    const level = kind === 'scalar' ? 0 : kind === 'col' ? 1 : 2;
+    const local = b.local(V128);
+    b.into(levels[level]);
+    if (kind === 'scalar') b.emit(i32Const(0), simdMem(V128_LOAD32_SPLAT, 2, slotByte(i)));
+    else if (kind === 'col') b.emit(get(r4), simdMem(V128_LOAD32_SPLAT, 2, slotByte(i)));
+    else b.emit(get(kind === 'row' ? q : at), simdMem(V128_LOAD, 2, slotByte(i)));
+    b.emit(set(local));
+    valueLevel.push(level);
+    return local;
+  });
+  const opLocal: number[] = [];
+  const opLevel: number[] = [];
+  p.ops.forEach((op) => {
+    const locals = op.args.map((a) => ('input' in a ? inputLocal[a.input]! : opLocal[a.op]!));
+    const level = Math.max(0, ...op.args.map((a) => ('input' in a ? valueLevel[a.input]! : opLevel[a.op]!)));
+    b.into(levels[level]);
+    emitVectorOp(b, vectorOp(op, argDTypes(p, op))!, locals);
+    opLocal.push(keep(b));
+    opLevel.push(level);
+  });
+  b.into(levels[2]);
+  p.outputs.forEach((j, o) => b.emit(get(at), get(opLocal[j]!), simdMem(V128_STORE, 2, slotByte(p.inputs.length + o))));
+  b.into();
+  b.emit(get(COLS), i32Const(4), [I32_MUL], set(rowBytes));
+  b.emit(get(ROWS), i32Const(4), [I32_MUL], set(endBytes));
+  b.emit(levels[0]!);
+  b.emit([LOOP, VOID], levels[1]!, i32Const(0), set(q));
+  b.emit([LOOP, VOID], get(p0), get(q), [I32_ADD], set(at), levels[2]!);
+  b.emit(get(q), i32Const(16), [I32_ADD], tee(q), get(rowBytes), [I32_LT_U, BR_IF, 0, END]);
+  b.emit(get(p0), get(rowBytes), [I32_ADD], set(p0));
+  b.emit(get(r4), i32Const(4), [I32_ADD], tee(r4), get(endBytes), [I32_LT_U, BR_IF, 0, END]);
+  return wasmModule({ pages, shared: false }, [b.build()]);
+}
+
+/** The WebAssembly kernel of a program (compiled once per program and per distinct module), or null. */
+function wasmKernel(p: ElementwiseProgram): WasmKernel | null {
+  const hit = wasmByProgram.get(p);
+  if (hit !== undefined) return hit;
+  let kernel: WasmKernel | null = null;
+  const layout = wasmSupports(p) ? wasmLayout(p) : undefined;
+  const slots = p.inputs.length + p.outputs.length;
+  if (layout && ensureSlots(slots)) {
+    try {
+      const bytes = wasmProgramModule(p, layout.kinds, Math.ceil((slots * SLOT_FLOATS * 4) / PAGE));
+      const key = String.fromCharCode(...bytes);
+      let instance = instancesByBytes.get(key);
+      if (!instance) {
+        instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: wasmMemory! } });
+        instancesByBytes.set(key, instance);
+      }
+      kernel = { run: instance.exports.run as WasmKernel['run'], ...layout };
+    } catch {
+      // No WebAssembly SIMD here: every program stays in JS.
+      wasmOk = wasmEnabled = false;
+    }
+  }
+  wasmByProgram.set(p, kernel);
+  return kernel;
+}
+
+/** Copies src[from, from + n) into the staging memory at float index `at`; bools become lane masks. */
+function stage(src: Float32Array | Uint8Array, from: number, n: number, at: number): void {
+  if (src instanceof Float32Array) {
+    wasmHeap.set(src.subarray(from, from + n), at);
+    return;
+  }
+  const masks = wasmMasks;
+  for (let i = 0; i < n; i++) masks[at + i] = -src[from + i]!;
+}
+
+/** Runs a WebAssembly kernel over the inputs' data, a block of rows and columns at a time. */
+function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[]): void {
+  const { rows, cols, kinds } = k;
+  const heap = wasmHeap;
+  const slot = (i: number): number => i * SLOT_FLOATS;
+  const nIn = ins.length;
+  kinds.forEach((kind, i) => kind === 'scalar' && stage(ins[i]!, 0, 1, slot(i)));
+  const width = Math.min(cols, CHUNK);
+  for (let c0 = 0; c0 < cols; c0 += width) {
+    const cw = Math.min(width, cols - c0);
+    kinds.forEach((kind, i) => kind === 'row' && stage(ins[i]!, c0, cw, slot(i)));
+    const height = Math.max(1, Math.floor(CHUNK / cw));
+    for (let r0 = 0; r0 < rows; r0 += height) {
+      const rh = Math.min(height, rows - r0);
+      for (let i = 0; i < nIn; i++) {
+        const x = ins[i]!;
+        if (kinds[i] === 'col') stage(x, r0, rh, slot(i));
+        else if (kinds[i] !== 'full') continue;
+        else if (cw === cols) stage(x, r0 * cols, rh * cols, slot(i));
+        else for (let r = 0; r < rh; r++) stage(x, (r0 + r) * cols + c0, cw, slot(i) + r * cw);
+      }
+      k.run(rh, cw);
+      for (let o = 0; o < outs.length; o++) {
+        const at = slot(nIn + o);
+        if (cw === cols) outs[o]!.set(heap.subarray(at, at + rh * cols), r0 * cols);
+        else for (let r = 0; r < rh; r++) outs[o]!.set(heap.subarray(at + r * cw, at + (r + 1) * cw), (r0 + r) * cols + c0);
+      }
+    }
+  }
+}
+
 registerCpuKernel('_FusedElementwise', (inputs, node) => {
   const p = fusedPrograms.get(node);
   if (!p) throw new InternalError(`_FusedElementwise '${node.name}' has no program`, node.name);
-  const c = compileProgram(p);
   const size = numElements(p.shape);
   const ins = p.inputs.map((inp) => {
     const x = inputs[inp.arg]!;
@@ -308,7 +830,14 @@ registerCpuKernel('_FusedElementwise', (inputs, node) => {
     return x.data;
   });
   const outs = p.outputs.map((j) => alloc(p.ops[j]!.dtype, p.shape));
-  if (size > 0) c.fn(ins, outs.map((o) => o.data), c.consts);
+  if (size === 0) return outs;
+  const k = wasmEnabled && size >= wasmMinElements ? wasmKernel(p) : null;
+  if (k !== null) {
+    runWasm(k, ins as (Float32Array | Uint8Array)[], outs.map((o) => o.data as Float32Array));
+  } else {
+    const c = compileProgram(p);
+    c.fn(ins, outs.map((o) => o.data), c.consts);
+  }
   return outs;
 });
 

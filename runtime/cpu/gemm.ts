@@ -30,6 +30,9 @@ import {
   F32X4_MUL,
   get,
   I32,
+  I32_ADD,
+  I32_CONST,
+  I32_SUB,
   set,
   simd,
   sleb,
@@ -40,7 +43,7 @@ import {
   V128_STORE,
   wasmModule,
   type WasmFunction,
-} from './simd.js';
+} from './wasm.js';
 import { ARG, CTRL_BYTES, ThreadPool, threadCount, workerLoopSource } from './threads.js';
 
 const MR = 4;
@@ -91,6 +94,15 @@ let threadsEnabled = canThread;
 let pool: ThreadPool | null = null;
 let poolFailed = false;
 let threaded = 0;
+/** A pool given up on (a worker died or hung) that has not exited yet: no new pool until it has. */
+let retiring: ThreadPool | null = null;
+/** Pools replaced after a worker died or hung; after MAX_REPLACEMENTS the threads stay off. */
+let replacements = 0;
+const MAX_REPLACEMENTS = 3;
+/** A fault the next threaded product's first worker injects into its task (tests only). */
+let pendingFault = 0;
+/** How long the calling thread waits for a worker beyond its own share of the work, at least. */
+const WAIT_MIN_MS = 2000;
 
 /** Edge tiles (fewer than MR rows or NR columns left) are computed here, then the valid part is added to C. */
 const edgeTile = new Float32Array(MR * NR);
@@ -143,6 +155,34 @@ export function threadedCalls(): number {
 /** The number of worker threads running now (0 before the first large product). */
 export function workerCount(): number {
   return pool?.size ?? 0;
+}
+
+/** How many times the workers were replaced after one of them died or hung. */
+export function poolReplacements(): number {
+  return replacements;
+}
+
+/**
+ * For tests: the first worker of the next threaded product claims a block and then exits
+ * (`'exit'`) or never finishes it (`'hang'`), as a crashing or stuck thread would.
+ */
+export function injectWorkerFault(kind: 'exit' | 'hang'): void {
+  pendingFault = kind === 'exit' ? 1 : 2;
+}
+
+/**
+ * Gives up on the pool after a worker died or hung: it is stopped (a hung worker is terminated),
+ * and a new one may start once all its workers have exited, so that none can still write into the
+ * shared staging area. After MAX_REPLACEMENTS replacements the threads stay off.
+ */
+function retirePool(p: ThreadPool): void {
+  if (pool === p) pool = null;
+  replacements++;
+  if (replacements >= MAX_REPLACEMENTS) poolFailed = true;
+  retiring = p;
+  void p.close().then(() => {
+    if (retiring === p) retiring = null;
+  });
 }
 
 /**
@@ -521,7 +561,7 @@ function macroKernelSimd(
 // float64s: alpha, beta.
 const T_TA = ARG, T_TB = ARG + 1, T_M = ARG + 2, T_N = ARG + 3, T_K = ARG + 4, T_LDA = ARG + 5, T_LDB = ARG + 6;
 const T_LDC = ARG + 7, T_OFFA = ARG + 8, T_OFFB = ARG + 9, T_OFFC = ARG + 10, T_BASE = ARG + 11;
-const T_ROWS = ARG + 12, T_UNIT = ARG + 13, T_BLOCKS = ARG + 14;
+const T_ROWS = ARG + 12, T_UNIT = ARG + 13, T_BLOCKS = ARG + 14, T_FAULT = ARG + 15;
 
 /** Computes blocks claimed from `job` until none is left; `me` marks the blocks taken. */
 function claimBlocks(
@@ -582,6 +622,13 @@ const job = new Int32Array(gemmData.memory.buffer, ${JOB_BYTE}, ${1 + MAX_BLOCKS
 let P = new Float32Array(gemmData.memory.buffer);
 function runTask(t, f) {
   if (P.length * 4 !== gemmData.memory.buffer.byteLength) P = new Float32Array(gemmData.memory.buffer);
+  if (t[${T_FAULT}] !== 0) {
+    // Injected fault (tests): take a block, then exit or never finish.
+    const b = Atomics.add(job, 0, 1);
+    if (b < t[${T_BLOCKS}]) job[1 + b] = gemmData.index + 1;
+    if (t[${T_FAULT}] === 1) process.exit(3);
+    for (;;) Atomics.wait(job, 0, Atomics.load(job, 0) + 1, 1000);
+  }
   claimBlocks(job, gemmData.index + 1, t[${T_ROWS}] === 1, t[${T_UNIT}], t[${T_BLOCKS}], t[${T_TA}] === 1, t[${T_TB}] === 1,
     t[${T_M}], t[${T_N}], t[${T_K}], f[0], P, t[${T_LDA}], P, t[${T_LDB}], f[1], P, t[${T_LDC}],
     t[${T_OFFA}], t[${T_OFFB}], t[${T_OFFC}], P, t[${T_BASE}], kernel);
@@ -590,7 +637,7 @@ ${workerLoopSource()}`;
 }
 
 function ensurePool(): ThreadPool | null {
-  if (!threadsEnabled || poolFailed || fast === null) return null;
+  if (!threadsEnabled || poolFailed || fast === null || retiring !== null) return null;
   if (pool === null) {
     try {
       const ctlBytes = Array.from({ length: THREADS - 1 }, (_, w) => w * CTRL_BYTES);
@@ -638,7 +685,13 @@ function sgemmThreaded(
   offC: number,
 ): boolean {
   const p = ensurePool();
-  if (p === null || !p.ready()) return false;
+  if (p === null) return false;
+  if (p.isBroken()) {
+    // A worker died between products: replace the pool; this product runs here.
+    retirePool(p);
+    return false;
+  }
+  if (!p.ready()) return false;
   const threads = p.size + 1;
   // Blocks of rows share the packing of op(B), blocks of columns that of op(A): cut the longer side.
   const byRows = M / MR >= N / NR;
@@ -682,25 +735,34 @@ function sgemmThreaded(
     ints[T_ROWS] = byRows ? 1 : 0;
     ints[T_UNIT] = unit;
     ints[T_BLOCKS] = blocks;
+    ints[T_FAULT] = w === 0 ? pendingFault : 0;
     f64[0] = alpha;
     f64[1] = beta;
     p.start(w);
   }
+  pendingFault = 0;
+  const t0 = performance.now();
   claimBlocks(jobWords, 0, byRows, unit, blocks, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC, mem, base0, simdKernel!);
-  let failed = false;
-  for (let w = 0; w < p.size; w++) if (!p.wait(w)) failed = true;
+  // Each worker has at most one block left once the calling thread ran out of them: waiting much
+  // longer than the calling thread's own share took means the worker hangs.
+  const patience = WAIT_MIN_MS + 20 * (performance.now() - t0);
+  // ok[w]: worker w finished its task and every block it took is in the staging area.
+  const ok = Array.from({ length: p.size }, (_, w) => p.wait(w, patience) === 'done');
   for (let t = 0; t < blocks; t++) {
-    if (jobWords[1 + t] === 0) continue;
+    const owner = jobWords[1 + t]!;
+    if (owner === 0) continue;
     const lo = t * unit;
     const [m0, m1, n0, n1] = byRows ? [lo, Math.min(M, lo + unit), 0, N] : [0, M, lo, Math.min(N, lo + unit)];
-    if (failed) {
-      // A worker threw: its blocks of C were not (or not fully) written, so redo them here.
+    if (owner < 0 || !ok[owner - 1]) {
+      // Taken by a worker that threw, died or hangs (perhaps before it could mark the block as its
+      // own): its part of C is missing or incomplete, so compute it here.
       gemmSimd(transA, transB, m1 - m0, n1 - n0, K, alpha, A, lda, B, ldb, beta, C, ldc,
         offA + (transA ? m0 : m0 * lda), offB + (transB ? n0 * ldb : n0), offC + m0 * ldc + n0, mem, base0, simdKernel!);
       continue;
     }
     for (let i = m0; i < m1; i++) C.set(mem.subarray(cAt + i * N + n0, cAt + i * N + n1), offC + i * ldc + n0);
   }
+  if (p.isBroken()) retirePool(p);
   threaded++;
   return true;
 }
@@ -741,7 +803,6 @@ function simdKernelModule(pages: number, maxPages: number, shared: boolean): Uin
   const [KC_, A_, B_, C_, LDC_] = [0, 1, 2, 3, 4];
   const acc = (r: number, h: number): number => 5 + 2 * r + h;
   const [B0, B1, AV] = [13, 14, 15];
-  const [I32_CONST, I32_ADD, I32_SUB] = [0x41, 0x6a, 0x6b];
   const code: number[] = [0x03, 0x40]; // loop
   code.push(...get(B_), ...simd(V128_LOAD, 4, 0), ...set(B0));
   code.push(...get(B_), ...simd(V128_LOAD, 4, 16), ...set(B1));

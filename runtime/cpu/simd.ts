@@ -1,7 +1,7 @@
 /**
- * WebAssembly SIMD building blocks shared by the CPU kernels: a byte encoder for small modules
- * assembled from opcodes (no binary blob, no build step; gemm.ts builds its micro-kernel with it),
- * and a module of f32x4 loops for float32 elementwise binary ops and row reductions.
+ * WebAssembly SIMD loops for the CPU kernels, assembled with wasm.ts: float32 elementwise binary
+ * ops (same shape, scalar, repeated row or repeated column), row reductions, and pooling with its
+ * gradients.
  *
  * Kernel inputs live in arbitrary ArrayBuffers, so the loops run on staging buffers in the
  * module's own memory: operands are copied in a chunk at a time (sized to stay in cache) and the
@@ -12,102 +12,53 @@
  * WEIR_CPU_FAST=0 (read once, at load) disables all of it.
  */
 
-// ---- WebAssembly encoding ----
-
-export function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-
-export function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...out, b];
-    out.push(b | 0x80);
-  }
-}
-
-/** A length-prefixed vector of already-encoded items. */
-export const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-export const name = (str: string): number[] => vec([...str].map((ch) => [ch.charCodeAt(0)]));
-export const section = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes];
-/** A SIMD instruction (0xfd prefix), followed by its memarg or lane immediates. */
-export const simd = (op: number, ...imm: number[]): number[] => [0xfd, ...uleb(op), ...imm];
-export const get = (i: number): number[] => [0x20, i];
-export const set = (i: number): number[] => [0x21, i];
-export const tee = (i: number): number[] => [0x22, i];
-export const I32 = 0x7f;
-export const F64 = 0x7c;
-export const V128 = 0x7b;
-
-/** One function of a module: its parameter and result types, extra locals, and body (without the final `end`). */
-export interface WasmFunction {
-  exportName: string;
-  params: number[];
-  results: number[];
-  locals: number[];
-  code: number[];
-}
-
-/** The bytes of a module importing memory env.mem and exporting `fns`, each with its own type. */
-export function wasmModule(
-  memory: { pages: number; maxPages?: number; shared: boolean },
-  fns: readonly WasmFunction[],
-): Uint8Array<ArrayBuffer> {
-  const limits = memory.maxPages === undefined ? [0x00, ...uleb(memory.pages)] : [memory.shared ? 0x03 : 0x01, ...uleb(memory.pages), ...uleb(memory.maxPages)];
-  const body = (f: WasmFunction): number[] => {
-    const groups: [number, number][] = []; // runs of equal local types, as [count, type]
-    for (const t of f.locals) {
-      const last = groups[groups.length - 1];
-      if (last !== undefined && last[1] === t) last[0]++;
-      else groups.push([1, t]);
-    }
-    const bytes = [...vec(groups.map(([count, t]) => [...uleb(count), t])), ...f.code, 0x0b];
-    return [...uleb(bytes.length), ...bytes];
-  };
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec(fns.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec(f.results.map((t) => [t]))]))),
-    ...section(2, vec([[...name('env'), ...name('mem'), 0x02, ...limits]])),
-    ...section(3, vec(fns.map((_, i) => uleb(i)))),
-    ...section(7, vec(fns.map((f, i) => [...name(f.exportName), 0x00, ...uleb(i)]))),
-    ...section(10, vec(fns.map(body))),
-  ]);
-}
-
-// SIMD opcodes (after the 0xfd prefix).
-export const V128_LOAD = 0x00;
-export const V128_LOAD32_SPLAT = 0x09;
-export const V128_STORE = 0x0b;
-const I8X16_SHUFFLE = 0x0d;
-const F32X4_EXTRACT_LANE = 0x1f;
-const F64X2_EXTRACT_LANE = 0x21;
-const F64X2_PROMOTE_LOW_F32X4 = 0x5f;
-export const F32X4_ADD = 0xe4;
-export const F32X4_SUB = 0xe5;
-export const F32X4_MUL = 0xe6;
-export const F32X4_DIV = 0xe7;
-export const F32X4_MIN = 0xe8;
-export const F32X4_MAX = 0xe9;
-const F32X4_SPLAT = 0x13;
-const F32X4_PMAX = 0xeb;
-const F64X2_ADD = 0xf0;
-const F32_CONST = 0x43;
-const I32_LT_U = 0x49;
-const F32_MIN = 0x96;
-const F32_MAX = 0x97;
-const F64_ADD = 0xa0;
-const I32_CONST = 0x41;
-const I32_ADD = 0x6a;
-const I32_SUB = 0x6b;
+import {
+  F32,
+  F32_CONST,
+  F32_MAX,
+  F32_MIN,
+  F32X4_ADD,
+  F32X4_DIV,
+  F32X4_EXTRACT_LANE,
+  F32X4_MAX,
+  F32X4_MIN,
+  F32X4_MUL,
+  F32X4_PMAX,
+  F32X4_SPLAT,
+  F32X4_SUB,
+  F64,
+  F64_ADD,
+  F64X2_ADD,
+  F64X2_EXTRACT_LANE,
+  F64X2_PROMOTE_LOW_F32X4,
+  get,
+  I32,
+  I32_ADD,
+  I32_CONST,
+  I32_LT_U,
+  I32_SUB,
+  I8X16_SHUFFLE,
+  I32X4_ADD,
+  I32X4_LT_S,
+  I32X4_SHR_U,
+  I32X4_SPLAT,
+  F32X4_GT,
+  F32X4_DEMOTE_F64X2_ZERO,
+  F64X2_MUL,
+  F64X2_SPLAT,
+  V128_BITSELECT,
+  i32x4Lanes,
+  set,
+  simd,
+  sleb,
+  tee,
+  V128,
+  V128_LOAD,
+  V128_LOAD32_SPLAT,
+  V128_STORE,
+  wasmModule,
+  type WasmFunction,
+} from './wasm.js';
 
 // ---- The elementwise / reduction module ----
 
@@ -119,6 +70,7 @@ const MODES: readonly Mode[] = ['vv', 'vs', 'sv'];
 
 type BinaryFn = (a: number, b: number, o: number, bytes: number) => void;
 type ReduceFn = (a: number, bytes: number) => number;
+type ColumnFn = (a: number, s: number, o: number, rows: number, rowBytes: number) => void;
 
 /**
  * `<op>_<mode>(a, b, o, bytes)`: o[i] = a[i] op b[i] over `bytes` (a positive multiple of 16) at
@@ -170,7 +122,7 @@ function extremeFunction(op: 'max' | 'min'): WasmFunction {
     code.push(...get(acc(0)), ...simd(F32X4_EXTRACT_LANE, lane));
     if (lane > 0) code.push(sop);
   }
-  return { exportName: op, params: [I32, I32], results: [0x7d], locals: [V128, V128, V128, V128], code };
+  return { exportName: op, params: [I32, I32], results: [F32], locals: [V128, V128, V128, V128], code };
 }
 
 /**
@@ -200,7 +152,96 @@ function poolFunction(kind: 'max' | 'avg'): WasmFunction {
   if (kind === 'avg') code.push(...get(SCALE), ...simd(F32X4_SPLAT), ...simd(F32X4_MUL));
   code.push(...simd(V128_STORE, 0, 0));
   code.push(...get(C), I32_CONST, 16, I32_ADD, ...tee(C), ...get(CB), I32_LT_U, 0x0d, 0, 0x0b);
-  return { exportName: `${kind}pool`, params: [I32, I32, I32, I32, I32, I32, I32, 0x7d], results: [], locals: [I32, I32, I32, I32, I32, V128], code };
+  return { exportName: `${kind}pool`, params: [I32, I32, I32, I32, I32, I32, I32, F32], results: [], locals: [I32, I32, I32, I32, I32, V128], code };
+}
+
+/**
+ * `<op>_col(a, s, o, rows, rowBytes)` / `<op>_colfirst(...)`: for each of `rows` rows of rowBytes
+ * bytes (a positive multiple of 4) at a and o, o[j] = a[j] op s[r] (or s[r] op a[j]), s[r] the
+ * row's float at s + 4r. A row's rounded-up tail spills into the next row, which then overwrites it.
+ */
+function columnFunction(op: BinaryOp, colFirst: boolean): WasmFunction {
+  const [A, S, O, R, RB] = [0, 1, 2, 3, 4];
+  const [Q, SV] = [5, 6];
+  const code: number[] = [0x03, 0x40]; // loop over rows
+  code.push(...get(S), ...simd(V128_LOAD32_SPLAT, 2, 0), ...set(SV), I32_CONST, 0, ...set(Q));
+  code.push(0x03, 0x40); // loop over the row's vectors
+  code.push(...get(O), ...get(Q), I32_ADD);
+  const a = [...get(A), ...get(Q), I32_ADD, ...simd(V128_LOAD, 0, 0)];
+  code.push(...(colFirst ? [...get(SV), ...a] : [...a, ...get(SV)]), ...simd(BINARY_OPCODES[op]), ...simd(V128_STORE, 0, 0));
+  code.push(...get(Q), I32_CONST, 16, I32_ADD, ...tee(Q), ...get(RB), I32_LT_U, 0x0d, 0, 0x0b);
+  code.push(...get(A), ...get(RB), I32_ADD, ...set(A), ...get(O), ...get(RB), I32_ADD, ...set(O));
+  code.push(...get(S), I32_CONST, 4, I32_ADD, ...set(S));
+  code.push(...get(R), I32_CONST, 1, I32_SUB, ...tee(R), 0x0d, 0, 0x0b);
+  return { exportName: `${op}_${colFirst ? 'colfirst' : 'col'}`, params: [I32, I32, I32, I32, I32], results: [], locals: [I32, V128], code };
+}
+
+/**
+ * `argmaxpool(x, y, cBytes, rowBytes, tapBytes, kh, kw)`: for each group of four channels below
+ * cBytes (a positive multiple of 16), the int32 at y = the float index (byte address / 4) of the
+ * window's maximum among the kh x kw taps from x (taps tapBytes apart along a row, rows rowBytes
+ * apart): the first in row-major order on ties, found with TypeScript's `if (v > best)` from the
+ * first tap, so NaNs are passed over unless the first tap is one.
+ */
+function argmaxPoolFunction(): WasmFunction {
+  const [X, Y, CB, ROW, TAP, KH, KW] = [0, 1, 2, 3, 4, 5, 6];
+  const [C, PROW, P, H, W, A, BEST, BI, V, M] = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const countdown = (i: number): number[] => [...get(i), I32_CONST, 1, I32_SUB, ...tee(i), 0x0d, 0, 0x0b];
+  const code: number[] = [0x03, 0x40]; // loop over channel groups
+  code.push(...get(X), ...get(C), I32_ADD, ...tee(A), ...simd(V128_LOAD, 0, 0), ...set(BEST), ...get(A), ...simd(I32X4_SPLAT), ...set(BI));
+  code.push(...get(A), ...set(PROW), ...get(KH), ...set(H));
+  code.push(0x03, 0x40); // loop over window rows
+  code.push(...get(PROW), ...set(P), ...get(KW), ...set(W));
+  code.push(0x03, 0x40); // loop over taps in a row
+  code.push(...get(P), ...tee(A), ...simd(V128_LOAD, 0, 0), ...tee(V), ...get(BEST), ...simd(F32X4_GT), ...set(M));
+  code.push(...get(V), ...get(BEST), ...get(M), ...simd(V128_BITSELECT), ...set(BEST));
+  code.push(...get(A), ...simd(I32X4_SPLAT), ...get(BI), ...get(M), ...simd(V128_BITSELECT), ...set(BI));
+  code.push(...get(P), ...get(TAP), I32_ADD, ...set(P));
+  code.push(...countdown(W));
+  code.push(...get(PROW), ...get(ROW), I32_ADD, ...set(PROW));
+  code.push(...countdown(H));
+  // Lane l's index: (its group's byte address >> 2) + l.
+  code.push(...get(Y), ...get(C), I32_ADD, ...get(BI), I32_CONST, 2, ...simd(I32X4_SHR_U), ...i32x4Lanes(0, 1, 2, 3), ...simd(I32X4_ADD), ...simd(V128_STORE, 0, 0));
+  code.push(...get(C), I32_CONST, 16, I32_ADD, ...tee(C), ...get(CB), I32_LT_U, 0x0d, 0, 0x0b);
+  return { exportName: 'argmaxpool', params: [I32, I32, I32, I32, I32, I32, I32], results: [], locals: [I32, I32, I32, I32, I32, I32, V128, V128, V128, V128], code };
+}
+
+/**
+ * `avgpoolgrad(dy, x, cBytes, rowBytes, tapBytes, kh, kw, inv, channels)`: for each group of four
+ * channels below cBytes, every tap of the kh x kw window from x gets dy * inv added, in float64
+ * rounded to float32 as TypeScript's `dx += dy * inv` does; lanes at or past `channels` keep their
+ * value (they belong to the next tap).
+ */
+function avgPoolGradFunction(): WasmFunction {
+  const [DY, X, CB, ROW, TAP, KH, KW, INV, NC] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [C, PROW, P, H, W, G, GLO, GHI, MASK, D] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
+  const countdown = (i: number): number[] => [...get(i), I32_CONST, 1, I32_SUB, ...tee(i), 0x0d, 0, 0x0b];
+  const high = simd(I8X16_SHUFFLE, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
+  const join = simd(I8X16_SHUFFLE, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+  const code: number[] = [0x03, 0x40]; // loop over channel groups
+  code.push(...get(DY), ...get(C), I32_ADD, ...simd(V128_LOAD, 0, 0), ...set(G));
+  code.push(...get(G), ...simd(F64X2_PROMOTE_LOW_F32X4), ...get(INV), ...simd(F64X2_SPLAT), ...simd(F64X2_MUL), ...set(GLO));
+  code.push(...get(G), ...get(G), ...high, ...simd(F64X2_PROMOTE_LOW_F32X4), ...get(INV), ...simd(F64X2_SPLAT), ...simd(F64X2_MUL), ...set(GHI));
+  code.push(...get(C), I32_CONST, 2, 0x76, ...simd(I32X4_SPLAT), ...i32x4Lanes(0, 1, 2, 3), ...simd(I32X4_ADD), ...get(NC), ...simd(I32X4_SPLAT), ...simd(I32X4_LT_S), ...set(MASK)); // 0x76: i32.shr_u
+  code.push(...get(X), ...get(C), I32_ADD, ...set(PROW), ...get(KH), ...set(H));
+  code.push(0x03, 0x40); // loop over window rows
+  code.push(...get(PROW), ...set(P), ...get(KW), ...set(W));
+  code.push(0x03, 0x40); // loop over taps in a row
+  code.push(...get(P), ...get(P), ...simd(V128_LOAD, 0, 0), ...tee(D), ...simd(F64X2_PROMOTE_LOW_F32X4), ...get(GLO), ...simd(F64X2_ADD), ...simd(F32X4_DEMOTE_F64X2_ZERO));
+  code.push(...get(D), ...get(D), ...high, ...simd(F64X2_PROMOTE_LOW_F32X4), ...get(GHI), ...simd(F64X2_ADD), ...simd(F32X4_DEMOTE_F64X2_ZERO), ...join);
+  code.push(...get(D), ...get(MASK), ...simd(V128_BITSELECT), ...simd(V128_STORE, 0, 0));
+  code.push(...get(P), ...get(TAP), I32_ADD, ...set(P));
+  code.push(...countdown(W));
+  code.push(...get(PROW), ...get(ROW), I32_ADD, ...set(PROW));
+  code.push(...countdown(H));
+  code.push(...get(C), I32_CONST, 16, I32_ADD, ...tee(C), ...get(CB), I32_LT_U, 0x0d, 0, 0x0b);
+  return {
+    exportName: 'avgpoolgrad',
+    params: [I32, I32, I32, I32, I32, I32, I32, F64, I32],
+    results: [],
+    locals: [I32, I32, I32, I32, I32, V128, V128, V128, V128, V128],
+    code,
+  };
 }
 
 /** Floats per staging buffer: three of them (two operands, one result) stay within L2. */
@@ -212,6 +253,9 @@ const PAGE = 65536;
 interface Engine {
   memory: WebAssembly.Memory;
   binary: Record<`${BinaryOp}_${Mode}`, BinaryFn>;
+  column: Record<`${BinaryOp}_${'col' | 'colfirst'}`, ColumnFn>;
+  argmaxpool: (x: number, y: number, cBytes: number, rowBytes: number, tapBytes: number, kh: number, kw: number) => void;
+  avgpoolgrad: (dy: number, x: number, cBytes: number, rowBytes: number, tapBytes: number, kh: number, kw: number, inv: number, channels: number) => void;
   sum: ReduceFn;
   max: ReduceFn;
   min: ReduceFn;
@@ -229,13 +273,17 @@ function createEngine(): Engine | null {
   try {
     const memory = new WebAssembly.Memory({ initial: pages });
     const fns: WasmFunction[] = [];
-    for (const op of Object.keys(BINARY_OPCODES) as BinaryOp[]) for (const mode of MODES) fns.push(binaryFunction(op, mode));
-    fns.push(sumFunction(), extremeFunction('max'), extremeFunction('min'), poolFunction('max'), poolFunction('avg'));
+    for (const op of Object.keys(BINARY_OPCODES) as BinaryOp[]) {
+      for (const mode of MODES) fns.push(binaryFunction(op, mode));
+      fns.push(columnFunction(op, false), columnFunction(op, true));
+    }
+    fns.push(sumFunction(), extremeFunction('max'), extremeFunction('min'), poolFunction('max'), poolFunction('avg'), argmaxPoolFunction(), avgPoolGradFunction());
     const wasm = wasmModule({ pages, shared: false }, fns);
     const exports = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: memory } }).exports as unknown as Engine['binary'] &
-      Omit<Engine, 'memory' | 'binary'>;
-    const { sum, max, min, maxpool, avgpool } = exports;
-    return { memory, binary: exports, sum, max, min, maxpool, avgpool };
+      Engine['column'] &
+      Omit<Engine, 'memory' | 'binary' | 'column'>;
+    const { sum, max, min, maxpool, avgpool, argmaxpool, avgpoolgrad } = exports;
+    return { memory, binary: exports, column: exports, sum, max, min, maxpool, avgpool, argmaxpool, avgpoolgrad };
   } catch {
     return null;
   }
@@ -244,6 +292,7 @@ function createEngine(): Engine | null {
 const engine = FAST ? createEngine() : null;
 let enabled = engine !== null;
 let heap = engine !== null ? new Float32Array(engine.memory.buffer) : new Float32Array(0);
+let heapI32 = new Int32Array(heap.buffer);
 const A_AT = 0;
 const B_AT = CHUNK + 4;
 const O_AT = 2 * (CHUNK + 4);
@@ -312,6 +361,41 @@ export function rowBroadcastSimd(op: BinaryOp, full: Float32Array, row: Float32A
   return true;
 }
 
+/**
+ * Whether `small` (aligned to the right of `full`) is a column of `full`: equal to it on leading
+ * dims and 1 on the trailing dims, at least one of which is not 1 in `full`.
+ */
+export function isLeadingColumn(small: readonly number[], full: readonly number[]): boolean {
+  const off = full.length - small.length;
+  if (off < 0) return false;
+  let d = full.length;
+  while (d > 0 && (d <= off || small[d - 1 - off] === 1)) d--;
+  if (d === 0 || d === full.length || full.slice(d).every((x) => x === 1)) return false;
+  for (let k = 0; k < d; k++) if ((k < off ? 1 : small[k - off]) !== full[k]) return false;
+  return true;
+}
+
+/**
+ * out = full op col (or col op full when `colFirst`), where col holds one float per row of `full`
+ * (out.length / col.length floats per row), repeated along the row. False (nothing done) when a
+ * row does not fit in a staging buffer.
+ */
+export function columnBroadcastSimd(op: BinaryOp, full: Float32Array, col: Float32Array, colFirst: boolean, out: Float32Array): boolean {
+  const rows = col.length;
+  const cols = out.length / rows;
+  if (cols + 4 > CHUNK) return false;
+  const f = engine!.column[`${op}_${colFirst ? 'colfirst' : 'col'}`];
+  const rowsPerChunk = Math.floor(CHUNK / cols);
+  for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+    const rh = Math.min(rowsPerChunk, rows - r0);
+    heap.set(full.subarray(r0 * cols, (r0 + rh) * cols), A_AT);
+    heap.set(col.subarray(r0, r0 + rh), B_AT);
+    f(A_AT * 4, B_AT * 4, O_AT * 4, rh, cols * 4);
+    out.set(heap.subarray(O_AT, O_AT + rh * cols), r0 * cols);
+  }
+  return true;
+}
+
 export type RowReduction = 'sum' | 'max' | 'min';
 
 /**
@@ -348,6 +432,7 @@ function growHeap(floats: number): void {
   if (need > 0) {
     e.memory.grow(need);
     heap = new Float32Array(e.memory.buffer);
+    heapI32 = new Int32Array(e.memory.buffer);
   }
 }
 
@@ -401,5 +486,79 @@ export function poolSimd(kind: 'max' | 'avg', g: PoolGeometry, x: Float32Array, 
       }
     }
     y.set(heap.subarray(yAt, yAt + outFloats), n * outFloats);
+  }
+}
+
+/**
+ * arg[o] = the NHWC index into x of output element o's window maximum (the first in row-major
+ * window order on ties; NaNs passed over unless first), or -1 for a window with no tap inside the
+ * input: the same indices as the TypeScript loop. Four channels at a time, one image at a time
+ * through the staging memory.
+ */
+export function maxPoolArgmaxSimd(g: PoolGeometry, x: Float32Array, arg: Int32Array): void {
+  const e = engine!;
+  const { N, H, W, C, KH, KW, OH, OW, sH, sW, padT, padL } = g;
+  const inFloats = H * W * C;
+  const outFloats = OH * OW * C;
+  const yAt = inFloats + 4;
+  growHeap(yAt + outFloats + 4);
+  const cBytes = round16(C);
+  for (let n = 0; n < N; n++) {
+    heap.set(x.subarray(n * inFloats, (n + 1) * inFloats), 0);
+    // Pixels go in order: a pixel's rounded-up channel tail spills into the next pixel's slots,
+    // which that pixel then overwrites.
+    for (let oh = 0; oh < OH; oh++) {
+      const hs = oh * sH - padT;
+      const h0 = Math.max(hs, 0);
+      const h1 = Math.min(hs + KH, H);
+      for (let ow = 0; ow < OW; ow++) {
+        const ws = ow * sW - padL;
+        const w0 = Math.max(ws, 0);
+        const w1 = Math.min(ws + KW, W);
+        const yi = yAt + (oh * OW + ow) * C;
+        if (h0 >= h1 || w0 >= w1) heapI32.fill(-1, yi, yi + C);
+        else e.argmaxpool((h0 * W + w0) * C * 4, yi * 4, cBytes, W * C * 4, C * 4, h1 - h0, w1 - w0);
+      }
+    }
+    const base = n * inFloats;
+    const o0 = n * outFloats;
+    for (let i = 0; i < outFloats; i++) {
+      const a = heapI32[yAt + i]!;
+      arg[o0 + i] = a < 0 ? -1 : a + base;
+    }
+  }
+}
+
+/**
+ * The gradient of average pooling: dx (NHWC, zero on entry) gets, for every output element in
+ * order, dy / (the number of its window's taps inside the input) added at each of those taps,
+ * rounded as TypeScript's `dx += dy * inv` rounds it, so the result is bit for bit the
+ * TypeScript loop's. Four channels at a time, one image at a time through the staging memory.
+ */
+export function avgPoolGradSimd(g: PoolGeometry, dy: Float32Array, dx: Float32Array): void {
+  const e = engine!;
+  const { N, H, W, C, KH, KW, OH, OW, sH, sW, padT, padL } = g;
+  const inFloats = H * W * C;
+  const outFloats = OH * OW * C;
+  const yAt = inFloats + 4;
+  growHeap(yAt + outFloats + 4);
+  const cBytes = round16(C);
+  for (let n = 0; n < N; n++) {
+    heap.fill(0, 0, yAt);
+    heap.set(dy.subarray(n * outFloats, (n + 1) * outFloats), yAt);
+    for (let oh = 0; oh < OH; oh++) {
+      const hs = oh * sH - padT;
+      const h0 = Math.max(hs, 0);
+      const h1 = Math.min(hs + KH, H);
+      for (let ow = 0; ow < OW; ow++) {
+        const ws = ow * sW - padL;
+        const w0 = Math.max(ws, 0);
+        const w1 = Math.min(ws + KW, W);
+        if (h0 >= h1 || w0 >= w1) continue;
+        const yi = yAt + (oh * OW + ow) * C;
+        e.avgpoolgrad(yi * 4, (h0 * W + w0) * C * 4, cBytes, W * C * 4, C * 4, h1 - h0, w1 - w0, 1 / ((h1 - h0) * (w1 - w0)), C);
+      }
+    }
+    dx.set(heap.subarray(0, inFloats), n * inFloats);
   }
 }

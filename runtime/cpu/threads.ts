@@ -10,6 +10,11 @@
  *
  * Workers cannot import the project's .ts files (tsx and vitest only hook the main thread's loader),
  * so each worker runs a self-contained JavaScript source given by the pool's owner.
+ *
+ * A worker that dies (process.exit inside it, an uncaught error) marks DEAD in its block on the way
+ * out and wakes the caller; one that dies without running any code, or hangs, is caught by the
+ * caller's bounded wait. Either way the caller gets an answer instead of blocking forever, and the
+ * pool is unusable from then on (its owner finishes the task and replaces the pool).
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -19,12 +24,13 @@ export const CTRL_F64 = 8;
 /** Bytes of one worker's control block (int32 words, then float64 parameters). */
 export const CTRL_BYTES = CTRL_INTS * 4 + CTRL_F64 * 8;
 
-/** Control words: READY (1 once started), SEQ (task counter), DONE (last finished SEQ), CMD, ERR, then task ints from ARG. */
+/** Control words: READY (1 once started), SEQ (task counter), DONE (last finished SEQ), CMD, ERR, DEAD (1 once exited), then task ints from ARG. */
 export const READY = 0;
 export const SEQ = 1;
 export const DONE = 2;
 export const CMD = 3;
 export const ERR = 4;
+export const DEAD = 5;
 export const ARG = 8;
 export const CMD_RUN = 0;
 export const CMD_EXIT = 1;
@@ -39,6 +45,11 @@ const { workerData } = require('node:worker_threads');
 const ctlMem = workerData.memory;
 const ctl = new Int32Array(ctlMem.buffer, workerData.ctlByte, ${CTRL_INTS});
 const f64s = new Float64Array(ctlMem.buffer, workerData.ctlByte + ${CTRL_INTS * 4}, ${CTRL_F64});
+process.on('exit', () => {
+  Atomics.store(ctl, ${DEAD}, 1);
+  Atomics.notify(ctl, ${DONE});
+  Atomics.notify(ctl, ${READY});
+});
 Atomics.store(ctl, ${READY}, 1);
 Atomics.notify(ctl, ${READY});
 let seen = Atomics.load(ctl, ${SEQ});
@@ -64,11 +75,16 @@ export function threadCount(): number {
   return Number.isFinite(n) && n >= 1 ? Math.min(Math.floor(n), 64) : 1;
 }
 
+/** How a wait for a worker's task ended. */
+export type TaskEnd = 'done' | 'threw' | 'dead' | 'timeout';
+
 export class ThreadPool {
   private readonly workers: Worker[] = [];
   private readonly ctl: Int32Array[] = [];
   private readonly f64: Float64Array[] = [];
   private broken = false;
+  /** Resolves once every worker has exited. */
+  readonly exited: Promise<void>;
 
   /**
    * Starts `count` workers running `source` (which must end with workerLoopSource()); worker w's
@@ -91,9 +107,19 @@ export class ThreadPool {
       const worker = new Worker(source, { eval: true, execArgv: [], workerData: { ...data, memory, ctlByte, index: w } });
       worker.unref();
       worker.on('error', () => (this.broken = true));
-      worker.on('exit', () => (this.broken = true));
       this.workers.push(worker);
     }
+    this.exited = Promise.all(
+      this.workers.map(
+        (worker) =>
+          new Promise<void>((resolve) =>
+            worker.once('exit', () => {
+              this.broken = true;
+              resolve();
+            }),
+          ),
+      ),
+    ).then(() => undefined);
   }
 
   get size(): number {
@@ -102,7 +128,12 @@ export class ThreadPool {
 
   /** Whether every worker has started and none has died. */
   ready(): boolean {
-    return !this.broken && this.ctl.every((c) => Atomics.load(c, READY) === 1);
+    return !this.broken && this.ctl.every((c) => Atomics.load(c, READY) === 1 && Atomics.load(c, DEAD) === 0);
+  }
+
+  /** Whether the pool may not be used any more (a worker died or timed out, or it was closed). */
+  isBroken(): boolean {
+    return this.broken;
   }
 
   /** Resolves once every worker has started (or the pool broke). */
@@ -124,15 +155,28 @@ export class ThreadPool {
     Atomics.notify(ctl, SEQ);
   }
 
-  /** Blocks until worker w finished its last task; false if the task threw. */
-  wait(w: number): boolean {
+  /**
+   * Blocks until worker w finished its last task, or died, or `timeoutMs` passed. A worker that
+   * died or timed out breaks the pool: it may never run another task (a worker that timed out may
+   * still be running this one: nothing it writes after this may be read).
+   */
+  wait(w: number, timeoutMs = Infinity): TaskEnd {
     const ctl = this.ctl[w]!;
     const seq = Atomics.load(ctl, SEQ);
+    const deadline = performance.now() + timeoutMs;
     for (;;) {
       const done = Atomics.load(ctl, DONE);
-      if (done === seq) return Atomics.load(ctl, ERR) === 0;
-      Atomics.wait(ctl, DONE, done, 1000);
-      if (this.broken) throw new Error('weir: a CPU worker thread died');
+      if (done === seq) return Atomics.load(ctl, ERR) === 0 ? 'done' : 'threw';
+      if (Atomics.load(ctl, DEAD) !== 0) {
+        this.broken = true;
+        return 'dead';
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        this.broken = true;
+        return 'timeout';
+      }
+      Atomics.wait(ctl, DONE, done, Math.min(left, 1000));
     }
   }
 
@@ -145,5 +189,6 @@ export class ThreadPool {
       Atomics.notify(ctl, SEQ);
     }
     await Promise.all(this.workers.map((w) => w.terminate()));
+    await this.exited;
   }
 }

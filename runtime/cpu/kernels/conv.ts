@@ -8,7 +8,7 @@ import { layoutDims, readWindowAttrs, windowedOutputSize, type DataFormat, type 
 import type { KernelNode } from '../../backend.js';
 import { sgemm } from '../gemm.js';
 import { registerCpuKernel } from '../registry.js';
-import { poolSimd, useSimd } from '../simd.js';
+import { avgPoolGradSimd, maxPoolArgmaxSimd, poolSimd, useSimd } from '../simd.js';
 import { alloc, toNumbers } from './util.js';
 
 // ---- geometry ----
@@ -476,6 +476,11 @@ function poolGeometry(node: KernelNode, inShape: readonly number[]): { g: Geom; 
  */
 function maxPoolArgmax(g: Geom, x: Float32Array): Int32Array {
   const { N, H, W, C, KH, KW, OH, OW, sH, sW, padT, padL } = g;
+  if (usePoolSimd(g)) {
+    const arg = new Int32Array(N * OH * OW * C);
+    maxPoolArgmaxSimd(g, x, arg);
+    return arg;
+  }
   const arg = new Int32Array(N * OH * OW * C).fill(-1);
   const best = new Float32Array(C);
   for (let n = 0; n < N; n++) {
@@ -626,6 +631,7 @@ registerCpuKernel('AvgPoolGrad', ([sizes, gradIn], node) => {
   const { g, format } = poolGeometry(node, s);
   expectShape(gradIn!.shape, layoutShape(format, g.N, g.OH, g.OW, g.C), 'grad');
   const dx = outputNHWC(format, g.N, g.H, g.W, g.C);
-  avgPoolLoop(g, asNHWC(gradIn!, format), dx.nhwc, true);
+  if (usePoolSimd(g)) avgPoolGradSimd(g, asNHWC(gradIn!, format), dx.nhwc);
+  else avgPoolLoop(g, asNHWC(gradIn!, format), dx.nhwc, true);
   return [finishNHWC(dx, format)];
 });

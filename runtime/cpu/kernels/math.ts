@@ -7,7 +7,7 @@ import { formatShape, sameShape, stridesOf } from '../../../src/shape.js';
 import type { KernelNode } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
 import { sgemm } from '../gemm.js';
-import { binarySimd, reduceRowsSimd, rowBroadcastSimd, useSimd, type BinaryOp } from '../simd.js';
+import { binarySimd, columnBroadcastSimd, isLeadingColumn, reduceRowsSimd, rowBroadcastSimd, useSimd, type BinaryOp } from '../simd.js';
 import { alloc, attr, broadcastOrThrow, broadcastStrides, forEachRun, toNumbers } from './util.js';
 
 type NumData = Float32Array | Int32Array | Uint8Array;
@@ -59,7 +59,7 @@ interface BinarySpec {
   simd?: BinaryOp;
 }
 
-/** Runs a float32 binary op with the SIMD loops when its operands are same-shape, scalar or one row repeated; false if not handled. */
+/** Runs a float32 binary op with the SIMD loops when its operands are same-shape, scalar, one row or one column repeated; false if not handled. */
 function runBinarySimd(op: BinaryOp, a: NDArray, b: NDArray, out: NDArray): boolean {
   const n = out.size;
   if (!useSimd(n)) return false;
@@ -72,6 +72,8 @@ function runBinarySimd(op: BinaryOp, a: NDArray, b: NDArray, out: NDArray): bool
   }
   if (a.size === n && isTrailingRow(b.shape, out.shape)) return rowBroadcastSimd(op, ad, bd, false, od);
   if (b.size === n && isTrailingRow(a.shape, out.shape)) return rowBroadcastSimd(op, bd, ad, true, od);
+  if (a.size === n && isLeadingColumn(b.shape, out.shape)) return columnBroadcastSimd(op, ad, bd, false, od);
+  if (b.size === n && isLeadingColumn(a.shape, out.shape)) return columnBroadcastSimd(op, bd, ad, true, od);
   return false;
 }
 
