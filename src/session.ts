@@ -37,7 +37,7 @@ export interface SessionOptions {
    * 'cpu' (the default; WEIR_BACKEND in the environment changes the default), 'webgpu' (the GPU
    * through navigator.gpu in browsers, the npm package `webgpu` in Node), or a Backend object.
    */
-  backend?: 'cpu' | 'webgpu' | Backend<unknown>;
+  backend?: 'cpu' | 'webgpu' | Backend<any>;
   /**
    * Optimize plans (default true): constant folding, CSE, algebraic simplification, shape
    * specialization, fusion and memory planning. false runs the pruned graph as written.
