@@ -132,7 +132,9 @@ export class WebGpuBackend implements Backend<GpuTensor> {
   execute(node: KernelNode, inputs: GpuTensor[], state: RuntimeState<GpuTensor>, ctx?: StepContext): GpuTensor[] | Promise<GpuTensor[]> {
     this.beginRun();
     const def = getGpuKernel(node.type);
-    if (!def || this.preferHost(node, inputs, state)) {
+    // Strings have no GPU representation: ops on them run on the host, as TensorFlow places them.
+    const strings = node.inputDTypes.includes('string') || node.outputs.some((o) => o.dtype === 'string');
+    if (!def || strings || this.preferHost(node, inputs, state)) {
       const missing = this.hostMissing(node, inputs, state);
       if (missing.length) return this.readBack(missing).then(() => this.runOnHost(node, inputs, state));
       return this.runOnHost(node, inputs, state);
