@@ -11,69 +11,18 @@
 // workgroups (partial sums in scratch) and adds the slices in a second pass.
 // Depthwise convolutions and pooling are direct per-element kernels; gradients gather (each
 // output element sums what reaches it) rather than scatter, so no atomics are needed.
-import { InternalError, InvalidArgumentError } from '../../../src/errors.js';
+import { InternalError } from '../../../src/errors.js';
 import { formatShape } from '../../../src/shape.js';
-import { layoutDims, readWindowAttrs, windowedOutputSize, type DataFormat, type WindowAttrs } from '../../../ops/conv.js';
+import { layoutDims, type DataFormat } from '../../../ops/conv.js';
 import type { KernelNode } from '../../backend.js';
 import { toNumbers } from '../../cpu/kernels/util.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
+import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
 import type { GpuTensor } from '../tensor.js';
 import { bindings, f32, perElement, PRELUDE, u } from '../wgsl.js';
 
 // ---- geometry (as the CPU kernels compute it, with the same errors) ----
 
-interface Geom {
-  N: number;
-  H: number;
-  W: number;
-  C: number;
-  KH: number;
-  KW: number;
-  OH: number;
-  OW: number;
-  sH: number;
-  sW: number;
-  dH: number;
-  dW: number;
-  padT: number;
-  padL: number;
-}
-
-function fail(message: string): never {
-  throw new InvalidArgumentError(message);
-}
-
-function windowAttrs(node: KernelNode, opts: { dilations?: boolean; explicit?: boolean; listName?: string }): WindowAttrs {
-  return readWindowAttrs((n) => node.attrs[n], fail, opts);
-}
-
-function geometry(a: WindowAttrs, N: number, H: number, W: number, C: number, KH: number, KW: number): Geom {
-  const h = windowedOutputSize(H, KH, a.dilations[0], a.strides[0], a.padding, a.explicit[0]);
-  if (typeof h === 'string') fail(h);
-  const w = windowedOutputSize(W, KW, a.dilations[1], a.strides[1], a.padding, a.explicit[1]);
-  if (typeof w === 'string') fail(w);
-  return {
-    N, H, W, C, KH, KW,
-    OH: h.size,
-    OW: w.size,
-    sH: a.strides[0],
-    sW: a.strides[1],
-    dH: a.dilations[0],
-    dW: a.dilations[1],
-    padT: h.padBefore,
-    padL: w.padBefore,
-  };
-}
-
-function nhwc(shape: readonly number[], format: DataFormat, what: string): [number, number, number, number] {
-  if (shape.length !== 4) fail(`${what} must be 4-dimensional, got shape ${formatShape(shape)}`);
-  const d = layoutDims(format);
-  return [shape[d.n]!, shape[d.h]!, shape[d.w]!, shape[d.c]!];
-}
-
-function layoutShape(format: DataFormat, n: number, h: number, w: number, c: number): number[] {
-  return format === 'NHWC' ? [n, h, w, c] : [n, c, h, w];
-}
 
 function expectShape(actual: readonly number[], expected: readonly number[], what: string): void {
   if (actual.length !== expected.length || actual.some((d, i) => d !== expected[i])) {
