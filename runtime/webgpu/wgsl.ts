@@ -2,9 +2,15 @@
 // bake them in as constants (one pipeline per op, dtype and shape, cached by source text).
 import type { DType } from '../../src/dtypes.js';
 import { InternalError } from '../../src/errors.js';
+import { stridesOf } from '../../src/shape.js';
 
 /** Invocations per workgroup of the one-dimensional kernels. */
 export const WG = 256;
+/**
+ * Storage buffers one dispatch may bind: WebGPU's guaranteed minimum of
+ * maxStorageBuffersPerShaderStage. Kernels needing more split their work over several dispatches.
+ */
+export const MAX_BINDINGS = 8;
 /** Per-dimension workgroup-count limit every WebGPU device has. */
 const MAX_GROUPS = 65535;
 
@@ -138,17 +144,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   return { code, workgroups: n === 0 ? [0, 0, 0] : workgroups, label };
 }
 
-/** Row-major strides of a shape. */
-export function strides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d]!;
-  }
-  return s;
-}
-
 /**
  * Expression for the linear index into an input of shape `inShape` (aligned to `outShape`'s rank,
  * 1 where broadcast) read at linear output index `v`.
@@ -156,8 +151,8 @@ export function strides(shape: readonly number[]): number[] {
 export function broadcastIndex(outShape: readonly number[], inShape: readonly number[], v = 'i'): string {
   if (inShape.length !== outShape.length) throw new InternalError('broadcastIndex: ranks differ');
   if (inShape.every((d, k) => d === outShape[k])) return v;
-  const os = strides(outShape);
-  const is = strides(inShape);
+  const os = stridesOf(outShape);
+  const is = stridesOf(inShape);
   const terms: string[] = [];
   for (let d = 0; d < outShape.length; d++) {
     if (inShape[d] === 1 || outShape[d] === 1) continue;

@@ -1,10 +1,10 @@
 // CPU kernels of the array ops. Data movement is dtype-generic (float32, int32, int64, bool, string).
-import { allocData, type DType, type TypedArray } from '../../../src/dtypes.js';
+import { type DType, type TypedArray } from '../../../src/dtypes.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { NDArray, numElements } from '../../../src/ndarray.js';
 import { formatShape, stridesOf } from '../../../src/shape.js';
-import { invertPerm, masksOf, numbersOf, rangeSize, stridedSliceSpec } from '../../../ops/array.js';
-import type { KernelNode } from '../../backend.js';
+import { invertPerm, numbersOf, rangeSize } from '../../../ops/array.js';
+import { checkDims, fromNumbers, indexError, normAxis, reshapeTarget, scalarNumber, sliceSpec, vector } from '../../array_args.js';
 import { registerCpuKernel } from '../registry.js';
 import { alloc, attr, collapseDims } from './util.js';
 
@@ -12,12 +12,6 @@ import { alloc, attr, collapseDims } from './util.js';
 type Elems = Float32Array;
 const isTyped = (d: TypedArray): boolean => !Array.isArray(d);
 
-function fromNumbers(values: readonly number[], dtype: DType, shape: readonly number[]): NDArray {
-  const data = allocData(dtype, values.length);
-  if (dtype === 'int64') values.forEach((v, i) => ((data as BigInt64Array)[i] = BigInt(v)));
-  else (data as Float32Array).set(values);
-  return new NDArray(data, shape, dtype);
-}
 
 function copyArray(a: NDArray, shape: readonly number[]): NDArray {
   const data = Array.isArray(a.data) ? [...a.data] : a.data.slice();
@@ -103,28 +97,9 @@ function copyRun(src: TypedArray, srcOff: number, dst: TypedArray, dstOff: numbe
   }
 }
 
-function normAxis(axis: number, rank: number, what = 'axis'): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
-    throw new InvalidArgumentError(`${what} ${axis} is out of range for a tensor of rank ${rank} (expected [${-rank}, ${rank}))`);
-  }
-  return axis < 0 ? axis + rank : axis;
-}
 
-function scalarNumber(a: NDArray, what: string): number {
-  if (a.size !== 1) throw new InvalidArgumentError(`${what} must be a scalar, got shape ${formatShape(a.shape)}`);
-  return Number((a.data as ArrayLike<number | bigint>)[0]);
-}
 
-function vector(a: NDArray, what: string): number[] {
-  if (a.rank !== 1) throw new InvalidArgumentError(`${what} must be a vector, got shape ${formatShape(a.shape)}`);
-  return numbersOf(a);
-}
 
-function checkDims(dims: readonly number[], what: string): void {
-  for (const d of dims) {
-    if (!Number.isInteger(d) || d < 0) throw new InvalidArgumentError(`${what} must be non-negative, got [${dims.join(',')}]`);
-  }
-}
 
 // ---- creation ----
 
@@ -175,32 +150,8 @@ registerCpuKernel('Range', ([start, limit, delta], node) => {
 
 // ---- shape manipulation ----
 
-function reshapeTarget(x: NDArray, target: number[]): number[] {
-  let unknown = -1;
-  let known = 1;
-  target.forEach((d, i) => {
-    if (d === -1) {
-      if (unknown >= 0) throw new InvalidArgumentError(`only one input size may be -1, not both ${unknown} and ${i}`);
-      unknown = i;
-    } else if (!Number.isInteger(d) || d < 0) {
-      throw new InvalidArgumentError(`size ${i} must be non-negative, not ${d}`);
-    } else {
-      known *= d;
-    }
-  });
-  const out = [...target];
-  if (unknown >= 0) {
-    if (known === 0 || x.size % known !== 0) {
-      throw new InvalidArgumentError(`Input to reshape is a tensor with ${x.size} values, but the requested shape requires a multiple of ${known}`);
-    }
-    out[unknown] = x.size / known;
-  } else if (known !== x.size) {
-    throw new InvalidArgumentError(`Input to reshape is a tensor with ${x.size} values, but the requested shape has ${known}`);
-  }
-  return out;
-}
 
-registerCpuKernel('Reshape', ([x, shape]) => [copyArray(x!, reshapeTarget(x!, vector(shape!, 'shape')))]);
+registerCpuKernel('Reshape', ([x, shape]) => [copyArray(x!, reshapeTarget(x!.size, vector(shape!, 'shape')))]);
 
 registerCpuKernel('ExpandDims', ([x, dim]) => {
   const d = scalarNumber(dim!, 'dim');
@@ -431,17 +382,6 @@ registerCpuKernel('Slice', ([x, beginA, sizeA]) => {
   return [out];
 });
 
-function sliceSpec(node: KernelNode, shape: readonly number[], b: NDArray, e: NDArray, s: NDArray) {
-  const spec = stridedSliceSpec(shape, vector(b, 'begin'), vector(e, 'end'), vector(s, 'strides'), masksOf(node.attrs as Record<string, unknown>));
-  const inStrides = stridesOf(shape);
-  const processing = spec.processingShape as number[];
-  return {
-    processing,
-    finalShape: spec.finalShape as number[],
-    strides: spec.strides.map((st, i) => st * inStrides[i]!),
-    offset: spec.begin.reduce((a, bi, i) => a + (processing[i]! > 0 ? bi * inStrides[i]! : 0), 0),
-  };
-}
 
 registerCpuKernel('StridedSlice', ([x, b, e, s], node) => {
   const spec = sliceSpec(node, x!.shape, b!, e!, s!);
@@ -464,15 +404,6 @@ registerCpuKernel('StridedSliceGrad', ([shapeA, b, e, s, dy], node) => {
 
 // ---- gather / scatter ----
 
-function indexError(what: string, indices: NDArray, pos: number, value: number, limit: number): InvalidArgumentError {
-  const coords: number[] = [];
-  let p = pos;
-  for (let d = indices.rank - 1; d >= 0; d--) {
-    coords.unshift(p % indices.shape[d]!);
-    p = Math.floor(p / indices.shape[d]!);
-  }
-  return new InvalidArgumentError(`${what}[${coords.join(',')}] = ${value} is not in [0, ${limit})`);
-}
 
 registerCpuKernel('GatherV2', ([params, indices, axisA]) => {
   const p = params!;

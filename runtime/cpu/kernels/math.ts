@@ -759,7 +759,7 @@ registerCpuKernel('BatchMatMulV2', (inputs, node) => {
 // Reductions
 
 /** Normalized, sorted, duplicate-free reduction axes; throws like TF for bad ones. */
-function reductionAxes(axesArr: NDArray, rank: number): number[] {
+export function reductionAxes(axesArr: NDArray, rank: number): number[] {
   const axes = toNumbers(axesArr);
   const seen = new Set<number>();
   for (const a of axes) {

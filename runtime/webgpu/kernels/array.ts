@@ -1,51 +1,24 @@
 // WebGPU kernels: array family. Data movement copies storage elements as they are (f32, i32, u32 for
 // bool, vec2<i32> for int64), so one kernel serves every dtype. Axes, shapes, permutations,
 // paddings and multiples are host inputs baked into the generated WGSL.
-import { allocData, type DType } from '../../../src/dtypes.js';
+import { type DType } from '../../../src/dtypes.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { NDArray, numElements } from '../../../src/ndarray.js';
 import { formatShape, stridesOf } from '../../../src/shape.js';
-import { masksOf, numbersOf, rangeSize, stridedSliceSpec } from '../../../ops/array.js';
+import { numbersOf, rangeSize } from '../../../ops/array.js';
+import { checkDims, fromNumbers, indexError, normAxis, reshapeTarget, scalarNumber, sliceSpec, vector } from '../../array_args.js';
 import { getCpuKernel } from '../../cpu/registry.js';
 import { collapseDims } from '../../cpu/kernels/util.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
-import { bindings, f32, grid, lit, perElement, PRELUDE, storageType, u, WG } from '../wgsl.js';
-
-/** Buffers one dispatch may bind: WebGPU's guaranteed minimum of storage buffers per stage. */
-const MAX_BINDINGS = 8;
+import { bindings, f32, grid, lit, MAX_BINDINGS, perElement, PRELUDE, storageType, u, WG } from '../wgsl.js';
 
 // ---- helpers -------------------------------------------------------------------------------------
 
-function normAxis(axis: number, rank: number, what = 'axis'): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
-    throw new InvalidArgumentError(`${what} ${axis} is out of range for a tensor of rank ${rank} (expected [${-rank}, ${rank}))`);
-  }
-  return axis < 0 ? axis + rank : axis;
-}
 
-function scalarNumber(a: NDArray, what: string): number {
-  if (a.size !== 1) throw new InvalidArgumentError(`${what} must be a scalar, got shape ${formatShape(a.shape)}`);
-  return Number((a.data as ArrayLike<number | bigint>)[0]);
-}
 
-function vector(a: NDArray, what: string): number[] {
-  if (a.rank !== 1) throw new InvalidArgumentError(`${what} must be a vector, got shape ${formatShape(a.shape)}`);
-  return numbersOf(a);
-}
 
-function checkDims(dims: readonly number[], what: string): void {
-  for (const d of dims) {
-    if (!Number.isInteger(d) || d < 0) throw new InvalidArgumentError(`${what} must be non-negative, got [${dims.join(',')}]`);
-  }
-}
 
-function fromNumbers(values: readonly number[], dtype: DType, shape: readonly number[]): NDArray {
-  const data = allocData(dtype, values.length);
-  if (dtype === 'int64') values.forEach((v, i) => ((data as BigInt64Array)[i] = BigInt(v)));
-  else (data as Int32Array).set(values);
-  return new NDArray(data, shape, dtype);
-}
 
 /** Runs the CPU kernel on the inputs' host copies (strings and shape metadata never reach the GPU). */
 function onHost(ctx: KernelCtx, inputs: GpuTensor[]): GpuTensor[] {
@@ -58,12 +31,6 @@ function onHost(ctx: KernelCtx, inputs: GpuTensor[]): GpuTensor[] {
   return outs.map((a) => ctx.fromHost(a));
 }
 
-const hasStrings = (ts: readonly GpuTensor[]): boolean => ts.some((t) => t.dtype === 'string');
-
-/** Registers a data-movement kernel that hands string tensors (host-only) to the CPU kernel. */
-function movement(type: string, kernel: (ctx: KernelCtx, inputs: GpuTensor[]) => GpuTensor[], hostInputs?: readonly number[]): void {
-  registerGpuKernel(type, (ctx, inputs) => (hasStrings(inputs) ? onHost(ctx, inputs) : kernel(ctx, inputs)), { hostInputs });
-}
 
 /** The zero value of a dtype's storage type. */
 const zero = (d: DType): string => `${storageType(d)}()`;
@@ -99,7 +66,7 @@ function gatherStrided(ctx: KernelCtx, x: GpuTensor, out: GpuTensor, shape: read
 
 // ---- creation ----------------------------------------------------------------------------------
 
-movement(
+registerGpuKernel(
   'Fill',
   (ctx, [, value]) => {
     const shape = vector(ctx.host(0), 'dims');
@@ -110,7 +77,7 @@ movement(
     ctx.dispatch(perElement(out.size, bindings([d], [d]), 'out0[i] = in0[0];'), [value!], [out]);
     return [out];
   },
-  [0],
+  { hostInputs: [0] },
 );
 
 /** u32 high word of a * b. */
@@ -157,30 +124,6 @@ registerGpuKernel(
 
 // ---- shape manipulation (views) ----------------------------------------------------------------
 
-function reshapeTarget(size: number, target: number[]): number[] {
-  let unknown = -1;
-  let known = 1;
-  target.forEach((d, i) => {
-    if (d === -1) {
-      if (unknown >= 0) throw new InvalidArgumentError(`only one input size may be -1, not both ${unknown} and ${i}`);
-      unknown = i;
-    } else if (!Number.isInteger(d) || d < 0) {
-      throw new InvalidArgumentError(`size ${i} must be non-negative, not ${d}`);
-    } else {
-      known *= d;
-    }
-  });
-  const out = [...target];
-  if (unknown >= 0) {
-    if (known === 0 || size % known !== 0) {
-      throw new InvalidArgumentError(`Input to reshape is a tensor with ${size} values, but the requested shape requires a multiple of ${known}`);
-    }
-    out[unknown] = size / known;
-  } else if (known !== size) {
-    throw new InvalidArgumentError(`Input to reshape is a tensor with ${size} values, but the requested shape has ${known}`);
-  }
-  return out;
-}
 
 registerGpuKernel('Reshape', (ctx, [x]) => [ctx.view(x!, reshapeTarget(x!.size, vector(ctx.host(1), 'shape')))], { hostInputs: [1] });
 
@@ -260,7 +203,6 @@ registerGpuKernel(
       if (seen[p]) throw new InvalidArgumentError(`${p} is duplicated in the input.`);
       seen[p] = true;
     }
-    if (hasStrings(inputs)) return onHost(ctx, inputs);
     const shape = perm.map((p) => x.shape[p]!);
     const inStrides = stridesOf(x.shape);
     const srcStrides = perm.map((p) => inStrides[p]!);
@@ -298,7 +240,7 @@ registerGpuKernel('BroadcastGradientArgs', onHost, { hostInputs: [0, 1] });
 
 // ---- broadcast / tile / pad --------------------------------------------------------------------
 
-movement(
+registerGpuKernel(
   'BroadcastTo',
   (ctx, [x]) => {
     const target = vector(ctx.host(1), 'shape');
@@ -321,10 +263,10 @@ movement(
     gatherStrided(ctx, x!, out, target, strides, 0);
     return [out];
   },
-  [1],
+  { hostInputs: [1] },
 );
 
-movement(
+registerGpuKernel(
   'Tile',
   (ctx, [x]) => {
     const m = vector(ctx.host(1), 'multiples');
@@ -346,7 +288,7 @@ movement(
     );
     return [out];
   },
-  [1],
+  { hostInputs: [1] },
 );
 
 function pad(ctx: KernelCtx, x: GpuTensor, value: GpuTensor | undefined): GpuTensor[] {
@@ -374,14 +316,14 @@ function pad(ctx: KernelCtx, x: GpuTensor, value: GpuTensor | undefined): GpuTen
   return [out];
 }
 
-movement('Pad', (ctx, [x]) => pad(ctx, x!, undefined), [1]);
-movement(
+registerGpuKernel('Pad', (ctx, [x]) => pad(ctx, x!, undefined), { hostInputs: [1] });
+registerGpuKernel(
   'PadV2',
   (ctx, [x, , c]) => {
     if (c!.size !== 1) throw new InvalidArgumentError(`constant_values must be a scalar, got shape ${formatShape(c!.shape)}`);
     return pad(ctx, x!, c!);
   },
-  [1],
+  { hostInputs: [1] },
 );
 
 // ---- concat / split / pack ---------------------------------------------------------------------
@@ -447,7 +389,6 @@ registerGpuKernel(
       }
       total += v.shape[axis]!;
     });
-    if (hasStrings(values)) return onHost(ctx, inputs);
     const shape = [...first.shape];
     shape[axis] = total;
     return [concatInto(ctx, values, axis, shape)];
@@ -463,7 +404,6 @@ registerGpuKernel('Pack', (ctx, values) => {
       throw new InvalidArgumentError(`Shapes of all inputs must match: values[0].shape = ${formatShape(first.shape)} != values[${i}].shape = ${formatShape(v.shape)}`);
     }
   });
-  if (hasStrings(values)) return onHost(ctx, values);
   const axis = normAxis((ctx.node.attrs.axis as number | undefined) ?? 0, first.shape.length + 1);
   const expanded = [...first.shape];
   expanded.splice(axis, 0, 1);
@@ -515,7 +455,7 @@ function splitInto(ctx: KernelCtx, x: GpuTensor, axis: number, sizes: readonly n
   return outs;
 }
 
-movement(
+registerGpuKernel(
   'Split',
   (ctx, [, x]) => {
     const n = ctx.node.attrs.num_split as number;
@@ -526,10 +466,10 @@ movement(
     }
     return splitInto(ctx, x!, axis, new Array<number>(n).fill(d / n));
   },
-  [0],
+  { hostInputs: [0] },
 );
 
-movement(
+registerGpuKernel(
   'SplitV',
   (ctx, [x]) => {
     const n = ctx.node.attrs.num_split as number;
@@ -556,10 +496,10 @@ movement(
     }
     return splitInto(ctx, x!, axis, sizes.map((s) => (s === -1 ? d - sum : s)));
   },
-  [1, 2],
+  { hostInputs: [1, 2] },
 );
 
-movement('Unpack', (ctx, [x]) => {
+registerGpuKernel('Unpack', (ctx, [x]) => {
   const axis = normAxis((ctx.node.attrs.axis as number | undefined) ?? 0, x!.shape.length);
   const num = ctx.node.attrs.num as number;
   if (x!.shape[axis] !== num) throw new InvalidArgumentError(`Input shape axis ${axis} must equal ${num}, got shape ${formatShape(x!.shape)}`);
@@ -568,7 +508,7 @@ movement('Unpack', (ctx, [x]) => {
 
 // ---- slicing -----------------------------------------------------------------------------------
 
-movement(
+registerGpuKernel(
   'Slice',
   (ctx, [x]) => {
     const begin = vector(ctx.host(1), 'begin');
@@ -592,38 +532,20 @@ movement(
     gatherStrided(ctx, x!, out, shape, strides, begin.reduce((a, b, i) => a + b * strides[i]!, 0));
     return [out];
   },
-  [1, 2],
+  { hostInputs: [1, 2] },
 );
 
-function sliceSpec(ctx: KernelCtx, shape: readonly number[]) {
-  const spec = stridedSliceSpec(
-    shape,
-    vector(ctx.host(1), 'begin'),
-    vector(ctx.host(2), 'end'),
-    vector(ctx.host(3), 'strides'),
-    masksOf(ctx.node.attrs as Record<string, unknown>),
-  );
-  const inStrides = stridesOf(shape);
-  const processing = spec.processingShape as number[];
-  return {
-    spec,
-    processing,
-    finalShape: spec.finalShape as number[],
-    strides: spec.strides.map((st, i) => st * inStrides[i]!),
-    offset: spec.begin.reduce((a, bi, i) => a + (processing[i]! > 0 ? bi * inStrides[i]! : 0), 0),
-  };
-}
 
-movement(
+registerGpuKernel(
   'StridedSlice',
   (ctx, [x]) => {
-    const s = sliceSpec(ctx, x!.shape);
+    const s = sliceSpec(ctx.node, x!.shape, ctx.host(1), ctx.host(2), ctx.host(3));
     if (s.spec.isIdentity) return [ctx.view(x!, s.finalShape)];
     const out = ctx.output(0, x!.dtype, s.finalShape);
     gatherStrided(ctx, x!, out, s.processing, s.strides, s.offset);
     return [out];
   },
-  [1, 2, 3],
+  { hostInputs: [1, 2, 3] },
 );
 
 registerGpuKernel(
@@ -632,11 +554,10 @@ registerGpuKernel(
     const dy = inputs[4]!;
     const shape = vector(ctx.host(0), 'shape');
     checkDims(shape, 'shape');
-    const s = sliceSpec(ctx, shape);
+    const s = sliceSpec(ctx.node, shape, ctx.host(1), ctx.host(2), ctx.host(3));
     if (s.finalShape.length !== dy.shape.length || s.finalShape.some((d, i) => d !== dy.shape[i])) {
       throw new InvalidArgumentError(`shape of dy was ${formatShape(dy.shape)} instead of ${formatShape(s.finalShape)}`);
     }
-    if (hasStrings([dy])) return onHost(ctx, inputs);
     const d = dy.dtype;
     const out = ctx.output(0, d, shape);
     const r = shape.length;
@@ -675,15 +596,6 @@ function loadIndex(dtype: DType, arr: string, j: string, name: string): string {
   return `let ${name} = ${arr}[${j}];`;
 }
 
-function indexError(what: string, indices: NDArray, pos: number, value: number, limit: number): InvalidArgumentError {
-  const coords: number[] = [];
-  let p = pos;
-  for (let d = indices.rank - 1; d >= 0; d--) {
-    coords.unshift(p % indices.shape[d]!);
-    p = Math.floor(p / indices.shape[d]!);
-  }
-  return new InvalidArgumentError(`${what}[${coords.join(',')}] = ${value} is not in [0, ${limit})`);
-}
 
 /**
  * Indices that are on the host (fed, constant) are checked there, with the CPU kernel's message
@@ -707,7 +619,7 @@ function checkIndices(ctx: KernelCtx, indices: GpuTensor, limit: number, skipNeg
   ctx.dispatch(perElement(indices.size, bindings([indices.dtype], ['int32']), body), [indices], [flag]);
 }
 
-movement(
+registerGpuKernel(
   'GatherV2',
   (ctx, [p, indices]) => {
     const axis = normAxis(scalarNumber(ctx.host(2), 'axis'), p!.shape.length);
@@ -734,7 +646,7 @@ movement(
     ctx.dispatch(perElement(out.size, bindings([d, indices!.dtype], outs.map((t) => t.dtype)), body), [p!, indices!], outs);
     return [out];
   },
-  [2],
+  { hostInputs: [2] },
 );
 
 /** a + b on int64 words, with carry. */
@@ -816,7 +728,6 @@ registerGpuKernel(
     const axis = axisAttr === -1 ? s.length : axisAttr;
     const shape = [...s.slice(0, axis), depth, ...s.slice(axis)];
     const dtype = ctx.node.outputs[0]!.dtype;
-    if (dtype === 'string') return onHost(ctx, inputs);
     const out = ctx.output(0, dtype, shape);
     const suffix = numElements(s.slice(axis));
     const id = indices!.dtype;

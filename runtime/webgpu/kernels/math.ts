@@ -14,17 +14,12 @@ import { getCpuKernel } from '../../cpu/registry.js';
 import { broadcastOrThrow } from '../../cpu/kernels/util.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
-import { bindings, broadcastIndex, f32, perElement } from '../wgsl.js';
+import { bindings, broadcastIndex, f32, MAX_BINDINGS, perElement } from '../wgsl.js';
 
 const SELU_ALPHA = 1.6732632423543772848170429916717;
 const SELU_SCALE = 1.0507009873554804934193349852946;
 const SELU_SA = SELU_SCALE * SELU_ALPHA;
 
-/**
- * Buffers one dispatch may bind: WebGPU's guaranteed minimum of maxStorageBuffersPerShaderStage.
- * Programs needing more run member by member.
- */
-export const MAX_BINDINGS = 8;
 
 // ---------------------------------------------------------------------------------------------
 // Values: float32 as f32, int32 as i32, bool as bool, int64 as vec2<u32> (low word, high word).
@@ -670,6 +665,7 @@ export function runProgram(ctx: KernelCtx, p: ElementwiseProgram, args: readonly
   const n = numElements(p.shape);
   if (n === 0) return [...outs];
   const g = generateProgram(p, args.map((t) => t.dtype));
+  // Programs needing more buffers than one dispatch may bind run member by member.
   if (args.length + outs.length + g.checks.length > MAX_BINDINGS) {
     runMemberByMember(ctx, p, args, outs);
     return [...outs];

@@ -5,11 +5,11 @@
 // fused bias and activation into the store.
 import type { DType } from '../../../src/dtypes.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
-import { formatShape } from '../../../src/shape.js';
+import { formatShape, stridesOf } from '../../../src/shape.js';
 import { broadcastOrThrow, broadcastStrides } from '../../cpu/kernels/util.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
-import { f32, strides, u, type Program } from '../wgsl.js';
+import { f32, u, type Program } from '../wgsl.js';
 
 const TM = 64;
 const TN = 64;
@@ -63,7 +63,7 @@ interface MatmulShape {
 
 /** Expression for the offset (in matrices) of batch `b` with per-dim strides `st`. */
 function batchOffset(batch: readonly number[], st: readonly number[], b: string): string {
-  const os = strides(batch);
+  const os = stridesOf(batch);
   const terms: string[] = [];
   for (let d = 0; d < batch.length; d++) {
     if (st[d] === 0 || batch[d] === 1) continue;

@@ -4,11 +4,12 @@
 // into chunks (partial results in scratch, then a second pass) when there are few outputs.
 import type { DType } from '../../../src/dtypes.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
-import { formatShape } from '../../../src/shape.js';
+import { formatShape, stridesOf } from '../../../src/shape.js';
 import { toNumbers } from '../../cpu/kernels/util.js';
+import { reductionAxes } from '../../cpu/kernels/math.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
-import { storageType, strides, u } from '../wgsl.js';
+import { storageType, u } from '../wgsl.js';
 
 const LANES = 256;
 const MAX_GROUPS = 65535;
@@ -118,7 +119,7 @@ function offsetCode(dims: readonly Dim[], v: string): string {
 /** The layout of reducing `shape` over `axes` (outputs in row-major order of the kept dims). */
 export function reductionLayout(shape: readonly number[], axes: readonly number[]): ReduceLayout {
   const red = new Set(axes);
-  const st = strides(shape);
+  const st = stridesOf(shape);
   const dims: (Dim & { red: boolean })[] = [];
   for (let d = 0; d < shape.length; d++) {
     const n = shape[d]!;
@@ -326,27 +327,13 @@ export function reduceSpec(kind: ReduceKind, dtype: DType, r: number, opts: Kind
   throw new InvalidArgumentError(`reduction does not support ${dtype}`);
 }
 
-/** Normalized, sorted, duplicate-free reduction axes; throws like the CPU kernel. */
-function reductionAxes(axes: number[], rank: number): number[] {
-  const seen = new Set<number>();
-  for (const a of axes) {
-    if (!Number.isInteger(a) || a < -rank || a >= rank) {
-      throw new InvalidArgumentError(`Invalid reduction dimension (${a} for input with ${rank} dimension(s)`);
-    }
-    const n = a < 0 ? a + rank : a;
-    if (seen.has(n)) throw new InvalidArgumentError(`Invalid reduction arguments: Axes contains duplicate dimension: ${n}`);
-    seen.add(n);
-  }
-  return [...seen].sort((x, y) => x - y);
-}
-
 function registerReduction(type: string, kind: ReduceKind): void {
   registerGpuKernel(
     type,
     (ctx, [x]) => {
       const axesArr = ctx.host(1);
       if (axesArr.rank > 1) throw new InvalidArgumentError(`reduction indices must be a scalar or vector, got ${formatShape(axesArr.shape)}`);
-      const axes = reductionAxes(toNumbers(axesArr), x!.shape.length);
+      const axes = reductionAxes(axesArr, x!.shape.length);
       const keep = !!ctx.node.attrs.keep_dims;
       const red = new Set(axes);
       const outShape = keep ? x!.shape.map((n, d) => (red.has(d) ? 1 : n)) : x!.shape.filter((_, d) => !red.has(d));

@@ -6,10 +6,7 @@ import { formatShape, sameShape } from '../../../src/shape.js';
 import { APPLY_OPS } from '../../../ops/training.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
-import { bindings, perElement } from '../wgsl.js';
-
-/** Buffers one dispatch may bind: WebGPU's guaranteed minimum of storage buffers per stage. */
-const MAX_BINDINGS = 8;
+import { bindings, MAX_BINDINGS, perElement } from '../wgsl.js';
 
 /**
  * The variable behind reference input i, in a buffer of its own. A variable last written on the host
