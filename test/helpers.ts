@@ -1,4 +1,4 @@
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import * as tf from '../src/index.js';
 import type { DType } from '../src/dtypes.js';
 
@@ -128,4 +128,20 @@ export async function fromTfjs(t: { shape: number[]; dtype: string; data(): Prom
   if (t.dtype === 'bool') return new tf.NDArray(Uint8Array.from(d), t.shape, 'bool');
   if (t.dtype === 'int32') return new tf.NDArray(Int32Array.from(d), t.shape, 'int32');
   return new tf.NDArray(Float32Array.from(d), t.shape, 'float32');
+}
+
+/**
+ * Makes the WebGPU backend send small integer ops whose inputs are on the host to their GPU kernels
+ * too (WEIR_WEBGPU_PREFER_HOST=0) for the tests of the calling file, so those kernels get tested.
+ */
+export function useGpuKernelsForSmallOps(): void {
+  let saved: string | undefined;
+  beforeAll(() => {
+    saved = process.env.WEIR_WEBGPU_PREFER_HOST;
+    process.env.WEIR_WEBGPU_PREFER_HOST = '0';
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.WEIR_WEBGPU_PREFER_HOST;
+    else process.env.WEIR_WEBGPU_PREFER_HOST = saved;
+  });
 }

@@ -2,21 +2,13 @@
 // around the 64x64x16 tile edges, every transpose, batch broadcasting, int32, fused epilogues.
 // Small ops whose inputs are on the host would normally run there; these tests force every op with
 // a GPU kernel onto the GPU.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { DType } from '../src/dtypes.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
-import { expectClose, randomArray } from './helpers.js';
+import { expectClose, randomArray, useGpuKernelsForSmallOps } from './helpers.js';
 
-type Proto = { preferHost: (...a: unknown[]) => boolean };
-const proto = WebGpuBackend.prototype as unknown as Proto;
-const preferHost = proto.preferHost;
-beforeAll(() => {
-  proto.preferHost = () => false;
-});
-afterAll(() => {
-  proto.preferHost = preferHost;
-});
+useGpuKernelsForSmallOps();
 
 async function both(fetches: tf.Tensor[], feeds: [tf.Tensor, tf.NDArray][]): Promise<[tf.NDArray[], tf.NDArray[], WebGpuBackend]> {
   const graph = fetches[0]!.graph;

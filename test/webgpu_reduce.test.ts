@@ -1,21 +1,12 @@
 // WebGPU reductions, arg-reductions, L2Loss, BiasAddGrad, softmax and cross-entropy compared with
 // the CPU backend on shapes that cross workgroup and chunk boundaries. Small ops whose inputs are on
 // the host would normally run there; these tests force every op with a GPU kernel onto the GPU.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { DType } from '../src/dtypes.js';
-import { WebGpuBackend } from '../runtime/webgpu/backend.js';
-import { expectClose, randomArray, randomDistribution } from './helpers.js';
+import { expectClose, randomArray, randomDistribution, useGpuKernelsForSmallOps } from './helpers.js';
 
-type Proto = { preferHost: (...a: unknown[]) => boolean };
-const proto = WebGpuBackend.prototype as unknown as Proto;
-const preferHost = proto.preferHost;
-beforeAll(() => {
-  proto.preferHost = () => false;
-});
-afterAll(() => {
-  proto.preferHost = preferHost;
-});
+useGpuKernelsForSmallOps();
 
 /** Runs fetches on webgpu and cpu sessions over the same graph and feeds, and returns both. */
 async function both(fetches: tf.Tensor[], feeds: [tf.Tensor, tf.NDArray][]): Promise<[tf.NDArray[], tf.NDArray[]]> {

@@ -18,7 +18,7 @@ import '../cpu/kernels/index.js';
 import { getDevice, type GpuDevice } from './device.js';
 import { getGpuKernel, type GpuKernelDef, type KernelCtx } from './registry.js';
 import { GpuTensor, gpuByteSize } from './tensor.js';
-import { BITS_FN, type Program } from './wgsl.js';
+import { BITS_FN, MAX_BINDINGS, type Program } from './wgsl.js';
 import { gpuCanFuse } from './kernels/fused.js';
 import './kernels/index.js';
 
@@ -34,8 +34,11 @@ const COMPUTE = 0x04;
  * the host and this small run there: no GPU round trip for values the host needs anyway.
  */
 const HOST_ELEMENTS = 4096;
-/** WEIR_WEBGPU_PREFER_HOST=0 sends those ops to their GPU kernels too (the conformance suite does). */
-const PREFER_HOST = typeof process === 'undefined' || process.env?.WEIR_WEBGPU_PREFER_HOST !== '0';
+/**
+ * WEIR_WEBGPU_PREFER_HOST=0 sends those ops to their GPU kernels too (the conformance suite does);
+ * read at the start of each run.
+ */
+const preferHostSetting = (): boolean => typeof process === 'undefined' || process.env?.WEIR_WEBGPU_PREFER_HOST !== '0';
 
 interface DeviceCache {
   pipelines: Map<string, GPUComputePipeline>;
@@ -53,12 +56,12 @@ interface PlanBuffers {
 export class WebGpuBackend implements Backend<GpuTensor> {
   readonly name = 'webgpu';
   readonly fuseInPlace = false;
-  /** Storage buffers every WebGPU device can bind per shader stage. */
-  readonly maxFusedOperands = 8;
+  readonly maxFusedOperands = MAX_BINDINGS;
   private g: GpuDevice | undefined;
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
   private inRun = false;
+  private preferHostOps = true;
   /** Compiled pipelines and layouts are the device's, shared by every session on it. */
   private get pipelines(): Map<string, GPUComputePipeline> {
     return this.deviceCache().pipelines;
@@ -146,7 +149,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
 
   /** Small integer ops on values that are on the host anyway (shape arithmetic, counters) stay there. */
   private preferHost(node: KernelNode, inputs: GpuTensor[], state: RuntimeState<GpuTensor>): boolean {
-    if (!PREFER_HOST || !getCpuKernel(node.type) || node.type === 'VariableV2' || node.type === 'Const') return false;
+    if (!this.preferHostOps || !getCpuKernel(node.type) || node.type === 'VariableV2' || node.type === 'Const') return false;
     if (node.outputs.some((o) => o.dtype === 'float32')) return false;
     for (let i = 0; i < inputs.length; i++) {
       const t = node.refVars[i] !== undefined ? state.variables.get(node.refVars[i]!) : inputs[i];
@@ -329,6 +332,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     if (this.inRun) return;
     const device = this.device;
     this.inRun = true;
+    this.preferHostOps = preferHostSetting();
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
   }
