@@ -13,6 +13,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     pool: 'threads',
+    setupFiles: ['test/setup/outside_reads.ts'],
     // Every Session.run also runs the unoptimized plan and checks that both agree (src/session.ts);
     // on the webgpu backend it runs the CPU backend and checks that both agree.
     env: { WEIR_VERIFY_OPT: '1' },

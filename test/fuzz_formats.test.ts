@@ -15,7 +15,7 @@ import { ioLimits } from '../src/io/tensor_proto.js';
 import { randomArray, rng } from './helpers.js';
 
 const snappy = createRequire(import.meta.url)('snappyjs') as { compress(b: Uint8Array): Uint8Array };
-const FIXTURE = '../shared/fixtures/tensorflow-serving/saved_model_half_plus_three';
+const FIXTURE = 'test/fixtures/tensorflow-serving/saved_model_half_plus_three';
 const bytesOf = (p: string): Uint8Array => new Uint8Array(readFileSync(p));
 
 /** One random mutation: bit flips, byte overwrites, 0x00/0xff runs, truncation, insertion, deletion, splices. */

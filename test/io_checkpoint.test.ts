@@ -17,7 +17,7 @@ import {
 } from '../src/io/index.js';
 import { randomArray } from './helpers.js';
 
-const FIXTURE_VARS = '../shared/fixtures/tensorflow-serving/saved_model_half_plus_three/variables/variables';
+const FIXTURE_VARS = 'test/fixtures/tensorflow-serving/saved_model_half_plus_three/variables/variables';
 const root = mkdtempSync(join(tmpdir(), 'weir-ckpt-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let dirCount = 0;

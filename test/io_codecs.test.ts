@@ -14,7 +14,7 @@ import { rng } from './helpers.js';
 
 const snappy = createRequire(import.meta.url)('snappyjs') as { compress(b: Uint8Array): Uint8Array; uncompress(b: Uint8Array): Uint8Array };
 
-const FIXTURE = '../shared/fixtures/tensorflow-serving/saved_model_half_plus_three';
+const FIXTURE = 'test/fixtures/tensorflow-serving/saved_model_half_plus_three';
 const fixtureIndex = new Uint8Array(readFileSync(`${FIXTURE}/variables/variables.index`));
 const fixtureData = new Uint8Array(readFileSync(`${FIXTURE}/variables/variables.data-00000-of-00001`));
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);

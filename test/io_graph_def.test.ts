@@ -9,7 +9,7 @@ import { graphToGraphDef, GRAPH_DEF_PRODUCER, readGraph } from '../src/io/graph_
 import { fromTextFormat } from '../src/io/text_format.js';
 import { randomArray, rng } from './helpers.js';
 
-const FIXTURE = '../shared/fixtures/tensorflow-serving/saved_model_half_plus_three';
+const FIXTURE = 'test/fixtures/tensorflow-serving/saved_model_half_plus_three';
 const root = mkdtempSync(join(tmpdir(), 'weir-graph-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

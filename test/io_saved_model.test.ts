@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import { listVariables, loadVariable } from '../src/io/index.js';
 
-const EXPORT_DIR = '../shared/fixtures/tensorflow-serving/saved_model_half_plus_three';
+const EXPORT_DIR = 'test/fixtures/tensorflow-serving/saved_model_half_plus_three';
 const VARS = `${EXPORT_DIR}/variables/variables`;
 
 /** The checkpoint's values, read straight from the data file's little-endian float32s by the entries' offsets. */
