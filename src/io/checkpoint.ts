@@ -2,6 +2,7 @@
  * Reading V2 checkpoints and the `checkpoint` state file: tf.train.latestCheckpoint,
  * getCheckpointState, listVariables, loadVariable and a CheckpointReader.
  */
+import { setOwn } from './proto.js';
 import type { DType } from '../dtypes.js';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import type { NDArray } from '../ndarray.js';
@@ -49,7 +50,7 @@ export class CheckpointReader {
     const out: Record<string, DType> = {};
     for (const n of this.index.names()) {
       const d = safeDType(this.index, n);
-      if (d) out[n] = d;
+      if (d) setOwn(out, n, d);
     }
     return out;
   }

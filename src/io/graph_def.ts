@@ -24,6 +24,8 @@ import {
   decodeMessage,
   encodeMessage,
   int64ToNumber,
+  ownValue,
+  setOwn,
   type AttrValueProto,
   type GraphDef,
   type NodeDef,
@@ -71,7 +73,7 @@ export function opToNodeDef(op: Operation): NodeDef {
   const attr: Record<string, AttrValueProto> = {};
   for (const [name, value] of Object.entries(op.attrs)) {
     if (value === undefined) continue;
-    attr[name] = raw?.[name] ?? attrToProto(value, kinds[name], `${op.type} op '${op.name}' attr '${name}'`);
+    setOwn(attr, name, ownValue(raw, name) ?? attrToProto(value, ownValue(kinds, name), `${op.type} op '${op.name}' attr '${name}'`));
   }
   const node: NodeDef = { name: op.name, op: op.type, input, attr };
   const device = importedDevices.get(op);
@@ -429,16 +431,17 @@ function createNode(
   const rawAttrs: Record<string, AttrValueProto> = { ...(n.attr ?? {}) };
   // Attrs the producer left at their default (stripped_default_attrs) are filled in from its OpDef.
   for (const a of producerDef?.attr ?? []) {
-    if (a.name && !(a.name in rawAttrs) && a.default_value) rawAttrs[a.name] = a.default_value;
+    if (a.name && !Object.hasOwn(rawAttrs, a.name) && a.default_value) setOwn(rawAttrs, a.name, a.default_value);
   }
   const what = `Node '${n.name}' (${type})`;
   const attrs: Record<string, AttrValue> = {};
   // Attrs the op definition declares must convert (its kernel reads them); others (TensorFlow's
   // '_class', '_output_shapes', attrs of ops weir does not run) are kept as well as they convert.
   for (const [k, v] of Object.entries(rawAttrs)) {
-    const kind = def?.attrs?.[k];
-    attrs[k] = attrFromProto(v, `${what} attr '${k}'`, kind !== undefined);
-    if (kind) checkAttrKind(attrs[k]!, kind, `${what} attr '${k}'`);
+    const kind = ownValue(def?.attrs, k);
+    const value = attrFromProto(v, `${what} attr '${k}'`, kind !== undefined);
+    if (kind) checkAttrKind(value, kind, `${what} attr '${k}'`);
+    setOwn(attrs, k, value);
   }
   // GraphDefs up to version 21 could not tell a scalar Placeholder shape from an unknown one, and
   // TensorFlow reads it as unknown.
@@ -625,7 +628,7 @@ function unknownOpOutputs(
   maxRef: number,
   what: string,
 ): OutputSpec[] {
-  const args: ArgSpec[] | undefined = producerDef?.output_arg ?? KNOWN_OUTPUTS[type];
+  const args: ArgSpec[] | undefined = producerDef?.output_arg ?? ownValue(KNOWN_OUTPUTS, type);
   const declared = attrs._output_shapes;
   const shapes =
     Array.isArray(declared) && declared.every((s: unknown) => s === null || (Array.isArray(s) && s.every((d: unknown) => d === null || typeof d === 'number')))
@@ -660,7 +663,7 @@ function unknownOpOutputs(
       const d = Array.isArray(list) && typeof list[i] === 'string' ? (list[i] as string) : single;
       if (typeof d !== 'string') {
         throw new InvalidArgumentError(
-          `${what}: weir has no definition of op type '${type}' and cannot tell the dtype of its output ${i} (pass the producer's OpDefs as opList)`,
+          `${what}: unknown op type '${type}': weir has no definition of it and cannot tell the dtype of its output ${i} (pass the producer's OpDefs as opList)`,
         );
       }
       dtypes.push(d);

@@ -711,3 +711,16 @@ export function bigIntToInt64(v: bigint): Int64 {
   const u = BigInt.asUintN(64, v);
   return { low: Number(u & 0xffffffffn) | 0, high: Number(u >> 32n) | 0, unsigned: false } as protobuf.Long;
 }
+
+/**
+ * Map fields of decoded messages are plain objects whose keys come from the file: look them up
+ * (and fill them) by own property only, so a key such as '__proto__' or 'constructor' is data,
+ * never Object.prototype.
+ */
+export function ownValue<V>(rec: Readonly<Record<string, V>> | undefined, key: string): V | undefined {
+  return rec !== undefined && Object.hasOwn(rec, key) ? rec[key] : undefined;
+}
+
+export function setOwn<V>(rec: Record<string, V>, key: string, value: V): void {
+  Object.defineProperty(rec, key, { value, writable: true, enumerable: true, configurable: true });
+}

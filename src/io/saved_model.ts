@@ -11,7 +11,7 @@ import { fromUtf8 } from './bytes.js';
 import { indexFilename } from './bundle.js';
 import { getFileSystem, joinPath, type FileSystem } from './fs.js';
 import { importGraphDefWithPrefix } from './graph_def.js';
-import { decodeMessage, type MetaGraphDef, type SavedModelProto, type SignatureDef } from './proto.js';
+import { decodeMessage, ownValue, setOwn, type MetaGraphDef, type SavedModelProto, type SignatureDef } from './proto.js';
 import { Saver, type Saveable } from './saver.js';
 import { fromTextFormat } from './text_format.js';
 
@@ -113,7 +113,7 @@ export async function load(sess: Session, tags: readonly string[], exportDir: st
 export const loader = { load, maybeSavedModelDirectory };
 
 function collectionNodes(mg: MetaGraphDef, key: string): string[] {
-  return [...(mg.collection_def?.[key]?.node_list?.value ?? [])];
+  return [...(ownValue(mg.collection_def, key)?.node_list?.value ?? [])];
 }
 
 /** Node-list collections become collections of this graph's tensors and operations. */
@@ -147,18 +147,18 @@ function checkpointVariables(graph: Graph, mg: MetaGraphDef, prefix: string): Re
       for (const consumer of followIdentities(t)) {
         if (consumer.type !== 'Assign') continue;
         const ref = consumer.inputs[0]!;
-        if (ref.op.type === 'VariableV2') out[key] = ref;
+        if (ref.op.type === 'VariableV2') setOwn(out, key, ref);
       }
     });
   }
   if (Object.keys(out).length) return out;
-  const defs = mg.collection_def?.variables?.bytes_list?.value ?? [];
+  const defs = ownValue(mg.collection_def, 'variables')?.bytes_list?.value ?? [];
   for (const bytes of defs) {
     const vd = decodeMessage('VariableDef', bytes, 'VariableDef in the variables collection') as { variable_name?: string };
     const name = (vd.variable_name ?? '').replace(/:\d+$/, '');
     if (name && graph.hasOperation(prefix + name)) {
       const op = graph.getOperationByName(prefix + name);
-      if (op.type === 'VariableV2') out[name] = op.outputs[0]!;
+      if (op.type === 'VariableV2') setOwn(out, name, op.outputs[0]!);
     }
   }
   return out;

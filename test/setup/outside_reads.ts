@@ -1,7 +1,8 @@
 // Tests read nothing outside the repository: a user's clone has no folders beside it (no
 // ../shared). This setup file, loaded into every test worker, makes any file-system access to a
 // path beside the repository (under its parent folder but not inside it) throw, naming the path.
-// Paths elsewhere (temporary folders, system libraries, the browser binary) are not the hazard.
+// Paths elsewhere (temporary folders, system libraries, the browser binary) and installed
+// packages are not the hazard.
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
@@ -19,7 +20,9 @@ export function outsideRepository(p: unknown): string | undefined {
   else return undefined;
   const abs = path.resolve(s);
   const inside = (dir: string) => abs === dir || abs.startsWith(dir + path.sep);
-  return inside(PARENT) && !inside(ROOT) ? abs : undefined;
+  // Installed packages may live outside (npm link, pnpm's store, a linked node_modules).
+  const installed = abs.split(path.sep).includes('node_modules');
+  return inside(PARENT) && !inside(ROOT) && !installed ? abs : undefined;
 }
 
 function guard<T extends object>(obj: T, names: readonly string[]): void {
