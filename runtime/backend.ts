@@ -76,10 +76,17 @@ export interface Backend<H = unknown> {
    */
   canFuse?(n: { type: string; attrs: Readonly<Record<string, unknown>>; inputs: readonly ({ dtype: DType } | null)[]; outputs: readonly { dtype: DType }[] }): boolean;
   readonly fuseInPlace?: boolean;
+  /**
+   * The backend records one run at a time (WebGPU: one command encoder, plan buffers reused by the
+   * next run): sessions queue runs instead of overlapping them.
+   */
+  readonly exclusiveRuns?: boolean;
   /** Most buffers a fused kernel may read and write (a GPU's binding limit). */
   readonly maxFusedOperands?: number;
   upload(value: NDArray): H;
   download(handle: H): Promise<NDArray>;
+  /** A copy of the value at once, where the backend can give one without waiting (the CPU). */
+  read?(handle: H): NDArray;
   shapeOf(handle: H): number[];
   dtypeOf(handle: H): DType;
   dispose(): void;

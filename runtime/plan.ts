@@ -1,5 +1,5 @@
 import { bytesPerElement, type TypedArray } from '../src/dtypes.js';
-import { InternalError, InvalidArgumentError, OpError, UnimplementedError } from '../src/errors.js';
+import { CancelledError, InternalError, InvalidArgumentError, OpError, ResourceExhaustedError, UnimplementedError } from '../src/errors.js';
 import type { Operation, Tensor } from '../src/graph.js';
 import { NDArray } from '../src/ndarray.js';
 import { formatShape, sameShape, shapesCompatible } from '../src/shape.js';
@@ -10,7 +10,8 @@ import { specializeShapes } from '../passes/shapes.js';
 import { alignBytes, planMemory, type MemoryPlan, type MemStep, type OutputKind } from './arena.js';
 import type { Backend, KernelNode, RuntimeState, StepContext } from './backend.js';
 import { fusedPrograms } from './cpu/fused.js';
-import { setAllocHook } from './cpu/kernels/util.js';
+import { setAllocHook, type AllocHook } from './cpu/kernels/util.js';
+import { isAllocationFailure, oomMessage } from './oom.js';
 
 export interface Step {
   /** The plan node this step runs (for fused kernels: the fusion of several graph ops). */
@@ -55,7 +56,7 @@ const IN_PLACE_TYPES = new Set(['_FusedElementwise']);
  * fed shapes) and reused.
  */
 export class Plan {
-  private arena: ArenaRuntime | undefined;
+  private arenas: ArenaPool | undefined;
   private contexts: StepContext[] | undefined;
 
   constructor(
@@ -95,49 +96,118 @@ export class Plan {
   }
 
   /**
-   * Executes the plan. `feeds` are backend handles, keyed by fed tensor. On the CPU every kernel
-   * returns at once and nothing is awaited; a GPU backend may make a step wait for a read-back.
+   * Runs the plan and downloads what it fetches. `feeds` are backend handles, keyed by fed tensor.
+   * Runs may overlap (Session.run is async): a run holds an arena from a small pool until its
+   * results are copied out, and nothing about one run is kept in module or plan state that another
+   * run could see. On the CPU every kernel returns at once and results are copied out at once, so a
+   * run goes from start to results without yielding: overlapping CPU runs execute whole, in call
+   * order. A GPU backend may make a step wait for a read-back.
+   * `live` is asked at every point where the run waited: false fails the run with a
+   * CancelledError (the session was closed meanwhile).
    */
-  async execute<H>(backend: Backend<H>, state: RuntimeState<H>, feeds: ReadonlyMap<Tensor, H>): Promise<H[]> {
-    const slots = new Array<H | undefined>(this.numSlots);
-    for (const [t, slot] of this.feedSlots) slots[slot] = feeds.get(t);
-    const arena = this.memory && backend.name === 'cpu' ? (this.arena ??= new ArenaRuntime(this)) : undefined;
-    const contexts = (this.contexts ??= this.stepContexts());
-    const prevHook = arena ? setAllocHook(arena.hook) : undefined;
-    try {
-      for (let i = 0; i < this.steps.length; i++) {
-        const step = this.steps[i]!;
-        // Reference inputs (slot -1) carry no value: the kernel finds the variable through node.refVars.
-        const inputs = step.inputSlots.map((s) => (s >= 0 ? slots[s]! : (undefined as H)));
-        let outputs: H[];
-        if (arena) arena.begin(i);
-        try {
-          const r = backend.execute(step.node, inputs, state, contexts[i]);
-          outputs = r instanceof Promise ? await r : r;
-        } catch (e) {
-          backend.abortRun?.();
-          throw wrapKernelError(e, step.source);
-        }
-        try {
-          checkOutputs(backend, step, outputs);
-        } catch (e) {
-          backend.abortRun?.();
-          throw e;
-        }
-        if (arena) arena.settle(i, outputs as unknown as NDArray[]);
-        const os = step.outputSlots;
-        for (let k = 0; k < os.length; k++) slots[os[k]!] = outputs[k];
-        for (const s of step.release) slots[s] = undefined;
-      }
-    } finally {
-      if (arena) {
-        arena.begin(-1);
-        setAllocHook(prevHook);
+  async run<H>(backend: Backend<H>, state: RuntimeState<H>, feeds: ReadonlyMap<Tensor, H>, live: () => boolean = () => true): Promise<NDArray[]> {
+    const pool = this.memory && backend.name === 'cpu' ? (this.arenas ??= new ArenaPool(() => new ArenaRuntime(this))) : undefined;
+    let arena = pool?.tryAcquire();
+    if (pool && !arena) {
+      arena = await pool.acquire();
+      if (!live()) {
+        pool.release(arena);
+        throw cancelled();
       }
     }
-    const fetched = this.fetchSlots.map((s) => slots[s]!);
-    if (backend.endRun) await backend.endRun(fetched);
-    return fetched;
+    try {
+      const r = this.execute(backend, state, feeds, arena, live);
+      const fetched = r instanceof Promise ? await r : r;
+      // Copied out at once where the backend can: the arena is free again before this run yields.
+      if (backend.read) return fetched.map((h) => backend.read!(h));
+      // Every download starts before any await: the arena (or a GPU plan's buffers) is reused by the next run.
+      return await Promise.all(fetched.map((h) => backend.download(h)));
+    } finally {
+      if (arena) pool!.release(arena);
+    }
+  }
+
+  private execute<H>(
+    backend: Backend<H>,
+    state: RuntimeState<H>,
+    feeds: ReadonlyMap<Tensor, H>,
+    arena: ArenaRuntime | undefined,
+    live: () => boolean,
+  ): H[] | Promise<H[]> {
+    const slots = new Array<H | undefined>(this.numSlots);
+    for (const [t, slot] of this.feedSlots) slots[slot] = feeds.get(t);
+    const contexts = (this.contexts ??= this.stepContexts());
+    const finish = (): H[] | Promise<H[]> => {
+      const fetched = this.fetchSlots.map((s) => slots[s]!);
+      if (!backend.endRun) return fetched;
+      return backend.endRun(fetched).then(() => fetched);
+    };
+    const store = (i: number, outputs: H[]): void => {
+      const step = this.steps[i]!;
+      try {
+        checkOutputs(backend, step, outputs);
+      } catch (e) {
+        backend.abortRun?.();
+        throw e;
+      }
+      if (arena) arena.settle(i, outputs as unknown as NDArray[]);
+      const os = step.outputSlots;
+      for (let k = 0; k < os.length; k++) slots[os[k]!] = outputs[k];
+      for (const s of step.release) slots[s] = undefined;
+    };
+    // Steps run synchronously until one returns a promise; from there on the loop awaits.
+    const from = async (first: number, pending: Promise<H[]>): Promise<H[]> => {
+      store(first, await this.settled(pending, first, backend, live));
+      for (let i = first + 1; i < this.steps.length; i++) {
+        const r = this.launch(i, backend, state, slots, contexts, arena);
+        store(i, r instanceof Promise ? await this.settled(r, i, backend, live) : r);
+      }
+      return finish();
+    };
+    for (let i = 0; i < this.steps.length; i++) {
+      const r = this.launch(i, backend, state, slots, contexts, arena);
+      if (r instanceof Promise) return from(i, r);
+      store(i, r);
+    }
+    return finish();
+  }
+
+  /** Starts step i. The arena's alloc hook is installed for the synchronous part of the call only. */
+  private launch<H>(
+    i: number,
+    backend: Backend<H>,
+    state: RuntimeState<H>,
+    slots: (H | undefined)[],
+    contexts: StepContext[],
+    arena: ArenaRuntime | undefined,
+  ): H[] | Promise<H[]> {
+    const step = this.steps[i]!;
+    // Reference inputs (slot -1) carry no value: the kernel finds the variable through node.refVars.
+    const inputs = step.inputSlots.map((s) => (s >= 0 ? slots[s]! : (undefined as H)));
+    const prevHook = arena ? setAllocHook(arena.hookFor(i)) : undefined;
+    try {
+      return backend.execute(step.node, inputs, state, contexts[i]);
+    } catch (e) {
+      backend.abortRun?.();
+      throw wrapKernelError(e, step, backend.name);
+    } finally {
+      if (arena) setAllocHook(prevHook);
+    }
+  }
+
+  private async settled<H>(p: Promise<H[]>, i: number, backend: Backend<H>, live: () => boolean): Promise<H[]> {
+    let outputs: H[];
+    try {
+      outputs = await p;
+    } catch (e) {
+      backend.abortRun?.();
+      throw live() ? wrapKernelError(e, this.steps[i]!, backend.name) : cancelled();
+    }
+    if (!live()) {
+      backend.abortRun?.();
+      throw cancelled();
+    }
+    return outputs;
   }
 
   private stepContexts(): StepContext[] {
@@ -157,7 +227,40 @@ export class Plan {
   }
 }
 
-/** The arena of one plan on the CPU, and the alloc hook that hands its views to kernels. */
+/** Arenas of one plan, one per overlapping run; at most `limit`, later runs wait for one. */
+class ArenaPool {
+  private readonly free: ArenaRuntime[] = [];
+  private readonly waiting: ((a: ArenaRuntime) => void)[] = [];
+  private created = 0;
+  // A CPU run never yields while it holds an arena, so one arena serves every run; the limit keeps
+  // runs that do wait while holding one (a kernel that returns a promise) from each taking a new one.
+  constructor(
+    private readonly make: () => ArenaRuntime,
+    private readonly limit = 2,
+  ) {}
+
+  tryAcquire(): ArenaRuntime | undefined {
+    if (this.free.length) return this.free.pop();
+    if (this.created < this.limit) {
+      const a = this.make();
+      this.created++;
+      return a;
+    }
+    return undefined;
+  }
+
+  acquire(): Promise<ArenaRuntime> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(a: ArenaRuntime): void {
+    const next = this.waiting.shift();
+    if (next) next(a);
+    else this.free.push(a);
+  }
+}
+
+/** The arena of one plan on the CPU for one run at a time, and the alloc hooks that hand out its views. */
 class ArenaRuntime {
   readonly buffer: ArrayBuffer;
   /** Per step, per output: the planned view (undefined when the output is not planned). */
@@ -165,27 +268,10 @@ class ArenaRuntime {
   /** Per step, per output: whether the value may sit in the arena without a planned view (aliases). */
   private readonly mayAlias: boolean[][];
   private readonly zero: boolean[];
-  private current: (NDArray | undefined)[] = [];
-  private used: boolean[] = [];
-  private zeroCurrent = false;
-  readonly hook = (dtype: string, shape: readonly number[]): NDArray | undefined => {
-    const cur = this.current;
-    for (let k = 0; k < cur.length; k++) {
-      const v = cur[k];
-      if (v === undefined || this.used[k] || v.dtype !== dtype || !sameShape(v.shape, shape)) continue;
-      this.used[k] = true;
-      if (this.zeroCurrent) {
-        if (v.dtype === 'int64') (v.data as BigInt64Array).fill(0n);
-        else (v.data as Float32Array).fill(0);
-      }
-      return v;
-    }
-    return undefined;
-  };
 
   constructor(plan: Plan) {
     const mem = plan.memory!;
-    this.buffer = new ArrayBuffer(mem.arenaBytes);
+    this.buffer = allocArena(plan);
     this.views = plan.steps.map((s) =>
       s.outputSlots.map((slot) => {
         const p = mem.placement.get(slot);
@@ -196,14 +282,24 @@ class ArenaRuntime {
     this.zero = plan.steps.map((s) => !IN_PLACE_TYPES.has(s.node.type));
   }
 
-  begin(step: number): void {
-    if (step < 0) {
-      this.current = [];
-      return;
-    }
-    this.current = this.views[step]!;
-    this.used = this.current.map(() => false);
-    this.zeroCurrent = this.zero[step]!;
+  /** The alloc hook for one call of step i's kernel: each planned output view is handed out once. */
+  hookFor(step: number): AllocHook {
+    const views = this.views[step]!;
+    const zero = this.zero[step]!;
+    const used = views.map(() => false);
+    return (dtype, shape) => {
+      for (let k = 0; k < views.length; k++) {
+        const v = views[k];
+        if (v === undefined || used[k] || v.dtype !== dtype || !sameShape(v.shape, shape)) continue;
+        used[k] = true;
+        if (zero) {
+          if (v.dtype === 'int64') (v.data as BigInt64Array).fill(0n);
+          else (v.data as Float32Array).fill(0);
+        }
+        return v;
+      }
+      return undefined;
+    };
   }
 
   /**
@@ -238,6 +334,29 @@ class ArenaRuntime {
 
   private holds(d: TypedArray): boolean {
     return ArrayBuffer.isView(d) && d.buffer === this.buffer;
+  }
+}
+
+/** The arena's memory; when it cannot be had, a ResourceExhaustedError naming the largest tensor in it. */
+function allocArena(plan: Plan): ArrayBuffer {
+  const mem = plan.memory!;
+  try {
+    return new ArrayBuffer(mem.arenaBytes);
+  } catch (e) {
+    if (!isAllocationFailure(e)) throw e;
+    let largest: { step: Step; k: number; bytes: number } | undefined;
+    for (const step of plan.steps) {
+      step.outputSlots.forEach((slot, k) => {
+        const p = mem.placement.get(slot);
+        if (p && (!largest || p.buffer.bytes > largest.bytes)) largest = { step, k, bytes: p.buffer.bytes };
+      });
+    }
+    const out = largest ? largest.step.node.outputs[largest.k]! : undefined;
+    const what = largest ? `${describeNode(largest.step.source)}: ` : '';
+    throw new ResourceExhaustedError(
+      `${what}${oomMessage(out?.shape ?? null, out?.dtype ?? 'float32', 'cpu')} (the plan's arena of ${mem.arenaBytes} bytes could not be allocated: ${(e as Error).message})`,
+      largest ? (largest.step.source.origin?.name ?? largest.step.node.name) : undefined,
+    );
   }
 }
 
@@ -282,7 +401,8 @@ function checkOutputs<H>(backend: Backend<H>, step: Step, outputs: H[]): void {
   }
 }
 
-function wrapKernelError(e: unknown, n: PNode): Error {
+function wrapKernelError(e: unknown, step: Step, device: string): Error {
+  const n = step.source;
   const name = n.origin?.name ?? n.name;
   if (e instanceof OpError) {
     if (e.opName === name && e.message.includes(`'${name}'`)) return e;
@@ -290,9 +410,19 @@ function wrapKernelError(e: unknown, n: PNode): Error {
     return new Ctor(`${describeNode(n)}: ${e.message}`, name);
   }
   const msg = e instanceof Error ? e.message : String(e);
+  if (isAllocationFailure(e)) {
+    // Scratch space, packing buffers, WebAssembly memory: name the op and what it was making.
+    const out = step.node.outputs[0];
+    return new ResourceExhaustedError(`${describeNode(n)}: ${oomMessage(out?.shape ?? null, out?.dtype ?? 'float32', device)}: ${msg}`, name);
+  }
   const err = new InternalError(`${describeNode(n)}: ${msg}`, name);
   if (e instanceof Error) err.stack = `${err.stack}\nCaused by: ${e.stack}`;
   return err;
+}
+
+/** How a run that the closing of its session cut short fails. */
+export function cancelled(): CancelledError {
+  return new CancelledError('Session has been closed: the run was cancelled.');
 }
 
 export interface CompileRequest {

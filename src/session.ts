@@ -1,9 +1,9 @@
 import { CpuBackend } from '../runtime/cpu/backend.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import type { Backend, RuntimeState } from '../runtime/backend.js';
-import { compilePlan, type Plan } from '../runtime/plan.js';
+import { cancelled, compilePlan, type Plan } from '../runtime/plan.js';
 import { type TypedArray } from './dtypes.js';
-import { FailedPreconditionError, InternalError, InvalidArgumentError } from './errors.js';
+import { CancelledError, FailedPreconditionError, InternalError, InvalidArgumentError } from './errors.js';
 import { getDefaultGraph, Graph, Operation, Tensor } from './graph.js';
 import { isVariableLike, type VariableLike } from './convert.js';
 import { NDArray, numElements, type NestedArray } from './ndarray.js';
@@ -67,10 +67,13 @@ export class Session {
   /** Unoptimized plans, for verification runs. */
   private readonly referencePlans = new Map<string, Plan>();
   /** For verification runs of a non-CPU session: the CPU and its unoptimized plans. */
-  private readonly cpuReference = new CpuBackend() as Backend<unknown>;
+  private cpuBackend: Backend<unknown> | undefined;
   private readonly cpuReferencePlans = new Map<string, Plan>();
   private readonly optimize: boolean;
   private closed = false;
+  private readonly live = (): boolean => !this.closed;
+  /** Runs that must not overlap wait here for the ones before them. */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(opts: SessionOptions = {}) {
     this.graph = opts.graph ?? getDefaultGraph();
@@ -82,7 +85,16 @@ export class Session {
     else this.backend = b;
   }
 
-  /** Runs the graph to compute `fetches`; the result has the same structure. */
+  /**
+   * Runs the graph to compute `fetches`; the result has the same structure.
+   *
+   * Runs may overlap (`Promise.all`, a server answering requests): each gets exactly what it would
+   * get alone. On the CPU every run computes in an arena of its own and each op's kernel runs to the
+   * end without yielding, so an op's update of a variable is atomic and never torn, and no update
+   * is lost; overlapping runs that write variables see each other's updates op by op, as in
+   * TensorFlow. Backends that record one run at a time (WebGPU) and verification runs take turns,
+   * in call order. Closing the session fails runs still in flight with a CancelledError.
+   */
   async run<const F extends Fetches>(fetches: F, feedDict?: FeedDict): Promise<FetchResult<F>> {
     if (this.closed) throw new FailedPreconditionError('Attempted to use a closed Session.');
     const flat: (Tensor | Operation)[] = [];
@@ -94,6 +106,24 @@ export class Session {
     const targets = flat.filter((f): f is Operation => f instanceof Operation);
     const plan = this.getPlan(tensors, targets, feeds, this.optimize);
     const verify = verifyEnabled() && (this.optimize || !this.onCpu);
+    const go = (): Promise<NDArray[]> => this.runPlan(plan, tensors, targets, feeds, verify);
+    let downloaded: NDArray[];
+    try {
+      downloaded = await (verify || this.backend.exclusiveRuns ? this.inTurn(go) : go());
+    } catch (e) {
+      if (this.closed && !(e instanceof CancelledError)) {
+        const err = cancelled();
+        err.stack = `${err.stack}\nCaused by: ${(e as Error)?.stack ?? String(e)}`;
+        throw err;
+      }
+      throw e;
+    }
+    const values = new Map<Tensor, NDArray>();
+    tensors.forEach((t, i) => values.set(t, downloaded[i]!));
+    return structure((f) => (f instanceof Tensor ? values.get(f)! : null)) as FetchResult<F>;
+  }
+
+  private async runPlan(plan: Plan, tensors: Tensor[], targets: Operation[], feeds: Map<Tensor, NDArray>, verify: boolean): Promise<NDArray[]> {
     if (verify && this.backend.ready) await this.backend.ready();
     const snapshot = verify ? await this.snapshot() : undefined;
     let downloaded: NDArray[];
@@ -104,9 +134,25 @@ export class Session {
       throw e;
     }
     if (snapshot) await this.verify(tensors, targets, feeds, downloaded, snapshot);
-    const values = new Map<Tensor, NDArray>();
-    tensors.forEach((t, i) => values.set(t, downloaded[i]!));
-    return structure((f) => (f instanceof Tensor ? values.get(f)! : null)) as FetchResult<F>;
+    return downloaded;
+  }
+
+  /** Runs `fn` after every run queued before it has settled. */
+  private async inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const before = this.queue;
+    let done!: () => void;
+    this.queue = new Promise<void>((r) => (done = r));
+    try {
+      await before;
+      if (this.closed) throw cancelled();
+      return await fn();
+    } finally {
+      done();
+    }
+  }
+
+  private get cpuReference(): Backend<unknown> {
+    return (this.cpuBackend ??= new CpuBackend() as Backend<unknown>);
   }
 
   private get onCpu(): boolean {
@@ -114,12 +160,13 @@ export class Session {
   }
 
   private async execute(plan: Plan, feeds: Map<Tensor, NDArray>, state: RuntimeState<unknown> = this.state, backend = this.backend): Promise<NDArray[]> {
-    if (backend.ready) await backend.ready();
+    if (backend.ready) {
+      await backend.ready();
+      if (this.closed) throw cancelled();
+    }
     const handles = new Map<Tensor, unknown>();
     for (const [t, v] of feeds) handles.set(t, backend.upload(v));
-    const out = await plan.execute(backend, state, handles);
-    // Every download starts before any await: a plan's buffers are reused by its next run.
-    return Promise.all(out.map((h) => backend.download(h)));
+    return plan.run(backend, state, handles, this.live);
   }
 
   /** The session's variables and random streams, copied to the host. */
@@ -206,6 +253,7 @@ export class Session {
     this.state.variables.clear();
     this.state.opState.clear();
     this.backend.dispose();
+    this.cpuBackend?.dispose();
   }
 
   private getPlan(tensors: Tensor[], targets: Operation[], feeds: Map<Tensor, NDArray>, optimize: boolean, backend = this.backend): Plan {

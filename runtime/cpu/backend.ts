@@ -23,7 +23,10 @@ export class CpuBackend implements Backend<NDArray> {
     return value;
   }
   async download(handle: NDArray): Promise<NDArray> {
-    // A fetched value may be a variable's storage or a constant's value: the caller gets its own copy.
+    return this.read(handle);
+  }
+  read(handle: NDArray): NDArray {
+    // A fetched value may be a variable's storage, a constant's value or in the arena: the caller gets its own copy.
     return handle.clone();
   }
   shapeOf(handle: NDArray): number[] {

@@ -55,6 +55,7 @@ interface PlanBuffers {
 /** The WebGPU backend (`new tf.Session({backend: 'webgpu'})`). */
 export class WebGpuBackend implements Backend<GpuTensor> {
   readonly name = 'webgpu';
+  readonly exclusiveRuns = true;
   readonly fuseInPlace = false;
   readonly maxFusedOperands = MAX_BINDINGS;
   private g: GpuDevice | undefined;

@@ -3,10 +3,12 @@ import { InvalidArgumentError } from '../../../src/errors.js';
 import { NDArray, numElements } from '../../../src/ndarray.js';
 import { broadcastShapes, formatShape, stridesOf } from '../../../src/shape.js';
 import type { KernelNode } from '../../backend.js';
+import { allocOrThrow } from '../../oom.js';
 
 /**
- * Where alloc() looks first: a compiled plan installs one while a kernel runs, to hand out the
- * kernel's output buffers it planned ahead of time. Undefined from the hook means "allocate".
+ * Where alloc() looks first: a compiled plan installs one for the synchronous duration of one
+ * kernel call (never across an await), to hand out the output buffers it planned for that step.
+ * Undefined from the hook means "allocate".
  */
 export type AllocHook = (dtype: DType, shape: readonly number[]) => NDArray | undefined;
 let allocHook: AllocHook | undefined;
@@ -24,7 +26,7 @@ export function alloc(dtype: DType, shape: readonly number[]): NDArray {
     const planned = allocHook(dtype, shape);
     if (planned !== undefined) return planned;
   }
-  return new NDArray(allocData(dtype, numElements(shape)), shape, dtype);
+  return allocOrThrow(shape, dtype, 'cpu', () => new NDArray(allocData(dtype, numElements(shape)), shape, dtype));
 }
 
 export function attr<T>(node: KernelNode, name: string): T {
