@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import { InvalidArgumentError } from '../src/errors.js';
+import type { GraphDef } from '../src/io/proto.js';
 import { getInternalOpDef, getOpDef, hasExternalOutput, isAliasOp, isInPlaceOp, listInternalOps, listOps } from '../ops/registry.js';
 
 const float = { type: 1 };
@@ -39,7 +40,7 @@ describe('op registry', () => {
   });
 
   it('rejects a wrong number of inputs in an imported GraphDef, naming the node', () => {
-    const gd = {
+    const gd: GraphDef = {
       node: [
         { name: 'c', op: 'Const', attr: { dtype: float, value: scalar(1) } },
         { name: 'bad', op: 'Sigmoid', input: ['c', 'c'], attr: { T: float } },
