@@ -8,7 +8,7 @@ import * as A from '../src/api/array.js';
 import { constant } from '../src/api/core.js';
 import { floorMod, greaterEqual, logicalAnd, maximum, reduceSum, subtract, where } from '../src/api/math.js';
 import { registerOp, type GradFn, type OutputSpec, type ShapeContext } from './registry.js';
-import { checkDType, checkNumInputs } from './util.js';
+import { checkDType } from './util.js';
 
 const INDEX: readonly DType[] = ['int32', 'int64'];
 const NUMBERS: readonly DType[] = ['float32', 'int32', 'int64'];
@@ -350,9 +350,9 @@ export function stridedSliceSpec(
 
 registerOp({
   type: 'Fill',
+  inputs: ['dims', 'value'],
   attrs: { T: 'type', index_type: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     const dims = shapeArg(ctx, 0, 'dims');
     checkScalar(ctx, 1, 'value');
     return [{ dtype: ctx.inputs[1]!.dtype, shape: dims }];
@@ -363,9 +363,9 @@ registerOp({
 for (const type of ['ZerosLike', 'OnesLike']) {
   registerOp({
     type,
+    inputs: ['x'],
     attrs: { T: 'type' },
     shape: (ctx) => {
-      checkNumInputs(ctx, 1);
       if (type === 'OnesLike' && ctx.inputs[0]!.dtype === 'string') ctx.fail('OnesLike is not defined for string tensors');
       return [{ dtype: ctx.inputs[0]!.dtype, shape: ctx.inputs[0]!.shape }];
     },
@@ -386,9 +386,9 @@ export function rangeSize(start: number, limit: number, delta: number, integral:
 
 registerOp({
   type: 'Range',
+  inputs: ['start', 'limit', 'delta'],
   attrs: { Tidx: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 3);
     const dt = checkDType(ctx, 0, NUMBERS, 'start');
     ['start', 'limit', 'delta'].forEach((what, i) => {
       checkScalar(ctx, i, what);
@@ -435,9 +435,11 @@ const reshapeLikeInput: GradFn = (op, [g]) => [A.reshape(g!, A.shape(op.inputs[0
 
 registerOp({
   type: 'Reshape',
+  inputs: ['tensor', 'shape'],
+  reshapes: true,
+  identityWhenSameShape: true,
   attrs: { T: 'type', Tshape: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     const target = shapeArg(ctx, 1, 'shape', true);
     return [{ dtype: ctx.inputs[0]!.dtype, shape: reshapeShape(ctx, ctx.inputs[0]!.shape, target) }];
   },
@@ -464,9 +466,9 @@ export function invertPerm(perm: readonly number[]): number[] {
 
 registerOp({
   type: 'Transpose',
+  inputs: ['x', 'perm'],
   attrs: { T: 'type', Tperm: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     checkDType(ctx, 1, INDEX, 'perm');
     const x = ctx.inputs[0]!.shape;
     const perm = constVector(ctx.inputs[1]!);
@@ -488,9 +490,9 @@ registerOp({
 
 registerOp({
   type: 'InvertPermutation',
+  inputs: ['x'],
   attrs: { T: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 1);
     const dt = checkDType(ctx, 0, INDEX, 'x');
     const x = ctx.inputs[0]!;
     if (x.rank !== null && x.rank !== 1) ctx.fail(`x must be a vector, got shape ${formatShape(x.shape)}`);
@@ -506,9 +508,10 @@ registerOp({
 
 registerOp({
   type: 'ExpandDims',
+  inputs: ['input', 'axis'],
+  reshapes: true,
   attrs: { T: 'type', Tdim: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     checkDType(ctx, 1, INDEX, 'dim');
     const d = ctx.inputs[1]!;
     if (d.shape !== null && d.shape.some((n) => n !== null && n !== 1)) ctx.fail(`dim must be a scalar or a 1-element vector, got shape ${formatShape(d.shape)}`);
@@ -524,9 +527,11 @@ registerOp({
 
 registerOp({
   type: 'Squeeze',
+  inputs: ['input'],
+  reshapes: true,
+  identityWhenSameShape: true,
   attrs: { T: 'type', squeeze_dims: 'list(int)' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 1);
     const x = ctx.inputs[0]!.shape;
     const dims = optAttr<readonly number[]>(ctx, 'squeeze_dims', []).map(Number);
     if (x === null) return [{ dtype: ctx.inputs[0]!.dtype, shape: null }];
@@ -551,9 +556,10 @@ registerOp({
 
 registerOp({
   type: 'Shape',
+  inputs: ['input'],
+  valueOfShape: (s) => ({ value: [...s], shape: [s.length] }),
   attrs: { T: 'type', out_type: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 1);
     const dt = ctx.attr<DType>('out_type');
     if (!INDEX.includes(dt)) ctx.fail(`out_type must be int32 or int64, got ${dt}`);
     const r = ctx.inputs[0]!.rank;
@@ -564,9 +570,10 @@ registerOp({
 
 registerOp({
   type: 'Size',
+  inputs: ['input'],
+  valueOfShape: (s) => ({ value: [s.reduce((a, b) => a * b, 1)], shape: [] }),
   attrs: { T: 'type', out_type: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 1);
     const dt = ctx.attr<DType>('out_type');
     if (!INDEX.includes(dt)) ctx.fail(`out_type must be int32 or int64, got ${dt}`);
     return [{ dtype: dt, shape: [] }];
@@ -576,9 +583,10 @@ registerOp({
 
 registerOp({
   type: 'Rank',
+  inputs: ['input'],
+  valueOfShape: (s) => ({ value: [s.length], shape: [] }),
   attrs: { T: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 1);
     return [{ dtype: 'int32', shape: [] }];
   },
   grad: null,
@@ -586,9 +594,10 @@ registerOp({
 
 registerOp({
   type: 'BroadcastTo',
+  inputs: ['input', 'shape'],
+  identityWhenSameShape: true,
   attrs: { T: 'type', Tidx: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     const target = shapeArg(ctx, 1, 'shape');
     const x = ctx.inputs[0]!.shape;
     if (target === null) return [{ dtype: ctx.inputs[0]!.dtype, shape: null }];
@@ -682,6 +691,7 @@ function concatShape(ctx: ShapeContext, values: readonly Tensor[], axisT: Tensor
 
 registerOp({
   type: 'ConcatV2',
+  inputs: ['values*', 'axis'],
   attrs: { N: 'int', T: 'type', Tidx: 'type' },
   shape: (ctx) => {
     const n = ctx.inputs.length - 1;
@@ -719,6 +729,7 @@ function concatOffset(axis: number | Tensor, values: readonly Tensor[]): Tensor[
 
 registerOp({
   type: 'ConcatOffset',
+  inputs: ['concat_dim', 'shape*'],
   attrs: { N: 'int' },
   shape: (ctx) => {
     const n = ctx.inputs.length - 1;
@@ -737,9 +748,9 @@ registerOp({
 
 registerOp({
   type: 'Split',
+  inputs: ['split_dim', 'value'],
   attrs: { T: 'type', num_split: 'int' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     checkDType(ctx, 0, ['int32'], 'split_dim');
     checkScalar(ctx, 0, 'split_dim');
     const n = ctx.attr<number>('num_split');
@@ -764,9 +775,9 @@ registerOp({
 
 registerOp({
   type: 'SplitV',
+  inputs: ['value', 'size_splits', 'split_dim'],
   attrs: { T: 'type', Tlen: 'type', num_split: 'int' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 3);
     const n = ctx.attr<number>('num_split');
     if (!Number.isInteger(n) || n < 1) ctx.fail(`num_split must be >= 1, got ${n}`);
     checkDType(ctx, 1, INDEX, 'size_splits');
@@ -806,10 +817,10 @@ registerOp({
 
 registerOp({
   type: 'Pack',
+  inputs: ['values*'],
   attrs: { N: 'int', T: 'type', axis: 'int' },
   shape: (ctx) => {
     const n = ctx.inputs.length;
-    if (n < 1) ctx.fail('Pack needs at least one value');
     if (ctx.attr<number>('N') !== n) ctx.fail(`attr N is ${ctx.attr('N')} but ${n} values were given`);
     const dt = ctx.inputs[0]!.dtype;
     let s: Shape = null;
@@ -831,9 +842,9 @@ registerOp({
 
 registerOp({
   type: 'Unpack',
+  inputs: ['value'],
   attrs: { num: 'int', T: 'type', axis: 'int' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 1);
     const num = ctx.attr<number>('num');
     if (!Number.isInteger(num) || num < 0) ctx.fail(`num must be >= 0, got ${num}`);
     const x = ctx.inputs[0]!;
@@ -854,9 +865,10 @@ registerOp({
 
 registerOp({
   type: 'Slice',
+  inputs: ['input', 'begin', 'size'],
+  identityWhenSameShape: true,
   attrs: { T: 'type', Index: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 3);
     const idx = checkDType(ctx, 1, INDEX, 'begin');
     if (ctx.inputs[2]!.dtype !== idx) ctx.fail(`size is ${ctx.inputs[2]!.dtype}, expected ${idx} like begin`);
     const x = ctx.inputs[0]!.shape;
@@ -952,9 +964,9 @@ function sliceOptions(op: Operation): A.StridedSliceOptions {
 
 registerOp({
   type: 'StridedSlice',
+  inputs: ['input', 'begin', 'end', 'strides'],
   attrs: STRIDED_ATTRS,
   shape: (ctx) => {
-    checkNumInputs(ctx, 4);
     const [x, b, e, s] = ctx.inputs as [Tensor, Tensor, Tensor, Tensor];
     const shape = stridedSliceShape(ctx, x.shape, b, e, s);
     return [{ dtype: x.dtype, shape }];
@@ -973,9 +985,9 @@ registerOp({
 
 registerOp({
   type: 'StridedSliceGrad',
+  inputs: ['shape', 'begin', 'end', 'strides', 'dy'],
   attrs: STRIDED_ATTRS,
   shape: (ctx) => {
-    checkNumInputs(ctx, 5);
     const [shapeT, b, e, s, dy] = ctx.inputs as [Tensor, Tensor, Tensor, Tensor, Tensor];
     const shape = shapeArg(ctx, 0, 'shape');
     if (shapeT.dtype !== b.dtype) ctx.fail(`shape is ${shapeT.dtype}, expected ${b.dtype} like begin`);
@@ -994,9 +1006,9 @@ registerOp({
 
 registerOp({
   type: 'GatherV2',
+  inputs: ['params', 'indices', 'axis'],
   attrs: { Tparams: 'type', Tindices: 'type', Taxis: 'type', batch_dims: 'int' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 3);
     checkDType(ctx, 1, INDEX, 'indices');
     checkDType(ctx, 2, INDEX, 'axis');
     checkScalar(ctx, 2, 'axis');
@@ -1044,9 +1056,9 @@ registerOp({
 
 registerOp({
   type: 'UnsortedSegmentSum',
+  inputs: ['data', 'segment_ids', 'num_segments'],
   attrs: { T: 'type', Tindices: 'type', Tnumsegments: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 3);
     const dt = checkDType(ctx, 0, NUMBERS, 'data');
     checkDType(ctx, 1, INDEX, 'segment_ids');
     checkDType(ctx, 2, INDEX, 'num_segments');
@@ -1083,9 +1095,9 @@ registerOp({
 
 registerOp({
   type: 'OneHot',
+  inputs: ['indices', 'depth', 'on_value', 'off_value'],
   attrs: { axis: 'int', T: 'type', TI: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 4);
     checkDType(ctx, 0, ['int32', 'int64'], 'indices');
     checkDType(ctx, 1, ['int32'], 'depth');
     checkScalar(ctx, 1, 'depth');
@@ -1112,9 +1124,10 @@ registerOp({
 
 registerOp({
   type: 'Tile',
+  inputs: ['input', 'multiples'],
+  identityWhenSameShape: true,
   attrs: { T: 'type', Tmultiples: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     const m = shapeArg(ctx, 1, 'multiples');
     const x = ctx.inputs[0]!.shape;
     const len = x?.length ?? m?.length ?? ctx.inputs[1]!.shape?.[0] ?? null;
@@ -1179,9 +1192,10 @@ const padGrad: GradFn = (op, [g]) => {
 
 registerOp({
   type: 'Pad',
+  inputs: ['input', 'paddings'],
+  identityWhenSameShape: true,
   attrs: { T: 'type', Tpaddings: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     return padShape(ctx);
   },
   grad: padGrad,
@@ -1189,9 +1203,10 @@ registerOp({
 
 registerOp({
   type: 'PadV2',
+  inputs: ['input', 'paddings', 'constant_values'],
+  identityWhenSameShape: true,
   attrs: { T: 'type', Tpaddings: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 3);
     checkScalar(ctx, 2, 'constant_values');
     if (ctx.inputs[2]!.dtype !== ctx.inputs[0]!.dtype) {
       ctx.fail(`constant_values is ${ctx.inputs[2]!.dtype}, expected ${ctx.inputs[0]!.dtype} like the input`);

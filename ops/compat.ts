@@ -5,6 +5,8 @@ import { binaryShape, NUMERIC } from './util.js';
 
 registerOp({
   type: 'Add',
+  inputs: ['x', 'y'],
+  commutative: true,
   attrs: { T: 'type' },
   elementwise: true,
   shape: binaryShape([...NUMERIC, 'string']),

@@ -7,7 +7,7 @@ import { NDArray } from '../src/ndarray.js';
 import { formatShape, isFullyDefined, type Dim, type Shape } from '../src/shape.js';
 import { shape as shapeOp, zerosLike } from '../src/api/array.js';
 import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
-import { checkDType, checkNumInputs, FLOAT, withRank } from './util.js';
+import { checkDType, FLOAT, withRank } from './util.js';
 
 // ---- window arithmetic (shared with the CPU kernels) ----
 
@@ -195,7 +195,6 @@ interface ConvKind {
 /** Conv2D / DepthwiseConv2dNative(input, filter). */
 function convShape(kind: ConvKind) {
   return (ctx: ShapeContext): OutputSpec[] => {
-    checkNumInputs(ctx, 2);
     const dtype = sameFloatDType(ctx, [0, 1], ['input', 'filter']);
     const a = windowAttrs(ctx, { dilations: true, explicit: true });
     const d = layoutDims(a.format);
@@ -229,7 +228,6 @@ function checkOutBackprop(ctx: ShapeContext, kind: ConvKind, a: WindowAttrs, x: 
 /** Conv2DBackpropInput / DepthwiseConv2dNativeBackpropInput(input_sizes, filter, out_backprop). */
 function backpropInputShape(kind: ConvKind) {
   return (ctx: ShapeContext): OutputSpec[] => {
-    checkNumInputs(ctx, 3);
     const dtype = sameFloatDType(ctx, [1, 2], ['filter', 'out_backprop']);
     const a = windowAttrs(ctx, { dilations: true, explicit: true });
     const d = layoutDims(a.format);
@@ -247,7 +245,6 @@ function backpropInputShape(kind: ConvKind) {
 /** Conv2DBackpropFilter / DepthwiseConv2dNativeBackpropFilter(input, filter_sizes, out_backprop). */
 function backpropFilterShape(kind: ConvKind) {
   return (ctx: ShapeContext): OutputSpec[] => {
-    checkNumInputs(ctx, 3);
     const dtype = sameFloatDType(ctx, [0, 2], ['input', 'out_backprop']);
     const a = windowAttrs(ctx, { dilations: true, explicit: true });
     const d = layoutDims(a.format);
@@ -276,7 +273,6 @@ function poolAttrs(ctx: ShapeContext): { a: WindowAttrs; ksize: [number, number]
 
 /** MaxPool / AvgPool(value). */
 function poolShape(ctx: ShapeContext): OutputSpec[] {
-  checkNumInputs(ctx, 1);
   const dtype = checkDType(ctx, 0, FLOAT, 'input');
   const { a, ksize } = poolAttrs(ctx);
   const d = layoutDims(a.format);
@@ -301,7 +297,6 @@ function poolPairShapes(ctx: ShapeContext, x: Dim[], y: Dim[], what: string): Di
 /** MaxPoolGrad(orig_input, orig_output, grad) -> shape of orig_input; MaxPoolGradGrad -> shape of orig_output. */
 function maxPoolGradShape(outputIsInput: boolean) {
   return (ctx: ShapeContext): OutputSpec[] => {
-    checkNumInputs(ctx, 3);
     const dtype = sameFloatDType(ctx, [0, 1, 2], ['orig_input', 'orig_output', 'grad']);
     const x = withRank(ctx, 0, 4, 'orig_input');
     const y = withRank(ctx, 1, 4, 'orig_output');
@@ -317,7 +312,6 @@ function maxPoolGradShape(outputIsInput: boolean) {
 
 /** AvgPoolGrad(orig_input_shape, grad) -> orig_input_shape. */
 function avgPoolGradShape(ctx: ShapeContext): OutputSpec[] {
-  checkNumInputs(ctx, 2);
   const dtype = checkDType(ctx, 1, FLOAT, 'grad');
   const { a } = poolAttrs(ctx);
   const x = shapeInput(ctx, 0, 'orig_input_shape', false, a.format);
@@ -408,19 +402,21 @@ const POOL_ATTR_TYPES = { T: 'type', ksize: 'list(int)', strides: 'list(int)', p
 const CONV = { depthwise: false };
 const DEPTHWISE = { depthwise: true };
 
-registerOp({ type: 'Conv2D', attrs: CONV2D_ATTR_TYPES, shape: convShape(CONV), grad: convGrad(false) });
-registerOp({ type: 'Conv2DBackpropInput', attrs: CONV2D_ATTR_TYPES, shape: backpropInputShape(CONV), grad: backpropInputGrad(false) });
-registerOp({ type: 'Conv2DBackpropFilter', attrs: CONV2D_ATTR_TYPES, shape: backpropFilterShape(CONV), grad: backpropFilterGrad(false) });
+registerOp({ type: 'Conv2D', inputs: ['input', 'filter'], attrs: CONV2D_ATTR_TYPES, shape: convShape(CONV), grad: convGrad(false) });
+registerOp({ type: 'Conv2DBackpropInput', inputs: ['input_sizes', 'filter', 'out_backprop'], attrs: CONV2D_ATTR_TYPES, shape: backpropInputShape(CONV), grad: backpropInputGrad(false) });
+registerOp({ type: 'Conv2DBackpropFilter', inputs: ['input', 'filter_sizes', 'out_backprop'], attrs: CONV2D_ATTR_TYPES, shape: backpropFilterShape(CONV), grad: backpropFilterGrad(false) });
 
-registerOp({ type: 'DepthwiseConv2dNative', attrs: CONV_ATTR_TYPES, shape: convShape(DEPTHWISE), grad: convGrad(true) });
+registerOp({ type: 'DepthwiseConv2dNative', inputs: ['input', 'filter'], attrs: CONV_ATTR_TYPES, shape: convShape(DEPTHWISE), grad: convGrad(true) });
 registerOp({
   type: 'DepthwiseConv2dNativeBackpropInput',
+  inputs: ['input_sizes', 'filter', 'out_backprop'],
   attrs: CONV_ATTR_TYPES,
   shape: backpropInputShape(DEPTHWISE),
   grad: backpropInputGrad(true),
 });
 registerOp({
   type: 'DepthwiseConv2dNativeBackpropFilter',
+  inputs: ['input', 'filter_sizes', 'out_backprop'],
   attrs: CONV_ATTR_TYPES,
   shape: backpropFilterShape(DEPTHWISE),
   grad: backpropFilterGrad(true),
@@ -428,6 +424,7 @@ registerOp({
 
 registerOp({
   type: 'MaxPool',
+  inputs: ['input'],
   attrs: POOL_ATTR_TYPES,
   shape: poolShape,
   grad: (op, [grad]) => [make(op, 'MaxPoolGrad', [op.inputs[0]!, op.outputs[0]!, grad!], copyAttrs(op, POOL_ATTRS))],
@@ -437,6 +434,7 @@ registerOp({
 // orig_input and orig_output: their gradients are zeros, and grad's is the forward gather (MaxPoolGradGrad).
 registerOp({
   type: 'MaxPoolGrad',
+  inputs: ['orig_input', 'orig_output', 'grad'],
   attrs: POOL_ATTR_TYPES,
   shape: maxPoolGradShape(true),
   grad: (op, [grad]) => {
@@ -447,6 +445,7 @@ registerOp({
 
 registerOp({
   type: 'MaxPoolGradGrad',
+  inputs: ['orig_input', 'orig_output', 'grad'],
   attrs: POOL_ATTR_TYPES,
   shape: maxPoolGradShape(false),
   grad: (op, [grad]) => {
@@ -457,6 +456,7 @@ registerOp({
 
 registerOp({
   type: 'AvgPool',
+  inputs: ['value'],
   attrs: POOL_ATTR_TYPES,
   shape: poolShape,
   grad: (op, [grad]) => [make(op, 'AvgPoolGrad', [shapeVector(op.inputs[0]!), grad!], copyAttrs(op, POOL_ATTRS))],
@@ -464,6 +464,7 @@ registerOp({
 
 registerOp({
   type: 'AvgPoolGrad',
+  inputs: ['orig_input_shape', 'grad'],
   attrs: POOL_ATTR_TYPES,
   shape: avgPoolGradShape,
   grad: (op, [grad]) => [null, make(op, 'AvgPool', [grad!], copyAttrs(op, POOL_ATTRS))],

@@ -3,10 +3,11 @@ import type { Shape } from '../src/shape.js';
 import type { DType } from '../src/dtypes.js';
 import { mergeShapes } from '../src/shape.js';
 import { registerOp } from './registry.js';
-import { checkNumInputs } from './util.js';
 
 registerOp({
   type: 'Const',
+  inputs: [],
+  externalOutput: true,
   attrs: { value: 'tensor', dtype: 'type' },
   shape: (ctx) => {
     const v = ctx.attr<NDArray>('value');
@@ -17,6 +18,7 @@ registerOp({
 
 registerOp({
   type: 'Placeholder',
+  inputs: [],
   attrs: { dtype: 'type', shape: 'shape' },
   shape: (ctx) => [{ dtype: ctx.attr<DType>('dtype'), shape: ctx.attr<Shape>('shape') }],
   grad: null,
@@ -24,9 +26,10 @@ registerOp({
 
 registerOp({
   type: 'PlaceholderWithDefault',
+  inputs: ['input'],
+  forwardsInput: true,
   attrs: { dtype: 'type', shape: 'shape' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 1);
     const input = ctx.inputs[0]!;
     const shape = ctx.attr<Shape>('shape');
     if (input.dtype !== ctx.attr<DType>('dtype')) ctx.fail(`default value is ${input.dtype}, expected ${ctx.attr('dtype')}`);
@@ -43,10 +46,11 @@ registerOp({
 
 registerOp({
   type: 'Identity',
+  inputs: ['input'],
+  forwardsInput: true,
   attrs: { T: 'type' },
   elementwise: true,
   shape: (ctx) => {
-    checkNumInputs(ctx, 1);
     return [{ dtype: ctx.inputs[0]!.dtype, shape: ctx.inputs[0]!.shape }];
   },
   grad: (_op, grads) => [grads[0] ?? null],
@@ -54,9 +58,10 @@ registerOp({
 
 registerOp({
   type: 'StopGradient',
+  inputs: ['input'],
+  forwardsInput: true,
   attrs: { T: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 1);
     return [{ dtype: ctx.inputs[0]!.dtype, shape: ctx.inputs[0]!.shape }];
   },
   grad: null,
@@ -64,6 +69,7 @@ registerOp({
 
 registerOp({
   type: 'NoOp',
+  inputs: [],
   shape: () => [],
   grad: null,
 });

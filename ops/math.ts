@@ -28,8 +28,8 @@ import {
   where,
 } from '../src/api/math.js';
 import { broadcastTo, range, reshape, shape as shapeOf, size, zerosLike } from '../src/api/array.js';
-import { registerOp, type GradFn, type OutputSpec, type ShapeContext } from './registry.js';
-import { ALL, binaryShape, checkDType, checkNumInputs, FLOAT, NUMERIC, unaryShape, withRank } from './util.js';
+import { registerOp, type GradFn, type OpDef, type OutputSpec, type ShapeContext } from './registry.js';
+import { ALL, binaryShape, checkDType, FLOAT, NUMERIC, unaryShape, withRank } from './util.js';
 
 const INDEX: readonly DType[] = ['int32', 'int64'];
 const BOOL: readonly DType[] = ['bool'];
@@ -116,22 +116,29 @@ function batchMatmulOp(a: Tensor, b: Tensor, ax: boolean, ay: boolean): Tensor {
 // ---------------------------------------------------------------------------------------------
 // Binary elementwise ops
 
-function binary(type: string, allowed: readonly DType[], grad: GradFn | null, opts: { out?: DType; attrs?: Record<string, 'type' | 'bool'> } = {}): void {
+function binary(type: string, allowed: readonly DType[], grad: GradFn | null, opts: { out?: DType; attrs?: Record<string, 'type' | 'bool'>; commutative?: boolean } = {}): void {
   registerOp({
     type,
+    inputs: ['x', 'y'],
     attrs: opts.attrs ?? { T: 'type' },
     elementwise: true,
+    commutative: opts.commutative,
     shape: binaryShape(allowed, opts.out),
     grad,
   });
 }
 
-binary('AddV2', NUMERIC, (op, [g]) => binaryGrad(op, g!, g!));
+binary('AddV2', NUMERIC, (op, [g]) => binaryGrad(op, g!, g!), { commutative: true });
 binary('Sub', NUMERIC, (op, [g]) => binaryGrad(op, g!, negative(g!)));
-binary('Mul', NUMERIC, (op, [g]) => {
-  const [x, y] = op.inputs as [Tensor, Tensor];
-  return binaryGrad(op, multiply(g!, y), multiply(x, g!));
-});
+binary(
+  'Mul',
+  NUMERIC,
+  (op, [g]) => {
+    const [x, y] = op.inputs as [Tensor, Tensor];
+    return binaryGrad(op, multiply(g!, y), multiply(x, g!));
+  },
+  { commutative: true },
+);
 binary('RealDiv', FLOAT, (op, [g]) => {
   const [x, y] = op.inputs as [Tensor, Tensor];
   return binaryGrad(op, divide(g!, y), multiply(g!, divide(divide(negative(x), y), y)));
@@ -160,29 +167,40 @@ function maxMinGrad(selectX: (x: Tensor, y: Tensor) => Tensor): GradFn {
     return binaryGrad(op, where(xmask, g!, 0), where(xmask, 0, g!));
   };
 }
-binary('Maximum', NUMERIC, maxMinGrad(greaterEqual));
-binary('Minimum', NUMERIC, maxMinGrad(lessEqual));
-binary('SquaredDifference', NUMERIC, (op, [g]) => {
-  const [x, y] = op.inputs as [Tensor, Tensor];
-  const gx = multiply(multiply(g!, 2), subtract(x, y));
-  return binaryGrad(op, gx, negative(gx));
-});
+binary('Maximum', NUMERIC, maxMinGrad(greaterEqual), { commutative: true });
+binary('Minimum', NUMERIC, maxMinGrad(lessEqual), { commutative: true });
+binary(
+  'SquaredDifference',
+  NUMERIC,
+  (op, [g]) => {
+    const [x, y] = op.inputs as [Tensor, Tensor];
+    const gx = multiply(multiply(g!, 2), subtract(x, y));
+    return binaryGrad(op, gx, negative(gx));
+  },
+  { commutative: true },
+);
 
 const EQUALITY_TYPES: readonly DType[] = [...ALL, 'string'];
 for (const type of ['Equal', 'NotEqual']) {
-  binary(type, EQUALITY_TYPES, null, { out: 'bool', attrs: { T: 'type', incompatible_shape_error: 'bool' } });
+  binary(type, EQUALITY_TYPES, null, { out: 'bool', attrs: { T: 'type', incompatible_shape_error: 'bool' }, commutative: true });
 }
 for (const type of ['Less', 'LessEqual', 'Greater', 'GreaterEqual']) binary(type, NUMERIC, null, { out: 'bool' });
-for (const type of ['LogicalAnd', 'LogicalOr']) binary(type, BOOL, null, { attrs: {} });
+for (const type of ['LogicalAnd', 'LogicalOr']) binary(type, BOOL, null, { attrs: {}, commutative: true });
 
 // ---------------------------------------------------------------------------------------------
 // Unary elementwise ops
 
-function unary(type: string, allowed: readonly DType[], grad: GradFn | null, attrs: Record<string, 'type'> = { T: 'type' }): void {
-  registerOp({ type, attrs, elementwise: true, shape: unaryShape(allowed), grad });
+function unary(
+  type: string,
+  allowed: readonly DType[],
+  grad: GradFn | null,
+  opts: { attrs?: Record<string, 'type'> } & Pick<OpDef, 'involution' | 'fusableActivation'> = {},
+): void {
+  const { attrs = { T: 'type' }, ...flags } = opts;
+  registerOp({ type, inputs: ['x'], attrs, elementwise: true, ...flags, shape: unaryShape(allowed), grad });
 }
 
-unary('Neg', NUMERIC, (_op, [g]) => [negative(g!)]);
+unary('Neg', NUMERIC, (_op, [g]) => [negative(g!)], { involution: true });
 unary('Square', NUMERIC, (op, [g]) => [multiply(g!, multiply(op.inputs[0]!, 2))]);
 unary('Sqrt', FLOAT, (op, [g]) => [cwiseGrad('SqrtGrad', op.outputs[0]!, g!)]);
 unary('Rsqrt', FLOAT, (op, [g]) => [cwiseGrad('RsqrtGrad', op.outputs[0]!, g!)]);
@@ -196,13 +214,12 @@ unary('Reciprocal', FLOAT, (op, [g]) => [cwiseGrad('ReciprocalGrad', op.outputs[
 unary('Floor', FLOAT, null);
 unary('Ceil', FLOAT, null);
 unary('Round', NUMERIC, null);
-unary('Sigmoid', FLOAT, (op, [g]) => [cwiseGrad('SigmoidGrad', op.outputs[0]!, g!)]);
-unary('Tanh', FLOAT, (op, [g]) => [cwiseGrad('TanhGrad', op.outputs[0]!, g!)]);
-unary('LogicalNot', BOOL, null, {});
+unary('Sigmoid', FLOAT, (op, [g]) => [cwiseGrad('SigmoidGrad', op.outputs[0]!, g!)], { fusableActivation: true });
+unary('Tanh', FLOAT, (op, [g]) => [cwiseGrad('TanhGrad', op.outputs[0]!, g!)], { fusableActivation: true });
+unary('LogicalNot', BOOL, null, { attrs: {}, involution: true });
 
 /** XGrad(y, dy): two float tensors of one shape. */
 function cwiseGradShape(ctx: ShapeContext): OutputSpec[] {
-  checkNumInputs(ctx, 2);
   const dt = checkDType(ctx, 0, FLOAT, 'y');
   const [y, dy] = ctx.inputs as [Tensor, Tensor];
   if (dy.dtype !== dt) ctx.fail(`y (${y.name}) is ${dt} but dy (${dy.name}) is ${dy.dtype}`);
@@ -215,7 +232,7 @@ function cwiseGradShape(ctx: ShapeContext): OutputSpec[] {
 
 // Gradients of the gradient ops (second order), as TF's _XGradGrad functions.
 function cwiseGradOp(type: string, grad: GradFn): void {
-  registerOp({ type, attrs: { T: 'type' }, elementwise: true, shape: cwiseGradShape, grad });
+  registerOp({ type, inputs: ['y', 'dy'], attrs: { T: 'type' }, elementwise: true, shape: cwiseGradShape, grad });
 }
 cwiseGradOp('SigmoidGrad', (op, [g]) => {
   const [a, b] = op.inputs as [Tensor, Tensor];
@@ -255,10 +272,10 @@ function sameDTypeOrFail(ctx: ShapeContext, i: number, j: number, what: [string,
 
 registerOp({
   type: 'SelectV2',
+  inputs: ['condition', 't', 'e'],
   attrs: { T: 'type' },
   elementwise: true,
   shape: (ctx) => {
-    checkNumInputs(ctx, 3);
     checkDType(ctx, 0, BOOL, 'condition');
     const dt = sameDTypeOrFail(ctx, 1, 2, ['t', 'e']);
     const [c, t, e] = ctx.inputs as [Tensor, Tensor, Tensor];
@@ -280,9 +297,9 @@ registerOp({
 // TF1's Select: t and e of one shape; condition of that shape, a scalar, or a vector picking rows.
 registerOp({
   type: 'Select',
+  inputs: ['condition', 't', 'e'],
   attrs: { T: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 3);
     checkDType(ctx, 0, BOOL, 'condition');
     const dt = sameDTypeOrFail(ctx, 1, 2, ['t', 'e']);
     const [c, t, e] = ctx.inputs as [Tensor, Tensor, Tensor];
@@ -316,10 +333,10 @@ registerOp({
 
 registerOp({
   type: 'Cast',
+  inputs: ['x'],
   attrs: { SrcT: 'type', DstT: 'type', Truncate: 'bool' },
   elementwise: true,
   shape: (ctx) => {
-    checkNumInputs(ctx, 1);
     const x = ctx.inputs[0]!;
     if (ctx.attr<DType>('SrcT') !== x.dtype) ctx.fail(`attr SrcT is ${ctx.attr<DType>('SrcT')} but x (${x.name}) is ${x.dtype}`);
     const dst = ctx.attr<DType>('DstT');
@@ -335,10 +352,10 @@ registerOp({
 
 registerOp({
   type: 'AddN',
+  inputs: ['inputs*'],
   attrs: { N: 'int', T: 'type' },
   elementwise: true,
   shape: (ctx) => {
-    if (ctx.inputs.length < 1) ctx.fail('needs at least one input');
     if (ctx.attr<number>('N') !== ctx.inputs.length) ctx.fail(`attr N is ${ctx.attr<number>('N')} but there are ${ctx.inputs.length} inputs`);
     const dt = checkDType(ctx, 0, NUMERIC, 'inputs[0]');
     let shape: Shape = null;
@@ -357,9 +374,9 @@ registerOp({
 
 registerOp({
   type: 'BroadcastGradientArgs',
+  inputs: ['s0', 's1'],
   attrs: { T: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     const dt = checkDType(ctx, 0, INDEX, 's0');
     sameDTypeOrFail(ctx, 0, 1, ['s0', 's1']);
     withRank(ctx, 0, 1, 's0');
@@ -385,9 +402,9 @@ function innerDimsOrFail(ctx: ShapeContext, k1: Dim, k2: Dim, a: Tensor, b: Tens
 
 registerOp({
   type: 'MatMul',
+  inputs: ['a', 'b'],
   attrs: { T: 'type', transpose_a: 'bool', transpose_b: 'bool' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     const dt = checkDType(ctx, 0, MATMUL_TYPES, 'a');
     sameDTypeOrFail(ctx, 0, 1, ['a', 'b']);
     const ta = !!ctx.attr<boolean>('transpose_a');
@@ -410,9 +427,9 @@ registerOp({
 
 registerOp({
   type: 'BatchMatMulV2',
+  inputs: ['x', 'y'],
   attrs: { T: 'type', adj_x: 'bool', adj_y: 'bool' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     const dt = checkDType(ctx, 0, MATMUL_TYPES, 'x');
     sameDTypeOrFail(ctx, 0, 1, ['x', 'y']);
     const [x, y] = ctx.inputs as [Tensor, Tensor];
@@ -495,7 +512,6 @@ function sumGrad(op: Operation, g: Tensor): Tensor {
 
 function reductionShape(allowed: readonly DType[]) {
   return (ctx: ShapeContext): OutputSpec[] => {
-    checkNumInputs(ctx, 2);
     const dt = checkDType(ctx, 0, allowed, 'input');
     checkDType(ctx, 1, INDEX, 'reduction_indices');
     const keep = !!ctx.attr<boolean>('keep_dims');
@@ -523,7 +539,8 @@ function reductionShape(allowed: readonly DType[]) {
 }
 
 function reduction(type: string, grad: GradFn): void {
-  registerOp({ type, attrs: { keep_dims: 'bool', T: 'type', Tidx: 'type' }, shape: reductionShape(NUMERIC), grad });
+  // Over no axes, or over axes of size 1 it keeps, a reduction is the identity.
+  registerOp({ type, inputs: ['input', 'reduction_indices'], identityWhenSameShape: true, attrs: { keep_dims: 'bool', T: 'type', Tidx: 'type' }, shape: reductionShape(NUMERIC), grad });
 }
 
 reduction('Sum', (op, [g]) => [sumGrad(op, g!), null]);
@@ -569,9 +586,9 @@ reduction('Prod', (op, [g]) => {
 function argReduction(type: string): void {
   registerOp({
     type,
+    inputs: ['input', 'dimension'],
     attrs: { T: 'type', Tidx: 'type', output_type: 'type' },
     shape: (ctx) => {
-      checkNumInputs(ctx, 2);
       checkDType(ctx, 0, NUMERIC, 'input');
       checkDType(ctx, 1, INDEX, 'dimension');
       const outType = ctx.attr<DType>('output_type');

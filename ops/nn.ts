@@ -4,7 +4,7 @@ import { formatShape, mergeShapes, type Dim, type Shape } from '../src/shape.js'
 import { abs, add, divide, exp, less, multiply, negative, reduceSum, sign, square, subtract, where } from '../src/api/math.js';
 import { concat, expandDims, onesLike, reshape, shape as shapeOf, stridedSlice, tile, zerosLike } from '../src/api/array.js';
 import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
-import { checkDType, checkNumInputs, FLOAT, NUMERIC } from './util.js';
+import { checkDType, FLOAT, NUMERIC } from './util.js';
 
 // ---- helpers ----
 
@@ -16,7 +16,6 @@ function gradOp(op: Operation, type: string, grad: Tensor, x: Tensor, attrs: Rec
 /** Shape function of X(features) activation ops. */
 function activationShape(allowed: readonly DType[]) {
   return (ctx: ShapeContext): OutputSpec[] => {
-    checkNumInputs(ctx, 1);
     const dt = checkDType(ctx, 0, allowed, 'features');
     return [{ dtype: dt, shape: ctx.inputs[0]!.shape }];
   };
@@ -25,7 +24,6 @@ function activationShape(allowed: readonly DType[]) {
 /** Shape function of XGrad(gradients, features_or_outputs): both inputs have one shape and dtype. */
 function activationGradShape(allowed: readonly DType[], second: string) {
   return (ctx: ShapeContext): OutputSpec[] => {
-    checkNumInputs(ctx, 2);
     const dt = checkDType(ctx, 0, allowed, 'gradients');
     const [g, x] = ctx.inputs as [Tensor, Tensor];
     if (x.dtype !== dt) ctx.fail(`gradients (${g.name}) is ${dt} but ${second} (${x.name}) is ${x.dtype}`);
@@ -74,6 +72,8 @@ function broadcastMul(vec: Tensor, mat: Tensor): Tensor {
 
 registerOp({
   type: 'Relu',
+  inputs: ['features'],
+  fusableActivation: true,
   attrs: { T: 'type' },
   elementwise: true,
   shape: activationShape(NUMERIC),
@@ -82,6 +82,7 @@ registerOp({
 
 registerOp({
   type: 'ReluGrad',
+  inputs: ['gradients', 'features'],
   attrs: { T: 'type' },
   elementwise: true,
   shape: activationGradShape(NUMERIC, 'features'),
@@ -93,6 +94,8 @@ registerOp({
 
 registerOp({
   type: 'Relu6',
+  inputs: ['features'],
+  fusableActivation: true,
   attrs: { T: 'type' },
   elementwise: true,
   shape: activationShape(NUMERIC),
@@ -101,6 +104,7 @@ registerOp({
 
 registerOp({
   type: 'Relu6Grad',
+  inputs: ['gradients', 'features'],
   attrs: { T: 'type' },
   elementwise: true,
   shape: activationGradShape(NUMERIC, 'features'),
@@ -112,6 +116,8 @@ registerOp({
 
 registerOp({
   type: 'LeakyRelu',
+  inputs: ['features'],
+  fusableActivation: true,
   attrs: { T: 'type', alpha: 'float' },
   elementwise: true,
   shape: activationShape(FLOAT),
@@ -120,6 +126,7 @@ registerOp({
 
 registerOp({
   type: 'LeakyReluGrad',
+  inputs: ['gradients', 'features'],
   attrs: { T: 'type', alpha: 'float' },
   elementwise: true,
   shape: activationGradShape(FLOAT, 'features'),
@@ -131,6 +138,8 @@ registerOp({
 
 registerOp({
   type: 'Elu',
+  inputs: ['features'],
+  fusableActivation: true,
   attrs: { T: 'type' },
   elementwise: true,
   shape: activationShape(FLOAT),
@@ -140,6 +149,7 @@ registerOp({
 // EluGrad(g, y) = y < 0 ? g * (y + 1) : g.
 registerOp({
   type: 'EluGrad',
+  inputs: ['gradients', 'outputs'],
   attrs: { T: 'type' },
   elementwise: true,
   shape: activationGradShape(FLOAT, 'outputs'),
@@ -151,6 +161,7 @@ registerOp({
 
 registerOp({
   type: 'Selu',
+  inputs: ['features'],
   attrs: { T: 'type' },
   elementwise: true,
   shape: activationShape(FLOAT),
@@ -160,6 +171,7 @@ registerOp({
 // SeluGrad(g, y) = y < 0 ? g * (y + scale * alpha) : g * scale.
 registerOp({
   type: 'SeluGrad',
+  inputs: ['gradients', 'outputs'],
   attrs: { T: 'type' },
   elementwise: true,
   shape: activationGradShape(FLOAT, 'outputs'),
@@ -171,6 +183,7 @@ registerOp({
 
 registerOp({
   type: 'Softplus',
+  inputs: ['features'],
   attrs: { T: 'type' },
   elementwise: true,
   shape: activationShape(FLOAT),
@@ -180,6 +193,7 @@ registerOp({
 // SoftplusGrad(dy, x) = dy / (1 + exp(-x)); its x-derivative is dy / (exp(-x) + 2 + exp(x)).
 registerOp({
   type: 'SoftplusGrad',
+  inputs: ['gradients', 'features'],
   attrs: { T: 'type' },
   elementwise: true,
   shape: activationGradShape(FLOAT, 'features'),
@@ -193,6 +207,7 @@ registerOp({
 
 registerOp({
   type: 'Softsign',
+  inputs: ['features'],
   attrs: { T: 'type' },
   elementwise: true,
   shape: activationShape(FLOAT),
@@ -202,6 +217,7 @@ registerOp({
 // SoftsignGrad(dy, x) = dy / (1 + |x|)^2; its x-derivative is -2 sign(x) dy / (1 + |x|)^3.
 registerOp({
   type: 'SoftsignGrad',
+  inputs: ['gradients', 'features'],
   attrs: { T: 'type' },
   elementwise: true,
   shape: activationGradShape(FLOAT, 'features'),
@@ -217,7 +233,6 @@ registerOp({
 // ---- softmax ----
 
 function softmaxShape(ctx: ShapeContext): OutputSpec[] {
-  checkNumInputs(ctx, 1);
   const dt = checkDType(ctx, 0, FLOAT, 'logits');
   const s = ctx.inputs[0]!.shape;
   if (s !== null && s.length < 1) ctx.fail(`logits (${ctx.inputs[0]!.name}) must have rank >= 1, got a scalar`);
@@ -226,6 +241,7 @@ function softmaxShape(ctx: ShapeContext): OutputSpec[] {
 
 registerOp({
   type: 'Softmax',
+  inputs: ['logits'],
   attrs: { T: 'type' },
   shape: softmaxShape,
   grad: (op, [g]) => {
@@ -237,6 +253,7 @@ registerOp({
 
 registerOp({
   type: 'LogSoftmax',
+  inputs: ['logits'],
   attrs: { T: 'type' },
   shape: softmaxShape,
   grad: (op, [g]) => {
@@ -259,9 +276,9 @@ function checkDataFormat(ctx: ShapeContext): string {
 
 registerOp({
   type: 'BiasAdd',
+  inputs: ['value', 'bias'],
   attrs: { T: 'type', data_format: 'string' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     const format = checkDataFormat(ctx);
     const [value, bias] = ctx.inputs as [Tensor, Tensor];
     const dt = checkDType(ctx, 0, NUMERIC, 'value');
@@ -290,9 +307,9 @@ registerOp({
 
 registerOp({
   type: 'BiasAddGrad',
+  inputs: ['out_backprop'],
   attrs: { T: 'type', data_format: 'string' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 1);
     const format = checkDataFormat(ctx);
     const dt = checkDType(ctx, 0, NUMERIC, 'out_backprop');
     const s = ctx.inputs[0]!.shape;
@@ -341,9 +358,9 @@ function dynamicMultiples(x: Tensor, nchw: boolean): Tensor {
 
 registerOp({
   type: 'L2Loss',
+  inputs: ['t'],
   attrs: { T: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 1);
     return [{ dtype: checkDType(ctx, 0, FLOAT, 't'), shape: [] }];
   },
   grad: (op, [g]) => [multiply(op.inputs[0]!, g!)],
@@ -367,9 +384,9 @@ function xentLogitsGrad(op: Operation, gradLoss: Tensor, gradGrad: Tensor): Tens
 
 registerOp({
   type: 'SoftmaxCrossEntropyWithLogits',
+  inputs: ['features', 'labels'],
   attrs: { T: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     const dt = checkDType(ctx, 0, FLOAT, 'features');
     const [features, labels] = ctx.inputs as [Tensor, Tensor];
     if (labels.dtype !== dt) ctx.fail(`labels (${labels.name}) is ${labels.dtype} but features (${features.name}) is ${dt}`);
@@ -397,9 +414,9 @@ registerOp({
 
 registerOp({
   type: 'SparseSoftmaxCrossEntropyWithLogits',
+  inputs: ['features', 'labels'],
   attrs: { T: 'type', Tlabels: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     const dt = checkDType(ctx, 0, FLOAT, 'features');
     checkDType(ctx, 1, ['int32', 'int64'], 'labels');
     const [features, labels] = ctx.inputs as [Tensor, Tensor];

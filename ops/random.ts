@@ -19,10 +19,10 @@ function randomShape(ctx: ShapeContext): Dim[] | null {
 for (const type of ['RandomStandardNormal', 'TruncatedNormal', 'RandomUniform']) {
   registerOp({
     type,
+    inputs: ['shape'],
     attrs: { seed: 'int', seed2: 'int', dtype: 'type', T: 'type' },
     stateful: true,
     shape: (ctx) => {
-      if (ctx.inputs.length !== 1) ctx.fail(`expected 1 input, got ${ctx.inputs.length}`);
       const dtype = ctx.attr<DType>('dtype');
       if (dtype !== 'float32') ctx.fail(`dtype must be float32, got ${dtype}`);
       return [{ dtype, shape: randomShape(ctx) }];
@@ -33,10 +33,10 @@ for (const type of ['RandomStandardNormal', 'TruncatedNormal', 'RandomUniform'])
 
 registerOp({
   type: 'RandomUniformInt',
+  inputs: ['shape', 'minval', 'maxval'],
   attrs: { seed: 'int', seed2: 'int', Tout: 'type', T: 'type' },
   stateful: true,
   shape: (ctx) => {
-    if (ctx.inputs.length !== 3) ctx.fail(`expected 3 inputs, got ${ctx.inputs.length}`);
     const dtype = ctx.attr<DType>('Tout');
     if (dtype !== 'int32' && dtype !== 'int64') ctx.fail(`Tout must be int32 or int64, got ${dtype}`);
     const shape = randomShape(ctx);

@@ -1,10 +1,12 @@
 import type { DType } from '../src/dtypes.js';
 import { formatShape, isFullyDefined, shapesCompatible, type Shape } from '../src/shape.js';
 import { registerOp, type ShapeContext } from './registry.js';
-import { checkDType, checkNumInputs, NUMERIC } from './util.js';
+import { checkDType, NUMERIC } from './util.js';
 
 registerOp({
   type: 'VariableV2',
+  inputs: [],
+  externalOutput: true,
   attrs: { shape: 'shape', dtype: 'type', container: 'string', shared_name: 'string' },
   stateful: true,
   shape: (ctx) => [{ dtype: ctx.attr<DType>('dtype'), shape: ctx.attr<Shape>('shape') }],
@@ -12,7 +14,6 @@ registerOp({
 });
 
 function assignShape(ctx: ShapeContext, allowed?: readonly DType[]) {
-  checkNumInputs(ctx, 2);
   const [ref, value] = ctx.inputs as [ShapeContext['inputs'][0], ShapeContext['inputs'][0]];
   if (allowed) checkDType(ctx, 0, allowed, 'ref');
   if (ref.dtype !== value.dtype) ctx.fail(`cannot assign a ${value.dtype} value (${value.name}) to the ${ref.dtype} variable ${ref.op.name}`);
@@ -25,6 +26,7 @@ function assignShape(ctx: ShapeContext, allowed?: readonly DType[]) {
 
 registerOp({
   type: 'Assign',
+  inputs: ['ref', 'value'],
   attrs: { T: 'type', validate_shape: 'bool', use_locking: 'bool' },
   refInputs: [0],
   stateful: true,
@@ -33,6 +35,7 @@ registerOp({
 });
 registerOp({
   type: 'AssignAdd',
+  inputs: ['ref', 'value'],
   attrs: { T: 'type', use_locking: 'bool' },
   refInputs: [0],
   stateful: true,
@@ -41,6 +44,7 @@ registerOp({
 });
 registerOp({
   type: 'AssignSub',
+  inputs: ['ref', 'value'],
   attrs: { T: 'type', use_locking: 'bool' },
   refInputs: [0],
   stateful: true,

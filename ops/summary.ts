@@ -2,7 +2,7 @@
 import type { DType } from '../src/dtypes.js';
 import { formatShape, shapesCompatible } from '../src/shape.js';
 import { registerOp, type ShapeContext } from './registry.js';
-import { checkDType, checkNumInputs, NUMERIC } from './util.js';
+import { checkDType, NUMERIC } from './util.js';
 
 const STRING: readonly DType[] = ['string'];
 const SUMMARY_OUT = [{ dtype: 'string' as DType, shape: [] }];
@@ -15,9 +15,9 @@ function scalarInput(ctx: ShapeContext, i: number, what: string): void {
 
 registerOp({
   type: 'ScalarSummary',
+  inputs: ['tags', 'values'],
   attrs: { T: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     checkDType(ctx, 0, STRING, 'tags');
     checkDType(ctx, 1, NUMERIC, 'values');
     const [tags, values] = ctx.inputs as [ShapeContext['inputs'][0], ShapeContext['inputs'][0]];
@@ -31,9 +31,9 @@ registerOp({
 
 registerOp({
   type: 'HistogramSummary',
+  inputs: ['tag', 'values'],
   attrs: { T: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     scalarInput(ctx, 0, 'tag');
     checkDType(ctx, 1, NUMERIC, 'values');
     return SUMMARY_OUT;
@@ -43,11 +43,11 @@ registerOp({
 
 registerOp({
   type: 'ImageSummary',
+  inputs: ['tag', 'tensor'],
   // bad_color (a uint8 tensor in TensorFlow) keeps its default (opaque red) unless a graph read
   // from a file sets it.
   attrs: { T: 'type', max_images: 'int' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 2);
     scalarInput(ctx, 0, 'tag');
     checkDType(ctx, 1, ['float32'], 'tensor');
     const s = ctx.inputs[1]!.shape;
@@ -66,9 +66,9 @@ registerOp({
 
 registerOp({
   type: 'TensorSummaryV2',
+  inputs: ['tag', 'tensor', 'serialized_summary_metadata'],
   attrs: { T: 'type' },
   shape: (ctx) => {
-    checkNumInputs(ctx, 3);
     scalarInput(ctx, 0, 'tag');
     scalarInput(ctx, 2, 'serialized_summary_metadata');
     return SUMMARY_OUT;
@@ -78,9 +78,9 @@ registerOp({
 
 registerOp({
   type: 'MergeSummary',
+  inputs: ['inputs*'],
   attrs: { N: 'int' },
   shape: (ctx) => {
-    if (ctx.inputs.length < 1) ctx.fail('needs at least one input');
     if (ctx.attr<number>('N') !== ctx.inputs.length) ctx.fail(`attr N is ${ctx.attr('N')} but ${ctx.inputs.length} inputs were given`);
     ctx.inputs.forEach((_t, i) => checkDType(ctx, i, STRING, `inputs[${i}]`));
     return SUMMARY_OUT;

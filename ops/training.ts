@@ -1,7 +1,7 @@
 // Optimizer update ops (TF's training_ops): each updates a variable and its slot variables in place.
 import { formatShape, mergeShapes, type Shape } from '../src/shape.js';
 import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
-import { checkDType, checkNumInputs, FLOAT } from './util.js';
+import { checkDType, FLOAT } from './util.js';
 
 interface ApplyOpSpec {
   type: string;
@@ -18,7 +18,6 @@ interface ApplyOpSpec {
 
 function applyShape(spec: ApplyOpSpec) {
   return (ctx: ShapeContext): OutputSpec[] => {
-    checkNumInputs(ctx, spec.inputs.length);
     const dtype = checkDType(ctx, 0, FLOAT, spec.inputs[0]);
     if (ctx.attr('T') !== dtype) ctx.fail(`attr T is ${String(ctx.attr('T'))} but ${spec.inputs[0]} is ${dtype}`);
     ctx.inputs.forEach((t, i) => {
@@ -101,6 +100,7 @@ export const APPLY_OPS: readonly ApplyOpSpec[] = [
 for (const spec of APPLY_OPS) {
   registerOp({
     type: spec.type,
+    inputs: spec.inputs,
     attrs: spec.attrs,
     refInputs: spec.refs,
     stateful: true,

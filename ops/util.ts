@@ -15,10 +15,6 @@ export function checkDType(ctx: ShapeContext, i: number, allowed: readonly DType
   return t.dtype;
 }
 
-export function checkNumInputs(ctx: ShapeContext, n: number): void {
-  if (ctx.inputs.length !== n) ctx.fail(`expected ${n} inputs, got ${ctx.inputs.length}`);
-}
-
 /** Checks that the input has this rank (when known); returns its shape with that rank. */
 export function withRank(ctx: ShapeContext, i: number, rank: number, what = `input ${i}`): (number | null)[] {
   const s = ctx.inputs[i]!.shape;
@@ -30,7 +26,6 @@ export function withRank(ctx: ShapeContext, i: number, rank: number, what = `inp
 /** Shape function of unary elementwise ops. */
 export function unaryShape(allowed: readonly DType[], outDType?: DType) {
   return (ctx: ShapeContext): OutputSpec[] => {
-    checkNumInputs(ctx, 1);
     const dt = checkDType(ctx, 0, allowed, 'x');
     return [{ dtype: outDType ?? dt, shape: ctx.inputs[0]!.shape }];
   };
@@ -39,7 +34,6 @@ export function unaryShape(allowed: readonly DType[], outDType?: DType) {
 /** Shape function of binary elementwise ops with numpy broadcasting; inputs must share a dtype. */
 export function binaryShape(allowed: readonly DType[], outDType?: DType) {
   return (ctx: ShapeContext): OutputSpec[] => {
-    checkNumInputs(ctx, 2);
     const [x, y] = ctx.inputs as [ShapeContext['inputs'][0], ShapeContext['inputs'][0]];
     checkDType(ctx, 0, allowed, 'x');
     if (y.dtype !== x.dtype) ctx.fail(`x (${x.name}) is ${x.dtype} but y (${y.name}) is ${y.dtype}; both must have one dtype`);

@@ -1,13 +1,11 @@
 import type { AttrValue } from '../src/graph.js';
 import { Graph } from '../src/graph.js';
 import { NDArray } from '../src/ndarray.js';
+import { getOpDef } from '../ops/registry.js';
 import { ARG, isBarrier, removeDeadNodes, stateDependent, type PlanGraph, type PNode, type Value } from './ir.js';
 
 /** Constants up to this many elements are compared by value. */
 const MAX_CONST_ELEMENTS = 4096;
-
-/** Ops whose two inputs can be swapped. */
-const COMMUTATIVE = new Set(['Add', 'AddV2', 'Mul', 'Maximum', 'Minimum', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr', 'SquaredDifference']);
 
 /**
  * Common-subexpression elimination: two ops of the same type with equal attrs, the same inputs and
@@ -53,7 +51,7 @@ function key(n: PNode, dependsOnState: boolean): string | undefined {
   const attrs = attrsKey(n.attrs);
   if (attrs === undefined) return undefined;
   let ins = n.inputs.map((v) => (v ? `${v.node.id}:${v.index}` : 'ref'));
-  if (COMMUTATIVE.has(n.type) && ins.length === 2) ins = [...ins].sort();
+  if (getOpDef(n.type)?.commutative && ins.length === 2) ins = [...ins].sort();
   const ctl = n.controlInputs.map((c) => c.id).sort((a, b) => a - b);
   const outs = n.outputs.map((o) => o.dtype).join(',');
   return `${n.type}|${dependsOnState ? n.epoch : ''}|${ins.join(',')}|^${ctl.join(',')}|${outs}|${attrs}`;

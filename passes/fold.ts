@@ -3,7 +3,8 @@ import { NDArray, numElements } from '../src/ndarray.js';
 import { shapesCompatible } from '../src/shape.js';
 import { getCpuKernel } from '../runtime/cpu/registry.js';
 import '../runtime/cpu/kernels/index.js';
-import { ARG, constOf, isBarrier, isFullyStatic, removeDeadNodes, toKernelNode, type PlanGraph, type PNode, type Value } from './ir.js';
+import { getOpDef } from '../ops/registry.js';
+import { constOf, isBarrier, isFullyStatic, removeDeadNodes, toKernelNode, type PlanGraph, type PNode, type Value } from './ir.js';
 
 export interface FoldOptions {
   /** Largest constant (in bytes, all outputs together) folding may create. */
@@ -11,10 +12,6 @@ export interface FoldOptions {
 }
 
 export const DEFAULT_FOLD_MAX_BYTES = 1 << 20;
-
-/** Op types whose value does not depend on their input's values, only on its static shape. */
-const SHAPE_OPS = new Set(['Shape', 'Size', 'Rank']);
-const NEVER_FOLD = new Set([ARG, 'Const', 'Placeholder', 'NoOp', 'VariableV2']);
 
 /**
  * Constant folding: an op whose data inputs are all constants is evaluated now, with the CPU
@@ -34,7 +31,8 @@ export function foldConstants(input: PlanGraph, opts: FoldOptions = {}): PlanGra
       const v = n.inputs[i];
       if (v && replaced.has(v)) n.inputs[i] = replaced.get(v)!;
     }
-    if (isBarrier(n) || NEVER_FOLD.has(n.type) || n.program || n.outputs.length === 0) continue;
+    // An op without inputs is a source: a constant already, or a value from outside.
+    if (isBarrier(n) || n.inputs.length === 0 || n.program || n.outputs.length === 0) continue;
     const values = evaluate(n, maxBytes);
     if (!values) continue;
     n.outputs.forEach((o, i) => {
@@ -72,15 +70,15 @@ export function foldConstants(input: PlanGraph, opts: FoldOptions = {}): PlanGra
 }
 
 function evaluate(n: PNode, maxBytes: number): NDArray[] | undefined {
-  if (SHAPE_OPS.has(n.type)) {
+  const ofShape = getOpDef(n.type)?.valueOfShape;
+  if (ofShape) {
     const x = n.inputs[0];
     if (!x || !isFullyStatic(x)) return undefined;
     const out = n.outputs[0]!;
-    const v =
-      n.type === 'Shape' ? x.shape : n.type === 'Size' ? [numElements(x.shape)] : [x.shape.length];
+    const { value, shape } = ofShape(x.shape);
     if (out.dtype !== 'int32' && out.dtype !== 'int64') return undefined;
-    if (out.dtype === 'int32' && v.some((d) => d > 2147483647)) return undefined;
-    return [NDArray.from(out.dtype === 'int64' ? v.map((d) => BigInt(d)) : v, out.dtype, n.type === 'Shape' ? [v.length] : [])];
+    if (out.dtype === 'int32' && value.some((d) => d > 2147483647)) return undefined;
+    return [NDArray.from(out.dtype === 'int64' ? value.map((d) => BigInt(d)) : value, out.dtype, shape)];
   }
   const consts = n.inputs.map((v) => constOf(v));
   if (consts.some((c) => c === undefined)) return undefined;

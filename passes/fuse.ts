@@ -1,7 +1,8 @@
 // Elementwise fusion: clusters of elementwise ops over one shape become one generated kernel.
+import { FUSED_ELEMENTWISE } from '../ops/registry.js';
 import { ARG, isBarrier, isFullyStatic, removeDeadNodes, type ElementwiseProgram, type PlanGraph, type PNode, type Value } from './ir.js';
 
-export const FUSED_ELEMENTWISE = '_FusedElementwise';
+export { FUSED_ELEMENTWISE };
 
 export interface FuseOptions {
   /** Whether the backend can generate code for this op (type, dtypes, attrs). */

@@ -5,6 +5,9 @@ import { describeOp, type AttrValue, type Operation, type Tensor } from '../src/
 import { NDArray } from '../src/ndarray.js';
 import type { Shape } from '../src/shape.js';
 import type { KernelNode } from '../runtime/backend.js';
+import { ARG, hasExternalOutput, isAliasOp } from '../ops/registry.js';
+
+export { ARG };
 
 /** One output of a node. */
 export class Value {
@@ -69,9 +72,6 @@ export interface PNode {
   /** Set when the op's shape function rejected the specialized input shapes: it will fail at run time. */
   shapeError?: boolean;
 }
-
-/** A fed tensor: its value comes from the caller, no kernel produces it. */
-export const ARG = '_Arg';
 
 export class PlanGraph {
   nodes: PNode[] = [];
@@ -261,8 +261,7 @@ export class PlanGraph {
     }
     // Constants and variable reads cost nothing and hold no arena memory: they go first, so that
     // nothing waits for one.
-    const early = (n: PNode): boolean => n.type === 'Const' || n.type === 'VariableV2' || n.refVars.some((r) => r !== undefined);
-    const key = (n: PNode): number => (early(n) ? -1e12 : 0) + n.order * 1e6 + index.get(n)!;
+    const key = (n: PNode): number => (isFree(n) ? -1e12 : 0) + n.order * 1e6 + index.get(n)!;
     const heap = new MinHeap<PNode>(key);
     for (const n of this.nodes) if (pending.get(n) === 0) heap.push(n);
     const out: PNode[] = [];
@@ -382,22 +381,14 @@ class MinHeap<T> {
   }
 }
 
-/** Random-number ops: never folded, merged or fused, whatever their definition says. */
-const RANDOM_TYPES = new Set([
-  'RandomUniform',
-  'RandomUniformInt',
-  'RandomStandardNormal',
-  'TruncatedNormal',
-  'RandomShuffle',
-  'Multinomial',
-  'RandomGamma',
-  'RandomPoisson',
-  'RandomPoissonV2',
-]);
-
-/** Nodes no pass may fold, merge, fuse or drop: effects, variable updates, randomness, unknown ops. */
+/** Nodes no pass may fold, merge, fuse or drop: effects and randomness (stateful), variable updates, unknown ops, fed values. */
 export function isBarrier(n: PNode): boolean {
-  return n.stateful || n.refVars.some((r) => r !== undefined) || RANDOM_TYPES.has(n.type) || n.type === ARG;
+  return n.stateful || n.refVars.some((r) => r !== undefined) || n.type === ARG;
+}
+
+/** Nodes that cost nothing and hold no planned memory: constants, variables, fed values, variable updates. */
+export function isFree(n: PNode): boolean {
+  return hasExternalOutput(n.type) || n.refVars.some((r) => r !== undefined);
 }
 
 /** The kernel's view of a node. */
@@ -452,9 +443,6 @@ export function stateDependent(g: PlanGraph): Set<PNode> {
   return s;
 }
 
-/** Ops whose output is their input itself (no copy): a reference to a variable stays one. */
-const REFERENCE_PASSING = new Set(['Identity', 'StopGradient', 'Snapshot', 'PlaceholderWithDefault', '_View']);
-
 /**
  * The orderings between variable reads and updates that the original order implies, as
  * (before, after) pairs. VariableV2 hands out the variable's storage and optimizer kernels update
@@ -495,7 +483,8 @@ export function variableOrdering(nodes: readonly PNode[]): [PNode, PNode][] {
   for (const n of nodes) {
     const written = n.refVars.filter((r): r is string => r !== undefined);
     for (const v of written) push(writers, v, n);
-    const passes = REFERENCE_PASSING.has(n.type);
+    // An op whose output is its input's memory passes a reference to a variable on.
+    const passes = isAliasOp(n.type);
     for (const v of n.inputs) {
       const r = v ? refOf.get(v) : undefined;
       if (r === undefined) continue;

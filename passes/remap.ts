@@ -1,8 +1,6 @@
 // Pattern fusion, as TensorFlow's remapper does it: a few known op patterns become one kernel.
+import { FUSED_CONV2D, FUSED_MATMUL, getOpDef } from '../ops/registry.js';
 import { constOf, isBarrier, isFullyStatic, removeDeadNodes, type PlanGraph, type PNode, type Value } from './ir.js';
-
-/** Activations a fused MatMul / Conv2D can apply after its bias. */
-export const FUSABLE_ACTIVATIONS = new Set(['Relu', 'Relu6', 'Elu', 'LeakyRelu', 'Tanh', 'Sigmoid']);
 
 export interface RemapOptions {
   /** Which fused op types the backend has kernels for. */
@@ -22,8 +20,8 @@ export function remap(input: PlanGraph, opts: RemapOptions): PlanGraph {
   const ctx = new MatchContext(g);
   for (const n of [...g.nodes]) {
     if (ctx.dead.has(n)) continue;
-    if (opts.hasKernel('_FusedMatMul') && fuseContraction(g, ctx, n, 'MatMul', '_FusedMatMul')) continue;
-    if (opts.hasKernel('_FusedConv2D') && fuseContraction(g, ctx, n, 'Conv2D', '_FusedConv2D')) continue;
+    if (opts.hasKernel(FUSED_MATMUL) && fuseContraction(g, ctx, n, 'MatMul', FUSED_MATMUL)) continue;
+    if (opts.hasKernel(FUSED_CONV2D) && fuseContraction(g, ctx, n, 'Conv2D', FUSED_CONV2D)) continue;
     if (opts.hasKernel('SoftmaxCrossEntropyWithLogits')) fuseSoftmaxCrossEntropy(g, ctx, n);
   }
   g.remove(ctx.dead);
@@ -91,7 +89,7 @@ function fuseContraction(g: PlanGraph, ctx: MatchContext, n: PNode, base: string
   const members = [n, add];
   let last = add;
   const act = ctx.soleConsumer(add);
-  if (act && FUSABLE_ACTIVATIONS.has(act.type) && !act.shapeError && !ctx.dead.has(act) && act.outputs[0]!.dtype === 'float32' && ctx.absorbable(add.outputs[0], act)) {
+  if (act && getOpDef(act.type)?.fusableActivation && !act.shapeError && !ctx.dead.has(act) && act.outputs[0]!.dtype === 'float32' && ctx.absorbable(add.outputs[0], act)) {
     members.push(act);
     last = act;
   }

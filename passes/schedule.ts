@@ -1,14 +1,7 @@
 // Memory-aware ordering of a plan's kernels.
 import { bytesPerElement } from '../src/dtypes.js';
-import { ARG, dependencies, type PlanGraph, type PNode, type Value } from './ir.js';
-
-/** Ops whose output is their input's memory (see runtime/plan.ts). */
-const ALIAS_TYPES = new Set(['Identity', 'StopGradient', 'PlaceholderWithDefault', 'Snapshot', '_View']);
-
-/** Ops that cost nothing and hold no planned memory: they run as soon as they can. */
-function free(n: PNode): boolean {
-  return n.type === 'Const' || n.type === 'VariableV2' || n.refVars.some((r) => r !== undefined);
-}
+import { isAliasOp } from '../ops/registry.js';
+import { dependencies, isFree as free, type PlanGraph, type PNode, type Value } from './ir.js';
 
 function bytesOf(v: Value): number {
   if (v.dtype === 'string' || v.shape === null || v.shape.some((d) => d === null)) return 0;
@@ -34,8 +27,8 @@ export function scheduleForMemory(input: PlanGraph): PlanGraph {
   const root = new Map<Value, Value | null>();
   for (const n of g.nodes) {
     n.outputs.forEach((o) => {
-      if (n.type === ARG || free(n)) root.set(o, null);
-      else if (ALIAS_TYPES.has(n.type) && n.inputs[0]) root.set(o, root.get(n.inputs[0]) ?? null);
+      if (free(n)) root.set(o, null);
+      else if (isAliasOp(n.type) && n.inputs[0]) root.set(o, root.get(n.inputs[0]) ?? null);
       else root.set(o, o);
     });
   }

@@ -1,19 +1,11 @@
 import { NDArray } from '../src/ndarray.js';
 import { broadcastStatic, type Shape } from '../src/shape.js';
+import { getOpDef } from '../ops/registry.js';
 import { ARG, constOf, isBarrier, removeDeadNodes, type PlanGraph, type PNode, type Value } from './ir.js';
 
-/** Ops whose output is their first input, unchanged. */
-const PASS_THROUGH = new Set(['Identity', 'StopGradient', 'Snapshot', 'PlaceholderWithDefault', 'PreventGradient']);
-/**
- * Ops that are the identity when the output shape equals the input shape (a reduction then only
- * reduces over no axes, or over axes of size 1 it keeps).
- */
-const NO_OP_WHEN_SAME_SHAPE = new Set(['Reshape', 'Squeeze', 'Tile', 'BroadcastTo', 'Slice', 'Pad', 'PadV2', 'MirrorPad', 'Sum', 'Mean', 'Max', 'Min', 'Prod']);
 /** Ops with the same shape as x where `x op c` is x for c all zeros (0) or all ones (1). */
 const RIGHT_IDENTITY: Record<string, 0 | 1> = { Add: 0, AddV2: 0, Sub: 0, Mul: 1, RealDiv: 1, Div: 1 };
 const LEFT_IDENTITY: Record<string, 0 | 1> = { Add: 0, AddV2: 0, Mul: 1 };
-/** Ops that are their own inverse. */
-const INVOLUTIONS = new Set(['Neg', 'LogicalNot']);
 /** A NoOp is bypassed when (control inputs) x (control users) is at most this. */
 const MAX_NOOP_EDGES = 16;
 
@@ -63,18 +55,19 @@ function forwardTarget(n: PNode): Value | undefined {
   const x = n.inputs[0];
   if (!x) return undefined;
   const out = n.outputs[0]!;
-  if (PASS_THROUGH.has(n.type)) return x;
+  const def = getOpDef(n.type);
+  if (def?.forwardsInput) return x;
   if (n.type === 'Cast' && x.dtype === out.dtype) return x;
   if (n.type === 'Transpose') {
     const perm = constOf(n.inputs[1]);
     if (perm && numbers(perm).every((p, i) => p === i)) return x;
     return undefined;
   }
-  if (NO_OP_WHEN_SAME_SHAPE.has(n.type)) return sameStatic(x.shape, out.shape) ? x : undefined;
+  if (def?.identityWhenSameShape) return sameStatic(x.shape, out.shape) ? x : undefined;
   if ((n.type === 'ConcatV2' && n.inputs.length === 2) || (n.type === 'AddN' && n.inputs.length === 1)) {
     return sameStatic(x.shape, out.shape) ? x : undefined;
   }
-  if (INVOLUTIONS.has(n.type) && x.node.type === n.type && x.node.controlInputs.length === 0) return x.node.inputs[0] ?? undefined;
+  if (def?.involution && x.node.type === n.type && x.node.controlInputs.length === 0) return x.node.inputs[0] ?? undefined;
   const y = n.inputs[1];
   if (!y) return undefined;
   const rid = RIGHT_IDENTITY[n.type];
@@ -102,7 +95,7 @@ function rewrite(g: PlanGraph, n: PNode): void {
     n.inputs = [src, perm.outputs[0]!];
     return;
   }
-  if (n.type === 'Reshape' && (inner.type === 'Reshape' || inner.type === 'Squeeze' || inner.type === 'ExpandDims')) {
+  if (n.type === 'Reshape' && getOpDef(inner.type)?.reshapes) {
     const src = inner.inputs[0];
     if (src) n.inputs[0] = src;
   }

@@ -1,8 +1,6 @@
 import { numElements } from '../src/ndarray.js';
+import { getOpDef, VIEW } from '../ops/registry.js';
 import { isFullyStatic, removeDeadNodes, type PlanGraph } from './ir.js';
-
-/** Ops that only change how a value's elements are indexed, not the elements. */
-const RESHAPES = new Set(['Reshape', 'Squeeze', 'ExpandDims']);
 
 /**
  * Reshape, Squeeze and ExpandDims with a static output shape become _View: a view of the input's
@@ -12,11 +10,11 @@ const RESHAPES = new Set(['Reshape', 'Squeeze', 'ExpandDims']);
 export function lowerViews(input: PlanGraph): PlanGraph {
   const g = input.clone();
   for (const n of g.nodes) {
-    if (!RESHAPES.has(n.type) || n.stateful || n.shapeError) continue;
+    if (!getOpDef(n.type)?.reshapes || n.stateful || n.shapeError) continue;
     const out = n.outputs[0]!;
     const x = n.inputs[0];
     if (!x || !isFullyStatic(out) || !isFullyStatic(x) || numElements(x.shape) !== numElements(out.shape)) continue;
-    n.type = '_View';
+    n.type = VIEW;
     n.attrs = { T: out.dtype, shape: [...out.shape] };
     n.inputs = [x];
     n.refVars = [undefined];

@@ -1,9 +1,8 @@
-import { fileURLToPath } from 'node:url';
-import * as path from 'node:path';
 import type { DType } from './dtypes.js';
 import { InvalidArgumentError, NotFoundError, OpError } from './errors.js';
 import { NDArray } from './ndarray.js';
 import { formatShape, mergeShapes, type Shape } from './shape.js';
+import { userSourceFile } from './platform.js';
 import { getOpDef, type OpDef, type OutputSpec, type ShapeContext } from '../ops/registry.js';
 
 export type AttrValue =
@@ -96,19 +95,13 @@ export class Operation {
   }
 }
 
-const LIB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const LIB_DIRS = ['src', 'ops', 'runtime', 'passes'].map((d) => path.join(LIB_ROOT, d) + path.sep);
-
 function userFrame(err: Error): string | undefined {
   const lines = (err.stack ?? '').split('\n').slice(1);
   for (const line of lines) {
     const m = /\(?((?:file:\/\/)?[^\s()]+):(\d+):(\d+)\)?\s*$/.exec(line.trim());
     if (!m) continue;
-    let file = m[1]!;
-    if (file.startsWith('file://')) file = fileURLToPath(file);
-    if (file.startsWith('node:') || file.includes(`${path.sep}node_modules${path.sep}`)) continue;
-    if (LIB_DIRS.some((d) => file.startsWith(d))) continue;
-    return `${path.relative(process.cwd(), file) || file}:${m[2]}`;
+    const file = userSourceFile(m[1]!);
+    if (file !== undefined) return `${file}:${m[2]}`;
   }
   return undefined;
 }

@@ -108,7 +108,7 @@ describe('tf.gradients', () => {
 
   it('throws, naming the op, for an op whose gradient is not defined', () => {
     // Registered only in this test file's module instance (vitest isolates files).
-    registerOp({ type: 'TestNoGradient', shape: (ctx) => [{ dtype: 'float32', shape: ctx.inputs[0]!.shape }] });
+    registerOp({ type: 'TestNoGradient', inputs: ['x'], shape: (ctx) => [{ dtype: 'float32', shape: ctx.inputs[0]!.shape }] });
     registerCpuKernel('TestNoGradient', (inputs) => [inputs[0]!]);
     const g = new tf.Graph();
     g.asDefault(() => {

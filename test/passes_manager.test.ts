@@ -116,7 +116,7 @@ describe('Session and plans', () => {
     // An op that (wrongly) claims to be pure while returning a new value on every call: the
     // optimized run and the reference run then disagree, and the session says where.
     let calls = 0;
-    registerOp({ type: 'TestImpureCounter', shape: () => [{ dtype: 'float32', shape: [] }], grad: null });
+    registerOp({ type: 'TestImpureCounter', inputs: [], shape: () => [{ dtype: 'float32', shape: [] }], grad: null });
     registerCpuKernel('TestImpureCounter', () => [new tf.NDArray(Float32Array.of(++calls), [])]);
     const [g, y] = inGraph(() => tf.exp(g2op()));
     function g2op(): tf.Tensor {

@@ -6,12 +6,9 @@ import type { Plan } from '../runtime/plan.js';
 import { buildCnn } from '../examples/mnist-cnn/main.js';
 import { buildBnNet } from '../examples/mnist-bn/main.js';
 import { randomArray, rng } from './helpers.js';
-import { registerOp } from '../ops/registry.js';
+import { isAliasOp, registerOp } from '../ops/registry.js';
 import { registerCpuKernel } from '../runtime/cpu/registry.js';
 import { alloc } from '../runtime/cpu/kernels/util.js';
-
-/** Ops whose output is (a view of) their first input: they extend its life instead of owning memory. */
-const ALIASES = new Set(['Identity', 'StopGradient', 'PlaceholderWithDefault', 'Snapshot', '_View']);
 
 /**
  * Re-derives liveness from the plan's steps, independently of the planner, and checks that no two
@@ -25,7 +22,7 @@ function checkNoOverlap(plan: Plan): number {
   const birth = new Map<number, number>();
   plan.steps.forEach((s, i) =>
     s.outputSlots.forEach((slot) => {
-      if (ALIASES.has(s.node.type) && s.inputSlots[0]! >= 0) root.set(slot, root.get(s.inputSlots[0]!) ?? s.inputSlots[0]!);
+      if (isAliasOp(s.node.type) && s.inputSlots[0]! >= 0) root.set(slot, root.get(s.inputSlots[0]!) ?? s.inputSlots[0]!);
       else root.set(slot, slot);
       birth.set(slot, i);
     }),
@@ -242,10 +239,10 @@ describe('memory planner', () => {
 
   it('copes with kernels that pass an input through or hand their planned buffers around', async () => {
     // An op the planner does not know returns its input as its output (an alias of arena memory)...
-    registerOp({ type: 'TestPassThrough', shape: (c) => [{ dtype: 'float32', shape: c.inputs[0]!.shape }], grad: null });
+    registerOp({ type: 'TestPassThrough', inputs: ['x'], shape: (c) => [{ dtype: 'float32', shape: c.inputs[0]!.shape }], grad: null });
     registerCpuKernel('TestPassThrough', (inputs) => [inputs[0]!]);
     // ...and one allocates its two same-shaped outputs in the opposite order.
-    registerOp({ type: 'TestSwapAlloc', shape: (c) => [0, 1].map(() => ({ dtype: 'float32' as const, shape: c.inputs[0]!.shape })), grad: null });
+    registerOp({ type: 'TestSwapAlloc', inputs: ['x'], shape: (c) => [0, 1].map(() => ({ dtype: 'float32' as const, shape: c.inputs[0]!.shape })), grad: null });
     registerCpuKernel('TestSwapAlloc', ([x]) => {
       const second = alloc('float32', x!.shape);
       const first = alloc('float32', x!.shape);

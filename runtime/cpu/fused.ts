@@ -17,17 +17,11 @@ import { alloc } from './kernels/util.js';
 import {
   BR_IF,
   emitExp64,
-  emitExpm1_64,
   emitLog1p64,
   emitLog64,
-  emitTanh64,
   END,
   F32X4_DEMOTE_F64X2_ZERO,
-  F64X2_ABS,
-  F64X2_ADD,
   F64X2_DIV,
-  F64X2_GT,
-  F64X2_LT,
   F64X2_MUL,
   F64X2_NEG,
   F64X2_PROMOTE_LOW_F32X4,
@@ -80,9 +74,8 @@ import {
   wasmModule,
 } from './wasm.js';
 import './kernels/index.js';
-
-const SELU_ALPHA = 1.6732632423543772848170429916717;
-const SELU_SCALE = 1.0507009873554804934193349852946;
+import { fusedEpilogue } from '../activations.js';
+import { ACTIVATIONS, activationAlpha, constantPool, f64, runEpilogue, vop, zero, type Emit, type VectorOp } from './activations.js';
 
 /** Programs of fused nodes, attached by the plan to the KernelNode it builds. */
 export const fusedPrograms = new WeakMap<KernelNode, ElementwiseProgram>();
@@ -91,8 +84,6 @@ export const fusedPrograms = new WeakMap<KernelNode, ElementwiseProgram>();
 // Templates: one per op type, reproducing the unfused kernel's arithmetic exactly (same formula in
 // float64, one rounding to the output type), so that fused results equal unfused ones.
 
-/** Emits an expression over operand identifiers; `k` turns a number into a constant argument. */
-type Emit = (a: readonly string[], k: (x: number) => string) => string;
 interface Template {
   emit: Emit;
   /** The expression is already a value of the output type (no rounding or wrapping needed). */
@@ -141,36 +132,19 @@ const TEMPLATES: Record<string, Partial<Record<Key, Template>>> = {
   Reciprocal: same(T(([a]) => `1 / ${a}`)),
   Floor: same(T(([a]) => `Math.floor(${a})`, true)),
   Ceil: same(T(([a]) => `Math.ceil(${a})`, true)),
-  Sigmoid: same(T(([a]) => `1 / (1 + Math.exp(-${a}))`)),
-  Tanh: same(T(([a]) => `Math.tanh(${a})`)),
-  SigmoidGrad: same(T(([y, dy]) => `${dy} * ${y} * (1 - ${y})`)),
-  TanhGrad: same(T(([y, dy]) => `${dy} * (1 - ${y} * ${y})`)),
   SqrtGrad: same(T(([y, dy]) => `(${dy} * 0.5) / ${y}`)),
   RsqrtGrad: same(T(([y, dy]) => `-0.5 * ${dy} * ${y} * ${y} * ${y}`)),
   ReciprocalGrad: same(T(([y, dy]) => `-${dy} * ${y} * ${y}`)),
-  Relu: same(T(([a]) => `(${a} < 0 ? 0 : ${a})`, true), T(([a]) => `(${a} < 0 ? 0 : ${a})`, true)),
-  Relu6: same(T(([a]) => `(${a} < 0 ? 0 : ${a} > 6 ? 6 : ${a})`, true), T(([a]) => `(${a} < 0 ? 0 : ${a} > 6 ? 6 : ${a})`, true)),
-  Elu: same(T(([a]) => `(${a} < 0 ? Math.expm1(${a}) : ${a})`)),
-  Selu: same(T(([a], k) => `(${a} < 0 ? ${k(SELU_SCALE * SELU_ALPHA)} * Math.expm1(${a}) : ${k(SELU_SCALE)} * ${a})`)),
-  Softplus: same(T(([a]) => `(${a} > 0 ? ${a} + Math.log1p(Math.exp(-${a})) : Math.log1p(Math.exp(${a})))`)),
-  Softsign: same(T(([a]) => `${a} / (1 + Math.abs(${a}))`)),
-  ReluGrad: same(T(([g, x]) => `(${x} > 0 ? ${g} : 0)`, true)),
-  Relu6Grad: same(T(([g, x]) => `(${x} > 0 && ${x} < 6 ? ${g} : 0)`, true)),
-  EluGrad: same(T(([g, y]) => `(${y} < 0 ? ${g} * (${y} + 1) : ${g})`)),
-  SeluGrad: same(T(([g, y], k) => `(${y} < 0 ? ${g} * (${y} + ${k(SELU_SCALE * SELU_ALPHA)}) : ${g} * ${k(SELU_SCALE)})`)),
-  SoftplusGrad: same(T(([g, x]) => `${g} / (1 + Math.exp(-${x}))`)),
-  SoftsignGrad: same(T(([g, x]) => `${g} / ((1 + Math.abs(${x})) * (1 + Math.abs(${x})))`)),
   ZerosLike: { f: T(() => '0', true), i: T(() => '0', true), b: T(() => '0', true) },
   OnesLike: { f: T(() => '1', true), i: T(() => '1', true), b: T(() => '1', true) },
 };
 
-/** Templates that read a numeric attr (passed as a constant argument). */
-function attrTemplate(type: string, attrs: Readonly<Record<string, unknown>>): Template | undefined {
-  const alpha = attrs.alpha;
-  if (typeof alpha !== 'number') return undefined;
-  if (type === 'LeakyRelu') return T(([a], k) => `(${a} > 0 ? ${a} : ${a} * ${k(alpha)})`);
-  if (type === 'LeakyReluGrad') return T(([g, x], k) => `(${x} > 0 ? ${g} : ${g} * ${k(alpha)})`);
-  return undefined;
+/** An activation's template, from the activation table (float32; int32 where the expression serves it). */
+function activationTemplate(type: string, attrs: Readonly<Record<string, unknown>>, key: Key | undefined): Template | undefined {
+  const act = ACTIVATIONS[type];
+  const alpha = activationAlpha(type, attrs);
+  if (!act || alpha === undefined || !(key === 'f' || (key === 'i' && act.int32))) return undefined;
+  return T(act.js(alpha), act.exact);
 }
 
 /** Cast between float32, int32 and bool, as the Cast kernel does it. */
@@ -197,9 +171,8 @@ function templateFor(op: { type: string; attrs: Readonly<Record<string, unknown>
     const wrap = key === 'f' ? (e: string) => `fr(${e})` : (e: string) => `((${e}) | 0)`;
     return T((a) => a.slice(1).reduce((acc, x) => wrap(`${acc} + ${x}`), a[0]!), true);
   }
-  const byAttr = attrTemplate(op.type, op.attrs);
-  if (byAttr) return inDTypes[0] === 'float32' ? byAttr : undefined;
   const key = keyOf(inDTypes[0]!);
+  if (op.type in ACTIVATIONS) return activationTemplate(op.type, op.attrs, key);
   const t = key ? TEMPLATES[op.type]?.[key] : undefined;
   // Integer division and powers can fail at run time (division by zero): those stay unfused.
   if (key === 'i' && (op.type === 'FloorDiv' || op.type === 'FloorMod' || op.type === 'Pow')) return undefined;
@@ -286,15 +259,7 @@ function collapse(p: ElementwiseProgram): { dims: number[]; strides: number[][] 
 export function compileProgram(p: ElementwiseProgram): Compiled {
   const hit = compiledByProgram.get(p);
   if (hit) return hit;
-  const consts: number[] = [];
-  const k = (x: number): string => {
-    let i = consts.indexOf(x);
-    if (i < 0) {
-      i = consts.length;
-      consts.push(x);
-    }
-    return `K${int(i)}`;
-  };
+  const { k, consts } = constantPool();
   const { dims, strides } = collapse(p);
   const r = dims.length;
   // Operands with equal stride vectors share their index variables.
@@ -393,29 +358,8 @@ export function compileProgram(p: ElementwiseProgram): Compiled {
 
 type OperandKind = 'full' | 'row' | 'col' | 'scalar';
 
-interface VectorOp {
-  /** The f32x4 form (one IEEE float32 operation per lane, or selects): pushes the result from the argument locals. */
-  emit?: (b: FunctionBuilder, a: readonly number[]) => void;
-  /**
-   * The float64 form, run on each half of the lanes: pushes an f64x2 result from f64x2 argument
-   * locals, which is then rounded to float32, as the JS template rounds its float64 expression.
-   */
-  emit64?: (b: FunctionBuilder, a: readonly number[]) => void;
-  /** Uses exp/log (within a few float64 ulp of Math.*): its float32 result may, rarely, differ by one ulp. */
-  approx?: boolean;
-  /** Arguments through which the result jumps (a comparison decides between formulas). */
-  selectors?: readonly number[];
-}
-
-const vop = (op: number): number[] => simd(op);
 const binaryOp = (op: number): VectorOp => ({ emit: (b, [x, y]) => b.emit(get(x!), get(y!), vop(op)) });
 const unaryOp = (op: number): VectorOp => ({ emit: (b, [x]) => b.emit(get(x!), vop(op)) });
-const zero = (): number[] => f32x4Const(0);
-const zero64 = (): number[] => f64x2Const(0);
-const f64 = (emit64: VectorOp['emit64'], approx = false, selectors?: number[]): VectorOp => ({ emit64, approx, selectors });
-
-const SELU_SA = SELU_SCALE * SELU_ALPHA;
-
 const VECTOR_OPS: Record<string, VectorOp> = {
   AddV2: binaryOp(F32X4_ADD),
   Add: binaryOp(F32X4_ADD),
@@ -443,19 +387,6 @@ const VECTOR_OPS: Record<string, VectorOp> = {
       b.emit(get(x!), zero(), vop(F32X4_GT), f32x4Const(1), vop(V128_AND), get(x!), zero(), vop(F32X4_LT), f32x4Const(-1), vop(V128_AND), vop(V128_OR)),
     selectors: [0],
   },
-  Relu: { emit: (b, [x]) => select(b, zero(), get(x!), [...get(x!), ...zero(), ...vop(F32X4_LT)]) },
-  Relu6: {
-    emit: (b, [x]) => {
-      select(b, f32x4Const(6), get(x!), [...get(x!), ...f32x4Const(6), ...vop(F32X4_GT)]);
-      const t = keep(b);
-      select(b, zero(), get(t), [...get(x!), ...zero(), ...vop(F32X4_LT)]);
-    },
-  },
-  ReluGrad: { emit: (b, [g, x]) => select(b, get(g!), zero(), [...get(x!), ...zero(), ...vop(F32X4_GT)]), selectors: [1] },
-  Relu6Grad: {
-    emit: (b, [g, x]) => select(b, get(g!), zero(), [...get(x!), ...zero(), ...vop(F32X4_GT), ...get(x!), ...f32x4Const(6), ...vop(F32X4_LT), ...vop(V128_AND)]),
-    selectors: [1],
-  },
   ZerosLike: { emit: (b) => b.emit(zero()) },
   OnesLike: { emit: (b) => b.emit(f32x4Const(1)) },
   // The AddN kernel rounds after every addition, as f32x4.add does.
@@ -468,66 +399,12 @@ const VECTOR_OPS: Record<string, VectorOp> = {
     b.emit(get(d), get(d), vop(F64X2_MUL));
   }),
   Rsqrt: f64((b, [x]) => b.emit(f64x2Const(1), get(x!), vop(F64X2_SQRT), vop(F64X2_DIV))),
-  SigmoidGrad: f64((b, [y, dy]) => b.emit(get(dy!), get(y!), vop(F64X2_MUL), f64x2Const(1), get(y!), vop(F64X2_SUB), vop(F64X2_MUL))),
-  TanhGrad: f64((b, [y, dy]) => b.emit(get(dy!), f64x2Const(1), get(y!), get(y!), vop(F64X2_MUL), vop(F64X2_SUB), vop(F64X2_MUL))),
   SqrtGrad: f64((b, [y, dy]) => b.emit(get(dy!), f64x2Const(0.5), vop(F64X2_MUL), get(y!), vop(F64X2_DIV))),
   RsqrtGrad: f64((b, [y, dy]) => b.emit(f64x2Const(-0.5), get(dy!), vop(F64X2_MUL), get(y!), vop(F64X2_MUL), get(y!), vop(F64X2_MUL), get(y!), vop(F64X2_MUL))),
   ReciprocalGrad: f64((b, [y, dy]) => b.emit(get(dy!), vop(F64X2_NEG), get(y!), vop(F64X2_MUL), get(y!), vop(F64X2_MUL))),
-  Softsign: f64((b, [x]) => b.emit(get(x!), f64x2Const(1), get(x!), vop(F64X2_ABS), vop(F64X2_ADD), vop(F64X2_DIV))),
-  SoftsignGrad: f64((b, [g, x]) => {
-    b.emit(f64x2Const(1), get(x!), vop(F64X2_ABS), vop(F64X2_ADD));
-    const d = keep(b);
-    b.emit(get(g!), get(d), get(d), vop(F64X2_MUL), vop(F64X2_DIV));
-  }),
-  EluGrad: f64((b, [g, y]) => select(b, [...get(g!), ...get(y!), ...f64x2Const(1), ...vop(F64X2_ADD), ...vop(F64X2_MUL)], get(g!), [...get(y!), ...zero64(), ...vop(F64X2_LT)])),
-  SeluGrad: f64(
-    (b, [g, y]) =>
-      select(b, [...get(g!), ...get(y!), ...f64x2Const(SELU_SA), ...vop(F64X2_ADD), ...vop(F64X2_MUL)], [...get(g!), ...f64x2Const(SELU_SCALE), ...vop(F64X2_MUL)], [
-        ...get(y!),
-        ...zero64(),
-        ...vop(F64X2_LT),
-      ]),
-    false,
-    [1],
-  ),
   Exp: f64((b, [x]) => emitExp64(b, x!), true),
   Log: f64((b, [x]) => emitLog64(b, x!), true),
   Log1p: f64((b, [x]) => emitLog1p64(b, x!), true),
-  Tanh: f64((b, [x]) => emitTanh64(b, x!), true),
-  Sigmoid: f64((b, [x]) => {
-    const nx = b.local(V128);
-    b.emit(get(x!), vop(F64X2_NEG), set(nx), f64x2Const(1), f64x2Const(1));
-    emitExp64(b, nx);
-    b.emit(vop(F64X2_ADD), vop(F64X2_DIV));
-  }, true),
-  Elu: f64((b, [x]) => {
-    emitExpm1_64(b, x!);
-    const e = keep(b);
-    select(b, get(e), get(x!), [...get(x!), ...zero64(), ...vop(F64X2_LT)]);
-  }, true),
-  Selu: f64((b, [x]) => {
-    b.emit(f64x2Const(SELU_SA));
-    emitExpm1_64(b, x!);
-    b.emit(vop(F64X2_MUL));
-    const e = keep(b);
-    select(b, get(e), [...f64x2Const(SELU_SCALE), ...get(x!), ...vop(F64X2_MUL)], [...get(x!), ...zero64(), ...vop(F64X2_LT)]);
-  }, true),
-  // x + log1p(exp(-x)) above zero, log1p(exp(x)) elsewhere: both exponents are -|x|.
-  Softplus: f64((b, [x]) => {
-    const na = b.local(V128);
-    b.emit(get(x!), vop(F64X2_ABS), vop(F64X2_NEG), set(na));
-    emitExp64(b, na);
-    const e = keep(b);
-    emitLog1p64(b, e);
-    const l = keep(b);
-    select(b, [...get(x!), ...get(l), ...vop(F64X2_ADD)], get(l), [...get(x!), ...zero64(), ...vop(F64X2_GT)]);
-  }, true),
-  SoftplusGrad: f64((b, [g, x]) => {
-    const nx = b.local(V128);
-    b.emit(get(x!), vop(F64X2_NEG), set(nx), get(g!), f64x2Const(1));
-    emitExp64(b, nx);
-    b.emit(vop(F64X2_ADD), vop(F64X2_DIV));
-  }, true),
 };
 
 /** Comparisons of float32 lanes, as all-ones/zero lane masks (NaN compares unequal, -0 equals +0, as in JS). */
@@ -562,19 +439,10 @@ function vectorOp(op: ElementwiseProgram['ops'][number], inDTypes: readonly DTyp
   if (op.dtype !== 'float32') return undefined;
   if (op.type === 'Cast') return inDTypes[0] === 'bool' ? { emit: (b, [x]) => b.emit(get(x!), f32x4Const(1), vop(V128_AND)) } : { emit: (b, [x]) => b.emit(get(x!)) };
   if (inDTypes.some((d) => d !== 'float32')) return undefined;
-  if (op.type === 'LeakyRelu' || op.type === 'LeakyReluGrad') {
-    const alpha = op.attrs.alpha;
-    if (typeof alpha !== 'number') return undefined;
-    const leaky = op.type === 'LeakyRelu';
-    // x * alpha rounds once either way when alpha is a float32; otherwise it is a float64 product.
-    if (Math.fround(alpha) === alpha) {
-      return leaky
-        ? { emit: (b, [x]) => select(b, get(x!), [...get(x!), ...f32x4Const(alpha), ...vop(F32X4_MUL)], [...get(x!), ...zero(), ...vop(F32X4_GT)]) }
-        : { emit: (b, [g, x]) => select(b, get(g!), [...get(g!), ...f32x4Const(alpha), ...vop(F32X4_MUL)], [...get(x!), ...zero(), ...vop(F32X4_GT)]), selectors: [1] };
-    }
-    return leaky
-      ? f64((b, [x]) => select(b, get(x!), [...get(x!), ...f64x2Const(alpha), ...vop(F64X2_MUL)], [...get(x!), ...zero64(), ...vop(F64X2_GT)]))
-      : f64((b, [g, x]) => select(b, get(g!), [...get(g!), ...f64x2Const(alpha), ...vop(F64X2_MUL)], [...get(x!), ...zero64(), ...vop(F64X2_GT)]), false, [1]);
+  const act = ACTIVATIONS[op.type];
+  if (act) {
+    const alpha = activationAlpha(op.type, op.attrs);
+    return alpha === undefined ? undefined : act.simd(alpha);
   }
   return VECTOR_OPS[op.type];
 }
@@ -845,72 +713,12 @@ registerCpuKernel('_FusedElementwise', (inputs, node) => {
 // Contractions with an epilogue: the base kernel computes into the planned output, then bias and
 // activation are applied in place, with the unfused kernels' arithmetic.
 
-function activation(type: string | undefined, alpha: number): (v: number) => number {
-  switch (type) {
-    case undefined:
-      return (v) => v;
-    case 'Relu':
-      return (v) => (v < 0 ? 0 : v);
-    case 'Relu6':
-      return (v) => (v < 0 ? 0 : v > 6 ? 6 : v);
-    case 'Elu':
-      return (v) => (v < 0 ? Math.expm1(v) : v);
-    case 'LeakyRelu':
-      return (v) => (v > 0 ? v : v * alpha);
-    case 'Tanh':
-      return Math.tanh;
-    case 'Sigmoid':
-      return (v) => 1 / (1 + Math.exp(-v));
-    default:
-      throw new InvalidArgumentError(`unsupported fused activation ${type}`);
-  }
-}
-
-/** out[i] = act(fround(out[i] + bias[channel(i)])), channel over [outer, c, inner]. */
-function epilogue(out: Float32Array, bias: Float32Array, c: number, inner: number, act: string | undefined, alpha: number): void {
-  const n = out.length;
-  if (act === undefined || act === 'Relu') {
-    const relu = act === 'Relu';
-    if (inner === 1) {
-      for (let i = 0; i < n; i += c) {
-        for (let j = 0; j < c; j++) {
-          const v = Math.fround(out[i + j]! + bias[j]!);
-          out[i + j] = relu && v < 0 ? 0 : v;
-        }
-      }
-    } else {
-      for (let i = 0, ch = 0; i < n; i += inner, ch = ch + 1 === c ? 0 : ch + 1) {
-        const b = bias[ch]!;
-        for (let j = i; j < i + inner; j++) {
-          const v = Math.fround(out[j]! + b);
-          out[j] = relu && v < 0 ? 0 : v;
-        }
-      }
-    }
-    return;
-  }
-  const f = activation(act, alpha);
-  for (let i = 0, ch = 0, q = 0; i < n; i++) {
-    out[i] = f(Math.fround(out[i]! + bias[ch]!));
-    if (++q === inner) {
-      q = 0;
-      ch = ch + 1 === c ? 0 : ch + 1;
-    }
-  }
-}
-
-function fusedOps(node: KernelNode): { act: string | undefined; alpha: number } {
-  const ops = (node.attrs.fused_ops as readonly string[] | undefined) ?? [];
-  if (ops[0] !== 'BiasAdd' || ops.length > 2) throw new InvalidArgumentError(`unsupported fused_ops [${ops.join(', ')}]`);
-  return { act: ops[1], alpha: Number(node.attrs.leakyrelu_alpha ?? 0.2) };
-}
-
 function registerContraction(type: string, base: string, channelAxis: (node: KernelNode, rank: number) => number): void {
   registerCpuKernel(type, (inputs, node, state) => {
     const kernel = getCpuKernel(base);
     if (!kernel) throw new InternalError(`${type} needs the ${base} kernel`);
     const [x, w, bias] = inputs as [NDArray, NDArray, NDArray];
-    const { act, alpha } = fusedOps(node);
+    const { act, alpha } = fusedEpilogue(node.attrs);
     const baseNode: KernelNode = { ...node, type: base, inputDTypes: [x.dtype, w.dtype], inputShapes: node.inputShapes.slice(0, 2) };
     // The base kernel's output is fresh (its planned buffer, when it allocates through alloc()).
     const y = kernel([x, w], baseNode, state)[0]!;
@@ -919,7 +727,7 @@ function registerContraction(type: string, base: string, channelAxis: (node: Ker
     if (bias.rank !== 1 || bias.shape[0] !== c) {
       throw new InvalidArgumentError(`Must provide as many biases as the channel dimension of the input tensor: ${formatShape(bias.shape)} vs. ${formatShape(y.shape)}`);
     }
-    epilogue(y.data as Float32Array, bias.data as Float32Array, c, numElements(y.shape.slice(axis + 1)), act, alpha);
+    runEpilogue(act, alpha, y.data as Float32Array, bias.data as Float32Array, c, numElements(y.shape.slice(axis + 1)));
     return [y];
   });
 }

@@ -16,8 +16,7 @@
  * caller's bounded wait. Either way the caller gets an answer instead of blocking forever, and the
  * pool is unusable from then on (its owner finishes the task and replaces the pool).
  */
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { availableParallelism, Worker } from '../../src/platform.js';
 
 export const CTRL_INTS = 32;
 export const CTRL_F64 = 8;

@@ -17,12 +17,20 @@ async function gpuEntryPoint(): Promise<GPU> {
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   if (!isNode) throw new UnavailableError('WebGPU is not available in this browser (navigator.gpu is missing; it needs a secure context such as https or localhost)');
   // A variable specifier keeps bundlers from pulling the Node-only package into browser builds.
+  // `webgpu` is an optional peer dependency of weir: only a session asking for this backend loads it.
   const pkg = 'webgpu';
   let mod: { create: (flags: string[]) => GPU };
   try {
     mod = (await import(/* @vite-ignore */ pkg)) as typeof mod;
   } catch (e) {
-    throw new UnavailableError(`WebGPU in Node needs the npm package 'webgpu' (Dawn): ${(e as Error).message}`);
+    const err = e as { code?: string; message?: string };
+    const missing = (err.code === 'ERR_MODULE_NOT_FOUND' || err.code === 'MODULE_NOT_FOUND') && /['"]webgpu['"]/.test(err.message ?? '');
+    throw new UnavailableError(
+      missing
+        ? "The webgpu backend in Node needs the npm package 'webgpu' (Dawn's WebGPU bindings), an optional peer dependency of weir " +
+            "that is not installed: run `npm install webgpu`, or use the default backend: 'cpu'."
+        : `The webgpu backend in Node could not load the npm package 'webgpu' (Dawn's WebGPU bindings): ${err.message ?? String(e)}`,
+    );
   }
   return mod.create([]);
 }

@@ -434,16 +434,6 @@ registerUnary('Ceil', {
     for (let i = 0; i < n; i++) od[i] = Math.ceil(ad[i]!);
   },
 });
-registerUnary('Sigmoid', {
-  num: (od, ad, n) => {
-    for (let i = 0; i < n; i++) od[i] = 1 / (1 + Math.exp(-ad[i]!));
-  },
-});
-registerUnary('Tanh', {
-  num: (od, ad, n) => {
-    for (let i = 0; i < n; i++) od[i] = Math.tanh(ad[i]!);
-  },
-});
 registerUnary('LogicalNot', {
   num: (od, ad, n) => {
     for (let i = 0; i < n; i++) od[i] = ad[i]! ^ 1;
@@ -462,12 +452,6 @@ function registerGradHelper(type: string, f: (od: Float32Array, y: Float32Array,
     return [out];
   });
 }
-registerGradHelper('SigmoidGrad', (od, y, dy) => {
-  for (let i = 0; i < od.length; i++) od[i] = dy[i]! * y[i]! * (1 - y[i]!);
-});
-registerGradHelper('TanhGrad', (od, y, dy) => {
-  for (let i = 0; i < od.length; i++) od[i] = dy[i]! * (1 - y[i]! * y[i]!);
-});
 registerGradHelper('SqrtGrad', (od, y, dy) => {
   for (let i = 0; i < od.length; i++) od[i] = (dy[i]! * 0.5) / y[i]!;
 });

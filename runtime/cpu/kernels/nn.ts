@@ -3,9 +3,9 @@ import type { NDArray } from '../../../src/ndarray.js';
 import { formatShape, sameShape } from '../../../src/shape.js';
 import { registerCpuKernel } from '../registry.js';
 import { alloc, attr } from './util.js';
-
-const SELU_ALPHA = 1.6732632423543772848170429916717;
-const SELU_SCALE = 1.0507009873554804934193349852946;
+import type { TypedArray } from '../../../src/dtypes.js';
+import { gradShapeMismatch } from '../../activations.js';
+import { ACTIVATIONS, runActivation } from '../activations.js';
 
 type Num = Float32Array | Int32Array;
 
@@ -15,149 +15,30 @@ function checkSameShape(a: NDArray, b: NDArray, aWhat: string, bWhat: string): v
   }
 }
 
-// ---- activations ----
+// ---- activations and their gradients: generated from the activation table ----
 
-registerCpuKernel('Relu', ([x]) => {
-  const out = alloc(x!.dtype, x!.shape);
-  if (x!.dtype === 'int64') {
-    const xd = x!.data as BigInt64Array;
-    const od = out.data as BigInt64Array;
-    for (let i = 0; i < xd.length; i++) od[i] = xd[i]! > 0n ? xd[i]! : 0n;
-  } else {
-    const xd = x!.data as Num;
-    const od = out.data as Num;
-    // NaN passes through, as in TF.
-    for (let i = 0; i < xd.length; i++) {
-      const v = xd[i]!;
-      od[i] = v < 0 ? 0 : v;
+/** int64 values, which the generated kernels do not take. */
+const INT64_FORMS: Record<string, (v: bigint) => bigint> = {
+  Relu: (v) => (v > 0n ? v : 0n),
+  Relu6: (v) => (v < 0n ? 0n : v > 6n ? 6n : v),
+};
+
+for (const type of Object.keys(ACTIVATIONS)) {
+  registerCpuKernel(type, (inputs, node) => {
+    const x = inputs[inputs.length - 1]!;
+    if (inputs.length === 2 && !sameShape(inputs[0]!.shape, x.shape)) throw gradShapeMismatch(type, inputs[0]!.shape, x.shape);
+    const out = alloc(inputs[0]!.dtype, inputs[0]!.shape);
+    const int64 = INT64_FORMS[type];
+    if (x.dtype === 'int64' && int64) {
+      const xd = x.data as BigInt64Array;
+      const od = out.data as BigInt64Array;
+      for (let i = 0; i < xd.length; i++) od[i] = int64(xd[i]!);
+    } else {
+      runActivation(type, node.attrs, inputs.map((t) => t.data as TypedArray), out.data as TypedArray);
     }
-  }
-  return [out];
-});
-
-registerCpuKernel('Relu6', ([x]) => {
-  const out = alloc(x!.dtype, x!.shape);
-  if (x!.dtype === 'int64') {
-    const xd = x!.data as BigInt64Array;
-    const od = out.data as BigInt64Array;
-    for (let i = 0; i < xd.length; i++) {
-      const v = xd[i]!;
-      od[i] = v < 0n ? 0n : v > 6n ? 6n : v;
-    }
-  } else {
-    const xd = x!.data as Num;
-    const od = out.data as Num;
-    for (let i = 0; i < xd.length; i++) {
-      const v = xd[i]!;
-      od[i] = v < 0 ? 0 : v > 6 ? 6 : v;
-    }
-  }
-  return [out];
-});
-
-registerCpuKernel('LeakyRelu', ([x], node) => {
-  const alpha = attr<number>(node, 'alpha');
-  const out = alloc('float32', x!.shape);
-  const xd = x!.data as Float32Array;
-  const od = out.data as Float32Array;
-  for (let i = 0; i < xd.length; i++) {
-    const v = xd[i]!;
-    od[i] = v > 0 ? v : v * alpha;
-  }
-  return [out];
-});
-
-registerCpuKernel('Elu', ([x]) => {
-  const out = alloc('float32', x!.shape);
-  const xd = x!.data as Float32Array;
-  const od = out.data as Float32Array;
-  for (let i = 0; i < xd.length; i++) {
-    const v = xd[i]!;
-    od[i] = v < 0 ? Math.expm1(v) : v;
-  }
-  return [out];
-});
-
-registerCpuKernel('Selu', ([x]) => {
-  const out = alloc('float32', x!.shape);
-  const xd = x!.data as Float32Array;
-  const od = out.data as Float32Array;
-  const sa = SELU_SCALE * SELU_ALPHA;
-  for (let i = 0; i < xd.length; i++) {
-    const v = xd[i]!;
-    od[i] = v < 0 ? sa * Math.expm1(v) : SELU_SCALE * v;
-  }
-  return [out];
-});
-
-registerCpuKernel('Softplus', ([x]) => {
-  const out = alloc('float32', x!.shape);
-  const xd = x!.data as Float32Array;
-  const od = out.data as Float32Array;
-  // log(1 + e^v) without overflow: v + log1p(e^-v) for positive v.
-  for (let i = 0; i < xd.length; i++) {
-    const v = xd[i]!;
-    od[i] = v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v));
-  }
-  return [out];
-});
-
-registerCpuKernel('Softsign', ([x]) => {
-  const out = alloc('float32', x!.shape);
-  const xd = x!.data as Float32Array;
-  const od = out.data as Float32Array;
-  for (let i = 0; i < xd.length; i++) {
-    const v = xd[i]!;
-    od[i] = v / (1 + Math.abs(v));
-  }
-  return [out];
-});
-
-// ---- activation gradients: XGrad(gradients, features_or_outputs) ----
-
-function gradKernel(type: string, second: string, body: (g: Float32Array, x: Float32Array, o: Float32Array, alpha: number) => void): void {
-  registerCpuKernel(type, ([g, x], node) => {
-    checkSameShape(g!, x!, 'gradients', second);
-    const out = alloc(g!.dtype, g!.shape);
-    body(g!.data as Float32Array, x!.data as Float32Array, out.data as Float32Array, (node.attrs.alpha as number | undefined) ?? 0);
     return [out];
   });
 }
-
-gradKernel('ReluGrad', 'features', (g, x, o) => {
-  for (let i = 0; i < o.length; i++) o[i] = x[i]! > 0 ? g[i]! : 0;
-});
-gradKernel('Relu6Grad', 'features', (g, x, o) => {
-  for (let i = 0; i < o.length; i++) {
-    const v = x[i]!;
-    o[i] = v > 0 && v < 6 ? g[i]! : 0;
-  }
-});
-gradKernel('LeakyReluGrad', 'features', (g, x, o, alpha) => {
-  for (let i = 0; i < o.length; i++) o[i] = x[i]! > 0 ? g[i]! : g[i]! * alpha;
-});
-gradKernel('EluGrad', 'outputs', (g, y, o) => {
-  for (let i = 0; i < o.length; i++) {
-    const v = y[i]!;
-    o[i] = v < 0 ? g[i]! * (v + 1) : g[i]!;
-  }
-});
-gradKernel('SeluGrad', 'outputs', (g, y, o) => {
-  const sa = SELU_SCALE * SELU_ALPHA;
-  for (let i = 0; i < o.length; i++) {
-    const v = y[i]!;
-    o[i] = v < 0 ? g[i]! * (v + sa) : g[i]! * SELU_SCALE;
-  }
-});
-gradKernel('SoftplusGrad', 'features', (g, x, o) => {
-  for (let i = 0; i < o.length; i++) o[i] = g[i]! / (1 + Math.exp(-x[i]!));
-});
-gradKernel('SoftsignGrad', 'features', (g, x, o) => {
-  for (let i = 0; i < o.length; i++) {
-    const d = 1 + Math.abs(x[i]!);
-    o[i] = g[i]! / (d * d);
-  }
-});
 
 // ---- softmax ----
 

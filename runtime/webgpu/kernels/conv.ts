@@ -19,7 +19,9 @@ import { toNumbers } from '../../cpu/kernels/util.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
 import type { GpuTensor } from '../tensor.js';
-import { bindings, f32, perElement, PRELUDE, u } from '../wgsl.js';
+import { bindings, perElement, PRELUDE, u } from '../wgsl.js';
+import { fusedEpilogue, type Epilogue } from '../../activations.js';
+import { activationFn } from './math.js';
 
 // ---- geometry (as the CPU kernels compute it, with the same errors) ----
 
@@ -107,6 +109,8 @@ interface GemmSpec {
   inputs: GpuTensor[];
   /** Index among `inputs` of the bias read by `store` (the reduction pass rebinds it). */
   biasInput?: number;
+  /** Functions `store` calls. */
+  decls?: string;
   label: string;
 }
 
@@ -214,6 +218,7 @@ function gemm(ctx: KernelCtx, spec: GemmSpec, out: GpuTensor, splitTarget = 0): 
   // Tiles are stored k-major with one spare column, so threads storing down a k column hit distinct banks.
   const code = `${PRELUDE}
 ${bindings(spec.inputs.map((t) => t.dtype), ['float32'])}
+${spec.decls ?? ''}
 var<workgroup> As: array<array<f32, ${TM + 1}>, ${TK}>;
 var<workgroup> Bs: array<array<f32, ${TN + 1}>, ${TK}>;
 @compute @workgroup_size(${THREADS})
@@ -249,34 +254,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) t: u3
   const bias = spec.biasInput !== undefined ? [spec.inputs[spec.biasInput]!] : [];
   const sum = `var v = 0.0; for (var s = 0u; s < ${u(split)}; s++) { v += in0[s * ${u(M * N)} + i]; }`;
   ctx.dispatch(
-    perElement(M * N, bindings(['float32', ...bias.map((b) => b.dtype)], ['float32']), `${sum} let m = i / ${u(N)}; let n = i % ${u(N)}; ${spec.store('m', 'n', 'v', 'in1')}`, `${spec.label} (sum of k slices)`),
+    perElement(M * N, `${bindings(['float32', ...bias.map((b) => b.dtype)], ['float32'])}\n${spec.decls ?? ''}`, `${sum} let m = i / ${u(N)}; let n = i % ${u(N)}; ${spec.store('m', 'n', 'v', 'in1')}`, `${spec.label} (sum of k slices)`),
     [partial, ...bias],
     [out],
   );
-}
-
-// ---- epilogues of _FusedConv2D ----
-
-function activationExpr(act: string | undefined, v: string, alpha: number): string {
-  switch (act) {
-    case undefined:
-      return v;
-    case 'Relu':
-      return `select(${v}, 0.0, ${v} < 0.0)`;
-    case 'Relu6':
-      return `select(select(${v}, 6.0, ${v} > 6.0), 0.0, ${v} < 0.0)`;
-    case 'Elu':
-      return `select(${v}, exp(${v}) - 1.0, ${v} < 0.0)`;
-    case 'LeakyRelu':
-      return `select(${v} * ${f32(alpha)}, ${v}, ${v} > 0.0)`;
-    case 'Tanh':
-      // tanh(|v|) = (1 - e) / (1 + e) with e = exp(-2|v|) <= 1: no overflow, no NaN.
-      return `(sign(${v}) * (1.0 - exp(-2.0 * abs(${v}))) / (1.0 + exp(-2.0 * abs(${v}))))`;
-    case 'Sigmoid':
-      return `select(exp(${v}) / (1.0 + exp(${v})), 1.0 / (1.0 + exp(-${v})), ${v} >= 0.0)`;
-    default:
-      fail(`unsupported fused activation ${act}`);
-  }
 }
 
 // ---- Conv2D and its backprops ----
@@ -318,7 +299,7 @@ function pixelStore(format: DataFormat, P: number, OC: number, m: string, n: str
   return `out0[((${m} / ${u(P || 1)}) * ${u(OC)} + ${n}) * ${u(P)} + ${m} % ${u(P || 1)}] = ${v};`;
 }
 
-function conv2dForward(ctx: KernelCtx, x: GpuTensor, f: GpuTensor, epilogue?: { bias: GpuTensor; act: string | undefined; alpha: number }): GpuTensor {
+function conv2dForward(ctx: KernelCtx, x: GpuTensor, f: GpuTensor, epilogue?: Epilogue & { bias: GpuTensor }): GpuTensor {
   const a = windowAttrs(ctx.node, { dilations: true, explicit: true });
   const [N, H, W, C] = nhwc(x.shape, a.format, 'input');
   const [KH, KW, FC, OC] = filterDims(f.shape);
@@ -335,7 +316,7 @@ function conv2dForward(ctx: KernelCtx, x: GpuTensor, f: GpuTensor, epilogue?: { 
   const P = g.OH * g.OW;
   const store = (m: string, n: string, v: string, bias: string) =>
     epilogue
-      ? `let e = ${v} + ${bias}[${n}]; ${pixelStore(a.format, P, OC, m, n, activationExpr(epilogue.act, 'e', epilogue.alpha))}`
+      ? `let e = ${v} + ${bias}[${n}]; ${pixelStore(a.format, P, OC, m, n, 'act(e)')}`
       : pixelStore(a.format, P, OC, m, n, v);
   gemm(
     ctx,
@@ -348,6 +329,7 @@ function conv2dForward(ctx: KernelCtx, x: GpuTensor, f: GpuTensor, epilogue?: { 
       store,
       inputs: epilogue ? [x, f, epilogue.bias] : [x, f],
       biasInput: epilogue ? 2 : undefined,
+      decls: epilogue ? activationFn(epilogue.act, epilogue.alpha) : undefined,
       label: `${ctx.node.type} ${ctx.node.name}`,
     },
     y,
@@ -357,11 +339,7 @@ function conv2dForward(ctx: KernelCtx, x: GpuTensor, f: GpuTensor, epilogue?: { 
 
 registerGpuKernel('Conv2D', (ctx, [x, f]) => [conv2dForward(ctx, x!, f!)]);
 
-registerGpuKernel('_FusedConv2D', (ctx, [x, f, bias]) => {
-  const ops = (ctx.node.attrs.fused_ops as readonly string[] | undefined) ?? [];
-  if (ops[0] !== 'BiasAdd' || ops.length > 2) fail(`unsupported fused_ops [${ops.join(', ')}]`);
-  return [conv2dForward(ctx, x!, f!, { bias: bias!, act: ops[1], alpha: Number(ctx.node.attrs.leakyrelu_alpha ?? 0.2) })];
-});
+registerGpuKernel('_FusedConv2D', (ctx, [x, f, bias]) => [conv2dForward(ctx, x!, f!, { bias: bias!, ...fusedEpilogue(ctx.node.attrs) })]);
 
 /** input_sizes of a backprop-input op (4 sizes, or [height, width] with batch and depth from the other inputs). */
 function inputSizes(ctx: KernelCtx, format: DataFormat, FC: number, dy: GpuTensor): number[] {

@@ -12,11 +12,6 @@ registerGpuKernel('Placeholder', (ctx) => {
 registerGpuKernel('PlaceholderWithDefault', (_ctx, [x]) => [x!]);
 registerGpuKernel('Identity', (_ctx, [x]) => [x!]);
 registerGpuKernel('StopGradient', (_ctx, [x]) => [x!]);
-registerGpuKernel('Snapshot', (ctx, [x]) => {
-  const out = ctx.output(0, x!.dtype, x!.shape);
-  ctx.copy(x!, out);
-  return [out];
-});
 registerGpuKernel('NoOp', () => []);
 
 registerGpuKernel('VariableV2', (ctx) => {

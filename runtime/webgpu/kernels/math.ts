@@ -10,14 +10,14 @@ import type { NDArray } from '../../../src/ndarray.js';
 import { formatShape, sameShape } from '../../../src/shape.js';
 import type { AttrValue } from '../../../src/graph.js';
 import type { ElementwiseProgram } from '../../../passes/ir.js';
+import { getOpDef } from '../../../ops/index.js';
+import { gradShapeMismatch, leakyAlpha, SELU_ALPHA, SELU_SCALE } from '../../activations.js';
 import { getCpuKernel } from '../../cpu/registry.js';
 import { broadcastOrThrow } from '../../cpu/kernels/util.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
 import { bindings, broadcastIndex, f32, MAX_BINDINGS, perElement } from '../wgsl.js';
 
-const SELU_ALPHA = 1.6732632423543772848170429916717;
-const SELU_SCALE = 1.0507009873554804934193349852946;
 const SELU_SA = SELU_SCALE * SELU_ALPHA;
 
 
@@ -517,7 +517,7 @@ const TEMPLATES: Record<string, Template> = {
     int32: ([a]) => `clamp(${a}, 0, 6)`,
     int64: ([a]) => h(`select(select(${a}, vec2<u32>(6u, 0u), w_lt64(vec2<u32>(6u, 0u), ${a})), ${ZERO64}, w_isneg64(${a}))`, 'w_isneg64', 'w_lt64'),
   }),
-  LeakyRelu: (x) => (x.d[0] === F ? `select(${x.a[0]} * ${f32(alphaOf(x))}, ${x.a[0]}, ${x.a[0]} > 0.0)` : undefined),
+  LeakyRelu: (x) => (x.d[0] === F ? `select(${x.a[0]} * ${f32(leakyAlpha(x.attrs))}, ${x.a[0]}, ${x.a[0]} > 0.0)` : undefined),
   Elu: byType({ float32: ([a]) => h(`select(${a}, w_expm1(${a}), ${a} < 0.0)`, 'w_expm1') }),
   Selu: byType({ float32: ([a]) => h(`select(${f32(SELU_SCALE)} * ${a}, ${f32(SELU_SCALE * SELU_ALPHA)} * w_expm1(${a}), ${a} < 0.0)`, 'w_expm1') }),
   Softplus: byType({ float32: ([a]) => h(`w_softplus(${a})`, 'w_softplus') }),
@@ -532,7 +532,7 @@ const TEMPLATES: Record<string, Template> = {
     int32: ([g, x]) => `select(0, ${g}, ${x} > 0 && ${x} < 6)`,
     int64: ([g, x]) => h(`select(${ZERO64}, ${g}, w_lt64(${ZERO64}, ${x}) && w_lt64(${x}, vec2<u32>(6u, 0u)))`, 'w_lt64'),
   }),
-  LeakyReluGrad: (x) => (x.d[0] === F ? `select(${x.a[0]} * ${f32(alphaOf(x))}, ${x.a[0]}, ${x.a[1]} > 0.0)` : undefined),
+  LeakyReluGrad: (x) => (x.d[0] === F ? `select(${x.a[0]} * ${f32(leakyAlpha(x.attrs))}, ${x.a[0]}, ${x.a[1]} > 0.0)` : undefined),
   EluGrad: byType({ float32: ([g, y]) => `select(${g}, ${g} * (${y} + 1.0), ${y} < 0.0)` }),
   // y + scale*alpha as the CPU adds it, in double precision: at y = -scale*alpha (saturated
   // outputs) the sum is the constant's rounding residue, not 0.
@@ -555,11 +555,6 @@ const TEMPLATES: Record<string, Template> = {
 };
 TEMPLATES.Add = TEMPLATES.AddV2!;
 TEMPLATES.Select = TEMPLATES.SelectV2!;
-
-function alphaOf(x: OpArgs): number {
-  const a = x.attrs.alpha;
-  return typeof a === 'number' ? a : 0.2;
-}
 
 function zeroOf(d: DType): string | undefined {
   return d === F ? '0.0' : d === I ? '0' : d === B ? 'false' : d === L ? ZERO64 : undefined;
@@ -590,6 +585,17 @@ export function opExpr(type: string, attrs: Readonly<Record<string, unknown>>, a
 
 /** Op types the table covers (each has a single-op kernel registered below). */
 export const ELEMENTWISE_TYPES: readonly string[] = Object.keys(TEMPLATES);
+
+/**
+ * WGSL `fn act(v: f32) -> f32` (and the helpers it calls) applying a _FusedMatMul / _FusedConv2D
+ * activation: the activation's own template, so fused and unfused results agree.
+ */
+export function activationFn(act: string | undefined, alpha: number): string {
+  if (act === undefined) return 'fn act(v: f32) -> f32 { return v; }';
+  const r = opExpr(act, { alpha }, ['v'], [F], F);
+  if (!r) throw new InvalidArgumentError(`unsupported fused activation ${act}`);
+  return `${collectHelpers(r.helpers ?? [])}\nfn act(v: f32) -> f32 { return ${r.e}; }`;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Code generation for an ElementwiseProgram
@@ -782,34 +788,26 @@ function registerUnary(type: string): void {
   });
 }
 
-/** Ops over two tensors of one shape (gradient helpers); `what` words the CPU kernel's error. */
-function registerSameShape(type: string, what: (a: GpuTensor, b: GpuTensor) => string): void {
+/** Ops over two tensors of one shape (gradient ops). */
+function registerSameShape(type: string): void {
   registerGpuKernel(type, (ctx, inputs) => {
     const [a, b] = inputs as [GpuTensor, GpuTensor];
-    if (!sameShape(a.shape, b.shape)) throw new InvalidArgumentError(what(a, b));
+    if (!sameShape(a.shape, b.shape)) throw gradShapeMismatch(type, a.shape, b.shape);
     return singleOp(ctx, type, [a, b], [a.shape, b.shape], a.shape, outDType(ctx, a.dtype));
   });
 }
 
-for (const t of ['AddV2', 'Add', 'Sub', 'Mul', 'RealDiv', 'FloorDiv', 'FloorMod', 'Pow', 'Maximum', 'Minimum', 'SquaredDifference']) registerBinary(t);
-for (const t of ['Equal', 'NotEqual', 'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'LogicalAnd', 'LogicalOr']) registerBinary(t);
-for (const t of ['LogicalNot', 'Neg', 'Square', 'Sqrt', 'Rsqrt', 'Exp', 'Log', 'Log1p', 'Abs', 'Sign', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sigmoid', 'Tanh']) {
-  registerUnary(t);
-}
-for (const t of ['Relu', 'Relu6', 'LeakyRelu', 'Elu', 'Selu', 'Softplus', 'Softsign', 'ZerosLike', 'OnesLike', 'Cast']) registerUnary(t);
-for (const t of ['SigmoidGrad', 'TanhGrad', 'SqrtGrad', 'RsqrtGrad', 'ReciprocalGrad']) {
-  registerSameShape(t, (y, dy) => `y and dy must have the same shape, got ${formatShape(y.shape)} and ${formatShape(dy.shape)}`);
-}
-for (const [t, second] of [
-  ['ReluGrad', 'features'],
-  ['Relu6Grad', 'features'],
-  ['LeakyReluGrad', 'features'],
-  ['EluGrad', 'outputs'],
-  ['SeluGrad', 'outputs'],
-  ['SoftplusGrad', 'features'],
-  ['SoftsignGrad', 'features'],
-] as const) {
-  registerSameShape(t, (g, x) => `gradients and ${second} must be the same size: ${formatShape(g.shape)} vs. ${formatShape(x.shape)}`);
+// Every op of the table gets a single-op kernel, shaped by its inputs: X(x) and the activations are
+// unary, X(x, y) broadcasts, the gradient ops take two tensors of one shape. The rest have their own below.
+const OWN_KERNELS = new Set(['SelectV2', 'Select', 'AddN', 'BiasAdd']);
+for (const type of ELEMENTWISE_TYPES) {
+  if (OWN_KERNELS.has(type)) continue;
+  const inputs = getOpDef(type)?.inputs;
+  if (!inputs) throw new InternalError(`WebGPU elementwise template for unregistered op ${type}`);
+  if (inputs.length === 1) registerUnary(type);
+  else if (inputs.join() === 'x,y') registerBinary(type);
+  else if (inputs.length === 2) registerSameShape(type);
+  else throw new InternalError(`WebGPU elementwise template for ${type}(${inputs.join(', ')}) has no kernel shape`);
 }
 
 registerGpuKernel('SelectV2', (ctx, inputs) => {

@@ -9,43 +9,13 @@ import { formatShape, stridesOf } from '../../../src/shape.js';
 import { broadcastOrThrow, broadcastStrides } from '../../cpu/kernels/util.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
-import { f32, u, type Program } from '../wgsl.js';
+import { u, type Program } from '../wgsl.js';
+import { fusedEpilogue, type Epilogue } from '../../activations.js';
+import { activationFn } from './math.js';
 
 const TM = 64;
 const TN = 64;
 const TK = 16;
-
-/** WGSL `fn act(v: f32) -> f32` applying a fused activation (as runtime/cpu/fused.ts's activation). */
-export function activationWgsl(act: string | undefined, alpha: number): string {
-  const body = (() => {
-    switch (act) {
-      case undefined:
-        return 'return v;';
-      case 'Relu':
-        return 'return select(v, 0.0, v < 0.0);';
-      case 'Relu6':
-        return 'return select(select(v, 6.0, v > 6.0), 0.0, v < 0.0);';
-      case 'Elu':
-        // expm1 without cancellation for small |v|.
-        return `if (v >= 0.0) { return v; }
-  if (v > -1e-3) { return v + v * v * (0.5 + v * (1.0 / 6.0)); }
-  return exp(v) - 1.0;`;
-      case 'LeakyRelu':
-        return `return select(v * ${f32(alpha)}, v, v > 0.0);`;
-      case 'Tanh':
-        return `if (abs(v) < 1e-3) { return v * (1.0 - v * v * (1.0 / 3.0)); }
-  let e = exp(-2.0 * abs(v));
-  let t = (1.0 - e) / (1.0 + e);
-  return select(t, -t, v < 0.0);`;
-      case 'Sigmoid':
-        return `let e = exp(-abs(v));
-  return select(1.0 / (1.0 + e), e / (1.0 + e), v < 0.0);`;
-      default:
-        throw new InvalidArgumentError(`unsupported fused activation ${act}`);
-    }
-  })();
-  return `fn act(v: f32) -> f32 {\n  ${body}\n}`;
-}
 
 interface MatmulShape {
   M: number;
@@ -58,7 +28,7 @@ interface MatmulShape {
   batch: number[];
   aStr: number[];
   bStr: number[];
-  epilogue?: { act: string | undefined; alpha: number };
+  epilogue?: Epilogue;
 }
 
 /** Expression for the offset (in matrices) of batch `b` with per-dim strides `st`. */
@@ -172,7 +142,7 @@ export function matmulProgram(s: MatmulShape, label: string): Program {
   ].join('\n');
 
   const code = `${decls}
-${epi ? activationWgsl(epi.act, epi.alpha) : ''}
+${epi ? activationFn(epi.act, epi.alpha) : ''}
 var<workgroup> As: array<${V}, ${TK * 16}>;
 var<workgroup> Bs: array<${V}, ${TK * 16}>;
 @compute @workgroup_size(16, 16)
@@ -218,7 +188,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 }
 
 /** Records C = op(A) op(B) over broadcast batch dims, checking shapes as the CPU kernel does. */
-function batchMatmul(ctx: KernelCtx, a: GpuTensor, b: GpuTensor, ta: boolean, tb: boolean, what: string, bias?: GpuTensor, epilogue?: { act: string | undefined; alpha: number }): GpuTensor {
+function batchMatmul(ctx: KernelCtx, a: GpuTensor, b: GpuTensor, ta: boolean, tb: boolean, what: string, bias?: GpuTensor, epilogue?: Epilogue): GpuTensor {
   if (a.shape.length < 2 || b.shape.length < 2) {
     throw new InvalidArgumentError(`${what}: inputs must be at least rank 2, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
   }
@@ -259,15 +229,6 @@ registerGpuKernel('MatMul', (ctx, [a, b]) => {
 });
 
 registerGpuKernel('BatchMatMulV2', (ctx, [a, b]) => [batchMatmul(ctx, a!, b!, !!ctx.node.attrs.adj_x, !!ctx.node.attrs.adj_y, 'BatchMatMulV2')]);
-
-/** The fused epilogue of a _FusedMatMul / _FusedConv2D node: BiasAdd, then at most one activation. */
-export function fusedEpilogue(attrs: Readonly<Record<string, unknown>>): { act: string | undefined; alpha: number } {
-  const ops = (attrs.fused_ops as readonly string[] | undefined) ?? [];
-  if (ops[0] !== 'BiasAdd' || ops.length > 2) throw new InvalidArgumentError(`unsupported fused_ops [${ops.join(', ')}]`);
-  const act = ops[1];
-  activationWgsl(act, 0);
-  return { act, alpha: Number(attrs.leakyrelu_alpha ?? 0.2) };
-}
 
 registerGpuKernel('_FusedMatMul', (ctx, [a, b, bias]) => {
   if (a!.shape.length !== 2 || b!.shape.length !== 2) {

@@ -1,0 +1,297 @@
+// The CPU's activation table: each activation (and its gradient op) written once, as a float64
+// JavaScript expression and as WebAssembly SIMD. The plain kernels (kernels/nn.ts), the fused
+// elementwise kernels (fused.ts: JS and SIMD) and the MatMul/Conv2D epilogues (fused.ts) are all
+// generated from it, so they agree to the bit.
+//
+// Code generation safety: expressions are built only from the fixed snippets below and operand
+// names the generators make up; numbers travel as constant arguments (k(x) names K[i]).
+import type { TypedArray } from '../../src/dtypes.js';
+import { InternalError } from '../../src/errors.js';
+import { leakyAlpha, SELU_ALPHA, SELU_SCALE } from '../activations.js';
+import {
+  emitExp64,
+  emitExpm1_64,
+  emitLog1p64,
+  emitTanh64,
+  F32X4_GT,
+  F32X4_LT,
+  F32X4_MUL,
+  F64X2_ABS,
+  F64X2_ADD,
+  F64X2_DIV,
+  F64X2_GT,
+  F64X2_LT,
+  F64X2_MUL,
+  F64X2_NEG,
+  F64X2_SUB,
+  f32x4Const,
+  f64x2Const,
+  type FunctionBuilder,
+  get,
+  keep,
+  select,
+  set,
+  simd,
+  V128,
+  V128_AND,
+} from './wasm.js';
+
+/** The vector form of an op in a generated SIMD kernel (fused.ts runs it). */
+export interface VectorOp {
+  /** The f32x4 form (one IEEE float32 operation per lane, or selects): pushes the result from the argument locals. */
+  emit?: (b: FunctionBuilder, a: readonly number[]) => void;
+  /**
+   * The float64 form, run on each half of the lanes: pushes an f64x2 result from f64x2 argument
+   * locals, which is then rounded to float32, as the JS expression's float64 value is rounded.
+   */
+  emit64?: (b: FunctionBuilder, a: readonly number[]) => void;
+  /** Uses exp/log (within a few float64 ulp of Math.*): its float32 result may, rarely, differ by one ulp. */
+  approx?: boolean;
+  /** Arguments through which the result jumps (a comparison decides between formulas). */
+  selectors?: readonly number[];
+}
+
+export const vop = (op: number): number[] => simd(op);
+export const zero = (): number[] => f32x4Const(0);
+export const zero64 = (): number[] => f64x2Const(0);
+export const f64 = (emit64: VectorOp['emit64'], approx = false, selectors?: number[]): VectorOp => ({ emit64, approx, selectors });
+
+/** An expression over operand identifiers; `k` turns a number into a constant argument. */
+export type Emit = (a: readonly string[], k: (x: number) => string) => string;
+
+export interface Activation {
+  /** The float64 expression, rounded once to the output type. Operands in the op's input order. */
+  js: (alpha: number) => Emit;
+  /** The expression is already a float32 (selects only): no rounding needed. */
+  exact?: boolean;
+  /** The same expression serves int32 values. */
+  int32?: boolean;
+  /** Reads LeakyRelu's slope (the `alpha` attr). */
+  alpha?: boolean;
+  simd: (alpha: number) => VectorOp;
+}
+
+const SELU_SA = SELU_SCALE * SELU_ALPHA;
+const relu: Emit = ([a]) => `(${a} < 0 ? 0 : ${a})`;
+const relu6: Emit = ([a]) => `(${a} < 0 ? 0 : ${a} > 6 ? 6 : ${a})`;
+
+/** `x * alpha` rounds once either way when alpha is a float32: then the SIMD form stays in float32. */
+function leaky(alpha: number, grad: boolean): VectorOp {
+  // LeakyRelu(x): x above zero, else x * alpha; LeakyReluGrad(g, x): g above zero, else g * alpha.
+  const pick = (b: FunctionBuilder, [g, x]: readonly number[], wide: boolean): void => {
+    const [k, mul, gt, z] = wide ? [f64x2Const, F64X2_MUL, F64X2_GT, zero64] : [f32x4Const, F32X4_MUL, F32X4_GT, zero];
+    select(b, get(g!), [...get(g!), ...k(alpha), ...vop(mul)], [...get(x!), ...z(), ...vop(gt)]);
+  };
+  const args = (a: readonly number[]): number[] => (grad ? [...a] : [a[0]!, a[0]!]);
+  const selectors = grad ? [1] : undefined;
+  if (Math.fround(alpha) === alpha) return { emit: (b, a) => pick(b, args(a), false), selectors };
+  return f64((b, a) => pick(b, args(a), true), false, selectors);
+}
+
+export const ACTIVATIONS: Readonly<Record<string, Activation>> = {
+  Relu: { js: () => relu, exact: true, int32: true, simd: () => ({ emit: (b, [x]) => select(b, zero(), get(x!), [...get(x!), ...zero(), ...vop(F32X4_LT)]) }) },
+  Relu6: {
+    js: () => relu6,
+    exact: true,
+    int32: true,
+    simd: () => ({
+      emit: (b, [x]) => {
+        select(b, f32x4Const(6), get(x!), [...get(x!), ...f32x4Const(6), ...vop(F32X4_GT)]);
+        const t = keep(b);
+        select(b, zero(), get(t), [...get(x!), ...zero(), ...vop(F32X4_LT)]);
+      },
+    }),
+  },
+  LeakyRelu: { js: (alpha) => ([a], k) => `(${a} > 0 ? ${a} : ${a} * ${k(alpha)})`, alpha: true, simd: (alpha) => leaky(alpha, false) },
+  Elu: {
+    js: () => ([a]) => `(${a} < 0 ? Math.expm1(${a}) : ${a})`,
+    simd: () =>
+      f64((b, [x]) => {
+        emitExpm1_64(b, x!);
+        const e = keep(b);
+        select(b, get(e), get(x!), [...get(x!), ...zero64(), ...vop(F64X2_LT)]);
+      }, true),
+  },
+  Selu: {
+    js: () => ([a], k) => `(${a} < 0 ? ${k(SELU_SA)} * Math.expm1(${a}) : ${k(SELU_SCALE)} * ${a})`,
+    simd: () =>
+      f64((b, [x]) => {
+        b.emit(f64x2Const(SELU_SA));
+        emitExpm1_64(b, x!);
+        b.emit(vop(F64X2_MUL));
+        const e = keep(b);
+        select(b, get(e), [...f64x2Const(SELU_SCALE), ...get(x!), ...vop(F64X2_MUL)], [...get(x!), ...zero64(), ...vop(F64X2_LT)]);
+      }, true),
+  },
+  // log(1 + e^x) without overflow: x + log1p(e^-x) above zero; both exponents are -|x|.
+  Softplus: {
+    js: () => ([a]) => `(${a} > 0 ? ${a} + Math.log1p(Math.exp(-${a})) : Math.log1p(Math.exp(${a})))`,
+    simd: () =>
+      f64((b, [x]) => {
+        const na = b.local(V128);
+        b.emit(get(x!), vop(F64X2_ABS), vop(F64X2_NEG), set(na));
+        emitExp64(b, na);
+        const e = keep(b);
+        emitLog1p64(b, e);
+        const l = keep(b);
+        select(b, [...get(x!), ...get(l), ...vop(F64X2_ADD)], get(l), [...get(x!), ...zero64(), ...vop(F64X2_GT)]);
+      }, true),
+  },
+  Softsign: {
+    js: () => ([a]) => `${a} / (1 + Math.abs(${a}))`,
+    simd: () => f64((b, [x]) => b.emit(get(x!), f64x2Const(1), get(x!), vop(F64X2_ABS), vop(F64X2_ADD), vop(F64X2_DIV))),
+  },
+  Sigmoid: {
+    js: () => ([a]) => `1 / (1 + Math.exp(-${a}))`,
+    simd: () =>
+      f64((b, [x]) => {
+        const nx = b.local(V128);
+        b.emit(get(x!), vop(F64X2_NEG), set(nx), f64x2Const(1), f64x2Const(1));
+        emitExp64(b, nx);
+        b.emit(vop(F64X2_ADD), vop(F64X2_DIV));
+      }, true),
+  },
+  Tanh: { js: () => ([a]) => `Math.tanh(${a})`, simd: () => f64((b, [x]) => emitTanh64(b, x!), true) },
+
+  // Gradients: XGrad(gradients, features) / XGrad(gradients, outputs), and XGrad(y, dy).
+  ReluGrad: {
+    js: () => ([g, x]) => `(${x} > 0 ? ${g} : 0)`,
+    exact: true,
+    simd: () => ({ emit: (b, [g, x]) => select(b, get(g!), zero(), [...get(x!), ...zero(), ...vop(F32X4_GT)]), selectors: [1] }),
+  },
+  Relu6Grad: {
+    js: () => ([g, x]) => `(${x} > 0 && ${x} < 6 ? ${g} : 0)`,
+    exact: true,
+    simd: () => ({
+      emit: (b, [g, x]) => select(b, get(g!), zero(), [...get(x!), ...zero(), ...vop(F32X4_GT), ...get(x!), ...f32x4Const(6), ...vop(F32X4_LT), ...vop(V128_AND)]),
+      selectors: [1],
+    }),
+  },
+  LeakyReluGrad: { js: (alpha) => ([g, x], k) => `(${x} > 0 ? ${g} : ${g} * ${k(alpha)})`, alpha: true, simd: (alpha) => leaky(alpha, true) },
+  EluGrad: {
+    js: () => ([g, y]) => `(${y} < 0 ? ${g} * (${y} + 1) : ${g})`,
+    simd: () =>
+      f64((b, [g, y]) => select(b, [...get(g!), ...get(y!), ...f64x2Const(1), ...vop(F64X2_ADD), ...vop(F64X2_MUL)], get(g!), [...get(y!), ...zero64(), ...vop(F64X2_LT)])),
+  },
+  SeluGrad: {
+    js: () => ([g, y], k) => `(${y} < 0 ? ${g} * (${y} + ${k(SELU_SA)}) : ${g} * ${k(SELU_SCALE)})`,
+    simd: () =>
+      f64(
+        (b, [g, y]) =>
+          select(b, [...get(g!), ...get(y!), ...f64x2Const(SELU_SA), ...vop(F64X2_ADD), ...vop(F64X2_MUL)], [...get(g!), ...f64x2Const(SELU_SCALE), ...vop(F64X2_MUL)], [
+            ...get(y!),
+            ...zero64(),
+            ...vop(F64X2_LT),
+          ]),
+        false,
+        [1],
+      ),
+  },
+  SoftplusGrad: {
+    js: () => ([g, x]) => `${g} / (1 + Math.exp(-${x}))`,
+    simd: () =>
+      f64((b, [g, x]) => {
+        const nx = b.local(V128);
+        b.emit(get(x!), vop(F64X2_NEG), set(nx), get(g!), f64x2Const(1));
+        emitExp64(b, nx);
+        b.emit(vop(F64X2_ADD), vop(F64X2_DIV));
+      }, true),
+  },
+  SoftsignGrad: {
+    js: () => ([g, x]) => `${g} / ((1 + Math.abs(${x})) * (1 + Math.abs(${x})))`,
+    simd: () =>
+      f64((b, [g, x]) => {
+        b.emit(f64x2Const(1), get(x!), vop(F64X2_ABS), vop(F64X2_ADD));
+        const d = keep(b);
+        b.emit(get(g!), get(d), get(d), vop(F64X2_MUL), vop(F64X2_DIV));
+      }),
+  },
+  SigmoidGrad: {
+    js: () => ([y, dy]) => `${dy} * ${y} * (1 - ${y})`,
+    simd: () => f64((b, [y, dy]) => b.emit(get(dy!), get(y!), vop(F64X2_MUL), f64x2Const(1), get(y!), vop(F64X2_SUB), vop(F64X2_MUL))),
+  },
+  TanhGrad: {
+    js: () => ([y, dy]) => `${dy} * (1 - ${y} * ${y})`,
+    simd: () => f64((b, [y, dy]) => b.emit(get(dy!), f64x2Const(1), get(y!), get(y!), vop(F64X2_MUL), vop(F64X2_SUB), vop(F64X2_MUL))),
+  },
+};
+
+/** The slope an activation reads from its attrs; undefined when it needs one and the attr is not a number. */
+export function activationAlpha(type: string, attrs: Readonly<Record<string, unknown>>): number | undefined {
+  if (!ACTIVATIONS[type]?.alpha) return 0;
+  return typeof attrs.alpha === 'number' ? attrs.alpha : undefined;
+}
+
+/** Collects constants for generated code: k(x) names the slot of x in `consts`. */
+export function constantPool(): { k: (x: number) => string; consts: number[] } {
+  const consts: number[] = [];
+  const k = (x: number): string => {
+    let i = consts.indexOf(x);
+    if (i < 0) i = consts.push(x) - 1;
+    return `K${i}`;
+  };
+  return { k, consts };
+}
+
+function expression(type: string, alpha: number, operands: readonly string[]): { e: string; consts: number[] } {
+  const act = ACTIVATIONS[type];
+  if (!act) throw new InternalError(`no CPU activation ${type}`);
+  const { k, consts } = constantPool();
+  return { e: act.js(alpha)(operands, k), consts };
+}
+
+const compiled = new Map<string, (...args: never[]) => void>();
+function compile<F>(source: string): F {
+  let fn = compiled.get(source);
+  if (!fn) {
+    fn = new Function(`"use strict";\nreturn ${source};`)() as (...args: never[]) => void;
+    compiled.set(source, fn);
+  }
+  return fn as F;
+}
+
+const declare = (consts: readonly number[]): string => consts.map((_, i) => `const K${i} = K[${i}];`).join(' ');
+
+/** out[i] = act(x[i]) (one operand) or act(a[i], b[i]) (two), over typed arrays of one length. */
+export function runActivation(type: string, attrs: Readonly<Record<string, unknown>>, ins: readonly TypedArray[], out: TypedArray): void {
+  const names = ins.map((_, i) => `a${i}`);
+  const { e, consts } = expression(type, leakyAlpha(attrs), names);
+  const fn = compile<(I: readonly TypedArray[], o: TypedArray, K: readonly number[]) => void>(`function ${type}(I, o, K) {
+  ${declare(consts)}
+  ${names.map((n, i) => `const ${n}s = I[${i}];`).join(' ')}
+  for (let i = 0; i < o.length; i++) {
+    ${names.map((n) => `const ${n} = ${n}s[i];`).join(' ')}
+    o[i] = ${e};
+  }
+}`);
+  fn(ins, out, consts);
+}
+
+/**
+ * out[i] = act(fround(out[i] + bias[channel(i)])), channels over [outer, c, inner]: the epilogue of
+ * _FusedMatMul / _FusedConv2D, the same arithmetic as BiasAdd then the activation's kernel.
+ */
+export function runEpilogue(act: string | undefined, alpha: number, out: Float32Array, bias: Float32Array, c: number, inner: number): void {
+  const { e, consts } = act === undefined ? { e: 'v', consts: [] } : expression(act, alpha, ['v']);
+  const fn = compile<(o: Float32Array, bias: Float32Array, c: number, inner: number, K: readonly number[]) => void>(`function epilogue(o, bias, c, inner, K) {
+  ${declare(consts)}
+  const n = o.length;
+  if (inner === 1) {
+    for (let i = 0; i < n; i += c) {
+      for (let j = 0; j < c; j++) {
+        const v = Math.fround(o[i + j] + bias[j]);
+        o[i + j] = ${e};
+      }
+    }
+    return;
+  }
+  for (let i = 0, ch = 0; i < n; i += inner, ch = ch + 1 === c ? 0 : ch + 1) {
+    const b = bias[ch];
+    for (let j = i; j < i + inner; j++) {
+      const v = Math.fround(o[j] + b);
+      o[j] = ${e};
+    }
+  }
+}`);
+  fn(out, bias, c, inner, consts);
+}
