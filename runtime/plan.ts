@@ -96,7 +96,7 @@ export class Plan {
   }
 
   /**
-   * Runs the plan and downloads what it fetches. `feeds` are backend handles, keyed by fed tensor.
+   * Uploads the fed values, runs the plan and downloads what it fetches.
    * Runs may overlap (Session.run is async): a run holds an arena from a small pool until its
    * results are copied out, and nothing about one run is kept in module or plan state that another
    * run could see. On the CPU every kernel returns at once and results are copied out at once, so a
@@ -105,7 +105,7 @@ export class Plan {
    * `live` is asked at every point where the run waited: false fails the run with a
    * CancelledError (the session was closed meanwhile).
    */
-  async run<H>(backend: Backend<H>, state: RuntimeState<H>, feeds: ReadonlyMap<Tensor, H>, live: () => boolean = () => true): Promise<NDArray[]> {
+  async run<H>(backend: Backend<H>, state: RuntimeState<H>, feeds: ReadonlyMap<Tensor, NDArray>, live: () => boolean = () => true): Promise<NDArray[]> {
     const pool = this.memory && backend.name === 'cpu' ? (this.arenas ??= new ArenaPool(() => new ArenaRuntime(this))) : undefined;
     let arena = pool?.tryAcquire();
     if (pool && !arena) {
@@ -116,7 +116,9 @@ export class Plan {
       }
     }
     try {
-      const r = this.execute(backend, state, feeds, arena, live);
+      const handles = new Map<Tensor, H>();
+      for (const [t, v] of feeds) handles.set(t, backend.upload(v));
+      const r = this.execute(backend, state, handles, arena, live);
       const fetched = r instanceof Promise ? await r : r;
       // Copied out at once where the backend can: the arena is free again before this run yields.
       if (backend.read) return fetched.map((h) => backend.read!(h));
@@ -431,6 +433,13 @@ export interface CompileRequest {
   feeds: readonly Tensor[];
   /** Concrete shapes of the fed values (the plan is specialized to them when optimized). */
   feedShapes?: ReadonlyMap<Tensor, readonly number[]>;
+}
+
+/** What to compile for a run fetching `fetches`, running `targets`, feeding these values. */
+export function compileRequest(fetches: readonly Tensor[], targets: readonly Operation[], feeds: ReadonlyMap<Tensor, { readonly shape: readonly number[] }>): CompileRequest {
+  const feedShapes = new Map<Tensor, readonly number[]>();
+  for (const [t, v] of feeds) feedShapes.set(t, v.shape);
+  return { fetches, targets, feeds: [...feeds.keys()], feedShapes };
 }
 
 export interface CompileOptions extends RunPipelineOptions {

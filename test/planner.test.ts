@@ -227,9 +227,13 @@ describe('memory planner', () => {
     const [h1, y1] = await sess.run([h, y], [[x, v1]]);
     const keep = Array.from(h1.data as Float32Array);
     const plan = await sess.compile([h, y], [[x, v1]]);
-    const arena = (plan as unknown as { arena: { buffer: ArrayBuffer } }).arena.buffer;
+    // Runs one after another share one arena of the plan's pool.
+    const pool = (plan as unknown as { arenas: { free: { buffer: ArrayBuffer }[]; created: number } }).arenas;
+    expect(pool.created).toBe(1);
+    const arena = pool.free[0]!.buffer;
     const [h2] = await sess.run([h, y], [[x, v2]]);
-    expect((plan as unknown as { arena: { buffer: ArrayBuffer } }).arena.buffer).toBe(arena);
+    expect(pool.created).toBe(1);
+    expect(pool.free[0]!.buffer).toBe(arena);
     expect(Array.from(h1.data as Float32Array)).toEqual(keep);
     expect(Array.from(h2.data as Float32Array)).not.toEqual(keep);
     expect((h1.data as Float32Array).buffer).not.toBe(arena);

@@ -76,6 +76,7 @@ import {
 import './kernels/index.js';
 import { fusedEpilogue } from '../activations.js';
 import { ACTIVATIONS, activationAlpha, constantPool, f64, runEpilogue, vop, zero, type Emit, type VectorOp } from './activations.js';
+import { config } from '../../src/config.js';
 
 /** Programs of fused nodes, attached by the plan to the KernelNode it builds. */
 export const fusedPrograms = new WeakMap<KernelNode, ElementwiseProgram>();
@@ -482,7 +483,7 @@ interface WasmKernel {
   kinds: OperandKind[];
 }
 
-const FAST = typeof process === 'undefined' || process.env?.WEIR_CPU_FAST !== '0';
+const FAST = config.cpuFast();
 let wasmMemory: WebAssembly.Memory | null = null;
 let wasmHeap = new Float32Array(0);
 /** The staging memory as int32 lanes, for bool inputs staged as masks. */

@@ -45,6 +45,7 @@ import {
   type WasmFunction,
 } from './wasm.js';
 import { ARG, CTRL_BYTES, ThreadPool, threadCount, workerLoopSource } from './threads.js';
+import { config } from '../../src/config.js';
 
 const MR = 4;
 const NR = 8;
@@ -66,7 +67,7 @@ const PANEL_FLOATS = CB_AT + MC * NC;
 type SimdKernel = (kc: number, aByte: number, bByte: number, cByte: number, ldcBytes: number) => void;
 
 /** WEIR_CPU_FAST=0 forces the portable path (TypeScript micro-kernel, one thread); read once, at load. */
-const FAST = typeof process === 'undefined' || process.env?.WEIR_CPU_FAST !== '0';
+const FAST = config.cpuFast();
 const THREADS = FAST ? threadCount() : 1;
 
 // The WebAssembly memory (shared with the workers where the engine allows): the workers' control

@@ -59,6 +59,7 @@ import {
   wasmModule,
   type WasmFunction,
 } from './wasm.js';
+import { config } from '../../src/config.js';
 
 // ---- The elementwise / reduction module ----
 
@@ -265,7 +266,7 @@ interface Engine {
 
 type PoolFn = (x: number, y: number, cBytes: number, rowBytes: number, tapBytes: number, kh: number, kw: number, scale: number) => void;
 
-const FAST = typeof process === 'undefined' || process.env?.WEIR_CPU_FAST !== '0';
+const FAST = config.cpuFast();
 
 function createEngine(): Engine | null {
   // Three chunks plus 16 bytes of slack after each, so rounded-up loops stay in bounds.

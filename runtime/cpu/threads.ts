@@ -17,6 +17,7 @@
  * pool is unusable from then on (its owner finishes the task and replaces the pool).
  */
 import { availableParallelism, Worker } from '../../src/platform.js';
+import { config } from '../../src/config.js';
 
 export const CTRL_INTS = 32;
 export const CTRL_F64 = 8;
@@ -69,8 +70,7 @@ for (;;) {
 
 /** How many threads (the caller included) large kernels use: WEIR_CPU_THREADS, else the core count. */
 export function threadCount(): number {
-  const env = typeof process !== 'undefined' ? process.env.WEIR_CPU_THREADS : undefined;
-  const n = env !== undefined && env !== '' ? Number(env) : availableParallelism();
+  const n = config.cpuThreads() ?? availableParallelism();
   return Number.isFinite(n) && n >= 1 ? Math.min(Math.floor(n), 64) : 1;
 }
 

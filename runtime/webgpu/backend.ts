@@ -21,6 +21,7 @@ import { GpuTensor, gpuByteSize } from './tensor.js';
 import { BITS_FN, MAX_BINDINGS, type Program } from './wgsl.js';
 import { gpuCanFuse } from './kernels/fused.js';
 import './kernels/index.js';
+import { config } from '../../src/config.js';
 
 const STORAGE = 0x80;
 const COPY_SRC = 0x04;
@@ -34,11 +35,6 @@ const COMPUTE = 0x04;
  * the host and this small run there: no GPU round trip for values the host needs anyway.
  */
 const HOST_ELEMENTS = 4096;
-/**
- * WEIR_WEBGPU_PREFER_HOST=0 sends those ops to their GPU kernels too (the conformance suite does);
- * read at the start of each run.
- */
-const preferHostSetting = (): boolean => typeof process === 'undefined' || process.env?.WEIR_WEBGPU_PREFER_HOST !== '0';
 
 interface DeviceCache {
   pipelines: Map<string, GPUComputePipeline>;
@@ -333,7 +329,8 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     if (this.inRun) return;
     const device = this.device;
     this.inRun = true;
-    this.preferHostOps = preferHostSetting();
+    // WEIR_WEBGPU_PREFER_HOST=0 sends those ops to their GPU kernels too (the conformance suite does).
+    this.preferHostOps = config.webgpuPreferHost();
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
   }
