@@ -90,6 +90,7 @@ export type InternalOpDef = Pick<OpDef, 'type' | 'inputs' | 'forwardsInput' | 'e
   inPlace?: boolean;
 };
 
+/** A fed tensor: its value comes from the caller, no kernel produces it. */
 export const ARG = '_Arg';
 export const VIEW = '_View';
 export const FUSED_ELEMENTWISE = '_FusedElementwise';
@@ -97,7 +98,6 @@ export const FUSED_MATMUL = '_FusedMatMul';
 export const FUSED_CONV2D = '_FusedConv2D';
 
 const INTERNAL_OPS: readonly InternalOpDef[] = [
-  /** A fed tensor: its value comes from the caller, no kernel produces it. */
   { type: ARG, inputs: [], externalOutput: true },
   { type: VIEW, inputs: ['input'], view: true },
   { type: FUSED_ELEMENTWISE, inputs: ['args*'], inPlace: true },
