@@ -83,7 +83,7 @@ export interface OpDef {
  * Ops the compiler introduces (never in a user's graph, no shape function: passes give their
  * outputs). Their properties, declared as OpDef's.
  */
-export type InternalOpDef = Pick<OpDef, 'type' | 'inputs' | 'forwardsInput' | 'externalOutput'> & {
+export type InternalOpDef = Pick<OpDef, 'type' | 'inputs' | 'externalOutput'> & {
   /** Output 0 shares input 0's memory under another static shape. */
   view?: boolean;
   /** The backend may compute it into the memory of an input it is the last reader of. */
@@ -153,7 +153,7 @@ export function listInternalOps(): readonly InternalOpDef[] {
 /** Whether the op's output 0 is input 0's memory (runtime/plan.ts plans no buffer for it). */
 export function isAliasOp(type: string): boolean {
   const i = internal.get(type);
-  return i ? !!(i.forwardsInput || i.view) : !!registry.get(type)?.forwardsInput;
+  return i ? !!i.view : !!registry.get(type)?.forwardsInput;
 }
 
 /** Whether the op's outputs live outside the plan's memory (constants, variables, fed values). */
