@@ -66,6 +66,8 @@ export interface OpDef {
   identityWhenSameShape?: boolean;
   /** Its two inputs can be swapped. */
   commutative?: boolean;
+  /** x op c is x when c is all zeros (0: x + 0) or all ones (1: x * 1); for a commutative op, c op x too. */
+  rightIdentity?: 0 | 1;
   /** Its own inverse: f(f(x)) = x. */
   involution?: boolean;
   /** An activation a _FusedMatMul / _FusedConv2D can apply after its bias. */
