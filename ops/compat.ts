@@ -7,6 +7,7 @@ registerOp({
   type: 'Add',
   inputs: ['x', 'y'],
   commutative: true,
+  rightIdentity: 0,
   attrs: { T: 'type' },
   elementwise: true,
   shape: binaryShape([...NUMERIC, 'string']),

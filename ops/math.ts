@@ -116,20 +116,21 @@ function batchMatmulOp(a: Tensor, b: Tensor, ax: boolean, ay: boolean): Tensor {
 // ---------------------------------------------------------------------------------------------
 // Binary elementwise ops
 
-function binary(type: string, allowed: readonly DType[], grad: GradFn | null, opts: { out?: DType; attrs?: Record<string, 'type' | 'bool'>; commutative?: boolean } = {}): void {
+function binary(type: string, allowed: readonly DType[], grad: GradFn | null, opts: { out?: DType; attrs?: Record<string, 'type' | 'bool'> } & Pick<OpDef, 'commutative' | 'rightIdentity'> = {}): void {
   registerOp({
     type,
     inputs: ['x', 'y'],
     attrs: opts.attrs ?? { T: 'type' },
     elementwise: true,
     commutative: opts.commutative,
+    rightIdentity: opts.rightIdentity,
     shape: binaryShape(allowed, opts.out),
     grad,
   });
 }
 
-binary('AddV2', NUMERIC, (op, [g]) => binaryGrad(op, g!, g!), { commutative: true });
-binary('Sub', NUMERIC, (op, [g]) => binaryGrad(op, g!, negative(g!)));
+binary('AddV2', NUMERIC, (op, [g]) => binaryGrad(op, g!, g!), { commutative: true, rightIdentity: 0 });
+binary('Sub', NUMERIC, (op, [g]) => binaryGrad(op, g!, negative(g!)), { rightIdentity: 0 });
 binary(
   'Mul',
   NUMERIC,
@@ -137,12 +138,17 @@ binary(
     const [x, y] = op.inputs as [Tensor, Tensor];
     return binaryGrad(op, multiply(g!, y), multiply(x, g!));
   },
-  { commutative: true },
+  { commutative: true, rightIdentity: 1 },
 );
-binary('RealDiv', FLOAT, (op, [g]) => {
-  const [x, y] = op.inputs as [Tensor, Tensor];
-  return binaryGrad(op, divide(g!, y), multiply(g!, divide(divide(negative(x), y), y)));
-});
+binary(
+  'RealDiv',
+  FLOAT,
+  (op, [g]) => {
+    const [x, y] = op.inputs as [Tensor, Tensor];
+    return binaryGrad(op, divide(g!, y), multiply(g!, divide(divide(negative(x), y), y)));
+  },
+  { rightIdentity: 1 },
+);
 // Integer-valued results: no gradient, as in TF.
 binary('FloorDiv', NUMERIC, null);
 binary('FloorMod', NUMERIC, (op, [g]) => {

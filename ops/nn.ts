@@ -3,7 +3,7 @@ import type { AttrValue, Operation, Tensor } from '../src/graph.js';
 import { formatShape, mergeShapes, type Dim, type Shape } from '../src/shape.js';
 import { abs, add, divide, exp, less, multiply, negative, reduceSum, sign, square, subtract, where } from '../src/api/math.js';
 import { concat, expandDims, onesLike, reshape, shape as shapeOf, stridedSlice, tile, zerosLike } from '../src/api/array.js';
-import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
+import { registerOp, type GradFn, type OpDef, type OutputSpec, type ShapeContext } from './registry.js';
 import { checkDType, FLOAT, NUMERIC } from './util.js';
 
 // ---- helpers ----
@@ -70,164 +70,60 @@ function broadcastMul(vec: Tensor, mat: Tensor): Tensor {
 
 // ---- activations ----
 
-registerOp({
-  type: 'Relu',
-  inputs: ['features'],
-  fusableActivation: true,
-  attrs: { T: 'type' },
-  elementwise: true,
-  shape: activationShape(NUMERIC),
-  grad: (op, [g]) => [gradOp(op, 'ReluGrad', g!, op.outputs[0]!)],
-});
-
-registerOp({
-  type: 'ReluGrad',
-  inputs: ['gradients', 'features'],
-  attrs: { T: 'type' },
-  elementwise: true,
-  shape: activationGradShape(NUMERIC, 'features'),
-  grad: (op, [g]) => {
+/** X(features), an activation, and XGrad(gradients, features or outputs), its gradient op. */
+function activation(type: string, allowed: readonly DType[], grad: GradFn, opts: { fusable?: boolean; alpha?: boolean } = {}): void {
+  const attrs: OpDef['attrs'] = opts.alpha ? { T: 'type', alpha: 'float' } : { T: 'type' };
+  registerOp({ type, inputs: ['features'], fusableActivation: opts.fusable, attrs, elementwise: true, shape: activationShape(allowed), grad });
+}
+function activationGrad(type: string, allowed: readonly DType[], second: 'features' | 'outputs', grad: GradFn, opts: { alpha?: boolean } = {}): void {
+  const attrs: OpDef['attrs'] = opts.alpha ? { T: 'type', alpha: 'float' } : { T: 'type' };
+  registerOp({ type, inputs: ['gradients', second], attrs, elementwise: true, shape: activationGradShape(allowed, second), grad });
+}
+/** The gradient of XGrad(gradients, x) for a piecewise linear X: XGrad again for gradients, none through x. */
+const piecewiseLinearGradGrad =
+  (type: string): GradFn =>
+  (op, [g]) => {
     const x = op.inputs[1]!;
-    return [gradOp(op, 'ReluGrad', g!, x), zerosLike(x)];
-  },
-});
+    const alpha = op.attrs.alpha;
+    return [gradOp(op, type, g!, x, alpha === undefined ? {} : { alpha }), zerosLike(x)];
+  };
 
-registerOp({
-  type: 'Relu6',
-  inputs: ['features'],
-  fusableActivation: true,
-  attrs: { T: 'type' },
-  elementwise: true,
-  shape: activationShape(NUMERIC),
-  grad: (op, [g]) => [gradOp(op, 'Relu6Grad', g!, op.inputs[0]!)],
-});
+activation('Relu', NUMERIC, (op, [g]) => [gradOp(op, 'ReluGrad', g!, op.outputs[0]!)], { fusable: true });
+activationGrad('ReluGrad', NUMERIC, 'features', piecewiseLinearGradGrad('ReluGrad'));
+activation('Relu6', NUMERIC, (op, [g]) => [gradOp(op, 'Relu6Grad', g!, op.inputs[0]!)], { fusable: true });
+activationGrad('Relu6Grad', NUMERIC, 'features', piecewiseLinearGradGrad('Relu6Grad'));
+activation('LeakyRelu', FLOAT, (op, [g]) => [gradOp(op, 'LeakyReluGrad', g!, op.inputs[0]!, { alpha: op.attrs.alpha! })], { fusable: true, alpha: true });
+activationGrad('LeakyReluGrad', FLOAT, 'features', piecewiseLinearGradGrad('LeakyReluGrad'), { alpha: true });
 
-registerOp({
-  type: 'Relu6Grad',
-  inputs: ['gradients', 'features'],
-  attrs: { T: 'type' },
-  elementwise: true,
-  shape: activationGradShape(NUMERIC, 'features'),
-  grad: (op, [g]) => {
-    const x = op.inputs[1]!;
-    return [gradOp(op, 'Relu6Grad', g!, x), zerosLike(x)];
-  },
-});
-
-registerOp({
-  type: 'LeakyRelu',
-  inputs: ['features'],
-  fusableActivation: true,
-  attrs: { T: 'type', alpha: 'float' },
-  elementwise: true,
-  shape: activationShape(FLOAT),
-  grad: (op, [g]) => [gradOp(op, 'LeakyReluGrad', g!, op.inputs[0]!, { alpha: op.attrs.alpha! })],
-});
-
-registerOp({
-  type: 'LeakyReluGrad',
-  inputs: ['gradients', 'features'],
-  attrs: { T: 'type', alpha: 'float' },
-  elementwise: true,
-  shape: activationGradShape(FLOAT, 'features'),
-  grad: (op, [g]) => {
-    const x = op.inputs[1]!;
-    return [gradOp(op, 'LeakyReluGrad', g!, x, { alpha: op.attrs.alpha! }), zerosLike(x)];
-  },
-});
-
-registerOp({
-  type: 'Elu',
-  inputs: ['features'],
-  fusableActivation: true,
-  attrs: { T: 'type' },
-  elementwise: true,
-  shape: activationShape(FLOAT),
-  grad: (op, [g]) => [gradOp(op, 'EluGrad', g!, op.outputs[0]!)],
-});
-
-// EluGrad(g, y) = y < 0 ? g * (y + 1) : g.
-registerOp({
-  type: 'EluGrad',
-  inputs: ['gradients', 'outputs'],
-  attrs: { T: 'type' },
-  elementwise: true,
-  shape: activationGradShape(FLOAT, 'outputs'),
-  grad: (op, [g]) => {
+// EluGrad(g, y) = y < 0 ? g * (y + 1) : g, and SeluGrad(g, y) = y < 0 ? g * (y + scale * alpha) : g * scale.
+for (const [type, gradType, fusable] of [
+  ['Elu', 'EluGrad', true],
+  ['Selu', 'SeluGrad', false],
+] as const) {
+  activation(type, FLOAT, (op, [g]) => [gradOp(op, gradType, g!, op.outputs[0]!)], { fusable });
+  activationGrad(gradType, FLOAT, 'outputs', (op, [g]) => {
     const y = op.inputs[1]!;
-    return [gradOp(op, 'EluGrad', g!, y), where(less(y, 0), multiply(g!, op.inputs[0]!), zerosLike(y))];
-  },
-});
+    return [gradOp(op, gradType, g!, y), where(less(y, 0), multiply(g!, op.inputs[0]!), zerosLike(y))];
+  });
+}
 
-registerOp({
-  type: 'Selu',
-  inputs: ['features'],
-  attrs: { T: 'type' },
-  elementwise: true,
-  shape: activationShape(FLOAT),
-  grad: (op, [g]) => [gradOp(op, 'SeluGrad', g!, op.outputs[0]!)],
-});
-
-// SeluGrad(g, y) = y < 0 ? g * (y + scale * alpha) : g * scale.
-registerOp({
-  type: 'SeluGrad',
-  inputs: ['gradients', 'outputs'],
-  attrs: { T: 'type' },
-  elementwise: true,
-  shape: activationGradShape(FLOAT, 'outputs'),
-  grad: (op, [g]) => {
-    const y = op.inputs[1]!;
-    return [gradOp(op, 'SeluGrad', g!, y), where(less(y, 0), multiply(g!, op.inputs[0]!), zerosLike(y))];
-  },
-});
-
-registerOp({
-  type: 'Softplus',
-  inputs: ['features'],
-  attrs: { T: 'type' },
-  elementwise: true,
-  shape: activationShape(FLOAT),
-  grad: (op, [g]) => [gradOp(op, 'SoftplusGrad', g!, op.inputs[0]!)],
-});
-
+activation('Softplus', FLOAT, (op, [g]) => [gradOp(op, 'SoftplusGrad', g!, op.inputs[0]!)]);
 // SoftplusGrad(dy, x) = dy / (1 + exp(-x)); its x-derivative is dy / (exp(-x) + 2 + exp(x)).
-registerOp({
-  type: 'SoftplusGrad',
-  inputs: ['gradients', 'features'],
-  attrs: { T: 'type' },
-  elementwise: true,
-  shape: activationGradShape(FLOAT, 'features'),
-  grad: (op, [g]) => {
-    const [dy, x] = op.inputs as [Tensor, Tensor];
-    const ddy = gradOp(op, 'SoftplusGrad', g!, x);
-    const d2x = divide(multiply(g!, dy), add(add(exp(negative(x)), 2), exp(x)));
-    return [ddy, d2x];
-  },
+activationGrad('SoftplusGrad', FLOAT, 'features', (op, [g]) => {
+  const [dy, x] = op.inputs as [Tensor, Tensor];
+  const ddy = gradOp(op, 'SoftplusGrad', g!, x);
+  const d2x = divide(multiply(g!, dy), add(add(exp(negative(x)), 2), exp(x)));
+  return [ddy, d2x];
 });
 
-registerOp({
-  type: 'Softsign',
-  inputs: ['features'],
-  attrs: { T: 'type' },
-  elementwise: true,
-  shape: activationShape(FLOAT),
-  grad: (op, [g]) => [gradOp(op, 'SoftsignGrad', g!, op.inputs[0]!)],
-});
-
+activation('Softsign', FLOAT, (op, [g]) => [gradOp(op, 'SoftsignGrad', g!, op.inputs[0]!)]);
 // SoftsignGrad(dy, x) = dy / (1 + |x|)^2; its x-derivative is -2 sign(x) dy / (1 + |x|)^3.
-registerOp({
-  type: 'SoftsignGrad',
-  inputs: ['gradients', 'features'],
-  attrs: { T: 'type' },
-  elementwise: true,
-  shape: activationGradShape(FLOAT, 'features'),
-  grad: (op, [g]) => {
-    const [dy, x] = op.inputs as [Tensor, Tensor];
-    const ddy = gradOp(op, 'SoftsignGrad', g!, x);
-    const onePlusAbs = add(abs(x), 1);
-    const d2x = divide(multiply(multiply(g!, dy), multiply(sign(x), -2)), multiply(square(onePlusAbs), onePlusAbs));
-    return [ddy, d2x];
-  },
+activationGrad('SoftsignGrad', FLOAT, 'features', (op, [g]) => {
+  const [dy, x] = op.inputs as [Tensor, Tensor];
+  const ddy = gradOp(op, 'SoftsignGrad', g!, x);
+  const onePlusAbs = add(abs(x), 1);
+  const d2x = divide(multiply(multiply(g!, dy), multiply(sign(x), -2)), multiply(square(onePlusAbs), onePlusAbs));
+  return [ddy, d2x];
 });
 
 // ---- softmax ----

@@ -66,6 +66,8 @@ export interface OpDef {
   identityWhenSameShape?: boolean;
   /** Its two inputs can be swapped. */
   commutative?: boolean;
+  /** x op c is x when c is all zeros (0: x + 0) or all ones (1: x * 1); for a commutative op, c op x too. */
+  rightIdentity?: 0 | 1;
   /** Its own inverse: f(f(x)) = x. */
   involution?: boolean;
   /** An activation a _FusedMatMul / _FusedConv2D can apply after its bias. */
@@ -83,13 +85,14 @@ export interface OpDef {
  * Ops the compiler introduces (never in a user's graph, no shape function: passes give their
  * outputs). Their properties, declared as OpDef's.
  */
-export type InternalOpDef = Pick<OpDef, 'type' | 'inputs' | 'forwardsInput' | 'externalOutput'> & {
+export type InternalOpDef = Pick<OpDef, 'type' | 'inputs' | 'externalOutput'> & {
   /** Output 0 shares input 0's memory under another static shape. */
   view?: boolean;
   /** The backend may compute it into the memory of an input it is the last reader of. */
   inPlace?: boolean;
 };
 
+/** A fed tensor: its value comes from the caller, no kernel produces it. */
 export const ARG = '_Arg';
 export const VIEW = '_View';
 export const FUSED_ELEMENTWISE = '_FusedElementwise';
@@ -97,7 +100,6 @@ export const FUSED_MATMUL = '_FusedMatMul';
 export const FUSED_CONV2D = '_FusedConv2D';
 
 const INTERNAL_OPS: readonly InternalOpDef[] = [
-  /** A fed tensor: its value comes from the caller, no kernel produces it. */
   { type: ARG, inputs: [], externalOutput: true },
   { type: VIEW, inputs: ['input'], view: true },
   { type: FUSED_ELEMENTWISE, inputs: ['args*'], inPlace: true },
@@ -153,7 +155,7 @@ export function listInternalOps(): readonly InternalOpDef[] {
 /** Whether the op's output 0 is input 0's memory (runtime/plan.ts plans no buffer for it). */
 export function isAliasOp(type: string): boolean {
   const i = internal.get(type);
-  return i ? !!(i.forwardsInput || i.view) : !!registry.get(type)?.forwardsInput;
+  return i ? !!i.view : !!registry.get(type)?.forwardsInput;
 }
 
 /** Whether the op's outputs live outside the plan's memory (constants, variables, fed values). */

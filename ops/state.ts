@@ -33,21 +33,14 @@ registerOp({
   shape: (ctx) => assignShape(ctx),
   grad: null,
 });
-registerOp({
-  type: 'AssignAdd',
-  inputs: ['ref', 'value'],
-  attrs: { T: 'type', use_locking: 'bool' },
-  refInputs: [0],
-  stateful: true,
-  shape: (ctx) => assignShape(ctx, NUMERIC),
-  grad: null,
-});
-registerOp({
-  type: 'AssignSub',
-  inputs: ['ref', 'value'],
-  attrs: { T: 'type', use_locking: 'bool' },
-  refInputs: [0],
-  stateful: true,
-  shape: (ctx) => assignShape(ctx, NUMERIC),
-  grad: null,
-});
+for (const type of ['AssignAdd', 'AssignSub']) {
+  registerOp({
+    type,
+    inputs: ['ref', 'value'],
+    attrs: { T: 'type', use_locking: 'bool' },
+    refInputs: [0],
+    stateful: true,
+    shape: (ctx) => assignShape(ctx, NUMERIC),
+    grad: null,
+  });
+}

@@ -3,9 +3,6 @@ import { broadcastStatic, type Shape } from '../src/shape.js';
 import { getOpDef } from '../ops/registry.js';
 import { ARG, constOf, isBarrier, removeDeadNodes, type PlanGraph, type PNode, type Value } from './ir.js';
 
-/** Ops with the same shape as x where `x op c` is x for c all zeros (0) or all ones (1). */
-const RIGHT_IDENTITY: Record<string, 0 | 1> = { Add: 0, AddV2: 0, Sub: 0, Mul: 1, RealDiv: 1, Div: 1 };
-const LEFT_IDENTITY: Record<string, 0 | 1> = { Add: 0, AddV2: 0, Mul: 1 };
 /** A NoOp is bypassed when (control inputs) x (control users) is at most this. */
 const MAX_NOOP_EDGES = 16;
 
@@ -70,9 +67,9 @@ function forwardTarget(n: PNode): Value | undefined {
   if (def?.involution && x.node.type === n.type && x.node.controlInputs.length === 0) return x.node.inputs[0] ?? undefined;
   const y = n.inputs[1];
   if (!y) return undefined;
-  const rid = RIGHT_IDENTITY[n.type];
+  const rid = def?.rightIdentity;
   if (rid !== undefined && isAll(constOf(y), rid) && keepsShape(x, y, out.shape)) return x;
-  const lid = LEFT_IDENTITY[n.type];
+  const lid = def?.commutative ? rid : undefined;
   if (lid !== undefined && isAll(constOf(x), lid) && keepsShape(y, x, out.shape)) return y;
   return undefined;
 }

@@ -68,6 +68,8 @@ describe('op registry', () => {
         .sort();
     expect(flagged((d) => d.commutative)).toEqual(['Add', 'AddV2', 'Equal', 'LogicalAnd', 'LogicalOr', 'Maximum', 'Minimum', 'Mul', 'NotEqual', 'SquaredDifference']);
     expect(flagged((d) => d.involution)).toEqual(['LogicalNot', 'Neg']);
+    expect(flagged((d) => d.rightIdentity === 0)).toEqual(['Add', 'AddV2', 'Sub']);
+    expect(flagged((d) => d.rightIdentity === 1)).toEqual(['Mul', 'RealDiv']);
     expect(flagged((d) => d.reshapes)).toEqual(['ExpandDims', 'Reshape', 'Squeeze']);
     expect(flagged((d) => d.fusableActivation)).toEqual(['Elu', 'LeakyRelu', 'Relu', 'Relu6', 'Sigmoid', 'Tanh']);
     expect(flagged((d) => d.valueOfShape)).toEqual(['Rank', 'Shape', 'Size']);

@@ -203,6 +203,16 @@ describe('the npm package', () => {
       ok(cli('dot', graph, '-o', dotPath), 'weir dot -o graph.dot');
       expect(await readFile(dotPath, 'utf8')).toBe(dot);
 
+      // A graph weir cannot import (an op type it does not know) is drawn as written, with a note.
+      const odd = path.join(tmp, 'odd.pbtxt');
+      await writeFile(odd, 'node { name: "a" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } } }\nnode { name: "b" op: "FancyCustomOp" input: "a" input: "^a" }\n');
+      const oddDot = cli('dot', odd);
+      expect(oddDot.status).toBe(0);
+      expect(oddDot.stdout).toContain('n1 [label="b\\nFancyCustomOp"];');
+      expect(oddDot.stdout).toContain('n0 -> n1;');
+      expect(oddDot.stdout).toContain('n0 -> n1 [style=dashed, arrowhead=odot];');
+      expect(oddDot.stderr).toMatch(/^weir: .*odd\.pbtxt: drawn as written, without dtypes and shapes \(weir cannot import the graph: /);
+
       // Bad input: one line saying what is wrong, exit status 1, no stack trace.
       const junk = path.join(tmp, 'junk.pb');
       await writeFile(junk, new Uint8Array([0xff, 0xff, 0xff, 0x0f, 0x07, 0x01, 0x02]));

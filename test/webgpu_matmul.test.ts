@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { DType } from '../src/dtypes.js';
+import { listOps } from '../ops/registry.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import { expectClose, randomArray, useGpuKernelsForSmallOps } from './helpers.js';
 
@@ -162,14 +163,12 @@ describe('webgpu BatchMatMulV2', () => {
 });
 
 describe('webgpu _FusedMatMul', () => {
+  // Every activation the remapper may fuse (LeakyRelu with a slope other than its default).
   const acts: [string, (x: tf.Tensor) => tf.Tensor][] = [
     ['none', (x) => x],
-    ['Relu', (x) => tf.nn.relu(x)],
-    ['Relu6', (x) => tf.nn.relu6(x)],
-    ['Elu', (x) => tf.nn.elu(x)],
-    ['LeakyRelu', (x) => tf.nn.leakyRelu(x, 0.3)],
-    ['Tanh', (x) => tf.nn.tanh(x)],
-    ['Sigmoid', (x) => tf.nn.sigmoid(x)],
+    ...listOps()
+      .filter((d) => d.fusableActivation)
+      .map((d): [string, (x: tf.Tensor) => tf.Tensor] => [d.type, (x) => x.graph.createOp(d.type, [x], { T: 'float32', ...(d.attrs?.alpha ? { alpha: 0.3 } : {}) }).outputs[0]!]),
   ];
   for (const [name, act] of acts) {
     it(`MatMul + BiasAdd + ${name} fuses and matches the CPU`, async () => {

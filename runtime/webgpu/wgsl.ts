@@ -37,37 +37,18 @@ export function storageType(dtype: DType): string {
   }
 }
 
-/** WGSL type of a value of this dtype once loaded (int64 computes on its low word). */
-export function valueType(dtype: DType): 'f32' | 'i32' | 'bool' {
-  if (dtype === 'float32') return 'f32';
-  if (dtype === 'bool') return 'bool';
-  return 'i32';
-}
-
-/** Expression reading element `idx` of array `arr` as a value of valueType(dtype). */
+/** Expression reading element `idx` of array `arr`: f32, i32 (int64: its low word) or bool. */
 export function load(dtype: DType, arr: string, idx: string): string {
   if (dtype === 'bool') return `(${arr}[${idx}] != 0u)`;
   if (dtype === 'int64') return `${arr}[${idx}].x`;
   return `${arr}[${idx}]`;
 }
 
-/** Statement writing `value` (a valueType(dtype) expression) to element `idx` of `arr`. */
+/** Statement writing `value` (as load reads it) to element `idx` of `arr`. */
 export function store(dtype: DType, arr: string, idx: string, value: string): string {
   if (dtype === 'bool') return `${arr}[${idx}] = select(0u, 1u, ${value});`;
   if (dtype === 'int64') return `{ let v_ = ${value}; ${arr}[${idx}] = vec2<i32>(v_, select(0, -1, v_ < 0)); }`;
   return `${arr}[${idx}] = ${value};`;
-}
-
-/** Converts a valueType(from) expression to valueType(to), as Cast does. */
-export function convert(from: DType, to: DType, e: string): string {
-  const f = valueType(from);
-  const t = valueType(to);
-  if (f === t) return e;
-  if (t === 'bool') return f === 'f32' ? `(${e} != 0.0)` : `(${e} != 0)`;
-  if (f === 'bool') return t === 'f32' ? `select(0.0, 1.0, ${e})` : `select(0, 1, ${e})`;
-  if (t === 'f32') return `f32(${e})`;
-  // f32 -> i32: truncation, NaN and out-of-range give INT_MIN as the CPU kernel does.
-  return `f2i(${e})`;
 }
 
 /** Declares inputs (in0..) read-only and outputs (out0..) read-write, bindings in that order. */
@@ -104,7 +85,7 @@ export function f32(v: number): string {
   return x < 0 ? `(${s}f)` : `${s}f`;
 }
 
-/** A WGSL literal of valueType(dtype). */
+/** A WGSL literal of the type load reads for dtype. */
 export function lit(v: number, dtype: DType): string {
   if (dtype === 'float32') return f32(v);
   if (dtype === 'bool') return v ? 'true' : 'false';

@@ -6,11 +6,14 @@ import { Graph } from '../graph.js';
 import { importGraphDef } from '../io/graph_def.js';
 import type { GraphDef, OpDefProto } from '../io/proto.js';
 import '../../ops/index.js';
-import { toDot } from '../../passes/dot.js';
+import { dotString, toDot } from '../../passes/dot.js';
 import { selectMetaGraph, type Model } from './models.js';
 
-/** DOT for the graph of a GraphDef, MetaGraphDef or SavedModel (the MetaGraphDef tagged `tags`, else its first). */
-export function modelToDot(model: Model, tags?: readonly string[]): string {
+/**
+ * DOT for the graph of a GraphDef, MetaGraphDef or SavedModel (the MetaGraphDef tagged `tags`, else
+ * its first), by tf.io.toDot on the imported graph; `note` says when it could not be imported.
+ */
+export function modelToDot(model: Model, tags?: readonly string[]): { dot: string; note?: string } {
   let gd: GraphDef;
   let opList: readonly OpDefProto[] = [];
   switch (model.kind) {
@@ -31,8 +34,31 @@ export function modelToDot(model: Model, tags?: readonly string[]): string {
     }
   }
   const graph = new Graph();
-  importGraphDef(gd, { graph, name: '', opList });
-  return toDot(graph);
+  try {
+    importGraphDef(gd, { graph, name: '', opList });
+  } catch (e) {
+    // Op types weir does not know (without the producer's op list), attrs it requires: the graph
+    // cannot be built, so it is drawn as written, without dtypes and shapes on the edges.
+    return { dot: graphDefToDot(gd), note: `drawn as written, without dtypes and shapes (weir cannot import the graph: ${(e as Error).message})` };
+  }
+  return { dot: toDot(graph) };
+}
+
+/** DOT of a GraphDef's nodes and inputs as written (data edges solid, control edges dashed). */
+function graphDefToDot(gd: GraphDef): string {
+  const nodes = gd.node ?? [];
+  const id = new Map(nodes.map((n, i) => [n.name ?? '', i]));
+  const lines = ['digraph "weir" {', '  rankdir=TB;', '  node [fontname="Helvetica", fontsize=10, shape=box, style=rounded];', '  edge [fontname="Helvetica", fontsize=8];'];
+  nodes.forEach((n, i) => lines.push(`  n${i} [label=${dotString(`${n.name ?? '?'}\n${n.op ?? '?'}`)}];`));
+  nodes.forEach((n, i) => {
+    for (const input of n.input ?? []) {
+      const control = input.startsWith('^');
+      const from = id.get((control ? input.slice(1) : input).replace(/:\d+$/, ''));
+      if (from !== undefined) lines.push(`  n${from} -> n${i}${control ? ' [style=dashed, arrowhead=odot]' : ''};`);
+    }
+  });
+  lines.push('}');
+  return lines.join('\n') + '\n';
 }
 
 /** Lays DOT out as SVG with Graphviz's `dot` engine. */

@@ -95,7 +95,8 @@ async function main(argv: string[]): Promise<void> {
   const format = values.format ?? (values.output?.toLowerCase().endsWith('.svg') ? 'svg' : 'dot');
   if (format !== 'dot' && format !== 'svg') throw new UsageError(`--format must be dot or svg, not '${format}'`);
   const tags = values.tags?.split(',').map((t) => t.trim()).filter(Boolean);
-  const dot = modelToDot(await openModel(path), tags);
+  const { dot, note } = modelToDot(await openModel(path), tags);
+  if (note) process.stderr.write(`weir: ${path}: ${note}\n`);
   const out = format === 'svg' ? await dotToSvg(dot) : dot;
   if (values.output === undefined) {
     process.stdout.write(out);

@@ -14,7 +14,7 @@ import { getOpDef } from '../../../ops/index.js';
 import { gradShapeMismatch, leakyAlpha, SELU_ALPHA, SELU_SCALE } from '../../activations.js';
 import { getCpuKernel } from '../../cpu/registry.js';
 import { broadcastOrThrow } from '../../cpu/kernels/util.js';
-import { registerGpuKernel, type KernelCtx } from '../registry.js';
+import { getGpuKernel, registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
 import { bindings, broadcastIndex, f32, MAX_BINDINGS, perElement } from '../wgsl.js';
 
@@ -797,19 +797,6 @@ function registerSameShape(type: string): void {
   });
 }
 
-// Every op of the table gets a single-op kernel, shaped by its inputs: X(x) and the activations are
-// unary, X(x, y) broadcasts, the gradient ops take two tensors of one shape. The rest have their own below.
-const OWN_KERNELS = new Set(['SelectV2', 'Select', 'AddN', 'BiasAdd']);
-for (const type of ELEMENTWISE_TYPES) {
-  if (OWN_KERNELS.has(type)) continue;
-  const inputs = getOpDef(type)?.inputs;
-  if (!inputs) throw new InternalError(`WebGPU elementwise template for unregistered op ${type}`);
-  if (inputs.length === 1) registerUnary(type);
-  else if (inputs.join() === 'x,y') registerBinary(type);
-  else if (inputs.length === 2) registerSameShape(type);
-  else throw new InternalError(`WebGPU elementwise template for ${type}(${inputs.join(', ')}) has no kernel shape`);
-}
-
 registerGpuKernel('SelectV2', (ctx, inputs) => {
   const [c, x, y] = inputs as [GpuTensor, GpuTensor, GpuTensor];
   const shape = broadcastOrThrow(broadcastOrThrow(c.shape, x.shape), y.shape);
@@ -863,3 +850,15 @@ registerGpuKernel('BiasAdd', (ctx, inputs) => {
   const aligned = v.shape.map((d, k) => (k === c ? d : 1));
   return singleOp(ctx, 'BiasAdd', [v, b], [v.shape, aligned], v.shape, v.dtype);
 });
+
+// Every other op of the table gets a single-op kernel shaped by its declared inputs: X(x) and the
+// activations are unary, X(x, y) broadcasts, the gradient ops take two tensors of one shape.
+for (const type of ELEMENTWISE_TYPES) {
+  if (getGpuKernel(type)) continue;
+  const inputs = getOpDef(type)?.inputs;
+  if (!inputs) throw new InternalError(`WebGPU elementwise template for unregistered op ${type}`);
+  if (inputs.length === 1) registerUnary(type);
+  else if (inputs.join() === 'x,y') registerBinary(type);
+  else if (inputs.length === 2) registerSameShape(type);
+  else throw new InternalError(`WebGPU elementwise template for ${type}(${inputs.join(', ')}) has no kernel shape`);
+}
