@@ -7,6 +7,7 @@ import { buildPlanGraph } from '../passes/build.js';
 import { ARG, describeNode, toKernelNode, type PlanGraph, type PNode, type Value } from '../passes/ir.js';
 import { runPipeline, type RunPipelineOptions } from '../passes/manager.js';
 import { specializeShapes } from '../passes/shapes.js';
+import { hasExternalOutput, isAliasOp, isInPlaceOp } from '../ops/registry.js';
 import { alignBytes, planMemory, type MemoryPlan, type MemStep, type OutputKind } from './arena.js';
 import type { Backend, KernelNode, RuntimeState, StepContext } from './backend.js';
 import { fusedPrograms } from './cpu/fused.js';
@@ -46,9 +47,6 @@ export interface PlanStats {
   unoptimizedNaiveBytes: number;
 }
 
-const ALIAS_TYPES = new Set(['Identity', 'StopGradient', 'PlaceholderWithDefault', 'Snapshot', '_View']);
-const EXTERNAL_TYPES = new Set(['Const', 'VariableV2']);
-const IN_PLACE_TYPES = new Set(['_FusedElementwise']);
 
 /**
  * A compiled run: kernel launches in order over numbered value slots, and (on the CPU) an arena
@@ -280,8 +278,8 @@ class ArenaRuntime {
         return p ? viewOf(this.buffer, p.offset, p.dtype, p.shape) : undefined;
       }),
     );
-    this.mayAlias = plan.steps.map((s) => s.outputSlots.map(() => ALIAS_TYPES.has(s.node.type)));
-    this.zero = plan.steps.map((s) => !IN_PLACE_TYPES.has(s.node.type));
+    this.mayAlias = plan.steps.map((s) => s.outputSlots.map(() => isAliasOp(s.node.type)));
+    this.zero = plan.steps.map((s) => !isInPlaceOp(s.node.type));
   }
 
   /** The alloc hook for one call of step i's kernel: each planned output view is handed out once. */
@@ -506,7 +504,7 @@ export function compilePlan(req: CompileRequest, backend: Backend<unknown>, opts
   if (optimize) {
     const memSteps: MemStep[] = steps.map((s) => ({
       inputs: s.inputSlots,
-      inPlace: backend.fuseInPlace === true && IN_PLACE_TYPES.has(s.node.type),
+      inPlace: backend.fuseInPlace === true && isInPlaceOp(s.node.type),
       outputs: s.source.outputs.map((o, k) => ({ slot: s.outputSlots[k]!, dtype: o.dtype, shape: o.shape, how: outputKind(s.source) })),
     }));
     memory = planMemory({ steps: memSteps, feeds: [...feedSlots.values()], fetches: fetchSlots });
@@ -540,7 +538,7 @@ function intermediateBytes(g: PlanGraph): number {
 }
 
 function outputKind(n: PNode): OutputKind {
-  if (ALIAS_TYPES.has(n.type)) return { kind: 'alias', input: 0 };
-  if (EXTERNAL_TYPES.has(n.type) || n.refVars.some((r) => r !== undefined)) return { kind: 'external' };
+  if (isAliasOp(n.type)) return { kind: 'alias', input: 0 };
+  if (hasExternalOutput(n.type) || n.refVars.some((r) => r !== undefined)) return { kind: 'external' };
   return { kind: 'fresh' };
 }
