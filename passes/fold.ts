@@ -1,21 +1,25 @@
 import { bytesPerElement, type DType } from '../src/dtypes.js';
 import { NDArray, numElements } from '../src/ndarray.js';
 import { shapesCompatible } from '../src/shape.js';
-import { getCpuKernel } from '../runtime/cpu/registry.js';
-import '../runtime/cpu/kernels/index.js';
+import type { KernelNode } from '../runtime/backend.js';
 import { getOpDef } from '../ops/registry.js';
 import { constOf, isBarrier, isFullyStatic, removeDeadNodes, toKernelNode, type PlanGraph, type PNode, type Value } from './ir.js';
+
+/** Evaluates one op on host values (the CPU backend's kernels); undefined when it has no kernel. */
+export type HostEvaluator = (node: KernelNode, inputs: NDArray[]) => NDArray[] | undefined;
 
 export interface FoldOptions {
   /** Largest constant (in bytes, all outputs together) folding may create. */
   maxBytes?: number;
+  /** How ops on constants are evaluated; without it only Shape, Size and Rank of static shapes fold. */
+  evaluate?: HostEvaluator;
 }
 
 export const DEFAULT_FOLD_MAX_BYTES = 1 << 20;
 
 /**
- * Constant folding: an op whose data inputs are all constants is evaluated now, with the CPU
- * kernels, and replaced by Const nodes (which keep its control inputs). Shape, Size and Rank of a
+ * Constant folding: an op whose data inputs are all constants is evaluated now, with the host
+ * evaluator (the CPU kernels), and replaced by Const nodes (which keep its control inputs). Shape, Size and Rank of a
  * tensor whose shape is static become constants too. Never folds ops with effects or randomness,
  * nor results over the size cap; an op whose kernel rejects its constant inputs is left for the
  * run to report.
@@ -33,7 +37,7 @@ export function foldConstants(input: PlanGraph, opts: FoldOptions = {}): PlanGra
     }
     // An op without inputs is a source: a constant already, or a value from outside.
     if (isBarrier(n) || n.inputs.length === 0 || n.program || n.outputs.length === 0) continue;
-    const values = evaluate(n, maxBytes);
+    const values = foldNode(n, maxBytes, opts.evaluate);
     if (!values) continue;
     n.outputs.forEach((o, i) => {
       const value = values[i]!;
@@ -69,7 +73,7 @@ export function foldConstants(input: PlanGraph, opts: FoldOptions = {}): PlanGra
   return g;
 }
 
-function evaluate(n: PNode, maxBytes: number): NDArray[] | undefined {
+function foldNode(n: PNode, maxBytes: number, evaluate: HostEvaluator | undefined): NDArray[] | undefined {
   const ofShape = getOpDef(n.type)?.valueOfShape;
   if (ofShape) {
     const x = n.inputs[0];
@@ -90,14 +94,14 @@ function evaluate(n: PNode, maxBytes: number): NDArray[] | undefined {
     known += numElements(o.shape) * bytesPerElement(o.dtype);
   }
   if (known > maxBytes) return undefined;
-  const kernel = getCpuKernel(n.type);
-  if (!kernel) return undefined;
-  let outs: NDArray[];
+  if (!evaluate) return undefined;
+  let outs: NDArray[] | undefined;
   try {
-    outs = kernel(consts as NDArray[], toKernelNode(n), { variables: new Map(), opState: new Map() });
+    outs = evaluate(toKernelNode(n), consts as NDArray[]);
   } catch {
     return undefined;
   }
+  if (!outs) return undefined;
   if (outs.length !== n.outputs.length) return undefined;
   let bytes = 0;
   for (let i = 0; i < outs.length; i++) {

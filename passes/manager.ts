@@ -1,7 +1,7 @@
 // The pass manager: runs a named pipeline of graph-to-graph passes over a PlanGraph.
 import { InternalError } from '../src/errors.js';
 import { eliminateCommonSubexpressions } from './cse.js';
-import { foldConstants } from './fold.js';
+import { foldConstants, type HostEvaluator } from './fold.js';
 import { fuseElementwise } from './fuse.js';
 import { removeDeadNodes, type PlanGraph, type PNode } from './ir.js';
 import { remap } from './remap.js';
@@ -19,6 +19,8 @@ export interface PassContext {
   maxFusedOperands?: number;
   /** Largest constant folding may create, in bytes. */
   foldMaxBytes?: number;
+  /** Evaluates ops on constants for folding (the CPU backend's kernels). */
+  evaluate?: HostEvaluator;
 }
 
 /** A pure graph-to-graph transform: it returns a new PlanGraph and leaves its input as it was. */
@@ -31,7 +33,7 @@ export const PASSES: Readonly<Record<string, Pass>> = {
     return c;
   },
   specialize: (g) => specializeShapes(g),
-  fold: (g, ctx) => foldConstants(g, { maxBytes: ctx.foldMaxBytes }),
+  fold: (g, ctx) => foldConstants(g, { maxBytes: ctx.foldMaxBytes, evaluate: ctx.evaluate }),
   cse: (g) => eliminateCommonSubexpressions(g),
   simplify: (g) => simplify(g),
   remap: (g, ctx) => remap(g, { hasKernel: ctx.hasKernel }),

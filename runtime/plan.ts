@@ -1,22 +1,22 @@
-import { bytesPerElement, type TypedArray } from '../src/dtypes.js';
-import { CancelledError, InternalError, InvalidArgumentError, OpError, ResourceExhaustedError, UnimplementedError } from '../src/errors.js';
-import type { Operation, Tensor } from '../src/graph.js';
+import type { TypedArray } from '../src/dtypes.js';
+import { CancelledError, InternalError, InvalidArgumentError, OpError, ResourceExhaustedError } from '../src/errors.js';
+import type { Tensor } from '../src/graph.js';
 import { NDArray } from '../src/ndarray.js';
 import { formatShape, sameShape, shapesCompatible } from '../src/shape.js';
-import { buildPlanGraph } from '../passes/build.js';
-import { ARG, describeNode, toKernelNode, type PlanGraph, type PNode, type Value } from '../passes/ir.js';
-import { runPipeline, type RunPipelineOptions } from '../passes/manager.js';
-import { specializeShapes } from '../passes/shapes.js';
-import { hasExternalOutput, isAliasOp, isInPlaceOp } from '../ops/registry.js';
-import { alignBytes, planMemory, type MemoryPlan, type MemStep, type OutputKind } from './arena.js';
+import type { PlanGraph, PNode } from '../passes/ir.js';
+import { isAliasOp, isInPlaceOp } from '../ops/registry.js';
+import type { MemoryPlan } from './arena.js';
 import type { Backend, KernelNode, RuntimeState, StepContext } from './backend.js';
-import { fusedPrograms } from './cpu/fused.js';
 import { setAllocHook, type AllocHook } from './cpu/kernels/util.js';
 import { isAllocationFailure, oomMessage } from './oom.js';
 
 export interface Step {
   /** The plan node this step runs (for fused kernels: the fusion of several graph ops). */
   readonly source: PNode;
+  /** How errors name the op: type, name and where the user created it. */
+  readonly what: string;
+  /** The graph op errors are about. */
+  readonly opName: string;
   readonly node: KernelNode;
   /** Slot of each input; -1 for a reference input. */
   readonly inputSlots: readonly number[];
@@ -352,10 +352,10 @@ function allocArena(plan: Plan): ArrayBuffer {
       });
     }
     const out = largest ? largest.step.node.outputs[largest.k]! : undefined;
-    const what = largest ? `${describeNode(largest.step.source)}: ` : '';
+    const what = largest ? `${largest.step.what}: ` : '';
     throw new ResourceExhaustedError(
       `${what}${oomMessage(out?.shape ?? null, out?.dtype ?? 'float32', 'cpu')} (the plan's arena of ${mem.arenaBytes} bytes could not be allocated: ${(e as Error).message})`,
-      largest ? (largest.step.source.origin?.name ?? largest.step.node.name) : undefined,
+      largest?.step.opName,
     );
   }
 }
@@ -385,7 +385,7 @@ function viewOf(buffer: ArrayBuffer, offset: number, dtype: string, shape: numbe
 function checkOutputs<H>(backend: Backend<H>, step: Step, outputs: H[]): void {
   const expected = step.node.outputs;
   if (outputs.length !== expected.length) {
-    throw new InternalError(`${describeNode(step.source)}: kernel produced ${outputs.length} outputs, expected ${expected.length}`, step.node.name);
+    throw new InternalError(`${step.what}: kernel produced ${outputs.length} outputs, expected ${expected.length}`, step.node.name);
   }
   for (let i = 0; i < outputs.length; i++) {
     const h = outputs[i]!;
@@ -394,7 +394,7 @@ function checkOutputs<H>(backend: Backend<H>, step: Step, outputs: H[]): void {
     const shape = backend.shapeOf(h);
     if (dt !== t.dtype || !shapesCompatible(t.shape, shape)) {
       throw new InvalidArgumentError(
-        `${describeNode(step.source)}: output ${i} has dtype ${dt} and shape ${formatShape(shape)} at run time, but the graph says ${t.dtype} ${formatShape(t.shape)}`,
+        `${step.what}: output ${i} has dtype ${dt} and shape ${formatShape(shape)} at run time, but the graph says ${t.dtype} ${formatShape(t.shape)}`,
         step.node.name,
       );
     }
@@ -402,20 +402,19 @@ function checkOutputs<H>(backend: Backend<H>, step: Step, outputs: H[]): void {
 }
 
 function wrapKernelError(e: unknown, step: Step, device: string): Error {
-  const n = step.source;
-  const name = n.origin?.name ?? n.name;
+  const name = step.opName;
   if (e instanceof OpError) {
     if (e.opName === name && e.message.includes(`'${name}'`)) return e;
     const Ctor = e.constructor as new (m: string, op?: string) => OpError;
-    return new Ctor(`${describeNode(n)}: ${e.message}`, name);
+    return new Ctor(`${step.what}: ${e.message}`, name);
   }
   const msg = e instanceof Error ? e.message : String(e);
   if (isAllocationFailure(e)) {
     // Scratch space, packing buffers, WebAssembly memory: name the op and what it was making.
     const out = step.node.outputs[0];
-    return new ResourceExhaustedError(`${describeNode(n)}: ${oomMessage(out?.shape ?? null, out?.dtype ?? 'float32', device)}: ${msg}`, name);
+    return new ResourceExhaustedError(`${step.what}: ${oomMessage(out?.shape ?? null, out?.dtype ?? 'float32', device)}: ${msg}`, name);
   }
-  const err = new InternalError(`${describeNode(n)}: ${msg}`, name);
+  const err = new InternalError(`${step.what}: ${msg}`, name);
   if (e instanceof Error) err.stack = `${err.stack}\nCaused by: ${e.stack}`;
   return err;
 }
@@ -423,122 +422,4 @@ function wrapKernelError(e: unknown, step: Step, device: string): Error {
 /** How a run that the closing of its session cut short fails. */
 export function cancelled(): CancelledError {
   return new CancelledError('Session has been closed: the run was cancelled.');
-}
-
-export interface CompileRequest {
-  fetches: readonly Tensor[];
-  targets: readonly Operation[];
-  feeds: readonly Tensor[];
-  /** Concrete shapes of the fed values (the plan is specialized to them when optimized). */
-  feedShapes?: ReadonlyMap<Tensor, readonly number[]>;
-}
-
-/** What to compile for a run fetching `fetches`, running `targets`, feeding these values. */
-export function compileRequest(fetches: readonly Tensor[], targets: readonly Operation[], feeds: ReadonlyMap<Tensor, { readonly shape: readonly number[] }>): CompileRequest {
-  const feedShapes = new Map<Tensor, readonly number[]>();
-  for (const [t, v] of feeds) feedShapes.set(t, v.shape);
-  return { fetches, targets, feeds: [...feeds.keys()], feedShapes };
-}
-
-export interface CompileOptions extends RunPipelineOptions {
-  /** Run the optimization passes and plan memory (default true); false runs the pruned graph as is. */
-  optimize?: boolean;
-  foldMaxBytes?: number;
-}
-
-function checkKernels(g: PlanGraph, backend: Backend<unknown>): void {
-  for (const n of g.nodes) {
-    if (n.type === ARG || backend.hasKernel(n.type)) continue;
-    throw new UnimplementedError(
-      `${describeNode(n)}: the ${backend.name} backend has no kernel for op type '${n.type}'`,
-      n.origin?.name ?? n.name,
-    );
-  }
-}
-
-export function compilePlan(req: CompileRequest, backend: Backend<unknown>, opts: CompileOptions = {}): Plan {
-  const optimize = opts.optimize ?? true;
-  const { graph: before, pruned } = buildPlanGraph(req);
-  checkKernels(before, backend);
-  let after = before;
-  if (optimize) {
-    after = runPipeline(
-      before,
-      {
-        hasKernel: (t) => backend.hasKernel(t),
-        canFuse: backend.canFuse ? (n) => backend.canFuse!(n) : undefined,
-        maxFusedOperands: backend.maxFusedOperands,
-        foldMaxBytes: opts.foldMaxBytes,
-      },
-      opts,
-    );
-    checkKernels(after, backend);
-  }
-
-  const slotOf = new Map<Value, number>();
-  let numSlots = 0;
-  const slot = (v: Value): number => {
-    let s = slotOf.get(v);
-    if (s === undefined) slotOf.set(v, (s = numSlots++));
-    return s;
-  };
-  const feedSlots = new Map<Tensor, number>();
-  for (const [t, v] of after.feeds) feedSlots.set(t, slot(v));
-  const nodes = after.nodes.filter((n) => n.type !== ARG);
-  const raw = nodes.map((n) => {
-    const node = toKernelNode(n);
-    if (n.program) fusedPrograms.set(node, n.program);
-    return { source: n, node, inputSlots: n.inputs.map((v) => (v ? slot(v) : -1)), outputSlots: n.outputs.map(slot) };
-  });
-  const fetchSlots = after.fetches.map(slot);
-  const keep = new Set(fetchSlots);
-  const lastUse = new Map<number, number>();
-  raw.forEach((s, i) => s.inputSlots.forEach((x) => x >= 0 && lastUse.set(x, i)));
-  // Outputs nobody reads are released right after their producer.
-  raw.forEach((s, i) => s.outputSlots.forEach((x) => !lastUse.has(x) && lastUse.set(x, i)));
-  const releaseAt = raw.map(() => [] as number[]);
-  for (const [s, i] of lastUse) if (!keep.has(s)) releaseAt[i]!.push(s);
-  const steps: Step[] = raw.map((s, i) => ({ ...s, release: releaseAt[i]! }));
-
-  let memory: MemoryPlan | undefined;
-  if (optimize) {
-    const memSteps: MemStep[] = steps.map((s) => ({
-      inputs: s.inputSlots,
-      inPlace: backend.fuseInPlace === true && isInPlaceOp(s.node.type),
-      outputs: s.source.outputs.map((o, k) => ({ slot: s.outputSlots[k]!, dtype: o.dtype, shape: o.shape, how: outputKind(s.source) })),
-    }));
-    memory = planMemory({ steps: memSteps, feeds: [...feedSlots.values()], fetches: fetchSlots });
-  }
-  const fusedKernels = steps.filter((s) => s.node.type.startsWith('_Fused') || (s.source.members?.length ?? 0) > 1).length;
-  const graphOps = req.fetches[0]?.graph.numOps ?? req.targets[0]?.graph.numOps ?? 0;
-  const stats: PlanStats = {
-    graphOps,
-    opsBefore: pruned.length,
-    opsAfter: nodes.length,
-    kernels: steps.length,
-    fusedKernels,
-    plannedPeakBytes: memory?.arenaBytes ?? 0,
-    naivePeakBytes: memory?.naiveBytes ?? 0,
-    unoptimizedNaiveBytes: optimize ? intermediateBytes(specializeShapes(before)) : 0,
-  };
-  return new Plan(steps, numSlots, feedSlots, fetchSlots, stats, { before, after }, memory, optimize);
-}
-
-/** Bytes of every intermediate a graph computes (static shapes only), one buffer each. */
-function intermediateBytes(g: PlanGraph): number {
-  let total = 0;
-  for (const n of g.nodes) {
-    if (n.type === ARG || outputKind(n).kind !== 'fresh') continue;
-    for (const o of n.outputs) {
-      if (o.dtype === 'string' || o.shape === null || o.shape.some((d) => d === null)) continue;
-      total += alignBytes((o.shape as number[]).reduce((a, b) => a * b, 1) * bytesPerElement(o.dtype));
-    }
-  }
-  return total;
-}
-
-function outputKind(n: PNode): OutputKind {
-  if (isAliasOp(n.type)) return { kind: 'alias', input: 0 };
-  if (hasExternalOutput(n.type) || n.refVars.some((r) => r !== undefined)) return { kind: 'external' };
-  return { kind: 'fresh' };
 }

@@ -1,7 +1,8 @@
-import { CpuBackend } from '../runtime/cpu/backend.js';
+import { CpuBackend, evaluateOnCpu } from '../runtime/cpu/backend.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import type { Backend, RuntimeState } from '../runtime/backend.js';
-import { cancelled, compilePlan, compileRequest, type Plan } from '../runtime/plan.js';
+import { cancelled, type Plan } from '../runtime/plan.js';
+import { compilePlan, compileRequest } from '../passes/compile.js';
 import { config } from './config.js';
 import { Verifier } from './verification.js';
 import { type TypedArray } from './dtypes.js';
@@ -175,7 +176,7 @@ export class Session {
   private getPlan(key: string, tensors: Tensor[], targets: Operation[], feeds: Map<Tensor, NDArray>): Plan {
     let plan = this.plans.get(key);
     if (!plan) {
-      plan = compilePlan(compileRequest(tensors, targets, feeds), this.backend, { optimize: this.optimize });
+      plan = compilePlan(compileRequest(tensors, targets, feeds), this.backend, { optimize: this.optimize, evaluate: evaluateOnCpu });
       this.plans.set(key, plan);
     }
     return plan;

@@ -7,7 +7,8 @@
  */
 import { CpuBackend } from '../runtime/cpu/backend.js';
 import type { Backend, RuntimeState } from '../runtime/backend.js';
-import { compilePlan, compileRequest, type Plan } from '../runtime/plan.js';
+import type { Plan } from '../runtime/plan.js';
+import { compilePlan, compileRequest } from '../passes/compile.js';
 import { InternalError } from './errors.js';
 import type { Operation, Tensor } from './graph.js';
 import type { NDArray } from './ndarray.js';

@@ -3,6 +3,7 @@ import * as tf from '../src/index.js';
 import { buildPlanGraph } from '../passes/build.js';
 import { eliminateCommonSubexpressions } from '../passes/cse.js';
 import { foldConstants } from '../passes/fold.js';
+import { evaluateOnCpu as evaluate } from '../runtime/cpu/backend.js';
 import { constOf, type PlanGraph } from '../passes/ir.js';
 import { specializeShapes } from '../passes/shapes.js';
 import { randomArray } from './helpers.js';
@@ -41,7 +42,7 @@ describe('constant folding', () => {
     });
     const before = g.getOperations().map((o) => `${o.name}:${o.inputs.map((t) => t.name).join(',')}`);
     const pg = planGraph([y], [[x, [2]]]);
-    const folded = foldConstants(pg);
+    const folded = foldConstants(pg, { evaluate });
     expect(types(pg)).toEqual(['_Arg', 'Const', 'Const', 'AddV2', 'Const', 'Mul', 'AddV2']);
     expect(types(folded).sort()).toEqual(['AddV2', 'Const', '_Arg']);
     const c = folded.nodes.find((n) => n.type === 'Const')!;
@@ -51,8 +52,8 @@ describe('constant folding', () => {
 
   it('respects the size cap', () => {
     const [, { y }] = inGraph(() => ({ y: tf.exp(tf.fill([64, 64], 1)) }));
-    expect(types(foldConstants(planGraph([y]), { maxBytes: 1024 }))).toContain('Exp');
-    expect(types(foldConstants(planGraph([y]), { maxBytes: 1 << 20 }))).toEqual(['Const']);
+    expect(types(foldConstants(planGraph([y]), { maxBytes: 1024, evaluate }))).toContain('Exp');
+    expect(types(foldConstants(planGraph([y]), { maxBytes: 1 << 20, evaluate }))).toEqual(['Const']);
   });
 
   it('never folds random or stateful ops, nor what depends on them', async () => {
@@ -61,7 +62,7 @@ describe('constant folding', () => {
       const v = new tf.Variable(tf.constant([1, 2, 3]), { name: 'v' });
       return { r, v, ys: [tf.multiply(r, 2), tf.add(v.value(), 1)] };
     });
-    const folded = foldConstants(planGraph(ys));
+    const folded = foldConstants(planGraph(ys), { evaluate });
     expect(types(folded)).toEqual(expect.arrayContaining(['RandomUniform', 'Mul', 'VariableV2', 'AddV2']));
     const [a, b] = await runBoth(g, ys);
     expect(Array.from(a[0]!.data as Float32Array)).toEqual(Array.from(b[0]!.data as Float32Array));
@@ -75,7 +76,7 @@ describe('constant folding', () => {
       const r = tf.randomNormal(tf.shape(x), { seed: 1 });
       return { x, outs: [tf.shape(x), tf.size(x), tf.rank(x), tf.shape(r)] };
     });
-    const g = foldConstants(specializeShapes(planGraph(outs, [[x, [5, 3]]])));
+    const g = foldConstants(specializeShapes(planGraph(outs, [[x, [5, 3]]])), { evaluate });
     for (const f of g.fetches) expect(f.node.type).toBe('Const');
     expect(Array.from(constOf(g.fetches[0])!.data as Int32Array)).toEqual([5, 3]);
     expect(constOf(g.fetches[1])!.scalar()).toBe(15);
@@ -91,7 +92,7 @@ describe('constant folding', () => {
       const y = tf.controlDependencies([upd], () => tf.add(tf.constant(2), tf.constant(3)));
       return { v, upd, y };
     });
-    const folded = foldConstants(planGraph([y]));
+    const folded = foldConstants(planGraph([y]), { evaluate });
     const c = folded.fetches[0]!.node;
     expect(c.type).toBe('Const');
     expect(c.controlInputs.map((n) => n.type)).toEqual(['AssignAdd']);
@@ -104,7 +105,7 @@ describe('constant folding', () => {
 
   it('leaves an op whose kernel rejects its constant inputs to fail at run time, as unoptimized', async () => {
     const [g, { y }] = inGraph(() => ({ y: tf.gather(tf.constant([1, 2, 3]), tf.constant([0, 5], 'int32')) }));
-    expect(types(foldConstants(planGraph([y])))).toContain('GatherV2');
+    expect(types(foldConstants(planGraph([y]), { evaluate }))).toContain('GatherV2');
     await expect(new tf.Session({ graph: g }).run(y)).rejects.toThrow(tf.errors.InvalidArgumentError);
     await expect(new tf.Session({ graph: g, optimize: false }).run(y)).rejects.toThrow(tf.errors.InvalidArgumentError);
   });

@@ -8,9 +8,10 @@ import { registerOp } from '../ops/registry.js';
 import { registerCpuKernel } from '../runtime/cpu/registry.js';
 import { getCpuKernel } from '../runtime/cpu/registry.js';
 import { cpuCanFuse } from '../runtime/cpu/fused.js';
+import { evaluateOnCpu } from '../runtime/cpu/backend.js';
 import { randomArray } from './helpers.js';
 
-const ctx: PassContext = { hasKernel: (t) => getCpuKernel(t) !== undefined, canFuse: cpuCanFuse };
+const ctx: PassContext = { hasKernel: (t) => getCpuKernel(t) !== undefined, canFuse: cpuCanFuse, evaluate: evaluateOnCpu };
 const inGraph = <T>(fn: () => T): [tf.Graph, T] => {
   const g = new tf.Graph();
   return [g, g.asDefault(fn)];

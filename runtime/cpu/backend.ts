@@ -6,6 +6,12 @@ import { cpuCanFuse } from './fused.js';
 import { getCpuKernel } from './registry.js';
 import './kernels/index.js';
 
+/** Runs one op's CPU kernel on host values, with no session state (constant folding); undefined when there is none. */
+export function evaluateOnCpu(node: KernelNode, inputs: NDArray[]): NDArray[] | undefined {
+  const k = getCpuKernel(node.type);
+  return k ? k(inputs, node, { variables: new Map(), opState: new Map() }) : undefined;
+}
+
 /** The reference CPU backend: handles are host NDArrays. */
 export class CpuBackend implements Backend<NDArray> {
   readonly name = 'cpu';

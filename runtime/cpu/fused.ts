@@ -688,7 +688,7 @@ function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], out
 }
 
 registerCpuKernel('_FusedElementwise', (inputs, node) => {
-  const p = fusedPrograms.get(node);
+  const p = node.program ?? fusedPrograms.get(node);
   if (!p) throw new InternalError(`_FusedElementwise '${node.name}' has no program`, node.name);
   const size = numElements(p.shape);
   const ins = p.inputs.map((inp) => {
