@@ -39,6 +39,13 @@ export interface StepContext {
   readonly regionBytes: readonly number[];
 }
 
+/**
+ * The memory a compiled plan set aside for one call of a step's kernel (the CPU's arena): the
+ * kernel asks for each output by dtype and shape; undefined means "allocate it yourself". Valid for
+ * the synchronous part of that one call only.
+ */
+export type PlannedOutputs = (dtype: DType, shape: readonly number[]) => NDArray | undefined;
+
 /** Per-session state the kernels of stateful ops use. */
 export interface RuntimeState<H> {
   /** Variable values by VariableV2 op name. */
@@ -63,7 +70,7 @@ export interface Backend<H = unknown> {
    * Runs one op's kernel. Must not mutate its inputs except the variables named by refVars. A
    * backend that sometimes has to wait (a GPU value read back for a host-only op) returns a promise.
    */
-  execute(node: KernelNode, inputs: H[], state: RuntimeState<H>, ctx?: StepContext): H[] | Promise<H[]>;
+  execute(node: KernelNode, inputs: H[], state: RuntimeState<H>, ctx?: StepContext, planned?: PlannedOutputs): H[] | Promise<H[]>;
   /** Settles before the first run (a GPU backend acquires its device). */
   ready?(): Promise<void>;
   /** Called after each run's last kernel with the fetched values: a GPU backend submits what it recorded. */

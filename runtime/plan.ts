@@ -6,8 +6,7 @@ import { formatShape, sameShape, shapesCompatible } from '../src/shape.js';
 import type { PlanGraph, PNode } from '../passes/ir.js';
 import { isAliasOp, isInPlaceOp } from '../ops/registry.js';
 import type { MemoryPlan } from './arena.js';
-import type { Backend, KernelNode, RuntimeState, StepContext } from './backend.js';
-import { setAllocHook, type AllocHook } from './cpu/kernels/util.js';
+import type { Backend, KernelNode, PlannedOutputs, RuntimeState, StepContext } from './backend.js';
 import { isAllocationFailure, oomMessage } from './oom.js';
 
 export interface Step {
@@ -172,7 +171,7 @@ export class Plan {
     return finish();
   }
 
-  /** Starts step i. The arena's alloc hook is installed for the synchronous part of the call only. */
+  /** Starts step i, offering its kernel the outputs the arena planned for it. */
   private launch<H>(
     i: number,
     backend: Backend<H>,
@@ -184,14 +183,11 @@ export class Plan {
     const step = this.steps[i]!;
     // Reference inputs (slot -1) carry no value: the kernel finds the variable through node.refVars.
     const inputs = step.inputSlots.map((s) => (s >= 0 ? slots[s]! : (undefined as H)));
-    const prevHook = arena ? setAllocHook(arena.hookFor(i)) : undefined;
     try {
-      return backend.execute(step.node, inputs, state, contexts[i]);
+      return backend.execute(step.node, inputs, state, contexts[i], arena?.hookFor(i));
     } catch (e) {
       backend.abortRun?.();
       throw wrapKernelError(e, step, backend.name);
-    } finally {
-      if (arena) setAllocHook(prevHook);
     }
   }
 
@@ -283,7 +279,7 @@ class ArenaRuntime {
   }
 
   /** The alloc hook for one call of step i's kernel: each planned output view is handed out once. */
-  hookFor(step: number): AllocHook {
+  hookFor(step: number): PlannedOutputs {
     const views = this.views[step]!;
     const zero = this.zero[step]!;
     const used = views.map(() => false);

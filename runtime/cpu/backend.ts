@@ -1,7 +1,8 @@
 import type { DType } from '../../src/dtypes.js';
 import { UnimplementedError } from '../../src/errors.js';
 import type { NDArray } from '../../src/ndarray.js';
-import type { Backend, KernelNode, RuntimeState } from '../backend.js';
+import type { Backend, KernelNode, PlannedOutputs, RuntimeState, StepContext } from '../backend.js';
+import { withPlannedOutputs } from './kernels/util.js';
 import { cpuCanFuse } from './fused.js';
 import { getCpuKernel } from './registry.js';
 import './kernels/index.js';
@@ -20,10 +21,10 @@ export class CpuBackend implements Backend<NDArray> {
   hasKernel(opType: string): boolean {
     return getCpuKernel(opType) !== undefined;
   }
-  execute(node: KernelNode, inputs: NDArray[], state: RuntimeState<NDArray>): NDArray[] {
+  execute(node: KernelNode, inputs: NDArray[], state: RuntimeState<NDArray>, _ctx?: StepContext, planned?: PlannedOutputs): NDArray[] {
     const k = getCpuKernel(node.type);
     if (!k) throw new UnimplementedError(`No CPU kernel registered for op type '${node.type}'`, node.name);
-    return k(inputs, node, state);
+    return planned ? withPlannedOutputs(planned, () => k(inputs, node, state)) : k(inputs, node, state);
   }
   upload(value: NDArray): NDArray {
     return value;

@@ -2,22 +2,24 @@ import { allocData, type DType } from '../../../src/dtypes.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { NDArray, numElements } from '../../../src/ndarray.js';
 import { broadcastShapes, formatShape, stridesOf } from '../../../src/shape.js';
-import type { KernelNode } from '../../backend.js';
+import type { KernelNode, PlannedOutputs } from '../../backend.js';
 import { allocOrThrow } from '../../oom.js';
 
 /**
- * Where alloc() looks first: a compiled plan installs one for the synchronous duration of one
- * kernel call (never across an await), to hand out the output buffers it planned for that step.
- * Undefined from the hook means "allocate".
+ * Where alloc() looks first: the CPU backend installs the plan's memory for one kernel call, for
+ * the synchronous duration of that call only (never across an await).
  */
-export type AllocHook = (dtype: DType, shape: readonly number[]) => NDArray | undefined;
-let allocHook: AllocHook | undefined;
+let allocHook: PlannedOutputs | undefined;
 
-/** Installs (or, given undefined, removes) the alloc hook; returns the previous one. */
-export function setAllocHook(hook: AllocHook | undefined): AllocHook | undefined {
+/** Runs `call` with alloc() handing out `planned` memory first. */
+export function withPlannedOutputs<T>(planned: PlannedOutputs | undefined, call: () => T): T {
   const prev = allocHook;
-  allocHook = hook;
-  return prev;
+  allocHook = planned;
+  try {
+    return call();
+  } finally {
+    allocHook = prev;
+  }
 }
 
 /** A zero-filled array for a kernel's output. */
