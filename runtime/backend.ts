@@ -2,7 +2,29 @@ import type { DType } from '../src/dtypes.js';
 import type { NDArray } from '../src/ndarray.js';
 import type { AttrValue } from '../src/graph.js';
 import type { Shape } from '../src/shape.js';
-import type { ElementwiseProgram } from '../passes/ir.js';
+
+/** What a fused elementwise node computes; set by the fusion pass, compiled by the backend. */
+export interface ElementwiseProgram {
+  /** Shape every member computes; inputs broadcast to it. */
+  readonly shape: readonly number[];
+  /**
+   * Operands read from outside: `arg` is the fused node's input index, `shape` its shape aligned to
+   * `shape`'s rank (1 on broadcast dims). One value may appear twice with different alignments.
+   */
+  readonly inputs: readonly { readonly arg: number; readonly shape: readonly number[]; readonly dtype: DType }[];
+  /** One entry per member op, in evaluation order. */
+  readonly ops: readonly {
+    readonly type: string;
+    readonly attrs: Readonly<Record<string, AttrValue>>;
+    readonly dtype: DType;
+    /** Operands: program input i is {input: i}, an earlier member's result is {op: j}. */
+    readonly args: readonly ({ readonly input: number } | { readonly op: number })[];
+    /** Name of the graph op it came from. */
+    readonly name: string;
+  }[];
+  /** Member op whose result is output i of the fused node. */
+  readonly outputs: readonly number[];
+}
 
 /** What a kernel sees of its op: a plain, compiled description, not the graph node. */
 export interface KernelNode {

@@ -9,7 +9,7 @@ import type { KernelNode } from '../runtime/backend.js';
 import { getOpDef, listOps } from '../ops/registry.js';
 import { fusedEpilogue } from '../runtime/activations.js';
 import { ACTIVATIONS } from '../runtime/cpu/activations.js';
-import { fusedPrograms, setFusedWasm } from '../runtime/cpu/fused.js';
+import { setFusedWasm } from '../runtime/cpu/fused.js';
 import { getCpuKernel } from '../runtime/cpu/registry.js';
 import { activationFn, ELEMENTWISE_TYPES } from '../runtime/webgpu/kernels/math.js';
 import { rng } from './helpers.js';
@@ -40,8 +40,7 @@ function fused(type: string, attrs: Record<string, unknown>, xs: tf.NDArray[], s
     ops: [{ type, attrs: attrs as ElementwiseProgram['ops'][number]['attrs'], dtype: 'float32', args: xs.map((_, i) => ({ input: i })), name: type }],
     outputs: [0],
   };
-  const k = node('_FusedElementwise', {}, n, xs.length);
-  fusedPrograms.set(k, p);
+  const k = { ...node('_FusedElementwise', {}, n, xs.length), program: p };
   const prev = setFusedWasm({ enabled: simd });
   try {
     return getCpuKernel('_FusedElementwise')!(xs, k, {} as never)[0]!.data as Float32Array;

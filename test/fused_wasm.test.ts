@@ -8,7 +8,7 @@ import * as tf from '../src/index.js';
 import type { DType } from '../src/dtypes.js';
 import type { ElementwiseProgram } from '../passes/ir.js';
 import type { KernelNode } from '../runtime/backend.js';
-import { fusedPrograms, fusedWasmAvailable, fusedWasmCovers, fusedWasmModules, setFusedWasm } from '../runtime/cpu/fused.js';
+import { fusedWasmAvailable, fusedWasmCovers, fusedWasmModules, setFusedWasm } from '../runtime/cpu/fused.js';
 import { getCpuKernel } from '../runtime/cpu/registry.js';
 import { rng } from './helpers.js';
 
@@ -37,8 +37,7 @@ function program(shape: number[], inputs: number[][], ops: { type: string; args:
 
 /** Runs a program through the _FusedElementwise kernel, as WebAssembly or (wasmOn false) as JS. */
 function runProgram(p: ElementwiseProgram, inputs: tf.NDArray[], wasmOn = true): tf.NDArray[] {
-  const node = { name: 'fused', type: '_FusedElementwise', attrs: {}, outputs: [], inputDTypes: [], inputShapes: [] } as unknown as KernelNode;
-  fusedPrograms.set(node, p);
+  const node = { name: 'fused', type: '_FusedElementwise', attrs: {}, outputs: [], inputDTypes: [], inputShapes: [], program: p } as unknown as KernelNode;
   const prev = setFusedWasm({ enabled: wasmOn });
   try {
     return getCpuKernel('_FusedElementwise')!(inputs, node, {} as never);

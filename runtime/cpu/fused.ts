@@ -10,8 +10,7 @@ import type { DType, TypedArray } from '../../src/dtypes.js';
 import { InternalError, InvalidArgumentError } from '../../src/errors.js';
 import { NDArray, numElements } from '../../src/ndarray.js';
 import { formatShape } from '../../src/shape.js';
-import type { ElementwiseProgram } from '../../passes/ir.js';
-import type { KernelNode } from '../backend.js';
+import type { ElementwiseProgram, KernelNode } from '../backend.js';
 import { getCpuKernel, registerCpuKernel } from './registry.js';
 import { alloc } from './kernels/util.js';
 import {
@@ -77,9 +76,6 @@ import './kernels/index.js';
 import { fusedEpilogue } from '../activations.js';
 import { ACTIVATIONS, activationAlpha, constantPool, f64, runEpilogue, vop, zero, type Emit, type VectorOp } from './activations.js';
 import { config } from '../../src/config.js';
-
-/** Programs of fused nodes, attached by the plan to the KernelNode it builds. */
-export const fusedPrograms = new WeakMap<KernelNode, ElementwiseProgram>();
 
 // ---------------------------------------------------------------------------------------------
 // Templates: one per op type, reproducing the unfused kernel's arithmetic exactly (same formula in
@@ -688,7 +684,7 @@ function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], out
 }
 
 registerCpuKernel('_FusedElementwise', (inputs, node) => {
-  const p = node.program ?? fusedPrograms.get(node);
+  const p = node.program;
   if (!p) throw new InternalError(`_FusedElementwise '${node.name}' has no program`, node.name);
   const size = numElements(p.shape);
   const ins = p.inputs.map((inp) => {

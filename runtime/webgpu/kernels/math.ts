@@ -9,7 +9,7 @@ import { InternalError, InvalidArgumentError } from '../../../src/errors.js';
 import type { NDArray } from '../../../src/ndarray.js';
 import { formatShape, sameShape } from '../../../src/shape.js';
 import type { AttrValue } from '../../../src/graph.js';
-import type { ElementwiseProgram } from '../../../passes/ir.js';
+import type { ElementwiseProgram } from '../../backend.js';
 import { getOpDef } from '../../../ops/index.js';
 import { gradShapeMismatch, leakyAlpha, SELU_ALPHA, SELU_SCALE } from '../../activations.js';
 import { getCpuKernel } from '../../cpu/registry.js';
