@@ -2,19 +2,7 @@
 import { formatShape, mergeShapes, type Shape } from '../src/shape.js';
 import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
 import { checkDType, FLOAT } from './util.js';
-
-interface ApplyOpSpec {
-  type: string;
-  /** Input names in TF's order. */
-  inputs: readonly string[];
-  /** Indices of the variable and its slots (reference inputs). */
-  refs: readonly number[];
-  /** Indices of the scalar hyperparameter inputs. */
-  scalars: readonly number[];
-  /** Index of the gradient input. */
-  grad: number;
-  attrs: Record<string, 'type' | 'bool'>;
-}
+import { APPLY_OPS, type ApplyOpSpec } from './semantics/training.js';
 
 function applyShape(spec: ApplyOpSpec) {
   return (ctx: ShapeContext): OutputSpec[] => {
@@ -45,57 +33,6 @@ function applyShape(spec: ApplyOpSpec) {
     return [{ dtype, shape }];
   };
 }
-
-export const APPLY_OPS: readonly ApplyOpSpec[] = [
-  {
-    type: 'ApplyGradientDescent',
-    inputs: ['var', 'alpha', 'delta'],
-    refs: [0],
-    scalars: [1],
-    grad: 2,
-    attrs: { T: 'type', use_locking: 'bool' },
-  },
-  {
-    type: 'ApplyMomentum',
-    inputs: ['var', 'accum', 'lr', 'grad', 'momentum'],
-    refs: [0, 1],
-    scalars: [2, 4],
-    grad: 3,
-    attrs: { T: 'type', use_locking: 'bool', use_nesterov: 'bool' },
-  },
-  {
-    type: 'ApplyAdam',
-    inputs: ['var', 'm', 'v', 'beta1_power', 'beta2_power', 'lr', 'beta1', 'beta2', 'epsilon', 'grad'],
-    refs: [0, 1, 2],
-    scalars: [3, 4, 5, 6, 7, 8],
-    grad: 9,
-    attrs: { T: 'type', use_locking: 'bool', use_nesterov: 'bool' },
-  },
-  {
-    type: 'ApplyRMSProp',
-    inputs: ['var', 'ms', 'mom', 'lr', 'rho', 'momentum', 'epsilon', 'grad'],
-    refs: [0, 1, 2],
-    scalars: [3, 4, 5, 6],
-    grad: 7,
-    attrs: { T: 'type', use_locking: 'bool' },
-  },
-  {
-    type: 'ApplyCenteredRMSProp',
-    inputs: ['var', 'mg', 'ms', 'mom', 'lr', 'rho', 'momentum', 'epsilon', 'grad'],
-    refs: [0, 1, 2, 3],
-    scalars: [4, 5, 6, 7],
-    grad: 8,
-    attrs: { T: 'type', use_locking: 'bool' },
-  },
-  {
-    type: 'ApplyAdagrad',
-    inputs: ['var', 'accum', 'lr', 'grad'],
-    refs: [0, 1],
-    scalars: [2],
-    grad: 3,
-    attrs: { T: 'type', use_locking: 'bool', update_slots: 'bool' },
-  },
-];
 
 for (const spec of APPLY_OPS) {
   registerOp({

@@ -3,7 +3,6 @@
 import { InvalidArgumentError } from '../src/errors.js';
 import { formatShape } from '../src/shape.js';
 import { getOpDef } from '../ops/registry.js';
-import '../ops/index.js';
 
 export const SELU_ALPHA = 1.6732632423543772848170429916717;
 export const SELU_SCALE = 1.0507009873554804934193349852946;

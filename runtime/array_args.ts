@@ -4,7 +4,7 @@ import { allocData, type DType } from '../src/dtypes.js';
 import { InvalidArgumentError } from '../src/errors.js';
 import { NDArray } from '../src/ndarray.js';
 import { formatShape, stridesOf } from '../src/shape.js';
-import { masksOf, numbersOf, stridedSliceSpec } from '../ops/array.js';
+import { masksOf, numbersOf, stridedSliceSpec } from '../ops/semantics/array.js';
 import type { KernelNode } from './backend.js';
 
 export function normAxis(axis: number, rank: number, what = 'axis'): number {

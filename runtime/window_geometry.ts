@@ -2,7 +2,7 @@
 // the same errors.
 import { InvalidArgumentError } from '../src/errors.js';
 import { formatShape } from '../src/shape.js';
-import { layoutDims, readWindowAttrs, windowedOutputSize, type DataFormat, type WindowAttrs } from '../ops/conv.js';
+import { layoutDims, readWindowAttrs, windowedOutputSize, type DataFormat, type WindowAttrs } from '../ops/semantics/window.js';
 import type { KernelNode } from './backend.js';
 
 /** Everything a 2-D window op needs to know, in NHWC terms. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import { windowedOutputSize } from '../ops/conv.js';
+import { windowedOutputSize } from '../ops/semantics/window.js';
 import { setSimdEnabled, sgemm, simdAvailable } from '../runtime/cpu/gemm.js';
 import { expectClose, fromTfjs, randomArray, rng, run, tfjs } from './helpers.js';
 

@@ -3,7 +3,7 @@ import { type DType, type TypedArray } from '../../../src/dtypes.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { NDArray, numElements } from '../../../src/ndarray.js';
 import { formatShape, stridesOf } from '../../../src/shape.js';
-import { invertPerm, numbersOf, rangeSize } from '../../../ops/array.js';
+import { invertPerm, numbersOf, rangeSize } from '../../../ops/semantics/array.js';
 import { checkDims, fromNumbers, indexError, normAxis, reshapeTarget, scalarNumber, sliceSpec, vector } from '../../array_args.js';
 import { registerCpuKernel } from '../registry.js';
 import { alloc, attr, collapseDims } from './util.js';

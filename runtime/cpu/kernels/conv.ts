@@ -3,7 +3,7 @@
 // Everything is computed in NHWC; NCHW tensors are transposed on the way in and out.
 import { NDArray } from '../../../src/ndarray.js';
 import { formatShape } from '../../../src/shape.js';
-import { layoutDims, type DataFormat } from '../../../ops/conv.js';
+import { layoutDims, type DataFormat } from '../../../ops/semantics/window.js';
 import type { KernelNode } from '../../backend.js';
 import { sgemm } from '../gemm.js';
 import { registerCpuKernel } from '../registry.js';

@@ -3,7 +3,7 @@
 import { InvalidArgumentError } from '../../../src/errors.js';
 import type { NDArray } from '../../../src/ndarray.js';
 import { formatShape } from '../../../src/shape.js';
-import { numbersOf } from '../../../ops/array.js';
+import { numbersOf } from '../../../ops/semantics/array.js';
 import type { KernelNode, RuntimeState } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
 import { alloc } from './util.js';

@@ -5,7 +5,7 @@ import { type DType } from '../../../src/dtypes.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { NDArray, numElements } from '../../../src/ndarray.js';
 import { formatShape, stridesOf } from '../../../src/shape.js';
-import { numbersOf, rangeSize } from '../../../ops/array.js';
+import { numbersOf, rangeSize } from '../../../ops/semantics/array.js';
 import { checkDims, fromNumbers, indexError, normAxis, reshapeTarget, scalarNumber, sliceSpec, vector } from '../../array_args.js';
 import { getCpuKernel } from '../../cpu/registry.js';
 import { collapseDims } from '../../cpu/kernels/util.js';

@@ -13,7 +13,7 @@
 // output element sums what reaches it) rather than scatter, so no atomics are needed.
 import { InternalError } from '../../../src/errors.js';
 import { formatShape } from '../../../src/shape.js';
-import { layoutDims, type DataFormat } from '../../../ops/conv.js';
+import { layoutDims, type DataFormat } from '../../../ops/semantics/window.js';
 import type { KernelNode } from '../../backend.js';
 import { toNumbers } from '../../cpu/kernels/util.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';

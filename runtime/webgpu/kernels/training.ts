@@ -3,7 +3,7 @@
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { NDArray } from '../../../src/ndarray.js';
 import { formatShape, sameShape } from '../../../src/shape.js';
-import { APPLY_OPS } from '../../../ops/training.js';
+import { APPLY_OPS } from '../../../ops/semantics/training.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
 import { bindings, MAX_BINDINGS, perElement } from '../wgsl.js';
