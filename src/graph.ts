@@ -78,13 +78,13 @@ export class Operation {
     return getOpDef(this.type);
   }
   getAttr<T = AttrValue>(name: string): T {
-    if (!(name in this.attrs)) {
+    if (!Object.hasOwn(this.attrs, name)) {
       throw new InvalidArgumentError(`Operation '${this.name}' (${this.type}) has no attr named '${name}'`, this.name);
     }
     return this.attrs[name] as T;
   }
   hasAttr(name: string): boolean {
-    return name in this.attrs;
+    return Object.hasOwn(this.attrs, name);
   }
   /** "file:line" of the user code that created this op, when it can be told. */
   get createdAt(): string | undefined {
@@ -92,6 +92,20 @@ export class Operation {
   }
   toString(): string {
     return `Operation("${this.name}", type=${this.type})`;
+  }
+}
+
+/**
+ * The stack where an op is being created, deep enough to get past weir's own frames (tf.layers ->
+ * tf.nn -> createOp is already more than V8's default of 10 frames).
+ */
+function creationTrace(): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = Math.max(limit, 48);
+  try {
+    return new Error();
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 
@@ -343,7 +357,7 @@ export class Graph {
       (op, i, arr) => !inputOps.has(op) && arr.indexOf(op) === i,
     );
     let outputs: OutputSpec[];
-    const traceHolder = new Error();
+    const traceHolder = creationTrace();
     if (opts.outputs) {
       outputs = opts.outputs;
     } else {

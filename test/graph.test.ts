@@ -163,3 +163,26 @@ describe('Graph', () => {
     expect(() => g.asDefault(() => tf.constant([1.5], 'int32'))).toThrow(tf.errors.InvalidArgumentError);
   });
 });
+
+describe('creation sites', () => {
+  it('name the user line for ops made deep inside the library (tf.layers, optimizers)', () => {
+    const g = new tf.Graph();
+    const { h, train } = g.asDefault(() => {
+      const x = tf.placeholder('float32', [null, 3]);
+      const h = tf.layers.dense(x, 4, { activation: tf.nn.relu });
+      const train = new tf.train.AdamOptimizer(0.1).minimize(tf.reduceSum(h));
+      return { h, train };
+    });
+    expect(h.op.createdAt).toMatch(/^test[\\/]graph\.test\.ts:\d+$/);
+    expect(train.createdAt).toMatch(/^test[\\/]graph\.test\.ts:\d+$/);
+    const unnamed = g.getOperations().filter((op) => op.createdAt === undefined);
+    expect(unnamed.map((op) => op.name)).toEqual([]);
+  });
+
+  it('attr lookups are by own property only', () => {
+    const g = new tf.Graph();
+    const x = g.asDefault(() => tf.placeholder('float32', [2]));
+    expect(x.op.hasAttr('constructor')).toBe(false);
+    expect(() => x.op.getAttr('toString')).toThrow(tf.errors.InvalidArgumentError);
+  });
+});
