@@ -31,14 +31,8 @@ const DEBTS: Record<string, string> = {
   'runtime/webgpu/backend.ts -> runtime/cpu/registry.ts': 'host fallback runs CPU kernels directly; the way out is a host Backend given to the WebGPU backend',
   'runtime/webgpu/backend.ts -> runtime/cpu/kernels/index.ts': 'same: host fallback',
   'runtime/webgpu/kernels/array.ts -> runtime/cpu/registry.ts': 'host fallback for some array kernels: same way out',
-  'runtime/webgpu/kernels/array.ts -> runtime/cpu/kernels/util.ts': 'collapseDims: move to a shared runtime module',
-  'runtime/webgpu/kernels/conv.ts -> runtime/cpu/kernels/util.ts': 'toNumbers: move to a shared runtime module',
   'runtime/webgpu/kernels/fused.ts -> runtime/cpu/fused.ts': 'cpuCanFuse decides what the GPU may fuse; give the rule its own shared module',
   'runtime/webgpu/kernels/math.ts -> runtime/cpu/registry.ts': 'host fallback: same way out as the backend',
-  'runtime/webgpu/kernels/math.ts -> runtime/cpu/kernels/util.ts': 'broadcast helpers: move to a shared runtime module',
-  'runtime/webgpu/kernels/matmul.ts -> runtime/cpu/kernels/util.ts': 'shape helpers: move to a shared runtime module',
-  'runtime/webgpu/kernels/reduce.ts -> runtime/cpu/kernels/util.ts': 'shape helpers: move to a shared runtime module',
-  'runtime/webgpu/kernels/reduce.ts -> runtime/cpu/kernels/math.ts': 'reductionAxes: move to a shared runtime module',
 };
 
 const ROOTS = ['src', 'ops', 'passes', 'runtime'];

@@ -8,7 +8,8 @@ import type { KernelNode } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
 import { sgemm } from '../gemm.js';
 import { binarySimd, columnBroadcastSimd, isLeadingColumn, reduceRowsSimd, rowBroadcastSimd, useSimd, type BinaryOp } from '../simd.js';
-import { alloc, attr, broadcastOrThrow, broadcastStrides, forEachRun, toNumbers } from './util.js';
+import { broadcastOrThrow, broadcastStrides, reductionAxes, toNumbers } from '../../shape_helpers.js';
+import { alloc, attr, forEachRun } from './util.js';
 
 type NumData = Float32Array | Int32Array | Uint8Array;
 /** Loose element access for loops that work on every storage type (select, copies, permutes). */
@@ -741,21 +742,6 @@ registerCpuKernel('BatchMatMulV2', (inputs, node) => {
 
 // ---------------------------------------------------------------------------------------------
 // Reductions
-
-/** Normalized, sorted, duplicate-free reduction axes; throws like TF for bad ones. */
-export function reductionAxes(axesArr: NDArray, rank: number): number[] {
-  const axes = toNumbers(axesArr);
-  const seen = new Set<number>();
-  for (const a of axes) {
-    if (!Number.isInteger(a) || a < -rank || a >= rank) {
-      throw new InvalidArgumentError(`Invalid reduction dimension (${a} for input with ${rank} dimension(s)`);
-    }
-    const n = a < 0 ? a + rank : a;
-    if (seen.has(n)) throw new InvalidArgumentError(`Invalid reduction arguments: Axes contains duplicate dimension: ${n}`);
-    seen.add(n);
-  }
-  return [...seen].sort((x, y) => x - y);
-}
 
 /** Copies x with its axes permuted (out dim i = x dim perm[i]). */
 function permute(x: NDArray, perm: readonly number[]): NDArray {

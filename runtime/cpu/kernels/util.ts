@@ -1,9 +1,11 @@
 import { allocData, type DType } from '../../../src/dtypes.js';
-import { InvalidArgumentError } from '../../../src/errors.js';
 import { NDArray, numElements } from '../../../src/ndarray.js';
-import { broadcastShapes, formatShape, stridesOf } from '../../../src/shape.js';
 import type { KernelNode, PlannedOutputs } from '../../backend.js';
 import { allocOrThrow } from '../../oom.js';
+import { broadcastOrThrow, broadcastStrides, collapseDims } from '../../shape_helpers.js';
+
+// The shape helpers moved to the shared runtime (both backends use them); CPU kernels still find them here.
+export { broadcastOrThrow, broadcastStrides, collapseDims, toNumbers } from '../../shape_helpers.js';
 
 /**
  * Where alloc() looks first: the CPU backend installs the plan's memory for one kernel call, for
@@ -33,50 +35,6 @@ export function alloc(dtype: DType, shape: readonly number[]): NDArray {
 
 export function attr<T>(node: KernelNode, name: string): T {
   return node.attrs[name] as T;
-}
-
-/**
- * Strides of `shape` as seen from the broadcast output shape `out` (0 on broadcast dims), aligned
- * to the right as numpy does.
- */
-export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
-  const st = stridesOf(shape);
-  const res = new Array<number>(out.length).fill(0);
-  const off = out.length - shape.length;
-  for (let i = 0; i < shape.length; i++) res[i + off] = shape[i] === 1 ? 0 : st[i]!;
-  return res;
-}
-
-export function broadcastOrThrow(a: readonly number[], b: readonly number[]): number[] {
-  const s = broadcastShapes(a, b);
-  if (!s) throw new InvalidArgumentError(`Incompatible shapes: ${formatShape(a)} vs. ${formatShape(b)}`);
-  return s;
-}
-
-/**
- * Drops size-1 dims and merges neighbouring dims that every operand walks contiguously, so the
- * innermost loop runs as long as possible. Returns rank >= 1.
- */
-export function collapseDims(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    const n = shape[d]!;
-    if (n === 1) continue;
-    const last = outShape.length - 1;
-    if (last >= 0 && strides.every((s, j) => outStrides[j]![last] === s[d]! * n)) {
-      outShape[last] = outShape[last]! * n;
-      strides.forEach((s, j) => (outStrides[j]![last] = s[d]!));
-    } else {
-      outShape.push(n);
-      strides.forEach((s, j) => outStrides[j]!.push(s[d]!));
-    }
-  }
-  if (outShape.length === 0) {
-    outShape.push(1);
-    outStrides.forEach((s) => s.push(0));
-  }
-  return { shape: outShape, strides: outStrides };
 }
 
 /**
@@ -154,9 +112,4 @@ export function binaryBigInt(a: NDArray, b: NDArray, outDType: DType, f: (x: big
   const od = out.data as unknown as { [i: number]: bigint | number };
   forEachBroadcast(a.shape, b.shape, shape, (o, i, j) => (od[o] = f(ad[i]!, bd[j]!)));
   return out;
-}
-
-/** Reads an int32/int64 tensor as JS numbers (shape vectors, axes, indices). */
-export function toNumbers(a: NDArray): number[] {
-  return Array.from(a.data as ArrayLike<number | bigint>, (v) => Number(v));
 }

@@ -8,7 +8,7 @@ import { formatShape, stridesOf } from '../../../src/shape.js';
 import { numbersOf, rangeSize } from '../../../ops/semantics/array.js';
 import { checkDims, fromNumbers, indexError, normAxis, reshapeTarget, scalarNumber, sliceSpec, vector } from '../../array_args.js';
 import { getCpuKernel } from '../../cpu/registry.js';
-import { collapseDims } from '../../cpu/kernels/util.js';
+import { collapseDims } from '../../shape_helpers.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
 import { bindings, f32, grid, lit, MAX_BINDINGS, perElement, PRELUDE, storageType, u, WG } from '../wgsl.js';

@@ -15,7 +15,7 @@ import { InternalError } from '../../../src/errors.js';
 import { formatShape } from '../../../src/shape.js';
 import { layoutDims, type DataFormat } from '../../../ops/semantics/window.js';
 import type { KernelNode } from '../../backend.js';
-import { toNumbers } from '../../cpu/kernels/util.js';
+import { toNumbers } from '../../shape_helpers.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
 import type { GpuTensor } from '../tensor.js';

@@ -13,7 +13,7 @@ import type { ElementwiseProgram } from '../../backend.js';
 import { getOpDef } from '../../../ops/index.js';
 import { gradShapeMismatch, leakyAlpha, SELU_ALPHA, SELU_SCALE } from '../../activations.js';
 import { getCpuKernel } from '../../cpu/registry.js';
-import { broadcastOrThrow } from '../../cpu/kernels/util.js';
+import { broadcastOrThrow } from '../../shape_helpers.js';
 import { getGpuKernel, registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
 import { bindings, broadcastIndex, f32, MAX_BINDINGS, perElement } from '../wgsl.js';

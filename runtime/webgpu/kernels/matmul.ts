@@ -6,7 +6,7 @@
 import type { DType } from '../../../src/dtypes.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { formatShape, stridesOf } from '../../../src/shape.js';
-import { broadcastOrThrow, broadcastStrides } from '../../cpu/kernels/util.js';
+import { broadcastOrThrow, broadcastStrides } from '../../shape_helpers.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
 import { u, type Program } from '../wgsl.js';

@@ -5,8 +5,7 @@
 import type { DType } from '../../../src/dtypes.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { formatShape, stridesOf } from '../../../src/shape.js';
-import { toNumbers } from '../../cpu/kernels/util.js';
-import { reductionAxes } from '../../cpu/kernels/math.js';
+import { reductionAxes, toNumbers } from '../../shape_helpers.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
 import { storageType, u } from '../wgsl.js';
