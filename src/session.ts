@@ -67,7 +67,7 @@ export class Session {
     this.optimize = opts.optimize ?? true;
     const b = opts.backend ?? config.defaultBackend();
     if (b === 'cpu') this.backend = new CpuBackend() as Backend<unknown>;
-    else if (b === 'webgpu') this.backend = new WebGpuBackend() as Backend<unknown>;
+    else if (b === 'webgpu') this.backend = new WebGpuBackend(new CpuBackend()) as Backend<unknown>;
     else if (typeof b === 'string') throw new InvalidArgumentError(`Unknown backend '${String(b)}' (available: 'cpu', 'webgpu')`);
     else this.backend = b;
   }

@@ -28,11 +28,6 @@ const RUNTIME_PARTS = [/^runtime\/cpu\//, /^runtime\/webgpu\//];
 const DEBTS: Record<string, string> = {
   'runtime/webgpu/kernels/math.ts -> ops/index.ts':
     'registers single-op kernels by the declared inputs of op definitions when it loads; the way out is registering them on first lookup, once the op library is loaded',
-  'runtime/webgpu/backend.ts -> runtime/cpu/registry.ts': 'host fallback runs CPU kernels directly; the way out is a host Backend given to the WebGPU backend',
-  'runtime/webgpu/backend.ts -> runtime/cpu/kernels/index.ts': 'same: host fallback',
-  'runtime/webgpu/kernels/array.ts -> runtime/cpu/registry.ts': 'host fallback for some array kernels: same way out',
-  'runtime/webgpu/kernels/fused.ts -> runtime/cpu/fused.ts': 'cpuCanFuse decides what the GPU may fuse; give the rule its own shared module',
-  'runtime/webgpu/kernels/math.ts -> runtime/cpu/registry.ts': 'host fallback: same way out as the backend',
 };
 
 const ROOTS = ['src', 'ops', 'passes', 'runtime'];

@@ -5,7 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import { listOps } from '../ops/registry.js';
+import { CpuBackend } from '../runtime/cpu/backend.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
+import type { Backend } from '../runtime/backend.js';
 import { listGpuKernels } from '../runtime/webgpu/registry.js';
 import { getDevice } from '../runtime/webgpu/device.js';
 import { randomArray } from './helpers.js';
@@ -59,7 +61,7 @@ describe('webgpu backend', () => {
 
   it('trains with one submission per step, no host work and no new GPU objects after the first run', () => withoutVerify(async () => {
     const m = mlp();
-    const backend = new WebGpuBackend();
+    const backend = new WebGpuBackend(new CpuBackend());
     const sess = new tf.Session({ graph: m.g, backend });
     await sess.run(m.init);
     const feeds: [tf.Tensor, tf.NDArray][] = [
@@ -106,7 +108,7 @@ describe('webgpu backend', () => {
       const y = tf.reduceSum(tf.square(x));
       return { x, y, s: tf.summary.scalar('sq', y) };
     });
-    const backend = new WebGpuBackend();
+    const backend = new WebGpuBackend(new CpuBackend());
     const sess = new tf.Session({ graph: g, backend });
     const x = g.getTensorByName('Placeholder:0');
     const [summary, value] = await sess.run([s, y], [[x, randomArray([64], { seed: 7 })]]);
@@ -114,6 +116,40 @@ describe('webgpu backend', () => {
     expect(value.data[0]).toBeGreaterThan(0);
     expect(backend.stats.readbacks).toBeGreaterThan(0);
     sess.close();
+  });
+
+  it('runs host ops on the host backend it is given, with the session\'s random streams', async () => {
+    const g = new tf.Graph();
+    const y = g.asDefault(() => tf.add(tf.randomUniform([6], { seed: 7 }), 1));
+    // A host that answers asynchronously and records what it ran.
+    const cpu = new CpuBackend();
+    const ran: string[] = [];
+    const host: Backend<tf.NDArray> = {
+      name: 'recording-host',
+      hasKernel: (t) => cpu.hasKernel(t),
+      execute: async (node, inputs, state) => {
+        ran.push(node.type);
+        return cpu.execute(node, inputs, state);
+      },
+      upload: (v) => v,
+      download: async (h) => h.clone(),
+      shapeOf: (h) => h.shape,
+      dtypeOf: (h) => h.dtype,
+      dispose: () => undefined,
+    };
+    const values = async (backend: WebGpuBackend | 'cpu'): Promise<number[][]> => {
+      const sess = new tf.Session({ graph: g, backend });
+      try {
+        return [Array.from((await sess.run(y)).data as Float32Array), Array.from((await sess.run(y)).data as Float32Array)];
+      } finally {
+        sess.close();
+      }
+    };
+    const [first, second] = await values(new WebGpuBackend(host));
+    expect(ran).toContain('RandomUniform');
+    // The stream advances from run to run as it does on the CPU.
+    expect(second).not.toEqual(first);
+    expect([first, second]).toEqual(await values('cpu'));
   });
 
   it('reports a tensor too large for the device as ResourceExhaustedError naming the op', () => withoutVerify(async () => {

@@ -5,6 +5,7 @@
 // ran on the host.
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
+import { CpuBackend } from '../runtime/cpu/backend.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import { expectClose, randomArray } from './helpers.js';
 
@@ -13,7 +14,7 @@ type Feeds = [tf.Tensor, tf.NDArray][];
 
 /** Runs fetches on a fresh WebGPU backend and on the CPU; returns both results and the GPU backend. */
 async function both(g: tf.Graph, fetches: tf.Tensor[], feeds: Feeds) {
-  const backend = new WebGpuBackend();
+  const backend = new WebGpuBackend(new CpuBackend());
   const gpu = new tf.Session({ graph: g, backend });
   const cpu = new tf.Session({ graph: g, backend: 'cpu' });
   try {

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { DType } from '../src/dtypes.js';
+import { CpuBackend } from '../runtime/cpu/backend.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import { gpuCanFuse } from '../runtime/webgpu/kernels/fused.js';
 import { fuseElementwise } from '../passes/fuse.js';
@@ -60,7 +61,7 @@ async function runOn(backend: 'cpu' | WebGpuBackend, build: Build, inputs: tf.ND
 
 /** Runs `build` over variables holding `inputs` on webgpu and on the CPU. */
 async function both(build: Build, inputs: tf.NDArray[], optimize = true): Promise<Runs> {
-  const backend = new WebGpuBackend();
+  const backend = new WebGpuBackend(new CpuBackend());
   const gpu = await runOn(backend, build, inputs, optimize);
   const cpu = await runOn('cpu', build, inputs, optimize);
   return { gpu: gpu.out, cpu: cpu.out, planTypes: gpu.types, planNodes: gpu.nodes, hostOps: gpu.hostOps };

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { DType } from '../src/dtypes.js';
 import { listOps } from '../ops/registry.js';
+import { CpuBackend } from '../runtime/cpu/backend.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import { expectClose, randomArray, useGpuKernelsForSmallOps } from './helpers.js';
 
@@ -13,7 +14,7 @@ useGpuKernelsForSmallOps();
 
 async function both(fetches: tf.Tensor[], feeds: [tf.Tensor, tf.NDArray][]): Promise<[tf.NDArray[], tf.NDArray[], WebGpuBackend]> {
   const graph = fetches[0]!.graph;
-  const backend = new WebGpuBackend();
+  const backend = new WebGpuBackend(new CpuBackend());
   const gpu = new tf.Session({ graph, backend });
   const cpu = new tf.Session({ graph, backend: 'cpu' });
   try {

@@ -11,6 +11,7 @@ import { InternalError, InvalidArgumentError } from '../../src/errors.js';
 import { NDArray, numElements } from '../../src/ndarray.js';
 import { formatShape } from '../../src/shape.js';
 import type { ElementwiseProgram, KernelNode } from '../backend.js';
+import { failsOnData, mayJoinElementwiseCluster, type FusionCandidate } from '../elementwise_fusion.js';
 import { getCpuKernel, registerCpuKernel } from './registry.js';
 import { alloc } from './kernels/util.js';
 import {
@@ -172,19 +173,14 @@ function templateFor(op: { type: string; attrs: Readonly<Record<string, unknown>
   if (op.type in ACTIVATIONS) return activationTemplate(op.type, op.attrs, key);
   const t = key ? TEMPLATES[op.type]?.[key] : undefined;
   // Integer division and powers can fail at run time (division by zero): those stay unfused.
-  if (key === 'i' && (op.type === 'FloorDiv' || op.type === 'FloorMod' || op.type === 'Pow')) return undefined;
+  if (failsOnData(op.type, inDTypes[0])) return undefined;
   return t;
 }
 
-/** Whether an op (with these input dtypes) can be part of a generated kernel. */
-export function cpuCanFuse(n: { type: string; attrs: Readonly<Record<string, unknown>>; inputs: readonly ({ dtype: DType } | null)[]; outputs: readonly { dtype: DType }[] }): boolean {
-  if (n.outputs.length !== 1 || n.inputs.some((v) => !v)) return false;
-  const out = n.outputs[0]!.dtype;
-  if (!keyOf(out)) return false;
-  const ins = n.inputs.map((v) => v!.dtype);
-  if (ins.some((d) => !keyOf(d))) return false;
-  if (n.type === 'BiasAdd' && ins[0] !== 'float32') return false;
-  return templateFor({ type: n.type, attrs: n.attrs, dtype: out }, ins) !== undefined;
+/** Whether an op (with these input dtypes) may join a cluster and has a template for the generated kernel. */
+export function cpuCanFuse(n: FusionCandidate): boolean {
+  if (!mayJoinElementwiseCluster(n)) return false;
+  return templateFor({ type: n.type, attrs: n.attrs, dtype: n.outputs[0]!.dtype }, n.inputs.map((v) => v!.dtype)) !== undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,13 +13,12 @@ import {
 } from '../../src/errors.js';
 import { NDArray } from '../../src/ndarray.js';
 import type { Backend, KernelNode, RuntimeState, StepContext } from '../backend.js';
-import { getCpuKernel } from '../cpu/registry.js';
-import '../cpu/kernels/index.js';
 import { getDevice, type GpuDevice } from './device.js';
 import { getGpuKernel, type GpuKernelDef, type KernelCtx } from './registry.js';
 import { GpuTensor, gpuByteSize } from './tensor.js';
 import { BITS_FN, MAX_BINDINGS, type Program } from './wgsl.js';
 import { gpuCanFuse } from './kernels/fused.js';
+import type { FusionCandidate } from '../elementwise_fusion.js';
 import './kernels/index.js';
 import { config } from '../../src/config.js';
 
@@ -48,7 +47,11 @@ interface PlanBuffers {
   own: Map<string, GPUBuffer>;
 }
 
-/** The WebGPU backend (`new tf.Session({backend: 'webgpu'})`). */
+/**
+ * The WebGPU backend (`new tf.Session({backend: 'webgpu'})`). Ops without a GPU kernel, random
+ * draws, strings and small integer ops on host values run on `host`, a backend over host NDArrays
+ * (the session passes a CpuBackend), with this session's op state (random streams) and variables.
+ */
 export class WebGpuBackend implements Backend<GpuTensor> {
   readonly name = 'webgpu';
   readonly exclusiveRuns = true;
@@ -90,7 +93,16 @@ export class WebGpuBackend implements Backend<GpuTensor> {
   private checks: { t: GpuTensor; message: string; node: KernelNode }[] = [];
   private disposed = false;
 
-  canFuse = gpuCanFuse;
+  constructor(private readonly host: Backend<NDArray>) {}
+
+  /**
+   * What the WGSL generator can fuse, and only what the host can fuse too: small integer clusters
+   * whose inputs are on the host run there (a host without fused kernels never gets them).
+   */
+  canFuse(n: FusionCandidate): boolean {
+    if (!gpuCanFuse(n)) return false;
+    return this.host.canFuse ? this.host.canFuse(n) : !this.host.hasKernel('_FusedElementwise');
+  }
   /** Counters for tests and tuning: what this backend created and submitted so far. */
   readonly stats = { submissions: 0, buffers: 0, pipelines: 0, bindGroups: 0, readbacks: 0, hostOps: 0 };
 
@@ -123,7 +135,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
   hasKernel(opType: string): boolean {
     if (getGpuKernel(opType)) return true;
     // Internal ops (fused kernels, views) exist only where a GPU kernel makes them worth it.
-    return !opType.startsWith('_') && getCpuKernel(opType) !== undefined;
+    return !opType.startsWith('_') && this.host.hasKernel(opType);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -146,7 +158,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
 
   /** Small integer ops on values that are on the host anyway (shape arithmetic, counters) stay there. */
   private preferHost(node: KernelNode, inputs: GpuTensor[], state: RuntimeState<GpuTensor>): boolean {
-    if (!this.preferHostOps || !getCpuKernel(node.type) || node.type === 'VariableV2' || node.type === 'Const') return false;
+    if (!this.preferHostOps || !this.host.hasKernel(node.type) || node.type === 'VariableV2' || node.type === 'Const') return false;
     if (node.outputs.some((o) => o.dtype === 'float32')) return false;
     for (let i = 0; i < inputs.length; i++) {
       const t = node.refVars[i] !== undefined ? state.variables.get(node.refVars[i]!) : inputs[i];
@@ -169,10 +181,9 @@ export class WebGpuBackend implements Backend<GpuTensor> {
     return out;
   }
 
-  /** Runs the CPU kernel on host copies; variables it touches become host values. */
-  private runOnHost(node: KernelNode, inputs: GpuTensor[], state: RuntimeState<GpuTensor>): GpuTensor[] {
-    const k = getCpuKernel(node.type);
-    if (!k) throw new UnimplementedError(`No kernel registered for op type '${node.type}' on the webgpu backend`, node.name);
+  /** Runs the node on the host backend on host copies; variables it touches become host values. */
+  private runOnHost(node: KernelNode, inputs: GpuTensor[], state: RuntimeState<GpuTensor>): GpuTensor[] | Promise<GpuTensor[]> {
+    if (!this.host.hasKernel(node.type)) throw new UnimplementedError(`No kernel registered for op type '${node.type}' on the webgpu backend`, node.name);
     this.stats.hostOps++;
     const hostVars = new Map<string, NDArray>();
     for (const name of node.refVars) {
@@ -180,25 +191,29 @@ export class WebGpuBackend implements Backend<GpuTensor> {
       const v = state.variables.get(name);
       if (v) hostVars.set(name, v.host!);
     }
-    const outs = k(
-      inputs.map((t) => t?.host as NDArray),
-      node,
-      { variables: hostVars, opState: state.opState, entropy: state.entropy },
-    );
-    const byArray = new Map<NDArray, GpuTensor>();
-    for (const [name, a] of hostVars) {
-      const t = this.hostTensor(a);
-      state.variables.set(name, t);
-      byArray.set(a, t);
-    }
-    return outs.map((a) => byArray.get(a) ?? this.hostTensor(a));
+    const adopt = (outs: NDArray[]): GpuTensor[] => {
+      const byArray = new Map<NDArray, GpuTensor>();
+      for (const [name, a] of hostVars) {
+        const t = this.hostTensor(a);
+        state.variables.set(name, t);
+        byArray.set(a, t);
+      }
+      return outs.map((a) => byArray.get(a) ?? this.hostTensor(a));
+    };
+    const outs = this.hostExecute(node, inputs.map((t) => t?.host as NDArray), hostVars, state);
+    return outs instanceof Promise ? outs.then(adopt) : adopt(outs);
+  }
+
+  /** The host backend's run of `node` on host values, with this session's op state (random streams) and entropy. */
+  private hostExecute(node: KernelNode, inputs: NDArray[], variables: Map<string, NDArray>, state: RuntimeState<GpuTensor>): NDArray[] | Promise<NDArray[]> {
+    return this.host.execute(node, inputs, { variables, opState: state.opState, entropy: state.entropy });
   }
 
   private hostTensor(a: NDArray): GpuTensor {
     return new GpuTensor(a.dtype, a.shape, undefined, a);
   }
 
-  private record(def: GpuKernelDef, node: KernelNode, inputs: GpuTensor[], state: RuntimeState<GpuTensor>, step: StepContext | undefined): GpuTensor[] {
+  private record(def: GpuKernelDef, node: KernelNode, inputs: GpuTensor[], state: RuntimeState<GpuTensor>, step: StepContext | undefined): GpuTensor[] | Promise<GpuTensor[]> {
     const kctx = this.kernelContext(node, inputs, state, step);
     return def.kernel(kctx, inputs);
   }
@@ -216,7 +231,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
       }
       return b;
     };
-    return {
+    const kctx: KernelCtx = {
       node,
       state,
       output(k: number, dtype: DType, shape: readonly number[]): GpuTensor {
@@ -240,6 +255,11 @@ export class WebGpuBackend implements Backend<GpuTensor> {
         return new GpuTensor(t.dtype, [...shape], t.buffer, t.host && new NDArray(t.host.data, [...shape], t.host.dtype));
       },
       fromHost: (a: NDArray) => this.hostTensor(a),
+      runOnHost: (): GpuTensor[] | Promise<GpuTensor[]> => {
+        const outs = this.hostExecute(node, inputs.map((_, i) => kctx.host(i)), new Map(), state);
+        const adopt = (a: NDArray[]): GpuTensor[] => a.map((x) => this.hostTensor(x));
+        return outs instanceof Promise ? outs.then(adopt) : adopt(outs);
+      },
       host(i: number): NDArray {
         const h = inputs[i]?.host;
         if (!h) throw new InternalError(`${node.type} kernel read input ${i} on the host without declaring it in hostInputs`, node.name);
@@ -267,6 +287,7 @@ export class WebGpuBackend implements Backend<GpuTensor> {
         return new GpuTensor(dtype, [...shape], self.createBuffer(gpuByteSize(dtype, shape.reduce((a, b) => a * b, 1)), node));
       },
     };
+    return kctx;
   }
 
   private plan(key: object): PlanBuffers {

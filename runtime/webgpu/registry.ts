@@ -23,6 +23,11 @@ export interface KernelCtx {
   view(t: GpuTensor, shape: readonly number[]): GpuTensor;
   /** A value computed on the host (uploaded when a kernel first reads it). */
   fromHost(a: NDArray): GpuTensor;
+  /**
+   * Runs this node on the backend's host backend on the inputs' host copies (every input must be
+   * on the host: list them in hostInputs), with the session's op state; outputs stay on the host.
+   */
+  runOnHost(): GpuTensor[] | Promise<GpuTensor[]>;
   /** Host value of input i; only for inputs listed in the kernel's `hostInputs`. */
   host(i: number): NDArray;
   /** The variable behind reference input i (FailedPreconditionError when uninitialized). */
@@ -41,7 +46,8 @@ export interface KernelCtx {
   owned(dtype: DType, shape: readonly number[]): GpuTensor;
 }
 
-export type GpuKernel = (ctx: KernelCtx, inputs: GpuTensor[]) => GpuTensor[];
+/** Records the op's work; a kernel that runs on the host backend may have to wait for it. */
+export type GpuKernel = (ctx: KernelCtx, inputs: GpuTensor[]) => GpuTensor[] | Promise<GpuTensor[]>;
 
 export interface GpuKernelDef {
   kernel: GpuKernel;

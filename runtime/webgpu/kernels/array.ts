@@ -7,7 +7,6 @@ import { NDArray, numElements } from '../../../src/ndarray.js';
 import { formatShape, stridesOf } from '../../../src/shape.js';
 import { numbersOf, rangeSize } from '../../../ops/semantics/array.js';
 import { checkDims, fromNumbers, indexError, normAxis, reshapeTarget, scalarNumber, sliceSpec, vector } from '../../array_args.js';
-import { getCpuKernel } from '../../cpu/registry.js';
 import { collapseDims } from '../../shape_helpers.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
@@ -20,16 +19,8 @@ import { bindings, f32, grid, lit, MAX_BINDINGS, perElement, PRELUDE, storageTyp
 
 
 
-/** Runs the CPU kernel on the inputs' host copies (strings and shape metadata never reach the GPU). */
-function onHost(ctx: KernelCtx, inputs: GpuTensor[]): GpuTensor[] {
-  const k = getCpuKernel(ctx.node.type)!;
-  const outs = k(
-    inputs.map((_, i) => ctx.host(i)),
-    ctx.node,
-    { variables: new Map(), opState: ctx.state.opState, entropy: ctx.state.entropy },
-  );
-  return outs.map((a) => ctx.fromHost(a));
-}
+/** Runs the host backend's kernel on the inputs' host copies (strings and shape metadata never reach the GPU). */
+const onHost = (ctx: KernelCtx): GpuTensor[] | Promise<GpuTensor[]> => ctx.runOnHost();
 
 
 /** The zero value of a dtype's storage type. */

@@ -6,13 +6,11 @@
 // makes up (x0, t3, in1, ...), and numbers formatted by wgsl.ts (f32/lit/u); nothing from a graph.
 import type { DType } from '../../../src/dtypes.js';
 import { InternalError, InvalidArgumentError } from '../../../src/errors.js';
-import type { NDArray } from '../../../src/ndarray.js';
 import { formatShape, sameShape } from '../../../src/shape.js';
 import type { AttrValue } from '../../../src/graph.js';
 import type { ElementwiseProgram } from '../../backend.js';
 import { getOpDef } from '../../../ops/index.js';
 import { gradShapeMismatch, leakyAlpha, SELU_ALPHA, SELU_SCALE } from '../../activations.js';
-import { getCpuKernel } from '../../cpu/registry.js';
 import { broadcastOrThrow } from '../../shape_helpers.js';
 import { getGpuKernel, registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
@@ -750,19 +748,10 @@ function align(shape: readonly number[], rank: number): number[] {
   return [...new Array<number>(rank - shape.length).fill(1), ...shape];
 }
 
-/** Runs the CPU kernel on host copies: string tensors exist only on the host. */
-function onHost(ctx: KernelCtx, inputs: readonly GpuTensor[]): GpuTensor[] {
-  const k = getCpuKernel(ctx.node.type);
-  if (!k) throw new InternalError(`no CPU kernel for ${ctx.node.type}`);
-  const outs = k(
-    inputs.map((t) => {
-      if (!t.host) throw new InternalError(`${ctx.node.type}: a string tensor without a host value`);
-      return t.host;
-    }),
-    ctx.node,
-    { variables: new Map<string, NDArray>(), opState: ctx.state.opState, entropy: ctx.state.entropy },
-  );
-  return outs.map((a) => ctx.fromHost(a));
+/** Runs the host backend's kernel on host copies: string tensors exist only on the host. */
+function onHost(ctx: KernelCtx, inputs: readonly GpuTensor[]): GpuTensor[] | Promise<GpuTensor[]> {
+  for (const t of inputs) if (!t.host) throw new InternalError(`${ctx.node.type}: a string tensor without a host value`);
+  return ctx.runOnHost();
 }
 
 const hasStrings = (inputs: readonly GpuTensor[]): boolean => inputs.some((t) => t.dtype === 'string');
