@@ -1,8 +1,8 @@
 // Array op definitions: creation, shape manipulation, slicing, gathering, padding.
-import type { DType } from '../src/dtypes.js';
-import { InvalidArgumentError } from '../src/errors.js';
+import type { DType } from '../src/core/dtypes.js';
+import { InvalidArgumentError } from '../src/core/errors.js';
 import { constantValue, type Operation, type Tensor } from '../src/graph.js';
-import { formatShape, isFullyDefined, mergeShapes, type Dim, type Shape } from '../src/shape.js';
+import { formatShape, isFullyDefined, mergeShapes, type Dim, type Shape } from '../src/core/shape.js';
 import * as A from '../src/api/array.js';
 import { constant } from '../src/api/core.js';
 import { floorMod, greaterEqual, logicalAnd, maximum, reduceSum, subtract, where } from '../src/api/math.js';

@@ -3,8 +3,8 @@
 // gradients (each gradient op has a gradient of its own, so second order works through them).
 import type { AttrValue, Operation, Tensor } from '../src/graph.js';
 import { makeConst } from '../src/convert.js';
-import { NDArray } from '../src/ndarray.js';
-import { formatShape, isFullyDefined, type Dim, type Shape } from '../src/shape.js';
+import { NDArray } from '../src/core/ndarray.js';
+import { formatShape, isFullyDefined, type Dim, type Shape } from '../src/core/shape.js';
 import { shape as shapeOp, zerosLike } from '../src/api/array.js';
 import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
 import { checkDType, FLOAT, withRank } from './util.js';

@@ -1,7 +1,7 @@
-import type { NDArray } from '../src/ndarray.js';
-import type { Shape } from '../src/shape.js';
-import type { DType } from '../src/dtypes.js';
-import { mergeShapes } from '../src/shape.js';
+import type { NDArray } from '../src/core/ndarray.js';
+import type { Shape } from '../src/core/shape.js';
+import type { DType } from '../src/core/dtypes.js';
+import { mergeShapes } from '../src/core/shape.js';
 import { registerOp } from './registry.js';
 
 registerOp({

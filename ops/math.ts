@@ -1,8 +1,8 @@
 // Math op definitions: elementwise ops, casts, matmul, reductions. Gradients follow TF's
 // math_grad.py (same formulas and gradient op names).
-import type { DType } from '../src/dtypes.js';
+import type { DType } from '../src/core/dtypes.js';
 import { constantValue, type Operation, type Tensor } from '../src/graph.js';
-import { broadcastStatic, formatShape, isFullyDefined, mergeShapes, type Dim, type Shape } from '../src/shape.js';
+import { broadcastStatic, formatShape, isFullyDefined, mergeShapes, type Dim, type Shape } from '../src/core/shape.js';
 import {
   add,
   cast,

@@ -1,6 +1,6 @@
-import type { DType } from '../src/dtypes.js';
+import type { DType } from '../src/core/dtypes.js';
 import type { AttrValue, Operation, Tensor } from '../src/graph.js';
-import { formatShape, mergeShapes, type Dim, type Shape } from '../src/shape.js';
+import { formatShape, mergeShapes, type Dim, type Shape } from '../src/core/shape.js';
 import { abs, add, divide, exp, less, multiply, negative, reduceSum, sign, square, subtract, where } from '../src/api/math.js';
 import { concat, expandDims, onesLike, reshape, shape as shapeOf, stridedSlice, tile, zerosLike } from '../src/api/array.js';
 import { registerOp, type GradFn, type OpDef, type OutputSpec, type ShapeContext } from './registry.js';

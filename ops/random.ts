@@ -1,6 +1,6 @@
 // Random op definitions. Stateful: each run draws new numbers from a per-session, per-op generator.
-import type { DType } from '../src/dtypes.js';
-import { formatShape, type Dim } from '../src/shape.js';
+import type { DType } from '../src/core/dtypes.js';
+import { formatShape, type Dim } from '../src/core/shape.js';
 import { partialScalar, partialVector } from './array.js';
 import { registerOp, type ShapeContext } from './registry.js';
 import { checkDType } from './util.js';

@@ -1,6 +1,6 @@
-import type { DType } from '../src/dtypes.js';
-import type { NDArray } from '../src/ndarray.js';
-import type { Shape } from '../src/shape.js';
+import type { DType } from '../src/core/dtypes.js';
+import type { NDArray } from '../src/core/ndarray.js';
+import type { Shape } from '../src/core/shape.js';
 import type { Operation, Tensor } from '../src/graph.js';
 
 /** TensorFlow AttrValue kinds, as named in OpDef (used for GraphDef export). */

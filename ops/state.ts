@@ -1,5 +1,5 @@
-import type { DType } from '../src/dtypes.js';
-import { formatShape, isFullyDefined, shapesCompatible, type Shape } from '../src/shape.js';
+import type { DType } from '../src/core/dtypes.js';
+import { formatShape, isFullyDefined, shapesCompatible, type Shape } from '../src/core/shape.js';
 import { registerOp, type ShapeContext } from './registry.js';
 import { checkDType, NUMERIC } from './util.js';
 

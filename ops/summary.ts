@@ -1,6 +1,6 @@
 // Summary ops: each outputs a serialized Summary protocol buffer as a string scalar.
-import type { DType } from '../src/dtypes.js';
-import { formatShape, shapesCompatible } from '../src/shape.js';
+import type { DType } from '../src/core/dtypes.js';
+import { formatShape, shapesCompatible } from '../src/core/shape.js';
 import { registerOp, type ShapeContext } from './registry.js';
 import { checkDType, NUMERIC } from './util.js';
 

@@ -1,5 +1,5 @@
 // Optimizer update ops (TF's training_ops): each updates a variable and its slot variables in place.
-import { formatShape, mergeShapes, type Shape } from '../src/shape.js';
+import { formatShape, mergeShapes, type Shape } from '../src/core/shape.js';
 import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
 import { checkDType, FLOAT } from './util.js';
 import { APPLY_OPS, type ApplyOpSpec } from './semantics/training.js';

@@ -1,5 +1,5 @@
-import type { DType } from '../src/dtypes.js';
-import { broadcastStatic, formatShape } from '../src/shape.js';
+import type { DType } from '../src/core/dtypes.js';
+import { broadcastStatic, formatShape } from '../src/core/shape.js';
 import type { OutputSpec, ShapeContext } from './registry.js';
 
 export const FLOAT: readonly DType[] = ['float32'];

@@ -1,7 +1,7 @@
 // The compiler's last stage: a pruned, optimized plan graph becomes a Plan the runtime executes
 // (kernel launches over numbered slots, with an arena layout). The runtime never calls back here.
-import { bytesPerElement } from '../src/dtypes.js';
-import { UnimplementedError } from '../src/errors.js';
+import { bytesPerElement } from '../src/core/dtypes.js';
+import { UnimplementedError } from '../src/core/errors.js';
 import type { Operation, Tensor } from '../src/graph.js';
 import { hasExternalOutput, isAliasOp, isInPlaceOp } from '../ops/registry.js';
 import { alignBytes, planMemory, type MemoryPlan, type MemStep, type OutputKind } from '../runtime/arena.js';

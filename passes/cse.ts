@@ -1,6 +1,6 @@
 import type { AttrValue } from '../src/graph.js';
 import { Graph } from '../src/graph.js';
-import { NDArray } from '../src/ndarray.js';
+import { NDArray } from '../src/core/ndarray.js';
 import { getOpDef } from '../ops/registry.js';
 import { ARG, isBarrier, removeDeadNodes, stateDependent, type PlanGraph, type PNode, type Value } from './ir.js';
 

@@ -1,6 +1,6 @@
 // Graphviz DOT pictures of a user's graph, or of a plan's graph before and after the passes.
 import { Graph, type Operation } from '../src/graph.js';
-import { formatShape, type Shape } from '../src/shape.js';
+import { formatShape, type Shape } from '../src/core/shape.js';
 import type { Plan } from '../runtime/plan.js';
 import { ARG, PlanGraph, type PNode } from './ir.js';
 

@@ -1,6 +1,6 @@
-import { bytesPerElement, type DType } from '../src/dtypes.js';
-import { NDArray, numElements } from '../src/ndarray.js';
-import { shapesCompatible } from '../src/shape.js';
+import { bytesPerElement, type DType } from '../src/core/dtypes.js';
+import { NDArray, numElements } from '../src/core/ndarray.js';
+import { shapesCompatible } from '../src/core/shape.js';
 import type { KernelNode } from '../runtime/backend.js';
 import { getOpDef } from '../ops/registry.js';
 import { constOf, isBarrier, isFullyStatic, removeDeadNodes, toKernelNode, type PlanGraph, type PNode, type Value } from './ir.js';

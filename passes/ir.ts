@@ -1,9 +1,9 @@
 // The compiler's IR: a lightweight, mutable copy of the part of a user's Graph that one run needs.
 // Passes rewrite it freely; the user's Graph is never touched.
-import type { DType } from '../src/dtypes.js';
+import type { DType } from '../src/core/dtypes.js';
 import { describeOp, type AttrValue, type Operation, type Tensor } from '../src/graph.js';
-import { NDArray } from '../src/ndarray.js';
-import type { Shape } from '../src/shape.js';
+import { NDArray } from '../src/core/ndarray.js';
+import type { Shape } from '../src/core/shape.js';
 import type { ElementwiseProgram, KernelNode } from '../runtime/backend.js';
 import { ARG, hasExternalOutput, isAliasOp } from '../ops/registry.js';
 

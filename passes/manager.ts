@@ -1,5 +1,5 @@
 // The pass manager: runs a named pipeline of graph-to-graph passes over a PlanGraph.
-import { InternalError } from '../src/errors.js';
+import { InternalError } from '../src/core/errors.js';
 import { eliminateCommonSubexpressions } from './cse.js';
 import { foldConstants, type HostEvaluator } from './fold.js';
 import { fuseElementwise } from './fuse.js';

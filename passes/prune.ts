@@ -1,7 +1,7 @@
-import { InvalidArgumentError } from '../src/errors.js';
+import { InvalidArgumentError } from '../src/core/errors.js';
 import { describeOp, type Operation, type Tensor } from '../src/graph.js';
-import { formatShape } from '../src/shape.js';
-import { tfDTypeName } from '../src/dtypes.js';
+import { formatShape } from '../src/core/shape.js';
+import { tfDTypeName } from '../src/core/dtypes.js';
 
 export interface PruneRequest {
   fetches: readonly Tensor[];

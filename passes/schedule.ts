@@ -1,5 +1,5 @@
 // Memory-aware ordering of a plan's kernels.
-import { bytesPerElement } from '../src/dtypes.js';
+import { bytesPerElement } from '../src/core/dtypes.js';
 import { isAliasOp } from '../ops/registry.js';
 import { dependencies, isFree as free, type PlanGraph, type PNode, type Value } from './ir.js';
 

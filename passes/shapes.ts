@@ -1,6 +1,6 @@
-import { InvalidArgumentError } from '../src/errors.js';
+import { InvalidArgumentError } from '../src/core/errors.js';
 import { constantValue, Graph, Operation, type AttrValue, type Tensor } from '../src/graph.js';
-import { mergeShapes, type Shape } from '../src/shape.js';
+import { mergeShapes, type Shape } from '../src/core/shape.js';
 import { getOpDef, type OutputSpec, type ShapeContext } from '../ops/registry.js';
 import { ARG, type PlanGraph, type Value } from './ir.js';
 

@@ -1,5 +1,5 @@
-import { NDArray } from '../src/ndarray.js';
-import { broadcastStatic, type Shape } from '../src/shape.js';
+import { NDArray } from '../src/core/ndarray.js';
+import { broadcastStatic, type Shape } from '../src/core/shape.js';
 import { getOpDef } from '../ops/registry.js';
 import { ARG, constOf, isBarrier, removeDeadNodes, type PlanGraph, type PNode, type Value } from './ir.js';
 

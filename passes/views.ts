@@ -1,4 +1,4 @@
-import { numElements } from '../src/ndarray.js';
+import { numElements } from '../src/core/ndarray.js';
 import { getOpDef, VIEW } from '../ops/registry.js';
 import { isFullyStatic, removeDeadNodes, type PlanGraph } from './ir.js';
 

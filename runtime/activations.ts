@@ -1,7 +1,7 @@
 // What both backends need to know about activations beyond their formulas (each backend writes
 // those once, in its own table: runtime/cpu/activations.ts, runtime/webgpu/kernels/math.ts).
-import { InvalidArgumentError } from '../src/errors.js';
-import { formatShape } from '../src/shape.js';
+import { InvalidArgumentError } from '../src/core/errors.js';
+import { formatShape } from '../src/core/shape.js';
 import { getOpDef } from '../ops/registry.js';
 
 export const SELU_ALPHA = 1.6732632423543772848170429916717;

@@ -1,7 +1,7 @@
 // Memory planning: liveness over the execution order, then byte offsets in one arena per plan.
-import { bytesPerElement, type DType } from '../src/dtypes.js';
-import { numElements } from '../src/ndarray.js';
-import type { Shape } from '../src/shape.js';
+import { bytesPerElement, type DType } from '../src/core/dtypes.js';
+import { numElements } from '../src/core/ndarray.js';
+import type { Shape } from '../src/core/shape.js';
 
 /** Offsets are multiples of this (aligns every typed array view, BigInt64 included). */
 export const ARENA_ALIGN = 16;

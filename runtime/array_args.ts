@@ -1,9 +1,9 @@
 // Argument checks and index arithmetic the array kernels of every backend share, with the same
 // errors.
-import { allocData, type DType } from '../src/dtypes.js';
-import { InvalidArgumentError } from '../src/errors.js';
-import { NDArray } from '../src/ndarray.js';
-import { formatShape, stridesOf } from '../src/shape.js';
+import { allocData, type DType } from '../src/core/dtypes.js';
+import { InvalidArgumentError } from '../src/core/errors.js';
+import { NDArray } from '../src/core/ndarray.js';
+import { formatShape, stridesOf } from '../src/core/shape.js';
 import { masksOf, numbersOf, stridedSliceSpec } from '../ops/semantics/array.js';
 import type { KernelNode } from './backend.js';
 

@@ -1,7 +1,7 @@
-import type { DType } from '../src/dtypes.js';
-import type { NDArray } from '../src/ndarray.js';
+import type { DType } from '../src/core/dtypes.js';
+import type { NDArray } from '../src/core/ndarray.js';
 import type { AttrValue } from '../src/graph.js';
-import type { Shape } from '../src/shape.js';
+import type { Shape } from '../src/core/shape.js';
 
 /** What a fused elementwise node computes; set by the fusion pass, compiled by the backend. */
 export interface ElementwiseProgram {

@@ -1,6 +1,6 @@
 // Which ops may join a fused elementwise cluster (_FusedElementwise), whatever the backend: the rule
 // both backends' canFuse start from. Each backend then adds what its own code generator can express.
-import type { DType } from '../src/dtypes.js';
+import type { DType } from '../src/core/dtypes.js';
 
 /** What canFuse sees of a node (the compiler's PNode, structurally). */
 export interface FusionCandidate {

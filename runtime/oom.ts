@@ -1,5 +1,5 @@
 // Allocation failures as TensorFlow reports them (ResourceExhaustedError, "OOM when allocating").
-import { ResourceExhaustedError } from '../src/errors.js';
+import { ResourceExhaustedError } from '../src/core/errors.js';
 
 /**
  * Whether `e` is the engine refusing memory: a typed array or ArrayBuffer too large to create, a

@@ -1,8 +1,8 @@
-import type { TypedArray } from '../src/dtypes.js';
-import { CancelledError, InternalError, InvalidArgumentError, OpError, ResourceExhaustedError } from '../src/errors.js';
+import type { TypedArray } from '../src/core/dtypes.js';
+import { CancelledError, InternalError, InvalidArgumentError, OpError, ResourceExhaustedError } from '../src/core/errors.js';
 import type { Tensor } from '../src/graph.js';
-import { NDArray } from '../src/ndarray.js';
-import { formatShape, sameShape, shapesCompatible } from '../src/shape.js';
+import { NDArray } from '../src/core/ndarray.js';
+import { formatShape, sameShape, shapesCompatible } from '../src/core/shape.js';
 import type { PlanGraph, PNode } from '../passes/ir.js';
 import { isAliasOp, isInPlaceOp } from '../ops/registry.js';
 import type { MemoryPlan } from './arena.js';

@@ -1,7 +1,7 @@
 // Shape, broadcast and axis helpers the kernels of every backend share, with the same errors.
-import { InvalidArgumentError } from '../src/errors.js';
-import type { NDArray } from '../src/ndarray.js';
-import { broadcastShapes, formatShape, stridesOf } from '../src/shape.js';
+import { InvalidArgumentError } from '../src/core/errors.js';
+import type { NDArray } from '../src/core/ndarray.js';
+import { broadcastShapes, formatShape, stridesOf } from '../src/core/shape.js';
 
 /**
  * Strides of `shape` as seen from the broadcast output shape `out` (0 on broadcast dims), aligned

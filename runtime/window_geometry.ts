@@ -1,7 +1,7 @@
 // Geometry of 2-D window ops (convolution, pooling) as every backend's kernels compute it, with
 // the same errors.
-import { InvalidArgumentError } from '../src/errors.js';
-import { formatShape } from '../src/shape.js';
+import { InvalidArgumentError } from '../src/core/errors.js';
+import { formatShape } from '../src/core/shape.js';
 import { layoutDims, readWindowAttrs, windowedOutputSize, type DataFormat, type WindowAttrs } from '../ops/semantics/window.js';
 import type { KernelNode } from './backend.js';
 

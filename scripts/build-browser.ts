@@ -1,8 +1,8 @@
 // Browser builds of weir with esbuild: the library bundle dist/weir.browser.js (scripts/build.ts)
 // and the browser example (examples/browser/build.ts) share the plugin here.
 //
-// In a browser build, src/platform.ts (Node's os, path, url, worker_threads) is replaced by
-// src/platform.browser.ts: the CPU backend runs single-threaded, creation sites are told from the
+// In a browser build, src/core/platform.ts (Node's os, path, url, worker_threads) is replaced by
+// src/core/platform.browser.ts: the CPU backend runs single-threaded, creation sites are told from the
 // bundle's URL. Any other `node:` module is replaced by a stand-in that throws when it is loaded;
 // weir loads those (node:fs/promises for the formats, node:os for event file names) only lazily,
 // and the library build fails if one of them would be loaded up front.
@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const LIBRARY_ENTRY = path.join(ROOT, 'src', 'index.ts');
-const PLATFORM = path.join(ROOT, 'src', 'platform');
-const BROWSER_PLATFORM = path.join(ROOT, 'src', 'platform.browser.ts');
+const PLATFORM = path.join(ROOT, 'src', 'core', 'platform');
+const BROWSER_PLATFORM = path.join(ROOT, 'src', 'core', 'platform.browser.ts');
 const STUB_NAMESPACE = 'weir-node-stub';
 
 const HINTS: Record<string, string> = {

@@ -1,7 +1,7 @@
-import { type DType, type TypedArray } from './dtypes.js';
-import { InvalidArgumentError } from './errors.js';
+import { type DType, type TypedArray } from './core/dtypes.js';
+import { InvalidArgumentError } from './core/errors.js';
 import { getDefaultGraph, Tensor, type Graph } from './graph.js';
-import { NDArray, type NestedArray } from './ndarray.js';
+import { NDArray, type NestedArray } from './core/ndarray.js';
 
 /** Anything that can stand where a tensor is expected (TF1's convert_to_tensor). */
 export type TensorLike = Tensor | VariableLike | NDArray | NestedArray | TypedArray;

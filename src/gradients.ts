@@ -1,8 +1,8 @@
-import { isFloat } from './dtypes.js';
+import { isFloat } from './core/dtypes.js';
 import { convertToTensor, isVariableLike, type TensorLike, type VariableLike } from './convert.js';
-import { InvalidArgumentError, NotFoundError } from './errors.js';
+import { InvalidArgumentError, NotFoundError } from './core/errors.js';
 import { getDefaultGraph, Operation, Tensor } from './graph.js';
-import { formatShape, shapesCompatible } from './shape.js';
+import { formatShape, shapesCompatible } from './core/shape.js';
 
 /** Hooks to API functions the engine needs (set by api modules; avoids an import cycle). */
 export const gradHooks: {

@@ -1,8 +1,8 @@
-import type { DType } from './dtypes.js';
-import { InvalidArgumentError, NotFoundError, OpError } from './errors.js';
-import { NDArray } from './ndarray.js';
-import { formatShape, mergeShapes, type Shape } from './shape.js';
-import { userSourceFile } from './platform.js';
+import type { DType } from './core/dtypes.js';
+import { InvalidArgumentError, NotFoundError, OpError } from './core/errors.js';
+import { NDArray } from './core/ndarray.js';
+import { formatShape, mergeShapes, type Shape } from './core/shape.js';
+import { userSourceFile } from './core/platform.js';
 import { getOpDef, type OpDef, type OutputSpec, type ShapeContext } from '../ops/registry.js';
 
 export type AttrValue =

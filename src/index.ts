@@ -1,10 +1,10 @@
 // weir: a TensorFlow-1-style dataflow graph compiler. `import * as tf from 'weir'`.
 import '../ops/index.js';
 
-export type { DType, TypedArray } from './dtypes.js';
-export { NDArray, type NestedArray } from './ndarray.js';
-export type { Dim, Shape } from './shape.js';
-export * as errors from './errors.js';
+export type { DType, TypedArray } from './core/dtypes.js';
+export { NDArray, type NestedArray } from './core/ndarray.js';
+export type { Dim, Shape } from './core/shape.js';
+export * as errors from './core/errors.js';
 export {
   Graph,
   Operation,

@@ -5,10 +5,10 @@
 import { fill, zeros } from './api/array.js';
 import { constant } from './api/core.js';
 import { randomNormal, randomUniform, truncatedNormal } from './api/random.js';
-import { isFloat, type DType } from './dtypes.js';
-import { InvalidArgumentError } from './errors.js';
+import { isFloat, type DType } from './core/dtypes.js';
+import { InvalidArgumentError } from './core/errors.js';
 import type { Tensor } from './graph.js';
-import { NDArray, numElements, type NestedArray } from './ndarray.js';
+import { NDArray, numElements, type NestedArray } from './core/ndarray.js';
 import { l1Regularizer, l2Regularizer } from './layers/regularizers.js';
 
 export type Initializer = (shape: readonly number[], dtype?: DType) => Tensor;

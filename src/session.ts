@@ -3,14 +3,14 @@ import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import type { Backend, RuntimeState } from '../runtime/backend.js';
 import { cancelled, type Plan } from '../runtime/plan.js';
 import { compilePlan, compileRequest } from '../passes/compile.js';
-import { config } from './config.js';
+import { config } from './core/config.js';
 import { Verifier } from './verification.js';
-import { type TypedArray } from './dtypes.js';
-import { CancelledError, FailedPreconditionError, InvalidArgumentError } from './errors.js';
+import { type TypedArray } from './core/dtypes.js';
+import { CancelledError, FailedPreconditionError, InvalidArgumentError } from './core/errors.js';
 import { getDefaultGraph, Graph, Operation, Tensor } from './graph.js';
 import { isVariableLike, type VariableLike } from './convert.js';
-import { NDArray, numElements, type NestedArray } from './ndarray.js';
-import { formatShape, shapesCompatible, type Shape } from './shape.js';
+import { NDArray, numElements, type NestedArray } from './core/ndarray.js';
+import { formatShape, shapesCompatible, type Shape } from './core/shape.js';
 
 export type FetchElement = Tensor | Operation | VariableLike | string;
 /** A fetch element, or arrays / plain objects nesting them. */

@@ -5,10 +5,10 @@
  * and its error texts.
  */
 import { convertToTensor, isTensorLike, type TensorLike } from './convert.js';
-import { isFloat, type DType } from './dtypes.js';
-import { InvalidArgumentError } from './errors.js';
+import { isFloat, type DType } from './core/dtypes.js';
+import { InvalidArgumentError } from './core/errors.js';
 import { getDefaultGraph, GraphKeys, type Graph, type Tensor } from './graph.js';
-import type { Shape } from './shape.js';
+import type { Shape } from './core/shape.js';
 import { Variable } from './variables.js';
 import { glorotUniformInitializer, zerosInitializer, type Initializer } from './initializers.js';
 

@@ -1,8 +1,8 @@
-import type { DType } from './dtypes.js';
+import type { DType } from './core/dtypes.js';
 import { convertToTensor, type TensorLike, type VariableLike } from './convert.js';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from './core/errors.js';
 import { getDefaultGraph, GraphKeys, type Graph, type Operation, type Tensor } from './graph.js';
-import type { Shape } from './shape.js';
+import type { Shape } from './core/shape.js';
 import { group } from './api/core.js';
 
 export interface VariableOptions {

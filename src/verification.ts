@@ -9,10 +9,10 @@ import { CpuBackend } from '../runtime/cpu/backend.js';
 import type { Backend, RuntimeState } from '../runtime/backend.js';
 import type { Plan } from '../runtime/plan.js';
 import { compilePlan, compileRequest } from '../passes/compile.js';
-import { InternalError } from './errors.js';
+import { InternalError } from './core/errors.js';
 import type { Operation, Tensor } from './graph.js';
-import type { NDArray } from './ndarray.js';
-import { formatShape } from './shape.js';
+import type { NDArray } from './core/ndarray.js';
+import { formatShape } from './core/shape.js';
 
 /** One checked run: its plan, what it fetched and fed, and the state before it. */
 export interface CheckedRun {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import type { DType } from '../src/dtypes.js';
+import type { DType } from '../src/core/dtypes.js';
 import { expectClose, fromTfjs, randomArray, rng, run, tfjs } from './helpers.js';
 
 type TFJS = Awaited<ReturnType<typeof tfjs>>;

@@ -5,7 +5,7 @@
 // WebAssembly form is off and the same programs run in JS.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import type { DType } from '../src/dtypes.js';
+import type { DType } from '../src/core/dtypes.js';
 import type { ElementwiseProgram } from '../passes/ir.js';
 import type { KernelNode } from '../runtime/backend.js';
 import { fusedWasmAvailable, fusedWasmCovers, fusedWasmModules, setFusedWasm } from '../runtime/cpu/fused.js';

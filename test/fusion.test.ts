@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import type { DType } from '../src/dtypes.js';
+import type { DType } from '../src/core/dtypes.js';
 import { compileProgram, setFusedWasm } from '../runtime/cpu/fused.js';
 import type { Plan } from '../runtime/plan.js';
 import { randomArray, rng } from './helpers.js';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import { OpError } from '../src/errors.js';
+import { OpError } from '../src/core/errors.js';
 import { BundleIndex, encodeBundle, readTensor } from '../src/io/bundle.js';
 import { parseCheckpointState, serializeCheckpointState } from '../src/io/checkpoint.js';
 import { decodeEvents, encodeRecord } from '../src/io/events.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect } from 'vitest';
 import * as tf from '../src/index.js';
-import type { DType } from '../src/dtypes.js';
+import type { DType } from '../src/core/dtypes.js';
 
 /** Deterministic PRNG (mulberry32) for test data. */
 export function rng(seed: number): () => number {

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import { DataLossError, InvalidArgumentError } from '../src/errors.js';
+import { DataLossError, InvalidArgumentError } from '../src/core/errors.js';
 import { crc32c, crc32cExtend, maskCrc, unmaskCrc } from '../src/io/crc32c.js';
 import { snappyUncompress } from '../src/io/snappy.js';
 import { buildTable, readTable, type TableEntry } from '../src/io/table.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import type { DType } from '../src/dtypes.js';
+import type { DType } from '../src/core/dtypes.js';
 import { expectClose, fromTfjs, randomArray, run, tfjs } from './helpers.js';
 
 type Tfjs = Awaited<ReturnType<typeof tfjs>>;

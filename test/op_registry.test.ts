@@ -2,7 +2,7 @@
 // made and imported) and the flags the passes read.
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import { InvalidArgumentError } from '../src/errors.js';
+import { InvalidArgumentError } from '../src/core/errors.js';
 import type { GraphDef } from '../src/io/proto.js';
 import { getInternalOpDef, getOpDef, hasExternalOutput, isAliasOp, isInPlaceOp, listInternalOps, listOps } from '../ops/registry.js';
 

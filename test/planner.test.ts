@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import { bytesPerElement } from '../src/dtypes.js';
+import { bytesPerElement } from '../src/core/dtypes.js';
 import { planMemory, type MemStep } from '../runtime/arena.js';
 import type { Plan } from '../runtime/plan.js';
 import { buildCnn } from '../examples/mnist-cnn/main.js';

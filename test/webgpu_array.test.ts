@@ -4,7 +4,7 @@
 // on the host would otherwise run there).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import type { DType } from '../src/dtypes.js';
+import type { DType } from '../src/core/dtypes.js';
 import { getGpuKernel } from '../runtime/webgpu/registry.js';
 import { expectClose, randomArray } from './helpers.js';
 

@@ -2,7 +2,7 @@
 // variables so they are on the GPU: small ops on host values would run on the host instead.
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import type { DType } from '../src/dtypes.js';
+import type { DType } from '../src/core/dtypes.js';
 import { CpuBackend } from '../runtime/cpu/backend.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import { gpuCanFuse } from '../runtime/webgpu/kernels/fused.js';

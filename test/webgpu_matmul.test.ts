@@ -4,7 +4,7 @@
 // a GPU kernel onto the GPU.
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import type { DType } from '../src/dtypes.js';
+import type { DType } from '../src/core/dtypes.js';
 import { listOps } from '../ops/registry.js';
 import { CpuBackend } from '../runtime/cpu/backend.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';

@@ -3,7 +3,7 @@
 // the host would normally run there; these tests force every op with a GPU kernel onto the GPU.
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import type { DType } from '../src/dtypes.js';
+import type { DType } from '../src/core/dtypes.js';
 import { expectClose, randomArray, randomDistribution, useGpuKernelsForSmallOps } from './helpers.js';
 
 useGpuKernelsForSmallOps();

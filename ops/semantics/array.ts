@@ -1,7 +1,7 @@
 // Array op semantics that shape functions (ops/array.ts) and both backends' kernels share.
-import { InvalidArgumentError } from '../../src/errors.js';
-import type { NDArray } from '../../src/ndarray.js';
-import type { Dim } from '../../src/shape.js';
+import { InvalidArgumentError } from '../../src/core/errors.js';
+import type { NDArray } from '../../src/core/ndarray.js';
+import type { Dim } from '../../src/core/shape.js';
 
 /** The values of an int (or float) NDArray as JS numbers. */
 export function numbersOf(nd: NDArray): number[] {

@@ -5,8 +5,8 @@
 //
 // Code generation safety: expressions are built only from the fixed snippets below and operand
 // names the generators make up; numbers travel as constant arguments (k(x) names K[i]).
-import type { TypedArray } from '../../src/dtypes.js';
-import { InternalError } from '../../src/errors.js';
+import type { TypedArray } from '../../src/core/dtypes.js';
+import { InternalError } from '../../src/core/errors.js';
 import { leakyAlpha, SELU_ALPHA, SELU_SCALE } from '../activations.js';
 import {
   emitExp64,

@@ -1,6 +1,6 @@
-import type { DType } from '../../src/dtypes.js';
-import { UnimplementedError } from '../../src/errors.js';
-import type { NDArray } from '../../src/ndarray.js';
+import type { DType } from '../../src/core/dtypes.js';
+import { UnimplementedError } from '../../src/core/errors.js';
+import type { NDArray } from '../../src/core/ndarray.js';
 import type { Backend, KernelNode, PlannedOutputs, RuntimeState, StepContext } from '../backend.js';
 import { withPlannedOutputs } from './kernels/util.js';
 import { cpuCanFuse } from './fused.js';

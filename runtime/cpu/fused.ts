@@ -6,10 +6,10 @@
 // identifiers this file makes up (I0, x3, t7, ...) and integers it checks with Number.isSafeInteger.
 // Nothing from a graph or a file (op names, attr strings, constant values) is ever pasted in:
 // numeric attrs travel as function arguments (K[i]).
-import type { DType, TypedArray } from '../../src/dtypes.js';
-import { InternalError, InvalidArgumentError } from '../../src/errors.js';
-import { NDArray, numElements } from '../../src/ndarray.js';
-import { formatShape } from '../../src/shape.js';
+import type { DType, TypedArray } from '../../src/core/dtypes.js';
+import { InternalError, InvalidArgumentError } from '../../src/core/errors.js';
+import { NDArray, numElements } from '../../src/core/ndarray.js';
+import { formatShape } from '../../src/core/shape.js';
 import type { ElementwiseProgram, KernelNode } from '../backend.js';
 import { failsOnData, mayJoinElementwiseCluster, type FusionCandidate } from '../elementwise_fusion.js';
 import { getCpuKernel, registerCpuKernel } from './registry.js';
@@ -76,7 +76,7 @@ import {
 import './kernels/index.js';
 import { fusedEpilogue } from '../activations.js';
 import { ACTIVATIONS, activationAlpha, constantPool, f64, runEpilogue, vop, zero, type Emit, type VectorOp } from './activations.js';
-import { config } from '../../src/config.js';
+import { config } from '../../src/core/config.js';
 
 // ---------------------------------------------------------------------------------------------
 // Templates: one per op type, reproducing the unfused kernel's arithmetic exactly (same formula in

@@ -45,7 +45,7 @@ import {
   type WasmFunction,
 } from './wasm.js';
 import { ARG, CTRL_BYTES, ThreadPool, threadCount, workerLoopSource } from './threads.js';
-import { config } from '../../src/config.js';
+import { config } from '../../src/core/config.js';
 
 const MR = 4;
 const NR = 8;

@@ -1,4 +1,4 @@
-import type { NDArray } from '../../src/ndarray.js';
+import type { NDArray } from '../../src/core/ndarray.js';
 import type { KernelNode, RuntimeState } from '../backend.js';
 
 export type CpuKernel = (inputs: NDArray[], node: KernelNode, state: RuntimeState<NDArray>) => NDArray[];

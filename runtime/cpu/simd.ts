@@ -59,7 +59,7 @@ import {
   wasmModule,
   type WasmFunction,
 } from './wasm.js';
-import { config } from '../../src/config.js';
+import { config } from '../../src/core/config.js';
 
 // ---- The elementwise / reduction module ----
 

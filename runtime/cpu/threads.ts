@@ -16,8 +16,8 @@
  * caller's bounded wait. Either way the caller gets an answer instead of blocking forever, and the
  * pool is unusable from then on (its owner finishes the task and replaces the pool).
  */
-import { availableParallelism, Worker } from '../../src/platform.js';
-import { config } from '../../src/config.js';
+import { availableParallelism, Worker } from '../../src/core/platform.js';
+import { config } from '../../src/core/config.js';
 
 export const CTRL_INTS = 32;
 export const CTRL_F64 = 8;

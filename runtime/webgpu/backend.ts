@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" />
 // The WebGPU backend: records every kernel of a run into one command encoder and submits it once;
 // plan buffers are created on a plan's first run and reused; variables stay on the GPU.
-import type { DType } from '../../src/dtypes.js';
+import type { DType } from '../../src/core/dtypes.js';
 import {
   FailedPreconditionError,
   InternalError,
@@ -10,8 +10,8 @@ import {
   ResourceExhaustedError,
   UnavailableError,
   UnimplementedError,
-} from '../../src/errors.js';
-import { NDArray } from '../../src/ndarray.js';
+} from '../../src/core/errors.js';
+import { NDArray } from '../../src/core/ndarray.js';
 import type { Backend, KernelNode, RuntimeState, StepContext } from '../backend.js';
 import { getDevice, type GpuDevice } from './device.js';
 import { getGpuKernel, type GpuKernelDef, type KernelCtx } from './registry.js';
@@ -20,7 +20,7 @@ import { BITS_FN, MAX_BINDINGS, type Program } from './wgsl.js';
 import { gpuCanFuse } from './kernels/fused.js';
 import type { FusionCandidate } from '../elementwise_fusion.js';
 import './kernels/index.js';
-import { config } from '../../src/config.js';
+import { config } from '../../src/core/config.js';
 
 const STORAGE = 0x80;
 const COPY_SRC = 0x04;

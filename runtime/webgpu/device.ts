@@ -1,6 +1,6 @@
 /// <reference types="@webgpu/types" />
 // Acquiring the GPU: navigator.gpu in browsers, Dawn's Node bindings (npm `webgpu`) in Node.
-import { UnavailableError } from '../../src/errors.js';
+import { UnavailableError } from '../../src/core/errors.js';
 
 export interface GpuDevice {
   readonly device: GPUDevice;

@@ -1,5 +1,5 @@
-import type { DType } from '../../src/dtypes.js';
-import type { NDArray } from '../../src/ndarray.js';
+import type { DType } from '../../src/core/dtypes.js';
+import type { NDArray } from '../../src/core/ndarray.js';
 import type { KernelNode, RuntimeState } from '../backend.js';
 import type { GpuTensor } from './tensor.js';
 import type { Program } from './wgsl.js';

@@ -1,6 +1,6 @@
 /// <reference types="@webgpu/types" />
-import type { DType } from '../../src/dtypes.js';
-import type { NDArray } from '../../src/ndarray.js';
+import type { DType } from '../../src/core/dtypes.js';
+import type { NDArray } from '../../src/core/ndarray.js';
 
 /**
  * A value on the WebGPU backend. Numbers live in a GPU buffer (float32 as f32, int32 as i32, bool

@@ -1,8 +1,8 @@
 // Helpers for generating WGSL. Shapes are known when a kernel is recorded, so generated shaders
 // bake them in as constants (one pipeline per op, dtype and shape, cached by source text).
-import type { DType } from '../../src/dtypes.js';
-import { InternalError } from '../../src/errors.js';
-import { stridesOf } from '../../src/shape.js';
+import type { DType } from '../../src/core/dtypes.js';
+import { InternalError } from '../../src/core/errors.js';
+import { stridesOf } from '../../src/core/shape.js';
 
 /** Invocations per workgroup of the one-dimensional kernels. */
 export const WG = 256;

@@ -1,11 +1,11 @@
 // Array ops API: creation (zeros, fill, range), shape manipulation, slicing, gathering, padding.
 import { convertSameDType, convertToTensor, isVariableLike, makeConst, type TensorLike } from '../convert.js';
-import { allocData, type DType } from '../dtypes.js';
-import { InvalidArgumentError } from '../errors.js';
+import { allocData, type DType } from '../core/dtypes.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { gradHooks } from '../gradients.js';
 import { type AttrValue, getDefaultGraph, type Graph, Tensor } from '../graph.js';
-import { NDArray, numElements } from '../ndarray.js';
-import { formatShape, isFullyDefined } from '../shape.js';
+import { NDArray, numElements } from '../core/ndarray.js';
+import { formatShape, isFullyDefined } from '../core/shape.js';
 import { cast, subtract } from './math.js';
 
 /** A shape, axis list or index vector: a tensor-like, or a JS array that may mix numbers and scalar tensors. */

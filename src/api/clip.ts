@@ -1,8 +1,8 @@
 // Value and norm clipping (TF's clip_ops), composed from math ops so gradients follow from theirs.
 import { convertToTensor, isVariableLike, type TensorLike } from '../convert.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { getDefaultGraph, type Graph, Tensor } from '../graph.js';
-import { formatShape, shapesCompatible } from '../shape.js';
+import { formatShape, shapesCompatible } from '../core/shape.js';
 import { identity } from './core.js';
 import { onesLike, stack } from './array.js';
 import { add, divide, greater, maximum, minimum, multiply, reduceSum, sqrt, subtract, where } from './math.js';

@@ -1,9 +1,9 @@
 // tf.nn convolution and pooling: conv2d, conv2dTranspose, depthwiseConv2d, maxPool, avgPool and the
 // backprop ops TF1 exposes (conv2dBackpropInput, conv2dBackpropFilter, depthwiseConv2dNative...).
 import { convertSameDType, convertToTensor, isVariableLike, type TensorLike } from '../convert.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { type AttrValue, getDefaultGraph, type Graph, Tensor } from '../graph.js';
-import { NDArray } from '../ndarray.js';
+import { NDArray } from '../core/ndarray.js';
 
 export type DataFormat = 'NHWC' | 'NCHW';
 /** 'SAME', 'VALID', or explicit [before, after] pairs for the 4 dims (zeros on batch and depth). */

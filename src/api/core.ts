@@ -1,9 +1,9 @@
-import type { DType, TypedArray } from '../dtypes.js';
+import type { DType, TypedArray } from '../core/dtypes.js';
 import { convertToTensor, makeConst, type TensorLike } from '../convert.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { getDefaultGraph, Operation, Tensor } from '../graph.js';
-import { NDArray, type NestedArray } from '../ndarray.js';
-import type { Shape } from '../shape.js';
+import { NDArray, type NestedArray } from '../core/ndarray.js';
+import type { Shape } from '../core/shape.js';
 
 /** tf.constant(value, dtype?, shape?, name?). A scalar value with a shape fills it. */
 export function constant(

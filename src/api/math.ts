@@ -2,11 +2,11 @@
 // with TF1's default op name, and converts JS values given for inputs into constants named after
 // the input inside the op's name scope ('Add/y', 'Sum/reduction_indices'), as TF's op wrappers do.
 import { convertToTensor, isVariableLike, type TensorLike } from '../convert.js';
-import type { DType } from '../dtypes.js';
-import { InvalidArgumentError, OpError } from '../errors.js';
+import type { DType } from '../core/dtypes.js';
+import { InvalidArgumentError, OpError } from '../core/errors.js';
 import { getDefaultGraph, type AttrValue, type Graph, Tensor } from '../graph.js';
 import { gradHooks } from '../gradients.js';
-import { NDArray } from '../ndarray.js';
+import { NDArray } from '../core/ndarray.js';
 import { range, rank as rankOf } from './array.js';
 import { identity } from './core.js';
 

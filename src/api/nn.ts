@@ -1,10 +1,10 @@
 // tf.nn: activations, softmax, bias add and the cross-entropy / L2 losses.
 import { convertSameDType, convertToTensor, isVariableLike, type TensorLike } from '../convert.js';
-import { isInteger } from '../dtypes.js';
-import { InvalidArgumentError } from '../errors.js';
+import { isInteger } from '../core/dtypes.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { getDefaultGraph, type Graph, Tensor } from '../graph.js';
-import { NDArray } from '../ndarray.js';
-import { formatShape, mergeShapes, shapesCompatible, type Shape } from '../shape.js';
+import { NDArray } from '../core/ndarray.js';
+import { formatShape, mergeShapes, shapesCompatible, type Shape } from '../core/shape.js';
 import { concat, reshape, shape as shapeOf, stridedSlice, transpose, zerosLike } from './array.js';
 import { stopGradient } from './core.js';
 import { add, cast, exp, greaterEqual, log1p, multiply, negative, subtract, where } from './math.js';

@@ -9,9 +9,9 @@ import { add, divide, floor, maximum, multiply, negative, reduceMean, reduceSum,
 import { randomUniform } from './random.js';
 import { constantValue, getDefaultGraph, Tensor } from '../graph.js';
 import { convertToTensor, isVariableLike, type TensorLike } from '../convert.js';
-import { isFloat } from '../dtypes.js';
-import { InvalidArgumentError } from '../errors.js';
-import { normAxis, type Dim } from '../shape.js';
+import { isFloat } from '../core/dtypes.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { normAxis, type Dim } from '../core/shape.js';
 
 function floatTensor(x: TensorLike, what: string, fn: string, name = 'x'): Tensor {
   const t = convertToTensor(x, undefined, name);

@@ -1,9 +1,9 @@
 // Random tensors with TF1's seed semantics (graph seed + op seed -> the ops' seed/seed2 attrs).
 import { convertToTensor, isVariableLike, type TensorLike } from '../convert.js';
-import type { DType } from '../dtypes.js';
-import { InvalidArgumentError } from '../errors.js';
+import type { DType } from '../core/dtypes.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { getDefaultGraph, type Graph, Tensor } from '../graph.js';
-import { NDArray } from '../ndarray.js';
+import { NDArray } from '../core/ndarray.js';
 import { stack, type IntArrayLike } from './array.js';
 import { add, multiply, subtract } from './math.js';
 

@@ -1,7 +1,7 @@
 // `weir dot PATH`: a GraphDef's (or SavedModel's) graph as Graphviz DOT (tf.io.toDot), and as SVG
 // laid out by Graphviz compiled to WebAssembly (npm @hpcc-js/wasm-graphviz, which carries its
 // WebAssembly inside: nothing is downloaded when it runs).
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { Graph } from '../graph.js';
 import { importGraphDef } from '../io/graph_def.js';
 import type { GraphDef, OpDefProto } from '../io/proto.js';

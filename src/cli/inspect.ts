@@ -2,7 +2,7 @@
 import { CheckpointReader } from '../io/checkpoint.js';
 import type { GraphDef, MetaGraphDef, NodeDef, TensorInfo } from '../io/proto.js';
 import { dtypeFromTF, shapeFromProto, tfDataTypeName } from '../io/tensor_proto.js';
-import { formatShape } from '../shape.js';
+import { formatShape } from '../core/shape.js';
 import type { Model } from './models.js';
 
 

@@ -1,6 +1,6 @@
 // What a path given to the `weir` command holds: a V2 checkpoint, a GraphDef or a SavedModel.
 // Read with weir's own readers (src/io/).
-import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { CheckpointReader, CHECKPOINT_STATE_FILENAME, latestCheckpoint } from '../io/checkpoint.js';
 import { indexFilename } from '../io/bundle.js';
 import { getFileSystem, joinPath } from '../io/fs.js';

@@ -5,9 +5,9 @@
  * little-endian bytes. String tensors are stored as varint64 lengths, a masked CRC32C of the
  * lengths, then the bytes.
  */
-import type { DType } from '../dtypes.js';
-import { DataLossError, InvalidArgumentError, NotFoundError, UnimplementedError } from '../errors.js';
-import { NDArray } from '../ndarray.js';
+import type { DType } from '../core/dtypes.js';
+import { DataLossError, InvalidArgumentError, NotFoundError, UnimplementedError } from '../core/errors.js';
+import { NDArray } from '../core/ndarray.js';
 import { ByteReader, ByteWriter, compareBytes, fromUtf8, readFixed32, utf8 } from './bytes.js';
 import { crc32c, crc32cExtend, maskCrc, unmaskCrc } from './crc32c.js';
 import { decodeMessage, encodeMessage, int64ToNumber, type BundleEntryProto, type BundleHeaderProto } from './proto.js';

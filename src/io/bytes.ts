@@ -1,4 +1,4 @@
-import { DataLossError } from '../errors.js';
+import { DataLossError } from '../core/errors.js';
 
 /** A growable byte buffer with LevelDB/protobuf-style encoders. */
 export class ByteWriter {

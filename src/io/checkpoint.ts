@@ -3,9 +3,9 @@
  * getCheckpointState, listVariables, loadVariable and a CheckpointReader.
  */
 import { setOwn } from './proto.js';
-import type { DType } from '../dtypes.js';
-import { InvalidArgumentError, NotFoundError } from '../errors.js';
-import type { NDArray } from '../ndarray.js';
+import type { DType } from '../core/dtypes.js';
+import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import type { NDArray } from '../core/ndarray.js';
 import { fromUtf8, utf8 } from './bytes.js';
 import { BundleIndex, dataFilename, indexFilename, readTensor } from './bundle.js';
 import { basename, dirname, getFileSystem, isAbsolute, joinPath, type FileSystem } from './fs.js';

@@ -3,9 +3,9 @@
  * in TFRecord framing (uint64 length, masked CRC32C of the length bytes, data, masked CRC32C of the
  * data). tf.summary.FileWriter writes them; readEventFile reads them back.
  */
-import { DataLossError, FailedPreconditionError, InvalidArgumentError } from '../errors.js';
+import { DataLossError, FailedPreconditionError, InvalidArgumentError } from '../core/errors.js';
 import { Graph } from '../graph.js';
-import { NDArray } from '../ndarray.js';
+import { NDArray } from '../core/ndarray.js';
 import { ByteWriter, concatBytes, readFixed32 } from './bytes.js';
 import { crc32c, maskCrc, unmaskCrc } from './crc32c.js';
 import { getFileSystem, joinPath, type FileSystem } from './fs.js';

@@ -3,7 +3,7 @@
  * importing weir does not pull in node:fs); an object with these methods can stand in for it (a
  * browser store, or a test that injects failures).
  */
-import { NotFoundError, UnknownError } from '../errors.js';
+import { NotFoundError, UnknownError } from '../core/errors.js';
 
 export interface FileSystem {
   readFile(path: string): Promise<Uint8Array>;

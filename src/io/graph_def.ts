@@ -10,11 +10,11 @@
  * an UnimplementedError naming the op type.
  */
 import { alg, Graph as DiGraph } from '@dagrejs/graphlib';
-import { isDType, type DType } from '../dtypes.js';
-import { InvalidArgumentError, OpError, UnimplementedError } from '../errors.js';
+import { isDType, type DType } from '../core/dtypes.js';
+import { InvalidArgumentError, OpError, UnimplementedError } from '../core/errors.js';
 import { getDefaultGraph, Graph, Operation, Tensor, type AttrValue } from '../graph.js';
-import { NDArray } from '../ndarray.js';
-import type { Shape } from '../shape.js';
+import { NDArray } from '../core/ndarray.js';
+import type { Shape } from '../core/shape.js';
 import type { AttrType, OutputSpec } from '../../ops/registry.js';
 import { getOpDef } from '../../ops/registry.js';
 import { fromUtf8, utf8 } from './bytes.js';

@@ -5,7 +5,7 @@
  * Field names stay snake_case as in the .proto files (the text format uses them).
  */
 import protobuf from 'protobufjs';
-import { DataLossError } from '../errors.js';
+import { DataLossError } from '../core/errors.js';
 
 type FieldJSON = { id: number; type: string; rule?: 'repeated'; keyType?: string; options?: Record<string, unknown> };
 type TypeJSON = {

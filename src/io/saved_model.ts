@@ -3,9 +3,9 @@
  * the MetaGraphDef with the requested tags into the session's graph, restores its variables from
  * variables/variables and runs its main (or legacy init) op, as TensorFlow 1's loader does.
  */
-import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { Operation, Tensor, type Graph } from '../graph.js';
-import { NDArray } from '../ndarray.js';
+import { NDArray } from '../core/ndarray.js';
 import type { FeedDict, Session } from '../session.js';
 import { fromUtf8 } from './bytes.js';
 import { indexFilename } from './bundle.js';

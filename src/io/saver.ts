@@ -3,12 +3,12 @@
  * bundle; restoring checks every variable against the checkpoint before assigning them all in one
  * run of Assign ops fed from placeholders (built once per Saver, under the 'save' name scope).
  */
-import type { DType } from '../dtypes.js';
-import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import type { DType } from '../core/dtypes.js';
+import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { getDefaultGraph, GraphKeys, Operation, Tensor, type Graph } from '../graph.js';
-import type { NDArray } from '../ndarray.js';
+import type { NDArray } from '../core/ndarray.js';
 import type { Session } from '../session.js';
-import { formatShape, shapesCompatible, type Shape } from '../shape.js';
+import { formatShape, shapesCompatible, type Shape } from '../core/shape.js';
 import { Variable } from '../variables.js';
 import { dataFilename, encodeBundle, indexFilename } from './bundle.js';
 import { CHECKPOINT_STATE_FILENAME, CheckpointReader, randomSuffix, updateCheckpointState } from './checkpoint.js';

@@ -4,7 +4,7 @@
  * input is a DataLossError and the output size is checked against what the input can encode
  * before anything is allocated.
  */
-import { DataLossError } from '../errors.js';
+import { DataLossError } from '../core/errors.js';
 import { ByteReader } from './bytes.js';
 
 /** Most bytes one input byte can expand to: a 3-byte copy op emits up to 64 bytes. */

@@ -3,9 +3,9 @@
  * mergeAll) and the FileWriter that writes their output for TensorBoard.
  */
 import { convertToTensor, type TensorLike } from '../convert.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { getDefaultGraph, GraphKeys, Tensor, type Graph } from '../graph.js';
-import { NDArray } from '../ndarray.js';
+import { NDArray } from '../core/ndarray.js';
 import { encodeMessage, type SummaryMetadata } from './proto.js';
 
 export { FileWriter, type FileWriterOptions, readEventFile, decodeEvents, encodeRecord, decodeRecords } from './events.js';

@@ -11,7 +11,7 @@
  * block to that block's handle (varint64 offset, varint64 size). The footer holds the metaindex and
  * index handles, zero padding to 40 bytes and the magic number 0xdb4775248b80fb57 (little-endian).
  */
-import { DataLossError } from '../errors.js';
+import { DataLossError } from '../core/errors.js';
 import { ByteReader, ByteWriter, compareBytes, readFixed32 } from './bytes.js';
 import { crc32c, crc32cExtend, maskCrc, unmaskCrc } from './crc32c.js';
 import { snappyUncompress } from './snappy.js';

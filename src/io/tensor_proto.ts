@@ -1,8 +1,8 @@
 /** Conversions between weir values (DType, Shape, NDArray) and TensorFlow's protos. */
-import type { DType, TypedArray } from '../dtypes.js';
-import { InvalidArgumentError } from '../errors.js';
-import { NDArray } from '../ndarray.js';
-import type { Shape } from '../shape.js';
+import type { DType, TypedArray } from '../core/dtypes.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { NDArray } from '../core/ndarray.js';
+import type { Shape } from '../core/shape.js';
 import { DT, bigIntToInt64, int64ToBigInt, int64ToNumber, type TensorProto, type TensorShapeProto } from './proto.js';
 
 const TO_TF: Record<DType, number> = {

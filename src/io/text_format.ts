@@ -1,6 +1,6 @@
 /** Protocol buffer text format (.pbtxt, the `checkpoint` state file), via protobufjs' text format. */
 import textformat from 'protobufjs/ext/textformat.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { messageType, type MessageName, type MessageTypes } from './proto.js';
 
 export function toTextFormat<N extends MessageName>(name: N, value: MessageTypes[N]): string {

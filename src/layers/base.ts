@@ -4,11 +4,11 @@
  * there with getVariable (so `reuse` shares them), and names its ops under the name scope opened
  * with that variable scope ('dense/MatMul').
  */
-import type { DType } from '../dtypes.js';
+import type { DType } from '../core/dtypes.js';
 import { convertToTensor, type TensorLike } from '../convert.js';
 import { getDefaultGraph, GraphKeys, Tensor, type Graph } from '../graph.js';
 import type { Initializer } from '../initializers.js';
-import type { Shape } from '../shape.js';
+import type { Shape } from '../core/shape.js';
 import type { Variable } from '../variables.js';
 import { ValueError, variableScope, VariableScope, type Regularizer, type Reuse } from '../variable_scope.js';
 

@@ -6,7 +6,7 @@ import { biasAdd } from '../api/nn.js';
 import { convertToTensor, type TensorLike } from '../convert.js';
 import type { Tensor } from '../graph.js';
 import { zerosInitializer, type Initializer } from '../initializers.js';
-import type { Shape } from '../shape.js';
+import type { Shape } from '../core/shape.js';
 import type { Variable } from '../variables.js';
 import { ValueError, type Regularizer } from '../variable_scope.js';
 import {

@@ -7,7 +7,7 @@ import { dropout as nnDropout } from '../api/nn_extra.js';
 import { convertToTensor, type TensorLike } from '../convert.js';
 import { constantValue, Tensor } from '../graph.js';
 import type { Initializer } from '../initializers.js';
-import type { Shape } from '../shape.js';
+import type { Shape } from '../core/shape.js';
 import type { Variable } from '../variables.js';
 import { zerosInitializer } from '../initializers.js';
 import { ValueError, type Regularizer } from '../variable_scope.js';

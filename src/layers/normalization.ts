@@ -5,7 +5,7 @@ import { batchNormalization as nnBatchNorm, moments } from '../api/nn_extra.js';
 import { convertToTensor, type TensorLike } from '../convert.js';
 import type { Tensor } from '../graph.js';
 import { onesInitializer, zerosInitializer, type Initializer } from '../initializers.js';
-import type { Shape } from '../shape.js';
+import type { Shape } from '../core/shape.js';
 import { assignSub, type Variable } from '../variables.js';
 import { ValueError, type Regularizer } from '../variable_scope.js';
 import { Layer, type LayerOptions } from './base.js';

@@ -2,7 +2,7 @@
 import { reduceSum, abs, multiply } from '../api/math.js';
 import { l2Loss } from '../api/nn.js';
 import { convertToTensor } from '../convert.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import type { Tensor } from '../graph.js';
 import type { Regularizer } from '../variable_scope.js';
 

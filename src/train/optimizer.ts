@@ -2,12 +2,12 @@ import { zerosLike } from '../api/array.js';
 import { group } from '../api/core.js';
 import { cast, multiply } from '../api/math.js';
 import { convertToTensor, type TensorLike } from '../convert.js';
-import { isFloat, type DType } from '../dtypes.js';
-import { InvalidArgumentError } from '../errors.js';
+import { isFloat, type DType } from '../core/dtypes.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { gradients } from '../gradients.js';
 import { getDefaultGraph, GraphKeys, Operation, Tensor, type Graph } from '../graph.js';
-import { NDArray } from '../ndarray.js';
-import { isFullyDefined } from '../shape.js';
+import { NDArray } from '../core/ndarray.js';
+import { isFullyDefined } from '../core/shape.js';
 import { assign, assignAdd, Variable } from '../variables.js';
 
 /** A hyperparameter: a JS number, or a tensor (a placeholder, a decayed learning rate, ...). */

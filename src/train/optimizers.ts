@@ -1,5 +1,5 @@
 import { fill, onesLike, shape } from '../api/array.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import type { Operation, Tensor } from '../graph.js';
 import type { Variable } from '../variables.js';
 import { Optimizer, type Hyperparameter, type OptimizerOptions } from './optimizer.js';

@@ -1,8 +1,8 @@
 import { constant } from '../api/core.js';
-import { isInteger } from '../dtypes.js';
-import { InvalidArgumentError } from '../errors.js';
+import { isInteger } from '../core/dtypes.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { getDefaultGraph, GraphKeys, Tensor, type Graph } from '../graph.js';
-import { NDArray } from '../ndarray.js';
+import { NDArray } from '../core/ndarray.js';
 import type { Session } from '../session.js';
 import { Variable } from '../variables.js';
 

@@ -1,8 +1,8 @@
 // CPU kernels of the array ops. Data movement is dtype-generic (float32, int32, int64, bool, string).
-import { type DType, type TypedArray } from '../../../src/dtypes.js';
-import { InvalidArgumentError } from '../../../src/errors.js';
-import { NDArray, numElements } from '../../../src/ndarray.js';
-import { formatShape, stridesOf } from '../../../src/shape.js';
+import { type DType, type TypedArray } from '../../../src/core/dtypes.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
+import { NDArray, numElements } from '../../../src/core/ndarray.js';
+import { formatShape, stridesOf } from '../../../src/core/shape.js';
 import { invertPerm, numbersOf, rangeSize } from '../../../ops/semantics/array.js';
 import { checkDims, fromNumbers, indexError, normAxis, reshapeTarget, scalarNumber, sliceSpec, vector } from '../../array_args.js';
 import { registerCpuKernel } from '../registry.js';

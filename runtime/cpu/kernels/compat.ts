@@ -1,5 +1,5 @@
 // Kernels of TF1 op types that alias weir ops (see ops/compat.ts): they reuse the existing kernels.
-import { NDArray } from '../../../src/ndarray.js';
+import { NDArray } from '../../../src/core/ndarray.js';
 import { concatBytes } from '../../../src/io/bytes.js';
 import { getCpuKernel, registerCpuKernel } from '../registry.js';
 import { alloc, broadcastOrThrow, forEachBroadcast } from './util.js';

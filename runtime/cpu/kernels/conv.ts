@@ -1,8 +1,8 @@
 // CPU kernels for convolution and pooling. Convolutions lower to GEMM through im2col (and col2im
 // for the input gradient), in bounded chunks of output rows so the column buffer stays small.
 // Everything is computed in NHWC; NCHW tensors are transposed on the way in and out.
-import { NDArray } from '../../../src/ndarray.js';
-import { formatShape } from '../../../src/shape.js';
+import { NDArray } from '../../../src/core/ndarray.js';
+import { formatShape } from '../../../src/core/shape.js';
 import { layoutDims, type DataFormat } from '../../../ops/semantics/window.js';
 import type { KernelNode } from '../../backend.js';
 import { sgemm } from '../gemm.js';

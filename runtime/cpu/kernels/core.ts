@@ -1,4 +1,4 @@
-import type { NDArray } from '../../../src/ndarray.js';
+import type { NDArray } from '../../../src/core/ndarray.js';
 import { registerCpuKernel } from '../registry.js';
 
 registerCpuKernel('Const', (_in, node) => [node.attrs.value as NDArray]);

@@ -1,9 +1,9 @@
 // CPU kernels of the math family: elementwise ops with numpy broadcasting, casts, matmul,
 // reductions and arg-reductions.
-import type { DType, TypedArray } from '../../../src/dtypes.js';
-import { InvalidArgumentError } from '../../../src/errors.js';
-import { NDArray, numElements } from '../../../src/ndarray.js';
-import { formatShape, sameShape, stridesOf } from '../../../src/shape.js';
+import type { DType, TypedArray } from '../../../src/core/dtypes.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
+import { NDArray, numElements } from '../../../src/core/ndarray.js';
+import { formatShape, sameShape, stridesOf } from '../../../src/core/shape.js';
 import type { KernelNode } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
 import { sgemm } from '../gemm.js';

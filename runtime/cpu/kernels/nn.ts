@@ -1,9 +1,9 @@
-import { InvalidArgumentError } from '../../../src/errors.js';
-import type { NDArray } from '../../../src/ndarray.js';
-import { formatShape, sameShape } from '../../../src/shape.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
+import type { NDArray } from '../../../src/core/ndarray.js';
+import { formatShape, sameShape } from '../../../src/core/shape.js';
 import { registerCpuKernel } from '../registry.js';
 import { alloc, attr } from './util.js';
-import type { TypedArray } from '../../../src/dtypes.js';
+import type { TypedArray } from '../../../src/core/dtypes.js';
 import { gradShapeMismatch } from '../../activations.js';
 import { ACTIVATIONS, runActivation } from '../activations.js';
 

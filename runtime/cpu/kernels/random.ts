@@ -1,8 +1,8 @@
 // CPU kernels of the random ops: TensorFlow's Philox4x32-10 generator and its distributions
 // (uniform floats from 23 mantissa bits, Box-Muller normals, truncated normals by rejection).
-import { InvalidArgumentError } from '../../../src/errors.js';
-import type { NDArray } from '../../../src/ndarray.js';
-import { formatShape } from '../../../src/shape.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
+import type { NDArray } from '../../../src/core/ndarray.js';
+import { formatShape } from '../../../src/core/shape.js';
 import { numbersOf } from '../../../ops/semantics/array.js';
 import type { KernelNode, RuntimeState } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';

@@ -1,6 +1,6 @@
-import { FailedPreconditionError, InvalidArgumentError } from '../../../src/errors.js';
-import type { NDArray } from '../../../src/ndarray.js';
-import { formatShape, isFullyDefined, sameShape } from '../../../src/shape.js';
+import { FailedPreconditionError, InvalidArgumentError } from '../../../src/core/errors.js';
+import type { NDArray } from '../../../src/core/ndarray.js';
+import { formatShape, isFullyDefined, sameShape } from '../../../src/core/shape.js';
 import type { KernelNode, RuntimeState } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
 import { binaryBigInt, binaryNumeric } from './util.js';

@@ -1,11 +1,11 @@
 // Summary kernels: build Summary protocol buffers (as TensorFlow's summary kernels do) and output them serialized.
 import { encode as encodePng } from 'fast-png';
-import { InvalidArgumentError } from '../../../src/errors.js';
-import { NDArray } from '../../../src/ndarray.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
+import { NDArray } from '../../../src/core/ndarray.js';
 import { fromUtf8 } from '../../../src/io/bytes.js';
 import { decodeMessage, encodeMessage, type HistogramProto, type SummaryMetadata, type SummaryValue } from '../../../src/io/proto.js';
 import { tensorBytes, tensorToProto, dtypeToTF, shapeToProto } from '../../../src/io/tensor_proto.js';
-import { sameShape } from '../../../src/shape.js';
+import { sameShape } from '../../../src/core/shape.js';
 import { registerCpuKernel } from '../registry.js';
 
 function summaryOutput(values: SummaryValue[]): NDArray[] {

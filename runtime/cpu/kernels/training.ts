@@ -1,7 +1,7 @@
 // Optimizer update kernels: update the variable and its slots in place and output the variable.
-import { InvalidArgumentError } from '../../../src/errors.js';
-import type { NDArray } from '../../../src/ndarray.js';
-import { formatShape, sameShape } from '../../../src/shape.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
+import type { NDArray } from '../../../src/core/ndarray.js';
+import { formatShape, sameShape } from '../../../src/core/shape.js';
 import type { KernelNode, RuntimeState } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
 import { readRef } from './state.js';

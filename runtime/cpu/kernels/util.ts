@@ -1,5 +1,5 @@
-import { allocData, type DType } from '../../../src/dtypes.js';
-import { NDArray, numElements } from '../../../src/ndarray.js';
+import { allocData, type DType } from '../../../src/core/dtypes.js';
+import { NDArray, numElements } from '../../../src/core/ndarray.js';
 import type { KernelNode, PlannedOutputs } from '../../backend.js';
 import { allocOrThrow } from '../../oom.js';
 import { broadcastOrThrow, broadcastStrides, collapseDims } from '../../shape_helpers.js';

@@ -1,10 +1,10 @@
 // WebGPU kernels: array family. Data movement copies storage elements as they are (f32, i32, u32 for
 // bool, vec2<i32> for int64), so one kernel serves every dtype. Axes, shapes, permutations,
 // paddings and multiples are host inputs baked into the generated WGSL.
-import { type DType } from '../../../src/dtypes.js';
-import { InvalidArgumentError } from '../../../src/errors.js';
-import { NDArray, numElements } from '../../../src/ndarray.js';
-import { formatShape, stridesOf } from '../../../src/shape.js';
+import { type DType } from '../../../src/core/dtypes.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
+import { NDArray, numElements } from '../../../src/core/ndarray.js';
+import { formatShape, stridesOf } from '../../../src/core/shape.js';
 import { numbersOf, rangeSize } from '../../../ops/semantics/array.js';
 import { checkDims, fromNumbers, indexError, normAxis, reshapeTarget, scalarNumber, sliceSpec, vector } from '../../array_args.js';
 import { collapseDims } from '../../shape_helpers.js';

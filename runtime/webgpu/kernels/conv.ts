@@ -11,8 +11,8 @@
 // workgroups (partial sums in scratch) and adds the slices in a second pass.
 // Depthwise convolutions and pooling are direct per-element kernels; gradients gather (each
 // output element sums what reaches it) rather than scatter, so no atomics are needed.
-import { InternalError } from '../../../src/errors.js';
-import { formatShape } from '../../../src/shape.js';
+import { InternalError } from '../../../src/core/errors.js';
+import { formatShape } from '../../../src/core/shape.js';
 import { layoutDims, type DataFormat } from '../../../ops/semantics/window.js';
 import type { KernelNode } from '../../backend.js';
 import { toNumbers } from '../../shape_helpers.js';

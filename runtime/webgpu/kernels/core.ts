@@ -1,6 +1,6 @@
 // Core and variable kernels on WebGPU.
-import { FailedPreconditionError, InvalidArgumentError } from '../../../src/errors.js';
-import { formatShape, isFullyDefined, sameShape } from '../../../src/shape.js';
+import { FailedPreconditionError, InvalidArgumentError } from '../../../src/core/errors.js';
+import { formatShape, isFullyDefined, sameShape } from '../../../src/core/shape.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
 import { bindings, load, perElement, store } from '../wgsl.js';

@@ -1,7 +1,7 @@
 // WebGPU kernel for fused elementwise clusters: one generated WGSL kernel computes every member per
 // element (the templates and the generator live in kernels/math.ts, shared with single-op kernels).
-import { InternalError, InvalidArgumentError } from '../../../src/errors.js';
-import { formatShape } from '../../../src/shape.js';
+import { InternalError, InvalidArgumentError } from '../../../src/core/errors.js';
+import { formatShape } from '../../../src/core/shape.js';
 import { mayJoinElementwiseCluster, type FusionCandidate } from '../../elementwise_fusion.js';
 import { registerGpuKernel } from '../registry.js';
 import { opExpr, runProgram } from './math.js';

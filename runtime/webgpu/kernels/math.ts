@@ -4,9 +4,9 @@
 //
 // Code generation safety: generated source contains only the fixed snippets of this file, names it
 // makes up (x0, t3, in1, ...), and numbers formatted by wgsl.ts (f32/lit/u); nothing from a graph.
-import type { DType } from '../../../src/dtypes.js';
-import { InternalError, InvalidArgumentError } from '../../../src/errors.js';
-import { formatShape, sameShape } from '../../../src/shape.js';
+import type { DType } from '../../../src/core/dtypes.js';
+import { InternalError, InvalidArgumentError } from '../../../src/core/errors.js';
+import { formatShape, sameShape } from '../../../src/core/shape.js';
 import type { AttrValue } from '../../../src/graph.js';
 import type { ElementwiseProgram } from '../../backend.js';
 import { getOpDef } from '../../../ops/index.js';

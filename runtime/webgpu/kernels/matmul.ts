@@ -3,9 +3,9 @@
 // 16 at a time with A and B tiles staged in shared memory (vec4 loads where rows are aligned).
 // Transposes are folded into the tile loads; batch broadcasting into per-batch base offsets; the
 // fused bias and activation into the store.
-import type { DType } from '../../../src/dtypes.js';
-import { InvalidArgumentError } from '../../../src/errors.js';
-import { formatShape, stridesOf } from '../../../src/shape.js';
+import type { DType } from '../../../src/core/dtypes.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
+import { formatShape, stridesOf } from '../../../src/core/shape.js';
 import { broadcastOrThrow, broadcastStrides } from '../../shape_helpers.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';

@@ -1,9 +1,9 @@
 // WebGPU kernels: nn family. Softmax, LogSoftmax and the two softmax cross-entropies work on rows of
 // the last axis: W lanes per row (a power of two up to 256), 256/W rows per workgroup, the row's
 // max and sum of exponentials reduced through shared memory (log-sum-exp, stable).
-import { InvalidArgumentError } from '../../../src/errors.js';
-import type { NDArray } from '../../../src/ndarray.js';
-import { formatShape, sameShape } from '../../../src/shape.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
+import type { NDArray } from '../../../src/core/ndarray.js';
+import { formatShape, sameShape } from '../../../src/core/shape.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
 import { u, type Program } from '../wgsl.js';

@@ -2,9 +2,9 @@
 // BiasAddGrad are one reduction engine: the input is seen as (kept index o, reduced index j) with
 // baked offset functions, and workgroups reduce through shared memory, splitting long reductions
 // into chunks (partial results in scratch, then a second pass) when there are few outputs.
-import type { DType } from '../../../src/dtypes.js';
-import { InvalidArgumentError } from '../../../src/errors.js';
-import { formatShape, stridesOf } from '../../../src/shape.js';
+import type { DType } from '../../../src/core/dtypes.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
+import { formatShape, stridesOf } from '../../../src/core/shape.js';
 import { reductionAxes, toNumbers } from '../../shape_helpers.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';

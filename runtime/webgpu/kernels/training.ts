@@ -1,8 +1,8 @@
 // WebGPU kernels: optimizer updates. Each updates the variable and its slots in place, one
 // invocation per element, in one dispatch.
-import { InvalidArgumentError } from '../../../src/errors.js';
-import { NDArray } from '../../../src/ndarray.js';
-import { formatShape, sameShape } from '../../../src/shape.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
+import { NDArray } from '../../../src/core/ndarray.js';
+import { formatShape, sameShape } from '../../../src/core/shape.js';
 import { APPLY_OPS } from '../../../ops/semantics/training.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';

@@ -14,9 +14,9 @@ export function availableParallelism(): number {
   return nodeParallelism();
 }
 
-// This file is src/platform.ts (or dist/src/platform.js): weir's own sources are the sibling
-// directories of its parent.
-const LIB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// This file is src/core/platform.ts (or dist/src/core/platform.js): weir's own sources are the
+// sibling directories of src/.
+const LIB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LIB_DIRS = ['src', 'ops', 'runtime', 'passes'].map((d) => path.join(LIB_ROOT, d) + path.sep);
 
 /**
