@@ -9,7 +9,7 @@
 import type { DType, TypedArray } from '../../src/core/dtypes.js';
 import { InternalError, InvalidArgumentError } from '../../src/core/errors.js';
 import { NDArray, numElements } from '../../src/core/ndarray.js';
-import { formatShape } from '../../src/core/shape.js';
+import { formatShape, stridesOf } from '../../src/core/shape.js';
 import type { ElementwiseProgram, KernelNode } from '../backend.js';
 import { failsOnData, mayJoinElementwiseCluster, type FusionCandidate } from '../elementwise_fusion.js';
 import { getCpuKernel, registerCpuKernel } from './registry.js';
@@ -209,25 +209,15 @@ interface Compiled {
 const compiledBySource = new Map<string, Compiled['fn']>();
 const compiledByProgram = new WeakMap<ElementwiseProgram, Compiled>();
 
-function contiguousStrides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-}
-
 /**
  * The program's iteration space with size-1 dims dropped and neighbours every operand walks
  * contiguously merged: dims, and for the output (first) and each input the stride of every dim
  * (0 where the operand is broadcast).
  */
 function collapse(p: ElementwiseProgram): { dims: number[]; strides: number[][] } {
-  const outStrides = contiguousStrides(p.shape);
+  const outStrides = stridesOf(p.shape);
   const inStrides = p.inputs.map((inp) => {
-    const st = contiguousStrides(inp.shape);
+    const st = stridesOf(inp.shape);
     return inp.shape.map((d, i) => (d === 1 ? 0 : st[i]!));
   });
   const dims: number[] = [];
