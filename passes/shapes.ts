@@ -51,7 +51,7 @@ function shapeContext(type: string, name: string, inputs: readonly Tensor[], att
     opName: name,
     inputs,
     attr<T>(a: string): T {
-      if (!(a in attrs)) throw new InvalidArgumentError(`${type} op '${name}': missing attr '${a}'`, name);
+      if (!Object.hasOwn(attrs, a)) throw new InvalidArgumentError(`${type} op '${name}': missing attr '${a}'`, name);
       return attrs[a] as T;
     },
     constValue(i: number) {

@@ -390,7 +390,7 @@ function makeShapeContext(
     opName: name,
     inputs,
     attr<T>(n: string): T {
-      if (!(n in attrs)) throw new InvalidArgumentError(`${type} op '${name}': missing attr '${n}'`, name);
+      if (!Object.hasOwn(attrs, n)) throw new InvalidArgumentError(`${type} op '${name}': missing attr '${n}'`, name);
       return attrs[n] as T;
     },
     constValue(i: number) {

@@ -9,10 +9,10 @@ import { InternalError, InvalidArgumentError } from '../../../src/core/errors.js
 import { formatShape, sameShape } from '../../../src/core/shape.js';
 import type { AttrValue } from '../../../src/graph.js';
 import type { ElementwiseProgram } from '../../backend.js';
-import { getOpDef } from '../../../ops/index.js';
+import { getOpDef } from '../../../ops/registry.js';
 import { gradShapeMismatch, leakyAlpha, SELU_ALPHA, SELU_SCALE } from '../../activations.js';
 import { broadcastOrThrow } from '../../shape_helpers.js';
-import { getGpuKernel, registerGpuKernel, type KernelCtx } from '../registry.js';
+import { getGpuKernel, registerGpuKernel, type GpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
 import { bindings, broadcastIndex, f32, MAX_BINDINGS, perElement } from '../wgsl.js';
 
@@ -760,30 +760,30 @@ function outDType(ctx: KernelCtx, fallback: DType): DType {
   return ctx.node.outputs[0]?.dtype ?? fallback;
 }
 
-function registerBinary(type: string): void {
-  registerGpuKernel(type, (ctx, inputs) => {
+function binaryKernel(type: string): GpuKernel {
+  return (ctx, inputs) => {
     if (hasStrings(inputs)) return onHost(ctx, inputs);
     const [a, b] = inputs as [GpuTensor, GpuTensor];
     const shape = broadcastOrThrow(a.shape, b.shape);
     return singleOp(ctx, type, [a, b], [align(a.shape, shape.length), align(b.shape, shape.length)], shape, outDType(ctx, a.dtype));
-  });
+  };
 }
 
-function registerUnary(type: string): void {
-  registerGpuKernel(type, (ctx, inputs) => {
+function unaryKernel(type: string): GpuKernel {
+  return (ctx, inputs) => {
     if (hasStrings(inputs)) return onHost(ctx, inputs);
     const x = inputs[0]!;
     return singleOp(ctx, type, [x], [x.shape], x.shape, outDType(ctx, x.dtype));
-  });
+  };
 }
 
 /** Ops over two tensors of one shape (gradient ops). */
-function registerSameShape(type: string): void {
-  registerGpuKernel(type, (ctx, inputs) => {
+function sameShapeKernel(type: string): GpuKernel {
+  return (ctx, inputs) => {
     const [a, b] = inputs as [GpuTensor, GpuTensor];
     if (!sameShape(a.shape, b.shape)) throw gradShapeMismatch(type, a.shape, b.shape);
     return singleOp(ctx, type, [a, b], [a.shape, b.shape], a.shape, outDType(ctx, a.dtype));
-  });
+  };
 }
 
 registerGpuKernel('SelectV2', (ctx, inputs) => {
@@ -841,13 +841,20 @@ registerGpuKernel('BiasAdd', (ctx, inputs) => {
 });
 
 // Every other op of the table gets a single-op kernel shaped by its declared inputs: X(x) and the
-// activations are unary, X(x, y) broadcasts, the gradient ops take two tensors of one shape.
-for (const type of ELEMENTWISE_TYPES) {
-  if (getGpuKernel(type)) continue;
+// activations are unary, X(x, y) broadcasts, the gradient ops take two tensors of one shape. The
+// shape is read from the op definition on first use (the op library is loaded by then), so this
+// backend does not load the op library itself.
+function elementwiseKernel(type: string): GpuKernel {
   const inputs = getOpDef(type)?.inputs;
   if (!inputs) throw new InternalError(`WebGPU elementwise template for unregistered op ${type}`);
-  if (inputs.length === 1) registerUnary(type);
-  else if (inputs.join() === 'x,y') registerBinary(type);
-  else if (inputs.length === 2) registerSameShape(type);
-  else throw new InternalError(`WebGPU elementwise template for ${type}(${inputs.join(', ')}) has no kernel shape`);
+  if (inputs.length === 1) return unaryKernel(type);
+  if (inputs.join() === 'x,y') return binaryKernel(type);
+  if (inputs.length === 2) return sameShapeKernel(type);
+  throw new InternalError(`WebGPU elementwise template for ${type}(${inputs.join(', ')}) has no kernel shape`);
+}
+
+for (const type of ELEMENTWISE_TYPES) {
+  if (getGpuKernel(type)) continue;
+  let kernel: GpuKernel | undefined;
+  registerGpuKernel(type, (ctx, inputs) => (kernel ??= elementwiseKernel(type))(ctx, inputs));
 }
