@@ -46,6 +46,37 @@ export interface SessionOptions {
    * specialization, fusion and memory planning. false runs the pruned graph as written.
    */
   optimize?: boolean;
+  /**
+   * Most compiled plans kept (default 128): plans are specialized to the fed shapes, so a server
+   * seeing many batch sizes would otherwise keep a plan (and on the CPU an arena) for each. The
+   * least recently used plan is dropped first and compiled again when next needed.
+   */
+  maxCachedPlans?: number;
+}
+
+/** A map that keeps at most `limit` entries, dropping the least recently used. */
+class LruCache<V> {
+  private readonly entries = new Map<string, V>();
+  constructor(private readonly limit: number) {}
+  get size(): number {
+    return this.entries.size;
+  }
+  get(key: string): V | undefined {
+    const v = this.entries.get(key);
+    if (v !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, v);
+    }
+    return v;
+  }
+  set(key: string, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    if (this.entries.size > this.limit) this.entries.delete(this.entries.keys().next().value!);
+  }
+  clear(): void {
+    this.entries.clear();
+  }
 }
 
 /** TF1's Session: owns variable values and compiled plans for one graph. */
@@ -53,7 +84,7 @@ export class Session {
   readonly graph: Graph;
   readonly backend: Backend<unknown>;
   private readonly state: RuntimeState<unknown> = { variables: new Map(), opState: new Map(), entropy: Math.floor(Math.random() * 2 ** 32) };
-  private readonly plans = new Map<string, Plan>();
+  private readonly plans: LruCache<Plan>;
   /** Made by the first verification run (WEIR_VERIFY_OPT=1). */
   private verifier: Verifier | undefined;
   private readonly optimize: boolean;
@@ -65,6 +96,9 @@ export class Session {
   constructor(opts: SessionOptions = {}) {
     this.graph = opts.graph ?? getDefaultGraph();
     this.optimize = opts.optimize ?? true;
+    const maxPlans = opts.maxCachedPlans ?? 128;
+    if (!Number.isInteger(maxPlans) || maxPlans < 1) throw new InvalidArgumentError(`maxCachedPlans must be a positive integer, got ${maxPlans}`);
+    this.plans = new LruCache(maxPlans);
     const b = opts.backend ?? config.defaultBackend();
     if (b === 'cpu') this.backend = new CpuBackend() as Backend<unknown>;
     else if (b === 'webgpu') this.backend = new WebGpuBackend(new CpuBackend()) as Backend<unknown>;

@@ -246,3 +246,27 @@ describe('errors', () => {
     expect((err as Error).message).toMatch(/VariableV2 op 'lost' \(created at test[/\\]session\.test\.ts:\d+\)/);
   });
 });
+
+describe('the plan cache', () => {
+  it('keeps at most maxCachedPlans plans, dropping the least recently used, and recompiles them when needed', async () => {
+    const g = new tf.Graph();
+    const { x, y } = g.asDefault(() => {
+      const x = tf.placeholder('float32', [null], 'x');
+      return { x, y: tf.multiply(x, 2) };
+    });
+    const sess = new tf.Session({ graph: g, maxCachedPlans: 2 });
+    const run = async (n: number) => Array.from((await sess.run(y, [[x, new Float32Array(n).fill(n)]])).data as Float32Array);
+    const plans = () => (sess as unknown as { plans: { size: number } }).plans.size;
+    expect(await run(1)).toEqual([2]);
+    expect(await run(2)).toEqual([4, 4]);
+    const p1 = await sess.compile(y, [[x, new Float32Array(1)]]); // shape [1] is now the most recent
+    expect(await run(3)).toEqual([6, 6, 6]); // drops shape [2]
+    expect(plans()).toBe(2);
+    expect(await sess.compile(y, [[x, new Float32Array(1)]])).toBe(p1);
+    const p2 = await sess.compile(y, [[x, new Float32Array(2)]]);
+    expect(await run(2)).toEqual([4, 4]);
+    expect(await sess.compile(y, [[x, new Float32Array(2)]])).toBe(p2);
+    expect(plans()).toBe(2);
+    expect(() => new tf.Session({ graph: g, maxCachedPlans: 0 })).toThrow(tf.errors.InvalidArgumentError);
+  });
+});
