@@ -1,8 +1,10 @@
-import type { DType } from './core/dtypes.js';
+import type { DType, TypedArray } from './core/dtypes.js';
+import { sessionFor, type DefaultSession } from './core/default_session.js';
 import { InvalidArgumentError, NotFoundError, OpError } from './core/errors.js';
-import { NDArray } from './core/ndarray.js';
+import { NDArray, type NestedArray } from './core/ndarray.js';
 import { formatShape, mergeShapes, type Shape } from './core/shape.js';
 import { userSourceFile } from './core/platform.js';
+import { TensorShape } from './core/tensor_shape.js';
 import { getOpDef, type OpDef, type OutputSpec, type ShapeContext } from '../ops/registry.js';
 
 export type AttrValue =
@@ -16,6 +18,16 @@ export type AttrValue =
   | readonly string[]
   | readonly boolean[]
   | readonly (readonly (number | null)[] | null)[];
+
+/** A value fed to eval()/run(): what Session.run's feedDict takes. */
+export type EvalFeedValue = NDArray | NestedArray | TypedArray;
+/**
+ * The feeds of eval()/run() (Session's FeedDict, spelled here so the graph layer need not import the
+ * session): a Map or [key, value] pairs keyed by tensors, variables or names.
+ */
+export type EvalFeedDict =
+  | Map<Tensor | string, EvalFeedValue>
+  | readonly (readonly [Tensor | { readonly isVariable: true } | string, EvalFeedValue])[];
 
 /** A symbolic handle to one output of an operation. */
 export class Tensor {
@@ -38,8 +50,12 @@ export class Tensor {
   get shape(): Shape {
     return this._shape === null ? null : [...this._shape];
   }
-  getShape(): Shape {
-    return this.shape;
+  /**
+   * Static shape as TF1's TensorShape (`asList()`, `ndims`, `numElements()`, `mergeWith()`...).
+   * `shape` keeps giving the plain dims array weir's own code uses.
+   */
+  getShape(): TensorShape {
+    return new TensorShape(this._shape);
   }
   get rank(): number | null {
     return this._shape === null ? null : this._shape.length;
@@ -51,6 +67,14 @@ export class Tensor {
   /** Operations that take this tensor as an input. */
   consumers(): Operation[] {
     return this.op.graph.consumersOf(this);
+  }
+  /**
+   * TF1's Tensor.eval: runs the graph for this tensor's value in `session`, or in the default session
+   * (`sess.asDefault(...)`, a tf.InteractiveSession). Async, as Session.run is.
+   */
+  async eval(feedDict?: EvalFeedDict, session?: DefaultSession): Promise<NDArray> {
+    const sess = sessionFor(this.graph, session, 'tensor', (m) => new InvalidArgumentError(m));
+    return (await sess.run(this, feedDict)) as NDArray;
   }
   toString(): string {
     return `Tensor("${this.name}", shape=${formatShape(this._shape)}, dtype=${this.dtype})`;
@@ -89,6 +113,14 @@ export class Operation {
   /** "file:line" of the user code that created this op, when it can be told. */
   get createdAt(): string | undefined {
     return userFrame(this.traceback);
+  }
+  /**
+   * TF1's Operation.run: runs this op in `session`, or in the default session (`sess.asDefault(...)`,
+   * a tf.InteractiveSession). Async, as Session.run is.
+   */
+  async run(feedDict?: EvalFeedDict, session?: DefaultSession): Promise<void> {
+    const sess = sessionFor(this.graph, session, 'operation', (m) => new InvalidArgumentError(m));
+    await sess.run(this, feedDict);
   }
   toString(): string {
     return `Operation("${this.name}", type=${this.type})`;

@@ -4,6 +4,8 @@ import '../ops/index.js';
 export type { DType, TypedArray } from './core/dtypes.js';
 export { NDArray, type NestedArray } from './core/ndarray.js';
 export type { Dim, Shape } from './core/shape.js';
+export { TensorShape, type ShapeLike } from './core/tensor_shape.js';
+export { getDefaultSession, type DefaultSession } from './core/default_session.js';
 export * as errors from './core/errors.js';
 export {
   Graph,
@@ -19,9 +21,11 @@ export {
   getCollectionRef,
   setRandomSeed,
   type AttrValue,
+  type EvalFeedDict,
+  type EvalFeedValue,
 } from './graph.js';
 export { convertToTensor, type TensorLike } from './convert.js';
-export { Session, type SessionOptions, type FeedDict, type Fetches, type FetchResult } from './session.js';
+export { Session, InteractiveSession, type SessionOptions, type FeedDict, type Fetches, type FetchResult } from './session.js';
 export {
   Variable,
   type VariableOptions,
@@ -29,6 +33,7 @@ export {
   assignAdd,
   assignSub,
   globalVariables,
+  allVariables,
   trainableVariables,
   localVariables,
   globalVariablesInitializer,
@@ -42,6 +47,10 @@ export * from './api/array.js';
 export * from './api/random.js';
 export * from './api/clip.js';
 export * as nn from './api/nn_namespace.js';
+export * as losses from './api/losses.js';
+export { norm, type NormOptions, type NormOrd } from './api/norm.js';
+// tf.linalg: only norm so far.
+export * as linalg from './api/norm.js';
 export * as train from './train/index.js';
 
 // ---- nn library: variable scopes, initializers, tf.layers (exports added by their owner) ----

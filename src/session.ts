@@ -4,6 +4,7 @@ import type { Backend, RuntimeState } from '../runtime/backend.js';
 import { cancelled, type Plan } from '../runtime/plan.js';
 import { compilePlan, compileRequest } from '../passes/compile.js';
 import { config } from './core/config.js';
+import { popDefaultSession, pushDefaultSession, withDefaultSession } from './core/default_session.js';
 import { Verifier } from './verification.js';
 import { type TypedArray } from './core/dtypes.js';
 import { CancelledError, FailedPreconditionError, InvalidArgumentError } from './core/errors.js';
@@ -197,6 +198,15 @@ export class Session {
     return this.getPlan(planKey(tensors, targets, feeds), tensors, targets, feeds);
   }
 
+  /**
+   * Makes this the default session while fn runs (TF1's `with sess.as_default():`), so that
+   * `tensor.eval()`, `op.run()` and `variable.eval()` run in it; a Promise returned by fn keeps it
+   * default until it settles. Like TF's, it neither makes the graph default nor closes the session.
+   */
+  asDefault<T>(fn: () => T): T {
+    return withDefaultSession(this, fn);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -319,4 +329,25 @@ function planKey(tensors: readonly Tensor[], targets: readonly Operation[], feed
     '|' +
     [...feeds].map(([t, v]) => `${t.name}[${v.shape.join('x')}]`).join(',')
   );
+}
+
+/**
+ * TF1's tf.InteractiveSession: a Session that makes itself the default session when constructed
+ * (for shells and notebooks: `x.eval()` without `asDefault`), until close(). Several may be open;
+ * the newest is the default, and closing one, in any order, removes only it.
+ */
+export class InteractiveSession extends Session {
+  private registered: boolean;
+  constructor(opts: SessionOptions = {}) {
+    super(opts);
+    pushDefaultSession(this);
+    this.registered = true;
+  }
+  override close(): void {
+    if (this.registered) {
+      this.registered = false;
+      popDefaultSession(this);
+    }
+    super.close();
+  }
 }

@@ -1,8 +1,11 @@
 import type { DType } from './core/dtypes.js';
 import { convertToTensor, type TensorLike, type VariableLike } from './convert.js';
 import { InvalidArgumentError } from './core/errors.js';
-import { getDefaultGraph, GraphKeys, type Graph, type Operation, type Tensor } from './graph.js';
+import { getDefaultGraph, GraphKeys, type EvalFeedValue, type Graph, type Operation, type Tensor } from './graph.js';
 import type { Shape } from './core/shape.js';
+import { TensorShape } from './core/tensor_shape.js';
+import { sessionFor, type DefaultSession } from './core/default_session.js';
+import type { NDArray } from './core/ndarray.js';
 import { group } from './api/core.js';
 
 export interface VariableOptions {
@@ -72,8 +75,21 @@ export class Variable implements VariableLike {
   get shape(): Shape {
     return this.op.outputs[0]!.shape;
   }
-  getShape(): Shape {
-    return this.shape;
+  /** The static shape as TF1's TensorShape (see Tensor.getShape). */
+  getShape(): TensorShape {
+    return new TensorShape(this.shape);
+  }
+  /** TF1's Variable.eval: the variable's value, read in `session` or the default session. Async. */
+  eval(session?: DefaultSession): Promise<NDArray> {
+    return this.value().eval(undefined, session);
+  }
+  /**
+   * TF1's Variable.load: writes `value` into the variable in `session` or the default session (runs
+   * the initializer with its initial value fed), adding no ops to the graph. Async.
+   */
+  async load(value: EvalFeedValue, session?: DefaultSession): Promise<void> {
+    const sess = sessionFor(this.graph, session, 'operation', (m) => new InvalidArgumentError(m));
+    await sess.run(this.initializer, [[this.initializer.inputs[1]!, value]]);
   }
   /** The variable's reference tensor (the VariableV2 output), for ops that update it. */
   get ref(): Tensor {
@@ -130,6 +146,10 @@ export function assignSub(ref: Variable | Tensor, value: TensorLike, opts: { nam
 
 export function globalVariables(scope?: string): Variable[] {
   return getDefaultGraph().getCollection<Variable>(GraphKeys.GLOBAL_VARIABLES, scope);
+}
+/** Deprecated alias of globalVariables (TF1's tf.all_variables). */
+export function allVariables(): Variable[] {
+  return globalVariables();
 }
 export function trainableVariables(scope?: string): Variable[] {
   return getDefaultGraph().getCollection<Variable>(GraphKeys.TRAINABLE_VARIABLES, scope);

@@ -57,7 +57,7 @@ describe('Graph', () => {
       expect(x.valueIndex).toBe(0);
       expect(x.dtype).toBe('int32');
       expect(x.shape).toEqual([2, null]);
-      expect(x.getShape()).toEqual([2, null]);
+      expect(x.getShape().asList()).toEqual([2, null]);
       expect(x.op.type).toBe('Placeholder');
       expect(x.op.getAttr('dtype')).toBe('int32');
       expect(x.op.getAttr('shape')).toEqual([2, null]);

@@ -18,6 +18,8 @@ import { basename, dirname, getFileSystem, type FileSystem } from './fs.js';
 export type Saveable = Variable | Tensor;
 
 export interface SaverOptions {
+  /** Variables to save (TF's var_list keyword), when options come first: `new Saver({ varList, maxToKeep })`. */
+  varList?: readonly Saveable[] | Record<string, Saveable>;
   /** Checkpoints to keep; older ones are deleted. 0 or null keeps all. Default 5. */
   maxToKeep?: number | null;
   /** Name scope of the restore ops (default 'save'). */
@@ -54,9 +56,14 @@ export class Saver {
 
   /**
    * @param varList Variables to save: an array (keyed by their op names, 'dense/kernel') or a
-   *   {checkpointKey: variable} map. Default: all global variables of the default graph.
+   *   {checkpointKey: variable} map. Default: all global variables of the default graph. An object
+   *   whose keys are all SaverOptions names and that holds no variable is read as the options
+   *   (`new Saver({ maxToKeep: 3 })`, TF's keyword style).
    */
-  constructor(varList?: readonly Saveable[] | Record<string, Saveable>, opts: SaverOptions = {}) {
+  constructor(opts: SaverOptions);
+  constructor(varList?: readonly Saveable[] | Record<string, Saveable> | null, opts?: SaverOptions);
+  constructor(varListOrOpts?: readonly Saveable[] | Record<string, Saveable> | SaverOptions | null, options?: SaverOptions) {
+    const { varList, opts } = saverArgs(varListOrOpts, options);
     this.maxToKeep = opts.maxToKeep ?? (opts.maxToKeep === null ? 0 : 5);
     this.fsOption = opts.fileSystem;
     const pairs = keyed(varList ?? getDefaultGraph().getCollection<Variable>(GraphKeys.GLOBAL_VARIABLES));
@@ -176,6 +183,51 @@ export class Saver {
   private checkSession(sess: Session): void {
     if (sess.graph !== this.graph) throw new InvalidArgumentError("The Saver's variables are not in the session's graph");
   }
+}
+
+const SAVER_OPTION_NAMES: readonly string[] = ['varList', 'maxToKeep', 'name', 'fileSystem'] satisfies (keyof SaverOptions)[];
+/** TF's Saver keywords weir does not take, in TS spelling: named in the error instead of read as checkpoint keys. */
+const UNSUPPORTED_OPTION_NAMES: readonly string[] = [
+  'reshape', 'sharded', 'keepCheckpointEveryNHours', 'restoreSequentially', 'saverDef', 'builder', 'deferBuild',
+  'allowEmpty', 'writeVersion', 'padStepNumber', 'saveRelativePaths', 'filename',
+];
+
+function isSaveable(v: unknown): boolean {
+  return v instanceof Variable || (v instanceof Tensor && v.op.type === 'VariableV2');
+}
+
+/** Sorts out the constructor's arguments: (varList?, opts?) or (opts) alone. */
+function saverArgs(
+  first: readonly Saveable[] | Record<string, Saveable> | SaverOptions | null | undefined,
+  second: SaverOptions | undefined,
+): { varList: readonly Saveable[] | Record<string, Saveable> | undefined; opts: SaverOptions } {
+  const how = 'pass options as `new tf.train.Saver({ maxToKeep: 3 })` (options only) or `new tf.train.Saver(varList, { maxToKeep: 3 })`';
+  if (first === null || first === undefined || Array.isArray(first)) {
+    const opts = second ?? {};
+    if (opts.varList !== undefined && first) throw new InvalidArgumentError(`Saver: varList given twice (first argument and options.varList)`);
+    return { varList: (first as readonly Saveable[] | null | undefined) ?? opts.varList, opts };
+  }
+  if (typeof first !== 'object' || isSaveable(first)) {
+    throw new InvalidArgumentError(`Saver: the first argument must be an array or a {name: variable} map of variables, or options, got ${String(first)}; ${how}`);
+  }
+  const entries = Object.entries(first);
+  const optionLike = entries.length > 0 && entries.every(([k, v]) => SAVER_OPTION_NAMES.includes(k) && !isSaveable(v));
+  if (optionLike) {
+    if (second !== undefined) throw new InvalidArgumentError(`Saver: options given twice (first and second argument); ${how}`);
+    const opts = first as SaverOptions;
+    return { varList: opts.varList, opts };
+  }
+  for (const [k, v] of entries) {
+    if (isSaveable(v)) continue;
+    const hint = SAVER_OPTION_NAMES.includes(k)
+      ? `'${k}' is a Saver option, but the object also holds variables; ${how}`
+      : UNSUPPORTED_OPTION_NAMES.includes(k)
+        ? `'${k}' is a TF Saver option weir does not support (supported: ${SAVER_OPTION_NAMES.join(', ')})`
+        : `a {name: variable} map must hold only variables; ${how}`;
+    throw new InvalidArgumentError(`Saver: ${String(v)} (under key '${k}') is not a variable: ${hint}`);
+  }
+  if (second?.varList !== undefined) throw new InvalidArgumentError('Saver: varList given twice (first argument and options.varList)');
+  return { varList: first as Record<string, Saveable>, opts: second ?? {} };
 }
 
 function refOf(v: Saveable): Tensor {

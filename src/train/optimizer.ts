@@ -60,8 +60,12 @@ export abstract class Optimizer {
     this.useLocking = opts.useLocking ?? false;
   }
 
-  /** Adds ops to update `varList` (default: trainable variables) to minimize `loss`; returns the train op. */
-  minimize(loss: Tensor, opts: MinimizeOptions = {}): Operation {
+  /**
+   * Adds ops to update `varList` (default: trainable variables) to minimize `loss`; returns the train
+   * op. A Variable loss is minimized through its value, as TF1 converts it.
+   */
+  minimize(loss: Tensor | Variable, opts: MinimizeOptions = {}): Operation {
+    loss = lossTensor(loss, 'minimize');
     const gradsAndVars = this.computeGradients(loss, opts.varList, { gradLoss: opts.gradLoss });
     const varsWithGrad = gradsAndVars.filter(([g]) => g !== null).map(([, v]) => v);
     if (varsWithGrad.length === 0) {
@@ -75,8 +79,8 @@ export abstract class Optimizer {
   }
 
   /** [gradient, variable] pairs for `loss`; the gradient is null for a variable the loss does not depend on. */
-  computeGradients(loss: Tensor, varList?: readonly Variable[], opts: ComputeGradientsOptions = {}): GradAndVar[] {
-    if (!(loss instanceof Tensor)) throw new InvalidArgumentError(`computeGradients: loss must be a Tensor, got ${String(loss)}`);
+  computeGradients(loss: Tensor | Variable, varList?: readonly Variable[], opts: ComputeGradientsOptions = {}): GradAndVar[] {
+    loss = lossTensor(loss, 'computeGradients');
     assertFloat([loss]);
     const g = loss.graph;
     const vars = varList ?? g.getCollection<Variable>(GraphKeys.TRAINABLE_VARIABLES);
@@ -226,6 +230,13 @@ export abstract class Optimizer {
   protected scaleVariable(v: Variable, factor: Tensor): Tensor {
     return assign(v, multiply(v.value(), factor, 'mul'));
   }
+}
+
+/** The loss as a tensor: a Variable's value (TF1 converts a Variable loss), else it must be a Tensor. */
+function lossTensor(loss: Tensor | Variable, fn: string): Tensor {
+  if (loss instanceof Variable) return loss.value();
+  if (!(loss instanceof Tensor)) throw new InvalidArgumentError(`${fn}: loss must be a Tensor or a Variable, got ${String(loss)}`);
+  return loss;
 }
 
 function assertFloat(xs: readonly (Tensor | Variable)[]): void {
