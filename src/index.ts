@@ -51,10 +51,6 @@ export * as losses from './api/losses.js';
 export { norm, type NormOptions, type NormOrd } from './api/norm.js';
 // tf.linalg: only norm so far.
 export * as linalg from './api/norm.js';
-export * as losses from './api/losses.js';
-export { norm, type NormOptions, type NormOrd } from './api/norm.js';
-// tf.linalg: only norm so far.
-export * as linalg from './api/norm.js';
 export * as train from './train/index.js';
 
 // ---- nn library: variable scopes, initializers, tf.layers (exports added by their owner) ----
