@@ -12,6 +12,7 @@ import { NDArray, numElements } from '../../src/core/ndarray.js';
 import { formatShape, stridesOf } from '../../src/core/shape.js';
 import type { ElementwiseProgram, KernelNode } from '../backend.js';
 import { failsOnData, mayJoinElementwiseCluster, type FusionCandidate } from '../elementwise_fusion.js';
+import { collapseDims } from '../shape_helpers.js';
 import { getCpuKernel, registerCpuKernel } from './registry.js';
 import { alloc } from './kernels/util.js';
 import {
@@ -211,8 +212,8 @@ const compiledByProgram = new WeakMap<ElementwiseProgram, Compiled>();
 
 /**
  * The program's iteration space with size-1 dims dropped and neighbours every operand walks
- * contiguously merged: dims, and for the output (first) and each input the stride of every dim
- * (0 where the operand is broadcast).
+ * contiguously merged (at least one dim): dims, and for the output (first) and each input the
+ * stride of every dim (0 where the operand is broadcast).
  */
 function collapse(p: ElementwiseProgram): { dims: number[]; strides: number[][] } {
   const outStrides = stridesOf(p.shape);
@@ -220,21 +221,7 @@ function collapse(p: ElementwiseProgram): { dims: number[]; strides: number[][] 
     const st = stridesOf(inp.shape);
     return inp.shape.map((d, i) => (d === 1 ? 0 : st[i]!));
   });
-  const dims: number[] = [];
-  const all = [outStrides, ...inStrides];
-  const strides: number[][] = all.map(() => []);
-  for (let d = 0; d < p.shape.length; d++) {
-    const n = p.shape[d]!;
-    if (n === 1) continue;
-    const last = dims.length - 1;
-    if (last >= 0 && all.every((s, j) => strides[j]![last] === s[d]! * n)) {
-      dims[last] = dims[last]! * n;
-      all.forEach((s, j) => (strides[j]![last] = s[d]!));
-    } else {
-      dims.push(n);
-      all.forEach((s, j) => strides[j]!.push(s[d]!));
-    }
-  }
+  const { shape: dims, strides } = collapseDims(p.shape, [outStrides, ...inStrides]);
   return { dims, strides };
 }
 
