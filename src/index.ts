@@ -48,6 +48,7 @@ export * from './api/random.js';
 export * from './api/clip.js';
 export * as nn from './api/nn_namespace.js';
 export * as losses from './api/losses.js';
+export * as metrics from './api/metrics.js';
 export { norm, type NormOptions, type NormOrd } from './api/norm.js';
 // tf.linalg: only norm so far.
 export * as linalg from './api/norm.js';
