@@ -69,7 +69,6 @@ export {
 } from './variable_scope.js';
 export {
   initializers,
-  contrib,
   computeFans,
   zerosInitializer,
   onesInitializer,
@@ -87,6 +86,8 @@ export {
   type Initializer,
 } from './initializers.js';
 export * as layers from './layers/index.js';
+// tf.contrib.layers: the contrib layers (src/layers/contrib.ts) with contrib's initializers and regularizers.
+export { contrib } from './layers/contrib.js';
 
 // ---- formats: tf.io, tf.summary, tf.savedModel, importGraphDef, Saver (exports added by their owner) ----
 export * as io from './io/io_namespace.js';

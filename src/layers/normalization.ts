@@ -3,7 +3,7 @@ import { reshape } from '../api/array.js';
 import { multiply, subtract } from '../api/math.js';
 import { batchNormalization as nnBatchNorm, moments } from '../api/nn_extra.js';
 import { convertToTensor, type TensorLike } from '../convert.js';
-import type { Tensor } from '../graph.js';
+import { GraphKeys, type Operation, type Tensor } from '../graph.js';
 import { onesInitializer, zerosInitializer, type Initializer } from '../initializers.js';
 import type { Shape } from '../core/shape.js';
 import { assignSub, type Variable } from '../variables.js';
@@ -112,6 +112,7 @@ export class BatchNormalization extends Layer {
     const movingVariance = this.movingVariance!;
     let mean: Tensor;
     let variance: Tensor;
+    const updates: Tensor[] = [];
     if (staticFlag(training) === false) {
       mean = movingMean.value();
       variance = movingVariance.value();
@@ -120,11 +121,12 @@ export class BatchNormalization extends Layer {
       mean = smartSelect(training, () => batchMean, () => movingMean.value());
       variance = smartSelect(training, () => batchVariance, () => movingVariance.value());
       // When training is false at run time the selected statistics are the moving ones, so the update is zero.
-      this.addUpdate(this.assignMovingAverage(movingMean, mean));
-      this.addUpdate(this.assignMovingAverage(movingVariance, variance));
+      updates.push(this.assignMovingAverage(movingMean, mean), this.assignMovingAverage(movingVariance, variance));
+      for (const u of updates) this.addUpdate(u);
     }
     const out = nnBatchNorm(inputs, bcast(mean)!, bcast(variance)!, bcast(this.beta?.value()), bcast(this.gamma?.value()), this.epsilon);
     out.setShape(inShape);
+    if (updates.length > 0) recordTrainingUse(this, out, updates);
     return out;
   }
 
@@ -145,4 +147,74 @@ export interface BatchNormalizationCallOptions extends BatchNormalizationOptions
 export function batchNormalization(inputs: TensorLike, opts: BatchNormalizationCallOptions = {}): Tensor {
   const { training, ...rest } = opts;
   return new BatchNormalization(rest).apply(inputs, { training: training ?? false });
+}
+
+/** A batch-norm layer applied in training mode (or with a training tensor): its output and its update ops. */
+interface TrainingUse {
+  layer: BatchNormalization;
+  output: Tensor;
+  updates: Tensor[];
+}
+
+const TRAINING_USES_KEY = 'weir.batch_norm_training_uses';
+const WARNED_KEY = 'weir.batch_norm_update_warned';
+
+function recordTrainingUse(layer: BatchNormalization, output: Tensor, updates: Tensor[]): void {
+  const g = output.graph;
+  let uses = g.extras.get(TRAINING_USES_KEY) as TrainingUse[] | undefined;
+  if (!uses) g.extras.set(TRAINING_USES_KEY, (uses = []));
+  uses.push({ layer, output, updates });
+}
+
+/** The ops `roots` depend on, through data inputs and control inputs (the roots included). */
+function ancestors(roots: readonly Operation[]): Set<Operation> {
+  const seen = new Set<Operation>();
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const op = stack.pop()!;
+    if (seen.has(op)) continue;
+    seen.add(op);
+    for (const t of op.inputs) stack.push(t.op);
+    for (const c of op.controlInputs) stack.push(c);
+  }
+  return seen;
+}
+
+/**
+ * TF1's commonest silent bug: the loss depends on a batch-norm layer in training mode whose
+ * moving-average updates sit in UPDATE_OPS, but the train op does not depend on them, so the moving
+ * statistics never move and inference uses the initial ones. Warns (console.warn) once per layer.
+ * Only layers in the part of the network this train op trains count (a variable it updates feeds the
+ * layer): a GAN's discriminator step, say, uses the generator's batch norm but leaves its updates to
+ * the generator's step. Called by Optimizer.minimize with its loss, train op and updated variables.
+ */
+export function warnUnrunBatchNormUpdates(loss: Tensor, trainOp: Operation, trained: readonly Variable[]): void {
+  const g = loss.graph;
+  const uses = g.extras.get(TRAINING_USES_KEY) as TrainingUse[] | undefined;
+  if (!uses || uses.length === 0) return;
+  let warned = g.extras.get(WARNED_KEY) as Set<BatchNormalization> | undefined;
+  const pending = uses.filter((u) => !warned?.has(u.layer));
+  if (pending.length === 0) return;
+  const inUpdateOps = new Set(g.getCollection<unknown>(GraphKeys.UPDATE_OPS));
+  const candidates = pending.filter((u) => u.updates.some((t) => inUpdateOps.has(t)));
+  if (candidates.length === 0) return;
+  const lossDeps = ancestors([loss.op]);
+  const trainedOps = new Set(trained.map((v) => v.op));
+  const used = candidates.filter((u) => lossDeps.has(u.output.op) && [...ancestors([u.output.op])].some((op) => trainedOps.has(op)));
+  if (used.length === 0) return;
+  const trainDeps = ancestors([trainOp]);
+  for (const u of used) {
+    if (warned?.has(u.layer)) continue;
+    const missing = u.updates.filter((t) => inUpdateOps.has(t) && !trainDeps.has(t.op));
+    if (missing.length === 0) continue;
+    if (!warned) g.extras.set(WARNED_KEY, (warned = new Set()));
+    warned.add(u.layer);
+    console.warn(
+      `weir: the loss ${loss.name} depends on batch normalization layer '${u.layer.name}' in training mode, but the train op ` +
+        `${trainOp.name} does not run its moving-average updates (${missing.map((t) => t.op.name).join(', ')}), which are in ` +
+        `tf.GraphKeys.UPDATE_OPS: the moving mean and variance will keep their initial values and inference (training false) ` +
+        `will use them. Create the train op under tf.controlDependencies(tf.getCollection(tf.GraphKeys.UPDATE_OPS), () => ` +
+        `optimizer.minimize(loss)) (or run the update ops yourself with it).`,
+    );
+  }
 }

@@ -9,6 +9,7 @@ import { getDefaultGraph, GraphKeys, Operation, Tensor, type Graph } from '../gr
 import { NDArray } from '../core/ndarray.js';
 import { isFullyDefined } from '../core/shape.js';
 import { assign, assignAdd, Variable } from '../variables.js';
+import { warnUnrunBatchNormUpdates } from '../layers/normalization.js';
 
 /** A hyperparameter: a JS number, or a tensor (a placeholder, a decayed learning rate, ...). */
 export type Hyperparameter = number | Tensor | Variable;
@@ -75,7 +76,9 @@ export abstract class Optimizer {
           .join(', ')}] and loss ${loss.name}.`,
       );
     }
-    return this.applyGradients(gradsAndVars, { globalStep: opts.globalStep, name: opts.name });
+    const trainOp = this.applyGradients(gradsAndVars, { globalStep: opts.globalStep, name: opts.name });
+    warnUnrunBatchNormUpdates(loss, trainOp, varsWithGrad);
+    return trainOp;
   }
 
   /** [gradient, variable] pairs for `loss`; the gradient is null for a variable the loss does not depend on. */
