@@ -40,7 +40,11 @@ export function pruneToFetches(req: PruneRequest): Operation[] {
       }
       needTensor(t);
     });
-    for (const c of op.controlInputs) needOp(c);
+    for (const c of op.controlInputs) {
+      // As TensorFlow does: a control edge from a fed Placeholder is satisfied by the feed.
+      if (c.type === 'Placeholder' && req.feeds.has(c.outputs[0]!)) continue;
+      needOp(c);
+    }
   }
   const ordered = [...needed].sort((a, b) => a.id - b.id);
   for (const op of ordered) {

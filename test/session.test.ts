@@ -270,3 +270,17 @@ describe('the plan cache', () => {
     expect(() => new tf.Session({ graph: g, maxCachedPlans: 0 })).toThrow(tf.errors.InvalidArgumentError);
   });
 });
+
+describe('control dependencies on fed placeholders', () => {
+  it('are satisfied by the feed, as in TensorFlow; unfed, the placeholder still must be fed', async () => {
+    const g = new tf.Graph();
+    const { x, y } = g.asDefault(() => {
+      const x = tf.placeholder('float32', [2], 'x');
+      const y = tf.controlDependencies([x], () => tf.add(tf.constant([1, 2]), 1));
+      return { x, y };
+    });
+    const sess = new tf.Session({ graph: g });
+    expect(Array.from((await sess.run(y, [[x, [3, 4]]])).data as Float32Array)).toEqual([2, 3]);
+    await expect(sess.run(y)).rejects.toThrow(/You must feed a value for placeholder tensor 'x'/);
+  });
+});
