@@ -161,6 +161,7 @@ export function describeOp(op: { type: string; name: string; createdAt?: string 
 export const GraphKeys = {
   GLOBAL_VARIABLES: 'variables',
   LOCAL_VARIABLES: 'local_variables',
+  METRIC_VARIABLES: 'metric_variables',
   MODEL_VARIABLES: 'model_variables',
   TRAINABLE_VARIABLES: 'trainable_variables',
   SUMMARIES: 'summaries',

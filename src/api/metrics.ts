@@ -30,7 +30,7 @@ import {
 } from './math.js';
 
 /** TF's GraphKeys.METRIC_VARIABLES: every metric variable (they are also in LOCAL_VARIABLES). */
-export const METRIC_VARIABLES = 'metric_variables';
+export const METRIC_VARIABLES = GraphKeys.METRIC_VARIABLES;
 
 /** Options every metric takes. */
 export interface MetricOptions {
