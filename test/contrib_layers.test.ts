@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as tf from '../src/index.js';
-import { expectClose, randomArray } from './helpers.js';
+import { columnStats, expectClose, randomArray } from './helpers.js';
 
 const names = (vs: { name: string }[]): string[] => vs.map((v) => v.name);
 const shapes = (vs: tf.Variable[]): (number | null)[][] => vs.map((v) => [...(v.shape ?? [])]);
@@ -9,23 +9,6 @@ async function initSession(g: tf.Graph): Promise<tf.Session> {
   const sess = new tf.Session({ graph: g });
   await sess.run(g.asDefault(() => tf.globalVariablesInitializer()));
   return sess;
-}
-
-/** Per-column mean and population variance of a [n, c] array. */
-function columnStats(x: tf.NDArray): { mean: number[]; variance: number[] } {
-  const [n, c] = x.shape as [number, number];
-  const d = x.data as Float32Array;
-  const mean = Array.from({ length: c }, (_, j) => {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += d[i * c + j]!;
-    return s / n;
-  });
-  const variance = mean.map((m, j) => {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += (d[i * c + j]! - m) ** 2;
-    return s / n;
-  });
-  return { mean, variance };
 }
 
 describe('tf.contrib.layers.fullyConnected', () => {

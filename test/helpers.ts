@@ -145,3 +145,20 @@ export function useGpuKernelsForSmallOps(): void {
     else process.env.WEIR_WEBGPU_PREFER_HOST = saved;
   });
 }
+
+/** Per-column mean and population variance of a [n, c] array. */
+export function columnStats(x: tf.NDArray): { mean: number[]; variance: number[] } {
+  const [n, c] = x.shape as [number, number];
+  const d = x.data as Float32Array;
+  const mean = Array.from({ length: c }, (_, j) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += d[i * c + j]!;
+    return s / n;
+  });
+  const variance = mean.map((m, j) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += (d[i * c + j]! - m) ** 2;
+    return s / n;
+  });
+  return { mean, variance };
+}

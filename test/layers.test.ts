@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
-import { expectClose, fromTfjs, randomArray, tfjs } from './helpers.js';
+import { columnStats, expectClose, fromTfjs, randomArray, tfjs } from './helpers.js';
 
 // Graph objects are compared by identity or name: formatting one in a failure message would walk the whole graph.
 function expectSame(a: unknown, b: unknown): void {
@@ -417,22 +417,6 @@ describe('tf.layers.dropout', () => {
 });
 
 describe('tf.layers.batchNormalization', () => {
-  /** Per-column mean and (population) variance of a [n, c] array. */
-  function columnStats(x: tf.NDArray): { mean: number[]; variance: number[] } {
-    const [n, c] = x.shape as [number, number];
-    const d = x.data as Float32Array;
-    const mean = Array.from({ length: c }, (_, j) => {
-      let s = 0;
-      for (let i = 0; i < n; i++) s += d[i * c + j]!;
-      return s / n;
-    });
-    const variance = mean.map((m, j) => {
-      let s = 0;
-      for (let i = 0; i < n; i++) s += (d[i * c + j]! - m) ** 2;
-      return s / n;
-    });
-    return { mean, variance };
-  }
   function normalize(x: tf.NDArray, mean: number[], variance: number[], gamma: number[], beta: number[], eps: number): number[] {
     const c = x.shape[1]!;
     return Array.from(x.data as Float32Array, (v, i) => ((v - mean[i % c]!) / Math.sqrt(variance[i % c]! + eps)) * gamma[i % c]! + beta[i % c]!);

@@ -198,6 +198,15 @@ function countCondition(values: Tensor, weights: Tensor | null, opts: MetricOpti
 
 type Condition = (labels: Tensor, predictions: Tensor) => Tensor;
 
+/** Labels and predictions as bool, with weights, after TF's squeeze of size-1 trailing dims. */
+function boolInputs(labels: TensorLike, predictions: TensorLike, opts: WeightedMetricOptions): ReturnType<typeof removeSqueezable> {
+  return removeSqueezable(
+    cast(toTensor(predictions, 'predictions'), 'bool'),
+    cast(toTensor(labels, 'labels'), 'bool'),
+    opts.weights === undefined ? null : toTensor(opts.weights, 'weights'),
+  );
+}
+
 function countMetric(
   defaultName: string,
   condition: Condition,
@@ -206,11 +215,7 @@ function countMetric(
   opts: WeightedMetricOptions,
 ): [Tensor, Tensor] {
   return variableScope(opts.name ?? null, { defaultName }, () => {
-    const [p, l, w] = removeSqueezable(
-      cast(toTensor(predictions, 'predictions'), 'bool'),
-      cast(toTensor(labels, 'labels'), 'bool'),
-      opts.weights === undefined ? null : toTensor(opts.weights, 'weights'),
-    );
+    const [p, l, w] = boolInputs(labels, predictions, opts);
     return countCondition(condition(l!, p), w, opts);
   });
 }
@@ -246,11 +251,7 @@ function ratioMetric(
   opts: WeightedMetricOptions,
 ): [Tensor, Tensor] {
   return variableScope(opts.name ?? null, { defaultName }, () => {
-    const [p, l, w] = removeSqueezable(
-      cast(toTensor(predictions, 'predictions'), 'bool'),
-      cast(toTensor(labels, 'labels'), 'bool'),
-      opts.weights === undefined ? null : toTensor(opts.weights, 'weights'),
-    );
+    const [p, l, w] = boolInputs(labels, predictions, opts);
     const inner = { weights: w ?? undefined };
     const [tp, tpUpdate] = truePositives(l!, p, inner);
     const [other, otherUpdate] =
