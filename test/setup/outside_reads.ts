@@ -1,6 +1,6 @@
-// Tests read nothing outside the repository: a user's clone has no folders beside it (no
-// shared folder beside it). This setup file, loaded into every test worker, makes any file-system access to a
-// path beside the repository (under its parent folder but not inside it) throw, naming the path.
+// Tests read nothing outside the repository: a user's clone has no folders beside it. This setup
+// file, loaded into every test worker, makes any file-system access to a path beside the
+// repository (under its parent folder but not inside it) throw, naming the path.
 // Paths elsewhere (temporary folders, system libraries, the browser binary) and installed
 // packages are not the hazard.
 import fs from 'node:fs';
