@@ -11,6 +11,7 @@ import { fusedEpilogue } from '../runtime/activations.js';
 import { ACTIVATIONS } from '../runtime/cpu/activations.js';
 import { setFusedWasm } from '../runtime/cpu/fused.js';
 import { getCpuKernel } from '../runtime/cpu/registry.js';
+import { FRESH } from '../runtime/cpu/kernels/util.js';
 import { activationFn, ELEMENTWISE_TYPES } from '../runtime/webgpu/kernels/math.js';
 import { rng } from './helpers.js';
 
@@ -43,7 +44,7 @@ function fused(type: string, attrs: Record<string, unknown>, xs: tf.NDArray[], s
   const k = { ...node('_FusedElementwise', {}, n, xs.length), program: p };
   const prev = setFusedWasm({ enabled: simd });
   try {
-    return getCpuKernel('_FusedElementwise')!(xs, k, {} as never)[0]!.data as Float32Array;
+    return getCpuKernel('_FusedElementwise')!(xs, k, {} as never, FRESH)[0]!.data as Float32Array;
   } finally {
     setFusedWasm(prev);
   }
@@ -88,7 +89,7 @@ describe('activation tables', () => {
     it(`${type}: plain kernel == fused JS == fused SIMD${getOpDef(type)!.fusableActivation ? ' == MatMul epilogue' : ''}`, () => {
       const n = 301;
       const xs = Array.from({ length: arity }, (_, i) => new tf.NDArray(inputs(n, 7 + i), [n], 'float32'));
-      const plain = getCpuKernel(type)!(xs, node(type, attrs, n, arity), {} as never)[0]!.data as Float32Array;
+      const plain = getCpuKernel(type)!(xs, node(type, attrs, n, arity), {} as never, FRESH)[0]!.data as Float32Array;
       expectSame(fused(type, attrs, xs, false), plain, `${type} fused JS`);
       // The SIMD form computes exp/log in float64 lanes: rarely one float32 step away (runtime/cpu/fused.ts).
       if (wasm) expectSame(fused(type, attrs, xs, true), plain, `${type} fused SIMD`, act.simd(0.1).approx ? 1 : 0);
@@ -98,9 +99,9 @@ describe('activation tables', () => {
       const x = new tf.NDArray(xs[0]!.data, [n, 1], 'float32');
       const one = new tf.NDArray(Float32Array.of(1), [1, 1], 'float32');
       const mm = node('_FusedMatMul', { fused_ops: ['BiasAdd', type], leakyrelu_alpha: 0.1, transpose_a: false, transpose_b: false }, n, 3);
-      const viaEpilogue = getCpuKernel('_FusedMatMul')!([x, one, bias], { ...mm, outputs: [{ dtype: 'float32', shape: [n, 1] }] }, {} as never)[0]!.data as Float32Array;
-      const added = getCpuKernel('BiasAdd')!([x, bias], node('BiasAdd', {}, n, 2), {} as never)[0]!;
-      const unfused = getCpuKernel(type)!([new tf.NDArray(added.data, [n], 'float32')], node(type, attrs, n, 1), {} as never)[0]!.data as Float32Array;
+      const viaEpilogue = getCpuKernel('_FusedMatMul')!([x, one, bias], { ...mm, outputs: [{ dtype: 'float32', shape: [n, 1] }] }, {} as never, FRESH)[0]!.data as Float32Array;
+      const added = getCpuKernel('BiasAdd')!([x, bias], node('BiasAdd', {}, n, 2), {} as never, FRESH)[0]!;
+      const unfused = getCpuKernel(type)!([new tf.NDArray(added.data, [n], 'float32')], node(type, attrs, n, 1), {} as never, FRESH)[0]!.data as Float32Array;
       expectSame(viaEpilogue, unfused, `${type} epilogue`);
     });
   }

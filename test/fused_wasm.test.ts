@@ -10,6 +10,7 @@ import type { ElementwiseProgram } from '../passes/ir.js';
 import type { KernelNode } from '../runtime/backend.js';
 import { fusedWasmAvailable, fusedWasmCovers, fusedWasmModules, setFusedWasm } from '../runtime/cpu/fused.js';
 import { getCpuKernel } from '../runtime/cpu/registry.js';
+import { FRESH } from '../runtime/cpu/kernels/util.js';
 import { rng } from './helpers.js';
 
 const fastForcedOff = process.env.WEIR_CPU_FAST === '0';
@@ -40,7 +41,7 @@ function runProgram(p: ElementwiseProgram, inputs: tf.NDArray[], wasmOn = true):
   const node = { name: 'fused', type: '_FusedElementwise', attrs: {}, outputs: [], inputDTypes: [], inputShapes: [], program: p } as unknown as KernelNode;
   const prev = setFusedWasm({ enabled: wasmOn });
   try {
-    return getCpuKernel('_FusedElementwise')!(inputs, node, {} as never);
+    return getCpuKernel('_FusedElementwise')!(inputs, node, {} as never, FRESH);
   } finally {
     setFusedWasm(prev);
   }

@@ -8,7 +8,6 @@ import { buildBnNet } from '../examples/mnist-bn/main.js';
 import { randomArray, rng } from './helpers.js';
 import { isAliasOp, registerOp } from '../ops/registry.js';
 import { registerCpuKernel } from '../runtime/cpu/registry.js';
-import { alloc } from '../runtime/cpu/kernels/util.js';
 
 /**
  * Re-derives liveness from the plan's steps, independently of the planner, and checks that no two
@@ -247,9 +246,9 @@ describe('memory planner', () => {
     registerCpuKernel('TestPassThrough', (inputs) => [inputs[0]!]);
     // ...and one allocates its two same-shaped outputs in the opposite order.
     registerOp({ type: 'TestSwapAlloc', inputs: ['x'], shape: (c) => [0, 1].map(() => ({ dtype: 'float32' as const, shape: c.inputs[0]!.shape })), grad: null });
-    registerCpuKernel('TestSwapAlloc', ([x]) => {
-      const second = alloc('float32', x!.shape);
-      const first = alloc('float32', x!.shape);
+    registerCpuKernel('TestSwapAlloc', ([x], _node, _state, outputs) => {
+      const second = outputs.alloc('float32', x!.shape);
+      const first = outputs.alloc('float32', x!.shape);
       const xd = x!.data as Float32Array;
       for (let i = 0; i < xd.length; i++) {
         (first.data as Float32Array)[i] = xd[i]! + 1;

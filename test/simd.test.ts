@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { KernelNode } from '../runtime/backend.js';
 import { getCpuKernel } from '../runtime/cpu/registry.js';
+import { FRESH } from '../runtime/cpu/kernels/util.js';
 import { elementwiseSimdAvailable, isLeadingColumn, setElementwiseSimdEnabled, SIMD_MIN_ELEMENTS } from '../runtime/cpu/simd.js';
 import { rng } from './helpers.js';
 
@@ -27,7 +28,7 @@ function floats(shape: number[], seed: number, special = false): tf.NDArray {
 
 function kernel(type: string, inputs: tf.NDArray[], attrs: Record<string, unknown> = {}): tf.NDArray {
   const node = { name: type, type, attrs, outputs: [], inputDTypes: [], inputShapes: [] } as unknown as KernelNode;
-  return getCpuKernel(type)!(inputs, node, {} as never)[0]!;
+  return getCpuKernel(type)!(inputs, node, {} as never, FRESH)[0]!;
 }
 
 /** Runs a kernel with the SIMD loops on (where available) and off. */

@@ -2,7 +2,7 @@ import type { DType } from '../../src/core/dtypes.js';
 import { UnimplementedError } from '../../src/core/errors.js';
 import type { NDArray } from '../../src/core/ndarray.js';
 import type { Backend, KernelNode, PlannedOutputs, RuntimeState, StepContext } from '../backend.js';
-import { withPlannedOutputs } from './kernels/util.js';
+import { FRESH, outputsFrom } from './kernels/util.js';
 import { cpuCanFuse } from './fused.js';
 import { getCpuKernel } from './registry.js';
 import './kernels/index.js';
@@ -10,7 +10,7 @@ import './kernels/index.js';
 /** Runs one op's CPU kernel on host values, with no session state (constant folding); undefined when there is none. */
 export function evaluateOnCpu(node: KernelNode, inputs: NDArray[]): NDArray[] | undefined {
   const k = getCpuKernel(node.type);
-  return k ? k(inputs, node, { variables: new Map(), opState: new Map() }) : undefined;
+  return k ? k(inputs, node, { variables: new Map(), opState: new Map() }, FRESH) : undefined;
 }
 
 /** The reference CPU backend: handles are host NDArrays. */
@@ -24,7 +24,7 @@ export class CpuBackend implements Backend<NDArray> {
   execute(node: KernelNode, inputs: NDArray[], state: RuntimeState<NDArray>, _ctx?: StepContext, planned?: PlannedOutputs): NDArray[] {
     const k = getCpuKernel(node.type);
     if (!k) throw new UnimplementedError(`No CPU kernel registered for op type '${node.type}'`, node.name);
-    return planned ? withPlannedOutputs(planned, () => k(inputs, node, state)) : k(inputs, node, state);
+    return k(inputs, node, state, outputsFrom(planned));
   }
   upload(value: NDArray): NDArray {
     return value;

@@ -14,7 +14,6 @@ import type { ElementwiseProgram, KernelNode } from '../backend.js';
 import { failsOnData, mayJoinElementwiseCluster, type FusionCandidate } from '../elementwise_fusion.js';
 import { collapseDims } from '../shape_helpers.js';
 import { getCpuKernel, registerCpuKernel } from './registry.js';
-import { alloc } from './kernels/util.js';
 import {
   BR_IF,
   emitExp64,
@@ -656,7 +655,7 @@ function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], out
   }
 }
 
-registerCpuKernel('_FusedElementwise', (inputs, node) => {
+registerCpuKernel('_FusedElementwise', (inputs, node, _state, outputs) => {
   const p = node.program;
   if (!p) throw new InternalError(`_FusedElementwise '${node.name}' has no program`, node.name);
   const size = numElements(p.shape);
@@ -667,7 +666,7 @@ registerCpuKernel('_FusedElementwise', (inputs, node) => {
     }
     return x.data;
   });
-  const outs = p.outputs.map((j) => alloc(p.ops[j]!.dtype, p.shape));
+  const outs = p.outputs.map((j) => outputs.alloc(p.ops[j]!.dtype, p.shape));
   if (size === 0) return outs;
   const k = wasmEnabled && size >= wasmMinElements ? wasmKernel(p) : null;
   if (k !== null) {
@@ -684,14 +683,14 @@ registerCpuKernel('_FusedElementwise', (inputs, node) => {
 // activation are applied in place, with the unfused kernels' arithmetic.
 
 function registerContraction(type: string, base: string, channelAxis: (node: KernelNode, rank: number) => number): void {
-  registerCpuKernel(type, (inputs, node, state) => {
+  registerCpuKernel(type, (inputs, node, state, outputs) => {
     const kernel = getCpuKernel(base);
     if (!kernel) throw new InternalError(`${type} needs the ${base} kernel`);
     const [x, w, bias] = inputs as [NDArray, NDArray, NDArray];
     const { act, alpha } = fusedEpilogue(node.attrs);
     const baseNode: KernelNode = { ...node, type: base, inputDTypes: [x.dtype, w.dtype], inputShapes: node.inputShapes.slice(0, 2) };
-    // The base kernel's output is fresh (its planned buffer, when it allocates through alloc()).
-    const y = kernel([x, w], baseNode, state)[0]!;
+    // The base kernel's output is fresh (the planned buffer, when the plan has one: `outputs` is passed on).
+    const y = kernel([x, w], baseNode, state, outputs)[0]!;
     const axis = channelAxis(node, y.rank);
     const c = y.shape[axis]!;
     if (bias.rank !== 1 || bias.shape[0] !== c) {

@@ -1,7 +1,11 @@
 import type { NDArray } from '../../src/core/ndarray.js';
 import type { KernelNode, RuntimeState } from '../backend.js';
+import type { Outputs } from './kernels/util.js';
 
-export type CpuKernel = (inputs: NDArray[], node: KernelNode, state: RuntimeState<NDArray>) => NDArray[];
+/** A CPU kernel: it allocates its outputs through `outputs` (the plan's memory when the backend has a plan for the step). */
+export type CpuKernel = (inputs: NDArray[], node: KernelNode, state: RuntimeState<NDArray>, outputs: Outputs) => NDArray[];
+
+export type { Outputs } from './kernels/util.js';
 
 const kernels = new Map<string, CpuKernel>();
 

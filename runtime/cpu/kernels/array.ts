@@ -6,7 +6,7 @@ import { formatShape, stridesOf } from '../../../src/core/shape.js';
 import { invertPerm, numbersOf, rangeSize } from '../../../ops/semantics/array.js';
 import { checkDims, fromNumbers, indexError, normAxis, reshapeTarget, scalarNumber, sliceSpec, vector } from '../../array_args.js';
 import { registerCpuKernel } from '../registry.js';
-import { alloc, attr, collapseDims } from './util.js';
+import { attr, collapseDims, type Outputs } from './util.js';
 
 /** Element access on any storage, typed as numbers (int64 holds bigints, string holds byte arrays). */
 type Elems = Float32Array;
@@ -103,32 +103,32 @@ function copyRun(src: TypedArray, srcOff: number, dst: TypedArray, dstOff: numbe
 
 // ---- creation ----
 
-function filledLike(dtype: DType, shape: readonly number[], value: unknown): NDArray {
-  const out = alloc(dtype, shape);
+function filledLike(outputs: Outputs, dtype: DType, shape: readonly number[], value: unknown): NDArray {
+  const out = outputs.alloc(dtype, shape);
   const d = out.data as unknown as unknown[];
   if (isTyped(out.data)) (out.data as unknown as { fill(v: unknown): void }).fill(value);
   else for (let i = 0; i < d.length; i++) d[i] = value;
   return out;
 }
 
-registerCpuKernel('Fill', ([dims, value]) => {
+registerCpuKernel('Fill', ([dims, value], _node, _state, outputs) => {
   const shape = vector(dims!, 'dims');
   checkDims(shape, 'dims');
   if (value!.size !== 1) throw new InvalidArgumentError(`value must be a scalar, got shape ${formatShape(value!.shape)}`);
-  return [filledLike(value!.dtype, shape, value!.data[0])];
+  return [filledLike(outputs, value!.dtype, shape, value!.data[0])];
 });
 
-registerCpuKernel('ZerosLike', ([x]) => [alloc(x!.dtype, x!.shape)]);
-registerCpuKernel('OnesLike', ([x]) => [filledLike(x!.dtype, x!.shape, x!.dtype === 'int64' ? 1n : 1)]);
+registerCpuKernel('ZerosLike', ([x], _node, _state, outputs) => [outputs.alloc(x!.dtype, x!.shape)]);
+registerCpuKernel('OnesLike', ([x], _node, _state, outputs) => [filledLike(outputs, x!.dtype, x!.shape, x!.dtype === 'int64' ? 1n : 1)]);
 
-registerCpuKernel('Range', ([start, limit, delta], node) => {
+registerCpuKernel('Range', ([start, limit, delta], node, _state, outputs) => {
   const dtype = node.outputs[0]!.dtype;
   const s = scalarNumber(start!, 'start');
   const l = scalarNumber(limit!, 'limit');
   const d = scalarNumber(delta!, 'delta');
   const n = rangeSize(s, l, d, dtype !== 'float32');
   if (typeof n === 'string') throw new InvalidArgumentError(n);
-  const out = alloc(dtype, [n]);
+  const out = outputs.alloc(dtype, [n]);
   if (dtype === 'int64') {
     const o = out.data as BigInt64Array;
     for (let i = 0; i < n; i++) o[i] = BigInt(s + i * d);
@@ -174,7 +174,7 @@ registerCpuKernel('Squeeze', ([x], node) => {
   return [copyArray(x!, shape)];
 });
 
-function transposeArray(x: NDArray, perm: readonly number[]): NDArray {
+function transposeArray(outputs: Outputs, x: NDArray, perm: readonly number[]): NDArray {
   const r = x.rank;
   if (perm.length !== r) throw new InvalidArgumentError(`transpose expects a vector of size ${r}. But input(1) is a vector of size ${perm.length}`);
   const seen = new Array<boolean>(r).fill(false);
@@ -185,12 +185,12 @@ function transposeArray(x: NDArray, perm: readonly number[]): NDArray {
   }
   const inStrides = stridesOf(x.shape);
   const shape = perm.map((p) => x.shape[p]!);
-  const out = alloc(x.dtype, shape);
+  const out = outputs.alloc(x.dtype, shape);
   stridedGather(x.data, out.data, shape, perm.map((p) => inStrides[p]!), 0);
   return out;
 }
 
-registerCpuKernel('Transpose', ([x, perm]) => [transposeArray(x!, vector(perm!, 'perm'))]);
+registerCpuKernel('Transpose', ([x, perm], _node, _state, outputs) => [transposeArray(outputs, x!, vector(perm!, 'perm'))]);
 
 registerCpuKernel('InvertPermutation', ([x]) => {
   const p = vector(x!, 'x');
@@ -207,7 +207,7 @@ registerCpuKernel('Shape', ([x], node) => [fromNumbers(x!.shape, node.outputs[0]
 registerCpuKernel('Size', ([x], node) => [fromNumbers([x!.size], node.outputs[0]!.dtype, [])]);
 registerCpuKernel('Rank', ([x]) => [fromNumbers([x!.rank], 'int32', [])]);
 
-registerCpuKernel('BroadcastTo', ([x, shape]) => {
+registerCpuKernel('BroadcastTo', ([x, shape], _node, _state, outputs) => {
   const target = vector(shape!, 'shape');
   checkDims(target, 'shape');
   const xs = x!.shape;
@@ -223,7 +223,7 @@ registerCpuKernel('BroadcastTo', ([x, shape]) => {
     if (xd === 1) return 0;
     throw new InvalidArgumentError(`Incompatible shapes: ${formatShape(xs)} vs. ${formatShape(target)}`);
   });
-  const out = alloc(x!.dtype, target);
+  const out = outputs.alloc(x!.dtype, target);
   stridedGather(x!.data, out.data, target, strides, 0);
   return [out];
 });
@@ -231,8 +231,8 @@ registerCpuKernel('BroadcastTo', ([x, shape]) => {
 // ---- concat / split / pack ----
 
 /** Rows of `outer` blocks: each value contributes a run of `dims[i] * inner` elements per block. */
-function concatArrays(values: NDArray[], axis: number, outShape: number[]): NDArray {
-  const out = alloc(values[0]!.dtype, outShape);
+function concatArrays(outputs: Outputs, values: NDArray[], axis: number, outShape: number[]): NDArray {
+  const out = outputs.alloc(values[0]!.dtype, outShape);
   const outer = numElements(outShape.slice(0, axis));
   const inner = numElements(outShape.slice(axis + 1));
   const rowOut = outShape[axis]! * inner;
@@ -245,7 +245,7 @@ function concatArrays(values: NDArray[], axis: number, outShape: number[]): NDAr
   return out;
 }
 
-registerCpuKernel('ConcatV2', (inputs) => {
+registerCpuKernel('ConcatV2', (inputs, _node, _state, outputs) => {
   const values = inputs.slice(0, -1);
   const first = values[0]!;
   const r = first.rank;
@@ -262,7 +262,7 @@ registerCpuKernel('ConcatV2', (inputs) => {
   });
   const shape = [...first.shape];
   shape[axis] = total;
-  return [concatArrays(values, axis, shape)];
+  return [concatArrays(outputs, values, axis, shape)];
 });
 
 registerCpuKernel('ConcatOffset', (inputs) => {
@@ -282,7 +282,7 @@ registerCpuKernel('ConcatOffset', (inputs) => {
 });
 
 /** Pieces of x along axis with the given sizes; `dropAxis` removes the (size-1) axis from each piece. */
-function splitArray(x: NDArray, axis: number, sizes: readonly number[], dropAxis = false): NDArray[] {
+function splitArray(outputs: Outputs, x: NDArray, axis: number, sizes: readonly number[], dropAxis = false): NDArray[] {
   const outer = numElements(x.shape.slice(0, axis));
   const inner = numElements(x.shape.slice(axis + 1));
   const rowIn = x.shape[axis]! * inner;
@@ -291,7 +291,7 @@ function splitArray(x: NDArray, axis: number, sizes: readonly number[], dropAxis
     const shape = [...x.shape];
     if (dropAxis) shape.splice(axis, 1);
     else shape[axis] = sz;
-    const out = alloc(x.dtype, shape);
+    const out = outputs.alloc(x.dtype, shape);
     const row = sz * inner;
     for (let o = 0; o < outer; o++) copyRun(x.data, o * rowIn + col, out.data, o * row, row);
     col += row;
@@ -299,17 +299,17 @@ function splitArray(x: NDArray, axis: number, sizes: readonly number[], dropAxis
   });
 }
 
-registerCpuKernel('Split', ([dim, x], node) => {
+registerCpuKernel('Split', ([dim, x], node, _state, outputs) => {
   const n = attr<number>(node, 'num_split');
   const axis = normAxis(scalarNumber(dim!, 'split_dim'), x!.rank, 'split_dim');
   const d = x!.shape[axis]!;
   if (d % n !== 0) {
     throw new InvalidArgumentError(`Number of ways to split should evenly divide the split dimension, but got split_dim ${axis} (size = ${d}) and num_split ${n}`);
   }
-  return splitArray(x!, axis, new Array<number>(n).fill(d / n));
+  return splitArray(outputs, x!, axis, new Array<number>(n).fill(d / n));
 });
 
-registerCpuKernel('SplitV', ([x, sizesA, dim], node) => {
+registerCpuKernel('SplitV', ([x, sizesA, dim], node, _state, outputs) => {
   const n = attr<number>(node, 'num_split');
   const axis = normAxis(scalarNumber(dim!, 'split_dim'), x!.rank, 'split_dim');
   const sizes = vector(sizesA!, 'size_splits');
@@ -333,10 +333,10 @@ registerCpuKernel('SplitV', ([x, sizesA, dim], node) => {
     );
   }
   const resolved = sizes.map((s) => (s === -1 ? d - sum : s));
-  return splitArray(x!, axis, resolved);
+  return splitArray(outputs, x!, axis, resolved);
 });
 
-registerCpuKernel('Pack', (values, node) => {
+registerCpuKernel('Pack', (values, node, _state, outputs) => {
   const first = values[0]!;
   values.forEach((v, i) => {
     if (v.rank !== first.rank || v.shape.some((d, j) => d !== first.shape[j])) {
@@ -348,19 +348,19 @@ registerCpuKernel('Pack', (values, node) => {
   expanded.splice(axis, 0, 1);
   const shape = [...first.shape];
   shape.splice(axis, 0, values.length);
-  return [concatArrays(values.map((v) => new NDArray(v.data, expanded, v.dtype)), axis, shape)];
+  return [concatArrays(outputs, values.map((v) => new NDArray(v.data, expanded, v.dtype)), axis, shape)];
 });
 
-registerCpuKernel('Unpack', ([x], node) => {
+registerCpuKernel('Unpack', ([x], node, _state, outputs) => {
   const axis = normAxis(attr<number>(node, 'axis') ?? 0, x!.rank);
   const num = attr<number>(node, 'num');
   if (x!.shape[axis] !== num) throw new InvalidArgumentError(`Input shape axis ${axis} must equal ${num}, got shape ${formatShape(x!.shape)}`);
-  return splitArray(x!, axis, new Array<number>(num).fill(1), true);
+  return splitArray(outputs, x!, axis, new Array<number>(num).fill(1), true);
 });
 
 // ---- slicing ----
 
-registerCpuKernel('Slice', ([x, beginA, sizeA]) => {
+registerCpuKernel('Slice', ([x, beginA, sizeA], _node, _state, outputs) => {
   const begin = vector(beginA!, 'begin');
   const size = vector(sizeA!, 'size');
   const r = x!.rank;
@@ -377,27 +377,27 @@ registerCpuKernel('Slice', ([x, beginA, sizeA]) => {
     return sz;
   });
   const strides = stridesOf(x!.shape);
-  const out = alloc(x!.dtype, shape);
+  const out = outputs.alloc(x!.dtype, shape);
   stridedGather(x!.data, out.data, shape, strides, begin.reduce((a, b, i) => a + b * strides[i]!, 0));
   return [out];
 });
 
 
-registerCpuKernel('StridedSlice', ([x, b, e, s], node) => {
+registerCpuKernel('StridedSlice', ([x, b, e, s], node, _state, outputs) => {
   const spec = sliceSpec(node, x!.shape, b!, e!, s!);
-  const out = alloc(x!.dtype, spec.finalShape);
+  const out = outputs.alloc(x!.dtype, spec.finalShape);
   stridedGather(x!.data, out.data, spec.processing, spec.strides, spec.offset);
   return [out];
 });
 
-registerCpuKernel('StridedSliceGrad', ([shapeA, b, e, s, dy], node) => {
+registerCpuKernel('StridedSliceGrad', ([shapeA, b, e, s, dy], node, _state, outputs) => {
   const shape = vector(shapeA!, 'shape');
   checkDims(shape, 'shape');
   const spec = sliceSpec(node, shape, b!, e!, s!);
   if (numElements(spec.finalShape) !== dy!.size || spec.finalShape.length !== dy!.rank || spec.finalShape.some((d, i) => d !== dy!.shape[i])) {
     throw new InvalidArgumentError(`shape of dy was ${formatShape(dy!.shape)} instead of ${formatShape(spec.finalShape)}`);
   }
-  const out = alloc(dy!.dtype, shape);
+  const out = outputs.alloc(dy!.dtype, shape);
   stridedScatter(dy!.data, out.data, spec.processing, spec.strides, spec.offset);
   return [out];
 });
@@ -405,7 +405,7 @@ registerCpuKernel('StridedSliceGrad', ([shapeA, b, e, s, dy], node) => {
 // ---- gather / scatter ----
 
 
-registerCpuKernel('GatherV2', ([params, indices, axisA]) => {
+registerCpuKernel('GatherV2', ([params, indices, axisA], _node, _state, outputs) => {
   const p = params!;
   const axis = normAxis(scalarNumber(axisA!, 'axis'), p.rank);
   const idx = numbersOf(indices!);
@@ -414,7 +414,7 @@ registerCpuKernel('GatherV2', ([params, indices, axisA]) => {
     if (v < 0 || v >= n) throw indexError('indices', indices!, i, v, n);
   });
   const shape = [...p.shape.slice(0, axis), ...indices!.shape, ...p.shape.slice(axis + 1)];
-  const out = alloc(p.dtype, shape);
+  const out = outputs.alloc(p.dtype, shape);
   const outer = numElements(p.shape.slice(0, axis));
   const inner = numElements(p.shape.slice(axis + 1));
   let o = 0;
@@ -428,7 +428,7 @@ registerCpuKernel('GatherV2', ([params, indices, axisA]) => {
   return [out];
 });
 
-registerCpuKernel('UnsortedSegmentSum', ([data, ids, numA]) => {
+registerCpuKernel('UnsortedSegmentSum', ([data, ids, numA], _node, _state, outputs) => {
   const d = data!;
   const num = scalarNumber(numA!, 'num_segments');
   if (num < 0) throw new InvalidArgumentError(`num_segments must be >= 0, got ${num}`);
@@ -438,7 +438,7 @@ registerCpuKernel('UnsortedSegmentSum', ([data, ids, numA]) => {
   }
   const segs = numbersOf(ids!);
   const inner = numElements(d.shape.slice(idShape.length));
-  const out = alloc(d.dtype, [num, ...d.shape.slice(idShape.length)]);
+  const out = outputs.alloc(d.dtype, [num, ...d.shape.slice(idShape.length)]);
   segs.forEach((s, i) => {
     if (s >= num) throw indexError('segment_ids', ids!, i, s, num);
   });
@@ -463,14 +463,14 @@ registerCpuKernel('UnsortedSegmentSum', ([data, ids, numA]) => {
   return [out];
 });
 
-registerCpuKernel('OneHot', ([indices, depthA, on, off], node) => {
+registerCpuKernel('OneHot', ([indices, depthA, on, off], node, _state, outputs) => {
   const depth = scalarNumber(depthA!, 'depth');
   if (depth < 0) throw new InvalidArgumentError(`depth must be non-negative, got: ${depth}`);
   const s = indices!.shape;
   const axisAttr = attr<number>(node, 'axis') ?? -1;
   const axis = axisAttr === -1 ? s.length : axisAttr;
   const shape = [...s.slice(0, axis), depth, ...s.slice(axis)];
-  const out = filledLike(node.outputs[0]!.dtype, shape, off!.data[0]);
+  const out = filledLike(outputs, node.outputs[0]!.dtype, shape, off!.data[0]);
   const suffix = numElements(s.slice(axis));
   const onV = on!.data[0];
   const idx = numbersOf(indices!);
@@ -487,14 +487,14 @@ registerCpuKernel('OneHot', ([indices, depthA, on, off], node) => {
 
 // ---- tile / pad ----
 
-registerCpuKernel('Tile', ([x, multA]) => {
+registerCpuKernel('Tile', ([x, multA], _node, _state, outputs) => {
   const m = vector(multA!, 'multiples');
   const xs = x!.shape;
   if (m.length !== xs.length) throw new InvalidArgumentError(`Expected multiples argument to be a vector of length ${xs.length} but got length ${m.length}`);
   m.forEach((v, i) => {
     if (v < 0) throw new InvalidArgumentError(`Expected multiples[${i}] >= 0, but got ${v}`);
   });
-  const out = alloc(x!.dtype, xs.map((d, i) => d * m[i]!));
+  const out = outputs.alloc(x!.dtype, xs.map((d, i) => d * m[i]!));
   // The output viewed as [m0, d0, m1, d1, ...] reads x with stride 0 along each multiple.
   const inStrides = stridesOf(xs);
   const view = xs.flatMap((d, i) => [m[i]!, d]);
@@ -503,7 +503,7 @@ registerCpuKernel('Tile', ([x, multA]) => {
   return [out];
 });
 
-function padArray(x: NDArray, paddingsA: NDArray, value: unknown): NDArray {
+function padArray(outputs: Outputs, x: NDArray, paddingsA: NDArray, value: unknown): NDArray {
   const r = x.rank;
   if (paddingsA.rank !== 2 || paddingsA.shape[0] !== r || paddingsA.shape[1] !== 2) {
     throw new InvalidArgumentError(`paddings must be a matrix with 2 columns and ${r} rows, got ${formatShape(paddingsA.shape)}`);
@@ -511,15 +511,15 @@ function padArray(x: NDArray, paddingsA: NDArray, value: unknown): NDArray {
   const p = numbersOf(paddingsA);
   if (p.some((v) => v < 0)) throw new InvalidArgumentError(`Paddings must be non-negative: [${p.join(',')}]`);
   const shape = x.shape.map((d, i) => d + p[2 * i]! + p[2 * i + 1]!);
-  const out = value === undefined ? alloc(x.dtype, shape) : filledLike(x.dtype, shape, value);
+  const out = value === undefined ? outputs.alloc(x.dtype, shape) : filledLike(outputs, x.dtype, shape, value);
   const outStrides = stridesOf(shape);
   const offset = x.shape.reduce((a, _, i) => a + p[2 * i]! * outStrides[i]!, 0);
   stridedScatter(x.data, out.data, x.shape, outStrides, offset);
   return out;
 }
 
-registerCpuKernel('Pad', ([x, p]) => [padArray(x!, p!, undefined)]);
-registerCpuKernel('PadV2', ([x, p, c]) => {
+registerCpuKernel('Pad', ([x, p], _node, _state, outputs) => [padArray(outputs, x!, p!, undefined)]);
+registerCpuKernel('PadV2', ([x, p, c], _node, _state, outputs) => {
   if (c!.size !== 1) throw new InvalidArgumentError(`constant_values must be a scalar, got shape ${formatShape(c!.shape)}`);
-  return [padArray(x!, p!, c!.data[0])];
+  return [padArray(outputs, x!, p!, c!.data[0])];
 });

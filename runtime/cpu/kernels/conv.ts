@@ -9,7 +9,7 @@ import { sgemm } from '../gemm.js';
 import { registerCpuKernel } from '../registry.js';
 import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
 import { avgPoolGradSimd, maxPoolArgmaxSimd, poolSimd, useSimd } from '../simd.js';
-import { alloc, toNumbers } from './util.js';
+import { toNumbers, type Outputs } from './util.js';
 
 // ---- geometry ----
 
@@ -40,8 +40,8 @@ function asNHWC(a: NDArray, format: DataFormat): Float32Array {
  * NHWC (so planned arena memory is written directly), a scratch buffer that `finishNHWC` transposes
  * into the output for NCHW.
  */
-function outputNHWC(format: DataFormat, N: number, H: number, W: number, C: number): { out: NDArray; nhwc: Float32Array } {
-  const out = alloc('float32', layoutShape(format, N, H, W, C));
+function outputNHWC(outputs: Outputs, format: DataFormat, N: number, H: number, W: number, C: number): { out: NDArray; nhwc: Float32Array } {
+  const out = outputs.alloc('float32', layoutShape(format, N, H, W, C));
   return { out, nhwc: format === 'NHWC' ? floatData(out) : new Float32Array(out.size) };
 }
 
@@ -346,19 +346,19 @@ function outBackprop(dy: NDArray, g: Geom, outDepth: number, format: DataFormat)
 }
 
 function registerConvFamily(fwd: string, bpi: string, bpf: string, impl: ConvImpl): void {
-  registerCpuKernel(fwd, ([x, f], node) => {
+  registerCpuKernel(fwd, ([x, f], node, _state, outputs) => {
     const a = windowAttrs(node, { dilations: true, explicit: true });
     const [N, H, W, C] = nhwc(x!.shape, a.format, 'input');
     const [KH, KW, FC, F3] = filterDims(f!.shape);
     checkDepth(C, FC);
     const g = geometry(a, N, H, W, C, KH, KW);
     const OC = impl.outDepth(C, F3);
-    const y = outputNHWC(a.format, N, g.OH, g.OW, OC);
+    const y = outputNHWC(outputs, a.format, N, g.OH, g.OW, OC);
     impl.forward(g, F3, asNHWC(x!, a.format), floatData(f!), y.nhwc);
     return [finishNHWC(y, a.format)];
   });
 
-  registerCpuKernel(bpi, ([sizes, f, dy], node) => {
+  registerCpuKernel(bpi, ([sizes, f, dy], node, _state, outputs) => {
     const a = windowAttrs(node, { dilations: true, explicit: true });
     const d = layoutDims(a.format);
     const [KH, KW, FC, F3] = filterDims(f!.shape);
@@ -376,12 +376,12 @@ function registerConvFamily(fwd: string, bpi: string, bpf: string, impl: ConvImp
     checkDepth(C, FC);
     const g = geometry(a, N, H, W, C, KH, KW);
     const dyData = outBackprop(dy!, g, impl.outDepth(C, F3), a.format);
-    const dx = outputNHWC(a.format, N, H, W, C);
+    const dx = outputNHWC(outputs, a.format, N, H, W, C);
     impl.backpropInput(g, F3, floatData(f!), dyData, dx.nhwc);
     return [finishNHWC(dx, a.format)];
   });
 
-  registerCpuKernel(bpf, ([x, sizes, dy], node) => {
+  registerCpuKernel(bpf, ([x, sizes, dy], node, _state, outputs) => {
     const a = windowAttrs(node, { dilations: true, explicit: true });
     const [N, H, W, C] = nhwc(x!.shape, a.format, 'input');
     const s = toNumbers(sizes!);
@@ -390,7 +390,7 @@ function registerConvFamily(fwd: string, bpi: string, bpf: string, impl: ConvImp
     checkDepth(C, FC);
     const g = geometry(a, N, H, W, C, KH, KW);
     const dyData = outBackprop(dy!, g, impl.outDepth(C, F3), a.format);
-    const df = alloc('float32', s);
+    const df = outputs.alloc('float32', s);
     impl.backpropFilter(g, F3, asNHWC(x!, a.format), dyData, floatData(df));
     return [df];
   });
@@ -463,11 +463,11 @@ function maxPoolArgmax(g: Geom, x: Float32Array): Int32Array {
   return arg;
 }
 
-registerCpuKernel('MaxPool', ([input], node) => {
+registerCpuKernel('MaxPool', ([input], node, _state, outputs) => {
   const { g, format } = poolGeometry(node, input!.shape);
   const { N, H, W, C, KH, KW, OH, OW, sH, sW, padT, padL } = g;
   const x = asNHWC(input!, format);
-  const out = outputNHWC(format, N, OH, OW, C);
+  const out = outputNHWC(outputs, format, N, OH, OW, C);
   if (usePoolSimd(g)) {
     poolSimd('max', g, x, out.nhwc);
     return [finishNHWC(out, format)];
@@ -510,20 +510,20 @@ function maxPoolGradInputs(inputs: NDArray[], node: KernelNode, gradIsInputShape
 }
 
 // MaxPoolGrad routes each output gradient to its window's maximum.
-registerCpuKernel('MaxPoolGrad', (inputs, node) => {
+registerCpuKernel('MaxPoolGrad', (inputs, node, _state, outputs) => {
   const { g, format, x, grad } = maxPoolGradInputs(inputs, node, false);
   const arg = maxPoolArgmax(g, x);
-  const out = outputNHWC(format, g.N, g.H, g.W, g.C);
+  const out = outputNHWC(outputs, format, g.N, g.H, g.W, g.C);
   const dx = out.nhwc;
   for (let o = 0; o < arg.length; o++) if (arg[o]! >= 0) dx[arg[o]!]! += grad[o]!;
   return [finishNHWC(out, format)];
 });
 
 // MaxPoolGradGrad gathers an input-shaped gradient at each window's maximum.
-registerCpuKernel('MaxPoolGradGrad', (inputs, node) => {
+registerCpuKernel('MaxPoolGradGrad', (inputs, node, _state, outputs) => {
   const { g, format, x, grad } = maxPoolGradInputs(inputs, node, true);
   const arg = maxPoolArgmax(g, x);
-  const out = outputNHWC(format, g.N, g.OH, g.OW, g.C);
+  const out = outputNHWC(outputs, format, g.N, g.OH, g.OW, g.C);
   for (let o = 0; o < arg.length; o++) out.nhwc[o] = arg[o]! >= 0 ? grad[arg[o]!]! : 0;
   return [finishNHWC(out, format)];
 });
@@ -562,20 +562,20 @@ function avgPoolLoop(g: Geom, src: Float32Array, dst: Float32Array, backward: bo
   }
 }
 
-registerCpuKernel('AvgPool', ([input], node) => {
+registerCpuKernel('AvgPool', ([input], node, _state, outputs) => {
   const { g, format } = poolGeometry(node, input!.shape);
-  const y = outputNHWC(format, g.N, g.OH, g.OW, g.C);
+  const y = outputNHWC(outputs, format, g.N, g.OH, g.OW, g.C);
   if (usePoolSimd(g)) poolSimd('avg', g, asNHWC(input!, format), y.nhwc);
   else avgPoolLoop(g, asNHWC(input!, format), y.nhwc, false);
   return [finishNHWC(y, format)];
 });
 
-registerCpuKernel('AvgPoolGrad', ([sizes, gradIn], node) => {
+registerCpuKernel('AvgPoolGrad', ([sizes, gradIn], node, _state, outputs) => {
   const s = toNumbers(sizes!);
   if (s.length !== 4 || s.some((v) => v < 0)) fail(`orig_input_shape must be 4 non-negative sizes, got [${s.join(', ')}]`);
   const { g, format } = poolGeometry(node, s);
   expectShape(gradIn!.shape, layoutShape(format, g.N, g.OH, g.OW, g.C), 'grad');
-  const dx = outputNHWC(format, g.N, g.H, g.W, g.C);
+  const dx = outputNHWC(outputs, format, g.N, g.H, g.W, g.C);
   if (usePoolSimd(g)) avgPoolGradSimd(g, asNHWC(gradIn!, format), dx.nhwc);
   else avgPoolLoop(g, asNHWC(gradIn!, format), dx.nhwc, true);
   return [finishNHWC(dx, format)];

@@ -9,7 +9,7 @@ import { registerCpuKernel } from '../registry.js';
 import { sgemm } from '../gemm.js';
 import { binarySimd, columnBroadcastSimd, isLeadingColumn, reduceRowsSimd, rowBroadcastSimd, useSimd, type BinaryOp } from '../simd.js';
 import { broadcastOrThrow, broadcastStrides, reductionAxes, toNumbers } from '../../shape_helpers.js';
-import { alloc, attr, forEachRun } from './util.js';
+import { attr, forEachRun, FRESH, type Outputs } from './util.js';
 
 type NumData = Float32Array | Int32Array | Uint8Array;
 /** Loose element access for loops that work on every storage type (select, copies, permutes). */
@@ -89,14 +89,14 @@ function isTrailingRow(small: readonly number[], full: readonly number[]): boole
 }
 
 function registerBinary(type: string, spec: BinarySpec): void {
-  registerCpuKernel(type, (inputs, node) => {
+  registerCpuKernel(type, (inputs, node, _state, outputs) => {
     const [a, b] = inputs as [NDArray, NDArray];
     if (a.dtype === 'string') {
       if (spec.stringEqual === undefined) throw new InvalidArgumentError(`${type} does not support strings`, node.name);
-      return [stringCompare(a, b, spec.stringEqual)];
+      return [stringCompare(outputs, a, b, spec.stringEqual)];
     }
     const shape = broadcastOrThrow(a.shape, b.shape);
-    const out = alloc(spec.out ?? a.dtype, shape);
+    const out = outputs.alloc(spec.out ?? a.dtype, shape);
     if (a.dtype === 'int64') {
       if (!spec.big) throw new InvalidArgumentError(`${type} has no int64 kernel`, node.name);
       runBinaryBig(spec.big, a, b, out);
@@ -310,8 +310,8 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
-function stringCompare(a: NDArray, b: NDArray, want: boolean): NDArray {
-  const out = alloc('bool', broadcastOrThrow(a.shape, b.shape));
+function stringCompare(outputs: Outputs, a: NDArray, b: NDArray, want: boolean): NDArray {
+  const out = outputs.alloc('bool', broadcastOrThrow(a.shape, b.shape));
   const ad = a.data as Uint8Array[];
   const bd = b.data as Uint8Array[];
   const od = out.data as Uint8Array;
@@ -331,9 +331,9 @@ interface UnarySpec {
 }
 
 function registerUnary(type: string, spec: UnarySpec): void {
-  registerCpuKernel(type, (inputs, node) => {
+  registerCpuKernel(type, (inputs, node, _state, outputs) => {
     const a = inputs[0]!;
-    const out = alloc(a.dtype, a.shape);
+    const out = outputs.alloc(a.dtype, a.shape);
     if (a.dtype === 'int64') {
       if (!spec.big) throw new InvalidArgumentError(`${type} has no int64 kernel`, node.name);
       const ad = a.data as BigInt64Array;
@@ -443,12 +443,12 @@ registerUnary('LogicalNot', {
 
 /** Gradient helper ops: f(y, dy) elementwise over two tensors of one shape (TF's cwise_grad ops). */
 function registerGradHelper(type: string, f: (od: Float32Array, y: Float32Array, dy: Float32Array) => void): void {
-  registerCpuKernel(type, (inputs) => {
+  registerCpuKernel(type, (inputs, _node, _state, outputs) => {
     const [y, dy] = inputs as [NDArray, NDArray];
     if (!sameShape(y.shape, dy.shape)) {
       throw new InvalidArgumentError(`y and dy must have the same shape, got ${formatShape(y.shape)} and ${formatShape(dy.shape)}`);
     }
-    const out = alloc(y.dtype, y.shape);
+    const out = outputs.alloc(y.dtype, y.shape);
     f(out.data as Float32Array, y.data as Float32Array, dy.data as Float32Array);
     return [out];
   });
@@ -466,8 +466,8 @@ registerGradHelper('ReciprocalGrad', (od, y, dy) => {
 // ---------------------------------------------------------------------------------------------
 // Select, Cast, AddN, BroadcastGradientArgs
 
-function selectInto(c: NDArray, x: NDArray, y: NDArray, outShape: readonly number[]): NDArray {
-  const out = alloc(x.dtype, outShape);
+function selectInto(outputs: Outputs, c: NDArray, x: NDArray, y: NDArray, outShape: readonly number[]): NDArray {
+  const out = outputs.alloc(x.dtype, outShape);
   const cd = c.data as Uint8Array;
   const xd = x.data as unknown as AnyData;
   const yd = y.data as unknown as AnyData;
@@ -482,13 +482,13 @@ function selectInto(c: NDArray, x: NDArray, y: NDArray, outShape: readonly numbe
   return out;
 }
 
-registerCpuKernel('SelectV2', (inputs) => {
+registerCpuKernel('SelectV2', (inputs, _node, _state, outputs) => {
   const [c, x, y] = inputs as [NDArray, NDArray, NDArray];
   const shape = broadcastOrThrow(broadcastOrThrow(c.shape, x.shape), y.shape);
-  return [selectInto(c, x, y, shape)];
+  return [selectInto(outputs, c, x, y, shape)];
 });
 
-registerCpuKernel('Select', (inputs) => {
+registerCpuKernel('Select', (inputs, _node, _state, outputs) => {
   const [c, x, y] = inputs as [NDArray, NDArray, NDArray];
   if (!sameShape(x.shape, y.shape)) {
     throw new InvalidArgumentError(`'then' and 'else' must have the same size. but received: ${formatShape(x.shape)} vs. ${formatShape(y.shape)}`);
@@ -503,15 +503,15 @@ registerCpuKernel('Select', (inputs) => {
   } else if (c.rank !== 0 && !sameShape(c.shape, x.shape)) {
     throw new InvalidArgumentError(`'cond' and 'then' must have the same shape (or cond a vector or scalar), got ${formatShape(c.shape)} and ${formatShape(x.shape)}`);
   }
-  return [selectInto(new NDArray(c.data, cShape, 'bool'), x, y, x.shape)];
+  return [selectInto(outputs, new NDArray(c.data, cShape, 'bool'), x, y, x.shape)];
 });
 
 const INT32_MIN = -2147483648;
 const INT64_MIN = -(2n ** 63n);
 
-function castArray(x: NDArray, to: DType): NDArray {
+function castArray(outputs: Outputs, x: NDArray, to: DType): NDArray {
   const from = x.dtype;
-  const out = alloc(to, x.shape);
+  const out = outputs.alloc(to, x.shape);
   const n = x.size;
   if (from === 'string' || to === 'string') {
     if (from !== to) throw new InvalidArgumentError(`Cast string to/from ${from === 'string' ? to : from} is not supported`);
@@ -566,16 +566,16 @@ function castArray(x: NDArray, to: DType): NDArray {
   return out;
 }
 
-registerCpuKernel('Cast', (inputs, node) => [castArray(inputs[0]!, attr<DType>(node, 'DstT'))]);
+registerCpuKernel('Cast', (inputs, node, _state, outputs) => [castArray(outputs, inputs[0]!, attr<DType>(node, 'DstT'))]);
 
-registerCpuKernel('AddN', (inputs) => {
+registerCpuKernel('AddN', (inputs, _node, _state, outputs) => {
   const first = inputs[0]!;
   for (const x of inputs) {
     if (!sameShape(x.shape, first.shape)) {
       throw new InvalidArgumentError(`Inputs to operation AddN must have the same size and shape. Input 0: ${formatShape(first.shape)} != input: ${formatShape(x.shape)}`);
     }
   }
-  const out = alloc(first.dtype, first.shape);
+  const out = outputs.alloc(first.dtype, first.shape);
   if (first.dtype === 'int64') {
     const od = out.data as BigInt64Array;
     for (const x of inputs) {
@@ -657,7 +657,7 @@ function gemmI32(A: Int32Array, aOff: number, aRow: number, aCol: number, B: Int
  * packed sgemm (which takes the transposes itself). For int32 a transposed A is read with swapped
  * strides and a transposed B is first copied into row-major [k,n] (once per distinct batch matrix).
  */
-function batchMatmul(a: NDArray, b: NDArray, ta: boolean, tb: boolean, what: string): NDArray {
+function batchMatmul(outputs: Outputs, a: NDArray, b: NDArray, ta: boolean, tb: boolean, what: string): NDArray {
   if (a.rank < 2 || b.rank < 2) {
     throw new InvalidArgumentError(`${what}: inputs must be at least rank 2, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
   }
@@ -676,7 +676,7 @@ function batchMatmul(a: NDArray, b: NDArray, ta: boolean, tb: boolean, what: str
   const aBatch = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
   const batch = broadcastOrThrow(aBatch, bBatch);
-  const out = alloc(a.dtype, [...batch, m, n]);
+  const out = outputs.alloc(a.dtype, [...batch, m, n]);
   if (out.size === 0) return out;
   const nb = numElements(batch);
   const aStr = broadcastStrides(aBatch, batch);
@@ -727,26 +727,26 @@ function batchOffsets(t: number, batch: readonly number[], outStr: readonly numb
   return { ia, ib };
 }
 
-registerCpuKernel('MatMul', (inputs, node) => {
+registerCpuKernel('MatMul', (inputs, node, _state, outputs) => {
   const [a, b] = inputs as [NDArray, NDArray];
   if (a.rank !== 2 || b.rank !== 2) {
     throw new InvalidArgumentError(`In[0] and In[1] must be matrices, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
   }
-  return [batchMatmul(a, b, !!attr<boolean>(node, 'transpose_a'), !!attr<boolean>(node, 'transpose_b'), 'MatMul')];
+  return [batchMatmul(outputs, a, b, !!attr<boolean>(node, 'transpose_a'), !!attr<boolean>(node, 'transpose_b'), 'MatMul')];
 });
 
-registerCpuKernel('BatchMatMulV2', (inputs, node) => {
+registerCpuKernel('BatchMatMulV2', (inputs, node, _state, outputs) => {
   const [a, b] = inputs as [NDArray, NDArray];
-  return [batchMatmul(a, b, !!attr<boolean>(node, 'adj_x'), !!attr<boolean>(node, 'adj_y'), 'BatchMatMulV2')];
+  return [batchMatmul(outputs, a, b, !!attr<boolean>(node, 'adj_x'), !!attr<boolean>(node, 'adj_y'), 'BatchMatMulV2')];
 });
 
 // ---------------------------------------------------------------------------------------------
 // Reductions
 
-/** Copies x with its axes permuted (out dim i = x dim perm[i]). */
+/** Copies x with its axes permuted (out dim i = x dim perm[i]) into fresh scratch memory (never a planned output). */
 function permute(x: NDArray, perm: readonly number[]): NDArray {
   const shape = perm.map((p) => x.shape[p]!);
-  const out = alloc(x.dtype, shape);
+  const out = FRESH.alloc(x.dtype, shape);
   const xs = stridesOf(x.shape);
   const src = perm.map((p) => xs[p]!);
   const xd = x.data as unknown as AnyData;
@@ -894,14 +894,14 @@ function reduceBig(kind: ReduceKind, xd: BigInt64Array, out: BigInt64Array, oute
 }
 
 function registerReduction(type: string, kind: ReduceKind): void {
-  registerCpuKernel(type, (inputs, node) => {
+  registerCpuKernel(type, (inputs, node, _state, outputs) => {
     const [x, axesArr] = inputs as [NDArray, NDArray];
     if (axesArr.rank > 1) throw new InvalidArgumentError(`reduction indices must be a scalar or vector, got ${formatShape(axesArr.shape)}`);
     const axes = reductionAxes(axesArr, x.rank);
     const keep = !!attr<boolean>(node, 'keep_dims');
     const red = new Set(axes);
     const outShape = keep ? x.shape.map((n, d) => (red.has(d) ? 1 : n)) : x.shape.filter((_, d) => !red.has(d));
-    const out = alloc(x.dtype, outShape);
+    const out = outputs.alloc(x.dtype, outShape);
     if (out.size === 0) return [out];
     const { data, outer, r, inner } = canonicalReduce(x, axes);
     if (x.dtype === 'int64') reduceBig(kind, data as BigInt64Array, out.data as BigInt64Array, outer, r, inner);
@@ -917,7 +917,7 @@ registerReduction('Max', 'max');
 registerReduction('Min', 'min');
 
 function registerArgReduction(type: string, max: boolean): void {
-  registerCpuKernel(type, (inputs, node: KernelNode) => {
+  registerCpuKernel(type, (inputs, node: KernelNode, _state, outputs) => {
     const [x, dim] = inputs as [NDArray, NDArray];
     if (dim.size !== 1) throw new InvalidArgumentError(`dimension must be a scalar, got ${formatShape(dim.shape)}`);
     const rank = x.rank;
@@ -928,7 +928,7 @@ function registerArgReduction(type: string, max: boolean): void {
     const axis = a < 0 ? a + rank : a;
     const r = x.shape[axis]!;
     const outType = attr<DType>(node, 'output_type') ?? 'int64';
-    const out = alloc(outType, x.shape.filter((_, d) => d !== axis));
+    const out = outputs.alloc(outType, x.shape.filter((_, d) => d !== axis));
     if (out.size === 0) return [out];
     if (r === 0) throw new InvalidArgumentError(`Reduction axis ${axis} is empty in shape ${formatShape(x.shape)}`);
     const outer = numElements(x.shape.slice(0, axis));

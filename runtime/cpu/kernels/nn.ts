@@ -1,8 +1,8 @@
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 import type { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape, sameShape } from '../../../src/core/shape.js';
-import { registerCpuKernel } from '../registry.js';
-import { alloc, attr } from './util.js';
+import { registerCpuKernel, type CpuKernel } from '../registry.js';
+import { attr } from './util.js';
 import type { TypedArray } from '../../../src/core/dtypes.js';
 import { gradShapeMismatch } from '../../activations.js';
 import { ACTIVATIONS, runActivation } from '../activations.js';
@@ -24,10 +24,10 @@ const INT64_FORMS: Record<string, (v: bigint) => bigint> = {
 };
 
 for (const type of Object.keys(ACTIVATIONS)) {
-  registerCpuKernel(type, (inputs, node) => {
+  registerCpuKernel(type, (inputs, node, _state, outputs) => {
     const x = inputs[inputs.length - 1]!;
     if (inputs.length === 2 && !sameShape(inputs[0]!.shape, x.shape)) throw gradShapeMismatch(type, inputs[0]!.shape, x.shape);
-    const out = alloc(inputs[0]!.dtype, inputs[0]!.shape);
+    const out = outputs.alloc(inputs[0]!.dtype, inputs[0]!.shape);
     const int64 = INT64_FORMS[type];
     if (x.dtype === 'int64' && int64) {
       const xd = x.data as BigInt64Array;
@@ -49,9 +49,9 @@ function rows(x: NDArray, what: string): [number, number] {
   return [c === 0 ? 0 : x.size / c, c];
 }
 
-function softmaxKernel(log: boolean) {
-  return ([x]: NDArray[]): NDArray[] => {
-    const out = alloc('float32', x!.shape);
+function softmaxKernel(log: boolean): CpuKernel {
+  return ([x], _node, _state, outputs) => {
+    const out = outputs.alloc('float32', x!.shape);
     const xd = x!.data as Float32Array;
     const od = out.data as Float32Array;
     const [n, c] = rows(x!, 'logits');
@@ -92,14 +92,14 @@ function biasLayout(shape: readonly number[], format: string): [number, number, 
   return [outer, shape[c]!, inner];
 }
 
-registerCpuKernel('BiasAdd', ([v, b], node) => {
+registerCpuKernel('BiasAdd', ([v, b], node, _state, outputs) => {
   const format = attr<string>(node, 'data_format');
   const [outer, c, inner] = biasLayout(v!.shape, format);
   if (b!.rank !== 1) throw new InvalidArgumentError(`Biases must be 1D: ${formatShape(b!.shape)}`);
   if (b!.shape[0] !== c) {
     throw new InvalidArgumentError(`Must provide as many biases as the channel dimension of the input tensor: ${formatShape(b!.shape)} vs. ${formatShape(v!.shape)}`);
   }
-  const out = alloc(v!.dtype, v!.shape);
+  const out = outputs.alloc(v!.dtype, v!.shape);
   if (v!.dtype === 'int64') {
     const vd = v!.data as BigInt64Array;
     const bd = b!.data as BigInt64Array;
@@ -125,9 +125,9 @@ registerCpuKernel('BiasAdd', ([v, b], node) => {
   return [out];
 });
 
-registerCpuKernel('BiasAddGrad', ([g], node) => {
+registerCpuKernel('BiasAddGrad', ([g], node, _state, outputs) => {
   const [outer, c, inner] = biasLayout(g!.shape, attr<string>(node, 'data_format'));
-  const out = alloc(g!.dtype, [c]);
+  const out = outputs.alloc(g!.dtype, [c]);
   if (g!.dtype === 'int64') {
     const gd = g!.data as BigInt64Array;
     const od = out.data as BigInt64Array;
@@ -151,11 +151,11 @@ registerCpuKernel('BiasAddGrad', ([g], node) => {
 
 // ---- losses ----
 
-registerCpuKernel('L2Loss', ([t]) => {
+registerCpuKernel('L2Loss', ([t], _node, _state, outputs) => {
   const td = t!.data as Float32Array;
   let s = 0;
   for (let i = 0; i < td.length; i++) s += td[i]! * td[i]!;
-  const out = alloc('float32', []);
+  const out = outputs.alloc('float32', []);
   (out.data as Float32Array)[0] = s / 2;
   return [out];
 });
@@ -174,12 +174,12 @@ function rowSoftmax(xd: Float32Array, base: number, c: number, bp: Float32Array)
   return [max, logSum];
 }
 
-registerCpuKernel('SoftmaxCrossEntropyWithLogits', ([features, labels]) => {
+registerCpuKernel('SoftmaxCrossEntropyWithLogits', ([features, labels], _node, _state, outputs) => {
   if (features!.rank !== 2) throw new InvalidArgumentError(`logits must be 2-dimensional, got shape ${formatShape(features!.shape)}`);
   checkSameShape(features!, labels!, 'logits', 'labels');
   const [n, c] = features!.shape as [number, number];
-  const loss = alloc('float32', [n]);
-  const backprop = alloc('float32', [n, c]);
+  const loss = outputs.alloc('float32', [n]);
+  const backprop = outputs.alloc('float32', [n, c]);
   const xd = features!.data as Float32Array;
   const yd = labels!.data as Float32Array;
   const ld = loss.data as Float32Array;
@@ -198,7 +198,7 @@ registerCpuKernel('SoftmaxCrossEntropyWithLogits', ([features, labels]) => {
   return [loss, backprop];
 });
 
-registerCpuKernel('SparseSoftmaxCrossEntropyWithLogits', ([features, labels]) => {
+registerCpuKernel('SparseSoftmaxCrossEntropyWithLogits', ([features, labels], _node, _state, outputs) => {
   if (features!.rank !== 2) throw new InvalidArgumentError(`logits must be 2-D, but got shape ${formatShape(features!.shape)}`);
   if (labels!.rank !== 1) throw new InvalidArgumentError(`labels must be 1-D, but got shape ${formatShape(labels!.shape)}`);
   const [n, c] = features!.shape as [number, number];
@@ -220,8 +220,8 @@ registerCpuKernel('SparseSoftmaxCrossEntropyWithLogits', ([features, labels]) =>
       );
     }
   }
-  const loss = alloc('float32', [n]);
-  const backprop = alloc('float32', [n, c]);
+  const loss = outputs.alloc('float32', [n]);
+  const backprop = outputs.alloc('float32', [n, c]);
   const xd = features!.data as Float32Array;
   const ld = loss.data as Float32Array;
   const bp = backprop.data as Float32Array;

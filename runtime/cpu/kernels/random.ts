@@ -6,7 +6,6 @@ import { formatShape } from '../../../src/core/shape.js';
 import { numbersOf } from '../../../ops/semantics/array.js';
 import type { KernelNode, RuntimeState } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
-import { alloc } from './util.js';
 
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
@@ -175,8 +174,8 @@ function shapeOf(a: NDArray): number[] {
   return dims;
 }
 
-registerCpuKernel('RandomUniform', ([shape], node, state) => {
-  const out = alloc('float32', shapeOf(shape!));
+registerCpuKernel('RandomUniform', ([shape], node, state, outputs) => {
+  const out = outputs.alloc('float32', shapeOf(shape!));
   const o = out.data as Float32Array;
   const gen = reserve(node, state, o.length);
   for (let i = 0; i < o.length; i += 4) {
@@ -186,8 +185,8 @@ registerCpuKernel('RandomUniform', ([shape], node, state) => {
   return [out];
 });
 
-registerCpuKernel('RandomStandardNormal', ([shape], node, state) => {
-  const out = alloc('float32', shapeOf(shape!));
+registerCpuKernel('RandomStandardNormal', ([shape], node, state, outputs) => {
+  const out = outputs.alloc('float32', shapeOf(shape!));
   const o = out.data as Float32Array;
   const gen = reserve(node, state, o.length);
   const four = new Float32Array(4);
@@ -200,8 +199,8 @@ registerCpuKernel('RandomStandardNormal', ([shape], node, state) => {
   return [out];
 });
 
-registerCpuKernel('TruncatedNormal', ([shape], node, state) => {
-  const out = alloc('float32', shapeOf(shape!));
+registerCpuKernel('TruncatedNormal', ([shape], node, state, outputs) => {
+  const out = outputs.alloc('float32', shapeOf(shape!));
   const o = out.data as Float32Array;
   const n = o.length;
   const base = reserve(node, state, n);
@@ -234,11 +233,11 @@ registerCpuKernel('TruncatedNormal', ([shape], node, state) => {
   return [out];
 });
 
-registerCpuKernel('RandomUniformInt', ([shape, minval, maxval], node, state) => {
+registerCpuKernel('RandomUniformInt', ([shape, minval, maxval], node, state, outputs) => {
   const dtype = node.outputs[0]!.dtype;
   if (minval!.size !== 1 || maxval!.size !== 1) throw new InvalidArgumentError('minval and maxval must be scalars');
   const dims = shapeOf(shape!);
-  const out = alloc(dtype, dims);
+  const out = outputs.alloc(dtype, dims);
   const n = out.size;
   const gen = reserve(node, state, n);
   if (dtype === 'int64') {

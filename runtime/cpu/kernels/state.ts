@@ -3,7 +3,7 @@ import type { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape, isFullyDefined, sameShape } from '../../../src/core/shape.js';
 import type { KernelNode, RuntimeState } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
-import { binaryBigInt, binaryNumeric } from './util.js';
+import { binaryBigInt, binaryNumeric, FRESH } from './util.js';
 
 /** The current value of the variable behind reference input i. */
 export function readRef(node: KernelNode, state: RuntimeState<NDArray>, i: number): NDArray {
@@ -43,10 +43,11 @@ function assignOp(sign: 1 | -1) {
     if (!sameShape(ref.shape, value.shape)) {
       throw new InvalidArgumentError(`${node.type} requires shapes of both tensors to match. lhs shape= ${formatShape(ref.shape)} rhs shape= ${formatShape(value.shape)}`);
     }
+    // The sum is scratch (it is copied into the variable), so it never takes planned memory.
     const r =
       ref.dtype === 'int64'
-        ? binaryBigInt(ref, value, 'int64', (a, b) => (sign > 0 ? a + b : a - b))
-        : binaryNumeric(ref, value, ref.dtype, (a, b) => (sign > 0 ? a + b : a - b));
+        ? binaryBigInt(FRESH, ref, value, 'int64', (a, b) => (sign > 0 ? a + b : a - b))
+        : binaryNumeric(FRESH, ref, value, ref.dtype, (a, b) => (sign > 0 ? a + b : a - b));
     (ref.data as Float32Array).set(r.data as Float32Array);
     return [ref];
   };

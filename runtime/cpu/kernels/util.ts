@@ -7,30 +7,27 @@ import { broadcastOrThrow, broadcastStrides, collapseDims } from '../../shape_he
 // The shape helpers moved to the shared runtime (both backends use them); CPU kernels still find them here.
 export { broadcastOrThrow, broadcastStrides, collapseDims, toNumbers } from '../../shape_helpers.js';
 
-/**
- * Where alloc() looks first: the CPU backend installs the plan's memory for one kernel call, for
- * the synchronous duration of that call only (never across an await).
- */
-let allocHook: PlannedOutputs | undefined;
-
-/** Runs `call` with alloc() handing out `planned` memory first. */
-export function withPlannedOutputs<T>(planned: PlannedOutputs | undefined, call: () => T): T {
-  const prev = allocHook;
-  allocHook = planned;
-  try {
-    return call();
-  } finally {
-    allocHook = prev;
-  }
+/** Where a kernel gets its output arrays: the CPU backend passes one built from the step's plan. */
+export interface Outputs {
+  /** A zero-filled array for an output: the plan's view for that dtype and shape when it has one, else a fresh array. */
+  alloc(dtype: DType, shape: readonly number[]): NDArray;
 }
 
-/** A zero-filled array for a kernel's output. */
-export function alloc(dtype: DType, shape: readonly number[]): NDArray {
-  if (allocHook !== undefined) {
-    const planned = allocHook(dtype, shape);
-    if (planned !== undefined) return planned;
-  }
+function fresh(dtype: DType, shape: readonly number[]): NDArray {
   return allocOrThrow(shape, dtype, 'cpu', () => new NDArray(allocData(dtype, numElements(shape)), shape, dtype));
+}
+
+/** Fresh arrays only (engine allocation failures become ResourceExhaustedError): for callers with no plan, and scratch. */
+export const FRESH: Outputs = Object.freeze({ alloc: fresh });
+
+/** The Outputs that hand out `planned` memory first; FRESH without a plan. */
+export function outputsFrom(planned?: PlannedOutputs): Outputs {
+  if (planned === undefined) return FRESH;
+  return {
+    alloc(dtype, shape) {
+      return planned(dtype, shape) ?? fresh(dtype, shape);
+    },
+  };
 }
 
 export function attr<T>(node: KernelNode, name: string): T {
@@ -83,9 +80,9 @@ export function forEachBroadcast(
 
 type Num = number;
 /** Elementwise binary op over numbers with broadcasting (float32 and int32 data; bool as 0/1). */
-export function binaryNumeric(a: NDArray, b: NDArray, outDType: DType, f: (x: Num, y: Num) => Num): NDArray {
+export function binaryNumeric(outputs: Outputs, a: NDArray, b: NDArray, outDType: DType, f: (x: Num, y: Num) => Num): NDArray {
   const shape = broadcastOrThrow(a.shape, b.shape);
-  const out = alloc(outDType, shape);
+  const out = outputs.alloc(outDType, shape);
   const ad = a.data as Float32Array;
   const bd = b.data as Float32Array;
   const od = out.data as Float32Array;
@@ -104,9 +101,9 @@ export function binaryNumeric(a: NDArray, b: NDArray, outDType: DType, f: (x: Nu
 }
 
 /** Elementwise binary op on int64 (BigInt) data with broadcasting. */
-export function binaryBigInt(a: NDArray, b: NDArray, outDType: DType, f: (x: bigint, y: bigint) => bigint | number): NDArray {
+export function binaryBigInt(outputs: Outputs, a: NDArray, b: NDArray, outDType: DType, f: (x: bigint, y: bigint) => bigint | number): NDArray {
   const shape = broadcastOrThrow(a.shape, b.shape);
-  const out = alloc(outDType, shape);
+  const out = outputs.alloc(outDType, shape);
   const ad = a.data as BigInt64Array;
   const bd = b.data as BigInt64Array;
   const od = out.data as unknown as { [i: number]: bigint | number };
