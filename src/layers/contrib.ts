@@ -14,7 +14,7 @@ import type { Dim, Shape } from '../core/shape.js';
 import { contrib as initializerContrib, xavierInitializer, zerosInitializer, type Initializer } from '../initializers.js';
 import type { Variable } from '../variables.js';
 import { ValueError, variableScope, type Regularizer, type Reuse } from '../variable_scope.js';
-import type { Layer } from './base.js';
+import type { AddWeightOptions, Layer } from './base.js';
 import { Conv2D } from './convolutional.js';
 import { Dense, flatten as layersFlatten, smartSelect, type TrainingFlag } from './core.js';
 import { BatchNormalization } from './normalization.js';
@@ -124,6 +124,23 @@ function useBiases(c: ContribLayerOptions): boolean {
 }
 
 /** Dense with contrib's variable names (weights, biases) and its normalizer / activation. */
+/**
+ * contrib's `weights` (kernel, xavier by default) and `biases` (zeros by default; the last dim of the
+ * kernel), with their regularizers.
+ */
+function contribWeights(
+  add: (name: string, opts: AddWeightOptions) => Variable,
+  c: ContribLayerOptions,
+  kernelShape: number[],
+  useBias: boolean,
+): { kernel: Variable; bias: Variable | undefined } {
+  const kernel = add('weights', { shape: kernelShape, initializer: c.weightsInitializer ?? xavierInitializer(), regularizer: c.weightsRegularizer });
+  const bias = useBias
+    ? add('biases', { shape: [kernelShape[kernelShape.length - 1]!], initializer: c.biasesInitializer ?? zerosInitializer(), regularizer: c.biasesRegularizer })
+    : undefined;
+  return { kernel, bias };
+}
+
 class FullyConnected extends Dense {
   constructor(
     numOutputs: number,
@@ -138,18 +155,7 @@ class FullyConnected extends Dense {
     }
     const last = inputShape === null ? null : inputShape[inputShape.length - 1]!;
     if (last === null) throw new ValueError('The last dimension of the inputs to `fully_connected` should be defined. Found `None`.');
-    this.kernel = this.addWeight('weights', {
-      shape: [last, this.units],
-      initializer: this.c.weightsInitializer ?? xavierInitializer(),
-      regularizer: this.c.weightsRegularizer,
-    });
-    if (this.useBias) {
-      this.bias = this.addWeight('biases', {
-        shape: [this.units],
-        initializer: this.c.biasesInitializer ?? zerosInitializer(),
-        regularizer: this.c.biasesRegularizer,
-      });
-    }
+    ({ kernel: this.kernel, bias: this.bias } = contribWeights((n, o) => this.addWeight(n, o), this.c, [last, this.units], this.useBias));
   }
   protected override call(inputs: Tensor): Tensor {
     return finish(super.call(inputs), this.c);
@@ -177,18 +183,7 @@ class ContribConv2D extends Conv2D {
   }
   protected override build(inputShape: Shape): void {
     const inCh = this.inputChannels(inputShape);
-    this.kernel = this.addWeight('weights', {
-      shape: [...this.kernelSize, inCh, this.filters],
-      initializer: this.c.weightsInitializer ?? xavierInitializer(),
-      regularizer: this.c.weightsRegularizer,
-    });
-    if (this.useBias) {
-      this.bias = this.addWeight('biases', {
-        shape: [this.filters],
-        initializer: this.c.biasesInitializer ?? zerosInitializer(),
-        regularizer: this.c.biasesRegularizer,
-      });
-    }
+    ({ kernel: this.kernel, bias: this.bias } = contribWeights((n, o) => this.addWeight(n, o), this.c, [...this.kernelSize, inCh, this.filters], this.useBias));
   }
   protected override call(inputs: Tensor): Tensor {
     return finish(super.call(inputs), this.c);
