@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
-import type { Dim, Shape } from './shape.js';
+import { isFullyDefined, shapesCompatible, type Dim, type Shape } from './shape.js';
 
 /** What TensorShape methods accept for "another shape": a TensorShape, dims, or null (unknown rank). */
 export type ShapeLike = TensorShape | readonly Dim[] | null | undefined;
@@ -88,7 +88,7 @@ export class TensorShape {
   }
 
   isFullyDefined(): boolean {
-    return this._dims !== null && this._dims.every((d) => d !== null);
+    return isFullyDefined(this._dims);
   }
 
   assertIsFullyDefined(): void {
@@ -97,10 +97,7 @@ export class TensorShape {
 
   /** Whether both could be the shape of the same value (unknown dims and ranks match anything). */
   isCompatibleWith(other: ShapeLike): boolean {
-    const o = dimsOf(other);
-    const a = this._dims;
-    if (a === null || o === null) return true;
-    return a.length === o.length && a.every((d, i) => d === null || o[i] === null || d === o[i]);
+    return shapesCompatible(this._dims, dimsOf(other));
   }
 
   assertIsCompatibleWith(other: ShapeLike): void {
@@ -119,14 +116,8 @@ export class TensorShape {
     const fail = (): never => {
       throw new InvalidArgumentError(`Shapes ${this.toString()} and ${formatDims(o)} are not compatible`);
     };
-    if (a.length !== o.length) fail();
-    return new TensorShape(
-      a.map((d, i) => {
-        const e = o[i]!;
-        if (d !== null && e !== null && d !== e) fail();
-        return d ?? e;
-      }),
-    );
+    if (!shapesCompatible(a, o)) fail();
+    return new TensorShape(a.map((d, i) => d ?? o[i]!));
   }
 
   /** The most specific shape compatible with both (unknown where they differ). */
