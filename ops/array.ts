@@ -1,4 +1,5 @@
 // Array op definitions: creation, shape manipulation, slicing, gathering, padding.
+import { graphOf } from '../src/convert.js';
 import type { DType } from '../src/core/dtypes.js';
 import { InvalidArgumentError } from '../src/core/errors.js';
 import { constantValue, type Operation, type Tensor } from '../src/graph.js';
@@ -443,7 +444,7 @@ registerOp({
       }
     }
     const xShape = A.shape(x);
-    const args = op.graph.createOp('BroadcastGradientArgs', [A.shape(g!), xShape], { T: 'int32' }, { name: 'BroadcastGradientArgs' });
+    const args = graphOf(op.inputs).createOp('BroadcastGradientArgs', [A.shape(g!), xShape], { T: 'int32' }, { name: 'BroadcastGradientArgs' });
     return [A.reshape(reduceSum(g!, args.outputs[1]!, true), xShape), null];
   },
 });
@@ -529,7 +530,7 @@ registerOp({
 
 /** TF's ConcatOffset: where each value starts inside the concatenation. */
 function concatOffset(axis: number | Tensor, values: readonly Tensor[]): Tensor[] {
-  const g = values[0]!.graph;
+  const g = graphOf(values);
   const ax = typeof axis === 'number' ? constant(axis, 'int32', [], 'concat_dim') : axis;
   const shapes = values.map((v) => A.shape(v));
   return g.createOp('ConcatOffset', [ax, ...shapes], { N: values.length }, { name: 'ConcatOffset' }).outputs;
@@ -781,7 +782,7 @@ registerOp({
   },
   grad: (op, [g]) => {
     const [x, begin, end, strides] = op.inputs as [Tensor, Tensor, Tensor, Tensor];
-    const dx = op.graph.createOp(
+    const dx = graphOf(op.inputs).createOp(
       'StridedSliceGrad',
       [A.shape(x, begin.dtype), begin, end, strides, g!],
       { ...op.attrs },

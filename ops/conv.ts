@@ -2,7 +2,7 @@
 // pooling, with TensorFlow's attrs, output-size arithmetic (including SAME's asymmetric padding) and
 // gradients (each gradient op has a gradient of its own, so second order works through them).
 import type { AttrValue, Operation, Tensor } from '../src/graph.js';
-import { makeConst } from '../src/convert.js';
+import { makeConst, graphOf } from '../src/convert.js';
 import { NDArray } from '../src/core/ndarray.js';
 import { formatShape, isFullyDefined, type Dim, type Shape } from '../src/core/shape.js';
 import { shape as shapeOp, zerosLike } from '../src/api/array.js';
@@ -233,13 +233,13 @@ function copyAttrs(op: Operation, names: readonly string[]): Record<string, Attr
 }
 
 function make(op: Operation, type: string, inputs: Tensor[], attrs: Record<string, AttrValue>): Tensor {
-  return op.graph.createOp(type, inputs, attrs).outputs[0]!;
+  return graphOf(op.inputs).createOp(type, inputs, attrs).outputs[0]!;
 }
 
 /** The shape of t as an int32 vector: a constant when static, else a Shape op. */
 function shapeVector(t: Tensor): Tensor {
   const s: Shape = t.shape;
-  if (isFullyDefined(s)) return makeConst(t.graph, NDArray.from(Int32Array.from(s), 'int32', [s.length]), 'Shape');
+  if (isFullyDefined(s)) return makeConst(graphOf([t]), NDArray.from(Int32Array.from(s), 'int32', [s.length]), 'Shape');
   return shapeOp(t);
 }
 

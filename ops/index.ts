@@ -10,3 +10,5 @@ import './conv.js';
 import './summary.js';
 import './compat.js';
 export { getOpDef, listOps, registerOp, type OpDef, type GradFn, type ShapeContext, type OutputSpec } from './registry.js';
+import './control_flow.js';
+import './list.js';

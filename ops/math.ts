@@ -1,5 +1,6 @@
 // Math op definitions: elementwise ops, casts, matmul, reductions. Gradients follow TF's
 // math_grad.py (same formulas and gradient op names).
+import { graphOf } from '../src/convert.js';
 import type { DType } from '../src/core/dtypes.js';
 import { constantValue, type Operation, type Tensor } from '../src/graph.js';
 import { broadcastStatic, formatShape, isFullyDefined, mergeShapes, type Dim, type Shape } from '../src/core/shape.js';
@@ -90,7 +91,7 @@ function sumToShape(grad: Tensor, x: Tensor, others: readonly Shape[]): Tensor {
 }
 
 function broadcastGradientArgs(s0: Tensor, s1: Tensor): [Tensor, Tensor] {
-  const op = s0.graph.createOp('BroadcastGradientArgs', [s0, s1], { T: s0.dtype });
+  const op = graphOf([s0]).createOp('BroadcastGradientArgs', [s0, s1], { T: s0.dtype });
   return [op.outputs[0]!, op.outputs[1]!];
 }
 
@@ -102,15 +103,15 @@ function binaryGrad(op: Operation, gx: Tensor | null, gy: Tensor | null): (Tenso
 
 /** One of TF's cwise gradient ops: XGrad(y, dy). */
 function cwiseGrad(type: string, y: Tensor, dy: Tensor): Tensor {
-  return y.graph.createOp(type, [y, dy], { T: y.dtype }).outputs[0]!;
+  return graphOf([y]).createOp(type, [y, dy], { T: y.dtype }).outputs[0]!;
 }
 
 function matmulOp(a: Tensor, b: Tensor, ta: boolean, tb: boolean): Tensor {
-  return a.graph.createOp('MatMul', [a, b], { T: a.dtype, transpose_a: ta, transpose_b: tb }, { name: 'MatMul' }).outputs[0]!;
+  return graphOf([a]).createOp('MatMul', [a, b], { T: a.dtype, transpose_a: ta, transpose_b: tb }, { name: 'MatMul' }).outputs[0]!;
 }
 
 function batchMatmulOp(a: Tensor, b: Tensor, ax: boolean, ay: boolean): Tensor {
-  return a.graph.createOp('BatchMatMulV2', [a, b], { T: a.dtype, adj_x: ax, adj_y: ay }, { name: 'MatMul' }).outputs[0]!;
+  return graphOf([a]).createOp('BatchMatMulV2', [a, b], { T: a.dtype, adj_x: ax, adj_y: ay }, { name: 'MatMul' }).outputs[0]!;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -332,7 +333,7 @@ registerOp({
   grad: (op, [g]) => {
     const c = op.inputs[0]!;
     const zeros = zerosLike(op.inputs[1]!);
-    const sel = (a: Tensor, b: Tensor): Tensor => op.graph.createOp('Select', [c, a, b], { T: a.dtype }).outputs[0]!;
+    const sel = (a: Tensor, b: Tensor): Tensor => graphOf(op.inputs).createOp('Select', [c, a, b], { T: a.dtype }).outputs[0]!;
     return [null, sel(g!, zeros), sel(zeros, g!)];
   },
 });
@@ -363,7 +364,7 @@ registerOp({
   elementwise: true,
   shape: (ctx) => {
     if (ctx.attr<number>('N') !== ctx.inputs.length) ctx.fail(`attr N is ${ctx.attr<number>('N')} but there are ${ctx.inputs.length} inputs`);
-    const dt = checkDType(ctx, 0, NUMERIC, 'inputs[0]');
+    const dt = checkDType(ctx, 0, [...NUMERIC, 'variant'], 'inputs[0]');
     let shape: Shape = null;
     ctx.inputs.forEach((t, i) => {
       if (t.dtype !== dt) ctx.fail(`inputs[${i}] (${t.name}) is ${t.dtype}, expected ${dt} like inputs[0]`);

@@ -1,3 +1,4 @@
+import { graphOf } from '../src/convert.js';
 import type { DType } from '../src/core/dtypes.js';
 import type { AttrValue, Operation, Tensor } from '../src/graph.js';
 import { formatShape, mergeShapes, type Dim, type Shape } from '../src/core/shape.js';
@@ -10,7 +11,7 @@ import { checkDType, FLOAT, NUMERIC } from './util.js';
 
 /** A gradient op of the form XGrad(gradients, features_or_outputs). */
 function gradOp(op: Operation, type: string, grad: Tensor, x: Tensor, attrs: Record<string, AttrValue> = {}): Tensor {
-  return op.graph.createOp(type, [grad, x], { T: grad.dtype, ...attrs }).outputs[0]!;
+  return graphOf(op.inputs).createOp(type, [grad, x], { T: grad.dtype, ...attrs }).outputs[0]!;
 }
 
 /** Shape function of X(features) activation ops. */
@@ -198,7 +199,7 @@ registerOp({
     );
     return [{ dtype: dt, shape: out }];
   },
-  grad: (op, [g]) => [g!, op.graph.createOp('BiasAddGrad', [g!], { T: g!.dtype, data_format: op.attrs.data_format }).outputs[0]!],
+  grad: (op, [g]) => [g!, graphOf(op.inputs).createOp('BiasAddGrad', [g!], { T: g!.dtype, data_format: op.attrs.data_format }).outputs[0]!],
 });
 
 registerOp({
@@ -271,7 +272,7 @@ function xentLogitsGrad(op: Operation, gradLoss: Tensor, gradGrad: Tensor): Tens
   let grad = broadcastMul(gradLoss, op.outputs[1]!);
   if (!isKnownZeros(gradGrad)) {
     const logits = op.inputs[0]!;
-    const sm = op.graph.createOp('Softmax', [logits], { T: logits.dtype }).outputs[0]!;
+    const sm = graphOf(op.inputs).createOp('Softmax', [logits], { T: logits.dtype }).outputs[0]!;
     const proj = reduceSum(multiply(gradGrad, sm), -1, true);
     grad = add(grad, multiply(subtract(gradGrad, proj), sm));
   }
@@ -299,7 +300,7 @@ registerOp({
   },
   grad: (op, [gradLoss, gradGrad]) => {
     const logits = op.inputs[0]!;
-    const logSm = op.graph.createOp('LogSoftmax', [logits], { T: logits.dtype }).outputs[0]!;
+    const logSm = graphOf(op.inputs).createOp('LogSoftmax', [logits], { T: logits.dtype }).outputs[0]!;
     let labelsGrad = broadcastMul(gradLoss!, negative(logSm));
     // backprop = softmax - labels also depends on labels; TF leaves this term out, which makes its
     // second-order label gradients wrong. It is added here.

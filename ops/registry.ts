@@ -43,7 +43,7 @@ export interface OpDef {
   type: string;
   /**
    * Input names, TensorFlow's, in order. A name ending in '*' stands for one or more inputs (AddN's
-   * `inputs`, ConcatV2's `values`). The number of inputs is checked against them wherever an op is
+   * `inputs`, ConcatV2's `values`), one ending in '[]' for zero or more (If's `input`). The number of inputs is checked against them wherever an op is
    * made (registerOp wraps the shape function), so shape functions need not check it.
    */
   inputs: readonly string[];
@@ -74,6 +74,11 @@ export interface OpDef {
   fusableActivation?: boolean;
   /** Its output lives outside the plan's memory: a constant's value, a variable's storage. */
   externalOutput?: boolean;
+  /**
+   * Attrs holding function bodies (FuncGraphs) the op runs: If's branches, While's cond and body.
+   * The compiler plans each once; the runtime runs them (runtime/control_flow.ts).
+   */
+  functions?: readonly string[];
   /** Its value depends only on input 0's shape, never on its elements (Shape, Size, Rank). */
   valueOfShape?: (shape: readonly number[]) => { value: number[]; shape: number[] };
   shape(ctx: ShapeContext): OutputSpec[];
@@ -98,6 +103,8 @@ export const VIEW = '_View';
 export const FUSED_ELEMENTWISE = '_FusedElementwise';
 export const FUSED_MATMUL = '_FusedMatMul';
 export const FUSED_CONV2D = '_FusedConv2D';
+/** Copies each input into memory of its own (the runtime's, when a value leaves a loop body's arena). */
+export const COPY = '_Copy';
 
 const INTERNAL_OPS: readonly InternalOpDef[] = [
   { type: ARG, inputs: [], externalOutput: true },
@@ -105,6 +112,7 @@ const INTERNAL_OPS: readonly InternalOpDef[] = [
   { type: FUSED_ELEMENTWISE, inputs: ['args*'], inPlace: true },
   { type: FUSED_MATMUL, inputs: ['a', 'b', 'bias'] },
   { type: FUSED_CONV2D, inputs: ['input', 'filter', 'bias'] },
+  { type: COPY, inputs: ['inputs*'] },
 ];
 
 const registry = new Map<string, OpDef>();
@@ -113,17 +121,20 @@ const internal = new Map(INTERNAL_OPS.map((d) => [d.type, d]));
 /** Checks the number of inputs against `inputs`; throws (through ctx.fail) naming the op. */
 function checkArity(names: readonly string[], ctx: ShapeContext): void {
   const n = ctx.inputs.length;
-  const variadic = names.find((x) => x.endsWith('*'));
+  const variadic = names.find((x) => isVariadic(x));
   if (variadic === undefined) {
     if (n !== names.length) ctx.fail(`expected ${names.length} input${names.length === 1 ? '' : 's'} (${names.join(', ')}), got ${n}`);
-  } else if (n < names.length) {
-    ctx.fail(`expected at least ${names.length} inputs (${names.join(', ').replace('*', '...')}), got ${n}`);
+    return;
   }
+  const least = variadic.endsWith('[]') ? names.length - 1 : names.length;
+  if (n < least) ctx.fail(`expected at least ${least} inputs (${names.join(', ').replace(/\*|\[\]/, '...')}), got ${n}`);
 }
+
+const isVariadic = (name: string): boolean => name.endsWith('*') || name.endsWith('[]');
 
 export function registerOp(def: OpDef): OpDef {
   if (registry.has(def.type) || internal.has(def.type)) throw new Error(`op ${def.type} registered twice`);
-  if (def.inputs.filter((x) => x.endsWith('*')).length > 1) throw new Error(`op ${def.type}: at most one variadic input`);
+  if (def.inputs.filter(isVariadic).length > 1) throw new Error(`op ${def.type}: at most one variadic input`);
   const shape = def.shape;
   const checked: OpDef = {
     ...def,

@@ -1,4 +1,6 @@
 import type { Operation, Tensor } from '../src/graph.js';
+import { mergeShapes, type Shape } from '../src/core/shape.js';
+import { variableKey } from '../src/func_graph.js';
 import { ARG, PlanGraph, type PNode, type Value } from './ir.js';
 import { pruneToFetches } from './prune.js';
 
@@ -7,7 +9,7 @@ export interface BuildRequest {
   targets: readonly Operation[];
   feeds: readonly Tensor[];
   /** Concrete shapes of the fed values: the _Arg values get them (shape specialization starts there). */
-  feedShapes?: ReadonlyMap<Tensor, readonly number[]>;
+  feedShapes?: ReadonlyMap<Tensor, Shape>;
 }
 
 /** Ops that update a variable through a reference input: the points reads must not move across. */
@@ -28,7 +30,7 @@ export function buildPlanGraph(req: BuildRequest): { graph: PlanGraph; pruned: O
   for (const t of req.feeds) {
     const fed = req.feedShapes?.get(t);
     const name = g.uniqueName(`${t.op.name}_${t.valueIndex}_fed`);
-    const arg = g.add({ name, type: ARG, outputs: [{ dtype: t.dtype, shape: fed ? [...fed] : t.shape }], order: -1 });
+    const arg = g.add({ name, type: ARG, outputs: [{ dtype: t.dtype, shape: fed ? mergeShapes(t.shape, fed, `fed ${t.name}`) : t.shape }], order: -1 });
     g.feeds.set(t, arg.outputs[0]!);
     valueOf.set(t, arg.outputs[0]!);
   }
@@ -43,7 +45,7 @@ export function buildPlanGraph(req: BuildRequest): { graph: PlanGraph; pruned: O
     op.inputs.forEach((t, i) => {
       if (refs.includes(i)) {
         inputs.push(null);
-        refVars.push(t.op.name);
+        refVars.push(variableKey(t.op));
         refTensors.push(t);
       } else {
         const v = valueOf.get(t);

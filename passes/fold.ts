@@ -1,4 +1,4 @@
-import { bytesPerElement, type DType } from '../src/core/dtypes.js';
+import { bytesPerElement } from '../src/core/dtypes.js';
 import { NDArray, numElements } from '../src/core/ndarray.js';
 import { shapesCompatible } from '../src/core/shape.js';
 import type { KernelNode } from '../runtime/backend.js';
@@ -89,8 +89,9 @@ function foldNode(n: PNode, maxBytes: number, evaluate: HostEvaluator | undefine
   // Skip when the static shapes already say the result is too big.
   let known = 0;
   for (const o of n.outputs) {
+    // Strings and tensor lists are never folded into constants.
+    if (o.dtype === 'string' || o.dtype === 'variant') return undefined;
     if (!isFullyStatic(o)) continue;
-    if (o.dtype === 'string') return undefined;
     known += numElements(o.shape) * bytesPerElement(o.dtype);
   }
   if (known > maxBytes) return undefined;
@@ -108,7 +109,7 @@ function foldNode(n: PNode, maxBytes: number, evaluate: HostEvaluator | undefine
     const o = outs[i]!;
     const spec = n.outputs[i]!;
     if (!(o instanceof NDArray) || o.dtype !== spec.dtype || !shapesCompatible(spec.shape, o.shape) || o.dtype === 'string') return undefined;
-    bytes += o.size * bytesPerElement(o.dtype as Exclude<DType, 'string'>);
+    bytes += o.size * bytesPerElement(o.dtype);
   }
   if (bytes > maxBytes) return undefined;
   return outs;

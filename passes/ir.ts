@@ -6,6 +6,7 @@ import { NDArray } from '../src/core/ndarray.js';
 import type { Shape } from '../src/core/shape.js';
 import type { ElementwiseProgram, KernelNode } from '../runtime/backend.js';
 import { ARG, hasExternalOutput, isAliasOp } from '../ops/registry.js';
+import { variableKey } from '../src/func_graph.js';
 
 export { ARG };
 
@@ -380,7 +381,7 @@ export function toKernelNode(n: PNode): KernelNode {
     inputDTypes: n.inputs.map((v, i) => (v ? v.dtype : n.refTensors[i]!.dtype)),
     inputShapes: n.inputs.map((v, i) => (v ? v.shape : n.refTensors[i]!.shape)),
     refVars: n.refVars,
-    varName: n.type === 'VariableV2' ? n.name : undefined,
+    varName: n.type === 'VariableV2' ? variableKey(n) : undefined,
     program: n.program,
   };
 }
@@ -472,8 +473,8 @@ export function variableOrdering(nodes: readonly PNode[]): [PNode, PNode][] {
     }
     if (n.type === 'VariableV2') {
       // VariableV2 hands out the variable's current storage object, which Assign replaces.
-      push(readers, n.name, n);
-      refOf.set(n.outputs[0]!, n.name);
+      push(readers, variableKey(n), n);
+      refOf.set(n.outputs[0]!, variableKey(n));
     }
     else if (written.length) n.outputs.forEach((o) => refOf.set(o, written[0]!));
   }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../src/core/errors.js';
-import { describeOp, type Operation, type Tensor } from '../src/graph.js';
+import { describeOp, topologicalOrder, type Operation, type Tensor } from '../src/graph.js';
 import { formatShape } from '../src/core/shape.js';
 import { tfDTypeName } from '../src/core/dtypes.js';
 
@@ -12,8 +12,8 @@ export interface PruneRequest {
 /**
  * The ops a run needs, in execution order. Walks back from the fetches and targets through data and
  * control inputs, stopping at fed tensors and at reference inputs (Assign's `ref` names a variable,
- * it does not read it). Graphs are append-only and an op's inputs exist before it does, so creation
- * order is a topological order.
+ * it does not read it). The order is creation order wherever that is topological (everywhere but
+ * around a loop that a gradient gave more inputs: Graph.extendOp).
  */
 export function pruneToFetches(req: PruneRequest): Operation[] {
   const needed = new Set<Operation>();
@@ -46,7 +46,7 @@ export function pruneToFetches(req: PruneRequest): Operation[] {
       needOp(c);
     }
   }
-  const ordered = [...needed].sort((a, b) => a.id - b.id);
+  const ordered = topologicalOrder(needed);
   for (const op of ordered) {
     if (op.type === 'Placeholder') {
       const t = op.outputs[0]!;

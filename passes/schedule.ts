@@ -4,7 +4,7 @@ import { isAliasOp } from '../ops/registry.js';
 import { dependencies, isFree as free, type PlanGraph, type PNode, type Value } from './ir.js';
 
 function bytesOf(v: Value): number {
-  if (v.dtype === 'string' || v.shape === null || v.shape.some((d) => d === null)) return 0;
+  if (v.dtype === 'string' || v.dtype === 'variant' || v.shape === null || v.shape.some((d) => d === null)) return 0;
   return (v.shape as number[]).reduce((a, b) => a * b, 1) * bytesPerElement(v.dtype);
 }
 

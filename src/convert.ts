@@ -87,3 +87,22 @@ export function convertSameDType(values: TensorLike[], what: string[], opName: s
   }
   return out;
 }
+
+/**
+ * The graph ops on these values are built in (TF's _get_graph_from_inputs): the default graph when
+ * it is a function body being built (inputs from outer graphs are captured into it), else the graph
+ * of the first tensor or variable among the values (looking one level into arrays), else the default.
+ */
+export function graphOf(values: readonly unknown[]): Graph {
+  const dflt = getDefaultGraph();
+  if (dflt.buildingFunction) return dflt;
+  for (const v of values) {
+    if (v instanceof Tensor) return v.graph;
+    if (isVariableLike(v)) return v.value().graph;
+    if (Array.isArray(v)) {
+      const t = v.find((e) => e instanceof Tensor || isVariableLike(e)) as Tensor | VariableLike | undefined;
+      if (t) return t instanceof Tensor ? t.graph : t.value().graph;
+    }
+  }
+  return dflt;
+}

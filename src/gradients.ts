@@ -1,7 +1,7 @@
-import { isFloat } from './core/dtypes.js';
+import { isFloat, type DType } from './core/dtypes.js';
 import { convertToTensor, isVariableLike, type TensorLike, type VariableLike } from './convert.js';
 import { InvalidArgumentError, NotFoundError } from './core/errors.js';
-import { getDefaultGraph, Operation, Tensor } from './graph.js';
+import { getDefaultGraph, topologicalOrder, type Graph, Operation, Tensor } from './graph.js';
 import { formatShape, shapesCompatible } from './core/shape.js';
 
 /** Hooks to API functions the engine needs (set by api modules; avoids an import cycle). */
@@ -15,7 +15,18 @@ export interface GradientsOptions {
   stopGradients?: readonly (Tensor | VariableLike)[];
   unconnectedGradients?: 'none' | 'zero';
   name?: string;
+  /**
+   * The graph the gradient ops go in, when it is not the ys' own: a loop's or cond's gradient body
+   * (a FuncGraph) differentiating the forward body, whose tensors it captures.
+   */
+  buildIn?: Graph;
 }
+
+/**
+ * Tensors gradients flow through: floats, and variants (tensor lists: a TensorArray's gradient is a
+ * list of its elements' gradients).
+ */
+export const carriesGradient = (d: DType): boolean => isFloat(d) || d === 'variant';
 
 function asTensor(x: Tensor | VariableLike): Tensor {
   // A variable's gradient is the gradient of the value ops read (its `read` snapshot); TF1 uses the
@@ -41,7 +52,7 @@ export function gradients(
   if (gyList.length !== yList.length) {
     throw new InvalidArgumentError(`tf.gradients: ${yList.length} ys but ${gyList.length} gradYs`);
   }
-  const g = yList[0]?.graph ?? getDefaultGraph();
+  const g = opts.buildIn ?? yList[0]?.graph ?? getDefaultGraph();
   const stopOps = new Set((opts.stopGradients ?? []).map((t) => asTensor(t).op));
 
   return g.asDefault(() =>
@@ -96,13 +107,12 @@ export function gradients(
         return sum;
       };
 
-      const order = [...between].sort((a, b) => b.id - a.id);
+      const order = topologicalOrder(between).reverse();
       for (const op of order) {
         if (stopOps.has(op)) continue;
         const hasGrad = op.outputs.some((t) => pending.has(t));
         if (!hasGrad) continue;
-        // Only float tensors carry gradients.
-        const outGrads = op.outputs.map((t) => (isFloat(t.dtype) ? aggregate(t) : null));
+        const outGrads = op.outputs.map((t) => (carriesGradient(t.dtype) ? aggregate(t) : null));
         if (outGrads.every((x) => x === null)) continue;
         const def = op.def;
         if (def?.grad === null) continue;
@@ -122,7 +132,7 @@ export function gradients(
         }
         op.inputs.forEach((t, i) => {
           const gi = inGrads[i];
-          if (!gi || !isFloat(t.dtype) || !reached.has(t.op)) return;
+          if (!gi || !carriesGradient(t.dtype) || !reached.has(t.op)) return;
           if (!shapesCompatible(gi.shape, t.shape)) {
             throw new InvalidArgumentError(
               `Gradient of ${op.type} '${op.name}' for input ${i} (${t.name}) has shape ${formatShape(gi.shape)}, expected ${formatShape(t.shape)}`,
@@ -133,7 +143,7 @@ export function gradients(
       }
 
       return xList.map((x) => {
-        const gx = isFloat(x.dtype) ? aggregate(x) : null;
+        const gx = carriesGradient(x.dtype) ? aggregate(x) : null;
         if (gx) return gx;
         return opts.unconnectedGradients === 'zero' ? gradHooks.zerosLike!(x) : null;
       });

@@ -210,10 +210,34 @@ export class Graph {
   private readonly collections = new Map<string, unknown[]>();
   /** Graph-level random seed (tf.setRandomSeed). */
   seed: number | undefined;
-  /** Free-form per-graph storage for library modules (variable scopes, layer name counters, ...). */
-  readonly extras = new Map<string, unknown>();
+  /**
+   * Free-form per-graph storage for library modules (variable scopes, layer name counters, ...). A
+   * function body shares its outer graph's, so variable scopes entered outside a loop hold inside it.
+   */
+  readonly extras: Map<string, unknown>;
   /** Bumped on every change; caches keyed on the graph compare it. */
   version = 0;
+
+  constructor(opts: { extras?: Map<string, unknown> } = {}) {
+    this.extras = opts.extras ?? new Map();
+  }
+
+  /**
+   * Whether this graph is the body of a function (a loop body, a cond branch: a FuncGraph). Ops
+   * built while such a graph is the default go into it, whatever graph their inputs come from
+   * (TensorFlow's rule); inputs from outer graphs are captured.
+   */
+  get buildingFunction(): boolean {
+    return false;
+  }
+
+  /**
+   * The tensor of this graph that stands for `t`, an input of an op being created here. A plain
+   * graph only takes its own tensors; a function body captures those of the graphs around it.
+   */
+  protected resolveInput(t: Tensor, opType: string): Tensor {
+    throw new InvalidArgumentError(`${opType}: input ${t.name} is from a different graph`);
+  }
 
   // ---- default graph ----
   /** Makes this the default graph while fn runs. */
@@ -377,10 +401,8 @@ export class Graph {
   createOp(type: string, inputs: readonly Tensor[], attrs: Record<string, AttrValue> = {}, opts: CreateOpOptions = {}): Operation {
     for (const t of inputs) {
       if (!(t instanceof Tensor)) throw new InvalidArgumentError(`${type}: an input is not a Tensor`);
-      if (t.graph !== this) {
-        throw new InvalidArgumentError(`${type}: input ${t.name} is from a different graph`);
-      }
     }
+    if (inputs.some((t) => t.graph !== this)) inputs = inputs.map((t) => (t.graph === this ? t : this.resolveInput(t, type)));
     // As in TensorFlow, a name ending in '/' is a scope name taken as it is (a variable named after its scope).
     const name = opts.name?.endsWith('/') ? opts.name.slice(0, -1) : this.uniqueName(opts.name ?? type);
     if (this.byName.has(name)) throw new InvalidArgumentError(`Duplicate node name in graph: '${name}'`);
@@ -409,6 +431,60 @@ export class Graph {
     this.version++;
     return op;
   }
+
+  /**
+   * Gives an existing op more inputs and outputs (and new attrs). Only the control-flow gradients
+   * use it, as TensorFlow's do: a forward loop learns which of its intermediates the backward loop
+   * needs only when the gradient is built, and then carries them out as extra loop variables.
+   */
+  extendOp(op: Operation, add: { inputs?: readonly Tensor[]; outputs?: readonly OutputSpec[]; attrs?: Record<string, AttrValue> }): Tensor[] {
+    if (op.graph !== this) throw new InvalidArgumentError(`extendOp: ${op.name} is not in this graph`);
+    const inputs = (add.inputs ?? []).map((t) => (t.graph === this ? t : this.resolveInput(t, op.type)));
+    (op.inputs as Tensor[]).push(...inputs);
+    for (const t of inputs) {
+      const c = this.consumers.get(t);
+      if (c) c.push(op);
+      else this.consumers.set(t, [op]);
+    }
+    const first = op.outputs.length;
+    for (const [i, spec] of (add.outputs ?? []).entries()) op.outputs.push(new Tensor(op, first + i, spec.dtype, spec.shape));
+    if (add.attrs) Object.assign(op.attrs as Record<string, AttrValue>, add.attrs);
+    this.version++;
+    return op.outputs.slice(first);
+  }
+}
+
+/**
+ * The ops in an order where every op comes after its inputs and control inputs (those among `ops`):
+ * creation order, except where extendOp gave an op an input created after it.
+ */
+export function topologicalOrder(ops: Iterable<Operation>): Operation[] {
+  const set = new Set(ops);
+  const byId = [...set].sort((a, b) => a.id - b.id);
+  const state = new Map<Operation, 1 | 2>(); // 1: being visited, 2: emitted
+  const out: Operation[] = [];
+  for (const root of byId) {
+    if (state.has(root)) continue;
+    state.set(root, 1);
+    const stack: { op: Operation; k: number }[] = [{ op: root, k: 0 }];
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const { op } = top;
+      if (top.k < op.inputs.length + op.controlInputs.length) {
+        const k = top.k++;
+        const d = k < op.inputs.length ? op.inputs[k]!.op : op.controlInputs[k - op.inputs.length]!;
+        if (set.has(d) && !state.has(d)) {
+          state.set(d, 1);
+          stack.push({ op: d, k: 0 });
+        }
+        continue;
+      }
+      stack.pop();
+      state.set(op, 2);
+      out.push(op);
+    }
+  }
+  return out;
 }
 
 function makeShapeContext(

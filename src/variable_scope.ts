@@ -8,6 +8,7 @@ import { convertToTensor, isTensorLike, type TensorLike } from './convert.js';
 import { isFloat, type DType } from './core/dtypes.js';
 import { InvalidArgumentError } from './core/errors.js';
 import { getDefaultGraph, GraphKeys, type Graph, type Tensor } from './graph.js';
+import { initScopeGraph } from './func_graph.js';
 import type { Shape } from './core/shape.js';
 import { Variable } from './variables.js';
 import { glorotUniformInitializer, zerosInitializer, type Initializer } from './initializers.js';
@@ -84,7 +85,9 @@ export class VariableScope {
   }
 
   /** Gets the variable `this.name/name`, creating it unless the scope reuses variables. */
-  getVariable(name: string, opts: GetVariableOptions = {}, graph: Graph = getDefaultGraph()): Variable {
+  getVariable(name: string, opts: GetVariableOptions = {}, inGraph: Graph = getDefaultGraph()): Variable {
+    // Variables live in the outermost graph, even when asked for inside a loop body (TF's init_scope).
+    const graph = initScopeGraph(inGraph);
     const fullName = this.name ? `${this.name}/${name}` : name;
     const reuse = opts.reuse ?? this._reuse;
     const initializer = opts.initializer ?? this._initializer;
@@ -172,7 +175,7 @@ class VariableStore {
     });
     this.vars.set(name, v);
     if (opts.regularizer) {
-      const loss = graph.nameScope(`${name}/Regularizer/`, () => opts.regularizer!(v.value()));
+      const loss = graph.asDefault(() => graph.nameScope(`${name}/Regularizer/`, () => opts.regularizer!(v.value())));
       if (loss) graph.addToCollection(GraphKeys.REGULARIZATION_LOSSES, loss);
     }
     return v;

@@ -1,5 +1,5 @@
 import type { DType } from './core/dtypes.js';
-import { convertToTensor, type TensorLike, type VariableLike } from './convert.js';
+import { convertToTensor, graphOf, type TensorLike, type VariableLike } from './convert.js';
 import { InvalidArgumentError } from './core/errors.js';
 import { getDefaultGraph, GraphKeys, type EvalFeedValue, type Graph, type Operation, type Tensor } from './graph.js';
 import type { Shape } from './core/shape.js';
@@ -7,6 +7,7 @@ import { TensorShape } from './core/tensor_shape.js';
 import { sessionFor, type DefaultSession } from './core/default_session.js';
 import type { NDArray } from './core/ndarray.js';
 import { group } from './api/core.js';
+import { initScopeGraph } from './func_graph.js';
 
 export interface VariableOptions {
   name?: string;
@@ -30,10 +31,12 @@ export class Variable implements VariableLike {
   private readonly snapshot: Tensor;
 
   constructor(initialValue: TensorLike | (() => TensorLike), opts: VariableOptions = {}) {
-    const g = getDefaultGraph();
+    // Made in the outermost graph even inside a loop body or cond branch (TF's init_scope): a
+    // variable outlives every iteration, and its initializer runs once, outside.
+    const g = initScopeGraph(getDefaultGraph());
     this.trainable = opts.trainable ?? true;
     const validate = opts.validateShape ?? true;
-    const built = g.controlDependencies(null, () =>
+    const built = g.asDefault(() => g.controlDependencies(null, () =>
       g.nameScope(opts.name ?? 'Variable', (scope) => {
         const init =
           typeof initialValue === 'function'
@@ -50,7 +53,7 @@ export class Variable implements VariableLike {
         const snapshot = g.nameScope('read', () => g.createOp('Identity', [op.outputs[0]!], { T: init.dtype }, { name: (scope + 'read/') }).outputs[0]!);
         return { init, op, initializer, snapshot };
       }),
-    );
+    ));
     this.initialValue = built.init;
     this.op = built.op;
     this.initializer = built.initializer;
@@ -129,19 +132,19 @@ function refOf(ref: Variable | Tensor, opName: string): Tensor {
 export function assign(ref: Variable | Tensor, value: TensorLike, opts: { name?: string; validateShape?: boolean } = {}): Tensor {
   const r = refOf(ref, 'Assign');
   const v = convertToTensor(value, r.dtype);
-  return r.graph.createOp('Assign', [r, v], { T: r.dtype, validate_shape: opts.validateShape ?? true, use_locking: true }, { name: opts.name ?? 'Assign' }).outputs[0]!;
+  return graphOf([r]).createOp('Assign', [r, v], { T: r.dtype, validate_shape: opts.validateShape ?? true, use_locking: true }, { name: opts.name ?? 'Assign' }).outputs[0]!;
 }
 
 export function assignAdd(ref: Variable | Tensor, value: TensorLike, opts: { name?: string } = {}): Tensor {
   const r = refOf(ref, 'AssignAdd');
   const v = convertToTensor(value, r.dtype);
-  return r.graph.createOp('AssignAdd', [r, v], { T: r.dtype, use_locking: false }, { name: opts.name ?? 'AssignAdd' }).outputs[0]!;
+  return graphOf([r]).createOp('AssignAdd', [r, v], { T: r.dtype, use_locking: false }, { name: opts.name ?? 'AssignAdd' }).outputs[0]!;
 }
 
 export function assignSub(ref: Variable | Tensor, value: TensorLike, opts: { name?: string } = {}): Tensor {
   const r = refOf(ref, 'AssignSub');
   const v = convertToTensor(value, r.dtype);
-  return r.graph.createOp('AssignSub', [r, v], { T: r.dtype, use_locking: false }, { name: opts.name ?? 'AssignSub' }).outputs[0]!;
+  return graphOf([r]).createOp('AssignSub', [r, v], { T: r.dtype, use_locking: false }, { name: opts.name ?? 'AssignSub' }).outputs[0]!;
 }
 
 export function globalVariables(scope?: string): Variable[] {

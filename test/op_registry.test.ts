@@ -12,8 +12,8 @@ const scalar = (v: number) => ({ tensor: { dtype: 1, tensor_shape: {}, float_val
 describe('op registry', () => {
   it('every op names its inputs, at most one of them variadic, and no internal op shares a registered name', () => {
     for (const def of listOps()) {
-      expect(def.inputs.every((n) => /^[a-z_0-9]+\*?$/.test(n)), def.type).toBe(true);
-      expect(def.inputs.filter((n) => n.endsWith('*')).length, def.type).toBeLessThanOrEqual(1);
+      expect(def.inputs.every((n) => /^[a-z_0-9]+(\*|\[\])?$/.test(n)), def.type).toBe(true);
+      expect(def.inputs.filter((n) => n.endsWith('*') || n.endsWith('[]')).length, def.type).toBeLessThanOrEqual(1);
     }
     for (const def of listInternalOps()) {
       expect(def.type.startsWith('_'), def.type).toBe(true);

@@ -1,28 +1,15 @@
 // Array ops API: creation (zeros, fill, range), shape manipulation, slicing, gathering, padding.
-import { convertSameDType, convertToTensor, isVariableLike, makeConst, type TensorLike } from '../convert.js';
+import { convertSameDType, convertToTensor, isVariableLike, makeConst, type TensorLike, graphOf } from '../convert.js';
 import { allocData, type DType } from '../core/dtypes.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { gradHooks } from '../gradients.js';
-import { type AttrValue, getDefaultGraph, type Graph, Tensor } from '../graph.js';
+import { type AttrValue, type Graph, Tensor } from '../graph.js';
 import { NDArray, numElements } from '../core/ndarray.js';
 import { formatShape, isFullyDefined } from '../core/shape.js';
 import { cast, subtract } from './math.js';
 
 /** A shape, axis list or index vector: a tensor-like, or a JS array that may mix numbers and scalar tensors. */
 export type IntArrayLike = TensorLike | readonly (number | Tensor)[];
-
-/** The graph of the first tensor or variable among values, else the default graph. */
-function graphOf(values: readonly unknown[]): Graph {
-  for (const v of values) {
-    if (v instanceof Tensor) return v.graph;
-    if (isVariableLike(v)) return v.value().graph;
-    if (Array.isArray(v)) {
-      const t = v.find((e) => e instanceof Tensor) as Tensor | undefined;
-      if (t) return t.graph;
-    }
-  }
-  return getDefaultGraph();
-}
 
 /**
  * Runs fn in TF's name_scope(name) on the inputs' graph. fn gets the scope ('Reshape/'), which is

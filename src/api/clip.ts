@@ -1,20 +1,12 @@
 // Value and norm clipping (TF's clip_ops), composed from math ops so gradients follow from theirs.
-import { convertToTensor, isVariableLike, type TensorLike } from '../convert.js';
+import { convertToTensor, type TensorLike, graphOf } from '../convert.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { getDefaultGraph, type Graph, Tensor } from '../graph.js';
+import { Tensor } from '../graph.js';
 import { formatShape, shapesCompatible } from '../core/shape.js';
 import { identity } from './core.js';
 import { onesLike, stack } from './array.js';
 import { add, divide, greater, maximum, minimum, multiply, reduceSum, sqrt, subtract, where } from './math.js';
 import { l2Loss } from './nn.js';
-
-function graphOf(values: readonly unknown[]): Graph {
-  for (const v of values) {
-    if (v instanceof Tensor) return v.graph;
-    if (isVariableLike(v)) return v.value().graph;
-  }
-  return getDefaultGraph();
-}
 
 function scoped<T>(values: readonly unknown[], name: string | undefined, defaultName: string, fn: (scope: string) => T): T {
   const g = graphOf(values);

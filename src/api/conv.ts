@@ -1,8 +1,8 @@
 // tf.nn convolution and pooling: conv2d, conv2dTranspose, depthwiseConv2d, maxPool, avgPool and the
 // backprop ops TF1 exposes (conv2dBackpropInput, conv2dBackpropFilter, depthwiseConv2dNative...).
-import { convertSameDType, convertToTensor, isVariableLike, type TensorLike } from '../convert.js';
+import { convertSameDType, convertToTensor, type TensorLike, graphOf } from '../convert.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { type AttrValue, getDefaultGraph, type Graph, Tensor } from '../graph.js';
+import { type AttrValue, type Graph, Tensor } from '../graph.js';
 import { NDArray } from '../core/ndarray.js';
 
 export type DataFormat = 'NHWC' | 'NCHW';
@@ -16,14 +16,6 @@ export interface Conv2DOptions {
   /** Dilation rate: number, [height, width] or 4 elements in dataFormat order. */
   dilations?: SpatialArg;
   name?: string;
-}
-
-function graphOf(values: readonly unknown[]): Graph {
-  for (const v of values) {
-    if (v instanceof Tensor) return v.graph;
-    if (isVariableLike(v)) return v.value().graph;
-  }
-  return getDefaultGraph();
 }
 
 /** TF's name_scope(name) around an op wrapper: the scope string is also the op's exact name. */

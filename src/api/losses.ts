@@ -1,9 +1,9 @@
 // tf.losses (TF1's losses_impl.py and losses/util.py): weighted, reduced losses built from math ops,
 // each added to a collection (GraphKeys.LOSSES by default), so their gradients follow from the ops'.
-import { convertToTensor, isVariableLike, type TensorLike } from '../convert.js';
+import { convertToTensor, isVariableLike, type TensorLike, graphOf } from '../convert.js';
 import { NDArray } from '../core/ndarray.js';
 import { formatShape, shapesCompatible, type Shape } from '../core/shape.js';
-import { getDefaultGraph, GraphKeys, type Graph, Tensor } from '../graph.js';
+import { getDefaultGraph, GraphKeys, Tensor } from '../graph.js';
 import { ValueError } from '../variable_scope.js';
 import { onesLike, range, rank as rankOf, shape as shapeOf, size, squeeze, stridedSlice, zerosLike } from './array.js';
 import { constant, stopGradient } from './core.js';
@@ -71,14 +71,6 @@ export interface LossOptions {
 }
 
 const ASSERT_BROADCASTABLE_ERROR_PREFIX = 'weights can not be broadcast to values.';
-
-function graphOf(values: readonly unknown[]): Graph {
-  for (const v of values) {
-    if (v instanceof Tensor) return v.graph;
-    if (isVariableLike(v)) return v.value().graph;
-  }
-  return getDefaultGraph();
-}
 
 /** TF's name_scope(scope, defaultName, values): a scope of undefined/null takes the default. */
 function scoped<T>(values: readonly unknown[], scope: string | null | undefined, defaultName: string, fn: (scope: string) => T): T {

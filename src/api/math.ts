@@ -1,24 +1,16 @@
 // Public math API: tf.add, tf.matmul, tf.reduceSum, ... Each function creates the op TF1 creates,
 // with TF1's default op name, and converts JS values given for inputs into constants named after
 // the input inside the op's name scope ('Add/y', 'Sum/reduction_indices'), as TF's op wrappers do.
-import { convertToTensor, isVariableLike, type TensorLike } from '../convert.js';
+import { convertToTensor, isVariableLike, type TensorLike, graphOf } from '../convert.js';
 import type { DType } from '../core/dtypes.js';
 import { InvalidArgumentError, OpError } from '../core/errors.js';
-import { getDefaultGraph, type AttrValue, type Graph, Tensor } from '../graph.js';
+import { type AttrValue, type Graph, Tensor } from '../graph.js';
 import { gradHooks } from '../gradients.js';
 import { NDArray } from '../core/ndarray.js';
 import { range, rank as rankOf } from './array.js';
 import { identity } from './core.js';
 
 export type Axis = number | readonly number[] | TensorLike;
-
-function graphOf(values: readonly unknown[]): Graph {
-  for (const v of values) {
-    if (v instanceof Tensor) return v.graph;
-    if (isVariableLike(v)) return v.value().graph;
-  }
-  return getDefaultGraph();
-}
 
 /** Values whose dtype is their own (tensors, variables, arrays): JS literals take theirs. */
 function ownDType(v: unknown): DType | undefined {

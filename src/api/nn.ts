@@ -1,8 +1,8 @@
 // tf.nn: activations, softmax, bias add and the cross-entropy / L2 losses.
-import { convertSameDType, convertToTensor, isVariableLike, type TensorLike } from '../convert.js';
+import { convertSameDType, convertToTensor, isVariableLike, type TensorLike, graphOf as graphOfValues } from '../convert.js';
 import { isInteger } from '../core/dtypes.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { getDefaultGraph, type Graph, Tensor } from '../graph.js';
+import { type Graph, Tensor } from '../graph.js';
 import { NDArray } from '../core/ndarray.js';
 import { formatShape, mergeShapes, shapesCompatible, type Shape } from '../core/shape.js';
 import { concat, reshape, shape as shapeOf, stridedSlice, transpose, zerosLike } from './array.js';
@@ -11,13 +11,8 @@ import { add, cast, exp, greaterEqual, log1p, multiply, negative, subtract, wher
 
 export { sigmoid, tanh } from './math.js';
 
-/** The graph of the first tensor or variable among values, else the default graph (TF's name_scope(values)). */
 function graphOf(...values: unknown[]): Graph {
-  for (const v of values) {
-    if (v instanceof Tensor) return v.graph;
-    if (isVariableLike(v)) return v.value().graph;
-  }
-  return getDefaultGraph();
+  return graphOfValues(values);
 }
 
 /** Runs fn inside `graph.asDefault` and TF's name_scope(name, defaultName); fn gets the scope ('x/'). */
@@ -233,7 +228,7 @@ function softmaxXentV2(args: SoftmaxCrossEntropyArgs): Tensor {
 
 /** The fused two-output op on 2-D inputs; returns the loss. */
 function xentOp(logits: Tensor, labels: Tensor, name: string): Tensor {
-  return logits.graph.createOp('SoftmaxCrossEntropyWithLogits', [logits, labels], { T: logits.dtype }, { name }).outputs[0]!;
+  return graphOf(logits).createOp('SoftmaxCrossEntropyWithLogits', [logits, labels], { T: logits.dtype }, { name }).outputs[0]!;
 }
 
 export interface SparseSoftmaxCrossEntropyArgs {
@@ -268,7 +263,7 @@ export function sparseSoftmaxCrossEntropyWithLogits(args: SparseSoftmaxCrossEntr
       );
     }
     const op = (x: Tensor, y: Tensor): Tensor =>
-      x.graph.createOp('SparseSoftmaxCrossEntropyWithLogits', [x, y], { T: x.dtype, Tlabels: y.dtype }, { name: opName }).outputs[0]!;
+      graphOf(x).createOp('SparseSoftmaxCrossEntropyWithLogits', [x, y], { T: x.dtype, Tlabels: y.dtype }, { name: opName }).outputs[0]!;
     if (xs !== null && xs.length === 2) return op(logits, labels);
     const classes = xs?.[xs.length - 1] ?? null;
     const flat = classes !== null ? [-1, classes] : concat([[-1], stridedSlice(shapeOf(logits), [-1], [0], [1], { endMask: 1 })], 0);

@@ -1,8 +1,8 @@
 // tf.norm / tf.linalg.norm (TF 1.15's linalg_ops.norm), composed from math ops so the gradient
 // follows from theirs.
-import { convertToTensor, isVariableLike, type TensorLike } from '../convert.js';
+import { convertToTensor, type TensorLike, graphOf as graphOfValues } from '../convert.js';
 import { UnimplementedError } from '../core/errors.js';
-import { getDefaultGraph, type Graph, Tensor } from '../graph.js';
+import { type Graph, Tensor } from '../graph.js';
 import { ValueError } from '../variable_scope.js';
 import { squeeze } from './array.js';
 import { abs, multiply, pow, reduceMax, reduceSum, sqrt } from './math.js';
@@ -26,9 +26,7 @@ export interface NormOptions {
 }
 
 function graphOf(v: unknown): Graph {
-  if (v instanceof Tensor) return v.graph;
-  if (isVariableLike(v)) return v.value().graph;
-  return getDefaultGraph();
+  return graphOfValues([v]);
 }
 
 const AXIS_ERROR = "'axis' must be None, an integer, or a tuple of 2 unique integers";

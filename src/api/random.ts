@@ -1,5 +1,5 @@
 // Random tensors with TF1's seed semantics (graph seed + op seed -> the ops' seed/seed2 attrs).
-import { convertToTensor, isVariableLike, type TensorLike } from '../convert.js';
+import { convertToTensor, isVariableLike, type TensorLike, graphOf } from '../convert.js';
 import type { DType } from '../core/dtypes.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { getDefaultGraph, type Graph, Tensor } from '../graph.js';
@@ -47,14 +47,6 @@ export interface RandomUniformOptions {
   dtype?: DType;
   seed?: number;
   name?: string;
-}
-
-function graphOf(values: readonly unknown[]): Graph {
-  for (const v of values) {
-    if (v instanceof Tensor) return v.graph;
-    if (isVariableLike(v)) return v.value().graph;
-  }
-  return getDefaultGraph();
 }
 
 /** TF's shape_tensor: a shape argument as an int32 vector (JS arrays may hold scalar tensors). */

@@ -1,9 +1,11 @@
 /**
  * Element types. 'string' (TF's DT_STRING: byte strings) exists for summaries and for graphs and
- * checkpoints written by TensorFlow; kernels are numeric unless they say otherwise.
+ * checkpoints written by TensorFlow; kernels are numeric unless they say otherwise. 'variant' (TF's
+ * DT_VARIANT) is the type of a scalar holding a tensor list (a TensorArray): the runtime keeps such
+ * values itself and never hands one to a kernel or a caller.
  */
-export type DType = 'float32' | 'int32' | 'int64' | 'bool' | 'string';
-export const DTYPES: readonly DType[] = ['float32', 'int32', 'int64', 'bool', 'string'];
+export type DType = 'float32' | 'int32' | 'int64' | 'bool' | 'string' | 'variant';
+export const DTYPES: readonly DType[] = ['float32', 'int32', 'int64', 'bool', 'string', 'variant'];
 
 /** Storage of a string tensor: one byte string per element. */
 export type StringArray = Uint8Array[];
@@ -34,11 +36,13 @@ export function allocData(dtype: DType, size: number): TypedArray {
       return new Uint8Array(size);
     case 'string':
       return Array.from({ length: size }, () => new Uint8Array(0));
+    case 'variant':
+      throw new Error('variant values (tensor lists) have no element storage');
   }
 }
 
 export function bytesPerElement(dtype: DType): number {
-  if (dtype === 'string') throw new Error('string tensors have no fixed element size');
+  if (dtype === 'string' || dtype === 'variant') throw new Error(`${dtype} tensors have no fixed element size`);
   return dtype === 'int64' ? 8 : dtype === 'bool' ? 1 : 4;
 }
 

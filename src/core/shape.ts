@@ -87,3 +87,17 @@ export function stridesOf(shape: readonly number[]): number[] {
   }
   return s;
 }
+
+/**
+ * The most specific shape both a and b are instances of (TF's most_specific_compatible_shape):
+ * dims that agree are kept, others become unknown; shapes of different ranks give unknown rank.
+ */
+export function generalizeShapes(a: Shape, b: Shape): Shape {
+  if (a === null || b === null || a.length !== b.length) return null;
+  return a.map((d, i) => (d === b[i] ? d : null));
+}
+
+export function shapesEqual(a: Shape, b: Shape): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}

@@ -198,6 +198,7 @@ export function readTensor(entry: BundleTensorEntry, shard: Uint8Array, shardNam
     throw new DataLossError(`${what}: bytes [${entry.offset}, ${entry.offset + entry.size}) lie past the end of the data file (${shard.length} bytes)`);
   }
   if (entry.dtype === 'string') return readStrings(entry, shard, what);
+  if (entry.dtype === 'variant') throw new DataLossError(`${what}: variant tensors are not restorable`);
   const actual = crc32c(shard, entry.offset, entry.offset + entry.size);
   if (actual !== entry.crc) {
     throw new DataLossError(`${what}: checksum does not match: stored ${hex(entry.crc)} vs. calculated on the restored bytes ${hex(actual)}`);

@@ -2,7 +2,7 @@
  * tf.summary: summary ops (TensorFlow 1's tf.summary.scalar, histogram, image, text, merge,
  * mergeAll) and the FileWriter that writes their output for TensorBoard.
  */
-import { convertToTensor, type TensorLike } from '../convert.js';
+import { convertToTensor, type TensorLike, graphOf as graphOfValues } from '../convert.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { getDefaultGraph, GraphKeys, Tensor, type Graph } from '../graph.js';
 import { NDArray } from '../core/ndarray.js';
@@ -51,10 +51,8 @@ function collect(graph: Graph, t: Tensor, collections: string[] | undefined): Te
   return t;
 }
 
-function graphOf(x: TensorLike): Graph {
-  if (x instanceof Tensor) return x.graph;
-  if (typeof x === 'object' && x !== null && 'isVariable' in x) return (x as { value(): Tensor }).value().graph;
-  return getDefaultGraph();
+function graphOf(v: unknown): Graph {
+  return graphOfValues([v]);
 }
 
 /** A summary of a real scalar (ScalarSummary): simple_value = float(tensor). */

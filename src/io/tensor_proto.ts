@@ -11,6 +11,7 @@ const TO_TF: Record<DType, number> = {
   string: DT.DT_STRING,
   int64: DT.DT_INT64,
   bool: DT.DT_BOOL,
+  variant: DT.DT_VARIANT,
 };
 const FROM_TF = new Map<number, DType>(Object.entries(TO_TF).map(([k, v]) => [v, k as DType]));
 const TF_NAMES = new Map<number, string>(Object.entries(DT).map(([k, v]) => [v, k]));
@@ -91,7 +92,7 @@ export function tensorBytes(a: NDArray): Uint8Array {
 }
 
 /** An NDArray from little-endian element bytes (copied, so the result is aligned and owned). */
-export function arrayFromBytes(dtype: Exclude<DType, 'string'>, shape: readonly number[], bytes: Uint8Array): NDArray {
+export function arrayFromBytes(dtype: Exclude<DType, 'string' | 'variant'>, shape: readonly number[], bytes: Uint8Array): NDArray {
   // new Uint8Array(view) copies; Buffer.slice (what protobufjs gives in Node) would not.
   const copy = new Uint8Array(bytes);
   switch (dtype) {
@@ -107,7 +108,7 @@ export function arrayFromBytes(dtype: Exclude<DType, 'string'>, shape: readonly 
   }
 }
 
-function bytesPer(d: Exclude<DType, 'string'>): number {
+function bytesPer(d: Exclude<DType, 'string' | 'variant'>): number {
   return d === 'int64' ? 8 : d === 'bool' ? 1 : 4;
 }
 
@@ -160,6 +161,7 @@ export function tensorFromProto(p: TensorProto, what = 'tensor'): NDArray {
   const shape = concreteShape(p.tensor_shape, what);
   const n = elementCount(shape);
   const content = p.tensor_content;
+  if (dtype === 'variant') throw new InvalidArgumentError(`${what}: variant tensors cannot be read from a TensorProto`);
   if (dtype === 'string') {
     const vals = p.string_val ?? [];
     if (content && content.length) throw new InvalidArgumentError(`${what}: string tensors in tensor_content are not supported`);

@@ -7,5 +7,6 @@ import { nnCases } from './nn.js';
 import { convCases } from './conv.js';
 import { nnExtraCases } from './nn_extra.js';
 import { compatCases } from './compat.js';
+import { controlFlowCases } from './control_flow.js';
 
-export const allGradCases: GradCase[] = [...coreCases, ...mathCases, ...arrayCases, ...nnCases, ...convCases, ...nnExtraCases, ...compatCases];
+export const allGradCases: GradCase[] = [...coreCases, ...mathCases, ...arrayCases, ...nnCases, ...convCases, ...nnExtraCases, ...compatCases, ...controlFlowCases];

@@ -1,6 +1,7 @@
 // Core and variable kernels on WebGPU.
 import { FailedPreconditionError, InvalidArgumentError } from '../../../src/core/errors.js';
 import { formatShape, isFullyDefined, sameShape } from '../../../src/core/shape.js';
+import { COPY } from '../../../ops/registry.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
 import { bindings, load, perElement, store } from '../wgsl.js';
@@ -13,6 +14,17 @@ registerGpuKernel('PlaceholderWithDefault', (_ctx, [x]) => [x!]);
 registerGpuKernel('Identity', (_ctx, [x]) => [x!]);
 registerGpuKernel('StopGradient', (_ctx, [x]) => [x!]);
 registerGpuKernel('NoOp', () => []);
+// Values leaving a loop body's buffers (runtime/control_flow.ts): buffer values are copied into the
+// step's own outputs; host values are immutable and pass as they are.
+registerGpuKernel(COPY, (ctx, inputs) => {
+  const skip = (ctx.node.attrs.skip as readonly boolean[] | undefined) ?? [];
+  return inputs.map((x, k) => {
+    if (skip[k] || x.host || !x.buffer) return x;
+    const y = ctx.output(k, x.dtype, x.shape);
+    ctx.copy(x, y);
+    return y;
+  });
+});
 
 registerGpuKernel('VariableV2', (ctx) => {
   const v = ctx.state.variables.get(ctx.node.varName!);

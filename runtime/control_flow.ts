@@ -1,0 +1,511 @@
+// What the runtime runs itself rather than through a backend kernel: functional control flow (If,
+// While) over the nested plans the compiler made for their bodies, and tensor lists (the values
+// TensorArrays and loop-gradient accumulators are), whose elements are backend handles.
+//
+// Memory. A body plan's values live in its arena (CPU) or its per-plan GPU buffers. A loop runs
+// iteration k on one of two arena leases and k+1 on the other, so an iteration's inputs (the
+// previous one's outputs) are never overwritten while it runs; a value leaving the loop, or kept in
+// a list, is copied out with the `_Copy` kernel. Nothing of a run is kept in module state.
+import type { DType } from '../src/core/dtypes.js';
+import { InvalidArgumentError, InternalError } from '../src/core/errors.js';
+import { NDArray } from '../src/core/ndarray.js';
+import type { Shape } from '../src/core/shape.js';
+import { COPY } from '../ops/registry.js';
+import type { Backend, KernelNode, PlannedOutputs, RuntimeState, StepContext } from './backend.js';
+import type { Plan, Step } from './plan.js';
+
+/** A compiled function body: its plan, and how its outputs relate to its inputs. */
+export interface FunctionPlan {
+  readonly plan: Plan;
+  /** Plan slot of each function input, in the FuncGraph's input order. */
+  readonly args: readonly number[];
+  /** For each output: the input it is (or is a view of), else -1. */
+  readonly outputRoots: readonly number[];
+}
+
+/** What a runtime kernel sees of the step being run. */
+export interface RuntimeEnv<H> {
+  readonly backend: Backend<H>;
+  readonly state: RuntimeState<H>;
+  readonly ctx: StepContext | undefined;
+  readonly planned: PlannedOutputs | undefined;
+  readonly live: () => boolean;
+}
+
+type Maybe<T> = T | Promise<T>;
+export type RuntimeKernel = <H>(env: RuntimeEnv<H>, step: Step, inputs: unknown[]) => Maybe<unknown[]>;
+
+/** A tensor list: a variant value the runtime keeps. Lists are immutable; ops make new ones. */
+export class TensorList<H = unknown> {
+  constructor(
+    readonly items: readonly (H | undefined)[],
+    readonly dtype: DType,
+    readonly elementShape: Shape,
+  ) {}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/**
+ * Runs a generator that yields values which may be promises: synchronously as long as none is,
+ * then asynchronously. CPU loops never touch a promise; a GPU loop waits for its predicate.
+ */
+function drive<T>(gen: Generator<unknown, T, unknown>): Maybe<T> {
+  let r = gen.next();
+  while (!r.done) {
+    const v = r.value;
+    if (v instanceof Promise) return finishAsync(gen, v);
+    r = gen.next(v);
+  }
+  return r.value;
+}
+
+async function finishAsync<T>(gen: Generator<unknown, T, unknown>, first: Promise<unknown>): Promise<T> {
+  let pending: unknown = first;
+  for (;;) {
+    let r: IteratorResult<unknown, T>;
+    try {
+      const v = pending instanceof Promise ? await pending : pending;
+      r = gen.next(v);
+    } catch (e) {
+      r = gen.throw(e);
+    }
+    if (r.done) return r.value;
+    pending = r.value;
+  }
+}
+
+function hostValue<H>(env: RuntimeEnv<H>, h: H): Maybe<NDArray> {
+  return env.backend.read ? env.backend.read(h) : env.backend.download(h);
+}
+
+function scalarNumber(a: NDArray): number {
+  return Number(a.data[0] as number | bigint);
+}
+
+function truthy(a: NDArray): boolean {
+  return Number(a.data[0] as number | bigint) !== 0;
+}
+
+function node(spec: Partial<KernelNode> & Pick<KernelNode, 'name' | 'type' | 'outputs' | 'inputDTypes' | 'inputShapes'>): KernelNode {
+  return { attrs: {}, refVars: spec.inputDTypes.map(() => undefined), ...spec };
+}
+
+/** Copies of `values` in memory of their own (variant values pass as they are). */
+function copyOut<H>(env: RuntimeEnv<H>, step: Step, values: unknown[]): Maybe<unknown[]> {
+  const outs = step.node.outputs;
+  const copy = node({
+    name: `${step.node.name}/copy`,
+    type: COPY,
+    attrs: { skip: outs.map((o) => o.dtype === 'variant') },
+    outputs: outs,
+    inputDTypes: outs.map((o) => o.dtype),
+    inputShapes: outs.map((o) => o.shape),
+  });
+  return env.backend.execute(copy, values as H[], env.state, env.ctx, env.planned) as Maybe<unknown[]>;
+}
+
+/** A copy of one value in fresh memory (an element entering a list). */
+function copyFresh<H>(env: RuntimeEnv<H>, h: H, dtype: DType): Maybe<H> {
+  const shape = env.backend.shapeOf(h);
+  const r = env.backend.execute(
+    node({ name: '_list_element_copy', type: COPY, attrs: { skip: [false] }, outputs: [{ dtype, shape }], inputDTypes: [dtype], inputShapes: [shape] }),
+    [h],
+    env.state,
+  );
+  return r instanceof Promise ? r.then((x) => x[0]!) : r[0]!;
+}
+
+function then<T, U>(x: Maybe<T>, f: (v: T) => Maybe<U>): Maybe<U> {
+  return x instanceof Promise ? x.then(f) : f(x);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control flow
+
+function fn(step: Step, name: string): FunctionPlan {
+  const f = step.functions?.[name];
+  if (!f) throw new InternalError(`${step.what}: function '${name}' was not compiled`, step.opName);
+  return f;
+}
+
+const runIf: RuntimeKernel = (env, step, inputs) =>
+  drive(
+    (function* () {
+      const pred = (yield hostValue(env, inputs[0] as never)) as NDArray;
+      const branch = fn(step, truthy(pred) ? 'then_branch' : 'else_branch');
+      const lease = branch.plan.leaseArena(env.backend);
+      try {
+        const outs = (yield branch.plan.invoke(env, branch.args, inputs.slice(1), lease, 0)) as unknown[];
+        return (yield copyOut(env, step, outs)) as unknown[];
+      } finally {
+        branch.plan.returnArena(lease);
+      }
+    })(),
+  );
+
+const runWhile: RuntimeKernel = (env, step, inputs) =>
+  drive(
+    (function* () {
+      const cond = fn(step, 'cond');
+      const body = fn(step, 'body');
+      const condLease = cond.plan.leaseArena(env.backend);
+      const leases = [body.plan.leaseArena(env.backend), body.plan.leaseArena(env.backend)] as const;
+      try {
+        let vars = inputs;
+        for (let k = 0; ; k++) {
+          const c = (yield cond.plan.invoke(env, cond.args, vars, condLease, 0)) as unknown[];
+          const p = (yield hostValue(env, c[0] as never)) as NDArray;
+          if (!truthy(p)) break;
+          if (!env.live()) break;
+          const out = (yield body.plan.invoke(env, body.args, vars, leases[k & 1], (k & 1) as 0 | 1)) as unknown[];
+          // An output that is another input (loop variables swapped) lives where that input did:
+          // in the arena the next iteration writes. It gets memory of its own.
+          for (let i = 0; i < out.length; i++) {
+            const r = body.outputRoots[i]!;
+            if (r >= 0 && r !== i && !(out[i] instanceof TensorList)) out[i] = yield copyFresh(env, out[i] as never, step.node.outputs[i]!.dtype);
+          }
+          vars = out;
+        }
+        return (yield copyOut(env, step, vars)) as unknown[];
+      } finally {
+        body.plan.returnArena(leases[1]);
+        body.plan.returnArena(leases[0]);
+        cond.plan.returnArena(condLease);
+      }
+    })(),
+  );
+
+// ---------------------------------------------------------------------------------------------
+// Tensor lists
+
+function listOf(step: Step, v: unknown, i = 0): TensorList {
+  if (!(v instanceof TensorList)) throw new InternalError(`${step.what}: input ${i} is not a tensor list`, step.opName);
+  return v;
+}
+
+function shapeFromValue(a: NDArray): Shape {
+  if (a.rank === 0) return null;
+  return Array.from(a.data as Int32Array, (d) => (Number(d) < 0 ? null : Number(d)));
+}
+
+/** The concrete shape an unset element of `l` takes: `given` when full, else the list's, else a set element's. */
+function elementShape<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, given?: Shape): number[] {
+  const full = (s: Shape | undefined): s is number[] => !!s && s.every((d) => d !== null);
+  if (full(given)) return given;
+  if (full(l.elementShape)) return l.elementShape;
+  const known = l.items.find((x) => x !== undefined);
+  if (known !== undefined) return env.backend.shapeOf(known);
+  throw new InvalidArgumentError(
+    `${step.what}: an element of the tensor list was never set and its shape is not fully known; set every element or give the list a full element_shape`,
+    step.opName,
+  );
+}
+
+function zerosOf<H>(env: RuntimeEnv<H>, dtype: DType, shape: number[]): H {
+  return env.backend.upload(NDArray.zeros(shape, dtype));
+}
+
+function element<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, i: number, given?: Shape): H {
+  if (i < 0 || i >= l.items.length) {
+    throw new InvalidArgumentError(`${step.what}: index ${i} out of range for a tensor list of ${l.items.length} elements`, step.opName);
+  }
+  return l.items[i] ?? zerosOf(env, l.dtype, elementShape(env, step, l, given));
+}
+
+function index(step: Step, a: NDArray, size: number, what: string): number {
+  const i = scalarNumber(a);
+  if (!Number.isInteger(i) || i < 0 || i >= size) {
+    throw new InvalidArgumentError(`${step.what}: ${what} ${i} is out of range for a tensor list of ${size} elements`, step.opName);
+  }
+  return i;
+}
+
+const elementDType = (step: Step): DType => step.node.attrs.element_dtype as DType;
+
+/** The Pack of the elements (zeros for unset ones), into the step's planned output. */
+function stackItems<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, picks: readonly number[], given: Shape): Maybe<H> {
+  const dtype = l.dtype;
+  if (picks.length === 0) {
+    return zerosOf(env, dtype, [0, ...elementShape(env, step, l, given)]);
+  }
+  const items = picks.map((i) => element(env, step, l, i, given));
+  const shapes = items.map((h) => env.backend.shapeOf(h));
+  const first = shapes[0]!;
+  shapes.forEach((s, k) => {
+    if (s.length !== first.length || s.some((d, j) => d !== first[j])) {
+      throw new InvalidArgumentError(
+        `${step.what}: elements of a tensor list must share one shape to be stacked, but element ${picks[0]} is [${first.join(',')}] and element ${picks[k]} is [${s.join(',')}]`,
+        step.opName,
+      );
+    }
+  });
+  const pack = node({
+    name: `${step.node.name}/stack`,
+    type: 'Pack',
+    attrs: { N: items.length, axis: 0, T: dtype },
+    outputs: [{ dtype, shape: [items.length, ...first] }],
+    inputDTypes: items.map(() => dtype),
+    inputShapes: shapes,
+  });
+  const r = env.backend.execute(pack, items, env.state, env.ctx, env.planned);
+  return then(r, (x) => x[0]!);
+}
+
+function unstackInto<H>(env: RuntimeEnv<H>, step: Step, t: H, dtype: DType): Maybe<H[]> {
+  const shape = env.backend.shapeOf(t);
+  if (shape.length === 0) throw new InvalidArgumentError(`${step.what}: a scalar cannot be split into a tensor list`, step.opName);
+  const n = shape[0]!;
+  if (n === 0) return [];
+  const el = shape.slice(1);
+  const r = env.backend.execute(
+    node({
+      name: `${step.node.name}/unstack`,
+      type: 'Unpack',
+      attrs: { num: n, axis: 0, T: dtype },
+      outputs: Array.from({ length: n }, () => ({ dtype, shape: el })),
+      inputDTypes: [dtype],
+      inputShapes: [shape],
+    }),
+    [t],
+    env.state,
+  );
+  return r;
+}
+
+const listKernels: Record<string, RuntimeKernel> = {
+  EmptyTensorList: (env, step, inputs) =>
+    then(hostValue(env, inputs[0] as never), (es) => [new TensorList([], elementDType(step), shapeFromValue(es))]),
+
+  TensorListReserve: (env, step, inputs) =>
+    drive(
+      (function* () {
+        const es = (yield hostValue(env, inputs[0] as never)) as NDArray;
+        const n = scalarNumber((yield hostValue(env, inputs[1] as never)) as NDArray);
+        if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${step.what}: num_elements must be >= 0, got ${n}`, step.opName);
+        return [new TensorList(new Array(n).fill(undefined), elementDType(step), shapeFromValue(es))];
+      })(),
+    ),
+
+  TensorListLength: (env, step, inputs) => [env.backend.upload(NDArray.from(listOf(step, inputs[0]).items.length, 'int32'))],
+
+  TensorListPushBack: (env, step, inputs) => {
+    const l = listOf(step, inputs[0]);
+    return then(copyFresh(env, inputs[1] as never, l.dtype), (x) => [new TensorList([...l.items, x], l.dtype, l.elementShape)]);
+  },
+
+  TensorListPopBack: (env, step, inputs) => {
+    const l = listOf(step, inputs[0]);
+    if (l.items.length === 0) throw new InvalidArgumentError(`${step.what}: Trying to pop from an empty list.`, step.opName);
+    return then(hostValue(env, inputs[1] as never), (es) => [
+      new TensorList(l.items.slice(0, -1), l.dtype, l.elementShape),
+      element(env, step, l as TensorList<never>, l.items.length - 1, shapeFromValue(es)),
+    ]);
+  },
+
+  TensorListSetItem: (env, step, inputs) => {
+    const l = listOf(step, inputs[0]);
+    return drive(
+      (function* () {
+        const at = (yield hostValue(env, inputs[1] as never)) as NDArray;
+        const grow = step.node.attrs.resize_if_index_out_of_bounds === true;
+        const i = index(step, at, grow ? Math.max(l.items.length, scalarNumber(at) + 1) : l.items.length, 'index');
+        const x = yield copyFresh(env, inputs[2] as never, l.dtype);
+        const items = [...l.items];
+        while (items.length <= i) items.push(undefined);
+        items[i] = x;
+        return [new TensorList(items, l.dtype, l.elementShape)];
+      })(),
+    );
+  },
+
+  TensorListGetItem: (env, step, inputs) => {
+    const l = listOf(step, inputs[0]);
+    return drive(
+      (function* () {
+        const i = index(step, (yield hostValue(env, inputs[1] as never)) as NDArray, l.items.length, 'index');
+        const es = (yield hostValue(env, inputs[2] as never)) as NDArray;
+        return [element(env, step, l as TensorList<never>, i, shapeFromValue(es))];
+      })(),
+    );
+  },
+
+  TensorListStack: (env, step, inputs) => {
+    const l = listOf(step, inputs[0]);
+    return drive(
+      (function* () {
+        const es = (yield hostValue(env, inputs[1] as never)) as NDArray;
+        const picks = l.items.map((_, i) => i);
+        return [yield stackItems(env, step, l as TensorList<never>, picks, shapeFromValue(es))];
+      })(),
+    );
+  },
+
+  TensorListGather: (env, step, inputs) => {
+    const l = listOf(step, inputs[0]);
+    return drive(
+      (function* () {
+        const idx = (yield hostValue(env, inputs[1] as never)) as NDArray;
+        const es = (yield hostValue(env, inputs[2] as never)) as NDArray;
+        const picks = Array.from(idx.data as Int32Array, (d) => index(step, NDArray.from(Number(d), 'int32'), l.items.length, 'index'));
+        return [yield stackItems(env, step, l as TensorList<never>, picks, shapeFromValue(es))];
+      })(),
+    );
+  },
+
+  TensorListFromTensor: (env, step, inputs) =>
+    drive(
+      (function* () {
+        const es = (yield hostValue(env, inputs[1] as never)) as NDArray;
+        const dtype = elementDType(step);
+        const items = (yield unstackInto(env, step, inputs[0] as never, dtype)) as unknown[];
+        const shape = env.backend.shapeOf(inputs[0] as never).slice(1);
+        const given = shapeFromValue(es);
+        return [new TensorList(items, dtype, given ?? shape)];
+      })(),
+    ),
+
+  TensorListScatterIntoExistingList: (env, step, inputs) => {
+    const l = listOf(step, inputs[0]);
+    return drive(
+      (function* () {
+        const idx = (yield hostValue(env, inputs[2] as never)) as NDArray;
+        const parts = (yield unstackInto(env, step, inputs[1] as never, l.dtype)) as unknown[];
+        if (parts.length !== idx.size) {
+          throw new InvalidArgumentError(`${step.what}: ${idx.size} indices for a tensor of ${parts.length} elements`, step.opName);
+        }
+        const items = [...l.items];
+        Array.from(idx.data as Int32Array).forEach((d, k) => {
+          const i = Number(d);
+          if (i < 0) throw new InvalidArgumentError(`${step.what}: index ${i} is negative`, step.opName);
+          while (items.length <= i) items.push(undefined);
+          items[i] = parts[k];
+        });
+        return [new TensorList(items, l.dtype, l.elementShape)];
+      })(),
+    );
+  },
+
+  TensorListConcatV2: (env, step, inputs) => {
+    const l = listOf(step, inputs[0]);
+    return drive(
+      (function* () {
+        const es = (yield hostValue(env, inputs[1] as never)) as NDArray;
+        const given = shapeFromValue(es);
+        const items = l.items.map((_, i) => element(env, step, l as TensorList<never>, i, given));
+        const shapes = items.map((h) => env.backend.shapeOf(h));
+        const lengths = NDArray.from(BigInt64Array.from(shapes, (s) => BigInt(s[0] ?? 0)), 'int64', [shapes.length]);
+        if (items.length === 0) {
+          const s = elementShape(env, step, l as TensorList<never>, given);
+          return [zerosOf(env, l.dtype, [0, ...s.slice(1)]), env.backend.upload(lengths)];
+        }
+        const rest = shapes[0]!.slice(1);
+        const total = shapes.reduce((a, s) => a + s[0]!, 0);
+        const axis = env.backend.upload(NDArray.from(0, 'int32'));
+        const r = (yield env.backend.execute(
+          node({
+            name: `${step.node.name}/concat`,
+            type: 'ConcatV2',
+            attrs: { N: items.length, T: l.dtype, Tidx: 'int32' },
+            outputs: [{ dtype: l.dtype, shape: [total, ...rest] }],
+            inputDTypes: [...items.map(() => l.dtype), 'int32'],
+            inputShapes: [...shapes, []],
+          }),
+          [...items, axis],
+          env.state,
+          env.ctx,
+          env.planned,
+        )) as unknown[];
+        return [r[0], env.backend.upload(lengths)];
+      })(),
+    );
+  },
+
+  TensorListSplit: (env, step, inputs) =>
+    drive(
+      (function* () {
+        const es = (yield hostValue(env, inputs[1] as never)) as NDArray;
+        const lengths = (yield hostValue(env, inputs[2] as never)) as NDArray;
+        const dtype = elementDType(step);
+        const t = inputs[0] as never;
+        const shape = env.backend.shapeOf(t);
+        const sizes = Array.from(lengths.data as BigInt64Array, Number);
+        if (sizes.reduce((a, b) => a + b, 0) !== shape[0]) {
+          throw new InvalidArgumentError(`${step.what}: lengths sum to ${sizes.reduce((a, b) => a + b, 0)}, but the tensor has ${shape[0]} rows`, step.opName);
+        }
+        if (sizes.length === 0) return [new TensorList([], dtype, shapeFromValue(es))];
+        const r = (yield env.backend.execute(
+          node({
+            name: `${step.node.name}/split`,
+            type: 'SplitV',
+            attrs: { num_split: sizes.length, T: dtype, Tlen: 'int32' },
+            outputs: sizes.map((n) => ({ dtype, shape: [n, ...shape.slice(1)] })),
+            inputDTypes: [dtype, 'int32', 'int32'],
+            inputShapes: [shape, [sizes.length], []],
+          }),
+          [t, env.backend.upload(NDArray.from(Int32Array.from(sizes), 'int32', [sizes.length])), env.backend.upload(NDArray.from(0, 'int32'))],
+          env.state,
+        )) as unknown[];
+        return [new TensorList(r, dtype, shapeFromValue(es))];
+      })(),
+    ),
+};
+
+/** AddN and Identity of lists (gradients of lists that several ops read): element by element. */
+const variantKernels: Record<string, RuntimeKernel> = {
+  Identity: (_env, _step, inputs) => [inputs[0]],
+  AddN: (env, step, inputs) => {
+    const lists = inputs.map((x, i) => listOf(step, x, i));
+    const n = Math.max(...lists.map((l) => l.items.length));
+    const dtype = lists[0]!.dtype;
+    return drive(
+      (function* () {
+        const items: unknown[] = [];
+        for (let i = 0; i < n; i++) {
+          const parts = lists.map((l) => l.items[i]).filter((x) => x !== undefined);
+          if (parts.length <= 1) {
+            items.push(parts[0]);
+            continue;
+          }
+          const shapes = parts.map((h) => env.backend.shapeOf(h as never));
+          const r = (yield env.backend.execute(
+            node({ name: `${step.node.name}/add`, type: 'AddN', attrs: { N: parts.length, T: dtype }, outputs: [{ dtype, shape: shapes[0]! }], inputDTypes: parts.map(() => dtype), inputShapes: shapes }),
+            parts as never[],
+            env.state,
+          )) as unknown[];
+          items.push(r[0]);
+        }
+        return [new TensorList(items, dtype, lists[0]!.elementShape)];
+      })(),
+    );
+  },
+};
+
+const controlFlowKernels: Record<string, RuntimeKernel> = {
+  If: runIf,
+  StatelessIf: runIf,
+  While: runWhile,
+  StatelessWhile: runWhile,
+};
+
+/** The runtime's own kernel for a node, when the runtime (not the backend) runs it. */
+export function runtimeKernel(n: { type: string; inputDTypes: readonly DType[] }): RuntimeKernel | undefined {
+  if (Object.hasOwn(controlFlowKernels, n.type)) return controlFlowKernels[n.type];
+  if (Object.hasOwn(listKernels, n.type)) return listKernels[n.type];
+  if (n.inputDTypes.includes('variant') && Object.hasOwn(variantKernels, n.type)) return variantKernels[n.type];
+  return undefined;
+}
+
+/**
+ * Whether the outputs of a runtime op go where the plan put them (control flow copies its results
+ * out, stacking packs them): the others hand out values the lists already hold.
+ */
+export function runtimeOutputsPlanned(type: string): boolean {
+  return Object.hasOwn(controlFlowKernels, type) || type === 'TensorListStack' || type === 'TensorListGather' || type === 'TensorListConcatV2';
+}
+
+/** Whether the runtime runs ops of this type itself (for the compiler's kernel check). */
+export function isRuntimeOp(type: string): boolean {
+  return Object.hasOwn(controlFlowKernels, type) || Object.hasOwn(listKernels, type);
+}
