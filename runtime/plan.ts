@@ -124,10 +124,9 @@ export class Plan {
     try {
       const handles = new Map<Tensor, H>();
       for (const [t, v] of feeds) handles.set(t, backend.upload(v));
-      const fill = (slots: unknown[]): void => {
-        for (const [t, slot] of this.feedSlots) slots[slot] = handles.get(t);
-      };
-      const r = this.execute(backend, state, fill, arena, live, 0, false) as H[] | Promise<H[]>;
+      const slots = new Array<unknown>(this.numSlots);
+      for (const [t, slot] of this.feedSlots) slots[slot] = handles.get(t);
+      const r = this.execute(backend, state, slots, arena, live, 0, false) as H[] | Promise<H[]>;
       const fetched = r instanceof Promise ? await r : r;
       // Copied out at once where the backend can: the arena is free again before this run yields.
       if (backend.read) return fetched.map((h) => backend.read!(h));
@@ -144,10 +143,9 @@ export class Plan {
    * lease's arena, or context set `set`'s GPU buffers) until the caller copies them out.
    */
   invoke<H>(env: RuntimeEnv<H>, args: readonly number[], inputs: readonly unknown[], lease: ArenaLease, set: 0 | 1): unknown[] | Promise<unknown[]> {
-    const fill = (slots: unknown[]): void => {
-      for (let i = 0; i < args.length; i++) slots[args[i]!] = inputs[i];
-    };
-    return this.execute(env.backend, env.state, fill, lease, env.live, set, true);
+    const slots = new Array<unknown>(this.numSlots);
+    for (let i = 0; i < args.length; i++) slots[args[i]!] = inputs[i];
+    return this.execute(env.backend, env.state, slots, lease, env.live, set, true);
   }
 
   /** An arena for one function call (CPU plans with a memory plan; undefined elsewhere). */
@@ -161,51 +159,67 @@ export class Plan {
     if (a) this.arenas!.release(a);
   }
 
+  // The step loop is written without closures: a loop body runs it every iteration, and a closure
+  // made per call costs more than a scalar kernel.
   private execute<H>(
     backend: Backend<H>,
     state: RuntimeState<H>,
-    fill: (slots: unknown[]) => void,
+    slots: unknown[],
     arena: ArenaRuntime | undefined,
     live: () => boolean,
     set: 0 | 1,
     nested: boolean,
   ): unknown[] | Promise<unknown[]> {
-    const slots = new Array<H | undefined>(this.numSlots);
-    fill(slots);
     const contexts = (this.contexts[set] ??= this.stepContexts(set));
-    const finish = (): unknown[] | Promise<unknown[]> => {
-      const fetched = this.fetchSlots.map((s) => slots[s]!);
-      if (nested || !backend.endRun) return fetched;
-      return backend.endRun(fetched).then(() => fetched);
-    };
-    const store = (i: number, outputs: H[]): void => {
-      const step = this.steps[i]!;
-      try {
-        checkOutputs(backend, step, outputs);
-      } catch (e) {
-        backend.abortRun?.();
-        throw e;
-      }
-      if (arena) arena.settle(i, outputs as unknown as NDArray[]);
-      const os = step.outputSlots;
-      for (let k = 0; k < os.length; k++) slots[os[k]!] = outputs[k];
-      for (const s of step.release) slots[s] = undefined;
-    };
     // Steps run synchronously until one returns a promise; from there on the loop awaits.
-    const from = async (first: number, pending: Promise<H[]>): Promise<unknown[]> => {
-      store(first, await this.settled(pending, first, backend, live));
-      for (let i = first + 1; i < this.steps.length; i++) {
-        const r = this.launch(i, backend, state, slots, contexts, arena, live);
-        store(i, r instanceof Promise ? await this.settled(r, i, backend, live) : r);
-      }
-      return finish();
-    };
     for (let i = 0; i < this.steps.length; i++) {
-      const r = this.launch(i, backend, state, slots, contexts, arena, live);
-      if (r instanceof Promise) return from(i, r);
-      store(i, r);
+      const r = this.launch(i, backend, state, slots as H[], contexts, arena, live);
+      if (r instanceof Promise) return this.resume(i, r, backend, state, slots, contexts, arena, live, nested);
+      this.store(i, r, backend, slots, arena);
     }
-    return finish();
+    return this.finish(backend, slots, nested);
+  }
+
+  private async resume<H>(
+    first: number,
+    pending: Promise<H[]>,
+    backend: Backend<H>,
+    state: RuntimeState<H>,
+    slots: unknown[],
+    contexts: StepContext[],
+    arena: ArenaRuntime | undefined,
+    live: () => boolean,
+    nested: boolean,
+  ): Promise<unknown[]> {
+    this.store(first, await this.settled(pending, first, backend, live), backend, slots, arena);
+    for (let i = first + 1; i < this.steps.length; i++) {
+      const r = this.launch(i, backend, state, slots as H[], contexts, arena, live);
+      this.store(i, r instanceof Promise ? await this.settled(r, i, backend, live) : r, backend, slots, arena);
+    }
+    return this.finish(backend, slots, nested);
+  }
+
+  private store<H>(i: number, outputs: H[], backend: Backend<H>, slots: unknown[], arena: ArenaRuntime | undefined): void {
+    const step = this.steps[i]!;
+    try {
+      checkOutputs(backend, step, outputs);
+    } catch (e) {
+      backend.abortRun?.();
+      throw e;
+    }
+    if (arena) arena.settle(i, outputs as unknown as NDArray[]);
+    const os = step.outputSlots;
+    for (let k = 0; k < os.length; k++) slots[os[k]!] = outputs[k];
+    const rel = step.release;
+    for (let k = 0; k < rel.length; k++) slots[rel[k]!] = undefined;
+  }
+
+  private finish<H>(backend: Backend<H>, slots: unknown[], nested: boolean): unknown[] | Promise<unknown[]> {
+    const fs = this.fetchSlots;
+    const fetched = new Array<unknown>(fs.length);
+    for (let k = 0; k < fs.length; k++) fetched[k] = slots[fs[k]!];
+    if (nested || !backend.endRun) return fetched;
+    return backend.endRun(fetched as H[]).then(() => fetched);
   }
 
   /** Starts step i, offering its kernel the outputs the arena planned for it. */

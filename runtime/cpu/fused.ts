@@ -628,26 +628,27 @@ function stage(src: Float32Array | Uint8Array, from: number, n: number, at: numb
 function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[]): void {
   const { rows, cols, kinds } = k;
   const heap = wasmHeap;
-  const slot = (i: number): number => i * SLOT_FLOATS;
   const nIn = ins.length;
-  kinds.forEach((kind, i) => kind === 'scalar' && stage(ins[i]!, 0, 1, slot(i)));
+  // Staging slot i starts at float i * SLOT_FLOATS.
+  kinds.forEach((kind, i) => kind === 'scalar' && stage(ins[i]!, 0, 1, i * SLOT_FLOATS));
   const width = Math.min(cols, CHUNK);
   for (let c0 = 0; c0 < cols; c0 += width) {
     const cw = Math.min(width, cols - c0);
-    kinds.forEach((kind, i) => kind === 'row' && stage(ins[i]!, c0, cw, slot(i)));
+    kinds.forEach((kind, i) => kind === 'row' && stage(ins[i]!, c0, cw, i * SLOT_FLOATS));
     const height = Math.max(1, Math.floor(CHUNK / cw));
     for (let r0 = 0; r0 < rows; r0 += height) {
       const rh = Math.min(height, rows - r0);
       for (let i = 0; i < nIn; i++) {
         const x = ins[i]!;
-        if (kinds[i] === 'col') stage(x, r0, rh, slot(i));
+        const at = i * SLOT_FLOATS;
+        if (kinds[i] === 'col') stage(x, r0, rh, at);
         else if (kinds[i] !== 'full') continue;
-        else if (cw === cols) stage(x, r0 * cols, rh * cols, slot(i));
-        else for (let r = 0; r < rh; r++) stage(x, (r0 + r) * cols + c0, cw, slot(i) + r * cw);
+        else if (cw === cols) stage(x, r0 * cols, rh * cols, at);
+        else for (let r = 0; r < rh; r++) stage(x, (r0 + r) * cols + c0, cw, at + r * cw);
       }
       k.run(rh, cw);
       for (let o = 0; o < outs.length; o++) {
-        const at = slot(nIn + o);
+        const at = (nIn + o) * SLOT_FLOATS;
         if (cw === cols) outs[o]!.set(heap.subarray(at, at + rh * cols), r0 * cols);
         else for (let r = 0; r < rh; r++) outs[o]!.set(heap.subarray(at + r * cw, at + (r + 1) * cw), (r0 + r) * cols + c0);
       }

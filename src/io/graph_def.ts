@@ -13,6 +13,7 @@ import { alg, Graph as DiGraph } from '@dagrejs/graphlib';
 import { isDType, type DType } from '../core/dtypes.js';
 import { InvalidArgumentError, OpError, UnimplementedError } from '../core/errors.js';
 import { getDefaultGraph, Graph, Operation, Tensor, type AttrValue } from '../graph.js';
+import { FuncGraph } from '../func_graph.js';
 import { NDArray } from '../core/ndarray.js';
 import type { Shape } from '../core/shape.js';
 import type { AttrType, OutputSpec } from '../../ops/registry.js';
@@ -57,23 +58,37 @@ Graph.prototype.toGraphDef = function toGraphDef(this: Graph): GraphDef {
   return graphToGraphDef(this);
 };
 
-/** The GraphDef of a graph: its ops in creation order (a topological order). */
+/** The GraphDef of a graph: its ops in creation order (a topological order), and the functions its control flow runs. */
 export function graphToGraphDef(graph: Graph): GraphDef {
-  return {
-    node: graph.getOperations().map(opToNodeDef),
-    versions: { producer: GRAPH_DEF_PRODUCER },
-  };
+  const lib = new FunctionLibraryWriter(graph);
+  const node = graph.getOperations().map((op) => opToNodeDef(op, lib));
+  const gd: GraphDef = { node, versions: { producer: GRAPH_DEF_PRODUCER } };
+  const functions = lib.finish(node);
+  if (functions.length) gd.library = { function: functions };
+  return gd;
 }
 
-export function opToNodeDef(op: Operation): NodeDef {
-  const input = op.inputs.map(tensorRef);
+/**
+ * A node of the GraphDef. Function-body attrs (If's branches, While's cond and body) are written
+ * as `func { name }` naming a FunctionDef that `lib` adds to the library; without `lib` they are
+ * an UnimplementedError (a lone NodeDef has no library to put them in). `ref` names an input
+ * tensor (inside a function body: an argument, or TensorFlow's `node:output_name:index`).
+ */
+export function opToNodeDef(op: Operation, lib?: FunctionLibraryWriter, ref: (t: Tensor) => string = tensorRef): NodeDef {
+  const input = op.inputs.map(ref);
   for (const c of op.controlInputs) input.push(`^${c.name}`);
   const raw = importedAttrs.get(op);
   const kinds = op.def?.attrs ?? {};
   const attr: Record<string, AttrValueProto> = {};
   for (const [name, value] of Object.entries(op.attrs)) {
     if (value === undefined) continue;
-    setOwn(attr, name, ownValue(raw, name) ?? attrToProto(value, ownValue(kinds, name), `${op.type} op '${op.name}' attr '${name}'`));
+    const what = `${op.type} op '${op.name}' attr '${name}'`;
+    if (value instanceof FuncGraph) {
+      if (!lib) throw new UnimplementedError(`${what}: a function body can only be exported with its graph (graph.toGraphDef())`);
+      setOwn(attr, name, { func: { name: lib.functionName(value, op, name) } });
+      continue;
+    }
+    setOwn(attr, name, ownValue(raw, name) ?? attrToProto(value, ownValue(kinds, name), what));
   }
   const node: NodeDef = { name: op.name, op: op.type, input, attr };
   const device = importedDevices.get(op);
@@ -83,6 +98,168 @@ export function opToNodeDef(op: Operation): NodeDef {
 
 function tensorRef(t: Tensor): string {
   return t.valueIndex === 0 ? t.op.name : `${t.op.name}:${t.valueIndex}`;
+}
+
+// ---- functions (FunctionDef) ----
+
+/** FunctionDef, as protobufjs reads and writes it (src/io/proto.ts's schema). */
+export interface FunctionDefProto {
+  signature?: OpDefProto;
+  attr?: Record<string, AttrValueProto>;
+  node_def?: NodeDef[];
+  ret?: Record<string, string>;
+  control_ret?: Record<string, string>;
+}
+
+/** FunctionDefs of the graphs an import read, by name: written back when an op weir does not run names one. */
+const importedLibraries = new WeakMap<Graph, Map<string, FunctionDefProto>>();
+/** Names of the FunctionDefs imported FuncGraphs were built from (kept on export when free). */
+const importedFunctionNames = new WeakMap<FuncGraph, string>();
+
+/**
+ * TensorFlow's names of op outputs (OpDef output_arg), which function bodies use to name the tensors
+ * they read (`node:output_name:index`). An op with one name has one output arg, which may be a list
+ * (`Split:output:1`); one with several has one tensor per name. Ops not listed have one arg, `output`.
+ */
+const OUTPUT_ARG_NAMES: Record<string, readonly string[]> = (() => {
+  const table: Record<string, readonly string[]> = {};
+  const set = (names: readonly string[], ...types: string[]): void => {
+    for (const t of types) table[t] = names;
+  };
+  set(['z'], 'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Div', 'DivNoNan', 'FloorDiv', 'FloorMod', 'TruncateDiv', 'Mod', 'Pow', 'Maximum', 'Minimum');
+  set(['z'], 'SquaredDifference', 'Equal', 'NotEqual', 'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'LogicalAnd', 'LogicalOr', 'Atan2');
+  set(['z'], 'SigmoidGrad', 'TanhGrad', 'SqrtGrad', 'RsqrtGrad', 'ReciprocalGrad');
+  set(['y'], 'Neg', 'Square', 'Sqrt', 'Rsqrt', 'Exp', 'Expm1', 'Log', 'Log1p', 'Abs', 'Sign', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Rint');
+  set(['y'], 'Sigmoid', 'Tanh', 'LogicalNot', 'Cast', 'ZerosLike', 'OnesLike', 'Transpose', 'InvertPermutation', 'Sin', 'Cos', 'Erf', 'IsNan');
+  set(['activations'], 'Relu', 'Relu6', 'LeakyRelu', 'Elu', 'Selu', 'Softplus', 'Softsign');
+  set(['backprops'], 'ReluGrad', 'Relu6Grad', 'LeakyReluGrad', 'EluGrad', 'SeluGrad', 'SoftplusGrad', 'SoftsignGrad');
+  set(['softmax'], 'Softmax');
+  set(['logsoftmax'], 'LogSoftmax');
+  set(['product'], 'MatMul', 'BatchMatMul');
+  set(['sum'], 'AddN');
+  set(['r0', 'r1'], 'BroadcastGradientArgs');
+  set(['offset'], 'ConcatOffset');
+  set(['loss', 'backprop'], 'SoftmaxCrossEntropyWithLogits', 'SparseSoftmaxCrossEntropyWithLogits');
+  set(['out'], 'ApplyGradientDescent', 'ApplyMomentum', 'ApplyAdam', 'ApplyRMSProp', 'ApplyCenteredRMSProp', 'ApplyAdagrad');
+  set(['summary'], 'ScalarSummary', 'HistogramSummary', 'ImageSummary', 'TensorSummaryV2', 'MergeSummary');
+  set(['ref'], 'VariableV2');
+  set(['output_ref'], 'Assign', 'AssignAdd', 'AssignSub');
+  set(['value'], 'ReadVariableOp');
+  set(['y', 'idx'], 'Unique');
+  set(['values', 'indices'], 'TopKV2');
+  set(['handle'], 'EmptyTensorList', 'TensorListReserve');
+  set(['length'], 'TensorListLength');
+  set(['output_handle'], 'TensorListPushBack', 'TensorListSetItem', 'TensorListFromTensor', 'TensorListScatterIntoExistingList', 'TensorListSplit');
+  set(['output_handle', 'tensor'], 'TensorListPopBack');
+  set(['item'], 'TensorListGetItem');
+  set(['tensor'], 'TensorListStack');
+  set(['values'], 'TensorListGather');
+  set(['tensor', 'lengths'], 'TensorListConcatV2');
+  return table;
+})();
+
+function outputArgNames(type: string): readonly string[] {
+  return ownValue(OUTPUT_ARG_NAMES, type) ?? ['output'];
+}
+
+/** Output `index` of an op as a function body names it: `node:output_name:index_in_that_arg`. */
+function functionTensorRef(t: Tensor): string {
+  const names = outputArgNames(t.op.type);
+  if (names.length > 1 && names.length === t.op.outputs.length) return `${t.op.name}:${names[t.valueIndex]}:0`;
+  return `${t.op.name}:${names[0]}:${t.valueIndex}`;
+}
+
+/** A name TensorFlow accepts for a function argument: lower case, digits and underscores, a letter first. */
+function argName(s: string): string {
+  const n = s.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  return /^[a-z]/.test(n) ? n : `arg_${n}`;
+}
+
+/** Writes the FuncGraphs a graph's ops hold as the FunctionDefs of its GraphDef's library. */
+export class FunctionLibraryWriter {
+  private readonly names = new Map<FuncGraph, string>();
+  private readonly used = new Set<string>();
+  private readonly functions: FunctionDefProto[] = [];
+  private count = 0;
+
+  constructor(private readonly graph?: Graph) {}
+
+  /** The name of fg's FunctionDef, which is written (with the functions it calls) on first use. */
+  functionName(fg: FuncGraph, op: Operation, attr: string): string {
+    const known = this.names.get(fg);
+    if (known !== undefined) return known;
+    let name = importedFunctionNames.get(fg);
+    if (name === undefined || this.used.has(name)) {
+      const base = `${op.name.replace(/[^A-Za-z0-9_]/g, '_')}_${attr}`;
+      do name = `${base}_${this.count++}`;
+      while (this.used.has(name));
+    }
+    this.used.add(name);
+    this.names.set(fg, name);
+    this.functions.push(this.functionDef(fg, name));
+    return name;
+  }
+
+  /**
+   * The library: the functions written, and those of an imported library that nodes (ops weir does
+   * not run, such as PartitionedCall) still name, with the functions they call in turn.
+   */
+  finish(nodes: readonly NodeDef[]): FunctionDefProto[] {
+    const imported = this.graph ? importedLibraries.get(this.graph) : undefined;
+    if (imported) {
+      const pending = [...nodes, ...this.functions.flatMap((f) => f.node_def ?? [])];
+      while (pending.length) {
+        const n = pending.pop()!;
+        for (const v of Object.values(n.attr ?? {})) {
+          for (const f of [v.func, ...(v.list?.func ?? [])]) {
+            const fname = f?.name;
+            if (!fname || this.used.has(fname)) continue;
+            const def = imported.get(fname);
+            if (!def) continue;
+            this.used.add(fname);
+            this.functions.push(def);
+            pending.push(...(def.node_def ?? []));
+          }
+        }
+      }
+    }
+    return this.functions;
+  }
+
+  private functionDef(fg: FuncGraph, name: string): FunctionDefProto {
+    const argOps = new Set(fg.inputs.map((t) => t.op));
+    const argOpNames = new Set([...argOps].map((op) => op.name));
+    const ops = fg.getOperations().filter((op) => !argOps.has(op));
+    const taken = new Set(ops.map((op) => op.name));
+    const unique = (base: string): string => {
+      let n = base;
+      for (let i = 1; taken.has(n); i++) n = `${base}_${i}`;
+      taken.add(n);
+      return n;
+    };
+    const args = new Map<Tensor, string>();
+    const input_arg = fg.inputs.map((t) => {
+      const n = unique(argName(t.op.name));
+      args.set(t, n);
+      return { name: n, type: dtypeToTF(t.dtype) };
+    });
+    const ref = (t: Tensor): string => args.get(t) ?? functionTensorRef(t);
+    const node_def = ops.map((op) => {
+      const nd = opToNodeDef(op, this, ref);
+      // An argument is no node: an order on it has nothing to wait for.
+      nd.input = nd.input!.filter((s) => !(s.startsWith('^') && argOpNames.has(s.slice(1))));
+      return nd;
+    });
+    const ret: Record<string, string> = {};
+    const output_arg = fg.outputs.map((t, i) => {
+      const n = unique(i === 0 ? 'output' : `output_${i}`);
+      setOwn(ret, n, ref(t));
+      return { name: n, type: dtypeToTF(t.dtype) };
+    });
+    const signature: OpDefProto = { name, input_arg, output_arg };
+    if (fg.statefulOps().length) signature.is_stateful = true;
+    return { signature, node_def, ret };
+  }
 }
 
 /** A weir attr value as an AttrValue of the given kind (inferred from the value when undeclared). */
@@ -115,7 +292,7 @@ export function attrToProto(value: AttrValue, kind: AttrType | undefined, what: 
       return { tensor: tensorToProto(value as NDArray) };
     case 'func':
       if (typeof value === 'string') return { func: { name: value } };
-      throw new UnimplementedError(`${what}: function-valued attrs cannot be exported yet`);
+      throw new UnimplementedError(`${what}: a function body can only be exported with its graph (graph.toGraphDef())`);
     default: {
       if (!Array.isArray(value)) bad();
       const list = value as readonly unknown[];
@@ -246,13 +423,9 @@ export function importGraphDefWithPrefix(
   const gd = graphDef instanceof Uint8Array ? decodeMessage('GraphDef', graphDef) : graphDef;
   const graph = opts.graph ?? getDefaultGraph();
   const nodes = gd.node ?? [];
-  const byName = new Map<string, NodeDef>();
-  for (const n of nodes) {
-    if (!n.name) throw new InvalidArgumentError('GraphDef has a node with an empty name');
-    if (!n.op) throw new InvalidArgumentError(`Node '${n.name}' has no op type`);
-    if (byName.has(n.name)) throw new InvalidArgumentError(`Duplicate node name in GraphDef: '${n.name}'`);
-    byName.set(n.name, n);
-  }
+  const library = readLibrary(gd);
+  rejectFrameOps(nodes, library);
+  const byName = indexNodes(nodes, 'GraphDef');
   const inputMap = new Map<string, Tensor>();
   for (const [k, t] of opts.inputMap instanceof Map ? opts.inputMap : Object.entries(opts.inputMap ?? {})) {
     if (!(t instanceof Tensor)) throw new InvalidArgumentError(`inputMap['${k}'] is not a Tensor`);
@@ -262,69 +435,34 @@ export function importGraphDefWithPrefix(
     if (!byName.has(src.node)) throw new InvalidArgumentError(`Attempted to map inputs that were not found in graph_def: [${k}]`);
     inputMap.set(key, t);
   }
-
-  // Inputs, references to each node's outputs, and the dependency graph.
-  const dag = new DiGraph();
   const parsed = new Map<string, ParsedInput[]>();
-  const maxRef = new Map<string, number>();
-  const key = (name: string): string => `#${name}`;
-  for (const n of nodes) dag.setNode(key(n.name!));
-  for (const n of nodes) {
-    const ins = (n.input ?? []).map((s) => parseInput(s, `Node '${n.name}'`));
-    parsed.set(n.name!, ins);
-    for (const i of ins) {
-      if (!byName.has(i.node)) throw new InvalidArgumentError(`Node '${n.name}': Unknown input node '${i.node}'`);
-      if (!i.control) maxRef.set(i.node, Math.max(maxRef.get(i.node) ?? -1, i.index));
-      if (!i.control && inputMap.has(`${i.node}:${i.index}`)) continue;
-      dag.setEdge(key(i.node), key(n.name!));
-    }
-  }
+  for (const n of nodes) parsed.set(n.name!, (n.input ?? []).map((s) => parseInput(s, `Node '${n.name}'`)));
+  const extraRefs = new Map<string, number>();
   for (const r of opts.returnElements ?? []) {
     if (r.includes(':')) {
       const p = parseInput(r, 'returnElements');
-      maxRef.set(p.node, Math.max(maxRef.get(p.node) ?? -1, p.index));
+      extraRefs.set(p.node, Math.max(extraRefs.get(p.node) ?? -1, p.index));
     }
   }
-  // Files written in dependency order (as TensorFlow writes them) keep their order; others are sorted.
-  const order = inDependencyOrder(nodes, parsed) ? nodes : topologicalOrder(dag).map((k) => byName.get(k.slice(1))!);
 
-  const producer = gd.versions?.producer ?? 0;
   const opDefs = new Map<string, OpDefProto>();
   for (const d of opts.opList ?? []) if (d.name) opDefs.set(d.name, d);
-
   const prefix = opts.name === '' ? '' : graph.nameScope(opts.name ?? 'import', (s) => s);
-  const created = new Map<string, Operation>();
-  graph.controlDependencies(null, () => {
-    for (const n of order) {
-      const name = prefix + n.name!;
-      if (graph.hasOperation(name)) {
-        throw new InvalidArgumentError(`Node '${n.name}': an operation named '${name}' already exists in the graph (import with a name prefix)`);
-      }
-      graph.nameScope(null, () => graph.uniqueName(name));
-      const inputs: Tensor[] = [];
-      const control: Operation[] = [];
-      for (const i of parsed.get(n.name!)!) {
-        if (i.control) {
-          control.push(created.get(i.node)!);
-          continue;
-        }
-        const mapped = inputMap.get(`${i.node}:${i.index}`);
-        if (mapped) {
-          inputs.push(mapped);
-          continue;
-        }
-        const src = created.get(i.node)!;
-        const t = src.outputs[i.index];
-        if (!t) {
-          throw new InvalidArgumentError(
-            `Node '${n.name}': Connecting to invalid output ${i.index} of source node ${i.node} which has ${src.outputs.length} outputs`,
-          );
-        }
-        inputs.push(t);
-      }
-      created.set(n.name!, createNode(graph, n, name, inputs, control, opDefs.get(n.op!), maxRef.get(n.name!) ?? -1, producer));
+  const ctx: ImportContext = { library, opDefs, producer: gd.versions?.producer ?? 0, variableKeys: new Map(), active: [] };
+  // Function bodies reach the graph's variables by their shared name, the variable's node name:
+  // under a prefix the variable is renamed, and the bodies follow.
+  if (prefix) {
+    for (const n of nodes) {
+      const shared = ownValue(n.attr, 'shared_name');
+      if (n.op === 'VariableV2' && (!shared?.s || shared.s.length === 0)) ctx.variableKeys.set(n.name!, prefix + n.name!);
     }
-  });
+  }
+  const created = importNodes(graph, nodes, byName, parsed, inputMap, prefix, extraRefs, ctx);
+  if (library.size) {
+    const known = importedLibraries.get(graph) ?? new Map<string, FunctionDefProto>();
+    for (const [k, v] of library) known.set(k, v);
+    importedLibraries.set(graph, known);
+  }
 
   const elements = (opts.returnElements ?? []).map((r): Tensor | Operation => {
     if (r.includes(':')) {
@@ -342,10 +480,261 @@ export function importGraphDefWithPrefix(
   return { elements, prefix };
 }
 
-function inDependencyOrder(nodes: readonly NodeDef[], parsed: Map<string, ParsedInput[]>): boolean {
+interface ImportContext {
+  /** The GraphDef's functions, by name. */
+  library: Map<string, FunctionDefProto>;
+  /** OpDefs of the producer (opList). */
+  opDefs: Map<string, OpDefProto>;
+  producer: number;
+  /** A variable's shared name in function bodies → its session key here (the prefixed node name). */
+  variableKeys: Map<string, string>;
+  /** Functions being imported, outermost first (a function that calls itself is an error). */
+  active: string[];
+}
+
+function indexNodes(nodes: readonly NodeDef[], what: string): Map<string, NodeDef> {
+  const byName = new Map<string, NodeDef>();
+  for (const n of nodes) {
+    if (!n.name) throw new InvalidArgumentError(`${what} has a node with an empty name`);
+    if (!n.op) throw new InvalidArgumentError(`Node '${n.name}' has no op type`);
+    if (byName.has(n.name)) throw new InvalidArgumentError(`Duplicate node name in ${what}: '${n.name}'`);
+    byName.set(n.name, n);
+  }
+  return byName;
+}
+
+/**
+ * Adds nodes to a graph in dependency order. `bound` gives tensors standing for inputs ('node:i'
+ * keys): inputMap's, or a function's arguments. Returns the operations by node name.
+ */
+function importNodes(
+  graph: Graph,
+  nodes: readonly NodeDef[],
+  byName: Map<string, NodeDef>,
+  parsed: Map<string, ParsedInput[]>,
+  bound: Map<string, Tensor>,
+  prefix: string,
+  extraRefs: Map<string, number>,
+  ctx: ImportContext,
+): Map<string, Operation> {
+  // References to each node's outputs, and the dependency graph.
+  const dag = new DiGraph();
+  const maxRef = new Map(extraRefs);
+  const key = (name: string): string => `#${name}`;
+  for (const n of nodes) dag.setNode(key(n.name!));
+  for (const n of nodes) {
+    for (const i of parsed.get(n.name!)!) {
+      if (!i.control && bound.has(`${i.node}:${i.index}`)) continue;
+      if (!byName.has(i.node)) throw new InvalidArgumentError(`Node '${n.name}': Unknown input node '${i.node}'`);
+      if (!i.control) maxRef.set(i.node, Math.max(maxRef.get(i.node) ?? -1, i.index));
+      dag.setEdge(key(i.node), key(n.name!));
+    }
+  }
+  // Files written in dependency order (as TensorFlow writes them) keep their order; others are sorted.
+  const order = inDependencyOrder(nodes, parsed, bound) ? nodes : topologicalOrder(dag).map((k) => byName.get(k.slice(1))!);
+
+  const created = new Map<string, Operation>();
+  graph.controlDependencies(null, () => {
+    for (const n of order) {
+      const name = prefix + n.name!;
+      if (graph.hasOperation(name)) {
+        throw new InvalidArgumentError(`Node '${n.name}': an operation named '${name}' already exists in the graph (import with a name prefix)`);
+      }
+      graph.nameScope(null, () => graph.uniqueName(name));
+      const inputs: Tensor[] = [];
+      const control: Operation[] = [];
+      for (const i of parsed.get(n.name!)!) {
+        if (i.control) {
+          control.push(created.get(i.node)!);
+          continue;
+        }
+        const mapped = bound.get(`${i.node}:${i.index}`);
+        if (mapped) {
+          inputs.push(mapped);
+          continue;
+        }
+        const src = created.get(i.node)!;
+        const t = src.outputs[i.index];
+        if (!t) {
+          throw new InvalidArgumentError(
+            `Node '${n.name}': Connecting to invalid output ${i.index} of source node ${i.node} which has ${src.outputs.length} outputs`,
+          );
+        }
+        inputs.push(t);
+      }
+      created.set(n.name!, createNode(graph, n, name, inputs, control, maxRef.get(n.name!) ?? -1, ctx));
+    }
+  });
+  return created;
+}
+
+// ---- functions ----
+
+/** TensorFlow 1's control-flow ops: loops as frames of a dataflow graph, with a cycle through NextIteration. */
+const FRAME_OPS = new Set(['Enter', 'Exit', 'Switch', 'Merge', 'NextIteration', 'LoopCond', 'RefEnter', 'RefSwitch', 'RefMerge', 'RefExit', 'RefNextIteration']);
+
+/** A GraphDef with TF1 loops and conds is an UnimplementedError saying how to get one weir runs. */
+function rejectFrameOps(nodes: readonly NodeDef[], library: Map<string, FunctionDefProto>): void {
+  const ops = new Set<string>();
+  const names: string[] = [];
+  const scan = (ns: readonly NodeDef[], where: string): void => {
+    for (const n of ns) {
+      if (n.op && FRAME_OPS.has(n.op)) {
+        ops.add(n.op);
+        names.push(`'${where}${n.name}'`);
+      }
+    }
+  };
+  scan(nodes, '');
+  for (const [fname, f] of library) scan(f.node_def ?? [], `${fname}/`);
+  if (ops.size === 0) return;
+  throw new UnimplementedError(
+    `The GraphDef uses TensorFlow 1 control-flow frame ops (${[...ops].sort().join(', ')}; nodes ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}). ` +
+      'weir runs functional control flow only (While/If ops whose bodies are functions of the graph\'s library): ' +
+      're-export the graph with TF2 control flow (call tf.compat.v1.enable_control_flow_v2() before building it, or build it with TensorFlow 2).',
+  );
+}
+
+function readLibrary(gd: GraphDef): Map<string, FunctionDefProto> {
+  const out = new Map<string, FunctionDefProto>();
+  for (const f of (gd.library?.function ?? []) as FunctionDefProto[]) {
+    const name = f.signature?.name;
+    if (!name) throw new InvalidArgumentError("GraphDef's library has a function without a name");
+    if (out.has(name)) throw new InvalidArgumentError(`GraphDef's library defines function '${name}' twice`);
+    out.set(name, f);
+  }
+  return out;
+}
+
+/** A function's arguments (and a loop body's results) have the dtypes of the operands the op passes it. */
+function checkFunctionArgs(fg: FuncGraph, type: string, attr: string, inputs: readonly Tensor[], attrs: Record<string, AttrValue>, what: string): void {
+  const isIf = type === 'If' || type === 'StatelessIf';
+  const operands = (isIf ? inputs.slice(1) : inputs).map((t) => t.dtype);
+  const fail = (m: string): never => {
+    throw new InvalidArgumentError(`${what}: function '${importedFunctionNames.get(fg)}' (attr '${attr}') ${m}`);
+  };
+  const argTypes = fg.inputs.map((t) => t.dtype);
+  if (argTypes.length !== operands.length || argTypes.some((d, i) => d !== operands[i])) {
+    fail(`takes (${argTypes.join(', ')}) but the op passes (${operands.join(', ')})`);
+  }
+  const outTypes = fg.outputs.map((t) => t.dtype);
+  const expected = isIf ? attrs.Tout : attr === 'body' ? operands : attr === 'cond' ? undefined : null;
+  if (attr === 'cond' && (outTypes.length !== 1 || outTypes[0] !== 'bool')) fail(`must return one bool, returns (${outTypes.join(', ')})`);
+  if (Array.isArray(expected) && (outTypes.length !== expected.length || outTypes.some((d, i) => d !== expected[i]))) {
+    fail(`returns (${outTypes.join(', ')}) but the op's outputs are (${expected.join(', ')})`);
+  }
+}
+
+/** Shapes of the arguments of the functions an op holds: a loop's shape invariants, a cond's operands. */
+function functionArgShapes(type: string, inputs: readonly Tensor[], attrs: Record<string, AttrValue>): Shape[] {
+  if (type === 'While' || type === 'StatelessWhile') {
+    const declared = attrs.output_shapes;
+    if (Array.isArray(declared) && declared.length === inputs.length && declared.every(isShape)) return declared as Shape[];
+    return inputs.map(() => null);
+  }
+  if (type === 'If' || type === 'StatelessIf') return inputs.slice(1).map((t) => t.shape);
+  return [];
+}
+
+/**
+ * The FuncGraph of a FunctionDef of the library: its arguments become placeholders (fg.addArg, in
+ * signature order), its nodes are imported into it (nested control flow recursively), and `ret`
+ * names its outputs.
+ */
+function importFunction(ctx: ImportContext, fname: string, outer: Graph, argShapes: readonly Shape[], what: string): FuncGraph {
+  const fdef = ctx.library.get(fname);
+  if (!fdef) throw new InvalidArgumentError(`${what}: function '${fname}' is not in the GraphDef's library`);
+  if (ctx.active.includes(fname)) throw new InvalidArgumentError(`${what}: function '${fname}' calls itself (${[...ctx.active, fname].join(' -> ')})`);
+  ctx.active.push(fname);
+  try {
+    const fwhat = `Function '${fname}'`;
+    const sig = fdef.signature ?? {};
+    const nodes = fdef.node_def ?? [];
+    const byName = indexNodes(nodes, fwhat);
+    const fg = new FuncGraph(fname, outer);
+    importedFunctionNames.set(fg, fname);
+    const bound = new Map<string, Tensor>();
+    const argKey = (a: string): string => `:${a}:0`;
+    (sig.input_arg ?? []).forEach((a, i) => {
+      if (!a.name) throw new InvalidArgumentError(`${fwhat}: argument ${i} has no name`);
+      if (bound.has(argKey(a.name))) throw new InvalidArgumentError(`${fwhat}: two arguments are named '${a.name}'`);
+      if (!a.type) throw new InvalidArgumentError(`${fwhat}: argument '${a.name}' has no concrete type (polymorphic functions are not supported)`);
+      let phName = a.name;
+      while (byName.has(phName) || fg.hasOperation(phName)) phName += '_arg';
+      bound.set(argKey(a.name), fg.addArg({ dtype: dtypeFromTF(a.type, `${fwhat} argument '${a.name}'`), shape: argShapes[i] ?? null, name: phName }));
+    });
+    const parse = (s: string, where: string): ParsedInput => {
+      if (s.startsWith('^')) return { node: s.slice(1), index: 0, control: true };
+      const parts = s.split(':');
+      if (parts.length === 1) {
+        if (!bound.has(argKey(s))) throw new InvalidArgumentError(`${where}: input '${s}' is neither an argument of the function nor a node output ('node:output:index')`);
+        return { node: `:${s}`, index: 0, control: false };
+      }
+      const index = Number(parts[parts.length - 1]);
+      if (parts.length > 3 || !parts[0] || !Number.isSafeInteger(index) || index < 0) throw new InvalidArgumentError(`${where}: malformed input '${s}'`);
+      if (parts.length === 2) return bound.has(argKey(parts[0])) && index === 0 ? { node: `:${parts[0]}`, index: 0, control: false } : { node: parts[0], index, control: false };
+      const src = byName.get(parts[0]);
+      if (!src) throw new InvalidArgumentError(`${where}: Unknown input node '${parts[0]}'`);
+      return { node: parts[0], index: flatOutputIndex(src, parts[1]!, index, ctx, where), control: false };
+    };
+    const parsed = new Map<string, ParsedInput[]>();
+    for (const n of nodes) parsed.set(n.name!, (n.input ?? []).map((s) => parse(s, `${fwhat}: node '${n.name}'`)));
+    const rets: [string, ParsedInput][] = (sig.output_arg ?? []).map((o, i) => {
+      const r = o.name ? ownValue(fdef.ret, o.name) : undefined;
+      if (r === undefined) throw new InvalidArgumentError(`${fwhat}: output '${o.name ?? i}' has no ret value`);
+      return [r, parse(r, `${fwhat}: ret '${o.name}'`)];
+    });
+    const extraRefs = new Map<string, number>();
+    for (const [, p] of rets) if (!p.node.startsWith(':')) extraRefs.set(p.node, Math.max(extraRefs.get(p.node) ?? -1, p.index));
+    const created = importNodes(fg, nodes, byName, parsed, bound, '', extraRefs, ctx);
+    fg.outputs = rets.map(([r, p]) => {
+      const t = bound.get(`${p.node}:${p.index}`) ?? created.get(p.node)?.outputs[p.index];
+      if (!t) throw new InvalidArgumentError(`${fwhat}: ret value '${r}' names no tensor`);
+      return t;
+    });
+    (sig.output_arg ?? []).forEach((o, i) => {
+      if (o.type && dtypeFromTF(o.type, `${fwhat} output '${o.name}'`) !== fg.outputs[i]!.dtype) {
+        throw new InvalidArgumentError(`${fwhat}: output '${o.name}' is declared ${tfDataTypeName(o.type)} but returns ${fg.outputs[i]!.name} of dtype ${fg.outputs[i]!.dtype}`);
+      }
+    });
+    return fg;
+  } finally {
+    ctx.active.pop();
+  }
+}
+
+/**
+ * The index among all of a node's outputs of `node:name:index` (TensorFlow's function-body naming):
+ * from the producer's OpDef when opList gives it, else from TensorFlow's output names of the op.
+ */
+function flatOutputIndex(src: NodeDef, outName: string, index: number, ctx: ImportContext, where: string): number {
+  const producerDef = ctx.opDefs.get(src.op!);
+  if (producerDef?.output_arg?.length) {
+    let flat = 0;
+    for (const a of producerDef.output_arg) {
+      let size = 1;
+      if (a.number_attr) size = int64ToNumber(ownValue(src.attr, a.number_attr)?.i) ?? 0;
+      else if (a.type_list_attr) size = ownValue(src.attr, a.type_list_attr)?.list?.type?.length ?? 0;
+      if (a.name === outName) {
+        if (index >= size) throw new InvalidArgumentError(`${where}: output '${outName}' of '${src.name}' has ${size} tensor(s), index ${index} asked for`);
+        return flat + index;
+      }
+      flat += size;
+    }
+    throw new InvalidArgumentError(`${where}: op ${src.op} ('${src.name}') has no output named '${outName}'`);
+  }
+  const names = ownValue(OUTPUT_ARG_NAMES, src.op!);
+  if (!names || names.length === 1) return index;
+  const k = names.indexOf(outName);
+  if (k < 0) throw new InvalidArgumentError(`${where}: op ${src.op} ('${src.name}') has no output named '${outName}' (it has ${names.join(', ')})`);
+  if (index !== 0) throw new InvalidArgumentError(`${where}: output '${outName}' of '${src.name}' is one tensor, index ${index} asked for`);
+  return k;
+}
+
+function inDependencyOrder(nodes: readonly NodeDef[], parsed: Map<string, ParsedInput[]>, bound: Map<string, Tensor>): boolean {
   const seen = new Set<string>();
   for (const n of nodes) {
-    for (const i of parsed.get(n.name!)!) if (!seen.has(i.node)) return false;
+    for (const i of parsed.get(n.name!)!) if (!seen.has(i.node) && (i.control || !bound.has(`${i.node}:${i.index}`))) return false;
     seen.add(n.name!);
   }
   return true;
@@ -422,13 +811,19 @@ function createNode(
   name: string,
   inputs: Tensor[],
   control: Operation[],
-  producerDef: OpDefProto | undefined,
   maxRef: number,
-  producer: number,
+  ctx: ImportContext,
 ): Operation {
   const type = n.op!;
   const def = getOpDef(type);
+  const producerDef = ctx.opDefs.get(type);
+  const producer = ctx.producer;
   const rawAttrs: Record<string, AttrValueProto> = { ...(n.attr ?? {}) };
+  if (type === 'VariableV2' && graph instanceof FuncGraph) {
+    const shared = ownValue(rawAttrs, 'shared_name')?.s;
+    const renamed = shared ? ctx.variableKeys.get(fromUtf8(shared)) : undefined;
+    if (renamed !== undefined) setOwn(rawAttrs, 'shared_name', { s: utf8(renamed) });
+  }
   // Attrs the producer left at their default (stripped_default_attrs) are filled in from its OpDef.
   for (const a of producerDef?.attr ?? []) {
     if (a.name && !Object.hasOwn(rawAttrs, a.name) && a.default_value) setOwn(rawAttrs, a.name, a.default_value);
@@ -448,6 +843,15 @@ function createNode(
   if (type === 'Placeholder' && producer <= 21 && Array.isArray(attrs.shape) && attrs.shape.length === 0) attrs.shape = null;
   let op: Operation;
   try {
+    // Function-body attrs name FunctionDefs of the library: each becomes the FuncGraph the op runs.
+    const argShapes = functionArgShapes(type, inputs, attrs);
+    for (const fa of def?.functions ?? []) {
+      const fname = attrs[fa];
+      if (typeof fname !== 'string') continue; // missing: the shape function says so
+      const fg = importFunction(ctx, fname, graph, argShapes, `${what} attr '${fa}'`);
+      checkFunctionArgs(fg, type, fa, inputs, attrs, what);
+      setOwn(attrs, fa, fg);
+    }
     if (def) {
       op = graph.createOp(type, inputs, attrs, { name: name + '/', controlInputs: control });
     } else {
