@@ -1,5 +1,6 @@
 // Graphviz DOT pictures of a user's graph, or of a plan's graph before and after the passes.
 import { Graph, type Operation } from '../src/graph.js';
+import { FuncGraph } from '../src/func_graph.js';
 import { formatShape, type Shape } from '../src/core/shape.js';
 import type { Plan } from '../runtime/plan.js';
 import { ARG, PlanGraph, type PNode } from './ir.js';
@@ -94,15 +95,41 @@ function fromPlanGraph(g: PlanGraph): { nodes: DotNode[]; edges: DotEdge[] } {
   return { nodes, edges };
 }
 
+/** A name DOT takes unquoted (an ID): letters, digits and underscores. */
+const dotId = (s: string): string => s.replace(/[^A-Za-z0-9_]/g, '_');
+
 /**
- * Graphviz DOT for a Graph (every op), a PlanGraph, or a Plan: the plan's graph before the passes
+ * A graph's ops, then each function body an op holds (a loop's cond and body, a cond's branches)
+ * as a cluster of its own next to it, recursively, tied to the op by a dotted edge.
+ */
+function renderGraph(lines: string[], g: Graph, prefix: string, indent: string, counter: { count: number }): void {
+  const ops = g.getOperations();
+  const { nodes, edges } = fromOps(ops);
+  render(lines, prefix, nodes, edges, indent);
+  ops.forEach((op, i) => {
+    for (const [attr, value] of Object.entries(op.attrs)) {
+      if (!(value instanceof FuncGraph)) continue;
+      const k = counter.count++;
+      const cluster = `cluster_${dotId(`${op.name}_${attr}`)}_${k}`;
+      const inner = `f${k}_`;
+      lines.push(`${indent}subgraph ${cluster} {`, `${indent}  label=${dotString(`${op.name} (${op.type}): ${attr}`)};`, `${indent}  style="rounded,dashed";`);
+      renderGraph(lines, value, inner, `${indent}  `, counter);
+      lines.push(`${indent}}`);
+      if (value.getOperations().length) {
+        lines.push(`${indent}${prefix}${i} -> ${inner}0 [lhead=${cluster}, style=dotted, arrowhead=none, label=${dotString(attr)}];`);
+      }
+    }
+  });
+}
+
+/**
+ * Graphviz DOT for a Graph (every op; function bodies of control flow as clusters), a PlanGraph, or a Plan: the plan's graph before the passes
  * (pruned to the run) and after them, side by side as two clusters.
  */
 export function toDot(what: Graph | Plan | PlanGraph, opts: { name?: string } = {}): string {
-  const lines = [`digraph ${dotString(opts.name ?? 'weir')} {`, '  rankdir=TB;', '  node [fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=8];'];
+  const lines = [`digraph ${dotString(opts.name ?? 'weir')} {`, '  rankdir=TB;', '  compound=true;', '  node [fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=8];'];
   if (what instanceof Graph) {
-    const { nodes, edges } = fromOps(what.getOperations());
-    render(lines, 'n', nodes, edges, '  ');
+    renderGraph(lines, what, 'n', '  ', { count: 0 });
   } else if (what instanceof PlanGraph) {
     const { nodes, edges } = fromPlanGraph(what);
     render(lines, 'n', nodes, edges, '  ');
