@@ -81,6 +81,8 @@ export function compilePlan(req: CompileRequest, backend: Backend<unknown>, opts
   const feedSlots = new Map<Tensor, number>();
   for (const [t, v] of after.feeds) feedSlots.set(t, slot(v));
   const nodes = after.nodes.filter((n) => n.type !== ARG);
+  const used = new Set<Value>(after.fetches);
+  for (const n of nodes) for (const v of n.inputs) if (v) used.add(v);
   const raw = nodes.map((n) => {
     const node = toKernelNode(n);
     return {
@@ -91,7 +93,7 @@ export function compilePlan(req: CompileRequest, backend: Backend<unknown>, opts
       inputSlots: n.inputs.map((v) => (v ? slot(v) : -1)),
       outputSlots: n.outputs.map(slot),
       runtime: runtimeKernel(node),
-      functions: compileFunctions(n, backend, opts),
+      functions: compileFunctions(n, backend, opts, used),
     };
   });
   const fetchSlots = after.fetches.map(slot);
@@ -102,7 +104,26 @@ export function compilePlan(req: CompileRequest, backend: Backend<unknown>, opts
   raw.forEach((s, i) => s.outputSlots.forEach((x) => !lastUse.has(x) && lastUse.set(x, i)));
   const releaseAt = raw.map(() => [] as number[]);
   for (const [s, i] of lastUse) if (!keep.has(s)) releaseAt[i]!.push(s);
-  const steps: Step[] = raw.map((s, i) => ({ ...s, release: releaseAt[i]! }));
+  // A list push whose element no other step aliases or updates keeps the element's own memory: the
+  // element is computed outside the arena and the list takes it, with no copy.
+  const producer = new Map<number, (typeof raw)[number]>();
+  for (const s of raw) for (const x of s.outputSlots) producer.set(x, s);
+  const taken = new Set<number>();
+  const takes = raw.map((s) => {
+    const item = s.node.type === 'TensorListPushBack' ? 1 : s.node.type === 'TensorListSetItem' ? 2 : -1;
+    if (item < 0 || !optimize || !backend.freshOutputsOwned) return false;
+    const slot = s.inputSlots[item]!;
+    const p = producer.get(slot);
+    if (!p || p.runtime || outputKind(p.source).kind !== 'fresh') return false;
+    taken.add(slot);
+    return true;
+  });
+  const steps: Step[] = raw.map((s, i) => ({
+    ...s,
+    release: releaseAt[i]!,
+    takesElement: takes[i],
+    keptOutputs: s.outputSlots.some((x) => taken.has(x)) ? s.outputSlots.map((x) => taken.has(x)) : undefined,
+  }));
 
   let memory: MemoryPlan | undefined;
   if (optimize) {
@@ -113,7 +134,7 @@ export function compilePlan(req: CompileRequest, backend: Backend<unknown>, opts
         slot: s.outputSlots[k]!,
         dtype: o.dtype,
         shape: o.shape,
-        how: o.dtype === 'variant' || (s.runtime && !runtimeOutputsPlanned(s.node.type)) ? EXTERNAL : outputKind(s.source),
+        how: o.dtype === 'variant' || taken.has(s.outputSlots[k]!) || (s.runtime && !runtimeOutputsPlanned(s.node.type)) ? EXTERNAL : outputKind(s.source),
       })),
     }));
     memory = planMemory({ steps: memSteps, feeds: [...feedSlots.values()], fetches: fetchSlots });
@@ -140,24 +161,72 @@ const EXTERNAL: OutputKind = { kind: 'external' };
  * to the shapes its inputs have here: a loop's are its outputs' (the loop's shape fixpoint), a
  * cond's its inputs'. Each body is compiled once per enclosing plan, never per iteration.
  */
-function compileFunctions(n: PNode, backend: Backend<unknown>, opts: CompileOptions): Record<string, FunctionPlan> | undefined {
+function compileFunctions(n: PNode, backend: Backend<unknown>, opts: CompileOptions, used: ReadonlySet<Value>): Record<string, FunctionPlan> | undefined {
   const names = getOpDef(n.type)?.functions;
   if (!names) return undefined;
-  const isLoop = names.includes('body');
-  const shapes = isLoop ? n.outputs.map((o) => o.shape) : n.inputs.slice(1).map((v) => v?.shape ?? null);
-  const out: Record<string, FunctionPlan> = {};
-  for (const name of names) {
+  const fgs = names.map((name) => {
     const fg = n.attrs[name];
     if (!(fg instanceof FuncGraph)) throw new InternalError(`${describeNode(n)}: attr '${name}' is not a function body`, n.name);
-    out[name] = compileFunction(fg, shapes, backend, opts);
-  }
+    return fg;
+  });
+  const isLoop = names.includes('body');
+  const shapes = isLoop ? n.outputs.map((o) => o.shape) : n.inputs.slice(1).map((v) => v?.shape ?? null);
+  const live = isLoop ? liveLoopVariables(n, used, fgs[names.indexOf('cond')]!, fgs[names.indexOf('body')]!) : undefined;
+  const out: Record<string, FunctionPlan> = {};
+  names.forEach((name, i) => (out[name] = compileFunction(fgs[i]!, shapes, backend, opts, name === 'body' ? live : undefined)));
   return out;
 }
 
-export function compileFunction(fg: FuncGraph, shapes: readonly Shape[], backend: Backend<unknown>, opts: CompileOptions): FunctionPlan {
+/**
+ * The loop variables a run of this loop needs: those whose results are used after it, those cond
+ * or the body's effects read, and, through the body, every variable those depend on. The others
+ * (accumulators for a gradient this run does not compute, a TensorArray's unused gradient) are
+ * dropped from the body's plan: they keep their initial values and cost nothing per iteration.
+ */
+function liveLoopVariables(n: PNode, used: ReadonlySet<Value>, cond: FuncGraph, body: FuncGraph): number[] {
+  const live = new Set<number>();
+  n.outputs.forEach((v, k) => used.has(v) && live.add(k));
+  const reads = (fg: FuncGraph, from: readonly Tensor[]): number[] => {
+    const seen = new Set<Operation>();
+    const stack = from.map((t) => t.op);
+    const found: number[] = [];
+    while (stack.length) {
+      const op = stack.pop()!;
+      if (seen.has(op)) continue;
+      seen.add(op);
+      if (op.type === 'Placeholder') {
+        const k = fg.inputs.indexOf(op.outputs[0]!);
+        if (k >= 0) found.push(k);
+      }
+      for (const t of op.inputs) stack.push(t.op);
+      for (const c of op.controlInputs) stack.push(c);
+    }
+    return found;
+  };
+  const effects = body.statefulOps();
+  const queue = [...live, ...reads(cond, cond.outputs), ...reads(body, effects.flatMap((op) => [...op.inputs, ...op.controlInputs.flatMap((c) => c.outputs)]))];
+  for (const k of queue) live.add(k);
+  while (queue.length) {
+    const k = queue.pop()!;
+    for (const m of reads(body, [body.outputs[k]!])) {
+      if (!live.has(m)) {
+        live.add(m);
+        queue.push(m);
+      }
+    }
+  }
+  return [...live].sort((a, b) => a - b);
+}
+
+/**
+ * Compiles a function body into a plan of its own, fetching its outputs (those `outputs` selects,
+ * by index) with its inputs fed in order.
+ */
+export function compileFunction(fg: FuncGraph, shapes: readonly Shape[], backend: Backend<unknown>, opts: CompileOptions, outputs?: readonly number[]): FunctionPlan {
   const feedShapes = new Map<Tensor, Shape>();
   fg.inputs.forEach((t, i) => feedShapes.set(t, shapes[i] ?? t.shape));
-  const plan = compilePlan({ fetches: fg.outputs, targets: fg.statefulOps(), feeds: fg.inputs, feedShapes }, backend, opts);
+  const selected = outputs ?? fg.outputs.map((_, i) => i);
+  const plan = compilePlan({ fetches: selected.map((i) => fg.outputs[i]!), targets: fg.statefulOps(), feeds: fg.inputs, feedShapes }, backend, opts);
   const args = fg.inputs.map((t) => plan.feedSlots.get(t)!);
   const producer = new Map<number, Step>();
   for (const st of plan.steps) for (const x of st.outputSlots) producer.set(x, st);
@@ -170,7 +239,7 @@ export function compileFunction(fg: FuncGraph, shapes: readonly Shape[], backend
       s = st.inputSlots[0]!;
     }
   });
-  return { plan, args, outputRoots };
+  return { plan, args, outputs: selected, outputRoots };
 }
 
 /** Bytes of every intermediate a graph computes (static shapes only), one buffer each. */

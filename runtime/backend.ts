@@ -106,6 +106,12 @@ export interface Backend<H = unknown> {
   canFuse?(n: { type: string; attrs: Readonly<Record<string, unknown>>; inputs: readonly ({ dtype: DType } | null)[]; outputs: readonly { dtype: DType }[] }): boolean;
   readonly fuseInPlace?: boolean;
   /**
+   * A value a kernel allocates outside the plan's memory is its own and is never written again (the
+   * CPU's fresh arrays; not WebGPU's per-step buffers, which the next run reuses): a tensor list
+   * may keep it without a copy.
+   */
+  readonly freshOutputsOwned?: boolean;
+  /**
    * The backend records one run at a time (WebGPU: one command encoder, plan buffers reused by the
    * next run): sessions queue runs instead of overlapping them.
    */

@@ -13,13 +13,16 @@ import type { Shape } from '../src/core/shape.js';
 import { COPY } from '../ops/registry.js';
 import type { Backend, KernelNode, PlannedOutputs, RuntimeState, StepContext } from './backend.js';
 import type { Plan, Step } from './plan.js';
+import { runScratch, slabOf } from './slab.js';
 
 /** A compiled function body: its plan, and how its outputs relate to its inputs. */
 export interface FunctionPlan {
   readonly plan: Plan;
   /** Plan slot of each function input, in the FuncGraph's input order. */
   readonly args: readonly number[];
-  /** For each output: the input it is (or is a view of), else -1. */
+  /** The function's outputs the plan computes, by index (a loop body computes only its live variables). */
+  readonly outputs: readonly number[];
+  /** For each computed output: the input it is (or is a view of), else -1. */
   readonly outputRoots: readonly number[];
 }
 
@@ -106,15 +109,42 @@ function copyOut<H>(env: RuntimeEnv<H>, step: Step, values: unknown[]): Maybe<un
   return env.backend.execute(copy, values as H[], env.state, env.ctx, env.planned) as Maybe<unknown[]>;
 }
 
-/** A copy of one value in fresh memory (an element entering a list). */
+/** What a list keeps of a value put in it: the value when the plan made it in memory of its own, else a copy. */
+function kept<H>(env: RuntimeEnv<H>, step: Step, h: unknown, dtype: DType): Maybe<H> {
+  if (step.takesElement) {
+    listElements(env).add(h as object);
+    return h as H;
+  }
+  return copyFresh(env, h as H, dtype);
+}
+
+/** The values lists hold in this session (see RunScratch). */
+function listElements<H>(env: RuntimeEnv<H>): WeakSet<object> {
+  return runScratch(env.state).listElements;
+}
+
+/** Where list elements the runtime makes (copies, unstacked rows) get their memory on the CPU. */
+function slabOutputs<H>(env: RuntimeEnv<H>): PlannedOutputs {
+  const slab = slabOf(env.state);
+  return (dtype, shape) => slab.take(dtype, shape);
+}
+
+/** A value a list may keep: `h` itself when a list holds it already, else a copy in fresh memory. */
 function copyFresh<H>(env: RuntimeEnv<H>, h: H, dtype: DType): Maybe<H> {
+  const owned = listElements(env);
+  if (owned.has(h as object)) return h;
   const shape = env.backend.shapeOf(h);
   const r = env.backend.execute(
     node({ name: '_list_element_copy', type: COPY, attrs: { skip: [false] }, outputs: [{ dtype, shape }], inputDTypes: [dtype], inputShapes: [shape] }),
     [h],
     env.state,
+    undefined,
+    slabOutputs(env),
   );
-  return r instanceof Promise ? r.then((x) => x[0]!) : r[0]!;
+  return then(r, (x) => {
+    owned.add(x[0] as object);
+    return x[0]!;
+  });
 }
 
 function then<T, U>(x: Maybe<T>, f: (v: T) => Maybe<U>): Maybe<U> {
@@ -160,13 +190,15 @@ const runWhile: RuntimeKernel = (env, step, inputs) =>
           if (!truthy(p)) break;
           if (!env.live()) break;
           const out = (yield body.plan.invoke(env, body.args, vars, leases[k & 1], (k & 1) as 0 | 1)) as unknown[];
-          // An output that is another input (loop variables swapped) lives where that input did:
-          // in the arena the next iteration writes. It gets memory of its own.
-          for (let i = 0; i < out.length; i++) {
-            const r = body.outputRoots[i]!;
-            if (r >= 0 && r !== i && !(out[i] instanceof TensorList)) out[i] = yield copyFresh(env, out[i] as never, step.node.outputs[i]!.dtype);
+          const next = vars.slice();
+          for (let j = 0; j < out.length; j++) {
+            const v = body.outputs[j]!;
+            // An output that is another input (loop variables swapped) lives where that input did:
+            // in the arena the next iteration writes. It gets memory of its own.
+            const r = body.outputRoots[j]!;
+            next[v] = r >= 0 && r !== v && !(out[j] instanceof TensorList) ? yield copyFresh(env, out[j] as never, step.node.outputs[v]!.dtype) : out[j];
           }
-          vars = out;
+          vars = next;
         }
         return (yield copyOut(env, step, vars)) as unknown[];
       } finally {
@@ -270,8 +302,14 @@ function unstackInto<H>(env: RuntimeEnv<H>, step: Step, t: H, dtype: DType): May
     }),
     [t],
     env.state,
+    undefined,
+    slabOutputs(env),
   );
-  return r;
+  const owned = listElements(env);
+  return then(r, (parts) => {
+    for (const p of parts) owned.add(p as object);
+    return parts;
+  });
 }
 
 const listKernels: Record<string, RuntimeKernel> = {
@@ -292,7 +330,7 @@ const listKernels: Record<string, RuntimeKernel> = {
 
   TensorListPushBack: (env, step, inputs) => {
     const l = listOf(step, inputs[0]);
-    return then(copyFresh(env, inputs[1] as never, l.dtype), (x) => [new TensorList([...l.items, x], l.dtype, l.elementShape)]);
+    return then(kept(env, step, inputs[1], l.dtype), (x) => [new TensorList([...l.items, x], l.dtype, l.elementShape)]);
   },
 
   TensorListPopBack: (env, step, inputs) => {
@@ -311,7 +349,7 @@ const listKernels: Record<string, RuntimeKernel> = {
         const at = (yield hostValue(env, inputs[1] as never)) as NDArray;
         const grow = step.node.attrs.resize_if_index_out_of_bounds === true;
         const i = index(step, at, grow ? Math.max(l.items.length, scalarNumber(at) + 1) : l.items.length, 'index');
-        const x = yield copyFresh(env, inputs[2] as never, l.dtype);
+        const x = yield kept(env, step, inputs[2], l.dtype);
         const items = [...l.items];
         while (items.length <= i) items.push(undefined);
         items[i] = x;

@@ -8,6 +8,7 @@ import { isAliasOp, isInPlaceOp } from '../ops/registry.js';
 import type { MemoryPlan } from './arena.js';
 import type { Backend, KernelNode, PlannedOutputs, RuntimeState, StepContext } from './backend.js';
 import { isAllocationFailure, oomMessage } from './oom.js';
+import { slabOf, type Slab } from './slab.js';
 import type { FunctionPlan, RuntimeEnv, RuntimeKernel } from './control_flow.js';
 
 export interface Step {
@@ -27,6 +28,13 @@ export interface Step {
   readonly runtime?: RuntimeKernel;
   /** The compiled bodies of a control-flow op, by attr name (cond, body, then_branch, ...). */
   readonly functions?: Readonly<Record<string, FunctionPlan>>;
+  /**
+   * Set on a list push whose element the plan computes in memory of its own (not the arena), so the
+   * list keeps it without a copy.
+   */
+  readonly takesElement?: boolean;
+  /** Outputs a list will keep (see takesElement): made in memory of their own, from the run's slab. */
+  readonly keptOutputs?: readonly boolean[];
 }
 
 /** An arena a function call runs in (a loop holds two); undefined where the backend has none. */
@@ -129,7 +137,12 @@ export class Plan {
       const r = this.execute(backend, state, slots, arena, live, 0, false) as H[] | Promise<H[]>;
       const fetched = r instanceof Promise ? await r : r;
       // Copied out at once where the backend can: the arena is free again before this run yields.
-      if (backend.read) return fetched.map((h) => backend.read!(h));
+      if (backend.read) {
+        const out = fetched.map((h) => backend.read!(h));
+        // A run that never yielded leaves nothing alive in the slab (see runtime/slab.ts).
+        if (!(r instanceof Promise)) slabOf(state).reset();
+        return out;
+      }
       // Every download starts before any await: the arena (or a GPU plan's buffers) is reused by the next run.
       return await Promise.all(fetched.map((h) => backend.download(h)));
     } finally {
@@ -237,10 +250,10 @@ export class Plan {
     const inputs = step.inputSlots.map((s) => (s >= 0 ? slots[s]! : (undefined as H)));
     try {
       if (step.runtime) {
-        const env: RuntimeEnv<H> = { backend, state, ctx: contexts[i], planned: arena?.hookFor(i), live };
+        const env: RuntimeEnv<H> = { backend, state, ctx: contexts[i], planned: arena?.hookFor(i, slabOf(state)), live };
         return step.runtime(env, step, inputs) as H[] | Promise<H[]>;
       }
-      return backend.execute(step.node, inputs, state, contexts[i], arena?.hookFor(i));
+      return backend.execute(step.node, inputs, state, contexts[i], arena?.hookFor(i, slabOf(state)));
     } catch (e) {
       backend.abortRun?.();
       throw wrapKernelError(e, step, backend.name);
@@ -321,6 +334,8 @@ class ArenaRuntime {
   /** Per step, per output: whether the value may sit in the arena without a planned view (aliases). */
   private readonly mayAlias: boolean[][];
   private readonly zero: boolean[];
+  /** Steps whose outputs tensor lists keep: they come from this arena's slab, never from the arena. */
+  private readonly kept: (readonly boolean[] | undefined)[];
 
   constructor(plan: Plan) {
     const mem = plan.memory!;
@@ -333,14 +348,17 @@ class ArenaRuntime {
     );
     this.mayAlias = plan.steps.map((s) => s.outputSlots.map(() => isAliasOp(s.node.type)));
     this.zero = plan.steps.map((s) => !isInPlaceOp(s.node.type));
+    this.kept = plan.steps.map((s) => s.keptOutputs);
   }
 
   /** The alloc hook for one call of step i's kernel: each planned output view is handed out once. */
-  hookFor(step: number): PlannedOutputs {
+  hookFor(step: number, slab: Slab): PlannedOutputs {
     const views = this.views[step]!;
     const zero = this.zero[step]!;
     const used = views.map(() => false);
+    const kept = this.kept[step];
     return (dtype, shape) => {
+      if (kept) return slab.take(dtype, shape);
       for (let k = 0; k < views.length; k++) {
         const v = views[k];
         if (v === undefined || used[k] || v.dtype !== dtype || !sameShape(v.shape, shape)) continue;

@@ -13,7 +13,7 @@ export const LAYERS: readonly { name: string; files: readonly RegExp[] }[] = [
     name: 'formats',
     files: [/^src\/io\/(proto|bytes|tensor_proto|crc32c|snappy|table|bundle|fs|text_format)\.ts$/],
   },
-  { name: 'graph', files: [/^src\/(graph|convert)\.ts$/, /^ops\/registry\.ts$/, /^ops\/semantics\//] },
+  { name: 'graph', files: [/^src\/(graph|func_graph|convert)\.ts$/, /^ops\/registry\.ts$/, /^ops\/semantics\//] },
   { name: 'runtime', files: [/^runtime\//] },
   { name: 'compiler', files: [/^passes\//] },
   { name: 'ops', files: [/^ops\//, /^src\/api\//, /^src\/(gradients|variables|variable_scope|initializers)\.ts$/, /^src\/layers\/regularizers\.ts$/] },

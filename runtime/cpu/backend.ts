@@ -17,6 +17,7 @@ export function evaluateOnCpu(node: KernelNode, inputs: NDArray[]): NDArray[] | 
 export class CpuBackend implements Backend<NDArray> {
   readonly name = 'cpu';
   readonly fuseInPlace = true;
+  readonly freshOutputsOwned = true;
   canFuse = cpuCanFuse;
   hasKernel(opType: string): boolean {
     return getCpuKernel(opType) !== undefined;

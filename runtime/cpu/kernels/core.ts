@@ -1,6 +1,7 @@
 import { NDArray } from '../../../src/core/ndarray.js';
 import { COPY } from '../../../ops/registry.js';
 import { registerCpuKernel } from '../registry.js';
+import { FRESH } from './util.js';
 
 registerCpuKernel('Const', (_in, node) => [node.attrs.value as NDArray]);
 registerCpuKernel('Placeholder', (_in, node) => {
@@ -16,7 +17,7 @@ registerCpuKernel(COPY, (inputs, node, _state, out) => {
   const skip = (node.attrs.skip as readonly boolean[] | undefined) ?? [];
   return inputs.map((x, k) => {
     if (skip[k] || !(x instanceof NDArray)) return x;
-    if (x.dtype === 'string') return x.clone();
+    if (x.dtype === 'string' || out === FRESH) return x.clone();
     const y = out.alloc(x.dtype, x.shape);
     (y.data as Float32Array).set(x.data as Float32Array);
     return y;

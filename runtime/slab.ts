@@ -1,0 +1,77 @@
+// A bump allocator for values that outlive their step but not their run: tensor-list elements a
+// plan computes in memory of their own (a loop's accumulated activations, unstacked inputs).
+// Carving them out of large chunks costs one allocation per chunk instead of one per value, and
+// the chunks are reused by the next run: no list element outlives the run that made it (lists are
+// never fetched, fetched values are copied out, variables copy what they are assigned). Within a
+// run a piece is never handed out twice.
+import type { DType } from '../src/core/dtypes.js';
+import { allocData, bytesPerElement } from '../src/core/dtypes.js';
+import { NDArray, numElements } from '../src/core/ndarray.js';
+
+const CHUNK_BYTES = 1 << 18;
+
+export class Slab {
+  private readonly chunks: ArrayBuffer[] = [];
+  private current = -1;
+  private offset = 0;
+
+  /** Makes every chunk free again: call only when nothing carved from them is alive. */
+  reset(): void {
+    this.current = this.chunks.length ? 0 : -1;
+    this.offset = 0;
+  }
+
+  /** A zero-filled array carved from the current chunk (values over a quarter chunk get their own). */
+  take(dtype: DType, shape: readonly number[]): NDArray {
+    const n = numElements(shape);
+    if (dtype === 'string' || dtype === 'variant') return new NDArray(allocData(dtype, n), shape, dtype);
+    const bytes = Math.ceil((n * bytesPerElement(dtype)) / 16) * 16;
+    if (bytes === 0 || bytes > CHUNK_BYTES / 4) return new NDArray(allocData(dtype, n), shape, dtype);
+    if (this.current < 0 || this.offset + bytes > CHUNK_BYTES) {
+      this.current++;
+      if (this.current === this.chunks.length) this.chunks.push(new ArrayBuffer(CHUNK_BYTES));
+      this.offset = 0;
+    }
+    const at = this.offset;
+    this.offset += bytes;
+    const buf = this.chunks[this.current]!;
+    let a: NDArray;
+    switch (dtype) {
+      case 'float32':
+        a = new NDArray(new Float32Array(buf, at, n), shape, dtype);
+        break;
+      case 'int32':
+        a = new NDArray(new Int32Array(buf, at, n), shape, dtype);
+        break;
+      case 'int64':
+        a = new NDArray(new BigInt64Array(buf, at, n), shape, dtype);
+        break;
+      case 'bool':
+        a = new NDArray(new Uint8Array(buf, at, n), shape, dtype);
+        break;
+    }
+    new Uint8Array(buf, at, bytes).fill(0);
+    return a;
+  }
+}
+
+/** What the runtime keeps per session beside its op state (which verification snapshots and copies). */
+export interface RunScratch {
+  readonly slab: Slab;
+  /** Values tensor lists hold: memory of their own that nothing writes (no copy when listed again). */
+  readonly listElements: WeakSet<object>;
+}
+
+// Keyed by the session's state object, so it lives and dies with the session.
+const scratchOf = new WeakMap<object, RunScratch>();
+
+export function runScratch(state: object): RunScratch {
+  let s = scratchOf.get(state);
+  if (!s) scratchOf.set(state, (s = { slab: new Slab(), listElements: new WeakSet() }));
+  return s;
+}
+
+/** The session's slab. */
+export function slabOf(state: object): Slab {
+  return runScratch(state).slab;
+}
