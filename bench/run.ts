@@ -1,6 +1,7 @@
 // weir against TensorFlow.js, measured side by side in one process.
 //   npm run bench [-- --only mlp_train_step,matmul_1024] [--runs 7] [--skip tfjs_cpu]
 //   npm run bench -- --backend webgpu      (weir's webgpu backend against tfjs-backend-webgpu)
+//   npm run bench -- --only while_overhead,rnn_loop_step   (control flow: bench/control_flow.ts)
 // Prints one line per workload:
 //   WORKLOAD weir_ms=… weir_unopt_ms=… tfjs_cpu_ms=… tfjs_wasm_ms=… peak_bytes=… naive_bytes=…
 // (with --backend webgpu: WORKLOAD backend=webgpu weir_ms=… weir_unopt_ms=… tfjs_webgpu_ms=… ratio=…)
@@ -12,6 +13,7 @@ import * as tfc from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '../src/index.js';
 import { buildCnn } from '../examples/mnist-cnn/main.js';
+import { rnnLoopStep, whileOverhead, type BenchContext, type LineResult } from './control_flow.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -264,10 +266,15 @@ async function matmul1024(): Promise<Result> {
   return { ...w, ...p, extra: `weir_gflops=${gflops.toFixed(2)}` };
 }
 
-const WORKLOADS: Record<string, () => Promise<Result>> = {
+// Control-flow workloads (bench/control_flow.ts) print their own fields.
+const ctx: BenchContext = { runs: RUNS, backend: WEIR_BACKEND, time, onTfjs, uniform };
+
+const WORKLOADS: Record<string, () => Promise<Result | LineResult>> = {
   mlp_train_step: mlpTrainStep,
   cnn_train_step: cnnTrainStep,
   matmul_1024: matmul1024,
+  while_overhead: () => whileOverhead(ctx),
+  rnn_loop_step: () => rnnLoopStep(ctx),
 };
 
 const fmt = (x: number | undefined): string => (x === undefined ? 'skipped' : Number.isNaN(x) ? 'unsupported' : x.toFixed(1));
@@ -275,6 +282,10 @@ const only = args.only?.split(',');
 for (const [name, fn] of Object.entries(WORKLOADS)) {
   if (only && !only.includes(name)) continue;
   const r = await fn();
+  if ('line' in r) {
+    console.log(`${name}${GPU ? ' backend=webgpu' : ''} ${r.line}`);
+    continue;
+  }
   if (GPU) {
     const ratio = r.tfjsWebgpu ? ` ratio=${(r.weir / r.tfjsWebgpu).toFixed(3)}` : '';
     console.log(
