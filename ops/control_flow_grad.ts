@@ -51,6 +51,16 @@ function zerosFor(t: Tensor): Tensor {
   return g.createOp('TensorListReserve', [shapeConst(g, null), n], { element_dtype: 'float32', shape_type: 'int32' }).outputs[0]!;
 }
 
+/**
+ * A tensor of a forward function around the one being differentiated (the body a nested loop or
+ * cond sits in): the enclosing gradient graph `g` captures it (exporting it from its own forward
+ * function as needed), and this gradient graph captures that in turn.
+ */
+function throughEnclosing(g: Graph, f: FuncGraph, t: Tensor, op: Operation): Tensor {
+  if (!(g instanceof FuncGraph)) throw new InternalError(`${op.name}: its gradient reads ${t.name}, which no enclosing gradient can provide`);
+  return f.capture(g.capture(t));
+}
+
 // ---------------------------------------------------------------------------------------------
 // If
 
@@ -71,7 +81,7 @@ export const ifGrad: GradFn = (op, grads) => {
     const dyArgs = dys.map((d, j) => GB.addArg({ dtype: d.dtype, shape: d.shape, name: `dy_${j}` }));
     const phOf = new Map<Tensor, Tensor>();
     GB.foreignCapture = (t) => {
-      if (t.graph !== B) throw new InternalError(`${op.name}: gradient reads ${t.name}, which is not in its branch`);
+      if (t.graph !== B) return throughEnclosing(g, GB, t, op);
       const k = B.inputs.indexOf(t);
       if (k >= 0) return GB.capture(ins[k]!);
       let ph = phOf.get(t);
@@ -131,8 +141,10 @@ export const whileGrad: GradFn = (op, grads) => {
   const B = op.attrs.body as FuncGraph;
   if (!(C instanceof FuncGraph) || !(B instanceof FuncGraph)) throw new InternalError(`${op.name}: While without function bodies`);
   const nOrig = (op.attrs._num_original_outputs as number | undefined) ?? op.outputs.length;
+  // The loop's own variables, and accumulators a later gradient differentiates (second order: the
+  // first gradient's backward loop read the values they hold).
   const vars: number[] = [];
-  for (let k = 2; k < nOrig; k++) if (carriesGradient(op.inputs[k]!.dtype)) vars.push(k);
+  for (let k = 2; k < op.inputs.length; k++) if (carriesGradient(op.inputs[k]!.dtype) && (k < nOrig || grads[k])) vars.push(k);
   if (!vars.some((k) => grads[k])) return op.inputs.map(() => null);
   const invariant = (k: number): boolean => k < nOrig && B.outputs[k] === B.inputs[k];
 
@@ -143,7 +155,7 @@ export const whileGrad: GradFn = (op, grads) => {
   const acc: { arg: Tensor; rest: Tensor; init: Tensor }[] = [];
   const valueOf = new Map<Tensor, Tensor>();
   GB.foreignCapture = (t) => {
-    if (t.graph !== B) throw new InternalError(`${op.name}: gradient reads ${t.name}, which is not in the loop body`);
+    if (t.graph !== B) return throughEnclosing(g, GB, t, op);
     const known = valueOf.get(t);
     if (known) return known;
     const k = B.inputs.indexOf(t);

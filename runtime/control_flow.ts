@@ -13,7 +13,7 @@ import type { Shape } from '../src/core/shape.js';
 import { COPY } from '../ops/registry.js';
 import type { Backend, KernelNode, PlannedOutputs, RuntimeState, StepContext } from './backend.js';
 import type { Plan, Step } from './plan.js';
-import { runScratch, slabOf } from './slab.js';
+import { runScratch } from './slab.js';
 
 /** A compiled function body: its plan, and how its outputs relate to its inputs. */
 export interface FunctionPlan {
@@ -123,10 +123,14 @@ function listElements<H>(env: RuntimeEnv<H>): WeakSet<object> {
   return runScratch(env.state).listElements;
 }
 
-/** Where list elements the runtime makes (copies, unstacked rows) get their memory on the CPU. */
-function slabOutputs<H>(env: RuntimeEnv<H>): PlannedOutputs {
-  const slab = slabOf(env.state);
-  return (dtype, shape) => slab.take(dtype, shape);
+/**
+ * Where list elements the runtime makes (copies, unstacked rows, sums) get their memory: on the CPU
+ * the session's slab, on WebGPU buffers numbered in the order the run makes them (runtime/slab.ts).
+ */
+function elementMemory<H>(env: RuntimeEnv<H>): [StepContext, PlannedOutputs] {
+  const scratch = runScratch(env.state);
+  const slab = scratch.slab;
+  return [{ plan: scratch, step: scratch.elementCount++, regions: [], regionBytes: [] }, (dtype, shape) => slab.take(dtype, shape)];
 }
 
 /** A value a list may keep: `h` itself when a list holds it already, else a copy in fresh memory. */
@@ -138,8 +142,7 @@ function copyFresh<H>(env: RuntimeEnv<H>, h: H, dtype: DType): Maybe<H> {
     node({ name: '_list_element_copy', type: COPY, attrs: { skip: [false] }, outputs: [{ dtype, shape }], inputDTypes: [dtype], inputShapes: [shape] }),
     [h],
     env.state,
-    undefined,
-    slabOutputs(env),
+    ...elementMemory(env),
   );
   return then(r, (x) => {
     owned.add(x[0] as object);
@@ -302,8 +305,7 @@ function unstackInto<H>(env: RuntimeEnv<H>, step: Step, t: H, dtype: DType): May
     }),
     [t],
     env.state,
-    undefined,
-    slabOutputs(env),
+    ...elementMemory(env),
   );
   const owned = listElements(env);
   return then(r, (parts) => {
@@ -484,6 +486,7 @@ const listKernels: Record<string, RuntimeKernel> = {
           }),
           [t, env.backend.upload(NDArray.from(Int32Array.from(sizes), 'int32', [sizes.length])), env.backend.upload(NDArray.from(0, 'int32'))],
           env.state,
+          ...elementMemory(env),
         )) as unknown[];
         return [new TensorList(r, dtype, shapeFromValue(es))];
       })(),
@@ -511,6 +514,7 @@ const variantKernels: Record<string, RuntimeKernel> = {
             node({ name: `${step.node.name}/add`, type: 'AddN', attrs: { N: parts.length, T: dtype }, outputs: [{ dtype, shape: shapes[0]! }], inputDTypes: parts.map(() => dtype), inputShapes: shapes }),
             parts as never[],
             env.state,
+            ...elementMemory(env),
           )) as unknown[];
           items.push(r[0]);
         }

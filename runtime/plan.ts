@@ -8,7 +8,7 @@ import { isAliasOp, isInPlaceOp } from '../ops/registry.js';
 import type { MemoryPlan } from './arena.js';
 import type { Backend, KernelNode, PlannedOutputs, RuntimeState, StepContext } from './backend.js';
 import { isAllocationFailure, oomMessage } from './oom.js';
-import { slabOf, type Slab } from './slab.js';
+import { resetRunScratch, slabOf, type Slab } from './slab.js';
 import type { FunctionPlan, RuntimeEnv, RuntimeKernel } from './control_flow.js';
 
 export interface Step {
@@ -137,14 +137,18 @@ export class Plan {
       const r = this.execute(backend, state, slots, arena, live, 0, false) as H[] | Promise<H[]>;
       const fetched = r instanceof Promise ? await r : r;
       // Copied out at once where the backend can: the arena is free again before this run yields.
+      // Once results are copied out nothing of the run is alive: its scratch is free for the next
+      // run (runtime/slab.ts), unless another run may have started meanwhile.
+      const alone = !(r instanceof Promise) || backend.exclusiveRuns === true;
       if (backend.read) {
         const out = fetched.map((h) => backend.read!(h));
-        // A run that never yielded leaves nothing alive in the slab (see runtime/slab.ts).
-        if (!(r instanceof Promise)) slabOf(state).reset();
+        if (alone) resetRunScratch(state);
         return out;
       }
       // Every download starts before any await: the arena (or a GPU plan's buffers) is reused by the next run.
-      return await Promise.all(fetched.map((h) => backend.download(h)));
+      const out = await Promise.all(fetched.map((h) => backend.download(h)));
+      if (alone) resetRunScratch(state);
+      return out;
     } finally {
       if (arena) pool!.release(arena);
     }

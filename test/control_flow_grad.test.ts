@@ -258,16 +258,8 @@ interface Case {
   loop: (...xs: T[]) => T | T[];
   unrolled: (xs: T[], values: tf.NDArray[]) => T | T[];
   wrt?: number[];
-  /** A weir bug makes this case fail (see the report of the commit that added this file). */
-  fails?: string;
 }
 
-// Bug: tf.gradients of a While or If nested inside another loop body or cond branch throws
-// InternalError ("while: gradient reads while/x_capture:0, which is not in the loop body", or
-// "cond: gradient reads ..., which is not in its branch") as soon as the nested op reads a tensor of
-// the enclosing body directly (a captured tensor, a loop-invariant input, any input of a nested
-// cond's branch). Nested ops whose bodies read only their own loop variables and constants work.
-const NESTED_CAPTURE_BUG = 'gradient of a nested While/If reading a tensor of the enclosing body: InternalError';
 
 const cases: Case[] = [
   { name: 'cond, true branch taken', inputs: [randomArray([2, 3], { seed: 1 }), randomArray([2, 3], { seed: 2 }), bool(true)], loop: condLoop, unrolled: condUnrolled },
@@ -297,7 +289,6 @@ const cases: Case[] = [
     inputs: [randomArray([3], { seed: 13 }), randomArray([3], { seed: 14 })],
     loop: nestedLoop,
     unrolled: nestedUnrolled,
-    fails: NESTED_CAPTURE_BUG,
   },
   {
     name: 'loop inside a cond (loop body reading only its loop variable), true branch',
@@ -316,21 +307,18 @@ const cases: Case[] = [
     inputs: [randomArray([3], { seed: 15 }), randomArray([3], { seed: 16 }), bool(true)],
     loop: loopInCond,
     unrolled: loopInCondUnrolled,
-    fails: NESTED_CAPTURE_BUG,
   },
   {
     name: 'loop inside a cond (loop body capturing w and x), false branch',
     inputs: [randomArray([3], { seed: 17 }), randomArray([3], { seed: 18 }), bool(false)],
     loop: loopInCond,
     unrolled: loopInCondUnrolled,
-    fails: NESTED_CAPTURE_BUG,
   },
   {
     name: 'cond inside a loop (both branches taken across iterations)',
     inputs: [f32([0.1, 0.2, 0.3], [3]), f32([1.5, 1.2, 0.8], [3])],
     loop: condInLoop,
     unrolled: condInLoopUnrolled,
-    fails: NESTED_CAPTURE_BUG,
   },
   {
     name: 'scan',
@@ -344,7 +332,7 @@ const cases: Case[] = [
 describe('gradients through control flow', () => {
   for (const c of cases) {
     describe(c.name, () => {
-      const test = c.fails ? it.fails : it;
+      const test = it;
       test('match central finite differences', async () => {
         await checkGradients({ ops: [], name: c.name, inputs: c.inputs, build: c.loop, wrt: c.wrt });
       });
@@ -515,9 +503,8 @@ describe('more first- and second-order cases', () => {
     sess.close();
   });
 
-  // Bug (NESTED_CAPTURE_BUG): tf.case builds nested conds, each inner one capturing x from the outer
-  // branch, so its gradient throws "If_1: gradient reads If_1/x_capture:0, which is not in its branch".
-  it.fails('tf.case: the gradient of the function chosen (x², 7x, default x³)', async () => {
+  // tf.case builds nested conds, each inner one capturing x from the outer branch.
+  it('tf.case: the gradient of the function chosen (x², 7x, default x³)', async () => {
     const g = new tf.Graph();
     const r = g.asDefault(() => {
       const x = tf.placeholder('float32', [], 'x');
@@ -537,11 +524,9 @@ describe('more first- and second-order cases', () => {
     sess.close();
   });
 
-  // Bug: second-order gradients through a whileLoop are silently wrong: the gradient loop reads the
-  // forward intermediates from accumulators, and differentiating it again treats them as
-  // constants. a <- a * x three times from 1 (x³) at x = 2 gives d²y/dx² = 6 instead of 12; one
-  // iteration of a <- a² from x gives 0 instead of 2.
-  it.fails('second-order gradients through a whileLoop (x³ by a product loop; x² by one squaring)', async () => {
+  // The gradient loop reads the forward intermediates from accumulators: the second gradient must
+  // differentiate through them too.
+  it('second-order gradients through a whileLoop (x³ by a product loop; x² by one squaring)', async () => {
     const g = new tf.Graph();
     const r = g.asDefault(() => {
       const x = tf.placeholder('float32', [], 'x');
