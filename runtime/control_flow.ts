@@ -127,10 +127,13 @@ function listElements<H>(env: RuntimeEnv<H>): WeakSet<object> {
  * Where list elements the runtime makes (copies, unstacked rows, sums) get their memory: on the CPU
  * the session's slab, on WebGPU buffers numbered in the order the run makes them (runtime/slab.ts).
  */
-function elementMemory<H>(env: RuntimeEnv<H>): [StepContext, PlannedOutputs] {
+function elementMemory<H>(env: RuntimeEnv<H>, like: H): [StepContext, PlannedOutputs] {
   const scratch = runScratch(env.state);
   const slab = scratch.slab;
-  return [{ plan: scratch, step: scratch.elementCount++, regions: [], regionBytes: [] }, (dtype, shape) => slab.take(dtype, shape)];
+  const what = `${env.backend.dtypeOf(like)}[${env.backend.shapeOf(like).join(',')}]`;
+  let key = scratch.elementKeys.get(what);
+  if (!key) scratch.elementKeys.set(what, (key = { count: 0 }));
+  return [{ plan: key, step: key.count++, regions: [], regionBytes: [] }, (dtype, shape) => slab.take(dtype, shape)];
 }
 
 /** A value a list may keep: `h` itself when a list holds it already, else a copy in fresh memory. */
@@ -142,7 +145,7 @@ function copyFresh<H>(env: RuntimeEnv<H>, h: H, dtype: DType): Maybe<H> {
     node({ name: '_list_element_copy', type: COPY, attrs: { skip: [false] }, outputs: [{ dtype, shape }], inputDTypes: [dtype], inputShapes: [shape] }),
     [h],
     env.state,
-    ...elementMemory(env),
+    ...elementMemory(env, h),
   );
   return then(r, (x) => {
     owned.add(x[0] as object);
@@ -305,7 +308,7 @@ function unstackInto<H>(env: RuntimeEnv<H>, step: Step, t: H, dtype: DType): May
     }),
     [t],
     env.state,
-    ...elementMemory(env),
+    ...elementMemory(env, t),
   );
   const owned = listElements(env);
   return then(r, (parts) => {
@@ -486,7 +489,7 @@ const listKernels: Record<string, RuntimeKernel> = {
           }),
           [t, env.backend.upload(NDArray.from(Int32Array.from(sizes), 'int32', [sizes.length])), env.backend.upload(NDArray.from(0, 'int32'))],
           env.state,
-          ...elementMemory(env),
+          ...elementMemory(env, t),
         )) as unknown[];
         return [new TensorList(r, dtype, shapeFromValue(es))];
       })(),
@@ -514,7 +517,7 @@ const variantKernels: Record<string, RuntimeKernel> = {
             node({ name: `${step.node.name}/add`, type: 'AddN', attrs: { N: parts.length, T: dtype }, outputs: [{ dtype, shape: shapes[0]! }], inputDTypes: parts.map(() => dtype), inputShapes: shapes }),
             parts as never[],
             env.state,
-            ...elementMemory(env),
+            ...elementMemory(env, parts[0] as never),
           )) as unknown[];
           items.push(r[0]);
         }

@@ -61,10 +61,10 @@ export interface RunScratch {
   /** Values tensor lists hold: memory of their own that nothing writes (no copy when listed again). */
   readonly listElements: WeakSet<object>;
   /**
-   * Backends with per-step buffers (WebGPU) give list elements buffers keyed by this counter: the
-   * k-th element a run makes reuses the k-th element buffer of the previous run.
+   * Backends with per-step buffers (WebGPU) give list elements buffers keyed by what is made (dtype
+   * and shape) and how many such the run has made: the k-th one reuses the previous run's k-th.
    */
-  elementCount: number;
+  readonly elementKeys: Map<string, { count: number }>;
 }
 
 /** Frees what a finished run left in the scratch: call when nothing of the run is alive any more. */
@@ -72,7 +72,7 @@ export function resetRunScratch(state: object): void {
   const s = scratchOf.get(state);
   if (!s) return;
   s.slab.reset();
-  s.elementCount = 0;
+  for (const k of s.elementKeys.values()) k.count = 0;
 }
 
 // Keyed by the session's state object, so it lives and dies with the session.
@@ -80,7 +80,7 @@ const scratchOf = new WeakMap<object, RunScratch>();
 
 export function runScratch(state: object): RunScratch {
   let s = scratchOf.get(state);
-  if (!s) scratchOf.set(state, (s = { slab: new Slab(), listElements: new WeakSet(), elementCount: 0 }));
+  if (!s) scratchOf.set(state, (s = { slab: new Slab(), listElements: new WeakSet(), elementKeys: new Map() }));
   return s;
 }
 
