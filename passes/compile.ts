@@ -171,9 +171,12 @@ function compileFunctions(n: PNode, backend: Backend<unknown>, opts: CompileOpti
   });
   const isLoop = names.includes('body');
   const shapes = isLoop ? n.outputs.map((o) => o.shape) : n.inputs.slice(1).map((v) => v?.shape ?? null);
-  const live = isLoop ? liveLoopVariables(n, used, fgs[names.indexOf('cond')]!, fgs[names.indexOf('body')]!) : undefined;
+  const body = isLoop ? fgs[names.indexOf('body')]! : undefined;
+  const live = body ? liveLoopVariables(n, used, fgs[names.indexOf('cond')]!, body) : undefined;
+  // Loop variables the body passes through unchanged: what depends only on them is loop-invariant.
+  const invariant = body ? new Set(body.inputs.map((_, k) => k).filter((k) => body.outputs[k] === body.inputs[k])) : undefined;
   const out: Record<string, FunctionPlan> = {};
-  names.forEach((name, i) => (out[name] = compileFunction(fgs[i]!, shapes, backend, opts, name === 'body' ? live : undefined)));
+  names.forEach((name, i) => (out[name] = compileFunction(fgs[i]!, shapes, backend, opts, name === 'body' ? live : undefined, invariant)));
   return out;
 }
 
@@ -222,7 +225,14 @@ function liveLoopVariables(n: PNode, used: ReadonlySet<Value>, cond: FuncGraph, 
  * Compiles a function body into a plan of its own, fetching its outputs (those `outputs` selects,
  * by index) with its inputs fed in order.
  */
-export function compileFunction(fg: FuncGraph, shapes: readonly Shape[], backend: Backend<unknown>, opts: CompileOptions, outputs?: readonly number[]): FunctionPlan {
+export function compileFunction(
+  fg: FuncGraph,
+  shapes: readonly Shape[],
+  backend: Backend<unknown>,
+  opts: CompileOptions,
+  outputs?: readonly number[],
+  invariant?: ReadonlySet<number>,
+): FunctionPlan {
   const feedShapes = new Map<Tensor, Shape>();
   fg.inputs.forEach((t, i) => feedShapes.set(t, shapes[i] ?? t.shape));
   const selected = outputs ?? fg.outputs.map((_, i) => i);
@@ -239,7 +249,26 @@ export function compileFunction(fg: FuncGraph, shapes: readonly Shape[], backend
       s = st.inputSlots[0]!;
     }
   });
-  return { plan, args, outputs: selected, outputRoots };
+  return { plan, args, outputs: selected, outputRoots, hoisted: invariant && (opts.optimize ?? true) ? hoistable(plan, args, invariant) : undefined };
+}
+
+/**
+ * Loop-invariant code motion: the steps of a loop's cond or body whose inputs are all invariant
+ * (loop variables passed through unchanged, constants, other invariant steps) and that have no
+ * effects. Undefined when there are none.
+ */
+function hoistable(plan: Plan, args: readonly number[], invariant: ReadonlySet<number>): boolean[] | undefined {
+  const known = new Set<number>();
+  args.forEach((slot, k) => invariant.has(k) && known.add(slot));
+  const fetched = new Set(plan.fetchSlots);
+  const marks = plan.steps.map((s) => {
+    const n = s.source;
+    const pure = !s.runtime && !n.stateful && n.refVars.every((r) => r === undefined) && !s.keptOutputs;
+    const ok = pure && s.inputSlots.every((x) => x >= 0 && known.has(x)) && !s.outputSlots.some((x) => fetched.has(x));
+    if (ok) for (const x of s.outputSlots) known.add(x);
+    return ok;
+  });
+  return marks.some((m) => m) ? marks : undefined;
 }
 
 /** Bytes of every intermediate a graph computes (static shapes only), one buffer each. */

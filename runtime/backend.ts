@@ -122,6 +122,8 @@ export interface Backend<H = unknown> {
   download(handle: H): Promise<NDArray>;
   /** A copy of the value at once, where the backend can give one without waiting (the CPU). */
   read?(handle: H): NDArray;
+  /** The value itself, to read on the host now (no copy; the CPU): a loop's predicate, a list index. */
+  peek?(handle: H): NDArray;
   shapeOf(handle: H): number[];
   dtypeOf(handle: H): DType;
   dispose(): void;

@@ -24,6 +24,11 @@ export interface FunctionPlan {
   readonly outputs: readonly number[];
   /** For each computed output: the input it is (or is a view of), else -1. */
   readonly outputRoots: readonly number[];
+  /**
+   * For a loop's cond and body: the steps that depend only on loop-invariant inputs and constants.
+   * The loop runs them once, before its first iteration, and every iteration skips them.
+   */
+  readonly hoisted?: readonly boolean[];
 }
 
 /** What a runtime kernel sees of the step being run. */
@@ -79,8 +84,10 @@ async function finishAsync<T>(gen: Generator<unknown, T, unknown>, first: Promis
   }
 }
 
+/** A value read on the host (the caller only reads it, before the next kernel runs). */
 function hostValue<H>(env: RuntimeEnv<H>, h: H): Maybe<NDArray> {
-  return env.backend.read ? env.backend.read(h) : env.backend.download(h);
+  const b = env.backend;
+  return b.peek ? b.peek(h) : b.read ? b.read(h) : b.download(h);
 }
 
 function scalarNumber(a: NDArray): number {
@@ -138,6 +145,9 @@ function elementMemory<H>(env: RuntimeEnv<H>, like: H): [StepContext, PlannedOut
 
 /** A value a list may keep: `h` itself when a list holds it already, else a copy in fresh memory. */
 function copyFresh<H>(env: RuntimeEnv<H>, h: H, dtype: DType): Maybe<H> {
+  // A list is an immutable value: a list of lists (an outer loop accumulating an inner loop's
+  // accumulators) keeps it as it is.
+  if (h instanceof TensorList) return h;
   const owned = listElements(env);
   if (owned.has(h as object)) return h;
   const shape = env.backend.shapeOf(h);
@@ -190,12 +200,14 @@ const runWhile: RuntimeKernel = (env, step, inputs) =>
       const leases = [body.plan.leaseArena(env.backend), body.plan.leaseArena(env.backend)] as const;
       try {
         let vars = inputs;
+        const condPre = cond.hoisted ? { steps: cond.hoisted, slots: (yield cond.plan.prologue(env, cond.args, vars, cond.hoisted)) as unknown[] } : undefined;
+        const bodyPre = body.hoisted ? { steps: body.hoisted, slots: (yield body.plan.prologue(env, body.args, vars, body.hoisted)) as unknown[] } : undefined;
         for (let k = 0; ; k++) {
-          const c = (yield cond.plan.invoke(env, cond.args, vars, condLease, 0)) as unknown[];
+          const c = (yield cond.plan.invoke(env, cond.args, vars, condLease, 0, condPre)) as unknown[];
           const p = (yield hostValue(env, c[0] as never)) as NDArray;
           if (!truthy(p)) break;
           if (!env.live()) break;
-          const out = (yield body.plan.invoke(env, body.args, vars, leases[k & 1], (k & 1) as 0 | 1)) as unknown[];
+          const out = (yield body.plan.invoke(env, body.args, vars, leases[k & 1], (k & 1) as 0 | 1, bodyPre)) as unknown[];
           const next = vars.slice();
           for (let j = 0; j < out.length; j++) {
             const v = body.outputs[j]!;

@@ -70,8 +70,11 @@ export interface PlanStats {
  */
 export class Plan {
   private arenas: ArenaPool | undefined;
-  /** Step contexts: the plan's own, and a second set (other GPU buffers) for a loop's odd iterations. */
-  private contexts: [StepContext[] | undefined, StepContext[] | undefined] = [undefined, undefined];
+  /**
+   * Step contexts: the plan's own, a second set (other GPU buffers) for a loop's odd iterations, and
+   * a third for the loop-invariant steps a loop runs once before its first iteration.
+   */
+  private contexts: (StepContext[] | undefined)[] = [undefined, undefined, undefined];
 
   constructor(
     readonly steps: readonly Step[],
@@ -159,10 +162,30 @@ export class Plan {
    * enclosing plan: `inputs` fill the slots `args`, the results stay where the plan put them (the
    * lease's arena, or context set `set`'s GPU buffers) until the caller copies them out.
    */
-  invoke<H>(env: RuntimeEnv<H>, args: readonly number[], inputs: readonly unknown[], lease: ArenaLease, set: 0 | 1): unknown[] | Promise<unknown[]> {
+  invoke<H>(
+    env: RuntimeEnv<H>,
+    args: readonly number[],
+    inputs: readonly unknown[],
+    lease: ArenaLease,
+    set: 0 | 1,
+    hoisted?: { readonly steps: readonly boolean[]; readonly slots: readonly unknown[] },
+  ): unknown[] | Promise<unknown[]> {
+    const slots = hoisted ? hoisted.slots.slice() : new Array<unknown>(this.numSlots);
+    for (let i = 0; i < args.length; i++) slots[args[i]!] = inputs[i];
+    return this.execute(env.backend, env.state, slots, lease, env.live, set, true, hoisted?.steps);
+  }
+
+  /**
+   * Runs only the steps `steps` marks (a loop body's loop-invariant ones), once, outside any arena
+   * (their values must outlive every iteration): the slots they fill are the template each
+   * iteration starts from.
+   */
+  prologue<H>(env: RuntimeEnv<H>, args: readonly number[], inputs: readonly unknown[], steps: readonly boolean[]): unknown[] | Promise<unknown[]> {
     const slots = new Array<unknown>(this.numSlots);
     for (let i = 0; i < args.length; i++) slots[args[i]!] = inputs[i];
-    return this.execute(env.backend, env.state, slots, lease, env.live, set, true);
+    const skip = steps.map((h) => !h);
+    const r = this.execute(env.backend, env.state, slots, undefined, env.live, 2, true, skip, true);
+    return r instanceof Promise ? r.then(() => slots) : slots;
   }
 
   /** An arena for one function call (CPU plans with a memory plan; undefined elsewhere). */
@@ -184,15 +207,18 @@ export class Plan {
     slots: unknown[],
     arena: ArenaRuntime | undefined,
     live: () => boolean,
-    set: 0 | 1,
+    set: 0 | 1 | 2,
     nested: boolean,
+    skip?: readonly boolean[],
+    keepAll = false,
   ): unknown[] | Promise<unknown[]> {
     const contexts = (this.contexts[set] ??= this.stepContexts(set));
     // Steps run synchronously until one returns a promise; from there on the loop awaits.
     for (let i = 0; i < this.steps.length; i++) {
+      if (skip && skip[i]) continue;
       const r = this.launch(i, backend, state, slots as H[], contexts, arena, live);
-      if (r instanceof Promise) return this.resume(i, r, backend, state, slots, contexts, arena, live, nested);
-      this.store(i, r, backend, slots, arena);
+      if (r instanceof Promise) return this.resume(i, r, backend, state, slots, contexts, arena, live, nested, skip, keepAll);
+      this.store(i, r, backend, slots, arena, keepAll);
     }
     return this.finish(backend, slots, nested);
   }
@@ -207,16 +233,19 @@ export class Plan {
     arena: ArenaRuntime | undefined,
     live: () => boolean,
     nested: boolean,
+    skip: readonly boolean[] | undefined,
+    keepAll: boolean,
   ): Promise<unknown[]> {
-    this.store(first, await this.settled(pending, first, backend, live), backend, slots, arena);
+    this.store(first, await this.settled(pending, first, backend, live), backend, slots, arena, keepAll);
     for (let i = first + 1; i < this.steps.length; i++) {
+      if (skip && skip[i]) continue;
       const r = this.launch(i, backend, state, slots as H[], contexts, arena, live);
-      this.store(i, r instanceof Promise ? await this.settled(r, i, backend, live) : r, backend, slots, arena);
+      this.store(i, r instanceof Promise ? await this.settled(r, i, backend, live) : r, backend, slots, arena, keepAll);
     }
     return this.finish(backend, slots, nested);
   }
 
-  private store<H>(i: number, outputs: H[], backend: Backend<H>, slots: unknown[], arena: ArenaRuntime | undefined): void {
+  private store<H>(i: number, outputs: H[], backend: Backend<H>, slots: unknown[], arena: ArenaRuntime | undefined, keepAll = false): void {
     const step = this.steps[i]!;
     try {
       checkOutputs(backend, step, outputs);
@@ -227,6 +256,7 @@ export class Plan {
     if (arena) arena.settle(i, outputs as unknown as NDArray[]);
     const os = step.outputSlots;
     for (let k = 0; k < os.length; k++) slots[os[k]!] = outputs[k];
+    if (keepAll) return;
     const rel = step.release;
     for (let k = 0; k < rel.length; k++) slots[rel[k]!] = undefined;
   }
@@ -279,7 +309,7 @@ export class Plan {
     return outputs;
   }
 
-  private stepContexts(set: 0 | 1): StepContext[] {
+  private stepContexts(set: 0 | 1 | 2): StepContext[] {
     const mem = this.memory;
     const regionOf = new Map<object, number>();
     mem?.buffers.forEach((b, i) => regionOf.set(b, i));
