@@ -97,7 +97,7 @@ for (const [type, stateful] of [
     type,
     // A While with no loop variables has nothing to compute; every loop has its counter.
     inputs: ['input*'],
-    attrs: { T: 'list(type)', cond: 'func', body: 'func', output_shapes: 'list(shape)', parallel_iterations: 'int' },
+    attrs: { T: 'list(type)', cond: 'func', body: 'func', output_shapes: 'list(shape)', parallel_iterations: 'int', _num_original_outputs: 'int' },
     stateful,
     functions: ['cond', 'body'],
     shape: whileShapes,

@@ -7,6 +7,7 @@
 // a dummy); a loop pushes it onto an accumulator list, one element per iteration, that the backward
 // loop pops in reverse. The forward op gains those outputs (Graph.extendOp), as TF's ops do.
 import type { DType } from '../src/core/dtypes.js';
+import { elementShapeConst } from './list.js';
 import { InternalError } from '../src/core/errors.js';
 import { NDArray } from '../src/core/ndarray.js';
 import { generalizeShapes, isFullyDefined, type Shape } from '../src/core/shape.js';
@@ -17,11 +18,6 @@ import { getDefaultGraph, type Graph, type Operation, type Tensor } from '../src
 import * as A from '../src/api/array.js';
 import { makeIfOp, makeWhileOp } from '../src/api/control_flow.js';
 import type { GradFn } from './registry.js';
-
-function shapeConst(g: Graph, s: Shape): Tensor {
-  const v = s === null ? NDArray.from(-1, 'int32') : NDArray.from(Int32Array.from(s, (d) => d ?? -1), 'int32', [s.length]);
-  return makeConst(g, v, 'element_shape');
-}
 
 function copyConst(f: FuncGraph, t: Tensor): Tensor {
   return f.createOp('Const', [], { ...t.op.attrs }, { name: `${t.op.name.replace(/\//g, '_')}_copy` }).outputs[0]!;
@@ -36,7 +32,7 @@ function placeholder(f: FuncGraph, dtype: DType, shape: Shape, name: string): Te
 function dummyLike(f: FuncGraph, t: Tensor): Tensor {
   return f.asDefault(() => {
     if (t.dtype === 'variant') {
-      return f.createOp('EmptyTensorList', [shapeConst(f, null), makeConst(f, NDArray.from(-1, 'int32'), 'max')], { element_dtype: 'float32', shape_type: 'int32' }).outputs[0]!;
+      return f.createOp('EmptyTensorList', [elementShapeConst(f, null), makeConst(f, NDArray.from(-1, 'int32'), 'max')], { element_dtype: 'float32', shape_type: 'int32' }).outputs[0]!;
     }
     if (t.dtype === 'string') return makeConst(f, NDArray.from('', 'string'), 'dummy');
     return makeConst(f, NDArray.zeros(isFullyDefined(t.shape) ? t.shape : [], t.dtype), 'dummy');
@@ -48,7 +44,7 @@ function zerosFor(t: Tensor): Tensor {
   if (t.dtype !== 'variant') return A.zerosLike(t);
   const g = getDefaultGraph();
   const n = g.createOp('TensorListLength', [t], {}).outputs[0]!;
-  return g.createOp('TensorListReserve', [shapeConst(g, null), n], { element_dtype: 'float32', shape_type: 'int32' }).outputs[0]!;
+  return g.createOp('TensorListReserve', [elementShapeConst(g, null), n], { element_dtype: 'float32', shape_type: 'int32' }).outputs[0]!;
 }
 
 /**
@@ -165,7 +161,7 @@ export const whileGrad: GradFn = (op, grads) => {
     else {
       const index = accumulator(op, C, B, t);
       const arg = placeholder(GB, 'variant', [], 'accumulator');
-      const [rest, value] = GB.createOp('TensorListPopBack', [arg, shapeConst(GB, t.shape)], { element_dtype: t.dtype }, { name: 'pop' }).outputs as [Tensor, Tensor];
+      const [rest, value] = GB.createOp('TensorListPopBack', [arg, elementShapeConst(GB, t.shape)], { element_dtype: t.dtype }, { name: 'pop' }).outputs as [Tensor, Tensor];
       value.setShape(t.shape);
       acc.push({ arg, rest, init: op.outputs[index]! });
       v = value;
@@ -215,7 +211,7 @@ function accumulator(op: Operation, C: FuncGraph, B: FuncGraph, t: Tensor): numb
   const known = B.exports.get(t);
   if (known !== undefined) return known;
   const og = op.graph;
-  const init = og.createOp('EmptyTensorList', [shapeConst(og, t.shape), makeConst(og, NDArray.from(-1, 'int32'), 'max_num_elements')], {
+  const init = og.createOp('EmptyTensorList', [elementShapeConst(og, t.shape), makeConst(og, NDArray.from(-1, 'int32'), 'max_num_elements')], {
     element_dtype: t.dtype,
     shape_type: 'int32',
   }).outputs[0]!;

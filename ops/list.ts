@@ -2,8 +2,9 @@
 // are built on. A list is a variant scalar; the runtime keeps its elements (runtime/control_flow.ts).
 import type { DType } from '../src/core/dtypes.js';
 import { mergeShapes, type Shape } from '../src/core/shape.js';
-import type { AttrValue, Operation, Tensor } from '../src/graph.js';
-import { graphOf } from '../src/convert.js';
+import type { AttrValue, Graph, Operation, Tensor } from '../src/graph.js';
+import { graphOf, makeConst } from '../src/convert.js';
+import { NDArray } from '../src/core/ndarray.js';
 import * as A from '../src/api/array.js';
 import { constant } from '../src/api/core.js';
 import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
@@ -14,6 +15,12 @@ export function elementShapeOf(ctx: ShapeContext, i: number): Shape {
   if (!v) return null;
   if (v.rank === 0) return null;
   return Array.from(v.data as Int32Array, (d) => (d < 0 ? null : Number(d)));
+}
+
+/** A list op's element_shape argument: the dims (-1 unknown), or -1 for an unknown rank. */
+export function elementShapeConst(g: Graph, s: Shape): Tensor {
+  const v = s === null ? NDArray.from(-1, 'int32') : NDArray.from(Int32Array.from(s, (d) => d ?? -1), 'int32', [s.length]);
+  return makeConst(g, v, 'element_shape');
 }
 
 const LIST: OutputSpec = { dtype: 'variant', shape: [] };

@@ -8,7 +8,7 @@ import { isAliasOp, isInPlaceOp } from '../ops/registry.js';
 import type { MemoryPlan } from './arena.js';
 import type { Backend, KernelNode, PlannedOutputs, RuntimeState, StepContext } from './backend.js';
 import { isAllocationFailure, oomMessage } from './oom.js';
-import { resetRunScratch, slabOf, type Slab } from './slab.js';
+import { arrayView, resetRunScratch, slabOf, type Slab } from './slab.js';
 import type { FunctionPlan, RuntimeEnv, RuntimeKernel } from './control_flow.js';
 
 export interface Step {
@@ -377,7 +377,7 @@ class ArenaRuntime {
     this.views = plan.steps.map((s) =>
       s.outputSlots.map((slot) => {
         const p = mem.placement.get(slot);
-        return p ? viewOf(this.buffer, p.offset, p.dtype, p.shape) : undefined;
+        return p ? arrayView(this.buffer, p.offset, p.dtype, p.shape) : undefined;
       }),
     );
     this.mayAlias = plan.steps.map((s) => s.outputSlots.map(() => isAliasOp(s.node.type)));
@@ -464,28 +464,6 @@ function allocArena(plan: Plan): ArrayBuffer {
       largest?.step.opName,
     );
   }
-}
-
-function viewOf(buffer: ArrayBuffer, offset: number, dtype: string, shape: number[]): NDArray {
-  const n = shape.reduce((a, b) => a * b, 1);
-  let data: TypedArray;
-  switch (dtype) {
-    case 'float32':
-      data = new Float32Array(buffer, offset, n);
-      break;
-    case 'int32':
-      data = new Int32Array(buffer, offset, n);
-      break;
-    case 'int64':
-      data = new BigInt64Array(buffer, offset, n);
-      break;
-    case 'bool':
-      data = new Uint8Array(buffer, offset, n);
-      break;
-    default:
-      throw new InternalError(`no arena view for dtype ${dtype}`);
-  }
-  return new NDArray(data, shape, dtype as 'float32');
 }
 
 function checkOutputs<H>(backend: Backend<H>, step: Step, outputs: H[]): void {

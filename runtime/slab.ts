@@ -5,7 +5,8 @@
 // never fetched, fetched values are copied out, variables copy what they are assigned). Within a
 // run a piece is never handed out twice.
 import type { DType } from '../src/core/dtypes.js';
-import { allocData, bytesPerElement } from '../src/core/dtypes.js';
+import { allocData, bytesPerElement, type TypedArray } from '../src/core/dtypes.js';
+import { InternalError } from '../src/core/errors.js';
 import { NDArray, numElements } from '../src/core/ndarray.js';
 
 const CHUNK_BYTES = 1 << 18;
@@ -35,24 +36,32 @@ export class Slab {
     const at = this.offset;
     this.offset += bytes;
     const buf = this.chunks[this.current]!;
-    let a: NDArray;
-    switch (dtype) {
-      case 'float32':
-        a = new NDArray(new Float32Array(buf, at, n), shape, dtype);
-        break;
-      case 'int32':
-        a = new NDArray(new Int32Array(buf, at, n), shape, dtype);
-        break;
-      case 'int64':
-        a = new NDArray(new BigInt64Array(buf, at, n), shape, dtype);
-        break;
-      case 'bool':
-        a = new NDArray(new Uint8Array(buf, at, n), shape, dtype);
-        break;
-    }
     new Uint8Array(buf, at, bytes).fill(0);
-    return a;
+    return arrayView(buf, at, dtype, shape);
   }
+}
+
+/** An NDArray over `buffer` from byte `offset` (an arena's or a slab's piece). */
+export function arrayView(buffer: ArrayBuffer, offset: number, dtype: DType, shape: readonly number[]): NDArray {
+  const n = numElements(shape);
+  let data: TypedArray;
+  switch (dtype) {
+    case 'float32':
+      data = new Float32Array(buffer, offset, n);
+      break;
+    case 'int32':
+      data = new Int32Array(buffer, offset, n);
+      break;
+    case 'int64':
+      data = new BigInt64Array(buffer, offset, n);
+      break;
+    case 'bool':
+      data = new Uint8Array(buffer, offset, n);
+      break;
+    default:
+      throw new InternalError(`no view of memory for dtype ${dtype}`);
+  }
+  return new NDArray(data, shape, dtype);
 }
 
 /** What the runtime keeps per session beside its op state (which verification snapshots and copies). */

@@ -2,6 +2,7 @@
 // whose `flow` (a variant scalar) is what loops carry. write/scatter/unstack return a new
 // TensorArray, as in TF, so programs reassign: `ta = ta.write(t, x)`.
 import { convertToTensor, graphOf, makeConst, type TensorLike } from '../convert.js';
+import { elementShapeConst } from '../../ops/list.js';
 import type { DType } from '../core/dtypes.js';
 import { NDArray } from '../core/ndarray.js';
 import { formatShape, mergeShapes, type Shape } from '../core/shape.js';
@@ -20,11 +21,6 @@ export interface TensorArrayOptions {
   /** Infer the element shape from writes (default true). */
   inferShape?: boolean;
   name?: string;
-}
-
-function shapeConst(g: Graph, s: Shape): Tensor {
-  const v = s === null ? NDArray.from(-1, 'int32') : NDArray.from(Int32Array.from(s, (d) => d ?? -1), 'int32', [s.length]);
-  return makeConst(g, v, 'element_shape');
 }
 
 export class TensorArray {
@@ -56,7 +52,7 @@ export class TensorArray {
     const g = graphOf(opts.size === undefined ? [] : [opts.size]);
     this.flow = g.asDefault(() =>
       g.nameScope(opts.name ?? 'TensorArray', () => {
-        const es = shapeConst(g, this._elementShape);
+        const es = elementShapeConst(g, this._elementShape);
         if (opts.size === undefined || opts.size === null) {
           if (!this.dynamicSize) throw new ValueError('tf.TensorArray: give a size, or dynamicSize: true');
           return g.createOp('EmptyTensorList', [es, convertToTensor(-1, 'int32')], { element_dtype: dtype, shape_type: 'int32' }).outputs[0]!;
@@ -104,7 +100,7 @@ export class TensorArray {
   }
 
   private esTensor(s: Shape = this._elementShape): Tensor {
-    return shapeConst(this.graph, s);
+    return elementShapeConst(this.graph, s);
   }
 
   private value(x: TensorLike, what: string): Tensor {
