@@ -48,6 +48,7 @@ export * from './api/random.js';
 export * from './api/clip.js';
 export { cond, caseOf as case, whileLoop, type CondOptions, type CaseOptions, type WhileLoopOptions } from './api/control_flow.js';
 export { TensorArray, type TensorArrayOptions } from './api/tensor_array.js';
+export { BasicRNNCell, BasicLSTMCell, GRUCell, MultiRNNCell, RNNCell, LSTMStateTuple, type RNNState, type StateSize, type RNNActivation } from './api/rnn.js';
 export { mapFn, scan, foldl, foldr, type MapFnOptions, type ScanOptions, type HigherOrderOptions } from './api/functional.js';
 export { FuncGraph } from './func_graph.js';
 export * as nn from './api/nn_namespace.js';

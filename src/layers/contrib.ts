@@ -6,6 +6,7 @@
  * plus the initializers and regularizers of `contrib` in src/initializers.ts.
  */
 import { controlDependencies, GraphKeys, Tensor } from '../graph.js';
+import { BasicLSTMCell, BasicRNNCell, GRUCell, LSTMStateTuple, MultiRNNCell, RNNCell, staticRnn } from '../api/rnn.js';
 import { identity } from '../api/core.js';
 import { relu } from '../api/nn.js';
 import { dropout as nnDropout } from '../api/nn_extra.js';
@@ -315,4 +316,7 @@ export const layers = {
 };
 
 /** tf.contrib: only tf.contrib.layers. */
-export const contrib = { layers };
+/** tf.contrib.rnn: TF1's aliases of the tf.nn.rnnCell cells. */
+const rnn = { BasicRNNCell, BasicLSTMCell, GRUCell, MultiRNNCell, RNNCell, LSTMStateTuple, staticRnn };
+
+export const contrib = { layers, rnn };
