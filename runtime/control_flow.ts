@@ -43,13 +43,40 @@ export interface RuntimeEnv<H> {
 type Maybe<T> = T | Promise<T>;
 export type RuntimeKernel = <H>(env: RuntimeEnv<H>, step: Step, inputs: unknown[]) => Maybe<unknown[]>;
 
-/** A tensor list: a variant value the runtime keeps. Lists are immutable; ops make new ones. */
+/**
+ * A tensor list: a variant value the runtime keeps. Lists are values: ops make new ones. A list is
+ * the first `length` items of a store it may share with lists made from it; pushing onto a list
+ * that ends where its store ends appends to the store in place (an accumulator's pushes cost O(1),
+ * not a copy of the list), any other push copies.
+ */
 export class TensorList<H = unknown> {
+  readonly length: number;
   constructor(
-    readonly items: readonly (H | undefined)[],
+    private readonly store: (H | undefined)[],
     readonly dtype: DType,
     readonly elementShape: Shape,
-  ) {}
+    length = store.length,
+  ) {
+    this.length = length;
+  }
+
+  get items(): readonly (H | undefined)[] {
+    return this.length === this.store.length ? this.store : this.store.slice(0, this.length);
+  }
+
+  at(i: number): H | undefined {
+    return i < this.length ? this.store[i] : undefined;
+  }
+
+  pushed(x: H): TensorList<H> {
+    const store = this.length === this.store.length ? this.store : this.store.slice(0, this.length);
+    store.push(x);
+    return new TensorList(store, this.dtype, this.elementShape, this.length + 1);
+  }
+
+  popped(): TensorList<H> {
+    return new TensorList(this.store, this.dtype, this.elementShape, this.length - 1);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,10 +285,10 @@ function zerosOf<H>(env: RuntimeEnv<H>, dtype: DType, shape: number[]): H {
 }
 
 function element<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, i: number, given?: Shape): H {
-  if (i < 0 || i >= l.items.length) {
-    throw new InvalidArgumentError(`${step.what}: index ${i} out of range for a tensor list of ${l.items.length} elements`, step.opName);
+  if (i < 0 || i >= l.length) {
+    throw new InvalidArgumentError(`${step.what}: index ${i} out of range for a tensor list of ${l.length} elements`, step.opName);
   }
-  return l.items[i] ?? zerosOf(env, l.dtype, elementShape(env, step, l, given));
+  return l.at(i) ?? zerosOf(env, l.dtype, elementShape(env, step, l, given));
 }
 
 function index(step: Step, a: NDArray, size: number, what: string): number {
@@ -343,20 +370,17 @@ const listKernels: Record<string, RuntimeKernel> = {
       })(),
     ),
 
-  TensorListLength: (env, step, inputs) => [env.backend.upload(NDArray.from(listOf(step, inputs[0]).items.length, 'int32'))],
+  TensorListLength: (env, step, inputs) => [env.backend.upload(NDArray.from(listOf(step, inputs[0]).length, 'int32'))],
 
   TensorListPushBack: (env, step, inputs) => {
     const l = listOf(step, inputs[0]);
-    return then(kept(env, step, inputs[1], l.dtype), (x) => [new TensorList([...l.items, x], l.dtype, l.elementShape)]);
+    return then(kept(env, step, inputs[1], l.dtype), (x) => [l.pushed(x)]);
   },
 
   TensorListPopBack: (env, step, inputs) => {
     const l = listOf(step, inputs[0]);
-    if (l.items.length === 0) throw new InvalidArgumentError(`${step.what}: Trying to pop from an empty list.`, step.opName);
-    return then(hostValue(env, inputs[1] as never), (es) => [
-      new TensorList(l.items.slice(0, -1), l.dtype, l.elementShape),
-      element(env, step, l as TensorList<never>, l.items.length - 1, shapeFromValue(es)),
-    ]);
+    if (l.length === 0) throw new InvalidArgumentError(`${step.what}: Trying to pop from an empty list.`, step.opName);
+    return then(hostValue(env, inputs[1] as never), (es) => [l.popped(), element(env, step, l as TensorList<never>, l.length - 1, shapeFromValue(es))]);
   },
 
   TensorListSetItem: (env, step, inputs) => {
@@ -365,7 +389,7 @@ const listKernels: Record<string, RuntimeKernel> = {
       (function* () {
         const at = (yield hostValue(env, inputs[1] as never)) as NDArray;
         const grow = step.node.attrs.resize_if_index_out_of_bounds === true;
-        const i = index(step, at, grow ? Math.max(l.items.length, scalarNumber(at) + 1) : l.items.length, 'index');
+        const i = index(step, at, grow ? Math.max(l.length, scalarNumber(at) + 1) : l.length, 'index');
         const x = yield kept(env, step, inputs[2], l.dtype);
         const items = [...l.items];
         while (items.length <= i) items.push(undefined);
@@ -379,7 +403,7 @@ const listKernels: Record<string, RuntimeKernel> = {
     const l = listOf(step, inputs[0]);
     return drive(
       (function* () {
-        const i = index(step, (yield hostValue(env, inputs[1] as never)) as NDArray, l.items.length, 'index');
+        const i = index(step, (yield hostValue(env, inputs[1] as never)) as NDArray, l.length, 'index');
         const es = (yield hostValue(env, inputs[2] as never)) as NDArray;
         return [element(env, step, l as TensorList<never>, i, shapeFromValue(es))];
       })(),
@@ -391,7 +415,7 @@ const listKernels: Record<string, RuntimeKernel> = {
     return drive(
       (function* () {
         const es = (yield hostValue(env, inputs[1] as never)) as NDArray;
-        const picks = l.items.map((_, i) => i);
+        const picks = Array.from({ length: l.length }, (_, i) => i);
         return [yield stackItems(env, step, l as TensorList<never>, picks, shapeFromValue(es))];
       })(),
     );
@@ -403,7 +427,7 @@ const listKernels: Record<string, RuntimeKernel> = {
       (function* () {
         const idx = (yield hostValue(env, inputs[1] as never)) as NDArray;
         const es = (yield hostValue(env, inputs[2] as never)) as NDArray;
-        const picks = Array.from(idx.data as Int32Array, (d) => index(step, NDArray.from(Number(d), 'int32'), l.items.length, 'index'));
+        const picks = Array.from(idx.data as Int32Array, (d) => index(step, NDArray.from(Number(d), 'int32'), l.length, 'index'));
         return [yield stackItems(env, step, l as TensorList<never>, picks, shapeFromValue(es))];
       })(),
     );
@@ -513,13 +537,13 @@ const variantKernels: Record<string, RuntimeKernel> = {
   Identity: (_env, _step, inputs) => [inputs[0]],
   AddN: (env, step, inputs) => {
     const lists = inputs.map((x, i) => listOf(step, x, i));
-    const n = Math.max(...lists.map((l) => l.items.length));
+    const n = Math.max(...lists.map((l) => l.length));
     const dtype = lists[0]!.dtype;
     return drive(
       (function* () {
         const items: unknown[] = [];
         for (let i = 0; i < n; i++) {
-          const parts = lists.map((l) => l.items[i]).filter((x) => x !== undefined);
+          const parts = lists.map((l) => l.at(i)).filter((x) => x !== undefined);
           if (parts.length <= 1) {
             items.push(parts[0]);
             continue;
