@@ -4,15 +4,17 @@
 //
 // Memory. A body plan's values live in its arena (CPU) or its per-plan GPU buffers. A loop runs
 // iteration k on one of two arena leases and k+1 on the other, so an iteration's inputs (the
-// previous one's outputs) are never overwritten while it runs; a value leaving the loop, or kept in
-// a list, is copied out with the `_Copy` kernel. Nothing of a run is kept in module state.
+// previous one's outputs) are never overwritten while it runs; its results leave through the
+// `_Copy` kernel into the enclosing plan's memory. A value a list keeps is either made by the plan
+// in memory of its own (Step.takesElement) or copied, into the session's run scratch
+// (runtime/slab.ts), which the next run reuses. Nothing of a run is kept in module state.
 import type { DType } from '../src/core/dtypes.js';
 import { InvalidArgumentError, InternalError } from '../src/core/errors.js';
 import { NDArray } from '../src/core/ndarray.js';
 import type { Shape } from '../src/core/shape.js';
 import { COPY } from '../ops/registry.js';
 import type { Backend, KernelNode, PlannedOutputs, RuntimeState, StepContext } from './backend.js';
-import type { Plan, Step } from './plan.js';
+import { cancelled, type Plan, type Step } from './plan.js';
 import { runScratch } from './slab.js';
 
 /** A compiled function body: its plan, and how its outputs relate to its inputs. */
@@ -233,7 +235,7 @@ const runWhile: RuntimeKernel = (env, step, inputs) =>
           const c = (yield cond.plan.invoke(env, cond.args, vars, condLease, 0, condPre)) as unknown[];
           const p = (yield hostValue(env, c[0] as never)) as NDArray;
           if (!truthy(p)) break;
-          if (!env.live()) break;
+          if (!env.live()) throw cancelled();
           const out = (yield body.plan.invoke(env, body.args, vars, leases[k & 1], (k & 1) as 0 | 1, bodyPre)) as unknown[];
           const next = vars.slice();
           for (let j = 0; j < out.length; j++) {
