@@ -86,6 +86,7 @@ registerOp({
   type: 'TensorListPushBack',
   inputs: ['input_handle', 'tensor'],
   attrs: { element_dtype: 'type' },
+  storesInput: 1,
   shape: (ctx) => {
     checkList(ctx, 0);
     if (ctx.inputs[1]!.dtype !== ctx.attr<DType>('element_dtype')) ctx.fail(`tensor ${ctx.inputs[1]!.name} is ${ctx.inputs[1]!.dtype}, the list holds ${ctx.attr<DType>('element_dtype')}`);
@@ -119,6 +120,7 @@ registerOp({
   type: 'TensorListSetItem',
   inputs: ['input_handle', 'index', 'item'],
   attrs: { element_dtype: 'type', resize_if_index_out_of_bounds: 'bool' },
+  storesInput: 2,
   shape: (ctx) => {
     checkList(ctx, 0);
     checkScalarInt(ctx, 1, 'index');

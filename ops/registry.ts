@@ -79,6 +79,11 @@ export interface OpDef {
    * The compiler plans each once; the runtime runs them (runtime/control_flow.ts).
    */
   functions?: readonly string[];
+  /**
+   * A tensor list op that keeps input `storesInput` as an element (TensorListPushBack's tensor): the
+   * compiler may have the plan make that value in memory of its own, for the list to keep uncopied.
+   */
+  storesInput?: number;
   /** Its value depends only on input 0's shape, never on its elements (Shape, Size, Rank). */
   valueOfShape?: (shape: readonly number[]) => { value: number[]; shape: number[] };
   shape(ctx: ShapeContext): OutputSpec[];

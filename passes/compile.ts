@@ -1,11 +1,10 @@
 // The compiler's last stage: a pruned, optimized plan graph becomes a Plan the runtime executes
 // (kernel launches over numbered slots, with an arena layout). The runtime never calls back here.
 import { bytesPerElement } from '../src/core/dtypes.js';
-import { UnimplementedError } from '../src/core/errors.js';
+import { InternalError, UnimplementedError } from '../src/core/errors.js';
 import type { Operation, Tensor } from '../src/graph.js';
 import type { Shape } from '../src/core/shape.js';
 import { getOpDef, hasExternalOutput, isAliasOp, isInPlaceOp } from '../ops/registry.js';
-import { InternalError } from '../src/core/errors.js';
 import { FuncGraph } from '../src/func_graph.js';
 import { isRuntimeOp, runtimeKernel, runtimeOutputsPlanned, type FunctionPlan } from '../runtime/control_flow.js';
 import { alignBytes, planMemory, type MemoryPlan, type MemStep, type OutputKind } from '../runtime/arena.js';
@@ -110,8 +109,8 @@ export function compilePlan(req: CompileRequest, backend: Backend<unknown>, opts
   for (const s of raw) for (const x of s.outputSlots) producer.set(x, s);
   const taken = new Set<number>();
   const takes = raw.map((s) => {
-    const item = s.node.type === 'TensorListPushBack' ? 1 : s.node.type === 'TensorListSetItem' ? 2 : -1;
-    if (item < 0 || !optimize || !backend.freshOutputsOwned) return false;
+    const item = getOpDef(s.node.type)?.storesInput;
+    if (item === undefined || !optimize || !backend.freshOutputsOwned) return false;
     const slot = s.inputSlots[item]!;
     const p = producer.get(slot);
     if (!p || p.runtime || outputKind(p.source).kind !== 'fresh') return false;
