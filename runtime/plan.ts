@@ -368,8 +368,12 @@ class ArenaRuntime {
   /** Per step, per output: whether the value may sit in the arena without a planned view (aliases). */
   private readonly mayAlias: boolean[][];
   private readonly zero: boolean[];
-  /** Steps whose outputs tensor lists keep: they come from this arena's slab, never from the arena. */
+  /** Steps whose outputs tensor lists keep: they come from the session's slab, never from the arena. */
   private readonly kept: (readonly boolean[] | undefined)[];
+  private readonly hooks: (PlannedOutputs | undefined)[] = [];
+  /** Per step, per output: whether the current call of the step's kernel has taken its view. */
+  private readonly used: boolean[][];
+  private slab: Slab | undefined;
 
   constructor(plan: Plan) {
     const mem = plan.memory!;
@@ -383,16 +387,27 @@ class ArenaRuntime {
     this.mayAlias = plan.steps.map((s) => s.outputSlots.map(() => isAliasOp(s.node.type)));
     this.zero = plan.steps.map((s) => !isInPlaceOp(s.node.type));
     this.kept = plan.steps.map((s) => s.keptOutputs);
+    this.used = this.views.map((v) => v.map(() => false));
   }
 
-  /** The alloc hook for one call of step i's kernel: each planned output view is handed out once. */
+  /**
+   * The alloc hook for one call of step i's kernel: each planned output view is handed out once.
+   * One hook per step, made once; each call starts it afresh (a hook is valid only during the
+   * synchronous part of its kernel call, and an arena serves one run at a time).
+   */
   hookFor(step: number, slab: Slab): PlannedOutputs {
+    this.slab = slab;
+    this.used[step]!.fill(false);
+    return (this.hooks[step] ??= this.makeHook(step));
+  }
+
+  private makeHook(step: number): PlannedOutputs {
     const views = this.views[step]!;
     const zero = this.zero[step]!;
-    const used = views.map(() => false);
+    const used = this.used[step]!;
     const kept = this.kept[step];
     return (dtype, shape) => {
-      if (kept) return slab.take(dtype, shape);
+      if (kept) return this.slab!.take(dtype, shape);
       for (let k = 0; k < views.length; k++) {
         const v = views[k];
         if (v === undefined || used[k] || v.dtype !== dtype || !sameShape(v.shape, shape)) continue;

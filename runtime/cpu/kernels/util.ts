@@ -20,14 +20,22 @@ function fresh(dtype: DType, shape: readonly number[]): NDArray {
 /** Fresh arrays only (engine allocation failures become ResourceExhaustedError): for callers with no plan, and scratch. */
 export const FRESH: Outputs = Object.freeze({ alloc: fresh });
 
+// A plan's hooks live as long as its arena and are reused call after call: so is their wrapper.
+const outputsOfHook = new WeakMap<PlannedOutputs, Outputs>();
+
 /** The Outputs that hand out `planned` memory first; FRESH without a plan. */
 export function outputsFrom(planned?: PlannedOutputs): Outputs {
   if (planned === undefined) return FRESH;
-  return {
-    alloc(dtype, shape) {
-      return planned(dtype, shape) ?? fresh(dtype, shape);
-    },
-  };
+  let o = outputsOfHook.get(planned);
+  if (!o) {
+    o = {
+      alloc(dtype, shape) {
+        return planned(dtype, shape) ?? fresh(dtype, shape);
+      },
+    };
+    outputsOfHook.set(planned, o);
+  }
+  return o;
 }
 
 export function attr<T>(node: KernelNode, name: string): T {
