@@ -52,3 +52,26 @@ registerOp({
   },
   grad: null,
 });
+
+registerOp({
+  type: 'Multinomial',
+  inputs: ['logits', 'num_samples'],
+  attrs: { seed: 'int', seed2: 'int', T: 'type', output_dtype: 'type' },
+  stateful: true,
+  shape: (ctx) => {
+    const logits = ctx.inputs[0]!;
+    const n = ctx.inputs[1]!;
+    if (logits.dtype !== 'float32') ctx.fail(`logits (${logits.name}) must be float32, got ${logits.dtype}`);
+    if (logits.rank !== null && logits.rank !== 2) ctx.fail(`logits should be a matrix, got shape ${formatShape(logits.shape)}`);
+    if (n.dtype !== 'int32') ctx.fail(`num_samples (${n.name}) must be int32, got ${n.dtype}`);
+    if (n.rank !== null && n.rank !== 0) ctx.fail(`num_samples should be a scalar, got shape ${formatShape(n.shape)}`);
+    const dtype = ctx.attr<DType | undefined>('output_dtype') ?? 'int64';
+    if (dtype !== 'int32' && dtype !== 'int64') ctx.fail(`output_dtype must be int32 or int64, got ${dtype}`);
+    const samples = partialScalar(n);
+    if (samples !== null && samples < 0) ctx.fail(`num_samples should be nonnegative, got ${samples}`);
+    const classes = logits.shape?.[1] ?? null;
+    if (classes === 0) ctx.fail('num_classes should be positive, got 0');
+    return [{ dtype, shape: [logits.shape?.[0] ?? null, samples] }];
+  },
+  grad: null,
+});

@@ -12,28 +12,48 @@ import { getDefaultGraph, Graph, Operation, Tensor } from './graph.js';
 import { isVariableLike, type VariableLike } from './convert.js';
 import { NDArray, numElements, type NestedArray } from './core/ndarray.js';
 import { formatShape, shapesCompatible, type Shape } from './core/shape.js';
+import { describeStructure, isNestedContainer } from './api/nest.js';
 
 export type FetchElement = Tensor | Operation | VariableLike | string;
-/** A fetch element, or arrays / plain objects nesting them. */
-export type Fetches = FetchElement | readonly unknown[] | { readonly [k: string]: unknown };
+/**
+ * A fetch element, or arrays / plain objects nesting them (interfaces too: an LSTMStateTuple, an
+ * RNN state).
+ */
+export type Fetches = FetchElement | readonly unknown[] | { readonly [k: string]: unknown } | object;
+
+/** Depth - 1, to bound FetchResult on recursive structure types (RNNState nests itself). */
+type Shallower = [never, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 
 /** Result structure mirroring the fetches: NDArray for tensors, null for operations. */
-export type FetchResult<F> = F extends Operation
-  ? null
-  : F extends Tensor | VariableLike
-    ? NDArray
-    : F extends string
-      ? NDArray | null
-      : F extends readonly unknown[]
-        ? { [K in keyof F]: FetchResult<F[K]> }
-        : F extends object
-          ? { [K in keyof F]: FetchResult<F[K]> }
-          : never;
+export type FetchResult<F, D extends number = 12> = [D] extends [never]
+  ? unknown
+  : F extends Operation
+    ? null
+    : F extends Tensor | VariableLike
+      ? NDArray
+      : F extends string
+        ? NDArray | null
+        : F extends readonly unknown[]
+          ? { [K in keyof F]: FetchResult<F[K], Shallower[D]> }
+          : F extends object
+            ? { [K in keyof F]: FetchResult<F[K], Shallower[D]> }
+            : never;
 
 export type FeedValue = NDArray | NestedArray | TypedArray;
+/**
+ * A feed key: a tensor (or variable, or tensor name), or arrays / plain objects nesting them, as TF1
+ * feeds RNN state (`[[state, {c, h}]]` for an LSTMStateTuple, arrays of them for MultiRNNCell).
+ */
+export type FeedKey = Tensor | VariableLike | string | readonly FeedKey[] | { readonly [k: string]: FeedKey } | object;
+/**
+ * A feed value: a value for a tensor key, or the same nesting of values as a structured key. (Both
+ * admit `object` so that interfaces such as LSTMStateTuple, which have no index signature, type-check;
+ * the structure is checked when the session runs.)
+ */
+export type FeedStructure = FeedValue | readonly FeedStructure[] | { readonly [k: string]: FeedStructure } | object;
 export type FeedDict =
-  | Map<Tensor | string, FeedValue>
-  | readonly (readonly [Tensor | VariableLike | string, FeedValue])[];
+  | Map<FeedKey, FeedStructure>
+  | readonly (readonly [FeedKey, FeedStructure])[];
 
 export interface SessionOptions {
   graph?: Graph;
@@ -267,22 +287,75 @@ export class Session {
     if (!feedDict) return out;
     const pairs = feedDict instanceof Map ? [...feedDict.entries()] : feedDict;
     for (const [key, value] of pairs) {
-      let t: Tensor;
-      if (typeof key === 'string') {
-        const el = this.graph.asGraphElement(key.includes(':') ? key : `${key}:0`);
-        t = el as Tensor;
-      } else if (isVariableLike(key)) {
-        t = key.value();
-      } else if (key instanceof Tensor) {
-        t = key;
-      } else {
-        throw new InvalidArgumentError(`Feed key ${String(key)} is not a Tensor or a tensor name`);
-      }
-      if (t.graph !== this.graph) throw new InvalidArgumentError(`Feed ${t.name} is not an element of this session's graph.`);
-      out.set(t, feedValue(t, value));
+      if (isNestedContainer(key)) this.feedStructure(key, value, '', out);
+      else out.set(...this.feedLeaf(key as Tensor | VariableLike | string, value as FeedValue));
     }
     return out;
   }
+
+  /**
+   * Feeds a structured key (arrays / plain objects of tensors): value must nest the same way (same
+   * array lengths, same object keys), else an InvalidArgumentError names the path where they differ.
+   */
+  private feedStructure(key: FeedKey, value: unknown, path: string, out: Map<Tensor, NDArray>): void {
+    if (!isNestedContainer(key)) {
+      try {
+        out.set(...this.feedLeaf(key as Tensor | VariableLike | string, value as FeedValue));
+      } catch (e) {
+        if (e instanceof InvalidArgumentError && path) e.message = `feed key at ${path}: ${e.message}`;
+        throw e;
+      }
+      return;
+    }
+    const where = (): string => `feed key${path ? ` at ${path}` : ''}`;
+    const desc = (v: unknown): string =>
+      Array.isArray(v) ? `an array of length ${v.length}` : isNestedContainer(v) ? `an object with keys {${Object.keys(v).join(', ')}}` : describeLeaf(v);
+    if (Array.isArray(key)) {
+      if (!Array.isArray(value) || value.length !== key.length) {
+        throw new InvalidArgumentError(`Cannot feed ${desc(value)} for the ${where()}, an array of ${key.length} (${describeStructure(key)}): the value must have the key's structure`);
+      }
+      key.forEach((k: FeedKey, i: number) => this.feedStructure(k, value[i], `${path}[${i}]`, out));
+      return;
+    }
+    const keys = Object.keys(key);
+    if (Array.isArray(value) || !isNestedContainer(value)) {
+      throw new InvalidArgumentError(`Cannot feed ${desc(value)} for the ${where()}, an object with keys {${keys.join(', ')}} (${describeStructure(key)}): the value must have the key's structure`);
+    }
+    const missing = keys.filter((k) => !Object.prototype.hasOwnProperty.call(value, k));
+    const extra = Object.keys(value).filter((k) => !Object.prototype.hasOwnProperty.call(key, k));
+    if (missing.length || extra.length) {
+      throw new InvalidArgumentError(
+        `Cannot feed ${desc(value)} for the ${where()}, an object with keys {${keys.join(', ')}}: ` +
+          [missing.length ? `missing ${missing.join(', ')}` : '', extra.length ? `unexpected ${extra.join(', ')}` : ''].filter(Boolean).join('; '),
+      );
+    }
+    for (const k of keys) this.feedStructure((key as Record<string, FeedKey>)[k]!, (value as Record<string, unknown>)[k], `${path}.${k}`, out);
+  }
+
+  /** A tensor key (a tensor, a variable or a tensor name) and its value, checked. */
+  private feedLeaf(key: Tensor | VariableLike | string, value: FeedValue): [Tensor, NDArray] {
+    let t: Tensor;
+    if (typeof key === 'string') {
+      const el = this.graph.asGraphElement(key.includes(':') ? key : `${key}:0`);
+      t = el as Tensor;
+    } else if (isVariableLike(key)) {
+      t = key.value();
+    } else if (key instanceof Tensor) {
+      t = key;
+    } else {
+      throw new InvalidArgumentError(`Feed key ${String(key)} is not a Tensor or a tensor name`);
+    }
+    if (t.graph !== this.graph) throw new InvalidArgumentError(`Feed ${t.name} is not an element of this session's graph.`);
+    return [t, feedValue(t, value)];
+  }
+}
+
+/** A leaf value, for error messages. */
+function describeLeaf(v: unknown): string {
+  if (v instanceof NDArray) return `an NDArray of shape ${formatShape(v.shape)}`;
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  if (v instanceof Tensor) return `a Tensor (${v.name})`;
+  return v === null ? 'null' : v === undefined ? 'undefined' : `a ${typeof v}`;
 }
 
 function feedValue(t: Tensor, value: FeedValue): NDArray {

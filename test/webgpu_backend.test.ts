@@ -17,7 +17,7 @@ import { randomArray } from './helpers.js';
  * Ops that run on the host on purpose: random draws (the CPU's generator, so a seeded graph draws
  * the same numbers on every backend) and summaries (strings), as TensorFlow keeps them on the CPU.
  */
-const HOST_OPS = ['RandomStandardNormal', 'TruncatedNormal', 'RandomUniform', 'RandomUniformInt', 'ScalarSummary', 'HistogramSummary', 'ImageSummary', 'TensorSummaryV2', 'MergeSummary'];
+const HOST_OPS = ['RandomStandardNormal', 'TruncatedNormal', 'RandomUniform', 'RandomUniformInt', 'Multinomial', 'ScalarSummary', 'HistogramSummary', 'ImageSummary', 'TensorSummaryV2', 'MergeSummary'];
 
 function mlp() {
   const g = new tf.Graph();

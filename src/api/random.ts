@@ -108,3 +108,52 @@ export function randomUniform(shape: IntArrayLike, opts: RandomUniformOptions = 
     }),
   );
 }
+
+export interface CategoricalOptions {
+  /** Output dtype, int64 (the default) or int32. */
+  dtype?: DType;
+  seed?: number;
+  name?: string;
+}
+
+function multinomialImpl(logits: TensorLike, numSamples: TensorLike, dtype: DType, seed: number | undefined, defaultName: string, name?: string): Tensor {
+  if (dtype !== 'int32' && dtype !== 'int64') throw new InvalidArgumentError(`${defaultName}: dtype must be int32 or int64, got ${dtype}`);
+  const g = graphOf([logits, numSamples]);
+  return g.asDefault(() =>
+    g.nameScope(name ?? defaultName, () => {
+      const l = convertToTensor(logits, undefined, 'logits');
+      const n = convertToTensor(numSamples, 'int32', 'num_samples');
+      const [seed1, seed2] = getSeed(seed, g);
+      return g.createOp('Multinomial', [l, n], { seed: seed1, seed2, T: l.dtype, output_dtype: dtype }, { name: 'Multinomial' }).outputs[0]!;
+    }),
+  );
+}
+
+/**
+ * tf.random.categorical: numSamples class indices per row of logits [batch, classes], drawn from
+ * softmax(logits) (op Multinomial); the result is [batch, numSamples], int64 unless dtype says int32.
+ */
+export function categorical(logits: TensorLike, numSamples: TensorLike, opts: CategoricalOptions = {}): Tensor {
+  return multinomialImpl(logits, numSamples, opts.dtype ?? 'int64', opts.seed, 'categorical', opts.name);
+}
+
+export interface MultinomialOptions {
+  seed?: number;
+  name?: string;
+  /** int64 (the default) or int32. */
+  outputDtype?: DType;
+}
+
+/** TF1's tf.multinomial (deprecated alias of tf.random.categorical, under the name scope 'multinomial'). */
+export function multinomial(logits: TensorLike, numSamples: TensorLike, opts: MultinomialOptions = {}): Tensor {
+  return multinomialImpl(logits, numSamples, opts.outputDtype ?? 'int64', opts.seed, 'multinomial', opts.name);
+}
+
+/** The tf.random namespace (TF 1.15's aliases of the functions above). */
+export const random = {
+  normal: randomNormal,
+  uniform: randomUniform,
+  truncatedNormal,
+  categorical,
+  multinomial,
+};

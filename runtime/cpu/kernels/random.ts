@@ -266,3 +266,67 @@ registerCpuKernel('RandomUniformInt', ([shape, minval, maxval], node, state, out
   }
   return [out];
 });
+
+/** TF's Uint64ToDouble: a double in [0, 1) from 52 bits (the low 20 bits of x0, then x1). */
+const toUnitDouble = (x0: number, x1: number): number => ((x0 & 0xfffff) * 0x100000000 + (x1 >>> 0)) / 0x10000000000000;
+
+/**
+ * TF's MultinomialFunctor<CPU> (one shard): per row, the unnormalized CDF of exp(logit - max) over
+ * the finite logits; each sample is the first class whose CDF exceeds RandDouble() * total, with
+ * RandDouble taking two successive uint32s of the stream (SimplePhilox). The run reserves
+ * batch * ceil4(numSamples) outputs, as TF does.
+ */
+registerCpuKernel('Multinomial', ([logits, numSamples], node, state, outputs) => {
+  if (logits!.rank !== 2) throw new InvalidArgumentError(`logits should be a matrix, got shape ${formatShape(logits!.shape)}`);
+  if (numSamples!.rank !== 0) throw new InvalidArgumentError(`num_samples should be a scalar, got shape ${formatShape(numSamples!.shape)}`);
+  const n = numbersOf(numSamples!)[0]!;
+  if (n < 0) throw new InvalidArgumentError(`num_samples should be nonnegative, got ${n}`);
+  const [batch, classes] = logits!.shape as [number, number];
+  if (classes <= 0) throw new InvalidArgumentError(`num_classes should be positive, got ${classes}`);
+  const dtype = node.outputs[0]!.dtype;
+  const out = outputs.alloc(dtype, [batch, n]);
+  if (batch === 0 || n === 0) return [out];
+  const gen = reserve(node, state, batch * (Math.floor((n + 3) / 4) * 4));
+  const x = logits!.data as Float32Array;
+  const cdf = new Float64Array(classes);
+  let block: Uint32Array = new Uint32Array(4);
+  let used = 4;
+  const single = (): number => {
+    if (used === 4) {
+      block = gen.next();
+      used = 0;
+    }
+    return block[used++]!;
+  };
+  const o = out.data as Int32Array | BigInt64Array;
+  for (let b = 0; b < batch; b++) {
+    const row = b * classes;
+    let max = -3.4028234663852886e38;
+    for (let j = 0; j < classes; j++) {
+      const v = x[row + j]!;
+      if (Number.isFinite(v) && v > max) max = v;
+    }
+    let total = 0;
+    for (let j = 0; j < classes; j++) {
+      const v = x[row + j]!;
+      if (Number.isFinite(v)) total += Math.exp(v - max);
+      cdf[j] = total;
+    }
+    for (let s = 0; s < n; s++) {
+      const x0 = single();
+      const x1 = single();
+      const target = toUnitDouble(x0, x1) * total;
+      // upper_bound: the first class whose CDF is greater than target.
+      let lo = 0;
+      let hi = classes;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (cdf[mid]! > target) hi = mid;
+        else lo = mid + 1;
+      }
+      if (dtype === 'int64') (o as BigInt64Array)[b * n + s] = BigInt(lo);
+      else (o as Int32Array)[b * n + s] = lo;
+    }
+  }
+  return [out];
+});
