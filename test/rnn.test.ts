@@ -1,15 +1,22 @@
 // TF1's recurrent API (src/api/rnn.ts): cells against hand-written JS references with the session's
 // weights, TF 1.15 variable names and shapes, dynamicRnn vs staticRnn vs a JS unroll (with and
-// without sequenceLength), gradients dynamic vs static and against finite differences, training.
+// without sequenceLength), gradients dynamic vs static and against finite differences, training;
+// LSTMCell (peepholes, clipping, projection), the wrappers and bidirectionalDynamicRnn against
+// equations written out here and against dynamicRnn on sequences reversed in JS.
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import {
   BasicLSTMCell,
   BasicRNNCell,
+  bidirectionalDynamicRnn,
+  DropoutWrapper,
   dynamicRnn,
   GRUCell,
+  LSTMCell,
   LSTMStateTuple,
   MultiRNNCell,
+  OutputProjectionWrapper,
+  ResidualWrapper,
   staticRnn,
   type RNNCell,
   type RNNState,
@@ -73,6 +80,25 @@ function refStep(cell: RNNCell, vals: Vals, x: M, leaves: M[]): [M, M[]] {
     const h2 = mapM(c2, (cv, r, q) => Math.tanh(cv) * sig(o[r]![q]!));
     return [h2, [c2, h2]];
   }
+  if (cell instanceof LSTMCell) {
+    // TF 1.15 LSTMCell.call, written out: peepholes on f and i from c, on o from the new c.
+    const [c, m] = leaves as [M, M];
+    const n = cell.numUnits;
+    const z = affine(cat(x, m), v('kernel'), v('bias'));
+    const [i, j, f, o] = [0, 1, 2, 3].map((k) => cols(z, k * n, (k + 1) * n)) as [M, M, M, M];
+    const diag = (name: string): Float32Array => (cell.usePeepholes ? (v(name).data as Float32Array) : new Float32Array(n));
+    const [wf, wi, wo] = [diag('w_f_diag'), diag('w_i_diag'), diag('w_o_diag')];
+    const clip = (val: number, lim: number | undefined): number => (lim === undefined ? val : Math.min(lim, Math.max(-lim, val)));
+    const c2 = mapM(c, (cv, r, q) =>
+      clip(sig(f[r]![q]! + cell.forgetBias + wf[q]! * cv) * cv + sig(i[r]![q]! + wi[q]! * cv) * Math.tanh(j[r]![q]!), cell.cellClip),
+    );
+    let m2 = mapM(c2, (cv, r, q) => sig(o[r]![q]! + wo[q]! * cv) * Math.tanh(cv));
+    if (cell.numProj !== undefined) {
+      const p = v('projection/kernel');
+      m2 = mapM(affine(m2, p, new tf.NDArray(new Float32Array(cell.numProj), [cell.numProj])), (mv) => clip(mv, cell.projClip));
+    }
+    return [m2, [c2, m2]];
+  }
   if (cell instanceof GRUCell) {
     const h = leaves[0]!;
     const n = cell.numUnits;
@@ -88,7 +114,7 @@ function refStep(cell: RNNCell, vals: Vals, x: M, leaves: M[]): [M, M[]] {
     let k = 0;
     const out: M[] = [];
     for (const sub of cell.cells) {
-      const m = sub instanceof BasicLSTMCell ? 2 : 1;
+      const m = sub instanceof BasicLSTMCell || sub instanceof LSTMCell ? 2 : 1;
       const [o, s] = refStep(sub, vals, inp, leaves.slice(k, k + m));
       k += m;
       inp = o;
@@ -151,6 +177,8 @@ const CELLS: [string, Make][] = [
   ['BasicLSTMCell', () => new BasicLSTMCell(4)],
   ['GRUCell', () => new GRUCell(4)],
   ['MultiRNNCell(LSTM, GRU)', () => new MultiRNNCell([new BasicLSTMCell(3), new GRUCell(4)])],
+  ['LSTMCell', () => new LSTMCell(4)],
+  ['LSTMCell(peepholes, cellClip, numProj, projClip, forgetBias)', () => new LSTMCell(4, { usePeepholes: true, cellClip: 0.3, numProj: 3, projClip: 0.2, forgetBias: 0.5 })],
 ];
 
 describe('cells: one step against a JS reference with the same weights', () => {
@@ -468,5 +496,393 @@ describe('gradients and training', () => {
     for (let i = 1; i < losses.length; i++) expect(losses[i]!, `step ${i}`).toBeLessThan(losses[i - 1]!);
     expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! * 0.5);
     sess.close();
+  });
+});
+
+describe('LSTMCell (TF 1.15 names, stateIsTuple false, gradients)', () => {
+  it('variable names and shapes through dynamicRnn: kernel, bias, peepholes, projection', () => {
+    const g = new tf.Graph();
+    g.asDefault(() => {
+      const x = tf.placeholder('float32', [2, 5, 3]);
+      const cell = new LSTMCell(4, { usePeepholes: true, numProj: 2 });
+      const [out, st] = dynamicRnn(cell, x, { dtype: 'float32' });
+      expect(out.shape).toEqual([2, 5, 2]);
+      expect(cell.stateSize).toEqual({ c: 4, h: 2 });
+      expect((st as LSTMStateTuple).c.shape).toEqual([2, 4]);
+      expect((st as LSTMStateTuple).h.shape).toEqual([2, 2]);
+      const vs = tf.trainableVariables();
+      expect(names(vs)).toEqual([
+        'rnn/lstm_cell/kernel:0',
+        'rnn/lstm_cell/bias:0',
+        'rnn/lstm_cell/w_f_diag:0',
+        'rnn/lstm_cell/w_i_diag:0',
+        'rnn/lstm_cell/w_o_diag:0',
+        'rnn/lstm_cell/projection/kernel:0',
+      ]);
+      expect(vs.map((v) => v.shape)).toEqual([[5, 16], [16], [4], [4], [4], [4, 2]]);
+    });
+  });
+
+  it('stateIsTuple false with a projection: the state is [c, m] concatenated, m of size numProj', async () => {
+    const g = new tf.Graph();
+    const x = randomArray([2, 3], { seed: 61 });
+    const c = randomArray([2, 4], { seed: 62 });
+    const m = randomArray([2, 2], { seed: 63 });
+    const { cell, out, state } = g.asDefault(() => {
+      const cell = new LSTMCell(4, { stateIsTuple: false, numProj: 2, usePeepholes: true, cellClip: 0.4 });
+      expect(cell.stateSize).toBe(6);
+      const [out, state] = cell.call(tf.constant(x), tf.concat([tf.constant(c), tf.constant(m)], 1));
+      return { cell, out, state: state as T };
+    });
+    expect(state.shape).toEqual([2, 6]);
+    const sess = await initSession(g);
+    await randomizeVariables(g, sess, 600);
+    const vals = await fetchVals(g, sess);
+    const [o, s] = (await sess.run([out, state])) as unknown as tf.NDArray[];
+    const [ro, [rc, rm]] = refStep(cell, vals, toM(x), [toM(c), toM(m)]);
+    expectClose(o!, flat(ro));
+    expectClose(s!, flat(cat(rc!, rm!)));
+    sess.close();
+  });
+
+  it('an initializer option reaches the kernel, the peepholes and the projection; the bias is zeros', async () => {
+    const g = new tf.Graph();
+    const cell = new LSTMCell(2, { usePeepholes: true, numProj: 1, initializer: tf.constantInitializer(0.25) });
+    g.asDefault(() => cell.call(tf.zeros([1, 3]), cell.zeroState(1)));
+    const sess = await initSession(g);
+    const vals = await fetchVals(g, sess);
+    for (const [k, a] of vals) expect(Array.from(a.data as Float32Array).every((e) => e === (k.endsWith('/bias') ? 0 : 0.25)), k).toBe(true);
+    sess.close();
+  });
+
+  it('finite differences through dynamicRnn with LSTMCell(peepholes, numProj, cellClip, projClip)', async () => {
+    /** An LSTMCell whose weights are given tensors (placeholders the check perturbs). */
+    class FedLSTMCell extends LSTMCell {
+      constructor(private readonly ws: T[]) {
+        super(3, { usePeepholes: true, numProj: 2, cellClip: 0.6, projClip: 0.5, forgetBias: 0.7 });
+      }
+      protected override build(): void {
+        const [k, b, wf, wi, wo, p] = this.ws as unknown as Variable[];
+        Object.assign(this, { kernel: k, bias: b, wFDiag: wf, wIDiag: wi, wODiag: wo, projKernel: p });
+      }
+    }
+    await checkGradients({
+      ops: [],
+      name: 'dynamicRnn(LSTMCell peepholes + projection)',
+      inputs: [
+        randomArray([2, 3, 2], { seed: 71 }),
+        randomArray([2, 3], { seed: 72 }),
+        randomArray([2, 2], { seed: 73 }),
+        randomArray([4, 12], { seed: 74, min: -0.7, max: 0.7 }),
+        randomArray([12], { seed: 75 }),
+        randomArray([3], { seed: 76 }),
+        randomArray([3], { seed: 77 }),
+        randomArray([3], { seed: 78 }),
+        randomArray([3, 2], { seed: 79 }),
+      ],
+      build: (x, c, m, ...ws) => {
+        const [out, st] = dynamicRnn(new FedLSTMCell(ws as T[]), x!, {
+          initialState: LSTMStateTuple(c!, m!),
+          sequenceLength: tf.constant([3, 2], 'int32'),
+        });
+        const s = st as LSTMStateTuple;
+        return [out, s.c, s.h];
+      },
+    });
+  });
+});
+
+describe('invariants: last output and final state', () => {
+  const B = 3;
+  const Tn = 5;
+  const makers: [string, Make][] = [
+    ['BasicRNNCell', () => new BasicRNNCell(3)],
+    ['GRUCell', () => new GRUCell(3)],
+    ['BasicLSTMCell', () => new BasicLSTMCell(3)],
+    ['LSTMCell(peepholes, numProj)', () => new LSTMCell(4, { usePeepholes: true, numProj: 3 })],
+  ];
+  for (const [label, make] of makers) {
+    it(`${label}: the final output leaf equals the last output, and with sequenceLength the output at each last valid step`, async () => {
+      const g = new tf.Graph();
+      const x = randomArray([B, Tn, 2], { seed: 81 });
+      const seq = [5, 2, 3];
+      const built = g.asDefault(() => {
+        const cell = make();
+        const [o1, s1] = dynamicRnn(cell, tf.constant(x), { dtype: 'float32' });
+        const [o2, s2] = dynamicRnn(cell, tf.constant(x), { dtype: 'float32', sequenceLength: tf.constant(seq, 'int32') });
+        const last = (s: RNNState): T => leavesOf(s)[leavesOf(s).length - 1]!;
+        return { o1, h1: last(s1), o2, h2: last(s2) };
+      });
+      const sess = await initSession(g);
+      await randomizeVariables(g, sess, 700);
+      const [o1, h1, o2, h2] = (await sess.run([built.o1, built.h1, built.o2, built.h2])) as unknown as tf.NDArray[];
+      const U = o1!.shape[2]!;
+      const at = (o: tf.NDArray, b: number, t: number): number[] => Array.from((o.data as Float32Array).subarray((b * Tn + t) * U, (b * Tn + t + 1) * U));
+      expectClose(h1!, Array.from({ length: B }, (_, b) => at(o1!, b, Tn - 1)).flat(), { atol: 0 });
+      expectClose(h2!, Array.from({ length: B }, (_, b) => at(o2!, b, seq[b]! - 1)).flat(), { atol: 0 });
+      sess.close();
+    });
+  }
+});
+
+describe('wrappers', () => {
+  it('DropoutWrapper: transparent names; keep probabilities fed as 1 give the plain cell; output and state dropout', async () => {
+    const g = new tf.Graph();
+    const B = 4;
+    const x = randomArray([B, 3], { seed: 91 });
+    const c0 = randomArray([B, 5], { seed: 92 });
+    const h0 = randomArray([B, 5], { seed: 93 });
+    const built = g.asDefault(() => {
+      const keepIn = tf.placeholderWithDefault(tf.constant(1, 'float32'), []);
+      const keepOut = tf.placeholderWithDefault(tf.constant(1, 'float32'), []);
+      const keepState = tf.placeholderWithDefault(tf.constant(1, 'float32'), []);
+      const inner = new BasicLSTMCell(5);
+      const cell = new DropoutWrapper(inner, { inputKeepProb: keepIn, outputKeepProb: keepOut, stateKeepProb: keepState, seed: 3 });
+      const s0 = LSTMStateTuple(tf.constant(c0), tf.constant(h0));
+      const [out, st] = tf.variableScope('rnn', () => cell.call(tf.constant(x), s0));
+      expect(names(tf.trainableVariables())).toEqual(['rnn/basic_lstm_cell/kernel:0', 'rnn/basic_lstm_cell/bias:0']);
+      // The same (built) cell again, with constant keep probabilities.
+      const half = new DropoutWrapper(inner, { outputKeepProb: 0.5, stateKeepProb: 0.25, seed: 4 });
+      const [outH, stH] = half.call(tf.constant(x), s0);
+      // Keep probabilities of 1 (the defaults) add no dropout ops.
+      const randomOps = (): number => g.getOperations().filter((op) => op.type === 'RandomUniform').length;
+      const before = randomOps();
+      new DropoutWrapper(inner).call(tf.constant(x), s0);
+      expect(randomOps()).toBe(before);
+      return { inner, keepIn, keepOut, keepState, out, st: st as LSTMStateTuple, outH, stH: stH as LSTMStateTuple };
+    });
+    expect(() => new DropoutWrapper(new BasicRNNCell(2), { outputKeepProb: 1.5 })).toThrow(/between 0 and 1/);
+    const sess = await initSession(g);
+    await randomizeVariables(g, sess, 800);
+    const vals = await fetchVals(g, sess);
+    const [ro, [rc, rh]] = refStep(built.inner, vals, toM(x), [toM(c0), toM(h0)]);
+    const [o, c, h] = (await sess.run([built.out, built.st.c, built.st.h])) as unknown as tf.NDArray[];
+    expectClose(o!, flat(ro));
+    expectClose(c!, flat(rc!));
+    expectClose(h!, flat(rh!));
+    // Output keep 0.5: each element 0 or 2x; state keep 0.25: c untouched, each h element 0 or 4x.
+    const [oh, ch, hh] = (await sess.run([built.outH, built.stH.c, built.stH.h])) as unknown as tf.NDArray[];
+    expectClose(ch!, flat(rc!));
+    const check = (a: tf.NDArray, ref: number[], scale: number): number => {
+      let zeros = 0;
+      (a.data as Float32Array).forEach((v, k) => {
+        if (v === 0) zeros++;
+        else expect(Math.abs(v - ref[k]! * scale)).toBeLessThan(1e-5);
+      });
+      return zeros;
+    };
+    const zo = check(oh!, flat(ro), 2);
+    const zh = check(hh!, flat(rh!), 4);
+    expect(zo).toBeGreaterThan(0);
+    expect(zo).toBeLessThan(20);
+    expect(zh).toBeGreaterThan(5);
+    // Fed keep probabilities below 1 switch dropout on (training): some input/output elements differ.
+    const [od] = (await sess.run([built.out], [[built.keepOut, tf.NDArray.from(0.5, 'float32')]])) as unknown as tf.NDArray[];
+    expect(check(od!, flat(ro), 2)).toBeGreaterThan(0);
+    const [oi] = (await sess.run([built.out], [[built.keepIn, tf.NDArray.from(0.3, 'float32')]])) as unknown as tf.NDArray[];
+    expect(Array.from(oi!.data as Float32Array).some((v, k) => Math.abs(v - flat(ro)[k]!) > 1e-4)).toBe(true);
+    sess.close();
+  });
+
+  it('DropoutWrapper inside dynamicRnn with a fed keep probability (training vs eval)', async () => {
+    const g = new tf.Graph();
+    const x = randomArray([2, 4, 3], { seed: 94 });
+    const built = g.asDefault(() => {
+      const keep = tf.placeholderWithDefault(tf.constant(1, 'float32'), []);
+      const inner = new MultiRNNCell([new BasicLSTMCell(4), new BasicLSTMCell(4)]);
+      const cell = new MultiRNNCell([new DropoutWrapper(new BasicLSTMCell(4), { outputKeepProb: keep }), new DropoutWrapper(new BasicLSTMCell(4), { outputKeepProb: keep })]);
+      const [out] = dynamicRnn(cell, tf.constant(x), { dtype: 'float32' });
+      const [ref] = dynamicRnn(inner, tf.constant(x), { dtype: 'float32', scope: 'ref' });
+      return { keep, out, ref, cell, inner };
+    });
+    expect(names(g.asDefault(() => tf.trainableVariables())).slice(0, 4)).toEqual([
+      'rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel:0',
+      'rnn/multi_rnn_cell/cell_0/basic_lstm_cell/bias:0',
+      'rnn/multi_rnn_cell/cell_1/basic_lstm_cell/kernel:0',
+      'rnn/multi_rnn_cell/cell_1/basic_lstm_cell/bias:0',
+    ]);
+    const sess = await initSession(g);
+    await randomizeVariables(g, sess, 900);
+    // Copy the wrapped cells' weights into the reference cells: in eval mode the outputs agree.
+    const vals = await fetchVals(g, sess);
+    await sess.run(
+      g.asDefault(() =>
+        tf.trainableVariables().filter((v) => v.name.startsWith('ref/')).map((v) => tf.assign(v, vals.get(v.name.replace(/^ref\//, 'rnn/').replace(/:0$/, ''))!)),
+      ),
+    );
+    const [o, r] = (await sess.run([built.out, built.ref])) as unknown as tf.NDArray[];
+    expectClose(o!, r!);
+    const [od] = (await sess.run([built.out], [[built.keep, tf.NDArray.from(0.5, 'float32')]])) as unknown as tf.NDArray[];
+    expect(Array.from(od!.data as Float32Array).some((v, k) => Math.abs(v - (r!.data as Float32Array)[k]!) > 1e-4)).toBe(true);
+    sess.close();
+  });
+
+  it('OutputProjectionWrapper: TF names (the cell nested in output_projection_wrapper/) and out = cell(x)·W + b', async () => {
+    const g = new tf.Graph();
+    const x = randomArray([2, 3], { seed: 95 });
+    const h0 = randomArray([2, 4], { seed: 96 });
+    const built = g.asDefault(() => {
+      const inner = new BasicRNNCell(4);
+      const cell = new OutputProjectionWrapper(inner, 2);
+      expect(cell.outputSize).toBe(2);
+      expect(cell.stateSize).toBe(4);
+      const [out, st] = tf.variableScope('rnn', () => cell.call(tf.constant(x), tf.constant(h0)));
+      const xs = tf.placeholder('float32', [2, 6, 3]);
+      const [seqOut] = dynamicRnn(cell, xs, { dtype: 'float32' });
+      return { inner, cell, out, st: st as T, seqOut };
+    });
+    expect(built.seqOut.shape).toEqual([2, 6, 2]);
+    const vs = g.asDefault(() => tf.trainableVariables());
+    expect(names(vs)).toEqual([
+      'rnn/output_projection_wrapper/basic_rnn_cell/kernel:0',
+      'rnn/output_projection_wrapper/basic_rnn_cell/bias:0',
+      'rnn/output_projection_wrapper/kernel:0',
+      'rnn/output_projection_wrapper/bias:0',
+    ]);
+    expect(vs.map((v) => v.shape)).toEqual([[7, 4], [4], [4, 2], [2]]);
+    const sess = await initSession(g);
+    await randomizeVariables(g, sess, 1000);
+    const vals = await fetchVals(g, sess);
+    const [ro, [rh]] = refStep(built.inner, vals, toM(x), [toM(h0)]);
+    const proj = affine(ro, vals.get('rnn/output_projection_wrapper/kernel')!, vals.get('rnn/output_projection_wrapper/bias')!);
+    const [o, s] = (await sess.run([built.out, built.st])) as unknown as tf.NDArray[];
+    expectClose(o!, flat(proj));
+    expectClose(s!, flat(rh!));
+    sess.close();
+  });
+
+  it('ResidualWrapper: out = x + cell(x), the state the cell’s; a depth mismatch throws', async () => {
+    const g = new tf.Graph();
+    const x = randomArray([2, 4], { seed: 97 });
+    const c0 = randomArray([2, 4], { seed: 98 });
+    const h0 = randomArray([2, 4], { seed: 99 });
+    const built = g.asDefault(() => {
+      const inner = new BasicLSTMCell(4);
+      const cell = new ResidualWrapper(inner);
+      const [out, st] = tf.variableScope('rnn', () => cell.call(tf.constant(x), LSTMStateTuple(tf.constant(c0), tf.constant(h0))));
+      expect(names(tf.trainableVariables())).toEqual(['rnn/basic_lstm_cell/kernel:0', 'rnn/basic_lstm_cell/bias:0']);
+      expect(() => new ResidualWrapper(new BasicRNNCell(3)).call(tf.zeros([2, 4]), tf.zeros([2, 3]))).toThrow(/same size/);
+      return { inner, out, st: st as LSTMStateTuple };
+    });
+    const sess = await initSession(g);
+    await randomizeVariables(g, sess, 1100);
+    const vals = await fetchVals(g, sess);
+    const [ro, [rc, rh]] = refStep(built.inner, vals, toM(x), [toM(c0), toM(h0)]);
+    const [o, c, h] = (await sess.run([built.out, built.st.c, built.st.h])) as unknown as tf.NDArray[];
+    expectClose(o!, flat(mapM(ro, (v, r, q) => v + toM(x)[r]![q]!)));
+    expectClose(c!, flat(rc!));
+    expectClose(h!, flat(rh!));
+    sess.close();
+  });
+});
+
+describe('bidirectionalDynamicRnn', () => {
+  const B = 3;
+  const Tn = 5;
+  const D = 2;
+  /** Each batch row's first len[b] steps reversed (tf.reverse_sequence), batch-major [B, T, D]. */
+  function reverseJs(a: tf.NDArray, lens: number[]): tf.NDArray {
+    const [b, t, d] = a.shape as [number, number, number];
+    const src = a.data as Float32Array;
+    const out = new Float32Array(src.length);
+    for (let i = 0; i < b; i++) {
+      for (let s = 0; s < t; s++) {
+        const from = s < lens[i]! ? lens[i]! - 1 - s : s;
+        out.set(src.subarray((i * t + from) * d, (i * t + from + 1) * d), (i * t + s) * d);
+      }
+    }
+    return new tf.NDArray(out, [b, t, d]);
+  }
+
+  for (const seq of [[5, 2, 3], undefined]) {
+    for (const timeMajor of [false, true]) {
+      it(`equals two dynamicRnn calls, the backward one on sequences reversed in JS${seq ? ' (sequenceLength)' : ''}${timeMajor ? ', time-major' : ''}`, async () => {
+        const g = new tf.Graph();
+        const x = randomArray([B, Tn, D], { seed: 111 });
+        const lens = seq ?? [Tn, Tn, Tn];
+        const xr = reverseJs(x, lens);
+        const built = g.asDefault(() => {
+          const fw = new LSTMCell(3, { usePeepholes: true });
+          const bw = new GRUCell(4);
+          const sl = seq ? tf.constant(seq, 'int32') : undefined;
+          const xin = timeMajor ? tf.transpose(tf.constant(x), [1, 0, 2]) : tf.constant(x);
+          const [[oFw, oBw], [sFw, sBw]] = bidirectionalDynamicRnn(fw, bw, xin, { dtype: 'float32', sequenceLength: sl, timeMajor });
+          expect(oFw.shape).toEqual(timeMajor ? [Tn, B, 3] : [B, Tn, 3]);
+          expect(oBw.shape).toEqual(timeMajor ? [Tn, B, 4] : [B, Tn, 4]);
+          const bm = (t: T): T => (timeMajor ? tf.transpose(t, [1, 0, 2]) : t);
+          const [rFw, rsFw] = dynamicRnn(fw, tf.constant(x), { dtype: 'float32', sequenceLength: sl, scope: 'check_fw' });
+          const [rBw, rsBw] = dynamicRnn(bw, tf.constant(xr), { dtype: 'float32', sequenceLength: sl, scope: 'check_bw' });
+          return { oFw: bm(oFw), oBw: bm(oBw), sFw: leavesOf(sFw), sBw: leavesOf(sBw), rFw, rBw, rsFw: leavesOf(rsFw), rsBw: leavesOf(rsBw) };
+        });
+        const vs = g.asDefault(() => tf.trainableVariables());
+        expect(names(vs)).toEqual([
+          'bidirectional_rnn/fw/lstm_cell/kernel:0',
+          'bidirectional_rnn/fw/lstm_cell/bias:0',
+          'bidirectional_rnn/fw/lstm_cell/w_f_diag:0',
+          'bidirectional_rnn/fw/lstm_cell/w_i_diag:0',
+          'bidirectional_rnn/fw/lstm_cell/w_o_diag:0',
+          'bidirectional_rnn/bw/gru_cell/gates/kernel:0',
+          'bidirectional_rnn/bw/gru_cell/gates/bias:0',
+          'bidirectional_rnn/bw/gru_cell/candidate/kernel:0',
+          'bidirectional_rnn/bw/gru_cell/candidate/bias:0',
+        ]);
+        const sess = await initSession(g);
+        await randomizeVariables(g, sess, 1200);
+        const r = (await sess.run([built.oFw, built.oBw, built.rFw, built.rBw, built.sFw, built.sBw, built.rsFw, built.rsBw] as never)) as unknown as [
+          tf.NDArray,
+          tf.NDArray,
+          tf.NDArray,
+          tf.NDArray,
+          tf.NDArray[],
+          tf.NDArray[],
+          tf.NDArray[],
+          tf.NDArray[],
+        ];
+        const [oFw, oBw, rFw, rBw, sFw, sBw, rsFw, rsBw] = r;
+        expectClose(oFw, rFw);
+        // The backward outputs, reversed back: zeros past each length stay in place.
+        expectClose(oBw, reverseJs(rBw, lens));
+        sFw.forEach((a, k) => expectClose(a, rsFw[k]!));
+        sBw.forEach((a, k) => expectClose(a, rsBw[k]!));
+        // The backward final state is its output at the sequence's first step.
+        const U = 4;
+        const first = Array.from({ length: B }, (_, b) => Array.from((oBw.data as Float32Array).subarray(b * Tn * U, b * Tn * U + U))).flat();
+        expectClose(sBw[0]!, first);
+        sess.close();
+      });
+    }
+  }
+
+  it('finite differences through bidirectionalDynamicRnn (inputs and weights, sequenceLength)', async () => {
+    class FedRNN extends BasicRNNCell {
+      constructor(
+        private readonly w: T,
+        private readonly b: T,
+      ) {
+        super(2);
+      }
+      protected override build(): void {
+        this.kernel = this.w as unknown as Variable;
+        this.bias = this.b as unknown as Variable;
+      }
+    }
+    await checkGradients({
+      ops: [],
+      name: 'bidirectionalDynamicRnn(BasicRNNCell, BasicRNNCell)',
+      inputs: [
+        randomArray([2, 4, 3], { seed: 121 }),
+        randomArray([5, 2], { seed: 122 }),
+        randomArray([2], { seed: 123 }),
+        randomArray([5, 2], { seed: 124 }),
+        randomArray([2], { seed: 125 }),
+      ],
+      build: (x, w1, b1, w2, b2) => {
+        const [[o1, o2], [s1, s2]] = bidirectionalDynamicRnn(new FedRNN(w1!, b1!), new FedRNN(w2!, b2!), x!, {
+          dtype: 'float32',
+          sequenceLength: tf.constant([4, 3], 'int32'),
+        });
+        return [o1, o2, s1 as T, s2 as T];
+      },
+    });
   });
 });

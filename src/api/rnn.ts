@@ -1,18 +1,22 @@
 // TF1's recurrent API (tf.nn.rnn_cell, tf.nn.dynamic_rnn, tf.nn.static_rnn): BasicRNNCell,
-// BasicLSTMCell, GRUCell and MultiRNNCell with TF 1.15's variable names, shapes and equations;
-// dynamicRnn as a whileLoop over TensorArrays, staticRnn as a JS loop over time steps.
+// BasicLSTMCell, LSTMCell, GRUCell and MultiRNNCell with TF 1.15's variable names, shapes and
+// equations; DropoutWrapper, OutputProjectionWrapper and ResidualWrapper; dynamicRnn as a whileLoop
+// over TensorArrays, staticRnn as a JS loop over time steps, bidirectionalDynamicRnn as two
+// dynamicRnn calls, the backward one on each sequence reversed within its length.
 import { convertToTensor, type TensorLike } from '../convert.js';
 import type { DType } from '../core/dtypes.js';
 import { Tensor } from '../graph.js';
 import { constantInitializer, zerosInitializer, type Initializer } from '../initializers.js';
 import type { Variable } from '../variables.js';
 import { getVariable, ValueError, variableScope } from '../variable_scope.js';
-import { concat, expandDims, shape as shapeOf, split, stridedSlice, transpose, zeros } from './array.js';
+import { concat, expandDims, gather, range, reshape, shape as shapeOf, split, stridedSlice, transpose, zeros } from './array.js';
+import { clipByValue } from './clip.js';
 import { whileLoop } from './control_flow.js';
 import { constant, identity } from './core.js';
 import { add, cast, greaterEqual, less, matmul, multiply, sigmoid, subtract, tanh, where } from './math.js';
 import { flatten, packSequenceAs } from './nest.js';
 import { biasAdd } from './nn.js';
+import { dropout } from './nn_extra.js';
 import { TensorArray } from './tensor_array.js';
 
 /** An elementwise activation. */
@@ -204,6 +208,118 @@ export class BasicLSTMCell extends RNNCell {
   }
 }
 
+export interface LSTMCellOptions {
+  /** Diagonal (peephole) connections from c to the gates (default false). */
+  usePeepholes?: boolean;
+  /** c is clipped to [-cellClip, cellClip] after its update. */
+  cellClip?: number;
+  /** The output m is projected to this size by projection/kernel (no bias). */
+  numProj?: number;
+  /** With numProj, m is clipped to [-projClip, projClip] after the projection. */
+  projClip?: number;
+  /** Added to the forget gate's pre-activation (default 1.0). */
+  forgetBias?: number;
+  /** State as LSTMStateTuple {c, h: m} (default true), else c and m concatenated along axis 1. */
+  stateIsTuple?: boolean;
+  /** The initializer of the kernel, the peepholes and the projection (default glorot uniform). */
+  initializer?: Initializer;
+  /** Default tanh. */
+  activation?: RNNActivation;
+}
+
+/**
+ * TF's LSTMCell (peepholes, cell clipping, projection). [i, j, f, o] = split(W·[x, m] + b, 4);
+ * c' = sigmoid(f + forgetBias + w_f∘c)∘c + sigmoid(i + w_i∘c)∘act(j) (peephole terms only with
+ * usePeepholes), clipped to ±cellClip; m' = sigmoid(o + w_o∘c')∘act(c'), then m'·P (numProj) clipped
+ * to ±projClip. Variables lstm_cell/kernel [in + (numProj ?? units), 4*units], lstm_cell/bias
+ * [4*units], lstm_cell/w_f_diag|w_i_diag|w_o_diag [units], lstm_cell/projection/kernel [units, numProj].
+ */
+export class LSTMCell extends RNNCell {
+  kernel: Variable | undefined;
+  bias: Variable | undefined;
+  wFDiag: Variable | undefined;
+  wIDiag: Variable | undefined;
+  wODiag: Variable | undefined;
+  projKernel: Variable | undefined;
+  readonly usePeepholes: boolean;
+  readonly cellClip: number | undefined;
+  readonly numProj: number | undefined;
+  readonly projClip: number | undefined;
+  readonly forgetBias: number;
+  readonly stateIsTuple: boolean;
+  private readonly activation: RNNActivation;
+
+  constructor(
+    readonly numUnits: number,
+    private readonly opts: LSTMCellOptions = {},
+  ) {
+    super('lstm_cell');
+    checkUnits(numUnits, 'LSTMCell');
+    if (opts.numProj !== undefined && opts.numProj !== null) checkUnits(opts.numProj, 'LSTMCell (numProj)');
+    this.usePeepholes = opts.usePeepholes ?? false;
+    this.cellClip = opts.cellClip ?? undefined;
+    this.numProj = opts.numProj ?? undefined;
+    this.projClip = opts.projClip ?? undefined;
+    this.forgetBias = opts.forgetBias ?? 1.0;
+    this.stateIsTuple = opts.stateIsTuple ?? true;
+    this.activation = opts.activation ?? ((x) => tanh(x));
+  }
+
+  get stateSize(): StateSize {
+    const m = this.numProj ?? this.numUnits;
+    return this.stateIsTuple ? LSTMStateTuple(this.numUnits, m) : this.numUnits + m;
+  }
+  get outputSize(): number {
+    return this.numProj ?? this.numUnits;
+  }
+
+  protected build(depth: number, dtype: DType): void {
+    const n = this.numUnits;
+    const init = this.opts.initializer;
+    this.kernel = getVariable('kernel', { shape: [depth + (this.numProj ?? n), 4 * n], dtype, initializer: init });
+    this.bias = getVariable('bias', { shape: [4 * n], dtype, initializer: zerosInitializer() });
+    if (this.usePeepholes) {
+      this.wFDiag = getVariable('w_f_diag', { shape: [n], dtype, initializer: init });
+      this.wIDiag = getVariable('w_i_diag', { shape: [n], dtype, initializer: init });
+      this.wODiag = getVariable('w_o_diag', { shape: [n], dtype, initializer: init });
+    }
+    if (this.numProj !== undefined) {
+      this.projKernel = variableScope('projection', () => getVariable('kernel', { shape: [n, this.numProj!], dtype, initializer: init }));
+    }
+  }
+
+  protected step(inputs: Tensor, state: RNNState): [Tensor, RNNState] {
+    let c: Tensor;
+    let m: Tensor;
+    if (this.stateIsTuple) {
+      if (state instanceof Tensor || Array.isArray(state)) throw new ValueError('LSTMCell: with stateIsTuple, the state must be an LSTMStateTuple {c, h}');
+      ({ c, h: m } = state);
+    } else {
+      [c, m] = split(asTensor(state, 'LSTMCell'), [this.numUnits, this.numProj ?? this.numUnits], 1) as [Tensor, Tensor];
+    }
+    const [i, j, f, o] = split(linear([inputs, m], this.kernel!, this.bias!), 4, 1) as [Tensor, Tensor, Tensor, Tensor];
+    const forget = constant(this.forgetBias, f.dtype);
+    let newC: Tensor;
+    if (this.usePeepholes) {
+      newC = add(
+        multiply(sigmoid(add(add(f, forget), multiply(this.wFDiag!, c))), c),
+        multiply(sigmoid(add(i, multiply(this.wIDiag!, c))), this.activation(j)),
+      );
+    } else {
+      newC = add(multiply(sigmoid(add(f, forget)), c), multiply(sigmoid(i), this.activation(j)));
+    }
+    if (this.cellClip !== undefined) newC = clipByValue(newC, -this.cellClip, this.cellClip);
+    let newM = this.usePeepholes
+      ? multiply(sigmoid(add(o, multiply(this.wODiag!, newC))), this.activation(newC))
+      : multiply(sigmoid(o), this.activation(newC));
+    if (this.numProj !== undefined) {
+      newM = matmul(newM, this.projKernel!);
+      if (this.projClip !== undefined) newM = clipByValue(newM, -this.projClip, this.projClip);
+    }
+    return [newM, this.stateIsTuple ? LSTMStateTuple(newC, newM) : concat([newC, newM], 1)];
+  }
+}
+
 export interface GRUCellOptions {
   /** Default tanh (the candidate's activation). */
   activation?: RNNActivation;
@@ -304,6 +420,157 @@ export class MultiRNNCell extends RNNCell {
 
   protected step(): [Tensor, RNNState] {
     throw new Error('unreachable');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wrappers
+
+/**
+ * The base of TF's DropoutWrapper and ResidualWrapper (_RNNCellWrapperV1): no variable scope of its
+ * own, so the wrapped cell's variables keep their names (rnn/basic_lstm_cell/kernel).
+ */
+abstract class TransparentWrapper extends RNNCell {
+  constructor(
+    readonly cell: RNNCell,
+    baseName: string,
+  ) {
+    super(baseName);
+  }
+  get stateSize(): StateSize {
+    return this.cell.stateSize;
+  }
+  get outputSize(): number {
+    return this.cell.outputSize;
+  }
+  override zeroState(batchSize: BatchSize, dtype: DType = 'float32'): RNNState {
+    return this.cell.zeroState(batchSize, dtype);
+  }
+  protected build(): void {}
+  protected step(): [Tensor, RNNState] {
+    throw new Error('unreachable');
+  }
+}
+
+/** A keep probability: a JS number in (0, 1] or a scalar float tensor (a placeholder switches train/eval). */
+export type KeepProb = number | Tensor;
+
+export interface DropoutWrapperOptions {
+  /** Dropout on the cell's inputs (default 1: none). */
+  inputKeepProb?: KeepProb;
+  /** Dropout on the cell's outputs (default 1: none). */
+  outputKeepProb?: KeepProb;
+  /** Dropout on the new state (default 1: none); as TF's default filter, an LSTMStateTuple's c is never dropped. */
+  stateKeepProb?: KeepProb;
+  /** The op seed of the input dropout; output and state use seed + 1 and seed + 2. */
+  seed?: number;
+}
+
+/**
+ * TF's DropoutWrapper (not variational): tf.nn.dropout of the inputs, the outputs and the new state
+ * (all but LSTMStateTuple c parts) wherever the keep probability is a tensor or a number below 1.
+ */
+export class DropoutWrapper extends TransparentWrapper {
+  readonly inputKeepProb: KeepProb;
+  readonly outputKeepProb: KeepProb;
+  readonly stateKeepProb: KeepProb;
+
+  constructor(cell: RNNCell, private readonly opts: DropoutWrapperOptions = {}) {
+    super(cell, 'dropout_wrapper');
+    const check = (p: KeepProb | undefined, what: string): KeepProb => {
+      if (p === undefined) return 1;
+      if (typeof p === 'number' && !(p > 0 && p <= 1)) throw new ValueError(`DropoutWrapper: Parameter ${what} must be between 0 and 1: ${p}`);
+      return p;
+    };
+    this.inputKeepProb = check(opts.inputKeepProb, 'input_keep_prob');
+    this.outputKeepProb = check(opts.outputKeepProb, 'output_keep_prob');
+    this.stateKeepProb = check(opts.stateKeepProb, 'state_keep_prob');
+  }
+
+  private drop(x: Tensor, keep: KeepProb, salt: number): Tensor {
+    if (typeof keep === 'number' && keep >= 1) return x;
+    return dropout(x, { keepProb: keep, seed: this.opts.seed === undefined ? undefined : this.opts.seed + salt });
+  }
+
+  private dropState(s: RNNState): RNNState {
+    if (s instanceof Tensor) return this.drop(s, this.stateKeepProb, 2);
+    if (Array.isArray(s)) return s.map((e) => this.dropState(e));
+    return LSTMStateTuple(s.c, this.drop(s.h, this.stateKeepProb, 2));
+  }
+
+  override call(inputs: TensorLike, state: RNNState): [Tensor, RNNState] {
+    const x = this.drop(convertToTensor(inputs), this.inputKeepProb, 0);
+    const [out, newState] = this.cell.call(x, state);
+    this.built = true;
+    this.scopeName = this.cell.scopeName;
+    return [this.drop(out, this.outputKeepProb, 1), this.dropState(newState)];
+  }
+}
+
+/** TF's ResidualWrapper: output = inputs + cell output (the sizes must match); the state is the cell's. */
+export class ResidualWrapper extends TransparentWrapper {
+  constructor(cell: RNNCell) {
+    super(cell, 'residual_wrapper');
+  }
+
+  override call(inputs: TensorLike, state: RNNState): [Tensor, RNNState] {
+    const x = convertToTensor(inputs);
+    const [out, newState] = this.cell.call(x, state);
+    if (x.shape !== null && out.shape !== null && x.shape[1] !== null && out.shape[1] !== null && x.shape[1] !== out.shape[1]) {
+      throw new ValueError(`ResidualWrapper: the inputs (depth ${x.shape[1]}) and the cell's outputs (depth ${out.shape[1]}) must have the same size`);
+    }
+    this.built = true;
+    this.scopeName = this.cell.scopeName;
+    const r = add(x, out);
+    r.setShape(out.shape);
+    return [r, newState];
+  }
+}
+
+/**
+ * TF's OutputProjectionWrapper: the cell's output times output_projection_wrapper/kernel
+ * [cell output, outputSize] plus output_projection_wrapper/bias [outputSize]; the wrapped cell's
+ * variables live under output_projection_wrapper/ (it is a layer with its own scope, as in TF).
+ */
+export class OutputProjectionWrapper extends RNNCell {
+  kernel: Variable | undefined;
+  bias: Variable | undefined;
+
+  constructor(
+    readonly cell: RNNCell,
+    private readonly projSize: number,
+  ) {
+    super('output_projection_wrapper');
+    checkUnits(projSize, 'OutputProjectionWrapper (outputSize)');
+  }
+
+  get stateSize(): StateSize {
+    return this.cell.stateSize;
+  }
+  get outputSize(): number {
+    return this.projSize;
+  }
+
+  protected build(): void {}
+  protected step(): [Tensor, RNNState] {
+    throw new Error('unreachable');
+  }
+
+  override call(inputs: TensorLike, state: RNNState): [Tensor, RNNState] {
+    const x = convertToTensor(inputs);
+    if (this.built) {
+      const [out, newState] = this.cell.call(x, state);
+      return [biasAdd(matmul(out, this.kernel!), this.bias!), newState];
+    }
+    return variableScope(null, { defaultName: this.baseName }, (scope) => {
+      this.scopeName = scope.name;
+      const [out, newState] = this.cell.call(x, state);
+      const depth = depthOf(out, 'OutputProjectionWrapper');
+      this.kernel = getVariable('kernel', { shape: [depth, this.projSize], dtype: out.dtype });
+      this.bias = getVariable('bias', { shape: [this.projSize], dtype: out.dtype, initializer: zerosInitializer() });
+      this.built = true;
+      return [biasAdd(matmul(out, this.kernel), this.bias), newState] as [Tensor, RNNState];
+    });
   }
 }
 
@@ -447,5 +714,70 @@ export function staticRnn(cell: RNNCell, inputs: readonly TensorLike[], opts: St
       state = newState;
     });
     return [outputs, state];
+  });
+}
+
+export interface BidirectionalDynamicRnnOptions {
+  /** [batch] int: each sequence's length; the backward direction reverses each sequence within it. */
+  sequenceLength?: TensorLike;
+  initialStateFw?: RNNState;
+  initialStateBw?: RNNState;
+  dtype?: DType;
+  timeMajor?: boolean;
+  parallelIterations?: number;
+  swapMemory?: boolean;
+  /** The variable scope (default 'bidirectional_rnn'); the directions run in its fw/ and bw/. */
+  scope?: string;
+}
+
+/**
+ * tf.reverse_sequence on a time-major [time, batch, depth] tensor: row t of batch b comes from
+ * len[b] - 1 - t when t < len[b] and stays otherwise (all of time reversed without lengths). A
+ * GatherV2 over the [time * batch, depth] rows (weir has no ReverseSequence op).
+ */
+export function reverseTimeMajor(x: Tensor, seqLen?: Tensor): Tensor {
+  const T = dimOf(x, 0);
+  let out: Tensor;
+  if (!seqLen) {
+    out = gather(x, typeof T === 'number' ? range(T - 1, -1, -1, 'int32') : range(subtract(T, 1), -1, -1, 'int32'), 0);
+  } else {
+    const depth = x.shape?.[2];
+    if (typeof depth !== 'number') throw new ValueError(`reverse: the last dimension must be known, got ${x.name} with shape ${JSON.stringify(x.shape)}`);
+    const B = dimOf(x, 1);
+    const tc = expandDims(range(0, T, 1, 'int32'), 1); // [T, 1]
+    const len = expandDims(seqLen, 0); // [1, B]
+    const src = where(less(tc, len), subtract(subtract(len, 1), tc), tc); // [T, B]
+    const rows = add(multiply(src, B), expandDims(range(0, B, 1, 'int32'), 0));
+    out = reshape(gather(reshape(x, [-1, depth]), reshape(rows, [-1]), 0), shapeOf(x, 'int32'));
+  }
+  out.setShape(x.shape);
+  return out;
+}
+
+/**
+ * tf.nn.bidirectional_dynamic_rnn: dynamicRnn(cellFw) on the inputs in <scope>/fw, dynamicRnn(cellBw)
+ * on each sequence reversed within its length in <scope>/bw, whose outputs are reversed back.
+ * Returns [[outputsFw, outputsBw], [stateFw, stateBw]].
+ */
+export function bidirectionalDynamicRnn(
+  cellFw: RNNCell,
+  cellBw: RNNCell,
+  inputs: TensorLike,
+  opts: BidirectionalDynamicRnnOptions = {},
+): [[Tensor, Tensor], [RNNState, RNNState]] {
+  return variableScope(opts.scope ?? 'bidirectional_rnn', () => {
+    const x = convertToTensor(inputs, undefined, 'inputs');
+    if (x.shape !== null && x.shape.length !== 3) throw new ValueError(`bidirectionalDynamicRnn: inputs must have rank 3, got shape [${x.shape.map(String)}]`);
+    const seqLen = opts.sequenceLength === undefined || opts.sequenceLength === null ? undefined : seqLengthTensor(opts.sequenceLength);
+    const common = { sequenceLength: seqLen, dtype: opts.dtype, timeMajor: opts.timeMajor, parallelIterations: opts.parallelIterations, swapMemory: opts.swapMemory };
+    const [outFw, stateFw] = dynamicRnn(cellFw, x, { ...common, initialState: opts.initialStateFw, scope: 'fw' });
+    const rev = (v: Tensor): Tensor => {
+        if (opts.timeMajor) return reverseTimeMajor(v, seqLen);
+        const r = transpose(reverseTimeMajor(transpose(v, [1, 0, 2]), seqLen), [1, 0, 2]);
+        r.setShape(v.shape);
+        return r;
+      };
+    const [tmp, stateBw] = dynamicRnn(cellBw, rev(x), { ...common, initialState: opts.initialStateBw, scope: 'bw' });
+    return [[outFw, rev(tmp)], [stateFw, stateBw]] as [[Tensor, Tensor], [RNNState, RNNState]];
   });
 }
