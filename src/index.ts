@@ -25,7 +25,7 @@ export {
   type EvalFeedValue,
 } from './graph.js';
 export { convertToTensor, type TensorLike } from './convert.js';
-export { Session, InteractiveSession, type SessionOptions, type FeedDict, type Fetches, type FetchResult } from './session.js';
+export { Session, InteractiveSession, type SessionOptions, type FeedDict, type FeedKey, type FeedStructure, type Fetches, type FetchResult } from './session.js';
 export {
   Variable,
   type VariableOptions,
@@ -48,7 +48,8 @@ export * from './api/random.js';
 export * from './api/clip.js';
 export { cond, caseOf as case, whileLoop, type CondOptions, type CaseOptions, type WhileLoopOptions } from './api/control_flow.js';
 export { TensorArray, type TensorArrayOptions } from './api/tensor_array.js';
-export { BasicRNNCell, BasicLSTMCell, GRUCell, MultiRNNCell, RNNCell, LSTMStateTuple, type RNNState, type StateSize, type RNNActivation } from './api/rnn.js';
+export { BasicRNNCell, BasicLSTMCell, LSTMCell, GRUCell, MultiRNNCell, RNNCell, LSTMStateTuple, DropoutWrapper, OutputProjectionWrapper, ResidualWrapper, type RNNState, type StateSize, type RNNActivation, type LSTMCellOptions, type DropoutWrapperOptions, type KeepProb } from './api/rnn.js';
+export { sequenceLoss, type SequenceLossOptions } from './api/seq2seq.js';
 export { mapFn, scan, foldl, foldr, type MapFnOptions, type ScanOptions, type HigherOrderOptions } from './api/functional.js';
 export { FuncGraph } from './func_graph.js';
 export * as nn from './api/nn_namespace.js';

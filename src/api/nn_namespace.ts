@@ -2,5 +2,5 @@
 export * from './nn.js';
 export * from './conv.js';
 export * from './nn_extra.js';
-export { dynamicRnn, staticRnn, type DynamicRnnOptions, type StaticRnnOptions } from './rnn.js';
+export { dynamicRnn, staticRnn, bidirectionalDynamicRnn, type DynamicRnnOptions, type StaticRnnOptions, type BidirectionalDynamicRnnOptions } from './rnn.js';
 export * as rnnCell from './rnn.js';

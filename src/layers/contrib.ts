@@ -6,7 +6,8 @@
  * plus the initializers and regularizers of `contrib` in src/initializers.ts.
  */
 import { controlDependencies, GraphKeys, Tensor } from '../graph.js';
-import { BasicLSTMCell, BasicRNNCell, GRUCell, LSTMStateTuple, MultiRNNCell, RNNCell, staticRnn } from '../api/rnn.js';
+import { sequenceLoss } from '../api/seq2seq.js';
+import { BasicLSTMCell, BasicRNNCell, DropoutWrapper, GRUCell, LSTMCell, LSTMStateTuple, MultiRNNCell, OutputProjectionWrapper, ResidualWrapper, RNNCell, staticRnn } from '../api/rnn.js';
 import { identity } from '../api/core.js';
 import { relu } from '../api/nn.js';
 import { dropout as nnDropout } from '../api/nn_extra.js';
@@ -317,6 +318,9 @@ export const layers = {
 
 /** tf.contrib: only tf.contrib.layers. */
 /** tf.contrib.rnn: TF1's aliases of the tf.nn.rnnCell cells. */
-const rnn = { BasicRNNCell, BasicLSTMCell, GRUCell, MultiRNNCell, RNNCell, LSTMStateTuple, staticRnn };
+const rnn = { BasicRNNCell, BasicLSTMCell, LSTMCell, GRUCell, MultiRNNCell, RNNCell, LSTMStateTuple, DropoutWrapper, OutputProjectionWrapper, ResidualWrapper, staticRnn };
 
-export const contrib = { layers, rnn };
+/** tf.contrib.seq2seq: the sequence loss TF1's seq2seq programs use. */
+const seq2seq = { sequenceLoss };
+
+export const contrib = { layers, rnn, seq2seq };
