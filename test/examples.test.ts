@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TARGETS, trainXor } from '../examples/xor/main.js';
 import { trainMnist } from '../examples/mnist-mlp/main.js';
 import { loadSplit, randomShift } from '../examples/mnist-common/data.js';
+import { buildVocab, loadBrownText, makeBatches, trainCharRnn } from '../examples/char-rnn/main.js';
 
 describe('examples', () => {
   it('xor: the 3-4-1 sigmoid net learns XOR with gradient descent', async () => {
@@ -53,5 +54,27 @@ describe('examples', () => {
     expect(epochs[1]!.loss).toBeLessThan(epochs[0]!.loss);
     expect(epochs[1]!.trainAccuracy).toBeGreaterThan(epochs[0]!.trainAccuracy);
     expect(testAccuracy).toBeGreaterThan(0.7);
+  });
+  it('char-rnn: a tiny 2-layer LSTM on 20k characters of the Brown corpus learns and samples', async () => {
+    const text = loadBrownText(20_000);
+    expect(text).toHaveLength(20_000);
+    expect(text.startsWith('the fulton county grand jury said friday')).toBe(true);
+    const vocab = buildVocab(text);
+    expect(vocab.chars.every((c) => /^[a-z0-9 ~!-/:-@[-`{-}]$/.test(c))).toBe(true);
+    // Row b of batch k+1 continues row b of batch k; targets are the inputs shifted by one.
+    const ids = Int32Array.from({ length: 101 }, (_, i) => i);
+    const batches = makeBatches(ids, 2, 5);
+    expect(batches).toHaveLength(10);
+    expect(Array.from(batches[1]!.x)).toEqual([5, 6, 7, 8, 9, 55, 56, 57, 58, 59]);
+    expect(Array.from(batches[1]!.y)).toEqual([6, 7, 8, 9, 10, 56, 57, 58, 59, 60]);
+
+    const { stepLosses, sample } = await trainCharRnn({ text, units: 32, layers: 2, seq: 10, batch: 8, steps: 30, sampleLength: 40, prime: 'the ' });
+    expect(stepLosses).toHaveLength(30);
+    expect(stepLosses[0]!).toBeGreaterThan(3.5); // about ln(vocabulary size) at the start
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(stepLosses.slice(-5))).toBeLessThan(mean(stepLosses.slice(0, 5)) - 0.4);
+    expect(sample).toHaveLength(4 + 40);
+    expect(sample.startsWith('the ')).toBe(true);
+    for (const c of sample) expect(vocab.ids.has(c)).toBe(true);
   });
 });
