@@ -251,3 +251,117 @@ export async function rnnLoopStep(ctx: BenchContext): Promise<LineResult> {
       `loss=${lossA.toFixed(6)} loop_vs_unrolled_max_abs=${maxDiff.toExponential(2)} loop_vs_tfjs_max_abs=${Number.isNaN(tfjsDiff) ? 'skipped' : tfjsDiff.toExponential(2)} targets=loop/unrolled<=1.3,tfjs_wasm/loop>=5`,
   };
 }
+
+// ---- lstm_train_step ----
+
+/**
+ * One training step of a 2-layer LSTM character language model (char-rnn's shape): B=32 rows of
+ * T=50 token ids over a vocabulary of V=65, an embedding of E=64, two LSTMs of H=256 units, dense
+ * logits over V, mean sparse softmax cross-entropy, Adam (lr 0.002, no gradient clipping), forward
+ * + backward + update. weir: embeddingLookup → MultiRNNCell(BasicLSTMCell×2) under tf.nn.dynamicRnn
+ * (a whileLoop) → tf.layers.dense. TensorFlow.js: one-hot ids → a bias-free dense layer as the
+ * embedding (tf.layers.embedding's gradient has no wasm kernel) → lstm(returnSequences)×2 → dense, its trainable weights minimized by tf.train.adam's optimizer.minimize. Each side uses its
+ * own default initializers (weir glorot-uniform with graph seed 1, tfjs its layer defaults), so the
+ * weights differ: the initial losses are only checked to be of the same order (both near ln V).
+ * A tfjs backend whose first step takes over 20 s is skipped with a note.
+ */
+export async function lstmTrainStep(ctx: BenchContext): Promise<LineResult> {
+  const B = 32;
+  const T = 50;
+  const V = 65;
+  const E = 64;
+  const H = 256;
+  const LR = 0.002;
+  const SLOW_MS = 20_000;
+  const xIds = Int32Array.from(ctx.uniform(B * T, 31, 0, V), (v) => Math.floor(v));
+  const yIds = Int32Array.from(ctx.uniform(B * T, 32, 0, V), (v) => Math.floor(v));
+
+  const g = new tf.Graph();
+  g.seed = 1;
+  const m = g.asDefault(() => {
+    const x = tf.placeholder('int32', [B, T], 'x');
+    const y = tf.placeholder('int32', [B, T], 'y');
+    const embedding = tf.getVariable('embedding', { shape: [V, E] });
+    const cell = new tf.nn.rnnCell.MultiRNNCell([new tf.nn.rnnCell.BasicLSTMCell(H), new tf.nn.rnnCell.BasicLSTMCell(H)]);
+    const [outputs] = tf.nn.dynamicRnn(cell, tf.nn.embeddingLookup(embedding, x), { dtype: 'float32' });
+    const logits = tf.layers.dense(tf.reshape(outputs, [-1, H]), V, { name: 'softmax' });
+    const loss = tf.reduceMean(tf.nn.sparseSoftmaxCrossEntropyWithLogits({ labels: tf.reshape(y, [-1]), logits }));
+    const train = new tf.train.AdamOptimizer(LR).minimize(loss);
+    return { x, y, loss, train, init: tf.globalVariablesInitializer() };
+  });
+  const feeds: [tf.Tensor, tf.NDArray][] = [
+    [m.x, new tf.NDArray(xIds, [B, T])],
+    [m.y, new tf.NDArray(yIds, [B, T])],
+  ];
+  const sess = new tf.Session({ graph: g, backend: ctx.backend });
+  await sess.run(m.init);
+  const weirLoss0 = Number(((await sess.run(m.loss, feeds)) as tf.NDArray).data[0]);
+  await sess.compile([m.loss, m.train], feeds);
+  const weirMs = await ctx.time(() => sess.run([m.loss, m.train], feeds));
+  sess.close();
+
+  const notes: string[] = [];
+  let tfjsLoss0: number | undefined;
+  const slow = new Set<string>();
+  const tfjsStep = async (): Promise<number> => {
+    const backend = tfc.getBackend();
+    const model = tfc.sequential({
+      layers: [
+        // The embedding as a bias-free dense layer on one-hot ids: tf.layers.embedding's gradient
+        // (UnsortedSegmentSum) has no wasm kernel. The same function, and a negligible matmul.
+        tfc.layers.dense({ units: E, useBias: false, inputShape: [T, V] }),
+        tfc.layers.lstm({ units: H, returnSequences: true }),
+        tfc.layers.lstm({ units: H, returnSequences: true }),
+        tfc.layers.dense({ units: V }),
+      ],
+    });
+    const x = tfc.oneHot(tfc.tensor2d(xIds, [B, T], 'int32'), V).toFloat();
+    const onehot = tfc.oneHot(tfc.tensor1d(yIds, 'int32'), V);
+    const opt = tfc.train.adam(LR);
+    const vars = model.trainableWeights.map((w) => w.read() as tfc.Variable);
+    const lossFn = (): tfc.Scalar => {
+      const logits = tfc.reshape(model.apply(x, { training: true }) as tfc.Tensor, [B * T, V]);
+      return tfc.losses.softmaxCrossEntropy(onehot, logits) as tfc.Scalar;
+    };
+    const step = async (): Promise<void> => {
+      const loss = tfc.tidy(() => opt.minimize(lossFn, true, vars) as tfc.Scalar);
+      await loss.data();
+      loss.dispose();
+    };
+    try {
+      if (tfjsLoss0 === undefined) {
+        const l = tfc.tidy(lossFn);
+        tfjsLoss0 = (await l.data())[0]!;
+        l.dispose();
+      }
+      // One step first: a backend slower than SLOW_MS a step is not timed further.
+      const t0 = performance.now();
+      await step();
+      const first = performance.now() - t0;
+      if (first > SLOW_MS) {
+        slow.add(backend);
+        notes.push(`tfjs_${backend}_first_step_ms=${first.toFixed(0)}>${SLOW_MS}(skipped)`);
+        return NaN;
+      }
+      return await ctx.time(step, ctx.runs, 1);
+    } finally {
+      tfc.dispose([x, onehot]);
+      model.dispose();
+      opt.dispose();
+    }
+  };
+  const wasm = await ctx.onTfjs('wasm', tfjsStep);
+  const cpu = await ctx.onTfjs('cpu', tfjsStep);
+  const tfjsWasm = slow.has('wasm') ? undefined : wasm;
+  const tfjsCpu = slow.has('cpu') ? undefined : cpu;
+  // Same order of magnitude at the start (different initial weights): both near ln(V) = 4.17.
+  const sameOrder = tfjsLoss0 === undefined ? 'skipped' : String(Math.abs(Math.log10(weirLoss0 / tfjsLoss0)) < 1);
+  if (sameOrder === 'false') notes.push('LOSS_ORDER_MISMATCH');
+  return {
+    line:
+      `B=${B} T=${T} V=${V} E=${E} H=${H} layers=2 weir_ms=${ms(weirMs)} tfjs_wasm_ms=${ms(tfjsWasm)} tfjs_cpu_ms=${ms(tfjsCpu)} ` +
+      `tfjs_wasm/weir=${ratio(tfjsWasm, weirMs)} tfjs_cpu/weir=${ratio(tfjsCpu, weirMs)} ` +
+      `weir_loss0=${weirLoss0.toFixed(4)} tfjs_loss0=${tfjsLoss0 === undefined ? 'skipped' : tfjsLoss0.toFixed(4)} ln_V=${Math.log(V).toFixed(4)} loss0_same_order=${sameOrder}` +
+      `${notes.length ? ` ${notes.join(' ')}` : ''} target=tfjs_wasm/weir>=10`,
+  };
+}

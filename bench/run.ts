@@ -1,7 +1,7 @@
 // weir against TensorFlow.js, measured side by side in one process.
 //   npm run bench [-- --only mlp_train_step,matmul_1024] [--runs 7] [--skip tfjs_cpu]
 //   npm run bench -- --backend webgpu      (weir's webgpu backend against tfjs-backend-webgpu)
-//   npm run bench -- --only while_overhead,rnn_loop_step   (control flow: bench/control_flow.ts)
+//   npm run bench -- --only while_overhead,rnn_loop_step,lstm_train_step   (control flow: bench/control_flow.ts)
 // Prints one line per workload:
 //   WORKLOAD weir_ms=… weir_unopt_ms=… tfjs_cpu_ms=… tfjs_wasm_ms=… peak_bytes=… naive_bytes=…
 // (with --backend webgpu: WORKLOAD backend=webgpu weir_ms=… weir_unopt_ms=… tfjs_webgpu_ms=… ratio=…)
@@ -13,7 +13,7 @@ import * as tfc from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '../src/index.js';
 import { buildCnn } from '../examples/mnist-cnn/main.js';
-import { rnnLoopStep, whileOverhead, type BenchContext, type LineResult } from './control_flow.js';
+import { lstmTrainStep, rnnLoopStep, whileOverhead, type BenchContext, type LineResult } from './control_flow.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -275,6 +275,7 @@ const WORKLOADS: Record<string, () => Promise<Result | LineResult>> = {
   matmul_1024: matmul1024,
   while_overhead: () => whileOverhead(ctx),
   rnn_loop_step: () => rnnLoopStep(ctx),
+  lstm_train_step: () => lstmTrainStep(ctx),
 };
 
 const fmt = (x: number | undefined): string => (x === undefined ? 'skipped' : Number.isNaN(x) ? 'unsupported' : x.toFixed(1));
