@@ -62,16 +62,6 @@ export class FuncGraph extends Graph {
     return false;
   }
 
-  /** Number of explicit arguments (inputs before the captures). */
-  get numArgs(): number {
-    return this.inputs.length - this.capturedInputs().length;
-  }
-
-  /** The outer tensors captured, in the order of their placeholders among `inputs`. */
-  capturedTensors(): Tensor[] {
-    return [...this.captures.keys()];
-  }
-
   /** Ops with effects in this body (and its nested bodies): the function runs them every call. */
   statefulOps(): Operation[] {
     return this.getOperations().filter((op) => isStatefulOp(op));

@@ -24,7 +24,6 @@ export interface TensorArrayOptions {
 }
 
 export class TensorArray {
-  readonly isTensorArray = true as const;
   readonly dtype: DType;
   /** The variant tensor holding the list: what a loop carries. */
   readonly flow: Tensor;
@@ -183,9 +182,4 @@ export class TensorArray {
   }
 
   close(): void {}
-}
-
-/** Whether x is a TensorArray. */
-export function isTensorArray(x: unknown): x is TensorArray {
-  return x instanceof TensorArray;
 }
