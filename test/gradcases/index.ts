@@ -8,5 +8,12 @@ import { convCases } from './conv.js';
 import { nnExtraCases } from './nn_extra.js';
 import { compatCases } from './compat.js';
 import { controlFlowCases } from './control_flow.js';
+import { sortCases } from './sort.js';
+import { indexingCases } from './indexing.js';
+import { conv3dCases } from './conv3d.js';
+import { normalizationCases } from './normalization.js';
+import { imageCases } from './image.js';
+import { debugCases } from './debug.js';
+import { linalgCases } from './linalg.js';
 
-export const allGradCases: GradCase[] = [...coreCases, ...mathCases, ...arrayCases, ...nnCases, ...convCases, ...nnExtraCases, ...compatCases, ...controlFlowCases];
+export const allGradCases: GradCase[] = [...coreCases, ...mathCases, ...arrayCases, ...nnCases, ...convCases, ...nnExtraCases, ...compatCases, ...controlFlowCases, ...sortCases, ...indexingCases, ...conv3dCases, ...normalizationCases, ...imageCases, ...debugCases, ...linalgCases];

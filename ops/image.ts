@@ -1,0 +1,2 @@
+// image op definitions (issue 18). Registered on import by ops/index.ts.
+export {};

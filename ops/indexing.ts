@@ -1,0 +1,2 @@
+// indexing op definitions (issue 18). Registered on import by ops/index.ts.
+export {};

@@ -1,0 +1,2 @@
+// strings op definitions (issue 18). Registered on import by ops/index.ts.
+export {};

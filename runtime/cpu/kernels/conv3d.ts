@@ -1,0 +1,2 @@
+// CPU kernels: conv3d family. Registered on import by kernels/index.ts.
+export {};

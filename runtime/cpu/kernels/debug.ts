@@ -1,0 +1,2 @@
+// CPU kernels: debug family. Registered on import by kernels/index.ts.
+export {};

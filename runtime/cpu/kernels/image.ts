@@ -1,0 +1,2 @@
+// CPU kernels: image family. Registered on import by kernels/index.ts.
+export {};

@@ -1,0 +1,2 @@
+// CPU kernels: indexing family. Registered on import by kernels/index.ts.
+export {};

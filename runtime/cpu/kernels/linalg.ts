@@ -1,0 +1,2 @@
+// CPU kernels: linalg family. Registered on import by kernels/index.ts.
+export {};

@@ -1,0 +1,2 @@
+// CPU kernels: normalization family. Registered on import by kernels/index.ts.
+export {};

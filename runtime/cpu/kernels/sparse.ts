@@ -1,0 +1,2 @@
+// CPU kernels: sparse family. Registered on import by kernels/index.ts.
+export {};

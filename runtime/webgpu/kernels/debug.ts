@@ -1,0 +1,2 @@
+// WebGPU kernels: debug family. Registered on import by kernels/index.ts.
+export {};

@@ -1,0 +1,2 @@
+// WebGPU kernels: image family. Registered on import by kernels/index.ts.
+export {};

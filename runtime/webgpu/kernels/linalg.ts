@@ -1,0 +1,2 @@
+// WebGPU kernels: linalg family. Registered on import by kernels/index.ts.
+export {};

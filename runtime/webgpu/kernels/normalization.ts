@@ -1,0 +1,2 @@
+// WebGPU kernels: normalization family. Registered on import by kernels/index.ts.
+export {};

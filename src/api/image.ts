@@ -1,0 +1,2 @@
+// TF1 functions building the image family's ops (issue 18).
+export {};

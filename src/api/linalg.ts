@@ -1,0 +1,2 @@
+// TF1 functions building the linalg family's ops (issue 18).
+export {};
