@@ -2,25 +2,26 @@
 import { graphOf } from '../src/convert.js';
 import type { DType } from '../src/core/dtypes.js';
 import { InvalidArgumentError } from '../src/core/errors.js';
-import { constantValue, type Operation, type Tensor } from '../src/graph.js';
+import type { Operation, Tensor } from '../src/graph.js';
+import { NDArray } from '../src/core/ndarray.js';
 import { formatShape, isFullyDefined, mergeShapes, type Dim, type Shape } from '../src/core/shape.js';
 import * as A from '../src/api/array.js';
 import { constant } from '../src/api/core.js';
 import { floorMod, greaterEqual, logicalAnd, maximum, reduceSum, subtract, where } from '../src/api/math.js';
-import { registerOp, type GradFn, type OutputSpec, type ShapeContext } from './registry.js';
+import { registerOp, type AbstractValue, type GradFn, type OutputSpec, type ShapeContext } from './registry.js';
 import { checkDType } from './util.js';
 import { invertPerm, masksOf, numbersOf, rangeSize, stridedSliceSpec, type StridedSliceSpec } from './semantics/array.js';
 
 const INDEX: readonly DType[] = ['int32', 'int64'];
 const NUMBERS: readonly DType[] = ['float32', 'int32', 'int64'];
 
-function constVector(t: Tensor): number[] | undefined {
-  const c = constantValue(t);
+function constVector(t: AbstractValue): number[] | undefined {
+  const c = t.knownValue;
   return c && c.rank <= 1 ? numbersOf(c) : undefined;
 }
 
-function constScalar(t: Tensor): number | undefined {
-  const c = constantValue(t);
+function constScalar(t: AbstractValue): number | undefined {
+  const c = t.knownValue;
   return c && c.size === 1 ? numbersOf(c)[0] : undefined;
 }
 
@@ -35,82 +36,37 @@ function rangeArr(from: number, to: number): number[] {
 }
 
 // ---- tensors as shapes (TF's ConstantPartialShape) ----
+// What each op contributes is its OpDef's `known` rule (Shape, Rank, Pack, ConcatV2, StridedSlice,
+// Cast here and in math.ts; Const, Identity and the ops with valueOfShape generically).
 
 /**
- * The elements of a rank-1 int tensor as far as they are known while building the graph: a number
- * per element (null where unknown), or null when even the length is unknown. Looks through Const,
- * Shape, Pack, ConcatV2, Cast/Identity and StridedSlice of a shape vector.
+ * The elements of a rank-1 int value as far as they are known while building the graph: a number
+ * per element (null where unknown), or null when even the length is unknown.
  */
-export function partialVector(t: Tensor): Dim[] | null {
-  const c = constantValue(t);
-  if (c && c.rank === 1) return numbersOf(c);
-  const op = t.op;
-  switch (op.type) {
-    case 'Shape':
-      if (op.inputs[0]!.shape !== null) return op.inputs[0]!.shape;
-      break;
-    case 'Pack':
-      if ((op.attrs.axis ?? 0) === 0 && op.inputs.every((i) => i.rank === 0 || i.rank === null)) return op.inputs.map(partialScalar);
-      break;
-    case 'ConcatV2': {
-      const n = op.inputs.length - 1;
-      const axis = constScalar(op.inputs[n]!);
-      if (axis === 0 || axis === -1) {
-        const parts = op.inputs.slice(0, n).map(partialVector);
-        if (parts.every((p) => p !== null)) return parts.flatMap((p) => p!);
-      }
-      break;
-    }
-    case 'Identity':
-    case 'Cast':
-      return partialVector(op.inputs[0]!);
-    case 'StridedSlice': {
-      const picked = sliceOfVector(op);
-      if (picked && !picked.scalar) return picked.values;
-      break;
-    }
-  }
+export function partialVector(t: AbstractValue): Dim[] | null {
+  if (t.rank === 1 && t.knownElements) return [...t.knownElements];
   const s = t.shape;
   if (s !== null && s.length === 1 && s[0] !== null) return new Array<Dim>(s[0]!).fill(null);
   return null;
 }
 
-/** The value of a scalar int tensor when it is known while building the graph. */
-export function partialScalar(t: Tensor): Dim {
-  const c = constantValue(t);
-  if (c && c.size === 1) return numbersOf(c)[0]!;
-  const op = t.op;
-  switch (op.type) {
-    case 'StridedSlice': {
-      const picked = sliceOfVector(op);
-      if (picked && picked.scalar) return picked.values[0]!;
-      break;
-    }
-    case 'Identity':
-    case 'Cast':
-      return partialScalar(op.inputs[0]!);
-    case 'Size': {
-      const s = op.inputs[0]!.shape;
-      if (isFullyDefined(s)) return product(s);
-      break;
-    }
-    case 'Rank':
-      return op.inputs[0]!.rank;
-  }
-  return null;
+/** The value of a scalar int value when it is known while building the graph. */
+export function partialScalar(t: AbstractValue): Dim {
+  return t.rank === 0 ? (t.knownElements?.[0] ?? null) : null;
 }
 
 /** Elements picked by a StridedSlice of a partially known vector (e.g. tf.shape(x)[1:]), or undefined. */
-function sliceOfVector(op: Operation): { values: Dim[]; scalar: boolean } | undefined {
-  const vec = op.inputs[0]!.rank === 1 ? partialVector(op.inputs[0]!) : null;
+function sliceOfVector(ctx: ShapeContext): { values: Dim[]; scalar: boolean } | undefined {
+  const [x, b, e, st] = ctx.inputs as [AbstractValue, AbstractValue, AbstractValue, AbstractValue];
+  const vec = x.rank === 1 ? partialVector(x) : null;
   if (vec === null) return undefined;
-  const begin = constVector(op.inputs[1]!);
-  const end = constVector(op.inputs[2]!);
-  const strides = constVector(op.inputs[3]!);
+  const begin = constVector(b);
+  const end = constVector(e);
+  const strides = constVector(st);
   if (!begin || !end || !strides) return undefined;
   let spec: StridedSliceSpec;
   try {
-    spec = stridedSliceSpec([vec.length], begin, end, strides, masksOf(op.attrs as Record<string, unknown>));
+    spec = stridedSliceSpec([vec.length], begin, end, strides, ctxMasks(ctx));
   } catch {
     return undefined;
   }
@@ -367,6 +323,10 @@ registerOp({
   type: 'Shape',
   inputs: ['input'],
   valueOfShape: (s) => ({ value: [...s], shape: [s.length] }),
+  known: (ctx) => {
+    const s = ctx.inputs[0]!.shape;
+    return s === null ? undefined : { elements: s };
+  },
   attrs: { T: 'type', out_type: 'type' },
   shape: (ctx) => {
     const dt = ctx.attr<DType>('out_type');
@@ -394,6 +354,10 @@ registerOp({
   type: 'Rank',
   inputs: ['input'],
   valueOfShape: (s) => ({ value: [s.length], shape: [] }),
+  known: (ctx) => {
+    const r = ctx.inputs[0]!.rank;
+    return r === null ? undefined : { elements: [r] };
+  },
   attrs: { T: 'type' },
   shape: (ctx) => {
     return [{ dtype: 'int32', shape: [] }];
@@ -451,7 +415,7 @@ registerOp({
 
 // ---- concat / split / pack ----
 
-function concatShape(ctx: ShapeContext, values: readonly Tensor[], axisT: Tensor): OutputSpec[] {
+function concatShape(ctx: ShapeContext, values: readonly AbstractValue[], axisT: AbstractValue): OutputSpec[] {
   const dt = values[0]!.dtype;
   values.forEach((v, i) => {
     if (v.dtype !== dt) ctx.fail(`values[${i}] (${v.name}) is ${v.dtype}, expected ${dt} like values[0]`);
@@ -507,6 +471,13 @@ registerOp({
     if (n < 2) ctx.fail(`ConcatV2 needs at least 2 values, got ${n}`);
     if (ctx.attr<number>('N') !== n) ctx.fail(`attr N is ${ctx.attr('N')} but ${n} values were given`);
     return concatShape(ctx, ctx.inputs.slice(0, n), ctx.inputs[n]!);
+  },
+  known: (ctx) => {
+    const n = ctx.inputs.length - 1;
+    const axis = constScalar(ctx.inputs[n]!);
+    if (axis !== 0 && axis !== -1) return undefined;
+    const parts = ctx.inputs.slice(0, n).map(partialVector);
+    return parts.every((p) => p !== null) ? { elements: parts.flatMap((p) => p!) } : undefined;
   },
   grad: (op, grads) => {
     const g = grads[0]!;
@@ -646,6 +617,15 @@ registerOp({
     const axis = normAxisCtx(ctx, optAttr(ctx, 'axis', 0), base.length + 1);
     return [{ dtype: dt, shape: [...base.slice(0, axis), n, ...base.slice(axis)] }];
   },
+  // Scalars stacked into a vector: known where each scalar is (a whole value for any dtype).
+  known: (ctx) => {
+    if (!ctx.inputs.every((i) => i.rank === 0 || i.rank === null)) return undefined;
+    const values = ctx.inputs.map((i) => i.knownValue);
+    if (values.every((v) => v !== undefined && v.rank === 0)) {
+      return { value: NDArray.from(values.map((v) => v!.scalar() as number), ctx.inputs[0]!.dtype, [values.length]) };
+    }
+    return { elements: ctx.inputs.map(partialScalar) };
+  },
   grad: (op, [g]) => A.unstack(g!, { num: op.inputs.length, axis: (op.attrs.axis as number | undefined) ?? 0 }),
 });
 
@@ -726,7 +706,14 @@ registerOp({
 });
 
 /** Output shape of a strided slice of a tensor of shape `input`; checks begin/end/strides. */
-function stridedSliceShape(ctx: ShapeContext, input: Shape, beginT: Tensor, endT: Tensor, stridesT: Tensor): Shape {
+/** A strided slice's masks from its attrs (a GraphDef may leave out those at their default, 0). */
+function ctxMasks(ctx: ShapeContext) {
+  const masks: Record<string, unknown> = {};
+  for (const k of ['begin_mask', 'end_mask', 'ellipsis_mask', 'new_axis_mask', 'shrink_axis_mask']) masks[k] = optAttr(ctx, k, 0);
+  return masksOf(masks);
+}
+
+function stridedSliceShape(ctx: ShapeContext, input: Shape, beginT: AbstractValue, endT: AbstractValue, stridesT: AbstractValue): Shape {
   const idx = beginT.dtype;
   if (!INDEX.includes(idx)) ctx.fail(`begin (${beginT.name}) is ${idx}, expected int32 or int64`);
   let len: Dim = null;
@@ -741,10 +728,8 @@ function stridedSliceShape(ctx: ShapeContext, input: Shape, beginT: Tensor, endT
   }
   const strides = constVector(stridesT);
   if (input === null || strides === undefined) return null;
-  const masks: Record<string, unknown> = {};
-  for (const k of ['begin_mask', 'end_mask', 'ellipsis_mask', 'new_axis_mask', 'shrink_axis_mask']) masks[k] = optAttr(ctx, k, 0);
   try {
-    return stridedSliceSpec(input, constVector(beginT) ?? null, constVector(endT) ?? null, strides, masksOf(masks)).finalShape;
+    return stridedSliceSpec(input, constVector(beginT) ?? null, constVector(endT) ?? null, strides, ctxMasks(ctx)).finalShape;
   } catch (e) {
     return ctx.fail((e as Error).message);
   }
@@ -776,9 +761,13 @@ registerOp({
   inputs: ['input', 'begin', 'end', 'strides'],
   attrs: STRIDED_ATTRS,
   shape: (ctx) => {
-    const [x, b, e, s] = ctx.inputs as [Tensor, Tensor, Tensor, Tensor];
+    const [x, b, e, s] = ctx.inputs as [AbstractValue, AbstractValue, AbstractValue, AbstractValue];
     const shape = stridedSliceShape(ctx, x.shape, b, e, s);
     return [{ dtype: x.dtype, shape }];
+  },
+  known: (ctx) => {
+    const picked = sliceOfVector(ctx);
+    return picked && { elements: picked.values };
   },
   grad: (op, [g]) => {
     const [x, begin, end, strides] = op.inputs as [Tensor, Tensor, Tensor, Tensor];
@@ -797,7 +786,7 @@ registerOp({
   inputs: ['shape', 'begin', 'end', 'strides', 'dy'],
   attrs: STRIDED_ATTRS,
   shape: (ctx) => {
-    const [shapeT, b, e, s, dy] = ctx.inputs as [Tensor, Tensor, Tensor, Tensor, Tensor];
+    const [shapeT, b, e, s, dy] = ctx.inputs as [AbstractValue, AbstractValue, AbstractValue, AbstractValue, AbstractValue];
     const shape = shapeArg(ctx, 0, 'shape');
     if (shapeT.dtype !== b.dtype) ctx.fail(`shape is ${shapeT.dtype}, expected ${b.dtype} like begin`);
     // The slice of `shape` it inverts must have dy's shape.
@@ -822,7 +811,7 @@ registerOp({
     checkDType(ctx, 2, INDEX, 'axis');
     checkScalar(ctx, 2, 'axis');
     if (Number(optAttr(ctx, 'batch_dims', 0)) !== 0) ctx.fail('batch_dims != 0 is not supported');
-    const [p, i, a] = ctx.inputs as [Tensor, Tensor, Tensor];
+    const [p, i, a] = ctx.inputs as [AbstractValue, AbstractValue, AbstractValue];
     if (p.rank === 0) ctx.fail(`params (${p.name}) must be at least 1 dimensional`);
     const axisV = constScalar(a);
     if (p.shape === null || i.shape === null) {
@@ -872,7 +861,7 @@ registerOp({
     checkDType(ctx, 1, INDEX, 'segment_ids');
     checkDType(ctx, 2, INDEX, 'num_segments');
     checkScalar(ctx, 2, 'num_segments');
-    const [data, ids, numT] = ctx.inputs as [Tensor, Tensor, Tensor];
+    const [data, ids, numT] = ctx.inputs as [AbstractValue, AbstractValue, AbstractValue];
     const n = partialScalar(numT);
     if (n !== null && n < 0) ctx.fail(`num_segments must be >= 0, got ${n}`);
     if (data.shape === null || ids.shape === null) return [{ dtype: dt, shape: null }];
@@ -884,7 +873,7 @@ registerOp({
   },
   grad: (op, [g]) => {
     const [data, ids] = op.inputs as [Tensor, Tensor];
-    const idsV = constantValue(ids.op.type === 'Reshape' ? ids.op.inputs[0]! : ids);
+    const idsV = (ids.op.type === 'Reshape' ? ids.op.inputs[0]! : ids).knownValue;
     if (idsV && numbersOf(idsV).every((v) => v >= 0)) return [A.gather(g!, ids), null, null];
     // TF's _GatherDropNegatives: rows of negative ids were dropped, so their gradient is zero.
     const clipped = maximum(ids, A.zerosLike(ids));
@@ -974,7 +963,7 @@ function padShape(ctx: ShapeContext): OutputSpec[] {
     ctx.fail(`The first dimension of paddings must be the rank of inputs ${x.shape.length}, got paddings of shape ${formatShape(p.shape)}`);
   }
   if (len === null) return [{ dtype: x.dtype, shape: null }];
-  const pv = constantValue(p);
+  const pv = p.knownValue;
   const pads = pv ? numbersOf(pv) : null;
   if (pads && pads.some((v) => v < 0)) ctx.fail(`Paddings must be non-negative, got [${pads.join(',')}]`);
   const shape = rangeArr(0, len).map((i) => {
@@ -986,7 +975,7 @@ function padShape(ctx: ShapeContext): OutputSpec[] {
 
 const padGrad: GradFn = (op, [g]) => {
   const [x, paddings] = op.inputs as [Tensor, Tensor];
-  const pv = constantValue(paddings);
+  const pv = paddings.knownValue;
   let begin: Tensor | number[];
   let sizes: Tensor;
   if (pv) {

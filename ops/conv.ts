@@ -67,9 +67,8 @@ function shapeInput(ctx: ShapeContext, i: number, what: string, allowTwo: boolea
   const v = ctx.constValue(i);
   if (!v) {
     // shape(t) of a partially known t (what gradients build when the batch is unknown): t's static dims.
-    const src = ctx.inputs[i]!.op;
-    const known = src.type === 'Shape' ? src.inputs[0]!.shape : null;
-    return known !== null && known.length === 4 ? [...known] : [null, null, null, null];
+    const known = ctx.inputs[i]!.knownElements;
+    return known !== undefined && known.length === 4 ? [...known] : [null, null, null, null];
   }
   const vals = Array.from(v.data as Int32Array);
   for (const d of vals) if (d < 0) ctx.fail(`${what} has a negative dimension: [${vals.join(', ')}]`);

@@ -13,6 +13,7 @@ registerOp({
     const v = ctx.attr<NDArray>('value');
     return [{ dtype: v.dtype, shape: v.shape }];
   },
+  known: (ctx) => ({ value: ctx.attr<NDArray>('value') }),
   grad: null,
 });
 
@@ -28,6 +29,8 @@ registerOp({
   type: 'PlaceholderWithDefault',
   inputs: ['input'],
   forwardsInput: true,
+  // Its default is what flows when nothing is fed: its value is not known while building.
+  known: () => undefined,
   attrs: { dtype: 'type', shape: 'shape' },
   shape: (ctx) => {
     const input = ctx.inputs[0]!;

@@ -29,7 +29,7 @@ import {
   where,
 } from '../src/api/math.js';
 import { broadcastTo, range, reshape, shape as shapeOf, size, zerosLike } from '../src/api/array.js';
-import { registerOp, type GradFn, type OpDef, type OutputSpec, type ShapeContext } from './registry.js';
+import { registerOp, type AbstractValue, type GradFn, type OpDef, type OutputSpec, type ShapeContext } from './registry.js';
 import { ALL, binaryShape, checkDType, FLOAT, NUMERIC, unaryShape, withRank } from './util.js';
 
 const INDEX: readonly DType[] = ['int32', 'int64'];
@@ -228,7 +228,7 @@ unary('LogicalNot', BOOL, null, { attrs: {}, involution: true });
 /** XGrad(y, dy): two float tensors of one shape. */
 function cwiseGradShape(ctx: ShapeContext): OutputSpec[] {
   const dt = checkDType(ctx, 0, FLOAT, 'y');
-  const [y, dy] = ctx.inputs as [Tensor, Tensor];
+  const [y, dy] = ctx.inputs as [AbstractValue, AbstractValue];
   if (dy.dtype !== dt) ctx.fail(`y (${y.name}) is ${dt} but dy (${dy.name}) is ${dy.dtype}`);
   try {
     return [{ dtype: dt, shape: mergeShapes(y.shape, dy.shape) }];
@@ -285,7 +285,7 @@ registerOp({
   shape: (ctx) => {
     checkDType(ctx, 0, BOOL, 'condition');
     const dt = sameDTypeOrFail(ctx, 1, 2, ['t', 'e']);
-    const [c, t, e] = ctx.inputs as [Tensor, Tensor, Tensor];
+    const [c, t, e] = ctx.inputs as [AbstractValue, AbstractValue, AbstractValue];
     const ct = broadcastStatic(c.shape, t.shape);
     const shape = ct === undefined ? undefined : broadcastStatic(ct, e.shape);
     if (shape === undefined) {
@@ -309,7 +309,7 @@ registerOp({
   shape: (ctx) => {
     checkDType(ctx, 0, BOOL, 'condition');
     const dt = sameDTypeOrFail(ctx, 1, 2, ['t', 'e']);
-    const [c, t, e] = ctx.inputs as [Tensor, Tensor, Tensor];
+    const [c, t, e] = ctx.inputs as [AbstractValue, AbstractValue, AbstractValue];
     let shape: Shape;
     try {
       shape = mergeShapes(t.shape, e.shape);
@@ -338,6 +338,8 @@ registerOp({
   },
 });
 
+const INT_RANGE: Partial<Record<DType, [number, number]>> = { int32: [-(2 ** 31), 2 ** 31 - 1], int64: [-Infinity, Infinity] };
+
 registerOp({
   type: 'Cast',
   inputs: ['x'],
@@ -349,6 +351,14 @@ registerOp({
     const dst = ctx.attr<DType>('DstT');
     if ((x.dtype === 'string') !== (dst === 'string')) ctx.fail(`cannot cast ${x.dtype} to ${dst}`);
     return [{ dtype: dst, shape: x.shape }];
+  },
+  // An integer shape value keeps its known elements through a cast to an integer type they fit.
+  known: (ctx) => {
+    const e = ctx.inputs[0]!.knownElements;
+    const dst = ctx.attr<DType>('DstT');
+    if (!e || !INT_RANGE[dst]) return undefined;
+    const [lo, hi] = INT_RANGE[dst]!;
+    return e.every((d) => d === null || (d >= lo && d <= hi)) ? { elements: e } : undefined;
   },
   // Only float-to-float casts carry a gradient (weir has one float dtype, so it passes through).
   grad: (op, [g]) => {
@@ -399,7 +409,7 @@ registerOp({
 // ---------------------------------------------------------------------------------------------
 // Matrix multiplication
 
-function innerDimsOrFail(ctx: ShapeContext, k1: Dim, k2: Dim, a: Tensor, b: Tensor, ta: boolean, tb: boolean): void {
+function innerDimsOrFail(ctx: ShapeContext, k1: Dim, k2: Dim, a: AbstractValue, b: AbstractValue, ta: boolean, tb: boolean): void {
   if (k1 !== null && k2 !== null && k1 !== k2) {
     ctx.fail(
       `Dimensions must be equal, but are ${k1} and ${k2}: inner dimensions of a ${formatShape(a.shape)}${ta ? ' (transposed)' : ''} (${a.name}) and b ${formatShape(b.shape)}${tb ? ' (transposed)' : ''} (${b.name}) do not match`,
@@ -439,7 +449,7 @@ registerOp({
   shape: (ctx) => {
     const dt = checkDType(ctx, 0, MATMUL_TYPES, 'x');
     sameDTypeOrFail(ctx, 0, 1, ['x', 'y']);
-    const [x, y] = ctx.inputs as [Tensor, Tensor];
+    const [x, y] = ctx.inputs as [AbstractValue, AbstractValue];
     const ax = !!ctx.attr<boolean>('adj_x');
     const ay = !!ctx.attr<boolean>('adj_y');
     for (const [t, what] of [[x, 'x'], [y, 'y']] as const) {

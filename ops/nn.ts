@@ -4,7 +4,7 @@ import type { AttrValue, Operation, Tensor } from '../src/graph.js';
 import { formatShape, mergeShapes, type Dim, type Shape } from '../src/core/shape.js';
 import { abs, add, divide, exp, less, multiply, negative, reduceSum, sign, square, subtract, where } from '../src/api/math.js';
 import { concat, expandDims, onesLike, reshape, shape as shapeOf, stridedSlice, tile, zerosLike } from '../src/api/array.js';
-import { registerOp, type GradFn, type OpDef, type OutputSpec, type ShapeContext } from './registry.js';
+import { registerOp, type AbstractValue, type GradFn, type OpDef, type OutputSpec, type ShapeContext } from './registry.js';
 import { checkDType, FLOAT, NUMERIC } from './util.js';
 
 // ---- helpers ----
@@ -26,7 +26,7 @@ function activationShape(allowed: readonly DType[]) {
 function activationGradShape(allowed: readonly DType[], second: string) {
   return (ctx: ShapeContext): OutputSpec[] => {
     const dt = checkDType(ctx, 0, allowed, 'gradients');
-    const [g, x] = ctx.inputs as [Tensor, Tensor];
+    const [g, x] = ctx.inputs as [AbstractValue, AbstractValue];
     if (x.dtype !== dt) ctx.fail(`gradients (${g.name}) is ${dt} but ${second} (${x.name}) is ${x.dtype}`);
     return [{ dtype: dt, shape: mergedOrFail(ctx, g.shape, x.shape, `gradients (${g.name})`, `${second} (${x.name})`) }];
   };
@@ -177,7 +177,7 @@ registerOp({
   attrs: { T: 'type', data_format: 'string' },
   shape: (ctx) => {
     const format = checkDataFormat(ctx);
-    const [value, bias] = ctx.inputs as [Tensor, Tensor];
+    const [value, bias] = ctx.inputs as [AbstractValue, AbstractValue];
     const dt = checkDType(ctx, 0, NUMERIC, 'value');
     if (bias.dtype !== dt) ctx.fail(`bias (${bias.name}) is ${bias.dtype} but value (${value.name}) is ${dt}`);
     if (bias.shape !== null && bias.shape.length !== 1) {
@@ -285,7 +285,7 @@ registerOp({
   attrs: { T: 'type' },
   shape: (ctx) => {
     const dt = checkDType(ctx, 0, FLOAT, 'features');
-    const [features, labels] = ctx.inputs as [Tensor, Tensor];
+    const [features, labels] = ctx.inputs as [AbstractValue, AbstractValue];
     if (labels.dtype !== dt) ctx.fail(`labels (${labels.name}) is ${labels.dtype} but features (${features.name}) is ${dt}`);
     for (const t of [features, labels]) {
       if (t.shape !== null && t.shape.length !== 2) {
@@ -316,7 +316,7 @@ registerOp({
   shape: (ctx) => {
     const dt = checkDType(ctx, 0, FLOAT, 'features');
     checkDType(ctx, 1, ['int32', 'int64'], 'labels');
-    const [features, labels] = ctx.inputs as [Tensor, Tensor];
+    const [features, labels] = ctx.inputs as [AbstractValue, AbstractValue];
     const fs = features.shape ?? [null, null];
     const ls = labels.shape ?? [null];
     if (fs.length !== 2) ctx.fail(`features (${features.name}) must be 2-D [batch_size, num_classes], got shape ${formatShape(fs)}`);

@@ -1,7 +1,8 @@
-import type { DType } from '../src/core/dtypes.js';
-import type { NDArray } from '../src/core/ndarray.js';
-import type { Shape } from '../src/core/shape.js';
+import { isInteger, type DType } from '../src/core/dtypes.js';
+import { NDArray } from '../src/core/ndarray.js';
+import type { Dim, Shape } from '../src/core/shape.js';
 import type { Operation, Tensor } from '../src/graph.js';
+import { numbersOf } from './semantics/array.js';
 
 /** TensorFlow AttrValue kinds, as named in OpDef (used for GraphDef export). */
 export type AttrType =
@@ -24,12 +25,38 @@ export interface OutputSpec {
   shape: Shape;
 }
 
+/**
+ * A value as shape functions see it: its static type and, where it is known before anything runs,
+ * its value. A graph's Tensors are abstract values, and so are the compiler's plain `{...}` values
+ * for a plan's tensors (passes/shapes.ts), so shape functions never reach a graph.
+ */
+export interface AbstractValue {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: Shape;
+  readonly rank: number | null;
+  /** The whole value when it is known while building (TF's constant_value): a constant, or what constants and static shapes determine. */
+  readonly knownValue: NDArray | undefined;
+  /**
+   * The elements of a rank-0 or rank-1 integer value as far as they are known while building (TF's
+   * partial shape tensors: tf.shape(x) of an x with an unknown batch is [null, 28, 28, 1]), null
+   * where unknown; undefined when none are.
+   */
+  readonly knownElements: readonly Dim[] | undefined;
+}
+
+/** What an op's `known` gives for one of its outputs: its whole value, or its elements as far as known. */
+export interface Known {
+  value?: NDArray;
+  elements?: readonly Dim[];
+}
+
 export interface ShapeContext {
   readonly opType: string;
   readonly opName: string;
-  readonly inputs: readonly Tensor[];
+  readonly inputs: readonly AbstractValue[];
   attr<T = unknown>(name: string): T;
-  /** The value of input i when it is known while building the graph (a constant), else undefined. */
+  /** The value of input i when it is known while building the graph (`inputs[i].knownValue`), else undefined. */
   constValue(i: number): NDArray | undefined;
   /** Throws an InvalidArgumentError naming this op. */
   fail(message: string): never;
@@ -86,6 +113,15 @@ export interface OpDef {
   storesInput?: number;
   /** Its value depends only on input 0's shape, never on its elements (Shape, Size, Rank). */
   valueOfShape?: (shape: readonly number[]) => { value: number[]; shape: number[] };
+  /**
+   * What is known of output `output` before running, from what is known of the inputs (their
+   * `knownValue` / `knownElements`, shapes and attrs): TF's constant_value and partial shape
+   * evaluation, one rule per op. Ops without it are known only through `valueOfShape` of a fully
+   * defined shape, or, when they forward input 0, as input 0 is.
+   */
+  known?: (ctx: ShapeContext, output: number) => Known | undefined;
+  /** A variable: ops' reference inputs (refInputs) must come from an op with this flag. */
+  variable?: boolean;
   shape(ctx: ShapeContext): OutputSpec[];
   /** Gradient; undefined means "not differentiable" (gradients through it are an error); null means no gradient (e.g. integer-valued ops). */
   grad?: GradFn | null;
@@ -166,6 +202,37 @@ export function listOps(): OpDef[] {
 
 export function listInternalOps(): readonly InternalOpDef[] {
   return INTERNAL_OPS;
+}
+
+const NOTHING_KNOWN: { value: undefined; elements: undefined } = { value: undefined, elements: undefined };
+
+/**
+ * What is known of output `output` (of type `spec`) of the op `ctx` describes, by its OpDef's rules
+ * (`known`, `valueOfShape`, `forwardsInput`). A known whole value of a rank-0/1 integer tensor also
+ * gives its elements, and fully known elements give the whole value.
+ */
+export function knownOutput(ctx: ShapeContext, output: number, spec: OutputSpec): { value: NDArray | undefined; elements: readonly Dim[] | undefined } {
+  const def = registry.get(ctx.opType);
+  if (!def) return NOTHING_KNOWN;
+  let k: Known | undefined;
+  if (def.known) k = def.known(ctx, output);
+  else if (output === 0 && def.valueOfShape) {
+    const s = ctx.inputs[0]?.shape;
+    if (s && s.every((d) => d !== null)) {
+      const v = def.valueOfShape(s as number[]);
+      k = { value: NDArray.from(v.value, spec.dtype, v.shape) };
+    }
+  } else if (output === 0 && def.forwardsInput && ctx.inputs[0]) {
+    k = { value: ctx.inputs[0].knownValue, elements: ctx.inputs[0].knownElements };
+  }
+  if (!k || (k.value === undefined && k.elements === undefined)) return NOTHING_KNOWN;
+  const small = spec.shape !== null && spec.shape.length <= 1 && isInteger(spec.dtype);
+  let { value, elements } = k;
+  if (value && elements === undefined && small && value.rank <= 1) elements = numbersOf(value);
+  if (!value && elements && small && elements.every((d) => d !== null)) {
+    value = NDArray.from(elements as number[], spec.dtype, spec.shape!.length === 0 ? [] : [elements.length]);
+  }
+  return { value, elements: small ? elements : undefined };
 }
 
 /** Whether the op's output 0 is input 0's memory (runtime/plan.ts plans no buffer for it). */

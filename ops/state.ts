@@ -7,6 +7,7 @@ registerOp({
   type: 'VariableV2',
   inputs: [],
   externalOutput: true,
+  variable: true,
   attrs: { shape: 'shape', dtype: 'type', container: 'string', shared_name: 'string' },
   stateful: true,
   shape: (ctx) => [{ dtype: ctx.attr<DType>('dtype'), shape: ctx.attr<Shape>('shape') }],
@@ -16,10 +17,10 @@ registerOp({
 function assignShape(ctx: ShapeContext, allowed?: readonly DType[]) {
   const [ref, value] = ctx.inputs as [ShapeContext['inputs'][0], ShapeContext['inputs'][0]];
   if (allowed) checkDType(ctx, 0, allowed, 'ref');
-  if (ref.dtype !== value.dtype) ctx.fail(`cannot assign a ${value.dtype} value (${value.name}) to the ${ref.dtype} variable ${ref.op.name}`);
+  if (ref.dtype !== value.dtype) ctx.fail(`cannot assign a ${value.dtype} value (${value.name}) to the ${ref.dtype} variable ${ref.name}`);
   const validate = ctx.opType !== 'Assign' || ctx.attr<boolean>('validate_shape');
   if (validate && !shapesCompatible(ref.shape, value.shape)) {
-    ctx.fail(`shape of value ${value.name} ${formatShape(value.shape)} does not match the variable ${ref.op.name} of shape ${formatShape(ref.shape)}`);
+    ctx.fail(`shape of value ${value.name} ${formatShape(value.shape)} does not match the variable ${ref.name} of shape ${formatShape(ref.shape)}`);
   }
   return [{ dtype: ref.dtype, shape: validate ? (isFullyDefined(ref.shape) ? ref.shape : value.shape) : value.shape }];
 }

@@ -1,28 +1,28 @@
 import { InvalidArgumentError } from '../src/core/errors.js';
-import { constantValue, Graph, Operation, type AttrValue, type Tensor } from '../src/graph.js';
+import type { AttrValue } from '../src/graph.js';
 import { mergeShapes, type Shape } from '../src/core/shape.js';
-import { getOpDef, type OutputSpec, type ShapeContext } from '../ops/registry.js';
+import { getOpDef, knownOutput, type AbstractValue, type OutputSpec, type ShapeContext } from '../ops/registry.js';
 import { ARG, type PlanGraph, type Value } from './ir.js';
-
-/** Shadow ops live in a graph of their own that nothing else sees. */
-const shadowGraph = new Graph();
 
 /**
  * Shape specialization: re-runs every op's shape function with the shapes the fed values really
  * have (and with constants folded so far), so that, in a plan for concrete feeds, tensors get
- * concrete shapes. A shape function that rejects the specialized shapes leaves that op's shapes as
- * they were: the kernel then reports the problem at run time, as it would without this pass.
+ * concrete shapes. Shape functions see plain abstract values (their `known` rules give what is
+ * known of each value: constants, shape vectors). A shape function that rejects the specialized
+ * shapes leaves that op's shapes as they were: the kernel then reports the problem at run time, as
+ * it would without this pass.
  */
 export function specializeShapes(input: PlanGraph): PlanGraph {
   const g = input.clone();
-  const shadow = new Map<Value, Tensor>();
+  const abstract = new Map<Value, AbstractValue>();
   for (const n of g.nodes) {
     const def = n.type === ARG || n.program ? undefined : getOpDef(n.type);
-    const inputs = n.inputs.map((v, i) => (v ? shadow.get(v)! : n.refTensors[i]!));
+    const inputs = n.inputs.map((v, i) => (v ? abstract.get(v)! : n.refTensors[i]!));
     let specs: OutputSpec[] = n.outputs.map((o) => ({ dtype: o.dtype, shape: o.shape }));
-    if (def && inputs.every((t) => t !== undefined)) {
+    const ctx = def && inputs.every((t) => t !== undefined) ? shapeContext(n.type, n.name, inputs, n.attrs) : undefined;
+    if (def && ctx) {
       try {
-        const fresh = def.shape(shapeContext(n.type, n.name, inputs, n.attrs));
+        const fresh = def.shape(ctx);
         if (fresh.length === specs.length && fresh.every((s, i) => s.dtype === specs[i]!.dtype)) {
           specs = specs.map((old, i) => ({ dtype: old.dtype, shape: mergeShapes(old.shape, fresh[i]!.shape) }));
         }
@@ -32,10 +32,18 @@ export function specializeShapes(input: PlanGraph): PlanGraph {
         n.shapeError = true;
       }
     }
-    const op = new Operation(shadowGraph, n.id, n.name, n.type, inputs, [], n.attrs, specs, n.origin?.traceback);
     n.outputs.forEach((o, i) => {
-      o.shape = cloneShape(specs[i]!.shape);
-      shadow.set(o, op.outputs[i]!);
+      const spec = specs[i]!;
+      o.shape = cloneShape(spec.shape);
+      const known = ctx && !n.shapeError ? knownOutput(ctx, i, spec) : undefined;
+      abstract.set(o, {
+        name: `${n.name}:${i}`,
+        dtype: spec.dtype,
+        shape: cloneShape(spec.shape),
+        rank: spec.shape === null ? null : spec.shape.length,
+        knownValue: known?.value,
+        knownElements: known?.elements,
+      });
     });
   }
   return g;
@@ -45,7 +53,7 @@ function cloneShape(s: Shape): Shape {
   return s === null ? null : [...s];
 }
 
-function shapeContext(type: string, name: string, inputs: readonly Tensor[], attrs: Readonly<Record<string, AttrValue>>): ShapeContext {
+function shapeContext(type: string, name: string, inputs: readonly AbstractValue[], attrs: Readonly<Record<string, AttrValue>>): ShapeContext {
   return {
     opType: type,
     opName: name,
@@ -55,8 +63,7 @@ function shapeContext(type: string, name: string, inputs: readonly Tensor[], att
       return attrs[a] as T;
     },
     constValue(i: number) {
-      const t = inputs[i];
-      return t ? constantValue(t) : undefined;
+      return inputs[i]?.knownValue;
     },
     fail(message: string): never {
       throw new InvalidArgumentError(`${type} op '${name}': ${message}`, name);

@@ -2,10 +2,10 @@ import type { DType, TypedArray } from './core/dtypes.js';
 import { sessionFor, type DefaultSession } from './core/default_session.js';
 import { InvalidArgumentError, NotFoundError, OpError } from './core/errors.js';
 import { NDArray, type NestedArray } from './core/ndarray.js';
-import { formatShape, mergeShapes, type Shape } from './core/shape.js';
+import { formatShape, mergeShapes, type Dim, type Shape } from './core/shape.js';
 import { userSourceFile } from './core/platform.js';
 import { TensorShape } from './core/tensor_shape.js';
-import { getOpDef, type OpDef, type OutputSpec, type ShapeContext } from '../ops/registry.js';
+import { getOpDef, knownOutput, type AbstractValue, type OpDef, type OutputSpec, type ShapeContext } from '../ops/registry.js';
 
 export type AttrValue =
   | number
@@ -30,7 +30,7 @@ export type EvalFeedDict =
   | readonly (readonly [Tensor | { readonly isVariable: true } | string, EvalFeedValue])[];
 
 /** A symbolic handle to one output of an operation. */
-export class Tensor {
+export class Tensor implements AbstractValue {
   private _shape: Shape;
   constructor(
     readonly op: Operation,
@@ -59,6 +59,18 @@ export class Tensor {
   }
   get rank(): number | null {
     return this._shape === null ? null : this._shape.length;
+  }
+  /** Its value when known while building the graph (TF's constant_value): a constant, or what constants and static shapes determine. */
+  get knownValue(): NDArray | undefined {
+    return this.known().value;
+  }
+  /** A rank-0/1 integer tensor's elements as far as known while building (tf.shape(x) with an unknown batch: [null, 28, 28, 1]). */
+  get knownElements(): readonly Dim[] | undefined {
+    return this.known().elements;
+  }
+  private known(): { value: NDArray | undefined; elements: readonly Dim[] | undefined } {
+    const op = this.op;
+    return knownOutput(makeShapeContext(op.type, op.name, op.inputs, op.attrs as Record<string, AttrValue>, op.traceback), this.valueIndex, this);
   }
   /** Refines the static shape (TF's set_shape); throws if incompatible. */
   setShape(shape: Shape): void {
@@ -418,6 +430,10 @@ export class Graph {
     } else {
       if (!def) throw new NotFoundError(`Op type not registered '${type}' (creating '${name}')`);
       const ctx = makeShapeContext(type, name, inputs, attrs, traceHolder);
+      for (const i of def.refInputs ?? []) {
+        const src = inputs[i]?.op;
+        if (src && !src.def?.variable) ctx.fail(`${def.inputs[i]} must be a variable, got ${inputs[i]!.name} (${src.type})`);
+      }
       outputs = def.shape(ctx);
     }
     const op = new Operation(this, this.ops.length, name, type, [...inputs], control, { ...attrs }, outputs, traceHolder);
@@ -490,7 +506,7 @@ export function topologicalOrder(ops: Iterable<Operation>): Operation[] {
 function makeShapeContext(
   type: string,
   name: string,
-  inputs: readonly Tensor[],
+  inputs: readonly AbstractValue[],
   attrs: Record<string, AttrValue>,
   trace: Error,
 ): ShapeContext {
@@ -503,8 +519,7 @@ function makeShapeContext(
       return attrs[n] as T;
     },
     constValue(i: number) {
-      const t = inputs[i];
-      return t ? constantValue(t) : undefined;
+      return inputs[i]?.knownValue;
     },
     fail(message: string): never {
       const where = userFrame(trace);
@@ -515,26 +530,7 @@ function makeShapeContext(
 
 /** The value of t if it can be known while building the graph (TF's constant_value), else undefined. */
 export function constantValue(t: Tensor): NDArray | undefined {
-  const op = t.op;
-  switch (op.type) {
-    case 'Const':
-      return op.attrs.value as NDArray;
-    case 'Shape': {
-      const s = op.inputs[0]!.shape;
-      if (s === null || s.some((d) => d === null)) return undefined;
-      return NDArray.from(s as number[], t.dtype, [s.length]);
-    }
-    case 'Identity':
-    case 'StopGradient':
-      return constantValue(op.inputs[0]!);
-    case 'Pack': {
-      const parts = op.inputs.map((i) => constantValue(i));
-      if (parts.some((p) => p === undefined || p.rank !== 0)) return undefined;
-      return NDArray.from(parts.map((p) => p!.scalar() as number), t.dtype, [parts.length]);
-    }
-    default:
-      return undefined;
-  }
+  return t.knownValue;
 }
 
 const rootGraph = { g: new Graph() };

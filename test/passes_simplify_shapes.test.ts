@@ -3,6 +3,7 @@ import * as tf from '../src/index.js';
 import { buildPlanGraph } from '../passes/build.js';
 import { constOf, type PlanGraph } from '../passes/ir.js';
 import { specializeShapes } from '../passes/shapes.js';
+import { getOpDef, knownOutput, type AbstractValue, type ShapeContext } from '../ops/registry.js';
 import { simplify } from '../passes/simplify.js';
 import { lowerViews } from '../passes/views.js';
 import { randomArray } from './helpers.js';
@@ -172,5 +173,68 @@ describe('views', () => {
     const [a, b] = await runBoth(g, [y], [[x, randomArray([2, 6])]]);
     expect(Array.from(a[0]!.data as Float32Array)).toEqual(Array.from(b[0]!.data as Float32Array));
     expect(a[0]!.shape).toEqual([3, 4]);
+  });
+});
+
+describe('shape functions over plain abstract values', () => {
+  const plain = (name: string, dtype: tf.DType, shape: (number | null)[] | null, known: Partial<AbstractValue> = {}): AbstractValue => ({
+    name,
+    dtype,
+    shape,
+    rank: shape === null ? null : shape.length,
+    knownValue: undefined,
+    knownElements: undefined,
+    ...known,
+  });
+  const ctxOf = (type: string, inputs: AbstractValue[], attrs: Record<string, unknown>): ShapeContext => ({
+    opType: type,
+    opName: type,
+    inputs,
+    attr: <T>(a: string) => attrs[a] as T,
+    constValue: (i) => inputs[i]?.knownValue,
+    fail: (m) => {
+      throw new Error(m);
+    },
+  });
+
+  it('Reshape reads a partially known shape vector from a value, with no graph behind it', () => {
+    const x = plain('x', 'float32', [null, 28, 28]);
+    const shape = plain('s', 'int32', [2], { knownElements: [null, 784] });
+    const out = getOpDef('Reshape')!.shape(ctxOf('Reshape', [x, shape], { T: 'float32', Tshape: 'int32' }));
+    expect(out).toEqual([{ dtype: 'float32', shape: [null, 784] }]);
+  });
+
+  it('the known rules compose: StridedSlice of Shape, packed with a constant, cast, gives the elements', () => {
+    const x = plain('x', 'float32', [null, 28, 28]);
+    const shapeCtx = ctxOf('Shape', [x], { T: 'float32', out_type: 'int32' });
+    const s = knownOutput(shapeCtx, 0, { dtype: 'int32', shape: [3] });
+    expect(s).toEqual({ value: undefined, elements: [null, 28, 28] });
+    const c = (v: number[]) => plain('c', 'int32', [v.length], { knownValue: tf.NDArray.from(v, 'int32', [v.length]) });
+    const sliceCtx = ctxOf('StridedSlice', [plain('s', 'int32', [3], { knownElements: s.elements }), c([1]), c([2]), c([1])], { shrink_axis_mask: 1 });
+    const d1 = knownOutput(sliceCtx, 0, { dtype: 'int32', shape: [] });
+    expect(d1.elements).toEqual([28]);
+    expect(Array.from(d1.value!.data as Int32Array)).toEqual([28]);
+    const packed = knownOutput(
+      ctxOf('Pack', [plain('b', 'int32', [], { knownElements: [null] }), plain('d', 'int32', [], { knownElements: d1.elements, knownValue: d1.value })], { N: 2, axis: 0 }),
+      0,
+      { dtype: 'int32', shape: [2] },
+    );
+    expect(packed).toEqual({ value: undefined, elements: [null, 28] });
+    const cast = knownOutput(ctxOf('Cast', [plain('p', 'int32', [2], { knownElements: packed.elements })], { SrcT: 'int32', DstT: 'int64' }), 0, { dtype: 'int64', shape: [2] });
+    expect(cast.elements).toEqual([null, 28]);
+  });
+
+  it('a graph tensor is an abstract value: tf.shape(x)[1:] of a partly known x', () => {
+    const [, t] = inGraph(() => {
+      const x = tf.placeholder('float32', [null, 5, 7]);
+      return tf.stridedSlice(tf.shape(x), [1], [3], [1]);
+    });
+    expect(t.knownElements).toEqual([5, 7]);
+    expect(Array.from(t.knownValue!.data as Int32Array)).toEqual([5, 7]);
+  });
+
+  it('a placeholder with a default is not known: it may be fed', () => {
+    const [, t] = inGraph(() => tf.placeholderWithDefault(tf.constant(1, 'float32'), []));
+    expect(t.knownValue).toBeUndefined();
   });
 });

@@ -7,7 +7,7 @@ import { clipByNorm } from './clip.js';
 import { identity } from './core.js';
 import { add, divide, floor, maximum, multiply, negative, reduceMean, reduceSum, rsqrt, square, squaredDifference, subtract } from './math.js';
 import { randomUniform } from './random.js';
-import { constantValue, getDefaultGraph, Tensor } from '../graph.js';
+import { getDefaultGraph, Tensor } from '../graph.js';
 import { convertToTensor, isVariableLike, type TensorLike } from '../convert.js';
 import { isFloat } from '../core/dtypes.js';
 import { InvalidArgumentError } from '../core/errors.js';
@@ -59,7 +59,7 @@ export function dropout(x: TensorLike, opts: DropoutOptions): Tensor {
     if (keep.shape !== null && keep.shape.length !== 0) {
       throw new InvalidArgumentError(`tf.nn.dropout: keep_prob/rate must be a scalar, got shape [${keep.shape.join(',')}]`);
     }
-    const k = constantValue(keep);
+    const k = keep.knownValue;
     if (k !== undefined && Number(k.scalar()) === 1) return xt;
     const noise = noiseShape(xt, opts.noiseShape);
     // Uniform in [keep, 1 + keep): floor is 1 with probability keep, else 0.

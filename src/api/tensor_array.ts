@@ -6,7 +6,7 @@ import { elementShapeConst } from '../../ops/list.js';
 import type { DType } from '../core/dtypes.js';
 import { NDArray } from '../core/ndarray.js';
 import { formatShape, mergeShapes, type Shape } from '../core/shape.js';
-import { constantValue, type AttrValue, type Graph, type Tensor } from '../graph.js';
+import { type AttrValue, type Graph, type Tensor } from '../graph.js';
 import { ValueError } from '../variable_scope.js';
 
 export interface TensorArrayOptions {
@@ -57,7 +57,7 @@ export class TensorArray {
           return g.createOp('EmptyTensorList', [es, convertToTensor(-1, 'int32')], { element_dtype: dtype, shape_type: 'int32' }).outputs[0]!;
         }
         const n = convertToTensor(opts.size, 'int32', 'size');
-        const known = constantValue(n);
+        const known = n.knownValue;
         // A fixed, known size gives stacked values a static first dim.
         if (known && !this.dynamicSize) this.cell.size = Number(known.data[0]);
         return g.createOp('TensorListReserve', [es, n], { element_dtype: dtype, shape_type: 'int32' }).outputs[0]!;

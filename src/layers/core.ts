@@ -5,7 +5,7 @@ import { matmul, where } from '../api/math.js';
 import { biasAdd } from '../api/nn.js';
 import { dropout as nnDropout } from '../api/nn_extra.js';
 import { convertToTensor, type TensorLike } from '../convert.js';
-import { constantValue, Tensor } from '../graph.js';
+import { Tensor } from '../graph.js';
 import type { Initializer } from '../initializers.js';
 import type { Shape } from '../core/shape.js';
 import type { Variable } from '../variables.js';
@@ -108,7 +108,7 @@ export type TrainingFlag = boolean | Tensor;
 export function staticFlag(training: TrainingFlag): boolean | undefined {
   if (typeof training === 'boolean') return training;
   if (training.dtype !== 'bool') throw new ValueError(`training must be a boolean or a bool tensor, got ${training.dtype} (${training.name})`);
-  const v = constantValue(training);
+  const v = training.knownValue;
   return v === undefined ? undefined : Boolean(v.scalar());
 }
 
