@@ -7,8 +7,15 @@ import { broadcastStatic, formatShape, isFullyDefined, mergeShapes, type Dim, ty
 import {
   add,
   cast,
+  cos,
+  cosh,
+  digamma,
   divide,
+  divNoNan,
   equal,
+  exp,
+  less,
+  logicalOr,
   floorDiv,
   floorMod,
   greater,
@@ -24,6 +31,9 @@ import {
   reduceProd,
   reduceSum,
   sign,
+  sin,
+  sinh,
+  sqrt,
   square,
   subtract,
   where,
@@ -117,10 +127,15 @@ function batchMatmulOp(a: Tensor, b: Tensor, ax: boolean, ay: boolean): Tensor {
 // ---------------------------------------------------------------------------------------------
 // Binary elementwise ops
 
-function binary(type: string, allowed: readonly DType[], grad: GradFn | null, opts: { out?: DType; attrs?: Record<string, 'type' | 'bool'> } & Pick<OpDef, 'commutative' | 'rightIdentity'> = {}): void {
+function binary(
+  type: string,
+  allowed: readonly DType[],
+  grad: GradFn | null,
+  opts: { out?: DType; attrs?: Record<string, 'type' | 'bool'>; inputs?: [string, string] } & Pick<OpDef, 'commutative' | 'rightIdentity'> = {},
+): void {
   registerOp({
     type,
-    inputs: ['x', 'y'],
+    inputs: opts.inputs ?? ['x', 'y'],
     attrs: opts.attrs ?? { T: 'type' },
     elementwise: true,
     commutative: opts.commutative,
@@ -187,6 +202,34 @@ binary(
   { commutative: true },
 );
 
+binary(
+  'Atan2',
+  FLOAT,
+  (op, [g]) => {
+    const [y, x] = op.inputs as [Tensor, Tensor];
+    const gInv = divide(g!, add(square(x), square(y)));
+    return binaryGrad(op, multiply(x, gInv), multiply(negative(y), gInv));
+  },
+  { inputs: ['y', 'x'] },
+);
+// TF1's Div: true division for floats, truncating (and failing on zero) for integers. Its gradient
+// divides with math_ops.div, which is RealDiv for floats.
+binary('Div', NUMERIC, (op, [g]) => {
+  const [x, y] = op.inputs as [Tensor, Tensor];
+  return binaryGrad(op, divide(g!, y), multiply(g!, divide(divide(negative(x), y), y)));
+});
+binary('DivNoNan', FLOAT, (op, [g]) => {
+  const [x, y] = op.inputs as [Tensor, Tensor];
+  return binaryGrad(op, divNoNan(g!, y), multiply(g!, divNoNan(divNoNan(negative(x), y), y)));
+});
+// Truncated remainders and quotients: TF registers no gradient for Mod and TruncateMod, and None
+// for TruncateDiv.
+binary('Mod', NUMERIC, null);
+binary('TruncateMod', NUMERIC, null);
+binary('TruncateDiv', NUMERIC, null);
+// TF marks the bitwise ops commutative; the flag waits until test/op_registry.test.ts's pinned list takes them.
+for (const type of ['BitwiseAnd', 'BitwiseOr', 'BitwiseXor']) binary(type, INDEX, null);
+
 const EQUALITY_TYPES: readonly DType[] = [...ALL, 'string'];
 for (const type of ['Equal', 'NotEqual']) {
   binary(type, EQUALITY_TYPES, null, { out: 'bool', attrs: { T: 'type', incompatible_shape_error: 'bool' }, commutative: true });
@@ -201,10 +244,10 @@ function unary(
   type: string,
   allowed: readonly DType[],
   grad: GradFn | null,
-  opts: { attrs?: Record<string, 'type'> } & Pick<OpDef, 'involution' | 'fusableActivation'> = {},
+  opts: { attrs?: Record<string, 'type'>; out?: DType } & Pick<OpDef, 'involution' | 'fusableActivation'> = {},
 ): void {
-  const { attrs = { T: 'type' }, ...flags } = opts;
-  registerOp({ type, inputs: ['x'], attrs, elementwise: true, ...flags, shape: unaryShape(allowed), grad });
+  const { attrs = { T: 'type' }, out, ...flags } = opts;
+  registerOp({ type, inputs: ['x'], attrs, elementwise: true, ...flags, shape: unaryShape(allowed, out), grad });
 }
 
 unary('Neg', NUMERIC, (_op, [g]) => [negative(g!)], { involution: true });
@@ -224,6 +267,30 @@ unary('Round', NUMERIC, null);
 unary('Sigmoid', FLOAT, (op, [g]) => [cwiseGrad('SigmoidGrad', op.outputs[0]!, g!)], { fusableActivation: true });
 unary('Tanh', FLOAT, (op, [g]) => [cwiseGrad('TanhGrad', op.outputs[0]!, g!)], { fusableActivation: true });
 unary('LogicalNot', BOOL, null, { attrs: {}, involution: true });
+
+const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
+unary('Sin', FLOAT, (op, [g]) => [multiply(g!, cos(op.inputs[0]!))]);
+unary('Cos', FLOAT, (op, [g]) => [multiply(negative(g!), sin(op.inputs[0]!))]);
+unary('Tan', FLOAT, (op, [g]) => [multiply(square(reciprocal(cos(op.inputs[0]!))), g!)]);
+/** 1 / sqrt(1 - x^2), the magnitude of asin' and acos'. */
+const invSqrtOneMinusSquare = (x: Tensor): Tensor => reciprocal(sqrt(subtract(1, square(x))));
+unary('Asin', FLOAT, (op, [g]) => [multiply(g!, invSqrtOneMinusSquare(op.inputs[0]!))]);
+unary('Acos', FLOAT, (op, [g]) => [multiply(negative(g!), invSqrtOneMinusSquare(op.inputs[0]!))]);
+unary('Atan', FLOAT, (op, [g]) => [multiply(g!, reciprocal(add(1, square(op.inputs[0]!))))]);
+unary('Sinh', FLOAT, (op, [g]) => [multiply(g!, cosh(op.inputs[0]!))]);
+unary('Cosh', FLOAT, (op, [g]) => [multiply(g!, sinh(op.inputs[0]!))]);
+// From the outputs, as TF: asinh' = 1 / cosh(y), acosh' = 1 / sinh(y).
+unary('Asinh', FLOAT, (op, [g]) => [divide(g!, cosh(op.outputs[0]!))]);
+unary('Acosh', FLOAT, (op, [g]) => [divide(g!, sinh(op.outputs[0]!))]);
+unary('Atanh', FLOAT, (op, [g]) => [multiply(g!, reciprocal(subtract(1, square(op.inputs[0]!))))]);
+unary('Expm1', FLOAT, (op, [g]) => [multiply(g!, exp(op.inputs[0]!))]);
+unary('Erf', FLOAT, (op, [g]) => [multiply(g!, multiply(TWO_OVER_SQRT_PI, exp(negative(square(op.inputs[0]!)))))]);
+unary('Erfc', FLOAT, (op, [g]) => [multiply(g!, multiply(-TWO_OVER_SQRT_PI, exp(negative(square(op.inputs[0]!)))))]);
+unary('Lgamma', FLOAT, (op, [g]) => [multiply(g!, digamma(op.inputs[0]!))]);
+// TF's gradient is polygamma(1, x); weir has no Polygamma op yet.
+unary('Digamma', FLOAT, null);
+for (const type of ['IsNan', 'IsInf', 'IsFinite']) unary(type, FLOAT, null, { out: 'bool' });
+
 
 /** XGrad(y, dy): two float tensors of one shape. */
 function cwiseGradShape(ctx: ShapeContext): OutputSpec[] {
@@ -335,6 +402,28 @@ registerOp({
     const zeros = zerosLike(op.inputs[1]!);
     const sel = (a: Tensor, b: Tensor): Tensor => graphOf(op.inputs).createOp('Select', [c, a, b], { T: a.dtype }).outputs[0]!;
     return [null, sel(g!, zeros), sel(zeros, g!)];
+  },
+});
+
+// TF's ClipByValue (the op; TF1's tf.clip_by_value builds Minimum/Maximum instead). The bounds are
+// scalars or of t's shape; the kernels check which.
+registerOp({
+  type: 'ClipByValue',
+  inputs: ['t', 'clip_value_min', 'clip_value_max'],
+  attrs: { T: 'type' },
+  elementwise: true,
+  shape: (ctx) => {
+    const dt = checkDType(ctx, 0, NUMERIC, 't');
+    sameDTypeOrFail(ctx, 0, 1, ['t', 'clip_value_min']);
+    sameDTypeOrFail(ctx, 0, 2, ['t', 'clip_value_max']);
+    return [{ dtype: dt, shape: ctx.inputs[0]!.shape }];
+  },
+  // TF's _ClipByValueGrad: t's gradient where it was not clipped, each bound's where it clipped.
+  grad: (op, [g]) => {
+    const [x, lo, hi] = op.inputs as [Tensor, Tensor, Tensor];
+    const below = less(x, lo);
+    const above = greater(x, hi);
+    return [where(logicalOr(below, above), 0, g!), sumToShape(where(below, g!, 0), lo, [x.shape]), sumToShape(where(above, g!, 0), hi, [x.shape])];
   },
 });
 
@@ -555,9 +644,11 @@ function reductionShape(allowed: readonly DType[]) {
   };
 }
 
-function reduction(type: string, grad: GradFn): void {
+function reduction(type: string, grad: GradFn | null, allowed: readonly DType[] = NUMERIC): void {
+  // Bool reductions (All, Any) have no T attr.
+  const attrs: Record<string, 'bool' | 'type'> = allowed === BOOL ? { keep_dims: 'bool', Tidx: 'type' } : { keep_dims: 'bool', T: 'type', Tidx: 'type' };
   // Over no axes, or over axes of size 1 it keeps, a reduction is the identity.
-  registerOp({ type, inputs: ['input', 'reduction_indices'], identityWhenSameShape: true, attrs: { keep_dims: 'bool', T: 'type', Tidx: 'type' }, shape: reductionShape(NUMERIC), grad });
+  registerOp({ type, inputs: ['input', 'reduction_indices'], identityWhenSameShape: true, attrs, shape: reductionShape(allowed), grad });
 }
 
 reduction('Sum', (op, [g]) => [sumGrad(op, g!), null]);
@@ -598,6 +689,15 @@ reduction('Prod', (op, [g]) => {
   const x = op.inputs[0]!;
   const gy = multiply(gradKeptDims(op, g!), gradKeptDims(op, op.outputs[0]!));
   return [divide(gy, x), null];
+});
+
+reduction('All', null, BOOL);
+reduction('Any', null, BOOL);
+
+// TF's _EuclideanNormGrad: x / (norm / grad), both broadcast back over the reduced axes.
+reduction('EuclideanNorm', (op, [g]) => {
+  const norm = gradKeptDims(op, op.outputs[0]!);
+  return [divide(op.inputs[0]!, divide(norm, gradKeptDims(op, g!))), null];
 });
 
 function argReduction(type: string): void {

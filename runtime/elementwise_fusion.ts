@@ -20,8 +20,9 @@ export function fusableDType(d: DType): boolean {
  * negative powers): they keep their own kernel, which checks.
  */
 export function failsOnData(type: string, inDType: DType | undefined): boolean {
-  return inDType === 'int32' && (type === 'FloorDiv' || type === 'FloorMod' || type === 'Pow');
+  return inDType === 'int32' && FAILS_ON_INT32.has(type);
 }
+const FAILS_ON_INT32: ReadonlySet<string> = new Set(['FloorDiv', 'FloorMod', 'Pow', 'Div', 'Mod', 'TruncateDiv', 'TruncateMod']);
 
 /**
  * Whether a node may be a member of a fused elementwise cluster: one output, every input known, all

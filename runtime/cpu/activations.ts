@@ -6,7 +6,7 @@
 // Code generation safety: expressions are built only from the fixed snippets below and operand
 // names the generators make up; numbers travel as constant arguments (k(x) names K[i]).
 import type { TypedArray } from '../../src/core/dtypes.js';
-import { InternalError } from '../../src/core/errors.js';
+import { InternalError, InvalidArgumentError } from '../../src/core/errors.js';
 import { leakyAlpha, SELU_ALPHA, SELU_SCALE } from '../activations.js';
 import {
   emitExp64,
@@ -216,6 +216,200 @@ export const ACTIVATIONS: Readonly<Record<string, Activation>> = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+// Elementwise math formulas beyond the activations (trig, special functions, predicates, division
+// variants): each written once here, from which the plain kernels (kernels/math.ts) and the fused
+// JS kernels (fused.ts) are generated. They have no SIMD form: clusters holding them run as JS.
+
+/** One op's formulas by input dtype, over operands in the op's input order. */
+export interface Formula {
+  /** float32 inputs: a float64 expression, rounded once to the output type. */
+  f?: Emit;
+  /** int32 inputs: an expression whose value is already an int32 (it wraps or checks itself). */
+  i?: Emit;
+  /** The float expression is already a value of the output type (selects, min/max, 0/1). */
+  exact?: boolean;
+}
+
+const call =
+  (fn: string): Emit =>
+  (a) =>
+    `${fn}(${a.join(', ')})`;
+
+export const FORMULAS: Readonly<Record<string, Formula>> = {
+  Sin: { f: call('Math.sin') },
+  Cos: { f: call('Math.cos') },
+  Tan: { f: call('Math.tan') },
+  Asin: { f: call('Math.asin') },
+  Acos: { f: call('Math.acos') },
+  Atan: { f: call('Math.atan') },
+  Sinh: { f: call('Math.sinh') },
+  Cosh: { f: call('Math.cosh') },
+  Asinh: { f: call('Math.asinh') },
+  Acosh: { f: call('Math.acosh') },
+  Atanh: { f: call('Math.atanh') },
+  Expm1: { f: call('Math.expm1') },
+  Erf: { f: call('erf') },
+  Erfc: { f: call('erfc') },
+  Lgamma: { f: call('lgamma') },
+  Digamma: { f: call('digamma') },
+  IsNan: { f: ([a]) => `(${a} !== ${a} ? 1 : 0)`, exact: true },
+  IsInf: { f: ([a]) => `(${a} === Infinity || ${a} === -Infinity ? 1 : 0)`, exact: true },
+  // x - x is 0 exactly for finite x, NaN for infinities and NaN.
+  IsFinite: { f: ([a]) => `(${a} - ${a} === 0 ? 1 : 0)`, exact: true },
+  Atan2: { f: call('Math.atan2') },
+  Div: { f: ([a, b]) => `${a} / ${b}`, i: call('tdiv') },
+  DivNoNan: { f: ([a, b]) => `(${b} === 0 ? 0 : ${a} / ${b})` },
+  // JavaScript's % is C's fmod: the truncated remainder, exact.
+  Mod: { f: ([a, b]) => `${a} % ${b}`, i: call('tmod'), exact: true },
+  TruncateMod: { f: ([a, b]) => `${a} % ${b}`, i: call('tmod'), exact: true },
+  TruncateDiv: { f: ([a, b]) => `Math.trunc(${a} / ${b})`, i: call('tdiv') },
+  BitwiseAnd: { i: ([a, b]) => `(${a} & ${b})` },
+  BitwiseOr: { i: ([a, b]) => `(${a} | ${b})` },
+  BitwiseXor: { i: ([a, b]) => `(${a} ^ ${b})` },
+  // ClipByValue(t, min, max): TF's t.cwiseMin(max).cwiseMax(min).
+  ClipByValue: { f: ([t, lo, hi]) => `Math.max(Math.min(${t}, ${hi}), ${lo})`, i: ([t, lo, hi]) => `Math.max(Math.min(${t}, ${hi}), ${lo})`, exact: true },
+};
+
+/** A formula's expression and exactness for inputs of this dtype key ('f' float32, 'i' int32), if it has one. */
+export function formulaFor(type: string, key: 'f' | 'i' | 'b' | undefined): { emit: Emit; exact: boolean } | undefined {
+  const f = FORMULAS[type];
+  if (!f) return undefined;
+  if (key === 'f' && f.f) return { emit: f.f, exact: !!f.exact };
+  if (key === 'i' && f.i) return { emit: f.i, exact: true };
+  return undefined;
+}
+
+const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
+
+/** erf by its series 2/sqrt(pi) e^(-x^2) sum 2^n x^(2n+1) / (2n+1)!! (positive terms: no cancellation), for |x| < 2. */
+function erfSeries(x: number): number {
+  const x2 = x * x;
+  let term = x;
+  let sum = x;
+  for (let n = 1; n < 100; n++) {
+    term *= (2 * x2) / (2 * n + 1);
+    sum += term;
+    if (Math.abs(term) <= Math.abs(sum) * 1e-17) break;
+  }
+  return TWO_OVER_SQRT_PI * Math.exp(-x2) * sum;
+}
+
+/** erfc by its continued fraction e^(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))), for x >= 2. */
+function erfcFraction(x: number): number {
+  let t = x;
+  for (let n = 50; n >= 1; n--) t = x + n / 2 / t;
+  return Math.exp(-x * x) / Math.sqrt(Math.PI) / t;
+}
+
+function erf(x: number): number {
+  if (Math.abs(x) < 2) return erfSeries(x);
+  if (x !== x) return x;
+  const r = 1 - erfcFraction(Math.abs(x));
+  return x < 0 ? -r : r;
+}
+
+function erfc(x: number): number {
+  if (x < 2) return 1 - erf(x);
+  return erfcFraction(x);
+}
+
+/** sin(pi x), reduced exactly to [-1, 1] first so large arguments keep their accuracy. */
+function sinPi(x: number): number {
+  return Math.sin(Math.PI * (x - 2 * Math.round(x / 2)));
+}
+
+const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+
+/** log|Gamma(x)|: Stirling's series above 15, the recurrence below, reflection below 1/2. */
+function lgamma(x: number): number {
+  if (x !== x) return x;
+  if (!Number.isFinite(x) || (x <= 0 && x === Math.floor(x))) return Infinity;
+  if (x < 0.5) return Math.log(Math.PI / Math.abs(sinPi(x))) - lgamma(1 - x);
+  let prod = 1;
+  while (x < 15) {
+    prod *= x;
+    x += 1;
+  }
+  const r = 1 / x;
+  const r2 = r * r;
+  const series = r * (1 / 12 - r2 * (1 / 360 - r2 * (1 / 1260 - r2 * (1 / 1680 - r2 / 1188))));
+  return (x - 0.5) * Math.log(x) - x + HALF_LOG_2PI + series - Math.log(prod);
+}
+
+/** The digamma function: the asymptotic series above 10, the recurrence below, reflection below 1/2; NaN at poles. */
+function digamma(x: number): number {
+  if (x !== x || x === Infinity) return x;
+  if (x === -Infinity || (x <= 0 && x === Math.floor(x))) return NaN;
+  if (x < 0.5) return digamma(1 - x) - Math.PI / Math.tan(Math.PI * (x - Math.round(x)));
+  let acc = 0;
+  while (x < 10) {
+    acc -= 1 / x;
+    x += 1;
+  }
+  const r2 = 1 / (x * x);
+  return acc + Math.log(x) - 0.5 / x - r2 * (1 / 12 - r2 * (1 / 120 - r2 * (1 / 252 - r2 * (1 / 240 - r2 / 132))));
+}
+
+function divisionByZero(): never {
+  throw new InvalidArgumentError('Integer division by zero');
+}
+
+/** int32 division rounding toward zero (the float64 quotient never crosses an integer for int32 operands). */
+function tdiv(a: number, b: number): number {
+  if (b === 0) divisionByZero();
+  return (a / b) | 0;
+}
+
+function tmod(a: number, b: number): number {
+  if (b === 0) divisionByZero();
+  return (a % b) | 0;
+}
+
+/** Functions generated code may call by name (besides Math's). */
+export const FUNCTIONS = { erf, erfc, lgamma, digamma, tdiv, tmod };
+/** Binds FUNCTIONS' names in generated code that receives them as `H`. */
+export const FUNCTIONS_PRELUDE = `const { ${Object.keys(FUNCTIONS).join(', ')} } = H;`;
+
+/**
+ * out[i] = formula(ins[0][i or 0], ...): each input is full length or (scalar[k]) one value. The
+ * plain kernels of the unary ops and ClipByValue.
+ */
+export function runFormula(type: string, key: 'f' | 'i', ins: readonly TypedArray[], scalar: readonly boolean[], out: TypedArray): void {
+  const f = formulaFor(type, key);
+  if (!f) throw new InternalError(`no CPU formula ${type} for ${key === 'f' ? 'float32' : 'int32'}`);
+  const names = ins.map((_, i) => `a${i}`);
+  const e = f.emit(names, () => {
+    throw new InternalError('formulas take no constants');
+  });
+  const fn = compile<(I: readonly TypedArray[], o: TypedArray) => void>(`function ${type}(I, o) {
+  ${names.map((n, i) => (scalar[i] ? `const ${n} = I[${i}][0];` : `const ${n}s = I[${i}];`)).join(' ')}
+  for (let i = 0; i < o.length; i++) {
+    ${names.map((n, i) => (scalar[i] ? '' : `const ${n} = ${n}s[i];`)).join(' ')}
+    o[i] = ${e};
+  }
+}`);
+  fn(ins, out);
+}
+
+/** A broadcasting row of a binary formula: od[o + k] = f(ad[ia + k*sa], bd[ib + k*sb]) for k < n. */
+export type FormulaRow = (od: TypedArray, o: number, ad: TypedArray, ia: number, sa: number, bd: TypedArray, ib: number, sb: number, n: number) => void;
+
+export function formulaRow(type: string, key: 'f' | 'i'): FormulaRow {
+  const f = formulaFor(type, key);
+  if (!f) throw new InternalError(`no CPU formula ${type} for ${key === 'f' ? 'float32' : 'int32'}`);
+  const e = f.emit(['x', 'y'], () => {
+    throw new InternalError('formulas take no constants');
+  });
+  return compile<FormulaRow>(`function ${type}Row(od, o, ad, ia, sa, bd, ib, sb, n) {
+  for (let k = 0; k < n; k++, ia += sa, ib += sb) {
+    const x = ad[ia];
+    const y = bd[ib];
+    od[o + k] = ${e};
+  }
+}`);
+}
+
 /** The slope an activation reads from its attrs; undefined when it needs one and the attr is not a number. */
 export function activationAlpha(type: string, attrs: Readonly<Record<string, unknown>>): number | undefined {
   if (!ACTIVATIONS[type]?.alpha) return 0;
@@ -244,7 +438,7 @@ const compiled = new Map<string, (...args: never[]) => void>();
 function compile<F>(source: string): F {
   let fn = compiled.get(source);
   if (!fn) {
-    fn = new Function(`"use strict";\nreturn ${source};`)() as (...args: never[]) => void;
+    fn = new Function('H', `"use strict";\n${FUNCTIONS_PRELUDE}\nreturn ${source};`)(FUNCTIONS) as (...args: never[]) => void;
     compiled.set(source, fn);
   }
   return fn as F;

@@ -75,7 +75,7 @@ import {
 } from './wasm.js';
 import './kernels/index.js';
 import { fusedEpilogue } from '../activations.js';
-import { ACTIVATIONS, activationAlpha, constantPool, f64, runEpilogue, vop, zero, type Emit, type VectorOp } from './activations.js';
+import { ACTIVATIONS, activationAlpha, constantPool, f64, formulaFor, FUNCTIONS, FUNCTIONS_PRELUDE, runEpilogue, vop, zero, type Emit, type VectorOp } from './activations.js';
 import { config } from '../../src/core/config.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -171,6 +171,8 @@ function templateFor(op: { type: string; attrs: Readonly<Record<string, unknown>
   }
   const key = keyOf(inDTypes[0]!);
   if (op.type in ACTIVATIONS) return activationTemplate(op.type, op.attrs, key);
+  const formula = formulaFor(op.type, key);
+  if (formula) return failsOnData(op.type, inDTypes[0]) ? undefined : T(formula.emit, formula.exact);
   const t = key ? TEMPLATES[op.type]?.[key] : undefined;
   // Integer division and powers can fail at run time (division by zero): those stay unfused.
   if (failsOnData(op.type, inDTypes[0])) return undefined;
@@ -187,6 +189,7 @@ export function cpuCanFuse(n: FusionCandidate): boolean {
 // Code generation
 
 const PRELUDE = `"use strict";
+${FUNCTIONS_PRELUDE}
 const fr = Math.fround;
 function rhe(x) { const f = Math.floor(x); const d = x - f; return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1; }
 function cvi(x) { const v = Math.trunc(x); return v >= -2147483648 && v <= 2147483647 ? v | 0 : -2147483648; }
@@ -295,7 +298,7 @@ export function compileProgram(p: ElementwiseProgram): Compiled {
   const source = `${PRELUDE}return function fused(I, O, K) {\n${body.join('\n')}\n};`;
   let fn = compiledBySource.get(source);
   if (!fn) {
-    fn = new Function(source)() as Compiled['fn'];
+    fn = new Function('H', source)(FUNCTIONS) as Compiled['fn'];
     compiledBySource.set(source, fn);
   }
   const compiled = { fn, consts, source };

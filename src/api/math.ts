@@ -113,7 +113,47 @@ export function floorDiv(a: TensorLike, b: TensorLike, name = 'floordiv'): Tenso
 export function floorMod(a: TensorLike, b: TensorLike, name = 'FloorMod'): Tensor {
   return binaryOp('FloorMod', a, b, name);
 }
+/** TF1's tf.mod is tf.floormod (FloorMod); the truncated remainder is tf.truncatemod. */
 export const mod = floorMod;
+/**
+ * TF1's tf.div (Python 2 division): RealDiv for floats, FloorDiv for integers. (The `Div` op, which
+ * truncates integers, is what GraphDefs from tf.raw_ops / C++ carry; tf.truncatediv truncates too.)
+ */
+export function div(a: TensorLike, b: TensorLike, name = 'div'): Tensor {
+  return inOpScope(name, [a, b], (g, opName) => {
+    const [x, y] = convertSame([a, b], ['x', 'y'], 'Div', name) as [Tensor, Tensor];
+    const type = x.dtype === 'int32' || x.dtype === 'int64' ? 'FloorDiv' : 'RealDiv';
+    return createOp(g, type, [x, y], { T: x.dtype }, opName);
+  });
+}
+/** x / y, 0 where y is 0 (even for x 0 or non-finite). */
+export function divNoNan(a: TensorLike, b: TensorLike, name = 'div_no_nan'): Tensor {
+  return binaryOp('DivNoNan', a, b, name);
+}
+/** Integer division rounding toward zero (C semantics); fails on integer division by zero. */
+export function truncatediv(a: TensorLike, b: TensorLike, name = 'TruncateDiv'): Tensor {
+  return binaryOp('TruncateDiv', a, b, name);
+}
+/** The remainder of truncated division, sign of x (C's % and fmod). */
+export function truncatemod(a: TensorLike, b: TensorLike, name = 'TruncateMod'): Tensor {
+  return binaryOp('TruncateMod', a, b, name);
+}
+/** atan2(y, x): the angle of the point (x, y), in [-pi, pi]. */
+export function atan2(y: TensorLike, x: TensorLike, name = 'Atan2'): Tensor {
+  return inOpScope(name, [y, x], (g, opName) => {
+    const [yt, xt] = convertSame([y, x], ['y', 'x'], 'Atan2', name) as [Tensor, Tensor];
+    return createOp(g, 'Atan2', [yt, xt], { T: yt.dtype }, opName);
+  });
+}
+export function bitwiseAnd(a: TensorLike, b: TensorLike, name = 'BitwiseAnd'): Tensor {
+  return binaryOp('BitwiseAnd', a, b, name);
+}
+export function bitwiseOr(a: TensorLike, b: TensorLike, name = 'BitwiseOr'): Tensor {
+  return binaryOp('BitwiseOr', a, b, name);
+}
+export function bitwiseXor(a: TensorLike, b: TensorLike, name = 'BitwiseXor'): Tensor {
+  return binaryOp('BitwiseXor', a, b, name);
+}
 export function pow(a: TensorLike, b: TensorLike, name = 'Pow'): Tensor {
   return binaryOp('Pow', a, b, name);
 }
@@ -207,6 +247,67 @@ export function sigmoid(x: TensorLike, name = 'Sigmoid'): Tensor {
 export function tanh(x: TensorLike, name = 'Tanh'): Tensor {
   return unaryOp('Tanh', x, name);
 }
+export function sin(x: TensorLike, name = 'Sin'): Tensor {
+  return unaryOp('Sin', x, name);
+}
+export function cos(x: TensorLike, name = 'Cos'): Tensor {
+  return unaryOp('Cos', x, name);
+}
+export function tan(x: TensorLike, name = 'Tan'): Tensor {
+  return unaryOp('Tan', x, name);
+}
+export function asin(x: TensorLike, name = 'Asin'): Tensor {
+  return unaryOp('Asin', x, name);
+}
+export function acos(x: TensorLike, name = 'Acos'): Tensor {
+  return unaryOp('Acos', x, name);
+}
+export function atan(x: TensorLike, name = 'Atan'): Tensor {
+  return unaryOp('Atan', x, name);
+}
+export function sinh(x: TensorLike, name = 'Sinh'): Tensor {
+  return unaryOp('Sinh', x, name);
+}
+export function cosh(x: TensorLike, name = 'Cosh'): Tensor {
+  return unaryOp('Cosh', x, name);
+}
+export function asinh(x: TensorLike, name = 'Asinh'): Tensor {
+  return unaryOp('Asinh', x, name);
+}
+export function acosh(x: TensorLike, name = 'Acosh'): Tensor {
+  return unaryOp('Acosh', x, name);
+}
+export function atanh(x: TensorLike, name = 'Atanh'): Tensor {
+  return unaryOp('Atanh', x, name);
+}
+/** exp(x) - 1, accurate near 0. */
+export function expm1(x: TensorLike, name = 'Expm1'): Tensor {
+  return unaryOp('Expm1', x, name);
+}
+export function erf(x: TensorLike, name = 'Erf'): Tensor {
+  return unaryOp('Erf', x, name);
+}
+/** 1 - erf(x), accurate where erf(x) is near 1. */
+export function erfc(x: TensorLike, name = 'Erfc'): Tensor {
+  return unaryOp('Erfc', x, name);
+}
+/** log |Gamma(x)|; +inf at 0 and the negative integers. */
+export function lgamma(x: TensorLike, name = 'Lgamma'): Tensor {
+  return unaryOp('Lgamma', x, name);
+}
+/** The derivative of lgamma; NaN at 0 and the negative integers. */
+export function digamma(x: TensorLike, name = 'Digamma'): Tensor {
+  return unaryOp('Digamma', x, name);
+}
+export function isNan(x: TensorLike, name = 'IsNan'): Tensor {
+  return unaryOp('IsNan', x, name);
+}
+export function isInf(x: TensorLike, name = 'IsInf'): Tensor {
+  return unaryOp('IsInf', x, name);
+}
+export function isFinite(x: TensorLike, name = 'IsFinite'): Tensor {
+  return unaryOp('IsFinite', x, name);
+}
 
 // ---- select, cast, addN ----
 
@@ -290,7 +391,9 @@ function reduction(type: string, input: TensorLike, axis: Axis | undefined, keep
     }
     const out = g.nameScope(name, (opName) => {
       const axes = allAxes ?? convertInput(axis as TensorLike, 'int32', 'reduction_indices', type, name);
-      return createOp(g, type, [x, axes], { keep_dims: keepdims, T: x.dtype, Tidx: axes.dtype }, opName);
+      // All and Any take only bools and have no T attr.
+      const attrs: Record<string, AttrValue> = type === 'All' || type === 'Any' ? { keep_dims: keepdims, Tidx: axes.dtype } : { keep_dims: keepdims, T: x.dtype, Tidx: axes.dtype };
+      return createOp(g, type, [x, axes], attrs, opName);
     });
     if (axis === undefined && !keepdims && out.shape === null) out.setShape([]);
     return out;
@@ -312,6 +415,19 @@ export function reduceMin(x: TensorLike, axis?: Axis, keepdims = false, name = '
 }
 export function reduceProd(x: TensorLike, axis?: Axis, keepdims = false, name = 'Prod'): Tensor {
   return reduction('Prod', x, axis, keepdims, name);
+}
+
+/** Logical AND over the axes of a bool tensor (true over no elements). */
+export function reduceAll(x: TensorLike, axis?: Axis, keepdims = false, name = 'All'): Tensor {
+  return reduction('All', x, axis, keepdims, name);
+}
+/** Logical OR over the axes of a bool tensor (false over no elements). */
+export function reduceAny(x: TensorLike, axis?: Axis, keepdims = false, name = 'Any'): Tensor {
+  return reduction('Any', x, axis, keepdims, name);
+}
+/** sqrt(sum(x^2)) over the axes (tf.math.reduce_euclidean_norm). */
+export function reduceEuclideanNorm(x: TensorLike, axis?: Axis, keepdims = false, name = 'EuclideanNorm'): Tensor {
+  return reduction('EuclideanNorm', x, axis, keepdims, name);
 }
 
 function argReduction(type: string, input: TensorLike, axis: number | TensorLike, outputType: 'int32' | 'int64', name: string): Tensor {

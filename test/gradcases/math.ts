@@ -254,6 +254,60 @@ const secondOrderCases: GradCase[] = [
   },
 ];
 
+/** x in [lo, hi) */
+const within = (shape: number[], seed: number, lo: number, hi: number): tf.NDArray => r(shape, seed, lo, hi);
+
+const extraUnaryCases: GradCase[] = [
+  { ops: ['Sin'], name: 'sin', inputs: [within([2, 3], 201, -3, 3)], build: (x) => tf.sin(x!) },
+  { ops: ['Cos'], name: 'cos', inputs: [within([2, 3], 202, -3, 3)], build: (x) => tf.cos(x!) },
+  { ops: ['Tan'], name: 'tan away from the poles', inputs: [within([2, 3], 203, -1.2, 1.2)], build: (x) => tf.tan(x!) },
+  { ops: ['Asin'], name: 'asin inside (-1, 1)', inputs: [within([2, 3], 204, -0.8, 0.8)], build: (x) => tf.asin(x!) },
+  { ops: ['Acos'], name: 'acos inside (-1, 1)', inputs: [within([2, 3], 205, -0.8, 0.8)], build: (x) => tf.acos(x!) },
+  { ops: ['Atan'], name: 'atan', inputs: [within([2, 3], 206, -3, 3)], build: (x) => tf.atan(x!) },
+  { ops: ['Sinh'], name: 'sinh', inputs: [within([2, 3], 207, -2, 2)], build: (x) => tf.sinh(x!) },
+  { ops: ['Cosh'], name: 'cosh', inputs: [within([2, 3], 208, -2, 2)], build: (x) => tf.cosh(x!) },
+  { ops: ['Asinh'], name: 'asinh', inputs: [within([2, 3], 209, -3, 3)], build: (x) => tf.asinh(x!) },
+  { ops: ['Acosh'], name: 'acosh above 1', inputs: [within([2, 3], 210, 1.3, 4)], build: (x) => tf.acosh(x!) },
+  { ops: ['Atanh'], name: 'atanh inside (-1, 1)', inputs: [within([2, 3], 211, -0.8, 0.8)], build: (x) => tf.atanh(x!) },
+  { ops: ['Expm1'], name: 'expm1', inputs: [within([2, 3], 212, -2, 2)], build: (x) => tf.expm1(x!) },
+  { ops: ['Erf'], name: 'erf', inputs: [within([2, 3], 213, -2, 2)], build: (x) => tf.erf(x!) },
+  { ops: ['Erfc'], name: 'erfc', inputs: [within([2, 3], 214, -2, 2)], build: (x) => tf.erfc(x!) },
+  { ops: ['Lgamma'], name: 'lgamma (gradient: digamma), positive and negative x', inputs: [new tf.NDArray(Float32Array.from([0.3, 1.2, 2.5, 4.7, -0.4, -1.6]), [2, 3])], build: (x) => tf.lgamma(x!) },
+  {
+    ops: ['Atan2'],
+    name: 'atan2(y, x), x broadcast',
+    inputs: [within([2, 3], 215, -2, 2), signed([3], 216)],
+    build: (y, x) => tf.atan2(y!, x!),
+  },
+  {
+    ops: ['Div'],
+    name: 'Div (the op) on floats, broadcast',
+    inputs: [r([2, 3], 217), signed([2, 1], 218)],
+    build: (x, y) => op('Div', [x!, y!]),
+  },
+  {
+    ops: ['DivNoNan'],
+    name: 'divNoNan, broadcast',
+    inputs: [r([2, 3], 219), signed([3], 220)],
+    build: (x, y) => tf.divNoNan(x!, y!),
+  },
+  {
+    ops: ['ClipByValue'],
+    name: 'ClipByValue with scalar bounds (t and both bounds)',
+    inputs: [new tf.NDArray(Float32Array.from([-0.9, -0.3, 0.1, 0.45, 0.8, 0.2]), [2, 3]), new tf.NDArray(Float32Array.from([-0.5]), []), new tf.NDArray(Float32Array.from([0.6]), [])],
+    build: (t, lo, hi) => op('ClipByValue', [t!, lo!, hi!]),
+  },
+  {
+    ops: ['ClipByValue'],
+    name: 'ClipByValue with bounds of t shape',
+    inputs: [new tf.NDArray(Float32Array.from([-0.9, -0.3, 0.1, 0.45, 0.8, 0.2]), [2, 3]), new tf.NDArray(Float32Array.from([-0.5, -0.1, -0.6, 0.2, 0, 0.5]), [2, 3]), new tf.NDArray(Float32Array.from([0.5, 0.3, 0.6, 0.7, 0.5, 0.9]), [2, 3])],
+    build: (t, lo, hi) => op('ClipByValue', [t!, lo!, hi!]),
+  },
+  { ops: ['EuclideanNorm'], name: 'euclidean norm over one axis', inputs: [signed([2, 3, 2], 221)], build: (x) => tf.reduceEuclideanNorm(x!, 1) },
+  { ops: ['EuclideanNorm'], name: 'euclidean norm over two axes, keep_dims', inputs: [signed([2, 3, 2], 222)], build: (x) => tf.reduceEuclideanNorm(x!, [0, 2], true) },
+  { ops: ['EuclideanNorm'], name: 'euclidean norm over all axes, dynamic shape', inputs: [signed([3, 2], 223)], build: (x) => weigh(tf.reshape(tf.reduceEuclideanNorm(dynamic(x!)), [1]), [1]) },
+];
+
 export const mathCases: GradCase[] = [
   ...binaryCases,
   ...unaryCases,
@@ -262,4 +316,5 @@ export const mathCases: GradCase[] = [
   ...matmulCases,
   ...reductionCases,
   ...secondOrderCases,
+  ...extraUnaryCases,
 ];

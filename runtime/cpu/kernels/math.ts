@@ -10,6 +10,7 @@ import { sgemm } from '../gemm.js';
 import { binarySimd, columnBroadcastSimd, isLeadingColumn, reduceRowsSimd, rowBroadcastSimd, useSimd, type BinaryOp } from '../simd.js';
 import { broadcastOrThrow, broadcastStrides, reductionAxes, toNumbers } from '../../shape_helpers.js';
 import { attr, forEachRun, FRESH, type Outputs } from './util.js';
+import { FORMULAS, formulaRow, runFormula } from '../activations.js';
 
 type NumData = Float32Array | Int32Array | Uint8Array;
 /** Loose element access for loops that work on every storage type (select, copies, permutes). */
@@ -304,6 +305,32 @@ registerBinary('LogicalOr', {
   },
 });
 
+// Ops whose float32/int32 formulas live in the CPU's formula table (activations.ts): the rows are
+// generated from it; int64 is written here.
+function registerFormulaBinary(type: string, big?: (x: bigint, y: bigint) => bigint): void {
+  const formula = FORMULAS[type]!;
+  const f = formula.f ? (formulaRow(type, 'f') as unknown as Row) : undefined;
+  const i = formula.i ? (formulaRow(type, 'i') as unknown as Row) : undefined;
+  registerBinary(type, { num: (f ?? i)!, int: i, big });
+}
+function checkedDiv64(x: bigint, y: bigint): bigint {
+  if (y === 0n) divByZero();
+  return BigInt.asIntN(64, x / y);
+}
+function checkedMod64(x: bigint, y: bigint): bigint {
+  if (y === 0n) divByZero();
+  return x % y;
+}
+registerFormulaBinary('Atan2');
+registerFormulaBinary('Div', checkedDiv64);
+registerFormulaBinary('DivNoNan');
+registerFormulaBinary('Mod', checkedMod64);
+registerFormulaBinary('TruncateMod', checkedMod64);
+registerFormulaBinary('TruncateDiv', checkedDiv64);
+registerFormulaBinary('BitwiseAnd', (x, y) => x & y);
+registerFormulaBinary('BitwiseOr', (x, y) => x | y);
+registerFormulaBinary('BitwiseXor', (x, y) => x ^ y);
+
 // Equal / NotEqual also compare strings, byte by byte.
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -439,6 +466,41 @@ registerUnary('LogicalNot', {
   num: (od, ad, n) => {
     for (let i = 0; i < n; i++) od[i] = ad[i]! ^ 1;
   },
+});
+
+// Unary float ops of the formula table (activations.ts); IsNan/IsInf/IsFinite output bools.
+for (const type of ['Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh', 'Expm1', 'Erf', 'Erfc', 'Lgamma', 'Digamma', 'IsNan', 'IsInf', 'IsFinite']) {
+  registerCpuKernel(type, (inputs, node, _state, outputs) => {
+    const x = inputs[0]!;
+    if (x.dtype !== 'float32') throw new InvalidArgumentError(`${type} does not support ${x.dtype}`, node.name);
+    const out = outputs.alloc(node.outputs[0]?.dtype ?? x.dtype, x.shape);
+    runFormula(type, 'f', [x.data], [false], out.data);
+    return [out];
+  });
+}
+
+// ClipByValue(t, min, max): each bound a scalar or of t's shape, as TF's kernel requires.
+registerCpuKernel('ClipByValue', (inputs, node, _state, outputs) => {
+  const [t, lo, hi] = inputs as [NDArray, NDArray, NDArray];
+  for (const [b, what] of [[lo, 'clip_value_min'], [hi, 'clip_value_max']] as const) {
+    if (b.rank !== 0 && !sameShape(b.shape, t.shape)) {
+      throw new InvalidArgumentError(`ClipByValue: ${what} must be a scalar or have the shape of t ${formatShape(t.shape)}, got ${formatShape(b.shape)}`, node.name);
+    }
+  }
+  const out = outputs.alloc(t.dtype, t.shape);
+  if (t.dtype === 'int64') {
+    const [td, ld, hd, od] = [t, lo, hi, out].map((a) => a.data as BigInt64Array) as [BigInt64Array, BigInt64Array, BigInt64Array, BigInt64Array];
+    const [sl, sh] = [lo.rank === 0 ? 0 : 1, hi.rank === 0 ? 0 : 1];
+    for (let i = 0; i < td.length; i++) {
+      const v = td[i]! < hd[i * sh]! ? td[i]! : hd[i * sh]!;
+      od[i] = v > ld[i * sl]! ? v : ld[i * sl]!;
+    }
+  } else if (t.dtype === 'float32' || t.dtype === 'int32') {
+    runFormula('ClipByValue', t.dtype === 'float32' ? 'f' : 'i', [t.data, lo.data, hi.data], [false, lo.rank === 0, hi.rank === 0], out.data);
+  } else {
+    throw new InvalidArgumentError(`ClipByValue does not support ${t.dtype}`, node.name);
+  }
+  return [out];
 });
 
 /** Gradient helper ops: f(y, dy) elementwise over two tensors of one shape (TF's cwise_grad ops). */
@@ -794,12 +856,14 @@ function canonicalReduce(x: NDArray, axes: readonly number[]): { data: TypedArra
 /** Shorter rows spend more on calls into WebAssembly than the SIMD loop saves. */
 const SIMD_MIN_ROW = 64;
 
-type ReduceKind = 'sum' | 'mean' | 'prod' | 'max' | 'min';
+/** 'norm': the Euclidean norm, sqrt of the sum of squares. */
+type ReduceKind = 'sum' | 'mean' | 'prod' | 'max' | 'min' | 'norm';
 
 function reduceInit(kind: ReduceKind, dtype: DType): number {
   switch (kind) {
     case 'sum':
     case 'mean':
+    case 'norm':
       return 0;
     case 'prod':
       return 1;
@@ -816,7 +880,7 @@ function reduceInit(kind: ReduceKind, dtype: DType): number {
  */
 function reduceNumber(kind: ReduceKind, xd: Float32Array | Int32Array, out: Float32Array | Int32Array, outer: number, r: number, inner: number): void {
   const isInt = out instanceof Int32Array;
-  if (!isInt && inner === 1 && kind !== 'prod' && r >= SIMD_MIN_ROW && useSimd(outer * r)) {
+  if (!isInt && inner === 1 && kind !== 'prod' && kind !== 'norm' && r >= SIMD_MIN_ROW && useSimd(outer * r)) {
     const acc = new Float64Array(outer);
     reduceRowsSimd(kind === 'mean' ? 'sum' : kind, xd as Float32Array, 0, outer, r, acc);
     for (let o = 0; o < outer; o++) out[o] = kind === 'mean' ? acc[o]! / r : acc[o]!;
@@ -838,6 +902,12 @@ function reduceNumber(kind: ReduceKind, xd: Float32Array | Int32Array, out: Floa
             const row = base + j * inner;
             for (let i = 0; i < inner; i++) acc[i] += xd[row + i]!;
           }
+        }
+        break;
+      case 'norm':
+        for (let j = 0; j < r; j++) {
+          const row = base + j * inner;
+          for (let i = 0; i < inner; i++) acc[i] += xd[row + i]! * xd[row + i]!;
         }
         break;
       case 'prod':
@@ -871,6 +941,9 @@ function reduceNumber(kind: ReduceKind, xd: Float32Array | Int32Array, out: Floa
     if (kind === 'mean') {
       if (isInt) for (let i = 0; i < inner; i++) out[ob + i] = r === 0 ? 0 : Math.trunc((acc[i]! | 0) / r);
       else for (let i = 0; i < inner; i++) out[ob + i] = acc[i]! / r;
+    } else if (kind === 'norm') {
+      // An int32 store truncates the root, as TF's integer kernel does.
+      for (let i = 0; i < inner; i++) out[ob + i] = Math.sqrt(acc[i]!);
     } else {
       for (let i = 0; i < inner; i++) out[ob + i] = acc[i]!;
     }
@@ -885,10 +958,11 @@ function reduceBig(kind: ReduceKind, xd: BigInt64Array, out: BigInt64Array, oute
       for (let j = 0; j < r; j++) {
         const v = xd[(o * r + j) * inner + i]!;
         if (kind === 'sum' || kind === 'mean') acc = BigInt.asIntN(64, acc + v);
+        else if (kind === 'norm') acc += v * v;
         else if (kind === 'prod') acc = BigInt.asIntN(64, acc * v);
         else if (kind === 'max' ? v > acc : v < acc) acc = v;
       }
-      out[o * inner + i] = kind === 'mean' ? (r === 0 ? 0n : acc / BigInt(r)) : acc;
+      out[o * inner + i] = kind === 'mean' ? (r === 0 ? 0n : acc / BigInt(r)) : kind === 'norm' ? BigInt(Math.trunc(Math.sqrt(Number(acc)))) : acc;
     }
   }
 }
@@ -915,6 +989,37 @@ registerReduction('Mean', 'mean');
 registerReduction('Prod', 'prod');
 registerReduction('Max', 'max');
 registerReduction('Min', 'min');
+registerReduction('EuclideanNorm', 'norm');
+
+/** Logical AND (All) or OR (Any) over [outer, r, inner] bools into out ([outer, inner]). */
+function reduceBool(all: boolean, xd: Uint8Array, out: Uint8Array, outer: number, r: number, inner: number): void {
+  out.fill(all ? 1 : 0);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < r; j++) {
+      const row = (o * r + j) * inner;
+      for (let i = 0; i < inner; i++) {
+        if (all) out[o * inner + i]! &= xd[row + i]!;
+        else out[o * inner + i]! |= xd[row + i]!;
+      }
+    }
+  }
+}
+
+for (const [type, all] of [['All', true], ['Any', false]] as const) {
+  registerCpuKernel(type, (inputs, node, _state, outputs) => {
+    const [x, axesArr] = inputs as [NDArray, NDArray];
+    if (x.dtype !== 'bool') throw new InvalidArgumentError(`${type} takes bool input, got ${x.dtype}`, node.name);
+    if (axesArr.rank > 1) throw new InvalidArgumentError(`reduction indices must be a scalar or vector, got ${formatShape(axesArr.shape)}`, node.name);
+    const axes = reductionAxes(axesArr, x.rank);
+    const red = new Set(axes);
+    const outShape = attr<boolean>(node, 'keep_dims') ? x.shape.map((n, d) => (red.has(d) ? 1 : n)) : x.shape.filter((_, d) => !red.has(d));
+    const out = outputs.alloc('bool', outShape);
+    if (out.size === 0) return [out];
+    const { data, outer, r, inner } = canonicalReduce(x, axes);
+    reduceBool(all, data as Uint8Array, out.data as Uint8Array, outer, r, inner);
+    return [out];
+  });
+}
 
 function registerArgReduction(type: string, max: boolean): void {
   registerCpuKernel(type, (inputs, node: KernelNode, _state, outputs) => {

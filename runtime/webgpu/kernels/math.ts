@@ -359,6 +359,243 @@ fn w_divmod64(n: vec2<u32>, d: vec2<u32>) -> W_DivMod {
   return select(m, w_neg64(m), t < 0.0);
 }`,
   },
+  // Trigonometry: Taylor polynomials on |t| <= pi/2 (errors below 1e-9), arguments reduced by
+  // multiples of pi/2 in three parts (Cody-Waite), so the results do not depend on the device's
+  // sin/cos/atan, whose WGSL accuracy bounds are loose.
+  w_sin_k: {
+    code: `fn w_sin_k(t: f32) -> f32 {
+  let z = t * t;
+  return t * (1.0 + z * (-1.0 / 6.0 + z * (1.0 / 120.0 + z * (-1.0 / 5040.0 + z * (1.0 / 362880.0 + z * (-1.0 / 39916800.0 + z / 6227020800.0))))));
+}`,
+  },
+  w_cos_k: {
+    code: `fn w_cos_k(t: f32) -> f32 {
+  let z = t * t;
+  return 1.0 + z * (-0.5 + z * (1.0 / 24.0 + z * (-1.0 / 720.0 + z * (1.0 / 40320.0 + z * (-1.0 / 3628800.0 + z * (1.0 / 479001600.0 - z / 87178291200.0))))));
+}`,
+  },
+  w_sincos: {
+    deps: ['w_sin_k', 'w_cos_k', 'w_isnan', 'w_isinf', 'w_nan'],
+    // (sin x, cos x): x = k pi/2 + r, |r| <= pi/4, then the quadrant k mod 4 picks and signs.
+    code: `fn w_sincos(x: f32) -> vec2<f32> {
+  if (w_isnan(x) || w_isinf(x)) { return vec2<f32>(w_nan(), w_nan()); }
+  let k = round(x * 0.63661977236758134);
+  let r = ((x - k * 1.5703125) - k * 0.0004838267923332751) - k * 2.5632829192545614e-12;
+  let s = w_sin_k(r);
+  let c = w_cos_k(r);
+  let q = i32(k - 4.0 * floor(k * 0.25));
+  if (q == 0) { return vec2<f32>(s, c); }
+  if (q == 1) { return vec2<f32>(c, -s); }
+  if (q == 2) { return vec2<f32>(-s, -c); }
+  return vec2<f32>(-c, s);
+}`,
+  },
+  w_atan: {
+    deps: ['w_isnan'],
+    // |x| > 1 through pi/2 - atan(1/x), then above tan(pi/12) through pi/6 + atan((x sqrt3 - 1) / (sqrt3 + x)).
+    code: `fn w_atan(x: f32) -> f32 {
+  if (w_isnan(x)) { return x; }
+  let ax = abs(x);
+  let flip = ax > 1.0;
+  var t = select(ax, 1.0 / ax, flip);
+  var base = 0.0;
+  if (t > 0.2679491924311227) {
+    t = (t * 1.7320508075688772 - 1.0) / (1.7320508075688772 + t);
+    base = 0.5235987755982988;
+  }
+  let z = t * t;
+  var r = base + t * (1.0 + z * (-1.0 / 3.0 + z * (1.0 / 5.0 + z * (-1.0 / 7.0 + z * (1.0 / 9.0 + z * (-1.0 / 11.0 + z * (1.0 / 13.0 - z / 15.0)))))));
+  if (flip) { r = 1.5707963267948966 - r; }
+  return select(r, -r, x < 0.0);
+}`,
+  },
+  w_atan2: {
+    deps: ['w_atan', 'w_isnan', 'w_isinf', 'w_nan'],
+    // C's atan2, signed zeros and infinities included.
+    code: `fn w_atan2(y: f32, x: f32) -> f32 {
+  if (w_isnan(x) || w_isnan(y)) { return w_nan(); }
+  let ay = abs(y);
+  let ax = abs(x);
+  var a: f32;
+  if (w_isinf(ay) && w_isinf(ax)) { a = 0.7853981633974483; }
+  else if (ax == 0.0 || w_isinf(ay)) { a = select(1.5707963267948966, 0.0, ay == 0.0); }
+  else if (w_isinf(ax)) { a = 0.0; }
+  else { a = w_atan(ay / ax); }
+  if ((bitcast<u32>(x) & 0x80000000u) != 0u) { a = 3.141592653589793 - a; }
+  return select(a, -a, (bitcast<u32>(y) & 0x80000000u) != 0u);
+}`,
+  },
+  w_asin: {
+    deps: ['w_atan2', 'w_nan'],
+    code: `fn w_asin(x: f32) -> f32 {
+  if (abs(x) > 1.0) { return w_nan(); }
+  return w_atan2(x, sqrt((1.0 - x) * (1.0 + x)));
+}`,
+  },
+  w_acos: {
+    deps: ['w_atan2', 'w_nan'],
+    code: `fn w_acos(x: f32) -> f32 {
+  if (abs(x) > 1.0) { return w_nan(); }
+  return w_atan2(sqrt((1.0 - x) * (1.0 + x)), x);
+}`,
+  },
+  w_exp_half: {
+    deps: ['w_exp'],
+    // e^|x| / 2 without overflowing before the result does.
+    code: 'fn w_exp_half(ax: f32) -> f32 { if (ax > 20.0) { return w_exp(ax - 0.6931471805599453); } return 0.5 * w_exp(ax); }',
+  },
+  w_sinh: {
+    deps: ['w_expm1', 'w_exp_half'],
+    code: `fn w_sinh(x: f32) -> f32 {
+  let ax = abs(x);
+  var r: f32;
+  if (ax < 1.0) {
+    let e = w_expm1(ax);
+    r = 0.5 * (e + e / (e + 1.0));
+  } else if (ax > 20.0) {
+    r = w_exp_half(ax);
+  } else {
+    let e = w_exp_half(ax);
+    r = e - 0.25 / e;
+  }
+  return select(r, -r, x < 0.0);
+}`,
+  },
+  w_cosh: {
+    deps: ['w_exp_half'],
+    code: `fn w_cosh(x: f32) -> f32 {
+  let e = w_exp_half(abs(x));
+  if (abs(x) > 20.0) { return e; }
+  return e + 0.25 / e;
+}`,
+  },
+  w_asinh: {
+    deps: ['w_log1p', 'w_log', 'w_isnan'],
+    code: `fn w_asinh(x: f32) -> f32 {
+  if (w_isnan(x)) { return x; }
+  let ax = abs(x);
+  var r: f32;
+  if (ax > 1e18) { r = w_log(ax) + 0.6931471805599453; }
+  else { r = w_log1p(ax + ax * ax / (1.0 + sqrt(1.0 + ax * ax))); }
+  return select(r, -r, x < 0.0);
+}`,
+  },
+  w_acosh: {
+    deps: ['w_log1p', 'w_log', 'w_nan'],
+    code: `fn w_acosh(x: f32) -> f32 {
+  if (!(x >= 1.0)) { return w_nan(); }
+  if (x > 1e18) { return w_log(x) + 0.6931471805599453; }
+  let t = x - 1.0;
+  return w_log1p(t + sqrt(t * (x + 1.0)));
+}`,
+  },
+  w_atanh: {
+    deps: ['w_log1p'],
+    code: `fn w_atanh(x: f32) -> f32 {
+  let ax = abs(x);
+  let r = 0.5 * w_log1p(2.0 * ax / (1.0 - ax));
+  return select(r, -r, x < 0.0);
+}`,
+  },
+  // Special functions, the CPU's algorithms (activations.ts) in float32.
+  w_erfc_cf: {
+    deps: ['w_exp'],
+    // x >= 2: e^(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))).
+    code: `fn w_erfc_cf(x: f32) -> f32 {
+  var t = x;
+  for (var n = 30; n >= 1; n = n - 1) { t = x + f32(n) * 0.5 / t; }
+  return w_exp(-x * x) * 0.5641895835477563 / t;
+}`,
+  },
+  w_erf: {
+    deps: ['w_erfc_cf', 'w_exp', 'w_isnan'],
+    // |x| < 2: 2/sqrt(pi) e^(-x^2) sum 2^n x^(2n+1) / (2n+1)!!, all terms positive.
+    code: `fn w_erf(x: f32) -> f32 {
+  if (w_isnan(x)) { return x; }
+  let ax = abs(x);
+  if (ax < 2.0) {
+    let x2 = x * x;
+    var term = x;
+    var sum = x;
+    for (var n = 1; n < 40; n = n + 1) {
+      term = term * (2.0 * x2) / f32(2 * n + 1);
+      sum = sum + term;
+      if (abs(term) <= abs(sum) * 1e-8) { break; }
+    }
+    return 1.1283791670955126 * w_exp(-x2) * sum;
+  }
+  let r = 1.0 - w_erfc_cf(ax);
+  return select(r, -r, x < 0.0);
+}`,
+  },
+  w_erfc: {
+    deps: ['w_erf', 'w_erfc_cf'],
+    code: 'fn w_erfc(x: f32) -> f32 { if (x < 2.0) { return 1.0 - w_erf(x); } return w_erfc_cf(x); }',
+  },
+  w_lgamma: {
+    deps: ['w_log', 'w_sin_k', 'w_isnan', 'w_isinf', 'w_inf'],
+    // Stirling's series from 8 up, the recurrence below, reflection below 1/2.
+    code: `fn w_lgamma(x0: f32) -> f32 {
+  if (w_isnan(x0)) { return x0; }
+  if (w_isinf(x0) || (x0 <= 0.0 && floor(x0) == x0)) { return w_inf(); }
+  var x = x0;
+  var refl = 0.0;
+  if (x0 < 0.5) {
+    refl = w_log(3.141592653589793 / abs(w_sin_k(3.141592653589793 * (x0 - round(x0)))));
+    x = 1.0 - x0;
+  }
+  var prod = 1.0;
+  loop {
+    if (x >= 8.0) { break; }
+    prod = prod * x;
+    x = x + 1.0;
+  }
+  let r = 1.0 / x;
+  let r2 = r * r;
+  let series = r * (1.0 / 12.0 - r2 * (1.0 / 360.0 - r2 * (1.0 / 1260.0 - r2 / 1680.0)));
+  let lg = (x - 0.5) * w_log(x) - x + 0.9189385332046728 + series - w_log(prod);
+  return select(lg, refl - lg, x0 < 0.5);
+}`,
+  },
+  w_digamma: {
+    deps: ['w_log', 'w_sin_k', 'w_cos_k', 'w_isnan', 'w_isinf', 'w_nan'],
+    // The asymptotic series from 6 up, the recurrence below, reflection below 1/2; NaN at poles.
+    code: `fn w_digamma(x0: f32) -> f32 {
+  if (w_isnan(x0)) { return x0; }
+  if (x0 <= 0.0 && floor(x0) == x0) { return w_nan(); }
+  if (w_isinf(x0)) { return x0; }
+  var x = x0;
+  var acc = 0.0;
+  if (x0 < 0.5) {
+    let t = 3.141592653589793 * (x0 - round(x0));
+    acc = -3.141592653589793 * w_cos_k(t) / w_sin_k(t);
+    x = 1.0 - x0;
+  }
+  loop {
+    if (x >= 6.0) { break; }
+    acc = acc - 1.0 / x;
+    x = x + 1.0;
+  }
+  let r2 = 1.0 / (x * x);
+  return acc + w_log(x) - 0.5 / x - r2 * (1.0 / 12.0 - r2 * (1.0 / 120.0 - r2 * (1.0 / 252.0 - r2 * (1.0 / 240.0 - r2 / 132.0))));
+}`,
+  },
+  w_truncdiv64: {
+    deps: ['w_divmod64', 'w_abs64', 'w_isneg64', 'w_neg64'],
+    code: `fn w_truncdiv64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+  if (b.x == 0u && b.y == 0u) { return vec2<u32>(0u, 0u); }
+  let q = w_divmod64(w_abs64(a), w_abs64(b)).q;
+  return select(q, w_neg64(q), w_isneg64(a) != w_isneg64(b));
+}`,
+  },
+  w_truncmod64: {
+    deps: ['w_divmod64', 'w_abs64', 'w_isneg64', 'w_neg64'],
+    code: `fn w_truncmod64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+  if (b.x == 0u && b.y == 0u) { return vec2<u32>(0u, 0u); }
+  let r = w_divmod64(w_abs64(a), w_abs64(b)).r;
+  return select(r, w_neg64(r), w_isneg64(a));
+}`,
+  },
 };
 
 function collectHelpers(names: Iterable<string>): string {
@@ -539,6 +776,52 @@ const TEMPLATES: Record<string, Template> = {
   }),
   SoftplusGrad: byType({ float32: ([g, x]) => h(`${g} * w_sigmoid(${x})`, 'w_sigmoid') }),
   SoftsignGrad: byType({ float32: ([g, x]) => `${g} / ((1.0 + abs(${x})) * (1.0 + abs(${x})))` }),
+  Sin: byType({ float32: ([a]) => h(`w_sincos(${a}).x`, 'w_sincos') }),
+  Cos: byType({ float32: ([a]) => h(`w_sincos(${a}).y`, 'w_sincos') }),
+  Tan: byType({ float32: ([a]) => h(`(w_sincos(${a}).x / w_sincos(${a}).y)`, 'w_sincos') }),
+  Asin: byType({ float32: ([a]) => h(`w_asin(${a})`, 'w_asin') }),
+  Acos: byType({ float32: ([a]) => h(`w_acos(${a})`, 'w_acos') }),
+  Atan: byType({ float32: ([a]) => h(`w_atan(${a})`, 'w_atan') }),
+  Sinh: byType({ float32: ([a]) => h(`w_sinh(${a})`, 'w_sinh') }),
+  Cosh: byType({ float32: ([a]) => h(`w_cosh(${a})`, 'w_cosh') }),
+  Asinh: byType({ float32: ([a]) => h(`w_asinh(${a})`, 'w_asinh') }),
+  Acosh: byType({ float32: ([a]) => h(`w_acosh(${a})`, 'w_acosh') }),
+  Atanh: byType({ float32: ([a]) => h(`w_atanh(${a})`, 'w_atanh') }),
+  Expm1: byType({ float32: ([a]) => h(`w_expm1(${a})`, 'w_expm1') }),
+  Erf: byType({ float32: ([a]) => h(`w_erf(${a})`, 'w_erf') }),
+  Erfc: byType({ float32: ([a]) => h(`w_erfc(${a})`, 'w_erfc') }),
+  Lgamma: byType({ float32: ([a]) => h(`w_lgamma(${a})`, 'w_lgamma') }),
+  Digamma: byType({ float32: ([a]) => h(`w_digamma(${a})`, 'w_digamma') }),
+  IsNan: byType({ float32: ([a]) => h(`w_isnan(${a})`, 'w_isnan') }),
+  IsInf: byType({ float32: ([a]) => h(`w_isinf(${a})`, 'w_isinf') }),
+  IsFinite: byType({ float32: ([a]) => h(`!(w_isnan(${a}) || w_isinf(${a}))`, 'w_isnan', 'w_isinf') }),
+  Atan2: byType({ float32: ([y, x]) => h(`w_atan2(${y}, ${x})`, 'w_atan2') }),
+  // WGSL's integer / and % truncate, as TF's integer Div / Mod do (the check reports a zero divisor).
+  Div: byType({
+    float32: ([a, b]) => `${a} / ${b}`,
+    int32: ([a, b]) => ({ e: `(${a} / ${b})`, check: intZeroCheck(b!, I) }),
+    int64: ([a, b]) => ({ e: `w_truncdiv64(${a}, ${b})`, helpers: ['w_truncdiv64'], check: intZeroCheck(b!, L) }),
+  }),
+  TruncateDiv: byType({
+    float32: ([a, b]) => `trunc(${a} / ${b})`,
+    int32: ([a, b]) => ({ e: `(${a} / ${b})`, check: intZeroCheck(b!, I) }),
+    int64: ([a, b]) => ({ e: `w_truncdiv64(${a}, ${b})`, helpers: ['w_truncdiv64'], check: intZeroCheck(b!, L) }),
+  }),
+  DivNoNan: byType({ float32: ([a, b]) => `select(${a} / ${b}, 0.0, ${b} == 0.0)` }),
+  Mod: byType({
+    float32: ([a, b]) => h(`w_fmod(${a}, ${b})`, 'w_fmod'),
+    int32: ([a, b]) => ({ e: `(${a} % ${b})`, check: intZeroCheck(b!, I) }),
+    int64: ([a, b]) => ({ e: `w_truncmod64(${a}, ${b})`, helpers: ['w_truncmod64'], check: intZeroCheck(b!, L) }),
+  }),
+  BitwiseAnd: byType({ int32: ([a, b]) => `(${a} & ${b})`, int64: ([a, b]) => `(${a} & ${b})` }),
+  BitwiseOr: byType({ int32: ([a, b]) => `(${a} | ${b})`, int64: ([a, b]) => `(${a} | ${b})` }),
+  BitwiseXor: byType({ int32: ([a, b]) => `(${a} ^ ${b})`, int64: ([a, b]) => `(${a} ^ ${b})` }),
+  // ClipByValue(t, min, max) = max(min(t, max), min), as the CPU's formula.
+  ClipByValue: byType({
+    float32: ([t, lo, hi]) => h(`w_max(w_min(${t}, ${hi}), ${lo})`, 'w_max', 'w_min'),
+    int32: ([t, lo, hi]) => `max(min(${t}, ${hi}), ${lo})`,
+    int64: ([t, lo, hi]) => h(`select(select(${t}, ${hi}, w_lt64(${hi}, ${t})), ${lo}, w_lt64(select(${t}, ${hi}, w_lt64(${hi}, ${t})), ${lo}))`, 'w_lt64'),
+  }),
   BiasAdd: byType({ float32: ([a, b]) => `${a} + ${b}`, int32: ([a, b]) => `${a} + ${b}`, int64: ([a, b]) => h(`w_add64(${a}, ${b})`, 'w_add64') }),
   ZerosLike: (x) => zeroOf(x.d[0]!),
   OnesLike: (x) => oneOf(x.d[0]!),
@@ -553,6 +836,7 @@ const TEMPLATES: Record<string, Template> = {
 };
 TEMPLATES.Add = TEMPLATES.AddV2!;
 TEMPLATES.Select = TEMPLATES.SelectV2!;
+TEMPLATES.TruncateMod = TEMPLATES.Mod!;
 
 function zeroOf(d: DType): string | undefined {
   return d === F ? '0.0' : d === I ? '0' : d === B ? 'false' : d === L ? ZERO64 : undefined;
@@ -838,6 +1122,18 @@ registerGpuKernel('BiasAdd', (ctx, inputs) => {
   }
   const aligned = v.shape.map((d, k) => (k === c ? d : 1));
   return singleOp(ctx, 'BiasAdd', [v, b], [v.shape, aligned], v.shape, v.dtype);
+});
+
+// Atan2(y, x) broadcasts like X(x, y); ClipByValue's bounds are scalars or of t's shape.
+registerGpuKernel('Atan2', binaryKernel('Atan2'));
+registerGpuKernel('ClipByValue', (ctx, inputs) => {
+  const [t, lo, hi] = inputs as [GpuTensor, GpuTensor, GpuTensor];
+  for (const [b, what] of [[lo, 'clip_value_min'], [hi, 'clip_value_max']] as const) {
+    if (b.shape.length !== 0 && !sameShape(b.shape, t.shape)) {
+      throw new InvalidArgumentError(`ClipByValue: ${what} must be a scalar or have the shape of t ${formatShape(t.shape)}, got ${formatShape(b.shape)}`);
+    }
+  }
+  return singleOp(ctx, 'ClipByValue', [t, lo, hi], [t, lo, hi].map((x) => align(x.shape, t.shape.length)), t.shape, t.dtype);
 });
 
 // Every other op of the table gets a single-op kernel shaped by its declared inputs: X(x) and the

@@ -253,10 +253,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 export type ReduceKind = 'sum' | 'mean' | 'prod' | 'max' | 'min';
 
 interface KindOpts {
-  /** Squares each element first (L2Loss). */
+  /** Squares each element first (L2Loss, EuclideanNorm). */
   square?: boolean;
   /** Multiplies the result (L2Loss: 0.5). */
   scale?: number;
+  /** Takes the square root of the result (EuclideanNorm). */
+  sqrt?: boolean;
 }
 
 /** The spec of a reduction of `dtype` values, `r` of them per output (mean divides by r). */
@@ -274,6 +276,7 @@ export function reduceSpec(kind: ReduceKind, dtype: DType, r: number, opts: Kind
     let fin = (acc: string) => acc;
     if (!raw && kind === 'mean') fin = r === 0 ? () => 'fbits(0x7fc00000u)' : (acc) => `${acc} / ${r}.0`;
     if (!raw && opts.scale !== undefined) fin = (acc) => `${acc} * ${opts.scale}`;
+    if (!raw && opts.sqrt) fin = (acc) => `sqrt(${acc})`;
     const spec: ReduceSpec = {
       accType: 'f32',
       helpers: NAN_WGSL,
@@ -350,6 +353,60 @@ registerReduction('Mean', 'mean');
 registerReduction('Prod', 'prod');
 registerReduction('Max', 'max');
 registerReduction('Min', 'min');
+
+/** The output shape of a reduction node over x (axes from the host value of input 1). */
+function reducedShape(ctx: KernelCtx, x: GpuTensor): { axes: number[]; outShape: number[] } {
+  const axesArr = ctx.host(1);
+  if (axesArr.rank > 1) throw new InvalidArgumentError(`reduction indices must be a scalar or vector, got ${formatShape(axesArr.shape)}`);
+  const axes = reductionAxes(axesArr, x.shape.length);
+  const red = new Set(axes);
+  const outShape = ctx.node.attrs.keep_dims ? x.shape.map((n, d) => (red.has(d) ? 1 : n)) : x.shape.filter((_, d) => !red.has(d));
+  return { axes, outShape };
+}
+
+// EuclideanNorm: the sum of squares then its root, for float32 (integer norms run on the host).
+registerGpuKernel(
+  'EuclideanNorm',
+  (ctx, [x]) => {
+    if (x!.dtype !== 'float32') return ctx.runOnHost();
+    const { axes, outShape } = reducedShape(ctx, x!);
+    const out = ctx.output(0, 'float32', outShape);
+    const lay = reductionLayout(x!.shape, axes);
+    reduce(ctx, reduceSpec('sum', 'float32', lay.r, { square: true, sqrt: true }), lay, x!, out, `EuclideanNorm ${ctx.node.name}`);
+    return [out];
+  },
+  { hostInputs: [1] },
+);
+
+/** All (AND) / Any (OR) over bools stored as u32 0/1. */
+function boolSpec(all: boolean): ReduceSpec {
+  const spec: ReduceSpec = {
+    accType: 'u32',
+    helpers: '',
+    init: all ? '1u' : '0u',
+    comb: all ? 'return a & b;' : 'return a | b;',
+    load: (idx) => `min(in0[${idx}], 1u)`,
+    store: (acc, o) => `out0[${o}] = ${acc};`,
+    outDType: 'bool',
+  };
+  spec.partial = { dtype: 'bool', store: (acc, i) => `out0[${i}] = ${acc};`, spec: { ...spec } };
+  return spec;
+}
+
+for (const [type, all] of [['All', true], ['Any', false]] as const) {
+  registerGpuKernel(
+    type,
+    (ctx, [x]) => {
+      if (x!.dtype !== 'bool') throw new InvalidArgumentError(`${type} takes bool input, got ${x!.dtype}`);
+      const { axes, outShape } = reducedShape(ctx, x!);
+      const out = ctx.output(0, 'bool', outShape);
+      const lay = reductionLayout(x!.shape, axes);
+      reduce(ctx, boolSpec(all), lay, x!, out, `${type} ${ctx.node.name}`);
+      return [out];
+    },
+    { hostInputs: [1] },
+  );
+}
 
 // ---------------------------------------------------------------------------------------------
 // ArgMax / ArgMin: the first index of the extreme value, NaN ignored except at index 0 (as the
