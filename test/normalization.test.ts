@@ -12,11 +12,20 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 
 type Attrs = Record<string, tf.AttrValue>;
 
-/** Runs one op of `type` on constant inputs; returns all of its outputs. */
+/** Fed values (placeholders): constants would be folded on the host, never reaching the backend's kernels. */
+function fed(values: tf.NDArray[]): { phs: tf.Tensor[]; feeds: Map<tf.Tensor, tf.NDArray> } {
+  const phs = values.map((v) => tf.placeholder(v.dtype, [...v.shape]));
+  return { phs, feeds: new Map(phs.map((p, i) => [p, values[i]!])) };
+}
+
+/** Runs one op of `type` on fed inputs; returns all of its outputs. */
 async function runOp(type: string, inputs: tf.NDArray[], attrs: Attrs): Promise<tf.NDArray[]> {
   const g = new tf.Graph();
-  const op = g.asDefault(() => g.createOp(type, inputs.map((v) => tf.constant(v)), attrs));
-  return (await run(op.outputs, undefined, g)) as tf.NDArray[];
+  const { op, feeds } = g.asDefault(() => {
+    const { phs, feeds } = fed(inputs);
+    return { op: g.createOp(type, phs, attrs), feeds };
+  });
+  return (await run(op.outputs, feeds, g)) as tf.NDArray[];
 }
 
 // ---- LRN ----
@@ -35,8 +44,11 @@ describe('LRN', () => {
       const tj = await tfjs();
       const x = randomArray(c.shape, { seed: c.shape[3]!, min: -2, max: 2 });
       const g = new tf.Graph();
-      const y = g.asDefault(() => lrn(x, { depthRadius: c.depthRadius, bias: c.bias, alpha: c.alpha, beta: c.beta }));
-      const got = (await run(y, undefined, g)) as tf.NDArray;
+      const { y, feeds } = g.asDefault(() => {
+        const { phs, feeds } = fed([x]);
+        return { y: lrn(phs[0]!, { depthRadius: c.depthRadius, bias: c.bias, alpha: c.alpha, beta: c.beta }), feeds };
+      });
+      const got = (await run(y, feeds, g)) as tf.NDArray;
       const want = tj.localResponseNormalization(tj.tensor4d(x.data as Float32Array, c.shape as [number, number, number, number]), c.depthRadius, c.bias, c.alpha, c.beta);
       expectClose(got, await fromTfjs(want), { atol: 1e-5, rtol: 1e-4 });
     });
@@ -46,13 +58,13 @@ describe('LRN', () => {
       const x = randomArray(c.shape, { seed: 2 * c.shape[3]!, min: -2, max: 2 });
       const dy = randomArray(c.shape, { seed: 3 * c.shape[3]!, min: -1, max: 1 });
       const g = new tf.Graph();
-      const dx = g.asDefault(() => {
-        const xt = tf.constant(x);
-        const y = lrn(xt, { depthRadius: c.depthRadius, bias: c.bias, alpha: c.alpha, beta: c.beta });
-        return tf.gradients(y, xt, tf.constant(dy))[0]!;
+      const { dx, feeds } = g.asDefault(() => {
+        const { phs, feeds } = fed([x, dy]);
+        const y = lrn(phs[0]!, { depthRadius: c.depthRadius, bias: c.bias, alpha: c.alpha, beta: c.beta });
+        return { dx: tf.gradients(y, phs[0]!, phs[1]!)[0]!, feeds };
       });
       expect(dx.op.type).toBe('LRNGrad');
-      const got = (await run(dx, undefined, g)) as tf.NDArray;
+      const got = (await run(dx, feeds, g)) as tf.NDArray;
       const shape = c.shape as [number, number, number, number];
       const f = (xx: import('@tensorflow/tfjs-core').Tensor) =>
         tj.sum(tj.mul(tj.localResponseNormalization(xx as import('@tensorflow/tfjs-core').Tensor4D, c.depthRadius, c.bias, c.alpha, c.beta), tj.tensor4d(dy.data as Float32Array, shape)));
@@ -211,20 +223,22 @@ describe('FusedBatchNorm, V2, V3', () => {
     const scale = vec([1, 2]);
     const offset = vec([0.5, 0]);
     const g = new tf.Graph();
-    const [y, m, v] = g.asDefault(() => fusedBatchNorm(x, scale, offset, { epsilon: 1e-9, name: 'bn' }));
+    const { phs, feeds } = g.asDefault(() => fed([x]));
+    const [y, m, v] = g.asDefault(() => fusedBatchNorm(phs[0]!, scale, offset, { epsilon: 1e-9, name: 'bn' }));
     expect(y.op.type).toBe('FusedBatchNormV3');
     expect(y.op.name).toBe('bn');
     expect(y.op.getAttr('epsilon')).toBeCloseTo(1.001e-5, 12);
     expect(y.op.getAttr('is_training')).toBe(true);
-    const [yv, mv, vv] = (await run([y, m, v], undefined, g)) as tf.NDArray[];
+    const [yv, mv, vv] = (await run([y, m, v], feeds, g)) as tf.NDArray[];
     const ref = batchNormRef(x, scale, offset, 3, 1.001e-5);
     expectClose(yv!, ref.y, { atol: 1e-4 });
     expectClose(mv!, ref.mean, { atol: 1e-6 });
     expectClose(vv!, ref.variance.map((q) => (q * 18) / 17), { atol: 1e-5 });
 
     const g2 = new tf.Graph();
-    const [y2] = g2.asDefault(() => fusedBatchNorm(x, scale, offset, { mean: vec([0, 1]), variance: vec([1, 4]), isTraining: false, dataFormat: 'NHWC' }));
-    const got = (await run(y2, undefined, g2)) as tf.NDArray;
+    const fed2 = g2.asDefault(() => fed([x]));
+    const [y2] = g2.asDefault(() => fusedBatchNorm(fed2.phs[0]!, scale, offset, { mean: vec([0, 1]), variance: vec([1, 4]), isTraining: false, dataFormat: 'NHWC' }));
+    const got = (await run(y2, fed2.feeds, g2)) as tf.NDArray;
     expectClose(got, batchNormRef(x, scale, offset, 3, 0.001, { mean: vec([0, 1]), variance: vec([1, 4]) }).y, { atol: 1e-5 });
   });
 
