@@ -1,12 +1,12 @@
 // Linear algebra op definitions (TF 1.15's linalg_ops.cc and the matrix diag ops of array_ops.cc).
-// Gradients follow TF's linalg_grad.py and array_grad.py, built from the same ops. Where TF takes
-// a triangle with MatrixBandPart, a select against an index mask takes it here (same values).
+// Gradients follow TF's linalg_grad.py and array_grad.py, built from the same ops.
 import { UnimplementedError } from '../src/core/errors.js';
 import { type Dim, formatShape } from '../src/core/shape.js';
 import type { Operation, Tensor } from '../src/graph.js';
-import { concat, expandDims, gather, range, reshape, shape as shapeOf, size, slice, zerosLike } from '../src/api/array.js';
-import { add, greaterEqual, lessEqual, matmul, multiply, negative, reciprocal, square, subtract, where } from '../src/api/math.js';
+import { concat, expandDims, gather, reshape, shape as shapeOf, size, slice, zerosLike } from '../src/api/array.js';
+import { add, matmul, multiply, negative, reciprocal, square, subtract } from '../src/api/math.js';
 import { adjoint, diag, diagPart, eigh, inv, setDiag, solve, svd, tensorDiag, tensorDiagPart, triangularSolve, eye } from '../src/api/linalg.js';
+import { matrixBandPart } from '../src/api/indexing.js';
 import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
 import { ALL, checkDType, FLOAT } from './util.js';
 
@@ -68,23 +68,7 @@ function solveShape(ctx: ShapeContext): OutputSpec[] {
 // Gradient helpers
 
 /** x with the entries outside one triangle zeroed: TF's matrix_band_part(x, -1, 0) (lower) or (x, 0, -1). */
-function triangle(x: Tensor, lower: boolean): Tensor {
-  const s = x.shape;
-  let rows: Tensor;
-  let cols: Tensor;
-  if (s !== null && s[s.length - 2] != null && s[s.length - 1] != null) {
-    rows = range(0, s[s.length - 2]!);
-    cols = range(0, s[s.length - 1]!);
-  } else {
-    const dims = shapeOf(x);
-    const r = size(dims);
-    rows = range(0, gather(dims, add(r, -2)));
-    cols = range(0, gather(dims, add(r, -1)));
-  }
-  const rowIdx = reshape(rows, [-1, 1]);
-  const mask = lower ? greaterEqual(rowIdx, cols) : lessEqual(rowIdx, cols);
-  return where(mask, x, zerosLike(x));
-}
+const triangle = (x: Tensor, lower: boolean): Tensor => (lower ? matrixBandPart(x, -1, 0) : matrixBandPart(x, 0, -1));
 
 /** x[..., :, start:start+count] for x of known rank. */
 function columns(x: Tensor, start: number, count: number): Tensor {
