@@ -26,6 +26,7 @@ import {
   minimum,
   multiply,
   negative,
+  polygamma,
   pow,
   reciprocal,
   reduceProd,
@@ -37,6 +38,7 @@ import {
   square,
   subtract,
   where,
+  zeta,
 } from '../src/api/math.js';
 import { broadcastTo, range, reshape, shape as shapeOf, size, zerosLike } from '../src/api/array.js';
 import { registerOp, type AbstractValue, type GradFn, type OpDef, type OutputSpec, type ShapeContext } from './registry.js';
@@ -222,6 +224,25 @@ binary('DivNoNan', FLOAT, (op, [g]) => {
   const [x, y] = op.inputs as [Tensor, Tensor];
   return binaryGrad(op, divNoNan(g!, y), multiply(g!, divNoNan(divNoNan(negative(x), y), y)));
 });
+// TF's gradients: none for the order a (Polygamma) and the exponent x (Zeta).
+binary(
+  'Polygamma',
+  FLOAT,
+  (op, [g]) => {
+    const [a, x] = op.inputs as [Tensor, Tensor];
+    return binaryGrad(op, null, multiply(g!, polygamma(add(a, 1), x)));
+  },
+  { inputs: ['a', 'x'] },
+);
+binary(
+  'Zeta',
+  FLOAT,
+  (op, [g]) => {
+    const [x, q] = op.inputs as [Tensor, Tensor];
+    return binaryGrad(op, null, multiply(g!, multiply(negative(x), zeta(add(x, 1), q))));
+  },
+  { inputs: ['x', 'q'] },
+);
 // Truncated remainders and quotients: TF registers no gradient for Mod and TruncateMod, and None
 // for TruncateDiv.
 binary('Mod', NUMERIC, null);
@@ -287,8 +308,7 @@ unary('Expm1', FLOAT, (op, [g]) => [multiply(g!, exp(op.inputs[0]!))]);
 unary('Erf', FLOAT, (op, [g]) => [multiply(g!, multiply(TWO_OVER_SQRT_PI, exp(negative(square(op.inputs[0]!)))))]);
 unary('Erfc', FLOAT, (op, [g]) => [multiply(g!, multiply(-TWO_OVER_SQRT_PI, exp(negative(square(op.inputs[0]!)))))]);
 unary('Lgamma', FLOAT, (op, [g]) => [multiply(g!, digamma(op.inputs[0]!))]);
-// TF's gradient is polygamma(1, x); weir has no Polygamma op yet.
-unary('Digamma', FLOAT, null);
+unary('Digamma', FLOAT, (op, [g]) => [multiply(g!, polygamma(1, op.inputs[0]!))]);
 for (const type of ['IsNan', 'IsInf', 'IsFinite']) unary(type, FLOAT, null, { out: 'bool' });
 
 

@@ -161,6 +161,49 @@ describe('special functions against reference code', () => {
   });
 });
 
+/** Hurwitz zeta by brute force: 4000 terms, then the integral of the rest with its first corrections. */
+function refZeta(s: number, q: number): number {
+  let sum = 0;
+  const K = 4000;
+  for (let k = 0; k < K; k++) sum += Math.pow(q + k, -s);
+  const a = q + K;
+  return sum + Math.pow(a, 1 - s) / (s - 1) + 0.5 * Math.pow(a, -s) + (s * Math.pow(a, -s - 1)) / 12;
+}
+const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
+
+describe('Polygamma and Zeta against reference code', () => {
+  it('Zeta(x, q): brute-force sums and zeta(2) = pi^2/6, zeta(4) = pi^4/90', async () => {
+    const xs = [2, 4, 3.5, 1.5, 6, 2, 3];
+    const qs = [1, 1, 0.25, 2.5, 7.5, -1.5, 30];
+    const out = await run1(() => tf.zeta(input(f32(xs)), input(f32(qs))));
+    const want = xs.map((x, i) => refZeta(Math.fround(x), Math.fround(qs[i]!)));
+    expect(want[0]).toBeCloseTo(Math.PI ** 2 / 6, 10);
+    expect(want[1]).toBeCloseTo(Math.PI ** 4 / 90, 10);
+    expectClose(out, want, { atol: 1e-30, rtol: onGpu ? 2e-5 : 1e-6 });
+    const poles = await run1(() => tf.zeta(input(f32([1, 0.5, 2, 2.5])), input(f32([2, 2, -3, -1.5]))));
+    expect(values(poles)).toEqual([Infinity, NaN, Infinity, NaN]);
+  });
+
+  it('Polygamma(n, x): digamma at n = 0, (-1)^(n+1) n! zeta(n+1, x), reflection, NaN for other n', async () => {
+    const ns = [0, 1, 1, 1, 2, 3, 1, 4];
+    const xs = [2.5, 1, 0.5, 3.7, 1, 1, -0.3, 0.8];
+    const out = await run1(() => tf.polygamma(input(f32(ns)), input(f32(xs))));
+    const want = ns.map((n, i) => {
+      const x = Math.fround(xs[i]!);
+      if (n === 0) return refDigamma(x);
+      // trigamma reflection: psi1(x) = pi^2 / sin^2(pi x) - psi1(1 - x).
+      if (x < 0) return Math.PI ** 2 / Math.sin(Math.PI * x) ** 2 - refZeta(2, 1 - x);
+      return (n % 2 ? 1 : -1) * factorial(n) * refZeta(n + 1, x);
+    });
+    expect(want[1]).toBeCloseTo(Math.PI ** 2 / 6, 10);
+    expect(want[2]).toBeCloseTo(Math.PI ** 2 / 2, 10);
+    expect(want[5]).toBeCloseTo(Math.PI ** 4 / 15, 9);
+    expectClose(out, want, { atol: 1e-6, rtol: onGpu ? 2e-5 : 2e-6 });
+    const nan = await run1(() => tf.polygamma(input(f32([0.5, -1])), input(f32([2, 2]))));
+    expect(values(nan).every(Number.isNaN)).toBe(true);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Binary ops
 

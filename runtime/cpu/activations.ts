@@ -253,6 +253,8 @@ export const FORMULAS: Readonly<Record<string, Formula>> = {
   Erfc: { f: call('erfc') },
   Lgamma: { f: call('lgamma') },
   Digamma: { f: call('digamma') },
+  Polygamma: { f: call('polygamma') },
+  Zeta: { f: call('zeta') },
   IsNan: { f: ([a]) => `(${a} !== ${a} ? 1 : 0)`, exact: true },
   IsInf: { f: ([a]) => `(${a} === Infinity || ${a} === -Infinity ? 1 : 0)`, exact: true },
   // x - x is 0 exactly for finite x, NaN for infinities and NaN.
@@ -351,6 +353,61 @@ function digamma(x: number): number {
   return acc + Math.log(x) - 0.5 / x - r2 * (1 / 12 - r2 * (1 / 120 - r2 * (1 / 252 - r2 * (1 / 240 - r2 / 132))));
 }
 
+/** (2j)! / B_2j for j = 1..12 (B: the Bernoulli numbers): the Euler-Maclaurin tail of zeta. */
+const EULER_MACLAURIN = [
+  [1, 6], [-1, 30], [1, 42], [-1, 30], [5, 66], [-691, 2730], [7, 6], [-3617, 510], [43867, 798], [-174611, 330], [854513, 138], [-236364091, 2730],
+].map(([p, q], j) => {
+  let f = 1;
+  for (let k = 2; k <= 2 * (j + 1); k++) f *= k;
+  return (f * q!) / p!;
+});
+
+/**
+ * The Hurwitz zeta function sum over k >= 0 of (q + k)^-s: terms summed until q + k > 9, then the
+ * Euler-Maclaurin tail. Infinite at s = 1 and at poles q = 0, -1, ...; NaN for s < 1, and for
+ * q < 0 with non-integer s.
+ */
+function zeta(s: number, q: number): number {
+  if (s === 1) return Infinity;
+  if (!(s > 1) || q !== q) return NaN;
+  if (q <= 0) {
+    if (q === Math.floor(q)) return Infinity;
+    if (s !== Math.floor(s)) return NaN;
+  }
+  let sum = Math.pow(q, -s);
+  let a = q;
+  let b = 0;
+  for (let i = 0; i < 9 || a <= 9; i++) {
+    a += 1;
+    b = Math.pow(a, -s);
+    sum += b;
+    if (Math.abs(b / sum) < 1e-17) return sum;
+  }
+  sum += (b * a) / (s - 1) - 0.5 * b;
+  let rising = 1;
+  let k = 0;
+  for (const c of EULER_MACLAURIN) {
+    rising *= s + k;
+    b /= a;
+    const t = (rising * b) / c;
+    sum += t;
+    if (Math.abs(t / sum) < 1e-17) break;
+    rising *= s + k + 1;
+    b /= a;
+    k += 2;
+  }
+  return sum;
+}
+
+/** The n-th derivative of digamma, (-1)^(n+1) n! zeta(n + 1, x), for integer n >= 0; NaN for other n. */
+function polygamma(n: number, x: number): number {
+  if (!(n >= 0) || n !== Math.floor(n)) return NaN;
+  if (n === 0) return digamma(x);
+  let factorial = 1;
+  for (let k = 2; k <= Math.min(n, 200); k++) factorial *= k;
+  return (n % 2 === 1 ? factorial : -factorial) * zeta(n + 1, x);
+}
+
 function divisionByZero(): never {
   throw new InvalidArgumentError('Integer division by zero');
 }
@@ -367,7 +424,7 @@ function tmod(a: number, b: number): number {
 }
 
 /** Functions generated code may call by name (besides Math's). */
-export const FUNCTIONS = { erf, erfc, lgamma, digamma, tdiv, tmod };
+export const FUNCTIONS = { erf, erfc, lgamma, digamma, polygamma, zeta, tdiv, tmod };
 /** Binds FUNCTIONS' names in generated code that receives them as `H`. */
 export const FUNCTIONS_PRELUDE = `const { ${Object.keys(FUNCTIONS).join(', ')} } = H;`;
 

@@ -299,6 +299,20 @@ export function lgamma(x: TensorLike, name = 'Lgamma'): Tensor {
 export function digamma(x: TensorLike, name = 'Digamma'): Tensor {
   return unaryOp('Digamma', x, name);
 }
+/** The a-th derivative of digamma at x (a a non-negative integer; NaN otherwise). */
+export function polygamma(a: TensorLike, x: TensorLike, name = 'Polygamma'): Tensor {
+  return inOpScope(name, [a, x], (g, opName) => {
+    const [at, xt] = convertSame([a, x], ['a', 'x'], 'Polygamma', name, 'float32') as [Tensor, Tensor];
+    return createOp(g, 'Polygamma', [at, xt], { T: at.dtype }, opName);
+  });
+}
+/** The Hurwitz zeta function: the sum over k >= 0 of (q + k)^-x. */
+export function zeta(x: TensorLike, q: TensorLike, name = 'Zeta'): Tensor {
+  return inOpScope(name, [x, q], (g, opName) => {
+    const [xt, qt] = convertSame([x, q], ['x', 'q'], 'Zeta', name, 'float32') as [Tensor, Tensor];
+    return createOp(g, 'Zeta', [xt, qt], { T: xt.dtype }, opName);
+  });
+}
 export function isNan(x: TensorLike, name = 'IsNan'): Tensor {
   return unaryOp('IsNan', x, name);
 }

@@ -273,6 +273,21 @@ const extraUnaryCases: GradCase[] = [
   { ops: ['Erf'], name: 'erf', inputs: [within([2, 3], 213, -2, 2)], build: (x) => tf.erf(x!) },
   { ops: ['Erfc'], name: 'erfc', inputs: [within([2, 3], 214, -2, 2)], build: (x) => tf.erfc(x!) },
   { ops: ['Lgamma'], name: 'lgamma (gradient: digamma), positive and negative x', inputs: [new tf.NDArray(Float32Array.from([0.3, 1.2, 2.5, 4.7, -0.4, -1.6]), [2, 3])], build: (x) => tf.lgamma(x!) },
+  { ops: ['Digamma'], name: 'digamma (gradient: trigamma), positive and negative x', inputs: [new tf.NDArray(Float32Array.from([0.4, 1.2, 2.5, 6.7, -0.4, -1.6]), [2, 3])], build: (x) => tf.digamma(x!) },
+  {
+    ops: ['Polygamma'],
+    name: 'polygamma wrt x (orders 1 and 2 broadcast)',
+    inputs: [new tf.NDArray(Float32Array.from([1, 2]), [2, 1]), within([2, 3], 224, 0.8, 3)],
+    build: (n, x) => tf.polygamma(n!, x!),
+    wrt: [1],
+  },
+  {
+    ops: ['Zeta'],
+    name: 'zeta wrt q',
+    inputs: [new tf.NDArray(Float32Array.from([2, 3.5, 5]), [3]), within([2, 3], 225, 0.8, 3)],
+    build: (x, q) => tf.zeta(x!, q!),
+    wrt: [1],
+  },
   {
     ops: ['Atan2'],
     name: 'atan2(y, x), x broadcast',

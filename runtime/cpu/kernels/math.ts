@@ -322,6 +322,8 @@ function checkedMod64(x: bigint, y: bigint): bigint {
   return x % y;
 }
 registerFormulaBinary('Atan2');
+registerFormulaBinary('Polygamma');
+registerFormulaBinary('Zeta');
 registerFormulaBinary('Div', checkedDiv64);
 registerFormulaBinary('DivNoNan');
 registerFormulaBinary('Mod', checkedMod64);

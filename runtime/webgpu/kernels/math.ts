@@ -580,6 +580,55 @@ fn w_divmod64(n: vec2<u32>, d: vec2<u32>) -> W_DivMod {
   return acc + w_log(x) - 0.5 / x - r2 * (1.0 / 12.0 - r2 * (1.0 / 120.0 - r2 * (1.0 / 252.0 - r2 * (1.0 / 240.0 - r2 / 132.0))));
 }`,
   },
+  w_zeta: {
+    deps: ['w_pow', 'w_isnan', 'w_inf', 'w_nan'],
+    // Hurwitz zeta: terms until q + k > 9, then the Euler-Maclaurin tail ((2j)!/B_2j divisors).
+    code: `fn w_zeta(s: f32, q: f32) -> f32 {
+  if (s == 1.0) { return w_inf(); }
+  if (!(s > 1.0) || w_isnan(q)) { return w_nan(); }
+  if (q <= 0.0) {
+    if (q == floor(q)) { return w_inf(); }
+    if (s != floor(s)) { return w_nan(); }
+  }
+  var sum = w_pow(q, -s);
+  var a = q;
+  var b = 0.0;
+  var i = 0;
+  loop {
+    if (i >= 9 && a > 9.0) { break; }
+    i = i + 1;
+    a = a + 1.0;
+    b = w_pow(a, -s);
+    sum = sum + b;
+    if (abs(b / sum) < 1e-8) { return sum; }
+  }
+  sum = sum + b * a / (s - 1.0) - 0.5 * b;
+  var c = array<f32, 8>(12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1892437580.3183792, 74724249600.0, -2950130727918.164);
+  var rising = 1.0;
+  var k = 0.0;
+  for (var j = 0; j < 8; j = j + 1) {
+    rising = rising * (s + k);
+    b = b / a;
+    let t = rising * b / c[j];
+    sum = sum + t;
+    if (abs(t / sum) < 1e-8) { break; }
+    rising = rising * (s + k + 1.0);
+    b = b / a;
+    k = k + 2.0;
+  }
+  return sum;
+}`,
+  },
+  w_polygamma: {
+    deps: ['w_zeta', 'w_digamma', 'w_nan'],
+    code: `fn w_polygamma(n: f32, x: f32) -> f32 {
+  if (!(n >= 0.0) || n != floor(n)) { return w_nan(); }
+  if (n == 0.0) { return w_digamma(x); }
+  var f = 1.0;
+  for (var k = 2.0; k <= min(n, 40.0); k = k + 1.0) { f = f * k; }
+  return select(-f, f, fract(n * 0.5) != 0.0) * w_zeta(n + 1.0, x);
+}`,
+  },
   w_truncdiv64: {
     deps: ['w_divmod64', 'w_abs64', 'w_isneg64', 'w_neg64'],
     code: `fn w_truncdiv64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
@@ -792,6 +841,8 @@ const TEMPLATES: Record<string, Template> = {
   Erfc: byType({ float32: ([a]) => h(`w_erfc(${a})`, 'w_erfc') }),
   Lgamma: byType({ float32: ([a]) => h(`w_lgamma(${a})`, 'w_lgamma') }),
   Digamma: byType({ float32: ([a]) => h(`w_digamma(${a})`, 'w_digamma') }),
+  Polygamma: byType({ float32: ([n, x]) => h(`w_polygamma(${n}, ${x})`, 'w_polygamma') }),
+  Zeta: byType({ float32: ([x, q]) => h(`w_zeta(${x}, ${q})`, 'w_zeta') }),
   IsNan: byType({ float32: ([a]) => h(`w_isnan(${a})`, 'w_isnan') }),
   IsInf: byType({ float32: ([a]) => h(`w_isinf(${a})`, 'w_isinf') }),
   IsFinite: byType({ float32: ([a]) => h(`!(w_isnan(${a}) || w_isinf(${a}))`, 'w_isnan', 'w_isinf') }),
@@ -1124,8 +1175,8 @@ registerGpuKernel('BiasAdd', (ctx, inputs) => {
   return singleOp(ctx, 'BiasAdd', [v, b], [v.shape, aligned], v.shape, v.dtype);
 });
 
-// Atan2(y, x) broadcasts like X(x, y); ClipByValue's bounds are scalars or of t's shape.
-registerGpuKernel('Atan2', binaryKernel('Atan2'));
+// Atan2(y, x), Polygamma(a, x) and Zeta(x, q) broadcast like X(x, y); ClipByValue's bounds are scalars or of t's shape.
+for (const type of ['Atan2', 'Polygamma', 'Zeta']) registerGpuKernel(type, binaryKernel(type));
 registerGpuKernel('ClipByValue', (ctx, inputs) => {
   const [t, lo, hi] = inputs as [GpuTensor, GpuTensor, GpuTensor];
   for (const [b, what] of [[lo, 'clip_value_min'], [hi, 'clip_value_max']] as const) {
