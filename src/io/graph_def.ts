@@ -843,6 +843,7 @@ function createNode(
   if (type === 'Placeholder' && producer <= 21 && Array.isArray(attrs.shape) && attrs.shape.length === 0) attrs.shape = null;
   let op: Operation;
   try {
+    if (Object.hasOwn(GRAPPLER_FUSED, type)) return expandGrapplerFusedNode(graph, type, name, inputs, control, attrs, what);
     // Function-body attrs name FunctionDefs of the library: each becomes the FuncGraph the op runs.
     const argShapes = functionArgShapes(type, inputs, attrs);
     for (const fa of def?.functions ?? []) {
@@ -872,6 +873,63 @@ function createNode(
   importedAttrs.set(op, rawAttrs);
   if (n.device) importedDevices.set(op, n.device);
   return op;
+}
+
+// ---- Grappler's fused ops ----
+
+/** The ops TensorFlow's Grappler fuses into one node (in graphs exported after optimizing), by the op each one extends. */
+const GRAPPLER_FUSED: Record<string, string> = { _FusedMatMul: 'MatMul', _FusedConv2D: 'Conv2D', FusedDepthwiseConv2dNative: 'DepthwiseConv2dNative' };
+const GRAPPLER_ACTIVATIONS: readonly string[] = ['Relu', 'Relu6', 'Elu', 'LeakyRelu', 'Tanh', 'Sigmoid'];
+
+/**
+ * A Grappler fused node as the plain ops it stands for: the contraction, then BiasAdd (and an Add
+ * of a second argument) or an inference-mode FusedBatchNormV3 (conv only), then an activation.
+ * The last op takes the node's name, the others names under it; weir's remap pass fuses the
+ * BiasAdd forms again. A fused_ops list weir cannot express is an UnimplementedError.
+ */
+function expandGrapplerFusedNode(
+  graph: Graph,
+  type: string,
+  name: string,
+  inputs: readonly Tensor[],
+  control: Operation[],
+  attrs: Record<string, AttrValue>,
+  what: string,
+): Operation {
+  const base = GRAPPLER_FUSED[type]!;
+  const fusedOps = Array.isArray(attrs.fused_ops) ? (attrs.fused_ops as unknown[]).map(String) : [];
+  const args = inputs.slice(2);
+  const numArgs = attrs.num_args ?? args.length;
+  if (inputs.length < 2) throw new InvalidArgumentError(`${what}: expected at least 2 inputs, got ${inputs.length}`, name);
+  if (numArgs !== args.length) throw new InvalidArgumentError(`${what}: num_args is ${String(numArgs)} but the node has ${args.length} argument inputs`, name);
+  const [head, ...rest] = fusedOps;
+  const add = head === 'BiasAdd' && rest[0] === 'Add';
+  const activations = add ? rest.slice(1) : rest;
+  const argsWanted = head === 'BiasAdd' ? (add ? 2 : 1) : head === 'FusedBatchNorm' && base !== 'MatMul' ? 4 : -1;
+  if (argsWanted !== args.length || activations.length > 1 || (activations.length === 1 && !GRAPPLER_ACTIVATIONS.includes(activations[0]!))) {
+    throw new UnimplementedError(`${what}: weir cannot run fused_ops [${fusedOps.join(', ')}] with ${args.length} argument(s) (it expands BiasAdd, BiasAdd+Add or FusedBatchNorm, then at most one of ${GRAPPLER_ACTIVATIONS.join(', ')})`, name);
+  }
+  const T = attrs.T ?? inputs[0]!.dtype;
+  const steps: { type: string; inputs: (y: Tensor) => Tensor[]; attrs: Record<string, AttrValue> }[] = [];
+  const format = base === 'MatMul' ? 'NHWC' : ((attrs.data_format as string | undefined) ?? 'NHWC');
+  if (head === 'BiasAdd') {
+    steps.push({ type: 'BiasAdd', inputs: (y) => [y, args[0]!], attrs: { T, data_format: format } });
+    if (add) steps.push({ type: 'AddV2', inputs: (y) => [y, args[1]!], attrs: { T } });
+  } else {
+    const epsilon = attrs.epsilon ?? 1e-4;
+    steps.push({ type: 'FusedBatchNormV3', inputs: (y) => [y, ...args], attrs: { T, U: T, epsilon, exponential_avg_factor: 1, data_format: format, is_training: false } });
+  }
+  for (const a of activations) steps.push({ type: a, inputs: (y) => [y], attrs: a === 'LeakyRelu' ? { T, alpha: attrs.leakyrelu_alpha ?? 0.2 } : { T } });
+  const baseAttrs: Record<string, AttrValue> = {};
+  for (const k of Object.keys(getOpDef(base)?.attrs ?? {})) if (Object.hasOwn(attrs, k)) baseAttrs[k] = attrs[k]!;
+  const inner = (opType: string): string => graph.nameScope(null, () => graph.uniqueName(`${name}/${opType}`)) + '/';
+  let y = graph.createOp(base, [inputs[0]!, inputs[1]!], baseAttrs, { name: inner(base), controlInputs: control }).outputs[0]!;
+  let last: Operation | undefined;
+  steps.forEach((s, k) => {
+    last = graph.createOp(s.type, s.inputs(y), s.attrs, { name: k === steps.length - 1 ? name + '/' : inner(s.type) });
+    y = last.outputs[0]!;
+  });
+  return last!;
 }
 
 /**
