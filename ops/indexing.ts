@@ -27,6 +27,7 @@ import {
 } from './semantics/indexing.js';
 
 const INDEX: readonly DType[] = ['int32', 'int64'];
+const NUMERIC: readonly DType[] = ['float32', 'int32', 'int64'];
 
 /** An attr a GraphDef may leave out (TF strips attrs at their default). */
 function optAttr<T>(ctx: ShapeContext, name: string, dflt: T): T {
@@ -106,6 +107,7 @@ registerOp({
   inputs: ['indices', 'updates', 'shape'],
   attrs: { T: 'type', Tindices: 'type' },
   shape: (ctx) => {
+    checkDType(ctx, 1, NUMERIC, 'updates');
     sameDType(ctx, 0, 2, ['indices', 'shape']);
     checkRank(ctx, 2, [1], 'shape');
     const target = partialVector(ctx.inputs[2]!);
@@ -121,6 +123,7 @@ function tensorScatterOp(type: string, grad: GradFn): void {
     inputs: ['tensor', 'indices', 'updates'],
     attrs: { T: 'type', Tindices: 'type' },
     shape: (ctx) => {
+      if (type !== 'TensorScatterUpdate') checkDType(ctx, 0, NUMERIC, 'tensor');
       sameDType(ctx, 0, 2, ['tensor', 'updates']);
       return [{ dtype: ctx.inputs[0]!.dtype, shape: scatterShape(ctx, 1, 2, ctx.inputs[0]!.shape, 'tensor') }];
     },
@@ -471,7 +474,7 @@ registerOp({
   shape: (ctx) => {
     const n = ctx.inputs.length;
     if (optAttr(ctx, 'N', n) !== n) ctx.fail(`attr N is ${ctx.attr('N')} but ${n} inputs were given`);
-    checkDType(ctx, 0, ['float32', 'int32', 'int64'], 'inputs[0]');
+    checkDType(ctx, 0, ['float32', 'int32'], 'inputs[0]');
     for (let k = 1; k < n; k++) sameDType(ctx, 0, k, ['inputs[0]', `inputs[${k}]`]);
     const eq = checked(ctx, () => parseEinsum(ctx.attr<string>('equation'), n));
     const shapes = ctx.inputs.map((t) => t.shape);

@@ -386,6 +386,33 @@ describe('Einsum', () => {
   });
 });
 
+describe('indices computed by other ops (on WebGPU: checked on the device)', () => {
+  const shifted = (i: tf.Tensor): tf.Tensor => tf.subtract(tf.add(i, 3), 3);
+  /** On WebGPU the device's check reports (its message has no row); on the CPU the kernel names the row. */
+  const onDevice = process.env.WEIR_BACKEND === 'webgpu';
+  /** An error message naming `op` (before or after the message) and matching `what`. */
+  const naming = (op: string, what: string): RegExp => new RegExp(`^(?=[\\s\\S]*\\b${op}\\b)(?=[\\s\\S]*(${what}))`);
+
+  it('gather and scatter indices out of range fail the run, naming the op', async () => {
+    const p = arr([3, 4]);
+    expectClose(await runWith([p, int32([2, 3], [1, 2])], (a, i) => I.gatherNd(a, shifted(i))), [numbers(p)[11]!]);
+    await expect(runWith([p, int32([3, 0], [1, 2])], (a, i) => I.gatherNd(a, shifted(i)))).rejects.toThrow(naming('GatherNd', onDevice ? 'indices do not index into param shape' : 'indices\\[0\\] = \\[3, 0\\] does not index'));
+    await expect(runWith([int32([4], [1, 1]), arr([1, 3])], (i, u) => I.scatterNd(shifted(i), u, [4, 3]))).rejects.toThrow(naming('ScatterNd', 'not index into shape'));
+    await expect(runWith([p, int32([0, -1], [1, 2]), arr([1])], (t, i, u) => I.tensorScatterAdd(t, shifted(i), u))).rejects.toThrow(naming('TensorScatterAdd', 'not index into shape'));
+    const base = arr([4, 3], 'float32', 60);
+    const upd = arr([2, 3], 'float32', 61);
+    await same(await runWith([base, int32([3, 3], [2, 1]), upd], (t, i, u) => I.tensorScatterUpdate(t, shifted(i), u)), T.tensorScatterUpdate(o(base), T.tensor([[3]], [1, 1], 'int32'), T.slice(o(upd), [1, 0], [1, 3])));
+  });
+
+  it('sparse indices and sequence lengths are checked too', async () => {
+    expect(numbers(await runWith([int32([0, 2])], (i) => I.sparseToDense(shifted(i), [3], 5)))).toEqual([5, 0, 5]);
+    await expect(runWith([int32([2, 0])], (i) => I.sparseToDense(shifted(i), [3], 5))).rejects.toThrow(naming('SparseToDense', 'out of order|not sorted'));
+    await expect(runWith([int32([0, 3])], (i) => I.sparseToDense(shifted(i), [3], 5))).rejects.toThrow(naming('SparseToDense', 'out of bounds'));
+    const x = arr([2, 3]);
+    await expect(runWith([x, int32([1, 4])], (a, l) => I.reverseSequence(a, shifted(l), { seqAxis: 1 }))).rejects.toThrow(naming('ReverseSequence', 'seq_lens\\(1\\) = 4|seq_lengths has a value'));
+  });
+});
+
 describe('GraphDef round trip', () => {
   it('exports and re-imports a graph of every indexing op with the same results', async () => {
     const x = arr([2, 4, 6, 4], 'float32', 50);

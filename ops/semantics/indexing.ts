@@ -41,6 +41,40 @@ export function checkSameBatch(x: readonly number[], y: readonly number[]): void
   }
 }
 
+/**
+ * The rows of N-d indices (`idx` as numbers, n rows of `depth`) as flat slice numbers of `shape`'s
+ * leading dims; throws `message(row, i)` for the first row out of range.
+ */
+export function ndIndexRows(idx: readonly number[], n: number, depth: number, shape: readonly number[], message: (row: number[], i: number) => string): number[] {
+  const rows = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    let flat = 0;
+    for (let d = 0; d < depth; d++) {
+      const v = idx[i * depth + d]!;
+      if (!(v >= 0 && v < shape[d]!)) fail(message(idx.slice(i * depth, (i + 1) * depth), i));
+      flat = flat * shape[d]! + v;
+    }
+    rows[i] = flat;
+  }
+  return rows;
+}
+
+/**
+ * SparseToDense's indices as flat positions of `shape`, checked as TF's kernel does: in bounds, and
+ * when `validate`, strictly increasing in row-major order (sorted, no repeats).
+ */
+export function sparseToDenseRows(idx: readonly number[], n: number, depth: number, shape: readonly number[], validate: boolean): number[] {
+  const rows = ndIndexRows(idx, n, depth, shape, (row, i) => `indices[${i}] = [${row.join(',')}] is out of bounds: need 0 <= index < [${shape.join(',')}]`);
+  if (validate) {
+    for (let i = 1; i < n; i++) {
+      const row = idx.slice(i * depth, (i + 1) * depth).join(',');
+      if (rows[i] === rows[i - 1]) fail(`indices[${i}] = [${row}] is repeated`);
+      if (rows[i]! < rows[i - 1]!) fail(`indices[${i}] = [${row}] is out of order. Many sparse ops require sorted indices.`);
+    }
+  }
+  return rows;
+}
+
 // ---- space / batch / depth ----
 
 /** [block_shape] and [M, 2] pads/crops as JS numbers: checks their sizes and signs. */

@@ -16,8 +16,10 @@ import {
   mirrorOffset,
   mirrorPadGradShape,
   mirrorPadShape,
+  ndIndexRows,
   spaceToBatchShape,
   spaceToDepthShape,
+  sparseToDenseRows,
 } from '../../../ops/semantics/indexing.js';
 import { checkDims, fromNumbers, scalarNumber, vector } from '../../array_args.js';
 import { broadcastOrThrow } from '../../shape_helpers.js';
@@ -73,21 +75,11 @@ const strided = (strides: readonly number[], offset = 0) => (c: number[]): numbe
 // ---- N-d gather / scatter ----
 
 /** Indices viewed as [N, depth]: each row's flat slice number in `shape`, checked against it. */
-function sliceNumbers(indices: NDArray, shape: readonly number[], what: (row: number[]) => string): { rows: number[]; depth: number } {
+function sliceNumbers(indices: NDArray, shape: readonly number[], what: string): { rows: number[]; depth: number } {
   const depth = indices.shape[indices.rank - 1]!;
-  const idx = numbersOf(indices);
-  const n = depth === 0 ? numElements(indices.shape.slice(0, -1)) : idx.length / depth;
-  const rows = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    let flat = 0;
-    for (let d = 0; d < depth; d++) {
-      const v = idx[i * depth + d]!;
-      if (v < 0 || v >= shape[d]!) throw new InvalidArgumentError(what(idx.slice(i * depth, (i + 1) * depth)) + ` (row ${i} of indices)`);
-      flat = flat * shape[d]! + v;
-    }
-    rows[i] = flat;
-  }
-  return { rows, depth };
+  const n = numElements(indices.shape.slice(0, -1));
+  const message = (row: number[], i: number): string => `indices[${i}] = [${row.join(', ')}] does not index into ${what} ${formatShape(shape)}`;
+  return { rows: ndIndexRows(numbersOf(indices), n, depth, shape, message), depth };
 }
 
 registerCpuKernel('GatherNd', ([params, indices], _node, _state, outputs) => {
@@ -95,7 +87,7 @@ registerCpuKernel('GatherNd', ([params, indices], _node, _state, outputs) => {
   if (indices!.rank < 1) throw new InvalidArgumentError(`indices must be at least a vector, got shape ${formatShape(indices!.shape)}`);
   const depth = indices!.shape[indices!.rank - 1]!;
   const shape = gatherNdShape(p.shape, indices!.shape, depth) as number[];
-  const { rows } = sliceNumbers(indices!, p.shape, (r) => `indices = [${r.join(', ')}] does not index into param shape ${formatShape(p.shape)}`);
+  const { rows } = sliceNumbers(indices!, p.shape, 'param shape');
   const slice = numElements(p.shape.slice(depth));
   const out = outputs.alloc(p.dtype, shape);
   const S = elems(p.data);
@@ -112,7 +104,7 @@ type ScatterMode = 'update' | 'add' | 'sub';
 function scatterInto(out: NDArray, indices: NDArray, updates: NDArray, mode: ScatterMode): NDArray {
   if (indices.rank < 1) throw new InvalidArgumentError(`indices must be at least a vector, got shape ${formatShape(indices.shape)}`);
   checkScatterNdShapes(indices.shape, updates.shape, out.shape);
-  const { rows, depth } = sliceNumbers(indices, out.shape, (r) => `indices = [${r.join(', ')}] does not index into shape ${formatShape(out.shape)}`);
+  const { rows, depth } = sliceNumbers(indices, out.shape, 'shape');
   const slice = numElements(out.shape.slice(depth));
   if (mode === 'update') {
     const S = elems(updates.data);
@@ -171,23 +163,7 @@ registerCpuKernel('SparseToDense', ([indicesA, shapeA, values, dflt], node, _sta
   const fill = elems(dflt!.data)[0];
   for (let i = 0; i < out.size; i++) D[i] = fill;
   const V = elems(values!.data);
-  for (let i = 0; i < n; i++) {
-    const row = idx.slice(i * depth, (i + 1) * depth);
-    let flat = 0;
-    row.forEach((v, d) => {
-      if (v < 0 || v >= shape[d]!) throw new InvalidArgumentError(`indices[${i}] = [${row.join(',')}] is out of bounds: need 0 <= index < [${shape.join(',')}]`);
-      flat = flat * shape[d]! + v;
-    });
-    if (validate && i > 0) {
-      const prev = idx.slice((i - 1) * depth, i * depth);
-      const order = row.findIndex((v, d) => v !== prev[d]);
-      if (order < 0) throw new InvalidArgumentError(`indices[${i}] = [${row.join(',')}] is repeated`);
-      if (row[order]! < prev[order]!) {
-        throw new InvalidArgumentError(`indices[${i}] = [${row.join(',')}] is out of order. Many sparse ops require sorted indices.`);
-      }
-    }
-    D[flat] = V[values!.rank === 0 ? 0 : i];
-  }
+  sparseToDenseRows(idx, n, depth, shape, validate).forEach((flat, i) => (D[flat] = V[values!.rank === 0 ? 0 : i]));
   return [out];
 });
 
