@@ -79,6 +79,8 @@ describe('Conv3D and its backprops against tfjs', () => {
     { x: [2, 5, 4, 6, 3], f: [3, 2, 2, 3, 2], strides: [2, 1, 2], pad: 'VALID' },
     // (tfjs lets SAME padding go negative where a stride exceeds the window, TensorFlow clamps it to 0: such shapes are left out.)
     { x: [1, 5, 5, 5, 1], f: [2, 3, 2, 1, 2], strides: [2, 2, 3], pad: 'SAME' },
+    // More output voxels than one im2col chunk of the CPU kernels holds.
+    { x: [1, 8, 16, 16, 8], f: [3, 3, 3, 8, 4], strides: [1, 1, 1], pad: 'SAME' },
     { x: [1, 6, 5, 5, 2], f: [2, 2, 2, 2, 2], strides: [1, 1, 1], pad: 'SAME', dil: [2, 1, 2] },
     { x: [1, 6, 6, 4, 1], f: [2, 2, 2, 1, 1], strides: [1, 1, 1], pad: 'VALID', dil: [2, 2, 1] },
   ];

@@ -1,13 +1,15 @@
 // CPU kernels: 3-D convolution and pooling, morphological dilation, max pooling with argmax.
-// 3-D ops compute in NDHWC (NCDHW tensors are transposed on the way in and out) with direct loops
-// whose innermost loop runs over contiguous channels. Ties in a max go to the first element in
-// window order (depth, then height, then width), as TensorFlow's CPU kernels pick.
+// 3-D ops compute in NDHWC (NCDHW tensors are transposed on the way in and out): convolutions as
+// GEMMs over im2col patches, pooling as direct loops whose innermost loop runs over contiguous
+// channels. Ties in a max go to the first element in window order (depth, then height, then width),
+// as TensorFlow's CPU kernels pick.
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 import type { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape } from '../../../src/core/shape.js';
 import { windowedOutputSize, type Padding } from '../../../ops/semantics/window.js';
 import type { KernelNode } from '../../backend.js';
 import { fail, geometry, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
+import { sgemm } from '../gemm.js';
 import { registerCpuKernel } from '../registry.js';
 import { toNumbers, type Outputs } from './util.js';
 
@@ -155,43 +157,96 @@ function finishNDHWC(o: { out: NDArray; data: Float32Array }, format: Format3D):
 }
 
 // ---- Conv3D (filter [KD, KH, KW, C, OC]) ----
+// Lowered to GEMM through im2col (col2im for the input gradient), in chunks of output voxels so the
+// column buffer stays small: rows are output voxels (n, od, oh, ow), columns the patch (kd, kh, kw, c).
+
+/** Floats per column-buffer chunk. */
+const COL_CHUNK = 1 << 18;
+
+function chunkRows(K: number, total: number): number {
+  return Math.max(1, Math.min(total, Math.floor(COL_CHUNK / Math.max(K, 1))));
+}
 
 /**
- * Visits every (output voxel, filter tap) pair whose input voxel lies inside the input: the voxel
- * indices of input and output (times the channel counts give element offsets) and the tap index.
+ * Visits `rows` output voxels from r0 with, for each, every filter tap: `inside(dst, src)` for a tap
+ * whose input voxel lies inside the input (dst: the patch offset of its C values, src: the input
+ * element offset), `outside(dst)` for one in the padding.
  */
-function forEachTap(g: Geom3, f: (xv: number, tap: number, yv: number) => void): void {
-  const { N, D, H, W, KD, KH, KW, OD, OH, OW, sD, sH, sW, dD, dH, dW, pD, pH, pW } = g;
-  let yv = 0;
-  for (let n = 0; n < N; n++) {
-    for (let od = 0; od < OD; od++) {
-      for (let oh = 0; oh < OH; oh++) {
-        for (let ow = 0; ow < OW; ow++, yv++) {
-          for (let kd = 0; kd < KD; kd++) {
-            const id = od * sD - pD + kd * dD;
-            if (id < 0 || id >= D) continue;
-            for (let kh = 0; kh < KH; kh++) {
-              const ih = oh * sH - pH + kh * dH;
-              if (ih < 0 || ih >= H) continue;
-              for (let kw = 0; kw < KW; kw++) {
-                const iw = ow * sW - pW + kw * dW;
-                if (iw < 0 || iw >= W) continue;
-                f(((n * D + id) * H + ih) * W + iw, (kd * KH + kh) * KW + kw, yv);
-              }
-            }
-          }
+function forEachPatch(g: Geom3, r0: number, rows: number, inside: (dst: number, src: number) => void, outside: (dst: number) => void): void {
+  const { D, H, W, C, KD, KH, KW, OD, OH, OW, sD, sH, sW, dD, dH, dW, pD, pH, pW } = g;
+  let ow = r0 % OW;
+  let oh = Math.floor(r0 / OW) % OH;
+  let od = Math.floor(r0 / (OW * OH)) % OD;
+  let n = Math.floor(r0 / (OW * OH * OD));
+  let dst = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let kd = 0; kd < KD; kd++) {
+      const id = od * sD - pD + kd * dD;
+      for (let kh = 0; kh < KH; kh++) {
+        const ih = oh * sH - pH + kh * dH;
+        for (let kw = 0; kw < KW; kw++, dst += C) {
+          const iw = ow * sW - pW + kw * dW;
+          if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W) outside(dst);
+          else inside(dst, (((n * D + id) * H + ih) * W + iw) * C);
+        }
+      }
+    }
+    if (++ow === OW) {
+      ow = 0;
+      if (++oh === OH) {
+        oh = 0;
+        if (++od === OD) {
+          od = 0;
+          n++;
         }
       }
     }
   }
 }
 
-function conv3dGeometry(node: KernelNode, xShape: readonly number[], fShape: readonly number[], what: string): { g: Geom3; OC: number; a: Window3D } {
+function im2col(g: Geom3, x: Float32Array, r0: number, rows: number, col: Float32Array): void {
+  const C = g.C;
+  forEachPatch(
+    g,
+    r0,
+    rows,
+    (dst, src) => {
+      for (let c = 0; c < C; c++) col[dst + c] = x[src + c]!;
+    },
+    (dst) => col.fill(0, dst, dst + C),
+  );
+}
+
+/** The adjoint of im2col: adds each patch back onto the input elements it was read from. */
+function col2im(g: Geom3, col: Float32Array, r0: number, rows: number, dx: Float32Array): void {
+  const C = g.C;
+  forEachPatch(
+    g,
+    r0,
+    rows,
+    (src, dst) => {
+      for (let c = 0; c < C; c++) dx[dst + c]! += col[src + c]!;
+    },
+    () => {},
+  );
+}
+
+/** Runs `step(r0, rows, col)` over the output voxels in chunks, with a column buffer of its own. */
+function inChunks(g: Geom3, step: (r0: number, rows: number, col: Float32Array) => void): void {
+  const K = g.KD * g.KH * g.KW * g.C;
+  const total = g.N * g.OD * g.OH * g.OW;
+  const chunk = chunkRows(K, total);
+  const col = new Float32Array(chunk * K);
+  for (let r0 = 0; r0 < total; r0 += chunk) step(r0, Math.min(chunk, total - r0), col);
+}
+
+function conv3dGeometry(node: KernelNode, xShape: readonly number[], fShape: readonly number[], what: string): { g: Geom3; OC: number; a: Window3D; K: number } {
   const a = window3d(node, { dilations: true });
   const x = ndhwc(xShape, a.format, what);
   if (fShape.length !== 5) fail(`filter must be 5-dimensional, got shape ${formatShape(fShape)}`);
   if (x[4] !== fShape[3]) fail(`input depth ${x[4]} must equal the filter's in_channels ${fShape[3]}`);
-  return { g: geometry3d(a, x, fShape.slice(0, 3)), OC: fShape[4]!, a };
+  const g = geometry3d(a, x, fShape.slice(0, 3));
+  return { g, OC: fShape[4]!, a, K: g.KD * g.KH * g.KW * g.C };
 }
 
 /** out_backprop checked against the forward geometry, as NDHWC data. */
@@ -200,62 +255,43 @@ function outBackprop(dy: NDArray, g: Geom3, OC: number, a: Window3D): Float32Arr
   return asNDHWC(dy, a.format);
 }
 
+// y[rows, OC] = im2col(x)[rows, K] * filter[K, OC]
 registerCpuKernel('Conv3D', ([x, f], node, _state, outputs) => {
-  const { g, OC, a } = conv3dGeometry(node, x!.shape, f!.shape, 'input');
-  const C = g.C;
+  const { g, OC, a, K } = conv3dGeometry(node, x!.shape, f!.shape, 'input');
   const xd = asNDHWC(x!, a.format);
   const fd = floatData(f!);
   const y = outputNDHWC(outputs, a.format, g.N, [g.OD, g.OH, g.OW], OC);
-  const yd = y.data;
-  forEachTap(g, (xv, tap, yv) => {
-    const xo = xv * C;
-    const yo = yv * OC;
-    for (let c = 0; c < C; c++) {
-      const v = xd[xo + c]!;
-      const fo = (tap * C + c) * OC;
-      for (let o = 0; o < OC; o++) yd[yo + o]! += v * fd[fo + o]!;
-    }
+  inChunks(g, (r0, rows, col) => {
+    im2col(g, xd, r0, rows, col);
+    sgemm(false, false, rows, OC, K, 1, col, K, fd, OC, 0, y.data, OC, 0, 0, r0 * OC);
   });
   return [finishNDHWC(y, a.format)];
 });
 
+// dx = col2im(dy[rows, OC] * filter^T[OC, K])
 registerCpuKernel('Conv3DBackpropInputV2', ([sizes, f, dy], node, _state, outputs) => {
   const s = sizesOf(sizes!, 5, 'input_sizes');
-  const { g, OC, a } = conv3dGeometry(node, s, f!.shape, 'input_sizes');
-  const C = g.C;
+  const { g, OC, a, K } = conv3dGeometry(node, s, f!.shape, 'input_sizes');
   const dyd = outBackprop(dy!, g, OC, a);
   const fd = floatData(f!);
-  const dx = outputNDHWC(outputs, a.format, g.N, [g.D, g.H, g.W], C);
-  const dxd = dx.data;
-  forEachTap(g, (xv, tap, yv) => {
-    const xo = xv * C;
-    const yo = yv * OC;
-    for (let c = 0; c < C; c++) {
-      const fo = (tap * C + c) * OC;
-      let acc = 0;
-      for (let o = 0; o < OC; o++) acc += dyd[yo + o]! * fd[fo + o]!;
-      dxd[xo + c]! += acc;
-    }
+  const dx = outputNDHWC(outputs, a.format, g.N, [g.D, g.H, g.W], g.C);
+  inChunks(g, (r0, rows, col) => {
+    sgemm(false, true, rows, K, OC, 1, dyd, OC, fd, OC, 0, col, K, r0 * OC, 0, 0);
+    col2im(g, col, r0, rows, dx.data);
   });
   return [finishNDHWC(dx, a.format)];
 });
 
+// dfilter[K, OC] = im2col(x)^T[K, rows] * dy[rows, OC], summed over the chunks
 registerCpuKernel('Conv3DBackpropFilterV2', ([x, sizes, dy], node, _state, outputs) => {
   const s = sizesOf(sizes!, 5, 'filter_sizes');
-  const { g, OC, a } = conv3dGeometry(node, x!.shape, s, 'input');
-  const C = g.C;
+  const { g, OC, a, K } = conv3dGeometry(node, x!.shape, s, 'input');
   const xd = asNDHWC(x!, a.format);
   const dyd = outBackprop(dy!, g, OC, a);
   const df = outputs.alloc('float32', s);
-  const dfd = floatData(df);
-  forEachTap(g, (xv, tap, yv) => {
-    const xo = xv * C;
-    const yo = yv * OC;
-    for (let c = 0; c < C; c++) {
-      const v = xd[xo + c]!;
-      const fo = (tap * C + c) * OC;
-      for (let o = 0; o < OC; o++) dfd[fo + o]! += v * dyd[yo + o]!;
-    }
+  inChunks(g, (r0, rows, col) => {
+    im2col(g, xd, r0, rows, col);
+    sgemm(true, false, K, OC, rows, 1, col, K, dyd, OC, 1, floatData(df), OC, 0, r0 * OC, 0);
   });
   return [df];
 });
