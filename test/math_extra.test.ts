@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import { graphToGraphDef } from '../src/io/graph_def.js';
 import type { Plan } from '../runtime/plan.js';
+import { fusedWasmAvailable, fusedWasmCovers, setFusedWasm } from '../runtime/cpu/fused.js';
 import { expectClose, fromTfjs, randomArray, rng, run, tfjs } from './helpers.js';
 
 type Tfjs = Awaited<ReturnType<typeof tfjs>>;
@@ -510,6 +511,42 @@ describe('fusion', () => {
     } finally {
       opt.close();
       ref.close();
+    }
+  });
+
+  it.skipIf(onGpu || !fusedWasmAvailable())('Div, DivNoNan, ClipByValue and the predicates keep a CPU cluster in WebAssembly SIMD, with the same bits', async () => {
+    const prev = setFusedWasm({ enabled: true, minElements: 1 });
+    const g = new tf.Graph();
+    const n = 40;
+    const special = [0, -0, 1, -1, 2.5, -2.5, 1e-30, 3e38, -3e38, NaN, Infinity, -Infinity];
+    const r = rng(5);
+    const vals = (seed: number): tf.NDArray => f32(Array.from({ length: n }, (_, i) => (i < special.length ? special[(i + seed) % special.length]! : (r() - 0.5) * 8)));
+    const { p, q, fetches } = g.asDefault(() => {
+      const p = tf.placeholder('float32', [n]);
+      const q = tf.placeholder('float32', [n]);
+      const clipped = op('ClipByValue', [tf.divNoNan(p, q), tf.constant(-2), tf.constant(2)]);
+      const flags = tf.add(tf.cast(tf.isNan(p), 'float32'), tf.add(tf.cast(tf.isInf(q), 'float32'), tf.cast(tf.isFinite(p), 'float32')));
+      return { p, q, fetches: [tf.multiply(clipped, flags), tf.add(op('Div', [p, q]), 1)] };
+    });
+    const feeds: [tf.Tensor, tf.NDArray][] = [
+      [p, vals(0)],
+      [q, vals(5)],
+    ];
+    const opt = new tf.Session({ graph: g });
+    const ref = new tf.Session({ graph: g, optimize: false });
+    try {
+      const plan = await opt.compile(fetches, feeds);
+      const fused = plan.steps.filter((s) => s.node.type === '_FusedElementwise');
+      expect(fused.length).toBeGreaterThan(0);
+      for (const s of fused) expect(fusedWasmCovers(s.node.program!)).toBe(true);
+      const a = (await opt.run(fetches, feeds)) as tf.NDArray[];
+      const b = (await ref.run(fetches, feeds)) as tf.NDArray[];
+      const bits = (x: tf.NDArray): (number | string)[] => values(x).map((v) => (Number.isNaN(v) ? 'NaN' : Object.is(v, -0) ? '-0' : v));
+      a.forEach((x, k) => expect(bits(x)).toEqual(bits(b[k]!)));
+    } finally {
+      opt.close();
+      ref.close();
+      setFusedWasm(prev);
     }
   });
 

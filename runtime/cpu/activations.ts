@@ -13,9 +13,16 @@ import {
   emitExpm1_64,
   emitLog1p64,
   emitTanh64,
+  F32X4_ABS,
+  F32X4_DIV,
+  F32X4_EQ,
   F32X4_GT,
   F32X4_LT,
+  F32X4_MAX,
+  F32X4_MIN,
   F32X4_MUL,
+  F32X4_NE,
+  F32X4_SUB,
   F64X2_ABS,
   F64X2_ADD,
   F64X2_DIV,
@@ -219,7 +226,8 @@ export const ACTIVATIONS: Readonly<Record<string, Activation>> = {
 // ---------------------------------------------------------------------------------------------
 // Elementwise math formulas beyond the activations (trig, special functions, predicates, division
 // variants): each written once here, from which the plain kernels (kernels/math.ts) and the fused
-// JS kernels (fused.ts) are generated. They have no SIMD form: clusters holding them run as JS.
+// JS kernels (fused.ts) are generated. The few that are one float32 operation (or a select, or a
+// lane mask for bool results) have a SIMD form too; clusters holding the others run as JS.
 
 /** One op's formulas by input dtype, over operands in the op's input order. */
 export interface Formula {
@@ -229,7 +237,12 @@ export interface Formula {
   i?: Emit;
   /** The float expression is already a value of the output type (selects, min/max, 0/1). */
   exact?: boolean;
+  /** The f32x4 form for float32 inputs, bit-identical to `f` (bool results as lane masks). */
+  simd?: VectorOp;
 }
+
+/** A lane mask of a float32 test, which decides between results (a discontinuous choice). */
+const mask = (emit: NonNullable<VectorOp['emit']>): VectorOp => ({ emit, selectors: [0] });
 
 const call =
   (fn: string): Emit =>
@@ -255,13 +268,21 @@ export const FORMULAS: Readonly<Record<string, Formula>> = {
   Digamma: { f: call('digamma') },
   Polygamma: { f: call('polygamma') },
   Zeta: { f: call('zeta') },
-  IsNan: { f: ([a]) => `(${a} !== ${a} ? 1 : 0)`, exact: true },
-  IsInf: { f: ([a]) => `(${a} === Infinity || ${a} === -Infinity ? 1 : 0)`, exact: true },
+  IsNan: { f: ([a]) => `(${a} !== ${a} ? 1 : 0)`, exact: true, simd: mask((b, [x]) => b.emit(get(x!), get(x!), vop(F32X4_NE))) },
+  IsInf: {
+    f: ([a]) => `(${a} === Infinity || ${a} === -Infinity ? 1 : 0)`,
+    exact: true,
+    simd: mask((b, [x]) => b.emit(get(x!), vop(F32X4_ABS), f32x4Const(Infinity), vop(F32X4_EQ))),
+  },
   // x - x is 0 exactly for finite x, NaN for infinities and NaN.
-  IsFinite: { f: ([a]) => `(${a} - ${a} === 0 ? 1 : 0)`, exact: true },
+  IsFinite: { f: ([a]) => `(${a} - ${a} === 0 ? 1 : 0)`, exact: true, simd: mask((b, [x]) => b.emit(get(x!), get(x!), vop(F32X4_SUB), zero(), vop(F32X4_EQ))) },
   Atan2: { f: call('Math.atan2') },
-  Div: { f: ([a, b]) => `${a} / ${b}`, i: call('tdiv') },
-  DivNoNan: { f: ([a, b]) => `(${b} === 0 ? 0 : ${a} / ${b})` },
+  // A float64 quotient of float32 values rounds to the float32 quotient: f32x4.div is the same.
+  Div: { f: ([a, b]) => `${a} / ${b}`, i: call('tdiv'), simd: { emit: (b, [x, y]) => b.emit(get(x!), get(y!), vop(F32X4_DIV)) } },
+  DivNoNan: {
+    f: ([a, b]) => `(${b} === 0 ? 0 : ${a} / ${b})`,
+    simd: { emit: (b, [x, y]) => select(b, zero(), [...get(x!), ...get(y!), ...vop(F32X4_DIV)], [...get(y!), ...zero(), ...vop(F32X4_EQ)]), selectors: [1] },
+  },
   // JavaScript's % is C's fmod: the truncated remainder, exact.
   Mod: { f: ([a, b]) => `${a} % ${b}`, i: call('tmod'), exact: true },
   TruncateMod: { f: ([a, b]) => `${a} % ${b}`, i: call('tmod'), exact: true },
@@ -270,7 +291,13 @@ export const FORMULAS: Readonly<Record<string, Formula>> = {
   BitwiseOr: { i: ([a, b]) => `(${a} | ${b})` },
   BitwiseXor: { i: ([a, b]) => `(${a} ^ ${b})` },
   // ClipByValue(t, min, max): TF's t.cwiseMin(max).cwiseMax(min).
-  ClipByValue: { f: ([t, lo, hi]) => `Math.max(Math.min(${t}, ${hi}), ${lo})`, i: ([t, lo, hi]) => `Math.max(Math.min(${t}, ${hi}), ${lo})`, exact: true },
+  // f32x4.min/max treat NaN and signed zeros as Math.min/max do.
+  ClipByValue: {
+    f: ([t, lo, hi]) => `Math.max(Math.min(${t}, ${hi}), ${lo})`,
+    i: ([t, lo, hi]) => `Math.max(Math.min(${t}, ${hi}), ${lo})`,
+    exact: true,
+    simd: { emit: (b, [t, lo, hi]) => b.emit(get(t!), get(hi!), vop(F32X4_MIN), get(lo!), vop(F32X4_MAX)) },
+  },
 };
 
 /** A formula's expression and exactness for inputs of this dtype key ('f' float32, 'i' int32), if it has one. */

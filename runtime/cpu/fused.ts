@@ -75,7 +75,7 @@ import {
 } from './wasm.js';
 import './kernels/index.js';
 import { fusedEpilogue } from '../activations.js';
-import { ACTIVATIONS, activationAlpha, constantPool, f64, formulaFor, FUNCTIONS, FUNCTIONS_PRELUDE, runEpilogue, vop, zero, type Emit, type VectorOp } from './activations.js';
+import { ACTIVATIONS, activationAlpha, constantPool, f64, FORMULAS, formulaFor, FUNCTIONS, FUNCTIONS_PRELUDE, runEpilogue, vop, zero, type Emit, type VectorOp } from './activations.js';
 import { config } from '../../src/core/config.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -407,6 +407,8 @@ function vectorOp(op: ElementwiseProgram['ops'][number], inDTypes: readonly DTyp
     if (inDTypes[0] !== 'bool' || inDTypes[1] !== op.dtype || inDTypes[2] !== op.dtype) return undefined;
     return { emit: (b, [c, x, y]) => select(b, get(x!), get(y!), get(c!)) };
   }
+  const formula = FORMULAS[op.type];
+  if (formula) return inDTypes.every((d) => d === 'float32') ? formula.simd : undefined;
   if (op.dtype === 'bool') return maskOp(op, inDTypes);
   if (op.dtype !== 'float32') return undefined;
   if (op.type === 'Cast') return inDTypes[0] === 'bool' ? { emit: (b, [x]) => b.emit(get(x!), f32x4Const(1), vop(V128_AND)) } : { emit: (b, [x]) => b.emit(get(x!)) };
