@@ -5,7 +5,7 @@ import type { DType } from '../src/core/dtypes.js';
 import { formatShape, mergeShapes, type Dim, type Shape } from '../src/core/shape.js';
 import type { Operation, Tensor } from '../src/graph.js';
 import * as A from '../src/api/array.js';
-import { add, divide, multiply, reduceProd } from '../src/api/math.js';
+import { add, cast, divide, multiply, reduceProd } from '../src/api/math.js';
 import { cumprod, cumsum } from '../src/api/sort.js';
 import { partialScalar, partialVector } from './array.js';
 import { registerOp, type GradFn, type OutputSpec, type ShapeContext } from './registry.js';
@@ -95,7 +95,10 @@ registerOp({
 
 // ---- top-k ----
 
-/** TF's TopKShapeFn: input of rank >= 1 with at least k entries in its last dimension. */
+/**
+ * TF's TopKShapeFn: input of rank >= 1 with at least k entries in its last dimension. Indices are
+ * int32 unless the attr index_type (newer TensorFlow's) says int64.
+ */
 function topKShape(ctx: ShapeContext, k: Dim): OutputSpec[] {
   const x = ctx.inputs[0]!;
   const dt = checkDType(ctx, 0, NUMERIC, 'input');
@@ -106,7 +109,7 @@ function topKShape(ctx: ShapeContext, k: Dim): OutputSpec[] {
   const shape = x.shape === null ? null : [...x.shape.slice(0, -1), k];
   return [
     { dtype: dt, shape },
-    { dtype: 'int32', shape },
+    { dtype: indexAttr(ctx, 'index_type'), shape },
   ];
 }
 
@@ -116,7 +119,7 @@ function topKShape(ctx: ShapeContext, k: Dim): OutputSpec[] {
  */
 const topKGrad: GradFn = (op, [g]) => {
   const x = op.inputs[0]!;
-  const indices = op.outputs[1]!;
+  const indices = op.outputs[1]!.dtype === 'int32' ? op.outputs[1]! : cast(op.outputs[1]!, 'int32');
   const inShape = A.shape(x);
   const lastOf = (s: Tensor): Tensor => A.stridedSlice(s, [-1], [0], [1], { endMask: 1, shrinkAxisMask: 1 });
   const inLast = lastOf(inShape);
@@ -131,9 +134,9 @@ const topKGrad: GradFn = (op, [g]) => {
 registerOp({
   type: 'TopKV2',
   inputs: ['input', 'k'],
-  attrs: { sorted: 'bool', T: 'type' },
+  attrs: { sorted: 'bool', T: 'type', Tk: 'type', index_type: 'type' },
   shape: (ctx) => {
-    checkDType(ctx, 1, ['int32'], 'k');
+    checkDType(ctx, 1, INDEX, 'k');
     checkScalar(ctx, 1, 'k');
     return topKShape(ctx, partialScalar(ctx.inputs[1]!));
   },

@@ -155,6 +155,22 @@ describe('TopKV2 / TopK', () => {
     expect(nums(b!)).toEqual(nums(d!));
   });
 
+  it('newer TensorFlow\'s attrs: an int64 k (Tk) and int64 indices (index_type), with their gradient', async () => {
+    const x = tiedArray([3, 6], 15);
+    const [v, i, dx] = await eval_(() => {
+      const input = fed(x);
+      const g = tf.getDefaultGraph();
+      const [values, indices] = g.createOp('TopKV2', [input, tf.constant(2, 'int64')], { sorted: true, T: 'float32', Tk: 'int64', index_type: 'int64' }).outputs;
+      return [values!, indices!, tf.gradients(tf.reduceSum(values!), input)[0]!];
+    });
+    const d = nums(x);
+    expect(i!.dtype).toBe('int64');
+    const want = [0, 1, 2].flatMap((r) => [0, 1, 2, 3, 4, 5].sort((a, b) => d[r * 6 + b]! - d[r * 6 + a]! || a - b).slice(0, 2));
+    expect(nums(i!)).toEqual(want);
+    expect(nums(v!)).toEqual(want.map((j, n) => d[Math.floor(n / 2) * 6 + j]!));
+    expect(nums(dx!)).toEqual(d.map((_, p) => (want.slice(Math.floor(p / 6) * 2, Math.floor(p / 6) * 2 + 2).includes(p % 6) ? 1 : 0)));
+  });
+
   it('shape errors: k larger than the last dim, negative k, scalar input; run-time k check', async () => {
     expect(buildError(() => topK(tf.constant([[1, 2, 3]]), 4))).toMatch(/TopKV2.*last dimension >= k = 4 but is 3/);
     expect(buildError(() => topK(tf.constant([1, 2, 3]), -1))).toMatch(/k must be non-negative/);

@@ -91,18 +91,18 @@ export function topKOrder(d: Elems, base: number): (a: number, b: number) => num
   };
 }
 
-function topK(outputs: Outputs, x: NDArray, k: number): NDArray[] {
+function topK(outputs: Outputs, x: NDArray, k: number, indexType: DType): NDArray[] {
   if (!Number.isInteger(k) || k < 0) throw new InvalidArgumentError(`Need k >= 0, got ${k}`);
   if (x.rank < 1) throw new InvalidArgumentError(`input must be >= 1-D, got shape ${formatShape(x.shape)}`);
   const n = x.shape[x.rank - 1]!;
   if (n < k) throw new InvalidArgumentError(`input must have at least k columns. Had ${n}, needed ${k}`);
   const shape = [...x.shape.slice(0, -1), k];
   const values = outputs.alloc(x.dtype, shape);
-  const indices = outputs.alloc('int32', shape);
+  const indices = outputs.alloc(indexType, shape);
   const rows = n === 0 ? 0 : x.size / n;
   const xd = x.data as unknown as Elems;
   const vd = values.data as unknown as Elems;
-  const id = indices.data as Int32Array;
+  const id = indices.data as unknown as Elems;
   const order = new Int32Array(n);
   for (let r = 0; r < rows; r++) {
     const base = r * n;
@@ -116,15 +116,15 @@ function topK(outputs: Outputs, x: NDArray, k: number): NDArray[] {
       order.sort(cmp);
     }
     for (let j = 0; j < k; j++) {
-      id[r * k + j] = order[j]!;
+      id[r * k + j] = indexValue(indexType, order[j]!);
       vd[r * k + j] = xd[base + order[j]!];
     }
   }
   return [values, indices];
 }
 
-registerCpuKernel('TopKV2', ([x, k], _node, _state, outputs) => topK(outputs, x!, scalarArg(k!, 'k')));
-registerCpuKernel('TopK', ([x], node, _state, outputs) => topK(outputs, x!, Number(attr<number>(node, 'k'))));
+registerCpuKernel('TopKV2', ([x, k], node, _state, outputs) => topK(outputs, x!, scalarArg(k!, 'k'), node.outputs[1]!.dtype));
+registerCpuKernel('TopK', ([x], node, _state, outputs) => topK(outputs, x!, Number(attr<number>(node, 'k')), 'int32'));
 
 /**
  * TF's InTopK: a target is in the top k when fewer than k classes have a strictly larger

@@ -159,7 +159,8 @@ function topK(ctx: KernelCtx, x: GpuTensor, k: number): GpuTensor[] {
   if (n < k) throw new InvalidArgumentError(`input must have at least k columns. Had ${n}, needed ${k}`);
   const shape = [...x.shape.slice(0, -1), k];
   const values = ctx.output(0, x.dtype, shape);
-  const indices = ctx.output(1, 'int32', shape);
+  const indexType = ctx.node.outputs[1]!.dtype;
+  const indices = ctx.output(1, indexType, shape);
   if (values.size === 0) return [values, indices];
   const rows = x.size / n;
   let p = 1;
@@ -168,7 +169,7 @@ function topK(ctx: KernelCtx, x: GpuTensor, k: number): GpuTensor[] {
   const order = ctx.scratch('int32', [rows * p], 'order');
   const { workgroups, stride } = grid(rows, 1);
   const code = `${PRELUDE}
-${bindings([x.dtype], [x.dtype, 'int32', 'int32'])}
+${bindings([x.dtype], [x.dtype, indexType, 'int32'])}
 ${topKOrder(x.dtype, n)}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -193,7 +194,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
   for (var j = lid; j < ${u(k)}; j += ${u(wg)}) {
     let e = out2[slots + j];
-    out1[row * ${u(k)} + j] = e;
+    out1[row * ${u(k)} + j] = ${indexType === 'int64' ? 'vec2<i32>(e, 0i)' : 'e'};
     out0[row * ${u(k)} + j] = in0[base + u32(e)];
   }
 }`;
