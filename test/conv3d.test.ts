@@ -421,14 +421,17 @@ describe('GraphDef round trip', () => {
       const dg = tf.gradients(tf.reduceSum(tf.square(dil)), [c, d]) as tf.Tensor[];
       const [pool, arg] = nn3.maxPoolWithArgmax(c, 2, 2, 'VALID', { includeBatchInIndex: true, Targmax: 'int32' });
       const ag = tf.gradients(tf.reduceSum(tf.square(pool)), c)[0]!;
-      return [y, ...gs, mp, ap, pg, dil, ...dg, pool, arg, ag].map((t) => t.name);
+      // Second order: through MaxPool3DGradGrad and MaxPoolGradGradWithArgmax.
+      const pgg = tf.gradients(tf.reduceSum(tf.square(pg)), a)[0]!;
+      const agg = tf.gradients(tf.reduceSum(tf.square(ag)), c)[0]!;
+      return [y, ...gs, mp, ap, pg, dil, ...dg, pool, arg, ag, pgg, agg].map((t) => t.name);
     });
     const feeds1 = (g: tf.Graph, prefix: string) =>
       (['a', 'b', 'c', 'd'] as const).map((n, i) => [g.getTensorByName(`${prefix}${n}:0`), [x5, f5, x4, f3][i]!] as [tf.Tensor, tf.NDArray]);
     const want = (await run(names.map((n) => g1.getTensorByName(n)), feeds1(g1, ''), g1)) as tf.NDArray[];
     const gd = graphToGraphDef(g1);
     const types = new Set(gd.node!.map((n) => n.op));
-    for (const op of ['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2', 'MaxPool3D', 'MaxPool3DGrad', 'AvgPool3D', 'AvgPool3DGrad', 'Dilation2D', 'Dilation2DBackpropInput', 'Dilation2DBackpropFilter', 'MaxPoolWithArgmax', 'MaxPoolGradWithArgmax']) {
+    for (const op of ['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2', 'MaxPool3D', 'MaxPool3DGrad', 'AvgPool3D', 'AvgPool3DGrad', 'Dilation2D', 'Dilation2DBackpropInput', 'Dilation2DBackpropFilter', 'MaxPoolWithArgmax', 'MaxPoolGradWithArgmax', 'MaxPool3DGradGrad', 'MaxPoolGradGradWithArgmax']) {
       expect(types.has(op), op).toBe(true);
     }
     const g2 = new tf.Graph();

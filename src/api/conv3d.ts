@@ -160,7 +160,7 @@ export function avgPool3d(input: TensorLike, ksize: WindowArg, strides: WindowAr
  */
 export function dilation2d(input: TensorLike, filter: TensorLike, strides: WindowArg, rates: WindowArg, padding: 'SAME' | 'VALID', opts: { name?: string } = {}): Tensor {
   const fn = 'tf.nn.dilation2d';
-  return scoped(opts.name ?? 'dilation2d', [input, filter], (scope, g) => {
+  return scoped(opts.name ?? 'Dilation2D', [input, filter], (scope, g) => {
     const [x, f] = convertSameDType([input, filter], ['input', 'filter'], fn);
     const attrs: Record<string, AttrValue> = {
       T: x!.dtype,
