@@ -2,7 +2,9 @@
 // 3-D ops compute in NDHWC (NCDHW tensors are transposed on the way in and out): convolutions as
 // GEMMs over im2col patches, pooling as direct loops whose innermost loop runs over contiguous
 // channels. Ties in a max go to the first element in window order (depth, then height, then width),
-// as TensorFlow's CPU kernels pick.
+// as TensorFlow's 2-D pooling, argmax and MaxPool3DGradGrad kernels pick (its CPU MaxPool3DGrad alone
+// gives every tied element the whole gradient; one subgradient for all ops keeps first and second
+// order consistent).
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 import type { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape } from '../../../src/core/shape.js';
