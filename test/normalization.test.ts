@@ -209,6 +209,14 @@ describe('FusedBatchNorm, V2, V3', () => {
     expectClose(outs[2]!, [0, 1].map((k) => 0.75 * [2, 3][k]! + (0.25 * n * ref.variance[k]!) / (n - 1)), { atol: 1e-5 });
   });
 
+  it('an empty batch has NaN statistics in training', async () => {
+    const x = new tf.NDArray(new Float32Array(0), [0, 2, 2, 3]);
+    const empty = new tf.NDArray(new Float32Array(0), [0]);
+    const outs = await runOp('FusedBatchNormV3', [x, vec([1, 1, 1]), vec([0, 0, 0]), empty, empty], { T: 'float32', U: 'float32', is_training: true });
+    expect(outs[0]!.shape).toEqual([0, 2, 2, 3]);
+    for (const k of [1, 2, 3, 4]) expect(Array.from(outs[k]!.data as Float32Array).every(Number.isNaN)).toBe(true);
+  });
+
   it('reads its attrs at their defaults when a GraphDef leaves them out (epsilon 1e-4, NHWC, training)', async () => {
     const x = randomArray([2, 2, 2, 3], { seed: 91 });
     const scale = vec([1, 1.5, 0.5]);
@@ -319,6 +327,31 @@ describe('FusedBatchNormGrad, V2, V3', () => {
       }
     }
   }
+
+  it('a batch large enough that each channel is summed in chunks (training, forward and gradient, NHWC and NCHW)', async () => {
+    for (const [format, shape, c] of [
+      ['NHWC', [3, 40, 41, 2], 3],
+      ['NCHW', [3, 2, 40, 41], 1],
+    ] as const) {
+      const depth = shape[c];
+      const x = randomArray([...shape], { seed: 151, min: -1, max: 3 });
+      const dy = randomArray([...shape], { seed: 152 });
+      const scale = vec([0.5, 2]);
+      const offset = vec([1, -1]);
+      const empty = new tf.NDArray(new Float32Array(0), [0]);
+      const attrs: Attrs = { T: 'float32', U: 'float32', epsilon: 0.001, data_format: format, is_training: true };
+      const fwd = await runOp('FusedBatchNormV3', [x, scale, offset, empty, empty], attrs);
+      const ref = batchNormRef(x, scale, offset, c, 0.001);
+      expectClose(fwd[0]!, ref.y, { atol: 1e-4 });
+      expectClose(fwd[3]!, ref.mean, { atol: 1e-5, shape: [depth] });
+      expectClose(fwd[4]!, ref.variance, { atol: 1e-4 });
+      const grad = await runOp('FusedBatchNormGradV3', [dy, x, scale, fwd[3]!, fwd[4]!, fwd[5]!], attrs);
+      const gref = batchNormGradRef(dy, x, scale, fwd[3]!, fwd[4]!, c, 0.001, true);
+      expectClose(grad[0]!, gref.dx, { atol: 1e-4 });
+      expectClose(grad[1]!, gref.dScale, { atol: 1e-2, rtol: 1e-3 });
+      expectClose(grad[2]!, gref.dOffset, { atol: 1e-2, rtol: 1e-3 });
+    }
+  });
 
   it("the forward op's gradient is the gradient op of its version, on the saved statistics in training", () => {
     const g = new tf.Graph();

@@ -163,12 +163,8 @@ for (const type of ['FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3']) {
       for (let c = 0; c < l.depth; c++) v[c] /= l.count;
       // The running variance is the unbiased (Bessel-corrected) estimate.
       const adjust = l.count > 1 ? l.count / (l.count - 1) : 1;
+      // An empty batch has NaN statistics (0 / 0), as in TensorFlow.
       for (let c = 0; c < l.depth; c++) {
-        if (l.count === 0) {
-          batchMean![c] = NaN;
-          batchVar![c] = NaN;
-          continue;
-        }
         batchMean![c] = factor === 1 ? m[c]! : (1 - factor) * md![c]! + factor * m[c]!;
         batchVar![c] = factor === 1 ? v[c]! * adjust : (1 - factor) * vd![c]! + factor * adjust * v[c]!;
         saved1![c] = m[c]!;
