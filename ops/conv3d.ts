@@ -21,7 +21,7 @@ function optionalAttr(ctx: ShapeContext, name: string): AttrValue | undefined {
   }
 }
 
-export type Format3D = 'NDHWC' | 'NCDHW';
+type Format3D = 'NDHWC' | 'NCDHW';
 
 /** Positions of the batch, channel and spatial (depth, height, width) dims of a 5-D tensor. */
 function dims3d(format: Format3D): { n: number; c: number; s: [number, number, number] } {
