@@ -77,6 +77,11 @@ export function tensorScatterSub(tensor: TensorLike, indices: TensorLike, update
   return tensorScatter('TensorScatterSub', tensor, indices, updates, name);
 }
 
+// TF1.15 also spells them tensor_scatter_nd_*.
+export const tensorScatterNdUpdate = tensorScatterUpdate;
+export const tensorScatterNdAdd = tensorScatterAdd;
+export const tensorScatterNdSub = tensorScatterSub;
+
 export interface SparseToDenseOptions {
   /** The value of positions no index names (default 0). */
   defaultValue?: TensorLike;
@@ -236,6 +241,9 @@ export function matrixBandPart(input: TensorLike, numLower: TensorLike, numUpper
     return out0(g, 'MatrixBandPart', [t, lower, upper], { T: t.dtype, Tindex: lower.dtype }, scope);
   });
 }
+
+/** tf.linalg.band_part. */
+export const bandPart = matrixBandPart;
 
 /** num evenly spaced values from start to stop, both included (op LinSpace). */
 export function linspace(start: TensorLike, stop: TensorLike, num: TensorLike, name = 'LinSpace'): Tensor {

@@ -208,11 +208,12 @@ registerCpuKernel('ReverseSequence', ([x, lensA], node, _state, outputs) => {
     if (l < 0 || l > s[seqDim]!) throw new InvalidArgumentError(`seq_lens(${i}) = ${l}: must be in [0, input.dims(${seqDim}) = ${s[seqDim]}]`);
   });
   const st = stridesOf(s);
+  const at = strided(st);
   return [
     gatherBy(outputs, x!, s, (c) => {
       const l = lens[c[batchDim]!]!;
       const t = c[seqDim]!;
-      return strided(st)(c) + (t < l ? (l - 1 - 2 * t) * st[seqDim]! : 0);
+      return at(c) + (t < l ? (l - 1 - 2 * t) * st[seqDim]! : 0);
     }),
   ];
 });
@@ -443,11 +444,14 @@ registerCpuKernel('Einsum', (inputs, node, _state, outputs) => {
   const nSum = numElements(plan.sumDims);
   const sumOffsets = plan.sumStrides.map((st) => {
     const offs = new Array<number>(nSum);
-    forEachIndex(plan.sumDims, (c, k) => (offs[k] = strided(st)(c)));
+    const at = strided(st);
+    forEachIndex(plan.sumDims, (c, k) => (offs[k] = at(c)));
     return offs;
   });
+  const baseOf = plan.freeStrides.map((st) => strided(st));
+  const outOf = strided(freeOut);
   forEachIndex(plan.freeDims, (c) => {
-    const bases = plan.freeStrides.map((st) => strided(st)(c));
+    const bases = baseOf.map((f) => f(c));
     let acc = zero;
     if (ins.length === 1) {
       const [a, base, offs] = [ins[0]!, bases[0]!, sumOffsets[0]!];
@@ -457,7 +461,7 @@ registerCpuKernel('Einsum', (inputs, node, _state, outputs) => {
       const [ba, bb, oa, ob] = [bases[0]!, bases[1]!, sumOffsets[0]!, sumOffsets[1]!];
       for (let k = 0; k < nSum; k++) acc += a[ba + oa[k]!]! * b[bb + ob[k]!]!;
     }
-    D[strided(freeOut)(c)] = acc;
+    D[outOf(c)] = acc;
   });
   return [out];
 });
