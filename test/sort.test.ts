@@ -440,6 +440,10 @@ describe('Where (one argument)', () => {
     expect(w0!.shape).toEqual([0, 2]);
     expect(nums(sel!)).toEqual([1, 4]);
     expect(() => where(tf.constant([true]), tf.constant([1]))).toThrow(/both/);
+    // JS values: booleans make a bool condition, numbers a numeric one (non-zero is true).
+    const [wn, wbool] = await eval_(() => [where([[1, 0], [0, 3]]), where([true, false, true])]);
+    expect(nums(wn!)).toEqual([0, 0, 1, 1]);
+    expect(nums(wbool!)).toEqual([0, 2]);
   });
 });
 

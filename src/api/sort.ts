@@ -219,7 +219,10 @@ export function where(condition: TensorLike, x?: TensorLike | null, y?: TensorLi
   if (hasX !== hasY) throw new InvalidArgumentError('where: x and y must both be given or both be omitted');
   if (hasX) return select(condition, x!, y!, name);
   return scoped(name ?? 'Where', [condition], (scope, g) => {
-    const c = convertToTensor(condition, typeof condition === 'boolean' || Array.isArray(condition) ? 'bool' : undefined, 'condition');
+    // TF converts the condition preferring bool: JS booleans become a bool tensor, numbers keep their type.
+    let leaf: unknown = condition;
+    while (Array.isArray(leaf)) leaf = leaf[0];
+    const c = convertToTensor(condition, typeof leaf === 'boolean' ? 'bool' : undefined, 'condition');
     return createOp(g, 'Where', [c], { T: c.dtype }, scope)[0]!;
   });
 }
@@ -255,7 +258,7 @@ export function bincount(arr: TensorLike, opts: BincountOptions = {}): Tensor {
   });
 }
 
-/** tf.sparse / tf.raw_ops DenseBincount: bin counts of a vector, or per row of a matrix; binaryOutput counts presence only. */
+/** The DenseBincount op (tf.raw_ops.DenseBincount): bin counts of a vector, or per row of a matrix; binaryOutput marks presence only. */
 export function denseBincount(input: TensorLike, size: TensorLike, weights: TensorLike, binaryOutput = false, name = 'DenseBincount'): Tensor {
   return scoped(name, [input, size, weights], (scope, g) => {
     const x = intArg(input, 'input');
