@@ -169,8 +169,8 @@ function nmsInputs(boxes: TensorLike, scores: TensorLike, maxOutputSize: TensorL
  * length is known only at run time.
  */
 export function nonMaxSuppression(boxes: TensorLike, scores: TensorLike, maxOutputSize: TensorLike, opts: NmsOptions = {}): Tensor {
-  return scoped(opts.name ?? 'non_max_suppression', [boxes, scores, maxOutputSize], (scope, g) =>
-    g.createOp('NonMaxSuppressionV3', nmsInputs(boxes, scores, maxOutputSize, opts), { T: 'float32', T_threshold: 'float32' }, { name: scope + 'NonMaxSuppressionV3' }).outputs[0]!,
+  return scoped(opts.name ?? 'non_max_suppression', [boxes, scores, maxOutputSize], (_scope, g) =>
+    g.createOp('NonMaxSuppressionV3', nmsInputs(boxes, scores, maxOutputSize, opts), { T: 'float32', T_threshold: 'float32' }, { name: 'NonMaxSuppressionV3' }).outputs[0]!,
   );
 }
 
@@ -182,9 +182,9 @@ export interface NmsWithScoresOptions extends NmsOptions {
 
 /** tf.image.non_max_suppression_with_scores (NonMaxSuppressionV5): [selectedIndices, selectedScores]. */
 export function nonMaxSuppressionWithScores(boxes: TensorLike, scores: TensorLike, maxOutputSize: TensorLike, opts: NmsWithScoresOptions = {}): [Tensor, Tensor] {
-  return scoped(opts.name ?? 'non_max_suppression_with_scores', [boxes, scores, maxOutputSize], (scope, g) => {
+  return scoped(opts.name ?? 'non_max_suppression_with_scores', [boxes, scores, maxOutputSize], (_scope, g) => {
     const inputs = [...nmsInputs(boxes, scores, maxOutputSize, opts), convertToTensor(opts.softNmsSigma ?? 0, 'float32', 'soft_nms_sigma', 'soft_nms_sigma')];
-    const op = g.createOp('NonMaxSuppressionV5', inputs, { T: 'float32', pad_to_max_output_size: opts.padToMaxOutputSize ?? false }, { name: scope + 'NonMaxSuppressionV5' });
+    const op = g.createOp('NonMaxSuppressionV5', inputs, { T: 'float32', pad_to_max_output_size: opts.padToMaxOutputSize ?? false }, { name: 'NonMaxSuppressionV5' });
     return [op.outputs[0]!, op.outputs[1]!];
   });
 }
@@ -198,9 +198,9 @@ export interface NmsPaddedOptions extends NmsOptions {
  * with padToMaxOutputSize the indices are zero-padded to maxOutputSize.
  */
 export function nonMaxSuppressionPadded(boxes: TensorLike, scores: TensorLike, maxOutputSize: TensorLike, opts: NmsPaddedOptions = {}): [Tensor, Tensor] {
-  return scoped(opts.name ?? 'non_max_suppression_padded', [boxes, scores, maxOutputSize], (scope, g) => {
+  return scoped(opts.name ?? 'non_max_suppression_padded', [boxes, scores, maxOutputSize], (_scope, g) => {
     const attrs = { T: 'float32', T_threshold: 'float32', pad_to_max_output_size: opts.padToMaxOutputSize ?? false };
-    const op = g.createOp('NonMaxSuppressionV4', nmsInputs(boxes, scores, maxOutputSize, opts), attrs, { name: scope + 'NonMaxSuppressionV4' });
+    const op = g.createOp('NonMaxSuppressionV4', nmsInputs(boxes, scores, maxOutputSize, opts), attrs, { name: 'NonMaxSuppressionV4' });
     return [op.outputs[0]!, op.outputs[1]!];
   });
 }
@@ -225,7 +225,7 @@ export interface TransformOptions {
  * a2) / k, (b0 x + b1 y + b2) / k), k = c0 x + c1 y + 1).
  */
 export function transform(images: TensorLike, transforms: TensorLike, opts: TransformOptions = {}): Tensor {
-  return scoped(opts.name ?? 'transform', [images, transforms], (scope, g) => {
+  return scoped(opts.name ?? 'transform', [images, transforms], (_scope, g) => {
     let x = convertToTensor(images, undefined, 'images', 'images');
     const rank = x.rank;
     if (rank === null || rank < 2 || rank > 4) throw new InvalidArgumentError(`tf.contrib.image.transform: images must have rank 2, 3 or 4, got ${rank ?? 'unknown'}`);
@@ -238,7 +238,7 @@ export function transform(images: TensorLike, transforms: TensorLike, opts: Tran
     const attrs = { dtype: x.dtype, interpolation: opts.interpolation ?? 'NEAREST', fill_mode: opts.fillMode ?? 'CONSTANT' };
     const v3 = opts.fillValue !== undefined;
     const inputs = v3 ? [x, t, size, convertToTensor(opts.fillValue!, 'float32', 'fill_value', 'fill_value')] : [x, t, size];
-    let y = g.createOp(v3 ? 'ImageProjectiveTransformV3' : 'ImageProjectiveTransformV2', inputs, attrs, { name: scope + (v3 ? 'ImageProjectiveTransformV3' : 'ImageProjectiveTransformV2') }).outputs[0]!;
+    let y = g.createOp(v3 ? 'ImageProjectiveTransformV3' : 'ImageProjectiveTransformV2', inputs, attrs, { name: v3 ? 'ImageProjectiveTransformV3' : 'ImageProjectiveTransformV2' }).outputs[0]!;
     if (rank === 2) y = squeeze(y, [0, 3]);
     if (rank === 3) y = squeeze(y, [0]);
     return y;
