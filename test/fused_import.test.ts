@@ -287,6 +287,35 @@ function toTfjsArtifacts(gd: GraphDef) {
 }
 
 describe('TensorFlow.js runs the same GraphDefs', () => {
+  it('FusedBatchNormV3 in inference (as TensorFlow writes it after folding a batch norm layer)', async () => {
+    const nodes = [
+      placeholder('x', [2, 5, 5, 4]),
+      constant('scale', scale),
+      constant('offset', offset),
+      constant('mean', mean),
+      constant('variance', variance),
+      `node { name: "bn" op: "FusedBatchNormV3" input: "x" input: "scale" input: "offset" input: "mean" input: "variance" ${CPU} ${T} ${attr('U', 'type: DT_FLOAT')}
+        ${attr('epsilon', 'f: 0.001')} ${attr('exponential_avg_factor', 'f: 1')} ${attr('data_format', 's: "NHWC"')} ${attr('is_training', 'b: false')} }`,
+      identity('out', 'bn'),
+    ];
+    const gd = graphDef(nodes);
+    const xv = randomArray([2, 5, 5, 4], { seed: 21, min: -2, max: 2 });
+    const g = new tf.Graph();
+    const [out, x] = tf.importGraphDef(gd, { graph: g, name: '', returnElements: ['out:0', 'x:0'] }) as tf.Tensor[];
+    const sess = new tf.Session({ graph: g });
+    const got = (await sess.run(out!, new Map([[x!, xv]]))) as tf.NDArray;
+    sess.close();
+    const core = await tfjs();
+    const { loadGraphModelSync } = await import('@tensorflow/tfjs-converter');
+    const model = loadGraphModelSync(toTfjsArtifacts(gd) as Parameters<typeof loadGraphModelSync>[0]);
+    const feed = core.tensor(Array.from(xv.data as Float32Array), [2, 5, 5, 4], 'float32');
+    const want = model.execute({ x: feed }, 'out') as import('@tensorflow/tfjs-core').Tensor;
+    expectClose(got, await fromTfjs(want), { atol: 1e-5, rtol: 1e-5 });
+    want.dispose();
+    feed.dispose();
+    model.dispose();
+  });
+
   // TensorFlow.js fuses BiasAdd with an activation only (no Add, no FusedBatchNorm, no Tanh).
   for (const k of CASES.filter((x) => !/BiasAdd, Add|FusedBatchNorm|Tanh/.test(x.name))) {
     it(`${k.name}: weir's import matches TensorFlow.js's converter`, async () => {
