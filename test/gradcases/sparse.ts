@@ -1,5 +1,6 @@
 import * as tf from '../../src/index.js';
 import * as S from '../../src/api/sparse.js';
+import * as R from '../../src/api/ragged.js';
 import type { GradCase } from '../gradcheck.js';
 import { randomArray } from '../helpers.js';
 
@@ -75,5 +76,17 @@ export const sparseCases: GradCase[] = [
       const [sp] = S.sparseFillEmptyRows(new S.SparseTensor([[3, 1], [0, 0], [3, 0]], v, [5, 2]), dflt);
       return tf.reshape(sp.values, [6]);
     },
+  },
+  {
+    ops: ['RaggedGather', 'RaggedRange'],
+    name: 'raggedGather of two ragged levels with a repeated row (values gradient)',
+    inputs: [randomArray([6, 2], { seed: 11 })],
+    build: (v) => tf.reshape(R.raggedGather([tf.constant([0, 1, 3], 'int64'), tf.constant([0, 2, 3, 6], 'int64')], v, [1, 0, 1]).values, [10, 2]),
+  },
+  {
+    ops: ['RaggedTensorToTensor'],
+    name: 'raggedTensorToTensor with padding and truncation (values and a broadcast default)',
+    inputs: [randomArray([7, 2], { seed: 12 }), randomArray([2], { seed: 13 })],
+    build: (v, dflt) => R.raggedTensorToTensor([3, 3, 2], v, dflt, [tf.constant([0, 4, 4, 6, 7], 'int64')], ['ROW_SPLITS']),
   },
 ];
