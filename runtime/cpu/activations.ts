@@ -249,6 +249,11 @@ const call =
   (a) =>
     `${fn}(${a.join(', ')})`;
 
+// JavaScript's % is C's fmod: the truncated remainder, exact.
+const TRUNCATED_MOD: Formula = { f: ([a, b]) => `${a} % ${b}`, i: call('tmod'), exact: true };
+// ClipByValue(t, min, max): TF's t.cwiseMin(max).cwiseMax(min), for float32 and int32 alike.
+const clip: Emit = ([t, lo, hi]) => `Math.max(Math.min(${t}, ${hi}), ${lo})`;
+
 export const FORMULAS: Readonly<Record<string, Formula>> = {
   Sin: { f: call('Math.sin') },
   Cos: { f: call('Math.cos') },
@@ -283,18 +288,16 @@ export const FORMULAS: Readonly<Record<string, Formula>> = {
     f: ([a, b]) => `(${b} === 0 ? 0 : ${a} / ${b})`,
     simd: { emit: (b, [x, y]) => select(b, zero(), [...get(x!), ...get(y!), ...vop(F32X4_DIV)], [...get(y!), ...zero(), ...vop(F32X4_EQ)]), selectors: [1] },
   },
-  // JavaScript's % is C's fmod: the truncated remainder, exact.
-  Mod: { f: ([a, b]) => `${a} % ${b}`, i: call('tmod'), exact: true },
-  TruncateMod: { f: ([a, b]) => `${a} % ${b}`, i: call('tmod'), exact: true },
+  Mod: TRUNCATED_MOD,
+  TruncateMod: TRUNCATED_MOD,
   TruncateDiv: { f: ([a, b]) => `Math.trunc(${a} / ${b})`, i: call('tdiv') },
   BitwiseAnd: { i: ([a, b]) => `(${a} & ${b})` },
   BitwiseOr: { i: ([a, b]) => `(${a} | ${b})` },
   BitwiseXor: { i: ([a, b]) => `(${a} ^ ${b})` },
-  // ClipByValue(t, min, max): TF's t.cwiseMin(max).cwiseMax(min).
   // f32x4.min/max treat NaN and signed zeros as Math.min/max do.
   ClipByValue: {
-    f: ([t, lo, hi]) => `Math.max(Math.min(${t}, ${hi}), ${lo})`,
-    i: ([t, lo, hi]) => `Math.max(Math.min(${t}, ${hi}), ${lo})`,
+    f: clip,
+    i: clip,
     exact: true,
     simd: { emit: (b, [t, lo, hi]) => b.emit(get(t!), get(hi!), vop(F32X4_MIN), get(lo!), vop(F32X4_MAX)) },
   },

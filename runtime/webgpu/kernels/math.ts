@@ -707,6 +707,11 @@ const intZeroCheck = (b: string, d: DType): { cond: string; message: string } =>
   message: 'Integer division by zero',
 });
 
+const TRUNCATING_INT_DIV = {
+  int32: ([a, b]: readonly string[]): OpExpr => ({ e: `(${a} / ${b})`, check: intZeroCheck(b!, I) }),
+  int64: ([a, b]: readonly string[]): OpExpr => ({ e: `w_truncdiv64(${a}, ${b})`, helpers: ['w_truncdiv64'], check: intZeroCheck(b!, L) }),
+};
+
 const TEMPLATES: Record<string, Template> = {
   AddV2: byType({ float32: ([a, b]) => `${a} + ${b}`, int32: ([a, b]) => `${a} + ${b}`, int64: ([a, b]) => h(`w_add64(${a}, ${b})`, 'w_add64') }),
   Sub: byType({ float32: ([a, b]) => `${a} - ${b}`, int32: ([a, b]) => `${a} - ${b}`, int64: ([a, b]) => h(`w_sub64(${a}, ${b})`, 'w_sub64') }),
@@ -848,16 +853,8 @@ const TEMPLATES: Record<string, Template> = {
   IsFinite: byType({ float32: ([a]) => h(`!(w_isnan(${a}) || w_isinf(${a}))`, 'w_isnan', 'w_isinf') }),
   Atan2: byType({ float32: ([y, x]) => h(`w_atan2(${y}, ${x})`, 'w_atan2') }),
   // WGSL's integer / and % truncate, as TF's integer Div / Mod do (the check reports a zero divisor).
-  Div: byType({
-    float32: ([a, b]) => `${a} / ${b}`,
-    int32: ([a, b]) => ({ e: `(${a} / ${b})`, check: intZeroCheck(b!, I) }),
-    int64: ([a, b]) => ({ e: `w_truncdiv64(${a}, ${b})`, helpers: ['w_truncdiv64'], check: intZeroCheck(b!, L) }),
-  }),
-  TruncateDiv: byType({
-    float32: ([a, b]) => `trunc(${a} / ${b})`,
-    int32: ([a, b]) => ({ e: `(${a} / ${b})`, check: intZeroCheck(b!, I) }),
-    int64: ([a, b]) => ({ e: `w_truncdiv64(${a}, ${b})`, helpers: ['w_truncdiv64'], check: intZeroCheck(b!, L) }),
-  }),
+  Div: byType({ float32: ([a, b]) => `${a} / ${b}`, ...TRUNCATING_INT_DIV }),
+  TruncateDiv: byType({ float32: ([a, b]) => `trunc(${a} / ${b})`, ...TRUNCATING_INT_DIV }),
   DivNoNan: byType({ float32: ([a, b]) => `select(${a} / ${b}, 0.0, ${b} == 0.0)` }),
   Mod: byType({
     float32: ([a, b]) => h(`w_fmod(${a}, ${b})`, 'w_fmod'),
