@@ -3,14 +3,14 @@
 // (tensorflow/python/ops/nn_grad.py).
 import { graphOf } from '../src/convert.js';
 import type { DType } from '../src/core/dtypes.js';
-import { formatShape, type Dim } from '../src/core/shape.js';
+import type { Dim } from '../src/core/shape.js';
 import type { AttrValue, Operation, Tensor } from '../src/graph.js';
 import { reshape, zerosLike } from '../src/api/array.js';
 import { stopGradient } from '../src/api/core.js';
 import { add, multiply, reciprocal, reduceMean, reduceSum, rsqrt, squaredDifference, subtract } from '../src/api/math.js';
 import { gradients } from '../src/gradients.js';
 import { registerOp, type AttrType, type GradFn, type OutputSpec, type ShapeContext } from './registry.js';
-import { checkDType, FLOAT } from './util.js';
+import { checkDType, FLOAT, withRank } from './util.js';
 
 /** An attr a GraphDef may leave out (TensorFlow strips attrs at their default). */
 function optAttr<T>(ctx: ShapeContext, name: string, dflt: T): T {
@@ -24,14 +24,6 @@ function optAttr<T>(ctx: ShapeContext, name: string, dflt: T): T {
 function mergeDim(ctx: ShapeContext, a: Dim, b: Dim, what: string): Dim {
   if (a !== null && b !== null && a !== b) ctx.fail(`${what}: ${a} vs ${b}`);
   return a ?? b;
-}
-
-/** The input's shape checked to have `rank` (unknown dims when its rank is unknown). */
-function withRank(ctx: ShapeContext, i: number, rank: number, what: string): Dim[] {
-  const t = ctx.inputs[i]!;
-  if (t.shape === null) return new Array<Dim>(rank).fill(null);
-  if (t.shape.length !== rank) ctx.fail(`${what} (${t.name}) must be rank ${rank}, got shape ${formatShape(t.shape)}`);
-  return [...t.shape];
 }
 
 function sameDType(ctx: ShapeContext, indices: readonly number[], names: readonly string[]): DType {
@@ -62,7 +54,7 @@ registerOp({
     const dtype = checkDType(ctx, 0, FLOAT, 'input');
     const radius = optAttr(ctx, 'depth_radius', 5);
     if (!Number.isInteger(radius) || radius < 0) ctx.fail(`depth_radius must be a non-negative integer, got ${radius}`);
-    return [{ dtype, shape: withRank(ctx, 0, 4, 'input') }];
+    return [{ dtype, shape: [...withRank(ctx, 0, 4, 'input')] }];
   },
   grad: (op, [g]) => {
     const [x] = op.inputs as [Tensor];
