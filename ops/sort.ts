@@ -1,5 +1,6 @@
 // Sort family op definitions: scans (Cumsum, Cumprod), top-k (TopK, TopKV2, InTopK, InTopKV2),
-// searching (LowerBound, UpperBound), sets (Unique, UniqueV2, UniqueWithCounts, ListDiff), Where
+// searching (LowerBound, UpperBound), sets (Unique, UniqueV2, UniqueWithCounts, UniqueWithCountsV2,
+// ListDiff), Where
 // and counting (Bincount, DenseBincount). Gradients as TF's math_grad.py / nn_grad.py.
 import type { DType } from '../src/core/dtypes.js';
 import { formatShape, mergeShapes, type Dim, type Shape } from '../src/core/shape.js';
@@ -199,67 +200,50 @@ for (const type of ['LowerBound', 'UpperBound']) {
 
 // ---- sets ----
 
-registerOp({
-  type: 'Unique',
-  inputs: ['x'],
-  attrs: { T: 'type', out_idx: 'type' },
-  shape: (ctx) => {
-    const dt = checkDType(ctx, 0, WITH_STRINGS, 'x');
-    const x = withRank(ctx, 0, 1, 'x');
-    return [
-      { dtype: dt, shape: [null] },
-      { dtype: indexAttr(ctx, 'out_idx'), shape: x },
-    ];
-  },
-  grad: null,
-});
+/** y and idx of Unique (x a vector) or UniqueV2 (an axis vector: [] for none, [a] for axis a). */
+function uniqueShape(ctx: ShapeContext, withAxis: boolean): [OutputSpec, OutputSpec] {
+  const dt = checkDType(ctx, 0, WITH_STRINGS, 'x');
+  const idx = indexAttr(ctx, 'out_idx');
+  const x = ctx.inputs[0]!;
+  const vectorCase = (): [OutputSpec, OutputSpec] => [
+    { dtype: dt, shape: [null] },
+    { dtype: idx, shape: withRank(ctx, 0, 1, 'x') },
+  ];
+  if (!withAxis) return vectorCase();
+  checkDType(ctx, 1, INDEX, 'axis');
+  const a = ctx.inputs[1]!;
+  if (a.rank !== null && a.rank !== 1) ctx.fail(`axis (${a.name}) must be a vector, got shape ${formatShape(a.shape)}`);
+  if (a.shape?.[0] !== undefined && a.shape[0] !== null && a.shape[0] > 1) ctx.fail(`axis does not support input tensors larger than 1 elements, got ${a.shape[0]}`);
+  const axis = partialVector(a);
+  if (axis === null || axis.some((d) => d === null) || x.shape === null) return [{ dtype: dt, shape: null }, { dtype: idx, shape: [null] }];
+  if (axis.length === 0) return vectorCase();
+  const r = x.shape.length;
+  const v = axis[0]!;
+  if (v < -r || v >= r) ctx.fail(`axis ${v} is out of range for x (${x.name}) of shape ${formatShape(x.shape)} (expected [${-r}, ${r}))`);
+  const ax = v < 0 ? v + r : v;
+  return [
+    { dtype: dt, shape: x.shape.map((d, i) => (i === ax ? null : d)) },
+    { dtype: idx, shape: [x.shape[ax]!] },
+  ];
+}
 
-registerOp({
-  type: 'UniqueWithCounts',
-  inputs: ['x'],
-  attrs: { T: 'type', out_idx: 'type' },
-  shape: (ctx) => {
-    const dt = checkDType(ctx, 0, WITH_STRINGS, 'x');
-    const x = withRank(ctx, 0, 1, 'x');
-    const idx = indexAttr(ctx, 'out_idx');
-    return [
-      { dtype: dt, shape: [null] },
-      { dtype: idx, shape: x },
-      { dtype: idx, shape: [null] },
-    ];
-  },
-  grad: null,
-});
-
-registerOp({
-  type: 'UniqueV2',
-  inputs: ['x', 'axis'],
-  attrs: { T: 'type', Taxis: 'type', out_idx: 'type' },
-  shape: (ctx) => {
-    const dt = checkDType(ctx, 0, WITH_STRINGS, 'x');
-    checkDType(ctx, 1, INDEX, 'axis');
-    const a = ctx.inputs[1]!;
-    if (a.rank !== null && a.rank !== 1) ctx.fail(`axis (${a.name}) must be a vector, got shape ${formatShape(a.shape)}`);
-    if (a.shape?.[0] !== undefined && a.shape[0] !== null && a.shape[0] > 1) ctx.fail(`axis does not support input tensors larger than 1 elements, got ${a.shape[0]}`);
-    const idx = indexAttr(ctx, 'out_idx');
-    const x = ctx.inputs[0]!;
-    const axis = partialVector(a);
-    if (axis === null || axis.some((d) => d === null) || x.shape === null) return [{ dtype: dt, shape: null }, { dtype: idx, shape: [null] }];
-    if (axis.length === 0) {
-      // No axis: x must be a vector, as for Unique.
-      return [{ dtype: dt, shape: [null] }, { dtype: idx, shape: withRank(ctx, 0, 1, 'x') }];
-    }
-    const r = x.shape.length;
-    const v = axis[0]!;
-    if (v < -r || v >= r) ctx.fail(`axis ${v} is out of range for x (${x.name}) of shape ${formatShape(x.shape)} (expected [${-r}, ${r}))`);
-    const ax = v < 0 ? v + r : v;
-    return [
-      { dtype: dt, shape: x.shape.map((d, i) => (i === ax ? null : d)) },
-      { dtype: idx, shape: [x.shape[ax]!] },
-    ];
-  },
-  grad: null,
-});
+for (const [type, withAxis, withCounts] of [
+  ['Unique', false, false],
+  ['UniqueV2', true, false],
+  ['UniqueWithCounts', false, true],
+  ['UniqueWithCountsV2', true, true],
+] as const) {
+  registerOp({
+    type,
+    inputs: withAxis ? ['x', 'axis'] : ['x'],
+    attrs: withAxis ? { T: 'type', Taxis: 'type', out_idx: 'type' } : { T: 'type', out_idx: 'type' },
+    shape: (ctx) => {
+      const [y, idx] = uniqueShape(ctx, withAxis);
+      return withCounts ? [y, idx, { dtype: idx.dtype, shape: [null] }] : [y, idx];
+    },
+    grad: null,
+  });
+}
 
 registerOp({
   type: 'ListDiff',

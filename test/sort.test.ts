@@ -358,6 +358,19 @@ describe('Unique / UniqueV2 / UniqueWithCounts / ListDiff', () => {
     expect(nums(y0!)).toEqual([4, 2]);
   });
 
+  it('UniqueWithCountsV2 counts the distinct slices along an axis', async () => {
+    // Columns of a 2x5 matrix: c0 = c2 = c4, c1 = c3.
+    const x = new tf.NDArray(Float32Array.from([1, 2, 1, 2, 1, 0, 5, 0, 5, 0]), [2, 5]);
+    const r = await eval_(() =>
+      tf.getDefaultGraph().createOp('UniqueWithCountsV2', [fed(x), tf.constant([1], 'int32')], { T: 'float32', Taxis: 'int32', out_idx: 'int64' }).outputs,
+    );
+    expect(r[0]!.shape).toEqual([2, 2]);
+    expect(nums(r[0]!)).toEqual([1, 2, 0, 5]);
+    expect(nums(r[1]!)).toEqual([0, 1, 0, 1, 0]);
+    expect(nums(r[2]!)).toEqual([3, 2]);
+    expect(r[2]!.dtype).toBe('int64');
+  });
+
   it('UniqueWithCounts counts each distinct element; NaNs are each their own', async () => {
     const x = new tf.NDArray(Float32Array.from([2, NaN, 2, 5, NaN, 5, 5]), [7]);
     const r = await eval_(() => [...uniqueWithCounts(fed(x))]);
@@ -420,6 +433,14 @@ describe('Unique / UniqueV2 / UniqueWithCounts / ListDiff', () => {
     expect(
       buildError(() => tf.getDefaultGraph().createOp('UniqueV2', [tf.constant([[1]]), tf.constant([2], 'int64')], { T: 'float32', Taxis: 'int64', out_idx: 'int32' })),
     ).toMatch(/UniqueV2.*axis 2 is out of range/);
+    const g = new tf.Graph();
+    g.asDefault(() => {
+      const x = tf.placeholder('float32', [2, 5]);
+      const outs = g.createOp('UniqueWithCountsV2', [x, tf.constant([-1], 'int64')], { T: 'float32', Taxis: 'int64', out_idx: 'int32' }).outputs;
+      expect(outs.map((t) => t.shape)).toEqual([[2, null], [5], [null]]);
+      const where1 = where(x);
+      expect(where1.shape).toEqual([null, 2]);
+    });
   });
 });
 

@@ -298,12 +298,14 @@ function uniqueKernel(outputs: Outputs, node: { attrs: Readonly<Record<string, u
 
 registerCpuKernel('Unique', ([x], node, _state, outputs) => uniqueKernel(outputs, node, x!, null, false));
 registerCpuKernel('UniqueWithCounts', ([x], node, _state, outputs) => uniqueKernel(outputs, node, x!, null, true));
-registerCpuKernel('UniqueV2', ([x, axisArr], node, _state, outputs) => {
-  // An empty axis means "no axis" (x must then be a vector), [a] means axis a.
-  const axis = vector(axisArr!, 'axis');
+/** UniqueV2's axis input: [] means no axis (x must then be a vector), [a] means axis a. */
+function uniqueAxis(axisArr: NDArray): number | null {
+  const axis = vector(axisArr, 'axis');
   if (axis.length > 1) throw new InvalidArgumentError(`axis does not support input tensors larger than 1 elements, got ${axis.length}`);
-  return uniqueKernel(outputs, node, x!, axis.length === 0 ? null : axis[0]!, false);
-});
+  return axis.length === 0 ? null : axis[0]!;
+}
+registerCpuKernel('UniqueV2', ([x, axis], node, _state, outputs) => uniqueKernel(outputs, node, x!, uniqueAxis(axis!), false));
+registerCpuKernel('UniqueWithCountsV2', ([x, axis], node, _state, outputs) => uniqueKernel(outputs, node, x!, uniqueAxis(axis!), true));
 
 registerCpuKernel('ListDiff', ([x, y], node, _state, outputs) => {
   if (x!.rank !== 1 || y!.rank !== 1) throw new InvalidArgumentError(`x and y must be 1-D, got shapes ${formatShape(x!.shape)} and ${formatShape(y!.shape)}`);
