@@ -291,8 +291,8 @@ registerOp({
 // (static only with pad_to_max_output_size and a constant max_output_size). The plan leaves such
 // outputs out of its arena and the kernel allocates them.
 
-/** Checks NMS inputs (boxes [n, 4], scores [n], scalars from `scalarsFrom` on); the selection length. */
-function nmsInputs(ctx: ShapeContext, scalars: readonly string[]): Dim {
+/** Checks NMS inputs: boxes [n, 4], scores [n], max_output_size and the float scalars `scalars` from input 3 on. */
+function nmsInputs(ctx: ShapeContext, scalars: readonly string[]): void {
   checkDType(ctx, 0, FLOAT, 'boxes');
   checkDType(ctx, 1, FLOAT, 'scores');
   const bs = rankOf(ctx, 0, 2, 'boxes');
@@ -306,7 +306,6 @@ function nmsInputs(ctx: ShapeContext, scalars: readonly string[]): Dim {
     checkDType(ctx, 3 + k, FLOAT, what);
     checkScalarInput(ctx, 3 + k, what);
   });
-  return null;
 }
 
 /** The length of a padded selection: max_output_size when known. */
@@ -323,7 +322,10 @@ registerOp({
   type: 'NonMaxSuppressionV2',
   inputs: ['boxes', 'scores', 'max_output_size', 'iou_threshold'],
   attrs: NMS_ATTRS,
-  shape: (ctx) => [{ dtype: 'int32', shape: [nmsInputs(ctx, ['iou_threshold'])] }],
+  shape: (ctx) => {
+    nmsInputs(ctx, ['iou_threshold']);
+    return [{ dtype: 'int32', shape: [null] }];
+  },
   grad: null,
 });
 
@@ -331,7 +333,10 @@ registerOp({
   type: 'NonMaxSuppressionV3',
   inputs: ['boxes', 'scores', 'max_output_size', 'iou_threshold', 'score_threshold'],
   attrs: NMS_ATTRS,
-  shape: (ctx) => [{ dtype: 'int32', shape: [nmsInputs(ctx, ['iou_threshold', 'score_threshold'])] }],
+  shape: (ctx) => {
+    nmsInputs(ctx, ['iou_threshold', 'score_threshold']);
+    return [{ dtype: 'int32', shape: [null] }];
+  },
   grad: null,
 });
 

@@ -92,12 +92,9 @@ function inverseTaps(inSize: number, taps: readonly (readonly [number, number])[
   return inv;
 }
 
-const INDEX_TABLE = (n: number) => new NDArray(new Int32Array(Math.max(n, 1)), [Math.max(n, 1)]);
-
+/** A lookup table the kernel reads (at least one element: an empty binding is invalid). */
 function intTable(ctx: KernelCtx, values: readonly number[]): GpuTensor {
-  const a = INDEX_TABLE(values.length);
-  (a.data as Int32Array).set(values);
-  return ctx.fromHost(a);
+  return ctx.fromHost(new NDArray(Int32Array.from(values.length ? values : [0]), [Math.max(values.length, 1)]));
 }
 
 function floatTable(ctx: KernelCtx, values: readonly number[]): GpuTensor {
