@@ -294,10 +294,9 @@ function spaceBatchShape(ctx: ShapeContext, what: 'paddings' | 'crops', of: type
   const pairs = constNumbers(ctx, 2);
   if (x.shape === null) return [{ dtype: x.dtype, shape: null }];
   if (!block) return [{ dtype: x.dtype, shape: unknownOfRank(x.rank) }];
-  const shape = checked(ctx, () => of(x.shape!, block, pairs ?? new Array<number>(2 * block.length).fill(0)));
-  // Unknown pads or crops leave the spatial sizes unknown.
-  if (!pairs) block.forEach((_, i) => (shape[i + 1] = null));
-  return [{ dtype: x.dtype, shape }];
+  // Unknown pads or crops leave the spatial sizes unknown (and unchecked).
+  const input = pairs ? x.shape : x.shape.map((d, i) => (i >= 1 && i <= block.length ? null : d));
+  return [{ dtype: x.dtype, shape: checked(ctx, () => of(input, block, pairs ?? new Array<number>(2 * block.length).fill(0))) }];
 }
 
 registerOp({

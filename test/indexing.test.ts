@@ -230,6 +230,16 @@ describe('space, batch and depth', () => {
     expect(() => build(() => I.batchToSpaceNd(tf.placeholder('float32', [6, 2, 2, 1]), [2, 2], [[0, 0], [0, 0]]))).toThrow(/Input batch dimension \(6\) is not divisible by product of block sizes \(4\)/);
     const t = build(() => I.spaceToBatchNd(tf.placeholder('float32', [null, 4, 6, 3]), [2, 3], [[0, 0], [0, 0]]));
     expect(t.shape).toEqual([null, 2, 2, 3]);
+    // Paddings known only when running: the spatial sizes are unknown while building.
+    const w = arr([1, 5, 4, 1], 'float32', 18);
+    const fedPads = int32([1, 0, 0, 2], [2, 2]);
+    const [u, pp] = build(() => {
+      const pp = tf.placeholder('int32', [2, 2]);
+      return [I.spaceToBatchNd(tf.placeholder('float32', [1, 5, 4, 1]), [2, 2], pp), pp] as const;
+    });
+    expect(u.shape).toEqual([4, null, null, 1]);
+    await same(await runWith([w, fedPads], (a, q) => I.spaceToBatchNd(a, [2, 2], q)), T.spaceToBatchND(o(w), [2, 2], [[1, 0], [0, 2]]));
+    expect(pp.dtype).toBe('int32');
   });
 
   it('depthToSpace matches the oracle; spaceToDepth matches a reference loop and inverts it', async () => {
@@ -376,6 +386,15 @@ describe('Einsum', () => {
     expect(t.shape).toEqual([3, 2]);
   });
 
+  it('infers output shapes from partially known operand shapes', () => {
+    const y = build(() => I.einsum('bij,bjk->bki', tf.placeholder('float32', [null, 3, 4]), tf.placeholder('float32', [2, null, 5])));
+    expect(y.shape).toEqual([2, 5, 3]);
+    const z = build(() => I.einsum('...ij->...ji', tf.placeholder('float32', [null, 2, 3, 4])));
+    expect(z.shape).toEqual([null, 2, 4, 3]);
+    const w = build(() => I.einsum('ij->j', tf.placeholder('float32', null)));
+    expect(w.shape).toEqual([null]);
+  });
+
   it('rejects bad equations and mismatched sizes while building', () => {
     const x = (s: number[]) => tf.placeholder('float32', s);
     expect(() => build(() => I.einsum('ij,jk->ik', x([3, 4]), x([5, 2])))).toThrow(/label 'j' has size 4 and size 5/);
@@ -453,5 +472,26 @@ describe('GraphDef round trip', () => {
     expect(imported.slice(1).map((t) => t.op.type)).toEqual(outs.map((t) => t.op.type));
     const got = await run(imported.slice(1), [[imported[0]!, x]], g2);
     got.forEach((a, i) => expectClose(a, want[i]!, { atol: 0, rtol: 0 }));
+
+    // TensorFlow leaves attrs at their default out of a GraphDef: the ops run without them.
+    const defaults: Record<string, unknown> = { batch_dim: 0, validate_indices: true, data_format: 'NHWC', adj_x: false, adj_y: false };
+    const gd = g1.toGraphDef();
+    let stripped = 0;
+    for (const n of gd.node ?? []) {
+      for (const [k, v] of Object.entries(defaults)) {
+        const a = n.attr?.[k] as { i?: unknown; b?: boolean; s?: Uint8Array } | undefined;
+        if (!a) continue;
+        const value = a.s !== undefined ? new TextDecoder().decode(a.s) : a.b ?? Number(a.i ?? 0);
+        if (value === v || (v === false && value === undefined)) {
+          delete n.attr![k];
+          stripped++;
+        }
+      }
+    }
+    expect(stripped).toBeGreaterThanOrEqual(4);
+    const g3 = new tf.Graph();
+    const again = g3.asDefault(() => tf.importGraphDef(encodeMessage('GraphDef', gd), { returnElements: ['x:0', ...names] })) as tf.Tensor[];
+    const got3 = await run(again.slice(1), [[again[0]!, x]], g3);
+    got3.forEach((a, i) => expectClose(a, want[i]!, { atol: 0, rtol: 0 }));
   });
 });
