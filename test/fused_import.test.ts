@@ -51,8 +51,8 @@ function identity(name: string, input: string): string {
 }
 
 const matmulAttrs = (ta = false, tb = false): string => `${attr('transpose_a', `b: ${ta}`)} ${attr('transpose_b', `b: ${tb}`)}`;
-const convAttrs = (strides: number[], padding: string, cudnn = true): string =>
-  `${ints('strides', strides)} ${attr('padding', `s: "${padding}"`)} ${attr('data_format', 's: "NHWC"')} ${ints('dilations', [1, 1, 1, 1])} ${attr('explicit_paddings', 'list { }')}${cudnn ? ` ${attr('use_cudnn_on_gpu', 'b: true')}` : ''}`;
+const convAttrs = (strides: number[], padding: string, cudnn = true, format = 'NHWC'): string =>
+  `${ints('strides', strides)} ${attr('padding', `s: "${padding}"`)} ${attr('data_format', `s: "${format}"`)} ${ints('dilations', [1, 1, 1, 1])} ${attr('explicit_paddings', 'list { }')}${cudnn ? ` ${attr('use_cudnn_on_gpu', 'b: true')}` : ''}`;
 
 function graphDef(nodes: readonly string[]): GraphDef {
   return fromTextFormat('GraphDef', `${nodes.join('\n')}\nversions { producer: 1286 min_consumer: 12 }`);
@@ -78,6 +78,7 @@ const wm = randomArray([4, 5], { seed: 2 });
 const wmT = randomArray([5, 4], { seed: 3 });
 const bm = randomArray([5], { seed: 4 });
 const xc = randomArray([2, 5, 5, 3], { seed: 5 });
+const xcNchw = randomArray([2, 3, 5, 5], { seed: 15 });
 const wc = randomArray([3, 3, 3, 4], { seed: 6 });
 const bc = randomArray([4], { seed: 7 });
 const addend = randomArray([2, 3, 3, 4], { seed: 8 });
@@ -129,6 +130,13 @@ const CASES: Case[] = [
     plain: (x) => tf.nn.relu6(tf.nn.biasAdd(tf.nn.conv2d(x, c(wc), [1, 2, 2, 1], 'SAME'), c(bc))),
     refused: '_FusedConv2D',
     expanded: ['Conv2D', 'BiasAdd', 'Relu6'],
+  },
+  {
+    name: '_FusedConv2D [BiasAdd, Elu] in NCHW',
+    nodes: [placeholder('x', [2, 3, 5, 5]), constant('w', wc), constant('b', bc), fused('conv/Elu', { op: '_FusedConv2D', inputs: ['x', 'w', 'b'], fusedOps: ['BiasAdd', 'Elu'], base: convAttrs([1, 1, 1, 1], 'SAME', true, 'NCHW') }), identity('out', 'conv/Elu')],
+    feed: ['x', xcNchw],
+    plain: (x) => tf.nn.elu(tf.nn.biasAdd(tf.nn.conv2d(x, c(wc), 1, 'SAME', { dataFormat: 'NCHW' }), c(bc), { dataFormat: 'NCHW' })),
+    expanded: ['Conv2D', 'BiasAdd', 'Elu'],
   },
   {
     name: '_FusedConv2D [BiasAdd, Add, Relu] (a residual connection, num_args 2)',
@@ -316,8 +324,8 @@ describe('TensorFlow.js runs the same GraphDefs', () => {
     model.dispose();
   });
 
-  // TensorFlow.js fuses BiasAdd with an activation only (no Add, no FusedBatchNorm, no Tanh).
-  for (const k of CASES.filter((x) => !/BiasAdd, Add|FusedBatchNorm|Tanh/.test(x.name))) {
+  // TensorFlow.js fuses BiasAdd with an activation only (no Add, no FusedBatchNorm, no Tanh), and convolves NHWC only.
+  for (const k of CASES.filter((x) => !/BiasAdd, Add|FusedBatchNorm|Tanh|NCHW/.test(x.name))) {
     it(`${k.name}: weir's import matches TensorFlow.js's converter`, async () => {
       const gd = graphDef(k.nodes);
       const g = new tf.Graph();
