@@ -1,13 +1,16 @@
 // Linear algebra op definitions (TF 1.15's linalg_ops.cc and the matrix diag ops of array_ops.cc).
 // Gradients follow TF's linalg_grad.py and array_grad.py, built from the same ops.
+import { makeConst } from '../src/convert.js';
+import type { DType } from '../src/core/dtypes.js';
 import { UnimplementedError } from '../src/core/errors.js';
+import { NDArray } from '../src/core/ndarray.js';
 import { type Dim, formatShape } from '../src/core/shape.js';
-import type { Operation, Tensor } from '../src/graph.js';
+import type { AttrValue, Operation, Tensor } from '../src/graph.js';
 import { concat, expandDims, gather, reshape, shape as shapeOf, size, slice, zerosLike } from '../src/api/array.js';
 import { add, matmul, multiply, negative, reciprocal, square, subtract } from '../src/api/math.js';
 import { adjoint, diag, diagPart, eigh, inv, setDiag, solve, svd, tensorDiag, tensorDiagPart, triangularSolve, eye } from '../src/api/linalg.js';
 import { matrixBandPart } from '../src/api/indexing.js';
-import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
+import { registerOp, type AttrType, type OutputSpec, type ShapeContext } from './registry.js';
 import { ALL, checkDType, FLOAT } from './util.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -54,7 +57,7 @@ const minDim = (a: Dim, b: Dim): Dim => (a === null || b === null ? null : Math.
 /** MatrixSolve / MatrixTriangularSolve: [..., M, M] and [..., M, K] -> [..., M, K] (TF 1.15: equal batch dims). */
 function solveShape(ctx: ShapeContext): OutputSpec[] {
   const dt = checkDType(ctx, 0, FLOAT, 'matrix');
-  const [a, b] = ctx.inputs as [Tensor, Tensor];
+  const [a, b] = [ctx.inputs[0]!, ctx.inputs[1]!];
   if (b.dtype !== dt) ctx.fail(`rhs (${b.name}) is ${b.dtype} but matrix (${a.name}) is ${dt}`);
   const lhs = squareShape(ctx, 0, 'matrix');
   const rhs = matrixShape(ctx, 1, 'rhs');
@@ -62,6 +65,19 @@ function solveShape(ctx: ShapeContext): OutputSpec[] {
   const batch = mergeBatch(ctx, lhs.batch, rhs.batch, mismatch);
   const n = mergeDim(ctx, lhs.n, rhs.rows, mismatch);
   return [{ dtype: dt, shape: withBatch(batch, n, rhs.cols) }];
+}
+
+/**
+ * Attr `name` of an op being built (ctx) or built (op), or TF's default for it when the op was
+ * made without it (a GraphDef may leave attrs at their default out; ctx.attr throws on a missing attr).
+ */
+function attrOr<T extends AttrValue>(from: ShapeContext | Operation, name: string, dflt: T): T {
+  if ('hasAttr' in from) return from.hasAttr(name) ? from.getAttr<T>(name) : dflt;
+  try {
+    return from.attr<T>(name);
+  } catch {
+    return dflt;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -129,7 +145,7 @@ registerOp({
   attrs: { T: 'type' },
   shape: (ctx) => {
     const dt = checkDType(ctx, 0, ALL, 'input');
-    const [x, d] = ctx.inputs as [Tensor, Tensor];
+    const [x, d] = [ctx.inputs[0]!, ctx.inputs[1]!];
     if (d.dtype !== dt) ctx.fail(`diagonal (${d.name}) is ${d.dtype} but input (${x.name}) is ${dt}`);
     const { batch, rows, cols } = matrixShape(ctx, 0, 'input');
     if (d.shape !== null && d.shape.length < 1) ctx.fail(`diagonal (${d.name}) must be at least rank 1, got shape ${formatShape(d.shape)}`);
@@ -194,7 +210,7 @@ registerOp({
     const ainv = op.outputs[0]!;
     // TF's _MatrixInverseGrad, -C^H g C^H, holds for adjoint false only: for C = inv(A^H) the
     // gradient is its adjoint, -C g^H C (finite differences agree; TF's formula does not).
-    if (op.getAttr<boolean | undefined>('adjoint')) return [negative(matmul(ainv, matmul(g!, ainv, { adjointA: true })))];
+    if (attrOr(op, 'adjoint', false)) return [negative(matmul(ainv, matmul(g!, ainv, { adjointA: true })))];
     return [negative(matmul(ainv, matmul(g!, ainv, { adjointB: true }), { adjointA: true }))];
   },
 });
@@ -264,7 +280,7 @@ registerOp({
   shape: solveShape,
   grad: (op, [g]) => {
     const a = op.inputs[0]!;
-    const adj = !!op.getAttr<boolean>('adjoint');
+    const adj = attrOr(op, 'adjoint', false);
     const c = op.outputs[0]!;
     const gradB = solve(a, g!, { adjoint: !adj });
     const gradA = adj ? negative(matmul(c, gradB, { adjointB: true })) : negative(matmul(gradB, c, { adjointB: true }));
@@ -279,8 +295,8 @@ registerOp({
   shape: solveShape,
   grad: (op, [g]) => {
     const a = op.inputs[0]!;
-    const adj = !!op.getAttr<boolean>('adjoint');
-    const lower = op.getAttr<boolean | undefined>('lower') ?? true;
+    const adj = attrOr(op, 'adjoint', false);
+    const lower = attrOr(op, 'lower', true);
     const c = op.outputs[0]!;
     const gradB = triangularSolve(a, g!, { lower, adjoint: !adj });
     const gradA = adj ? negative(matmul(c, gradB, { adjointB: true })) : negative(matmul(gradB, c, { adjointB: true }));
@@ -298,7 +314,7 @@ registerOp({
   shape: (ctx) => {
     const dt = checkDType(ctx, 0, FLOAT, 'input');
     const { batch, rows, cols } = matrixShape(ctx, 0, 'input');
-    const k = ctx.attr<boolean | undefined>('full_matrices') ? rows : minDim(rows, cols);
+    const k = attrOr(ctx, 'full_matrices', false) ? rows : minDim(rows, cols);
     return [
       { dtype: dt, shape: withBatch(batch, rows, k) },
       { dtype: dt, shape: withBatch(batch, k, cols) },
@@ -347,7 +363,7 @@ registerOp({
   shape: (ctx) => {
     const dt = checkDType(ctx, 0, FLOAT, 'input');
     const { batch, n } = squareShape(ctx, 0, 'input');
-    const computeV = ctx.attr<boolean | undefined>('compute_v') ?? true;
+    const computeV = attrOr(ctx, 'compute_v', true);
     return [
       { dtype: dt, shape: withBatch(batch, n) },
       { dtype: dt, shape: computeV ? withBatch(batch, n, n) : [0] },
@@ -355,7 +371,7 @@ registerOp({
   },
   grad: (op, [gradE, gradV]) => {
     const e = op.outputs[0]!;
-    const computeV = op.getAttr<boolean | undefined>('compute_v') ?? true;
+    const computeV = attrOr(op, 'compute_v', true);
     let gradA: Tensor;
     if (computeV) {
       const v = op.outputs[1]!;
@@ -380,14 +396,14 @@ registerOp({
     const dt = checkDType(ctx, 0, FLOAT, 'input');
     const { batch, rows, cols } = matrixShape(ctx, 0, 'input');
     const p = minDim(rows, cols);
-    if (!(ctx.attr<boolean | undefined>('compute_uv') ?? true)) {
+    if (!attrOr(ctx, 'compute_uv', true)) {
       return [
         { dtype: dt, shape: withBatch(batch, p) },
         { dtype: dt, shape: [0] },
         { dtype: dt, shape: [0] },
       ];
     }
-    const full = !!ctx.attr<boolean | undefined>('full_matrices');
+    const full = attrOr(ctx, 'full_matrices', false);
     return [
       { dtype: dt, shape: withBatch(batch, p) },
       { dtype: dt, shape: withBatch(batch, rows, full ? rows : p) },
@@ -401,11 +417,11 @@ registerOp({
 function svdGrad(op: Operation, gradS: Tensor, gradUIn: Tensor, gradVIn: Tensor): Tensor[] {
   const a = op.inputs[0]!;
   const gradSMat = diag(gradS);
-  if (!(op.getAttr<boolean | undefined>('compute_uv') ?? true)) {
+  if (!attrOr(op, 'compute_uv', true)) {
     const [, u, v] = svd(a, { computeUv: true });
     return [matmul(u, matmul(gradSMat, v, { adjointB: true }))];
   }
-  const full = !!op.getAttr<boolean | undefined>('full_matrices');
+  const full = attrOr(op, 'full_matrices', false);
   const as = a.shape;
   const mIn = as === null ? null : as[as.length - 2]!;
   const nIn = as === null ? null : as[as.length - 1]!;
@@ -446,4 +462,153 @@ function svdGrad(op: Operation, gradS: Tensor, gradUIn: Tensor, gradVIn: Tensor)
     gradA = add(term1, matmul(matmul(u, sInvMat), term2NoUS));
   }
   return [useAdjoint ? adjoint(gradA) : gradA];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diagonal bands: MatrixDiagV2/V3, MatrixDiagPartV2/V3, MatrixSetDiagV2/V3 (TF 2's tf.linalg.diag
+// with k, num_rows, num_cols, padding_value and align). V2 is V3 with align LEFT_LEFT.
+// Diagonal d of an M x N matrix holds min(M + min(0, d), N + min(0, -d)) elements; a band k =
+// [lower, upper] is stored as rows d = upper..lower of max_diag_len elements, each padded on the
+// side `align` says (for superdiagonals, then subdiagonals).
+
+const ALIGNS = ['LEFT_RIGHT', 'RIGHT_LEFT', 'LEFT_LEFT', 'RIGHT_RIGHT'];
+
+/** The band [lower, upper] from input i (k: a scalar or a vector of 1 or 2), when known. */
+function knownBand(ctx: ShapeContext, i: number): [number, number] | undefined {
+  const t = ctx.inputs[i]!;
+  if (t.shape !== null && t.shape.length > 1) ctx.fail(`k (${t.name}) must be a scalar or a vector, got shape ${formatShape(t.shape)}`);
+  const v = ctx.constValue(i);
+  if (v === undefined) return undefined;
+  const ks = Array.from(v.data as ArrayLike<number>, Number);
+  if (ks.length < 1 || ks.length > 2) ctx.fail(`k must have one or two elements, got ${ks.length}`);
+  const band: [number, number] = [ks[0]!, ks[ks.length - 1]!];
+  if (band[0] > band[1]) ctx.fail(`lower_diag_index ${band[0]} must not be larger than upper_diag_index ${band[1]}`);
+  return band;
+}
+
+function knownScalar(ctx: ShapeContext, i: number): number | undefined {
+  const v = ctx.constValue(i);
+  return v === undefined || v.size !== 1 ? undefined : Number(v.data[0]);
+}
+
+function checkAlign(ctx: ShapeContext): void {
+  if (!ctx.opType.endsWith('V3')) return;
+  const align = attrOr(ctx, 'align', 'RIGHT_LEFT');
+  if (!ALIGNS.includes(align)) ctx.fail(`align must be one of ${ALIGNS.join(', ')}, got '${align}'`);
+}
+
+const maxDiagLen = (rows: Dim, cols: Dim, [lower, upper]: [number, number]): Dim =>
+  rows === null || cols === null ? null : Math.min(rows + Math.min(upper, 0), cols + Math.min(-lower, 0));
+
+function checkBandFits(ctx: ShapeContext, rows: Dim, cols: Dim, [lower, upper]: [number, number]): void {
+  if (rows === null || cols === null || rows === 0 || cols === 0) return;
+  if (!(lower > -rows && upper < cols)) ctx.fail(`the band k = [${lower}, ${upper}] must lie within (-${rows}, ${cols}) for ${rows} x ${cols} matrices`);
+}
+
+function diagPartBandShape(ctx: ShapeContext): OutputSpec[] {
+  const dt = checkDType(ctx, 0, ALL, 'input');
+  checkAlign(ctx);
+  const { batch, rows, cols } = matrixShape(ctx, 0, 'input');
+  const band = knownBand(ctx, 1);
+  if (band === undefined || batch === null) return [{ dtype: dt, shape: null }];
+  checkBandFits(ctx, rows, cols, band);
+  const len = maxDiagLen(rows, cols, band);
+  const n = band[1] - band[0] + 1;
+  return [{ dtype: dt, shape: n > 1 ? [...batch, n, len] : [...batch, len] }];
+}
+
+function diagBandShape(ctx: ShapeContext): OutputSpec[] {
+  const dt = checkDType(ctx, 0, ALL, 'diagonal');
+  checkAlign(ctx);
+  const d = ctx.inputs[0]!;
+  const band = knownBand(ctx, 1);
+  if (band === undefined || d.shape === null) return [{ dtype: dt, shape: null }];
+  const n = band[1] - band[0] + 1;
+  const inner = n > 1 ? 2 : 1;
+  if (d.shape.length < inner) ctx.fail(`diagonal (${d.name}) must be at least rank ${inner} for k = [${band[0]}, ${band[1]}], got shape ${formatShape(d.shape)}`);
+  if (n > 1) mergeDim(ctx, d.shape[d.shape.length - 2]!, n, () => `diagonal (${d.name}) must have ${n} rows, one per diagonal of k = [${band[0]}, ${band[1]}], got shape ${formatShape(d.shape)}`);
+  const len = d.shape[d.shape.length - 1]!;
+  let rows: Dim = knownScalar(ctx, 2) ?? null;
+  let cols: Dim = knownScalar(ctx, 3) ?? null;
+  if (len !== null && rows !== null && cols !== null) [rows, cols] = inferMatrixSize(ctx, len, rows, cols, band);
+  else [rows, cols] = [rows === -1 ? null : rows, cols === -1 ? null : cols];
+  return [{ dtype: dt, shape: [...d.shape.slice(0, -inner), rows, cols] }];
+}
+
+/** TF's num_rows / num_cols of MatrixDiagV2/V3: -1 infers the smallest size that holds the band. */
+function inferMatrixSize(ctx: ShapeContext, len: number, rows: number, cols: number, [lower, upper]: [number, number]): [number, number] {
+  const minRows = len - Math.min(upper, 0);
+  const minCols = len + Math.max(lower, 0);
+  if (rows === -1 && cols === -1) rows = cols = Math.max(minRows, minCols);
+  else if (rows === -1) rows = minRows;
+  else if (cols === -1) cols = minCols;
+  if (rows !== minRows && cols !== minCols) {
+    ctx.fail(`the number of rows or columns (${rows}, ${cols}) is not consistent with k = [${lower}, ${upper}] and diagonals of length ${len}`);
+  }
+  return [rows, cols];
+}
+
+function setDiagBandShape(ctx: ShapeContext): OutputSpec[] {
+  const dt = checkDType(ctx, 0, ALL, 'input');
+  checkAlign(ctx);
+  const [x, d] = [ctx.inputs[0]!, ctx.inputs[1]!];
+  if (d.dtype !== dt) ctx.fail(`diagonal (${d.name}) is ${d.dtype} but input (${x.name}) is ${dt}`);
+  const { batch, rows, cols } = matrixShape(ctx, 0, 'input');
+  const band = knownBand(ctx, 2);
+  if (band === undefined || d.shape === null) return [{ dtype: dt, shape: x.shape }];
+  checkBandFits(ctx, rows, cols, band);
+  const n = band[1] - band[0] + 1;
+  const want = n > 1 ? [n, maxDiagLen(rows, cols, band)] : [maxDiagLen(rows, cols, band)];
+  const mismatch = () => `diagonal ${formatShape(d.shape)} (${d.name}) must be the band k = [${band[0]}, ${band[1]}] of input ${formatShape(x.shape)} (${x.name}): [..., ${want.map(String).join(', ')}]`;
+  if (d.shape.length < want.length) ctx.fail(mismatch());
+  want.forEach((w, j) => mergeDim(ctx, w, d.shape![d.shape!.length - want.length + j]!, mismatch));
+  const merged = mergeBatch(ctx, batch, d.shape.slice(0, -want.length), mismatch);
+  return [{ dtype: dt, shape: withBatch(merged, rows, cols) }];
+}
+
+/** The V2 or V3 op of a band family, with op's k and align. */
+function bandOp(op: Operation, type: string, inputs: Tensor[]): Tensor {
+  const v3 = op.type.endsWith('V3');
+  const attrs: Record<string, string> = { T: inputs[0]!.dtype };
+  if (v3) attrs.align = attrOr(op, 'align', 'RIGHT_LEFT');
+  return op.graph.createOp(`${type}${v3 ? 'V3' : 'V2'}`, inputs, attrs).outputs[0]!;
+}
+
+const scalarOf = (op: Operation, v: number, dtype: DType): Tensor => makeConst(op.graph, NDArray.from(v, dtype));
+
+for (const version of ['V2', 'V3']) {
+  const attrs: Record<string, AttrType> = version === 'V3' ? { T: 'type', align: 'string' } : { T: 'type' };
+  registerOp({
+    type: `MatrixDiag${version}`,
+    inputs: ['diagonal', 'k', 'num_rows', 'num_cols', 'padding_value'],
+    attrs,
+    shape: diagBandShape,
+    // The diagonals' gradient is the band of g; k, sizes and padding get none.
+    grad: (op, [g]) => [bandOp(op, 'MatrixDiagPart', [g!, op.inputs[1]!, zerosLike(op.inputs[4]!)]), null, null, null, null],
+  });
+  registerOp({
+    type: `MatrixDiagPart${version}`,
+    inputs: ['input', 'k', 'padding_value'],
+    attrs,
+    shape: diagPartBandShape,
+    grad: (op, [g]) => {
+      const x = op.inputs[0]!;
+      const s = x.shape;
+      const known = s !== null && s[s.length - 2] !== null && s[s.length - 1] !== null;
+      const gx = known
+        ? bandOp(op, 'MatrixDiag', [g!, op.inputs[1]!, scalarOf(op, s[s.length - 2]!, 'int32'), scalarOf(op, s[s.length - 1]!, 'int32'), zerosLike(op.inputs[2]!)])
+        : bandOp(op, 'MatrixSetDiag', [zerosLike(x), g!, op.inputs[1]!]);
+      return [gx, null, null];
+    },
+  });
+  registerOp({
+    type: `MatrixSetDiag${version}`,
+    inputs: ['input', 'diagonal', 'k'],
+    attrs,
+    shape: setDiagBandShape,
+    grad: (op, [g]) => {
+      const gDiag = bandOp(op, 'MatrixDiagPart', [g!, op.inputs[2]!, scalarOf(op, 0, g!.dtype)]);
+      return [bandOp(op, 'MatrixSetDiag', [g!, zerosLike(gDiag), op.inputs[2]!]), gDiag, null];
+    },
+  });
 }

@@ -189,6 +189,102 @@ describe('matrix diagonals', () => {
   });
 });
 
+// ---- diagonal bands (V3) -----------------------------------------------------------------------
+
+// References written from the formulas of TF's MatrixDiagPartV3 / MatrixDiagV3 / MatrixSetDiagV3
+// documentation, on plain arrays of one matrix.
+const ALIGNS = ['LEFT_RIGHT', 'RIGHT_LEFT', 'LEFT_LEFT', 'RIGHT_RIGHT'] as const;
+type Align = (typeof ALIGNS)[number];
+const diagLen = (d: number, rows: number, cols: number): number => Math.min(cols - Math.max(d, 0), rows + Math.min(d, 0));
+function docOffset(align: Align, d: number, maxLen: number, rows: number, cols: number): number {
+  const right = ((align === 'RIGHT_LEFT' || align === 'RIGHT_RIGHT') && d >= 0) || ((align === 'LEFT_RIGHT' || align === 'RIGHT_RIGHT') && d <= 0);
+  return right ? maxLen - diagLen(d, rows, cols) : 0;
+}
+function refDiagPart(x: M, [k0, k1]: [number, number], align: Align, pad: number): M {
+  const [rows, cols] = [x.length, x[0]!.length];
+  const maxLen = Math.min(rows + Math.min(k1, 0), cols + Math.min(-k0, 0));
+  return Array.from({ length: k1 - k0 + 1 }, (_, m) => {
+    const d = k1 - m;
+    const off = docOffset(align, d, maxLen, rows, cols);
+    return Array.from({ length: maxLen }, (_, n) => {
+      const [y, xx] = [n + Math.max(-d, 0) - off, n + Math.max(d, 0) - off];
+      return y >= 0 && y < rows && xx >= 0 && xx < cols ? x[y]![xx]! : pad;
+    });
+  });
+}
+function refBandInto(base: M, diags: M, [k0, k1]: [number, number], align: Align): M {
+  const [rows, cols] = [base.length, base[0]!.length];
+  const maxLen = diags[0]!.length;
+  return base.map((row, m) =>
+    row.map((v, n) => {
+      const d = n - m;
+      if (d < k0 || d > k1) return v;
+      return diags[k1 - d]![n - Math.max(d, 0) + docOffset(align, d, maxLen, rows, cols)]!;
+    }),
+  );
+}
+
+describe('diagonal bands (MatrixDiagPartV3, MatrixDiagV3, MatrixSetDiagV3)', () => {
+  const bands: [number, number][] = [
+    [-1, 2],
+    [1, 3],
+    [-2, -1],
+    [0, 0],
+    [2, 2],
+  ];
+  for (const align of ALIGNS) {
+    it(`against the documented formulas, align ${align}, bands ${bands.map((b) => `[${b}]`).join(' ')}`, async () => {
+      const x = randomArray([2, 3, 4], { seed: 91 });
+      const outs = await compute([x], (t) =>
+        bands.flatMap((k) => {
+          const part = linalg.diagPart(t!, { k, align, paddingValue: 9 });
+          const zeros = tf.zerosLike(t!);
+          return [part, linalg.diag(part, { k, align, numRows: 3, numCols: 4, paddingValue: -1 }), linalg.setDiag(zeros, part, { k, align })];
+        }),
+      );
+      bands.forEach((k, i) => {
+        const [part, full, set] = outs.slice(3 * i, 3 * i + 3) as [tf.NDArray, tf.NDArray, tf.NDArray];
+        const single = k[0] === k[1];
+        for (let b = 0; b < 2; b++) {
+          const want = refDiagPart(matrixOf(x, b), k, align, 9);
+          const got = single ? [Array.from(part.data as Float32Array).slice(b * want[0]!.length, (b + 1) * want[0]!.length)] : matrixOf(part, b);
+          expectMatrixClose(got, want, 0, `diag_part k=[${k}]`);
+          const filler = (v: number): M => Array.from({ length: 3 }, () => new Array<number>(4).fill(v));
+          expectMatrixClose(matrixOf(full, b), refBandInto(filler(-1), want, k, align), 0, `diag k=[${k}]`);
+          expectMatrixClose(matrixOf(set, b), refBandInto(filler(0), want, k, align), 0, `set_diag k=[${k}]`);
+        }
+      });
+    });
+  }
+
+  it('the documented RIGHT_LEFT example; V1 ops without band options; num_rows/num_cols inferred', async () => {
+    const x = tf.NDArray.from([[[1, 2, 3, 4], [5, 6, 7, 8], [9, 8, 7, 6]], [[5, 4, 3, 2], [1, 2, 3, 4], [5, 6, 7, 8]]], 'int32');
+    const [band, sq, wide] = await compute([x], (t) => [
+      linalg.diagPart(t!, { k: [-1, 2] }),
+      linalg.diag(tf.constant(tf.NDArray.from([[1, 2], [3, 4]], 'int32')), { k: 1 }),
+      linalg.diag(tf.constant(tf.NDArray.from([1, 2], 'int32')), { k: -1, numCols: 3 }),
+    ]);
+    expect(Array.from(band!.data as Int32Array)).toEqual([0, 3, 8, 2, 7, 6, 1, 6, 7, 5, 8, 0, 0, 3, 4, 4, 3, 8, 5, 2, 7, 1, 6, 0]);
+    expect(sq!.shape).toEqual([2, 3, 3]);
+    expect(Array.from(sq!.data as Int32Array)).toEqual([0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0]);
+    expect(wide!.shape).toEqual([3, 3]);
+    expect(Array.from(wide!.data as Int32Array)).toEqual([0, 0, 0, 1, 0, 0, 0, 2, 0]);
+    const g = new tf.Graph();
+    g.asDefault(() => {
+      const p = tf.placeholder('float32', [2, 3, 4], 'p');
+      expect(linalg.diagPart(p).op.type).toBe('MatrixDiagPart');
+      expect(linalg.diagPart(p, { k: [-1, 2] }).op.type).toBe('MatrixDiagPartV3');
+      expect(linalg.diagPart(p, { k: [-1, 2] }).shape).toEqual([2, 4, 3]);
+      expect(linalg.diag(tf.placeholder('float32', [5, 2, 3], 'q'), { k: [0, 1] }).shape).toEqual([5, 3, 3]);
+      expect(linalg.diagPart(p, { k: [1, 1] }).op.getAttr('align')).toBe('RIGHT_LEFT');
+      expect(() => linalg.diagPart(p, { k: [2, 1] })).toThrow(/MatrixDiagPartV3.*must not be larger/);
+      expect(() => linalg.diagPart(p, { k: [-3, 0] })).toThrow(/MatrixDiagPartV3.*must lie within/);
+      expect(() => linalg.setDiag(p, tf.placeholder('float32', [2, 3], 'd'), { k: [0, 1] })).toThrow(/MatrixSetDiagV3.*band/);
+      expect(() => linalg.diag(tf.placeholder('float32', [2, 3], 'e'), { k: [0, 2] })).toThrow(/MatrixDiagV3.*3 rows/);
+    });
+  });
+});
+
 // ---- inverse, determinants, solves -------------------------------------------------------------
 
 describe('inverse and determinants', () => {
@@ -509,9 +605,13 @@ describe('GraphDef round trip', () => {
     expect(gd.node!.find((n) => n.name === 'svd')!.attr!.compute_uv!.b).toBe(false);
     // A GraphDef may omit attrs at their defaults: a triangular solve with neither lower nor adjoint.
     gd.node!.push({ ...tri, name: 'tri_defaults', attr: { T: tri.attr!.T! } });
+    for (const name of ['svd', 'eig']) {
+      const n = gd.node!.find((x) => x.name === name)!;
+      gd.node!.push({ ...n, name: `${name}_defaults`, attr: { T: n.attr!.T! } });
+    }
     const g2 = new tf.Graph();
     const outs = g2.asDefault(() =>
-      tf.importGraphDef(encodeMessage('GraphDef', gd), { returnElements: ['a:0', 'b:0', ...names, 'tri_defaults:0'] }),
+      tf.importGraphDef(encodeMessage('GraphDef', gd), { returnElements: ['a:0', 'b:0', ...names, 'tri_defaults:0', 'svd_defaults:0', 'svd_defaults:2', 'eig_defaults:0', 'eig_defaults:1'] }),
     ) as tf.Tensor[];
     const [a2, b2, ...fetched] = outs;
     const run = async (gr: tf.Graph, fetches: tf.Tensor[], pa: tf.Tensor, pb: tf.Tensor): Promise<tf.NDArray[]> => {
@@ -525,8 +625,14 @@ describe('GraphDef round trip', () => {
     const before = await run(g, names.map((n) => g.getTensorByName(n)), g.getTensorByName('a:0'), g.getTensorByName('b:0'));
     const after = await run(g2, fetched, a2!, b2!);
     before.forEach((x, i) => expectClose(after[i]!, x));
-    const lowerSolve = await compute([a, b], (p, q) => linalg.triangularSolve(p!, q!));
-    expectClose(after[after.length - 1]!, lowerSolve[0]!);
+    // Left out, lower is true, compute_uv and compute_v are true.
+    const [triD, sD, vD, eD, evD] = after.slice(names.length);
+    const [lowerSolve, s, , v, e, ev] = await compute([a, b], (p, q) => [linalg.triangularSolve(p!, q!), ...linalg.svd(p!), ...linalg.eigh(p!)]);
+    expectClose(triD!, lowerSolve!);
+    expectClose(sD!, s!);
+    expect(vD!.shape).toEqual(v!.shape);
+    expectClose(eD!, e!);
+    expect(evD!.shape).toEqual(ev!.shape);
     expect(g2.getOperationByName('import/qr').getAttr('full_matrices')).toBe(true);
   });
 });

@@ -44,21 +44,63 @@ export interface NameOption {
 
 // ---- diagonals (any dtype) ------------------------------------------------------------------------
 
-/** tf.linalg.diag (tf.matrix_diag): [..., N] -> [..., N, N] with the vectors on the diagonals (MatrixDiag). */
-export function diag(diagonal: TensorLike, opts: NameOption = {}): Tensor {
-  return inScope(opts.name ?? 'diag', [diagonal], (g, scope) => createOp(g, 'MatrixDiag', [convertToTensor(diagonal, undefined, 'diagonal')], {}, scope)[0]!);
+/** Which side of its row each diagonal of a band is aligned to: superdiagonals first, then subdiagonals. */
+export type DiagAlign = 'LEFT_RIGHT' | 'RIGHT_LEFT' | 'LEFT_LEFT' | 'RIGHT_RIGHT';
+
+export interface DiagBandOptions {
+  /** A diagonal offset or a band [lower, upper] of them (default 0, the main diagonal). */
+  k?: number | readonly [number, number] | Tensor;
+  /** Default 'RIGHT_LEFT'. */
+  align?: DiagAlign;
+  name?: string;
 }
 
-/** tf.linalg.diag_part (tf.matrix_diag_part): [..., M, N] -> [..., min(M, N)] (MatrixDiagPart). */
-export function diagPart(input: TensorLike, opts: NameOption = {}): Tensor {
-  return inScope(opts.name ?? 'diag_part', [input], (g, scope) => createOp(g, 'MatrixDiagPart', [convertToTensor(input, undefined, 'input')], {}, scope)[0]!);
+/** With any band option given, the V3 op (TF 2's); else the V1 op TF 1.15 emits. */
+function bandAttrs(opts: DiagBandOptions & { numRows?: unknown; numCols?: unknown; paddingValue?: unknown }): { align: string } | undefined {
+  const banded = opts.k !== undefined || opts.align !== undefined || opts.numRows !== undefined || opts.numCols !== undefined || opts.paddingValue !== undefined;
+  return banded ? { align: opts.align ?? 'RIGHT_LEFT' } : undefined;
 }
 
-/** tf.linalg.set_diag (tf.matrix_set_diag): input with its main diagonals replaced (MatrixSetDiag). */
-export function setDiag(input: TensorLike, diagonal: TensorLike, opts: NameOption = {}): Tensor {
+const kInput = (k: DiagBandOptions['k']): Tensor => convertToTensor((k ?? 0) as TensorLike, 'int32', 'k', 'k');
+
+/**
+ * tf.linalg.diag (tf.matrix_diag): [..., N] -> [..., N, N] with the vectors on the diagonals
+ * (MatrixDiag); with k (a band of diagonals, [..., num_diags, max_diag_len]), numRows, numCols,
+ * paddingValue or align, TF 2's MatrixDiagV3.
+ */
+export function diag(diagonal: TensorLike, opts: DiagBandOptions & { numRows?: number | Tensor; numCols?: number | Tensor; paddingValue?: TensorLike } = {}): Tensor {
+  return inScope(opts.name ?? 'diag', [diagonal], (g, scope) => {
+    const d = convertToTensor(diagonal, undefined, 'diagonal');
+    const band = bandAttrs(opts);
+    if (band === undefined) return createOp(g, 'MatrixDiag', [d], {}, scope)[0]!;
+    const size = (v: number | Tensor | undefined, what: string): Tensor => convertToTensor(v ?? -1, 'int32', what, what);
+    const pad = convertToTensor(opts.paddingValue ?? 0, d.dtype, 'padding_value', 'padding_value');
+    return createOp(g, 'MatrixDiagV3', [d, kInput(opts.k), size(opts.numRows, 'num_rows'), size(opts.numCols, 'num_cols'), pad], band, scope)[0]!;
+  });
+}
+
+/**
+ * tf.linalg.diag_part (tf.matrix_diag_part): [..., M, N] -> [..., min(M, N)] (MatrixDiagPart); with
+ * k, paddingValue or align, the band [..., num_diags, max_diag_len] (MatrixDiagPartV3).
+ */
+export function diagPart(input: TensorLike, opts: DiagBandOptions & { paddingValue?: TensorLike } = {}): Tensor {
+  return inScope(opts.name ?? 'diag_part', [input], (g, scope) => {
+    const x = convertToTensor(input, undefined, 'input');
+    const band = bandAttrs(opts);
+    if (band === undefined) return createOp(g, 'MatrixDiagPart', [x], {}, scope)[0]!;
+    const pad = convertToTensor(opts.paddingValue ?? 0, x.dtype, 'padding_value', 'padding_value');
+    return createOp(g, 'MatrixDiagPartV3', [x, kInput(opts.k), pad], band, scope)[0]!;
+  });
+}
+
+/** tf.linalg.set_diag (tf.matrix_set_diag): input with its main diagonals (MatrixSetDiag), or a band of them (MatrixSetDiagV3), replaced. */
+export function setDiag(input: TensorLike, diagonal: TensorLike, opts: DiagBandOptions = {}): Tensor {
   return inScope(opts.name ?? 'set_diag', [input, diagonal], (g, scope) => {
     const x = convertToTensor(input, undefined, 'input');
-    return createOp(g, 'MatrixSetDiag', [x, convertToTensor(diagonal, x.dtype, 'diagonal')], {}, scope)[0]!;
+    const d = convertToTensor(diagonal, x.dtype, 'diagonal');
+    const band = bandAttrs(opts);
+    if (band === undefined) return createOp(g, 'MatrixSetDiag', [x, d], {}, scope)[0]!;
+    return createOp(g, 'MatrixSetDiagV3', [x, d, kInput(opts.k)], band, scope)[0]!;
   });
 }
 

@@ -31,6 +31,12 @@ function separatedSymmetric(x: tf.Tensor): tf.Tensor {
   return tf.add(tf.multiply(symmetric(x), 0.3), tf.constant(tf.NDArray.from([[1, 0, 0], [0, 2.5, 0], [0, 0, 4]], 'float32')));
 }
 
+/** A band op of version V2 (no align attr; no TF1 function builds it) or V3 (through tf.linalg). */
+function bandV2(type: string, inputs: tf.Tensor[]): tf.Tensor {
+  return inputs[0]!.graph.createOp(`${type}V2`, inputs, { T: 'float32' }).outputs[0]!;
+}
+const int32 = (v: number | number[]): tf.Tensor => tf.constant(tf.NDArray.from(v, 'int32'));
+
 export const linalgCases: GradCase[] = [
   { ops: ['MatrixDiag'], name: 'batch of vectors onto diagonals', inputs: [randomArray([2, 3], { seed: 1801 })], build: (x) => linalg.diag(x!) },
   { ops: ['MatrixDiagPart'], name: 'square batch', inputs: [randomArray([2, 3, 3], { seed: 1802 })], build: (x) => linalg.diagPart(x!) },
@@ -40,6 +46,34 @@ export const linalgCases: GradCase[] = [
     name: 'input and diagonal, non-square batch',
     inputs: [randomArray([2, 3, 4], { seed: 1804 }), randomArray([2, 3], { seed: 1805 })],
     build: (x, d) => linalg.setDiag(x!, d!),
+  },
+  {
+    ops: ['MatrixDiagPartV3'],
+    name: 'band [-1, 2], LEFT_RIGHT, padded',
+    inputs: [randomArray([2, 3, 4], { seed: 1840 })],
+    build: (x) => linalg.diagPart(x!, { k: [-1, 2], align: 'LEFT_RIGHT', paddingValue: 5 }),
+  },
+  {
+    ops: ['MatrixDiagV3'],
+    name: 'band [-1, 1] into 3x4 matrices',
+    inputs: [randomArray([2, 3, 3], { seed: 1841 })],
+    build: (d) => linalg.diag(d!, { k: [-1, 1], numRows: 3, numCols: 4 }),
+  },
+  {
+    ops: ['MatrixSetDiagV3'],
+    name: 'band [0, 1], RIGHT_RIGHT, wrt input and diagonals',
+    inputs: [randomArray([2, 3, 3], { seed: 1842 }), randomArray([2, 2, 3], { seed: 1843 })],
+    build: (x, d) => linalg.setDiag(x!, d!, { k: [0, 1], align: 'RIGHT_RIGHT' }),
+  },
+  {
+    ops: ['MatrixDiagPartV2', 'MatrixDiagV2', 'MatrixSetDiagV2'],
+    name: 'V2 ops: band [-1, 1]',
+    inputs: [randomArray([3, 4], { seed: 1844 }), randomArray([3, 3], { seed: 1845 })],
+    build: (x, d) => [
+      bandV2('MatrixDiagPart', [x!, int32([-1, 1]), tf.constant(0, 'float32')]),
+      bandV2('MatrixDiag', [d!, int32([-1, 1]), int32(-1), int32(-1), tf.constant(0, 'float32')]),
+      bandV2('MatrixSetDiag', [x!, d!, int32([-1, 1])]),
+    ],
   },
   { ops: ['Diag'], name: 'rank 2 to rank 4', inputs: [randomArray([2, 3], { seed: 1806 })], build: (x) => linalg.tensorDiag(x!) },
   { ops: ['DiagPart'], name: 'rank 4 to rank 2', inputs: [randomArray([2, 3, 2, 3], { seed: 1807 })], build: (x) => linalg.tensorDiagPart(x!) },

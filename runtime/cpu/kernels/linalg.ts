@@ -105,6 +105,140 @@ registerCpuKernel('DiagPart', ([x], node, _state, outputs) => {
   return [out];
 });
 
+// ---- diagonal bands (MatrixDiagV2/V3, MatrixDiagPartV2/V3, MatrixSetDiagV2/V3) -----------------
+
+/** A band of diagonals k = [lower, upper] and which side each kind of diagonal is aligned to. */
+interface Band {
+  lower: number;
+  upper: number;
+  superLeft: boolean;
+  subLeft: boolean;
+}
+
+function bandOf(node: KernelNode, k: NDArray): Band {
+  const ks = Array.from(k.data as ArrayLike<number>, Number);
+  if (k.rank > 1 || ks.length < 1 || ks.length > 2) fail(node, `k must be a scalar or a vector of one or two elements, got shape ${formatShape(k.shape)}`);
+  const [lower, upper] = [ks[0]!, ks[ks.length - 1]!];
+  if (lower > upper) fail(node, `lower_diag_index ${lower} must not be larger than upper_diag_index ${upper}`);
+  // V2 has no align attr: it aligns every diagonal left.
+  const align = node.type.endsWith('V3') ? (attr<string | undefined>(node, 'align') ?? 'RIGHT_LEFT') : 'LEFT_LEFT';
+  return { lower, upper, superLeft: align.startsWith('LEFT'), subLeft: align.endsWith('LEFT') };
+}
+
+const diagLength = (d: number, rows: number, cols: number): number => Math.min(rows + Math.min(0, d), cols + Math.min(0, -d));
+
+/** The padding before diagonal d's elements in its row of maxLen. */
+function offsetOf(band: Band, d: number, rows: number, cols: number, maxLen: number): number {
+  return (band.superLeft && d >= 0) || (band.subLeft && d <= 0) ? 0 : maxLen - diagLength(d, rows, cols);
+}
+
+/** Checks that the band lies within rows x cols matrices; returns max_diag_len and the number of diagonals. */
+function bandGeometry(node: KernelNode, band: Band, rows: number, cols: number): { maxLen: number; count: number } {
+  if (rows > 0 && cols > 0 && !(band.lower > -rows && band.upper < cols)) {
+    fail(node, `the band k = [${band.lower}, ${band.upper}] must lie within (-${rows}, ${cols}) for ${rows} x ${cols} matrices`);
+  }
+  return { maxLen: Math.min(rows + Math.min(band.upper, 0), cols + Math.min(-band.lower, 0)), count: band.upper - band.lower + 1 };
+}
+
+function scalarOf(node: KernelNode, x: NDArray, what: string): unknown {
+  if (x.size !== 1) fail(node, `${what} must be a scalar, got shape ${formatShape(x.shape)}`);
+  return elements(x)[0];
+}
+
+for (const version of ['V2', 'V3']) {
+  registerCpuKernel(`MatrixDiagPart${version}`, ([x, k, padding], node, _state, outputs) => {
+    const { batch, rows, cols, count } = matrices(node, x!);
+    const band = bandOf(node, k!);
+    const { maxLen, count: diags } = bandGeometry(node, band, rows, cols);
+    const pad = scalarOf(node, padding!, 'padding_value');
+    const out = outputs.alloc(x!.dtype, diags > 1 ? [...batch, diags, maxLen] : [...batch, maxLen]);
+    const src = elements(x!);
+    const dst = elements(out);
+    let o = 0;
+    for (let b = 0; b < count; b++) {
+      for (let r = 0; r < diags; r++) {
+        const d = band.upper - r;
+        const len = diagLength(d, rows, cols);
+        const off = offsetOf(band, d, rows, cols, maxLen);
+        for (let n = 0; n < maxLen; n++, o++) {
+          const j = n - off;
+          dst[o] = j >= 0 && j < len ? src[(b * rows + j + Math.max(0, -d)) * cols + j + Math.max(0, d)] : pad;
+        }
+      }
+    }
+    return [out];
+  });
+
+  registerCpuKernel(`MatrixDiag${version}`, ([diagonal, k, numRows, numCols, padding], node, _state, outputs) => {
+    const band = bandOf(node, k!);
+    const diags = band.upper - band.lower + 1;
+    const inner = diags > 1 ? 2 : 1;
+    const ds = diagonal!.shape;
+    if (ds.length < inner || (diags > 1 && ds[ds.length - 2] !== diags)) {
+      fail(node, `diagonal must be [..., ${diags > 1 ? `${diags}, ` : ''}max_diag_len] for k = [${band.lower}, ${band.upper}], got shape ${formatShape(ds)}`);
+    }
+    const maxLen = ds[ds.length - 1]!;
+    const batch = ds.slice(0, -inner);
+    // TF's num_rows / num_cols: -1 infers the smallest size that holds the band.
+    const minRows = maxLen - Math.min(band.upper, 0);
+    const minCols = maxLen + Math.max(band.lower, 0);
+    let rows = Number(scalarOf(node, numRows!, 'num_rows'));
+    let cols = Number(scalarOf(node, numCols!, 'num_cols'));
+    if (rows === -1 && cols === -1) rows = cols = Math.max(minRows, minCols);
+    else if (rows === -1) rows = minRows;
+    else if (cols === -1) cols = minCols;
+    if (rows !== minRows && cols !== minCols) {
+      fail(node, `the number of rows or columns (${rows}, ${cols}) is not consistent with k = [${band.lower}, ${band.upper}] and diagonals of length ${maxLen}`);
+    }
+    const pad = scalarOf(node, padding!, 'padding_value');
+    const out = outputs.alloc(diagonal!.dtype, [...batch, rows, cols]);
+    const src = elements(diagonal!);
+    const dst = elements(out);
+    const offsets = new Map<number, number>();
+    for (let d = band.lower; d <= band.upper; d++) offsets.set(d, offsetOf(band, d, rows, cols, maxLen));
+    let o = 0;
+    for (let b = 0; b < product(batch); b++) {
+      for (let m = 0; m < rows; m++) {
+        for (let c = 0; c < cols; c++, o++) {
+          const d = c - m;
+          if (d < band.lower || d > band.upper) {
+            dst[o] = pad;
+            continue;
+          }
+          const j = (d >= 0 ? m : c) + offsets.get(d)!;
+          dst[o] = src[(b * diags + band.upper - d) * maxLen + j];
+        }
+      }
+    }
+    return [out];
+  });
+
+  registerCpuKernel(`MatrixSetDiag${version}`, ([x, diagonal, k], node, _state, outputs) => {
+    const { batch, rows, cols, count } = matrices(node, x!);
+    const band = bandOf(node, k!);
+    const { maxLen, count: diags } = bandGeometry(node, band, rows, cols);
+    const want = diags > 1 ? [...batch, diags, maxLen] : [...batch, maxLen];
+    if (diagonal!.shape.join(',') !== want.join(',')) {
+      fail(node, `diagonal must have shape ${formatShape(want)} for input of shape ${formatShape(x!.shape)} and k = [${band.lower}, ${band.upper}], got ${formatShape(diagonal!.shape)}`);
+    }
+    const out = outputs.alloc(x!.dtype, x!.shape);
+    const src = elements(x!);
+    const diag = elements(diagonal!);
+    const dst = elements(out);
+    for (let i = 0; i < x!.size; i++) dst[i] = src[i];
+    for (let b = 0; b < count; b++) {
+      for (let r = 0; r < diags; r++) {
+        const d = band.upper - r;
+        const off = offsetOf(band, d, rows, cols, maxLen);
+        for (let j = 0; j < diagLength(d, rows, cols); j++) {
+          dst[(b * rows + j + Math.max(0, -d)) * cols + j + Math.max(0, d)] = diag[(b * diags + r) * maxLen + j + off];
+        }
+      }
+    }
+    return [out];
+  });
+}
+
 // ---- LU: inverse, determinants, solve ----------------------------------------------------------
 
 interface LU {
