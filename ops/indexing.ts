@@ -269,6 +269,8 @@ function mirrorShape(ctx: ShapeContext, of: typeof mirrorPadShape): OutputSpec[]
 registerOp({
   type: 'MirrorPad',
   inputs: ['input', 'paddings'],
+  // Zero paddings: the same shape, and the input itself.
+  identityWhenSameShape: true,
   attrs: { T: 'type', Tpaddings: 'type', mode: 'string' },
   shape: (ctx) => mirrorShape(ctx, mirrorPadShape),
   grad: (op, [g]) => [I.mirrorPadGrad(g!, op.inputs[1]!, op.getAttr('mode')), null],
@@ -277,6 +279,7 @@ registerOp({
 registerOp({
   type: 'MirrorPadGrad',
   inputs: ['input', 'paddings'],
+  identityWhenSameShape: true,
   attrs: { T: 'type', Tpaddings: 'type', mode: 'string' },
   shape: (ctx) => mirrorShape(ctx, mirrorPadGradShape),
   grad: (op, [g]) => [I.mirrorPad(g!, op.inputs[1]!, op.getAttr('mode')), null],
@@ -302,6 +305,8 @@ function spaceBatchShape(ctx: ShapeContext, what: 'paddings' | 'crops', of: type
 registerOp({
   type: 'SpaceToBatchND',
   inputs: ['input', 'block_shape', 'paddings'],
+  // The same shape takes blocks of 1 and no padding: the input itself.
+  identityWhenSameShape: true,
   attrs: { T: 'type', Tblock_shape: 'type', Tpaddings: 'type' },
   shape: (ctx) => spaceBatchShape(ctx, 'paddings', spaceToBatchShape),
   grad: (op, [g]) => [I.batchToSpaceNd(g!, op.inputs[1]!, op.inputs[2]!), null, null],
@@ -310,6 +315,7 @@ registerOp({
 registerOp({
   type: 'BatchToSpaceND',
   inputs: ['input', 'block_shape', 'crops'],
+  identityWhenSameShape: true,
   attrs: { T: 'type', Tblock_shape: 'type', Tcrops: 'type' },
   shape: (ctx) => spaceBatchShape(ctx, 'crops', batchToSpaceShape),
   grad: (op, [g]) => [I.spaceToBatchNd(g!, op.inputs[1]!, op.inputs[2]!), null, null],

@@ -190,6 +190,18 @@ describe('MirrorPad', () => {
     await expect(runWith([x, int32([0, 0, 0, 0, 0, 2], [3, 2])], (a, p) => I.mirrorPad(a, p, 'REFLECT'))).rejects.toThrow(/minus 1/);
   });
 
+  it('zero paddings and unit blocks give the input back (the passes drop them as identities)', async () => {
+    const x = arr([2, 3]);
+    const g = new tf.Graph();
+    const [y, p] = g.asDefault(() => {
+      const p = tf.placeholder('float32', [2, 3], 'x');
+      const four = tf.reshape(p, [1, 2, 3, 1]);
+      const moved = I.batchToSpaceNd(I.spaceToBatchNd(four, [1, 1], [[0, 0], [0, 0]]), [1, 1], [[0, 0], [0, 0]]);
+      return [I.mirrorPadGrad(I.pad(tf.reshape(moved, [2, 3]), [[0, 0], [0, 0]], 'REFLECT'), [[0, 0], [0, 0]], 'SYMMETRIC'), p] as const;
+    });
+    expectClose(await run(y, [[p, x]], g), x);
+  });
+
   it('MirrorPadGrad sums padded positions onto what they mirror (the adjoint of MirrorPad)', async () => {
     const x = arr([3, 4], 'float32', 12);
     for (const mode of ['REFLECT', 'SYMMETRIC'] as const) {
