@@ -347,6 +347,19 @@ describe('ImageProjectiveTransformV2 / V3', () => {
     }
   }
 
+  it('int32 images give int32 results: the float result truncated', async () => {
+    const xi = randomArray([2, 5, 6, 2], { seed: 63, min: -40, max: 40, dtype: 'int32' });
+    const xf = new tf.NDArray(Float32Array.from(xi.data as Int32Array), xi.shape);
+    for (const interpolation of ['NEAREST', 'BILINEAR'] as const) {
+      const [yi, yf] = await runWith([xi, xf, T], (a, b, ti) => [
+        image.transform(a!, ti!, { interpolation, fillMode: 'REFLECT' }),
+        image.transform(b!, ti!, { interpolation, fillMode: 'REFLECT' }),
+      ]);
+      expect(yi!.dtype).toBe('int32');
+      expect(ints(yi!)).toEqual(Array.from(yf!.data as Float32Array, (v) => Math.trunc(v) + 0));
+    }
+  });
+
   it('one transform row serves every image; 3-D images', async () => {
     const t = await tfjs();
     const x = randomArray([4, 5, 3], { seed: 62 });

@@ -426,7 +426,8 @@ function transformKernel(images: NDArray, transforms: NDArray, outputShape: NDAr
   const out = outputs.alloc(images.dtype, [N, OH, OW, C]);
   const src = values(images);
   const dst = out.data as Float32Array | Int32Array;
-  const asOut = images.dtype === 'int64' ? (v: number) => BigInt(Math.trunc(v)) : images.dtype === 'int32' ? Math.trunc : (v: number) => v;
+  // TF computes in float and casts (truncating) to the image dtype.
+  const asOut = images.dtype === 'int64' ? (v: number) => BigInt(Math.trunc(f(v))) : images.dtype === 'int32' ? (v: number) => Math.trunc(f(v)) : (v: number) => v;
   const put = (o: number, v: number): void => {
     (dst as unknown as { [i: number]: number | bigint })[o] = asOut(v);
   };

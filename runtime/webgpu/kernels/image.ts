@@ -2,9 +2,9 @@
 // (TF's coordinate rules: which input rows and columns each output one reads, with what weight), so
 // every output element gathers; the gradients gather too, through the inverse tables (for each
 // input row, the output rows that read it and their weights), with no atomics. Crop-and-resize
-// computes its sampling points on the GPU from the boxes. Non-max suppression, the crop-and-resize
-// gradients and the projective transforms run on the host (no kernel here). Registered on import
-// by kernels/index.ts.
+// and the projective transforms compute their sampling points on the GPU. Non-max suppression
+// (sequential, data-dependent output length) and the crop-and-resize gradients (scatters over
+// boxes) run on the host: no kernel here. Registered on import by kernels/index.ts.
 import type { DType } from '../../../src/core/dtypes.js';
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 import { NDArray } from '../../../src/core/ndarray.js';
@@ -256,3 +256,90 @@ registerGpuKernel(
   },
   { hostInputs: [3] },
 );
+
+// ---- projective transforms (TF's ProjectiveGenerator) ----
+
+/** WGSL body of fn mapc(c: f32, len: f32) -> f32: TF's MapCoordinate for a fill mode. */
+function mapCoordinateWgsl(mode: string): string {
+  switch (mode) {
+    case 'REFLECT':
+      return `var v = c;
+  if (v < 0.0) {
+    if (len <= 1.0) { v = 0.0; } else {
+      let sz2 = 2.0 * len;
+      if (v < sz2) { v = sz2 * trunc(-v / sz2) + v; }
+      v = select(-v - 1.0, v + sz2, v < -len);
+    }
+  } else if (v > len - 1.0) {
+    if (len <= 1.0) { v = 0.0; } else {
+      let sz2 = 2.0 * len;
+      v = v - sz2 * trunc(v / sz2);
+      if (v >= len) { v = sz2 - v - 1.0; }
+    }
+  }
+  return clamp(v, 0.0, len - 1.0);`;
+    case 'WRAP':
+      return `var v = c;
+  if (v < 0.0) {
+    if (len <= 1.0) { v = 0.0; } else { v = v + len * (trunc(-v / (len - 1.0)) + 1.0); }
+  } else if (v > len - 1.0) {
+    if (len <= 1.0) { v = 0.0; } else { v = v - len * trunc(v / (len - 1.0)); }
+  }
+  return clamp(v, 0.0, len - 1.0);`;
+    case 'NEAREST':
+      return 'return clamp(c, 0.0, len - 1.0);';
+    default:
+      return 'return c;';
+  }
+}
+
+function transformKernel(ctx: KernelCtx, [images, transforms, , fillValue]: GpuTensor[]): GpuTensor[] {
+  const [N, H, W, C] = dims4(images!, 'Input images');
+  const ts = transforms!.shape;
+  if (ts.length !== 2 || ts[1] !== 8 || (ts[0] !== 1 && ts[0] !== N)) {
+    throw new InvalidArgumentError(`Input transform should be num_images x 8 or 1 x 8, got shape ${formatShape(ts)}`);
+  }
+  const [OH, OW] = size2(ctx, 2, 'output_shape');
+  if (!(OH > 0 && OW > 0)) throw new InvalidArgumentError(`output_shape must be positive, got [${OH}, ${OW}]`);
+  const d = images!.dtype;
+  const out = ctx.output(0, d, [N, OH, OW, C]);
+  if (out.size === 0) return [out];
+  const nearest = ctx.node.attrs.interpolation === 'NEAREST';
+  const fill = fillValue ? 'in2[0]' : '0.0';
+  const write = (v: string): string => (d === 'float32' ? `out0[i] = ${v};` : d === 'int64' ? `{ let q = i32(${v}); out0[i] = vec2<i32>(q, select(0, -1, q < 0)); }` : `out0[i] = i32(${v});`);
+  // Round half away from zero, as C's round.
+  const round = (v: string) => `(sign(${v}) * floor(abs(${v}) + 0.5))`;
+  const sample = nearest
+    ? `let v = rd(${round('iy')}, ${round('ix')});`
+    : `let y0 = floor(iy); let x0 = floor(ix);
+  let top = (x0 + 1.0 - ix) * rd(y0, x0) + (ix - x0) * rd(y0, x0 + 1.0);
+  let bottom = (x0 + 1.0 - ix) * rd(y0 + 1.0, x0) + (ix - x0) * rd(y0 + 1.0, x0 + 1.0);
+  let v = (y0 + 1.0 - iy) * top + (iy - y0) * bottom;`;
+  const inputs = fillValue ? [images!, transforms!, fillValue] : [images!, transforms!];
+  const decls = `${bindings(inputs.map((t) => t.dtype), [d])}
+fn mapc(c: f32, len: f32) -> f32 {
+  ${mapCoordinateWgsl((ctx.node.attrs.fill_mode as string | undefined) ?? 'CONSTANT')}
+}
+var<private> base: u32;
+var<private> fillv: f32;
+fn rd(y: f32, x: f32) -> f32 {
+  if (y < 0.0 || y >= ${f32(H)} || x < 0.0 || x >= ${f32(W)}) { return fillv; }
+  return ${asF32(d, 'in0', `base + (u32(y) * ${u(W)} + u32(x)) * ${u(C)}`)};
+}`;
+  const body = `${pixelCoords(OH, OW, C)}
+  fillv = ${fill};
+  base = b * ${u(H * W * C)} + c;
+  let r = ${ts[0] === 1 ? '0u' : 'b * 8u'};
+  let fx = f32(x); let fy = f32(y);
+  let proj = in1[r + 6u] * fx + in1[r + 7u] * fy + 1.0;
+  if (proj == 0.0) { ${write('fillv')} return; }
+  let ix = mapc((in1[r] * fx + in1[r + 1u] * fy + in1[r + 2u]) / proj, ${f32(W)});
+  let iy = mapc((in1[r + 3u] * fx + in1[r + 4u] * fy + in1[r + 5u]) / proj, ${f32(H)});
+  ${sample}
+  ${write('v')}`;
+  ctx.dispatch(perElement(out.size, decls, body, `${ctx.node.type} ${ctx.node.name}`), inputs, [out]);
+  return [out];
+}
+
+registerGpuKernel('ImageProjectiveTransformV2', transformKernel, { hostInputs: [2] });
+registerGpuKernel('ImageProjectiveTransformV3', transformKernel, { hostInputs: [2] });
