@@ -7,6 +7,7 @@ import { NDArray } from '../src/core/ndarray.js';
 import { formatShape, isFullyDefined, mergeShapes, type Dim, type Shape } from '../src/core/shape.js';
 import * as A from '../src/api/array.js';
 import { constant } from '../src/api/core.js';
+import { IndexedSlices } from '../src/api/indexed_slices.js';
 import { floorMod, greaterEqual, logicalAnd, maximum, reduceSum, subtract, where } from '../src/api/math.js';
 import { registerOp, type AbstractValue, type GradFn, type OutputSpec, type ShapeContext } from './registry.js';
 import { checkDType } from './util.js';
@@ -844,8 +845,10 @@ registerOp({
       : A.concat([A.slice(pShape, [0], [axis]), [-1], A.slice(pShape, [axis + 1], [-1])], 0);
     const values = A.reshape(g!, valuesShape);
     const flatIdx = indices.rank === 1 ? indices : A.reshape(indices, [-1]);
+    // As TF: along axis 0 the gradient is the gathered rows and their indices (an embedding's
+    // gradient touches only the rows looked up); tf.gradients sums them into place unless asked not to.
+    if (axis === 0) return [new IndexedSlices(values, flatIdx, pShape), null, null];
     const numSegments = staticShape ? ps[axis]! : A.gather(pShape, axis);
-    if (axis === 0) return [A.unsortedSegmentSum(values, flatIdx, numSegments), null, null];
     const perm = [axis, ...rangeArr(0, axis), ...rangeArr(axis + 1, pRank!)];
     const summed = A.unsortedSegmentSum(A.transpose(values, perm), flatIdx, numSegments);
     return [A.transpose(summed, invertPerm(perm)), null, null];

@@ -2,6 +2,7 @@ import { isInteger, type DType } from '../src/core/dtypes.js';
 import { NDArray } from '../src/core/ndarray.js';
 import type { Dim, Shape } from '../src/core/shape.js';
 import type { Operation, Tensor } from '../src/graph.js';
+import type { IndexedSlices } from '../src/api/indexed_slices.js';
 import { numbersOf } from './semantics/array.js';
 
 /** TensorFlow AttrValue kinds, as named in OpDef (used for GraphDef export). */
@@ -62,8 +63,11 @@ export interface ShapeContext {
   fail(message: string): never;
 }
 
-/** Gradient function: given the op and the gradients of its outputs, builds the gradients of its inputs. */
-export type GradFn = (op: Operation, grads: (Tensor | null)[]) => (Tensor | null)[];
+/**
+ * Gradient function: given the op and the gradients of its outputs, builds the gradients of its
+ * inputs. An input's gradient may be IndexedSlices when it touches only some rows (GatherV2's params).
+ */
+export type GradFn = (op: Operation, grads: (Tensor | null)[]) => (Tensor | IndexedSlices | null)[];
 
 export interface OpDef {
   /** TensorFlow op name, e.g. 'MatMul'. */

@@ -4,13 +4,32 @@ import { getDefaultGraph, Tensor, type Graph } from './graph.js';
 import { NDArray, type NestedArray } from './core/ndarray.js';
 
 /** Anything that can stand where a tensor is expected (TF1's convert_to_tensor). */
-export type TensorLike = Tensor | VariableLike | NDArray | NestedArray | TypedArray;
+export type TensorLike = Tensor | VariableLike | IndexedSlicesLike | NDArray | NestedArray | TypedArray;
 
 /** Marker interface for Variable, which lives in variables.ts (avoids an import cycle). */
 export interface VariableLike {
   readonly isVariable: true;
   value(): Tensor;
   readonly dtype: DType;
+}
+
+/**
+ * Marker interface for IndexedSlices (src/api/indexed_slices.ts), a gradient holding only some rows
+ * of a tensor. Ops given one use its dense value, as TF converts one (tf.multiply(grad, 0.5)).
+ */
+export interface IndexedSlicesLike {
+  readonly isIndexedSlices: true;
+  readonly values: Tensor;
+  readonly indices: Tensor;
+  readonly denseShape: Tensor | null;
+  /** The dense tensor: the rows summed into place. */
+  toDense(): Tensor;
+  /** One IndexedSlices with the rows of this and `others` (gradients of one tensor added up). */
+  concat(others: readonly IndexedSlicesLike[]): IndexedSlicesLike;
+}
+
+export function isIndexedSlicesLike(x: unknown): x is IndexedSlicesLike {
+  return typeof x === 'object' && x !== null && (x as { isIndexedSlices?: unknown }).isIndexedSlices === true;
 }
 
 export function isVariableLike(x: unknown): x is VariableLike {
@@ -45,6 +64,13 @@ export function convertToTensor(value: TensorLike, dtype?: DType, name = 'Const'
       throw new InvalidArgumentError(
         `Tensor conversion requested dtype ${dtype} for ${what}, but got Tensor ${value.name} with dtype ${value.dtype}`,
       );
+    }
+    return value;
+  }
+  if (isIndexedSlicesLike(value)) value = value.toDense();
+  if (value instanceof Tensor) {
+    if (dtype && value.dtype !== dtype) {
+      throw new InvalidArgumentError(`Tensor conversion requested dtype ${dtype} for ${what}, but got IndexedSlices of ${value.name} with dtype ${value.dtype}`);
     }
     return value;
   }

@@ -1,8 +1,9 @@
 import { isFloat, type DType } from './core/dtypes.js';
-import { convertToTensor, isVariableLike, type TensorLike, type VariableLike } from './convert.js';
+import { convertToTensor, isIndexedSlicesLike, isVariableLike, type IndexedSlicesLike, type TensorLike, type VariableLike } from './convert.js';
 import { InvalidArgumentError, NotFoundError } from './core/errors.js';
 import { getDefaultGraph, topologicalOrder, type Graph, Operation, Tensor } from './graph.js';
 import { formatShape, shapesCompatible } from './core/shape.js';
+import type { IndexedSlices } from './api/indexed_slices.js';
 
 /** Hooks to API functions the engine needs (set by api modules; avoids an import cycle). */
 export const gradHooks: {
@@ -20,13 +21,23 @@ export interface GradientsOptions {
    * (a FuncGraph) differentiating the forward body, whose tensors it captures.
    */
   buildIn?: Graph;
+  /**
+   * Return TF's IndexedSlices where the gradient touches only some rows (tf.gather's params, an
+   * embedding), as TF1 does. Off by default: the results are then all Tensors (the slices summed
+   * into place), which TypeScript callers can use without narrowing. Optimizers ask for slices.
+   */
+  sparse?: boolean;
 }
+
+export type Gradient = Tensor | IndexedSlices;
 
 /**
  * Tensors gradients flow through: floats, and variants (tensor lists: a TensorArray's gradient is a
  * list of its elements' gradients).
  */
 export const carriesGradient = (d: DType): boolean => isFloat(d) || d === 'variant';
+
+const dense = (g: Gradient): Tensor => (isIndexedSlicesLike(g) ? g.toDense() : g);
 
 function asTensor(x: Tensor | VariableLike): Tensor {
   // A variable's gradient is the gradient of the value ops read (its `read` snapshot); TF1 uses the
@@ -42,9 +53,21 @@ function asTensor(x: Tensor | VariableLike): Tensor {
 export function gradients(
   ys: Tensor | readonly Tensor[],
   xs: Tensor | VariableLike | readonly (Tensor | VariableLike)[],
+  gradYs: TensorLike | null | readonly (TensorLike | null)[] | undefined,
+  opts: GradientsOptions & { sparse: true },
+): (Gradient | null)[];
+export function gradients(
+  ys: Tensor | readonly Tensor[],
+  xs: Tensor | VariableLike | readonly (Tensor | VariableLike)[],
+  gradYs?: TensorLike | null | readonly (TensorLike | null)[],
+  opts?: GradientsOptions,
+): (Tensor | null)[];
+export function gradients(
+  ys: Tensor | readonly Tensor[],
+  xs: Tensor | VariableLike | readonly (Tensor | VariableLike)[],
   gradYs?: TensorLike | null | readonly (TensorLike | null)[],
   opts: GradientsOptions = {},
-): (Tensor | null)[] {
+): (Gradient | null)[] {
   const yList = Array.isArray(ys) ? [...(ys as Tensor[])] : [ys as Tensor];
   const xList = (Array.isArray(xs) ? [...(xs as (Tensor | VariableLike)[])] : [xs as Tensor | VariableLike]).map(asTensor);
   const gyList: (TensorLike | null)[] =
@@ -76,8 +99,8 @@ export function gradients(
         for (const t of op.inputs) if (reached.has(t.op)) back.push(t.op);
       }
 
-      const pending = new Map<Tensor, Tensor[]>();
-      const addGrad = (t: Tensor, grad: Tensor): void => {
+      const pending = new Map<Tensor, Gradient[]>();
+      const addGrad = (t: Tensor, grad: Gradient): void => {
         const l = pending.get(t);
         if (l) l.push(grad);
         else pending.set(t, [grad]);
@@ -96,13 +119,19 @@ export function gradients(
         }
       });
 
-      const aggregated = new Map<Tensor, Tensor>();
-      const aggregate = (t: Tensor): Tensor | null => {
+      // Several gradients of one tensor: slices stay slices (rows concatenated), anything else is summed densely.
+      const aggregated = new Map<Tensor, Gradient>();
+      const aggregate = (t: Tensor): Gradient | null => {
         const done = aggregated.get(t);
         if (done) return done;
         const l = pending.get(t);
         if (!l || l.length === 0) return null;
-        const sum = l.length === 1 ? l[0]! : gradHooks.addN!(l);
+        const sum =
+          l.length === 1
+            ? l[0]!
+            : l.every(isIndexedSlicesLike)
+              ? (l[0] as IndexedSlices).concat(l.slice(1) as IndexedSlicesLike[])
+              : gradHooks.addN!(l.map(dense));
         aggregated.set(t, sum);
         return sum;
       };
@@ -112,13 +141,21 @@ export function gradients(
         if (stopOps.has(op)) continue;
         const hasGrad = op.outputs.some((t) => pending.has(t));
         if (!hasGrad) continue;
-        const outGrads = op.outputs.map((t) => (carriesGradient(t.dtype) ? aggregate(t) : null));
-        if (outGrads.every((x) => x === null)) continue;
+        const aggregatedGrads = op.outputs.map((t) => (carriesGradient(t.dtype) ? aggregate(t) : null));
+        if (aggregatedGrads.every((x) => x === null)) continue;
         const def = op.def;
         if (def?.grad === null) continue;
         if (!def || def.grad === undefined) {
           throw new NotFoundError(`No gradient defined for operation '${op.name}' (op type: ${op.type})`, op.name);
         }
+        // An x's own producer (a variable's read) passes nothing further back: no input of it is on a path.
+        if (!op.inputs.some((t) => reached.has(t.op))) continue;
+        // Slices pass through ops that forward their input; other ops get them summed into place.
+        if (def.forwardsInput && isIndexedSlicesLike(aggregatedGrads[0]) && reached.has(op.inputs[0]!.op)) {
+          addGrad(op.inputs[0]!, aggregatedGrads[0]);
+          continue;
+        }
+        const outGrads = aggregatedGrads.map((x) => (x === null ? null : dense(x)));
         // As in TF, a float output without a gradient gets zeros, so grad functions of
         // multi-output ops (Split, Unpack) see a tensor for each float output.
         const inGrads = g.nameScope(`${op.name}_grad`, () =>
@@ -144,7 +181,7 @@ export function gradients(
 
       return xList.map((x) => {
         const gx = carriesGradient(x.dtype) ? aggregate(x) : null;
-        if (gx) return gx;
+        if (gx) return opts.sparse ? gx : dense(gx);
         return opts.unconnectedGradients === 'zero' ? gradHooks.zerosLike!(x) : null;
       });
     }),

@@ -32,6 +32,14 @@ export {
   assign,
   assignAdd,
   assignSub,
+  scatterUpdate,
+  scatterAdd,
+  scatterSub,
+  scatterMul,
+  scatterDiv,
+  scatterMin,
+  scatterMax,
+  type ScatterOptions,
   globalVariables,
   allVariables,
   trainableVariables,
@@ -40,7 +48,8 @@ export {
   localVariablesInitializer,
   variablesInitializer,
 } from './variables.js';
-export { gradients, type GradientsOptions } from './gradients.js';
+export { gradients, type GradientsOptions, type Gradient } from './gradients.js';
+export { IndexedSlices } from './api/indexed_slices.js';
 export * from './api/core.js';
 export * from './api/math.js';
 export * from './api/array.js';

@@ -1,4 +1,5 @@
 import { CpuBackend, evaluateOnCpu } from '../runtime/cpu/backend.js';
+import { IndexedSlices } from './api/indexed_slices.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import type { Backend, RuntimeState } from '../runtime/backend.js';
 import { cancelled, type Plan } from '../runtime/plan.js';
@@ -24,11 +25,20 @@ export type Fetches = FetchElement | readonly unknown[] | { readonly [k: string]
 /** Depth - 1, to bound FetchResult on recursive structure types (RNNState nests itself). */
 type Shallower = [never, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 
+/** A fetched IndexedSlices (TF's IndexedSlicesValue): its rows, their indices and the dense shape. */
+export interface IndexedSlicesValue {
+  values: NDArray;
+  indices: NDArray;
+  denseShape: NDArray | null;
+}
+
 /** Result structure mirroring the fetches: NDArray for tensors, null for operations. */
 export type FetchResult<F, D extends number = 12> = [D] extends [never]
   ? unknown
   : F extends Operation
     ? null
+    : F extends IndexedSlices
+      ? IndexedSlicesValue
     : F extends Tensor | VariableLike
       ? NDArray
       : F extends string
@@ -267,6 +277,10 @@ export class Session {
     if (Array.isArray(f)) {
       const parts = f.map((x) => this.flattenFetches(x as Fetches, flat, index));
       return (get) => parts.map((p) => p(get));
+    }
+    if (f instanceof IndexedSlices) {
+      const parts = [f.values, f.indices, f.denseShape].map((t) => (t ? this.flattenFetches(t, flat, index) : () => null));
+      return (get) => ({ values: parts[0]!(get), indices: parts[1]!(get), denseShape: parts[2]!(get) });
     }
     if (typeof f === 'object' && f !== null && !(f instanceof Tensor) && !(f instanceof Operation) && !isVariableLike(f)) {
       const entries = Object.entries(f as Record<string, Fetches>).map(

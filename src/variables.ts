@@ -147,6 +147,33 @@ export function assignSub(ref: Variable | Tensor, value: TensorLike, opts: { nam
   return graphOf([r]).createOp('AssignSub', [r, v], { T: r.dtype, use_locking: false }, { name: opts.name ?? 'AssignSub' }).outputs[0]!;
 }
 
+export interface ScatterOptions {
+  useLocking?: boolean;
+  name?: string;
+}
+
+/** TF1's tf.scatter_update / scatter_add / ...: updates rows `indices` of a variable in place, returns the variable's new value. */
+function scatter(type: string, ref: Variable | Tensor, indices: TensorLike, updates: TensorLike, opts: ScatterOptions): Tensor {
+  const r = refOf(ref, type);
+  const i = convertToTensor(indices, typeof indices === 'number' || Array.isArray(indices) ? 'int32' : undefined, 'indices');
+  const u = convertToTensor(updates, r.dtype, 'updates');
+  return graphOf([r]).createOp(type, [r, i, u], { T: r.dtype, Tindices: i.dtype, use_locking: opts.useLocking ?? true }, { name: opts.name ?? type }).outputs[0]!;
+}
+export const scatterUpdate = (ref: Variable | Tensor, indices: TensorLike, updates: TensorLike, opts: ScatterOptions = {}): Tensor =>
+  scatter('ScatterUpdate', ref, indices, updates, opts);
+export const scatterAdd = (ref: Variable | Tensor, indices: TensorLike, updates: TensorLike, opts: ScatterOptions = {}): Tensor =>
+  scatter('ScatterAdd', ref, indices, updates, { useLocking: false, ...opts });
+export const scatterSub = (ref: Variable | Tensor, indices: TensorLike, updates: TensorLike, opts: ScatterOptions = {}): Tensor =>
+  scatter('ScatterSub', ref, indices, updates, { useLocking: false, ...opts });
+export const scatterMul = (ref: Variable | Tensor, indices: TensorLike, updates: TensorLike, opts: ScatterOptions = {}): Tensor =>
+  scatter('ScatterMul', ref, indices, updates, { useLocking: false, ...opts });
+export const scatterDiv = (ref: Variable | Tensor, indices: TensorLike, updates: TensorLike, opts: ScatterOptions = {}): Tensor =>
+  scatter('ScatterDiv', ref, indices, updates, { useLocking: false, ...opts });
+export const scatterMin = (ref: Variable | Tensor, indices: TensorLike, updates: TensorLike, opts: ScatterOptions = {}): Tensor =>
+  scatter('ScatterMin', ref, indices, updates, { useLocking: false, ...opts });
+export const scatterMax = (ref: Variable | Tensor, indices: TensorLike, updates: TensorLike, opts: ScatterOptions = {}): Tensor =>
+  scatter('ScatterMax', ref, indices, updates, { useLocking: false, ...opts });
+
 export function globalVariables(scope?: string): Variable[] {
   return getDefaultGraph().getCollection<Variable>(GraphKeys.GLOBAL_VARIABLES, scope);
 }

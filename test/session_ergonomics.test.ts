@@ -279,7 +279,7 @@ describe('variables and training', () => {
     expect(grads[0]![1]).toBe(v);
     const sess = track(new tf.Session({ graph: g }));
     await sess.run(g.asDefault(() => tf.globalVariablesInitializer()));
-    expect((await sess.run(grads[0]![0]!)).toArray()).toEqual([1, 1]);
+    expect((await sess.run(grads[0]![0] as tf.Tensor)).toArray()).toEqual([1, 1]);
     await sess.run(train);
     await sess.run(train);
     // momentum: accum 1 then 1.9; v -= 0.1 * accum

@@ -65,3 +65,43 @@ export const APPLY_OPS: readonly ApplyOpSpec[] = [
     attrs: { T: 'type', use_locking: 'bool', update_slots: 'bool' },
   },
 ];
+
+/** TF's Scatter* ops on a variable: ref[indices[k], ...] = combine(ref[indices[k], ...], updates[k, ...]), rows in order. */
+export const SCATTER_OPS: Readonly<Record<string, 'update' | 'add' | 'sub' | 'mul' | 'div' | 'min' | 'max'>> = {
+  ScatterUpdate: 'update',
+  ScatterAdd: 'add',
+  ScatterSub: 'sub',
+  ScatterMul: 'mul',
+  ScatterDiv: 'div',
+  ScatterMin: 'min',
+  ScatterMax: 'max',
+};
+
+/**
+ * The sparse forms of the update ops (TF's SparseApply*): the dense op's inputs with `indices` right
+ * after `grad`; they update only the rows of the variable and its slots that `indices` names, with
+ * the dense formula, row k of grad going to row indices[k]. TF's optimizers sum the rows of repeated
+ * indices first, so each row is updated once.
+ */
+export interface SparseApplyOpSpec extends ApplyOpSpec {
+  /** The dense op whose formula it applies. */
+  dense: string;
+  /** Index of the indices input. */
+  indices: number;
+}
+
+export const SPARSE_APPLY_OPS: readonly SparseApplyOpSpec[] = ['ApplyMomentum', 'ApplyRMSProp', 'ApplyCenteredRMSProp', 'ApplyAdagrad'].map((dense) => {
+  const d = APPLY_OPS.find((s) => s.type === dense)!;
+  const at = d.grad + 1;
+  const shift = (i: number): number => (i >= at ? i + 1 : i);
+  return {
+    type: `Sparse${dense}`,
+    dense,
+    inputs: [...d.inputs.slice(0, at), 'indices', ...d.inputs.slice(at)],
+    refs: d.refs.map(shift),
+    scalars: d.scalars.map(shift),
+    grad: d.grad,
+    indices: at,
+    attrs: { ...d.attrs, Tindices: 'type' },
+  };
+});

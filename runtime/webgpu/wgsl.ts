@@ -142,3 +142,12 @@ export function broadcastIndex(outShape: readonly number[], inShape: readonly nu
   }
   return terms.length ? terms.join(' + ') : '0u';
 }
+
+/**
+ * WGSL binding `name` (an i32) to element j of index array `arr` (int32 or int64). An int64 that
+ * does not fit reads as -1 (negative) or i32 max, so range checks on the i32 see it.
+ */
+export function loadIndex(dtype: DType, arr: string, j: string, name: string): string {
+  if (dtype === 'int64') return `let w_${name} = ${arr}[${j}]; let ${name} = select(select(i32(2147483647), -1, w_${name}.y < 0), w_${name}.x, w_${name}.y == 0 && w_${name}.x >= 0);`;
+  return `let ${name} = ${arr}[${j}];`;
+}

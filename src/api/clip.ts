@@ -1,5 +1,6 @@
 // Value and norm clipping (TF's clip_ops), composed from math ops so gradients follow from theirs.
-import { convertToTensor, type TensorLike, graphOf } from '../convert.js';
+import { convertToTensor, isIndexedSlicesLike, type TensorLike, graphOf } from '../convert.js';
+import { IndexedSlices } from './indexed_slices.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { Tensor } from '../graph.js';
 import { formatShape, shapesCompatible } from '../core/shape.js';
@@ -56,11 +57,20 @@ function checkList(fn: string, ts: unknown): void {
   if (!Array.isArray(ts)) throw new InvalidArgumentError(`${fn}: tList should be an array of tensors`);
 }
 
-/** sqrt(sum of squares of every element of every tensor in ts); null entries are skipped. */
+/** A list entry as a tensor; for IndexedSlices, their rows (TF's clip ops work on an IndexedSlices' values). */
+function entryValues(t: TensorLike | null | undefined, i: number): Tensor | null {
+  if (t == null) return null;
+  return isIndexedSlicesLike(t) ? t.values : convertToTensor(t, undefined, `t_${i}`, `t[${i}]`);
+}
+
+/**
+ * sqrt(sum of squares of every element of every tensor in ts); null entries are skipped, and an
+ * IndexedSlices counts its rows (as TF: repeated indices count twice).
+ */
 export function globalNorm(ts: readonly (TensorLike | null | undefined)[], name?: string): Tensor {
   checkList('tf.globalNorm', ts);
   return scoped(ts, name, 'global_norm', () => {
-    const values = ts.map((t, i) => (t == null ? null : convertToTensor(t, undefined, `t_${i}`, `t[${i}]`)));
+    const values = ts.map(entryValues);
     const halfSquaredNorms = values.filter((v): v is Tensor => v !== null).map((v) => l2Loss(v));
     if (halfSquaredNorms.length === 0) throw new InvalidArgumentError('tf.globalNorm: tList has no tensors (all entries are null)');
     const halfSquaredNorm = reduceSum(stack(halfSquaredNorms));
@@ -70,15 +80,28 @@ export function globalNorm(ts: readonly (TensorLike | null | undefined)[], name?
 
 /**
  * Scales every tensor of ts by clipNorm / max(globalNorm, clipNorm), so that their global norm is
- * at most clipNorm. Returns [clipped tensors, the global norm used]. Null entries stay null. A
- * non-finite norm makes every clipped value NaN (TF's scale + (norm - norm)).
+ * at most clipNorm. Returns [clipped tensors, the global norm used]. Null entries stay null, and
+ * IndexedSlices stay IndexedSlices (their rows scaled). A non-finite norm makes every clipped value
+ * NaN (TF's scale + (norm - norm)).
  */
 export function clipByGlobalNorm(
-  ts: readonly TensorLike[],
+  ts: readonly Tensor[],
   clipNorm: TensorLike,
   useNorm?: TensorLike,
   name?: string,
 ): [Tensor[], Tensor];
+export function clipByGlobalNorm(
+  ts: readonly (Tensor | null | undefined)[],
+  clipNorm: TensorLike,
+  useNorm?: TensorLike,
+  name?: string,
+): [(Tensor | null)[], Tensor];
+export function clipByGlobalNorm(
+  ts: readonly (TensorLike | null | undefined)[],
+  clipNorm: TensorLike,
+  useNorm?: TensorLike,
+  name?: string,
+): [(Tensor | IndexedSlices | null)[], Tensor];
 export function clipByGlobalNorm(
   ts: readonly (TensorLike | null | undefined)[],
   clipNorm: TensorLike,
@@ -90,7 +113,7 @@ export function clipByGlobalNorm(
   clipNorm: TensorLike,
   useNorm?: TensorLike,
   name?: string,
-): [(Tensor | null)[], Tensor] {
+): [(Tensor | IndexedSlices | null)[], Tensor] {
   checkList('tf.clipByGlobalNorm', ts);
   const norm =
     useNorm === undefined ? globalNorm(ts, name) : graphOf([useNorm, ...ts]).asDefault(() => convertToTensor(useNorm, undefined, 'use_norm'));
@@ -98,8 +121,12 @@ export function clipByGlobalNorm(
     const one = convertToTensor(1, norm.dtype);
     const scaleForFinite = multiply(clipNorm, minimum(divide(1, norm), divide(one, clipNorm)));
     const scale = add(scaleForFinite, subtract(norm, norm));
-    const values = ts.map((t, i) => (t == null ? null : convertToTensor(t, undefined, `t_${i}`, `t[${i}]`)));
-    const clipped = values.map((v, i) => (v === null ? null : identity(multiply(v, scale), `${scope}_${i}`)));
+    const clipped = ts.map((t, i) => {
+      const v = entryValues(t, i);
+      if (v === null) return null;
+      const c = identity(multiply(v, scale), `${scope}_${i}`);
+      return isIndexedSlicesLike(t) ? new IndexedSlices(c, t.indices, t.denseShape) : c;
+    });
     return [clipped, norm];
   });
 }

@@ -4,7 +4,10 @@ import { cast, multiply } from '../api/math.js';
 import { convertToTensor, type TensorLike } from '../convert.js';
 import { isFloat, type DType } from '../core/dtypes.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { gradients } from '../gradients.js';
+import { gradients, type Gradient } from '../gradients.js';
+import { IndexedSlices } from '../api/indexed_slices.js';
+import { size, unsortedSegmentSum } from '../api/array.js';
+import { unique } from '../api/sort.js';
 import { getDefaultGraph, GraphKeys, Operation, Tensor, type Graph } from '../graph.js';
 import { NDArray } from '../core/ndarray.js';
 import { isFullyDefined } from '../core/shape.js';
@@ -14,8 +17,11 @@ import { warnUnrunBatchNormUpdates } from '../layers/normalization.js';
 /** A hyperparameter: a JS number, or a tensor (a placeholder, a decayed learning rate, ...). */
 export type Hyperparameter = number | Tensor | Variable;
 
-/** A gradient and the variable it is for; the gradient is null when the loss does not depend on it. */
-export type GradAndVar = [Tensor | null, Variable];
+/**
+ * A gradient and the variable it is for; the gradient is null when the loss does not depend on it,
+ * and IndexedSlices when it touches only some rows (an embedding looked up with tf.gather).
+ */
+export type GradAndVar = [Gradient | null, Variable];
 
 export interface OptimizerOptions {
   /** TF's use_locking attr of the update ops (weir runs ops one at a time, so it changes nothing). */
@@ -92,7 +98,7 @@ export abstract class Optimizer {
       if (!(v instanceof Variable)) throw new InvalidArgumentError(`computeGradients: varList holds ${String(v)}, which is not a tf.Variable`);
       if (v.graph !== g) throw new InvalidArgumentError(`computeGradients: variable ${v.name} is not in the graph of loss ${loss.name}`);
     }
-    const grads = gradients(loss, [...vars], opts.gradLoss === undefined ? undefined : [opts.gradLoss]);
+    const grads = gradients(loss, [...vars], opts.gradLoss === undefined ? undefined : [opts.gradLoss], { sparse: true });
     const pairs = vars.map((v, i): GradAndVar => [grads[i] ?? null, v]);
     assertFloat(pairs.filter(([gr]) => gr !== null).map(([, v]) => v));
     return pairs;
@@ -107,7 +113,7 @@ export abstract class Optimizer {
     const pairs = gradsAndVars.map(([grad, v]): GradAndVar => {
       if (!(v instanceof Variable)) throw new InvalidArgumentError(`applyGradients: ${String(v)} is not a tf.Variable`);
       if (grad === null) return [null, v];
-      const g = convertToTensor(grad, undefined, 'gradient');
+      const g = grad instanceof IndexedSlices ? grad : convertToTensor(grad, undefined, 'gradient');
       if (g.graph !== v.graph) throw new InvalidArgumentError(`applyGradients: gradient ${g.name} and variable ${v.name} are in different graphs`);
       return [g, v];
     });
@@ -123,7 +129,9 @@ export abstract class Optimizer {
         const updates: Operation[] = [];
         for (const [grad, v] of pairs) {
           if (grad === null) continue;
-          updates.push(graph.nameScope(`update_${v.op.name}`, () => this.applyDense(grad, v)));
+          updates.push(
+            graph.nameScope(`update_${v.op.name}`, () => (grad instanceof IndexedSlices ? this.applySparseDuplicateIndices(grad, v) : this.applyDense(grad, v))),
+          );
         }
         if (!opts.globalStep) return this.finish(updates, scope);
         const finished = this.finish(updates, 'update');
@@ -162,6 +170,21 @@ export abstract class Optimizer {
 
   /** Builds the update op of one variable. */
   protected abstract applyDense(grad: Tensor, v: Variable): Operation;
+
+  /**
+   * Builds the update of the rows of `v` a sparse gradient touches. As TF, repeated indices are
+   * summed first (an optimizer whose update is linear in the gradient overrides this and skips it).
+   */
+  protected applySparseDuplicateIndices(grad: IndexedSlices, v: Variable): Operation {
+    const { y, idx } = unique(grad.indices);
+    const summed = unsortedSegmentSum(grad.values, idx, size(y));
+    return this.applySparse(new IndexedSlices(summed, y, grad.denseShape), v);
+  }
+
+  /** The sparse update, given distinct indices. By default the slices are summed into place and applied densely. */
+  protected applySparse(grad: IndexedSlices, v: Variable): Operation {
+    return this.applyDense(grad.toDense(), v);
+  }
 
   /** Groups the update ops into the op named by `nameScope` (a scope string 'Adam/' names the op 'Adam'). */
   protected finish(updates: Operation[], nameScope: string): Operation {

@@ -1,11 +1,24 @@
 import { fill, onesLike, shape } from '../api/array.js';
+import { group } from '../api/core.js';
+import { IndexedSlices } from '../api/indexed_slices.js';
+import { divide, multiply, sqrt, add, square, subtract } from '../api/math.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { Operation, Tensor } from '../graph.js';
-import type { Variable } from '../variables.js';
+import { assign, assignSub, scatterAdd, scatterSub, type Variable } from '../variables.js';
 import { Optimizer, type Hyperparameter, type OptimizerOptions } from './optimizer.js';
 
-function applyOp(v: Variable, type: string, inputs: Tensor[], attrs: Record<string, boolean>): Operation {
-  return v.graph.createOp(type, [v.ref, ...inputs], { T: v.dtype, ...attrs }, { name: type });
+/**
+ * The update op `type` of v with these inputs (after the variable). Given the gradient as
+ * IndexedSlices it is TF's sparse form of the op (SparseApplyMomentum...): the rows, then their
+ * indices, updating only those rows.
+ */
+function applyOp(v: Variable, type: string, inputs: (Tensor | IndexedSlices)[], attrs: Record<string, boolean>): Operation {
+  const at = inputs.findIndex((t) => t instanceof IndexedSlices);
+  if (at < 0) return v.graph.createOp(type, [v.ref, ...(inputs as Tensor[])], { T: v.dtype, ...attrs }, { name: type });
+  const g = inputs[at] as IndexedSlices;
+  const flat = [...inputs.slice(0, at), g.values, g.indices, ...inputs.slice(at + 1)] as Tensor[];
+  const sparse = `Sparse${type}`;
+  return v.graph.createOp(sparse, [v.ref, ...flat], { T: v.dtype, Tindices: g.indices.dtype, ...attrs }, { name: sparse });
 }
 
 /** tf.train.GradientDescentOptimizer: var -= lr * grad. */
@@ -25,6 +38,11 @@ export class GradientDescentOptimizer extends Optimizer {
 
   protected applyDense(grad: Tensor, v: Variable): Operation {
     return applyOp(v, 'ApplyGradientDescent', [this.asDType(this.lrT!, v.dtype), grad], { use_locking: this.useLocking });
+  }
+
+  /** var[indices] -= lr * rows (ScatterSub), repeated indices and all: the update is linear in the gradient (TF's form). */
+  protected override applySparseDuplicateIndices(grad: IndexedSlices, v: Variable): Operation {
+    return scatterSub(v, grad.indices, multiply(grad.values, this.asDType(this.lrT!, v.dtype)), { useLocking: this.useLocking }).op;
   }
 }
 
@@ -57,6 +75,14 @@ export class MomentumOptimizer extends Optimizer {
   }
 
   protected applyDense(grad: Tensor, v: Variable): Operation {
+    return this.update(grad, v);
+  }
+
+  protected override applySparse(grad: IndexedSlices, v: Variable): Operation {
+    return this.update(grad, v);
+  }
+
+  private update(grad: Tensor | IndexedSlices, v: Variable): Operation {
     const mom = this.getSlot(v, 'momentum')!;
     return applyOp(
       v,
@@ -137,6 +163,29 @@ export class AdamOptimizer extends Optimizer {
     );
   }
 
+  /**
+   * TF1's sparse Adam: m and v decay everywhere, the rows' scaled gradients are scatter-added, and
+   * the variable moves by lr_t m / (sqrt(v) + epsilon) everywhere (the same math as the dense step,
+   * without the dense gradient).
+   */
+  protected override applySparse(grad: IndexedSlices, v: Variable): Operation {
+    const dt = v.dtype;
+    const [b1p, b2p] = ['beta1_power', 'beta2_power'].map((n) => this.asDType(this.getNonSlot(v.graph, n).value(), dt)) as [Tensor, Tensor];
+    const [lr, beta1, beta2, epsilon] = [this.lrT!, this.beta1T!, this.beta2T!, this.epsilonT!].map((t) => this.asDType(t, dt)) as [Tensor, Tensor, Tensor, Tensor];
+    const lrT = divide(multiply(lr, sqrt(subtract(1, b2p))), subtract(1, b1p));
+    const m = this.getSlot(v, 'm')!;
+    const vs = this.getSlot(v, 'v')!;
+    const g = v.graph;
+    const mDecayed = assign(m, multiply(m.value(), beta1), { name: 'm_decay' });
+    const mT = g.controlDependencies([mDecayed.op], () => scatterAdd(m, grad.indices, multiply(grad.values, subtract(1, beta1)), { useLocking: this.useLocking }));
+    const vDecayed = assign(vs, multiply(vs.value(), beta2), { name: 'v_decay' });
+    const vT = g.controlDependencies([vDecayed.op], () =>
+      scatterAdd(vs, grad.indices, multiply(square(grad.values), subtract(1, beta2)), { useLocking: this.useLocking }),
+    );
+    const varUpdate = assignSub(v, divide(multiply(lrT, mT), add(sqrt(vT), epsilon)));
+    return group([varUpdate.op, mT.op, vT.op]);
+  }
+
   /** After the updates, beta1_power *= beta1 and beta2_power *= beta2 (TF's Adam _finish). */
   protected override finish(updates: Operation[], nameScope: string): Operation {
     const g = updates[0]!.graph;
@@ -200,6 +249,14 @@ export class RMSPropOptimizer extends Optimizer {
   }
 
   protected applyDense(grad: Tensor, v: Variable): Operation {
+    return this.update(grad, v);
+  }
+
+  protected override applySparse(grad: IndexedSlices, v: Variable): Operation {
+    return this.update(grad, v);
+  }
+
+  private update(grad: Tensor | IndexedSlices, v: Variable): Operation {
     const dt = v.dtype;
     const hyper = [this.lrT!, this.decayT!, this.momentumT!, this.epsilonT!].map((t) => this.asDType(t, dt));
     const rms = this.getSlot(v, 'rms')!.ref;
@@ -243,6 +300,14 @@ export class AdagradOptimizer extends Optimizer {
   }
 
   protected applyDense(grad: Tensor, v: Variable): Operation {
+    return this.update(grad, v);
+  }
+
+  protected override applySparse(grad: IndexedSlices, v: Variable): Operation {
+    return this.update(grad, v);
+  }
+
+  private update(grad: Tensor | IndexedSlices, v: Variable): Operation {
     return applyOp(v, 'ApplyAdagrad', [this.getSlot(v, 'accumulator')!.ref, this.asDType(this.lrT!, v.dtype), grad], {
       use_locking: this.useLocking,
       update_slots: true,

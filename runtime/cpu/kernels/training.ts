@@ -1,153 +1,198 @@
 // Optimizer update kernels: update the variable and its slots in place and output the variable.
+// Each formula is written once (UPDATES) over a run of elements; the dense ops (Apply*) run it over
+// the whole variable, the sparse ones (SparseApply*) over each indexed row. The Scatter* ops update
+// rows of a variable with another combine.
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 import type { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape, sameShape } from '../../../src/core/shape.js';
+import { APPLY_OPS, SCATTER_OPS, SPARSE_APPLY_OPS, type ApplyOpSpec } from '../../../ops/semantics/training.js';
 import type { KernelNode, RuntimeState } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
 import { readRef } from './state.js';
 
-interface Operands {
-  /** Storage of the variable and its slots, in input order. */
-  refs: Float32Array[];
-  grad: Float32Array;
-  /** Scalar hyperparameters by input index. */
-  scalar: (i: number) => number;
-  out: NDArray;
-}
+/**
+ * One optimizer's update of n elements: variable and slot elements dst..dst+n-1 (`refs`, in input
+ * order) with gradient elements src..src+n-1. `s(k)` is the k-th scalar hyperparameter (in the
+ * op's input order).
+ */
+type Update = (refs: Float32Array[], grad: Float32Array, s: (k: number) => number, node: KernelNode) => (dst: number, src: number, n: number) => void;
+
+const UPDATES: Record<string, Update> = {
+  ApplyGradientDescent: ([w], grad, s) => {
+    const alpha = s(0);
+    return (dst, src, n) => {
+      for (let k = 0; k < n; k++) w![dst + k] -= alpha * grad[src + k]!;
+    };
+  },
+  ApplyMomentum: ([w, accum], grad, s, node) => {
+    const lr = s(0);
+    const momentum = s(1);
+    const nesterov = !!node.attrs.use_nesterov;
+    return (dst, src, n) => {
+      for (let k = 0; k < n; k++) {
+        const i = dst + k;
+        const g = grad[src + k]!;
+        const a = (accum![i] = accum![i]! * momentum + g);
+        w![i] -= nesterov ? g * lr + a * momentum * lr : lr * a;
+      }
+    };
+  },
+  ApplyAdam: ([w, m, v], grad, s, node) => {
+    const [beta1Power, beta2Power, lr, beta1, beta2, epsilon] = [0, 1, 2, 3, 4, 5].map(s) as [number, number, number, number, number, number];
+    const alpha = (lr * Math.sqrt(1 - beta2Power)) / (1 - beta1Power);
+    const oneMinusBeta1 = 1 - beta1;
+    const oneMinusBeta2 = 1 - beta2;
+    const nesterov = node.attrs.use_nesterov === true;
+    return (dst, src, n) => {
+      for (let k = 0; k < n; k++) {
+        const i = dst + k;
+        const g = grad[src + k]!;
+        const mi = (m![i] = m![i]! + (g - m![i]!) * oneMinusBeta1);
+        const vi = (v![i] = v![i]! + (g * g - v![i]!) * oneMinusBeta2);
+        const step = nesterov ? g * oneMinusBeta1 + beta1 * mi : mi;
+        w![i] -= (step * alpha) / (Math.sqrt(vi) + epsilon);
+      }
+    };
+  },
+  ApplyRMSProp: ([w, ms, mom], grad, s) => {
+    const lr = s(0);
+    const oneMinusRho = 1 - s(1);
+    const momentum = s(2);
+    const epsilon = s(3);
+    return (dst, src, n) => {
+      for (let k = 0; k < n; k++) {
+        const i = dst + k;
+        const g = grad[src + k]!;
+        const sq = (ms![i] = ms![i]! + (g * g - ms![i]!) * oneMinusRho);
+        const u = (mom![i] = mom![i]! * momentum + (g * lr) / Math.sqrt(sq + epsilon));
+        w![i] -= u;
+      }
+    };
+  },
+  ApplyCenteredRMSProp: ([w, mg, ms, mom], grad, s) => {
+    const lr = s(0);
+    const oneMinusRho = 1 - s(1);
+    const momentum = s(2);
+    const epsilon = s(3);
+    return (dst, src, n) => {
+      for (let k = 0; k < n; k++) {
+        const i = dst + k;
+        const g = grad[src + k]!;
+        const sq = (ms![i] = ms![i]! + (g * g - ms![i]!) * oneMinusRho);
+        const a = (mg![i] = mg![i]! + (g - mg![i]!) * oneMinusRho);
+        const u = (mom![i] = mom![i]! * momentum + (g * lr) / Math.sqrt(sq - a * a + epsilon));
+        w![i] -= u;
+      }
+    };
+  },
+  ApplyAdagrad: ([w, accum], grad, s, node) => {
+    const lr = s(0);
+    const updateSlots = node.attrs.update_slots !== false;
+    return (dst, src, n) => {
+      for (let k = 0; k < n; k++) {
+        const i = dst + k;
+        const g = grad[src + k]!;
+        if (updateSlots) accum![i] += g * g;
+        w![i] -= (lr * g) / Math.sqrt(accum![i]!);
+      }
+    };
+  },
+};
 
 /**
- * Reads the reference inputs (variable first) and checks, as TF does, that the slots and the
- * gradient have the variable's shape and that the hyperparameters are scalars.
+ * The variable and its slots (their storage, variable first), checked as TF checks them: the slots
+ * have the variable's shape, the hyperparameters are scalars.
  */
-function operands(
-  inputs: NDArray[],
-  node: KernelNode,
-  state: RuntimeState<NDArray>,
-  names: readonly string[],
-  refIdx: readonly number[],
-  gradIdx: number,
-): Operands {
-  const vars = refIdx.map((i) => readRef(node, state, i));
+function operands(inputs: NDArray[], node: KernelNode, state: RuntimeState<NDArray>, spec: ApplyOpSpec) {
+  const names = spec.inputs;
+  const vars = spec.refs.map((i) => readRef(node, state, i));
   const v = vars[0]!;
   for (let k = 1; k < vars.length; k++) {
     if (!sameShape(v.shape, vars[k]!.shape)) {
+      throw new InvalidArgumentError(`${names[0]} and ${names[spec.refs[k]!]} do not have the same shape${formatShape(v.shape)} ${formatShape(vars[k]!.shape)}`, node.name);
+    }
+  }
+  const scalar = (k: number): number => {
+    const i = spec.scalars[k]!;
+    const s = inputs[i]!;
+    if (s.rank !== 0) throw new InvalidArgumentError(`${names[i]} is not a scalar: ${formatShape(s.shape)}`, node.name);
+    return (s.data as Float32Array)[0]!;
+  };
+  return { v, refs: vars.map((x) => x.data as Float32Array), scalar };
+}
+
+for (const spec of APPLY_OPS) {
+  const update = UPDATES[spec.type]!;
+  registerCpuKernel(spec.type, (inputs, node, state) => {
+    const { v, refs, scalar } = operands(inputs, node, state, spec);
+    const g = inputs[spec.grad]!;
+    if (!sameShape(v.shape, g.shape)) {
+      throw new InvalidArgumentError(`${spec.inputs[0]} and ${spec.inputs[spec.grad]} do not have the same shape${formatShape(v.shape)} ${formatShape(g.shape)}`, node.name);
+    }
+    update(refs, g.data as Float32Array, scalar, node)(0, 0, v.size);
+    return [v];
+  });
+}
+
+/** Index k of `indices` as a row of a variable with `rows` rows; throws naming the op when out of range. */
+function rowOf(indices: NDArray, k: number, rows: number, node: KernelNode): number {
+  const r = Number(indices.data[k]);
+  if (!(r >= 0 && r < rows)) throw new InvalidArgumentError(`${node.type}: index ${r} (indices[${k}]) is not in [0, ${rows})`, node.name);
+  return r;
+}
+
+for (const spec of SPARSE_APPLY_OPS) {
+  const update = UPDATES[spec.dense]!;
+  registerCpuKernel(spec.type, (inputs, node, state) => {
+    const { v, refs, scalar } = operands(inputs, node, state, spec);
+    const g = inputs[spec.grad]!;
+    const indices = inputs[spec.indices]!;
+    const n = indices.size;
+    const width = v.size / Math.max(1, v.shape[0]!);
+    if (indices.rank !== 1 || !sameShape(g.shape, [n, ...v.shape.slice(1)])) {
+      throw new InvalidArgumentError(`grad must have shape [${n}, ...var.shape[1:]] with a vector of indices, got grad ${formatShape(g.shape)} and indices ${formatShape(indices.shape)}`, node.name);
+    }
+    const run = update(refs, g.data as Float32Array, scalar, node);
+    for (let k = 0; k < n; k++) run(rowOf(indices, k, v.shape[0]!, node) * width, k * width, width);
+    return [v];
+  });
+}
+
+const COMBINE: Record<string, (a: number, b: number) => number> = {
+  update: (_a, b) => b,
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  min: (a, b) => Math.min(a, b),
+  max: (a, b) => Math.max(a, b),
+};
+
+for (const [type, how] of Object.entries(SCATTER_OPS)) {
+  const combine = COMBINE[how]!;
+  registerCpuKernel(type, (inputs, node, state) => {
+    const ref = readRef(node, state, 0);
+    const [, indices, updates] = inputs as [NDArray, NDArray, NDArray];
+    if (ref.dtype !== 'float32' && ref.dtype !== 'int32') throw new InvalidArgumentError(`${type} supports float32 and int32 variables, got ${ref.dtype}`, node.name);
+    const rows = ref.shape[0]!;
+    const width = ref.size / Math.max(1, rows);
+    const scalar = updates.rank === 0;
+    if (!scalar && !sameShape(updates.shape, [...indices.shape, ...ref.shape.slice(1)])) {
       throw new InvalidArgumentError(
-        `${names[0]} and ${names[refIdx[k]!]} do not have the same shape${formatShape(v.shape)} ${formatShape(vars[k]!.shape)}`,
+        `updates must have shape indices.shape + ref.shape[1:] = ${formatShape([...indices.shape, ...ref.shape.slice(1)])}, got ${formatShape(updates.shape)}`,
         node.name,
       );
     }
-  }
-  const g = inputs[gradIdx]!;
-  if (!sameShape(v.shape, g.shape)) {
-    throw new InvalidArgumentError(`${names[0]} and ${names[gradIdx]} do not have the same shape${formatShape(v.shape)} ${formatShape(g.shape)}`, node.name);
-  }
-  return {
-    refs: vars.map((x) => x.data as Float32Array),
-    grad: g.data as Float32Array,
-    scalar: (i) => {
-      const s = inputs[i]!;
-      if (s.rank !== 0) throw new InvalidArgumentError(`${names[i]} is not a scalar: ${formatShape(s.shape)}`, node.name);
-      return (s.data as Float32Array)[0]!;
-    },
-    out: v,
-  };
+    const w = ref.data as Float32Array | Int32Array;
+    const u = updates.data as Float32Array | Int32Array;
+    const intDiv = ref.dtype === 'int32' && how === 'div';
+    for (let k = 0; k < indices.size; k++) {
+      const base = rowOf(indices, k, rows, node) * width;
+      for (let j = 0; j < width; j++) {
+        const c = combine(w[base + j]!, scalar ? u[0]! : u[k * width + j]!);
+        w[base + j] = intDiv ? Math.trunc(c) : c;
+      }
+    }
+    return [ref];
+  });
 }
-
-registerCpuKernel('ApplyGradientDescent', (inputs, node, state) => {
-  const { refs, grad, scalar, out } = operands(inputs, node, state, ['var', 'alpha', 'delta'], [0], 2);
-  const [w] = refs as [Float32Array];
-  const alpha = scalar(1);
-  for (let i = 0; i < w.length; i++) w[i] -= alpha * grad[i]!;
-  return [out];
-});
-
-registerCpuKernel('ApplyMomentum', (inputs, node, state) => {
-  const { refs, grad, scalar, out } = operands(inputs, node, state, ['var', 'accum', 'lr', 'grad', 'momentum'], [0, 1], 3);
-  const [w, accum] = refs as [Float32Array, Float32Array];
-  const lr = scalar(2);
-  const momentum = scalar(4);
-  if (node.attrs.use_nesterov) {
-    for (let i = 0; i < w.length; i++) {
-      const g = grad[i]!;
-      const a = (accum[i] = accum[i]! * momentum + g);
-      w[i] -= g * lr + a * momentum * lr;
-    }
-  } else {
-    for (let i = 0; i < w.length; i++) {
-      const a = (accum[i] = accum[i]! * momentum + grad[i]!);
-      w[i] -= lr * a;
-    }
-  }
-  return [out];
-});
-
-registerCpuKernel('ApplyAdam', (inputs, node, state) => {
-  const names = ['var', 'm', 'v', 'beta1_power', 'beta2_power', 'lr', 'beta1', 'beta2', 'epsilon', 'grad'];
-  const { refs, grad, scalar, out } = operands(inputs, node, state, names, [0, 1, 2], 9);
-  const [w, m, v] = refs as [Float32Array, Float32Array, Float32Array];
-  const beta1Power = scalar(3);
-  const beta2Power = scalar(4);
-  const beta1 = scalar(6);
-  const beta2 = scalar(7);
-  const epsilon = scalar(8);
-  const alpha = (scalar(5) * Math.sqrt(1 - beta2Power)) / (1 - beta1Power);
-  const oneMinusBeta1 = 1 - beta1;
-  const oneMinusBeta2 = 1 - beta2;
-  const nesterov = node.attrs.use_nesterov === true;
-  for (let i = 0; i < w.length; i++) {
-    const g = grad[i]!;
-    const mi = (m[i] = m[i]! + (g - m[i]!) * oneMinusBeta1);
-    const vi = (v[i] = v[i]! + (g * g - v[i]!) * oneMinusBeta2);
-    const step = nesterov ? g * oneMinusBeta1 + beta1 * mi : mi;
-    w[i] -= (step * alpha) / (Math.sqrt(vi) + epsilon);
-  }
-  return [out];
-});
-
-registerCpuKernel('ApplyRMSProp', (inputs, node, state) => {
-  const names = ['var', 'ms', 'mom', 'lr', 'rho', 'momentum', 'epsilon', 'grad'];
-  const { refs, grad, scalar, out } = operands(inputs, node, state, names, [0, 1, 2], 7);
-  const [w, ms, mom] = refs as [Float32Array, Float32Array, Float32Array];
-  const lr = scalar(3);
-  const oneMinusRho = 1 - scalar(4);
-  const momentum = scalar(5);
-  const epsilon = scalar(6);
-  for (let i = 0; i < w.length; i++) {
-    const g = grad[i]!;
-    const s = (ms[i] = ms[i]! + (g * g - ms[i]!) * oneMinusRho);
-    const u = (mom[i] = mom[i]! * momentum + (g * lr) / Math.sqrt(s + epsilon));
-    w[i] -= u;
-  }
-  return [out];
-});
-
-registerCpuKernel('ApplyCenteredRMSProp', (inputs, node, state) => {
-  const names = ['var', 'mg', 'ms', 'mom', 'lr', 'rho', 'momentum', 'epsilon', 'grad'];
-  const { refs, grad, scalar, out } = operands(inputs, node, state, names, [0, 1, 2, 3], 8);
-  const [w, mg, ms, mom] = refs as [Float32Array, Float32Array, Float32Array, Float32Array];
-  const lr = scalar(4);
-  const oneMinusRho = 1 - scalar(5);
-  const momentum = scalar(6);
-  const epsilon = scalar(7);
-  for (let i = 0; i < w.length; i++) {
-    const g = grad[i]!;
-    const s = (ms[i] = ms[i]! + (g * g - ms[i]!) * oneMinusRho);
-    const a = (mg[i] = mg[i]! + (g - mg[i]!) * oneMinusRho);
-    const u = (mom[i] = mom[i]! * momentum + (g * lr) / Math.sqrt(s - a * a + epsilon));
-    w[i] -= u;
-  }
-  return [out];
-});
-
-registerCpuKernel('ApplyAdagrad', (inputs, node, state) => {
-  const { refs, grad, scalar, out } = operands(inputs, node, state, ['var', 'accum', 'lr', 'grad'], [0, 1], 3);
-  const [w, accum] = refs as [Float32Array, Float32Array];
-  const lr = scalar(2);
-  const updateSlots = node.attrs.update_slots !== false;
-  for (let i = 0; i < w.length; i++) {
-    const g = grad[i]!;
-    if (updateSlots) accum[i] += g * g;
-    w[i] -= (lr * g) / Math.sqrt(accum[i]!);
-  }
-  return [out];
-});

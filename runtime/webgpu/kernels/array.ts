@@ -10,7 +10,7 @@ import { checkDims, fromNumbers, indexError, normAxis, reshapeTarget, scalarNumb
 import { collapseDims } from '../../shape_helpers.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
-import { bindings, f32, grid, lit, MAX_BINDINGS, perElement, PRELUDE, storageType, u, WG } from '../wgsl.js';
+import { bindings, f32, grid, lit, loadIndex, MAX_BINDINGS, perElement, PRELUDE, storageType, u, WG } from '../wgsl.js';
 
 // ---- helpers -------------------------------------------------------------------------------------
 
@@ -577,16 +577,6 @@ registerGpuKernel(
 );
 
 // ---- gather / scatter --------------------------------------------------------------------------
-
-/**
- * WGSL declaring `let ${name}: i32` as index element `j` of in${arr} (int32 or int64), or -1 / `big`
- * when an int64 index is negative / at least 2^31, so that range checks on the i32 see them.
- */
-function loadIndex(dtype: DType, arr: string, j: string, name: string): string {
-  if (dtype === 'int64') return `let w_ = ${arr}[${j}]; let ${name} = select(select(i32(2147483647), -1, w_.y < 0), w_.x, w_.y == 0 && w_.x >= 0);`;
-  return `let ${name} = ${arr}[${j}];`;
-}
-
 
 /**
  * Indices that are on the host (fed, constant) are checked there, with the CPU kernel's message

@@ -3,10 +3,10 @@
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 import { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape, sameShape } from '../../../src/core/shape.js';
-import { APPLY_OPS } from '../../../ops/semantics/training.js';
+import { APPLY_OPS, SCATTER_OPS, SPARSE_APPLY_OPS, type ApplyOpSpec, type SparseApplyOpSpec } from '../../../ops/semantics/training.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
-import { bindings, MAX_BINDINGS, perElement } from '../wgsl.js';
+import { bindings, lit, load, loadIndex, MAX_BINDINGS, perElement, store, u } from '../wgsl.js';
 
 /**
  * The variable behind reference input i, in a buffer of its own. A variable last written on the host
@@ -24,13 +24,21 @@ function refVar(ctx: KernelCtx, i: number): GpuTensor {
 }
 
 /**
- * `body` updates element i: `w` names the variable's storage, the slots are named by `slots`, `g`
- * is the gradient element, and each hyperparameter is a `let` named after its input.
+ * `body` updates one element: `w` names the variable's element, the slots are named by `slots`, `g`
+ * is the gradient element, and each hyperparameter is a `let` named after its input. The dense op
+ * (one invocation per element) and its sparse form, when TF has one (one invocation per element of
+ * each indexed row), share the body.
  */
 function registerApply(type: string, slots: readonly string[], body: (node: KernelCtx['node']) => string): void {
-  const spec = APPLY_OPS.find((s) => s.type === type)!;
+  registerGpuKernel(type, applyKernel(APPLY_OPS.find((s) => s.type === type)!, slots, body));
+  const sparse = SPARSE_APPLY_OPS.find((s) => s.dense === type);
+  if (sparse) registerGpuKernel(sparse.type, applyKernel(sparse, slots, body));
+}
+
+function applyKernel(spec: ApplyOpSpec | SparseApplyOpSpec, slots: readonly string[], body: (node: KernelCtx['node']) => string) {
   const names = spec.inputs;
-  registerGpuKernel(type, (ctx, inputs) => {
+  const sparse = 'indices' in spec ? spec : undefined;
+  return (ctx: KernelCtx, inputs: GpuTensor[]): GpuTensor[] => {
     const vars = spec.refs.map((i) => refVar(ctx, i));
     const v = vars[0]!;
     for (let k = 1; k < vars.length; k++) {
@@ -39,43 +47,90 @@ function registerApply(type: string, slots: readonly string[], body: (node: Kern
       }
     }
     const g = inputs[spec.grad]!;
-    if (!sameShape(v.shape, g.shape)) {
-      throw new InvalidArgumentError(`${names[0]} and ${names[spec.grad]} do not have the same shape${formatShape(v.shape)} ${formatShape(g.shape)}`, ctx.node.name);
+    const idx = sparse ? inputs[sparse.indices]! : undefined;
+    const gradShape = idx ? [idx.size, ...v.shape.slice(1)] : v.shape;
+    if (!sameShape(gradShape, g.shape) || (idx && idx.shape.length !== 1)) {
+      throw new InvalidArgumentError(`${names[spec.grad]} must have shape ${formatShape(gradShape)}, got ${formatShape(g.shape)}`, ctx.node.name);
     }
     const scalars = spec.scalars.map((i) => {
       const s = inputs[i]!;
       if (s.shape.length !== 0) throw new InvalidArgumentError(`${names[i]} is not a scalar: ${formatShape(s.shape)}`, ctx.node.name);
       return s;
     });
+    const lead: GpuTensor[] = idx ? [g, idx] : [g];
+    const flag = idx ? ctx.check(`indices contains a value that is not in [0, ${v.shape[0]})`) : undefined;
+    const outs = flag ? [...vars, flag] : vars;
     // Hyperparameters: packed into one buffer on the host when they are all there (the usual case:
     // constants and host-side schedules), bound one by one when the bindings allow, else packed
     // on the GPU by a small dispatch first.
     let params: GpuTensor[];
     let param: (k: number) => string;
+    const first = lead.length;
     if (scalars.every((s) => s.host)) {
       const packed = Float32Array.from(scalars, (s) => (s.host!.data as Float32Array)[0]!);
       params = [ctx.fromHost(new NDArray(packed, [scalars.length]))];
-      param = (k) => `in1[${k}]`;
-    } else if (1 + scalars.length + vars.length <= MAX_BINDINGS) {
+      param = (k) => `in${first}[${k}]`;
+    } else if (first + scalars.length + outs.length <= MAX_BINDINGS) {
       params = scalars;
-      param = (k) => `in${1 + k}[0]`;
+      param = (k) => `in${first + k}[0]`;
     } else {
       const packed = ctx.scratch('float32', [scalars.length], 'params');
       const copy = scalars.map((_, k) => `out0[${k}] = in${k}[0];`).join(' ');
       ctx.dispatch(perElement(1, bindings(scalars.map(() => 'float32'), ['float32']), copy), scalars, [packed]);
       params = [packed];
-      param = (k) => `in1[${k}]`;
+      param = (k) => `in${first}[${k}]`;
     }
     const lets = spec.scalars.map((i, k) => `let ${names[i]} = ${param(k)};`).join('\n  ');
-    const refs = ['w', ...slots].map((n, k) => `var ${n} = out${k}[i];`).join(' ');
-    const stores = ['w', ...slots].map((n, k) => `out${k}[i] = ${n};`).join(' ');
-    const code = `${lets}\n  let g = in0[i];\n  ${refs}\n  ${body(ctx.node)}\n  ${stores}`;
-    ctx.dispatch(
-      perElement(v.size, bindings(['float32', ...params.map(() => 'float32' as const)], vars.map(() => 'float32')), code),
-      [g, ...params],
-      vars,
-    );
+    const refs = ['w', ...slots].map((n, k) => `var ${n} = out${k}[d];`).join(' ');
+    const stores = ['w', ...slots].map((n, k) => `out${k}[d] = ${n};`).join(' ');
+    const width = v.size / Math.max(1, v.shape[0] ?? 1);
+    const locate = idx
+      ? `let r = i / ${u(width)};
+  ${loadIndex(idx.dtype, 'in1', 'r', 'row')}
+  if (row < 0 || row >= ${lit(v.shape[0]!, 'int32')}) { out${vars.length}[0] = 1; return; }
+  let d = u32(row) * ${u(width)} + i % ${u(width)};`
+      : 'let d = i;';
+    const code = `${lets}\n  ${locate}\n  let g = in0[i];\n  ${refs}\n  ${body(ctx.node)}\n  ${stores}`;
+    const inDTypes = [...lead.map((t) => t.dtype), ...params.map(() => 'float32' as const)];
+    ctx.dispatch(perElement(g.size, bindings(inDTypes, outs.map((t) => t.dtype)), code), [...lead, ...params], outs);
     return [v];
+  };
+}
+
+const COMBINE: Record<string, (a: string, b: string) => string> = {
+  update: (_a, b) => b,
+  add: (a, b) => `${a} + ${b}`,
+  sub: (a, b) => `${a} - ${b}`,
+  mul: (a, b) => `${a} * ${b}`,
+  div: (a, b) => `${a} / ${b}`,
+  min: (a, b) => `min(${a}, ${b})`,
+  max: (a, b) => `max(${a}, ${b})`,
+};
+
+// One invocation per element of a row, walking the indices in order: repeated indices combine in
+// the CPU's order, so results are deterministic and match it (WGSL has no float atomics).
+for (const [type, how] of Object.entries(SCATTER_OPS)) {
+  registerGpuKernel(type, (ctx, [, indices, updates]) => {
+    const ref = refVar(ctx, 0);
+    const d = ref.dtype;
+    if (d !== 'float32' && d !== 'int32') throw new InvalidArgumentError(`${type} supports float32 and int32 variables, got ${d}`, ctx.node.name);
+    const rows = ref.shape[0]!;
+    const width = ref.size / Math.max(1, rows);
+    const scalar = updates!.shape.length === 0;
+    const want = [...indices!.shape, ...ref.shape.slice(1)];
+    if (!scalar && !sameShape(updates!.shape, want)) {
+      throw new InvalidArgumentError(`updates must have shape indices.shape + ref.shape[1:] = ${formatShape(want)}, got ${formatShape(updates!.shape)}`, ctx.node.name);
+    }
+    const flag = ctx.check(`indices contains a value that is not in [0, ${rows})`);
+    const n = indices!.size;
+    const body = `for (var r = 0u; r < ${u(n)}; r++) {
+    ${loadIndex(indices!.dtype, 'in0', 'r', 'row')}
+    if (row < 0 || row >= ${lit(rows, 'int32')}) { out1[0] = 1; continue; }
+    let o = u32(row) * ${u(width)} + i;
+    ${store(d, 'out0', 'o', COMBINE[how]!(load(d, 'out0', 'o'), load(d, 'in1', scalar ? '0u' : `r * ${u(width)} + i`)))};
+  }`;
+    if (n > 0) ctx.dispatch(perElement(width, bindings([indices!.dtype, d], [d, 'int32']), body), [indices!, updates!], [ref, flag]);
+    return [ref];
   });
 }
 
