@@ -254,9 +254,11 @@ describe('IdentityN, Snapshot, ShapeN, EnsureShape', () => {
   });
 
   it('ShapeN gives each input shape, as int32 or int64', async () => {
-    const [s1, s2] = await runWith([randomArray([2, 3, 1], { seed: 3 }), randomArray([5], { seed: 4 })], (x, y) =>
-      tf.getDefaultGraph().createOp('ShapeN', [x!, y!], { N: 2, T: 'float32', out_type: 'int64' }).outputs,
-    );
+    const [s1, s2, s3] = await runWith([randomArray([2, 3, 1], { seed: 3 }), randomArray([5], { seed: 4 })], (x, y) => [
+      ...debug.shapeN([x!, y!], 'int64'),
+      debug.shapeN([y!])[0]!,
+    ]);
+    expect(Array.from(s3!.data as Int32Array)).toEqual([5]);
     expect(s1!.dtype).toBe('int64');
     expect(Array.from(s1!.data as BigInt64Array, Number)).toEqual([2, 3, 1]);
     expect(Array.from(s2!.data as BigInt64Array, Number)).toEqual([5]);

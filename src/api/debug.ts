@@ -216,6 +216,16 @@ export function identityN(inputs: readonly TensorLike[], name = 'IdentityN'): Te
   });
 }
 
+/** tf.shape_n: the shapes of several tensors, as one op (ShapeN). */
+export function shapeN(inputs: readonly TensorLike[], outType: 'int32' | 'int64' = 'int32', name = 'ShapeN'): Tensor[] {
+  return scoped(name, inputs, (scope, g) => {
+    const ts = inputs.map((x, i) => convertToTensor(x, undefined, 'input', `input[${i}]`));
+    const dtype = ts[0]?.dtype ?? 'float32';
+    if (ts.some((t) => t.dtype !== dtype)) throw new InvalidArgumentError(`tf.shapeN: the inputs must share a dtype, got ${ts.map((t) => t.dtype).join(', ')}`);
+    return g.createOp('ShapeN', ts, { N: ts.length, T: dtype, out_type: outType }, { name: scope }).outputs;
+  });
+}
+
 /** tf.ensure_shape: x, whose shape is checked against `shape` (null dims match anything) at build and run time. */
 export function ensureShape(x: TensorLike, shape: Shape, name = 'EnsureShape'): Tensor {
   return scoped(name, [x], (scope, g) => {
