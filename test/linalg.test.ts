@@ -15,7 +15,7 @@ import { expectClose, fromTfjs, randomArray, rng, tfjs } from './helpers.js';
 const onWebGpu = process.env.WEIR_BACKEND === 'webgpu';
 
 // On WebGPU, count the diagonal kernels' calls so that each case is known to have run on the GPU.
-const DIAG_OPS = ['MatrixDiag', 'MatrixDiagPart', 'MatrixSetDiag', 'Diag', 'DiagPart'];
+const DIAG_OPS = ['MatrixDiag', 'MatrixDiagPart', 'MatrixSetDiag', 'Diag', 'DiagPart', 'MatrixDiagV3', 'MatrixDiagPartV3', 'MatrixSetDiagV3'];
 const gpuCalls = new Map<string, number>();
 const originals = new Map<string, unknown>();
 beforeAll(() => {
@@ -235,13 +235,16 @@ describe('diagonal bands (MatrixDiagPartV3, MatrixDiagV3, MatrixSetDiagV3)', () 
   for (const align of ALIGNS) {
     it(`against the documented formulas, align ${align}, bands ${bands.map((b) => `[${b}]`).join(' ')}`, async () => {
       const x = randomArray([2, 3, 4], { seed: 91 });
-      const outs = await compute([x], (t) =>
+      let outs: tf.NDArray[] = [];
+      await expectGpuRuns(['MatrixDiagPartV3', 'MatrixDiagV3', 'MatrixSetDiagV3'], async () => {
+        outs = await compute([x], (t) =>
         bands.flatMap((k) => {
           const part = linalg.diagPart(t!, { k, align, paddingValue: 9 });
           const zeros = tf.zerosLike(t!);
           return [part, linalg.diag(part, { k, align, numRows: 3, numCols: 4, paddingValue: -1 }), linalg.setDiag(zeros, part, { k, align })];
         }),
-      );
+        );
+      });
       bands.forEach((k, i) => {
         const [part, full, set] = outs.slice(3 * i, 3 * i + 3) as [tf.NDArray, tf.NDArray, tf.NDArray];
         const single = k[0] === k[1];
@@ -572,6 +575,37 @@ describe('Svd', () => {
       expect(op.outputs.map((t) => t.shape)).toEqual([[2, 3], [0], [0]]);
       expect(() => linalg.svd(tf.placeholder('float32', [3], 'v'))).toThrow(/Svd.*at least rank 2/);
     });
+  });
+});
+
+// ---- gradients with unknown static shapes ----------------------------------------------------------
+
+describe('gradients built with unknown static shapes', () => {
+  it('Cholesky, MatrixDiagPart and MatrixSetDiagV3 gradients take their run-time shape paths and match the static ones', async () => {
+    const a = spdArray(2, 3, 81);
+    const x = randomArray([2, 3, 4], { seed: 82 });
+    const w = randomArray([2, 3, 3], { seed: 83 });
+    const grads = (shapeA: (number | null)[] | null, shapeX: (number | null)[] | null): Promise<tf.NDArray[]> => {
+      const g = new tf.Graph();
+      const { pa, px, outs } = g.asDefault(() => {
+        const pa = tf.placeholder('float32', shapeA, 'a');
+        const px = tf.placeholder('float32', shapeX, 'x');
+        const loss = tf.add(
+          tf.reduceSum(tf.multiply(linalg.cholesky(pa), tf.constant(w))),
+          tf.add(
+            tf.reduceSum(tf.square(linalg.setDiag(px, tf.multiply(linalg.diagPart(px, { k: [0, 1] }), 3), { k: [0, 1] }))),
+            tf.reduceSum(tf.square(linalg.diagPart(px))),
+          ),
+        );
+        return { pa, px, outs: tf.gradients(loss, [pa, px]) as tf.Tensor[] };
+      });
+      const sess = new tf.Session({ graph: g });
+      return sess.run(outs, [[pa, a], [px, x]]).finally(() => sess.close()) as Promise<tf.NDArray[]>;
+    };
+    const [staticA, staticX] = await grads([2, 3, 3], [2, 3, 4]);
+    const [dynA, dynX] = await grads([null, null, null], null);
+    expectClose(dynA!, staticA!, { atol: 1e-5 });
+    expectClose(dynX!, staticX!, { atol: 1e-5 });
   });
 });
 
