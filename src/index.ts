@@ -62,6 +62,83 @@ export { sequenceLoss, type SequenceLossOptions } from './api/seq2seq.js';
 export { mapFn, scan, foldl, foldr, type MapFnOptions, type ScanOptions, type HigherOrderOptions } from './api/functional.js';
 export { FuncGraph } from './func_graph.js';
 export * as nn from './api/nn_namespace.js';
+export * as math from './api/math_namespace.js';
+export * as bitwise from './api/bitwise_namespace.js';
+// ---- the op families of issue 18 (top-level TF1 names; explicit exports override `export *` above: where, pad) ----
+export {
+  cumsum,
+  cumprod,
+  sort,
+  argsort,
+  searchsorted,
+  unique,
+  uniqueWithCounts,
+  setdiff1d,
+  where,
+  type ScanOptions as CumulativeOptions,
+  type SortOptions,
+  type SortDirection,
+  type SearchsortedOptions,
+  type TopKResult,
+  type UniqueResult,
+  type UniqueWithCountsResult,
+  type SetDiffResult,
+  type BincountOptions,
+} from './api/sort.js';
+export {
+  gatherNd,
+  scatterNd,
+  tensorScatterUpdate,
+  tensorScatterAdd,
+  tensorScatterSub,
+  tensorScatterNdUpdate,
+  tensorScatterNdAdd,
+  tensorScatterNdSub,
+  sparseToDense,
+  reverse,
+  reverseV2,
+  reverseSequence,
+  pad,
+  mirrorPad,
+  spaceToBatchNd,
+  batchToSpaceNd,
+  spaceToDepth,
+  depthToSpace,
+  matrixBandPart,
+  linspace,
+  linSpace,
+  einsum,
+  broadcastDynamicShape,
+  type SparseToDenseOptions,
+  type ReverseSequenceOptions,
+  type PadMode,
+  type MirrorPadMode,
+} from './api/indexing.js';
+export {
+  segmentSum,
+  segmentMean,
+  segmentMax,
+  segmentMin,
+  segmentProd,
+  unsortedSegmentMax,
+  unsortedSegmentMin,
+  unsortedSegmentProd,
+  unsortedSegmentMean,
+  unsortedSegmentSqrtN,
+  sparseSegmentSum,
+  sparseSegmentMean,
+  sparseSegmentSqrtN,
+  sparseReshape,
+  sparseFillEmptyRows,
+  SparseTensor,
+  sparse,
+  type SparseSegmentOptions,
+  type SparseToDenseOptions as SparseTensorToDenseOptions,
+} from './api/sparse.js';
+export { stringSplit, stringToHashBucketFast } from './api/strings.js';
+export * as strings from './api/strings.js';
+export { ragged } from './api/ragged.js';
+export { lookup, tablesInitializer } from './api/lookup.js';
 export * as losses from './api/losses.js';
 export * as metrics from './api/metrics.js';
 export { norm, type NormOptions, type NormOrd } from './api/norm.js';

@@ -4,3 +4,6 @@ export * from './conv.js';
 export * from './nn_extra.js';
 export { dynamicRnn, staticRnn, bidirectionalDynamicRnn, type DynamicRnnOptions, type StaticRnnOptions, type BidirectionalDynamicRnnOptions } from './rnn.js';
 export * as rnnCell from './rnn.js';
+export * from './conv3d.js';
+export { lrn, localResponseNormalization, fusedBatchNorm, type LrnOptions, type FusedBatchNormOptions } from './normalization.js';
+export { topK, inTopK, type TopKResult } from './sort.js';

@@ -6,6 +6,7 @@
  * plus the initializers and regularizers of `contrib` in src/initializers.ts.
  */
 import { controlDependencies, GraphKeys, Tensor } from '../graph.js';
+import { contribLookup } from '../api/lookup.js';
 import { sequenceLoss } from '../api/seq2seq.js';
 import { BasicLSTMCell, BasicRNNCell, DropoutWrapper, GRUCell, LSTMCell, LSTMStateTuple, MultiRNNCell, OutputProjectionWrapper, ResidualWrapper, RNNCell, staticRnn } from '../api/rnn.js';
 import { identity } from '../api/core.js';
@@ -323,4 +324,4 @@ const rnn = { BasicRNNCell, BasicLSTMCell, LSTMCell, GRUCell, MultiRNNCell, RNNC
 /** tf.contrib.seq2seq: the sequence loss TF1's seq2seq programs use. */
 const seq2seq = { sequenceLoss };
 
-export const contrib = { layers, rnn, seq2seq };
+export const contrib = { layers, rnn, seq2seq, lookup: contribLookup };

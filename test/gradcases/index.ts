@@ -15,5 +15,6 @@ import { normalizationCases } from './normalization.js';
 import { imageCases } from './image.js';
 import { debugCases } from './debug.js';
 import { linalgCases } from './linalg.js';
+import { sparseCases } from './sparse.js';
 
-export const allGradCases: GradCase[] = [...coreCases, ...mathCases, ...arrayCases, ...nnCases, ...convCases, ...nnExtraCases, ...compatCases, ...controlFlowCases, ...sortCases, ...indexingCases, ...conv3dCases, ...normalizationCases, ...imageCases, ...debugCases, ...linalgCases];
+export const allGradCases: GradCase[] = [...coreCases, ...mathCases, ...arrayCases, ...nnCases, ...convCases, ...nnExtraCases, ...compatCases, ...controlFlowCases, ...sortCases, ...indexingCases, ...conv3dCases, ...normalizationCases, ...imageCases, ...debugCases, ...linalgCases, ...sparseCases];

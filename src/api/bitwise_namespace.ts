@@ -1,0 +1,2 @@
+// tf.bitwise.
+export { bitwiseAnd, bitwiseOr, bitwiseXor } from './math.js';
