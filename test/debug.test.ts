@@ -130,6 +130,16 @@ describe('tf.debugging assertions', () => {
     expect(err!.message).toContain('assertion failed: [mismatch] [Condition x == y did not hold element-wise:] [x (x0:0) = ] [1 2] [y (x1:0) = ] [1 3]');
   });
 
+  it('operands known while building are checked at once, as TF 1.15 does', () => {
+    new tf.Graph().asDefault(() => {
+      expect(() => debug.assertLess(tf.constant([1, 5]), tf.constant([2, 3]), { message: 'static' })).toThrow(
+        /^static\nCondition x < y did not hold element-wise:\nx \(.*\) = \n\[1 5\]\ny \(.*\) = \n\[2 3\]$/,
+      );
+      expect(() => debug.assertPositive(tf.constant([1, 0]))).toThrow(/Condition x > 0 did not hold/);
+      expect(debug.assertEqual(tf.constant([2, 2]), 2).type).toBe('Assert');
+    });
+  });
+
   it('assertNear passes within tolerance', async () => {
     const err = await failure(runWith([vec(1, 2), vec(1.2, 2.1)], (x, y) => [tf.controlDependencies([debug.assertNear(x!, y!, { atol: 0.3 })], () => tf.identity(x!))]));
     expect(err).toBeUndefined();

@@ -6,7 +6,7 @@ import type { DType } from '../core/dtypes.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { NDArray } from '../core/ndarray.js';
 import { formatShape, type Shape } from '../core/shape.js';
-import { Operation, Tensor, type Graph } from '../graph.js';
+import { constantValue, Operation, Tensor, type Graph } from '../graph.js';
 import { rank as rankOf, shape as shapeOf } from './array.js';
 import { identity } from './core.js';
 import { abs, add, cast, equal, greater, greaterEqual, less, lessEqual, multiply, notEqual, reduceAll, subtract } from './math.js';
@@ -101,18 +101,44 @@ export interface CheckOptions {
   name?: string;
 }
 
-function binaryAssert(
-  fnName: string,
-  cmp: (x: Tensor, y: Tensor) => Tensor,
-  symbol: string,
-  x: TensorLike,
-  y: TensorLike,
-  opts: CheckOptions,
-): Operation {
+type Compare = (a: number, b: number) => boolean;
+const COMPARE: Record<string, Compare> = {
+  '==': (a, b) => a === b,
+  '!=': (a, b) => a !== b,
+  '<': (a, b) => a < b,
+  '<=': (a, b) => a <= b,
+  '>': (a, b) => a > b,
+  '>=': (a, b) => a >= b,
+};
+
+const numbers = (a: NDArray): number[] => Array.from(a.data as ArrayLike<number | bigint>, Number);
+
+/**
+ * TF 1.15's _assert_static: when both operands are known while building (same shape or one a
+ * scalar), a false condition fails at once, with the data items as the message, one per line.
+ */
+function assertStatic(x: Tensor, y: Tensor, cmp: Compare, data: readonly DataItem[]): void {
+  const [a, b] = [constantValue(x), constantValue(y)];
+  if (!a || !b || (a.size !== b.size && a.size !== 1 && b.size !== 1)) return;
+  const [av, bv] = [numbers(a), numbers(b)];
+  const n = Math.max(av.length, bv.length);
+  for (let i = 0; i < n; i++) {
+    if (cmp(av[av.length === 1 ? 0 : i]!, bv[bv.length === 1 ? 0 : i]!)) continue;
+    const text = data.map((d) => {
+      if (typeof d === 'string') return d;
+      const v = d instanceof Tensor ? constantValue(d) : undefined;
+      return v ? `[${numbers(v).join(' ')}]` : String(d instanceof Tensor ? d.name : d);
+    });
+    throw new InvalidArgumentError(text.join('\n'));
+  }
+}
+
+function binaryAssert(fnName: string, cmp: (x: Tensor, y: Tensor) => Tensor, symbol: string, x: TensorLike, y: TensorLike, opts: CheckOptions): Operation {
   return scoped(opts.name ?? fnName, [x, y], () => {
     const xt = convertToTensor(x, undefined, 'x', 'x');
     const yt = convertToTensor(y, xt.dtype, 'y', 'y');
     const data = opts.data ?? [opts.message ?? '', `Condition x ${symbol} y did not hold element-wise:`, `x (${xt.name}) = `, xt, `y (${yt.name}) = `, yt];
+    assertStatic(xt, yt, COMPARE[symbol]!, data);
     return Assert(reduceAll(cmp(xt, yt)), data, { summarize: opts.summarize });
   });
 }
@@ -131,6 +157,7 @@ function signAssert(fnName: string, cmp: (x: Tensor, zero: Tensor) => Tensor, co
     const xt = convertToTensor(x, undefined, 'x', 'x');
     const zero = cast(0, xt.dtype);
     const data = opts.data ?? [opts.message ?? '', `Condition x ${condition} did not hold element-wise:`, `x (${xt.name}) = `, xt];
+    assertStatic(xt, zero, COMPARE[condition.split(' ')[0]!]!, data);
     return Assert(reduceAll(cmp(xt, zero)), data, { summarize: opts.summarize });
   });
 }
