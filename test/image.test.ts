@@ -276,11 +276,13 @@ describe('NonMaxSuppression V2-V5', () => {
   it('V2 (no score threshold) and a result feeding later ops (gather, sum)', async () => {
     const t = await tfjs();
     const { boxes, scores } = nmsData(20, 55);
-    const [sel, picked, total] = await runWith([boxes, scores], (b, s) => {
+    const [sel, picked, total, chain] = await runWith([boxes, scores], (b, s) => {
       const op = tf.getDefaultGraph().createOp('NonMaxSuppressionV2', [b!, s!, tf.constant(8, 'int32'), tf.constant(0.45)], { T: 'float32', T_threshold: 'float32' });
       const i = op.outputs[0]!;
       const g = tf.gather(b!, i);
-      return [i, g, tf.reduceSum(tf.multiply(g, 2))];
+      // An elementwise chain (a fusion candidate) over a length known only at run time.
+      const c = tf.tanh(tf.add(tf.multiply(tf.cast(i, 'float32'), 0.1), tf.gather(s!, i)));
+      return [i, g, tf.reduceSum(tf.multiply(g, 2)), c];
     });
     const want = await fromTfjs(t.image.nonMaxSuppression(t.tensor2d(boxes.data as Float32Array, [20, 4]), t.tensor1d(scores.data as Float32Array), 8, 0.45));
     expect(ints(sel!)).toEqual(ints(want));
@@ -289,6 +291,8 @@ describe('NonMaxSuppression V2-V5', () => {
     let sum = 0;
     for (const k of want.data as Int32Array) for (let j = 0; j < 4; j++) sum += 2 * bd[k * 4 + j]!;
     expectClose(total!, sum, { atol: 1e-4 });
+    const sd = scores.data as Float32Array;
+    expectClose(chain!, Array.from(want.data as Int32Array, (k) => Math.tanh(k * 0.1 + sd[k]!)), { atol: 1e-5 });
   });
 
   it('a run whose selection changes size reuses the plan', async () => {
