@@ -549,8 +549,26 @@ describe('tf.norm / tf.linalg.norm', () => {
         expect(() => tf.norm(X, { axis })).toThrow(/'axis' must be None, an integer, or a tuple of 2 unique integers/);
       }
       expect(() => tf.norm(X, { axis: [1, 1] })).toThrow(tf.ValueError);
-      expect(() => tf.norm(X, { ord: 2, axis: [0, 1] })).toThrow(tf.errors.UnimplementedError);
     });
+  });
+
+  it('the matrix 2-norm is the largest singular value, over any pair of axes, with its gradient', async () => {
+    // Largest singular value of X: the square root of the largest eigenvalue of X Xᵀ (2 × 2, closed form).
+    const xxt = [0, 1].map((i) => [0, 1].map((j) => sum(X[i]!.map((v, k) => v * X[j]![k]!))));
+    const [a, b, d] = [xxt[0]![0]!, xxt[0]![1]!, xxt[1]![1]!];
+    const sigma = Math.sqrt((a + d) / 2 + Math.sqrt(((a - d) / 2) ** 2 + b * b));
+    const batched = [X, X.map((r) => r.map((v) => 2 * v))];
+    const got = await run(
+      build(() => [
+        tf.norm(X, { ord: 2, axis: [0, 1] }),
+        tf.norm(X, { ord: 2, axis: [1, 0], keepdims: true }),
+        tf.norm(tf.transpose(tf.constant(batched), [1, 0, 2]), { ord: 2, axis: [0, 2] }),
+      ]),
+    );
+    expectClose(got[0]!, sigma, { shape: [] });
+    expectClose(got[1]!, sigma, { shape: [1, 1] });
+    expectClose(got[2]!, [sigma, 2 * sigma], { shape: [2] });
+    await checkGradients({ ops: [], name: 'norm matrix 2', inputs: [tf.NDArray.from(X)], build: (t) => tf.norm(t, { ord: 2, axis: [0, 1] }) });
   });
 
   it('gradients match finite differences', async () => {

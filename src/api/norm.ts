@@ -1,10 +1,10 @@
 // tf.norm / tf.linalg.norm (TF 1.15's linalg_ops.norm), composed from math ops so the gradient
 // follows from theirs.
 import { convertToTensor, type TensorLike, graphOf as graphOfValues } from '../convert.js';
-import { UnimplementedError } from '../core/errors.js';
 import { type Graph, Tensor } from '../graph.js';
 import { ValueError } from '../variable_scope.js';
-import { squeeze } from './array.js';
+import { expandDims, squeeze, transpose } from './array.js';
+import { svd } from './linalg.js';
 import { abs, multiply, pow, reduceMax, reduceSum, sqrt } from './math.js';
 
 /** 'euclidean' (= 2 for vectors, Frobenius for matrices), 'fro' (matrices), 1, 2, Infinity, or any p > 0 for vectors. */
@@ -40,8 +40,8 @@ function ordString(ord: unknown): string {
 /**
  * tf.norm(tensor, {ord, axis, keepdims}): vector norms (ord 'euclidean'/2, 1, Infinity, any p > 0)
  * over the whole tensor or along one axis, and matrix norms ('euclidean'/'fro' Frobenius, 1: the
- * largest column sum of |x|, Infinity: the largest row sum) over a pair of axes. The matrix 2-norm
- * (largest singular value) needs an SVD, which weir does not have: UnimplementedError.
+ * largest column sum of |x|, Infinity: the largest row sum, 2: the largest singular value) over a
+ * pair of axes.
  */
 export function norm(tensor: TensorLike, opts: NormOptions = {}): Tensor {
   if (opts.keepdims !== undefined && opts.keepDims !== undefined) throw new ValueError("Cannot specify both 'keepdims' and 'keep_dims'");
@@ -74,10 +74,18 @@ export function norm(tensor: TensorLike, opts: NormOptions = {}): Tensor {
       let result: Tensor;
       if (ord === 'fro' || ord === 'euclidean' || ord === 2) {
         if (isMatrixNorm && ord === 2) {
-          throw new UnimplementedError('tf.norm: the matrix 2-norm (ord 2 with a pair of axes) needs the singular values (Svd), which weir does not have');
+          // As TF: the two axes moved last, the largest singular value, moved back.
+          const rank = x.rank;
+          if (rank === null) throw new ValueError('tf.norm: the matrix 2-norm needs a tensor of known rank');
+          const [a0, a1] = axis!.map((a) => (a < 0 ? a + rank : a)) as [number, number];
+          const before = [...Array.from({ length: rank }, (_, i) => i).filter((i) => i !== a0 && i !== a1), a0, a1];
+          const after = before.map((_, i) => before.indexOf(i));
+          const s = svd(transpose(x, before), { computeUv: false });
+          result = transpose(expandDims(reduceMax(abs(s), -1, true), -1), after);
+        } else {
+          // x * conj(x): conj is the identity for real dtypes.
+          result = sqrt(reduceSum(multiply(x, x), all, true));
         }
-        // x * conj(x): conj is the identity for real dtypes.
-        result = sqrt(reduceSum(multiply(x, x), all, true));
       } else {
         result = abs(x);
         if (ord === 1) {
