@@ -12,8 +12,6 @@ import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
 import { checkDType, FLOAT, NUMERIC } from './util.js';
 import { projectiveTransformImageGrad } from '../src/api/image.js';
 
-type Value = ShapeContext['inputs'][number];
-
 /** An attr a GraphDef may leave out at TensorFlow's default. */
 function optAttr<T>(ctx: ShapeContext, name: string, dflt: T): T {
   try {
@@ -47,7 +45,7 @@ function sizeInput(ctx: ShapeContext, i: number, what: string): [Dim, Dim] {
   if (t.dtype !== 'int32') ctx.fail(`${what} (${t.name}) must be int32, got ${t.dtype}`);
   const s = rankOf(ctx, i, 1, what);
   if (s[0] !== null && s[0] !== 2) ctx.fail(`${what} (${t.name}) must have 2 elements (height, width), got ${s[0]}`);
-  const v = partialVector(t as Value);
+  const v = partialVector(t);
   const [h, w] = [v?.[0] ?? null, v?.[1] ?? null];
   for (const d of [h, w]) if (d !== null && d < 0) ctx.fail(`${what} must be non-negative, got [${h}, ${w}]`);
   return [h, w];
@@ -207,7 +205,7 @@ registerOp({
     if (size.dtype !== 'int32') ctx.fail(`image_size (${size.name}) must be int32, got ${size.dtype}`);
     const ss = rankOf(ctx, 3, 1, 'image_size');
     if (ss[0] !== null && ss[0] !== 4) ctx.fail(`image_size (${size.name}) must have 4 elements, got ${ss[0]}`);
-    const dims = partialVector(size as Value) ?? [null, null, null, null];
+    const dims = partialVector(size) ?? [null, null, null, null];
     const c = mergeDim(ctx, gs[3]!, dims[3] ?? null, 'grads and image_size must have the same number of channels');
     const dtype = optAttr<DType>(ctx, 'T', 'float32');
     if (dtype !== 'float32') ctx.fail(`T must be float32, got ${dtype}`);
@@ -311,7 +309,7 @@ function nmsInputs(ctx: ShapeContext, scalars: readonly string[]): void {
 /** The length of a padded selection: max_output_size when known. */
 function paddedLength(ctx: ShapeContext): Dim {
   if (!optAttr(ctx, 'pad_to_max_output_size', false)) return null;
-  const m = partialScalar(ctx.inputs[2] as Value);
+  const m = partialScalar(ctx.inputs[2]!);
   if (m !== null && m < 0) ctx.fail(`max_output_size must be non-negative, got ${m}`);
   return m;
 }

@@ -100,7 +100,7 @@ export function resizeImages(images: TensorLike, size: readonly [number, number]
   if (method !== ResizeMethod.BILINEAR && method !== ResizeMethod.NEAREST_NEIGHBOR) {
     throw new UnimplementedError(`tf.image.resizeImages: method ${method} (BICUBIC or AREA) is not implemented; use BILINEAR or NEAREST_NEIGHBOR`);
   }
-  return scoped(opts.name ?? 'resize_images', [images, size], () => {
+  return scoped(opts.name ?? 'resize', [images, size], () => {
     let x = convertToTensor(images, undefined, 'images', 'images');
     const rank = x.rank;
     if (rank !== 3 && rank !== 4) throw new InvalidArgumentError(`tf.image.resizeImages: images must be 3-D or 4-D, got shape rank ${rank ?? 'unknown'}`);
