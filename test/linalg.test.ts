@@ -430,6 +430,10 @@ describe('Cholesky and triangular solves', () => {
       expect(linalg.eye(2, { numColumns: 3 }).op.type).toBe('MatrixSetDiag');
       expect(linalg.diag(x).op.name).toBe('diag');
       expect(linalg.svd(x)[0].op.name).toBe('Svd');
+      // tf.linalg is this module: the functions of other families in TF's namespace are here too.
+      expect(linalg.bandPart(x, -1, 0).op.type).toBe('MatrixBandPart');
+      expect(linalg.matmul(x, linalg.adjoint(x)).shape).toEqual([2, 3, 3]);
+      expect(linalg.norm(x, { axis: [-2, -1] }).shape).toEqual([2]);
     });
   });
 });

@@ -10,8 +10,10 @@ import { ValueError } from '../variable_scope.js';
 import { concat, ones, range, rank, reshape, transpose as transposeOp, zeros } from './array.js';
 import { add, log, minimum, multiply, reduceSum } from './math.js';
 
+// The rest of TF 1.15's tf.linalg namespace, defined by other families.
 export { matmul } from './math.js';
 export { norm } from './norm.js';
+export { einsum, matrixBandPart as bandPart } from './indexing.js';
 
 /** Runs `build` in the name scope `name`, in the graph of the inputs; `scope` names the op exactly. */
 function inScope<T>(name: string, values: readonly unknown[], build: (g: Graph, scope: string) => T): T {
