@@ -505,6 +505,16 @@ describe('SelfAdjointEigV2', () => {
     }
   });
 
+  it('a 16 x 16 matrix: reconstruction and orthonormality at a size that takes several sweeps', async () => {
+    const a = spdArray(1, 16, 52);
+    const [e, v] = await compute([a], (x) => linalg.eigh(x!));
+    const vals = Array.from(e!.data as Float32Array);
+    for (let i = 1; i < 16; i++) expect(vals[i]).toBeGreaterThanOrEqual(vals[i - 1]!);
+    const vm = matrixOf(v!);
+    expectOrthonormalColumns(vm);
+    expectMatrixClose(mul(mul(vm, diagM(vals)), tr(vm)), matrixOf(a), 1e-3, 'V diag(e) V^T');
+  });
+
   it('repeated eigenvalues: the identity plus a rank-one term', async () => {
     const a = tf.NDArray.from([[2, 1, 1], [1, 2, 1], [1, 1, 2]], 'float32');
     const [e, v] = await compute([a], (x) => linalg.eigh(x!));
@@ -531,6 +541,7 @@ describe('Svd', () => {
     [[3, 6], false],
     [[3, 6], true],
     [[1, 1], false],
+    [[20, 12], false],
   ] as [number[], boolean][]) {
     it(`U diag(S) V^T = A, U and V orthonormal, S descending: ${shape.join('x')}, full_matrices ${full}`, async () => {
       const a = randomArray(shape, { seed: 61 });
