@@ -139,6 +139,34 @@ export { stringSplit, stringToHashBucketFast } from './api/strings.js';
 export * as strings from './api/strings.js';
 export { ragged } from './api/ragged.js';
 export { lookup, tablesInitializer } from './api/lookup.js';
+export * as image from './api/image_namespace.js';
+export {
+  Assert,
+  Print,
+  print,
+  checkNumerics,
+  verifyTensorAllFinite,
+  identityN,
+  ensureShape,
+  shapeN,
+  assertEqual,
+  assertNotEqual,
+  assertLess,
+  assertLessEqual,
+  assertGreater,
+  assertGreaterEqual,
+  assertPositive,
+  assertNegative,
+  assertNonNegative,
+  assertNonPositive,
+  assertNear,
+  assertRank,
+  assertType,
+  fakeQuantWithMinMaxArgs,
+  fakeQuantWithMinMaxVars,
+} from './api/debug.js';
+export * as debugging from './api/debugging_namespace.js';
+export * as quantization from './api/quantization_namespace.js';
 export * as losses from './api/losses.js';
 export * as metrics from './api/metrics.js';
 export { norm, type NormOptions, type NormOrd } from './api/norm.js';

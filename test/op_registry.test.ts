@@ -73,7 +73,7 @@ describe('op registry', () => {
     expect(flagged((d) => d.reshapes)).toEqual(['ExpandDims', 'Reshape', 'Squeeze']);
     expect(flagged((d) => d.fusableActivation)).toEqual(['Elu', 'LeakyRelu', 'Relu', 'Relu6', 'Sigmoid', 'Tanh']);
     expect(flagged((d) => d.valueOfShape)).toEqual(['Rank', 'Shape', 'Size']);
-    expect(flagged((d) => d.forwardsInput)).toEqual(['Identity', 'PlaceholderWithDefault', 'StopGradient']);
+    expect(flagged((d) => d.forwardsInput)).toEqual(['CheckNumerics', 'Identity', 'PlaceholderWithDefault', 'Print', 'StopGradient']);
     expect(getOpDef('Shape')!.valueOfShape!([2, 3])).toEqual({ value: [2, 3], shape: [2] });
     expect(getOpDef('Size')!.valueOfShape!([2, 3])).toEqual({ value: [6], shape: [] });
     // Random draws are stateful: no pass folds, merges or fuses them.

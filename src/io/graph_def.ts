@@ -609,7 +609,8 @@ function importNodes(
 // ---- functions ----
 
 /** TensorFlow 1's control-flow ops: loops as frames of a dataflow graph, with a cycle through NextIteration. */
-const FRAME_OPS = new Set(['Enter', 'Exit', 'Switch', 'Merge', 'NextIteration', 'LoopCond', 'RefEnter', 'RefSwitch', 'RefMerge', 'RefExit', 'RefNextIteration']);
+/** TF1's control-flow frame ops: refused on import (weir's control flow is functional, TF2's). */
+export const FRAME_OPS: ReadonlySet<string> = new Set(['Enter', 'Exit', 'Switch', 'Merge', 'NextIteration', 'LoopCond', 'RefEnter', 'RefSwitch', 'RefMerge', 'RefExit', 'RefNextIteration']);
 
 /** A GraphDef with TF1 loops and conds is an UnimplementedError saying how to get one weir runs. */
 function rejectFrameOps(nodes: readonly NodeDef[], library: Map<string, FunctionDefProto>): void {
@@ -916,7 +917,8 @@ function createNode(
 // ---- Grappler's fused ops ----
 
 /** The ops TensorFlow's Grappler fuses into one node (in graphs exported after optimizing), by the op each one extends. */
-const GRAPPLER_FUSED: Record<string, string> = { _FusedMatMul: 'MatMul', _FusedConv2D: 'Conv2D', FusedDepthwiseConv2dNative: 'DepthwiseConv2dNative' };
+/** Grappler's fused ops: expanded on import into the plain ops they stand for (the remap pass fuses them again). */
+export const GRAPPLER_FUSED: Readonly<Record<string, string>> = { _FusedMatMul: 'MatMul', _FusedConv2D: 'Conv2D', FusedDepthwiseConv2dNative: 'DepthwiseConv2dNative' };
 const GRAPPLER_ACTIVATIONS: readonly string[] = ['Relu', 'Relu6', 'Elu', 'LeakyRelu', 'Tanh', 'Sigmoid'];
 
 /**

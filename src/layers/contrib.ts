@@ -7,6 +7,7 @@
  */
 import { controlDependencies, GraphKeys, Tensor } from '../graph.js';
 import { contribLookup } from '../api/lookup.js';
+import { transform } from '../api/image.js';
 import { sequenceLoss } from '../api/seq2seq.js';
 import { BasicLSTMCell, BasicRNNCell, DropoutWrapper, GRUCell, LSTMCell, LSTMStateTuple, MultiRNNCell, OutputProjectionWrapper, ResidualWrapper, RNNCell, staticRnn } from '../api/rnn.js';
 import { identity } from '../api/core.js';
@@ -324,4 +325,4 @@ const rnn = { BasicRNNCell, BasicLSTMCell, LSTMCell, GRUCell, MultiRNNCell, RNNC
 /** tf.contrib.seq2seq: the sequence loss TF1's seq2seq programs use. */
 const seq2seq = { sequenceLoss };
 
-export const contrib = { layers, rnn, seq2seq, lookup: contribLookup };
+export const contrib = { layers, rnn, seq2seq, lookup: contribLookup, image: { transform } };

@@ -1,0 +1,2 @@
+// Everything under tf.quantization.
+export { fakeQuantWithMinMaxArgs, fakeQuantWithMinMaxVars } from './debug.js';
