@@ -2,7 +2,9 @@
 // math_grad.py (same formulas and gradient op names).
 import { graphOf } from '../src/convert.js';
 import type { DType } from '../src/core/dtypes.js';
-import { constantValue, type Operation, type Tensor } from '../src/graph.js';
+import type { Operation, Tensor } from '../src/graph.js';
+import { InvalidArgumentError } from '../src/core/errors.js';
+import { invertPerm } from './semantics/array.js';
 import { broadcastStatic, formatShape, isFullyDefined, mergeShapes, type Dim, type Shape } from '../src/core/shape.js';
 import {
   add,
@@ -40,7 +42,8 @@ import {
   where,
   zeta,
 } from '../src/api/math.js';
-import { broadcastTo, range, reshape, shape as shapeOf, size, zerosLike } from '../src/api/array.js';
+import { broadcastTo, gather, range, reshape, shape as shapeOf, size, stack, transpose, zerosLike } from '../src/api/array.js';
+import { cumprod } from '../src/api/sort.js';
 import { registerOp, type AbstractValue, type GradFn, type OpDef, type OutputSpec, type ShapeContext } from './registry.js';
 import { ALL, binaryShape, checkDType, FLOAT, NUMERIC, unaryShape, withRank } from './util.js';
 
@@ -596,7 +599,7 @@ registerOp({
 
 /** Static reduction axes (normalized, unique, sorted), when the axes are constant and x's rank known. */
 function staticAxes(x: Tensor, axes: Tensor): number[] | undefined {
-  const v = constantValue(axes);
+  const v = axes.knownValue;
   if (!v || x.shape === null) return undefined;
   const rank = x.shape.length;
   const norm = Array.from(v.data as ArrayLike<number | bigint>, (a) => (Number(a) < 0 ? Number(a) + rank : Number(a)));
@@ -703,12 +706,25 @@ function minOrMaxGrad(op: Operation, [g]: (Tensor | null)[]): (Tensor | null)[] 
 reduction('Max', minOrMaxGrad);
 reduction('Min', minOrMaxGrad);
 
-// For inputs without zeros, d prod / d x_i = prod / x_i. (TF's _ProdGrad also handles zeros with
-// exclusive cumulative products; weir has no Cumprod yet.)
+// TF's _ProdGrad: d prod / d x_i is the product of the other elements, taken as the exclusive
+// cumulative products from the left and from the right (right where x has zeros, unlike prod / x_i):
+// the reduced axes moved first and flattened, the rest flattened after them.
 reduction('Prod', (op, [g]) => {
   const x = op.inputs[0]!;
-  const gy = multiply(gradKeptDims(op, g!), gradKeptDims(op, op.outputs[0]!));
-  return [divide(gy, x), null];
+  const axes = staticAxes(x, op.inputs[1]!);
+  const rank = x.rank;
+  if (axes === undefined || rank === null) throw new InvalidArgumentError(`Gradient of Prod '${op.name}' needs constant reduction axes and an input of known rank`, op.name);
+  const xShape = isFullyDefined(x.shape) ? x.shape : shapeOf(x);
+  const grad = broadcastTo(gradKeptDims(op, g!), xShape);
+  const other = Array.from({ length: rank }, (_, i) => i).filter((i) => !axes.includes(i));
+  const perm = [...axes, ...other];
+  const permuted = transpose(x, perm);
+  const reducedNum = isFullyDefined(x.shape) ? axes.reduce((p, a) => p * (x.shape as number[])[a]!, 1) : reduceProd(gather(shapeOf(x), axes));
+  const flat = reshape(permuted, isFullyDefined(x.shape) ? [reducedNum as number, -1] : stack([reducedNum, -1]));
+  const left = cumprod(flat, 0, { exclusive: true });
+  const right = cumprod(flat, 0, { exclusive: true, reverse: true });
+  const y = reshape(multiply(left, right), isFullyDefined(permuted.shape) ? permuted.shape : shapeOf(permuted));
+  return [multiply(grad, transpose(y, invertPerm(perm))), null];
 });
 
 reduction('All', null, BOOL);

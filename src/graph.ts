@@ -528,11 +528,6 @@ function makeShapeContext(
   };
 }
 
-/** The value of t if it can be known while building the graph (TF's constant_value), else undefined. */
-export function constantValue(t: Tensor): NDArray | undefined {
-  return t.knownValue;
-}
-
 const rootGraph = { g: new Graph() };
 const graphStack: Graph[] = [];
 

@@ -170,8 +170,34 @@ export * as quantization from './api/quantization_namespace.js';
 export * as losses from './api/losses.js';
 export * as metrics from './api/metrics.js';
 export { norm, type NormOptions, type NormOrd } from './api/norm.js';
-// tf.linalg: only norm so far.
-export * as linalg from './api/norm.js';
+// tf.linalg: TF 1.15's namespace (norm, matmul, bandPart and einsum included).
+export * as linalg from './api/linalg.js';
+// TF1's top-level linear algebra names.
+export {
+  cholesky,
+  choleskySolve,
+  eye,
+  qr,
+  svd,
+  trace,
+  inv as matrixInverse,
+  det as matrixDeterminant,
+  solve as matrixSolve,
+  triangularSolve as matrixTriangularSolve,
+  eigh as selfAdjointEig,
+  eigvalsh as selfAdjointEigvals,
+  tensorDiag as diag,
+  tensorDiagPart as diagPart,
+  diag as matrixDiag,
+  diagPart as matrixDiagPart,
+  setDiag as matrixSetDiag,
+  transpose as matrixTranspose,
+  type DiagAlign,
+  type DiagBandOptions,
+  type EyeOptions,
+  type SvdOptions,
+  type TriangularSolveOptions,
+} from './api/linalg.js';
 export * as train from './train/index.js';
 
 // ---- nn library: variable scopes, initializers, tf.layers (exports added by their owner) ----

@@ -6,7 +6,7 @@ import type { DType } from '../core/dtypes.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { NDArray } from '../core/ndarray.js';
 import { formatShape, type Shape } from '../core/shape.js';
-import { constantValue, Operation, Tensor, type Graph } from '../graph.js';
+import { Operation, Tensor, type Graph } from '../graph.js';
 import { rank as rankOf, shape as shapeOf } from './array.js';
 import { identity } from './core.js';
 import { abs, add, cast, equal, greater, greaterEqual, less, lessEqual, multiply, notEqual, reduceAll, subtract } from './math.js';
@@ -118,7 +118,7 @@ const numbers = (a: NDArray): number[] => Array.from(a.data as ArrayLike<number 
  * scalar), a false condition fails at once, with the data items as the message, one per line.
  */
 function assertStatic(x: Tensor, y: Tensor, cmp: Compare, data: readonly DataItem[]): void {
-  const [a, b] = [constantValue(x), constantValue(y)];
+  const [a, b] = [x.knownValue, y.knownValue];
   if (!a || !b || (a.size !== b.size && a.size !== 1 && b.size !== 1)) return;
   const [av, bv] = [numbers(a), numbers(b)];
   const n = Math.max(av.length, bv.length);
@@ -126,7 +126,7 @@ function assertStatic(x: Tensor, y: Tensor, cmp: Compare, data: readonly DataIte
     if (cmp(av[av.length === 1 ? 0 : i]!, bv[bv.length === 1 ? 0 : i]!)) continue;
     const text = data.map((d) => {
       if (typeof d === 'string') return d;
-      const v = d instanceof Tensor ? constantValue(d) : undefined;
+      const v = d instanceof Tensor ? d.knownValue : undefined;
       return v ? `[${numbers(v).join(' ')}]` : String(d instanceof Tensor ? d.name : d);
     });
     throw new InvalidArgumentError(text.join('\n'));

@@ -5,7 +5,7 @@ import { convertToTensor, graphOf, type TensorLike } from '../convert.js';
 import type { DType } from '../core/dtypes.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { Shape } from '../core/shape.js';
-import { type AttrValue, constantValue, type Graph, type Operation, Tensor } from '../graph.js';
+import { type AttrValue, type Graph, type Operation, Tensor } from '../graph.js';
 import { numbersOf } from '../../ops/semantics/array.js';
 import { getOpDef } from '../../ops/registry.js';
 import { cast, divide, maximum, sqrt, subtract } from './math.js';
@@ -200,7 +200,7 @@ export class SparseTensor {
   }
   /** The static dense shape, where the dense_shape tensor's elements are known. */
   get shape(): Shape {
-    const known = constantValue(this.denseShape);
+    const known = this.denseShape.knownValue;
     if (known) return numbersOf(known);
     const n = this.denseShape.shape?.[0] ?? null;
     return n === null ? null : new Array<null>(n).fill(null);

@@ -197,6 +197,9 @@ const reductionCases: GradCase[] = [
   { ops: ['Min'], name: 'all axes', inputs: [distinct([2, 3], 83)], build: (x) => tf.reduceMin(x!) },
   { ops: ['Prod'], name: 'axis 1', inputs: [signed([2, 3], 84, 0.5, 1.5)], build: (x) => tf.reduceProd(x!, 1) },
   { ops: ['Prod'], name: 'axes [0, 2], keepdims', inputs: [signed([2, 2, 2], 85, 0.5, 1.5)], build: (x) => tf.reduceProd(x!, [0, 2], true) },
+  // A zero in a row (its gradient is the product of the others) and two zeros (all zero): TF's cumprod form, not prod / x.
+  { ops: ['Prod'], name: 'zeros in the reduced rows', inputs: [tf.NDArray.from([0, 1.5, -0.7, 0.9, 0, 0, 1.2, -1.1, 0.8], 'float32', [3, 3])], build: (x) => tf.reduceProd(x!, 1) },
+  { ops: ['Prod'], name: 'unknown dims, axis 0', inputs: [signed([3, 2], 86, 0.5, 1.5)], build: (x) => weigh(tf.reduceProd(dynamic(x!), 0), [2]) },
 ];
 
 // Gradients of gradients.
