@@ -23,3 +23,4 @@ import './sparse.js';
 import './ragged.js';
 import './lookup.js';
 import './linalg.js';
+import './candidate_sampling.js';
