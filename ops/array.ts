@@ -10,7 +10,7 @@ import { constant } from '../src/api/core.js';
 import { IndexedSlices } from '../src/api/indexed_slices.js';
 import { floorMod, greaterEqual, logicalAnd, maximum, reduceSum, subtract, where } from '../src/api/math.js';
 import { registerOp, type AbstractValue, type GradFn, type OutputSpec, type ShapeContext } from './registry.js';
-import { checkDType } from './util.js';
+import { checkDType, checkScalar, optAttr } from './util.js';
 import { invertPerm, masksOf, numbersOf, rangeSize, stridedSliceSpec, type StridedSliceSpec } from './semantics/array.js';
 
 const INDEX: readonly DType[] = ['int32', 'int64'];
@@ -93,19 +93,7 @@ function shapeArg(ctx: ShapeContext, i: number, what: string, allowMinusOne = fa
   return v;
 }
 
-/** An attr a GraphDef may leave out (TF strips attrs that have their default value). */
-function optAttr<T>(ctx: ShapeContext, name: string, dflt: T): T {
-  try {
-    return ctx.attr<T>(name) ?? dflt;
-  } catch {
-    return dflt;
-  }
-}
 
-function checkScalar(ctx: ShapeContext, i: number, what: string): void {
-  const t = ctx.inputs[i]!;
-  if (t.rank !== null && t.rank !== 0) ctx.fail(`${what} (${t.name}) must be a scalar, got shape ${formatShape(t.shape)}`);
-}
 
 function normAxisCtx(ctx: ShapeContext, axis: number, rank: number, what = 'axis'): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {

@@ -6,21 +6,9 @@ import type { DType } from '../src/core/dtypes.js';
 import { formatShape, mergeShapes, type Shape } from '../src/core/shape.js';
 import type { AttrValue, Operation, Tensor } from '../src/graph.js';
 import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
-import { checkDType, FLOAT } from './util.js';
+import { checkDType, checkScalar, FLOAT, optAttr } from './util.js';
 
-/** An attr a GraphDef may leave out at TensorFlow's default. */
-function optAttr<T>(ctx: ShapeContext, name: string, dflt: T): T {
-  try {
-    return ctx.attr<T>(name) ?? dflt;
-  } catch {
-    return dflt;
-  }
-}
 
-function checkScalar(ctx: ShapeContext, i: number, what: string): void {
-  const t = ctx.inputs[i]!;
-  if (t.rank !== null && t.rank !== 0) ctx.fail(`${what} (${t.name}) must be a scalar, got shape ${formatShape(t.shape)}`);
-}
 
 const passThrough = (ctx: ShapeContext): OutputSpec[] => [{ dtype: ctx.inputs[0]!.dtype, shape: ctx.inputs[0]!.shape }];
 

@@ -9,17 +9,9 @@ import { shape as shapeOf, stridedSlice } from '../src/api/array.js';
 import { constant } from '../src/api/core.js';
 import { partialScalar, partialVector } from './array.js';
 import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
-import { checkDType, FLOAT, NUMERIC } from './util.js';
+import { checkDType, checkScalar, FLOAT, NUMERIC, optAttr } from './util.js';
 import { projectiveTransformImageGrad } from '../src/api/image.js';
 
-/** An attr a GraphDef may leave out at TensorFlow's default. */
-function optAttr<T>(ctx: ShapeContext, name: string, dflt: T): T {
-  try {
-    return ctx.attr<T>(name) ?? dflt;
-  } catch {
-    return dflt;
-  }
-}
 
 /** The input's shape with this rank (unknown dims when its rank is unknown); fails on another rank. */
 function rankOf(ctx: ShapeContext, i: number, rank: number, what: string): Dim[] {
@@ -29,10 +21,6 @@ function rankOf(ctx: ShapeContext, i: number, rank: number, what: string): Dim[]
   return [...t.shape];
 }
 
-function checkScalarInput(ctx: ShapeContext, i: number, what: string): void {
-  const t = ctx.inputs[i]!;
-  if (t.rank !== null && t.rank !== 0) ctx.fail(`${what} (${t.name}) must be a scalar, got shape ${formatShape(t.shape)}`);
-}
 
 function mergeDim(ctx: ShapeContext, a: Dim, b: Dim, what: string): Dim {
   if (a !== null && b !== null && a !== b) ctx.fail(`${what}: ${a} vs ${b}`);
@@ -255,7 +243,7 @@ function transformShape(ctx: ShapeContext): OutputSpec[] {
   if (ctx.inputs.length > 3) {
     const f = ctx.inputs[3]!;
     if (f.dtype !== 'float32') ctx.fail(`fill_value (${f.name}) must be float32, got ${f.dtype}`);
-    checkScalarInput(ctx, 3, 'fill_value');
+    checkScalar(ctx, 3, 'fill_value');
   }
   return [{ dtype: dt, shape: [n!, h, w, c!] }];
 }
@@ -299,10 +287,10 @@ function nmsInputs(ctx: ShapeContext, scalars: readonly string[]): void {
   if (bs[1] !== null && bs[1] !== 4) ctx.fail(`boxes (${ctx.inputs[0]!.name}) must have 4 columns, got shape ${formatShape(ctx.inputs[0]!.shape)}`);
   const m = ctx.inputs[2]!;
   if (m.dtype !== 'int32') ctx.fail(`max_output_size (${m.name}) must be int32, got ${m.dtype}`);
-  checkScalarInput(ctx, 2, 'max_output_size');
+  checkScalar(ctx, 2, 'max_output_size');
   scalars.forEach((what, k) => {
     checkDType(ctx, 3 + k, FLOAT, what);
-    checkScalarInput(ctx, 3 + k, what);
+    checkScalar(ctx, 3 + k, what);
   });
 }
 

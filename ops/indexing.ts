@@ -11,7 +11,7 @@ import { constant } from '../src/api/core.js';
 import { negative, reduceSum, subtract } from '../src/api/math.js';
 import { getOpDef, registerOp, type AbstractValue, type GradFn, type OutputSpec, type ShapeContext } from './registry.js';
 import { partialScalar, partialVector } from './array.js';
-import { checkDType } from './util.js';
+import { checkDType, optAttr } from './util.js';
 import { numbersOf } from './semantics/array.js';
 import {
   batchToSpaceShape,
@@ -29,14 +29,6 @@ import {
 const INDEX: readonly DType[] = ['int32', 'int64'];
 const NUMERIC: readonly DType[] = ['float32', 'int32', 'int64'];
 
-/** An attr a GraphDef may leave out (TF strips attrs at their default). */
-function optAttr<T>(ctx: ShapeContext, name: string, dflt: T): T {
-  try {
-    return ctx.attr<T>(name) ?? dflt;
-  } catch {
-    return dflt;
-  }
-}
 
 /** Runs a shared semantics check, turning its error into ctx.fail (naming the op). */
 function checked<T>(ctx: ShapeContext, f: () => T): T {

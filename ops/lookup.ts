@@ -12,7 +12,8 @@
 import type { DType } from '../src/core/dtypes.js';
 import { formatShape } from '../src/core/shape.js';
 import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
-import { optAttr, rankOf } from './sparse.js';
+import { rankOf } from './sparse.js';
+import { optAttr } from './util.js';
 
 /** Key and value dtypes a table may have. */
 export const TABLE_DTYPES: readonly DType[] = ['string', 'int32', 'int64', 'float32'];

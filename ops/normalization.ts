@@ -10,16 +10,8 @@ import { stopGradient } from '../src/api/core.js';
 import { add, multiply, reciprocal, reduceMean, reduceSum, rsqrt, squaredDifference, subtract } from '../src/api/math.js';
 import { gradients } from '../src/gradients.js';
 import { registerOp, type AttrType, type GradFn, type OutputSpec, type ShapeContext } from './registry.js';
-import { checkDType, FLOAT, withRank } from './util.js';
+import { checkDType, FLOAT, optAttr, withRank } from './util.js';
 
-/** An attr a GraphDef may leave out (TensorFlow strips attrs at their default). */
-function optAttr<T>(ctx: ShapeContext, name: string, dflt: T): T {
-  try {
-    return ctx.attr<T>(name) ?? dflt;
-  } catch {
-    return dflt;
-  }
-}
 
 function mergeDim(ctx: ShapeContext, a: Dim, b: Dim, what: string): Dim {
   if (a !== null && b !== null && a !== b) ctx.fail(`${what}: ${a} vs ${b}`);

@@ -9,7 +9,8 @@ import * as A from '../src/api/array.js';
 import { cast, equal, multiply, reduceSum } from '../src/api/math.js';
 import * as R from '../src/api/ragged.js';
 import { registerOp, type ShapeContext } from './registry.js';
-import { INDEX, optAttr, rankOf } from './sparse.js';
+import { INDEX, rankOf } from './sparse.js';
+import { optAttr } from './util.js';
 import { checkDType } from './util.js';
 
 const NUMBERS: readonly DType[] = ['float32', 'int32', 'int64'];

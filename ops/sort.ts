@@ -10,24 +10,12 @@ import { add, cast, divide, multiply, reduceProd } from '../src/api/math.js';
 import { cumprod, cumsum } from '../src/api/sort.js';
 import { partialScalar, partialVector } from './array.js';
 import { registerOp, type GradFn, type OutputSpec, type ShapeContext } from './registry.js';
-import { ALL, checkDType, NUMERIC, withRank } from './util.js';
+import { ALL, checkDType, checkScalar, NUMERIC, optAttr, withRank } from './util.js';
 
 const INDEX: readonly DType[] = ['int32', 'int64'];
 const WITH_STRINGS: readonly DType[] = [...ALL, 'string'];
 
-/** An attr a GraphDef may leave out at its default. */
-function optAttr<T>(ctx: ShapeContext, name: string, dflt: T): T {
-  try {
-    return ctx.attr<T>(name) ?? dflt;
-  } catch {
-    return dflt;
-  }
-}
 
-function checkScalar(ctx: ShapeContext, i: number, what: string): void {
-  const t = ctx.inputs[i]!;
-  if (t.rank !== null && t.rank !== 0) ctx.fail(`${what} (${t.name}) must be a scalar, got shape ${formatShape(t.shape)}`);
-}
 
 function indexAttr(ctx: ShapeContext, name: string): DType {
   const dt = optAttr<DType>(ctx, name, 'int32');

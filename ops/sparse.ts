@@ -15,15 +15,6 @@ export const INDEX: readonly DType[] = ['int32', 'int64'];
 const REAL: readonly DType[] = ['float32', 'int32', 'int64'];
 const FLOATS: readonly DType[] = ['float32'];
 
-/** An attr a GraphDef may leave out (TensorFlow strips attrs that have their default value). */
-export function optAttr<T>(ctx: ShapeContext, name: string, dflt: T): T {
-  try {
-    return ctx.attr<T>(name) ?? dflt;
-  } catch {
-    return dflt;
-  }
-}
-
 /** Checks input i has rank `rank` when its rank is known; returns its shape (unknown dims when unknown). */
 export function rankOf(ctx: ShapeContext, i: number, rank: number, what: string): Dim[] {
   const t = ctx.inputs[i]!;

@@ -5,7 +5,8 @@
 import type { DType } from '../src/core/dtypes.js';
 import { broadcastStatic, formatShape, type Shape } from '../src/core/shape.js';
 import { registerOp, type OutputSpec, type ShapeContext } from './registry.js';
-import { INDEX, mergeDim, optAttr, rankOf } from './sparse.js';
+import { INDEX, mergeDim, rankOf } from './sparse.js';
+import { optAttr } from './util.js';
 import { checkDType } from './util.js';
 
 const STRING: readonly DType[] = ['string'];

@@ -45,3 +45,17 @@ export function binaryShape(allowed: readonly DType[], outDType?: DType) {
   };
 }
 
+/** An attr a GraphDef may leave out (TF strips attrs that have their default value), or its default. */
+export function optAttr<T>(ctx: ShapeContext, name: string, dflt: T): T {
+  try {
+    return ctx.attr<T>(name) ?? dflt;
+  } catch {
+    return dflt;
+  }
+}
+
+/** Fails unless input i is a scalar (or of unknown rank). */
+export function checkScalar(ctx: ShapeContext, i: number, what: string): void {
+  const t = ctx.inputs[i]!;
+  if (t.rank !== null && t.rank !== 0) ctx.fail(`${what} (${t.name}) must be a scalar, got shape ${formatShape(t.shape)}`);
+}

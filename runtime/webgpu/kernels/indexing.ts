@@ -26,18 +26,9 @@ import {
 import { checkDims, scalarNumber, vector } from '../../array_args.js';
 import { getGpuKernel, registerGpuKernel, type GpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
-import { bindings, f32, lit, perElement, storageType, u } from '../wgsl.js';
+import { bindings, f32, lit, loadIndex, perElement, storageType, u } from '../wgsl.js';
 
 const zero = (d: DType): string => `${storageType(d)}()`;
-
-/**
- * WGSL declaring `let ${name}: i32` as element `j` of the index array `arr` (int32 or int64): an
- * int64 that does not fit reads as -1 (negative) or i32 max, so range checks see it.
- */
-function loadIndex(dtype: DType, arr: string, j: string, name: string): string {
-  if (dtype === 'int64') return `let w_${name} = ${arr}[${j}]; let ${name} = select(select(i32(2147483647), -1, w_${name}.y < 0), w_${name}.x, w_${name}.y == 0 && w_${name}.x >= 0);`;
-  return `let ${name} = ${arr}[${j}];`;
-}
 
 /** WGSL declaring `c0..c{r-1}` (i32), the row-major coordinates of u32 `v` in `shape`. */
 function coords(shape: readonly number[], v = 'i'): string {
