@@ -122,7 +122,9 @@ function computeSampledLogits(args: SampledLossArgs & { seed?: number }, subtrac
   return g.asDefault(() =>
     g.nameScope(args.name ?? defaultName, () => {
       const inputs = convertToTensor(args.inputs, undefined, 'inputs');
-      let labels = convertToTensor(args.labels, undefined, 'labels');
+      // JS number literals are class ids, so they become int64 (not float32) constants.
+      const literal = typeof args.labels === 'number' || (Array.isArray(args.labels) && !(args.labels as unknown[]).some((e) => e instanceof Tensor || isVariableLike(e)));
+      let labels = convertToTensor(args.labels, literal ? 'int64' : undefined, 'labels');
       if (labels.dtype !== 'int64') labels = cast(labels, 'int64');
       const labelsFlat = reshape(labels, [-1]);
       const sampledValues = args.sampledValues ?? logUniformCandidateSampler(labels, numTrue, args.numSampled, true, args.numClasses, { seed: args.seed });
