@@ -3,6 +3,7 @@ import { TARGETS, trainXor } from '../examples/xor/main.js';
 import { trainMnist } from '../examples/mnist-mlp/main.js';
 import { loadSplit, randomShift } from '../examples/mnist-common/data.js';
 import { buildVocab, loadBrownText, makeBatches, trainCharRnn } from '../examples/char-rnn/main.js';
+import { buildDataset, loadBrownWords, SkipGramBatcher, scatterPng, trainWord2Vec } from '../examples/word2vec/main.js';
 
 describe('examples', () => {
   it('xor: the 3-4-1 sigmoid net learns XOR with gradient descent', async () => {
@@ -76,5 +77,26 @@ describe('examples', () => {
     expect(sample).toHaveLength(4 + 40);
     expect(sample.startsWith('the ')).toBe(true);
     for (const c of sample) expect(vocab.ids.has(c)).toBe(true);
+  });
+
+  it('word2vec: skip-gram with NCE on 20k words of the Brown corpus learns, finds neighbours and plots', async () => {
+    const corpus = loadBrownWords(20_000);
+    expect(corpus.slice(0, 6)).toEqual(['the', 'fulton', 'county', 'grand', 'jury', 'said']);
+    const ds = buildDataset(['b', 'a', 'b', 'c', 'b', 'a'], 3);
+    expect(ds.words).toEqual(['UNK', 'b', 'a']);
+    expect(Array.from(ds.data)).toEqual([1, 2, 1, 0, 1, 2]);
+    const b = new SkipGramBatcher(Int32Array.from([10, 11, 12, 13]), 2, 1, () => 0.5).next(4);
+    expect(Array.from(b.inputs)).toEqual([11, 11, 12, 12]);
+    expect([...b.labels.slice(0, 2)].sort()).toEqual([10, 12]);
+    expect([...b.labels.slice(2)].sort()).toEqual([11, 13]);
+    const r = await trainWord2Vec({ corpus, vocab: 500, batch: 32, dim: 16, numSampled: 8, steps: 300, every: 100, plotWords: 20, probes: ['the', 'said'] });
+    expect(r.progress.map((p) => p.step)).toEqual([100, 200, 300]);
+    expect(r.progress[2]!.loss).toBeLessThan(0.7 * r.progress[0]!.loss);
+    expect(r.embeddings.shape).toEqual([500, 16]);
+    expect(r.neighbours.get('the')).toHaveLength(8);
+    expect(r.plot.words).toHaveLength(20);
+    const png = scatterPng(r.plot.words, r.plot.xy, 200);
+    expect(Array.from(png.slice(1, 4), (c) => String.fromCharCode(c)).join('')).toBe('PNG');
+    r.session.close();
   });
 });

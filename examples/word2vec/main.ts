@@ -17,7 +17,6 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { encode as encodePng } from 'fast-png';
 import * as tf from '../../src/index.js';
-import { nceLoss } from '../../src/api/sampled.js';
 import { loadBrownText } from '../char-rnn/data.js';
 import { numberOption } from '../mnist-common/cli.js';
 import { seededRandom } from '../mnist-common/data.js';
@@ -160,7 +159,7 @@ export async function trainWord2Vec(opts: Word2VecOptions = {}): Promise<Word2Ve
     const embed = tf.nn.embeddingLookup(embeddings, inputs);
     const nceWeights = new tf.Variable(tf.truncatedNormal([vocab, dim], { stddev: 1 / Math.sqrt(dim) }), { name: 'nce_weights' });
     const nceBiases = new tf.Variable(tf.zeros([vocab]), { name: 'nce_biases' });
-    const loss = tf.reduceMean(nceLoss({ weights: nceWeights, biases: nceBiases, labels, inputs: embed, numSampled, numClasses: vocab }));
+    const loss = tf.reduceMean(tf.nn.nceLoss({ weights: nceWeights, biases: nceBiases, labels, inputs: embed, numSampled, numClasses: vocab }));
     const train = new tf.train.GradientDescentOptimizer(opts.learningRate ?? 1).minimize(loss);
     // Cosine similarity: rows divided by their norms, then dot products.
     const normalized = tf.divide(embeddings, tf.sqrt(tf.reduceSum(tf.square(embeddings), 1, true)));

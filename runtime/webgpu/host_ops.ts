@@ -90,4 +90,10 @@ export const HOST_PLACED: Readonly<Record<string, string>> = Object.fromEntries(
     'SelfAdjointEigV2',
     'Svd',
   ),
+  ...group(
+    'candidate samplers: random draws (the host Philox stream) with a data-dependent rejection loop, and accidental hits, whose count depends on the data',
+    'LogUniformCandidateSampler',
+    'UniformCandidateSampler',
+    'ComputeAccidentalHits',
+  ),
 ]);

@@ -7,3 +7,14 @@ export * as rnnCell from './rnn.js';
 export * from './conv3d.js';
 export { lrn, localResponseNormalization, fusedBatchNorm, type LrnOptions, type FusedBatchNormOptions } from './normalization.js';
 export { topK, inTopK, type TopKResult } from './sort.js';
+export {
+  nceLoss,
+  sampledSoftmaxLoss,
+  logUniformCandidateSampler,
+  uniformCandidateSampler,
+  computeAccidentalHits,
+  type SampledLossArgs,
+  type SampledSoftmaxLossArgs,
+  type SampledValues,
+  type CandidateSamplerOptions,
+} from './sampled.js';

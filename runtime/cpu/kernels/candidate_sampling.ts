@@ -6,40 +6,16 @@ import type { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape } from '../../../src/core/shape.js';
 import type { KernelNode, RuntimeState } from '../../backend.js';
 import { registerCpuKernel, type CpuKernel } from '../registry.js';
-import { philox4x32, PhiloxStream } from './random.js';
+import { PhiloxStream, streamFor } from './random.js';
 
 // ---- the op's generator (TF's GuardedPhiloxRandom), as the random ops keep theirs ----
-
-/** FNV-1a hash of an op name, as a uint32. */
-function hashName(name: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
-
-/** Seeds for an op without seeds, from the session's entropy and the op's name (random.ts's rule). */
-function unseededSeeds(name: string, entropy: number | undefined): [bigint, bigint] {
-  const words = new Uint32Array(4);
-  if (entropy === undefined) {
-    for (let i = 0; i < 4; i++) words[i] = Math.floor(Math.random() * 0x100000000);
-  } else {
-    philox4x32([hashName(name), name.length, 0x5eed, 0], [entropy, 0x243f6a88], words);
-  }
-  return [(BigInt(words[0]!) << 32n) | BigInt(words[1]!), (BigInt(words[2]!) << 32n) | BigInt(words[3]!)];
-}
 
 /**
  * TF's GuardedPhiloxRandom::ReserveSamples32(samples32): this run's generator; the op's stream (in
  * the session's op state) moves past ceil(samples32 / 4) blocks.
  */
 function reserveSamples32(node: KernelNode, state: RuntimeState<NDArray>, samples32: number): PhiloxStream {
-  let s = state.opState.get(node.name) as PhiloxStream | undefined;
-  if (!s) {
-    const seed = Number(node.attrs.seed ?? 0);
-    const seed2 = Number(node.attrs.seed2 ?? 0);
-    s = seed === 0 && seed2 === 0 ? PhiloxStream.fromSeeds(...unseededSeeds(node.name, state.entropy)) : PhiloxStream.fromSeeds(seed, seed2);
-    state.opState.set(node.name, s);
-  }
+  const s = streamFor(node, state);
   const gen = s.clone();
   s.skip(Math.floor((samples32 + 3) / 4));
   return gen;

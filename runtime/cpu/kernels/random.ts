@@ -140,7 +140,7 @@ function unseededSeeds(name: string, entropy: number | undefined): [bigint, bigi
 }
 
 /** The op's generator for this session: seeded from (seed, seed2), or randomly when both are 0. */
-function streamFor(node: KernelNode, state: RuntimeState<NDArray>): PhiloxStream {
+export function streamFor(node: KernelNode, state: RuntimeState<NDArray>): PhiloxStream {
   let s = state.opState.get(node.name) as PhiloxStream | undefined;
   if (!s) {
     const seed = Number(node.attrs.seed ?? 0);
