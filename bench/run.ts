@@ -2,6 +2,7 @@
 //   npm run bench [-- --only mlp_train_step,matmul_1024] [--runs 7] [--skip tfjs_cpu]
 //   npm run bench -- --backend webgpu      (weir's webgpu backend against tfjs-backend-webgpu)
 //   npm run bench -- --only while_overhead,rnn_loop_step,lstm_train_step   (control flow: bench/control_flow.ts)
+//   npm run bench -- --only embedding_train_step   (sparse gradients: bench/sparse.ts)
 // Prints one line per workload:
 //   WORKLOAD weir_ms=… weir_unopt_ms=… tfjs_cpu_ms=… tfjs_wasm_ms=… peak_bytes=… naive_bytes=…
 // (with --backend webgpu: WORKLOAD backend=webgpu weir_ms=… weir_unopt_ms=… tfjs_webgpu_ms=… ratio=…)
@@ -14,6 +15,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '../src/index.js';
 import { buildCnn } from '../examples/mnist-cnn/main.js';
 import { lstmTrainStep, rnnLoopStep, whileOverhead, type BenchContext, type LineResult } from './control_flow.js';
+import { embeddingTrainStep } from './sparse.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -276,6 +278,7 @@ const WORKLOADS: Record<string, () => Promise<Result | LineResult>> = {
   while_overhead: () => whileOverhead(ctx),
   rnn_loop_step: () => rnnLoopStep(ctx),
   lstm_train_step: () => lstmTrainStep(ctx),
+  embedding_train_step: () => embeddingTrainStep(ctx),
 };
 
 const fmt = (x: number | undefined): string => (x === undefined ? 'skipped' : Number.isNaN(x) ? 'unsupported' : x.toFixed(1));

@@ -8,16 +8,15 @@
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 import type { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape } from '../../../src/core/shape.js';
-import { windowedOutputSize, type Padding } from '../../../ops/semantics/window.js';
+import { windowedOutputSize } from '../../../ops/semantics/window.js';
 import type { KernelNode } from '../../backend.js';
-import { fail, geometry, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
+import { fail, geometry, layoutShape3d, ndhwc, nhwc, window3d, windowAttrs, type Format3D, type Geom, type Window3D } from '../../window_geometry.js';
 import { sgemm } from '../gemm.js';
 import { registerCpuKernel } from '../registry.js';
 import { toNumbers, type Outputs } from './util.js';
 
 // ---- 3-D geometry ----
 
-type Format3D = 'NDHWC' | 'NCDHW';
 
 /** Everything a 3-D window op needs, in NDHWC terms (spatial values ordered depth, height, width). */
 interface Geom3 {
@@ -41,52 +40,6 @@ interface Geom3 {
   pD: number;
   pH: number;
   pW: number;
-}
-
-interface Window3D {
-  format: Format3D;
-  padding: Padding;
-  strides: number[];
-  ksize: number[];
-  dilations: number[];
-}
-
-function spatialAxes(format: Format3D): { n: number; c: number; s: [number, number, number] } {
-  return format === 'NDHWC' ? { n: 0, c: 4, s: [1, 2, 3] } : { n: 0, c: 1, s: [2, 3, 4] };
-}
-
-/** The attrs of a 3-D window op (as ops/conv3d.ts validates them when the op is made). */
-function window3d(node: KernelNode, opts: { ksize?: boolean; dilations?: boolean }): Window3D {
-  const format = (node.attrs.data_format ?? 'NDHWC') as string;
-  if (format !== 'NDHWC' && format !== 'NCDHW') fail(`data_format must be 'NDHWC' or 'NCDHW', got '${format}'`);
-  const ax = spatialAxes(format);
-  const list = (name: string, dflt?: number[]): number[] => {
-    const v = (node.attrs[name] ?? dflt) as readonly number[] | undefined;
-    if (!Array.isArray(v) || v.length !== 5 || v.some((x) => !Number.isInteger(x) || x < 1) || v[ax.n] !== 1 || v[ax.c] !== 1) {
-      fail(`${name} must be 5 positive ints, 1 in the batch and channel dimensions (${format}), got ${JSON.stringify(v)}`);
-    }
-    return ax.s.map((i) => v[i]!);
-  };
-  const padding = node.attrs.padding as string;
-  if (padding !== 'SAME' && padding !== 'VALID') fail(`padding must be 'SAME' or 'VALID', got '${padding}'`);
-  return {
-    format,
-    padding,
-    strides: list('strides'),
-    ksize: opts.ksize ? list('ksize') : [1, 1, 1],
-    dilations: opts.dilations ? list('dilations', [1, 1, 1, 1, 1]) : [1, 1, 1],
-  };
-}
-
-/** [N, D, H, W, C] of a 5-D shape in the given layout. */
-function ndhwc(shape: readonly number[], format: Format3D, what: string): number[] {
-  if (shape.length !== 5) fail(`${what} must be 5-dimensional, got shape ${formatShape(shape)}`);
-  const ax = spatialAxes(format);
-  return [shape[ax.n]!, ...ax.s.map((i) => shape[i]!), shape[ax.c]!];
-}
-
-function layoutShape3d(format: Format3D, N: number, s: readonly number[], C: number): number[] {
-  return format === 'NDHWC' ? [N, s[0]!, s[1]!, s[2]!, C] : [N, C, s[0]!, s[1]!, s[2]!];
 }
 
 function geometry3d(a: Window3D, [N, D, H, W, C]: number[], [KD, KH, KW]: number[]): Geom3 {

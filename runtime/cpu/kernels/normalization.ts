@@ -3,28 +3,11 @@
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 import type { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape, sameShape } from '../../../src/core/shape.js';
-import type { KernelNode } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
+import { batchNormParams, channelLayout, lrnParams, type ChannelLayout } from '../../normalization_params.js';
 
 // ---- LRN ----
 
-interface LrnParams {
-  radius: number;
-  bias: number;
-  alpha: number;
-  beta: number;
-}
-
-/** The attrs with TensorFlow's defaults (a GraphDef may leave them out). */
-function lrnParams(node: KernelNode): LrnParams {
-  const a = node.attrs;
-  return {
-    radius: (a.depth_radius as number | undefined) ?? 5,
-    bias: (a.bias as number | undefined) ?? 1,
-    alpha: (a.alpha as number | undefined) ?? 1,
-    beta: (a.beta as number | undefined) ?? 0.5,
-  };
-}
 
 /** [pixels, depth] of a 4-D NHWC input. */
 function lrnRows(x: NDArray, what: string): [number, number] {
@@ -34,7 +17,7 @@ function lrnRows(x: NDArray, what: string): [number, number] {
 }
 
 registerCpuKernel('LRN', ([x], node, _state, outputs) => {
-  const { radius, bias, alpha, beta } = lrnParams(node);
+  const { radius, bias, alpha, beta } = lrnParams(node.attrs);
   const [rows, depth] = lrnRows(x!, 'input');
   const out = outputs.alloc('float32', x!.shape);
   const xd = x!.data as Float32Array;
@@ -52,7 +35,7 @@ registerCpuKernel('LRN', ([x], node, _state, outputs) => {
 });
 
 registerCpuKernel('LRNGrad', ([dy, x, y], node, _state, outputs) => {
-  const { radius, bias, alpha, beta } = lrnParams(node);
+  const { radius, bias, alpha, beta } = lrnParams(node.attrs);
   if (!sameShape(dy!.shape, x!.shape) || !sameShape(dy!.shape, y!.shape)) {
     throw new InvalidArgumentError(
       `input_grads, input_image, and out_image should have the same shape: ${formatShape(dy!.shape)}, ${formatShape(x!.shape)}, ${formatShape(y!.shape)}`,
@@ -84,42 +67,6 @@ registerCpuKernel('LRNGrad', ([dy, x, y], node, _state, outputs) => {
 
 // ---- fused batch norm ----
 
-interface BatchNormParams {
-  epsilon: number;
-  factor: number;
-  format: string;
-  training: boolean;
-}
-
-function batchNormParams(node: KernelNode): BatchNormParams {
-  const a = node.attrs;
-  return {
-    epsilon: (a.epsilon as number | undefined) ?? 1e-4,
-    factor: (a.exponential_avg_factor as number | undefined) ?? 1,
-    format: (a.data_format as string | undefined) ?? 'NHWC',
-    training: (a.is_training as boolean | undefined) ?? true,
-  };
-}
-
-/** x seen as [outer, depth, inner] around its channel dim (inner is 1 for channels-last formats). */
-interface ChannelLayout {
-  outer: number;
-  depth: number;
-  inner: number;
-  /** Elements per channel. */
-  count: number;
-}
-
-function channelLayout(x: NDArray, format: string, what: string): ChannelLayout {
-  const rank = format.length;
-  if (x.rank !== rank) throw new InvalidArgumentError(`${what} must be ${rank}-dimensional for data_format ${format}, got shape ${formatShape(x.shape)}`);
-  const c = format.startsWith('NC') ? 1 : rank - 1;
-  let outer = 1;
-  let inner = 1;
-  for (let k = 0; k < c; k++) outer *= x.shape[k]!;
-  for (let k = c + 1; k < rank; k++) inner *= x.shape[k]!;
-  return { outer, depth: x.shape[c]!, inner, count: outer * inner };
-}
 
 function checkVector(t: NDArray, what: string, depth: number): Float32Array {
   if (t.rank !== 1 || t.shape[0] !== depth) {
@@ -136,7 +83,7 @@ function forEachElement(l: ChannelLayout, f: (i: number, c: number) => void): vo
 
 for (const type of ['FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3']) {
   registerCpuKernel(type, ([x, scale, offset, mean, variance], node, _state, outputs) => {
-    const { epsilon, factor, format, training } = batchNormParams(node);
+    const { epsilon, factor, format, training } = batchNormParams(node.attrs);
     const l = channelLayout(x!, format, 'x');
     const sd = checkVector(scale!, 'scale', l.depth);
     const od = checkVector(offset!, 'offset', l.depth);
@@ -186,7 +133,7 @@ for (const type of ['FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3']) {
 
 for (const type of ['FusedBatchNormGrad', 'FusedBatchNormGradV2', 'FusedBatchNormGradV3']) {
   registerCpuKernel(type, ([dy, x, scale, mean, variance], node, _state, outputs) => {
-    const { epsilon, format, training } = batchNormParams(node);
+    const { epsilon, format, training } = batchNormParams(node.attrs);
     if (!sameShape(dy!.shape, x!.shape)) {
       throw new InvalidArgumentError(`x and y_backprop must have same shape, but x has shape ${formatShape(x!.shape)} and y_backprop has shape ${formatShape(dy!.shape)}`);
     }

@@ -8,8 +8,8 @@
 // results, and an elementwise pass computes y (or x's gradient).
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 import { formatShape, sameShape } from '../../../src/core/shape.js';
-import type { KernelNode } from '../../backend.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
+import { batchNormParams, channelLayout, lrnParams, type ChannelLayout, type LrnParams } from '../../normalization_params.js';
 import type { GpuTensor } from '../tensor.js';
 import { bindings, f32, perElement, u } from '../wgsl.js';
 
@@ -20,23 +20,6 @@ const CHUNK = 4096;
 
 // ---- LRN ----
 
-interface LrnParams {
-  radius: number;
-  bias: number;
-  alpha: number;
-  beta: number;
-}
-
-/** The attrs with TensorFlow's defaults (a GraphDef may leave them out). */
-function lrnParams(node: KernelNode): LrnParams {
-  const a = node.attrs;
-  return {
-    radius: (a.depth_radius as number | undefined) ?? 5,
-    bias: (a.bias as number | undefined) ?? 1,
-    alpha: (a.alpha as number | undefined) ?? 1,
-    beta: (a.beta as number | undefined) ?? 0.5,
-  };
-}
 
 function lrnDepth(x: GpuTensor, what: string): number {
   if (x.shape.length !== 4) throw new InvalidArgumentError(`${what} must be 4-dimensional, got shape ${formatShape(x.shape)}`);
@@ -56,7 +39,7 @@ function windowNorm(depth: number, p: LrnParams): string {
 }
 
 registerGpuKernel('LRN', (ctx, [x]) => {
-  const p = lrnParams(ctx.node);
+  const p = lrnParams(ctx.node.attrs);
   const depth = lrnDepth(x!, 'input');
   const out = ctx.output(0, 'float32', x!.shape);
   if (out.size === 0) return [out];
@@ -66,7 +49,7 @@ registerGpuKernel('LRN', (ctx, [x]) => {
 });
 
 registerGpuKernel('LRNGrad', (ctx, [dy, x, y]) => {
-  const p = lrnParams(ctx.node);
+  const p = lrnParams(ctx.node.attrs);
   if (!sameShape(dy!.shape, x!.shape) || !sameShape(dy!.shape, y!.shape)) {
     throw new InvalidArgumentError(
       `input_grads, input_image, and out_image should have the same shape: ${formatShape(dy!.shape)}, ${formatShape(x!.shape)}, ${formatShape(y!.shape)}`,
@@ -96,42 +79,6 @@ registerGpuKernel('LRNGrad', (ctx, [dy, x, y]) => {
 
 // ---- fused batch norm ----
 
-interface BatchNormParams {
-  epsilon: number;
-  factor: number;
-  format: string;
-  training: boolean;
-}
-
-function batchNormParams(node: KernelNode): BatchNormParams {
-  const a = node.attrs;
-  return {
-    epsilon: (a.epsilon as number | undefined) ?? 1e-4,
-    factor: (a.exponential_avg_factor as number | undefined) ?? 1,
-    format: (a.data_format as string | undefined) ?? 'NHWC',
-    training: (a.is_training as boolean | undefined) ?? true,
-  };
-}
-
-/** x seen as [outer, depth, inner] around its channel dim (inner is 1 for channels-last formats). */
-interface ChannelLayout {
-  outer: number;
-  depth: number;
-  inner: number;
-  /** Elements per channel. */
-  count: number;
-}
-
-function channelLayout(x: GpuTensor, format: string, what: string): ChannelLayout {
-  const rank = format.length;
-  if (x.shape.length !== rank) throw new InvalidArgumentError(`${what} must be ${rank}-dimensional for data_format ${format}, got shape ${formatShape(x.shape)}`);
-  const c = format.startsWith('NC') ? 1 : rank - 1;
-  let outer = 1;
-  let inner = 1;
-  for (let k = 0; k < c; k++) outer *= x.shape[k]!;
-  for (let k = c + 1; k < rank; k++) inner *= x.shape[k]!;
-  return { outer, depth: x.shape[c]!, inner, count: outer * inner };
-}
 
 function checkVector(t: GpuTensor, what: string, depth: number): void {
   if (t.shape.length !== 1 || t.shape[0] !== depth) {
@@ -209,7 +156,7 @@ const meanOf = (sum: string, count: number): string => (count === 0 ? f32(NaN) :
 
 for (const type of ['FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3']) {
   registerGpuKernel(type, (ctx, [x, scale, offset, mean, variance]) => {
-    const { epsilon, factor, format, training } = batchNormParams(ctx.node);
+    const { epsilon, factor, format, training } = batchNormParams(ctx.node.attrs);
     const l = channelLayout(x!, format, 'x');
     checkVector(scale!, 'scale', l.depth);
     checkVector(offset!, 'offset', l.depth);
@@ -279,7 +226,7 @@ for (const type of ['FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3']) {
 
 for (const type of ['FusedBatchNormGrad', 'FusedBatchNormGradV2', 'FusedBatchNormGradV3']) {
   registerGpuKernel(type, (ctx, [dy, x, scale, mean, variance]) => {
-    const { epsilon, format, training } = batchNormParams(ctx.node);
+    const { epsilon, format, training } = batchNormParams(ctx.node.attrs);
     if (!sameShape(dy!.shape, x!.shape)) {
       throw new InvalidArgumentError(`x and y_backprop must have same shape, but x has shape ${formatShape(x!.shape)} and y_backprop has shape ${formatShape(dy!.shape)}`);
     }
