@@ -9,7 +9,7 @@ import { Tensor } from '../graph.js';
 import { constantInitializer, zerosInitializer, type Initializer } from '../initializers.js';
 import type { Variable } from '../variables.js';
 import { getVariable, ValueError, variableScope } from '../variable_scope.js';
-import { concat, expandDims, gather, range, reshape, shape as shapeOf, split, stridedSlice, transpose, zeros } from './array.js';
+import { concat, expandDims, shape as shapeOf, split, stridedSlice, transpose, zeros } from './array.js';
 import { clipByValue } from './clip.js';
 import { whileLoop } from './control_flow.js';
 import { constant, identity } from './core.js';
@@ -18,6 +18,7 @@ import { flatten, packSequenceAs } from './nest.js';
 import { biasAdd } from './nn.js';
 import { dropout } from './nn_extra.js';
 import { TensorArray } from './tensor_array.js';
+import { reverse, reverseSequence } from './indexing.js';
 
 /** An elementwise activation. */
 export type RNNActivation = (x: Tensor) => Tensor;
@@ -731,30 +732,6 @@ export interface BidirectionalDynamicRnnOptions {
 }
 
 /**
- * tf.reverse_sequence on a time-major [time, batch, depth] tensor: row t of batch b comes from
- * len[b] - 1 - t when t < len[b] and stays otherwise (all of time reversed without lengths). A
- * GatherV2 over the [time * batch, depth] rows (weir has no ReverseSequence op).
- */
-export function reverseTimeMajor(x: Tensor, seqLen?: Tensor): Tensor {
-  const T = dimOf(x, 0);
-  let out: Tensor;
-  if (!seqLen) {
-    out = gather(x, typeof T === 'number' ? range(T - 1, -1, -1, 'int32') : range(subtract(T, 1), -1, -1, 'int32'), 0);
-  } else {
-    const depth = x.shape?.[2];
-    if (typeof depth !== 'number') throw new ValueError(`reverse: the last dimension must be known, got ${x.name} with shape ${JSON.stringify(x.shape)}`);
-    const B = dimOf(x, 1);
-    const tc = expandDims(range(0, T, 1, 'int32'), 1); // [T, 1]
-    const len = expandDims(seqLen, 0); // [1, B]
-    const src = where(less(tc, len), subtract(subtract(len, 1), tc), tc); // [T, B]
-    const rows = add(multiply(src, B), expandDims(range(0, B, 1, 'int32'), 0));
-    out = reshape(gather(reshape(x, [-1, depth]), reshape(rows, [-1]), 0), shapeOf(x, 'int32'));
-  }
-  out.setShape(x.shape);
-  return out;
-}
-
-/**
  * tf.nn.bidirectional_dynamic_rnn: dynamicRnn(cellFw) on the inputs in <scope>/fw, dynamicRnn(cellBw)
  * on each sequence reversed within its length in <scope>/bw, whose outputs are reversed back.
  * Returns [[outputsFw, outputsBw], [stateFw, stateBw]].
@@ -771,12 +748,10 @@ export function bidirectionalDynamicRnn(
     const seqLen = opts.sequenceLength === undefined || opts.sequenceLength === null ? undefined : seqLengthTensor(opts.sequenceLength);
     const common = { sequenceLength: seqLen, dtype: opts.dtype, timeMajor: opts.timeMajor, parallelIterations: opts.parallelIterations, swapMemory: opts.swapMemory };
     const [outFw, stateFw] = dynamicRnn(cellFw, x, { ...common, initialState: opts.initialStateFw, scope: 'fw' });
-    const rev = (v: Tensor): Tensor => {
-        if (opts.timeMajor) return reverseTimeMajor(v, seqLen);
-        const r = transpose(reverseTimeMajor(transpose(v, [1, 0, 2]), seqLen), [1, 0, 2]);
-        r.setShape(v.shape);
-        return r;
-      };
+    // As TF: each sequence reversed within its length (ReverseSequence), or all of time (ReverseV2).
+    const [timeAxis, batchAxis] = opts.timeMajor ? [0, 1] : [1, 0];
+    const rev = (v: Tensor): Tensor =>
+      seqLen ? reverseSequence(v, seqLen, { seqAxis: timeAxis, batchAxis }) : reverse(v, [timeAxis]);
     const [tmp, stateBw] = dynamicRnn(cellBw, rev(x), { ...common, initialState: opts.initialStateBw, scope: 'bw' });
     return [[outFw, rev(tmp)], [stateFw, stateBw]] as [[Tensor, Tensor], [RNNState, RNNState]];
   });
