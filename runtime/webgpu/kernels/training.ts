@@ -49,8 +49,11 @@ function applyKernel(spec: ApplyOpSpec | SparseApplyOpSpec, slots: readonly stri
     const g = inputs[spec.grad]!;
     const idx = sparse ? inputs[sparse.indices]! : undefined;
     const gradShape = idx ? [idx.size, ...v.shape.slice(1)] : v.shape;
-    if (!sameShape(gradShape, g.shape) || (idx && idx.shape.length !== 1)) {
-      throw new InvalidArgumentError(`${names[spec.grad]} must have shape ${formatShape(gradShape)}, got ${formatShape(g.shape)}`, ctx.node.name);
+    if (!idx && !sameShape(v.shape, g.shape)) {
+      throw new InvalidArgumentError(`${names[0]} and ${names[spec.grad]} do not have the same shape${formatShape(v.shape)} ${formatShape(g.shape)}`, ctx.node.name);
+    }
+    if (idx && (!sameShape(gradShape, g.shape) || idx.shape.length !== 1)) {
+      throw new InvalidArgumentError(`grad must have shape [${idx.size}, ...var.shape[1:]] with a vector of indices, got grad ${formatShape(g.shape)} and indices ${formatShape(idx.shape)}`, ctx.node.name);
     }
     const scalars = spec.scalars.map((i) => {
       const s = inputs[i]!;
