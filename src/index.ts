@@ -239,4 +239,5 @@ export { contrib } from './layers/contrib.js';
 export * as io from './io/io_namespace.js';
 export * as summary from './io/summary.js';
 export * as savedModel from './io/saved_model.js';
+export * as onnx from './onnx/index.js';
 export { importGraphDef, type ImportGraphDefOptions } from './io/graph_def.js';

@@ -17,7 +17,7 @@ export const LAYERS: readonly { name: string; files: readonly RegExp[] }[] = [
   { name: 'runtime', files: [/^runtime\//] },
   { name: 'compiler', files: [/^passes\//] },
   { name: 'ops', files: [/^ops\//, /^src\/api\//, /^src\/(gradients|variables|variable_scope|initializers)\.ts$/, /^src\/layers\/regularizers\.ts$/] },
-  { name: 'library', files: [/^src\/(session|verification|index)\.ts$/, /^src\/(layers|train|io)\//] },
+  { name: 'library', files: [/^src\/(session|verification|index)\.ts$/, /^src\/(layers|train|io|onnx)\//] },
   { name: 'tools', files: [/^src\/cli\//] },
 ];
 

@@ -33,3 +33,6 @@ export {
   type SaveOptions,
   type CheckpointState,
 } from '../io/index.js';
+export * from './moving_averages.js';
+export * from './monitored_session.js';
+export * from '../io/meta_graph.js';

@@ -21,3 +21,4 @@ import './ragged.js';
 import './lookup.js';
 import './linalg.js';
 import './candidate_sampling.js';
+import './image_io.js';

@@ -1,0 +1,1 @@
+// CPU kernels of ops/image_io.ts: filled by its owner.

@@ -1,0 +1,2 @@
+// tf.train.exportMetaGraph / importMetaGraph: filled by its owner.
+export {};

@@ -1,0 +1,2 @@
+// tf.onnx: export to ONNX (filled by its owner).
+export {};

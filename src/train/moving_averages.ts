@@ -1,0 +1,2 @@
+// tf.train: filled by its owner.
+export {};
