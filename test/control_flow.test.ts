@@ -899,3 +899,31 @@ describe('overlapping runs of loop graphs', () => {
     });
   }
 });
+
+describe('layers inside loop bodies', () => {
+  it('a tf.layers.Dense applied outside and inside a whileLoop body shares one set of weights', async () => {
+    const [sess, r] = inGraph(() => {
+      const dense = new tf.layers.Dense(3, { name: 'proj' });
+      const x = tf.constant(f32([1, 2, 3, 0.5, -1, 2], [2, 3]));
+      const outside = dense.apply(x);
+      // Three applications inside the loop: y ← dense(y).
+      const [, inside] = tf.whileLoop(
+        (i: T) => tf.less(i, 3),
+        (i: T, y: T) => [tf.add(i, 1), dense.apply(y)],
+        [i32(0), x],
+      ) as [T, T];
+      return { outside, inside, vars: tf.trainableVariables(), init: tf.globalVariablesInitializer() };
+    });
+    expect(r.vars.map((v) => v.name)).toEqual(['proj/kernel:0', 'proj/bias:0']);
+    await sess.run(r.init);
+    const [outside, inside, kernel, bias] = await sess.run([r.outside, r.inside, r.vars[0]!, r.vars[1]!]);
+    const w = flat(kernel!);
+    const b = flat(bias!);
+    const apply = (rows: number[]): number[] =>
+      [0, 1].flatMap((n) => [0, 1, 2].map((j) => rows[n * 3]! * w[j]! + rows[n * 3 + 1]! * w[3 + j]! + rows[n * 3 + 2]! * w[6 + j]! + b[j]!));
+    const x = [1, 2, 3, 0.5, -1, 2];
+    expectClose(outside, apply(x), { atol: 1e-5 });
+    expectClose(inside, apply(apply(apply(x))), { atol: 1e-4 });
+    sess.close();
+  });
+});

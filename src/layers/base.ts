@@ -6,6 +6,7 @@
  */
 import type { DType } from '../core/dtypes.js';
 import { convertToTensor, type TensorLike } from '../convert.js';
+import { initScopeGraph } from '../func_graph.js';
 import { getDefaultGraph, GraphKeys, Tensor, type Graph } from '../graph.js';
 import type { Initializer } from '../initializers.js';
 import type { Shape } from '../core/shape.js';
@@ -111,8 +112,11 @@ export abstract class Layer {
   apply(x: TensorLike, opts: Record<string, unknown> = {}): Tensor {
     const inputs = x instanceof Tensor ? x : convertToTensor(x);
     const g = inputs.graph;
-    if (this.graph && this.graph !== g) throw new ValueError(`Layer ${this.name} was used in another graph`);
-    this.graph = g;
+    // A loop or cond body is a function graph inside the layer's graph: the layer's weights are
+    // captured there, as TF1 layers are reused inside while loops.
+    const home = initScopeGraph(g);
+    if (this.graph && this.graph !== home) throw new ValueError(`Layer ${this.name} was used in another graph`);
+    this.graph = home;
     return g.asDefault(() => {
       this.setScope();
       const reuse: Reuse | undefined = this.built ? true : this.reuse;
