@@ -3,6 +3,7 @@ import { TARGETS, trainXor } from '../examples/xor/main.js';
 import { trainMnist } from '../examples/mnist-mlp/main.js';
 import { loadSplit, randomShift } from '../examples/mnist-common/data.js';
 import { buildVocab, loadBrownText, makeBatches, trainCharRnn } from '../examples/char-rnn/main.js';
+import { CHARS, lengths, makeProblems, trainSeq2Seq } from '../examples/seq2seq/main.js';
 import { buildDataset, loadBrownWords, SkipGramBatcher, scatterPng, trainWord2Vec } from '../examples/word2vec/main.js';
 
 describe('examples', () => {
@@ -77,6 +78,27 @@ describe('examples', () => {
     expect(sample).toHaveLength(4 + 40);
     expect(sample.startsWith('the ')).toBe(true);
     for (const c of sample) expect(vocab.ids.has(c)).toBe(true);
+  });
+
+  it('seq2seq: problems are padded, reversed sums; a small encoder-decoder learns single-digit addition', async () => {
+    let k = 0;
+    const draws = [0.99, 0.5, 0.2, 0.3]; // 3-digit 500 + 1-digit 3
+    const [p] = makeProblems(1, 3, () => draws[k++]!);
+    expect(lengths(3)).toEqual({ question: 7, answer: 4 });
+    expect(p).toEqual({ question: '  3+005', answer: '503 ' });
+    for (const q of makeProblems(50, 2, Math.random)) {
+      const [a, b] = q.question.split('').reverse().join('').trim().split('+').map(Number);
+      expect(Number(q.answer)).toBe(a! + b!);
+      expect([...q.question, ...q.answer].every((c) => CHARS.includes(c))).toBe(true);
+    }
+
+    const { progress, accuracy, examples } = await trainSeq2Seq({ digits: 1, steps: 150, every: 50, batch: 64, units: 32, testCount: 200, learningRate: 0.01 });
+    expect(progress.map((q) => q.step)).toEqual([50, 100, 150]);
+    expect(progress[2]!.loss).toBeLessThan(0.7 * progress[0]!.loss);
+    // Chance is 1 in 12 per character; the greedy in-graph decoder gets most of them right.
+    expect(progress[2]!.charAccuracy).toBeGreaterThan(0.5);
+    expect(accuracy).toBe(progress[2]!.accuracy);
+    expect(examples).toHaveLength(8);
   });
 
   it('word2vec: skip-gram with NCE on 20k words of the Brown corpus learns, finds neighbours and plots', async () => {
