@@ -208,11 +208,7 @@ export abstract class Optimizer {
     if (!named) this.slots.set(slotName, (named = new Map()));
     const existing = named.get(v);
     if (existing) return existing;
-    const g = v.graph;
-    // TF names slots after the primary variable, whatever name scope the optimizer runs in.
-    const slot = g.nameScope(`${v.op.name}/`, () =>
-      new Variable(init, { name: this.name, trainable: false, validateShape: isFullyDefined(v.shape) }),
-    );
+    const slot = createSlotVariable(v, this.name, init);
     named.set(v, slot);
     return slot;
   }
@@ -256,6 +252,20 @@ export abstract class Optimizer {
   protected scaleVariable(v: Variable, factor: Tensor): Tensor {
     return assign(v, multiply(v.value(), factor, 'mul'));
   }
+}
+
+/**
+ * A slot of `primary` (TF's slot_creator, shared by optimizers and moving averages): the non-trainable
+ * variable '<primary op name>/<name>' (made unique), named after the primary whatever name scope the
+ * caller is in, and created outside any control dependencies with `init()` as its initial value.
+ */
+export function createSlotVariable(primary: Variable | Tensor, name: string, init: SlotInit): Variable {
+  const g = primary.graph;
+  return g.asDefault(() =>
+    g.controlDependencies(null, () =>
+      g.nameScope(`${primary.op.name}/`, () => new Variable(init, { name, trainable: false, validateShape: isFullyDefined(primary.shape) })),
+    ),
+  );
 }
 
 /** The loss as a tensor: a Variable's value (TF1 converts a Variable loss), else it must be a Tensor. */
