@@ -14,12 +14,36 @@ export {
   AdamOptimizer,
   RMSPropOptimizer,
   AdagradOptimizer,
+  AdadeltaOptimizer,
+  FtrlOptimizer,
+  ProximalAdagradOptimizer,
+  ProximalGradientDescentOptimizer,
   type MomentumOptions,
   type AdamOptions,
   type RMSPropOptions,
   type AdagradOptions,
+  type AdadeltaOptions,
+  type FtrlOptions,
+  type ProximalOptions,
+  type ProximalAdagradOptions,
 } from './optimizers.js';
-export { exponentialDecay } from './learning_rate_decay.js';
+export {
+  exponentialDecay,
+  piecewiseConstant,
+  piecewiseConstantDecay,
+  polynomialDecay,
+  naturalExpDecay,
+  inverseTimeDecay,
+  cosineDecay,
+  cosineDecayRestarts,
+  linearCosineDecay,
+  noisyLinearCosineDecay,
+  type PolynomialDecayOptions,
+  type CosineDecayOptions,
+  type CosineDecayRestartsOptions,
+  type LinearCosineDecayOptions,
+  type NoisyLinearCosineDecayOptions,
+} from './learning_rate_decay.js';
 export { getGlobalStep, createGlobalStep, getOrCreateGlobalStep, assertGlobalStep, globalStep } from './training_util.js';
 export {
   Saver,

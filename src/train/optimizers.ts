@@ -299,3 +299,231 @@ export class AdagradOptimizer extends Optimizer {
     });
   }
 }
+
+export interface AdadeltaOptions extends OptimizerOptions {
+  /** Decay rate of the running averages. */
+  rho?: Hyperparameter;
+  /** Added inside the square roots to condition the update. */
+  epsilon?: Hyperparameter;
+}
+
+/**
+ * tf.train.AdadeltaOptimizer (Zeiler, 2012): accum = rho accum + (1 - rho) g^2;
+ * update = sqrt(accum_update + epsilon) / sqrt(accum + epsilon) g;
+ * accum_update = rho accum_update + (1 - rho) update^2; var -= lr update.
+ */
+export class AdadeltaOptimizer extends Optimizer {
+  readonly rho: Hyperparameter;
+  readonly epsilon: Hyperparameter;
+  private hyper: Tensor[] = [];
+
+  constructor(
+    readonly learningRate: Hyperparameter = 0.001,
+    opts: AdadeltaOptions = {},
+  ) {
+    super('Adadelta', opts);
+    this.rho = opts.rho ?? 0.95;
+    this.epsilon = opts.epsilon ?? 1e-8;
+  }
+
+  protected override createSlots(varList: Variable[]): void {
+    for (const v of varList) {
+      this.zerosSlot(v, 'accum');
+      this.zerosSlot(v, 'accum_update');
+    }
+  }
+
+  protected prepare(): void {
+    this.hyper = [this.hyperTensor(this.learningRate, 'lr'), this.hyperTensor(this.rho, 'rho'), this.hyperTensor(this.epsilon, 'epsilon')];
+  }
+
+  protected applyDense(grad: Tensor, v: Variable): Operation {
+    return this.update(grad, v);
+  }
+
+  protected override applySparse(grad: IndexedSlices, v: Variable): Operation {
+    return this.update(grad, v);
+  }
+
+  private update(grad: Tensor | IndexedSlices, v: Variable): Operation {
+    const slots = [this.getSlot(v, 'accum')!.ref, this.getSlot(v, 'accum_update')!.ref];
+    return applyOp(v, 'ApplyAdadelta', [...slots, ...this.hyper.map((t) => this.asDType(t, v.dtype)), grad], { use_locking: this.useLocking });
+  }
+}
+
+/** A regularization strength, checked as TF's constructors check them. */
+function nonNegative(value: number, what: string): number {
+  if (!(value >= 0)) throw new InvalidArgumentError(`${what} ${value} needs to be positive or zero`);
+  return value;
+}
+
+export interface ProximalOptions extends OptimizerOptions {
+  /** L1 strength (soft-thresholds the weights toward zero; applied when > 0). */
+  l1RegularizationStrength?: Hyperparameter;
+  /** L2 strength (scales the weights down). */
+  l2RegularizationStrength?: Hyperparameter;
+}
+
+export interface ProximalAdagradOptions extends ProximalOptions {
+  /** Starting value of the accumulators; must be positive. */
+  initialAccumulatorValue?: number;
+}
+
+/**
+ * The two FOBOS optimizers' shared part: their L1/L2 strengths as tensors, and the update op given
+ * its slots and learning rate (the sparse form after repeated indices are summed: the step is not
+ * linear in the gradient).
+ */
+abstract class ProximalOptimizer extends Optimizer {
+  readonly l1RegularizationStrength: Hyperparameter;
+  readonly l2RegularizationStrength: Hyperparameter;
+  private lrT: Tensor | undefined;
+  private l1T: Tensor | undefined;
+  private l2T: Tensor | undefined;
+
+  constructor(
+    private readonly opType: string,
+    readonly learningRate: Hyperparameter,
+    opts: ProximalOptions,
+    defaultName: string,
+  ) {
+    super(defaultName, opts);
+    this.l1RegularizationStrength = opts.l1RegularizationStrength ?? 0;
+    this.l2RegularizationStrength = opts.l2RegularizationStrength ?? 0;
+  }
+
+  protected prepare(): void {
+    this.lrT = this.hyperTensor(this.learningRate, 'learning_rate');
+    this.l1T = this.hyperTensor(this.l1RegularizationStrength, 'l1_regularization_strength');
+    this.l2T = this.hyperTensor(this.l2RegularizationStrength, 'l2_regularization_strength');
+  }
+
+  /** The slot variables the op takes after the variable. */
+  protected abstract slotRefs(v: Variable): Tensor[];
+
+  protected applyDense(grad: Tensor, v: Variable): Operation {
+    return this.update(grad, v);
+  }
+
+  protected override applySparse(grad: IndexedSlices, v: Variable): Operation {
+    return this.update(grad, v);
+  }
+
+  private update(grad: Tensor | IndexedSlices, v: Variable): Operation {
+    const hyper = [this.lrT!, this.l1T!, this.l2T!].map((t) => this.asDType(t, v.dtype));
+    return applyOp(v, this.opType, [...this.slotRefs(v), ...hyper, grad], { use_locking: this.useLocking });
+  }
+}
+
+/**
+ * tf.train.ProximalGradientDescentOptimizer (FOBOS): v = var - lr g, then
+ * var = sign(v) max(|v| - lr l1, 0) / (1 + lr l2).
+ */
+export class ProximalGradientDescentOptimizer extends ProximalOptimizer {
+  constructor(learningRate: Hyperparameter, opts: ProximalOptions = {}) {
+    super('ApplyProximalGradientDescent', learningRate, opts, 'ProximalGradientDescent');
+  }
+
+  protected slotRefs(): Tensor[] {
+    return [];
+  }
+}
+
+/**
+ * tf.train.ProximalAdagradOptimizer: accum += g^2, then the FOBOS step with the Adagrad rate
+ * lr / sqrt(accum).
+ */
+export class ProximalAdagradOptimizer extends ProximalOptimizer {
+  readonly initialAccumulatorValue: number;
+
+  constructor(learningRate: Hyperparameter, opts: ProximalAdagradOptions = {}) {
+    super('ApplyProximalAdagrad', learningRate, opts, 'ProximalAdagrad');
+    this.initialAccumulatorValue = opts.initialAccumulatorValue ?? 0.1;
+    if (!(this.initialAccumulatorValue > 0)) {
+      throw new InvalidArgumentError(`initial_accumulator_value must be positive: ${this.initialAccumulatorValue}`);
+    }
+  }
+
+  protected override createSlots(varList: Variable[]): void {
+    const init = this.initialAccumulatorValue;
+    for (const v of varList) this.filledSlot(v, 'accumulator', init, 'Const', (x) => fill(shape(x), init));
+  }
+
+  protected slotRefs(v: Variable): Tensor[] {
+    return [this.getSlot(v, 'accumulator')!.ref];
+  }
+}
+
+export interface FtrlOptions extends OptimizerOptions {
+  /** How the rate falls as squared gradients accumulate (lr / accum^-p); <= 0, 0 for a fixed rate. */
+  learningRatePower?: number;
+  /** Starting value of the squared-gradient accumulators; >= 0. */
+  initialAccumulatorValue?: number;
+  /** L1 strength (weights stay exactly zero while |linear| <= l1); >= 0. */
+  l1RegularizationStrength?: number;
+  /** L2 stabilization strength; >= 0. */
+  l2RegularizationStrength?: number;
+  /** L2 penalty on the weights' magnitude, added to the gradient (ApplyFtrlV2 when > 0); >= 0. */
+  l2ShrinkageRegularizationStrength?: number;
+}
+
+/**
+ * tf.train.FtrlOptimizer (FTRL-proximal, McMahan et al. 2013) with TF's slots 'accum' (starting at
+ * initialAccumulatorValue) and 'linear', updated by TF's ApplyFtrl, or ApplyFtrlV2 when the
+ * shrinkage strength is positive.
+ */
+export class FtrlOptimizer extends Optimizer {
+  readonly learningRatePower: number;
+  readonly initialAccumulatorValue: number;
+  readonly l1RegularizationStrength: number;
+  readonly l2RegularizationStrength: number;
+  readonly l2ShrinkageRegularizationStrength: number;
+  private hyper: { lr: Tensor; l1: Tensor; l2: Tensor; shrinkage: Tensor; power: Tensor } | undefined;
+
+  constructor(
+    readonly learningRate: Hyperparameter,
+    opts: FtrlOptions = {},
+  ) {
+    super('Ftrl', opts);
+    this.initialAccumulatorValue = nonNegative(opts.initialAccumulatorValue ?? 0.1, 'initial_accumulator_value');
+    this.learningRatePower = opts.learningRatePower ?? -0.5;
+    if (!(this.learningRatePower <= 0)) throw new InvalidArgumentError(`learning_rate_power ${this.learningRatePower} needs to be negative or zero`);
+    this.l1RegularizationStrength = nonNegative(opts.l1RegularizationStrength ?? 0, 'l1_regularization_strength');
+    this.l2RegularizationStrength = nonNegative(opts.l2RegularizationStrength ?? 0, 'l2_regularization_strength');
+    this.l2ShrinkageRegularizationStrength = nonNegative(opts.l2ShrinkageRegularizationStrength ?? 0, 'l2_shrinkage_regularization_strength');
+  }
+
+  protected override createSlots(varList: Variable[]): void {
+    const init = this.initialAccumulatorValue;
+    for (const v of varList) {
+      this.filledSlot(v, 'accum', init, 'Const', (x) => fill(shape(x), init));
+      this.zerosSlot(v, 'linear');
+    }
+  }
+
+  protected prepare(): void {
+    this.hyper = {
+      lr: this.hyperTensor(this.learningRate, 'learning_rate'),
+      l1: this.hyperTensor(this.l1RegularizationStrength, 'l1_regularization_strength'),
+      l2: this.hyperTensor(this.l2RegularizationStrength, 'l2_regularization_strength'),
+      shrinkage: this.hyperTensor(this.l2ShrinkageRegularizationStrength, 'l2_shrinkage_regularization_strength'),
+      power: this.hyperTensor(this.learningRatePower, 'learning_rate_power'),
+    };
+  }
+
+  protected applyDense(grad: Tensor, v: Variable): Operation {
+    return this.update(grad, v);
+  }
+
+  protected override applySparse(grad: IndexedSlices, v: Variable): Operation {
+    return this.update(grad, v);
+  }
+
+  private update(grad: Tensor | IndexedSlices, v: Variable): Operation {
+    const { lr, l1, l2, shrinkage, power } = this.hyper!;
+    const v2 = this.l2ShrinkageRegularizationStrength > 0;
+    const scalars = (v2 ? [lr, l1, l2, shrinkage, power] : [lr, l1, l2, power]).map((t) => this.asDType(t, v.dtype));
+    const slots = [this.getSlot(v, 'accum')!.ref, this.getSlot(v, 'linear')!.ref];
+    return applyOp(v, v2 ? 'ApplyFtrlV2' : 'ApplyFtrl', [...slots, grad, ...scalars], { use_locking: this.useLocking, multiply_linear_by_lr: false });
+  }
+}

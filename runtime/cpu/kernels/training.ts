@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 import type { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape, sameShape } from '../../../src/core/shape.js';
-import { APPLY_OPS, SCATTER_OPS, SPARSE_APPLY_OPS, type ApplyOpSpec } from '../../../ops/semantics/training.js';
+import { APPLY_OPS, SCATTER_OPS, SPARSE_APPLY_OPS, scalarRangeError, type ApplyOpSpec } from '../../../ops/semantics/training.js';
 import type { KernelNode, RuntimeState } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
 import { readRef } from './state.js';
@@ -97,7 +97,86 @@ const UPDATES: Record<string, Update> = {
       }
     };
   },
+  ApplyAdadelta: ([w, accum, accumUpdate], grad, s) => {
+    const lr = s(0);
+    const rho = s(1);
+    const epsilon = s(2);
+    return (dst, src, n) => {
+      for (let k = 0; k < n; k++) {
+        const i = dst + k;
+        const g = grad[src + k]!;
+        const a = (accum![i] = accum![i]! * rho + g * g * (1 - rho));
+        const update = (Math.sqrt(accumUpdate![i]! + epsilon) / Math.sqrt(a + epsilon)) * g;
+        accumUpdate![i] = accumUpdate![i]! * rho + update * update * (1 - rho);
+        w![i] -= update * lr;
+      }
+    };
+  },
+  ApplyProximalGradientDescent: ([w], grad, s) => {
+    const alpha = s(0);
+    const l1 = s(1);
+    const l2 = s(2);
+    return (dst, src, n) => {
+      for (let k = 0; k < n; k++) w![dst + k] = proximalStep(w![dst + k]! - alpha * grad[src + k]!, alpha, l1, l2);
+    };
+  },
+  ApplyProximalAdagrad: ([w, accum], grad, s) => {
+    const lr = s(0);
+    const l1 = s(1);
+    const l2 = s(2);
+    return (dst, src, n) => {
+      for (let k = 0; k < n; k++) {
+        const i = dst + k;
+        const g = grad[src + k]!;
+        const rate = lr / Math.sqrt((accum![i] += g * g));
+        w![i] = proximalStep(w![i]! - rate * g, rate, l1, l2);
+      }
+    };
+  },
+  ApplyFtrl: (refs, grad, s, node) => ftrl(refs, grad, s(0), s(1), s(2), 0, s(3), node),
+  ApplyFtrlV2: (refs, grad, s, node) => ftrl(refs, grad, s(0), s(1), s(2), s(3), s(4), node),
 };
+
+/** FOBOS's proximal step from v = w - rate * g: shrink by rate * l1 toward zero (soft threshold), then scale by 1 / (1 + rate * l2). */
+function proximalStep(v: number, rate: number, l1: number, l2: number): number {
+  const shrunk = l1 > 0 ? Math.sign(v) * Math.max(Math.abs(v) - rate * l1, 0) : v;
+  return shrunk / (1 + rate * l2);
+}
+
+/**
+ * FTRL-proximal (TF's ApplyFtrl / ApplyFtrlV2): the accumulator sums g^2, `linear` sums the
+ * (shrinkage-adjusted) gradient minus sigma * w, and w is the closed-form minimizer, zero while
+ * |linear| <= l1. With multiply_linear_by_lr, linear is kept scaled by lr.
+ */
+function ftrl(
+  [w, accum, linear]: Float32Array[],
+  grad: Float32Array,
+  lr: number,
+  l1: number,
+  l2: number,
+  shrinkage: number,
+  lrPower: number,
+  node: KernelNode,
+): (dst: number, src: number, n: number) => void {
+  const byLr = node.attrs.multiply_linear_by_lr === true;
+  const root = lrPower === -0.5 ? Math.sqrt : (x: number) => Math.pow(x, -lrPower);
+  const l1Eff = byLr ? l1 * lr : l1;
+  return (dst, src, n) => {
+    for (let k = 0; k < n; k++) {
+      const i = dst + k;
+      const g = grad[src + k]!;
+      const wi = w![i]!;
+      const gs = g + 2 * shrinkage * wi;
+      const a = accum![i]!;
+      const na = a + g * g;
+      const sigma = root(na) - root(a);
+      const l = (linear![i] = byLr ? linear![i]! + gs * lr - sigma * wi : linear![i]! + gs - (sigma / lr) * wi);
+      const quadratic = byLr ? root(na) + 2 * l2 * lr : root(na) / lr + 2 * l2;
+      w![i] = (Math.min(Math.max(l, -l1Eff), l1Eff) - l) / quadratic;
+      accum![i] = na;
+    }
+  };
+}
 
 /**
  * The variable and its slots (their storage, variable first), checked as TF checks them: the slots
@@ -116,7 +195,10 @@ function operands(inputs: NDArray[], node: KernelNode, state: RuntimeState<NDArr
     const i = spec.scalars[k]!;
     const s = inputs[i]!;
     if (s.rank !== 0) throw new InvalidArgumentError(`${names[i]} is not a scalar: ${formatShape(s.shape)}`, node.name);
-    return (s.data as Float32Array)[0]!;
+    const x = (s.data as Float32Array)[0]!;
+    const outOfRange = scalarRangeError(spec, names[i]!, x);
+    if (outOfRange) throw new InvalidArgumentError(outOfRange, node.name);
+    return x;
   };
   return { v, refs: vars.map((x) => x.data as Float32Array), scalar };
 }

@@ -3,7 +3,7 @@
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 import { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape, sameShape } from '../../../src/core/shape.js';
-import { APPLY_OPS, SCATTER_OPS, SPARSE_APPLY_OPS, type ApplyOpSpec, type SparseApplyOpSpec } from '../../../ops/semantics/training.js';
+import { APPLY_OPS, SCATTER_OPS, SPARSE_APPLY_OPS, scalarRangeError, type ApplyOpSpec, type SparseApplyOpSpec } from '../../../ops/semantics/training.js';
 import { registerGpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
 import { bindings, lit, load, loadIndex, MAX_BINDINGS, perElement, store, u } from '../wgsl.js';
@@ -60,6 +60,11 @@ function applyKernel(spec: ApplyOpSpec | SparseApplyOpSpec, slots: readonly stri
       if (s.shape.length !== 0) throw new InvalidArgumentError(`${names[i]} is not a scalar: ${formatShape(s.shape)}`, ctx.node.name);
       return s;
     });
+    for (const [k, s] of scalars.entries()) {
+      const i = spec.scalars[k]!;
+      const outOfRange = s.host ? scalarRangeError(spec, names[i]!, (s.host.data as Float32Array)[0]!) : undefined;
+      if (outOfRange) throw new InvalidArgumentError(outOfRange, ctx.node.name);
+    }
     const lead: GpuTensor[] = idx ? [g, idx] : [g];
     const flag = idx ? ctx.check(`indices contains a value that is not in [0, ${v.shape[0]})`) : undefined;
     const outs = flag ? [...vars, flag] : vars;
@@ -178,3 +183,48 @@ registerApply(
   (node) => `${node.attrs.update_slots !== false ? 'accum = accum + g * g;' : ''}
   w = w - (lr * g) / sqrt(accum);`,
 );
+
+registerApply(
+  'ApplyAdadelta',
+  ['accum', 'accum_upd'],
+  () => `accum = accum * rho + g * g * (1.0 - rho);
+  let upd = sqrt(accum_upd + epsilon) / sqrt(accum + epsilon) * g;
+  accum_upd = accum_upd * rho + upd * upd * (1.0 - rho);
+  w = w - upd * lr;`,
+);
+
+/** FOBOS's proximal step of `v` (the plain step) with learning rate `rate`: soft threshold by rate * l1, then scale by 1 / (1 + rate * l2). */
+const proximalStep = (v: string, rate: string): string =>
+  `if (l1 > 0.0) { w = sign(${v}) * max(abs(${v}) - ${rate} * l1, 0.0) / (1.0 + ${rate} * l2); } else { w = ${v} / (1.0 + ${rate} * l2); }`;
+
+registerApply('ApplyProximalGradientDescent', [], () => `let prox = w - alpha * g;\n  ${proximalStep('prox', 'alpha')}`);
+
+registerApply(
+  'ApplyProximalAdagrad',
+  ['accum'],
+  () => `accum = accum + g * g;
+  let rate = lr / sqrt(accum);
+  let prox = w - rate * g;
+  ${proximalStep('prox', 'rate')}`,
+);
+
+/** FTRL-proximal; `shrinkage` is ApplyFtrlV2's l2_shrinkage term of the gradient ('' for ApplyFtrl). */
+const ftrl =
+  (shrinkage: string) =>
+  (node: KernelCtx['node']): string => {
+    const byLr = node.attrs.multiply_linear_by_lr === true;
+    return `let gs = g${shrinkage};
+  let na = accum + g * g;
+  var rootNew: f32; var rootOld: f32;
+  if (lr_power == -0.5) { rootNew = sqrt(na); rootOld = sqrt(accum); }
+  else if (lr_power == 0.0) { rootNew = 1.0; rootOld = 1.0; }
+  else { rootNew = pow(na, -lr_power); rootOld = pow(accum, -lr_power); }
+  ${byLr ? 'lin = lin + gs * lr - (rootNew - rootOld) * w;' : 'lin = lin + gs - (rootNew - rootOld) / lr * w;'}
+  let l1e = ${byLr ? 'l1 * lr' : 'l1'};
+  let quadratic = ${byLr ? 'rootNew + 2.0 * l2 * lr' : 'rootNew / lr + 2.0 * l2'};
+  w = (clamp(lin, -l1e, l1e) - lin) / quadratic;
+  accum = na;`;
+  };
+
+registerApply('ApplyFtrl', ['accum', 'lin'], ftrl(''));
+registerApply('ApplyFtrlV2', ['accum', 'lin'], ftrl(' + 2.0 * l2_shrinkage * w'));
