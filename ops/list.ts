@@ -220,6 +220,75 @@ registerOp({
   },
 });
 
+// TensorListScatter(V2): a new list from the rows of a tensor at indices; the gradient gathers them.
+function scatterShape(ctx: ShapeContext): OutputSpec[] {
+  const [t, idx] = [ctx.inputs[0]!, ctx.inputs[1]!];
+  if (t.dtype !== ctx.attr<DType>('element_dtype')) ctx.fail(`tensor ${t.name} is ${t.dtype}, the list holds ${ctx.attr<DType>('element_dtype')}`);
+  if (idx.dtype !== 'int32') ctx.fail(`indices ${idx.name} must be int32, got ${idx.dtype}`);
+  if (t.shape !== null && t.shape.length === 0) ctx.fail(`tensor ${t.name} must have rank >= 1 to be scattered into a list`);
+  if (idx.shape !== null && idx.shape.length !== 1) ctx.fail(`indices ${idx.name} must be a vector, got rank ${idx.shape.length}`);
+  return [LIST];
+}
+
+function scatterGrad(op: Operation, dlist: Tensor | null): Tensor | null {
+  if (!dlist) return null;
+  const [tensor, indices] = op.inputs as [Tensor, Tensor];
+  return list('TensorListGather', [dlist, indices, A.slice(A.shape(tensor, 'int32'), [1], [-1])], listAttrs(op))[0]!;
+}
+
+registerOp({
+  type: 'TensorListScatter',
+  inputs: ['tensor', 'indices', 'element_shape'],
+  attrs: { element_dtype: 'type', shape_type: 'type' },
+  shape: scatterShape,
+  grad: (op, [dlist]) => [scatterGrad(op, dlist ?? null), null, null],
+});
+
+registerOp({
+  type: 'TensorListScatterV2',
+  inputs: ['tensor', 'indices', 'element_shape', 'num_elements'],
+  attrs: { element_dtype: 'type', shape_type: 'type' },
+  shape: (ctx) => {
+    checkScalarInt(ctx, 3, 'num_elements');
+    return scatterShape(ctx);
+  },
+  grad: (op, [dlist]) => [scatterGrad(op, dlist ?? null), null, null, null],
+});
+
+// TF's _TensorListResizeGrad: the gradient list cut (or padded) back to the input's length.
+registerOp({
+  type: 'TensorListResize',
+  inputs: ['input_handle', 'size'],
+  shape: (ctx) => {
+    checkList(ctx, 0);
+    checkScalarInt(ctx, 1, 'size');
+    return [LIST];
+  },
+  grad: (op, [dlist]) => {
+    if (!dlist) return [null, null];
+    return [list('TensorListResize', [dlist, list('TensorListLength', [op.inputs[0]!], {})[0]!], {})[0]!, null];
+  },
+});
+
+// The V1 concat: the element shape is an attr (its first dim may vary), no leading dims input.
+registerOp({
+  type: 'TensorListConcat',
+  inputs: ['input_handle'],
+  attrs: { element_dtype: 'type', element_shape: 'shape' },
+  shape: (ctx) => {
+    checkList(ctx, 0);
+    const el = ctx.attr<Shape>('element_shape');
+    return [
+      { dtype: ctx.attr<DType>('element_dtype'), shape: el === null || el === undefined ? null : [null, ...el.slice(1)] },
+      { dtype: 'int64', shape: [null] },
+    ];
+  },
+  grad: (op, [dy]) => {
+    const el = op.attrs.element_shape as Shape | undefined;
+    return [list('TensorListSplit', [dy!, elementShapeConst(graphOf([dy!]), el ?? null), op.outputs[1]!], { ...listAttrs(op), shape_type: 'int32' })[0]!];
+  },
+});
+
 registerOp({
   type: 'TensorListConcatV2',
   inputs: ['input_handle', 'element_shape', 'leading_dims'],

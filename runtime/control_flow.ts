@@ -358,6 +358,55 @@ function unstackInto<H>(env: RuntimeEnv<H>, step: Step, t: H, dtype: DType): May
   });
 }
 
+/** `items` with the rows of `tensor` set at `indices` (the list grows to the largest index). */
+function scatterItems<H>(env: RuntimeEnv<H>, step: Step, items: unknown[], dtype: DType, tensor: unknown, indices: unknown): Maybe<unknown[]> {
+  return drive(
+    (function* () {
+      const idx = (yield hostValue(env, indices as never)) as NDArray;
+      const parts = (yield unstackInto(env, step, tensor as never, dtype)) as unknown[];
+      if (parts.length !== idx.size) {
+        throw new InvalidArgumentError(`${step.what}: ${idx.size} indices for a tensor of ${parts.length} elements`, step.opName);
+      }
+      Array.from(idx.data as Int32Array).forEach((d, k) => {
+        const i = Number(d);
+        if (i < 0) throw new InvalidArgumentError(`${step.what}: index ${i} is negative`, step.opName);
+        while (items.length <= i) items.push(undefined);
+        items[i] = parts[k];
+      });
+      return items;
+    })(),
+  );
+}
+
+/** The elements joined along their first axis (into the step's planned output), and each one's length. */
+function concatItems<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, given: Shape): Maybe<unknown[]> {
+  const items = l.items.map((_, i) => element(env, step, l, i, given));
+  const shapes = items.map((h) => env.backend.shapeOf(h));
+  const lengths = NDArray.from(BigInt64Array.from(shapes, (s) => BigInt(s[0] ?? 0)), 'int64', [shapes.length]);
+  if (items.length === 0) {
+    const s = elementShape(env, step, l, given);
+    return [zerosOf(env, l.dtype, [0, ...s.slice(1)]), env.backend.upload(lengths)];
+  }
+  const rest = shapes[0]!.slice(1);
+  const total = shapes.reduce((a, s) => a + s[0]!, 0);
+  const axis = env.backend.upload(NDArray.from(0, 'int32'));
+  const r = env.backend.execute(
+    node({
+      name: `${step.node.name}/concat`,
+      type: 'ConcatV2',
+      attrs: { N: items.length, T: l.dtype, Tidx: 'int32' },
+      outputs: [{ dtype: l.dtype, shape: [total, ...rest] }],
+      inputDTypes: [...items.map(() => l.dtype), 'int32'],
+      inputShapes: [...shapes, []],
+    }),
+    [...items, axis],
+    env.state,
+    env.ctx,
+    env.planned,
+  );
+  return then(r, (x) => [x[0], env.backend.upload(lengths)]);
+}
+
 const listKernels: Record<string, RuntimeKernel> = {
   EmptyTensorList: (env, step, inputs) =>
     then(hostValue(env, inputs[0] as never), (es) => [new TensorList([], elementDType(step), shapeFromValue(es))]),
@@ -449,59 +498,54 @@ const listKernels: Record<string, RuntimeKernel> = {
 
   TensorListScatterIntoExistingList: (env, step, inputs) => {
     const l = listOf(step, inputs[0]);
-    return drive(
+    return then(scatterItems(env, step, [...l.items], l.dtype, inputs[1], inputs[2]), (items) => [new TensorList(items, l.dtype, l.elementShape)]);
+  },
+
+  // A new list of max(indices) + 1 elements (the unscattered ones unset).
+  TensorListScatter: (env, step, inputs) =>
+    drive(
       (function* () {
-        const idx = (yield hostValue(env, inputs[2] as never)) as NDArray;
-        const parts = (yield unstackInto(env, step, inputs[1] as never, l.dtype)) as unknown[];
-        if (parts.length !== idx.size) {
-          throw new InvalidArgumentError(`${step.what}: ${idx.size} indices for a tensor of ${parts.length} elements`, step.opName);
-        }
-        const items = [...l.items];
-        Array.from(idx.data as Int32Array).forEach((d, k) => {
-          const i = Number(d);
-          if (i < 0) throw new InvalidArgumentError(`${step.what}: index ${i} is negative`, step.opName);
-          while (items.length <= i) items.push(undefined);
-          items[i] = parts[k];
-        });
-        return [new TensorList(items, l.dtype, l.elementShape)];
+        const es = (yield hostValue(env, inputs[2] as never)) as NDArray;
+        const dtype = elementDType(step);
+        const items = (yield scatterItems(env, step, [], dtype, inputs[0], inputs[1])) as unknown[];
+        return [new TensorList(items, dtype, shapeFromValue(es))];
       })(),
-    );
+    ),
+
+  // As TensorListScatter, with num_elements elements (-1: just enough for the largest index).
+  TensorListScatterV2: (env, step, inputs) =>
+    drive(
+      (function* () {
+        const es = (yield hostValue(env, inputs[2] as never)) as NDArray;
+        const n = scalarNumber((yield hostValue(env, inputs[3] as never)) as NDArray);
+        if (!Number.isInteger(n) || n < -1) throw new InvalidArgumentError(`${step.what}: num_elements must be -1 or >= 0, got ${n}`, step.opName);
+        const dtype = elementDType(step);
+        const items = (yield scatterItems(env, step, new Array<unknown>(Math.max(n, 0)).fill(undefined), dtype, inputs[0], inputs[1])) as unknown[];
+        if (n >= 0 && items.length > n) {
+          throw new InvalidArgumentError(`${step.what}: an index (${items.length - 1}) is not below num_elements (${n})`, step.opName);
+        }
+        return [new TensorList(items, dtype, shapeFromValue(es))];
+      })(),
+    ),
+
+  TensorListResize: (env, step, inputs) => {
+    const l = listOf(step, inputs[0]);
+    return then(hostValue(env, inputs[1] as never), (size) => {
+      const n = scalarNumber(size);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${step.what}: size must be >= 0, got ${n}`, step.opName);
+      const items = l.items.slice(0, n);
+      while (items.length < n) items.push(undefined);
+      return [new TensorList(items, l.dtype, l.elementShape)];
+    });
   },
 
   TensorListConcatV2: (env, step, inputs) => {
     const l = listOf(step, inputs[0]);
-    return drive(
-      (function* () {
-        const es = (yield hostValue(env, inputs[1] as never)) as NDArray;
-        const given = shapeFromValue(es);
-        const items = l.items.map((_, i) => element(env, step, l as TensorList<never>, i, given));
-        const shapes = items.map((h) => env.backend.shapeOf(h));
-        const lengths = NDArray.from(BigInt64Array.from(shapes, (s) => BigInt(s[0] ?? 0)), 'int64', [shapes.length]);
-        if (items.length === 0) {
-          const s = elementShape(env, step, l as TensorList<never>, given);
-          return [zerosOf(env, l.dtype, [0, ...s.slice(1)]), env.backend.upload(lengths)];
-        }
-        const rest = shapes[0]!.slice(1);
-        const total = shapes.reduce((a, s) => a + s[0]!, 0);
-        const axis = env.backend.upload(NDArray.from(0, 'int32'));
-        const r = (yield env.backend.execute(
-          node({
-            name: `${step.node.name}/concat`,
-            type: 'ConcatV2',
-            attrs: { N: items.length, T: l.dtype, Tidx: 'int32' },
-            outputs: [{ dtype: l.dtype, shape: [total, ...rest] }],
-            inputDTypes: [...items.map(() => l.dtype), 'int32'],
-            inputShapes: [...shapes, []],
-          }),
-          [...items, axis],
-          env.state,
-          env.ctx,
-          env.planned,
-        )) as unknown[];
-        return [r[0], env.backend.upload(lengths)];
-      })(),
-    );
+    return then(hostValue(env, inputs[1] as never), (es) => concatItems(env, step, l as TensorList<never>, shapeFromValue(es)));
   },
+
+  // The V1 form: the element shape is an attr, and there are no leading dims to give.
+  TensorListConcat: (env, step, inputs) => concatItems(env, step, listOf(step, inputs[0]) as TensorList<never>, (step.node.attrs.element_shape as Shape | undefined) ?? null),
 
   TensorListSplit: (env, step, inputs) =>
     drive(
@@ -585,7 +629,7 @@ export function runtimeKernel(n: { type: string; inputDTypes: readonly DType[] }
  * out, stacking packs them): the others hand out values the lists already hold.
  */
 export function runtimeOutputsPlanned(type: string): boolean {
-  return Object.hasOwn(controlFlowKernels, type) || type === 'TensorListStack' || type === 'TensorListGather' || type === 'TensorListConcatV2';
+  return Object.hasOwn(controlFlowKernels, type) || ['TensorListStack', 'TensorListGather', 'TensorListConcatV2', 'TensorListConcat'].includes(type);
 }
 
 /** Whether the runtime runs ops of this type itself (for the compiler's kernel check). */

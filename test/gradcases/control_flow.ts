@@ -93,6 +93,32 @@ export const controlFlowCases: GradCase[] = [
     },
   },
   {
+    ops: ['TensorListScatter', 'TensorListScatterV2'],
+    name: 'rows scattered into new lists (V1, and V2 with room to spare), stacked and combined',
+    inputs: [randomArray([3, 2], { seed: 23 })],
+    build: (x) => {
+      const attrs = { element_dtype: 'float32', shape_type: 'int32' };
+      const idx = tf.constant(Int32Array.from([2, 0, 3]), 'int32', [3]);
+      const a = list('TensorListScatter', [x, idx, shapeOf([2])], attrs)[0]!;
+      const b = list('TensorListScatterV2', [tf.tanh(x), idx, shapeOf([2]), tf.constant(5, 'int32')], attrs)[0]!;
+      const stack = (l: tf.Tensor, n: number) => list('TensorListStack', [l, shapeOf([2])], { element_dtype: 'float32', num_elements: n })[0]!;
+      return tf.multiply(stack(a, 4), tf.slice(stack(b, 5), [0, 0], [4, 2]));
+    },
+  },
+  {
+    ops: ['TensorListResize', 'TensorListConcat'],
+    name: 'a list resized (grown, then cut) and joined by the V1 concat',
+    inputs: [randomArray([3, 2, 2], { seed: 24 })],
+    build: (x) => {
+      const l = list('TensorListFromTensor', [x, shapeOf([2, 2])], { element_dtype: 'float32', shape_type: 'int32' })[0]!;
+      const grown = list('TensorListResize', [l, tf.constant(5, 'int32')], {})[0]!;
+      const cut = list('TensorListResize', [grown, tf.constant(2, 'int32')], {})[0]!;
+      const joined = list('TensorListConcat', [cut], { element_dtype: 'float32', element_shape: [2, 2] })[0]!;
+      joined.setShape([4, 2]);
+      return tf.square(joined);
+    },
+  },
+  {
     ops: ['TensorListPushBack', 'TensorListPopBack'],
     name: 'push two values, pop one, stack the rest',
     inputs: [randomArray([2], { seed: 21 }), randomArray([2], { seed: 22 })],
