@@ -11,8 +11,9 @@
  */
 import { alg, Graph as DiGraph } from '@dagrejs/graphlib';
 import { isDType, type DType } from '../core/dtypes.js';
-import { InvalidArgumentError, OpError, UnimplementedError } from '../core/errors.js';
-import { getDefaultGraph, Graph, Operation, Tensor, type AttrValue } from '../graph.js';
+import { InvalidArgumentError, NotFoundError, OpError, UnimplementedError } from '../core/errors.js';
+import { getDefaultGraph, Graph, GraphKeys, Operation, Tensor, type AttrValue } from '../graph.js';
+import { Variable } from '../variables.js';
 import { FuncGraph } from '../func_graph.js';
 import { NDArray } from '../core/ndarray.js';
 import type { Shape } from '../core/shape.js';
@@ -28,6 +29,7 @@ import {
   ownValue,
   setOwn,
   type AttrValueProto,
+  type CollectionDef,
   type GraphDef,
   type NodeDef,
   type OpDefProto,
@@ -44,6 +46,8 @@ export const GRAPH_DEF_PRODUCER = 27;
 const importedAttrs = new WeakMap<Operation, Record<string, AttrValueProto>>();
 /** Devices of imported nodes (weir ignores placement but keeps it for export). */
 const importedDevices = new WeakMap<Operation, string>();
+/** The producer's OpDefs (a MetaGraphDef's stripped_op_list) read by imports into a graph: written back in its stripped_op_list. */
+const importedOpDefs = new WeakMap<Graph, Map<string, OpDefProto>>();
 
 // ------------------------------------------------------------------ export
 
@@ -398,6 +402,12 @@ export async function writeGraph(graphOrGraphDef: Graph | GraphDef, logdir: stri
   const bytes = (opts.asText ?? true) ? utf8(toTextFormat('GraphDef', gd)) : encodeMessage('GraphDef', gd);
   await fs.mkdirs(logdir);
   const path = joinPath(logdir, name);
+  await writeFileAtomically(fs, path, bytes);
+  return path;
+}
+
+/** Writes a whole file through a temporary file renamed into place: readers see the old file or the new one. */
+export async function writeFileAtomically(fs: FileSystem, path: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp${randomSuffix()}`;
   try {
     await fs.writeFile(tmp, bytes);
@@ -406,7 +416,6 @@ export async function writeGraph(graphOrGraphDef: Graph | GraphDef, logdir: stri
     await fs.remove(tmp).catch(() => undefined);
     throw e;
   }
-  return path;
 }
 
 /** Reads a GraphDef written in binary or text format (text when the name ends in .pbtxt or .txt). */
@@ -485,6 +494,11 @@ export function importGraphDefWithPrefix(
 
   const opDefs = new Map<string, OpDefProto>();
   for (const d of opts.opList ?? []) if (d.name) opDefs.set(d.name, d);
+  if (opDefs.size) {
+    const known = importedOpDefs.get(graph) ?? new Map<string, OpDefProto>();
+    for (const [k, v] of opDefs) if (!known.has(k)) known.set(k, v);
+    importedOpDefs.set(graph, known);
+  }
   const prefix = opts.name === '' ? '' : graph.nameScope(opts.name ?? 'import', (s) => s);
   const ctx: ImportContext = { library, opDefs, producer: gd.versions?.producer ?? 0, variableKeys: new Map(), active: [] };
   // Function bodies reach the graph's variables by their shared name, the variable's node name:
@@ -1187,4 +1201,275 @@ function tfOrWeir(t: number): string {
   } catch {
     return tfDataTypeName(t);
   }
+}
+
+// ------------------------------------------------------------------ MetaGraphDef parts
+
+/** ArgDef and AttrDef as an OpDef declares them (src/io/proto.ts's OpDef schema). */
+type ArgDefProto = NonNullable<OpDefProto['input_arg']>[number];
+type AttrDefProto = { name?: string; type?: string; has_minimum?: boolean; minimum?: number };
+
+/**
+ * TensorFlow's definitions of the ops weir's Saver writes and does not run (tensorflow/core/ops/io_ops.cc).
+ */
+const SAVER_OP_DEFS: Readonly<Record<string, OpDefProto & { attr: AttrDefProto[] }>> = {
+  SaveV2: {
+    name: 'SaveV2',
+    input_arg: [
+      { name: 'prefix', type: DT.DT_STRING },
+      { name: 'tensor_names', type: DT.DT_STRING },
+      { name: 'shape_and_slices', type: DT.DT_STRING },
+      { name: 'tensors', type_list_attr: 'dtypes' },
+    ],
+    output_arg: [],
+    attr: [{ name: 'dtypes', type: 'list(type)', has_minimum: true, minimum: 1 }],
+    is_stateful: true,
+  },
+  RestoreV2: {
+    name: 'RestoreV2',
+    input_arg: [
+      { name: 'prefix', type: DT.DT_STRING },
+      { name: 'tensor_names', type: DT.DT_STRING },
+      { name: 'shape_and_slices', type: DT.DT_STRING },
+    ],
+    output_arg: [{ name: 'tensors', type_list_attr: 'dtypes' }],
+    attr: [{ name: 'dtypes', type: 'list(type)', has_minimum: true, minimum: 1 }],
+    is_stateful: true,
+  },
+};
+
+/** Every op of a graph and of the function bodies its ops hold. */
+function opsWithFunctions(graph: Graph): Operation[] {
+  const out: Operation[] = [];
+  const seen = new Set<Graph>();
+  const walk = (g: Graph): void => {
+    if (seen.has(g)) return;
+    seen.add(g);
+    for (const op of g.getOperations()) {
+      out.push(op);
+      for (const v of Object.values(op.attrs)) if (v instanceof FuncGraph) walk(v);
+    }
+  };
+  walk(graph);
+  return out;
+}
+
+/**
+ * TF's stripped_op_list_for_graph: the OpDef of every op type the GraphDef's nodes and functions
+ * use, sorted by name. An op imported with its producer's OpDef keeps it; the Saver's ops have
+ * TensorFlow's; the others are written from weir's registry (inputs, attrs and their kinds, the
+ * output names TensorFlow gives them), each argument's type read off an op of that type in the graph.
+ */
+export function strippedOpList(graph: Graph, gd: GraphDef): OpDefProto[] {
+  const types = new Set<string>();
+  for (const n of gd.node ?? []) if (n.op) types.add(n.op);
+  for (const f of (gd.library?.function ?? []) as FunctionDefProto[]) for (const n of f.node_def ?? []) if (n.op) types.add(n.op);
+  const examples = new Map<string, Operation>();
+  for (const op of opsWithFunctions(graph)) if (!examples.has(op.type)) examples.set(op.type, op);
+  const producer = importedOpDefs.get(graph);
+  return [...types].sort().map((type) => producer?.get(type) ?? ownValue(SAVER_OP_DEFS, type) ?? opDefFromRegistry(type, examples.get(type)));
+}
+
+function opDefFromRegistry(type: string, example: Operation | undefined): OpDefProto {
+  const def = getOpDef(type);
+  if (!def) {
+    // An op type weir neither defines nor was given a definition of: its name, as TF's importer needs no more.
+    return { name: type };
+  }
+  const attrs = Object.entries(def.attrs ?? {});
+  const typeAttrs = attrs.filter(([, k]) => k === 'type').map(([n]) => n);
+  const listTypeAttr = attrs.find(([, k]) => k === 'list(type)')?.[0];
+  const countAttr = attrs.find(([n, k]) => k === 'int' && ['N', 'num_split', 'num', 'num_outputs'].includes(n))?.[0];
+  const argOf = (name: string, dtype: DType | undefined, list: boolean): ArgDefProto => {
+    const arg: ArgDefProto = { name };
+    if (list && !countAttr && listTypeAttr) {
+      arg.type_list_attr = listTypeAttr;
+      return arg;
+    }
+    if (list && countAttr) arg.number_attr = countAttr;
+    const byAttr = typeAttrs.find((a) => example?.attrs[a] === dtype) ?? (dtype === undefined ? typeAttrs[0] : undefined);
+    if (byAttr) arg.type_attr = byAttr;
+    else if (dtype) arg.type = dtypeToTF(dtype);
+    else if (listTypeAttr) arg.type_list_attr = listTypeAttr;
+    return arg;
+  };
+  const variadicAt = def.inputs.findIndex((n) => n.endsWith('*') || n.endsWith('[]'));
+  const input_arg = def.inputs.map((n, i) => {
+    const list = i === variadicAt;
+    const base = n.replace(/\*$|\[\]$/, '');
+    // The inputs of an example op: those before a list, then the list, then those after it.
+    const at = variadicAt >= 0 && i > variadicAt && example ? example.inputs.length - (def.inputs.length - i) : i;
+    const arg = argOf(base, example?.inputs[at]?.dtype, list);
+    if ((def.refInputs ?? []).includes(i)) arg.is_ref = true;
+    return arg;
+  });
+  const names = outputArgNames(type);
+  const outputs = example?.outputs ?? [];
+  // A variable's output, and the output of ops that update one through a ref input (Assign*,
+  // Scatter*, Apply*), is a reference, as TensorFlow declares it.
+  const refOutput = (name: string): boolean => name === 'ref' || ((def.refInputs ?? []).includes(0) && (name === 'output_ref' || name === 'out'));
+  const output_arg: ArgDefProto[] =
+    example && outputs.length === 0
+      ? []
+      : names.length === outputs.length || !example
+        ? names.map((n, i) => argOf(n, outputs[i]?.dtype, false))
+        : [argOf(names[0]!, outputs[0]?.dtype, true)];
+  for (const a of output_arg) if (refOutput(a.name ?? '')) a.is_ref = true;
+  const attr: AttrDefProto[] = attrs.map(([name, kind]) => ({ name, type: kind }));
+  const out: OpDefProto & { attr: AttrDefProto[]; is_commutative?: boolean } = { name: type, input_arg, output_arg, attr };
+  if (def.stateful) out.is_stateful = true;
+  if (def.commutative) out.is_commutative = true;
+  return out;
+}
+
+/** Drops the device of every node (and of every function body's node): MetaGraph export's clear_devices. */
+export function clearDevices(gd: GraphDef): void {
+  for (const n of gd.node ?? []) delete n.device;
+  for (const f of (gd.library?.function ?? []) as FunctionDefProto[]) for (const n of f.node_def ?? []) delete n.device;
+}
+
+/** The collections TensorFlow writes as VariableDef protos (its register_proto_function calls for variables). */
+export const VARIABLE_COLLECTIONS: readonly string[] = [
+  GraphKeys.GLOBAL_VARIABLES,
+  GraphKeys.LOCAL_VARIABLES,
+  GraphKeys.MODEL_VARIABLES,
+  GraphKeys.TRAINABLE_VARIABLES,
+  GraphKeys.MOVING_AVERAGE_VARIABLES,
+  GraphKeys.METRIC_VARIABLES,
+  GraphKeys.GLOBAL_STEP,
+];
+
+/** VariableDef (tensorflow/core/framework/variable.proto), the fields ref variables use. */
+export type VariableDefProto = {
+  variable_name?: string;
+  initial_value_name?: string;
+  initializer_name?: string;
+  snapshot_name?: string;
+  is_resource?: boolean;
+  trainable?: boolean;
+};
+
+/** A ref variable as TF's Variable.to_proto writes it. */
+export function variableToProto(v: Variable): VariableDefProto {
+  return {
+    variable_name: v.name,
+    initial_value_name: v.initialValue.name,
+    initializer_name: v.initializer.name,
+    snapshot_name: v.value().name,
+    trainable: v.trainable,
+  };
+}
+
+/**
+ * A graph's collections as TF's export_meta_graph writes them: variables as VariableDef bytes in the
+ * variable collections, operations and tensors as a node_list of names (a Variable elsewhere by its
+ * name, 'w:0'), strings as bytes, integers and floats as their lists. A collection holding anything
+ * else (a Python object in TensorFlow) is left out, as TensorFlow leaves it out with a warning.
+ */
+export function collectionDefsOf(graph: Graph, keys: readonly string[] = graph.getAllCollectionKeys()): Record<string, CollectionDef> {
+  const out: Record<string, CollectionDef> = {};
+  for (const key of [...keys].sort()) {
+    const items = graph.getCollection<unknown>(key);
+    if (!items.length) continue;
+    let def: CollectionDef | undefined;
+    if (VARIABLE_COLLECTIONS.includes(key) && items.every((x) => x instanceof Variable)) {
+      def = { bytes_list: { value: (items as Variable[]).map((v) => encodeMessage('VariableDef', variableToProto(v))) } };
+    } else if (items.every((x) => x instanceof Operation || x instanceof Tensor || x instanceof Variable)) {
+      def = { node_list: { value: (items as (Operation | Tensor | Variable)[]).map((x) => x.name) } };
+    } else if (items.every((x) => typeof x === 'string')) {
+      def = { bytes_list: { value: (items as string[]).map(utf8) } };
+    } else if (items.every((x) => typeof x === 'bigint' || (typeof x === 'number' && Number.isInteger(x)))) {
+      def = { int64_list: { value: (items as (number | bigint)[]).map((x) => (typeof x === 'bigint' ? x.toString() : x)) } };
+    } else if (items.every((x) => typeof x === 'number')) {
+      def = { float_list: { value: items as number[] } };
+    }
+    if (def) setOwn(out, key, def);
+  }
+  return out;
+}
+
+/**
+ * Fills the graph's collections from a MetaGraphDef's collection_def, as TF's
+ * import_scoped_meta_graph does: VariableDefs become Variables of the imported ops (one object per
+ * variable, shared by its collections; a resource variable, which weir does not have, is left out),
+ * node lists the graph's elements (a name the graph does not hold is skipped, as TensorFlow skips
+ * it), and bytes, int64 and float lists their values. `prefix` is the import's name prefix ('' or
+ * 'scope/').
+ */
+export function importCollectionDefs(graph: Graph, collections: Record<string, CollectionDef> | undefined, prefix: string): void {
+  const variables = new Map<string, Variable>();
+  const trainable = new Set<string>();
+  for (const bytes of ownValue(collections, GraphKeys.TRAINABLE_VARIABLES)?.bytes_list?.value ?? []) {
+    const vd = decodeMessage('VariableDef', bytes, 'VariableDef in the trainable_variables collection') as VariableDefProto;
+    if (vd.variable_name) trainable.add(vd.variable_name);
+  }
+  for (const [key, c] of Object.entries(collections ?? {})) {
+    if (c.node_list) {
+      for (const name of c.node_list.value ?? []) {
+        let element: Tensor | Operation;
+        try {
+          element = graph.asGraphElement(prefix + name);
+        } catch {
+          continue;
+        }
+        graph.addToCollection(key, element);
+      }
+    } else if (c.bytes_list && VARIABLE_COLLECTIONS.includes(key)) {
+      for (const bytes of c.bytes_list.value ?? []) {
+        const vd = decodeMessage('VariableDef', bytes, `VariableDef in the ${key} collection`) as VariableDefProto;
+        const name = vd.variable_name ?? '';
+        let v = variables.get(name);
+        if (!v) {
+          try {
+            v = variableFromProto(graph, vd, prefix, trainable.has(name));
+          } catch (e) {
+            // A variable weir cannot represent (a resource variable) or whose ops are missing is
+            // left out of the collection; its ops are in the graph all the same.
+            if (e instanceof UnimplementedError || e instanceof NotFoundError) continue;
+            throw e;
+          }
+          variables.set(name, v);
+        }
+        graph.addToCollection(key, v);
+      }
+    } else if (c.bytes_list) {
+      for (const b of c.bytes_list.value ?? []) graph.addToCollection(key, fromUtf8(b));
+    } else if (c.int64_list) {
+      for (const x of c.int64_list.value ?? []) graph.addToCollection(key, int64ToNumber(x) ?? BigInt(String(x)));
+    } else if (c.float_list) {
+      for (const x of c.float_list.value ?? []) graph.addToCollection(key, x);
+    }
+  }
+}
+
+/**
+ * TF's Variable(variable_def=...): a Variable over the imported ops the VariableDef names (its
+ * VariableV2, initializer, snapshot and initial value), creating none.
+ */
+export function variableFromProto(graph: Graph, vd: VariableDefProto, prefix: string, inTrainableCollection: boolean): Variable {
+  const what = `VariableDef '${vd.variable_name ?? ''}'`;
+  if (vd.is_resource) throw new UnimplementedError(`${what}: resource variables are not supported (weir's variables are ref variables, VariableV2)`);
+  const get = <T>(field: string, name: string | undefined, find: (n: string) => T): T => {
+    if (!name) throw new InvalidArgumentError(`${what}: no ${field}`);
+    try {
+      return find(prefix + name);
+    } catch {
+      throw new NotFoundError(`${what}: its ${field} '${prefix + name}' is not in the graph`);
+    }
+  };
+  const ref = get('variable_name', vd.variable_name, (n) => graph.getTensorByName(n));
+  if (ref.op.type !== 'VariableV2') throw new UnimplementedError(`${what}: ${ref.op.name} is a ${ref.op.type}, not a VariableV2`);
+  const initializer = get('initializer_name', vd.initializer_name, (n) => graph.getOperationByName(n));
+  const snapshot = get('snapshot_name', vd.snapshot_name, (n) => graph.getTensorByName(n));
+  const initialValue = vd.initial_value_name ? get('initial_value_name', vd.initial_value_name, (n) => graph.getTensorByName(n)) : initializer.inputs[1];
+  if (!initialValue) throw new InvalidArgumentError(`${what}: no initial value (initializer ${initializer.name} has no value input)`);
+  return variableOverOps({ op: ref.op, initializer, snapshot, initialValue, trainable: vd.trainable ?? inTrainableCollection });
+}
+
+/**
+ * A Variable object over ops that already exist. Variable's constructor always builds new ops, so
+ * the object is made from its prototype with the fields the constructor would set.
+ */
+function variableOverOps(parts: { op: Operation; initializer: Operation; snapshot: Tensor; initialValue: Tensor; trainable: boolean }): Variable {
+  return Object.assign(Object.create(Variable.prototype) as Variable, { isVariable: true, ...parts });
 }

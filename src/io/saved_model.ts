@@ -10,7 +10,7 @@ import type { FeedDict, Session } from '../session.js';
 import { fromUtf8 } from './bytes.js';
 import { indexFilename } from './bundle.js';
 import { getFileSystem, joinPath, type FileSystem } from './fs.js';
-import { importGraphDefWithPrefix } from './graph_def.js';
+import { importCollectionDefs, importGraphDefWithPrefix } from './graph_def.js';
 import { decodeMessage, ownValue, setOwn, type MetaGraphDef, type SavedModelProto, type SignatureDef } from './proto.js';
 import { Saver, type Saveable } from './saver.js';
 import { fromTextFormat } from './text_format.js';
@@ -92,7 +92,7 @@ export async function load(sess: Session, tags: readonly string[], exportDir: st
   const graph = sess.graph;
   const scope = opts.importScope ?? '';
   const { prefix } = importGraphDefWithPrefix(mg.graph_def ?? {}, { graph, name: scope, opList: mg.meta_info_def?.stripped_op_list?.op ?? [] });
-  restoreCollections(graph, mg, prefix);
+  importCollectionDefs(graph, mg.collection_def, prefix);
 
   const variablesPrefix = joinPath(exportDir, 'variables', 'variables');
   if (await fs.exists(indexFilename(variablesPrefix))) {
@@ -114,19 +114,6 @@ export const loader = { load, maybeSavedModelDirectory };
 
 function collectionNodes(mg: MetaGraphDef, key: string): string[] {
   return [...(ownValue(mg.collection_def, key)?.node_list?.value ?? [])];
-}
-
-/** Node-list collections become collections of this graph's tensors and operations. */
-function restoreCollections(graph: Graph, mg: MetaGraphDef, prefix: string): void {
-  for (const [key, c] of Object.entries(mg.collection_def ?? {})) {
-    for (const name of c.node_list?.value ?? []) {
-      try {
-        graph.addToCollection(key, graph.asGraphElement(prefix + name));
-      } catch {
-        // A collection naming something the graph does not hold is skipped, as TensorFlow warns and skips it.
-      }
-    }
-  }
 }
 
 /**
@@ -198,3 +185,21 @@ function assetFeeds(graph: Graph, mg: MetaGraphDef, prefix: string, exportDir: s
   }
   return feeds;
 }
+
+export {
+  Builder,
+  SavedModelBuilder,
+  builder,
+  simpleSave,
+  buildTensorInfo,
+  getTensorFromTensorInfo,
+  buildSignatureDef,
+  predictSignatureDef,
+  classificationSignatureDef,
+  regressionSignatureDef,
+  isValidSignature,
+  signatureDefUtils,
+  utils,
+  type AddMetaGraphOptions,
+  type BuilderOptions,
+} from './saved_model_builder.js';
