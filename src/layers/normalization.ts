@@ -181,15 +181,17 @@ function ancestors(roots: readonly Operation[]): Set<Operation> {
 }
 
 /**
- * TF1's commonest silent bug: the loss depends on a batch-norm layer in training mode whose
- * moving-average updates sit in UPDATE_OPS, but the train op does not depend on them, so the moving
- * statistics never move and inference uses the initial ones. Warns (console.warn) once per layer.
- * Only layers in the part of the network this train op trains count (a variable it updates feeds the
- * layer): a GAN's discriminator step, say, uses the generator's batch norm but leaves its updates to
- * the generator's step. Called by Optimizer.minimize with its loss, train op and updated variables.
+ * TF1's commonest silent bug: a train op trains through a batch-norm layer in training mode whose
+ * moving-average updates sit in UPDATE_OPS, but does not depend on them, so the moving statistics
+ * never move and inference uses the initial ones. Warns (console.warn) once per layer.
+ *
+ * A layer counts when its output is among what `roots` (the loss, or the gradients applied) depend
+ * on, and a variable the train op updates feeds it: a GAN's discriminator step, say, uses the
+ * generator's batch norm but leaves its updates to the generator's step. Called by
+ * Optimizer.applyGradients (roots: the gradients) and Optimizer.minimize (roots: the loss).
  */
-export function warnUnrunBatchNormUpdates(loss: Tensor, trainOp: Operation, trained: readonly Variable[]): void {
-  const g = loss.graph;
+export function warnUnrunBatchNormUpdates(roots: readonly Tensor[], trainOp: Operation, trained: readonly Variable[]): void {
+  const g = trainOp.graph;
   const uses = g.extras.get(TRAINING_USES_KEY) as TrainingUse[] | undefined;
   if (!uses || uses.length === 0) return;
   let warned = g.extras.get(WARNED_KEY) as Set<BatchNormalization> | undefined;
@@ -198,9 +200,9 @@ export function warnUnrunBatchNormUpdates(loss: Tensor, trainOp: Operation, trai
   const inUpdateOps = new Set(g.getCollection<unknown>(GraphKeys.UPDATE_OPS));
   const candidates = pending.filter((u) => u.updates.some((t) => inUpdateOps.has(t)));
   if (candidates.length === 0) return;
-  const lossDeps = ancestors([loss.op]);
+  const rootDeps = ancestors(roots.filter((t) => t.graph === g).map((t) => t.op));
   const trainedOps = new Set(trained.map((v) => v.op));
-  const used = candidates.filter((u) => lossDeps.has(u.output.op) && [...ancestors([u.output.op])].some((op) => trainedOps.has(op)));
+  const used = candidates.filter((u) => rootDeps.has(u.output.op) && [...ancestors([u.output.op])].some((op) => trainedOps.has(op)));
   if (used.length === 0) return;
   const trainDeps = ancestors([trainOp]);
   for (const u of used) {
@@ -210,8 +212,8 @@ export function warnUnrunBatchNormUpdates(loss: Tensor, trainOp: Operation, trai
     if (!warned) g.extras.set(WARNED_KEY, (warned = new Set()));
     warned.add(u.layer);
     console.warn(
-      `weir: the loss ${loss.name} depends on batch normalization layer '${u.layer.name}' in training mode, but the train op ` +
-        `${trainOp.name} does not run its moving-average updates (${missing.map((t) => t.op.name).join(', ')}), which are in ` +
+      `weir: the train op ${trainOp.name} trains through batch normalization layer '${u.layer.name}' in training mode, but it ` +
+        `does not run the layer's moving-average updates (${missing.map((t) => t.op.name).join(', ')}), which are in ` +
         `tf.GraphKeys.UPDATE_OPS: the moving mean and variance will keep their initial values and inference (training false) ` +
         `will use them. Create the train op under tf.controlDependencies(tf.getCollection(tf.GraphKeys.UPDATE_OPS), () => ` +
         `optimizer.minimize(loss)) (or run the update ops yourself with it).`,

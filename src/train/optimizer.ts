@@ -83,7 +83,8 @@ export abstract class Optimizer {
       );
     }
     const trainOp = this.applyGradients(gradsAndVars, { globalStep: opts.globalStep, name: opts.name });
-    warnUnrunBatchNormUpdates(loss, trainOp, varsWithGrad);
+    // applyGradients checked from the gradients; the loss reaches every layer it depends on.
+    warnUnrunBatchNormUpdates([loss], trainOp, varsWithGrad);
     return trainOp;
   }
 
@@ -122,7 +123,7 @@ export abstract class Optimizer {
       throw new InvalidArgumentError(`No gradients provided for any variable: [${pairs.map(([, v]) => `'${v.name}'`).join(', ')}].`);
     }
     const graph = varList[0]!.graph;
-    return graph.asDefault(() => {
+    const trainOp = graph.asDefault(() => {
       graph.controlDependencies(null, () => this.createSlots(varList));
       const trainOp = graph.nameScope(opts.name ?? this.name, (scope) => {
         this.prepare();
@@ -141,6 +142,9 @@ export abstract class Optimizer {
       if (!trainOps.includes(trainOp)) trainOps.push(trainOp);
       return trainOp;
     });
+    const gradTensors = pairs.flatMap(([g]) => (g === null ? [] : g instanceof IndexedSlices ? [g.values, g.indices] : [g]));
+    warnUnrunBatchNormUpdates(gradTensors, trainOp, varList);
+    return trainOp;
   }
 
   /** The slot variable `name` ('m', 'momentum', ...) of `v`, or null. */
