@@ -187,13 +187,20 @@ async function analyze(outputs: readonly Tensor[], inputs: Set<Tensor>, session:
   for (;;) {
     const resolve = resolver(known, inputs);
     // Reachable ops through resolved inputs, stopping at inputs and known tensors.
+    // Selects decided here are fed their picked value when the session computes constants, as
+    // the session itself would need the branch they dropped.
+    const decided = new Map<Tensor, Tensor>();
     const reached = new Set<Operation>();
     const stack = outputs.map(resolve);
     while (stack.length) {
       const t = stack.pop()!;
       if (inputs.has(t) || known.has(t) || reached.has(t.op)) continue;
       reached.add(t.op);
-      for (const i of t.op.inputs) stack.push(resolve(i));
+      for (const i of t.op.inputs) {
+        const r = resolve(i);
+        if (r !== i && (i.op.type === 'Select' || i.op.type === 'SelectV2')) decided.set(i, r);
+        stack.push(r);
+      }
     }
     const order = topologicalOrder(reached);
     const dynamic = new Set<Operation>();
@@ -232,8 +239,24 @@ async function analyze(outputs: readonly Tensor[], inputs: Set<Tensor>, session:
       for (const o of outputs) read(o);
       return { ops: order.filter((op) => dynamic.has(op)), resolve, readers, unfed: unfed.filter((t) => !inputs.has(t)) };
     }
+    const runFeeds = (): Map<Tensor, NDArray> => {
+      const m = new Map(feeds);
+      for (const [t, r] of decided) {
+        const v = known.get(r);
+        if (v) m.set(t, v);
+      }
+      return m;
+    };
+    // The picked branches first, one at a time in graph order: one may need another's value fed.
+    const picked = new Set([...decided.values()].filter((r) => !isDynamic(r) && !known.has(r)));
+    for (const op of topologicalOrder([...picked].map((r) => r.op))) {
+      for (const r of op.outputs.filter((o) => picked.has(o))) {
+        known.set(r, (await session.run(r, runFeeds())) as NDArray);
+        frontier.delete(r);
+      }
+    }
     const tensors = [...frontier];
-    const values = (await session.run(tensors, feeds)) as NDArray[];
+    const values = (await session.run(tensors, runFeeds())) as NDArray[];
     tensors.forEach((t, i) => known.set(t, values[i]!));
   }
 }
