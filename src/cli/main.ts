@@ -1,20 +1,23 @@
 #!/usr/bin/env node
-// The `weir` command (the package's bin): look into checkpoints, GraphDefs and SavedModels.
+// The `weir` command (the package's bin): look into checkpoints, GraphDefs and SavedModels, and
+// watch training.
 //   weir inspect PATH
 //   weir dot PATH [-o out.svg|out.dot]
+//   weir board LOGDIR [--port N] [--host H]
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { dotToSvg, modelToDot } from './dot.js';
-import { inspectModel } from './inspect.js';
-import { openModel } from './models.js';
+import { DEFAULT_HOST, DEFAULT_PORT } from './board/defaults.js';
 
-const HELP = `weir: look into TensorFlow checkpoints, GraphDefs and SavedModels
+const HELP = `weir: look into TensorFlow checkpoints, GraphDefs and SavedModels; watch training
 
 Usage:
   weir inspect PATH             variables of a checkpoint (names, dtypes, shapes); ops by type,
                                 placeholders and signatures of a GraphDef or SavedModel
   weir dot PATH [-o FILE]       the graph of a GraphDef or SavedModel as Graphviz DOT or SVG
+  weir board LOGDIR             a local web page of the event files under LOGDIR (what
+                                tf.summary.FileWriter writes), as TensorBoard shows them: scalar
+                                curves, images, histograms and the graph, updated as they grow
   weir --help                   this text
   weir --version                weir's version
 
@@ -32,6 +35,13 @@ Options of dot:
   -T, --format dot|svg          the output format, whatever FILE's name
   --tags TAG[,TAG...]           the SavedModel's MetaGraphDef with exactly these tags
                                 (default: its first)
+
+Options of board:
+  --port N                      the port to serve on (default ${DEFAULT_PORT}; 0 picks a free one)
+  --host H                      the address to listen on (default ${DEFAULT_HOST}: this machine only;
+                                0.0.0.0 shows the board to the network)
+LOGDIR's runs are its directories holding event files (events.out.tfevents.*), LOGDIR itself
+included, as TensorBoard counts them.
 
 SVG is laid out by Graphviz compiled to WebAssembly (@hpcc-js/wasm-graphviz), offline.
 Exit status: 0 on success, 1 when a file cannot be read or understood, 2 for a usage error.
@@ -69,7 +79,46 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   format: { type: 'string', short: 'T' },
   tags: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
 } as const;
+
+type Values = ReturnType<typeof parse>['values'];
+type OptionName = Exclude<keyof typeof OPTIONS, 'help' | 'version'>;
+
+interface Command {
+  /** What the positional argument is called in messages. */
+  arg: string;
+  options: readonly OptionName[];
+  run(arg: string, values: Values): Promise<void>;
+}
+
+/**
+ * The subcommands: each takes one positional argument and the options it names, and loads its
+ * modules when it runs (help and usage errors load nothing; the board loads the ops only to draw a graph).
+ */
+const COMMANDS: Record<string, Command> = {
+  inspect: {
+    arg: 'PATH',
+    options: [],
+    run: async (path) => {
+      const [{ inspectModel }, { openModel }] = await Promise.all([import('./inspect.js'), import('./models.js')]);
+      process.stdout.write(await inspectModel(await openModel(path)));
+    },
+  },
+  dot: { arg: 'PATH', options: ['output', 'format', 'tags'], run: dot },
+  board: {
+    arg: 'LOGDIR',
+    options: ['port', 'host'],
+    run: async (logdir, values) => {
+      const port = values.port === undefined ? undefined : Number(values.port);
+      if (port !== undefined && !(/^\d+$/.test(values.port!) && port <= 65535)) throw new UsageError(`--port must be a port number (0 to 65535), not '${values.port}'`);
+      if (values.host === '') throw new UsageError('--host must not be empty');
+      const { runBoard } = await import('./board.js');
+      await runBoard({ logdir, port, host: values.host }, (line) => process.stderr.write(`${line}\n`));
+    },
+  },
+};
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv);
@@ -81,20 +130,25 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${version()}\n`);
     return;
   }
-  const [command, path, ...rest] = positionals;
-  if (command === undefined) throw new UsageError('no command given');
-  if (command !== 'inspect' && command !== 'dot') throw new UsageError(`unknown command '${command}'`);
-  if (path === undefined) throw new UsageError(`${command} needs a PATH`);
+  const [name, arg, ...rest] = positionals;
+  if (name === undefined) throw new UsageError('no command given');
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) throw new UsageError(`unknown command '${name}'`);
+  if (arg === undefined) throw new UsageError(`${name} needs a ${command.arg}`);
   if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
-  if (command === 'inspect') {
-    for (const o of ['output', 'format', 'tags'] as const) if (values[o] !== undefined) throw new UsageError(`--${o} is an option of dot, not of inspect`);
-    process.stdout.write(await inspectModel(await openModel(path)));
-    return;
+  for (const o of Object.keys(OPTIONS) as (keyof typeof OPTIONS)[]) {
+    if (o === 'help' || o === 'version' || values[o] === undefined || command.options.includes(o)) continue;
+    const owner = Object.keys(COMMANDS).find((c) => COMMANDS[c]!.options.includes(o));
+    throw new UsageError(`--${o} is ${owner ? `an option of ${owner}` : 'no option'}, not of ${name}`);
   }
+  await command.run(arg, values);
+}
 
+async function dot(path: string, values: Values): Promise<void> {
   const format = values.format ?? (values.output?.toLowerCase().endsWith('.svg') ? 'svg' : 'dot');
   if (format !== 'dot' && format !== 'svg') throw new UsageError(`--format must be dot or svg, not '${format}'`);
   const tags = values.tags?.split(',').map((t) => t.trim()).filter(Boolean);
+  const [{ dotToSvg, modelToDot }, { openModel }] = await Promise.all([import('./dot.js'), import('./models.js')]);
   const { dot, note } = modelToDot(await openModel(path), tags);
   if (note) process.stderr.write(`weir: ${path}: ${note}\n`);
   const out = format === 'svg' ? await dotToSvg(dot) : dot;
