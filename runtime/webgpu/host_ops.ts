@@ -91,6 +91,17 @@ export const HOST_PLACED: Readonly<Record<string, string>> = Object.fromEntries(
     'Svd',
   ),
   ...group(
+    'image codecs and file reading/writing: their values are byte strings, which live on the host (TF runs them on the CPU too)',
+    'DecodePng',
+    'EncodePng',
+    'DecodeJpeg',
+    'EncodeJpeg',
+    'DecodeImage',
+    'DecodeBmp',
+    'ReadFile',
+    'WriteFile',
+  ),
+  ...group(
     'candidate samplers: random draws (the host Philox stream) with a data-dependent rejection loop, and accidental hits, whose count depends on the data',
     'LogUniformCandidateSampler',
     'UniformCandidateSampler',
