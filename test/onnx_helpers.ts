@@ -156,3 +156,23 @@ export function bools(shape: readonly number[], seed = 1): tf.NDArray {
   const n = shape.reduce((a, b) => a * b, 1);
   return new tf.NDArray(Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0)), shape, 'bool');
 }
+
+/**
+ * ONNX's structural rules, checked on the decoded model: values are assigned once (SSA), nodes
+ * come in topological order, every node input is a graph input, an initializer or an earlier
+ * node's output, and every graph output is produced.
+ */
+export function expectWellFormed(model: tf.onnx.OnnxModel): void {
+  const defined = new Set<string>();
+  const define = (name: string, what: string): void => {
+    if (defined.has(name)) expect.fail(`${what} assigns '${name}' a second time`);
+    defined.add(name);
+  };
+  for (const i of model.graph.input ?? []) define(i.name, 'graph input');
+  for (const t of model.graph.initializer ?? []) define(t.name!, 'initializer');
+  for (const n of model.graph.node) {
+    for (const i of n.input) if (i !== '' && !defined.has(i)) expect.fail(`node ${n.name} (${n.op_type}) reads '${i}' before anything assigns it`);
+    for (const o of n.output) define(o, `node ${n.name}`);
+  }
+  for (const o of model.graph.output ?? []) if (!defined.has(o.name)) expect.fail(`graph output '${o.name}' is never assigned`);
+}
