@@ -1,12 +1,12 @@
 /** tf.layers.batch_normalization (TF's non-fused formulas). */
 import { reshape } from '../api/array.js';
-import { multiply, subtract } from '../api/math.js';
 import { batchNormalization as nnBatchNorm, moments } from '../api/nn_extra.js';
-import { convertToTensor, type TensorLike } from '../convert.js';
+import { type TensorLike } from '../convert.js';
 import { GraphKeys, type Operation, type Tensor } from '../graph.js';
 import { onesInitializer, zerosInitializer, type Initializer } from '../initializers.js';
 import type { Shape } from '../core/shape.js';
-import { assignSub, type Variable } from '../variables.js';
+import type { Variable } from '../variables.js';
+import { assignMovingAverage } from '../train/moving_averages.js';
 import { ValueError, type Regularizer } from '../variable_scope.js';
 import { Layer, type LayerOptions } from './base.js';
 import { smartSelect, staticFlag, type TrainingFlag } from './core.js';
@@ -121,21 +121,16 @@ export class BatchNormalization extends Layer {
       mean = smartSelect(training, () => batchMean, () => movingMean.value());
       variance = smartSelect(training, () => batchVariance, () => movingVariance.value());
       // When training is false at run time the selected statistics are the moving ones, so the update is zero.
-      updates.push(this.assignMovingAverage(movingMean, mean), this.assignMovingAverage(movingVariance, variance));
+      updates.push(
+        assignMovingAverage(movingMean, mean, this.momentum, { zeroDebias: false }),
+        assignMovingAverage(movingVariance, variance, this.momentum, { zeroDebias: false }),
+      );
       for (const u of updates) this.addUpdate(u);
     }
     const out = nnBatchNorm(inputs, bcast(mean)!, bcast(variance)!, bcast(this.beta?.value()), bcast(this.gamma?.value()), this.epsilon);
     out.setShape(inShape);
     if (updates.length > 0) recordTrainingUse(this, out, updates);
     return out;
-  }
-
-  private assignMovingAverage(variable: Variable, value: Tensor): Tensor {
-    return value.graph.nameScope('AssignMovingAvg', (scope) => {
-      const decay = convertToTensor(1 - this.momentum, variable.dtype, 'decay');
-      const delta = multiply(subtract(variable, value, 'sub'), decay, 'mul');
-      return assignSub(variable, delta, { name: scope });
-    });
   }
 }
 
