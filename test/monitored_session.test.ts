@@ -363,3 +363,71 @@ describe('MonitoredSession pieces', () => {
     expect(scaffold.summaryOp).toBeNull();
   });
 });
+
+describe('timers', () => {
+  it('SecondOrStepTimer triggers first, then every N steps or every N seconds', () => {
+    let now = 1_000_000;
+    vi.spyOn(Date, 'now').mockImplementation(() => now);
+    const steps = new tf.train.SecondOrStepTimer(null, 3);
+    expect(steps.shouldTriggerForStep(0)).toBe(true);
+    expect(steps.updateLastTriggeredStep(0)).toEqual([null, null]);
+    expect([1, 2, 3, 4].map((s) => steps.shouldTriggerForStep(s))).toEqual([false, false, true, true]);
+    now += 2500;
+    expect(steps.updateLastTriggeredStep(4)).toEqual([2.5, 4]);
+    expect(steps.shouldTriggerForStep(4)).toBe(false);
+    expect(steps.lastTriggeredStep()).toBe(4);
+    const secs = new tf.train.SecondOrStepTimer(10, null);
+    secs.updateLastTriggeredStep(0);
+    now += 9999;
+    expect(secs.shouldTriggerForStep(100)).toBe(false);
+    now += 1;
+    expect(secs.shouldTriggerForStep(100)).toBe(true);
+    expect(() => new tf.train.SecondOrStepTimer(null, null)).toThrow(/Either everySecs or everySteps/);
+    expect(() => new tf.train.SecondOrStepTimer(1, 1)).toThrow(/Can not provide both/);
+  });
+
+  it('saveCheckpointSecs saves when the seconds have passed, and at the end', async () => {
+    let clock = 1000;
+    vi.spyOn(Date, 'now').mockImplementation(() => clock * 1000);
+    class Tick extends tf.train.SessionRunHook {
+      override beforeRun(): void {
+        clock += 10;
+      }
+    }
+    const dir = freshDir();
+    const m = model();
+    const sess = await m.g.asDefault(() =>
+      tf.train.MonitoredTrainingSession({
+        checkpointDir: dir,
+        saveCheckpointSecs: 25,
+        saveSummariesSteps: null,
+        logStepCountSteps: 0,
+        hooks: [new Tick(), new tf.train.StopAtStepHook({ lastStep: 7 })],
+      }),
+    );
+    await trainUntilStop(sess, m);
+    const state = await tf.train.getCheckpointState(dir);
+    expect(state!.allModelCheckpointPaths.map((p) => p.slice(p.lastIndexOf('-') + 1))).toEqual(['0', '3', '6', '7']);
+    // No summary hooks: the event file holds the graph and the checkpoint logs only.
+    await FileWriterCache.clear();
+    const file = readdirSync(dir).find((f) => f.startsWith('events.out.tfevents.'))!;
+    const events = await tf.summary.readEventFile(join(dir, file));
+    expect(events.filter((e) => (e.summary?.value ?? []).length > 0)).toEqual([]);
+  });
+
+  it('StepCounterHook warns (at most 5 times) when the global step does not move', async () => {
+    const warnings: string[] = [];
+    vi.spyOn(console, 'warn').mockImplementation((w: unknown) => void warnings.push(String(w)));
+    vi.spyOn(console, 'info').mockImplementation(() => {});
+    const g = new tf.Graph();
+    const { train } = g.asDefault(() => {
+      tf.train.getOrCreateGlobalStep();
+      const w = new tf.Variable([1], { name: 'w' });
+      return { train: new tf.train.GradientDescentOptimizer(0.1).minimize(tf.reduceSum(tf.square(w))) };
+    });
+    const sess = await g.asDefault(() => tf.train.MonitoredTrainingSession({ hooks: [new tf.train.StepCounterHook({ everyNSteps: 1 })] }));
+    for (let i = 0; i < 8; i++) await sess.run(train);
+    await sess.close();
+    expect(warnings.filter((w) => w.includes('global step (tf.train.getGlobalStep) has not been increased')).length).toBe(5);
+  });
+});
