@@ -1,4 +1,5 @@
-// CPU kernels of ops/image_io.ts: PNG through fast-png, JPEG through jpeg-js, BMP by hand, and the
+// CPU kernels of ops/image_io.ts: PNG through fast-png, JPEG through jpeg-js (with libjpeg's chroma
+// upsampling and color conversion on top, so pixels match TensorFlow's), BMP by hand, and the
 // file ops. Host kernels on every backend. Pixels are int32 holding uint8 or uint16 values (see
 // ops/image_io.ts).
 //
@@ -262,12 +263,17 @@ interface JpegFrame {
   width: number;
   height: number;
   components: number;
+  /** Luma samples per chroma sample across and down (2, 2 for 4:2:0); 1, 1 without subsampling. */
+  chromaStep: [number, number];
+  /** An Adobe APP14 marker says the components are not YCbCr-transformed the usual way (jpeg-js then converts itself). */
+  adobeTransform: boolean;
 }
 
 /** The frame header (SOFn) of a JPEG, read by walking its marker segments, every length checked. */
 function jpegFrame(b: Uint8Array): JpegFrame {
   if (!(b.length >= 3 && b[0] === 0xff && b[1] === 0xd8)) bad('not a JPEG file (no SOI marker)');
   let pos = 2;
+  let adobeTransform = false;
   while (pos + 4 <= b.length) {
     if (b[pos] !== 0xff) bad(`corrupt JPEG: expected a marker at offset ${pos}`);
     const marker = b[pos + 1]!;
@@ -277,6 +283,7 @@ function jpegFrame(b: Uint8Array): JpegFrame {
     }
     const len = (b[pos + 2]! << 8) | b[pos + 3]!;
     if (len < 2 || pos + 2 + len > b.length) bad(`truncated JPEG: segment 0x${marker.toString(16)} of ${len} bytes at offset ${pos}`);
+    if (marker === 0xee && len >= 14 && String.fromCharCode(...b.subarray(pos + 4, pos + 9)) === 'Adobe') adobeTransform = true;
     const sof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
     if (sof) {
       if (len < 8) bad('corrupt JPEG: short frame header');
@@ -284,13 +291,74 @@ function jpegFrame(b: Uint8Array): JpegFrame {
       const width = (b[pos + 7]! << 8) | b[pos + 8]!;
       const components = b[pos + 9]!;
       if (![1, 3, 4].includes(components)) bad(`unsupported JPEG: ${components} components`);
+      if (len < 8 + 3 * components) bad('corrupt JPEG: short frame header');
       checkSize(height, width, 4);
-      return { width, height, components };
+      const sampling = (k: number): [number, number] => [b[pos + 11 + 3 * k]! >> 4, b[pos + 11 + 3 * k]! & 15];
+      let chromaStep: [number, number] = [1, 1];
+      if (components === 3) {
+        const [[yh, yv], [bh, bv], [rh, rv]] = [sampling(0), sampling(1), sampling(2)];
+        const ok = bh === rh && bv === rv && bh > 0 && bv > 0 && yh % bh === 0 && yv % bv === 0;
+        chromaStep = ok ? [yh / bh, yv / bv] : [0, 0];
+      }
+      return { width, height, components, chromaStep, adobeTransform };
     }
     if (marker === 0xda) break;
     pos += 2 + len;
   }
   return bad('truncated JPEG: no frame header (SOF) before the image data');
+}
+
+// libjpeg's YCbCr -> RGB conversion (jdcolor.c), in 16-bit fixed point.
+const FIX = (x: number): number => Math.round(x * 65536);
+const HALF = 1 << 15;
+const CR_R = Int32Array.from({ length: 256 }, (_, i) => (FIX(1.402) * (i - 128) + HALF) >> 16);
+const CB_B = Int32Array.from({ length: 256 }, (_, i) => (FIX(1.772) * (i - 128) + HALF) >> 16);
+const CR_G = Int32Array.from({ length: 256 }, (_, i) => -FIX(0.71414) * (i - 128));
+const CB_G = Int32Array.from({ length: 256 }, (_, i) => -FIX(0.34414) * (i - 128) + HALF);
+const clamp8 = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : v);
+
+/**
+ * One chroma plane of jpeg-js's full-size output (it repeats each sample over its block) taken
+ * back to its stored size and upsampled as libjpeg does with fancy upsampling (jdsample.c): a
+ * triangle filter, 3/4 the nearer sample and 1/4 the next, for 2x horizontal (h2v1) and 2x2 (h2v2).
+ */
+function fancyUpsample(full: Uint8Array, k: number, width: number, height: number, [sx, sy]: [number, number]): Uint8Array {
+  const cw = Math.ceil(width / sx);
+  const ch = Math.ceil(height / sy);
+  const at = (i: number, j: number): number => full[(Math.min(j, ch - 1) * sy * width + Math.min(i, cw - 1) * sx) * 3 + k]!;
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const j = Math.floor(y / sy);
+    // h2v2: the nearer row weighs 3, the row above (upper half) or below (lower half) 1.
+    const far = sy === 2 ? Math.max(0, Math.min(ch - 1, y % 2 === 0 ? j - 1 : j + 1)) : j;
+    const colsum = (i: number): number => (sy === 2 ? 3 * at(i, j) + at(i, far) : at(i, j));
+    for (let x = 0; x < width; x++) {
+      const i = Math.floor(x / 2);
+      const c = colsum(i);
+      const odd = x % 2 === 1;
+      const other = colsum(Math.max(0, Math.min(cw - 1, odd ? i + 1 : i - 1)));
+      out[y * width + x] = sy === 2 ? (3 * c + other + (odd ? 7 : 8)) >> 4 : (3 * c + other + (odd ? 2 : 1)) >> 2;
+    }
+  }
+  return out;
+}
+
+/** RGB from jpeg-js's untransformed Y, Cb, Cr: chroma upsampled by replication or libjpeg's fancy filter, converted as libjpeg converts. */
+function yccToRgb(ycc: Uint8Array, width: number, height: number, frame: JpegFrame, fancy: boolean): Uint8Array {
+  const [sx, sy] = frame.chromaStep;
+  const filter = fancy && sx === 2 && (sy === 1 || sy === 2);
+  const cb = filter ? fancyUpsample(ycc, 1, width, height, [sx, sy]) : undefined;
+  const cr = filter ? fancyUpsample(ycc, 2, width, height, [sx, sy]) : undefined;
+  const rgb = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    const y = ycc[i * 3]!;
+    const b = cb ? cb[i]! : ycc[i * 3 + 1]!;
+    const r = cr ? cr[i]! : ycc[i * 3 + 2]!;
+    rgb[i * 3] = clamp8(y + CR_R[r]!);
+    rgb[i * 3 + 1] = clamp8(y + ((CB_G[b]! + CR_G[r]!) >> 16));
+    rgb[i * 3 + 2] = clamp8(y + CB_B[b]!);
+  }
+  return rgb;
 }
 
 /** Huffman-coded JPEG data needs at least a bit per 8x8 block and component: a bound on what a file can claim. */
@@ -301,20 +369,22 @@ function checkJpegData(f: JpegFrame, length: number): void {
 
 const JPEG_MAX_MB = 2048;
 
-function decodeJpegPixels(bytes: Uint8Array, channels: number): Pixels {
+function decodeJpegPixels(bytes: Uint8Array, channels: number, fancy = true): Pixels {
   const frame = jpegFrame(bytes);
   checkJpegData(frame, bytes.length);
   // The file's own channel count, as TensorFlow's: 1 for grayscale, else 3 (CMYK is converted).
   const native = frame.components === 1 ? 1 : 3;
-  // Grayscale from a color JPEG is its luma (Y) channel, as libjpeg's: decoded without the color transform.
-  const lumaOnly = (channels === 1 || (channels === 0 && native === 1)) && frame.components === 3;
+  // A YCbCr file is decoded untransformed: gray is its luma (Y), as libjpeg gives it, and RGB is
+  // converted here as libjpeg converts. Others are left to jpeg-js (gray then from its RGB).
+  const ycc = frame.components === 3 && !frame.adobeTransform && frame.chromaStep[0] > 0;
+  const lumaOnly = channels === 1 && ycc;
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
     decoded = jpeg.decode(bytes, {
       useTArray: true,
       formatAsRGBA: false,
       tolerantDecoding: false,
-      colorTransform: lumaOnly ? false : undefined,
+      colorTransform: ycc ? false : undefined,
       maxResolutionInMP: Math.ceil(MAX_VALUES / 3 / 1e6),
       maxMemoryUsageInMB: JPEG_MAX_MB,
     });
@@ -322,7 +392,8 @@ function decodeJpegPixels(bytes: Uint8Array, channels: number): Pixels {
     return bad(`corrupt JPEG: ${e instanceof Error ? e.message : String(e)}`);
   }
   if (decoded.data.length !== decoded.width * decoded.height * 3) bad('corrupt JPEG: decoded data of the wrong size');
-  const p: Pixels = { height: decoded.height, width: decoded.width, channels: 3, data: decoded.data, maxValue: 255 };
+  const data = ycc && !lumaOnly ? yccToRgb(decoded.data, decoded.width, decoded.height, frame, fancy) : decoded.data;
+  const p: Pixels = { height: decoded.height, width: decoded.width, channels: 3, data, maxValue: 255 };
   if (native === 1 || lumaOnly) {
     // jpeg-js repeats Y in all three channels of a grayscale file; without the color transform, channel 0 is Y.
     const y = new Uint8Array(p.height * p.width);
@@ -336,7 +407,8 @@ registerCpuKernel('DecodeJpeg', ([contents], node, _s, outputs) => {
   const channels = channelsAttr(node);
   const ratio = optional(node, 'ratio', 1);
   if (ratio !== 1) throw new UnimplementedError(`ratio ${ratio} (downscaling while decoding) is not implemented; decode at ratio 1 and resize`);
-  return [toChannels(decodeJpegPixels(scalarBytes(contents!, 'contents'), channels), channels, 8, outputs)];
+  const fancy = optional(node, 'fancy_upscaling', true);
+  return [toChannels(decodeJpegPixels(scalarBytes(contents!, 'contents'), channels, fancy), channels, 8, outputs)];
 });
 
 /**
