@@ -97,20 +97,20 @@ function stepOf(results: unknown): number {
  * One FileWriter per directory, shared by the hooks writing there (TF's FileWriterCache): two writers
  * created in the same second would get the same event file name.
  */
-export const FileWriterCache = {
-  writers: new Map<string, FileWriter>(),
-  get(logdir: string): FileWriter {
-    let w = this.writers.get(logdir);
-    if (!w) this.writers.set(logdir, (w = new FileWriter(logdir)));
+export class FileWriterCache {
+  private static readonly writers = new Map<string, FileWriter>();
+  static get(logdir: string): FileWriter {
+    let w = FileWriterCache.writers.get(logdir);
+    if (!w) FileWriterCache.writers.set(logdir, (w = new FileWriter(logdir)));
     return w;
-  },
+  }
   /** Closes (flushing) and forgets every cached writer. */
-  async clear(): Promise<void> {
-    const all = [...this.writers.values()];
-    this.writers.clear();
+  static async clear(): Promise<void> {
+    const all = [...FileWriterCache.writers.values()];
+    FileWriterCache.writers.clear();
     await Promise.all(all.map((w) => w.close()));
-  },
-};
+  }
+}
 
 /** SessionLog.SessionStatus values. */
 const SESSION_STATUS = { START: 1, STOP: 2, CHECKPOINT: 3 } as const;
