@@ -153,6 +153,34 @@ describe('ExponentialMovingAverage: values', () => {
   });
 });
 
+describe('ExponentialMovingAverage: with an optimizer (TF\'s documented usage)', () => {
+  it('apply() under tf.controlDependencies([trainOp]) averages the values after each step', async () => {
+    const g = new tf.Graph();
+    const m = g.asDefault(() => {
+      const w = new tf.Variable([1, -2], { name: 'w' });
+      const loss = tf.reduceSum(tf.square(w));
+      const optOp = new tf.train.GradientDescentOptimizer(0.1).minimize(loss);
+      const ema = new tf.train.ExponentialMovingAverage(0.9);
+      const trainingOp = tf.controlDependencies([optOp], () => ema.apply([w]));
+      return { w, ema, trainingOp, init: tf.globalVariablesInitializer() };
+    });
+    const sess = new tf.Session({ graph: g });
+    // The shadow's initializer does not depend on the train op: initializing trains nothing.
+    await sess.run(m.init);
+    expectClose(await sess.run(m.w), [1, -2]);
+    let w = [1, -2];
+    let shadow = [1, -2];
+    for (let i = 0; i < 4; i++) {
+      await sess.run(m.trainingOp);
+      w = w.map((x) => x - 0.1 * 2 * x);
+      shadow = shadow.map((s, j) => 0.9 * s + 0.1 * w[j]!);
+      expectClose(await sess.run(m.w), w);
+      expectClose(await sess.run(m.ema.average(m.w)!), shadow);
+    }
+    sess.close();
+  });
+});
+
 describe('assignMovingAverage', () => {
   it('without zeroDebias: variable -= (1 - decay) * (variable - value)', async () => {
     const g = new tf.Graph();
