@@ -243,11 +243,12 @@ describe('RL helpers', () => {
 
   it('draws the return curve as a PNG', () => {
     expect([tickStep(200, 5), tickStep(1, 5), tickStep(730, 8)]).toEqual([50, 0.2, 100]);
-    const png = decode(returnCurvePng([10, 20, 50, 120, 200, 200, 180], 195));
+    const png = decode(returnCurvePng([10, 20, 50, 120, 200, 200, 180], 195, [{ episode: 4, mean: 150 }]));
     expect([png.width, png.height, png.channels]).toEqual([640, 320, 3]);
     const pixels = Array.from({ length: png.width * png.height }, (_, i) => [png.data[3 * i], png.data[3 * i + 1], png.data[3 * i + 2]].join());
     expect(pixels).toContain('20,60,160'); // the moving average
     expect(pixels).toContain('210,40,40'); // the threshold
+    expect(pixels.filter((p) => p === '240,140,20')).toHaveLength(25); // one evaluation
   });
 });
 

@@ -17,6 +17,8 @@ export interface PlotOptions {
   height?: number;
   /** Horizontal reference lines, dashed. */
   references?: { y: number; color: Rgb }[];
+  /** Points drawn as small squares, at x (1-based, as the series) and y. */
+  markers?: { x: number; y: number; color: Rgb }[];
 }
 
 // 3x5 digits, a row of three bits per line, top first.
@@ -107,7 +109,7 @@ export function linePlotPng(series: readonly Series[], opts: PlotOptions = {}): 
   const canvas = new Canvas(width, height);
   const [left, right, top, bottom] = [48, width - 12, 10, height - 24];
   const n = Math.max(2, ...series.map((s) => s.values.length));
-  const ys = [...series.flatMap((s) => s.values), ...(opts.references ?? []).map((r) => r.y)].filter(Number.isFinite);
+  const ys = [...series.flatMap((s) => s.values), ...(opts.references ?? []).map((r) => r.y), ...(opts.markers ?? []).map((p) => p.y)].filter(Number.isFinite);
   let yMin = Math.min(0, ...ys);
   let yMax = Math.max(...ys, yMin + 1e-9);
   const yStep = tickStep(yMax - yMin, 5);
@@ -134,11 +136,17 @@ export function linePlotPng(series: readonly Series[], opts: PlotOptions = {}): 
       canvas.line(px(i), py(s.values[i - 1]!), px(i + 1), py(s.values[i]!), s.color, s.width ?? 1);
     }
   }
+  for (const p of opts.markers ?? []) {
+    for (let i = -2; i <= 2; i++) for (let j = -2; j <= 2; j++) canvas.set(px(p.x) + i, py(p.y) + j, p.color);
+  }
   return encode({ width, height, data: canvas.data, channels: 3, depth: 8 });
 }
 
-/** The returns of the training episodes (light), their 100-episode moving average (dark) and the threshold (red, dashed). */
-export function returnCurvePng(returns: readonly number[], threshold: number): Uint8Array {
+/**
+ * The returns of the training episodes (light blue), their 100-episode moving average (dark blue),
+ * the threshold (red, dashed) and the average return of each evaluation (orange squares).
+ */
+export function returnCurvePng(returns: readonly number[], threshold: number, evaluations: readonly { episode: number; mean: number }[] = []): Uint8Array {
   const average = new MovingAverage(SOLVE_EPISODES);
   const averages = returns.map((r) => average.push(r));
   return linePlotPng(
@@ -146,6 +154,9 @@ export function returnCurvePng(returns: readonly number[], threshold: number): U
       { values: returns, color: [160, 190, 230] },
       { values: averages, color: [20, 60, 160], width: 2 },
     ],
-    { references: [{ y: threshold, color: [210, 40, 40] }] },
+    {
+      references: [{ y: threshold, color: [210, 40, 40] }],
+      markers: evaluations.map((e) => ({ x: e.episode, y: e.mean, color: [240, 140, 20] as Rgb })),
+    },
   );
 }
