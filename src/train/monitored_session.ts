@@ -60,6 +60,7 @@ export {
   type SummarySaverHookOptions,
   type StepCounterHookOptions,
   type LoggingTensorHookOptions,
+  type LoggedTensor,
 } from './hooks.js';
 
 /** Session options of the session a monitored session creates (TF's ConfigProto). */
