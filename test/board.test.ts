@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import { startBoard, type Board, type GraphResponse } from '../src/cli/board.js';
 import { graphView } from '../src/cli/board/graph.js';
-import { completeRecords, discoverRuns, EventFileTail, Logdir, type BoardUpdate } from '../src/cli/board/logdir.js';
+import { completeRecords, discoverRuns, EventFileTail, Logdir, SERIES_CAPS, type BoardUpdate } from '../src/cli/board/logdir.js';
 import { encodeRecord } from '../src/io/events.js';
 import { encodeMessage, type EventProto } from '../src/io/proto.js';
 
@@ -113,6 +113,23 @@ describe('reading a log directory', () => {
     await data.reload();
     const b = data.since(a.gen);
     expect(b.scalars.acc!['.']).toEqual({ reset: false, items: [[3, 1003, 0.5]] });
+
+    // Past its cap a series keeps every second item and the newest, and is sent whole again.
+    const n = SERIES_CAPS.scalars + 1;
+    await appendFile(file, concat(Array.from({ length: n }, (_, s) => record(scalarEvent('big', s, s)))));
+    await data.reload();
+    const c = data.since(b.gen).scalars.big!['.']!;
+    expect(c.reset).toBe(true);
+    expect(c.items.map((p) => p[0])).toEqual(Array.from({ length: n }, (_, s) => s).filter((s) => s % 2 === 1 || s === n - 1));
+    // Dropped images are gone from /api/image too.
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 13, 10, 26, 10]);
+    const image = (step: number): EventProto => ({ step, wall_time: 1, summary: { value: [{ tag: 'img', image: { width: 1, height: 1, encoded_image_string: png } }] } });
+    await appendFile(file, concat(Array.from({ length: SERIES_CAPS.images + 1 }, (_, s) => record(image(s)))));
+    await data.reload();
+    const imgs = data.since(0).images.img!['.']!.items;
+    expect(imgs.map((i) => i.step)).toEqual(Array.from({ length: SERIES_CAPS.images + 1 }, (_, s) => s).filter((s) => s % 2 === 1 || s === SERIES_CAPS.images));
+    expect(data.image(imgs[0]!.id)).toEqual(png);
+    expect(data.image(imgs[0]!.id - 1)).toBeUndefined();
   });
 });
 
@@ -203,41 +220,87 @@ async function plotted(page: Page, tag: string, run: string, cls: 'raw' | 'smoot
   );
 }
 
+/** `weir board` as a user starts it (through tsx, as `npm run board` does): its exit code and standard error. */
+function cli(args: string[]): { child: ChildProcess; stderr: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [TSX, path.join(ROOT, 'src', 'cli', 'main.ts'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  return { child, stderr: () => err, exit: new Promise((resolve) => child.on('exit', resolve)) };
+}
+
 describe('weir board on a real training run', () => {
   let board: Board | undefined;
   let context: BrowserContext | undefined;
   let profile: string | undefined;
+  let logdir = '';
+  let fast: Awaited<ReturnType<typeof train>>;
+  let slow: Awaited<ReturnType<typeof train>>;
+  // The command line's runs start first: their start-up (compiling TypeScript) overlaps the training.
+  let usage: ReturnType<typeof cli>;
+  let served: ReturnType<typeof cli>;
+  beforeAll(async () => {
+    logdir = path.join(tmp, 'logs');
+    await mkdir(logdir, { recursive: true });
+    usage = cli(['board', logdir, '--port', 'http']);
+    served = cli(['board', logdir, '--port', '0']);
+    fast = await train(path.join(logdir, 'lr_0.1'), 0.1, 30);
+    slow = await train(path.join(logdir, 'lr_0.02'), 0.02, 24);
+    await slow.close();
+  }, 60_000);
   afterAll(async () => {
+    served?.child.kill('SIGINT');
+    usage?.child.kill();
     await context?.close();
     await board?.close();
     if (profile) await rm(profile, { recursive: true, force: true });
   });
 
+  it('runs as `weir board LOGDIR --port 0`, and says what is wrong with its arguments', async () => {
+    expect(await usage.exit).toBe(2);
+    expect(usage.stderr()).toContain("--port must be a port number (0 to 65535), not 'http'");
+    const url = await new Promise<string>((resolve, reject) => {
+      const found = (): boolean => {
+        const m = /at (http:\/\/localhost:\d+\/)/.exec(served.stderr());
+        if (m) resolve(m[1]!);
+        return m !== null;
+      };
+      if (found()) return;
+      served.child.stderr!.on('data', found);
+      void served.exit.then((code) => reject(new Error(`weir board exited with ${code}: ${served.stderr()}`)));
+    });
+    const u = JSON.parse((await get({ url }, 'api/data')).body.toString()) as BoardUpdate;
+    expect(u.runs).toEqual(['lr_0.02', 'lr_0.1']);
+    expect(u.scalars.loss!['lr_0.02']!.items).toHaveLength(24);
+    served.child.kill('SIGINT');
+    expect(await served.exit).toBe(0);
+  });
+
   it('serves the runs as JSON, the images and the graph, and nothing else', async () => {
-    const logdir = path.join(tmp, 'endpoints');
-    const run = await train(path.join(logdir, 'only'), 0.05, 3);
-    await run.close();
     board = await startBoard({ logdir, port: 0 });
     expect(board.url).toMatch(/^http:\/\/localhost:\d+\/$/);
     const data = await get(board, 'api/data?since=0');
     expect(data.type).toBe('application/json');
     const u = JSON.parse(data.body.toString()) as BoardUpdate;
-    expect(u.runs).toEqual(['only']);
-    expect(u.scalars.loss!.only!.items.map((p) => p[0])).toEqual([0, 1, 2]);
-    expect(u.scalars.loss!.only!.items.map((p) => p[2])).toEqual(run.losses.map(Math.fround));
-    expect(u.histograms.weights!.only!.items).toHaveLength(3);
-    expect(u.histograms.weights!.only!.items[0]!.num).toBe(32);
-    const images = u.images['kernel/image/0']!.only!.items;
-    expect(images.map((i) => [i.step, i.width, i.height])).toEqual([0, 1, 2].map((s) => [s, 8, 4]));
-    const png = await get(board, `api/image?id=${images[0]!.id}`);
+    expect(u.runs).toEqual(['lr_0.02', 'lr_0.1']);
+    for (const [run, losses] of [
+      ['lr_0.1', fast.losses],
+      ['lr_0.02', slow.losses],
+    ] as const) {
+      const steps = losses.map((_, i) => i);
+      expect(u.scalars.loss![run]!.items.map((p) => p[0])).toEqual(steps);
+      expect(u.scalars.loss![run]!.items.map((p) => p[2])).toEqual(losses.map(Math.fround));
+      expect(u.histograms.weights![run]!.items.map((h) => [h.step, h.num])).toEqual(steps.map((s) => [s, 32]));
+      expect(u.images['kernel/image/0']![run]!.items.map((i) => [i.step, i.width, i.height])).toEqual(steps.map((s) => [s, 8, 4]));
+      expect(u.graphs[run]).toBeGreaterThan(0);
+    }
+    const png = await get(board, `api/image?id=${u.images['kernel/image/0']!['lr_0.1']!.items[0]!.id}`);
     expect(png.type).toBe('image/png');
     expect([...png.body.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
-    expect(u.graphs.only).toBeGreaterThan(0);
     // Nothing new: nothing sent.
     const again = JSON.parse((await get(board, `api/data?since=${u.gen}`)).body.toString()) as BoardUpdate;
     expect([again.scalars, again.histograms, again.images]).toEqual([{}, {}, {}]);
 
-    const graph = JSON.parse((await get(board, 'api/graph?run=only&expand=hidden')).body.toString()) as GraphResponse;
+    const graph = JSON.parse((await get(board, 'api/graph?run=lr_0.1&expand=hidden')).body.toString()) as GraphResponse;
     expect(graph.svg.startsWith('<svg')).toBe(true);
     expect(Object.values(graph.clusters)).toEqual(['hidden']);
     for (const name of ['x', 'y', 'out', 'gradients', 'kernel', 'MatMul']) expect(graph.svg).toContain(`>${name}</text>`);
@@ -245,7 +308,7 @@ describe('weir board on a real training run', () => {
     expect((await get(board, 'api/graph?run=nope')).status).toBe(404);
     expect((await get(board, 'api/data?since=-1')).status).toBe(400);
     expect((await get(board, 'api/image?id=999999')).status).toBe(404);
-    for (const p of ['../../../etc/passwd', '%2e%2e/%2e%2e/package.json', 'board.ts', 'page.ts', 'logdir.ts', 'only/']) {
+    for (const p of ['../../../etc/passwd', '%2e%2e/%2e%2e/package.json', 'board.ts', 'page.ts', 'logdir.ts', 'lr_0.1/']) {
       expect((await get(board, p)).status, p).toBe(404);
     }
     expect((await get(board, 'style.css')).type).toMatch(/^text\/css/);
@@ -253,51 +316,13 @@ describe('weir board on a real training run', () => {
     expect(script.body.toString()).toContain('function smooth(');
     // A page elsewhere reaching this port through its own host name (DNS rebinding) is refused.
     expect((await get(board, '/', { Host: 'attacker.example:80' })).status).toBe(403);
-    await board.close();
-    board = undefined;
-  });
-
-  it('runs as `weir board LOGDIR --port 0`, and says what is wrong with its arguments', async () => {
-    const main = path.join(ROOT, 'src', 'cli', 'main.ts');
-    const logdir = path.join(tmp, 'discover');
-    const usage = new Promise<{ code: number | null; err: string }>((resolve) => {
-      const p = spawn(process.execPath, [TSX, main, 'board', logdir, '--port', 'http'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      p.stderr.on('data', (c: Buffer) => (err += c.toString()));
-      p.on('exit', (code) => resolve({ code, err }));
-    });
-    const child = spawn(process.execPath, [TSX, main, 'board', logdir, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let err = '';
-        child.stderr.on('data', (c: Buffer) => {
-          err += c.toString();
-          const m = /at (http:\/\/localhost:\d+\/)/.exec(err);
-          if (m) resolve(m[1]!);
-        });
-        child.on('exit', (code) => reject(new Error(`weir board exited with ${code}: ${err}`)));
-      });
-      const u = JSON.parse((await get({ url }, 'api/data')).body.toString()) as BoardUpdate;
-      expect(u.runs).toEqual(['.', 'a', 'b/c']);
-      const bad = await usage;
-      expect(bad.code).toBe(2);
-      expect(bad.err).toContain("--port must be a port number (0 to 65535), not 'http'");
-    } finally {
-      const exited = new Promise((resolve) => child.on('exit', resolve));
-      child.kill('SIGINT');
-      expect(await exited).toBe(0);
-    }
   });
 
   it('draws curves, images, histograms and the graph, and follows the files as training goes on', async () => {
     if (!existsSync(CHROMIUM)) {
       throw new Error(`${CHROMIUM} not found: this test needs Debian's chromium package; run scripts/setup-webgpu.sh`);
     }
-    const logdir = path.join(tmp, 'logs');
-    const fast = await train(path.join(logdir, 'lr_0.1'), 0.1, 30);
-    const slow = await train(path.join(logdir, 'lr_0.02'), 0.02, 24);
-    await slow.close();
-    board = await startBoard({ logdir, port: 0 });
+    board ??= await startBoard({ logdir, port: 0 });
 
     profile = await mkdtemp(path.join(tmpdir(), 'weir-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
@@ -332,6 +357,25 @@ describe('weir board on a real training run', () => {
       const want = referenceSmooth(losses.map(Math.fround), weight);
       smoothed.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThan(span * 1e-3));
     }
+    // The smoothing slider re-smooths the curves; the horizontal axis can be time since each run began.
+    await page.locator('#smoothing').fill('0.9');
+    const resmoothed = await plotted(page, 'loss', 'lr_0.1', 'smoothed');
+    const span = Math.max(...Object.values(runs).flat()) - Math.min(...Object.values(runs).flat());
+    referenceSmooth(fast.losses.map(Math.fround), 0.9).forEach((v, i) => expect(Math.abs(resmoothed[i]! - v)).toBeLessThan(span * 1e-3));
+    await page.check('input[name="x-axis"][value="relative"]');
+    const walls = (JSON.parse((await get(board, 'api/data')).body.toString()) as BoardUpdate).scalars.loss!;
+    const longest = Math.max(...Object.values(walls).map((u) => u.items.at(-1)![1] - u.items[0]![1]));
+    const domain = (await page.getAttribute('.card.scalar[data-tag="loss"] svg', 'data-x-domain'))!.split(' ').map(Number);
+    if (longest > 0) expect(domain).toEqual([0, longest]);
+    await page.check('input[name="x-axis"][value="step"]');
+    expect(await page.getAttribute('.card.scalar[data-tag="loss"] svg', 'data-x-domain')).toBe('0 29');
+    // A run unticked leaves the charts.
+    await page.uncheck('#runs li:has-text("lr_0.02") input');
+    expect(await page.locator('.card.scalar[data-tag="loss"] path[data-run="lr_0.02"]').count()).toBe(0);
+    await page.check('#runs li:has-text("lr_0.02") input');
+    expect(await page.locator('.card.scalar[data-tag="loss"] path[data-run="lr_0.02"]').count()).toBe(2);
+    await page.locator('#smoothing').fill('0.6');
+
     // Training lowered the loss, and the faster run lower.
     expect(fast.losses.at(-1)!).toBeLessThan(fast.losses[0]! * 0.5);
     expect(await page.textContent('#runs')).toContain('lr_0.02');

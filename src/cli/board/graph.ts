@@ -92,7 +92,10 @@ export function graphView(gd: GraphDef, expanded: ReadonlySet<string>): GraphVie
     const n = item.node!;
     const name = n.name ?? '';
     const style = STYLE[n.op ?? ''];
-    return `${indent}${id} [label=${dotString(`${name.slice(name.lastIndexOf('/') + 1)}\n${n.op ?? '?'}`)}, tooltip=${dotString(`${name} (${n.op ?? '?'})`)}${style ? `, ${style}` : ''}];`;
+    const short = name.slice(name.lastIndexOf('/') + 1);
+    // 'MatMul' of type MatMul is said once.
+    const label = short === n.op ? short : `${short}\n${n.op ?? '?'}`;
+    return `${indent}${id} [label=${dotString(label)}, tooltip=${dotString(`${name} (${n.op ?? '?'})`)}${style ? `, ${style}` : ''}];`;
   };
 
   // Expanded scopes as nested clusters, each with the items drawn directly inside it.

@@ -171,6 +171,18 @@ function drawAxes(g: SVGElement, fr: Frame, x: ReturnType<typeof scale>, y: Retu
   }
 }
 
+/** [min, max] of the finite values ([0, 1] when there is none); a loop, as spreading 100,000 arguments can overflow the stack. */
+function extent(values: Iterable<number>): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (!Number.isFinite(v)) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return lo <= hi ? [lo, hi] : [0, 1];
+}
+
 function pathOf(xs: readonly number[], ys: readonly number[]): { d: string; points: number } {
   let d = '';
   let points = 0;
@@ -216,17 +228,15 @@ function scalarCard(tag: string, byRun: Map<string, ScalarPoint[]>): HTMLElement
   const fr: Frame = { w: 440, h: 240, l: 52, r: 14, t: 8, b: 24 };
   const series = runs.map((run) => {
     const pts = byRun.get(run)!;
-    const start = Math.min(...pts.map((p) => p[1]));
+    const start = extent(pts.map((p) => p[1]))[0];
     const xs = pts.map((p) => (state.xAxis === 'step' ? p[0] : state.xAxis === 'wall' ? p[1] : p[1] - start));
     const raw = pts.map((p) => p[2]);
     return { run, pts, xs, raw, smoothed: smooth(raw, state.smoothing) };
   });
-  const finite = (vs: number[]) => vs.filter(Number.isFinite);
-  const allX = finite(series.flatMap((s) => s.xs));
-  const allY = finite(series.flatMap((s) => s.raw));
-  const x = scale(Math.min(...allX), Math.max(...allX), fr.l, fr.w - fr.r);
-  const yPad = (Math.max(...allY) - Math.min(...allY)) * 0.05;
-  const y = scale(Math.min(...allY) - yPad, Math.max(...allY) + yPad, fr.h - fr.b, fr.t);
+  const [x0, x1] = extent(series.flatMap((s) => s.xs));
+  const [y0, y1] = extent(series.flatMap((s) => s.raw));
+  const x = scale(x0, x1, fr.l, fr.w - fr.r);
+  const y = scale(y0 - (y1 - y0) * 0.05, y1 + (y1 - y0) * 0.05, fr.h - fr.b, fr.t);
   const root = svg('svg', {
     class: 'chart',
     viewBox: `0 0 ${fr.w} ${fr.h}`,
@@ -370,16 +380,15 @@ function histogramCard(tag: string, run: string, all: readonly HistogramEntry[])
   const sorted = [...all].sort((a, b) => a.step - b.step);
   const entries = sorted.length <= MAX_RIDGES ? sorted : Array.from({ length: MAX_RIDGES }, (_, i) => sorted[Math.round((i * (sorted.length - 1)) / (MAX_RIDGES - 1))]!);
   const fr: Frame = { w: 440, h: 250, l: 14, r: 58, t: 8, b: 24 };
-  let lo = Math.min(...entries.map((e) => e.min));
-  let hi = Math.max(...entries.map((e) => e.max));
+  let [lo, hi] = extent(entries.flatMap((e) => [e.min, e.max]));
   if (!(hi > lo)) {
     lo -= 0.5;
     hi += 0.5;
   }
   const x = scale(lo, hi, fr.l, fr.w - fr.r);
-  const bins = histogramBins(Math.max(...entries.map((e) => e.num)));
+  const bins = histogramBins(extent(entries.map((e) => e.num))[1]);
   const binned = entries.map((e) => rebin(e, lo, hi, bins));
-  const peak = Math.max(1e-12, ...binned.flat());
+  const peak = Math.max(1e-12, extent(binned.flat())[1]);
   const plotH = fr.h - fr.t - fr.b;
   const ridge = Math.min(70, plotH * 0.4);
   const n = entries.length;
