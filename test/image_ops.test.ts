@@ -179,6 +179,41 @@ describe('per-image values', () => {
     expect(bu!.dtype).toBe('int32');
   });
 
+  it('randomBrightness and randomContrast adjust by one draw per run, within the range', async () => {
+    const f = randomArray([2, 3, 4, 3], { seed: 19, min: 0, max: 1 });
+    const g = new tf.Graph();
+    const { ph, b, c } = g.asDefault(() => {
+      const ph = tf.placeholder('float32', [2, 3, 4, 3]);
+      return { ph, b: ops.randomBrightness(ph, 0.25), c: ops.randomContrast(ph, 0.5, 1.5) };
+    });
+    const sess = new tf.Session({ graph: g });
+    const deltas = new Set<string>();
+    try {
+      for (let r = 0; r < 5; r++) {
+        const [bv, cv] = await sess.run([b, c], [[ph, f]]);
+        const d = nums(bv!).map((v, i) => v - nums(f)[i]!);
+        expect(Math.max(...d) - Math.min(...d)).toBeLessThan(1e-5);
+        expect(Math.abs(d[0]!)).toBeLessThanOrEqual(0.25);
+        deltas.add(d[0]!.toFixed(5));
+        // Contrast: (x - mean) * k + mean with one k for every image and channel.
+        const n = Naive.of(f);
+        const o = Naive.of(cv!);
+        const mean = (i: number, k: number): number => {
+          let s = 0;
+          for (let y = 0; y < 3; y++) for (let x = 0; x < 4; x++) s += n.at(i, y, x, k);
+          return s / 12;
+        };
+        const k = (o.at(0, 0, 0, 0) - mean(0, 0)) / (n.at(0, 0, 0, 0) - mean(0, 0));
+        expect(k).toBeGreaterThanOrEqual(0.5 - 1e-4);
+        expect(k).toBeLessThan(1.5 + 1e-4);
+        expectClose(cv!, Naive.build(true, 2, 3, 4, 3, (i, y, x, ch) => (n.at(i, y, x, ch) - mean(i, ch)) * k + mean(i, ch)), { atol: 1e-4 });
+      }
+    } finally {
+      sess.close();
+    }
+    expect(deltas.size).toBeGreaterThan(1);
+  });
+
   it('rgbToGrayscale and grayscaleToRgb against TensorFlow.js', async () => {
     const t = await tfjs();
     const img = randomArray([2, 3, 4, 3], { seed: 6, min: 0, max: 1 });

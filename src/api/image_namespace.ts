@@ -26,6 +26,8 @@ export {
   resizeImageWithCropOrPad,
   adjustBrightness,
   adjustContrast,
+  randomBrightness,
+  randomContrast,
   rgbToGrayscale,
   grayscaleToRgb,
   totalVariation,

@@ -385,6 +385,29 @@ export function adjustContrast(images: TensorLike, contrastFactor: TensorLike, o
   });
 }
 
+export interface RandomAdjustOptions extends AdjustOptions {
+  seed?: number;
+}
+
+/** tf.image.random_brightness: adjustBrightness by one delta drawn uniformly from [-maxDelta, maxDelta). */
+export function randomBrightness(image: TensorLike, maxDelta: number, opts: RandomAdjustOptions = {}): Tensor {
+  if (!(maxDelta >= 0)) throw new InvalidArgumentError(`randomBrightness: max_delta must be non-negative, got ${maxDelta}`);
+  return scoped(opts.name ?? 'random_brightness', [image], () => {
+    const delta = randomUniform([], { minval: -maxDelta, maxval: maxDelta, seed: opts.seed });
+    return adjustBrightness(image, delta, { imageDType: opts.imageDType });
+  });
+}
+
+/** tf.image.random_contrast: adjustContrast by one factor drawn uniformly from [lower, upper). */
+export function randomContrast(image: TensorLike, lower: number, upper: number, opts: RandomAdjustOptions = {}): Tensor {
+  if (!(upper > lower)) throw new InvalidArgumentError(`randomContrast: upper must be > lower, got ${lower} and ${upper}`);
+  if (!(lower >= 0)) throw new InvalidArgumentError(`randomContrast: lower must be non-negative, got ${lower}`);
+  return scoped(opts.name ?? 'random_contrast', [image], () => {
+    const factor = randomUniform([], { minval: lower, maxval: upper, seed: opts.seed });
+    return adjustContrast(image, factor, { imageDType: opts.imageDType });
+  });
+}
+
 /** TF's luma weights (Rec. 601) for rgb_to_grayscale. */
 const RGB_WEIGHTS = [0.2989, 0.587, 0.114];
 
