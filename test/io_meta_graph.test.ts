@@ -3,10 +3,10 @@
 // naming real save/restore ops of the graph_def, VariableDefs in the variable collections, and the
 // OpDefs of the ops used (checked here against the OpDefs TensorFlow wrote into the committed
 // SavedModel fixture).
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import * as tf from '../src/index.js';
 import { tensorFromProto, tensorToProto } from '../src/io/tensor_proto.js';
 import { decodeMessage, type GraphDef, type MetaGraphDef, type NodeDef, type OpDefProto } from '../src/io/proto.js';
@@ -18,6 +18,9 @@ function freshDir(): string {
   return d;
 }
 afterEach(() => vi.restoreAllMocks());
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 const nodeOf = (gd: GraphDef, name: string): NodeDef => {
   const n = (gd.node ?? []).find((x) => x.name === name);

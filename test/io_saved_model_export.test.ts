@@ -1,15 +1,23 @@
 // SavedModel export (tf.savedModel.Builder, simpleSave, the signature helpers): the layout TF
 // Serving reads, read back by weir's loader, and compared field by field with the SavedModel
 // TensorFlow wrote (test/fixtures/tensorflow-serving/saved_model_half_plus_three).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import { decodeMessage, DT, type CollectionDef, type MetaGraphDef, type SavedModelProto } from '../src/io/proto.js';
 
 const FIXTURE = 'test/fixtures/tensorflow-serving/saved_model_half_plus_three';
-const freshDir = (): string => mkdtempSync(join(tmpdir(), 'weir-sm-'));
+const dirs: string[] = [];
+const freshDir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'weir-sm-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 const readSavedModel = (dir: string): SavedModelProto => decodeMessage('SavedModel', readFileSync(join(dir, 'saved_model.pb')));
 
 /** Which member of a CollectionDef's oneof is set. */

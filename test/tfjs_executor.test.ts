@@ -3,10 +3,10 @@
 // from the .meta, frozen with the checkpoint's values, loaded into tfjs-converter and run on the
 // same inputs as weir's session. Every node of the exported GraphDefs is also checked against the
 // op definitions tfjs-converter records for TensorFlow's ops.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import { CheckpointReader } from '../src/io/checkpoint.js';
 import { decodeMessage, type GraphDef } from '../src/io/proto.js';
@@ -26,8 +26,14 @@ interface Exported {
 }
 
 /** Saves the session's variables (checkpoint + .meta) and freezes the .meta's graph for `outputs` with the checkpoint. */
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
 async function exportFrozen(g: tf.Graph, sess: tf.Session, outputs: readonly tf.Tensor[]): Promise<Exported> {
   const dir = mkdtempSync(join(tmpdir(), 'weir-tfjs-'));
+  dirs.push(dir);
   const prefix = await g.asDefault(() => new tf.train.Saver()).save(sess, join(dir, 'model.ckpt'));
   const graphDef = decodeMessage('MetaGraphDef', readFileSync(`${prefix}.meta`)).graph_def!;
   const reader = await CheckpointReader.open(prefix);

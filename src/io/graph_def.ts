@@ -1280,14 +1280,19 @@ function opDefFromRegistry(type: string, example: Operation | undefined): OpDefP
   const typeAttrs = attrs.filter(([, k]) => k === 'type').map(([n]) => n);
   const listTypeAttr = attrs.find(([, k]) => k === 'list(type)')?.[0];
   const countAttr = attrs.find(([n, k]) => k === 'int' && ['N', 'num_split', 'num', 'num_outputs'].includes(n))?.[0];
-  const argOf = (name: string, dtype: DType | undefined, list: boolean): ArgDefProto => {
+  // Where several type attrs hold the same dtype, an output is more likely typed by its op's output
+  // attr (Cast's DstT, ArgMax's output_type) and an input by the others.
+  const OUTPUT_TYPE_ATTRS = ['DstT', 'out_type', 'output_type', 'Tout', 'dtype'];
+  const argOf = (name: string, dtype: DType | undefined, list: boolean, output = false): ArgDefProto => {
     const arg: ArgDefProto = { name };
     if (list && !countAttr && listTypeAttr) {
       arg.type_list_attr = listTypeAttr;
       return arg;
     }
     if (list && countAttr) arg.number_attr = countAttr;
-    const byAttr = typeAttrs.find((a) => example?.attrs[a] === dtype) ?? (dtype === undefined ? typeAttrs[0] : undefined);
+    const rank = (a: string): number => (OUTPUT_TYPE_ATTRS.includes(a) === output ? 0 : 1);
+    const candidates = [...typeAttrs].sort((a, b) => rank(a) - rank(b));
+    const byAttr = candidates.find((a) => example?.attrs[a] === dtype) ?? (dtype === undefined ? candidates[0] : undefined);
     if (byAttr) arg.type_attr = byAttr;
     else if (dtype) arg.type = dtypeToTF(dtype);
     else if (listTypeAttr) arg.type_list_attr = listTypeAttr;
@@ -1312,8 +1317,8 @@ function opDefFromRegistry(type: string, example: Operation | undefined): OpDefP
     example && outputs.length === 0
       ? []
       : names.length === outputs.length || !example
-        ? names.map((n, i) => argOf(n, outputs[i]?.dtype, false))
-        : [argOf(names[0]!, outputs[0]?.dtype, true)];
+        ? names.map((n, i) => argOf(n, outputs[i]?.dtype, false, true))
+        : [argOf(names[0]!, outputs[0]?.dtype, true, true)];
   for (const a of output_arg) if (refOutput(a.name ?? '')) a.is_ref = true;
   const attr: AttrDefProto[] = attrs.map(([name, kind]) => ({ name, type: kind }));
   const out: OpDefProto & { attr: AttrDefProto[]; is_commutative?: boolean } = { name: type, input_arg, output_arg, attr };

@@ -56,7 +56,8 @@ export async function exportMetaGraph(filenameOrOptions?: string | ExportMetaGra
     throw new UnimplementedError("exportMetaGraph: stripDefaultAttrs is not supported: weir's op registry records no attr defaults to strip");
   }
   const graph = opts.graph ?? getDefaultGraph();
-  const graphDef = structuredClone(opts.graphDef ?? graphToGraphDef(graph));
+  // A GraphDef given by the caller is copied before devices are cleared from it; the graph's own is fresh.
+  const graphDef = opts.graphDef ? (opts.clearDevices ? structuredClone(opts.graphDef) : opts.graphDef) : graphToGraphDef(graph);
   if (opts.clearDevices) clearGraphDefDevices(graphDef);
   const metaInfo: MetaInfoDef = { ...opts.metaInfoDef, stripped_op_list: { op: strippedOpList(graph, graphDef) } };
   const mg: MetaGraphDef = { meta_info_def: metaInfo, graph_def: graphDef };
@@ -91,7 +92,7 @@ export interface ImportMetaGraphOptions {
 export async function importMetaGraph(metaGraphOrFile: MetaGraphDef | Uint8Array | string, opts: ImportMetaGraphOptions = {}): Promise<Saver | null> {
   const mg = await readMetaGraph(metaGraphOrFile, opts.fileSystem);
   const graph = opts.graph ?? getDefaultGraph();
-  const graphDef = structuredClone(mg.graph_def ?? {});
+  const graphDef = opts.clearDevices ? structuredClone(mg.graph_def ?? {}) : (mg.graph_def ?? {});
   if (opts.clearDevices) clearGraphDefDevices(graphDef);
   const { prefix } = importGraphDefWithPrefix(graphDef, { graph, name: opts.importScope ?? '', opList: mg.meta_info_def?.stripped_op_list?.op ?? [] });
   importCollectionDefs(graph, mg.collection_def, prefix);
