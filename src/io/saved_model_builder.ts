@@ -51,7 +51,8 @@ export interface BuilderOptions {
 /**
  * tf.saved_model.Builder (SavedModelBuilder): `addMetaGraphAndVariables` once (it writes the
  * variables and assets), `addMetaGraph` for further tag sets, then `save`. An export directory that
- * exists and is not empty is refused with AlreadyExistsError, as TensorFlow refuses it.
+ * exists and is not empty is refused with AlreadyExistsError, as TensorFlow refuses it (checked by
+ * addMetaGraphAndVariables, the first call that touches the file system).
  */
 export class Builder {
   readonly exportDir: string;
