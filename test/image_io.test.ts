@@ -103,6 +103,9 @@ describe('PNG', () => {
     expect(ints(as3!)).toEqual(rgb);
     expect(as1!.shape).toEqual([4, 6, 1]);
     expect(ints(as1!)).toEqual(gray);
+    const interlaced = fastPngEncode({ width: 6, height: 4, data: Uint8Array.from(ints(rgba)), channels: 4, depth: 8 }, { interlace: 'Adam7' });
+    const [fromInterlaced] = await withBytes(interlaced, (x) => io.decodePng(x));
+    expect(ints(fromInterlaced!)).toEqual(ints(rgba));
   });
 
   it('reads palette, 1-bit and 16-bit files (ImageMagick/libpng) as libpng does', async () => {

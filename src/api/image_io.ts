@@ -4,6 +4,7 @@
 // weir has no uint8 or uint16 dtype: decoded images are int32 tensors holding uint8 (0..255) or
 // uint16 (0..65535) values, as in TensorFlow.js; options take TF's 'uint8' / 'uint16' to choose.
 import { convertToTensor, graphOf, type TensorLike } from '../convert.js';
+import type { DType } from '../core/dtypes.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { AttrValue, Graph, Operation, Tensor } from '../graph.js';
 import { IMAGE_DECODERS } from '../../ops/image_io.js';
@@ -16,11 +17,12 @@ function scoped<T>(name: string, values: readonly unknown[], build: (scope: stri
   return g.asDefault(() => g.nameScope(name, (scope) => build(scope, g)));
 }
 
-function op(type: string, inputs: readonly TensorLike[], inputNames: readonly string[], attrs: Record<string, AttrValue>, name: string | undefined): Operation {
+/** An op of `type` on inputs converted to `dtypes`, named as TF names it. */
+function op(type: string, inputs: readonly TensorLike[], inputNames: readonly string[], dtypes: readonly DType[], attrs: Record<string, AttrValue>, name: string | undefined): Operation {
   return scoped(name ?? type, inputs, (scope, g) =>
     g.createOp(
       type,
-      inputs.map((x, i) => convertToTensor(x, i === 0 && type.startsWith('Encode') ? 'int32' : 'string', inputNames[i], inputNames[i])),
+      inputs.map((x, i) => convertToTensor(x, dtypes[i], inputNames[i], inputNames[i])),
       attrs,
       { name: scope },
     ),
@@ -53,7 +55,7 @@ export interface DecodePngOptions {
 /** tf.image.decode_png: [height, width, channels] pixels of a PNG file's bytes (a string scalar). */
 export function decodePng(contents: TensorLike, opts: DecodePngOptions = {}): Tensor {
   const attrs = { channels: opts.channels ?? 0, dtype: 'int32', pixel_bits: bitsOf(opts.dtype, 'decodePng') };
-  return op('DecodePng', [contents], ['contents'], attrs, opts.name).outputs[0]!;
+  return op('DecodePng', [contents], ['contents'], ['string'], attrs, opts.name).outputs[0]!;
 }
 
 export interface EncodePngOptions {
@@ -95,7 +97,7 @@ export function decodeJpeg(contents: TensorLike, opts: DecodeJpegOptions = {}): 
     acceptable_fraction: opts.acceptableFraction ?? 1,
     dct_method: opts.dctMethod ?? '',
   };
-  return op('DecodeJpeg', [contents], ['contents'], attrs, opts.name).outputs[0]!;
+  return op('DecodeJpeg', [contents], ['contents'], ['string'], attrs, opts.name).outputs[0]!;
 }
 
 export interface EncodeJpegOptions {
@@ -130,7 +132,7 @@ export function encodeJpeg(image: TensorLike, opts: EncodeJpegOptions = {}): Ten
     y_density: opts.yDensity ?? 300,
     xmp_metadata: opts.xmpMetadata ?? '',
   };
-  return op('EncodeJpeg', [image], ['image'], attrs, opts.name).outputs[0]!;
+  return op('EncodeJpeg', [image], ['image'], ['int32'], attrs, opts.name).outputs[0]!;
 }
 
 export interface DecodeImageOptions {
@@ -152,7 +154,7 @@ export function decodeImage(contents: TensorLike, opts: DecodeImageOptions = {})
     pixel_bits: float ? 8 : bitsOf(opts.dtype as PixelDType | undefined, 'decodeImage'),
     expand_animations: opts.expandAnimations ?? true,
   };
-  return op('DecodeImage', [contents], ['contents'], attrs, opts.name ?? 'decode_image').outputs[0]!;
+  return op('DecodeImage', [contents], ['contents'], ['string'], attrs, opts.name ?? 'decode_image').outputs[0]!;
 }
 
 export interface DecodeBmpOptions {
@@ -162,7 +164,7 @@ export interface DecodeBmpOptions {
 
 /** tf.image.decode_bmp: the pixels of an uncompressed 24- or 32-bit BMP file. */
 export function decodeBmp(contents: TensorLike, opts: DecodeBmpOptions = {}): Tensor {
-  return op('DecodeBmp', [contents], ['contents'], { channels: opts.channels ?? 0 }, opts.name).outputs[0]!;
+  return op('DecodeBmp', [contents], ['contents'], ['string'], { channels: opts.channels ?? 0 }, opts.name).outputs[0]!;
 }
 
 /**
@@ -170,10 +172,10 @@ export function decodeBmp(contents: TensorLike, opts: DecodeBmpOptions = {}): Te
  * (Node's file system; see the ReadFile kernel).
  */
 export function readFile(filename: TensorLike, name?: string): Tensor {
-  return op('ReadFile', [filename], ['filename'], {}, name).outputs[0]!;
+  return op('ReadFile', [filename], ['filename'], ['string'], {}, name).outputs[0]!;
 }
 
 /** tf.io.write_file (tf.write_file): an op writing `contents` to the file, atomically, when it runs. */
 export function writeFile(filename: TensorLike, contents: TensorLike, name?: string): Operation {
-  return op('WriteFile', [filename, contents], ['filename', 'contents'], {}, name);
+  return op('WriteFile', [filename, contents], ['filename', 'contents'], ['string', 'string'], {}, name);
 }

@@ -361,10 +361,13 @@ function yccToRgb(ycc: Uint8Array, width: number, height: number, frame: JpegFra
   return rgb;
 }
 
-/** Huffman-coded JPEG data needs at least a bit per 8x8 block and component: a bound on what a file can claim. */
+/**
+ * Every 8x8 block of luma codes its DC coefficient in at least one bit (a Huffman code), in any
+ * JPEG, baseline or progressive: a bound on the size a file can claim.
+ */
 function checkJpegData(f: JpegFrame, length: number): void {
-  const blocks = Math.ceil(f.width / 8) * Math.ceil(f.height / 8) * f.components;
-  if (blocks > length * 8 * 8) bad(`corrupt JPEG: ${f.width} x ${f.height} pixels cannot come from ${length} bytes`);
+  const blocks = Math.ceil(f.width / 8) * Math.ceil(f.height / 8);
+  if (blocks > length * 8) bad(`corrupt JPEG: ${f.width} x ${f.height} pixels cannot come from ${length} bytes`);
 }
 
 const JPEG_MAX_MB = 2048;
