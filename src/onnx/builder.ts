@@ -76,14 +76,45 @@ function attribute(name: string, v: AttrSpec): OnnxAttribute {
   return { name, type: ATTR.GRAPH, g: (v as { graph: OnnxGraph }).graph };
 }
 
-export class OnnxBuilder {
-  readonly nodes: OnnxNode[] = [];
-  readonly initializers: OnnxTensor[] = [];
-  private readonly used = new Set<string>();
-  private readonly smallConsts = new Map<string, string>();
-  private readonly constNames = new Map<NDArray, string>();
+/** What a model's graph and its subgraphs share: value names (unique model-wide) and initializers. */
+interface Shared {
+  readonly initializers: OnnxTensor[];
+  readonly used: Set<string>;
+  readonly smallConsts: Map<string, string>;
+  readonly constNames: Map<NDArray, string>;
+}
 
-  constructor(readonly opset: number) {}
+export class OnnxBuilder {
+  /** The nodes of this (sub)graph. */
+  readonly nodes: OnnxNode[] = [];
+  private readonly shared: Shared;
+
+  constructor(
+    readonly opset: number,
+    parent?: OnnxBuilder,
+  ) {
+    this.shared = parent?.shared ?? { initializers: [], used: new Set(), smallConsts: new Map(), constNames: new Map() };
+  }
+
+  /** The model's initializers (subgraphs read those of the main graph as outer-scope values). */
+  get initializers(): OnnxTensor[] {
+    return this.shared.initializers;
+  }
+
+  /** A builder for a subgraph (an If branch, a Loop body): nodes of its own, names and initializers shared. */
+  child(): OnnxBuilder {
+    return new OnnxBuilder(this.opset, this);
+  }
+
+  private get used(): Set<string> {
+    return this.shared.used;
+  }
+  private get smallConsts(): Map<string, string> {
+    return this.shared.smallConsts;
+  }
+  private get constNames(): Map<NDArray, string> {
+    return this.shared.constNames;
+  }
 
   /** A value or node name not used before, from `base`. */
   unique(base: string): string {

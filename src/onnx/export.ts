@@ -14,14 +14,15 @@ import type { DType } from '../core/dtypes.js';
 import { InvalidArgumentError, NotFoundError, UnimplementedError } from '../core/errors.js';
 import { NDArray } from '../core/ndarray.js';
 import type { Shape } from '../core/shape.js';
+import { FuncGraph } from '../func_graph.js';
 import { Graph, describeOp, topologicalOrder, type Operation, type Tensor } from '../graph.js';
 import { getFileSystem } from '../io/fs.js';
 import { writeFileAtomically } from '../io/graph_def.js';
 import { load } from '../io/saved_model.js';
 import { Session, type FeedStructure } from '../session.js';
 import { OnnxBuilder, onnxDType, type Value } from './builder.js';
-import { forwardedInput, OP_MAPPINGS } from './ops.js';
-import { encodeModel, type OnnxDim, type OnnxModel, type OnnxValueInfo } from './proto.js';
+import { FORWARDED_OPS, forwardedInput, OP_MAPPINGS, SOURCE_OPS, type OpMapping } from './ops.js';
+import { encodeModel, type OnnxDim, type OnnxGraph, type OnnxModel, type OnnxValueInfo } from './proto.js';
 
 export const DEFAULT_OPSET = 17;
 /** The newest ONNX opset the exporter writes for (ONNX Runtime 1.2x runs it). */
@@ -175,70 +176,86 @@ interface Analysis {
   readers: Map<Tensor, number>;
   /** Placeholders the outputs need that are neither inputs nor given a value. */
   unfed: Tensor[];
+  /** Values of the constants the model reads. */
+  known: Map<Tensor, NDArray>;
 }
 
 const isVariant = (d: DType): boolean => d === 'variant';
 
+type Round = { done: Analysis } | { frontier: Set<Tensor>; decided: Map<Tensor, Tensor>; isDynamic: (t: Tensor) => boolean };
+
 /**
- * Splits the pruned graph into constants (computed here, by the session) and the ops the model
- * runs; repeats while computing constants decides more Selects.
+ * One pass over the graph pruned to `outputs`: which ops the model runs, and which constants they
+ * read that are not computed yet. `frozen`: a graph whose constants the session computes; else a
+ * function body, where only constants and what static shapes determine are known.
+ */
+function analysisRound(outputs: readonly Tensor[], inputs: Set<Tensor>, known: Map<Tensor, NDArray>, frozen: boolean): Round {
+  const resolve = resolver(known, inputs);
+  // Selects decided here are fed their picked value when the session computes constants, as the
+  // session itself would need the branch they dropped.
+  const decided = new Map<Tensor, Tensor>();
+  const reached = new Set<Operation>();
+  const stack = outputs.map(resolve);
+  while (stack.length) {
+    const t = stack.pop()!;
+    if (inputs.has(t) || known.has(t) || reached.has(t.op)) continue;
+    reached.add(t.op);
+    for (const i of t.op.inputs) {
+      const r = resolve(i);
+      if (r !== i && (i.op.type === 'Select' || i.op.type === 'SelectV2')) decided.set(i, r);
+      stack.push(r);
+    }
+  }
+  const order = topologicalOrder(reached);
+  const dynamic = new Set<Operation>();
+  const unfed: Tensor[] = [];
+  const isDynamic = (t: Tensor): boolean => inputs.has(t) || (!known.has(t) && dynamic.has(t.op));
+  for (const op of order) {
+    const def = op.def;
+    let dyn: boolean;
+    if (op.type === 'Placeholder') {
+      dyn = true;
+      unfed.push(op.outputs[0]!);
+    } else if ((def?.stateful && !def.variable) || def?.functions?.length || op.outputs.some((o) => isVariant(o.dtype))) {
+      dyn = true;
+    } else if (!frozen) {
+      dyn = op.type !== 'Const';
+    } else {
+      dyn = op.inputs.some((i) => isDynamic(resolve(i)));
+    }
+    if (op.type !== 'Placeholder' && op.outputs.length > 0 && op.outputs.every((o) => o.knownValue !== undefined) && (dyn || !frozen)) {
+      // Known from static shapes alone (the rank, the shape of a fully defined input), or a
+      // constant of a function body.
+      for (const o of op.outputs) known.set(o, o.knownValue!);
+      continue;
+    }
+    if (dyn) dynamic.add(op);
+  }
+  // Constants the model reads: inputs of dynamic ops, and outputs, not computed yet.
+  const frontier = new Set<Tensor>();
+  const want = (t: Tensor): void => {
+    const r = resolve(t);
+    if (!isDynamic(r) && !known.has(r) && !isVariant(r.dtype)) frontier.add(r);
+  };
+  for (const op of dynamic) for (const i of op.inputs) want(i);
+  for (const o of outputs) want(o);
+  if (frontier.size) return { frontier, decided, isDynamic };
+  const readers = new Map<Tensor, number>();
+  const read = (t: Tensor): void => void readers.set(resolve(t), (readers.get(resolve(t)) ?? 0) + 1);
+  for (const op of dynamic) for (const i of op.inputs) read(i);
+  for (const o of outputs) read(o);
+  return { done: { ops: order.filter((op) => dynamic.has(op)), resolve, readers, unfed: unfed.filter((t) => !inputs.has(t)), known } };
+}
+
+/**
+ * Splits the pruned graph into constants (computed by the session) and the ops the model runs;
+ * repeats while computing constants decides more Selects.
  */
 async function analyze(outputs: readonly Tensor[], inputs: Set<Tensor>, session: Session, feeds: Map<Tensor, NDArray>, known: Map<Tensor, NDArray>): Promise<Analysis> {
   for (;;) {
-    const resolve = resolver(known, inputs);
-    // Reachable ops through resolved inputs, stopping at inputs and known tensors.
-    // Selects decided here are fed their picked value when the session computes constants, as
-    // the session itself would need the branch they dropped.
-    const decided = new Map<Tensor, Tensor>();
-    const reached = new Set<Operation>();
-    const stack = outputs.map(resolve);
-    while (stack.length) {
-      const t = stack.pop()!;
-      if (inputs.has(t) || known.has(t) || reached.has(t.op)) continue;
-      reached.add(t.op);
-      for (const i of t.op.inputs) {
-        const r = resolve(i);
-        if (r !== i && (i.op.type === 'Select' || i.op.type === 'SelectV2')) decided.set(i, r);
-        stack.push(r);
-      }
-    }
-    const order = topologicalOrder(reached);
-    const dynamic = new Set<Operation>();
-    const unfed: Tensor[] = [];
-    const isDynamic = (t: Tensor): boolean => inputs.has(t) || (!known.has(t) && dynamic.has(t.op));
-    for (const op of order) {
-      const def = op.def;
-      let dyn: boolean;
-      if (op.type === 'Placeholder') {
-        dyn = true;
-        unfed.push(op.outputs[0]!);
-      } else if ((def?.stateful && !def.variable) || def?.functions?.length || op.outputs.some((o) => isVariant(o.dtype))) {
-        dyn = true;
-      } else {
-        dyn = op.inputs.some((i) => isDynamic(resolve(i)));
-      }
-      if (dyn && op.outputs.length > 0 && op.outputs.every((o) => o.knownValue !== undefined) && op.type !== 'Placeholder') {
-        // Known from static shapes alone (the rank, the shape of a fully defined input).
-        for (const o of op.outputs) known.set(o, o.knownValue!);
-        continue;
-      }
-      if (dyn) dynamic.add(op);
-    }
-    // Constants the model reads: inputs of dynamic ops, and outputs, not computed yet.
-    const frontier = new Set<Tensor>();
-    const want = (t: Tensor): void => {
-      const r = resolve(t);
-      if (!isDynamic(r) && !known.has(r) && !isVariant(r.dtype)) frontier.add(r);
-    };
-    for (const op of dynamic) for (const i of op.inputs) want(i);
-    for (const o of outputs) want(o);
-    if (frontier.size === 0) {
-      const readers = new Map<Tensor, number>();
-      const read = (t: Tensor): void => void readers.set(resolve(t), (readers.get(resolve(t)) ?? 0) + 1);
-      for (const op of dynamic) for (const i of op.inputs) read(i);
-      for (const o of outputs) read(o);
-      return { ops: order.filter((op) => dynamic.has(op)), resolve, readers, unfed: unfed.filter((t) => !inputs.has(t)) };
-    }
+    const round = analysisRound(outputs, inputs, known, true);
+    if ('done' in round) return round.done;
+    const { frontier, decided, isDynamic } = round;
     const runFeeds = (): Map<Tensor, NDArray> => {
       const m = new Map(feeds);
       for (const [t, r] of decided) {
@@ -261,34 +278,159 @@ async function analyze(outputs: readonly Tensor[], inputs: Set<Tensor>, session:
   }
 }
 
-/** Every reason the model cannot be written, all at once: unmapped op types and the ops' needs. */
-function checkMappable(a: Analysis, known: Map<Tensor, NDArray>): void {
-  if (a.unfed.length) {
-    const list = a.unfed.map((t) => `${t.name} (${t.dtype}, shape ${JSON.stringify(t.shape)})`).join(', ');
-    throw new InvalidArgumentError(`ONNX export: the outputs depend on placeholders that are neither inputs nor given a value in feedDict: ${list}`);
-  }
-  const unmapped = new Map<string, string[]>();
+/** A function body (a branch, a loop's cond or body): its inputs are given, its constants are its Consts. */
+function analyzeBody(fg: FuncGraph): Analysis {
+  const round = analysisRound(fg.outputs, new Set(fg.inputs), new Map(), false);
+  if (!('done' in round)) throw new UnimplementedError(`ONNX export: internal: constants of function ${fg.name} left to compute`);
+  return round.done;
+}
+
+function functionsOf(op: Operation): FuncGraph[] {
+  return (op.def?.functions ?? []).map((name) => op.attrs[name]).filter((f): f is FuncGraph => f instanceof FuncGraph);
+}
+
+type Unmapped = Map<string, string[]>;
+
+/** Why ops of this graph (and of the bodies of its control flow) cannot be written, into `unmapped`. */
+function collectUnmapped(a: Analysis, unmapped: Unmapped): void {
   const note = (key: string, op: Operation): void => {
     const l = unmapped.get(key) ?? [];
     l.push(op.name);
     unmapped.set(key, l);
   };
   for (const op of a.ops) {
-    const m = OP_MAPPINGS.get(op.type);
+    const m = mappingFor(op.type);
     if (!m) {
-      note(op.type, op);
+      note(op.type === 'VariableV2' ? 'VariableV2 (a variable assigned in a control-flow body)' : op.type, op);
       continue;
     }
     const reason = m.check?.(op);
     if (reason) note(`${op.type} with ${reason}`, op);
     for (const i of m.knownInputs?.(op) ?? []) {
-      if (!known.has(a.resolve(op.inputs[i]!))) note(`${op.type} whose input ${i} (${op.def?.inputs[i] ?? i}) is not a constant`, op);
+      if (!a.known.has(a.resolve(op.inputs[i]!))) note(`${op.type} whose input ${i} (${op.def?.inputs[i] ?? i}) is not a constant`, op);
     }
+    for (const f of functionsOf(op)) collectUnmapped(analyzeBody(f), unmapped);
   }
+}
+
+/** Every reason the model cannot be written, all at once: unmapped op types and the ops' needs. */
+function checkMappable(a: Analysis): void {
+  if (a.unfed.length) {
+    const list = a.unfed.map((t) => `${t.name} (${t.dtype}, shape ${JSON.stringify(t.shape)})`).join(', ');
+    throw new InvalidArgumentError(`ONNX export: the outputs depend on placeholders that are neither inputs nor given a value in feedDict: ${list}`);
+  }
+  const unmapped: Unmapped = new Map();
+  collectUnmapped(a, unmapped);
   if (unmapped.size) {
     const list = [...unmapped].map(([k, ops]) => `${k} (${ops.length}: ${ops.slice(0, 3).join(', ')}${ops.length > 3 ? ', ...' : ''})`);
     throw new UnimplementedError(`ONNX export: ${unmapped.size} op type${unmapped.size === 1 ? '' : 's'} of the graph cannot be exported: ${list.join('; ')}`);
   }
+}
+
+/** Writes the analysed ops into `b`; `values` holds the Values of the inputs. Returns each tensor's Value. */
+function emitAnalysis(b: OnnxBuilder, a: Analysis, values: Map<Tensor, Value>): (t: Tensor) => Value {
+  const valueOf = (t: Tensor): Value => {
+    const r = a.resolve(t);
+    let v = values.get(r);
+    if (!v) {
+      const k = a.known.get(r);
+      if (!k) throw new UnimplementedError(`ONNX export: ${r.name} is not computed by any exported op`);
+      v = b.constValue(k, r.name);
+      values.set(r, v);
+    }
+    return v;
+  };
+  for (const op of a.ops) {
+    const mapping = mappingFor(op.type)!;
+    const ins = op.inputs.map(valueOf);
+    let outs: (Value | undefined)[];
+    try {
+      outs = mapping.emit({ b, op, ins, soleReader: (i) => a.readers.get(a.resolve(op.inputs[i]!)) === 1 });
+    } catch (e) {
+      if (e instanceof Error && !e.message.includes('(exporting ')) e.message = `${e.message} (exporting ${describeOp(op)})`;
+      throw e;
+    }
+    op.outputs.forEach((o, i) => {
+      const v = outs[i];
+      if (v) values.set(o, v);
+    });
+  }
+  return valueOf;
+}
+
+/** A function body written into `b` with its inputs bound to `args`: the Values of its outputs. */
+function emitFunction(b: OnnxBuilder, fg: FuncGraph, args: readonly Value[]): Value[] {
+  const values = new Map<Tensor, Value>();
+  fg.inputs.forEach((t, i) => values.set(t, args[i]!));
+  const valueOf = emitAnalysis(b, analyzeBody(fg), values);
+  return fg.outputs.map(valueOf);
+}
+
+/** Subgraph outputs, each made by a node of the subgraph (a body may return an outer value as it is). */
+function subgraphOutputs(b: OnnxBuilder, values: readonly Value[], base: string): OnnxValueInfo[] {
+  return values.map((v) => valueInfo(b.one('Identity', [v.name()], {}, base), v.dtype, null, false, base));
+}
+
+/** Outer values a subgraph reads get their names in the outer graph first (a lazy Transpose stays outside). */
+const materialize = (vs: readonly Value[]): void => vs.forEach((v) => void v.name());
+
+const ifMapping: OpMapping = {
+  check: (op) => (op.inputs[0]!.dtype !== 'bool' ? `a ${op.inputs[0]!.dtype} condition` : undefined),
+  emit({ b, op, ins }) {
+    materialize(ins);
+    const branch = (attr: string): { graph: OnnxGraph } => {
+      const fg = op.attrs[attr] as FuncGraph;
+      const child = b.child();
+      const output = subgraphOutputs(child, emitFunction(child, fg, ins.slice(1)), `${op.name}/${attr}/output`);
+      return { graph: { name: `${op.name}/${attr}`, node: child.nodes, output } };
+    };
+    const attrs = { then_branch: branch('then_branch'), else_branch: branch('else_branch') };
+    const outs = b.node('If', [ins[0]!.name()], attrs, { base: op.name, outputs: op.outputs.length });
+    return outs.map((n, i) => b.value(n, op.outputs[i]!.dtype, op.outputs[i]!.shape));
+  },
+};
+
+/**
+ * TensorFlow's While as ONNX's Loop without a trip count: the condition is computed once before
+ * the loop on the initial values, and again at the end of each iteration on the new ones.
+ */
+const whileMapping: OpMapping = {
+  emit({ b, op, ins }) {
+    materialize(ins);
+    const cond = op.attrs.cond as FuncGraph;
+    const body = op.attrs.body as FuncGraph;
+    const first = emitFunction(b, cond, ins)[0]!;
+    const child = b.child();
+    const iter = child.unique(`${op.name}/iteration`);
+    const condIn = child.unique(`${op.name}/cond_in`);
+    const carried = ins.map((v, i) => child.value(child.unique(`${op.name}/var${i}`), v.dtype, body.inputs[i]!.shape));
+    const next = emitFunction(child, body, carried);
+    const again = emitFunction(child, cond, next)[0]!;
+    const graph: OnnxGraph = {
+      name: `${op.name}/body`,
+      node: child.nodes,
+      input: [valueInfo(iter, 'int64', [], false, 'iteration'), valueInfo(condIn, 'bool', [], false, 'condition'), ...carried.map((v) => valueInfo(v.name(), v.dtype, null, false, op.name))],
+      output: subgraphOutputs(child, [again, ...next], `${op.name}/body/output`),
+    };
+    const outs = b.node('Loop', ['', first.name(), ...ins.map((v) => v.name())], { body: { graph } }, { base: op.name, outputs: op.outputs.length });
+    return outs.map((n, i) => b.value(n, op.outputs[i]!.dtype, op.outputs[i]!.shape));
+  },
+};
+
+const CONTROL_FLOW: ReadonlyMap<string, OpMapping> = new Map([
+  ['If', ifMapping],
+  ['StatelessIf', ifMapping],
+  ['While', whileMapping],
+  ['StatelessWhile', whileMapping],
+]);
+
+function mappingFor(type: string): OpMapping | undefined {
+  return OP_MAPPINGS.get(type) ?? CONTROL_FLOW.get(type);
+}
+
+/** Every op type the exporter maps, sorted. */
+export function mappedOpTypes(): string[] {
+  return [...OP_MAPPINGS.keys(), ...CONTROL_FLOW.keys(), ...SOURCE_OPS, ...FORWARDED_OPS].sort();
 }
 
 function valueInfo(name: string, dtype: DType, shape: Shape, symbolic: boolean, what: string): OnnxValueInfo {
@@ -317,39 +459,14 @@ async function buildModel(graph: Graph, session: Session, inputs: Named[], outpu
     feeds,
     known,
   );
-  checkMappable(analysis, known);
+  checkMappable(analysis);
 
   const b = new OnnxBuilder(opset);
   for (const n of inputs) b.reserve(n.name);
   for (const n of outputs) b.reserve(n.name);
   const values = new Map<Tensor, Value>();
   for (const n of inputs) values.set(n.tensor, b.value(n.name, n.tensor.dtype, n.tensor.shape));
-  const valueOf = (t: Tensor): Value => {
-    const r = analysis.resolve(t);
-    let v = values.get(r);
-    if (!v) {
-      const k = known.get(r);
-      if (!k) throw new UnimplementedError(`ONNX export: ${r.name} is not computed by any exported op`);
-      v = b.constValue(k, r.name);
-      values.set(r, v);
-    }
-    return v;
-  };
-  for (const op of analysis.ops) {
-    const mapping = OP_MAPPINGS.get(op.type)!;
-    const ins = op.inputs.map(valueOf);
-    let outs: (Value | undefined)[];
-    try {
-      outs = mapping.emit({ b, op, ins, soleReader: (i) => analysis.readers.get(analysis.resolve(op.inputs[i]!)) === 1 });
-    } catch (e) {
-      if (e instanceof Error) e.message = `${e.message} (exporting ${describeOp(op)})`;
-      throw e;
-    }
-    op.outputs.forEach((o, i) => {
-      const v = outs[i];
-      if (v) values.set(o, v);
-    });
-  }
+  const valueOf = emitAnalysis(b, analysis, values);
 
   const graphOutputs = outputs.map((n) => {
     const v = valueOf(n.tensor);

@@ -752,8 +752,3 @@ export function forwardedInput(op: Operation, output: number): number | undefine
 /** Op types exported as the graph's own values: inputs, constants, variables frozen to their values. */
 export const SOURCE_OPS = ['Placeholder', 'PlaceholderWithDefault', 'Const', 'VariableV2'] as const;
 export const FORWARDED_OPS = ['Identity', 'StopGradient', 'Snapshot', 'PreventGradient', 'CheckNumerics', 'EnsureShape', 'Print', 'IdentityN'] as const;
-
-/** Every op type the exporter maps, sorted. */
-export function mappedOpTypes(): string[] {
-  return [...OP_MAPPINGS.keys(), ...SOURCE_OPS, ...FORWARDED_OPS].sort();
-}
