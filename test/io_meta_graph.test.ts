@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import * as tf from '../src/index.js';
 import { tensorFromProto, tensorToProto } from '../src/io/tensor_proto.js';
-import { decodeMessage, type GraphDef, type MetaGraphDef, type NodeDef, type OpDefProto } from '../src/io/proto.js';
+import { decodeMessage, encodeMessage, type GraphDef, type MetaGraphDef, type NodeDef, type OpDefProto } from '../src/io/proto.js';
 
 const dirs: string[] = [];
 function freshDir(): string {
@@ -305,6 +305,35 @@ describe('tf.train.importMetaGraph', () => {
     await tf.train.importMetaGraph(full, { graph: g3, clearDevices: true });
     const back = await tf.train.exportMetaGraph({ graph: g3 });
     expect(back.graph_def!.node!.find((n) => n.name === 'c')!.device ?? '').toBe('');
+  });
+
+  it('carries update_ops, local variables and model variables through export and import', async () => {
+    const g1 = new tf.Graph();
+    g1.asDefault(() => {
+      const x = tf.placeholder('float32', [null, 3], 'x');
+      const labels = tf.placeholder('int32', [null], 'labels');
+      const h = tf.layers.batchNormalization(x, { training: true, name: 'bn' });
+      tf.metrics.accuracy(labels, tf.argmax(h, 1, 'int32'), { name: 'acc' });
+      tf.addToCollection(tf.GraphKeys.MODEL_VARIABLES, tf.globalVariables()[0]!);
+    });
+    const updates = g1.getCollection<tf.Tensor | tf.Operation>(tf.GraphKeys.UPDATE_OPS).map((u) => u.name);
+    const locals = g1.getCollection<tf.Variable>(tf.GraphKeys.LOCAL_VARIABLES).map((v) => v.name);
+    expect(updates.length).toBe(2);
+    expect(locals.length).toBe(2);
+    const mg = await tf.train.exportMetaGraph({ graph: g1 });
+    expect(mg.collection_def!.update_ops!.node_list!.value).toEqual(updates);
+    expect(variableNames(mg, 'local_variables')).toEqual(locals);
+    expect(variableNames(mg, 'model_variables')).toEqual(['bn/gamma:0']);
+
+    const g2 = new tf.Graph();
+    await tf.train.importMetaGraph(decodeMessage('MetaGraphDef', encodeMessage('MetaGraphDef', mg)), { graph: g2 });
+    expect(g2.getCollection<tf.Tensor | tf.Operation>(tf.GraphKeys.UPDATE_OPS).map((u) => u.name)).toEqual(updates);
+    const localVars = g2.getCollection<tf.Variable>(tf.GraphKeys.LOCAL_VARIABLES);
+    expect(localVars.map((v) => [v.name, v instanceof tf.Variable, v.trainable])).toEqual(locals.map((n) => [n, true, false]));
+    // The imported local variables initialize like any others.
+    const s2 = new tf.Session({ graph: g2 });
+    await s2.run(g2.asDefault(() => tf.localVariablesInitializer()));
+    expect((await s2.run(localVars.map((v) => v.value()))).map((a) => a.toArray())).toEqual([0, 0]);
   });
 
   it('returns null for a graph with neither saver nor variables; errors are typed and name the problem', async () => {
