@@ -134,6 +134,27 @@ describe('examples exported to ONNX give weir\'s logits in ONNX Runtime', () => 
   });
 });
 
+/** A GraphDef as TensorFlow writes one after Grappler: a fused conv + bias + relu, a fused matmul + bias + relu6. */
+function grapplerGraphText(): string {
+  const attr = (k: string, v: string) => `attr { key: "${k}" value { ${v} } }`;
+  const T = attr('T', 'type: DT_FLOAT');
+  const list = (k: string, v: (string | number)[], kind: 'i' | 's') => attr(k, `list { ${v.map((e) => (kind === 's' ? `s: "${e}"` : `i: ${e}`)).join(' ')} }`);
+  const constant = (name: string, v: tf.NDArray) =>
+    `node { name: "${name}" op: "Const" ${attr('dtype', 'type: DT_FLOAT')} ${attr('value', `tensor { dtype: DT_FLOAT tensor_shape { ${v.shape.map((d) => `dim { size: ${d} }`).join(' ')} } float_val: [${Array.from(v.data as Float32Array).join(', ')}] }`)} }`;
+  const text = [
+    `node { name: "x" op: "Placeholder" ${attr('dtype', 'type: DT_FLOAT')} ${attr('shape', 'shape { dim { size: -1 } dim { size: 6 } dim { size: 6 } dim { size: 2 } }')} }`,
+    constant('w', uniform([3, 3, 2, 4], -1, 1, 1)),
+    constant('b', uniform([4], -1, 1, 2)),
+    `node { name: "conv" op: "_FusedConv2D" input: "x" input: "w" input: "b" ${T} ${attr('num_args', 'i: 1')} ${list('strides', [1, 2, 2, 1], 'i')} ${attr('padding', 's: "SAME"')} ${list('fused_ops', ['BiasAdd', 'Relu'], 's')} ${attr('epsilon', 'f: 0')} }`,
+    `node { name: "flat/shape" op: "Const" ${attr('dtype', 'type: DT_INT32')} ${attr('value', 'tensor { dtype: DT_INT32 tensor_shape { dim { size: 2 } } int_val: [-1, 36] }')} }`,
+    `node { name: "flat" op: "Reshape" input: "conv" input: "flat/shape" ${T} ${attr('Tshape', 'type: DT_INT32')} }`,
+    constant('w2', uniform([36, 3], -1, 1, 3)),
+    constant('b2', uniform([3], -1, 1, 4)),
+    `node { name: "dense" op: "_FusedMatMul" input: "flat" input: "w2" input: "b2" ${T} ${attr('num_args', 'i: 1')} ${attr('transpose_a', 'b: false')} ${attr('transpose_b', 'b: false')} ${list('fused_ops', ['BiasAdd', 'Relu6'], 's')} ${attr('epsilon', 'f: 0')} }`,
+  ];
+  return text.join('\n');
+}
+
 describe('other sources', () => {
   const dir = 'test/fixtures/tensorflow-serving/saved_model_half_plus_three';
 
@@ -155,36 +176,39 @@ describe('other sources', () => {
   });
 
   it('weir convert writes the SavedModel as an ONNX file ONNX Runtime runs, and says what it cannot convert', async () => {
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'weir-onnx-')), 'model.onnx');
-    const line = await convertCommand(dir, { output: out, opset: '18' });
-    expect(line).toMatch(/wrote .*model\.onnx \(ONNX opset 18, \d+ bytes\)/);
-    const [y] = await runOrt(new Uint8Array(fs.readFileSync(out)), { x: new tf.NDArray(Float32Array.of(2), [1, 1]) }, ['y']);
-    expect(Array.from(y!.data as Float32Array)).toEqual([4]);
-    expect(fs.readdirSync(path.dirname(out))).toEqual(['model.onnx']);
-    await expect(convertCommand(dir, {})).rejects.toThrow(/needs -o FILE/);
-    await expect(convertCommand(`${dir}/variables/variables`, { output: out })).rejects.toThrow(/is a checkpoint/);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-onnx-'));
+    try {
+      const out = path.join(tmp, 'model.onnx');
+      const line = await convertCommand(dir, { output: out, opset: '18' });
+      expect(line).toMatch(/wrote .*model\.onnx \(ONNX opset 18, \d+ bytes\)/);
+      const [y] = await runOrt(new Uint8Array(fs.readFileSync(out)), { x: new tf.NDArray(Float32Array.of(2), [1, 1]) }, ['y']);
+      expect(Array.from(y!.data as Float32Array)).toEqual([4]);
+      expect(fs.readdirSync(tmp)).toEqual(['model.onnx']);
+      await expect(convertCommand(dir, {})).rejects.toThrow(/needs -o FILE/);
+      await expect(convertCommand(dir, { output: out, opset: 'x' })).rejects.toThrow(/--opset must be an integer/);
+      await expect(convertCommand(`${dir}/variables/variables`, { output: out })).rejects.toThrow(/is a checkpoint/);
+
+      // A frozen GraphDef: its placeholders are the inputs, the outputs are named.
+      const pbtxt = path.join(tmp, 'frozen.pbtxt');
+      fs.writeFileSync(pbtxt, grapplerGraphText());
+      await expect(convertCommand(pbtxt, { output: out })).rejects.toThrow(/name its outputs with --outputs/);
+      await convertCommand(pbtxt, { output: out, outputs: 'dense' });
+      const g = new tf.Graph();
+      tf.importGraphDef(fromTextFormat('GraphDef', grapplerGraphText()), { graph: g, name: '' });
+      const xv = uniform([2, 6, 6, 2], -1, 1, 7);
+      const [got] = await runOrt(new Uint8Array(fs.readFileSync(out)), { 'x:0': xv }, ['dense:0']);
+      const sess = new tf.Session({ graph: g });
+      const want = (await sess.run('dense:0', [['x:0', xv]])) as tf.NDArray;
+      sess.close();
+      expectClose(got!, want, 'dense:0');
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('a GraphDef TensorFlow fused with Grappler (_FusedConv2D, _FusedMatMul), imported and exported', async () => {
-    const attr = (k: string, v: string) => `attr { key: "${k}" value { ${v} } }`;
-    const T = attr('T', 'type: DT_FLOAT');
-    const list = (k: string, v: (string | number)[], kind: 'i' | 's') => attr(k, `list { ${v.map((e) => (kind === 's' ? `s: "${e}"` : `i: ${e}`)).join(' ')} }`);
-    const constant = (name: string, v: tf.NDArray) =>
-      `node { name: "${name}" op: "Const" ${attr('dtype', 'type: DT_FLOAT')} ${attr('value', `tensor { dtype: DT_FLOAT tensor_shape { ${v.shape.map((d) => `dim { size: ${d} }`).join(' ')} } float_val: [${Array.from(v.data as Float32Array).join(', ')}] }`)} }`;
-    const text = [
-      `node { name: "x" op: "Placeholder" ${attr('dtype', 'type: DT_FLOAT')} ${attr('shape', 'shape { dim { size: -1 } dim { size: 6 } dim { size: 6 } dim { size: 2 } }')} }`,
-      constant('w', uniform([3, 3, 2, 4], -1, 1, 1)),
-      constant('b', uniform([4], -1, 1, 2)),
-      constant('shape', new tf.NDArray(Float32Array.of(0), [1])).replace('float_val: [0]', 'float_val: [0]'),
-      `node { name: "conv" op: "_FusedConv2D" input: "x" input: "w" input: "b" ${T} ${attr('num_args', 'i: 1')} ${list('strides', [1, 2, 2, 1], 'i')} ${attr('padding', 's: "SAME"')} ${list('fused_ops', ['BiasAdd', 'Relu'], 's')} ${attr('epsilon', 'f: 0')} }`,
-      `node { name: "flat/shape" op: "Const" ${attr('dtype', 'type: DT_INT32')} ${attr('value', 'tensor { dtype: DT_INT32 tensor_shape { dim { size: 2 } } int_val: [-1, 36] }')} }`,
-      `node { name: "flat" op: "Reshape" input: "conv" input: "flat/shape" ${T} ${attr('Tshape', 'type: DT_INT32')} }`,
-      constant('w2', uniform([36, 3], -1, 1, 3)),
-      constant('b2', uniform([3], -1, 1, 4)),
-      `node { name: "dense" op: "_FusedMatMul" input: "flat" input: "w2" input: "b2" ${T} ${attr('num_args', 'i: 1')} ${attr('transpose_a', 'b: false')} ${attr('transpose_b', 'b: false')} ${list('fused_ops', ['BiasAdd', 'Relu6'], 's')} ${attr('epsilon', 'f: 0')} }`,
-    ].filter((l) => !l.includes('name: "shape"'));
     const g = new tf.Graph();
-    tf.importGraphDef(fromTextFormat('GraphDef', text.join('\n')), { graph: g, name: '' });
+    tf.importGraphDef(fromTextFormat('GraphDef', grapplerGraphText()), { graph: g, name: '' });
     const x = g.getTensorByName('x:0');
     const r = await compareWithOrt(g, [[x, uniform([3, 6, 6, 2], -1, 1, 5)]], [g.getTensorByName('dense:0')]);
     measured['grappler fused graph'] = r.maxDiff;
