@@ -18,6 +18,7 @@ import { graphView } from '../src/cli/board/graph.js';
 import { completeRecords, discoverRuns, EventFileTail, Logdir, SERIES_CAPS, type BoardUpdate } from '../src/cli/board/logdir.js';
 import { encodeRecord } from '../src/io/events.js';
 import { encodeMessage, type EventProto } from '../src/io/proto.js';
+import { tensorToProto } from '../src/io/tensor_proto.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TSX = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -130,6 +131,47 @@ describe('reading a log directory', () => {
     expect(imgs.map((i) => i.step)).toEqual(Array.from({ length: SERIES_CAPS.images + 1 }, (_, s) => s).filter((s) => s % 2 === 1 || s === SERIES_CAPS.images));
     expect(data.image(imgs[0]!.id)).toEqual(png);
     expect(data.image(imgs[0]!.id - 1)).toBeUndefined();
+  });
+});
+
+describe("TensorFlow 2's summaries (tensors with a plugin's metadata)", () => {
+  it('reads scalars, histograms ([k, 3] buckets) and images ([width, height, png...]) as TensorBoard does', async () => {
+    const dir = path.join(tmp, 'tf2');
+    await mkdir(dir, { recursive: true });
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 13, 10, 26, 10]);
+    const utf8 = (t: string): Uint8Array => new TextEncoder().encode(t);
+    const value = (tag: string, plugin: string, t: tf.NDArray, first: boolean): EventProto['summary'] => ({
+      value: [{ tag, tensor: tensorToProto(t), ...(first ? { metadata: { plugin_data: { plugin_name: plugin } } } : {}) }],
+    });
+    const events: EventProto[] = [];
+    for (let step = 0; step < 2; step++) {
+      const first = step === 0;
+      events.push({ step, wall_time: 5, summary: value('acc', 'scalars', new tf.NDArray(new Float32Array([0.25 * step]), [], 'float32'), first) });
+      const buckets = new Float32Array([-1, 0, 3 + step, 0, 2, 5]);
+      events.push({ step, wall_time: 5, summary: value('w', 'histograms', new tf.NDArray(buckets, [2, 3], 'float32'), first) });
+      events.push({ step, wall_time: 5, summary: value('pics', 'images', new tf.NDArray([utf8('3'), utf8('2'), png, png], [4], 'string'), first) });
+      // A tensor of no plugin the board draws (text) is left alone.
+      events.push({ step, wall_time: 5, summary: value('note', 'text', new tf.NDArray([utf8('hi')], [], 'string'), first) });
+    }
+    await writeFile(path.join(dir, 'events.out.tfevents.5.host'), concat(events.map(record)));
+    const data = new Logdir(dir);
+    await data.reload();
+    const u = data.since(0);
+    expect(u.errors).toEqual([]);
+    expect(u.scalars.acc!['.']!.items).toEqual([
+      [0, 5, 0],
+      [1, 5, 0.25],
+    ]);
+    expect(u.histograms.w!['.']!.items.map((h) => [h.min, h.max, h.num, h.limits, h.counts])).toEqual([
+      [-1, 2, 8, [0, 2], [3, 5]],
+      [-1, 2, 9, [0, 2], [4, 5]],
+    ]);
+    expect(Object.keys(u.images).sort()).toEqual(['pics/image/0', 'pics/image/1']);
+    expect(u.images['pics/image/1']!['.']!.items.map((i) => [i.step, i.width, i.height])).toEqual([
+      [0, 3, 2],
+      [1, 3, 2],
+    ]);
+    expect(Object.keys(u.scalars)).toEqual(['acc']);
   });
 });
 
