@@ -10,25 +10,24 @@
 // reach the bar, on 100 fresh ones. Training stops at the first such check whose average reaches
 // the bar (FrozenLake deterministic: the goal in every episode; CartPole-v0: 195), unless
 // --keep-going. The run exits non-zero when it is not solved within --episodes.
-import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '../../src/index.js';
 import { numberOption } from '../mnist-common/cli.js';
 import { seededRandom } from '../mnist-common/data.js';
-import type { VectorEnv } from '../rl-common/env.js';
+import { reportRun } from '../rl-common/cli.js';
 import { makeEnv, parseEnvId, type EnvId } from '../rl-common/make.js';
-import { returnCurvePng } from '../rl-common/plot.js';
 import {
-  checkSolved,
+  evaluationEnvs,
   formatEpisode,
   formatEvaluation,
-  fullEvaluation,
   MovingAverage,
+  SolveTracker,
   SOLVE_EPISODES,
   type BatchPolicy,
   type EpisodeStats,
   type Evaluation,
+  type RunResult,
   withOverrides,
 } from '../rl-common/training.js';
 
@@ -106,17 +105,7 @@ export interface DqnEpisodeStats extends EpisodeStats {
   loss: number;
 }
 
-export interface DqnResult {
-  envId: EnvId;
-  rewardThreshold: number;
-  episodes: DqnEpisodeStats[];
-  evaluations: Evaluation[];
-  /** The first passing solved check, if any. */
-  solvedAt: Evaluation | undefined;
-  /** The solving evaluation when training stopped there, else a 100-episode evaluation of the final policy. */
-  finalEvaluation: Evaluation;
-  seconds: number;
-}
+export type DqnResult = RunResult<DqnEpisodeStats>;
 
 /** Uniform experience replay over a ring of the last `capacity` transitions. */
 export class ReplayBuffer {
@@ -239,8 +228,6 @@ export async function trainDqn(opts: DqnOptions = {}): Promise<DqnResult> {
   const isSlippery = opts.isSlippery ?? false;
   const spec = makeEnv(envId, { seed, isSlippery });
   const env = spec.env;
-  // Evaluation episodes run on environments of their own, seeded apart from the training one.
-  const evalEnvs: VectorEnv[] = Array.from({ length: SOLVE_EPISODES }, (_, i) => makeEnv(envId, { seed: seed * 1000 + 1 + i, isSlippery }).env);
   const random = seededRandom(seed + 7919);
   const buffer = new ReplayBuffer(h.bufferSize, env.observationSize);
   const { g, m } = buildDqnGraph(h, env.observationSize, env.numActions, seed);
@@ -254,15 +241,13 @@ export async function trainDqn(opts: DqnOptions = {}): Promise<DqnResult> {
   };
 
   const episodes: DqnEpisodeStats[] = [];
-  const evaluations: Evaluation[] = [];
-  let solvedAt: Evaluation | undefined;
-  const stopWhenSolved = opts.stopWhenSolved ?? true;
+  const tracker = new SolveTracker(evaluationEnvs(envId, seed, { isSlippery }), act, spec.rewardThreshold, opts.stopWhenSolved ?? true, opts.onEvaluation);
   try {
     await sess.run(m.init);
     await sess.run(m.updateTarget);
     const average = new MovingAverage(SOLVE_EPISODES);
     let totalSteps = 0;
-    for (let episode = 1; episode <= h.episodes && !(stopWhenSolved && solvedAt); episode++) {
+    for (let episode = 1; episode <= h.episodes && !tracker.done; episode++) {
       let observation = env.reset();
       let episodeReturn = 0;
       let length = 0;
@@ -304,20 +289,10 @@ export async function trainDqn(opts: DqnOptions = {}): Promise<DqnResult> {
       };
       episodes.push(stats);
       opts.onEpisode?.(stats);
-      if (episode % h.evalEvery === 0 && totalSteps > h.learningStarts) {
-        const evaluation = await checkSolved(evalEnvs, act, spec.rewardThreshold, { episode, totalSteps });
-        evaluations.push(evaluation);
-        opts.onEvaluation?.(evaluation);
-        if (evaluation.solved && solvedAt === undefined) solvedAt = evaluation;
-      }
+      if (episode % h.evalEvery === 0 && totalSteps > h.learningStarts) await tracker.check({ episode, totalSteps });
     }
-    let finalEvaluation = stopWhenSolved ? solvedAt : undefined;
-    if (finalEvaluation === undefined) {
-      const last = episodes[episodes.length - 1];
-      finalEvaluation = await fullEvaluation(evalEnvs, act, spec.rewardThreshold, { episode: last?.episode ?? 0, totalSteps: last?.totalSteps ?? 0 });
-      evaluations.push(finalEvaluation);
-      opts.onEvaluation?.(finalEvaluation);
-    }
+    const finalEvaluation = await tracker.final({ episode: episodes.length, totalSteps });
+    const { evaluations, solvedAt } = tracker;
     return { envId, rewardThreshold: spec.rewardThreshold, episodes, evaluations, solvedAt, finalEvaluation, seconds: seconds() };
   } finally {
     sess.close();
@@ -366,20 +341,7 @@ async function main(): Promise<void> {
     stopWhenSolved: !values['keep-going'],
     onEvaluation: (e) => console.log(formatEvaluation(e)),
   });
-  const f = result.finalEvaluation;
-  const solved = result.solvedAt;
-  if (solved) {
-    console.log(`solved after ${solved.episode} episodes (${solved.totalSteps} steps): average return ${solved.mean.toFixed(2)} over ${SOLVE_EPISODES} greedy episodes`);
-  } else {
-    console.log(`not solved in ${result.episodes.length} episodes`);
-    process.exitCode = 1;
-  }
-  if (f !== solved) console.log(`final policy after ${f.episode} episodes: average return ${f.mean.toFixed(2)} over ${SOLVE_EPISODES} greedy episodes`);
-  console.log(`training took ${result.seconds.toFixed(1)} s`);
-  if (values.plot) {
-    writeFileSync(values.plot, returnCurvePng(result.episodes.map((e) => e.episodeReturn), result.rewardThreshold, result.evaluations));
-    console.log(`return curve written to ${values.plot}`);
-  }
+  reportRun(result, 'greedy', values.plot);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

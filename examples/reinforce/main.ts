@@ -13,24 +13,23 @@
 // episodes, and when they reach the bar, on 100 fresh ones. Training stops at the first such check
 // whose average reaches the bar (CartPole-v0: 195), unless --keep-going. The run exits non-zero
 // when it is not solved within --episodes.
-import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '../../src/index.js';
 import { numberOption } from '../mnist-common/cli.js';
-import type { VectorEnv } from '../rl-common/env.js';
+import { reportRun } from '../rl-common/cli.js';
 import { makeEnv, parseEnvId, type EnvId } from '../rl-common/make.js';
-import { returnCurvePng } from '../rl-common/plot.js';
 import {
-  checkSolved,
+  evaluationEnvs,
   formatEpisode,
   formatEvaluation,
-  fullEvaluation,
   MovingAverage,
+  SolveTracker,
   SOLVE_EPISODES,
   type BatchPolicy,
   type EpisodeStats,
   type Evaluation,
+  type RunResult,
   withOverrides,
 } from '../rl-common/training.js';
 
@@ -70,16 +69,7 @@ export interface ReinforceEpisodeStats extends EpisodeStats {
   valueLoss: number;
 }
 
-export interface ReinforceResult {
-  envId: EnvId;
-  rewardThreshold: number;
-  episodes: ReinforceEpisodeStats[];
-  evaluations: Evaluation[];
-  solvedAt: Evaluation | undefined;
-  /** The solving evaluation when training stopped there, else a 100-episode evaluation of the final policy. */
-  finalEvaluation: Evaluation;
-  seconds: number;
-}
+export type ReinforceResult = RunResult<ReinforceEpisodeStats>;
 
 /**
  * The discounted return from each step: G_t = r_t + gamma * G_{t+1}, starting after the last step
@@ -139,7 +129,6 @@ export async function trainReinforce(opts: ReinforceOptions = {}): Promise<Reinf
   const spec = makeEnv(envId, { seed });
   const env = spec.env;
   const d = env.observationSize;
-  const evalEnvs: VectorEnv[] = Array.from({ length: SOLVE_EPISODES }, (_, i) => makeEnv(envId, { seed: seed * 1000 + 1 + i }).env);
   const { g, m } = buildGraph(h, d, env.numActions, seed);
   const sess = new tf.Session({ graph: g });
   const start = performance.now();
@@ -151,14 +140,12 @@ export async function trainReinforce(opts: ReinforceOptions = {}): Promise<Reinf
   };
 
   const episodes: ReinforceEpisodeStats[] = [];
-  const evaluations: Evaluation[] = [];
-  let solvedAt: Evaluation | undefined;
-  const stopWhenSolved = opts.stopWhenSolved ?? true;
+  const tracker = new SolveTracker(evaluationEnvs(envId, seed), act, spec.rewardThreshold, opts.stopWhenSolved ?? true, opts.onEvaluation);
   try {
     await sess.run(m.init);
     const average = new MovingAverage(SOLVE_EPISODES);
     let totalSteps = 0;
-    for (let episode = 1; episode <= h.episodes && !(stopWhenSolved && solvedAt); episode++) {
+    for (let episode = 1; episode <= h.episodes && !tracker.done; episode++) {
       const observations: number[] = [];
       const actions: number[] = [];
       const rewards: number[] = [];
@@ -206,20 +193,10 @@ export async function trainReinforce(opts: ReinforceOptions = {}): Promise<Reinf
       };
       episodes.push(stats);
       opts.onEpisode?.(stats);
-      if (episode % h.evalEvery === 0) {
-        const evaluation = await checkSolved(evalEnvs, act, spec.rewardThreshold, { episode, totalSteps });
-        evaluations.push(evaluation);
-        opts.onEvaluation?.(evaluation);
-        if (evaluation.solved && solvedAt === undefined) solvedAt = evaluation;
-      }
+      if (episode % h.evalEvery === 0) await tracker.check({ episode, totalSteps });
     }
-    let finalEvaluation = stopWhenSolved ? solvedAt : undefined;
-    if (finalEvaluation === undefined) {
-      const last = episodes[episodes.length - 1];
-      finalEvaluation = await fullEvaluation(evalEnvs, act, spec.rewardThreshold, { episode: last?.episode ?? 0, totalSteps: last?.totalSteps ?? 0 });
-      evaluations.push(finalEvaluation);
-      opts.onEvaluation?.(finalEvaluation);
-    }
+    const finalEvaluation = await tracker.final({ episode: episodes.length, totalSteps });
+    const { evaluations, solvedAt } = tracker;
     return { envId, rewardThreshold: spec.rewardThreshold, episodes, evaluations, solvedAt, finalEvaluation, seconds: seconds() };
   } finally {
     sess.close();
@@ -260,20 +237,7 @@ async function main(): Promise<void> {
     stopWhenSolved: !values['keep-going'],
     onEvaluation: (e) => console.log(formatEvaluation(e)),
   });
-  const f = result.finalEvaluation;
-  const solved = result.solvedAt;
-  if (solved) {
-    console.log(`solved after ${solved.episode} episodes (${solved.totalSteps} steps): average return ${solved.mean.toFixed(2)} over ${SOLVE_EPISODES} episodes`);
-  } else {
-    console.log(`not solved in ${result.episodes.length} episodes`);
-    process.exitCode = 1;
-  }
-  if (f !== solved) console.log(`final policy after ${f.episode} episodes: average return ${f.mean.toFixed(2)} over ${SOLVE_EPISODES} episodes`);
-  console.log(`training took ${result.seconds.toFixed(1)} s`);
-  if (values.plot) {
-    writeFileSync(values.plot, returnCurvePng(result.episodes.map((e) => e.episodeReturn), result.rewardThreshold, result.evaluations));
-    console.log(`return curve written to ${values.plot}`);
-  }
+  reportRun(result, 'sampled', values.plot);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

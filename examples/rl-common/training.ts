@@ -1,6 +1,7 @@
 // What the RL trainers share: episode statistics, batched evaluation of a frozen policy, the
 // solved check (100 consecutive evaluation episodes) and the progress line.
 import type { VectorEnv } from './env.js';
+import { makeEnv, type EnvId, type MakeOptions } from './make.js';
 
 /** gym's convention: an environment counts as solved by the average return over this many consecutive episodes. */
 export const SOLVE_EPISODES = 100;
@@ -131,4 +132,61 @@ export function formatEpisode(s: EpisodeStats, extra = ''): string {
 export function formatEvaluation(e: Evaluation): string {
   const kind = e.returns.length === SOLVE_EPISODES ? `${SOLVE_EPISODES}-episode` : `${e.returns.length}-episode quick`;
   return `  evaluation after episode ${e.episode} (${kind}): average return ${e.mean.toFixed(2)}${e.solved ? ' - solved' : ''}`;
+}
+
+/** The SOLVE_EPISODES environments evaluations run on, seeded apart from the training environment (seeded `seed`). */
+export function evaluationEnvs(id: EnvId, seed: number, opts: Omit<MakeOptions, 'seed'> = {}): VectorEnv[] {
+  return Array.from({ length: SOLVE_EPISODES }, (_, i) => makeEnv(id, { ...opts, seed: seed * 1000 + 1 + i }).env);
+}
+
+/**
+ * The evaluations of a training run: a solved check when asked, the first one that passes, and
+ * the evaluation the run reports at its end.
+ */
+export class SolveTracker {
+  readonly evaluations: Evaluation[] = [];
+  solvedAt: Evaluation | undefined;
+
+  constructor(
+    private readonly envs: readonly VectorEnv[],
+    private readonly act: BatchPolicy,
+    private readonly threshold: number,
+    private readonly stopWhenSolved: boolean,
+    private readonly onEvaluation?: (evaluation: Evaluation) => void,
+  ) {}
+
+  /** Training should stop: solved, and asked to stop there. */
+  get done(): boolean {
+    return this.stopWhenSolved && this.solvedAt !== undefined;
+  }
+
+  async check(at: { episode: number; totalSteps: number }): Promise<void> {
+    this.record(await checkSolved(this.envs, this.act, this.threshold, at));
+  }
+
+  /** The solving evaluation when training stopped there, else a full evaluation of the final policy. */
+  async final(at: { episode: number; totalSteps: number }): Promise<Evaluation> {
+    if (this.done) return this.solvedAt!;
+    return this.record(await fullEvaluation(this.envs, this.act, this.threshold, at));
+  }
+
+  private record(evaluation: Evaluation): Evaluation {
+    this.evaluations.push(evaluation);
+    if (evaluation.solved && this.solvedAt === undefined) this.solvedAt = evaluation;
+    this.onEvaluation?.(evaluation);
+    return evaluation;
+  }
+}
+
+/** What a trainer returns. */
+export interface RunResult<S extends EpisodeStats> {
+  envId: EnvId;
+  rewardThreshold: number;
+  episodes: S[];
+  evaluations: Evaluation[];
+  /** The first passing solved check, if any. */
+  solvedAt: Evaluation | undefined;
+  /** The solving evaluation when training stopped there, else a 100-episode evaluation of the final policy. */
+  finalEvaluation: Evaluation;
+  seconds: number;
 }
