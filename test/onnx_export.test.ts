@@ -37,6 +37,11 @@ const DEFAULT_ATTRS: Record<string, (inputs: tf.Tensor[]) => Record<string, tf.A
   Any: () => REDUCE,
   ArgMax: () => ({ output_type: 'int64' }),
   Shape: () => ({ out_type: 'int32' }),
+  ShapeN: (i) => ({ N: i.length, out_type: 'int32' }),
+  DepthToSpace: () => ({ data_format: 'NHWC' }),
+  SpaceToDepth: () => ({ data_format: 'NHWC' }),
+  ResizeBilinear: () => ({ align_corners: false, half_pixel_centers: false }),
+  ResizeNearestNeighbor: () => ({ align_corners: false, half_pixel_centers: false }),
   Size: () => ({ out_type: 'int32' }),
   ArgMin: () => ({ output_type: 'int64' }),
 };
@@ -107,10 +112,10 @@ const UNARY_CASES: Case[] = [
   unary('Erfc'),
   unary('Log1p', -0.5, 2),
   unary('Expm1'),
-  ['IsNan, IsInf', () => {
+  ['IsNan, IsInf, IsFinite', () => {
     const v = new tf.NDArray(Float32Array.of(1, NaN, Infinity, -Infinity, 0, -2), [6]);
     const [x, f] = feed(v);
-    return { feeds: [f], outputs: [op('IsNan', [x]), op('IsInf', [x])] };
+    return { feeds: [f], outputs: [op('IsNan', [x]), op('IsInf', [x]), op('IsFinite', [x])] };
   }],
   ['LogicalNot', () => {
     const [x, f] = feed(bools([3, 4]));
@@ -136,6 +141,10 @@ const BINARY_CASES: Case[] = [
   binary('TruncateDiv', ints([2, 3, 4], -9, 9, 14), new tf.NDArray(Int32Array.of(2, -3, 4, -5), [4])),
   binary('Maximum', ints([2, 3, 4], -9, 9, 15), ints([4], -9, 9, 16)),
   binary('LogicalAnd', bools([2, 3, 4], 17), bools([4], 18)),
+  binary('Mod', F(-5, 5, 21), new tf.NDArray(Float32Array.of(2, -3, 1.5, -0.7), [4])),
+  binary('Mod', ints([2, 3, 4], -9, 9, 22), new tf.NDArray(Int32Array.of(2, -3, 4, -5), [4])),
+  binary('TruncateMod', ints([2, 3, 4], -9, 9, 23), new tf.NDArray(Int32Array.of(2, -3, 4, -5), [4])),
+  binary('DivNoNan', F(-5, 5, 24), new tf.NDArray(Float32Array.of(2, 0, 1.5, 0), [4])),
   binary('LogicalOr', bools([2, 3, 4], 19), bools([4], 20)),
   ['BiasAdd NHWC, NCHW', () => {
     const [x, fx] = feed(F());
@@ -357,6 +366,29 @@ const ARRAY_CASES: Case[] = [
       ],
     };
   }],
+  ['ReverseV2, Where (coordinates), L2Loss, ShapeN, Rank', () => {
+    const [x, fx] = feed(uniform([2, 3, 4], -1, 1, 1), [null, 3, 4]);
+    const [m, fm] = feed(bools([3, 4], 2));
+    return {
+      feeds: [fx, fm],
+      outputs: [op('ReverseV2', [x, c([0, -1])]), op('ReverseV2', [x, c([1])]), op('Where', [m]), op('L2Loss', [x]), ...ops('ShapeN', [x, m]), op('Rank', [x])],
+    };
+  }],
+  ['DepthToSpace, SpaceToDepth', () => {
+    const [x, fx] = feed(uniform([2, 3, 2, 8], -1, 1, 1));
+    const [y, fy] = feed(uniform([1, 4, 6, 3], -1, 1, 2));
+    return { feeds: [fx, fy], outputs: [op('DepthToSpace', [x], { block_size: 2 }), op('SpaceToDepth', [y], { block_size: 2 })] };
+  }],
+  ['ResizeBilinear, ResizeNearestNeighbor (TF1 default, align_corners, half_pixel_centers)', () => {
+    const [x, fx] = feed(uniform([2, 4, 5, 3], -1, 1, 1), [null, 4, 5, 3]);
+    const out: tf.Tensor[] = [];
+    for (const type of ['ResizeBilinear', 'ResizeNearestNeighbor']) {
+      for (const size of [[7, 3], [8, 10]]) {
+        out.push(op(type, [x, c(size)]), op(type, [x, c(size)], { align_corners: true }), op(type, [x, c(size)], { half_pixel_centers: true }));
+      }
+    }
+    return { feeds: [fx], outputs: out };
+  }],
   ['OneHot (negative and out-of-range indices give off rows)', () => {
     const [i, fi] = feed(new tf.NDArray(Int32Array.of(0, 3, -1, 5, 2), [5]));
     return { feeds: [fi], outputs: [tf.oneHot(i, 4, { onValue: 2, offValue: -1 }), tf.oneHot(i, 4, { axis: 0 })] };
@@ -476,7 +508,7 @@ describe('tf.onnx.exportGraph: the model', () => {
       const x = tf.placeholder('float32', [3, 3], 'x');
       const noisy = tf.add(x, tf.randomUniform([3, 3]));
       const inv = tf.matrixInverse(x);
-      const sorted = tf.reverse(noisy, [0]);
+      const sorted = tf.cumprod(noisy, 0);
       const v = new tf.Variable(tf.zeros([3, 3]), { name: 'v' });
       const [, looped] = tf.whileLoop((i: tf.Tensor) => tf.less(i, 2), (i: tf.Tensor, a: tf.Tensor) => [tf.add(i, 1), tf.add(a, tf.assignAdd(v, x))], [i32(0), x]) as tf.Tensor[];
       return { x, y: tf.add(tf.add(tf.add(noisy, inv), sorted), looped!) };
@@ -489,7 +521,7 @@ describe('tf.onnx.exportGraph: the model', () => {
     expect(msg).toMatch(/AssignAdd/);
     expect(msg).toMatch(/RandomUniform/);
     expect(msg).toMatch(/MatrixInverse/);
-    expect(msg).toMatch(/ReverseV2/);
+    expect(msg).toMatch(/Cumprod/);
   });
 
   it('rejects a bad opset, an unknown tensor and an input fed a value', async () => {

@@ -590,6 +590,93 @@ const lrn: OpMapping = {
   },
 };
 
+const reverse: OpMapping = {
+  knownInputs: () => [1],
+  check: (op) => (op.inputs[0]!.shape === null ? 'an input of unknown rank' : undefined),
+  emit(ctx) {
+    const { b, op, ins } = ctx;
+    const rank = ins[0]!.shape!.length;
+    const axes = [...new Set(numbers(knownOf(ins[1]!)).map((a) => normAxis(a, rank)))];
+    if (!axes.length) return [ins[0]];
+    const y = b.one('Slice', [ins[0]!.name(), b.int64(axes.map(() => -1)), b.int64(axes.map(() => -BIG)), b.int64(axes), b.int64(axes.map(() => -1))], {}, base(op));
+    return [plain(ctx, y)];
+  },
+};
+
+/** tf.where(condition) with one input: the coordinates of the true (non-zero) elements, one per row. */
+const whereIndices: OpMapping = {
+  emit(ctx) {
+    const { b, op, ins } = ctx;
+    return [plain(ctx, b.transpose(b.one('NonZero', [ins[0]!.name()]), [1, 0], base(op)))];
+  },
+};
+
+const l2Loss: OpMapping = {
+  emit(ctx) {
+    const { b, op, ins } = ctx;
+    const x = ins[0]!.name();
+    const sum = b.one('ReduceSum', [b.one('Mul', [x, x])], { keepdims: 0 });
+    return [plain(ctx, b.one('Mul', [sum, k(b, op, 0.5)], {}, base(op)))];
+  },
+};
+
+const shapeN: OpMapping = {
+  emit(ctx) {
+    const { b, op, ins } = ctx;
+    return ins.map((v, i) => {
+      const y = b.one('Shape', [v.name()], {}, base(op, i));
+      return plain(ctx, op.outputs[i]!.dtype === 'int64' ? y : cast(b, y, op.outputs[i]!.dtype), i);
+    });
+  },
+};
+
+const rank: OpMapping = {
+  emit(ctx) {
+    const { b, op, ins } = ctx;
+    return [plain(ctx, cast(b, b.one('Size', [b.one('Shape', [ins[0]!.name()])], {}, base(op)), op.outputs[0]!.dtype))];
+  },
+};
+
+/** DepthToSpace / SpaceToDepth: TensorFlow's NHWC order of the block is ONNX's DCR order on NCHW. */
+function blockRearrange(onnxOp: 'DepthToSpace' | 'SpaceToDepth'): OpMapping {
+  return {
+    check: (op) => (attr(op, 'data_format', 'NHWC') !== 'NHWC' ? `data_format ${String(attr(op, 'data_format', ''))}` : undefined),
+    emit(ctx) {
+      const { b, op } = ctx;
+      const { x, result } = layoutIn(ctx, 'NHWC');
+      const attrs: Record<string, AttrSpec> = { blocksize: attr(op, 'block_size', 2) };
+      if (onnxOp === 'DepthToSpace') attrs.mode = 'DCR';
+      return [result(b.one(onnxOp, [x], attrs, base(op)))];
+    },
+  };
+}
+
+/**
+ * ResizeBilinear / ResizeNearestNeighbor as ONNX Resize to the given size, with TensorFlow's
+ * coordinate rule: align_corners, half pixel centers, or TF1's default (asymmetric).
+ */
+function resize(mode: 'linear' | 'nearest'): OpMapping {
+  return {
+    emit(ctx) {
+      const { b, op, ins } = ctx;
+      const align = attr(op, 'align_corners', false);
+      const half = attr(op, 'half_pixel_centers', false);
+      const attrs: Record<string, AttrSpec> = { mode };
+      if (mode === 'linear') {
+        attrs.coordinate_transformation_mode = align ? 'align_corners' : half ? 'half_pixel' : 'asymmetric';
+      } else {
+        attrs.coordinate_transformation_mode = align ? 'align_corners' : half ? 'tf_half_pixel_for_nn' : 'asymmetric';
+        attrs.nearest_mode = align ? 'round_prefer_ceil' : 'floor';
+      }
+      const { x, result } = layoutIn(ctx, 'NHWC');
+      // sizes for N, C, H, W: the batch and channels as the input has them.
+      const nc = b.one('Slice', [b.one('Shape', [x]), b.int64([0]), b.int64([2])]);
+      const sizes = b.one('Concat', [nc, int64Of(b, ins[1]!)], { axis: 0 });
+      return [result(b.one('Resize', [x, '', '', sizes], attrs, base(op)))];
+    },
+  };
+}
+
 /** A constant of input `i`'s dtype, for composite elementwise ops. */
 const k = (b: OnnxBuilder, op: Operation, v: number, i = 0): string => b.scalar(v, inputDType(op, i));
 
@@ -726,6 +813,20 @@ export const OP_MAPPINGS: ReadonlyMap<string, OpMapping> = new Map<string, OpMap
   ['TopKV2', topK],
   ['Cumsum', cumsum],
   ['OneHot', oneHot],
+  ['ReverseV2', reverse],
+  ['Where', whereIndices],
+  ['L2Loss', l2Loss],
+  ['ShapeN', shapeN],
+  ['Rank', rank],
+  ['DepthToSpace', blockRearrange('DepthToSpace')],
+  ['SpaceToDepth', blockRearrange('SpaceToDepth')],
+  ['ResizeBilinear', resize('linear')],
+  ['ResizeNearestNeighbor', resize('nearest')],
+  ['IsFinite', composite((b, [x], _op, bn) => b.one('Not', [b.one('Or', [b.one('IsNaN', [x!]), b.one('IsInf', [x!])])], {}, bn))],
+  ['DivNoNan', composite((b, [x, y], op, bn) => b.one('Where', [b.one('Equal', [y!, k(b, op, 0, 1)]), k(b, op, 0), b.one('Div', [x!, y!])], {}, bn))],
+  // TensorFlow's Mod truncates as C does, as ONNX's Mod with fmod=1.
+  ['Mod', composite((b, names, _op, bn) => b.one('Mod', names, { fmod: 1 }, bn))],
+  ['TruncateMod', composite((b, names, _op, bn) => b.one('Mod', names, { fmod: 1 }, bn))],
 ]);
 
 /**
@@ -737,7 +838,6 @@ export function forwardedInput(op: Operation, output: number): number | undefine
     case 'Identity':
     case 'StopGradient':
     case 'Snapshot':
-    case 'PreventGradient':
     case 'CheckNumerics':
     case 'EnsureShape':
     case 'Print':
@@ -751,4 +851,4 @@ export function forwardedInput(op: Operation, output: number): number | undefine
 
 /** Op types exported as the graph's own values: inputs, constants, variables frozen to their values. */
 export const SOURCE_OPS = ['Placeholder', 'PlaceholderWithDefault', 'Const', 'VariableV2'] as const;
-export const FORWARDED_OPS = ['Identity', 'StopGradient', 'Snapshot', 'PreventGradient', 'CheckNumerics', 'EnsureShape', 'Print', 'IdentityN'] as const;
+export const FORWARDED_OPS = ['Identity', 'StopGradient', 'Snapshot', 'CheckNumerics', 'EnsureShape', 'Print', 'IdentityN'] as const;
