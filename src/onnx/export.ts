@@ -8,7 +8,8 @@
  * itself, so the model holds exactly what weir would compute. A Select whose condition is then
  * known (a dropout or batch-norm `training` flag) keeps the branch it picks and drops the other,
  * which may hold ops with no inference meaning (random draws, batch statistics); this repeats until
- * nothing more is known. What remains is written op by op through the table in ops.ts.
+ * nothing more is known. What remains is written op by op through the table in ops.ts; control
+ * flow (If, While) becomes ONNX If and Loop, their bodies written as subgraphs the same way.
  */
 import type { DType } from '../core/dtypes.js';
 import { InvalidArgumentError, NotFoundError, UnimplementedError } from '../core/errors.js';
