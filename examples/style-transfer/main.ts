@@ -13,7 +13,7 @@
 //   npx tsx examples/style-transfer/main.ts [--steps 400] [--size 96] [--lr 0.02] [--seed 0]
 //        [--content-weight 0.5] [--style-weight 1] [--tv-weight 0.1] [--out examples/style-transfer/result.png]
 // --content-weight 0 gives texture synthesis (the image then starts from noise).
-// Writes content | style | result side by side as one PNG.
+// Writes content | style | result (texture synthesis: style | result) side by side as one PNG.
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -300,8 +300,9 @@ async function main(): Promise<void> {
         `step ${s.step}: total ${s.total.toFixed(4)}, style ${s.style.toFixed(4)}, content ${s.content.toFixed(4)}, tv ${s.tv.toFixed(4)}, ${s.seconds.toFixed(1)} s`,
       ),
   });
-  writeFileSync(out, sideBySidePng([r.content, r.style, r.result], r.size));
-  console.log(`wrote content | style | result to ${out}`);
+  const texture = contentWeight === 0;
+  writeFileSync(out, sideBySidePng(texture ? [r.style, r.result] : [r.content, r.style, r.result], r.size));
+  console.log(`wrote ${texture ? 'style | synthesized texture' : 'content | style | result'} to ${out}`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
