@@ -466,10 +466,16 @@ describe('tf.onnx.exportGraph: the model', () => {
       const x = tf.placeholder('float32', [null, 3], 'x');
       return { x, y: tf.reduceSum(tf.multiply(x, tf.constant([1, 2, 3], 'float32' as never)), 1) };
     });
-    const bytes = await tf.onnx.exportGraph(graph, { inputs: [x], outputs: { y }, opset: 20 });
+    for (const [opset, ir] of [[20, 9], [21, 10]] as const) {
+      const model = tf.onnx.decodeModel(await tf.onnx.exportGraph(graph, { inputs: [x], outputs: { y }, opset }));
+      expect(model.opset_import).toEqual([{ domain: '', version: opset }]);
+      expect(model.ir_version).toBe(ir);
+      expect(await runOrt(await tf.onnx.exportGraph(graph, { inputs: [x], outputs: { y }, opset }), { 'x:0': uniform([2, 3]) }, ['y'])).toHaveLength(1);
+    }
+    const bytes = await tf.onnx.exportGraph(graph, { inputs: [x], outputs: { y } });
     const model = tf.onnx.decodeModel(bytes);
-    expect(model.opset_import).toEqual([{ domain: '', version: 20 }]);
-    expect(model.ir_version).toBe(9);
+    expect(model.opset_import).toEqual([{ domain: '', version: 17 }]);
+    expect(model.ir_version).toBe(8);
     expect(model.graph.input![0]!.name).toBe('x:0');
     expect(model.graph.input![0]!.type!.tensor_type.shape!.dim).toEqual([{ dim_param: 'x:0_dim0' }, { dim_value: 3 }]);
     for (const n of [1, 5]) {

@@ -6,9 +6,11 @@ import { importGraphDef } from '../io/graph_def.js';
 import { exportGraph, DEFAULT_OPSET, MAX_OPSET } from '../onnx/export.js';
 import { openModel } from './models.js';
 
-export const CONVERT_HELP = `  weir convert PATH -o FILE     a SavedModel directory or a frozen GraphDef as an ONNX model
+/** The line of the command's usage. */
+export const CONVERT_USAGE = `  weir convert PATH -o FILE     a SavedModel directory or a frozen GraphDef as an ONNX model
+`;
 
-Options of convert:
+export const CONVERT_OPTIONS_HELP = `Options of convert:
   -o, --output FILE             the ONNX file to write (required)
   --inputs NAME[,NAME...]       input tensors (default: the signature's inputs; for a GraphDef,
                                 its placeholders)
