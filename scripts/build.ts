@@ -1,9 +1,9 @@
 // `npm run build` (also run by `npm pack` and `npm publish`, through prepack): the package's dist/.
 //   dist/{src,ops,passes,runtime}/  the library as ES modules with .d.ts and source maps (tsc, tsconfig.build.json)
-//   dist/src/cli/main.js            the `weir` command
+//   dist/src/cli/main.js            the `weir` command (and dist/src/cli/board/: `weir board`'s page)
 //   dist/weir.browser.js            one ES module for browsers, with its source map (esbuild, scripts/build-browser.ts)
 import { spawnSync } from 'node:child_process';
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, cp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { bundleLibrary, ROOT } from './build-browser.js';
@@ -21,6 +21,8 @@ if (compiled.status !== 0) {
   process.exit(1);
 }
 await chmod(path.join(DIST, 'src', 'cli', 'main.js'), 0o755);
+// `weir board`'s page: tsc compiled page.ts to dist/src/cli/board/page.js; its HTML and CSS go beside it.
+await cp(path.join(ROOT, 'src', 'cli', 'board'), path.join(DIST, 'src', 'cli', 'board'), { recursive: true, filter: (f) => !f.endsWith('.ts') });
 console.log(`build: dist/ compiled by tsc in ${seconds()} s`);
 
 const bundle = await bundleLibrary(path.join(DIST, 'weir.browser.js'));

@@ -140,6 +140,9 @@ export * as strings from './api/strings.js';
 export { ragged } from './api/ragged.js';
 export { lookup, tablesInitializer } from './api/lookup.js';
 export * as image from './api/image_namespace.js';
+// TF1's top-level tf.read_file, tf.write_file and tf.random_crop.
+export { readFile, writeFile } from './api/image_io.js';
+export { randomCrop } from './api/image_ops.js';
 export {
   Assert,
   Print,

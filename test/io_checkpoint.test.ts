@@ -51,7 +51,7 @@ describe('Saver', () => {
     const saver = g1.asDefault(() => new Saver());
     const path = await saver.save(s1, `${dir}/model.ckpt`, { globalStep: 42 });
     expect(path).toBe(`${dir}/model.ckpt-42`);
-    expect(readdirSync(dir).sort()).toEqual(['checkpoint', 'model.ckpt-42.data-00000-of-00001', 'model.ckpt-42.index']);
+    expect(readdirSync(dir).sort()).toEqual(['checkpoint', 'model.ckpt-42.data-00000-of-00001', 'model.ckpt-42.index', 'model.ckpt-42.meta']);
 
     const g2 = new tf.Graph();
     const m2 = model(g2);

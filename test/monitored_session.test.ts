@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import * as tf from '../src/index.js';
-import { FileWriterCache } from '../src/train/hooks.js';
+const { FileWriterCache } = tf.summary;
 import { expectClose } from './helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'weir-mts-'));

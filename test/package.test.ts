@@ -77,7 +77,7 @@ afterAll(async () => {
 
 describe('the npm package', () => {
   it('ships dist/ and the README, not the sources, and installs without webgpu', async () => {
-    expect(packedFiles).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/weir.browser.js', 'dist/weir.browser.js.map']));
+    expect(packedFiles).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/weir.browser.js', 'dist/weir.browser.js.map', 'dist/src/cli/board/index.html', 'dist/src/cli/board/style.css', 'dist/src/cli/board/page.js']));
     const outside = packedFiles.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE'].includes(f));
     expect(outside).toEqual([]);
     expect(packedFiles.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
@@ -281,7 +281,7 @@ describe('the npm package', () => {
         expect(result.losses.at(-1)!).toBeLessThan(0.05 * result.losses[0]!);
         // The formats work in the page with a file system given to them, and say so without one.
         expect(result.restored).toEqual(result.trained);
-        expect(result.savedFiles).toEqual(['/ckpt/checkpoint', '/ckpt/model.ckpt-30.data-00000-of-00001', '/ckpt/model.ckpt-30.index']);
+        expect(result.savedFiles).toEqual(['/ckpt/checkpoint', '/ckpt/model.ckpt-30.data-00000-of-00001', '/ckpt/model.ckpt-30.index', '/ckpt/model.ckpt-30.meta']);
         expect(result.noFsError).toMatch(/node:fs\/promises is not available in the browser: give the formats a file system with tf\.io\.setFileSystem\(\)/);
         // Creation sites point at the page's own script, not at the bundle.
         expect(result.createdAt).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/:\d+$/);

@@ -209,3 +209,22 @@ async function hostname(): Promise<string> {
     return 'localhost';
   }
 }
+
+/**
+ * One FileWriter per directory, shared by the hooks writing there (TF's FileWriterCache): two writers
+ * created in the same second would get the same event file name.
+ */
+export class FileWriterCache {
+  private static readonly writers = new Map<string, FileWriter>();
+  static get(logdir: string): FileWriter {
+    let w = FileWriterCache.writers.get(logdir);
+    if (!w) FileWriterCache.writers.set(logdir, (w = new FileWriter(logdir)));
+    return w;
+  }
+  /** Closes (flushing) and forgets every cached writer. */
+  static async clear(): Promise<void> {
+    const all = [...FileWriterCache.writers.values()];
+    FileWriterCache.writers.clear();
+    await Promise.all(all.map((w) => w.close()));
+  }
+}

@@ -619,6 +619,7 @@ export interface EventProto {
   graph_def?: Uint8Array;
   summary?: SummaryProto;
   meta_graph_def?: Uint8Array;
+  session_log?: { status?: number; checkpoint_path?: string; msg?: string };
   what?: string;
 }
 export interface CheckpointStateProto {

@@ -8,7 +8,7 @@ import { getDefaultGraph, GraphKeys, Tensor, type Graph } from '../graph.js';
 import { NDArray } from '../core/ndarray.js';
 import { encodeMessage, type SummaryMetadata } from './proto.js';
 
-export { FileWriter, type FileWriterOptions, readEventFile, decodeEvents, encodeRecord, decodeRecords } from './events.js';
+export { FileWriter, FileWriterCache, type FileWriterOptions, readEventFile, decodeEvents, encodeRecord, decodeRecords } from './events.js';
 
 export interface SummaryOptions {
   /** Collections to add the summary to (default [SUMMARIES]). */

@@ -10,7 +10,7 @@ import { FailedPreconditionError, InvalidArgumentError } from '../core/errors.js
 import type { NDArray } from '../core/ndarray.js';
 import { getDefaultGraph, GraphKeys, Tensor, type Graph } from '../graph.js';
 import { writeGraph } from '../io/graph_def.js';
-import { FileWriter } from '../io/events.js';
+import { FileWriter, FileWriterCache } from '../io/events.js';
 import { joinPath } from '../io/fs.js';
 import { bigIntToInt64, type EventProto } from '../io/proto.js';
 import type { Saver } from '../io/saver.js';
@@ -93,30 +93,11 @@ function stepOf(results: unknown): number {
   return Number((results as NDArray).scalar());
 }
 
-/**
- * One FileWriter per directory, shared by the hooks writing there (TF's FileWriterCache): two writers
- * created in the same second would get the same event file name.
- */
-export class FileWriterCache {
-  private static readonly writers = new Map<string, FileWriter>();
-  static get(logdir: string): FileWriter {
-    let w = FileWriterCache.writers.get(logdir);
-    if (!w) FileWriterCache.writers.set(logdir, (w = new FileWriter(logdir)));
-    return w;
-  }
-  /** Closes (flushing) and forgets every cached writer. */
-  static async clear(): Promise<void> {
-    const all = [...FileWriterCache.writers.values()];
-    FileWriterCache.writers.clear();
-    await Promise.all(all.map((w) => w.close()));
-  }
-}
-
 /** SessionLog.SessionStatus values. */
 const SESSION_STATUS = { START: 1, STOP: 2, CHECKPOINT: 3 } as const;
 
 function addSessionLog(writer: FileWriter, status: keyof typeof SESSION_STATUS, step: number, checkpointPath?: string): void {
-  const event: EventProto & { session_log: { status: number; checkpoint_path?: string } } = {
+  const event: EventProto = {
     session_log: { status: SESSION_STATUS[status], ...(checkpointPath === undefined ? {} : { checkpoint_path: checkpointPath }) },
     step: bigIntToInt64(BigInt(step)),
   };
