@@ -2,6 +2,7 @@
 // session on the same real MNIST digits: the examples' MLP, CNN (conv, pool, dropout) and
 // batch-norm network after a few training steps, a Grappler-fused GraphDef, the committed TF
 // Serving SavedModel, and `weir convert`.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -187,6 +188,15 @@ describe('other sources', () => {
       await expect(convertCommand(dir, {})).rejects.toThrow(/needs -o FILE/);
       await expect(convertCommand(dir, { output: out, opset: 'x' })).rejects.toThrow(/--opset must be an integer/);
       await expect(convertCommand(`${dir}/variables/variables`, { output: out })).rejects.toThrow(/is a checkpoint/);
+
+      // In a process of its own, as the `weir` command runs it: convert.ts alone brings what it needs.
+      const script = `import { convertCommand } from './src/cli/convert.ts';
+        process.stdout.write(await convertCommand(${JSON.stringify(dir)}, { output: ${JSON.stringify(out)} }));`;
+      fs.rmSync(out);
+      const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url).pathname, encoding: 'utf8', timeout: 60_000 });
+      expect(res.status, res.stderr).toBe(0);
+      expect(res.stdout).toMatch(/wrote .*model\.onnx \(ONNX opset 17/);
+      expect((await runOrt(new Uint8Array(fs.readFileSync(out)), { x: new tf.NDArray(Float32Array.of(4), [1, 1]) }, ['y']))[0]!.data).toEqual(Float32Array.of(5));
 
       // A frozen GraphDef: its placeholders are the inputs, the outputs are named.
       const pbtxt = path.join(tmp, 'frozen.pbtxt');

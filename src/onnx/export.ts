@@ -11,6 +11,8 @@
  * nothing more is known. What remains is written op by op through the table in ops.ts; control
  * flow (If, While) becomes ONNX If and Loop, their bodies written as subgraphs the same way.
  */
+// Every op definition, for what a SavedModel holds (the exporter is also used without src/index.ts: `weir convert`).
+import '../../ops/index.js';
 import type { DType } from '../core/dtypes.js';
 import { InvalidArgumentError, NotFoundError, UnimplementedError } from '../core/errors.js';
 import { NDArray } from '../core/ndarray.js';
