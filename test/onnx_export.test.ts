@@ -354,6 +354,7 @@ const ARRAY_CASES: Case[] = [
     const [k, fk] = feed(new tf.NDArray(Int32Array.of(2), []));
     const top = ops('TopKV2', [x, i32(3)]);
     const topDyn = ops('TopKV2', [x, k]);
+    const topAttr = ops('TopK', [x], { k: 4, sorted: true });
     return {
       feeds: [fx, fk],
       outputs: [
@@ -361,6 +362,7 @@ const ARRAY_CASES: Case[] = [
         op('ArgMin', [x, i32(0)], { output_type: 'int32' }),
         ...top,
         ...topDyn,
+        ...topAttr,
         op('Cumsum', [x, i32(1)]),
         op('Cumsum', [x, i32(1)], { exclusive: true, reverse: true }),
       ],
@@ -373,6 +375,11 @@ const ARRAY_CASES: Case[] = [
       feeds: [fx, fm],
       outputs: [op('ReverseV2', [x, c([0, -1])]), op('ReverseV2', [x, c([1])]), op('Where', [m]), op('L2Loss', [x]), ...ops('ShapeN', [x, m]), op('Rank', [x])],
     };
+  }],
+  ['MatrixBandPart (lower, upper, both, neither)', () => {
+    const [x, fx] = feed(uniform([2, 4, 5], -1, 1, 1));
+    const band = (l: number, u: number) => op('MatrixBandPart', [x, i32(l), i32(u)]);
+    return { feeds: [fx], outputs: [band(-1, 0), band(0, -1), band(1, 2), band(-1, -1), band(0, 0)] };
   }],
   ['DepthToSpace, SpaceToDepth', () => {
     const [x, fx] = feed(uniform([2, 3, 2, 8], -1, 1, 1));

@@ -545,7 +545,9 @@ const einsum: OpMapping = {
 const topK: OpMapping = {
   emit(ctx) {
     const { b, op, ins } = ctx;
-    const k = ins[1]!.known ? b.int64([scalarOf(ins[1]!)]) : unsqueeze(b, int64Of(b, ins[1]!), [0]);
+    // TopKV2 takes k as an input, TopK as an attr.
+    const kv = op.type === 'TopK' ? undefined : ins[1]!;
+    const k = !kv ? b.int64([attr(op, 'k', 1)]) : kv.known ? b.int64([scalarOf(kv)]) : unsqueeze(b, int64Of(b, kv), [0]);
     const [values, indices] = b.node('TopK', [ins[0]!.name(), k], { axis: -1, largest: 1, sorted: 1 }, { base: op.name, outputs: 2 });
     const idx = op.outputs[1]!.dtype === 'int64' ? indices! : cast(b, indices!, op.outputs[1]!.dtype);
     return [plain(ctx, values!, 0), plain(ctx, idx, 1)];
@@ -676,6 +678,20 @@ function resize(mode: 'linear' | 'nearest'): OpMapping {
     },
   };
 }
+
+/** MatrixBandPart as ONNX Trilu: keep j - i <= num_upper, then j - i >= -num_lower (a negative count keeps that side whole). */
+const matrixBandPart: OpMapping = {
+  knownInputs: () => [1, 2],
+  emit(ctx) {
+    const { b, op, ins } = ctx;
+    const lower = scalarOf(ins[1]!);
+    const upper = scalarOf(ins[2]!);
+    let y = ins[0]!.name();
+    if (upper >= 0) y = b.one('Trilu', [y, b.int64([upper], [])], { upper: 0 });
+    if (lower >= 0) y = b.one('Trilu', [y, b.int64([-lower], [])], { upper: 1 });
+    return [plain(ctx, b.one('Identity', [y], {}, base(op)))];
+  },
+};
 
 /** A constant of input `i`'s dtype, for composite elementwise ops. */
 const k = (b: OnnxBuilder, op: Operation, v: number, i = 0): string => b.scalar(v, inputDType(op, i));
@@ -811,6 +827,8 @@ export const OP_MAPPINGS: ReadonlyMap<string, OpMapping> = new Map<string, OpMap
   ['Select', select(true)],
   ['SelectV2', select(false)],
   ['TopKV2', topK],
+  ['TopK', topK],
+  ['MatrixBandPart', matrixBandPart],
   ['Cumsum', cumsum],
   ['OneHot', oneHot],
   ['ReverseV2', reverse],
