@@ -139,6 +139,17 @@ const CASES: OptimizerCase[] = [
     step: ftrl(0.3, 0.01, 0, -0.5, 0.2),
   },
   {
+    name: 'Ftrl (accumName and linearName name the slot variables)',
+    make: () => new tf.train.FtrlOptimizer(0.3, { accumName: 'ftrl_accum', linearName: 'ftrl_linear' }),
+    op: 'ApplyFtrl',
+    slots: [
+      ['accum', 'E/ftrl_accum'],
+      ['linear', 'E/ftrl_linear'],
+    ],
+    slotInit: [0.1, 0],
+    step: ftrl(0.3, 0, 0, -0.5),
+  },
+  {
     name: 'ProximalAdagrad (l1, l2)',
     make: () => new tf.train.ProximalAdagradOptimizer(0.2, { l1RegularizationStrength: 0.05, l2RegularizationStrength: 0.1 }),
     op: 'ApplyProximalAdagrad',

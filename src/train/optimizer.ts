@@ -206,32 +206,29 @@ export abstract class Optimizer {
     return t.dtype === dtype ? t : cast(t, dtype);
   }
 
-  /** The slot `slotName` of `v`, created on first use as the variable '<v>/<optimizer name>' (made unique). */
-  protected getOrMakeSlot(v: Variable, slotName: string, init: SlotInit): Variable {
+  /**
+   * The slot `slotName` of `v`, created on first use as the variable '<v>/<varName>' (made unique);
+   * varName is the optimizer's name unless the optimizer names its slots (Ftrl's accumName).
+   */
+  protected getOrMakeSlot(v: Variable, slotName: string, init: SlotInit, varName = this.name): Variable {
     let named = this.slots.get(slotName);
     if (!named) this.slots.set(slotName, (named = new Map()));
     const existing = named.get(v);
     if (existing) return existing;
-    const slot = createSlotVariable(v, this.name, init);
+    const slot = createSlotVariable(v, varName, init);
     named.set(v, slot);
     return slot;
   }
 
   /** A slot filled with `value`, with the shape and dtype of v. */
-  protected filledSlot(v: Variable, slotName: string, value: number, initName: string, fill: (like: Tensor) => Tensor): Variable {
-    return this.getOrMakeSlot(v, slotName, () => {
-      const shape = v.shape;
-      if (isFullyDefined(shape)) {
-        const nd = NDArray.from(value, v.dtype, shape);
-        return convertToTensor(nd, undefined, initName);
-      }
-      return fill(v.initialValue);
-    });
+  protected filledSlot(v: Variable, slotName: string, value: number, initName: string, fill: (like: Tensor) => Tensor, varName = this.name): Variable {
+    const init = (): Tensor => (isFullyDefined(v.shape) ? convertToTensor(NDArray.from(value, v.dtype, v.shape), undefined, initName) : fill(v.initialValue));
+    return this.getOrMakeSlot(v, slotName, init, varName);
   }
 
   /** A slot of zeros with the shape and dtype of v. */
-  protected zerosSlot(v: Variable, slotName: string): Variable {
-    return this.filledSlot(v, slotName, 0, 'zeros', (x) => zerosLike(x));
+  protected zerosSlot(v: Variable, slotName: string, varName = this.name): Variable {
+    return this.filledSlot(v, slotName, 0, 'zeros', (x) => zerosLike(x), varName);
   }
 
   /** An optimizer-wide variable (Adam's beta1_power), created once per graph in the current name scope. */

@@ -465,6 +465,10 @@ export interface FtrlOptions extends OptimizerOptions {
   l2RegularizationStrength?: number;
   /** L2 penalty on the weights' magnitude, added to the gradient (ApplyFtrlV2 when > 0); >= 0. */
   l2ShrinkageRegularizationStrength?: number;
+  /** The accumulator slot variables' name ('<var>/<accumName>'; default the optimizer's name). */
+  accumName?: string;
+  /** The linear slot variables' name (default the optimizer's name). */
+  linearName?: string;
 }
 
 /**
@@ -478,6 +482,8 @@ export class FtrlOptimizer extends Optimizer {
   readonly l1RegularizationStrength: number;
   readonly l2RegularizationStrength: number;
   readonly l2ShrinkageRegularizationStrength: number;
+  readonly accumName: string | undefined;
+  readonly linearName: string | undefined;
   private hyper: { lr: Tensor; l1: Tensor; l2: Tensor; shrinkage: Tensor; power: Tensor } | undefined;
 
   constructor(
@@ -491,13 +497,15 @@ export class FtrlOptimizer extends Optimizer {
     this.l1RegularizationStrength = nonNegative(opts.l1RegularizationStrength ?? 0, 'l1_regularization_strength');
     this.l2RegularizationStrength = nonNegative(opts.l2RegularizationStrength ?? 0, 'l2_regularization_strength');
     this.l2ShrinkageRegularizationStrength = nonNegative(opts.l2ShrinkageRegularizationStrength ?? 0, 'l2_shrinkage_regularization_strength');
+    this.accumName = opts.accumName;
+    this.linearName = opts.linearName;
   }
 
   protected override createSlots(varList: Variable[]): void {
     const init = this.initialAccumulatorValue;
     for (const v of varList) {
-      this.filledSlot(v, 'accum', init, 'Const', (x) => fill(shape(x), init));
-      this.zerosSlot(v, 'linear');
+      this.filledSlot(v, 'accum', init, 'Const', (x) => fill(shape(x), init), this.accumName ?? this.name);
+      this.zerosSlot(v, 'linear', this.linearName ?? this.name);
     }
   }
 
