@@ -20,7 +20,7 @@ import { IMAGE_SIZE, loadSplit, permutation, seededRandom, take, type Dataset } 
 import { digitGridPng } from '../mnist-common/png.js';
 
 export const DEFAULTS = {
-  dense: { epochs: 100, batchSize: 256, learningRate: 0.01 },
+  dense: { epochs: 40, batchSize: 256, learningRate: 0.01 },
   conv: { epochs: 5, batchSize: 64, learningRate: 1e-3 },
 } as const;
 
