@@ -1,33 +1,10 @@
-// `weir convert SRC -o model.onnx`: a SavedModel or a frozen GraphDef as an ONNX model
-// (tf.onnx.exportGraph).
+// `weir convert PATH -o model.onnx [--inputs A,B] [--outputs Y] [--opset N] [--signature KEY]
+// [--tags serve]`: a SavedModel or a frozen GraphDef as an ONNX model (tf.onnx.exportGraph).
 import { InvalidArgumentError } from '../core/errors.js';
 import { Graph } from '../graph.js';
 import { importGraphDef } from '../io/graph_def.js';
-import { exportGraph, DEFAULT_OPSET, MAX_OPSET } from '../onnx/export.js';
+import { exportGraph, DEFAULT_OPSET } from '../onnx/export.js';
 import { openModel } from './models.js';
-
-/** The line of the command's usage. */
-export const CONVERT_USAGE = `  weir convert PATH -o FILE     a SavedModel directory or a frozen GraphDef as an ONNX model
-`;
-
-export const CONVERT_OPTIONS_HELP = `Options of convert:
-  -o, --output FILE             the ONNX file to write (required)
-  --inputs NAME[,NAME...]       input tensors (default: the signature's inputs; for a GraphDef,
-                                its placeholders)
-  --outputs NAME[,NAME...]      output tensors (default: the signature's outputs; required for a
-                                GraphDef)
-  --opset N                     ONNX opset, ${DEFAULT_OPSET} to ${MAX_OPSET} (default ${DEFAULT_OPSET})
-  --signature KEY               the SavedModel signature (default serving_default)
-  --tags TAG[,TAG...]           the SavedModel's MetaGraphDef (default serve)
-`;
-
-/** The options convert adds to the command's parseArgs table. */
-export const CONVERT_OPTIONS = {
-  inputs: { type: 'string' },
-  outputs: { type: 'string' },
-  opset: { type: 'string' },
-  signature: { type: 'string' },
-} as const;
 
 export interface ConvertArgs {
   output?: string;
