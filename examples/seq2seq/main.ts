@@ -10,7 +10,7 @@
 //             projection's variables.
 // The question is written reversed ("76+543"), as the Keras example does: the digits the answer
 // starts with are then the last the encoder read.
-//   npx tsx examples/seq2seq/main.ts [--digits 3] [--steps 4000] [--batch 128] [--units 128]
+//   npx tsx examples/seq2seq/main.ts [--digits 3] [--steps 6000] [--batch 128] [--units 128]
 //                                    [--lr 0.005] [--test 2000] [--every 250] [--seed 0]
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -159,7 +159,7 @@ function buildModel(o: Required<Omit<Seq2SeqOptions, 'onProgress'>>): Model {
 
 const DEFAULTS: Required<Omit<Seq2SeqOptions, 'onProgress'>> = {
   digits: 3,
-  steps: 4000,
+  steps: 6000,
   batch: 128,
   units: 128,
   embedding: 16,
