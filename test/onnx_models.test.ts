@@ -164,6 +164,28 @@ function grapplerGraphText(): string {
   return text.join('\n');
 }
 
+describe('recurrent networks', () => {
+  it('an LSTM and a GRU over time (tf.nn.dynamicRnn: a While over tensor lists) with a symbolic batch', async () => {
+    const g = new tf.Graph();
+    g.seed = 3;
+    const m = g.asDefault(() => {
+      const x = tf.placeholder('float32', [null, 6, 3], 'x');
+      const [lstm] = tf.nn.dynamicRnn(new tf.nn.rnnCell.BasicLSTMCell(5), x, { dtype: 'float32', scope: 'lstm_rnn' }) as [tf.Tensor, unknown];
+      const [gru, state] = tf.nn.dynamicRnn(new tf.nn.rnnCell.GRUCell(4), lstm, { dtype: 'float32', scope: 'gru_rnn' }) as [tf.Tensor, tf.Tensor];
+      return { x, gru, state, init: tf.globalVariablesInitializer() };
+    });
+    const sess = new tf.Session({ graph: g });
+    await sess.run(m.init);
+    for (const n of [2, 7]) {
+      const r = await compareWithOrt(g, [[m.x, uniform([n, 6, 3], -1, 1, n)]], [m.gru, m.state], { session: sess, atol: 1e-5 });
+      measured[`lstm+gru (batch ${n})`] = r.maxDiff;
+      const types = tf.onnx.decodeModel(r.bytes).graph.node.map((t) => t.op_type);
+      expect(types.filter((t) => t === 'Loop').length).toBe(2);
+    }
+    sess.close();
+  });
+});
+
 describe('other sources', () => {
   const dir = 'test/fixtures/tensorflow-serving/saved_model_half_plus_three';
 

@@ -25,6 +25,8 @@ export interface Value {
   readonly nchw?: () => string;
   /** For a convolution's output read only by a BiasAdd: puts the bias into the Conv node itself. */
   readonly addBias?: (bias: string) => void;
+  /** For a tensor list (dtype variant, an ONNX sequence): its elements' dtype. */
+  readonly elementDType?: DType;
 }
 
 /** An attribute value: a number is an INT, a string a STRING, a number[] INTS; floats are tagged. */
@@ -183,7 +185,7 @@ export class OnnxBuilder {
   }
 
   /** A Value for an ONNX value that exists. */
-  value(name: string, dtype: DType, shape: Shape, extra: Partial<Pick<Value, 'nchw' | 'addBias'>> = {}): Value {
+  value(name: string, dtype: DType, shape: Shape, extra: Partial<Pick<Value, 'nchw' | 'addBias' | 'elementDType'>> = {}): Value {
     return { dtype, shape, name: () => name, ...extra };
   }
 

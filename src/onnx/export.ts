@@ -25,7 +25,7 @@ import { load } from '../io/saved_model.js';
 import { Session, type FeedStructure } from '../session.js';
 import { OnnxBuilder, onnxDType, type Value } from './builder.js';
 import { FORWARDED_OPS, forwardedInput, OP_MAPPINGS, SOURCE_OPS, type OpMapping } from './ops.js';
-import { encodeModel, type OnnxDim, type OnnxGraph, type OnnxModel, type OnnxValueInfo } from './proto.js';
+import { encodeModel, type OnnxDim, type OnnxGraph, type OnnxModel, type OnnxTensorType, type OnnxValueInfo } from './proto.js';
 
 export const DEFAULT_OPSET = 17;
 /** The newest ONNX opset the exporter writes for (ONNX Runtime 1.2x runs it). */
@@ -371,7 +371,7 @@ function emitFunction(b: OnnxBuilder, fg: FuncGraph, args: readonly Value[]): Va
 
 /** Subgraph outputs, each made by a node of the subgraph (a body may return an outer value as it is). */
 function subgraphOutputs(b: OnnxBuilder, values: readonly Value[], base: string): OnnxValueInfo[] {
-  return values.map((v) => valueInfo(b.one('Identity', [v.name()], {}, base), v.dtype, null, false, base));
+  return values.map((v) => valueInfo(b.one('Identity', [v.name()], {}, base), v.dtype, null, false, base, v.elementDType));
 }
 
 /** Outer values a subgraph reads get their names in the outer graph first (a lazy Transpose stays outside). */
@@ -381,15 +381,17 @@ const ifMapping: OpMapping = {
   check: (op) => (op.inputs[0]!.dtype !== 'bool' ? `a ${op.inputs[0]!.dtype} condition` : undefined),
   emit({ b, op, ins }) {
     materialize(ins);
+    let results: Value[] = [];
     const branch = (attr: string): { graph: OnnxGraph } => {
       const fg = op.attrs[attr] as FuncGraph;
       const child = b.child();
-      const output = subgraphOutputs(child, emitFunction(child, fg, ins.slice(1)), `${op.name}/${attr}/output`);
+      results = emitFunction(child, fg, ins.slice(1));
+      const output = subgraphOutputs(child, results, `${op.name}/${attr}/output`);
       return { graph: { name: `${op.name}/${attr}`, node: child.nodes, output } };
     };
     const attrs = { then_branch: branch('then_branch'), else_branch: branch('else_branch') };
     const outs = b.node('If', [ins[0]!.name()], attrs, { base: op.name, outputs: op.outputs.length });
-    return outs.map((n, i) => b.value(n, op.outputs[i]!.dtype, op.outputs[i]!.shape));
+    return outs.map((n, i) => b.value(n, op.outputs[i]!.dtype, op.outputs[i]!.shape, { elementDType: results[i]?.elementDType }));
   },
 };
 
@@ -406,17 +408,17 @@ const whileMapping: OpMapping = {
     const child = b.child();
     const iter = child.unique(`${op.name}/iteration`);
     const condIn = child.unique(`${op.name}/cond_in`);
-    const carried = ins.map((v, i) => child.value(child.unique(`${op.name}/var${i}`), v.dtype, body.inputs[i]!.shape));
+    const carried = ins.map((v, i) => child.value(child.unique(`${op.name}/var${i}`), v.dtype, body.inputs[i]!.shape, { elementDType: v.elementDType }));
     const next = emitFunction(child, body, carried);
     const again = emitFunction(child, cond, next)[0]!;
     const graph: OnnxGraph = {
       name: `${op.name}/body`,
       node: child.nodes,
-      input: [valueInfo(iter, 'int64', [], false, 'iteration'), valueInfo(condIn, 'bool', [], false, 'condition'), ...carried.map((v) => valueInfo(v.name(), v.dtype, null, false, op.name))],
+      input: [valueInfo(iter, 'int64', [], false, 'iteration'), valueInfo(condIn, 'bool', [], false, 'condition'), ...carried.map((v) => valueInfo(v.name(), v.dtype, null, false, op.name, v.elementDType))],
       output: subgraphOutputs(child, [again, ...next], `${op.name}/body/output`),
     };
     const outs = b.node('Loop', ['', first.name(), ...ins.map((v) => v.name())], { body: { graph } }, { base: op.name, outputs: op.outputs.length });
-    return outs.map((n, i) => b.value(n, op.outputs[i]!.dtype, op.outputs[i]!.shape));
+    return outs.map((n, i) => b.value(n, op.outputs[i]!.dtype, op.outputs[i]!.shape, { elementDType: ins[i]!.elementDType }));
   },
 };
 
@@ -436,8 +438,11 @@ export function mappedOpTypes(): string[] {
   return [...OP_MAPPINGS.keys(), ...CONTROL_FLOW.keys(), ...SOURCE_OPS, ...FORWARDED_OPS].sort();
 }
 
-function valueInfo(name: string, dtype: DType, shape: Shape, symbolic: boolean, what: string): OnnxValueInfo {
-  const tensor_type: NonNullable<OnnxValueInfo['type']>['tensor_type'] = { elem_type: onnxDType(dtype, what) };
+function valueInfo(name: string, dtype: DType, shape: Shape, symbolic: boolean, what: string, elementDType?: DType): OnnxValueInfo {
+  if (dtype === 'variant' && elementDType) {
+    return { name, type: { sequence_type: { elem_type: { tensor_type: { elem_type: onnxDType(elementDType, what) } } } } };
+  }
+  const tensor_type: OnnxTensorType = { elem_type: onnxDType(dtype, what) };
   if (shape !== null) {
     tensor_type.shape = {
       dim: shape.map((d, i): OnnxDim => (d !== null ? { dim_value: d } : symbolic ? { dim_param: `${name}_dim${i}` } : {})),

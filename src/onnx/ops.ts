@@ -693,6 +693,59 @@ const matrixBandPart: OpMapping = {
   },
 };
 
+// ---- tensor lists (TensorArrays, dynamic_rnn's inputs and outputs) as ONNX sequences ----
+
+const elementDType = (op: Operation): DType => attr(op, 'element_dtype', 'float32' as string) as DType;
+const list = (ctx: EmitContext, name: string, i = 0): Value => ctx.b.value(name, 'variant', ctx.op.outputs[i]!.shape, { elementDType: elementDType(ctx.op) });
+
+const listFromTensor: OpMapping = {
+  emit: (ctx) => [list(ctx, ctx.b.one('SplitToSequence', [ctx.ins[0]!.name()], { axis: 0, keepdims: 0 }, base(ctx.op)))],
+};
+
+/** n elements to be set: empty tensors of the element dtype, replaced by TensorListSetItem. */
+const listReserve: OpMapping = {
+  emit(ctx) {
+    const { b, op, ins } = ctx;
+    const shape = b.one('Concat', [unsqueeze(b, int64Of(b, ins[1]!), [0]), b.int64([0])], { axis: 0 });
+    const value = { tensor: tensorProto(new NDArray(scalarArray(0, elementDType(op)).data, [1], elementDType(op)), undefined, op.name) };
+    const empty = b.one('ConstantOfShape', [shape], { value });
+    return [list(ctx, b.one('SplitToSequence', [empty], { axis: 0, keepdims: 0 }, base(op)))];
+  },
+};
+
+const listSetItem: OpMapping = {
+  check: (op) => (attr(op, 'resize_if_index_out_of_bounds', false) ? 'resize_if_index_out_of_bounds' : undefined),
+  emit(ctx) {
+    const { b, op, ins } = ctx;
+    const [l, i, item] = ins as [Value, Value, Value];
+    return [list(ctx, b.one('SequenceInsert', [b.one('SequenceErase', [l.name(), i.name()]), item.name(), i.name()], {}, base(op)))];
+  },
+};
+
+const listGetItem: OpMapping = {
+  emit: (ctx) => [plain(ctx, ctx.b.one('SequenceAt', [ctx.ins[0]!.name(), ctx.ins[1]!.name()], {}, base(ctx.op)))],
+};
+
+const listStack: OpMapping = {
+  emit: (ctx) => [plain(ctx, ctx.b.one('ConcatFromSequence', [ctx.ins[0]!.name()], { axis: 0, new_axis: 1 }, base(ctx.op)))],
+};
+
+const listLength: OpMapping = {
+  emit: (ctx) => [plain(ctx, cast(ctx.b, ctx.b.one('SequenceLength', [ctx.ins[0]!.name()], {}, base(ctx.op)), ctx.op.outputs[0]!.dtype))],
+};
+
+const listPushBack: OpMapping = {
+  emit: (ctx) => [list(ctx, ctx.b.one('SequenceInsert', [ctx.ins[0]!.name(), ctx.ins[1]!.name()], {}, base(ctx.op)))],
+};
+
+const listPopBack: OpMapping = {
+  emit(ctx) {
+    const { b, op, ins } = ctx;
+    const last = b.int64([-1], []);
+    return [list(ctx, b.one('SequenceErase', [ins[0]!.name()], {}, base(op, 0))), plain(ctx, b.one('SequenceAt', [ins[0]!.name(), last], {}, base(op, 1)), 1)];
+  },
+};
+
 /** A constant of input `i`'s dtype, for composite elementwise ops. */
 const k = (b: OnnxBuilder, op: Operation, v: number, i = 0): string => b.scalar(v, inputDType(op, i));
 
@@ -829,6 +882,14 @@ export const OP_MAPPINGS: ReadonlyMap<string, OpMapping> = new Map<string, OpMap
   ['TopKV2', topK],
   ['TopK', topK],
   ['MatrixBandPart', matrixBandPart],
+  ['TensorListFromTensor', listFromTensor],
+  ['TensorListReserve', listReserve],
+  ['TensorListSetItem', listSetItem],
+  ['TensorListGetItem', listGetItem],
+  ['TensorListStack', listStack],
+  ['TensorListLength', listLength],
+  ['TensorListPushBack', listPushBack],
+  ['TensorListPopBack', listPopBack],
   ['Cumsum', cumsum],
   ['OneHot', oneHot],
   ['ReverseV2', reverse],

@@ -104,10 +104,13 @@ const schema = {
           },
         ),
         TypeProto: msg(
-          { tensor_type: f(1, 'Tensor'), denotation: f(6, 'string') },
+          { tensor_type: f(1, 'Tensor'), sequence_type: f(4, 'Sequence'), denotation: f(6, 'string') },
           {
-            oneofs: { value: { oneof: ['tensor_type'] } },
-            nested: { Tensor: msg({ elem_type: f(1, 'int32'), shape: f(2, 'TensorShapeProto') }) },
+            oneofs: { value: { oneof: ['tensor_type', 'sequence_type'] } },
+            nested: {
+              Tensor: msg({ elem_type: f(1, 'int32'), shape: f(2, 'TensorShapeProto') }),
+              Sequence: msg({ elem_type: f(1, 'TypeProto') }),
+            },
           },
         ),
         OperatorSetIdProto: msg({ domain: f(1, 'string'), version: f(2, 'int64') }),
@@ -151,9 +154,14 @@ export interface OnnxDim {
   dim_value?: number;
   dim_param?: string;
 }
+export interface OnnxTensorType {
+  elem_type: number;
+  shape?: { dim: OnnxDim[] };
+}
+export type OnnxType = { tensor_type: OnnxTensorType } | { sequence_type: { elem_type: OnnxType } };
 export interface OnnxValueInfo {
   name: string;
-  type?: { tensor_type: { elem_type: number; shape?: { dim: OnnxDim[] } } };
+  type?: OnnxType;
 }
 export interface OnnxGraph {
   name: string;
