@@ -186,6 +186,44 @@ describe('recurrent networks', () => {
   });
 });
 
+describe('the char-rnn model (as examples/char-rnn builds it: embedding, two LSTM layers, state fed in and out)', () => {
+  it('exports with unknown batch and time dims and gives weir\'s logits and final state for two input shapes', async () => {
+    const vocab = 11;
+    const units = 6;
+    const g = new tf.Graph();
+    g.seed = 5;
+    const m = g.asDefault(() => {
+      const x = tf.placeholder('int32', [null, null], 'x');
+      const cells = [0, 1].map(() => new tf.nn.rnnCell.BasicLSTMCell(units));
+      const stateIn: tf.Tensor[] = [];
+      const initialState = cells.map((_, i) => {
+        const c = tf.placeholder('float32', [null, units], `state_in/layer${i}/c`);
+        const h = tf.placeholder('float32', [null, units], `state_in/layer${i}/h`);
+        stateIn.push(c, h);
+        return tf.nn.rnnCell.LSTMStateTuple(c, h);
+      });
+      const embedding = tf.getVariable('embedding', { shape: [vocab, units] });
+      const [outputs, finalState] = tf.nn.dynamicRnn(new tf.nn.rnnCell.MultiRNNCell(cells), tf.nn.embeddingLookup(embedding, x), { initialState });
+      const stateOut = (finalState as tf.nn.rnnCell.LSTMStateTuple[]).flatMap((st) => [st.c, st.h]);
+      const logits = tf.layers.dense(tf.reshape(outputs, [-1, units]), vocab, { name: 'softmax' });
+      return { x, stateIn, stateOut, logits, init: tf.globalVariablesInitializer() };
+    });
+    const sess = new tf.Session({ graph: g });
+    await sess.run(m.init);
+    let model: Uint8Array | undefined;
+    for (const [rows, steps] of [[3, 4], [1, 9]] as const) {
+      const xs = new tf.NDArray(Int32Array.from({ length: rows * steps }, (_, i) => (i * 7) % vocab), [rows, steps]);
+      const states = m.stateIn.map((t, i) => [t, uniform([rows, units], -0.5, 0.5, 10 + i)] as const);
+      const r = await compareWithOrt(g, [[m.x, xs], ...states], [m.logits, ...m.stateOut], { session: sess });
+      measured[`char-rnn (${rows}x${steps})`] = r.maxDiff;
+      // The same model serves both shapes (the export does not depend on the values fed).
+      if (model) expect(r.bytes).toEqual(model);
+      model = r.bytes;
+    }
+    sess.close();
+  });
+});
+
 describe('other sources', () => {
   const dir = 'test/fixtures/tensorflow-serving/saved_model_half_plus_three';
 
