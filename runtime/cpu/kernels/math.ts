@@ -882,6 +882,12 @@ function reduceInit(kind: ReduceKind, dtype: DType): number {
  */
 function reduceNumber(kind: ReduceKind, xd: Float32Array | Int32Array, out: Float32Array | Int32Array, outer: number, r: number, inner: number): void {
   const isInt = out instanceof Int32Array;
+  // Nothing to reduce (no axes, or only axes of size 1): the gradients of broadcasting ops whose
+  // shapes are known only at run time emit these, once per op per loop iteration.
+  if (r === 1 && kind !== 'norm') {
+    out.set(xd.subarray(0, outer * inner));
+    return;
+  }
   if (!isInt && inner === 1 && kind !== 'prod' && kind !== 'norm' && r >= SIMD_MIN_ROW && useSimd(outer * r)) {
     const acc = new Float64Array(outer);
     reduceRowsSimd(kind === 'mean' ? 'sum' : kind, xd as Float32Array, 0, outer, r, acc);
