@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -170,6 +171,8 @@ describe('the npm package', () => {
       expect(help.status).toBe(0);
       expect(help.stdout).toMatch(/weir inspect PATH/);
       expect(help.stdout).toMatch(/weir dot PATH/);
+      expect(help.stdout).toMatch(/weir convert PATH -o FILE/);
+      expect(help.stdout).toMatch(/weir board LOGDIR/);
 
       const ck = ok(cli('inspect', prefix), 'weir inspect checkpoint');
       expect(ck).toContain(`V2 checkpoint ${prefix}`);
@@ -202,6 +205,16 @@ describe('the npm package', () => {
       const dotPath = path.join(tmp, 'graph.dot');
       ok(cli('dot', graph, '-o', dotPath), 'weir dot -o graph.dot');
       expect(await readFile(dotPath, 'utf8')).toBe(dot);
+
+      // TensorFlow Serving's half_plus_three SavedModel (y = x / 2 + 3) as ONNX, run by ONNX Runtime.
+      const onnxPath = path.join(tmp, 'half_plus_three.onnx');
+      const converted = cli('convert', path.join(ROOT, 'test', 'fixtures', 'tensorflow-serving', 'saved_model_half_plus_three'), '-o', onnxPath);
+      expect(converted.status, converted.stderr).toBe(0);
+      expect(converted.stderr).toMatch(/wrote .*half_plus_three\.onnx \(ONNX opset 17/);
+      const ortSession = await ort.InferenceSession.create(onnxPath);
+      const y = await ortSession.run({ x: new ort.Tensor('float32', Float32Array.from([1, 2, 5]), [3, 1]) });
+      expect(Array.from(y.y!.data as Float32Array)).toEqual([3.5, 4, 5.5]);
+      expect(cli('convert', path.join(tmp, 'ckpt')).status).toBe(2); // no -o
 
       // A graph weir cannot import (an op type it does not know) is drawn as written, with a note.
       const odd = path.join(tmp, 'odd.pbtxt');

@@ -4,6 +4,7 @@
 //   weir inspect PATH
 //   weir dot PATH [-o out.svg|out.dot]
 //   weir board LOGDIR [--port N] [--host H]
+//   weir convert PATH -o model.onnx
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -18,6 +19,7 @@ Usage:
   weir board LOGDIR             a local web page of the event files under LOGDIR (what
                                 tf.summary.FileWriter writes), as TensorBoard shows them: scalar
                                 curves, images, histograms and the graph, updated as they grow
+  weir convert PATH -o FILE     a SavedModel directory or a frozen GraphDef as an ONNX model
   weir --help                   this text
   weir --version                weir's version
 
@@ -40,6 +42,15 @@ Options of board:
   --port N                      the port to serve on (default ${DEFAULT_PORT}; 0 picks a free one)
   --host H                      the address to listen on (default ${DEFAULT_HOST}: this machine only;
                                 0.0.0.0 shows the board to the network)
+Options of convert:
+  -o, --output FILE             the ONNX file to write (required)
+  --inputs NAME[,NAME...]       the model's inputs (default: the signature's inputs, or a
+                                GraphDef's placeholders)
+  --outputs NAME[,NAME...]      the model's outputs (default: the signature's; required for a GraphDef)
+  --opset N                     the ONNX opset, 17 to 21 (default 17)
+  --signature KEY               the SavedModel's signature (default serving_default)
+  --tags TAG[,TAG...]           the SavedModel's MetaGraphDef tags (default serve)
+
 LOGDIR's runs are its directories holding event files (events.out.tfevents.*), LOGDIR itself
 included, as TensorBoard counts them.
 
@@ -81,6 +92,10 @@ const OPTIONS = {
   tags: { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
+  inputs: { type: 'string' },
+  outputs: { type: 'string' },
+  opset: { type: 'string' },
+  signature: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parse>['values'];
@@ -116,6 +131,15 @@ const COMMANDS: Record<string, Command> = {
       if (values.host === '') throw new UsageError('--host must not be empty');
       const { runBoard } = await import('./board.js');
       await runBoard({ logdir, port, host: values.host }, (line) => process.stderr.write(`${line}\n`));
+    },
+  },
+  convert: {
+    arg: 'PATH',
+    options: ['output', 'inputs', 'outputs', 'opset', 'signature', 'tags'],
+    run: async (path, values) => {
+      if (values.output === undefined) throw new UsageError('convert needs -o FILE (the ONNX file to write)');
+      const { convertCommand } = await import('./convert.js');
+      process.stderr.write(await convertCommand(path, values));
     },
   },
 };
