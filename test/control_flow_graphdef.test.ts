@@ -7,9 +7,8 @@ import type { FunctionDefProto } from '../src/io/graph_def.js';
 import { decodeMessage, encodeMessage, type GraphDef, type NodeDef } from '../src/io/proto.js';
 import { fromTextFormat, toTextFormat } from '../src/io/text_format.js';
 import { toDot } from '../passes/dot.js';
-import { attrFromProto } from '../src/io/graph_def.js';
-import { tensorBytes } from '../src/io/tensor_proto.js';
 import { expectClose, fromTfjs, randomArray, tfjs } from './helpers.js';
+import { toTfjsArtifacts } from './tfjs_graph_model.js';
 
 type Build = () => { fetches: tf.Tensor[]; feeds?: [tf.Tensor, tf.NDArray][]; targets?: tf.Operation[] };
 
@@ -290,58 +289,6 @@ describe('toDot', () => {
   });
 });
 
-/**
- * A GraphDef as TensorFlow.js graph-model artifacts: the topology as tensorflowjs_converter writes
- * it (proto3 JSON: camelCase fields, bytes in base64) and every Const's value as a weight. tfjs keys
- * weights by node name across the graph and all functions, so function-body constants are renamed
- * `function/node` (their readers follow).
- */
-function toTfjsArtifacts(gd: GraphDef) {
-  const camel = (k: string): string => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-  const json = (v: unknown, dataKeys = false): unknown => {
-    if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
-    if (Array.isArray(v)) return v.map((x) => json(x));
-    if (v && typeof v === 'object') {
-      const o: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) if (x !== undefined) o[dataKeys ? k : camel(k)] = json(x, k === 'attr' || k === 'ret');
-      return o;
-    }
-    return v;
-  };
-  const weightSpecs: { name: string; shape: number[]; dtype: 'float32' | 'int32' | 'bool' }[] = [];
-  const chunks: Uint8Array[] = [];
-  const takeConst = (n: NodeDef): void => {
-    const a = attrFromProto(n.attr!.value!, n.name!, true) as tf.NDArray;
-    if (a.dtype !== 'float32' && a.dtype !== 'int32' && a.dtype !== 'bool') throw new Error(`no tfjs weight of dtype ${a.dtype}`);
-    weightSpecs.push({ name: n.name!, shape: [...a.shape], dtype: a.dtype });
-    chunks.push(tensorBytes(a));
-    delete n.attr!.value;
-  };
-  const g = structuredClone(gd);
-  for (const n of g.node ?? []) if (n.op === 'Const') takeConst(n);
-  for (const f of functions(g)) {
-    const renamed = new Map<string, string>();
-    for (const n of f.node_def ?? []) {
-      if (n.op !== 'Const') continue;
-      renamed.set(n.name!, `${f.signature!.name}/${n.name}`);
-      n.name = `${f.signature!.name}/${n.name}`;
-      takeConst(n);
-    }
-    const fix = (s: string): string => {
-      const m = /^(\^?)([^:]+)(.*)$/.exec(s)!;
-      return `${m[1]}${renamed.get(m[2]!) ?? m[2]}${m[3]}`;
-    };
-    for (const n of f.node_def ?? []) n.input = (n.input ?? []).map(fix);
-    for (const k of Object.keys(f.ret ?? {})) f.ret![k] = fix(f.ret![k]!);
-  }
-  const weightData = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    weightData.set(c, off);
-    off += c.length;
-  }
-  return { modelTopology: json(g) as object, weightSpecs, weightData: weightData.buffer, format: 'graph-model' };
-}
 
 describe('TensorFlow.js runs the exported StatelessWhile / StatelessIf', () => {
   it('a loop with a cond in its body, and a scan over TensorLists, as weir does', async () => {

@@ -6,11 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import { UnimplementedError } from '../src/core/errors.js';
-import { attrFromProto } from '../src/io/graph_def.js';
-import type { GraphDef, NodeDef } from '../src/io/proto.js';
-import { tensorBytes } from '../src/io/tensor_proto.js';
+import type { GraphDef } from '../src/io/proto.js';
 import { fromTextFormat } from '../src/io/text_format.js';
 import { expectClose, fromTfjs, randomArray, tfjs } from './helpers.js';
+import { toTfjsArtifacts } from './tfjs_graph_model.js';
 
 // ---- GraphDef text, as TensorFlow writes it ----
 
@@ -257,42 +256,6 @@ describe('importing Grappler fused nodes', () => {
 
 // ---- TensorFlow.js as an independent executor ----
 
-/** A GraphDef as the in-memory artifacts of a TensorFlow.js graph model (constants become weights). */
-function toTfjsArtifacts(gd: GraphDef) {
-  const camel = (k: string): string => k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
-  const json = (v: unknown, dataKeys = false): unknown => {
-    if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
-    if (Array.isArray(v)) return v.map((x) => json(x));
-    if (typeof v === 'bigint') return v.toString();
-    if (v && typeof v === 'object' && 'low' in v && 'high' in v) {
-      const l = v as { low: number; high: number };
-      return String(l.high * 2 ** 32 + (l.low >>> 0));
-    }
-    if (v && typeof v === 'object') {
-      const o: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) if (x !== undefined) o[dataKeys ? k : camel(k)] = json(x, k === 'attr');
-      return o;
-    }
-    return v;
-  };
-  const g = structuredClone(gd);
-  const weightSpecs: { name: string; shape: number[]; dtype: 'float32' }[] = [];
-  const chunks: Uint8Array[] = [];
-  for (const n of g.node ?? ([] as NodeDef[])) {
-    if (n.op !== 'Const') continue;
-    const a = attrFromProto(n.attr!.value!, n.name!, true) as tf.NDArray;
-    weightSpecs.push({ name: n.name!, shape: [...a.shape], dtype: 'float32' });
-    chunks.push(tensorBytes(a));
-    delete n.attr!.value;
-  }
-  const weightData = new Uint8Array(chunks.reduce((s, ch) => s + ch.length, 0));
-  let off = 0;
-  for (const ch of chunks) {
-    weightData.set(ch, off);
-    off += ch.length;
-  }
-  return { modelTopology: json(g) as object, weightSpecs, weightData: weightData.buffer, format: 'graph-model' };
-}
 
 describe('TensorFlow.js runs the same GraphDefs', () => {
   it('FusedBatchNormV3 in inference (as TensorFlow writes it after folding a batch norm layer)', async () => {
