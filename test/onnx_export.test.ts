@@ -423,7 +423,7 @@ const CONTROL_FLOW_CASES: Case[] = [
     const looped = tf.cond(p, () => (tf.whileLoop((i: tf.Tensor, a: tf.Tensor) => tf.less(i, 3), (i: tf.Tensor, a: tf.Tensor) => [tf.add(i, 1), tf.square(a)], [i32(0), x]) as tf.Tensor[])[1]!, () => x);
     return { feeds: [fx, fn, [p, P_TRUE]], outputs: [acc!, looped], opts: { runFeeds: [fx, [n, new tf.NDArray(Int32Array.of(0), [])], [p, P_FALSE]] } };
   }],
-  ['tensor lists as ONNX sequences: Reserve, SetItem, PushBack, PopBack, Length, Stack, FromTensor, GetItem', () => {
+  ['tensor lists as ONNX sequences: Empty, Reserve, SetItem, PushBack, PopBack, Length, Stack, FromTensor, GetItem', () => {
     const [a, fa] = feed(uniform([3], -1, 1, 1));
     const [b, fb] = feed(uniform([3], -1, 1, 2));
     const [x, fx] = feed(uniform([4, 3], -1, 1, 3), [null, 3]);
@@ -436,9 +436,18 @@ const CONTROL_FLOW_CASES: Case[] = [
     l = op('TensorListPushBack', [l, b], el);
     const [rest, popped] = ops('TensorListPopBack', [l, shape], el);
     const fromX = op('TensorListFromTensor', [x, shape], { ...el, shape_type: 'int32' });
+    // An empty list (a loop gradient's accumulator starts as one) grown by pushes.
+    const pushed = op('TensorListPushBack', [op('TensorListPushBack', [op('EmptyTensorList', [shape, i32(-1)], { ...el, shape_type: 'int32' }), b], el), a], el);
     return {
       feeds: [fa, fb, fx, fi],
-      outputs: [op('TensorListStack', [rest!, shape], { ...el, num_elements: -1 }), popped!, op('TensorListLength', [rest!]), op('TensorListGetItem', [fromX, i, shape], el), op('TensorListLength', [fromX])],
+      outputs: [
+        op('TensorListStack', [rest!, shape], { ...el, num_elements: -1 }),
+        popped!,
+        op('TensorListLength', [rest!]),
+        op('TensorListGetItem', [fromX, i, shape], el),
+        op('TensorListLength', [fromX]),
+        op('TensorListStack', [pushed, shape], { ...el, num_elements: -1 }),
+      ],
     };
   }],
 ];

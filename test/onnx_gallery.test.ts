@@ -1,10 +1,10 @@
 // The newer gallery examples' inference graphs, exported to ONNX after a few training steps and run
 // in ONNX Runtime (onnxruntime-node, an executor weir did not write) beside weir's own session on
 // the same inputs: within 1e-4 absolute + 1e-4 relative for floats, exactly for ids. Where the
-// model has a batch dimension, one export is run at two batch sizes. What cannot be exported today
-// is pinned by a test of the exact UnimplementedError: conv2dTranspose under a run-time batch (the
-// conv autoencoder, the conv VAE's decoder, the GAN's generator), and a While that a gradient gave
-// accumulators (seq2seq's training graph; its inference graph, holding the trained values, exports).
+// model has a batch dimension, one export is run at two batch sizes: conv2dTranspose (the conv
+// autoencoder, the conv VAE's decoder, the GAN's generator) computes its input_sizes from a run-time
+// batch, and seq2seq's training graph gives its encoder While gradient accumulators (EmptyTensorList)
+// that the export carries along.
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import { buildAutoencoder } from '../examples/autoencoder/main.js';
@@ -74,20 +74,6 @@ async function loadValues(from: tf.Graph, fromSess: tf.Session, to: tf.Graph, to
   }
 }
 
-/** Asserts the export fails today with UnimplementedError listing exactly `unmapped` (one op type). */
-async function expectUnexportable(graph: tf.Graph, sess: tf.Session, inputs: Inputs, outputs: Inputs, feedDict: [tf.Tensor, tf.NDArray][], unmapped: string): Promise<void> {
-  const err = await tf.onnx.exportGraph(graph, { session: sess, inputs, outputs, feedDict }).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(tf.errors.UnimplementedError);
-  expect((err as Error).message).toBe(`ONNX export: 1 op type of the graph cannot be exported: ${unmapped}`);
-}
-
-/** Conv2DBackpropInput (conv2dTranspose) under a batch dim known only at run time: its input_sizes are computed. */
-const convTransposeUnmapped = (names: readonly string[]): string =>
-  `Conv2DBackpropInput whose input 0 (input_sizes) is not a constant (${names.length}: ${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})`;
-
 const opTypes = (m: tf.onnx.OnnxModel): string[] => m.graph.node.map((n) => n.op_type);
 
 /** Standard normal values (Box-Muller) from a seeded generator. */
@@ -109,19 +95,20 @@ describe('gallery examples exported to ONNX give weir\'s outputs in ONNX Runtime
     sess.close();
   });
 
-  it('autoencoder (--conv): not exportable today, conv2dTranspose with a run-time batch (after 3 Adam steps)', async () => {
+  it('autoencoder (--conv): conv2dTranspose and batch norm at is_training=false, after 3 Adam steps', async () => {
     const g = new tf.Graph();
     g.seed = 0;
     const m = g.asDefault(() => ({ ...buildAutoencoder(true, 1e-3), init: tf.globalVariablesInitializer() }));
     const sess = new tf.Session({ graph: g });
     await sess.run(m.init);
     for (let s = 0; s < 3; s++) await sess.run(m.trainOp, [[m.x, digits(train, s * 16, 16)], [m.isTraining, TRUE]]);
-    await expectUnexportable(g, sess, { x: m.x }, { reconstruction: m.reconstruction }, [[m.isTraining, FALSE]], convTransposeUnmapped(['decoder_1/conv2d_transpose', 'decoder_2/conv2d_transpose']));
+    const model = await compareExport('autoencoder-conv', g, sess, { x: m.x }, { reconstruction: m.reconstruction }, [{ x: digits(test, 0, 16) }, { x: digits(test, 0, 3) }], [[m.isTraining, FALSE]]);
+    expect(opTypes(model)).toContain('ConvTranspose');
     sess.close();
   });
 
   for (const conv of [false, true]) {
-    it(`vae${conv ? ' (--conv)' : ''}: the decoder from z${conv ? ' (not exportable today)' : ''} and the encoder's mean, after 2 Adam steps`, async () => {
+    it(`vae${conv ? ' (--conv)' : ''}: the decoder from z and the encoder's mean, after 2 Adam steps`, async () => {
       const g = new tf.Graph();
       g.seed = 0;
       const latent = 2;
@@ -130,12 +117,7 @@ describe('gallery examples exported to ONNX give weir\'s outputs in ONNX Runtime
       await sess.run(m.init);
       for (let s = 0; s < 2; s++) await sess.run(m.trainOp, [[m.x, digits(train, s * 16, 16)]]);
       const key = conv ? 'vae-conv' : 'vae';
-      if (conv) {
-        // Not exportable today: conv2dTranspose with a run-time batch.
-        await expectUnexportable(g, sess, { z: m.zIn }, { generated: m.generated }, [], convTransposeUnmapped(['decoder_1/deconv_1/conv2d_transpose', 'decoder_1/deconv_2/conv2d_transpose', 'decoder_1/logits/conv2d_transpose']));
-      } else {
-        await compareExport(`${key} decoder`, g, sess, { z: m.zIn }, { generated: m.generated }, [{ z: normals([10, latent], 1) }, { z: normals([2, latent], 2) }]);
-      }
+      await compareExport(`${key} decoder`, g, sess, { z: m.zIn }, { generated: m.generated }, [{ z: normals([10, latent], 1) }, { z: normals([2, latent], 2) }]);
       const encoder = await compareExport(`${key} encoder`, g, sess, { x: m.x }, { mu: m.mu }, [{ x: digits(test, 0, 16) }, { x: digits(test, 0, 3) }]);
       // The mean needs no noise: the export holds no random draw.
       expect(opTypes(encoder)).not.toContain('RandomNormal');
@@ -202,9 +184,10 @@ describe('gallery examples exported to ONNX give weir\'s outputs in ONNX Runtime
       return t;
     }
 
-    it('from the training graph: not exportable today, the encoder While\'s gradient accumulators (EmptyTensorList) are kept', async () => {
+    it('from the training graph (its encoder While carries gradient accumulators): the same ids as weir', async () => {
       const t = await trained();
-      await expectUnexportable(t.g, t.sess, { questions: t.m.questions }, { decoded: t.m.decoded }, [], 'EmptyTensorList (11: gradients/encoder/while_grad/EmptyTensorList, gradients/encoder/while_grad/EmptyTensorList_1, gradients/encoder/while_grad/EmptyTensorList_2, ...)');
+      const model = await compareExport('seq2seq (training graph)', t.g, t.sess, { questions: t.m.questions }, { decoded: t.m.decoded }, runs);
+      expect(opTypes(model)).toContain('SequenceEmpty');
       t.sess.close();
     });
 
@@ -283,7 +266,7 @@ describe('gallery examples exported to ONNX give weir\'s outputs in ONNX Runtime
     sess.close();
   });
 
-  it('mnist-gan: the generator from z (batch norm at training=false): not exportable today, conv2dTranspose with a run-time batch', async () => {
+  it('mnist-gan: the generator from z (conv2dTranspose, batch norm at training=false)', async () => {
     const g = new tf.Graph();
     g.seed = 0;
     const m = g.asDefault(() => ({ ...buildGan('gan'), init: tf.globalVariablesInitializer() }));
@@ -294,7 +277,7 @@ describe('gallery examples exported to ONNX give weir\'s outputs in ONNX Runtime
       await sess.run(m.dTrain, [[m.real, digits(train, s * 8, 8)], [m.z, z]]);
       await sess.run(m.gTrain, [[m.z, z]]);
     }
-    await expectUnexportable(g, sess, { z: m.z }, { fake: m.fake }, [[m.training, FALSE]], convTransposeUnmapped(['generator/conv2d_transpose/conv2d_transpose', 'generator/conv2d_transpose_1/conv2d_transpose']));
+    await compareExport('mnist-gan generator', g, sess, { z: m.z }, { fake: m.fake }, [{ z: normals([5, Z_DIM], 7) }, { z: normals([2, Z_DIM], 8) }], [[m.training, FALSE]]);
     sess.close();
   });
 

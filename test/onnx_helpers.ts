@@ -171,7 +171,7 @@ export function expectWellFormed(model: tf.onnx.OnnxModel): void {
   for (const i of model.graph.input ?? []) define(i.name, 'graph input');
   for (const t of model.graph.initializer ?? []) define(t.name!, 'initializer');
   for (const n of model.graph.node) {
-    for (const i of n.input) if (i !== '' && !defined.has(i)) expect.fail(`node ${n.name} (${n.op_type}) reads '${i}' before anything assigns it`);
+    for (const i of n.input ?? []) if (i !== '' && !defined.has(i)) expect.fail(`node ${n.name} (${n.op_type}) reads '${i}' before anything assigns it`);
     for (const o of n.output) define(o, `node ${n.name}`);
   }
   for (const o of model.graph.output ?? []) if (!defined.has(o.name)) expect.fail(`graph output '${o.name}' is never assigned`);

@@ -160,14 +160,17 @@ function conv(depthwise: boolean): OpMapping {
 }
 
 const conv2dBackpropInput: OpMapping = {
-  knownInputs: () => [0, 1],
+  // Only the input's spatial sizes matter, and they are static even when input_sizes is computed
+  // from a run-time batch (tf.layers.conv2dTranspose builds it with tf.shape).
+  knownInputs: () => [1],
   emit(ctx) {
     const { b, op, ins } = ctx;
     const wa = windowAttrs(op, { dilations: true, explicit: true });
-    const sizes = numbers(knownOf(ins[0]!));
     const f = knownOf(ins[1]!);
     const [kh, kw] = f.shape as [number, number];
     const d = layoutDims(wa.format);
+    const sizes = ins[0]!.known ? numbers(ins[0]!.known) : (op.outputs[0]!.shape ?? []).map((n) => n ?? -1);
+    if (!(sizes[d.h]! >= 0 && sizes[d.w]! >= 0)) throw new InvalidArgumentError(`ONNX export: ${op.name}: the input's height and width must be known`, op.name);
     const dy = ins[2]!;
     const inSizes = [dy.shape?.[d.h], dy.shape?.[d.w]];
     if (inSizes.some((s) => typeof s !== 'number')) throw new InvalidArgumentError(`ONNX export: ${op.name}: out_backprop needs static spatial dims`, op.name);
@@ -702,6 +705,10 @@ const listFromTensor: OpMapping = {
   emit: (ctx) => [list(ctx, ctx.b.one('SplitToSequence', [ctx.ins[0]!.name()], { axis: 0, keepdims: 0 }, base(ctx.op)))],
 };
 
+const emptyList: OpMapping = {
+  emit: (ctx) => [list(ctx, ctx.b.one('SequenceEmpty', [], { dtype: onnxDType(elementDType(ctx.op), ctx.op.name) }, base(ctx.op)))],
+};
+
 /** n elements to be set: empty tensors of the element dtype, replaced by TensorListSetItem. */
 const listReserve: OpMapping = {
   emit(ctx) {
@@ -883,6 +890,7 @@ export const OP_MAPPINGS: ReadonlyMap<string, OpMapping> = new Map<string, OpMap
   ['TopK', topK],
   ['MatrixBandPart', matrixBandPart],
   ['TensorListFromTensor', listFromTensor],
+  ['EmptyTensorList', emptyList],
   ['TensorListReserve', listReserve],
   ['TensorListSetItem', listSetItem],
   ['TensorListGetItem', listGetItem],
