@@ -92,14 +92,14 @@ describe('examples', () => {
       expect([...q.question, ...q.answer].every((c) => CHARS.includes(c))).toBe(true);
     }
 
-    const { progress, accuracy, examples } = await trainSeq2Seq({ digits: 1, steps: 150, every: 50, batch: 64, units: 32, testCount: 200, learningRate: 0.01 });
-    expect(progress.map((q) => q.step)).toEqual([50, 100, 150]);
+    const { progress, accuracy, examples } = await trainSeq2Seq({ digits: 1, steps: 90, every: 30, batch: 32, units: 32, testCount: 100, learningRate: 0.02 });
+    expect(progress.map((q) => q.step)).toEqual([30, 60, 90]);
     expect(progress[2]!.loss).toBeLessThan(0.7 * progress[0]!.loss);
     // Chance is 1 in 12 per character; the greedy in-graph decoder gets most of them right.
     expect(progress[2]!.charAccuracy).toBeGreaterThan(0.5);
     expect(accuracy).toBe(progress[2]!.accuracy);
     expect(examples).toHaveLength(8);
-  });
+  }, 120_000); // about 22 s on WebGPU under SwiftShader (a software GPU), 2 s on the CPU
 
   it('word2vec: skip-gram with NCE on 20k words of the Brown corpus learns, finds neighbours and plots', async () => {
     const corpus = loadBrownWords(20_000);
