@@ -11,7 +11,7 @@ import { buildAutoencoder } from '../examples/autoencoder/main.js';
 import { buildDqnGraph, DQN_DEFAULTS } from '../examples/dqn/main.js';
 import { IMAGE_SIZE, loadSplit, seededRandom, take, type Dataset } from '../examples/mnist-common/data.js';
 import { buildGan, Z_DIM } from '../examples/mnist-gan/main.js';
-import { CHARS, GO, lengths, makeProblems } from '../examples/seq2seq/main.js';
+import { buildModel, CHARS, GO, lengths, makeProblems } from '../examples/seq2seq/main.js';
 import { contentImage, gram, STYLE_LAYERS, styleImage } from '../examples/style-transfer/main.js';
 import { buildVae } from '../examples/vae/main.js';
 import { buildDataset, loadBrownWords, SkipGramBatcher } from '../examples/word2vec/main.js';
@@ -126,10 +126,9 @@ describe('gallery examples exported to ONNX give weir\'s outputs in ONNX Runtime
   }
 
   describe('seq2seq: the greedy decoder (While, TensorArray, embedding gather, argmax)', () => {
-    // examples/seq2seq's buildModel (not exported), at a small size; `training` false leaves out the
-    // loss and its gradients (the encoder's While then carries no accumulators for them).
+    // examples/seq2seq's buildModel at a small size; `training` false leaves out the loss and its
+    // gradients (the encoder's While then carries no accumulators for them).
     const o = { digits: 2, units: 16, embedding: 8, learningRate: 0.05, seed: 0, steps: 30 };
-    const vocab = CHARS.length + 1;
     const len = lengths(o.digits);
     const encode = (strings: readonly string[], length: number): tf.NDArray =>
       new tf.NDArray(Int32Array.from(strings.flatMap((s) => Array.from({ length }, (_, t) => CHARS.indexOf(s[t]!)))), [strings.length, length], 'int32');
@@ -137,32 +136,7 @@ describe('gallery examples exported to ONNX give weir\'s outputs in ONNX Runtime
       const g = new tf.Graph();
       const m = g.asDefault(() => {
         tf.setRandomSeed(o.seed);
-        const questions = tf.placeholder('int32', [null, len.question], 'questions');
-        const decoderInputs = tf.placeholder('int32', [null, len.answer], 'decoder_inputs');
-        const targets = tf.placeholder('int32', [null, len.answer], 'targets');
-        const embedding = tf.getVariable('embedding', { shape: [vocab, o.embedding], initializer: tf.randomUniformInitializer({ minval: -1, maxval: 1, seed: o.seed }) });
-        const encoderCell = new tf.nn.rnnCell.BasicLSTMCell(o.units);
-        const [, encoderState] = tf.nn.dynamicRnn(encoderCell, tf.nn.embeddingLookup(embedding, questions), { dtype: 'float32', scope: 'encoder' });
-        const decoderCell = new tf.nn.rnnCell.BasicLSTMCell(o.units);
-        const projection = new tf.layers.Dense(vocab, { name: 'projection' });
-        const [decoderOutputs] = tf.nn.dynamicRnn(decoderCell, tf.nn.embeddingLookup(embedding, decoderInputs), { initialState: encoderState, scope: 'decoder' });
-        const logits = projection.apply(decoderOutputs) as tf.Tensor;
-        const trainOp = training ? new tf.train.AdamOptimizer(o.learningRate).minimize(tf.contrib.seq2seq.sequenceLoss(logits, targets, tf.onesLike(tf.cast(targets, 'float32')))) : undefined;
-        const go = tf.fill(tf.slice(tf.shape(questions), [0], [1]), tf.constant(GO, 'int32'));
-        const answerTa = new tf.TensorArray('int32', { size: len.answer, name: 'answer_ta' });
-        const [, , , answerOut] = tf.whileLoop(
-          (t: tf.Tensor) => tf.less(t, len.answer),
-          (t: tf.Tensor, previous: tf.Tensor, state: tf.nn.rnnCell.RNNState, ta: tf.TensorArray) =>
-            tf.variableScope('decoder', { reuse: true }, () => {
-              const [out, next] = decoderCell.call(tf.nn.embeddingLookup(embedding, previous), state);
-              const id = tf.argmax(projection.apply(out) as tf.Tensor, 1, 'int32');
-              return [tf.add(t, 1), id, next, ta.write(t, id)];
-            }),
-          [tf.constant(0, 'int32'), go, encoderState, answerTa],
-          { maximumIterations: len.answer, name: 'greedy_decode' },
-        ) as [tf.Tensor, tf.Tensor, tf.nn.rnnCell.RNNState, tf.TensorArray];
-        const decoded = tf.transpose(answerOut.stack(), [1, 0]);
-        return { questions, decoderInputs, targets, trainOp, decoded, init: tf.globalVariablesInitializer() };
+        return { ...buildModel(o, training), init: tf.globalVariablesInitializer() };
       });
       return { g, m, sess: new tf.Session({ graph: g }) };
     };
@@ -179,7 +153,7 @@ describe('gallery examples exported to ONNX give weir\'s outputs in ONNX Runtime
         const answers = encode(batch.map((p) => p.answer), len.answer);
         const a = answers.data as Int32Array;
         const shifted = new tf.NDArray(Int32Array.from(a, (_, i) => (i % len.answer === 0 ? GO : a[i - 1]!)), [16, len.answer], 'int32');
-        await t.sess.run(t.m.trainOp!, [[t.m.questions, encode(batch.map((p) => p.question), len.question)], [t.m.decoderInputs, shifted], [t.m.targets, answers]]);
+        await t.sess.run(t.m.train!, [[t.m.questions, encode(batch.map((p) => p.question), len.question)], [t.m.decoderInputs, shifted], [t.m.targets, answers]]);
       }
       return t;
     }

@@ -102,17 +102,21 @@ export interface Seq2SeqResult {
   seconds: number;
 }
 
-interface Model {
+export interface Seq2SeqModel {
   questions: tf.Tensor;
   decoderInputs: tf.Tensor;
   targets: tf.Tensor;
-  loss: tf.Tensor;
-  train: tf.Operation;
+  /** The loss and Adam's train op; absent from an inference-only model. */
+  loss?: tf.Tensor;
+  train?: tf.Operation;
   /** [batch, answer length] int32 ids decoded greedily from the questions alone. */
   decoded: tf.Tensor;
 }
 
-function buildModel(o: Required<Omit<Seq2SeqOptions, 'onProgress'>>): Model {
+export type ModelOptions = Pick<Required<Seq2SeqOptions>, 'digits' | 'units' | 'embedding' | 'learningRate' | 'seed'>;
+
+/** The model in the default graph; `training` false leaves out the loss and its gradients. */
+export function buildModel(o: ModelOptions, training = true): Seq2SeqModel {
   const len = lengths(o.digits);
   const questions = tf.placeholder('int32', [null, len.question], 'questions');
   const decoderInputs = tf.placeholder('int32', [null, len.answer], 'decoder_inputs');
@@ -136,8 +140,8 @@ function buildModel(o: Required<Omit<Seq2SeqOptions, 'onProgress'>>): Model {
   });
   const logits = projection.apply(decoderOutputs) as tf.Tensor;
   const weights = tf.onesLike(tf.cast(targets, 'float32'));
-  const loss = tf.contrib.seq2seq.sequenceLoss(logits, targets, weights);
-  const train = new tf.train.AdamOptimizer(o.learningRate).minimize(loss);
+  const loss = training ? tf.contrib.seq2seq.sequenceLoss(logits, targets, weights) : undefined;
+  const train = loss && new tf.train.AdamOptimizer(o.learningRate).minimize(loss);
 
   // Greedy decoding: the same cell, projection and embedding, each step's argmax fed back.
   const go = tf.fill(tf.slice(tf.shape(questions), [0], [1]), tf.constant(GO, 'int32'));
@@ -218,7 +222,7 @@ export async function trainSeq2Seq(opts: Seq2SeqOptions = {}): Promise<Seq2SeqRe
           [m.decoderInputs, tf.NDArray.from(shiftRight(answers, o.batch, len.answer), 'int32', [o.batch, len.answer])],
           [m.targets, tf.NDArray.from(answers, 'int32', [o.batch, len.answer])],
         ];
-        const [loss] = (await sess.run([m.loss, m.train], feeds)) as unknown as [tf.NDArray];
+        const [loss] = (await sess.run([m.loss!, m.train!], feeds)) as unknown as [tf.NDArray];
         lossSum += (loss.data as Float32Array)[0]!;
         lossCount++;
         if (step % o.every === 0 || step === o.steps) {
