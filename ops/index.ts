@@ -25,3 +25,6 @@ import './lookup.js';
 import './linalg.js';
 import './candidate_sampling.js';
 import './image_io.js';
+import './spectral.js';
+import './tensor_array.js';
+import './rnn.js';

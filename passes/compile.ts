@@ -7,6 +7,7 @@ import type { Shape } from '../src/core/shape.js';
 import { getOpDef, hasExternalOutput, isAliasOp, isInPlaceOp } from '../ops/registry.js';
 import { FuncGraph } from '../src/func_graph.js';
 import { isRuntimeOp, runtimeKernel, runtimeOutputsPlanned, type FunctionPlan } from '../runtime/control_flow.js';
+import '../runtime/tensor_array.js';
 import { alignBytes, planMemory, type MemoryPlan, type MemStep, type OutputKind } from '../runtime/arena.js';
 import type { Backend } from '../runtime/backend.js';
 import { Plan, type PlanStats, type Step } from '../runtime/plan.js';

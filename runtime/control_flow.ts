@@ -88,7 +88,7 @@ export class TensorList<H = unknown> {
  * Runs a generator that yields values which may be promises: synchronously as long as none is,
  * then asynchronously. CPU loops never touch a promise; a GPU loop waits for its predicate.
  */
-function drive<T>(gen: Generator<unknown, T, unknown>): Maybe<T> {
+export function drive<T>(gen: Generator<unknown, T, unknown>): Maybe<T> {
   let r = gen.next();
   while (!r.done) {
     const v = r.value;
@@ -114,25 +114,25 @@ async function finishAsync<T>(gen: Generator<unknown, T, unknown>, first: Promis
 }
 
 /** A value read on the host (the caller only reads it, before the next kernel runs). */
-function hostValue<H>(env: RuntimeEnv<H>, h: H): Maybe<NDArray> {
+export function hostValue<H>(env: RuntimeEnv<H>, h: H): Maybe<NDArray> {
   const b = env.backend;
   return b.peek ? b.peek(h) : b.read ? b.read(h) : b.download(h);
 }
 
-function scalarNumber(a: NDArray): number {
+export function scalarNumber(a: NDArray): number {
   return Number(a.data[0] as number | bigint);
 }
 
-function truthy(a: NDArray): boolean {
+export function truthy(a: NDArray): boolean {
   return Number(a.data[0] as number | bigint) !== 0;
 }
 
-function node(spec: Partial<KernelNode> & Pick<KernelNode, 'name' | 'type' | 'outputs' | 'inputDTypes' | 'inputShapes'>): KernelNode {
+export function node(spec: Partial<KernelNode> & Pick<KernelNode, 'name' | 'type' | 'outputs' | 'inputDTypes' | 'inputShapes'>): KernelNode {
   return { attrs: {}, refVars: spec.inputDTypes.map(() => undefined), ...spec };
 }
 
 /** Copies of `values` in memory of their own (variant values pass as they are). */
-function copyOut<H>(env: RuntimeEnv<H>, step: Step, values: unknown[]): Maybe<unknown[]> {
+export function copyOut<H>(env: RuntimeEnv<H>, step: Step, values: unknown[]): Maybe<unknown[]> {
   const outs = step.node.outputs;
   const copy = node({
     name: `${step.node.name}/copy`,
@@ -146,7 +146,7 @@ function copyOut<H>(env: RuntimeEnv<H>, step: Step, values: unknown[]): Maybe<un
 }
 
 /** What a list keeps of a value put in it: the value when the plan made it in memory of its own, else a copy. */
-function kept<H>(env: RuntimeEnv<H>, step: Step, h: unknown, dtype: DType): Maybe<H> {
+export function kept<H>(env: RuntimeEnv<H>, step: Step, h: unknown, dtype: DType): Maybe<H> {
   if (step.takesElement) {
     listElements(env).add(h as object);
     return h as H;
@@ -155,7 +155,7 @@ function kept<H>(env: RuntimeEnv<H>, step: Step, h: unknown, dtype: DType): Mayb
 }
 
 /** The values lists hold in this session (see RunScratch). */
-function listElements<H>(env: RuntimeEnv<H>): WeakSet<object> {
+export function listElements<H>(env: RuntimeEnv<H>): WeakSet<object> {
   return runScratch(env.state).listElements;
 }
 
@@ -163,7 +163,7 @@ function listElements<H>(env: RuntimeEnv<H>): WeakSet<object> {
  * Where list elements the runtime makes (copies, unstacked rows, sums) get their memory: on the CPU
  * the session's slab, on WebGPU buffers numbered in the order the run makes them (runtime/slab.ts).
  */
-function elementMemory<H>(env: RuntimeEnv<H>, like: H): [StepContext, PlannedOutputs] {
+export function elementMemory<H>(env: RuntimeEnv<H>, like: H): [StepContext, PlannedOutputs] {
   const scratch = runScratch(env.state);
   const slab = scratch.slab;
   const what = `${env.backend.dtypeOf(like)}[${env.backend.shapeOf(like).join(',')}]`;
@@ -173,7 +173,7 @@ function elementMemory<H>(env: RuntimeEnv<H>, like: H): [StepContext, PlannedOut
 }
 
 /** A value a list may keep: `h` itself when a list holds it already, else a copy in fresh memory. */
-function copyFresh<H>(env: RuntimeEnv<H>, h: H, dtype: DType): Maybe<H> {
+export function copyFresh<H>(env: RuntimeEnv<H>, h: H, dtype: DType): Maybe<H> {
   // A list is an immutable value: a list of lists (an outer loop accumulating an inner loop's
   // accumulators) keeps it as it is.
   if (h instanceof TensorList) return h;
@@ -259,18 +259,18 @@ const runWhile: RuntimeKernel = (env, step, inputs) =>
 // ---------------------------------------------------------------------------------------------
 // Tensor lists
 
-function listOf(step: Step, v: unknown, i = 0): TensorList {
+export function listOf(step: Step, v: unknown, i = 0): TensorList {
   if (!(v instanceof TensorList)) throw new InternalError(`${step.what}: input ${i} is not a tensor list`, step.opName);
   return v;
 }
 
-function shapeFromValue(a: NDArray): Shape {
+export function shapeFromValue(a: NDArray): Shape {
   if (a.rank === 0) return null;
   return Array.from(a.data as Int32Array, (d) => (Number(d) < 0 ? null : Number(d)));
 }
 
 /** The concrete shape an unset element of `l` takes: `given` when full, else the list's, else a set element's. */
-function elementShape<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, given?: Shape): number[] {
+export function elementShape<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, given?: Shape): number[] {
   const full = (s: Shape | undefined): s is number[] => !!s && s.every((d) => d !== null);
   if (full(given)) return given;
   if (full(l.elementShape)) return l.elementShape;
@@ -282,18 +282,18 @@ function elementShape<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, given
   );
 }
 
-function zerosOf<H>(env: RuntimeEnv<H>, dtype: DType, shape: number[]): H {
+export function zerosOf<H>(env: RuntimeEnv<H>, dtype: DType, shape: number[]): H {
   return env.backend.upload(NDArray.zeros(shape, dtype));
 }
 
-function element<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, i: number, given?: Shape): H {
+export function element<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, i: number, given?: Shape): H {
   if (i < 0 || i >= l.length) {
     throw new InvalidArgumentError(`${step.what}: index ${i} out of range for a tensor list of ${l.length} elements`, step.opName);
   }
   return l.at(i) ?? zerosOf(env, l.dtype, elementShape(env, step, l, given));
 }
 
-function index(step: Step, a: NDArray, size: number, what: string): number {
+export function index(step: Step, a: NDArray, size: number, what: string): number {
   const i = scalarNumber(a);
   if (!Number.isInteger(i) || i < 0 || i >= size) {
     throw new InvalidArgumentError(`${step.what}: ${what} ${i} is out of range for a tensor list of ${size} elements`, step.opName);
@@ -304,7 +304,7 @@ function index(step: Step, a: NDArray, size: number, what: string): number {
 const elementDType = (step: Step): DType => step.node.attrs.element_dtype as DType;
 
 /** The Pack of the elements (zeros for unset ones), into the step's planned output. */
-function stackItems<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, picks: readonly number[], given: Shape): Maybe<H> {
+export function stackItems<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, picks: readonly number[], given: Shape): Maybe<H> {
   const dtype = l.dtype;
   if (picks.length === 0) {
     return zerosOf(env, dtype, [0, ...elementShape(env, step, l, given)]);
@@ -332,7 +332,7 @@ function stackItems<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, picks: 
   return then(r, (x) => x[0]!);
 }
 
-function unstackInto<H>(env: RuntimeEnv<H>, step: Step, t: H, dtype: DType): Maybe<H[]> {
+export function unstackInto<H>(env: RuntimeEnv<H>, step: Step, t: H, dtype: DType): Maybe<H[]> {
   const shape = env.backend.shapeOf(t);
   if (shape.length === 0) throw new InvalidArgumentError(`${step.what}: a scalar cannot be split into a tensor list`, step.opName);
   const n = shape[0]!;
@@ -359,7 +359,7 @@ function unstackInto<H>(env: RuntimeEnv<H>, step: Step, t: H, dtype: DType): May
 }
 
 /** `items` with the rows of `tensor` set at `indices` (the list grows to the largest index). */
-function scatterItems<H>(env: RuntimeEnv<H>, step: Step, items: unknown[], dtype: DType, tensor: unknown, indices: unknown): Maybe<unknown[]> {
+export function scatterItems<H>(env: RuntimeEnv<H>, step: Step, items: unknown[], dtype: DType, tensor: unknown, indices: unknown): Maybe<unknown[]> {
   return drive(
     (function* () {
       const idx = (yield hostValue(env, indices as never)) as NDArray;
@@ -379,7 +379,7 @@ function scatterItems<H>(env: RuntimeEnv<H>, step: Step, items: unknown[], dtype
 }
 
 /** The elements joined along their first axis (into the step's planned output), and each one's length. */
-function concatItems<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, given: Shape): Maybe<unknown[]> {
+export function concatItems<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>, given: Shape): Maybe<unknown[]> {
   const items = l.items.map((_, i) => element(env, step, l, i, given));
   const shapes = items.map((h) => env.backend.shapeOf(h));
   const lengths = NDArray.from(BigInt64Array.from(shapes, (s) => BigInt(s[0] ?? 0)), 'int64', [shapes.length]);
@@ -617,8 +617,21 @@ const controlFlowKernels: Record<string, RuntimeKernel> = {
 };
 
 /** The runtime's own kernel for a node, when the runtime (not the backend) runs it. */
+/**
+ * Runtime kernels of other modules (runtime/tensor_array.ts), registered when they load (compile.ts
+ * imports them), never on a run's path.
+ */
+const extraKernels: Record<string, RuntimeKernel> = {};
+const extraPlanned = new Set<string>();
+
+export function registerRuntimeKernels(kernels: Record<string, RuntimeKernel>, planned: readonly string[] = []): void {
+  Object.assign(extraKernels, kernels);
+  for (const t of planned) extraPlanned.add(t);
+}
+
 export function runtimeKernel(n: { type: string; inputDTypes: readonly DType[] }): RuntimeKernel | undefined {
   if (Object.hasOwn(controlFlowKernels, n.type)) return controlFlowKernels[n.type];
+  if (Object.hasOwn(extraKernels, n.type)) return extraKernels[n.type];
   if (Object.hasOwn(listKernels, n.type)) return listKernels[n.type];
   if (n.inputDTypes.includes('variant') && Object.hasOwn(variantKernels, n.type)) return variantKernels[n.type];
   return undefined;
@@ -629,10 +642,13 @@ export function runtimeKernel(n: { type: string; inputDTypes: readonly DType[] }
  * out, stacking packs them): the others hand out values the lists already hold.
  */
 export function runtimeOutputsPlanned(type: string): boolean {
-  return Object.hasOwn(controlFlowKernels, type) || ['TensorListStack', 'TensorListGather', 'TensorListConcatV2', 'TensorListConcat'].includes(type);
+  return Object.hasOwn(controlFlowKernels, type) || extraPlanned.has(type) || ['TensorListStack', 'TensorListGather', 'TensorListConcatV2', 'TensorListConcat'].includes(type);
 }
 
 /** Whether the runtime runs ops of this type itself (for the compiler's kernel check). */
 export function isRuntimeOp(type: string): boolean {
-  return Object.hasOwn(controlFlowKernels, type) || Object.hasOwn(listKernels, type);
+  return Object.hasOwn(controlFlowKernels, type) || Object.hasOwn(listKernels, type) || Object.hasOwn(extraKernels, type);
 }
+
+// `then` may not be exported under its own name: a module exporting `then` is a thenable.
+export { then as andThen };

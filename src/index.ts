@@ -175,6 +175,9 @@ export * as metrics from './api/metrics.js';
 export { norm, type NormOptions, type NormOrd } from './api/norm.js';
 // tf.linalg: TF 1.15's namespace (norm, matmul, bandPart and einsum included).
 export * as linalg from './api/linalg.js';
+// tf.signal and TF 1.x's older name for it, tf.spectral: FFTs over complex64.
+export * as signal from './api/signal_namespace.js';
+export * as spectral from './api/signal_namespace.js';
 // TF1's top-level linear algebra names.
 export {
   cholesky,

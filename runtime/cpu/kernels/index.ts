@@ -22,3 +22,5 @@ import './lookup.js';
 import './linalg.js';
 import './candidate_sampling.js';
 import './image_io.js';
+import './spectral.js';
+import './rnn.js';

@@ -13,3 +13,5 @@ import './normalization.js';
 import './image.js';
 import './debug.js';
 import './linalg.js';
+import './spectral.js';
+import './rnn.js';

@@ -1,0 +1,2 @@
+// tf.signal / tf.spectral (being written this session)
+export {};
