@@ -3,6 +3,7 @@ import { IndexedSlices } from './api/indexed_slices.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import type { Backend, RuntimeState } from '../runtime/backend.js';
 import { cancelled, type Plan } from '../runtime/plan.js';
+import { KernelProfile, printWhenDone, profilingBackend } from '../runtime/profile.js';
 import { compilePlan, compileRequest } from '../passes/compile.js';
 import { config } from './core/config.js';
 import { popDefaultSession, pushDefaultSession, withDefaultSession } from './core/default_session.js';
@@ -83,6 +84,11 @@ export interface SessionOptions {
    * least recently used plan is dropped first and compiled again when next needed.
    */
   maxCachedPlans?: number;
+  /**
+   * Time every kernel this session runs (default: WEIR_PROFILE=1, which also prints the table to
+   * stderr when the session closes); `profile()` returns the table.
+   */
+  profile?: boolean;
 }
 
 /** A map that keeps at most `limit` entries, dropping the least recently used. */
@@ -123,6 +129,8 @@ export class Session {
   private readonly live = (): boolean => !this.closed;
   /** Runs that must not overlap wait here for the ones before them. */
   private queue: Promise<void> = Promise.resolve();
+  /** With profiling on: the table, the timing backend plans run on, and (WEIR_PROFILE=1) its printer. */
+  private readonly profiler: { table: KernelProfile; backend: Backend<unknown>; print?: () => void } | undefined;
 
   constructor(opts: SessionOptions = {}) {
     this.graph = opts.graph ?? getDefaultGraph();
@@ -135,6 +143,22 @@ export class Session {
     else if (b === 'webgpu') this.backend = new WebGpuBackend(new CpuBackend()) as Backend<unknown>;
     else if (typeof b === 'string') throw new InvalidArgumentError(`Unknown backend '${String(b)}' (available: 'cpu', 'webgpu')`);
     else this.backend = b;
+    if (opts.profile ?? config.profile()) {
+      const table = new KernelProfile();
+      this.profiler = { table, backend: profilingBackend(this.backend, table) };
+      if (config.profile()) this.profiler.print = printWhenDone(table, `Session on ${this.backend.name} (graph of ${this.graph.getOperations().length} ops)`);
+    }
+  }
+
+  /**
+   * The kernel profile of this session's runs so far (op types and kernels, time per run, GFLOP/s
+   * of contractions); `table.format()` or `String(table)` prints it. Needs profiling on: the
+   * `profile` option or WEIR_PROFILE=1. The table keeps counting; `reset()` empties it (after
+   * warm-up runs, say).
+   */
+  profile(): KernelProfile {
+    if (!this.profiler) throw new FailedPreconditionError('Profiling is off for this Session: create it with { profile: true } or set WEIR_PROFILE=1');
+    return this.profiler.table;
   }
 
   /**
@@ -215,6 +239,10 @@ export class Session {
       await backend.ready();
       if (this.closed) throw cancelled();
     }
+    if (this.profiler) {
+      this.profiler.table.runs++;
+      return plan.run(this.profiler.backend, this.state, feeds, this.live);
+    }
     return plan.run(backend, this.state, feeds, this.live);
   }
 
@@ -240,6 +268,7 @@ export class Session {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.profiler?.print?.();
     this.plans.clear();
     this.verifier?.dispose();
     this.state.variables.clear();

@@ -28,4 +28,9 @@ export const config = {
    * kernels anyway (the WebGPU test pass uses it to reach every kernel).
    */
   webgpuPreferHost: (): boolean => env('WEIR_WEBGPU_PREFER_HOST') !== '0',
+  /**
+   * WEIR_PROFILE=1: sessions time every kernel (runtime/profile.ts) and print the table to stderr
+   * when closed or, if never closed, when the process exits. Read when a session is made.
+   */
+  profile: (): boolean => env('WEIR_PROFILE') === '1',
 };
