@@ -75,7 +75,6 @@ export function kernelFlops(node: KernelNode, inShapes: readonly number[][], out
   return 2 * product(c) * K;
 }
 
-const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 const lpad = (s: string, n: number): string => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
 
 /** Kernel times a profiling backend has collected: per kernel and per op type. */
