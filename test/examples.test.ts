@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { TARGETS, trainXor } from '../examples/xor/main.js';
 import { trainMnist } from '../examples/mnist-mlp/main.js';
 import { loadSplit, randomShift } from '../examples/mnist-common/data.js';
-import { buildVocab, loadBrownText, makeBatches, trainCharRnn } from '../examples/char-rnn/main.js';
+import * as tf from '../src/index.js';
+import { buildModel as buildCharRnn, buildVocab, encode, evaluateLoss, loadBrownText, makeBatches, splitText, trainCharRnn } from '../examples/char-rnn/main.js';
 import { CHARS, lengths, makeProblems, trainSeq2Seq } from '../examples/seq2seq/main.js';
 import { buildDataset, loadBrownWords, SkipGramBatcher, scatterPng, trainWord2Vec } from '../examples/word2vec/main.js';
 
@@ -70,14 +71,61 @@ describe('examples', () => {
     expect(Array.from(batches[1]!.x)).toEqual([5, 6, 7, 8, 9, 55, 56, 57, 58, 59]);
     expect(Array.from(batches[1]!.y)).toEqual([6, 7, 8, 9, 10, 56, 57, 58, 59, 60]);
 
-    const { stepLosses, sample } = await trainCharRnn({ text, units: 32, layers: 2, seq: 10, batch: 8, steps: 30, sampleLength: 40, prime: 'the ' });
+    // The last 5% is held out: 19,000 characters are trained on (237 steps of 8 x 10 per epoch).
+    expect(splitText(text, 0.05)).toEqual({ train: text.slice(0, 19_000), validation: text.slice(19_000) });
+    const r = await trainCharRnn({ text, units: 32, layers: 2, seq: 10, batch: 8, steps: 30, sampleLength: 40, prime: 'the ' });
+    const { stepLosses, sample } = r;
+    expect([r.trainCharacters, r.validationCharacters]).toEqual([19_000, 1000]);
     expect(stepLosses).toHaveLength(30);
     expect(stepLosses[0]!).toBeGreaterThan(3.5); // about ln(vocabulary size) at the start
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(stepLosses.slice(-5))).toBeLessThan(mean(stepLosses.slice(0, 5)) - 0.4);
+    // Held out after the (partial) epoch: 8 streams of 12 batches of 10 of the last 1000 characters.
+    expect(r.epochs).toHaveLength(1);
+    expect(r.validation).toBe(r.epochs[0]!.validation);
+    expect(r.validation!.characters).toBe(960);
+    expect(r.validation!.perplexity).toBeCloseTo(Math.exp(r.validation!.loss), 10);
+    expect(r.validation!.loss).toBeLessThan(Math.log(vocab.chars.length) - 0.3);
     expect(sample).toHaveLength(4 + 40);
     expect(sample.startsWith('the ')).toBe(true);
     for (const c of sample) expect(vocab.ids.has(c)).toBe(true);
+  });
+
+  it('char-rnn: the held-out loss carries the state across batches (as one run over the whole text gives) and is the mean cross-entropy of the logits', async () => {
+    const text = loadBrownText(2000).slice(1000, 1201);
+    const vocab = buildVocab(loadBrownText(2000));
+    const ids = encode(text, vocab);
+    const units = 8;
+    const g = new tf.Graph();
+    const m = g.asDefault(() => {
+      tf.setRandomSeed(7);
+      return { ...buildCharRnn({ vocabSize: vocab.chars.length, units, layers: 2 }), init: tf.globalVariablesInitializer() };
+    });
+    const sess = new tf.Session({ graph: g });
+    try {
+      await sess.run(m.init);
+      // One stream: 20 batches of 10 characters, the state fed from each batch to the next.
+      const carried = await evaluateLoss(sess, m, ids, 1, 10, units);
+      expect(carried.characters).toBe(200);
+      // The same characters in one run of 200 steps from the zero state, the loss computed here from the logits.
+      const zeros = m.stateIn.map((p) => [p, new tf.NDArray(new Float32Array(units), [1, units])] as [tf.Tensor, tf.NDArray]);
+      const logits = (await sess.run(m.logits, [[m.x, new tf.NDArray(ids.slice(0, 200), [1, 200])], ...zeros])) as tf.NDArray;
+      const l = logits.data as Float32Array;
+      const n = vocab.chars.length;
+      let total = 0;
+      for (let t = 0; t < 200; t++) {
+        const row = Array.from(l.subarray(t * n, (t + 1) * n));
+        const max = Math.max(...row);
+        const logSum = max + Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0));
+        total += logSum - row[ids[t + 1]!]!;
+      }
+      expect(carried.loss).toBeCloseTo(total / 200, 5);
+      // Without the state carried (each batch from zeros) the loss differs.
+      const fresh = await Promise.all(makeBatches(ids, 1, 10).map(async (b) => (await evaluateLoss(sess, m, Int32Array.from([...b.x, b.y[9]!]), 1, 10, units)).loss));
+      expect(Math.abs(fresh.reduce((a, b) => a + b, 0) / fresh.length - carried.loss)).toBeGreaterThan(1e-4);
+    } finally {
+      sess.close();
+    }
   });
 
   it('seq2seq: problems are padded, reversed sums; a small encoder-decoder learns single-digit addition', async () => {

@@ -11,6 +11,7 @@ import * as tf from '../src/index.js';
 import { convertCommand } from '../src/cli/convert.js';
 import { buildBnNet } from '../examples/mnist-bn/main.js';
 import { buildCnn } from '../examples/mnist-cnn/main.js';
+import { buildModel as buildCharRnn } from '../examples/char-rnn/main.js';
 import { IMAGE_SIZE, loadSplit, NUM_CLASSES, seededRandom, take, type Dataset } from '../examples/mnist-common/data.js';
 import { fromTextFormat } from '../src/io/text_format.js';
 import { compareWithOrt, expectClose, expectWellFormed, maxAbsDiff, ortSession, runOrt, toOrt, uniform } from './onnx_helpers.js';
@@ -192,22 +193,8 @@ describe('the char-rnn model (as examples/char-rnn builds it: embedding, two LST
     const units = 6;
     const g = new tf.Graph();
     g.seed = 5;
-    const m = g.asDefault(() => {
-      const x = tf.placeholder('int32', [null, null], 'x');
-      const cells = [0, 1].map(() => new tf.nn.rnnCell.BasicLSTMCell(units));
-      const stateIn: tf.Tensor[] = [];
-      const initialState = cells.map((_, i) => {
-        const c = tf.placeholder('float32', [null, units], `state_in/layer${i}/c`);
-        const h = tf.placeholder('float32', [null, units], `state_in/layer${i}/h`);
-        stateIn.push(c, h);
-        return tf.nn.rnnCell.LSTMStateTuple(c, h);
-      });
-      const embedding = tf.getVariable('embedding', { shape: [vocab, units] });
-      const [outputs, finalState] = tf.nn.dynamicRnn(new tf.nn.rnnCell.MultiRNNCell(cells), tf.nn.embeddingLookup(embedding, x), { initialState });
-      const stateOut = (finalState as tf.nn.rnnCell.LSTMStateTuple[]).flatMap((st) => [st.c, st.h]);
-      const logits = tf.layers.dense(tf.reshape(outputs, [-1, units]), vocab, { name: 'softmax' });
-      return { x, stateIn, stateOut, logits, init: tf.globalVariablesInitializer() };
-    });
+    // examples/char-rnn's buildModel without its loss and training ops.
+    const m = g.asDefault(() => ({ ...buildCharRnn({ vocabSize: vocab, units, layers: 2 }, false), init: tf.globalVariablesInitializer() }));
     const sess = new tf.Session({ graph: g });
     await sess.run(m.init);
     let model: Uint8Array | undefined;

@@ -13,6 +13,7 @@ import { decodeMessage, type GraphDef } from '../src/io/proto.js';
 import { buildCnn } from '../examples/mnist-cnn/main.js';
 import { buildBnNet } from '../examples/mnist-bn/main.js';
 import { INPUTS as XOR_INPUTS } from '../examples/xor/main.js';
+import { buildModel as buildCharRnn } from '../examples/char-rnn/main.js';
 import { expectClose, fromTfjs, randomArray, tfjs } from './helpers.js';
 import { checkAgainstTfjsOpList, freezeGraphDef, toTfjsArtifacts, type OpDefCheck } from './tfjs_graph_model.js';
 
@@ -155,34 +156,18 @@ describe('TensorFlow.js runs the inference graphs weir exports', () => {
   });
 
   it('char-rnn: the char-rnn example model (embedding, two LSTM layers in a While loop over TensorLists, softmax layer)', async () => {
-    // examples/char-rnn builds this graph inside trainCharRnn; the same ops at a small size.
+    // examples/char-rnn's buildModel at a small size, trained a step so that Adam moves the weights.
     const [vocab, units, batch, seq] = [12, 8, 2, 5];
     const g = new tf.Graph();
     const m = g.asDefault(() => {
       tf.setRandomSeed(3);
-      const x = tf.placeholder('int32', [null, null], 'x');
-      const y = tf.placeholder('int32', [null, null], 'y');
-      const cells = [0, 1].map(() => new tf.nn.rnnCell.BasicLSTMCell(units));
-      const stateIn: tf.Tensor[] = [];
-      const initialState = cells.map((_, i) => {
-        const c = tf.placeholder('float32', [null, units], `state_in/layer${i}/c`);
-        const h = tf.placeholder('float32', [null, units], `state_in/layer${i}/h`);
-        stateIn.push(c, h);
-        return tf.nn.rnnCell.LSTMStateTuple(c, h);
-      });
-      const embedding = tf.getVariable('embedding', { shape: [vocab, units] });
-      const [outputs, finalState] = tf.nn.dynamicRnn(new tf.nn.rnnCell.MultiRNNCell(cells), tf.nn.embeddingLookup(embedding, x), { initialState });
-      const stateOut = (finalState as tf.nn.rnnCell.LSTMStateTuple[]).flatMap((st) => [st.c, st.h]);
-      const logits = tf.layers.dense(tf.reshape(outputs, [-1, units]), vocab, { name: 'softmax' });
-      const loss = tf.reduceMean(tf.nn.sparseSoftmaxCrossEntropyWithLogits({ labels: tf.reshape(y, [-1]), logits }));
-      const train = new tf.train.AdamOptimizer(0.01).minimize(loss);
-      return { x, y, stateIn, stateOut, logits, train, init: tf.globalVariablesInitializer() };
+      return { ...buildCharRnn({ vocabSize: vocab, units, layers: 2, learningRate: 0.01 }), init: tf.globalVariablesInitializer() };
     });
     const sess = new tf.Session({ graph: g });
     await sess.run(m.init);
     const ids = (seed: number) => tf.NDArray.from(Array.from({ length: batch * seq }, (_, i) => (i * 7 + seed) % vocab), 'int32', [batch, seq]);
     const states = m.stateIn.map((p, i) => [p, randomArray([batch, units], { seed: 20 + i, min: -0.5, max: 0.5 })] as [tf.Tensor, tf.NDArray]);
-    await sess.run(m.train, [[m.x, ids(1)], [m.y, ids(2)], ...states]);
+    await sess.run(m.trainOp, [[m.x, ids(1)], [m.y, ids(2)], ...states]);
     const { want, got, frozen, graphDef } = await runBoth(g, sess, [[m.x, ids(5)], ...states], [m.logits, ...m.stateOut]);
     for (let i = 0; i < want.length; i++) expectClose(got[i]!, want[i]!, { atol: 1e-5, rtol: 1e-4 });
     expect(frozen.node!.some((n) => n.op === 'While' || n.op === 'StatelessWhile')).toBe(true);
