@@ -9,13 +9,25 @@
 // Times are medians over --runs runs after warm-up runs. peak_bytes is the optimized plan's arena;
 // naive_bytes what the same (optimized) plan takes with every intermediate in a buffer of its own;
 // unopt_naive_bytes the same for the graph as written, before fusion.
+//
+//   npm run bench -- --peer torch     (adds torch_ms: the same workload in PyTorch)
+// PyTorch runs in a python3 that has torch (bench/torch_peer.py; WEIR_TORCH_PYTHON names one, else
+// `python3` on PATH, else /usr/bin/python3). On Debian/Ubuntu: `apt-get install python3-torch
+// libopenblas0-pthread` (PyTorch 1.13: oneDNN convolutions, OpenBLAS for products). It gets weir's
+// thread count (torch.set_num_threads), and OPENBLAS_CORETYPE is unset for its process only (a
+// forced core type keeps OpenBLAS off AVX-512). Its times swing several-fold between processes on
+// a shared machine, so torch_ms is the best of three processes' medians. Workloads it has:
+// mlp_train_step, cnn_train_step, matmul_1024, cnn_infer_b1; never needed by tests or CI.
 import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
 import * as tfc from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '../src/index.js';
 import { buildCnn } from '../examples/mnist-cnn/main.js';
 import { lstmTrainStep, rnnLoopStep, whileOverhead, type BenchContext, type LineResult } from './control_flow.js';
 import { embeddingTrainStep } from './sparse.js';
+import { threadCount } from '../runtime/cpu/threads.js';
+import { config } from '../src/core/config.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -23,8 +35,10 @@ const { values: args } = parseArgs({
     runs: { type: 'string' },
     skip: { type: 'string' },
     backend: { type: 'string' },
+    peer: { type: 'string' },
   },
 });
+if (args.peer && args.peer !== 'torch') throw new Error(`--peer must be torch, not ${args.peer}`);
 const RUNS = Number(args.runs ?? 7);
 const GPU = args.backend === 'webgpu';
 if (args.backend && !GPU && args.backend !== 'cpu') throw new Error(`--backend must be cpu or webgpu, not ${args.backend}`);
@@ -74,6 +88,8 @@ interface Result {
   tfjsCpu?: number;
   tfjsWasm?: number;
   tfjsWebgpu?: number;
+  /** PyTorch's best median (--peer torch). */
+  torch?: number;
   peak: number;
   naive: number;
   unoptNaive: number;
@@ -123,6 +139,41 @@ async function weirPair(
 async function peers(step: () => Promise<number>): Promise<Pick<Result, 'tfjsCpu' | 'tfjsWasm' | 'tfjsWebgpu'>> {
   if (GPU) return { tfjsWebgpu: await onTfjs('webgpu', step) };
   return { tfjsCpu: await onTfjs('cpu', step), tfjsWasm: await onTfjs('wasm', step) };
+}
+
+/** The python3 that has torch, or undefined (found once). */
+let torchPython: string | null | undefined;
+function findTorchPython(): string | undefined {
+  if (torchPython === undefined) {
+    const candidates = [process.env.WEIR_TORCH_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => !!c);
+    torchPython = candidates.find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) ?? null;
+    if (torchPython === null) process.stderr.write(`--peer torch: no python3 with torch among ${candidates.join(', ')}\n`);
+  }
+  return torchPython ?? undefined;
+}
+
+/**
+ * PyTorch's time for a workload (bench/torch_peer.py): the best of three processes' medians, on
+ * weir's thread count, with OPENBLAS_CORETYPE unset for those processes. Undefined without --peer torch.
+ */
+function onTorch(workload: string, runs = RUNS): number | undefined {
+  if (args.peer !== 'torch') return undefined;
+  const py = findTorchPython();
+  if (py === undefined) return NaN;
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  const threads = config.cpuFast() ? threadCount() : 1;
+  const script = new URL('./torch_peer.py', import.meta.url).pathname;
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const r = spawnSync(py, [script, workload, '--threads', String(threads), '--runs', String(runs)], { env, encoding: 'utf8' });
+    if (r.status !== 0) {
+      process.stderr.write(`torch ${workload}: ${r.stderr || r.error?.message}\n`);
+      return NaN;
+    }
+    best = Math.min(best, (JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number }).ms);
+  }
+  return best;
 }
 
 // ---- workloads ----
@@ -180,7 +231,7 @@ async function mlpTrainStep(): Promise<Result> {
     opt.dispose();
     return ms;
   };
-  return { ...w, ...(await peers(tfjsStep)) };
+  return { ...w, ...(await peers(tfjsStep)), torch: onTorch('mlp_train_step') };
 }
 
 async function cnnTrainStep(): Promise<Result> {
@@ -234,7 +285,39 @@ async function cnnTrainStep(): Promise<Result> {
     opt.dispose();
     return ms;
   };
-  return { ...w, ...(await peers(tfjsStep)) };
+  return { ...w, ...(await peers(tfjsStep)), torch: onTorch('cnn_train_step', runs) };
+}
+
+/** One image through the Deep MNIST CNN (inference: dropout off): latency. */
+async function cnnInferB1(): Promise<Result> {
+  const xData = uniform(784, 7, 0, 1);
+  const g = new tf.Graph();
+  g.seed = 1;
+  const m = g.asDefault(() => ({ ...buildCnn(1e-3), init: tf.globalVariablesInitializer() }));
+  const runs = Math.max(RUNS, 21);
+  const feeds: [tf.Tensor, tf.NDArray][] = [[m.x, new tf.NDArray(xData, [1, 784])]];
+  const w = await weirPair(g, [m.logits], feeds, m.init, runs);
+
+  const tfjsStep = async (): Promise<number> => {
+    const shapes = [[5, 5, 1, 32], [32], [5, 5, 32, 64], [64], [7 * 7 * 64, 1024], [1024], [1024, 10], [10]];
+    const v = shapes.map((k, i) => tfc.tensor(uniform(k.reduce((p, q) => p * q, 1), 30 + i, -0.05, 0.05), k));
+    const x = tfc.tensor4d(xData, [1, 28, 28, 1]);
+    const ms = await time(async () => {
+      const logits = tfc.tidy(() => {
+        let h = tfc.relu(tfc.add(tfc.conv2d(x, v[0] as tfc.Tensor4D, 1, 'same'), v[1]!)) as tfc.Tensor4D;
+        h = tfc.maxPool(h, 2, 2, 'same');
+        h = tfc.relu(tfc.add(tfc.conv2d(h, v[2] as tfc.Tensor4D, 1, 'same'), v[3]!)) as tfc.Tensor4D;
+        h = tfc.maxPool(h, 2, 2, 'same');
+        const d = tfc.relu(tfc.add(tfc.matMul(tfc.reshape(h, [1, 7 * 7 * 64]), v[4] as tfc.Tensor2D), v[5]!)) as tfc.Tensor2D;
+        return tfc.add(tfc.matMul(d, v[6] as tfc.Tensor2D), v[7]!);
+      });
+      await logits.data();
+      logits.dispose();
+    }, runs);
+    tfc.dispose([...v, x]);
+    return ms;
+  };
+  return { ...w, ...(await peers(tfjsStep)), torch: onTorch('cnn_infer_b1', runs) };
 }
 
 async function matmul1024(): Promise<Result> {
@@ -264,8 +347,9 @@ async function matmul1024(): Promise<Result> {
     return ms;
   };
   const p = await peers(tfjsStep);
-  const gflops = (2 * N * N * N) / (w.weir * 1e6);
-  return { ...w, ...p, extra: `weir_gflops=${gflops.toFixed(2)}` };
+  const torch = onTorch('matmul_1024');
+  const gflops = (n: number): string => ((2 * N * N * N) / (n * 1e6)).toFixed(2);
+  return { ...w, ...p, torch, extra: `weir_gflops=${gflops(w.weir)}${torch !== undefined && !Number.isNaN(torch) ? ` torch_gflops=${gflops(torch)}` : ''}` };
 }
 
 // Control-flow workloads (bench/control_flow.ts) print their own fields.
@@ -274,6 +358,7 @@ const ctx: BenchContext = { runs: RUNS, backend: WEIR_BACKEND, time, onTfjs, uni
 const WORKLOADS: Record<string, () => Promise<Result | LineResult>> = {
   mlp_train_step: mlpTrainStep,
   cnn_train_step: cnnTrainStep,
+  cnn_infer_b1: cnnInferB1,
   matmul_1024: matmul1024,
   while_overhead: () => whileOverhead(ctx),
   rnn_loop_step: () => rnnLoopStep(ctx),
@@ -281,7 +366,7 @@ const WORKLOADS: Record<string, () => Promise<Result | LineResult>> = {
   embedding_train_step: () => embeddingTrainStep(ctx),
 };
 
-const fmt = (x: number | undefined): string => (x === undefined ? 'skipped' : Number.isNaN(x) ? 'unsupported' : x.toFixed(1));
+const fmt = (x: number | undefined): string => (x === undefined ? 'skipped' : Number.isNaN(x) ? 'unsupported' : x.toFixed(x < 10 ? 2 : 1));
 const only = args.only?.split(',');
 for (const [name, fn] of Object.entries(WORKLOADS)) {
   if (only && !only.includes(name)) continue;
@@ -299,6 +384,7 @@ for (const [name, fn] of Object.entries(WORKLOADS)) {
   }
   console.log(
     `${name} weir_ms=${fmt(r.weir)} weir_unopt_ms=${fmt(r.weirUnopt)} tfjs_cpu_ms=${fmt(r.tfjsCpu)} tfjs_wasm_ms=${fmt(r.tfjsWasm)} ` +
+      (r.torch !== undefined ? `torch_ms=${fmt(r.torch)} torch_ratio=${(r.weir / r.torch).toFixed(2)} ` : '') +
       `peak_bytes=${r.peak} naive_bytes=${r.naive}${r.extra ? ` ${r.extra}` : ''} unopt_naive_bytes=${r.unoptNaive}`,
   );
 }
