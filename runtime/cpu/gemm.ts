@@ -11,36 +11,52 @@
  * sequential and keeps the current panels in cache. The panels live in fixed buffers for the life
  * of the process (the blocking bounds their sizes), so a call allocates nothing.
  *
- * Two micro-kernels share that structure: a WebAssembly SIMD one (4 x 8 floats in eight f32x4
- * locals, about three times the speed of scalar JavaScript), used where the engine supports
- * WebAssembly SIMD, and a plain TypeScript one (32 number locals) used otherwise.
+ * Two implementations share that structure: a WebAssembly SIMD one (4 x 8 floats in eight f32x4
+ * locals; see "WebAssembly SIMD path" below for how it avoids most packing), used where the engine
+ * supports WebAssembly SIMD, and a plain TypeScript one (32 number locals) used otherwise. Where the
+ * engine validates relaxed SIMD, the SIMD kernels use f32x4.relaxed_madd (a fused multiply-add on
+ * x64 and arm64); the results then differ from the plain kernels' within float32 rounding.
  *
  * On the SIMD path, products of at least THREAD_MIN_MACS multiply-adds are spread over worker
  * threads (runtime/cpu/threads.ts) that share the WebAssembly memory: C is cut into blocks of rows
  * or columns which the threads claim one at a time. Splitting C never changes the order in which
  * an element's products are summed, so results are bit for bit those of one thread. The workers
- * run the same packing and macro-kernel functions (their source text) and the same kernel bytes.
+ * run the same driver functions (their source text) and the same kernel bytes.
  *
  * WEIR_CPU_FAST=0 (read once) forces the portable path: the TypeScript micro-kernel, no threads.
  * WEIR_CPU_THREADS=n sets the number of threads (the calling one included; default: the core count).
  */
 
 import {
+  BR_IF,
+  ELSE,
+  END,
+  F32_LOAD,
+  F32_STORE,
   F32X4_ADD,
   F32X4_MUL,
+  F32X4_RELAXED_MADD,
+  f32x4Const,
+  FunctionBuilder,
   get,
   I32,
   I32_ADD,
-  I32_CONST,
+  I32_GT_S,
+  I32_SHL,
   I32_SUB,
+  i32Const,
+  IF,
+  LOOP,
   set,
   simd,
-  sleb,
+  simdMem,
   tee,
+  uleb,
   V128,
   V128_LOAD,
   V128_LOAD32_SPLAT,
   V128_STORE,
+  VOID,
   wasmModule,
   type WasmFunction,
 } from './wasm.js';
@@ -58,22 +74,21 @@ const NC = 2048;
  */
 const MAX_BLOCKS = 64;
 
-// Float offsets of the packed A block, the packed B block and the SIMD kernel's C block in a thread's panel area.
-const A_AT = 0;
-const B_AT = A_AT + MC * KC;
-const CB_AT = B_AT + KC * NC;
-const PANEL_FLOATS = CB_AT + MC * NC;
-
-type SimdKernel = (kc: number, aByte: number, bByte: number, cByte: number, ldcBytes: number) => void;
+/** A thread's panel area on the SIMD path: one packed KC x NC block of op(B). */
+const PANEL_FLOATS = KC * NC;
+/**
+ * op(B) is read in place (row-major, not packed) when op(A) has at most this many rows: packing
+ * costs a pass over the block and pays off only over enough row tiles reading each panel.
+ */
+const IN_PLACE_MAX_M = 64;
 
 /** WEIR_CPU_FAST=0 forces the portable path (TypeScript micro-kernel, one thread); read once, at load. */
 const FAST = config.cpuFast();
 const THREADS = FAST ? threadCount() : 1;
 
 // The WebAssembly memory (shared with the workers where the engine allows): the workers' control
-// blocks, then one panel area per thread (the calling thread's first), then the staging area into
-// which a threaded product copies each worker's share of the operands and from which it copies back
-// the worker's share of C.
+// blocks and the job words, then one panel area per thread (the calling thread's first), then the
+// staging regions into which products copy their operands (see region()).
 const JOB_BYTE = Math.max(1, THREADS - 1) * CTRL_BYTES;
 const PANELS_BYTE = Math.ceil((JOB_BYTE + 4 * (1 + MAX_BLOCKS)) / 64) * 64;
 const STAGE_BYTE = PANELS_BYTE + THREADS * PANEL_FLOATS * 4;
@@ -82,14 +97,18 @@ const MAX_PAGES = 16384; // 1 GiB
 const THREAD_MIN_MACS = 1 << 21;
 
 const fast = FAST ? createMemory() : null;
-/** A view of the whole WebAssembly memory (refreshed when the staging area grows), or plain panels. */
-let mem = fast !== null ? new Float32Array(fast.memory.buffer) : new Float32Array(PANEL_FLOATS);
-const base0 = fast !== null ? PANELS_BYTE / 4 : 0;
-const simdKernel = fast?.kernel ?? null;
-const jobWords = new Int32Array(mem.buffer, fast !== null ? JOB_BYTE : 0, 1 + MAX_BLOCKS);
-const packedA = mem.subarray(base0 + A_AT, base0 + B_AT);
-const packedB = mem.subarray(base0 + B_AT, base0 + CB_AT);
-let simdEnabled = simdKernel !== null;
+/** A view of the whole WebAssembly memory (refreshed when it grows). */
+let mem = new Float32Array(fast !== null ? fast.memory.buffer : new ArrayBuffer(0));
+const jobWords = new Int32Array(fast !== null ? fast.memory.buffer : new ArrayBuffer(4 * (1 + MAX_BLOCKS)), fast !== null ? JOB_BYTE : 0, 1 + MAX_BLOCKS);
+/** Byte address and capacity of the two staging regions (PRIVATE, SHARED). */
+const regionAt = [STAGE_BYTE, STAGE_BYTE];
+const regionCap = [0, 0];
+/** stageOperands' answer: a, lda, b, ldb, c, ldc of the staged operands. */
+const staged = new Int32Array(6);
+/** The portable path's packed blocks of op(A) and op(B), allocated at its first use. */
+let packed: { a: Float32Array; b: Float32Array } | null = null;
+let simdEnabled = fast !== null;
+let relaxedEnabled = fast?.relaxed != null;
 const canThread = fast !== null && fast.shared && THREADS > 1;
 let threadsEnabled = canThread;
 let pool: ThreadPool | null = null;
@@ -110,13 +129,25 @@ const edgeTile = new Float32Array(MR * NR);
 
 /** Whether the WebAssembly SIMD micro-kernel can run here. */
 export function simdAvailable(): boolean {
-  return simdKernel !== null;
+  return fast !== null;
 }
 
 /** Turns the SIMD micro-kernel on or off (tests and benchmarks compare both); returns the previous setting. */
 export function setSimdEnabled(on: boolean): boolean {
   const prev = simdEnabled;
-  simdEnabled = on && simdKernel !== null;
+  simdEnabled = on && fast !== null;
+  return prev;
+}
+
+/** Whether the engine validates relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd), so the SIMD kernels can use f32x4.relaxed_madd. */
+export function relaxedSimdAvailable(): boolean {
+  return fast?.relaxed != null;
+}
+
+/** Turns the relaxed-SIMD kernels on or off where available (on by default); returns the previous setting. */
+export function setRelaxedSimdEnabled(on: boolean): boolean {
+  const prev = relaxedEnabled;
+  relaxedEnabled = on && fast?.relaxed != null;
   return prev;
 }
 
@@ -215,9 +246,13 @@ export function sgemm(
 ): void {
   if (M <= 0 || N <= 0) return;
   if (simdEnabled && M > 1 && N > 1 && K > 0 && alpha !== 0) {
+    if (beta !== 0 && beta !== 1) {
+      scaleC(M, N, beta, C, ldc, offC);
+      beta = 1;
+    }
     if (threadsEnabled && M * N * K >= THREAD_MIN_MACS && sgemmThreaded(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return;
-    gemmSimd(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC, mem, base0, simdKernel!);
-    return;
+    if (gemmPrivate(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return;
+    // The memory could not grow to stage the operands: the portable path below.
   }
   if (beta !== 1) scaleC(M, N, beta, C, ldc, offC);
   if (K <= 0 || alpha === 0) return;
@@ -227,17 +262,18 @@ export function sgemm(
     return;
   }
 
+  packed ??= { a: new Float32Array(MC * KC), b: new Float32Array(KC * NC) };
   for (let jc = 0; jc < N; jc += NC) {
     const nc = Math.min(NC, N - jc);
     // K is cut into equal slices of at most KC (800 = 2 x 400 rather than 512 + 288).
     const kSlice = Math.ceil(K / Math.ceil(K / KC));
     for (let pc = 0; pc < K; pc += kSlice) {
       const kc = Math.min(kSlice, K - pc);
-      packB(transB, B, offB, ldb, pc, kc, jc, nc, packedB);
+      packB(transB, B, offB, ldb, pc, kc, jc, nc, packed.b);
       for (let ic = 0; ic < M; ic += MC) {
         const mc = Math.min(MC, M - ic);
-        packA(transA, A, offA, lda, ic, mc, pc, kc, alpha, packedA);
-        macroKernel(mc, nc, kc, packedA, packedB, C, offC + ic * ldc + jc, ldc);
+        packA(transA, A, offA, lda, ic, mc, pc, kc, alpha, packed.a);
+        macroKernel(mc, nc, kc, packed.a, packed.b, C, offC + ic * ldc + jc, ldc);
       }
     }
   }
@@ -473,98 +509,91 @@ function microKernel(kc: number, A: Float32Array, pa: number, B: Float32Array, p
 }
 
 // ---- WebAssembly SIMD path ----
-// gemmSimd, macroKernelSimd, packA, packB and scaleC also run in the worker threads: their source
-// text goes into the workers' script (workerSource), so they use nothing but their parameters, the
-// blocking constants and each other.
+// The operands are copied (TypedArray.set, a memcpy) into a staging region of the WebAssembly
+// memory, where the kernels read them in place: op(A) by its rows or columns with their strides,
+// op(B) in place when it is row-major and A has few rows (packing would cost more than it saves),
+// else packed by a WebAssembly routine into NR-wide panels. The macro-kernels (one WebAssembly call
+// for a whole MC x NC block) write C's staged copy, which is copied back at the end. Partial tiles
+// read past the operands' last rows or columns (the staging regions leave room for that) and write
+// the padding of C's staged copy: the extra lanes never mix with the real ones.
+// gemmStaged and claimBlocks also run in the worker threads (their source text goes into the
+// workers' script), so they use nothing but their parameters and the blocking constants.
+
+/** The SIMD module's exports; addresses and strides in bytes. */
+interface SimdKernels {
+  /**
+   * C[mc x nc] (=, or += when acc) op(A)[mc x kc] * op(B)[kc x nc], tile by tile, for op(A) whose
+   * rows are aRow bytes apart with consecutive k 4 bytes apart (mkRows) or whose rows are 4 bytes
+   * apart with k aK bytes apart (mkLanes); op(B)'s NR-wide tiles start bTile bytes apart, k bK apart.
+   */
+  mkRows: MacroKernel;
+  mkLanes: MacroKernel;
+  /** Packs kc x nc of row-major op(B) (k bK bytes apart) into NR-wide k-major panels at out. */
+  packN: (b: number, bK: number, kc: number, nc: number, out: number) => void;
+  /** The same for op(B) stored transposed (its columns bCol bytes apart, k contiguous). */
+  packT: (b: number, bCol: number, kc: number, nc: number, out: number) => void;
+}
+type MacroKernel = (mc: number, nc: number, kc: number, a: number, aRow: number, aK: number, b: number, bK: number, bTile: number, c: number, ldc: number, acc: number) => void;
 
 /**
- * sgemm on the SIMD micro-kernel (M, N, K >= 1, alpha != 0), with the panel area at float offset
- * `base` of `P` (the WebAssembly memory the kernel reads).
+ * C (staged, byte address c, leading dimension ldc floats) = op(A) * op(B) (+ C when accumulate),
+ * all operands staged: op(A)[0,0] at byte a, stored with leading dimension lda (floats), op(B)[0,0]
+ * at b with ldb. `panel` is this thread's packed-B area.
  */
-function gemmSimd(
+function gemmStaged(
   transA: boolean,
   transB: boolean,
   M: number,
   N: number,
   K: number,
-  alpha: number,
-  A: Float32Array,
+  a: number,
   lda: number,
-  B: Float32Array,
+  b: number,
   ldb: number,
-  beta: number,
-  C: Float32Array,
+  c: number,
   ldc: number,
-  offA: number,
-  offB: number,
-  offC: number,
-  P: Float32Array,
-  base: number,
-  kernel: SimdKernel,
+  accumulate: boolean,
+  panel: number,
+  W: SimdKernels,
 ): void {
-  // With beta = 0 the first K slice is copied into C instead of zeroing C and adding.
-  const overwrite = beta === 0;
-  if (beta !== 1 && !overwrite) scaleC(M, N, beta, C, ldc, offC);
-  const pA = P.subarray(base + A_AT, base + B_AT);
-  const pB = P.subarray(base + B_AT, base + CB_AT);
+  const aRow = transA ? 4 : lda * 4;
+  const aK = transA ? lda * 4 : 4;
+  const bK = transB ? 4 : ldb * 4;
+  const bCol = transB ? ldb * 4 : 4;
+  const mk = transA ? W.mkLanes : W.mkRows;
+  const inPlace = !transB && M <= IN_PLACE_MAX_M;
+  // K is cut into equal slices of at most KC (800 = 2 x 400 rather than 512 + 288).
+  const kSlice = Math.ceil(K / Math.ceil(K / KC));
   for (let jc = 0; jc < N; jc += NC) {
     const nc = Math.min(NC, N - jc);
-    // K is cut into equal slices of at most KC (800 = 2 x 400 rather than 512 + 288).
-    const kSlice = Math.ceil(K / Math.ceil(K / KC));
     for (let pc = 0; pc < K; pc += kSlice) {
       const kc = Math.min(kSlice, K - pc);
-      packB(transB, B, offB, ldb, pc, kc, jc, nc, pB);
+      const bAt = b + pc * bK + jc * bCol;
+      if (!inPlace) {
+        if (transB) W.packT(bAt, bCol, kc, nc, panel);
+        else W.packN(bAt, bK, kc, nc, panel);
+      }
+      const acc = accumulate || pc > 0 ? 1 : 0;
       for (let ic = 0; ic < M; ic += MC) {
         const mc = Math.min(MC, M - ic);
-        packA(transA, A, offA, lda, ic, mc, pc, kc, alpha, pA);
-        macroKernelSimd(mc, nc, kc, C, offC + ic * ldc + jc, ldc, overwrite && pc === 0, P, base, kernel);
+        const aAt = a + ic * aRow + pc * aK;
+        const cAt = c + (ic * ldc + jc) * 4;
+        if (inPlace) mk(mc, nc, kc, aAt, aRow, aK, bAt, bK, NR * 4, cAt, ldc * 4, acc);
+        else mk(mc, nc, kc, aAt, aRow, aK, panel, NR * 4, kc * NR * 4, cAt, ldc * 4, acc);
       }
     }
   }
 }
 
-/**
- * The packed-panel macro-kernel on the SIMD micro-kernel: each MR x NR tile of the packed product
- * is written to the C block in WebAssembly memory (row stride ncr), which is then added to C (or
- * copied over it, for the first K slice when beta = 0).
- */
-function macroKernelSimd(
-  mc: number,
-  nc: number,
-  kc: number,
-  C: Float32Array,
-  offC: number,
-  ldc: number,
-  overwrite: boolean,
-  P: Float32Array,
-  base: number,
-  kernel: SimdKernel,
-): void {
-  const ncr = Math.ceil(nc / NR) * NR;
-  const cAt = base + CB_AT;
-  for (let j0 = 0; j0 < nc; j0 += NR) {
-    const bByte = (base + B_AT + j0 * kc) * 4;
-    for (let i0 = 0; i0 < mc; i0 += MR) {
-      kernel(kc, (base + A_AT + i0 * kc) * 4, bByte, (cAt + i0 * ncr + j0) * 4, ncr * 4);
-    }
-  }
-  for (let i = 0; i < mc; i++) {
-    const row = offC + i * ldc;
-    const src = cAt + i * ncr;
-    if (overwrite) C.set(P.subarray(src, src + nc), row);
-    else for (let j = 0; j < nc; j++) C[row + j]! += P[src + j]!;
-  }
-}
+// Task words of a worker's control block (from ARG on): transA, transB, M, N, K, then the staged
+// operands (a, lda, b, ldb, c, ldc), accumulate, the worker's panel, whether blocks are rows (1) or
+// columns (0) of C, the block size, the number of blocks, the relaxed-SIMD kernels (1) or not, and
+// an injected fault (tests).
+const T_TA = ARG, T_TB = ARG + 1, T_M = ARG + 2, T_N = ARG + 3, T_K = ARG + 4, T_A = ARG + 5, T_LDA = ARG + 6;
+const T_B = ARG + 7, T_LDB = ARG + 8, T_C = ARG + 9, T_LDC = ARG + 10, T_ACC = ARG + 11, T_PANEL = ARG + 12;
+const T_ROWS = ARG + 13, T_UNIT = ARG + 14, T_BLOCKS = ARG + 15, T_FMA = ARG + 16, T_FAULT = ARG + 17;
 
-// Task words of a worker's control block (from ARG on): transA, transB, M, N, K, lda, ldb, ldc,
-// offA, offB, offC (float offsets of the staged operands in the memory), the worker's panel base,
-// whether blocks are rows (1) or columns (0) of C, the block size and the number of blocks;
-// float64s: alpha, beta.
-const T_TA = ARG, T_TB = ARG + 1, T_M = ARG + 2, T_N = ARG + 3, T_K = ARG + 4, T_LDA = ARG + 5, T_LDB = ARG + 6;
-const T_LDC = ARG + 7, T_OFFA = ARG + 8, T_OFFB = ARG + 9, T_OFFC = ARG + 10, T_BASE = ARG + 11;
-const T_ROWS = ARG + 12, T_UNIT = ARG + 13, T_BLOCKS = ARG + 14, T_FAULT = ARG + 15;
-
-/** Computes blocks claimed from `job` until none is left; `me` marks the blocks taken. */
+/** Computes blocks (of rows or columns of the staged C) claimed from `job` until none is left; `me` marks the blocks taken. */
 function claimBlocks(
   job: Int32Array,
   me: number,
@@ -576,6 +605,132 @@ function claimBlocks(
   M: number,
   N: number,
   K: number,
+  a: number,
+  lda: number,
+  b: number,
+  ldb: number,
+  c: number,
+  ldc: number,
+  accumulate: boolean,
+  panel: number,
+  W: SimdKernels,
+): void {
+  for (;;) {
+    const t = Atomics.add(job, 0, 1);
+    if (t >= blocks) return;
+    job[1 + t] = me;
+    const lo = t * unit;
+    if (byRows) {
+      gemmStaged(transA, transB, Math.min(M, lo + unit) - lo, N, K, a + lo * (transA ? 4 : lda * 4), lda, b, ldb, c + lo * ldc * 4, ldc, accumulate, panel, W);
+    } else {
+      gemmStaged(transA, transB, M, Math.min(N, lo + unit) - lo, K, a, lda, b + lo * (transB ? ldb * 4 : 4), ldb, c + lo * 4, ldc, accumulate, panel, W);
+    }
+  }
+}
+
+/** The workers' script: the SIMD path's driver functions, the kernels instantiated on the shared memory, and the task loop. */
+function workerSource(): string {
+  return `'use strict';
+var __name = (f) => f;
+const NR = ${NR}, KC = ${KC}, MC = ${MC}, NC = ${NC}, IN_PLACE_MAX_M = ${IN_PLACE_MAX_M};
+${gemmStaged.toString()}
+${claimBlocks.toString()}
+const gemmData = require('node:worker_threads').workerData;
+const instantiate = (bytes) => new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: gemmData.memory } }).exports;
+const plain = instantiate(gemmData.wasm);
+const relaxed = gemmData.wasmRelaxed === null ? plain : instantiate(gemmData.wasmRelaxed);
+const job = new Int32Array(gemmData.memory.buffer, ${JOB_BYTE}, ${1 + MAX_BLOCKS});
+function runTask(t) {
+  if (t[${T_FAULT}] !== 0) {
+    // Injected fault (tests): take a block, then exit or never finish.
+    const b = Atomics.add(job, 0, 1);
+    if (b < t[${T_BLOCKS}]) job[1 + b] = gemmData.index + 1;
+    if (t[${T_FAULT}] === 1) process.exit(3);
+    for (;;) Atomics.wait(job, 0, Atomics.load(job, 0) + 1, 1000);
+  }
+  claimBlocks(job, gemmData.index + 1, t[${T_ROWS}] === 1, t[${T_UNIT}], t[${T_BLOCKS}], t[${T_TA}] === 1, t[${T_TB}] === 1,
+    t[${T_M}], t[${T_N}], t[${T_K}], t[${T_A}], t[${T_LDA}], t[${T_B}], t[${T_LDB}], t[${T_C}], t[${T_LDC}], t[${T_ACC}] === 1,
+    t[${T_PANEL}], t[${T_FMA}] === 1 ? relaxed : plain);
+}
+${workerLoopSource()}`;
+}
+
+function ensurePool(): ThreadPool | null {
+  if (!threadsEnabled || poolFailed || fast === null || retiring !== null) return null;
+  if (pool === null) {
+    try {
+      const ctlBytes = Array.from({ length: THREADS - 1 }, (_, w) => w * CTRL_BYTES);
+      pool = new ThreadPool(fast.memory, ctlBytes, workerSource(), { wasm: fast.wasm, wasmRelaxed: fast.wasmRelaxed });
+    } catch {
+      poolFailed = true;
+      return null;
+    }
+  }
+  return pool;
+}
+
+/** Staging regions: 0 for products on the calling thread alone, 1 for threaded ones (which a hung worker may still write). */
+const PRIVATE = 0;
+const SHARED = 1;
+
+/**
+ * Byte address of a region of at least `floats` floats in the WebAssembly memory for `kind`, -1
+ * when the memory cannot grow that far. A region that must grow moves past both regions' ends, so
+ * a threaded product's region never overlaps another region in use.
+ */
+function region(kind: number, floats: number): number {
+  const bytes = floats * 4;
+  if (regionCap[kind]! >= bytes) return regionAt[kind]!;
+  const at = Math.max(regionAt[0]! + regionCap[0]!, regionAt[1]! + regionCap[1]!);
+  const cap = Math.ceil((bytes * 1.25) / 64) * 64;
+  const memory = fast!.memory;
+  if (at + cap > memory.buffer.byteLength) {
+    try {
+      memory.grow(Math.ceil((at + cap - memory.buffer.byteLength) / 65536));
+    } catch {
+      return -1;
+    }
+    mem = new Float32Array(memory.buffer);
+  }
+  regionAt[kind] = at;
+  regionCap[kind] = cap;
+  return at;
+}
+
+const up = (n: number, m: number): number => Math.ceil(n / m) * m;
+
+/** Where an operand is copied compactly rather than with its own leading dimension: past this many floats of gap per row. */
+const MAX_GAP = 16;
+
+/**
+ * Copies the rows x cols matrix X (leading dimension ldx) to float offset dst of the memory with
+ * leading dimension ld (ldx itself, or cols: see stagedLd).
+ */
+function stage(X: Float32Array, offX: number, ldx: number, rows: number, cols: number, dst: number, ld: number): void {
+  if (ld === ldx) {
+    mem.set(X.subarray(offX, offX + (rows - 1) * ldx + cols), dst);
+    return;
+  }
+  for (let r = 0; r < rows; r++, dst += ld) {
+    if (cols < 32) for (let j = 0; j < cols; j++) mem[dst + j] = X[offX + r * ldx + j]!;
+    else mem.set(X.subarray(offX + r * ldx, offX + r * ldx + cols), dst);
+  }
+}
+
+const stagedLd = (ldx: number, cols: number): number => (ldx - cols > MAX_GAP ? cols : ldx);
+
+/**
+ * Copies op(A), op(B) (op(A) scaled by alpha) and, when beta is not 0, C into staging region
+ * `kind`; fills `staged` with their addresses and leading dimensions: a, lda, b, ldb, c, ldc.
+ * False when the memory cannot grow enough.
+ */
+function stageOperands(
+  kind: number,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
   alpha: number,
   A: Float32Array,
   lda: number,
@@ -587,85 +742,85 @@ function claimBlocks(
   offA: number,
   offB: number,
   offC: number,
-  P: Float32Array,
-  base: number,
-  kernel: SimdKernel,
-): void {
-  for (;;) {
-    const t = Atomics.add(job, 0, 1);
-    if (t >= blocks) return;
-    job[1 + t] = me;
-    const lo = t * unit;
-    if (byRows) {
-      const m = Math.min(M, lo + unit) - lo;
-      gemmSimd(transA, transB, m, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA + (transA ? lo : lo * lda), offB, offC + lo * ldc, P, base, kernel);
-    } else {
-      const n = Math.min(N, lo + unit) - lo;
-      gemmSimd(transA, transB, M, n, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB + (transB ? lo * ldb : lo), offC + lo, P, base, kernel);
-    }
+): boolean {
+  // Partial tiles read up to MR - 1 rows of op(A) and NR - 1 columns of op(B) past the end.
+  const [aRows, aCols] = transA ? [K, M] : [M, K];
+  const [bRows, bCols] = transB ? [N, K] : [K, N];
+  const ldaS = stagedLd(lda, aCols);
+  const ldbS = stagedLd(ldb, bCols);
+  const ldcS = up(N, NR);
+  const aFloats = up((transA ? aRows : up(M, MR)) * ldaS + 2 * NR, 16);
+  const bFloats = up((transB ? up(N, NR) : bRows) * ldbS + 2 * NR, 16);
+  const at = region(kind, aFloats + bFloats + up(M, MR) * ldcS);
+  if (at < 0) return false;
+  const a = at / 4;
+  const b = a + aFloats;
+  const c = b + bFloats;
+  stage(A, offA, lda, aRows, aCols, a, ldaS);
+  if (alpha !== 1) {
+    for (let r = 0; r < aRows; r++) for (let i = a + r * ldaS, end = i + aCols; i < end; i++) mem[i]! *= alpha;
+  }
+  stage(B, offB, ldb, bRows, bCols, b, ldbS);
+  if (beta !== 0) stage(C, offC, ldc, M, N, c, ldcS);
+  staged[0] = a * 4;
+  staged[1] = ldaS;
+  staged[2] = b * 4;
+  staged[3] = ldbS;
+  staged[4] = c * 4;
+  staged[5] = ldcS;
+  return true;
+}
+
+/** Copies rows [m0, m1) and columns [n0, n1) of the staged C (float offset c, leading dimension ldcS) into C. */
+function unstage(C: Float32Array, offC: number, ldc: number, m0: number, m1: number, n0: number, n1: number, c: number, ldcS: number): void {
+  const n = n1 - n0;
+  if (n0 === 0 && n === ldc && n === ldcS) {
+    C.set(mem.subarray(c + m0 * ldcS, c + m1 * ldcS), offC + m0 * ldc);
+    return;
+  }
+  for (let i = m0; i < m1; i++) {
+    const src = c + i * ldcS + n0;
+    const dst = offC + i * ldc + n0;
+    if (n < 32) for (let j = 0; j < n; j++) C[dst + j] = mem[src + j]!;
+    else C.set(mem.subarray(src, src + n), dst);
   }
 }
 
-/** The workers' script: the SIMD path's functions, the micro-kernel instantiated on the shared memory, and the task loop. */
-function workerSource(): string {
-  return `'use strict';
-var __name = (f) => f;
-const MR = ${MR}, NR = ${NR}, KC = ${KC}, MC = ${MC}, NC = ${NC}, A_AT = ${A_AT}, B_AT = ${B_AT}, CB_AT = ${CB_AT};
-${scaleC.toString()}
-${packB.toString()}
-${packA.toString()}
-${macroKernelSimd.toString()}
-${gemmSimd.toString()}
-${claimBlocks.toString()}
-const gemmData = require('node:worker_threads').workerData;
-const kernel = new WebAssembly.Instance(new WebAssembly.Module(gemmData.wasm), { env: { mem: gemmData.memory } }).exports.k;
-const job = new Int32Array(gemmData.memory.buffer, ${JOB_BYTE}, ${1 + MAX_BLOCKS});
-let P = new Float32Array(gemmData.memory.buffer);
-function runTask(t, f) {
-  if (P.length * 4 !== gemmData.memory.buffer.byteLength) P = new Float32Array(gemmData.memory.buffer);
-  if (t[${T_FAULT}] !== 0) {
-    // Injected fault (tests): take a block, then exit or never finish.
-    const b = Atomics.add(job, 0, 1);
-    if (b < t[${T_BLOCKS}]) job[1 + b] = gemmData.index + 1;
-    if (t[${T_FAULT}] === 1) process.exit(3);
-    for (;;) Atomics.wait(job, 0, Atomics.load(job, 0) + 1, 1000);
-  }
-  claimBlocks(job, gemmData.index + 1, t[${T_ROWS}] === 1, t[${T_UNIT}], t[${T_BLOCKS}], t[${T_TA}] === 1, t[${T_TB}] === 1,
-    t[${T_M}], t[${T_N}], t[${T_K}], f[0], P, t[${T_LDA}], P, t[${T_LDB}], f[1], P, t[${T_LDC}],
-    t[${T_OFFA}], t[${T_OFFB}], t[${T_OFFC}], P, t[${T_BASE}], kernel);
-}
-${workerLoopSource()}`;
+/** The SIMD product on the calling thread alone (beta already applied to C unless it is 0 or 1); false when staging failed. */
+function gemmPrivate(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: Float32Array,
+  lda: number,
+  B: Float32Array,
+  ldb: number,
+  beta: number,
+  C: Float32Array,
+  ldc: number,
+  offA: number,
+  offB: number,
+  offC: number,
+): boolean {
+  if (!stageOperands(PRIVATE, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return false;
+  gemmStaged(transA, transB, M, N, K, staged[0]!, staged[1]!, staged[2]!, staged[3]!, staged[4]!, staged[5]!, beta !== 0, PANELS_BYTE, kernels());
+  unstage(C, offC, ldc, 0, M, 0, N, staged[4]! / 4, staged[5]!);
+  return true;
 }
 
-function ensurePool(): ThreadPool | null {
-  if (!threadsEnabled || poolFailed || fast === null || retiring !== null) return null;
-  if (pool === null) {
-    try {
-      const ctlBytes = Array.from({ length: THREADS - 1 }, (_, w) => w * CTRL_BYTES);
-      pool = new ThreadPool(fast.memory, ctlBytes, workerSource(), { wasm: fast.wasm });
-    } catch {
-      poolFailed = true;
-      return null;
-    }
-  }
-  return pool;
-}
-
-/** Copies the R x K matrix X (or its K x R transpose as stored, when trans) compactly to mem[dst...]; returns its new leading dimension. */
-function stage(trans: boolean, X: Float32Array, offX: number, ldx: number, R: number, K: number, dst: number): number {
-  const [rows, cols] = trans ? [K, R] : [R, K];
-  if (ldx === cols) mem.set(X.subarray(offX, offX + rows * cols), dst);
-  else for (let r = 0; r < rows; r++, dst += cols) mem.set(X.subarray(offX + r * ldx, offX + r * ldx + cols), dst);
-  return cols;
+function kernels(): SimdKernels {
+  return relaxedEnabled ? fast!.relaxed! : fast!.plain;
 }
 
 /**
  * The SIMD product split over the calling thread and the workers by blocks of rows or of columns of
- * C (whichever side is longer). The operands are first copied into the staging area, where the
- * workers read them and write their blocks of C; the calling thread works on the originals. Every
- * thread claims blocks until none is left, so a worker that is slow to wake (or descheduled by a
- * busy machine) costs little: the calling thread takes its blocks. False (nothing done) when the
- * workers are not up yet or the staging area cannot grow enough.
+ * C (whichever side is longer). The operands are staged in the shared memory, where every thread
+ * reads them and writes its blocks of C. Every thread claims blocks until none is left, so a worker
+ * that is slow to wake (or descheduled by a busy machine) costs little: the calling thread takes
+ * its blocks. False (nothing done) when the workers are not up yet or the staging area cannot grow.
  */
 function sgemmThreaded(
   transA: boolean,
@@ -701,67 +856,57 @@ function sgemmThreaded(
   const unit = Math.max(Math.ceil(extent / (2 * threads) / align) * align, Math.ceil(extent / MAX_BLOCKS / align) * align);
   const blocks = Math.ceil(extent / unit);
   if (blocks < 2) return false;
-  const aAt = STAGE_BYTE / 4;
-  const bAt = aAt + M * K;
-  const cAt = bAt + K * N;
-  const need = (cAt + M * N) * 4;
-  const memory = fast!.memory;
-  if (need > memory.buffer.byteLength) {
-    try {
-      memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
-    } catch {
-      return false;
-    }
-    mem = new Float32Array(memory.buffer);
-  }
-  const ldaS = stage(transA, A, offA, lda, M, K, aAt);
-  const ldbS = stage(!transB, B, offB, ldb, N, K, bAt);
-  if (beta !== 0) for (let i = 0; i < M; i++) mem.set(C.subarray(offC + i * ldc, offC + i * ldc + N), cAt + i * N);
+  if (!stageOperands(SHARED, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return false;
+  const a = staged[0]!, ldaS = staged[1]!, b = staged[2]!, ldbS = staged[3]!, c = staged[4]!, ldcS = staged[5]!;
+  const relaxed = relaxedEnabled ? 1 : 0;
   jobWords[0] = 0;
   jobWords.fill(-1, 1, 1 + blocks);
   for (let w = 0; w < p.size; w++) {
-    const { ints, f64 } = p.args(w);
+    const { ints } = p.args(w);
     ints[T_TA] = transA ? 1 : 0;
     ints[T_TB] = transB ? 1 : 0;
     ints[T_M] = M;
     ints[T_N] = N;
     ints[T_K] = K;
+    ints[T_A] = a;
     ints[T_LDA] = ldaS;
+    ints[T_B] = b;
     ints[T_LDB] = ldbS;
-    ints[T_LDC] = N;
-    ints[T_OFFA] = aAt;
-    ints[T_OFFB] = bAt;
-    ints[T_OFFC] = cAt;
-    ints[T_BASE] = base0 + (w + 1) * PANEL_FLOATS;
+    ints[T_C] = c;
+    ints[T_LDC] = ldcS;
+    ints[T_ACC] = beta !== 0 ? 1 : 0;
+    ints[T_PANEL] = PANELS_BYTE + (w + 1) * PANEL_FLOATS * 4;
     ints[T_ROWS] = byRows ? 1 : 0;
     ints[T_UNIT] = unit;
     ints[T_BLOCKS] = blocks;
+    ints[T_FMA] = relaxed;
     ints[T_FAULT] = w === 0 ? pendingFault : 0;
-    f64[0] = alpha;
-    f64[1] = beta;
     p.start(w);
   }
   pendingFault = 0;
   const t0 = performance.now();
-  claimBlocks(jobWords, 0, byRows, unit, blocks, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC, mem, base0, simdKernel!);
+  claimBlocks(jobWords, 0, byRows, unit, blocks, transA, transB, M, N, K, a, ldaS, b, ldbS, c, ldcS, beta !== 0, PANELS_BYTE, kernels());
   // Each worker has at most one block left once the calling thread ran out of them: waiting much
   // longer than the calling thread's own share took means the worker hangs.
   const patience = WAIT_MIN_MS + 20 * (performance.now() - t0);
   // ok[w]: worker w finished its task and every block it took is in the staging area.
-  const ok = Array.from({ length: p.size }, (_, w) => p.wait(w, patience) === 'done');
+  let failed = 0;
+  for (let w = 0; w < p.size; w++) if (p.wait(w, patience) !== 'done') failed |= 1 << w;
   for (let t = 0; t < blocks; t++) {
     const owner = jobWords[1 + t]!;
-    if (owner === 0) continue;
     const lo = t * unit;
-    const [m0, m1, n0, n1] = byRows ? [lo, Math.min(M, lo + unit), 0, N] : [0, M, lo, Math.min(N, lo + unit)];
-    if (owner < 0 || !ok[owner - 1]) {
+    const m0 = byRows ? lo : 0;
+    const m1 = byRows ? Math.min(M, lo + unit) : M;
+    const n0 = byRows ? 0 : lo;
+    const n1 = byRows ? N : Math.min(N, lo + unit);
+    if (owner < 0 || (owner > 0 && (failed >> (owner - 1)) & 1)) {
       // Taken by a worker that threw, died or hangs (perhaps before it could mark the block as its
-      // own): its part of C is missing or incomplete, so compute it here.
-      gemmSimd(transA, transB, m1 - m0, n1 - n0, K, alpha, A, lda, B, ldb, beta, C, ldc,
-        offA + (transA ? m0 : m0 * lda), offB + (transB ? n0 * ldb : n0), offC + m0 * ldc + n0, mem, base0, simdKernel!);
+      // own): its part of the staged C is missing or incomplete, so compute it here, from C itself.
+      gemmPrivate(transA, transB, m1 - m0, n1 - n0, K, alpha, A, lda, B, ldb, beta === 0 ? 0 : 1, C, ldc,
+        offA + (transA ? m0 : m0 * lda), offB + (transB ? n0 * ldb : n0), offC + m0 * ldc + n0);
       continue;
     }
-    for (let i = m0; i < m1; i++) C.set(mem.subarray(cAt + i * N + n0, cAt + i * N + n1), offC + i * ldc + n0);
+    unstage(C, offC, ldc, m0, m1, n0, n1, c / 4, ldcS);
   }
   if (p.isBroken()) retirePool(p);
   threaded++;
@@ -770,22 +915,29 @@ function sgemmThreaded(
 
 interface FastMemory {
   memory: WebAssembly.Memory;
-  /** The micro-kernel module's bytes (the workers instantiate it on the same memory). */
+  /** The kernel module's bytes (the workers instantiate it on the same memory), and its relaxed-SIMD twin where the engine validates it. */
   wasm: Uint8Array<ArrayBuffer>;
-  kernel: SimdKernel;
+  wasmRelaxed: Uint8Array<ArrayBuffer> | null;
+  plain: SimdKernels;
+  relaxed: SimdKernels | null;
   shared: boolean;
 }
 
-/** The WebAssembly memory and the SIMD kernel on it: shared where the engine allows, else private; null without WebAssembly SIMD. */
+/** The WebAssembly memory and the SIMD kernels on it: shared where the engine allows, else private; null without WebAssembly SIMD. */
 function createMemory(): FastMemory | null {
   const pages = Math.ceil(STAGE_BYTE / 65536);
   for (const shared of [true, false]) {
     try {
-      const maximum = shared ? Math.max(MAX_PAGES, pages) : pages;
+      const maximum = shared ? Math.max(MAX_PAGES, pages) : MAX_PAGES;
       const memory = new WebAssembly.Memory({ initial: pages, maximum, shared });
-      const wasm = simdKernelModule(pages, maximum, shared);
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: memory } });
-      return { memory, wasm, kernel: instance.exports.k as SimdKernel, shared };
+      const instantiate = (bytes: Uint8Array<ArrayBuffer>): SimdKernels =>
+        new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } }).exports as unknown as SimdKernels;
+      const wasm = simdKernelModule(pages, maximum, shared, false);
+      const plain = instantiate(wasm);
+      let wasmRelaxed: Uint8Array<ArrayBuffer> | null = simdKernelModule(pages, maximum, shared, true);
+      if (!WebAssembly.validate(wasmRelaxed)) wasmRelaxed = null;
+      const relaxed = wasmRelaxed === null ? null : instantiate(wasmRelaxed);
+      return { memory, wasm, wasmRelaxed, plain, relaxed, shared };
     } catch {
       // try the next kind of memory
     }
@@ -794,33 +946,110 @@ function createMemory(): FastMemory | null {
 }
 
 /**
- * The binary of a WebAssembly module importing memory env.mem (`pages` pages) and exporting
- * k(kc, a, b, c, ldc): for kc >= 1 and byte addresses a (MR x kc panel, k-major), b (kc x NR panel,
- * k-major), c (MR rows of NR floats, ldc bytes apart), c = a-panel * b-panel. Assembled here from
- * opcodes so no binary blob or build step is needed.
+ * The binary of a WebAssembly module importing memory env.mem and exporting the SimdKernels
+ * (relaxed: f32x4.relaxed_madd in place of a multiply and an add). Assembled here from opcodes so
+ * no binary blob or build step is needed.
  */
-function simdKernelModule(pages: number, maxPages: number, shared: boolean): Uint8Array<ArrayBuffer> {
-  // Params 0..4: kc, a, b, c, ldc. Locals: acc[r][h] = 5 + 2r + h (v128), b0 = 13, b1 = 14, av = 15.
-  const [KC_, A_, B_, C_, LDC_] = [0, 1, 2, 3, 4];
-  const acc = (r: number, h: number): number => 5 + 2 * r + h;
-  const [B0, B1, AV] = [13, 14, 15];
-  const code: number[] = [0x03, 0x40]; // loop
-  code.push(...get(B_), ...simd(V128_LOAD, 4, 0), ...set(B0));
-  code.push(...get(B_), ...simd(V128_LOAD, 4, 16), ...set(B1));
+function simdKernelModule(pages: number, maxPages: number, shared: boolean, relaxed: boolean): Uint8Array<ArrayBuffer> {
+  return wasmModule({ pages, maxPages, shared }, [macroKernelCode('mkRows', true, relaxed), macroKernelCode('mkLanes', false, relaxed), packNCode(), packTCode()]);
+}
+
+// Code of the kernels' integer bookkeeping on locals x and y (function declarations: the module's
+// kernels are built while it loads).
+function i32Add(x: number, y: number): number[] {
+  return [...get(x), ...get(y), I32_ADD];
+}
+function addTo(x: number, y: number): number[] {
+  return [...i32Add(x, y), ...set(x)];
+}
+function addConst(x: number, n: number): number[] {
+  return [...get(x), ...i32Const(n), I32_ADD, ...set(x)];
+}
+/** x -= n; continue the enclosing loop while x > 0. */
+function countDown(x: number, n: number): number[] {
+  return [...get(x), ...i32Const(n), I32_SUB, ...tee(x), ...i32Const(0), I32_GT_S, BR_IF, 0];
+}
+
+/** mkRows / mkLanes (see SimdKernels): MR x NR tiles, op(B)'s tile columns outermost. */
+function macroKernelCode(exportName: string, rows: boolean, relaxed: boolean): WasmFunction {
+  const f = new FunctionBuilder(exportName, Array<number>(12).fill(I32));
+  const [MC_, NC_, KC_, A_, AROW, AK, B_, BK, BTILE, C_, LDC, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const [j, i, k, aT, cc, cp, pb] = Array.from({ length: 7 }, () => f.local(I32));
+  const pa = Array.from({ length: rows ? MR : 1 }, () => f.local(I32));
+  const acc = Array.from({ length: MR * 2 }, () => f.local(V128));
+  const [b0, b1, av] = [f.local(V128), f.local(V128), f.local(V128)];
+  const nextRow = [...addTo(cp, LDC)];
+  f.emit(get(NC_), set(j), [LOOP, VOID]);
+  f.emit(get(A_), set(aT), get(C_), set(cc), get(MC_), set(i), [LOOP, VOID]);
+  // The tile's sums start from C (acc) or zero.
+  f.emit(get(ACC), [IF, VOID], get(cc), set(cp));
   for (let r = 0; r < MR; r++) {
-    code.push(...get(A_), ...simd(V128_LOAD32_SPLAT, 2, 4 * r), ...set(AV));
+    for (let h = 0; h < 2; h++) f.emit(get(cp), simdMem(V128_LOAD, 4, 16 * h), set(acc[2 * r + h]!));
+    if (r < MR - 1) f.emit(nextRow);
+  }
+  f.emit([ELSE]);
+  for (const x of acc) f.emit(f32x4Const(0), set(x));
+  f.emit([END]);
+  if (rows) {
+    f.emit(get(aT), set(pa[0]!));
+    for (let r = 1; r < MR; r++) f.emit(i32Add(pa[r - 1]!, AROW), set(pa[r]!));
+  } else {
+    f.emit(get(aT), set(pa[0]!));
+  }
+  f.emit(get(B_), set(pb), get(KC_), set(k), [LOOP, VOID]);
+  f.emit(get(pb), simdMem(V128_LOAD, 4, 0), set(b0), get(pb), simdMem(V128_LOAD, 4, 16), set(b1));
+  for (let r = 0; r < MR; r++) {
+    f.emit(rows ? [...get(pa[r]!), ...simdMem(V128_LOAD32_SPLAT, 2, 0)] : [...get(pa[0]!), ...simdMem(V128_LOAD32_SPLAT, 2, 4 * r)], set(av));
     for (let h = 0; h < 2; h++) {
-      code.push(...get(acc(r, h)), ...get(AV), ...get(h === 0 ? B0 : B1), ...simd(F32X4_MUL), ...simd(F32X4_ADD), ...set(acc(r, h)));
+      const x = acc[2 * r + h]!;
+      if (relaxed) f.emit(get(av), get(h === 0 ? b0 : b1), get(x), simd(F32X4_RELAXED_MADD), set(x));
+      else f.emit(get(x), get(av), get(h === 0 ? b0 : b1), simd(F32X4_MUL), simd(F32X4_ADD), set(x));
     }
   }
-  code.push(...get(A_), I32_CONST, ...sleb(4 * MR), I32_ADD, ...set(A_));
-  code.push(...get(B_), I32_CONST, ...sleb(4 * NR), I32_ADD, ...set(B_));
-  code.push(...get(KC_), I32_CONST, ...sleb(1), I32_SUB, ...tee(KC_), 0x0d, 0); // kc = kc - 1; br_if loop (kc != 0)
-  code.push(0x0b); // end loop
+  if (rows) for (const p of pa) f.emit(addConst(p, 4));
+  else f.emit(addTo(pa[0]!, AK));
+  f.emit(addTo(pb, BK), countDown(k, 1), [END]);
+  f.emit(get(cc), set(cp));
   for (let r = 0; r < MR; r++) {
-    for (let h = 0; h < 2; h++) code.push(...get(C_), ...get(acc(r, h)), ...simd(V128_STORE, 4, 16 * h));
-    code.push(...get(C_), ...get(LDC_), I32_ADD, ...set(C_));
+    for (let h = 0; h < 2; h++) f.emit(get(cp), get(acc[2 * r + h]!), simdMem(V128_STORE, 4, 16 * h));
+    if (r < MR - 1) f.emit(nextRow);
   }
-  const kernel: WasmFunction = { exportName: 'k', params: [I32, I32, I32, I32, I32], results: [], locals: Array<number>(2 * MR + 3).fill(V128), code };
-  return wasmModule({ pages, maxPages, shared }, [kernel]);
+  // Next tile down: MR rows of op(A) and of C.
+  if (rows) f.emit(get(aT), get(AROW), i32Const(2), [I32_SHL], [I32_ADD], set(aT));
+  else f.emit(addConst(aT, 4 * MR));
+  f.emit(get(cc), get(LDC), i32Const(2), [I32_SHL], [I32_ADD], set(cc));
+  f.emit(countDown(i, MR), [END]);
+  // Next tile across: NR columns of op(B) and of C.
+  f.emit(addTo(B_, BTILE), addConst(C_, 4 * NR), countDown(j, NR), [END]);
+  return f.build();
+}
+
+/** packN(b, bK, kc, nc, out): NR floats per k, two vector copies. */
+function packNCode(): WasmFunction {
+  const f = new FunctionBuilder('packN', [I32, I32, I32, I32, I32]);
+  const [B_, BK, KC_, NC_, OUT] = [0, 1, 2, 3, 4];
+  const [j, k, p] = [f.local(I32), f.local(I32), f.local(I32)];
+  f.emit(get(NC_), set(j), [LOOP, VOID], get(B_), set(p), get(KC_), set(k), [LOOP, VOID]);
+  for (let h = 0; h < 2; h++) f.emit(get(OUT), get(p), simdMem(V128_LOAD, 4, 16 * h), simdMem(V128_STORE, 4, 16 * h));
+  f.emit(addConst(OUT, 4 * NR), addTo(p, BK), countDown(k, 1), [END]);
+  f.emit(addConst(B_, 4 * NR), countDown(j, NR), [END]);
+  return f.build();
+}
+
+/** packT(b, bCol, kc, nc, out): for each k, one float from each of NR stored rows. */
+function packTCode(): WasmFunction {
+  const f = new FunctionBuilder('packT', [I32, I32, I32, I32, I32]);
+  const [B_, BCOL, KC_, NC_, OUT] = [0, 1, 2, 3, 4];
+  const [j, k, p] = [f.local(I32), f.local(I32), f.local(I32)];
+  // col[jj] = jj * bCol
+  const col = Array.from({ length: NR + 1 }, () => f.local(I32));
+  f.emit(i32Const(0), set(col[0]!));
+  for (let jj = 1; jj <= NR; jj++) f.emit(i32Add(col[jj - 1]!, BCOL), set(col[jj]!));
+  f.emit(get(NC_), set(j), [LOOP, VOID], get(B_), set(p), get(KC_), set(k), [LOOP, VOID]);
+  for (let jj = 0; jj < NR; jj++) {
+    f.emit(get(OUT), jj === 0 ? get(p) : i32Add(p, col[jj]!), [F32_LOAD, 2, 0], [F32_STORE, 2, ...uleb(4 * jj)]);
+  }
+  f.emit(addConst(OUT, 4 * NR), addConst(p, 4), countDown(k, 1), [END]);
+  f.emit(addTo(B_, col[NR]!), countDown(j, NR), [END]);
+  return f.build();
 }

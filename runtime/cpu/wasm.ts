@@ -89,6 +89,12 @@ export const I32_MUL = 0x6c;
 export const F32_MIN = 0x96;
 export const F32_MAX = 0x97;
 export const F64_ADD = 0xa0;
+export const IF = 0x04;
+export const ELSE = 0x05;
+export const I32_GT_S = 0x4a;
+export const I32_SHL = 0x74;
+export const F32_LOAD = 0x2a;
+export const F32_STORE = 0x38;
 
 // SIMD opcodes (after the 0xfd prefix).
 export const V128_LOAD = 0x00;
@@ -157,6 +163,8 @@ export const F64X2_DIV = 0xf3;
 export const F64X2_MIN = 0xf4;
 export const F64X2_MAX = 0xf5;
 export const F64X2_CONVERT_LOW_I32X4_S = 0xfe;
+/** Relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd): a * b + c, fused or not as the engine likes. */
+export const F32X4_RELAXED_MADD = 0x105;
 
 // ---- modules ----
 
