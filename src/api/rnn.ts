@@ -3,12 +3,12 @@
 // equations; DropoutWrapper, OutputProjectionWrapper and ResidualWrapper; dynamicRnn as a whileLoop
 // over TensorArrays, staticRnn as a JS loop over time steps, bidirectionalDynamicRnn as two
 // dynamicRnn calls, the backward one on each sequence reversed within its length.
-import { convertToTensor, type TensorLike } from '../convert.js';
+import { convertToTensor, graphOf, type TensorLike } from '../convert.js';
 import type { DType } from '../core/dtypes.js';
-import { Tensor } from '../graph.js';
+import { Tensor, type Graph } from '../graph.js';
 import { constantInitializer, zerosInitializer, type Initializer } from '../initializers.js';
 import type { Variable } from '../variables.js';
-import { getVariable, ValueError, variableScope } from '../variable_scope.js';
+import { getVariable, ValueError, variableScope, type VariableScope } from '../variable_scope.js';
 import { concat, expandDims, shape as shapeOf, split, stridedSlice, transpose, zeros } from './array.js';
 import { clipByValue } from './clip.js';
 import { whileLoop } from './control_flow.js';
@@ -61,6 +61,12 @@ export abstract class RNNCell {
   /** The variable scope name the cell's variables live in, once built. */
   scopeName: string | undefined;
 
+  /**
+   * With reuse, the cell's variables are looked up in the scope named baseName exactly (TF's layer
+   * `reuse=True`); otherwise baseName is made unique, as a layer's default name is.
+   */
+  protected reuse = false;
+
   constructor(protected readonly baseName: string) {}
 
   abstract get stateSize(): StateSize;
@@ -75,11 +81,13 @@ export abstract class RNNCell {
   call(inputs: TensorLike, state: RNNState): [Tensor, RNNState] {
     const x = convertToTensor(inputs);
     if (!this.built) {
-      variableScope(null, { defaultName: this.baseName }, (scope) => {
+      const build = (scope: VariableScope): void => {
         this.scopeName = scope.name;
         this.build(depthOf(x, this.constructor.name), x.dtype);
         this.built = true;
-      });
+      };
+      if (this.reuse) variableScope(this.baseName, { reuse: true }, build);
+      else variableScope(null, { defaultName: this.baseName }, build);
     }
     return this.step(x, state);
   }
@@ -373,6 +381,225 @@ export class GRUCell extends RNNCell {
     const newH = add(multiply(u, h), multiply(subtract(constant(1, u.dtype), u), c));
     return [newH, newH];
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused cells (tf.contrib.rnn's LSTMBlockCell and GRUBlockCell): one op per step.
+
+/** The outputs of one LSTMBlockCell op: the gates after their activations, the cell state and h. */
+export interface LSTMBlockCellOutputs {
+  /** Input gate. */
+  i: Tensor;
+  /** Cell state (clipped when cellClip > 0). */
+  cs: Tensor;
+  /** Forget gate. */
+  f: Tensor;
+  /** Output gate. */
+  o: Tensor;
+  /** Cell input: tanh of its pre-activation. */
+  ci: Tensor;
+  /** tanh(cs). */
+  co: Tensor;
+  /** Output: co * o. */
+  h: Tensor;
+}
+
+export interface LSTMBlockCellOpOptions {
+  /** Peephole weights [units] (default zeros; read only with usePeephole). */
+  wci?: TensorLike;
+  wcf?: TensorLike;
+  wco?: TensorLike;
+  /** Added to the forget gate's pre-activation (default 1). */
+  forgetBias?: number;
+  /** cs is clipped to [-cellClip, cellClip] when positive (default -1: none). */
+  cellClip?: number;
+  usePeephole?: boolean;
+  name?: string;
+}
+
+/**
+ * One LSTMBlockCell op (TF's _lstm_block_cell): [i, ci, f, o] = [x, h_prev]·w + b; i = σ(i + cs_prev∘wci),
+ * f = σ(f + forgetBias + cs_prev∘wcf), ci = tanh(ci), cs = clip(ci∘i + cs_prev∘f), o = σ(o + cs∘wco),
+ * co = tanh(cs), h = co∘o (peephole terms only with usePeephole).
+ */
+export function lstmBlockCell(x: TensorLike, csPrev: TensorLike, hPrev: TensorLike, w: TensorLike, b: TensorLike, opts: LSTMBlockCellOpOptions = {}): LSTMBlockCellOutputs {
+  const g = graphOf([x, csPrev, hPrev, w, b]);
+  return g.asDefault(() => lstmBlockCellIn(g, x, csPrev, hPrev, w, b, opts));
+}
+
+function lstmBlockCellIn(g: Graph, x: TensorLike, csPrev: TensorLike, hPrev: TensorLike, w: TensorLike, b: TensorLike, opts: LSTMBlockCellOpOptions): LSTMBlockCellOutputs {
+  const xt = convertToTensor(x, undefined, 'x');
+  const cs0 = convertToTensor(csPrev, xt.dtype, 'cs_prev');
+  const cell = cs0.shape?.[1];
+  const peep = (v: TensorLike | undefined, what: string): Tensor => {
+    if (v !== undefined) return convertToTensor(v, xt.dtype, what);
+    if (typeof cell !== 'number') throw new ValueError('lstmBlockCell: cell_size from `cs_prev` should not be None.');
+    return zeros([cell], xt.dtype);
+  };
+  const wci = peep(opts.wci, 'wci');
+  const wcf = opts.wcf === undefined && opts.wci === undefined ? wci : peep(opts.wcf, 'wcf');
+  const wco = opts.wco === undefined && opts.wci === undefined ? wci : peep(opts.wco, 'wco');
+  const inputs = [xt, cs0, convertToTensor(hPrev, xt.dtype, 'h_prev'), convertToTensor(w, xt.dtype, 'w'), wci, wcf, wco, convertToTensor(b, xt.dtype, 'b')];
+  const attrs = { forget_bias: opts.forgetBias ?? 1, cell_clip: opts.cellClip ?? -1, use_peephole: opts.usePeephole ?? false, T: xt.dtype };
+  const op = g.createOp('LSTMBlockCell', inputs, attrs, { name: opts.name });
+  const [i, cs, f, o, ci, co, h] = op.outputs as Tensor[];
+  return { i: i!, cs: cs!, f: f!, o: o!, ci: ci!, co: co!, h: h! };
+}
+
+/** The outputs of one GRUBlockCell op. */
+export interface GRUBlockCellOutputs {
+  /** Reset gate. */
+  r: Tensor;
+  /** Update gate. */
+  u: Tensor;
+  /** Candidate: tanh([x, h_prev∘r]·w_c + b_c). */
+  c: Tensor;
+  /** New state: (1 - u)∘c + u∘h_prev. */
+  h: Tensor;
+}
+
+/** One GRUBlockCell op: [r, u] = σ([x, h_prev]·w_ru + b_ru); c = tanh([x, h_prev∘r]·w_c + b_c); h = (1-u)∘c + u∘h_prev. */
+export function gruBlockCell(x: TensorLike, hPrev: TensorLike, wRu: TensorLike, wC: TensorLike, bRu: TensorLike, bC: TensorLike, opts: { name?: string } = {}): GRUBlockCellOutputs {
+  const g = graphOf([x, hPrev, wRu, wC, bRu, bC]);
+  return g.asDefault(() => {
+    const xt = convertToTensor(x, undefined, 'x');
+    const inputs = [xt, ...([[hPrev, 'h_prev'], [wRu, 'w_ru'], [wC, 'w_c'], [bRu, 'b_ru'], [bC, 'b_c']] as const).map(([v, n]) => convertToTensor(v, xt.dtype, n))];
+    const [r, u, c, h] = g.createOp('GRUBlockCell', inputs, { T: xt.dtype }, { name: opts.name }).outputs as Tensor[];
+    return { r: r!, u: u!, c: c!, h: h! };
+  });
+}
+
+export interface LSTMBlockCellOptions {
+  /** Added to the forget gate's pre-activation (default 1.0). */
+  forgetBias?: number;
+  /** The cell state is clipped to [-cellClip, cellClip] (default: no clipping, TF's None). */
+  cellClip?: number;
+  /** Diagonal (peephole) connections w_i_diag, w_f_diag, w_o_diag (default false). */
+  usePeephole?: boolean;
+  /** The variable scope's name (default 'lstm_cell', made unique unless reuse). */
+  name?: string;
+  /** Look the variables up in the scope `name` instead of creating them. */
+  reuse?: boolean;
+}
+
+/**
+ * tf.contrib.rnn.LSTMBlockCell: BasicLSTMCell's equations (gates i, j, f, o) with optional peepholes
+ * and cell clipping, one LSTMBlockCell op per step. Variables lstm_cell/kernel [in+units, 4*units],
+ * lstm_cell/bias [4*units] and, with peepholes, lstm_cell/w_i_diag|w_f_diag|w_o_diag [units], as
+ * TF names them (LSTMCell's names). The state is an LSTMStateTuple.
+ */
+export class LSTMBlockCell extends RNNCell {
+  kernel: Variable | undefined;
+  bias: Variable | undefined;
+  wIDiag: Variable | undefined;
+  wFDiag: Variable | undefined;
+  wODiag: Variable | undefined;
+  readonly forgetBias: number;
+  readonly cellClip: number;
+  readonly usePeephole: boolean;
+
+  constructor(
+    readonly numUnits: number,
+    opts: LSTMBlockCellOptions = {},
+  ) {
+    super(opts.name ?? 'lstm_cell');
+    checkUnits(numUnits, 'LSTMBlockCell');
+    this.forgetBias = opts.forgetBias ?? 1.0;
+    this.cellClip = opts.cellClip ?? -1;
+    this.usePeephole = opts.usePeephole ?? false;
+    this.reuse = opts.reuse ?? false;
+  }
+
+  get stateSize(): LSTMStateTuple<number> {
+    return LSTMStateTuple(this.numUnits, this.numUnits);
+  }
+  get outputSize(): number {
+    return this.numUnits;
+  }
+
+  protected build(depth: number, dtype: DType): void {
+    const n = this.numUnits;
+    this.kernel = getVariable('kernel', { shape: [depth + n, 4 * n], dtype });
+    this.bias = getVariable('bias', { shape: [4 * n], dtype, initializer: constantInitializer(0) });
+    if (this.usePeephole) {
+      this.wIDiag = getVariable('w_i_diag', { shape: [n], dtype });
+      this.wFDiag = getVariable('w_f_diag', { shape: [n], dtype });
+      this.wODiag = getVariable('w_o_diag', { shape: [n], dtype });
+    }
+  }
+
+  protected step(inputs: Tensor, state: RNNState): [Tensor, RNNState] {
+    if (state instanceof Tensor || Array.isArray(state)) throw new ValueError('LSTMBlockCell: expecting the state to be an LSTMStateTuple {c, h}');
+    const peep = this.usePeephole ? { wci: this.wIDiag!, wcf: this.wFDiag!, wco: this.wODiag! } : { wci: zeros([this.numUnits], inputs.dtype) };
+    const { cs, h } = lstmBlockCell(inputs, state.c, state.h, this.kernel!, this.bias!, {
+      ...peep,
+      forgetBias: this.forgetBias,
+      cellClip: this.cellClip,
+      usePeephole: this.usePeephole,
+    });
+    return [h, LSTMStateTuple(cs, h)];
+  }
+}
+
+export interface GRUBlockCellOptions {
+  /** The variable scope's name (default 'gru_cell', made unique unless reuse). */
+  name?: string;
+  /** Look the variables up in the scope `name` instead of creating them. */
+  reuse?: boolean;
+}
+
+/**
+ * tf.contrib.rnn.GRUBlockCell: GRUCell's equations, one GRUBlockCell op per step. Variables
+ * gru_cell/w_ru [in+units, 2*units] (gates r, u), gru_cell/b_ru (ones), gru_cell/w_c [in+units,
+ * units] and gru_cell/b_c (zeros), as TF names them; GRUBlockCellV2 uses GRUCell's names.
+ */
+export class GRUBlockCell extends RNNCell {
+  gateKernel: Variable | undefined;
+  gateBias: Variable | undefined;
+  candidateKernel: Variable | undefined;
+  candidateBias: Variable | undefined;
+  /** The variables' names: w_ru, b_ru, w_c, b_c. */
+  protected readonly names: readonly [string, string, string, string] = ['w_ru', 'b_ru', 'w_c', 'b_c'];
+
+  constructor(
+    readonly numUnits: number,
+    opts: GRUBlockCellOptions = {},
+  ) {
+    super(opts.name ?? 'gru_cell');
+    checkUnits(numUnits, this.constructor.name);
+    this.reuse = opts.reuse ?? false;
+  }
+
+  get stateSize(): number {
+    return this.numUnits;
+  }
+  get outputSize(): number {
+    return this.numUnits;
+  }
+
+  protected build(depth: number, dtype: DType): void {
+    const n = this.numUnits;
+    const [wRu, bRu, wC, bC] = this.names;
+    this.gateKernel = getVariable(wRu, { shape: [depth + n, 2 * n], dtype });
+    this.gateBias = getVariable(bRu, { shape: [2 * n], dtype, initializer: constantInitializer(1.0) });
+    this.candidateKernel = getVariable(wC, { shape: [depth + n, n], dtype });
+    this.candidateBias = getVariable(bC, { shape: [n], dtype, initializer: constantInitializer(0.0) });
+  }
+
+  protected step(inputs: Tensor, state: RNNState): [Tensor, RNNState] {
+    const hPrev = asTensor(state, this.constructor.name);
+    const cell = hPrev.shape?.[1];
+    if (typeof cell === 'number' && cell !== this.numUnits) {
+      throw new ValueError(`${this.constructor.name}: Shape of h_prev[1] incorrect: cell_size ${this.numUnits} vs ${cell}`);
+    }
+    const { h } = gruBlockCell(inputs, hPrev, this.gateKernel!, this.candidateKernel!, this.gateBias!, this.candidateBias!);
+    return [h, h];
+  }
+}
+
+/** tf.contrib.rnn.GRUBlockCellV2: GRUBlockCell with GRUCell's variable names (gates/kernel, gates/bias, candidate/kernel, candidate/bias). */
+export class GRUBlockCellV2 extends GRUBlockCell {
+  protected override readonly names: readonly [string, string, string, string] = ['gates/kernel', 'gates/bias', 'candidate/kernel', 'candidate/bias'];
 }
 
 /** TF's MultiRNNCell: cells stacked, cell i's variables under multi_rnn_cell/cell_i/; the state a list. */

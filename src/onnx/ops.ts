@@ -756,6 +756,49 @@ const listPopBack: OpMapping = {
 /** A constant of input `i`'s dtype, for composite elementwise ops. */
 const k = (b: OnnxBuilder, op: Operation, v: number, i = 0): string => b.scalar(v, inputDType(op, i));
 
+// ---- fused recurrent cells ----
+
+/**
+ * LSTMBlockCell as primitive ONNX ops: [i, ci, f, o] = Split([x, h_prev]·w + b); the peephole terms
+ * only with use_peephole, the clip only with cell_clip > 0 (TF's kernel).
+ */
+const lstmBlockCell: OpMapping = {
+  emit(ctx) {
+    const { b, op, ins } = ctx;
+    const [x, csPrev, hPrev, w, wci, wcf, wco, bias] = ins.map((v) => v.name());
+    const peephole = attr(op, 'use_peephole', false);
+    const clip = attr(op, 'cell_clip', 3);
+    const bn = base(op);
+    const gates = b.one('Add', [b.one('MatMul', [b.one('Concat', [x!, hPrev!], { axis: 1 }), w!]), bias!]);
+    const [iPre, ciPre, fPre, oPre] = split(b, gates, 1, 4, undefined, `${bn}/gates`);
+    const peep = (pre: string, c: string, wd: string): string => (peephole ? b.one('Add', [pre, b.one('Mul', [c, wd])]) : pre);
+    const i = b.one('Sigmoid', [peep(iPre!, csPrev!, wci!)]);
+    const f = b.one('Sigmoid', [peep(b.one('Add', [fPre!, k(b, op, attr(op, 'forget_bias', 1))]), csPrev!, wcf!)]);
+    const ci = b.one('Tanh', [ciPre!]);
+    let cs = b.one('Add', [b.one('Mul', [ci, i]), b.one('Mul', [csPrev!, f])]);
+    if (clip > 0) cs = b.one('Clip', [cs, k(b, op, -clip), k(b, op, clip)]);
+    const o = b.one('Sigmoid', [peep(oPre!, cs, wco!)]);
+    const co = b.one('Tanh', [cs]);
+    const h = b.one('Mul', [co, o], {}, bn);
+    return [i, cs, f, o, ci, co, h].map((name, n) => plain(ctx, name, n));
+  },
+};
+
+/** GRUBlockCell as primitive ONNX ops. */
+const gruBlockCell: OpMapping = {
+  emit(ctx) {
+    const { b, op, ins } = ctx;
+    const [x, hPrev, wRu, wC, bRu, bC] = ins.map((v) => v.name());
+    const bn = base(op);
+    const ru = b.one('Sigmoid', [b.one('Add', [b.one('MatMul', [b.one('Concat', [x!, hPrev!], { axis: 1 }), wRu!]), bRu!])]);
+    const [r, u] = split(b, ru, 1, 2, undefined, `${bn}/ru`);
+    const xhr = b.one('Concat', [x!, b.one('Mul', [hPrev!, r!])], { axis: 1 });
+    const c = b.one('Tanh', [b.one('Add', [b.one('MatMul', [xhr, wC!]), bC!])]);
+    const h = b.one('Add', [b.one('Mul', [b.one('Sub', [k(b, op, 1), u!]), c]), b.one('Mul', [u!, hPrev!])], {}, bn);
+    return [r!, u!, c, h].map((name, n) => plain(ctx, name, n));
+  },
+};
+
 // ---- the table ----
 
 const UNARY: Record<string, string> = {
@@ -914,6 +957,8 @@ export const OP_MAPPINGS: ReadonlyMap<string, OpMapping> = new Map<string, OpMap
   // TensorFlow's Mod truncates as C does, as ONNX's Mod with fmod=1.
   ['Mod', composite((b, names, _op, bn) => b.one('Mod', names, { fmod: 1 }, bn))],
   ['TruncateMod', composite((b, names, _op, bn) => b.one('Mod', names, { fmod: 1 }, bn))],
+  ['LSTMBlockCell', lstmBlockCell],
+  ['GRUBlockCell', gruBlockCell],
 ]);
 
 /**
