@@ -60,7 +60,7 @@ import {
   wasmModule,
   type WasmFunction,
 } from './wasm.js';
-import { ARG, CTRL_BYTES, ThreadPool, threadCount, workerLoopSource } from './threads.js';
+import { ARG, CTRL_BYTES, SPIN_US, ThreadPool, threadCount, workerLoopSource } from './threads.js';
 import { config } from '../../src/core/config.js';
 
 const MR = 4;
@@ -78,9 +78,11 @@ const MAX_BLOCKS = 64;
 const PANEL_FLOATS = KC * NC;
 /**
  * op(B) is read in place (row-major, not packed) when op(A) has at most this many rows: packing
- * costs a pass over the block and pays off only over enough row tiles reading each panel.
+ * costs a pass over the block and pays off only over enough row tiles reading each panel...
  */
 const IN_PLACE_MAX_M = 64;
+/** ... and when op(B) has at most this many floats (a larger one, read with its stride, thrashes the cache). */
+const IN_PLACE_MAX_B = 16384;
 
 /** WEIR_CPU_FAST=0 forces the portable path (TypeScript micro-kernel, one thread); read once, at load. */
 const FAST = config.cpuFast();
@@ -114,6 +116,7 @@ let threadsEnabled = canThread;
 let pool: ThreadPool | null = null;
 let poolFailed = false;
 let threaded = 0;
+let spinUs = SPIN_US;
 /** A pool given up on (a worker died or hung) that has not exited yet: no new pool until it has. */
 let retiring: ThreadPool | null = null;
 /** Pools replaced after a worker died or hung; after MAX_REPLACEMENTS the threads stay off. */
@@ -177,6 +180,17 @@ export async function stopThreads(): Promise<void> {
   const p = pool;
   pool = null;
   if (p !== null) await p.close();
+}
+
+/**
+ * Sets how long (microseconds) the workers poll for their next task, and the calling thread for
+ * their answers, before sleeping (benchmarks compare settings); returns the previous setting.
+ */
+export function setThreadSpin(us: number): number {
+  const prev = spinUs;
+  spinUs = us;
+  pool?.setSpin(us);
+  return prev;
 }
 
 /** How many products have been split over the worker threads since the process started. */
@@ -561,7 +575,7 @@ function gemmStaged(
   const bK = transB ? 4 : ldb * 4;
   const bCol = transB ? ldb * 4 : 4;
   const mk = transA ? W.mkLanes : W.mkRows;
-  const inPlace = !transB && M <= IN_PLACE_MAX_M;
+  const inPlace = !transB && M <= IN_PLACE_MAX_M && K * N <= IN_PLACE_MAX_B;
   // K is cut into equal slices of at most KC (800 = 2 x 400 rather than 512 + 288).
   const kSlice = Math.ceil(K / Math.ceil(K / KC));
   for (let jc = 0; jc < N; jc += NC) {
@@ -632,7 +646,7 @@ function claimBlocks(
 function workerSource(): string {
   return `'use strict';
 var __name = (f) => f;
-const NR = ${NR}, KC = ${KC}, MC = ${MC}, NC = ${NC}, IN_PLACE_MAX_M = ${IN_PLACE_MAX_M};
+const NR = ${NR}, KC = ${KC}, MC = ${MC}, NC = ${NC}, IN_PLACE_MAX_M = ${IN_PLACE_MAX_M}, IN_PLACE_MAX_B = ${IN_PLACE_MAX_B};
 ${gemmStaged.toString()}
 ${claimBlocks.toString()}
 const gemmData = require('node:worker_threads').workerData;
@@ -661,6 +675,7 @@ function ensurePool(): ThreadPool | null {
     try {
       const ctlBytes = Array.from({ length: THREADS - 1 }, (_, w) => w * CTRL_BYTES);
       pool = new ThreadPool(fast.memory, ctlBytes, workerSource(), { wasm: fast.wasm, wasmRelaxed: fast.wasmRelaxed });
+      pool.setSpin(spinUs);
     } catch {
       poolFailed = true;
       return null;
@@ -849,11 +864,14 @@ function sgemmThreaded(
   }
   if (!p.ready()) return false;
   const threads = p.size + 1;
-  // Blocks of rows share the packing of op(B), blocks of columns that of op(A): cut the longer side.
+  // Cut the longer side of C. Blocks of rows each pack all of op(B), so they are few; blocks of
+  // columns cost nothing extra (op(A) is read in place), so there are more of them: a thread that
+  // is descheduled in the middle of its last block (a busy machine) then holds up less of the work.
   const byRows = M / MR >= N / NR;
   const extent = byRows ? M : N;
   const align = byRows ? MC : NR * 8;
-  const unit = Math.max(Math.ceil(extent / (2 * threads) / align) * align, Math.ceil(extent / MAX_BLOCKS / align) * align);
+  const perThread = byRows ? 2 : 8;
+  const unit = Math.max(Math.ceil(extent / (perThread * threads) / align) * align, Math.ceil(extent / MAX_BLOCKS / align) * align);
   const blocks = Math.ceil(extent / unit);
   if (blocks < 2) return false;
   if (!stageOperands(SHARED, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return false;

@@ -24,13 +24,18 @@ export const CTRL_F64 = 8;
 /** Bytes of one worker's control block (int32 words, then float64 parameters). */
 export const CTRL_BYTES = CTRL_INTS * 4 + CTRL_F64 * 8;
 
-/** Control words: READY (1 once started), SEQ (task counter), DONE (last finished SEQ), CMD, ERR, DEAD (1 once exited), then task ints from ARG. */
+/**
+ * Control words: READY (1 once started), SEQ (task counter), DONE (last finished SEQ), CMD, ERR,
+ * DEAD (1 once exited), SPIN (microseconds a worker polls for its next task before it sleeps),
+ * then task ints from ARG.
+ */
 export const READY = 0;
 export const SEQ = 1;
 export const DONE = 2;
 export const CMD = 3;
 export const ERR = 4;
 export const DEAD = 5;
+export const SPIN = 6;
 export const ARG = 8;
 export const CMD_RUN = 0;
 export const CMD_EXIT = 1;
@@ -54,6 +59,10 @@ Atomics.store(ctl, ${READY}, 1);
 Atomics.notify(ctl, ${READY});
 let seen = Atomics.load(ctl, ${SEQ});
 for (;;) {
+  // Poll a little before sleeping: tasks often come in quick succession, and waking a sleeping
+  // thread costs tens of microseconds.
+  const until = performance.now() + ctl[${SPIN}] / 1000;
+  while (Atomics.load(ctl, ${SEQ}) === seen && performance.now() < until);
   Atomics.wait(ctl, ${SEQ}, seen);
   const seq = Atomics.load(ctl, ${SEQ});
   if (seq === seen) continue;
@@ -77,6 +86,9 @@ export function threadCount(): number {
 /** How a wait for a worker's task ended. */
 export type TaskEnd = 'done' | 'threw' | 'dead' | 'timeout';
 
+/** Default SPIN: how long threads poll for a worker's next task or its answer before they sleep. */
+export const SPIN_US = 50;
+
 export class ThreadPool {
   private readonly workers: Worker[] = [];
   private readonly ctl: Int32Array[] = [];
@@ -99,6 +111,7 @@ export class ThreadPool {
       const ctlByte = ctlBytes[w]!;
       const ctl = new Int32Array(memory.buffer, ctlByte, CTRL_INTS);
       ctl.fill(0);
+      ctl[SPIN] = SPIN_US;
       this.ctl.push(ctl);
       this.f64.push(new Float64Array(memory.buffer, ctlByte + CTRL_INTS * 4, CTRL_F64));
       // No execArgv: the source is plain CommonJS, so the parent's loaders (tsx) and flags such as
@@ -146,6 +159,13 @@ export class ThreadPool {
     return { ints: this.ctl[w]!, f64: this.f64[w]! };
   }
 
+  /** Sets how long (microseconds) the workers and wait() poll before they sleep; returns the previous setting. */
+  setSpin(us: number): number {
+    const prev = this.ctl[0]?.[SPIN] ?? SPIN_US;
+    for (const ctl of this.ctl) Atomics.store(ctl, SPIN, Math.max(0, Math.round(us)));
+    return prev;
+  }
+
   /** Starts worker w on the task whose parameters were written with args(w). */
   start(w: number): void {
     const ctl = this.ctl[w]!;
@@ -162,7 +182,10 @@ export class ThreadPool {
   wait(w: number, timeoutMs = Infinity): TaskEnd {
     const ctl = this.ctl[w]!;
     const seq = Atomics.load(ctl, SEQ);
-    const deadline = performance.now() + timeoutMs;
+    const now = performance.now();
+    const deadline = now + timeoutMs;
+    const spinUntil = now + Math.min(timeoutMs, ctl[SPIN]! / 1000);
+    while (Atomics.load(ctl, DONE) !== seq && Atomics.load(ctl, DEAD) === 0 && performance.now() < spinUntil);
     for (;;) {
       const done = Atomics.load(ctl, DONE);
       if (done === seq) return Atomics.load(ctl, ERR) === 0 ? 'done' : 'threw';
