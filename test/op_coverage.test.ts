@@ -42,15 +42,6 @@ const NOT_YET: Record<string, string> = {
   IFFT: 'needs a complex64 dtype',
   RFFT: 'needs a complex64 dtype',
   IRFFT: 'needs a complex64 dtype',
-  TensorArrayV3: "TF1's resource TensorArray ops; weir's TensorArray is TF2's TensorList",
-  TensorArrayWriteV3: 'as TensorArrayV3',
-  TensorArrayReadV3: 'as TensorArrayV3',
-  TensorArrayGatherV3: 'as TensorArrayV3',
-  TensorArrayScatterV3: 'as TensorArrayV3',
-  TensorArrayConcatV3: 'as TensorArrayV3',
-  TensorArraySplitV3: 'as TensorArrayV3',
-  TensorArraySizeV3: 'as TensorArrayV3',
-  TensorArrayCloseV3: 'as TensorArrayV3',
 };
 
 describe("coverage of TensorFlow.js's converter op lists", () => {

@@ -19,6 +19,7 @@ import { NDArray } from '../core/ndarray.js';
 import type { Shape } from '../core/shape.js';
 import type { AttrType, OutputSpec } from '../../ops/registry.js';
 import { getOpDef } from '../../ops/registry.js';
+import { TENSOR_ARRAY_OPS } from '../../ops/tensor_array.js';
 import { fromUtf8, utf8 } from './bytes.js';
 import { getFileSystem, joinPath, type FileSystem } from './fs.js';
 import {
@@ -196,7 +197,15 @@ const OUTPUT_ARG_NAMES: Record<string, readonly string[]> = (() => {
   set(['item'], 'TensorListGetItem');
   set(['tensor'], 'TensorListStack');
   set(['values'], 'TensorListGather');
-  set(['tensor', 'lengths'], 'TensorListConcatV2');
+  set(['tensor', 'lengths'], 'TensorListConcatV2', 'TensorListConcat');
+  set(['output_handle'], 'TensorListScatter', 'TensorListScatterV2', 'TensorListResize');
+  set(['handle', 'flow'], 'TensorArrayV3');
+  set(['grad_handle', 'flow_out'], 'TensorArrayGradV3');
+  set(['flow_out'], 'TensorArrayWriteV3', 'TensorArrayScatterV3', 'TensorArraySplitV3');
+  set(['value'], 'TensorArrayReadV3', 'TensorArrayGatherV3');
+  set(['value', 'lengths'], 'TensorArrayConcatV3');
+  set(['size'], 'TensorArraySizeV3');
+  set([], 'TensorArrayCloseV3');
   return table;
 })();
 
@@ -641,7 +650,11 @@ function rejectFrameOps(nodes: readonly NodeDef[], library: Map<string, Function
   scan(nodes, '');
   for (const [fname, f] of library) scan(f.node_def ?? [], `${fname}/`);
   if (ops.size === 0) return;
+  // A TF1 loop's TensorArray reaches the loop through Enter: weir runs TensorArray*V3 ops outside
+  // loops only; control flow v2 turns a loop's TensorArray into a TensorList, which loops carry.
+  const arrays = nodes.some((n) => n.op && (TENSOR_ARRAY_OPS as readonly string[]).includes(n.op));
   throw new UnimplementedError(
+    (arrays ? 'TensorArray*V3 ops run in weir outside loops only, and this graph passes TensorArrays through TF1 loop frames. ' : '') +
     `The GraphDef uses TensorFlow 1 control-flow frame ops (${[...ops].sort().join(', ')}; nodes ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}). ` +
       'weir runs functional control flow only (While/If ops whose bodies are functions of the graph\'s library): ' +
       're-export the graph with TF2 control flow (call tf.compat.v1.enable_control_flow_v2() before building it, or build it with TensorFlow 2).',
@@ -1238,6 +1251,52 @@ const SAVER_OP_DEFS: Readonly<Record<string, OpDefProto & { attr: AttrDefProto[]
   },
 };
 
+/**
+ * TF's types of the TensorArray ops' arguments, by name (tensorflow/core/ops/data_flow_ops.cc): the
+ * handle weir holds as a variant scalar is TF's DT_RESOURCE, the flow a float; an argument not
+ * listed (the value) has the op's type attr.
+ */
+const TENSOR_ARRAY_ARG_TYPES: Readonly<Record<string, number>> = {
+  handle: DT.DT_RESOURCE,
+  grad_handle: DT.DT_RESOURCE,
+  flow: DT.DT_FLOAT,
+  flow_in: DT.DT_FLOAT,
+  flow_out: DT.DT_FLOAT,
+  size: DT.DT_INT32,
+  index: DT.DT_INT32,
+  indices: DT.DT_INT32,
+  lengths: DT.DT_INT64,
+};
+const UNKNOWN_SHAPE: AttrValueProto = { shape: { unknown_rank: true } };
+/** TF's defaults of the TensorArray ops' attrs. */
+const TENSOR_ARRAY_ATTR_DEFAULTS: Readonly<Record<string, AttrValueProto>> = {
+  element_shape: UNKNOWN_SHAPE,
+  element_shape_except0: UNKNOWN_SHAPE,
+  dynamic_size: { b: false },
+  clear_after_read: { b: true },
+  identical_element_shapes: { b: false },
+  tensor_array_name: { s: new Uint8Array(0) },
+};
+
+/** TF's OpDef of a TensorArray op: weir's inputs and attrs with TF's argument types and defaults. */
+function tensorArrayOpDef(type: string): OpDefProto | undefined {
+  const def = getOpDef(type);
+  if (!def || !(TENSOR_ARRAY_OPS as readonly string[]).includes(type)) return undefined;
+  const typeAttr = def.attrs?.T ? 'T' : 'dtype';
+  const arg = (name: string): ArgDefProto => {
+    const t = ownValue(TENSOR_ARRAY_ARG_TYPES, name);
+    return t === undefined ? { name, type_attr: typeAttr } : { name, type: t };
+  };
+  const attr = Object.entries(def.attrs ?? {}).map(([name, kind]) => {
+    const d = ownValue(TENSOR_ARRAY_ATTR_DEFAULTS, name);
+    return d ? { name, type: kind, default_value: d } : { name, type: kind };
+  });
+  const out: OpDefProto = { name: type, input_arg: def.inputs.map(arg), output_arg: outputArgNames(type).map(arg), attr };
+  // TF marks only the ops that make an array stateful (weir marks them all, so no pass touches one).
+  if (type === 'TensorArrayV3' || type === 'TensorArrayGradV3') out.is_stateful = true;
+  return out;
+}
+
 /** Every op of a graph and of the function bodies its ops hold. */
 function opsWithFunctions(graph: Graph): Operation[] {
   const out: Operation[] = [];
@@ -1267,7 +1326,7 @@ export function strippedOpList(graph: Graph, gd: GraphDef): OpDefProto[] {
   const examples = new Map<string, Operation>();
   for (const op of opsWithFunctions(graph)) if (!examples.has(op.type)) examples.set(op.type, op);
   const producer = importedOpDefs.get(graph);
-  return [...types].sort().map((type) => producer?.get(type) ?? ownValue(SAVER_OP_DEFS, type) ?? opDefFromRegistry(type, examples.get(type)));
+  return [...types].sort().map((type) => producer?.get(type) ?? ownValue(SAVER_OP_DEFS, type) ?? tensorArrayOpDef(type) ?? opDefFromRegistry(type, examples.get(type)));
 }
 
 function opDefFromRegistry(type: string, example: Operation | undefined): OpDefProto {
