@@ -105,6 +105,29 @@ function sumFunction(): WasmFunction {
 }
 
 /**
+ * `colsum(x, acc, rows, rowBytes, vecBytes)`: for each of `rows` rows (rowBytes apart from x), the
+ * float64 sums at acc (two per 16 bytes of row) += the row's floats, over vecBytes (rowBytes
+ * rounded up to 16: the lanes past the row read the next one and land in acc's padding).
+ */
+function columnSumFunction(): WasmFunction {
+  const [X, ACC, R, RB, VB] = [0, 1, 2, 3, 4];
+  const [Q, V, P] = [5, 6, 7];
+  const high = simd(I8X16_SHUFFLE, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
+  const code: number[] = [0x03, 0x40]; // loop over rows
+  code.push(I32_CONST, 0, ...set(Q));
+  code.push(0x03, 0x40); // loop over the row's vectors
+  code.push(...get(X), ...get(Q), I32_ADD, ...simd(V128_LOAD, 0, 0), ...set(V));
+  // acc + 2q: the two float64 pairs of this vector's four columns.
+  code.push(...get(ACC), ...get(Q), ...get(Q), I32_ADD, I32_ADD, ...set(P));
+  code.push(...get(P), ...get(P), ...simd(V128_LOAD, 0, 0), ...get(V), ...simd(F64X2_PROMOTE_LOW_F32X4), ...simd(F64X2_ADD), ...simd(V128_STORE, 0, 0));
+  code.push(...get(P), ...get(P), ...simd(V128_LOAD, 0, 16), ...get(V), ...get(V), ...high, ...simd(F64X2_PROMOTE_LOW_F32X4), ...simd(F64X2_ADD), ...simd(V128_STORE, 0, 16));
+  code.push(...get(Q), I32_CONST, 16, I32_ADD, ...tee(Q), ...get(VB), I32_LT_U, 0x0d, 0, 0x0b);
+  code.push(...get(X), ...get(RB), I32_ADD, ...set(X));
+  code.push(...get(R), I32_CONST, 1, I32_SUB, ...tee(R), 0x0d, 0, 0x0b);
+  return { exportName: 'colsum', params: [I32, I32, I32, I32, I32], results: [], locals: [I32, V128, I32], code };
+}
+
+/**
  * `max(a, bytes)` / `min(a, bytes)`: the extreme float at a (bytes a positive multiple of 64); NaN
  * if any is NaN. Four independent accumulators, since f32x4.max/min have a long latency.
  */
@@ -258,6 +281,7 @@ interface Engine {
   argmaxpool: (x: number, y: number, cBytes: number, rowBytes: number, tapBytes: number, kh: number, kw: number) => void;
   avgpoolgrad: (dy: number, x: number, cBytes: number, rowBytes: number, tapBytes: number, kh: number, kw: number, inv: number, channels: number) => void;
   sum: ReduceFn;
+  colsum: (x: number, acc: number, rows: number, rowBytes: number, vecBytes: number) => void;
   max: ReduceFn;
   min: ReduceFn;
   maxpool: PoolFn;
@@ -278,13 +302,13 @@ function createEngine(): Engine | null {
       for (const mode of MODES) fns.push(binaryFunction(op, mode));
       fns.push(columnFunction(op, false), columnFunction(op, true));
     }
-    fns.push(sumFunction(), extremeFunction('max'), extremeFunction('min'), poolFunction('max'), poolFunction('avg'), argmaxPoolFunction(), avgPoolGradFunction());
+    fns.push(sumFunction(), columnSumFunction(), extremeFunction('max'), extremeFunction('min'), poolFunction('max'), poolFunction('avg'), argmaxPoolFunction(), avgPoolGradFunction());
     const wasm = wasmModule({ pages, shared: false }, fns);
     const exports = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: memory } }).exports as unknown as Engine['binary'] &
       Engine['column'] &
       Omit<Engine, 'memory' | 'binary' | 'column'>;
-    const { sum, max, min, maxpool, avgpool, argmaxpool, avgpoolgrad } = exports;
-    return { memory, binary: exports, column: exports, sum, max, min, maxpool, avgpool, argmaxpool, avgpoolgrad };
+    const { sum, colsum, max, min, maxpool, avgpool, argmaxpool, avgpoolgrad } = exports;
+    return { memory, binary: exports, column: exports, sum, colsum, max, min, maxpool, avgpool, argmaxpool, avgpoolgrad };
   } catch {
     return null;
   }
@@ -424,6 +448,27 @@ export function reduceRowsSimd(kind: RowReduction, x: Float32Array, xOff: number
       out[first + i] = acc;
     }
   }
+}
+
+/**
+ * out[j] = the float64 sum of x[i*cols + j] over rows i < rows, added row after row: the same
+ * sums, bit for bit, as a TypeScript loop adding each row to float64 accumulators.
+ */
+export function sumColumnsSimd(x: Float32Array, rows: number, cols: number, out: Float64Array): void {
+  const e = engine!;
+  const accFloats = 2 * (((cols + 3) >> 2) << 2);
+  // Accumulators (float64, 8-aligned) first, then the rows of a chunk with 16 bytes of slack.
+  const xAt = accFloats + 4;
+  const rowsPerChunk = Math.max(1, Math.floor(CHUNK / cols));
+  growHeap(xAt + Math.min(rows, rowsPerChunk) * cols + 4);
+  const acc = new Float64Array(heap.buffer, 0, accFloats / 2);
+  acc.fill(0);
+  for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+    const rh = Math.min(rowsPerChunk, rows - r0);
+    heap.set(x.subarray(r0 * cols, (r0 + rh) * cols), xAt);
+    e.colsum(xAt * 4, 0, rh, cols * 4, round16(cols));
+  }
+  out.set(acc.subarray(0, cols));
 }
 
 /** Makes the memory hold at least `floats` floats (a single row longer than the staging area). */

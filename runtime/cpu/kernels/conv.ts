@@ -70,15 +70,8 @@ function expectShape(actual: readonly number[], expected: readonly number[], wha
 
 // ---- im2col / col2im ----
 
-/** Column buffer shared by all conv kernels (they run one at a time); grows, never shrinks. */
-let colBuffer = new Float32Array(1 << 16);
 /** Floats per chunk of im2col rows: large enough to keep the GEMM efficient, small enough for L2/L3. */
 const COL_CHUNK = 1 << 18;
-
-function colScratch(n: number): Float32Array {
-  if (colBuffer.length < n) colBuffer = new Float32Array(n);
-  return colBuffer;
-}
 
 /** Rows per im2col chunk for a patch of K values. */
 function chunkRows(K: number, total: number): number {
@@ -196,7 +189,7 @@ function isPointwise(g: Geom): boolean {
 // ---- Conv2D and its backprops (NHWC data, filter [KH, KW, C, OC]) ----
 
 /** y[N*OH*OW, OC] = im2col(x)[N*OH*OW, K] * filter[K, OC]. */
-function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array): void {
+export function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array): void {
   const K = g.KH * g.KW * g.C;
   const total = g.N * g.OH * g.OW;
   if (isPointwise(g)) {
@@ -204,7 +197,8 @@ function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Array, y:
     return;
   }
   const chunk = chunkRows(K, total);
-  const col = colScratch(chunk * K);
+  // Per call: runs overlap, and a chunk is small next to the work done on it.
+  const col = new Float32Array(chunk * K);
   for (let r0 = 0; r0 < total; r0 += chunk) {
     const rows = Math.min(chunk, total - r0);
     im2col(g, x, r0, rows, col);
@@ -212,8 +206,64 @@ function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Array, y:
   }
 }
 
+/** How Conv2DBackpropInput computes: by col2im of dy times the filter, or as a forward convolution of dy. */
+export type InputGradPath = 'col2im' | 'flipped';
+
+/**
+ * The input gradient's path for a geometry: at stride 1 it is a forward convolution of dy with the
+ * filter turned by 180 degrees and its channel axes swapped (im2col's copies and a GEMM with the
+ * long KH*KW*OC dimension inner, instead of col2im's scattered adds) once the input has enough
+ * channels (they are that GEMM's columns); strided, col2im.
+ */
+export function inputGradPath(g: Geom): InputGradPath {
+  return g.sH === 1 && g.sW === 1 && g.C >= 16 && !isPointwise(g) ? 'flipped' : 'col2im';
+}
+
+/**
+ * dx (NHWC) = the gradient of Conv2D's input, by the given path (the geometry's own by default).
+ * dx must start zeroed for col2im; the flipped path overwrites it.
+ */
+export function conv2dBackpropInput(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array, path = inputGradPath(g)): void {
+  if (path === 'flipped') conv2dBackpropInputFlipped(g, OC, f, dy, dx);
+  else conv2dBackpropInputCol2im(g, OC, f, dy, dx);
+}
+
+/**
+ * At stride 1, dx[ih] = sum over kh of dy[ih + padT - kh*dH] * f[kh] (and the same along the
+ * width): with kh' = KH-1-kh that is a forward convolution of dy, padded by dH*(KH-1) - padT, with
+ * f'[kh', kw', oc, c] = f[KH-1-kh', KW-1-kw', c, oc].
+ */
+function conv2dBackpropInputFlipped(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array): void {
+  const { KH, KW, C, dH, dW } = g;
+  const flipped = new Float32Array(f.length);
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
+      const src = (kh * KW + kw) * C * OC;
+      const dst = ((KH - 1 - kh) * KW + (KW - 1 - kw)) * OC * C;
+      for (let c = 0; c < C; c++) for (let oc = 0; oc < OC; oc++) flipped[dst + oc * C + c] = f[src + c * OC + oc]!;
+    }
+  }
+  const onDy: Geom = {
+    N: g.N,
+    H: g.OH,
+    W: g.OW,
+    C: OC,
+    KH,
+    KW,
+    OH: g.H,
+    OW: g.W,
+    sH: 1,
+    sW: 1,
+    dH,
+    dW,
+    padT: dH * (KH - 1) - g.padT,
+    padL: dW * (KW - 1) - g.padL,
+  };
+  conv2dForward(onDy, C, dy, flipped, dx);
+}
+
 /** dx = col2im(dy[N*OH*OW, OC] * filter^T[OC, K]). dx must start zeroed. */
-function conv2dBackpropInput(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array): void {
+function conv2dBackpropInputCol2im(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array): void {
   const K = g.KH * g.KW * g.C;
   const total = g.N * g.OH * g.OW;
   if (isPointwise(g)) {
@@ -221,7 +271,8 @@ function conv2dBackpropInput(g: Geom, OC: number, f: Float32Array, dy: Float32Ar
     return;
   }
   const chunk = chunkRows(K, total);
-  const col = colScratch(chunk * K);
+  // Per call: runs overlap, and a chunk is small next to the work done on it.
+  const col = new Float32Array(chunk * K);
   for (let r0 = 0; r0 < total; r0 += chunk) {
     const rows = Math.min(chunk, total - r0);
     sgemm(false, true, rows, K, OC, 1, dy, OC, f, OC, 0, col, K, r0 * OC, 0, 0);
@@ -230,7 +281,7 @@ function conv2dBackpropInput(g: Geom, OC: number, f: Float32Array, dy: Float32Ar
 }
 
 /** dfilter[K, OC] = im2col(x)^T[K, N*OH*OW] * dy[N*OH*OW, OC]. df must start zeroed. */
-function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: Float32Array, df: Float32Array): void {
+export function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: Float32Array, df: Float32Array): void {
   const K = g.KH * g.KW * g.C;
   const total = g.N * g.OH * g.OW;
   if (isPointwise(g)) {
@@ -238,7 +289,8 @@ function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: Float32A
     return;
   }
   const chunk = chunkRows(K, total);
-  const col = colScratch(chunk * K);
+  // Per call: runs overlap, and a chunk is small next to the work done on it.
+  const col = new Float32Array(chunk * K);
   for (let r0 = 0; r0 < total; r0 += chunk) {
     const rows = Math.min(chunk, total - r0);
     im2col(g, x, r0, rows, col);

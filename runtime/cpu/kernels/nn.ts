@@ -6,6 +6,7 @@ import { attr } from './util.js';
 import type { TypedArray } from '../../../src/core/dtypes.js';
 import { gradShapeMismatch } from '../../activations.js';
 import { ACTIVATIONS, runActivation } from '../activations.js';
+import { sumColumnsSimd, useSimd } from '../simd.js';
 
 type Num = Float32Array | Int32Array;
 
@@ -137,6 +138,12 @@ registerCpuKernel('BiasAddGrad', ([g], node, _state, outputs) => {
   }
   const gd = g!.data as Num;
   const acc = new Float64Array(c);
+  if (inner === 1 && g!.dtype === 'float32' && useSimd(outer * c)) {
+    // Channels last (NHWC): column sums, each accumulated row after row as in the loop below.
+    sumColumnsSimd(gd as Float32Array, outer, c, acc);
+    (out.data as Num).set(acc);
+    return [out];
+  }
   let i = 0;
   for (let o = 0; o < outer; o++) {
     for (let k = 0; k < c; k++) {

@@ -1,0 +1,191 @@
+// Every path the CPU convolution kernels choose between, forced one at a time, against a naive
+// convolution written from TensorFlow's definition, over odd shapes, strides, dilations and padding.
+import { describe, expect, it } from 'vitest';
+import * as tf from '../src/index.js';
+import type { Geom } from '../runtime/window_geometry.js';
+import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, inputGradPath, type InputGradPath } from '../runtime/cpu/kernels/conv.js';
+import { setElementwiseSimdEnabled } from '../runtime/cpu/simd.js';
+import { rng, run } from './helpers.js';
+
+function rand(n: number, seed: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => r() * 2 - 1);
+}
+
+/** A geometry with explicit padding (bottom/right may differ from top/left). */
+function geom(N: number, H: number, W: number, C: number, KH: number, KW: number, s: [number, number], d: [number, number], pad: [number, number, number, number]): Geom {
+  const [padT, padB, padL, padR] = pad;
+  const OH = Math.floor((H + padT + padB - d[0] * (KH - 1) - 1) / s[0]) + 1;
+  const OW = Math.floor((W + padL + padR - d[1] * (KW - 1) - 1) / s[1]) + 1;
+  return { N, H, W, C, KH, KW, OH, OW, sH: s[0], sW: s[1], dH: d[0], dW: d[1], padT, padL };
+}
+
+/** Visits y[n, oh, ow, oc] += x[n, ih, iw, c] * f[kh, kw, c, oc] for every tap inside the input (TF's definition). */
+function taps(g: Geom, OC: number, visit: (xi: number, fi: number, yi: number) => void): void {
+  for (let n = 0; n < g.N; n++)
+    for (let oh = 0; oh < g.OH; oh++)
+      for (let ow = 0; ow < g.OW; ow++)
+        for (let kh = 0; kh < g.KH; kh++)
+          for (let kw = 0; kw < g.KW; kw++) {
+            const ih = oh * g.sH - g.padT + kh * g.dH;
+            const iw = ow * g.sW - g.padL + kw * g.dW;
+            if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+            for (let c = 0; c < g.C; c++)
+              for (let oc = 0; oc < OC; oc++)
+                visit(((n * g.H + ih) * g.W + iw) * g.C + c, ((kh * g.KW + kw) * g.C + c) * OC + oc, ((n * g.OH + oh) * g.OW + ow) * OC + oc);
+          }
+}
+
+function naive(g: Geom, OC: number, x: Float32Array, f: Float32Array, dy: Float32Array) {
+  const y = new Float64Array(g.N * g.OH * g.OW * OC);
+  const dx = new Float64Array(x.length);
+  const df = new Float64Array(f.length);
+  taps(g, OC, (xi, fi, yi) => {
+    y[yi]! += x[xi]! * f[fi]!;
+    dx[xi]! += dy[yi]! * f[fi]!;
+    df[fi]! += x[xi]! * dy[yi]!;
+  });
+  return { y, dx, df };
+}
+
+function expectNear(actual: Float32Array, expected: Float64Array, what: string): void {
+  expect(actual.length, what).toBe(expected.length);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < actual.length; i++) {
+    const err = Math.abs(actual[i]! - expected[i]!) / (1 + Math.abs(expected[i]!));
+    if (!(err <= worst)) {
+      worst = err;
+      at = i;
+    }
+  }
+  expect(worst, `${what}: worst relative error at ${at}: ${actual[at]} vs ${expected[at]}`).toBeLessThan(1e-5);
+}
+
+interface Case {
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  OC: number;
+  K: [number, number];
+  s: [number, number];
+  d: [number, number];
+  pad: [number, number, number, number];
+}
+
+const CASES: Case[] = [
+  // The Deep MNIST layers, shrunk: 1 input channel, then many.
+  { N: 2, H: 9, W: 9, C: 1, OC: 8, K: [5, 5], s: [1, 1], d: [1, 1], pad: [2, 2, 2, 2] },
+  { N: 2, H: 7, W: 7, C: 6, OC: 5, K: [5, 5], s: [1, 1], d: [1, 1], pad: [2, 2, 2, 2] },
+  // VALID, odd sizes, non-square filters.
+  { N: 1, H: 8, W: 11, C: 3, OC: 4, K: [3, 2], s: [1, 1], d: [1, 1], pad: [0, 0, 0, 0] },
+  // Asymmetric explicit padding, dilations, padding larger than the dilated filter reach on one side.
+  { N: 2, H: 7, W: 6, C: 2, OC: 3, K: [3, 3], s: [1, 1], d: [2, 1], pad: [1, 3, 0, 2] },
+  { N: 1, H: 6, W: 6, C: 3, OC: 2, K: [2, 2], s: [1, 1], d: [1, 1], pad: [3, 0, 2, 1] },
+  { N: 1, H: 9, W: 7, C: 2, OC: 3, K: [3, 3], s: [1, 1], d: [2, 3], pad: [2, 2, 3, 3] },
+  // Strided (col2im is the only input-gradient path there).
+  { N: 2, H: 9, W: 8, C: 3, OC: 4, K: [3, 3], s: [2, 2], d: [1, 1], pad: [1, 1, 1, 0] },
+  { N: 1, H: 10, W: 7, C: 2, OC: 5, K: [4, 3], s: [3, 2], d: [1, 2], pad: [0, 2, 1, 1] },
+  // 1x1 (pointwise) and a filter as large as the input.
+  { N: 2, H: 4, W: 5, C: 7, OC: 3, K: [1, 1], s: [1, 1], d: [1, 1], pad: [0, 0, 0, 0] },
+  { N: 1, H: 4, W: 4, C: 2, OC: 3, K: [4, 4], s: [1, 1], d: [1, 1], pad: [0, 0, 0, 0] },
+];
+
+const label = (c: Case): string => `x ${c.N}x${c.H}x${c.W}x${c.C}, filter ${c.K.join('x')}x${c.C}x${c.OC}, strides ${c.s}, dilations ${c.d}, pads ${c.pad}`;
+
+describe('CPU convolution paths against a naive convolution', () => {
+  for (const [i, c] of CASES.entries()) {
+    it(label(c), () => {
+      const g = geom(c.N, c.H, c.W, c.C, c.K[0], c.K[1], c.s, c.d, c.pad);
+      const x = rand(c.N * c.H * c.W * c.C, 10 + i);
+      const f = rand(c.K[0] * c.K[1] * c.C * c.OC, 20 + i);
+      const dy = rand(c.N * g.OH * g.OW * c.OC, 30 + i);
+      const ref = naive(g, c.OC, x, f, dy);
+
+      const y = new Float32Array(ref.y.length).fill(NaN);
+      conv2dForward(g, c.OC, x, f, y);
+      expectNear(y, ref.y, 'forward');
+
+      const df = new Float32Array(f.length);
+      conv2dBackpropFilter(g, c.OC, x, dy, df);
+      expectNear(df, ref.df, 'filter gradient');
+
+      const paths: InputGradPath[] = g.sH === 1 && g.sW === 1 ? ['col2im', 'flipped'] : ['col2im'];
+      const byPath = paths.map((p) => {
+        const dx = new Float32Array(x.length);
+        conv2dBackpropInput(g, c.OC, f, dy, dx, p);
+        expectNear(dx, ref.dx, `input gradient (${p})`);
+        return dx;
+      });
+      // The paths agree with each other within float32 rounding of differently ordered sums.
+      if (byPath.length === 2) expectNear(byPath[1]!, Float64Array.from(byPath[0]!), 'flipped vs col2im');
+    });
+  }
+
+  it('picks the flipped input gradient at stride 1 with many input channels, else col2im', () => {
+    expect(inputGradPath(geom(1, 8, 8, 32, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]))).toBe('flipped');
+    expect(inputGradPath(geom(1, 8, 8, 3, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]))).toBe('col2im');
+    expect(inputGradPath(geom(1, 8, 8, 32, 3, 3, [2, 1], [1, 1], [1, 1, 1, 1]))).toBe('col2im');
+  });
+});
+
+describe('Conv2D kernels through a session, against the naive convolution', () => {
+  // Explicit asymmetric padding with dilation, as a graph: the kernels' own path choice.
+  it('forward, input and filter gradients (the input gradient by the flipped path)', async () => {
+    expect(inputGradPath(geom(2, 7, 6, 16, 3, 2, [1, 1], [2, 1], [1, 2, 0, 1]))).toBe('flipped');
+    const c: Case = { N: 2, H: 7, W: 6, C: 16, OC: 4, K: [3, 2], s: [1, 1], d: [2, 1], pad: [1, 2, 0, 1] };
+    const g = geom(c.N, c.H, c.W, c.C, c.K[0], c.K[1], c.s, c.d, c.pad);
+    const xv = rand(c.N * c.H * c.W * c.C, 1);
+    const fv = rand(c.K[0] * c.K[1] * c.C * c.OC, 2);
+    const dyv = rand(c.N * g.OH * g.OW * c.OC, 3);
+    const ref = naive(g, c.OC, xv, fv, dyv);
+    const graph = new tf.Graph();
+    const m = graph.asDefault(() => {
+      const x = tf.placeholder('float32', [c.N, c.H, c.W, c.C], 'x');
+      const f = tf.placeholder('float32', [...c.K, c.C, c.OC], 'f');
+      const dy = tf.placeholder('float32', [c.N, g.OH, g.OW, c.OC], 'dy');
+      const padding = [[0, 0], [c.pad[0], c.pad[1]], [c.pad[2], c.pad[3]], [0, 0]] as [number, number][];
+      const y = tf.nn.conv2d(x, f, [1, 1, 1, 1], padding, { dilations: [1, ...c.d, 1] });
+      const [dx, df] = tf.gradients(y, [x, f], dy);
+      return { x, f, dy, y, dx: dx!, df: df! };
+    });
+    const [y, dx, df] = (await run([m.y, m.dx, m.df], [
+      [m.x, new tf.NDArray(xv, [c.N, c.H, c.W, c.C])],
+      [m.f, new tf.NDArray(fv, [...c.K, c.C, c.OC])],
+      [m.dy, new tf.NDArray(dyv, [c.N, g.OH, g.OW, c.OC])],
+    ], graph)) as tf.NDArray[];
+    expectNear(y!.data as Float32Array, ref.y, 'Conv2D');
+    expectNear(dx!.data as Float32Array, ref.dx, 'Conv2DBackpropInput');
+    expectNear(df!.data as Float32Array, ref.df, 'Conv2DBackpropFilter');
+  });
+});
+
+describe('BiasAddGrad (the bias gradient of a convolution)', () => {
+  // Channels last: column sums. The SIMD path must give the TypeScript loop's sums bit for bit.
+  for (const [rows, cols] of [[4096, 1], [1500, 3], [1030, 5], [700, 32], [333, 33]] as const) {
+    it(`${rows} rows of ${cols} channels, with and without SIMD, against float64 sums`, async () => {
+      const x = rand(rows * cols, rows + cols);
+      const graph = new tf.Graph();
+      const m = graph.asDefault(() => {
+        const g = tf.placeholder('float32', [rows, cols], 'g');
+        return { g, db: graph.createOp('BiasAddGrad', [g], { T: 'float32', data_format: 'NHWC' }).outputs[0]! };
+      });
+      const feeds: [tf.Tensor, tf.NDArray][] = [[m.g, new tf.NDArray(x, [rows, cols])]];
+      const previous = setElementwiseSimdEnabled(true);
+      let withSimd: tf.NDArray;
+      let without: tf.NDArray;
+      try {
+        withSimd = (await run(m.db, feeds, graph)) as tf.NDArray;
+        setElementwiseSimdEnabled(false);
+        without = (await run(m.db, feeds, graph)) as tf.NDArray;
+      } finally {
+        setElementwiseSimdEnabled(previous);
+      }
+      const expected = new Float64Array(cols);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) expected[j]! += x[i * cols + j]!;
+      expect(Array.from(withSimd.data as Float32Array)).toEqual(Array.from(Float32Array.from(expected)));
+      expect(Array.from(without.data as Float32Array)).toEqual(Array.from(withSimd.data as Float32Array));
+    });
+  }
+});
