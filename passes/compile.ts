@@ -3,10 +3,11 @@
 import { bytesPerElement } from '../src/core/dtypes.js';
 import { InternalError, UnimplementedError } from '../src/core/errors.js';
 import type { Operation, Tensor } from '../src/graph.js';
+import { NDArray } from '../src/core/ndarray.js';
 import type { Shape } from '../src/core/shape.js';
 import { getOpDef, hasExternalOutput, isAliasOp, isInPlaceOp } from '../ops/registry.js';
 import { FuncGraph } from '../src/func_graph.js';
-import { isRuntimeOp, runtimeKernel, runtimeOutputsPlanned, type FunctionPlan } from '../runtime/control_flow.js';
+import { isRuntimeOp, runtimeKernel, runtimeOutputsPlanned, type CounterTest, type EntryValue, type FunctionPlan, type TripCount } from '../runtime/control_flow.js';
 import '../runtime/tensor_array.js';
 import { alignBytes, planMemory, type MemoryPlan, type MemStep, type OutputKind } from '../runtime/arena.js';
 import type { Backend } from '../runtime/backend.js';
@@ -105,7 +106,7 @@ export function compilePlan(req: CompileRequest, backend: Backend<unknown>, opts
   const releaseAt = raw.map(() => [] as number[]);
   for (const [s, i] of lastUse) if (!keep.has(s)) releaseAt[i]!.push(s);
   // A list push whose element no other step aliases or updates keeps the element's own memory: the
-  // element is computed outside the arena and the list takes it, with no copy.
+  // element is computed outside the arena and the list takes it, with no copy (a constant's too).
   const producer = new Map<number, (typeof raw)[number]>();
   for (const s of raw) for (const x of s.outputSlots) producer.set(x, s);
   const taken = new Set<number>();
@@ -114,6 +115,8 @@ export function compilePlan(req: CompileRequest, backend: Backend<unknown>, opts
     if (item === undefined || !optimize || !backend.freshOutputsOwned) return false;
     const slot = s.inputSlots[item]!;
     const p = producer.get(slot);
+    // A constant's value is never written: a list keeps it as it is.
+    if (p && p.node.type === 'Const') return true;
     if (!p || p.runtime || outputKind(p.source).kind !== 'fresh') return false;
     taken.add(slot);
     return true;
@@ -177,7 +180,87 @@ function compileFunctions(n: PNode, backend: Backend<unknown>, opts: CompileOpti
   const invariant = body ? new Set(body.inputs.map((_, k) => k).filter((k) => body.outputs[k] === body.inputs[k])) : undefined;
   const out: Record<string, FunctionPlan> = {};
   names.forEach((name, i) => (out[name] = compileFunction(fgs[i]!, shapes, backend, opts, name === 'body' ? live : undefined, invariant)));
+  if (body) {
+    const trips = countedLoop(fgs[names.indexOf('cond')]!, body);
+    if (trips) out.cond = { ...out.cond!, trips };
+  }
   return out;
+}
+
+const COMPARISONS: Readonly<Record<string, CounterTest['cmp']>> = { Less: 'lt', LessEqual: 'le', Greater: 'gt', GreaterEqual: 'ge' };
+const MIRRORED: Readonly<Record<CounterTest['cmp'], CounterTest['cmp']>> = { lt: 'gt', le: 'ge', gt: 'lt', ge: 'le' };
+
+/** The tensor an Identity chain forwards. */
+function peel(t: Tensor): Tensor {
+  while (t.op.type === 'Identity' && t.op.inputs.length === 1) t = t.op.inputs[0]!;
+  return t;
+}
+
+/**
+ * A loop whose trip count is known on entry: cond is a logical and of comparisons, each of an int32
+ * scalar counter (a loop variable the body adds a loop-invariant scalar to) with a loop-invariant
+ * scalar (a constant, or a variable the body passes through). The counter against
+ * maximum_iterations, `i < n` in dynamic_rnn, scan and map_fn, and a gradient loop's counter are of
+ * this kind. Anything else (a predicate reading data, an increment that changes, a cond with
+ * effects) gives undefined: the loop reads its predicate each iteration.
+ */
+export function countedLoop(cond: FuncGraph, body: FuncGraph): TripCount | undefined {
+  const n = cond.inputs.length;
+  if (cond.outputs.length !== 1 || body.inputs.length !== n || body.outputs.length !== n || cond.statefulOps().length > 0) return undefined;
+  const invariant = (k: number): boolean => peel(body.outputs[k]!) === body.inputs[k];
+  const scalarInt = (t: Tensor): boolean => t.dtype === 'int32' && t.shape !== null && t.shape.length === 0;
+  // A constant, or a loop variable the body passes through, in function graph fg.
+  const entryValue = (fg: FuncGraph, x: Tensor): EntryValue | undefined => {
+    const t = peel(x);
+    if (!scalarInt(t)) return undefined;
+    if (t.op.type === 'Const') {
+      const v = t.op.attrs.value;
+      return v instanceof NDArray && v.dtype === 'int32' && v.size === 1 ? { value: Number(v.data[0]) } : undefined;
+    }
+    const k = fg.inputs.indexOf(t);
+    return k >= 0 && invariant(k) ? { input: k } : undefined;
+  };
+  // The loop variable a cond tensor is, and what the body adds to it each iteration.
+  const counterOf = (x: Tensor): { counter: number; step: EntryValue; negate: boolean } | undefined => {
+    const t = peel(x);
+    const k = cond.inputs.indexOf(t);
+    if (k < 0 || !scalarInt(t) || invariant(k)) return undefined;
+    const next = peel(body.outputs[k]!);
+    const [a, b] = next.op.inputs.map(peel);
+    const self = body.inputs[k]!;
+    if (!scalarInt(next) || !a || !b || next.op.inputs.length !== 2) return undefined;
+    if (next.op.type === 'AddV2' || next.op.type === 'Add') {
+      const step = a === self ? entryValue(body, b) : b === self ? entryValue(body, a) : undefined;
+      return step && { counter: k, step, negate: false };
+    }
+    if (next.op.type === 'Sub' && a === self) {
+      const step = entryValue(body, b);
+      return step && { counter: k, step, negate: true };
+    }
+    return undefined;
+  };
+  const tests: CounterTest[] = [];
+  const conjuncts = (x: Tensor): boolean => {
+    const t = peel(x);
+    const op = t.op;
+    if (op.type === 'LogicalAnd') return conjuncts(op.inputs[0]!) && conjuncts(op.inputs[1]!);
+    const cmp = COMPARISONS[op.type];
+    if (!cmp || op.inputs.length !== 2) return false;
+    const [a, b] = op.inputs as [Tensor, Tensor];
+    const left = counterOf(a);
+    const right = counterOf(b);
+    if (left && !right) {
+      const bound = entryValue(cond, b);
+      return !!bound && !!tests.push({ ...left, cmp, bound });
+    }
+    if (right && !left) {
+      const bound = entryValue(cond, a);
+      return !!bound && !!tests.push({ ...right, cmp: MIRRORED[cmp], bound });
+    }
+    return false;
+  };
+  if (!conjuncts(cond.outputs[0]!) || tests.length === 0) return undefined;
+  return { tests, counters: [...new Set(tests.map((t) => t.counter))] };
 }
 
 /**

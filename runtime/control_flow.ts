@@ -31,6 +31,34 @@ export interface FunctionPlan {
    * The loop runs them once, before its first iteration, and every iteration skips them.
    */
   readonly hoisted?: readonly boolean[];
+  /**
+   * For a loop's cond: how its trip count follows from the loop's inputs, when the predicate only
+   * compares counters with loop-invariant bounds (see passes/compile.ts, countedLoop). The loop then
+   * computes the count on entry and never runs cond.
+   */
+  readonly trips?: TripCount;
+}
+
+/** A value a counted loop knows on entry: a constant, or loop input `input` (which the body passes through). */
+export type EntryValue = { readonly value: number } | { readonly input: number };
+
+/**
+ * One conjunct of a counted loop's predicate: loop variable `counter` (int32) compared with `bound`
+ * (`counter cmp bound`), the body adding `step` (negated when `negate`) to the counter.
+ */
+export interface CounterTest {
+  readonly counter: number;
+  readonly cmp: 'lt' | 'le' | 'gt' | 'ge';
+  readonly bound: EntryValue;
+  readonly step: EntryValue;
+  readonly negate: boolean;
+}
+
+/** A predicate that is the logical and of counter tests. */
+export interface TripCount {
+  readonly tests: readonly CounterTest[];
+  /** The loop variables the tests count with (distinct). */
+  readonly counters: readonly number[];
 }
 
 /** What a runtime kernel sees of the step being run. */
@@ -78,6 +106,15 @@ export class TensorList<H = unknown> {
 
   popped(): TensorList<H> {
     return new TensorList(this.store, this.dtype, this.elementShape, this.length - 1);
+  }
+
+  /** This list with item i set to x (grown with unset items to reach i): one new store. */
+  withItem(i: number, x: H): TensorList<H> {
+    const n = Math.max(this.length, i + 1);
+    const store = new Array<H | undefined>(n);
+    for (let k = 0; k < this.length; k++) store[k] = this.store[k];
+    store[i] = x;
+    return new TensorList(store, this.dtype, this.elementShape, n);
   }
 }
 
@@ -210,7 +247,7 @@ const runIf: RuntimeKernel = (env, step, inputs) =>
     (function* () {
       const pred = (yield hostValue(env, inputs[0] as never)) as NDArray;
       const branch = fn(step, truthy(pred) ? 'then_branch' : 'else_branch');
-      const lease = branch.plan.leaseArena(env.backend);
+      const lease = branch.plan.leaseArena(env.backend, env.state);
       try {
         const outs = (yield branch.plan.invoke(env, branch.args, inputs.slice(1), lease, 0)) as unknown[];
         return (yield copyOut(env, step, outs)) as unknown[];
@@ -220,41 +257,142 @@ const runIf: RuntimeKernel = (env, step, inputs) =>
     })(),
   );
 
-const runWhile: RuntimeKernel = (env, step, inputs) =>
-  drive(
-    (function* () {
-      const cond = fn(step, 'cond');
-      const body = fn(step, 'body');
-      const condLease = cond.plan.leaseArena(env.backend);
-      const leases = [body.plan.leaseArena(env.backend), body.plan.leaseArena(env.backend)] as const;
-      try {
-        let vars = inputs;
-        const condPre = cond.hoisted ? { steps: cond.hoisted, slots: (yield cond.plan.prologue(env, cond.args, vars, cond.hoisted)) as unknown[] } : undefined;
-        const bodyPre = body.hoisted ? { steps: body.hoisted, slots: (yield body.plan.prologue(env, body.args, vars, body.hoisted)) as unknown[] } : undefined;
-        for (let k = 0; ; k++) {
-          const c = (yield cond.plan.invoke(env, cond.args, vars, condLease, 0, condPre)) as unknown[];
-          const p = (yield hostValue(env, c[0] as never)) as NDArray;
-          if (!truthy(p)) break;
-          if (!env.live()) throw cancelled();
-          const out = (yield body.plan.invoke(env, body.args, vars, leases[k & 1], (k & 1) as 0 | 1, bodyPre)) as unknown[];
-          const next = vars.slice();
-          for (let j = 0; j < out.length; j++) {
-            const v = body.outputs[j]!;
-            // An output that is another input (loop variables swapped) lives where that input did:
-            // in the arena the next iteration writes. It gets memory of its own.
-            const r = body.outputRoots[j]!;
-            next[v] = r >= 0 && r !== v && !(out[j] instanceof TensorList) ? yield copyFresh(env, out[j] as never, step.node.outputs[v]!.dtype) : out[j];
-          }
-          vars = next;
-        }
-        return (yield copyOut(env, step, vars)) as unknown[];
-      } finally {
-        body.plan.returnArena(leases[1]);
-        body.plan.returnArena(leases[0]);
-        cond.plan.returnArena(condLease);
+const runWhile: RuntimeKernel = (env, step, inputs) => drive(whileIterations(env, step, inputs));
+
+// One generator per loop run, not per iteration: on the CPU nothing it yields is a promise, so
+// `drive` steps it through synchronously.
+function* whileIterations<H>(env: RuntimeEnv<H>, step: Step, inputs: unknown[]): Generator<unknown, unknown[], unknown> {
+  const cond = fn(step, 'cond');
+  const body = fn(step, 'body');
+  const count = cond.trips ? ((yield entryTrips(env, cond.trips, inputs)) as Counted | undefined) : undefined;
+  const condLease = count ? undefined : cond.plan.leaseArena(env.backend, env.state);
+  const leases = [body.plan.leaseArena(env.backend, env.state), body.plan.leaseArena(env.backend, env.state)] as const;
+  try {
+    // Iteration k reads bufs[k & 1] and its results go to the other: the two arrays are reused.
+    const bufs = [inputs.slice(), inputs.slice()] as const;
+    let vars: unknown[] = bufs[0];
+    const condPre = !count && cond.hoisted ? { steps: cond.hoisted, slots: (yield cond.plan.prologue(env, cond.args, vars, cond.hoisted)) as unknown[] } : undefined;
+    const bodyPre = body.hoisted ? { steps: body.hoisted, slots: (yield body.plan.prologue(env, body.args, vars, body.hoisted)) as unknown[] } : undefined;
+    const outputs = body.outputs;
+    const roots = body.outputRoots;
+    for (let k = 0; ; k++) {
+      if (count) {
+        if (k === count.trips) break;
+        // Where reading a value costs a read-back (WebGPU), the counters' values come from the host.
+        if (count.shadow) setCounters(env, count, vars, k);
+      } else {
+        const c = (yield cond.plan.invoke(env, cond.args, vars, condLease, 0, condPre)) as unknown[];
+        const p = (yield hostValue(env, c[0] as H)) as NDArray;
+        if (!truthy(p)) break;
       }
-    })(),
-  );
+      if (!env.live()) throw cancelled();
+      const out = (yield body.plan.invoke(env, body.args, vars, leases[k & 1], (k & 1) as 0 | 1, bodyPre)) as unknown[];
+      const next = bufs[(k + 1) & 1];
+      for (let j = 0; j < out.length; j++) {
+        const v = outputs[j]!;
+        // An output that is another input (loop variables swapped) lives where that input did:
+        // in the arena the next iteration writes. It gets memory of its own.
+        const r = roots[j]!;
+        next[v] = r >= 0 && r !== v && !(out[j] instanceof TensorList) ? yield copyFresh(env, out[j] as H, step.node.outputs[v]!.dtype) : out[j];
+      }
+      vars = next;
+    }
+    if (count?.shadow) setCounters(env, count, vars, count.trips);
+    return (yield copyOut(env, step, vars)) as unknown[];
+  } finally {
+    body.plan.returnArena(leases[1]);
+    body.plan.returnArena(leases[0]);
+    cond.plan.returnArena(condLease);
+  }
+}
+
+/** A counted loop's trip count, and its counters' entry values and steps. */
+interface Counted {
+  readonly trips: number;
+  readonly counters: readonly number[];
+  readonly start: readonly number[];
+  readonly step: readonly number[];
+  /** Whether the counters are given host values each iteration (backends without `peek`). */
+  readonly shadow: boolean;
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/** Reads what the trip count depends on (one read-back at most, on entry) and computes it. */
+function entryTrips<H>(env: RuntimeEnv<H>, trips: TripCount, inputs: readonly unknown[]): Maybe<Counted | undefined> {
+  const wanted: number[] = [];
+  const want = (e: EntryValue): void => {
+    if ('input' in e && !wanted.includes(e.input)) wanted.push(e.input);
+  };
+  for (const c of trips.counters) want({ input: c });
+  for (const t of trips.tests) {
+    want(t.bound);
+    want(t.step);
+  }
+  const read = wanted.map((i) => hostValue(env, inputs[i] as H));
+  const compute = (values: readonly NDArray[]): Counted | undefined => {
+    const at = (e: EntryValue): number => ('value' in e ? e.value : scalarNumber(values[wanted.indexOf(e.input)]!));
+    return countTrips(trips, at, !env.backend.peek);
+  };
+  return read.some((r) => r instanceof Promise) ? Promise.all(read).then(compute) : compute(read as NDArray[]);
+}
+
+/**
+ * The exact trip count of a counted loop, or undefined when it is not finite or a counter would
+ * leave the int32 range before the loop ends (the loop then reads its predicate each iteration).
+ */
+export function countTrips(trips: TripCount, at: (e: EntryValue) => number, shadow = false): Counted | undefined {
+  const stepOf = (c: number): number => {
+    const t = trips.tests.find((x) => x.counter === c)!;
+    return t.negate ? -at(t.step) : at(t.step);
+  };
+  const start = trips.counters.map((c) => at({ input: c }));
+  const step = trips.counters.map(stepOf);
+  let n = Infinity;
+  for (const t of trips.tests) {
+    const i = trips.counters.indexOf(t.counter);
+    n = Math.min(n, firstFalse(start[i]!, step[i]!, t.cmp, at(t.bound)));
+  }
+  if (!Number.isFinite(n)) return undefined;
+  for (let i = 0; i < start.length; i++) {
+    const last = start[i]! + n * step[i]!;
+    if (last < INT32_MIN || last > INT32_MAX) return undefined;
+  }
+  return { trips: n, counters: trips.counters, start, step, shadow };
+}
+
+/** The first k >= 0 for which `x0 + k*s cmp bound` is false (Infinity when none is), over the integers. */
+function firstFalse(x0: number, s: number, cmp: CounterTest['cmp'], bound: number): number {
+  // As a test `a + k*d < b`.
+  let a = x0;
+  let d = s;
+  let b = bound;
+  if (cmp === 'le') b = bound + 1;
+  else if (cmp === 'gt' || cmp === 'ge') {
+    a = -x0;
+    d = -s;
+    b = cmp === 'gt' ? -bound : -bound + 1;
+  }
+  if (a >= b) return 0;
+  if (d <= 0) return Infinity;
+  let k = Math.ceil((b - a) / d);
+  while (k > 0 && a + (k - 1) * d >= b) k--;
+  while (a + k * d < b) k++;
+  return k;
+}
+
+/** Gives iteration k's counters their values as host values the list kernels read without waiting. */
+function setCounters<H>(env: RuntimeEnv<H>, count: Counted, vars: unknown[], k: number): void {
+  const owned = listElements(env);
+  const counters = count.counters;
+  for (let i = 0; i < counters.length; i++) {
+    const h = env.backend.upload(NDArray.from(count.start[i]! + k * count.step[i]!, 'int32'));
+    // The runtime's own value, never written: a list may keep it as it is.
+    owned.add(h as object);
+    vars[counters[i]!] = h;
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Tensor lists
@@ -283,6 +421,7 @@ export function elementShape<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>
 }
 
 export function zerosOf<H>(env: RuntimeEnv<H>, dtype: DType, shape: number[]): H {
+  runScratch(env.state).slab.made.zeros++;
   return env.backend.upload(NDArray.zeros(shape, dtype));
 }
 
@@ -407,6 +546,22 @@ export function concatItems<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>,
   return then(r, (x) => [x[0], env.backend.upload(lengths)]);
 }
 
+function setItemNow<H>(env: RuntimeEnv<H>, step: Step, inputs: unknown[], at: NDArray): Maybe<unknown[]> {
+  const l = listOf(step, inputs[0]);
+  const grow = step.node.attrs.resize_if_index_out_of_bounds === true;
+  const i = index(step, at, grow ? Math.max(l.length, scalarNumber(at) + 1) : l.length, 'index');
+  const x = kept(env, step, inputs[2], l.dtype);
+  return x instanceof Promise ? x.then((v) => [l.withItem(i, v)]) : [l.withItem(i, x)];
+}
+
+/** Item `at` of l; the element shape (input `shape`) is read only for an unset item. */
+function getItemNow<H>(env: RuntimeEnv<H>, step: Step, l: TensorList, at: NDArray, shape: unknown): Maybe<unknown[]> {
+  const i = index(step, at, l.length, 'index');
+  const x = l.at(i);
+  if (x !== undefined) return [x];
+  return then(hostValue(env, shape as H), (es) => [element(env, step, l as TensorList<H>, i, shapeFromValue(es))]);
+}
+
 const listKernels: Record<string, RuntimeKernel> = {
   EmptyTensorList: (env, step, inputs) =>
     then(hostValue(env, inputs[0] as never), (es) => [new TensorList([], elementDType(step), shapeFromValue(es))]),
@@ -423,42 +578,32 @@ const listKernels: Record<string, RuntimeKernel> = {
 
   TensorListLength: (env, step, inputs) => [env.backend.upload(NDArray.from(listOf(step, inputs[0]).length, 'int32'))],
 
+  // The kernels a loop body runs every iteration go without generators or closures where their
+  // host reads do not wait (the CPU): `*Now` does the work once the values are on the host.
   TensorListPushBack: (env, step, inputs) => {
     const l = listOf(step, inputs[0]);
-    return then(kept(env, step, inputs[1], l.dtype), (x) => [l.pushed(x)]);
+    const x = kept(env, step, inputs[1], l.dtype);
+    return x instanceof Promise ? x.then((v) => [l.pushed(v)]) : [l.pushed(x)];
   },
 
   TensorListPopBack: (env, step, inputs) => {
     const l = listOf(step, inputs[0]);
     if (l.length === 0) throw new InvalidArgumentError(`${step.what}: Trying to pop from an empty list.`, step.opName);
+    const last = l.at(l.length - 1);
+    if (last !== undefined) return [l.popped(), last];
     return then(hostValue(env, inputs[1] as never), (es) => [l.popped(), element(env, step, l as TensorList<never>, l.length - 1, shapeFromValue(es))]);
   },
 
   TensorListSetItem: (env, step, inputs) => {
-    const l = listOf(step, inputs[0]);
-    return drive(
-      (function* () {
-        const at = (yield hostValue(env, inputs[1] as never)) as NDArray;
-        const grow = step.node.attrs.resize_if_index_out_of_bounds === true;
-        const i = index(step, at, grow ? Math.max(l.length, scalarNumber(at) + 1) : l.length, 'index');
-        const x = yield kept(env, step, inputs[2], l.dtype);
-        const items = [...l.items];
-        while (items.length <= i) items.push(undefined);
-        items[i] = x;
-        return [new TensorList(items, l.dtype, l.elementShape)];
-      })(),
-    );
+    const at = hostValue(env, inputs[1] as never);
+    return at instanceof Promise ? at.then((a) => setItemNow(env, step, inputs, a)) : setItemNow(env, step, inputs, at);
   },
 
   TensorListGetItem: (env, step, inputs) => {
     const l = listOf(step, inputs[0]);
-    return drive(
-      (function* () {
-        const i = index(step, (yield hostValue(env, inputs[1] as never)) as NDArray, l.length, 'index');
-        const es = (yield hostValue(env, inputs[2] as never)) as NDArray;
-        return [element(env, step, l as TensorList<never>, i, shapeFromValue(es))];
-      })(),
-    );
+    const at = hostValue(env, inputs[1] as never);
+    if (at instanceof Promise) return at.then((a) => getItemNow(env, step, l, a, inputs[2]));
+    return getItemNow(env, step, l, at, inputs[2]);
   },
 
   TensorListStack: (env, step, inputs) => {

@@ -8,7 +8,7 @@ import { isAliasOp, isInPlaceOp } from '../ops/registry.js';
 import type { MemoryPlan } from './arena.js';
 import type { Backend, KernelNode, PlannedOutputs, RuntimeState, StepContext } from './backend.js';
 import { isAllocationFailure, oomMessage } from './oom.js';
-import { arrayView, resetRunScratch, slabOf, type Slab } from './slab.js';
+import { arrayView, resetRunScratch, slabOf, type Allocations, type Slab } from './slab.js';
 import type { FunctionPlan, RuntimeEnv, RuntimeKernel } from './control_flow.js';
 
 export interface Step {
@@ -124,7 +124,7 @@ export class Plan {
    */
   async run<H>(backend: Backend<H>, state: RuntimeState<H>, feeds: ReadonlyMap<Tensor, NDArray>, live: () => boolean = () => true): Promise<NDArray[]> {
     const pool = this.memory && backend.name === 'cpu' ? (this.arenas ??= new ArenaPool(() => new ArenaRuntime(this))) : undefined;
-    let arena = pool?.tryAcquire();
+    let arena = pool?.tryAcquire(slabOf(state).made);
     if (pool && !arena) {
       arena = await pool.acquire();
       if (!live()) {
@@ -170,7 +170,14 @@ export class Plan {
     set: 0 | 1,
     hoisted?: { readonly steps: readonly boolean[]; readonly slots: readonly unknown[] },
   ): unknown[] | Promise<unknown[]> {
-    const slots = hoisted ? hoisted.slots.slice() : new Array<unknown>(this.numSlots);
+    // A lease's slot array serves each call in turn (a call's values are read before the next call on it).
+    let slots: unknown[];
+    if (lease) {
+      slots = lease.slots;
+      if (hoisted) for (let i = 0; i < slots.length; i++) slots[i] = hoisted.slots[i];
+    } else {
+      slots = hoisted ? hoisted.slots.slice() : new Array<unknown>(this.numSlots);
+    }
     for (let i = 0; i < args.length; i++) slots[args[i]!] = inputs[i];
     return this.execute(env.backend, env.state, slots, lease, env.live, set, true, hoisted?.steps);
   }
@@ -189,10 +196,10 @@ export class Plan {
   }
 
   /** An arena for one function call (CPU plans with a memory plan; undefined elsewhere). */
-  leaseArena(backend: { readonly name: string }): ArenaLease {
+  leaseArena(backend: { readonly name: string }, state: RuntimeState<unknown>): ArenaLease {
     if (!this.memory || backend.name !== 'cpu') return undefined;
     const pool = (this.arenas ??= new ArenaPool(() => new ArenaRuntime(this), Infinity));
-    return pool.tryAcquire();
+    return pool.tryAcquire(slabOf(state).made);
   }
 
   returnArena(a: ArenaLease): void {
@@ -220,7 +227,7 @@ export class Plan {
       if (r instanceof Promise) return this.resume(i, r, backend, state, slots, contexts, arena, live, nested, skip, keepAll);
       this.store(i, r, backend, slots, arena, keepAll);
     }
-    return this.finish(backend, slots, nested);
+    return this.finish(backend, slots, nested, arena);
   }
 
   private async resume<H>(
@@ -242,7 +249,7 @@ export class Plan {
       const r = this.launch(i, backend, state, slots as H[], contexts, arena, live);
       this.store(i, r instanceof Promise ? await this.settled(r, i, backend, live) : r, backend, slots, arena, keepAll);
     }
-    return this.finish(backend, slots, nested);
+    return this.finish(backend, slots, nested, arena);
   }
 
   private store<H>(i: number, outputs: H[], backend: Backend<H>, slots: unknown[], arena: ArenaRuntime | undefined, keepAll = false): void {
@@ -261,9 +268,10 @@ export class Plan {
     for (let k = 0; k < rel.length; k++) slots[rel[k]!] = undefined;
   }
 
-  private finish<H>(backend: Backend<H>, slots: unknown[], nested: boolean): unknown[] | Promise<unknown[]> {
+  private finish<H>(backend: Backend<H>, slots: unknown[], nested: boolean, arena: ArenaRuntime | undefined): unknown[] | Promise<unknown[]> {
     const fs = this.fetchSlots;
-    const fetched = new Array<unknown>(fs.length);
+    // A function call's results are read by its caller before the next call on the same lease.
+    const fetched = nested && arena ? arena.fetched : new Array<unknown>(fs.length);
     for (let k = 0; k < fs.length; k++) fetched[k] = slots[fs[k]!];
     if (nested || !backend.endRun) return fetched;
     return backend.endRun(fetched as H[]).then(() => fetched);
@@ -280,11 +288,15 @@ export class Plan {
     live: () => boolean,
   ): H[] | Promise<H[]> {
     const step = this.steps[i]!;
+    const ins = step.inputSlots;
     // Reference inputs (slot -1) carry no value: the kernel finds the variable through node.refVars.
-    const inputs = step.inputSlots.map((s) => (s >= 0 ? slots[s]! : (undefined as H)));
+    // With an arena (one call at a time) each step's input array is reused; no kernel keeps it.
+    const inputs = arena ? (arena.inputs[i] as H[]) : new Array<H>(ins.length);
+    for (let k = 0; k < ins.length; k++) inputs[k] = ins[k]! >= 0 ? (slots[ins[k]!] as H) : (undefined as H);
     try {
       if (step.runtime) {
-        const env: RuntimeEnv<H> = { backend, state, ctx: contexts[i], planned: arena?.hookFor(i, slabOf(state)), live };
+        const planned = arena?.hookFor(i, slabOf(state));
+        const env: RuntimeEnv<H> = arena ? arena.env(i, backend, state, contexts[i], planned, live) : { backend, state, ctx: contexts[i], planned, live };
         return step.runtime(env, step, inputs) as H[] | Promise<H[]>;
       }
       return backend.execute(step.node, inputs, state, contexts[i], arena?.hookFor(i, slabOf(state)));
@@ -327,6 +339,9 @@ export class Plan {
   }
 }
 
+/** RuntimeEnv with its fields open to the arena that reuses it. */
+type MutableEnv = { -readonly [K in keyof RuntimeEnv<unknown>]: RuntimeEnv<unknown>[K] };
+
 /** Arenas of one plan, one per overlapping run; at most `limit`, later runs wait for one. */
 class ArenaPool {
   private readonly free: ArenaRuntime[] = [];
@@ -339,11 +354,12 @@ class ArenaPool {
     private readonly limit = 2,
   ) {}
 
-  tryAcquire(): ArenaRuntime | undefined {
+  tryAcquire(made: Allocations): ArenaRuntime | undefined {
     if (this.free.length) return this.free.pop();
     if (this.created < this.limit) {
       const a = this.make();
       this.created++;
+      made.arenas++;
       return a;
     }
     return undefined;
@@ -374,10 +390,19 @@ class ArenaRuntime {
   /** Per step, per output: whether the current call of the step's kernel has taken its view. */
   private readonly used: boolean[][];
   private slab: Slab | undefined;
+  /** A function call's slots, each step's input array and the call's results, reused call after call. */
+  readonly slots: unknown[];
+  readonly inputs: unknown[][];
+  readonly fetched: unknown[];
+  /** Per runtime step: the environment its kernel sees, updated in place each call. */
+  private readonly envs: (MutableEnv | undefined)[] = [];
 
   constructor(plan: Plan) {
     const mem = plan.memory!;
     this.buffer = allocArena(plan);
+    this.slots = new Array<unknown>(plan.numSlots);
+    this.inputs = plan.steps.map((s) => new Array<unknown>(s.inputSlots.length));
+    this.fetched = new Array<unknown>(plan.fetchSlots.length);
     this.views = plan.steps.map((s) =>
       s.outputSlots.map((slot) => {
         const p = mem.placement.get(slot);
@@ -401,6 +426,20 @@ class ArenaRuntime {
     return (this.hooks[step] ??= this.makeHook(step));
   }
 
+  /** Step i's runtime-kernel environment for this call (valid while the kernel runs, like the hook). */
+  env<H>(i: number, backend: Backend<H>, state: RuntimeState<H>, ctx: StepContext | undefined, planned: PlannedOutputs | undefined, live: () => boolean): RuntimeEnv<H> {
+    let e = this.envs[i];
+    if (!e) this.envs[i] = e = { backend, state, ctx, planned, live };
+    else {
+      e.backend = backend;
+      e.state = state;
+      e.ctx = ctx;
+      e.planned = planned;
+      e.live = live;
+    }
+    return e as RuntimeEnv<H>;
+  }
+
   private makeHook(step: number): PlannedOutputs {
     const views = this.views[step]!;
     const zero = this.zero[step]!;
@@ -418,6 +457,7 @@ class ArenaRuntime {
         }
         return v;
       }
+      this.slab!.made.unplanned++;
       return undefined;
     };
   }

@@ -11,10 +11,29 @@ import { NDArray, numElements } from '../src/core/ndarray.js';
 
 const CHUNK_BYTES = 1 << 18;
 
+/**
+ * Memory the runtime had to allocate for a session, counted for tests: run after run of the same
+ * plan, and iteration after iteration of a loop, these stay put once the first run has made what it
+ * needs.
+ */
+export interface Allocations {
+  /** Arenas made for plans (a run's, a function call's: a loop holds two for its body). */
+  arenas: number;
+  /** Slab chunks, and values too large for a chunk that got arrays of their own. */
+  slabChunks: number;
+  slabLarge: number;
+  /** Outputs a kernel asked its plan for and got a fresh array instead (no planned view fits). */
+  unplanned: number;
+  /** Zero elements the runtime made for unset tensor-list elements. */
+  zeros: number;
+}
+
 export class Slab {
   private readonly chunks: ArrayBuffer[] = [];
   private current = -1;
   private offset = 0;
+
+  constructor(readonly made: Allocations = newAllocations()) {}
 
   /** Makes every chunk free again: call only when nothing carved from them is alive. */
   reset(): void {
@@ -27,10 +46,16 @@ export class Slab {
     const n = numElements(shape);
     if (dtype === 'string' || dtype === 'variant') return new NDArray(allocData(dtype, n), shape, dtype);
     const bytes = Math.ceil((n * bytesPerElement(dtype)) / 16) * 16;
-    if (bytes === 0 || bytes > CHUNK_BYTES / 4) return new NDArray(allocData(dtype, n), shape, dtype);
+    if (bytes === 0 || bytes > CHUNK_BYTES / 4) {
+      if (bytes > 0) this.made.slabLarge++;
+      return new NDArray(allocData(dtype, n), shape, dtype);
+    }
     if (this.current < 0 || this.offset + bytes > CHUNK_BYTES) {
       this.current++;
-      if (this.current === this.chunks.length) this.chunks.push(new ArrayBuffer(CHUNK_BYTES));
+      if (this.current === this.chunks.length) {
+        this.chunks.push(new ArrayBuffer(CHUNK_BYTES));
+        this.made.slabChunks++;
+      }
       this.offset = 0;
     }
     const at = this.offset;
@@ -76,6 +101,10 @@ export interface RunScratch {
   readonly elementKeys: Map<string, { count: number }>;
 }
 
+export function newAllocations(): Allocations {
+  return { arenas: 0, slabChunks: 0, slabLarge: 0, unplanned: 0, zeros: 0 };
+}
+
 /** Frees what a finished run left in the scratch: call when nothing of the run is alive any more. */
 export function resetRunScratch(state: object): void {
   const s = scratchOf.get(state);
@@ -96,4 +125,9 @@ export function runScratch(state: object): RunScratch {
 /** The session's slab. */
 export function slabOf(state: object): Slab {
   return runScratch(state).slab;
+}
+
+/** What the runtime has allocated for this session's runs so far (a copy; for tests). */
+export function allocationsOf(state: object): Allocations {
+  return { ...runScratch(state).slab.made };
 }
