@@ -12,6 +12,7 @@ import {
   threadsAvailable,
   workerCount,
 } from '../runtime/cpu/gemm.js';
+import { ARG, CTRL_BYTES, ThreadPool, workerLoopSource } from '../runtime/cpu/threads.js';
 import { expectClose, randomArray, rng, run } from './helpers.js';
 
 const fastForcedOff = process.env.WEIR_CPU_FAST === '0';
@@ -160,6 +161,53 @@ describe.skipIf(fastForcedOff || !threadsAvailable())('sgemm on worker threads',
     expect(workerCount()).toBe(0);
     expect(await startThreads()).toBe(true);
     expect(workerCount()).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('thread pool task protocol', () => {
+  // A task withdrawn with cancel() before the worker took it never runs; one it took runs once and
+  // is waited for; whichever way each race goes, the count of runs matches.
+  it('runs every task it does not cancel exactly once', async () => {
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    } catch {
+      return; // no shared memory here: the pool is never used
+    }
+    const source = `function runTask(t) { t[${ARG}] += t[${ARG} + 1]; }\n${workerLoopSource()}`;
+    const pool = new ThreadPool(memory, [0, CTRL_BYTES], source, {});
+    try {
+      expect(await pool.whenReady()).toBe(true);
+      const want = [0, 0];
+      let cancelled = 0;
+      for (let i = 0; i < 400; i++) {
+        const w = i % 2;
+        pool.setSpin(i % 4 < 2 ? 0 : 50);
+        const { ints } = pool.args(w);
+        ints[ARG + 1] = i + 1;
+        pool.start(w);
+        if (i % 3 !== 0 && pool.cancel(w)) {
+          cancelled++;
+          continue;
+        }
+        expect(pool.wait(w, 10_000)).toBe('done');
+        want[w]! += i + 1;
+        expect(ints[ARG]).toBe(want[w]);
+      }
+      // Cancelled tasks leave nothing behind: a last task on each worker sees only the counted runs.
+      for (const w of [0, 1]) {
+        const { ints } = pool.args(w);
+        ints[ARG + 1] = 0;
+        pool.start(w);
+        expect(pool.wait(w, 10_000)).toBe('done');
+        expect(ints[ARG]).toBe(want[w]);
+      }
+      // Both outcomes of the race happened (with SPIN 0 a worker is asleep when the next task comes).
+      expect(cancelled).toBeGreaterThan(0);
+      expect(cancelled).toBeLessThan(266);
+    } finally {
+      await pool.close();
+    }
   });
 });
 

@@ -901,15 +901,20 @@ function sgemmThreaded(
     ints[T_FAULT] = w === 0 ? pendingFault : 0;
     p.start(w);
   }
+  const fault = pendingFault;
   pendingFault = 0;
   const t0 = performance.now();
   claimBlocks(jobWords, 0, byRows, unit, blocks, transA, transB, M, N, K, a, ldaS, b, ldbS, c, ldcS, beta !== 0, PANELS_BYTE, kernels());
   // Each worker has at most one block left once the calling thread ran out of them: waiting much
   // longer than the calling thread's own share took means the worker hangs.
   const patience = WAIT_MIN_MS + 20 * (performance.now() - t0);
-  // ok[w]: worker w finished its task and every block it took is in the staging area.
+  // Bit w of failed: worker w threw, died or hangs, so the blocks it took may be missing or incomplete.
   let failed = 0;
-  for (let w = 0; w < p.size; w++) if (p.wait(w, patience) !== 'done') failed |= 1 << w;
+  for (let w = 0; w < p.size; w++) {
+    // Every block is taken: a worker that has not woken up yet has nothing to do (unless a fault is to be injected).
+    if ((w > 0 || fault === 0) && p.cancel(w)) continue;
+    if (p.wait(w, patience) !== 'done') failed |= 1 << w;
+  }
   for (let t = 0; t < blocks; t++) {
     const owner = jobWords[1 + t]!;
     const lo = t * unit;

@@ -27,7 +27,8 @@ export const CTRL_BYTES = CTRL_INTS * 4 + CTRL_F64 * 8;
 /**
  * Control words: READY (1 once started), SEQ (task counter), DONE (last finished SEQ), CMD, ERR,
  * DEAD (1 once exited), SPIN (microseconds a worker polls for its next task before it sleeps),
- * then task ints from ARG.
+ * STATE (PENDING once a task is posted, RUNNING once the worker took it, CANCELLED if the caller
+ * withdrew it first), then task ints from ARG.
  */
 export const READY = 0;
 export const SEQ = 1;
@@ -36,6 +37,10 @@ export const CMD = 3;
 export const ERR = 4;
 export const DEAD = 5;
 export const SPIN = 6;
+export const STATE = 7;
+export const PENDING = 1;
+export const RUNNING = 2;
+export const CANCELLED = 3;
 export const ARG = 8;
 export const CMD_RUN = 0;
 export const CMD_EXIT = 1;
@@ -69,7 +74,11 @@ for (;;) {
   seen = seq;
   if (ctl[${CMD}] === ${CMD_EXIT}) break;
   let err = 0;
-  try { runTask(ctl, f64s); } catch (e) { err = 1; }
+  // A task withdrawn before this thread took it (or one whose work this thread already did, having
+  // read a later SEQ's parameters) is only acknowledged.
+  if (Atomics.compareExchange(ctl, ${STATE}, ${PENDING}, ${RUNNING}) === ${PENDING}) {
+    try { runTask(ctl, f64s); } catch (e) { err = 1; }
+  }
   Atomics.store(ctl, ${ERR}, err);
   Atomics.store(ctl, ${DONE}, seq);
   Atomics.notify(ctl, ${DONE});
@@ -170,8 +179,17 @@ export class ThreadPool {
   start(w: number): void {
     const ctl = this.ctl[w]!;
     ctl[CMD] = CMD_RUN;
+    Atomics.store(ctl, STATE, PENDING);
     Atomics.add(ctl, SEQ, 1);
     Atomics.notify(ctl, SEQ);
+  }
+
+  /**
+   * Withdraws worker w's last task if the worker has not taken it yet (it is asleep or descheduled):
+   * then it never runs it, and there is nothing to wait for. False when the worker already took it.
+   */
+  cancel(w: number): boolean {
+    return Atomics.compareExchange(this.ctl[w]!, STATE, PENDING, CANCELLED) === PENDING;
   }
 
   /**
