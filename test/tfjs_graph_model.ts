@@ -17,7 +17,8 @@ const nodeName = (input: string): string => input.replace(/^\^/, '').replace(/:.
 /**
  * The frozen inference graph of `outputs` (node names): the nodes they need, each VariableV2
  * replaced by a Const holding `values(name)` (a checkpoint's value), control inputs dropped (they
- * order updates, which inference does not run). Functions stay as they are.
+ * order updates, which inference does not run); of the function library, the functions those
+ * nodes call (and the functions those call), as they are.
  */
 export async function freezeGraphDef(gd: GraphDef, outputs: readonly string[], values: (variable: string) => Promise<tf.NDArray>): Promise<GraphDef> {
   const byName = new Map((gd.node ?? []).map((n) => [n.name!, n]));
@@ -43,8 +44,29 @@ export async function freezeGraphDef(gd: GraphDef, outputs: readonly string[], v
     }
   }
   const frozen: GraphDef = { node, versions: gd.versions };
-  if (gd.library) frozen.library = gd.library;
+  const used = functionsCalled(node, functionsOf(gd));
+  if (used.length > 0) frozen.library = { ...gd.library, function: used } as GraphDef['library'];
   return frozen;
+}
+
+/** The functions `nodes` call (through func attrs, as While's cond and body), and those they call, in `library`'s order. */
+function functionsCalled(nodes: readonly NodeDef[], library: readonly FunctionDefProto[]): FunctionDefProto[] {
+  const byName = new Map(library.map((f) => [f.signature!.name!, f]));
+  const called = new Set<string>();
+  const visit = (ns: readonly NodeDef[]): void => {
+    for (const n of ns) {
+      for (const a of Object.values(n.attr ?? {})) {
+        const names = [a.func?.name, ...(a.list?.func ?? []).map((f) => f.name)];
+        for (const name of names) {
+          if (!name || called.has(name) || !byName.has(name)) continue;
+          called.add(name);
+          visit(byName.get(name)!.node_def ?? []);
+        }
+      }
+    }
+  };
+  visit(nodes);
+  return library.filter((f) => called.has(f.signature!.name!));
 }
 
 type WeightDType = 'float32' | 'int32' | 'bool' | 'string';
@@ -265,4 +287,11 @@ export function checkAgainstTfjsOpList(gd: GraphDef): OpDefCheck {
   for (const n of gd.node ?? []) visit(n, '');
   for (const f of functionsOf(gd)) for (const n of f.node_def ?? []) visit(n, `function ${f.signature?.name}: `);
   return { problems, checked: [...checked].sort(), unrecorded: [...unrecorded].sort(), notTensorFlowNames: [...notTensorFlowNames].sort(), recordErrors: [...recordErrors].sort() };
+}
+
+/** The op types of a GraphDef (its functions' included) that tfjs-converter has no op for, sorted. */
+export function opsTfjsLacks(gd: GraphDef): string[] {
+  const ops = tfjsOpList();
+  const types = [...(gd.node ?? []), ...functionsOf(gd).flatMap((f) => f.node_def ?? [])].map((n) => n.op!);
+  return [...new Set(types.filter((t) => !ops.has(t)))].sort();
 }

@@ -30,24 +30,27 @@ function glorotUniform(fanIn: number, fanOut: number, random: () => number): tf.
   return new tf.NDArray(Float32Array.from({ length: fanIn * fanOut }, () => (2 * random() - 1) * limit), [fanIn, fanOut]);
 }
 
+/** The MLP in the default graph (Glorot-uniform weights drawn from `random`), its loss, predictions, accuracy and Adam step. */
+export function buildModel(opts: Pick<TrainerOptions, 'hidden' | 'learningRate'>, random: () => number) {
+  const x = tf.placeholder('float32', [null, IMAGE_SIZE], 'x');
+  const y = tf.placeholder('int32', [null], 'y');
+  const w1 = new tf.Variable(glorotUniform(IMAGE_SIZE, opts.hidden, random), { name: 'W1' });
+  const b1 = new tf.Variable(tf.zeros([opts.hidden]), { name: 'b1' });
+  const w2 = new tf.Variable(glorotUniform(opts.hidden, NUM_CLASSES, random), { name: 'W2' });
+  const b2 = new tf.Variable(tf.zeros([NUM_CLASSES]), { name: 'b2' });
+  const h = tf.nn.relu(tf.add(tf.matmul(x, w1), b1));
+  const logits = tf.add(tf.matmul(h, w2), b2);
+  const loss = tf.reduceMean(tf.nn.sparseSoftmaxCrossEntropyWithLogits({ labels: y, logits }));
+  const prediction = tf.argmax(logits, 1, 'int32');
+  const accuracy = tf.reduceMean(tf.cast(tf.equal(prediction, y), 'float32'));
+  const trainOp = new tf.train.AdamOptimizer(opts.learningRate).minimize(loss);
+  return { x, y, logits, loss, prediction, accuracy, trainOp };
+}
+
 export async function createTrainer(train: Dataset, opts: TrainerOptions): Promise<Trainer> {
   const random = seededRandom(opts.seed);
   const g = new tf.Graph();
-  const m = g.asDefault(() => {
-    const x = tf.placeholder('float32', [null, IMAGE_SIZE], 'x');
-    const y = tf.placeholder('int32', [null], 'y');
-    const w1 = new tf.Variable(glorotUniform(IMAGE_SIZE, opts.hidden, random), { name: 'W1' });
-    const b1 = new tf.Variable(tf.zeros([opts.hidden]), { name: 'b1' });
-    const w2 = new tf.Variable(glorotUniform(opts.hidden, NUM_CLASSES, random), { name: 'W2' });
-    const b2 = new tf.Variable(tf.zeros([NUM_CLASSES]), { name: 'b2' });
-    const h = tf.nn.relu(tf.add(tf.matmul(x, w1), b1));
-    const logits = tf.add(tf.matmul(h, w2), b2);
-    const loss = tf.reduceMean(tf.nn.sparseSoftmaxCrossEntropyWithLogits({ labels: y, logits }));
-    const prediction = tf.argmax(logits, 1, 'int32');
-    const accuracy = tf.reduceMean(tf.cast(tf.equal(prediction, y), 'float32'));
-    const trainOp = new tf.train.AdamOptimizer(opts.learningRate).minimize(loss);
-    return { x, y, loss, prediction, accuracy, trainOp, init: tf.globalVariablesInitializer() };
-  });
+  const m = g.asDefault(() => ({ ...buildModel(opts, random), init: tf.globalVariablesInitializer() }));
   const feeds = (d: Dataset): tf.FeedDict => [
     [m.x, new tf.NDArray(d.images, [d.count, IMAGE_SIZE])],
     [m.y, new tf.NDArray(d.labels, [d.count])],

@@ -46,6 +46,23 @@ function glorotUniform(fanIn: number, fanOut: number, random: () => number): tf.
   return new tf.NDArray(w, [fanIn, fanOut]);
 }
 
+/** The 784-hidden-10 ReLU MLP in the default graph (Glorot-uniform weights drawn from `random`), its loss, accuracy and Adam step. */
+export function buildMlp(hidden: number, learningRate: number, random: () => number) {
+  const x = tf.placeholder('float32', [null, IMAGE_SIZE], 'x');
+  const y = tf.placeholder('int32', [null], 'y');
+  const w1 = new tf.Variable(glorotUniform(IMAGE_SIZE, hidden, random), { name: 'W1' });
+  const b1 = new tf.Variable(tf.zeros([hidden]), { name: 'b1' });
+  const w2 = new tf.Variable(glorotUniform(hidden, NUM_CLASSES, random), { name: 'W2' });
+  const b2 = new tf.Variable(tf.zeros([NUM_CLASSES]), { name: 'b2' });
+  const h = tf.nn.relu(tf.add(tf.matmul(x, w1), b1));
+  const logits = tf.add(tf.matmul(h, w2), b2);
+  const loss = tf.reduceMean(tf.nn.sparseSoftmaxCrossEntropyWithLogits({ labels: y, logits }));
+  const correct = tf.equal(tf.argmax(logits, 1), tf.cast(y, 'int64'));
+  const accuracy = tf.reduceMean(tf.cast(correct, 'float32'));
+  const trainOp = new tf.train.AdamOptimizer(learningRate).minimize(loss);
+  return { x, y, logits, loss, accuracy, trainOp };
+}
+
 export async function trainMnist(opts: MnistOptions = {}): Promise<MnistResult> {
   const epochs = opts.epochs ?? DEFAULT_EPOCHS;
   const batchSize = opts.batchSize ?? 100;
@@ -56,21 +73,7 @@ export async function trainMnist(opts: MnistOptions = {}): Promise<MnistResult> 
   const random = seededRandom(seed + 1);
 
   const g = new tf.Graph();
-  const m = g.asDefault(() => {
-    const x = tf.placeholder('float32', [null, IMAGE_SIZE], 'x');
-    const y = tf.placeholder('int32', [null], 'y');
-    const w1 = new tf.Variable(glorotUniform(IMAGE_SIZE, hidden, random), { name: 'W1' });
-    const b1 = new tf.Variable(tf.zeros([hidden]), { name: 'b1' });
-    const w2 = new tf.Variable(glorotUniform(hidden, NUM_CLASSES, random), { name: 'W2' });
-    const b2 = new tf.Variable(tf.zeros([NUM_CLASSES]), { name: 'b2' });
-    const h = tf.nn.relu(tf.add(tf.matmul(x, w1), b1));
-    const logits = tf.add(tf.matmul(h, w2), b2);
-    const loss = tf.reduceMean(tf.nn.sparseSoftmaxCrossEntropyWithLogits({ labels: y, logits }));
-    const correct = tf.equal(tf.argmax(logits, 1), tf.cast(y, 'int64'));
-    const accuracy = tf.reduceMean(tf.cast(correct, 'float32'));
-    const trainOp = new tf.train.AdamOptimizer(opts.learningRate ?? 1e-3).minimize(loss);
-    return { x, y, loss, accuracy, trainOp, init: tf.globalVariablesInitializer() };
-  });
+  const m = g.asDefault(() => ({ ...buildMlp(hidden, opts.learningRate ?? 1e-3, random), init: tf.globalVariablesInitializer() }));
 
   const feeds = (d: Dataset): tf.FeedDict => [
     [m.x, new tf.NDArray(d.images, [d.count, IMAGE_SIZE])],

@@ -91,7 +91,8 @@ function mlp(x: tf.Tensor, hidden: number, outputs: number): tf.Tensor {
   return tf.layers.dense(h, outputs, { name: 'out' });
 }
 
-function buildGraph(h: ReinforceHyperparameters, observationSize: number, numActions: number, seed: number) {
+/** The policy and value networks, their losses and Adam steps, in a new graph. */
+export function buildGraph(h: ReinforceHyperparameters, observationSize: number, numActions: number, seed: number) {
   const g = new tf.Graph();
   const m = g.asDefault(() => {
     tf.setRandomSeed(seed);
@@ -116,7 +117,7 @@ function buildGraph(h: ReinforceHyperparameters, observationSize: number, numAct
       ],
       'train',
     );
-    return { observations, actions, returns, mask, sampledAction, value, policyLoss, valueLoss, trainOp, init: tf.globalVariablesInitializer() };
+    return { observations, actions, returns, mask, logits, sampledAction, value, policyLoss, valueLoss, trainOp, init: tf.globalVariablesInitializer() };
   });
   return { g, m };
 }

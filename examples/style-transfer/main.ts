@@ -135,7 +135,7 @@ function randomFilter(inC: number, outC: number, random: () => number): tf.NDArr
 }
 
 /** The fixed network's filters: constants, so the optimizer sees only the image. */
-function buildFilters(seed: number): tf.Tensor[] {
+export function buildFilters(seed: number): tf.Tensor[] {
   const random = seededRandom(seed + 11);
   let inC = 3;
   return LAYERS.map(([name, outC]) => {
@@ -146,7 +146,7 @@ function buildFilters(seed: number): tf.Tensor[] {
 }
 
 /** The named layers' activations for images [batch, h, w, 3] in [0, 1]. */
-function features(images: tf.Tensor, filters: tf.Tensor[]): Map<string, tf.Tensor> {
+export function features(images: tf.Tensor, filters: tf.Tensor[]): Map<string, tf.Tensor> {
   const out = new Map<string, tf.Tensor>();
   let h = tf.subtract(images, 0.5);
   LAYERS.forEach(([name, , pool], i) => {

@@ -137,6 +137,40 @@ export interface Word2VecResult {
 
 export const DEFAULT_PROBES = ['the', 'he', 'is', 'was', 'one', 'two', 'man', 'new', 'city', 'government', 'war', 'said', 'year', 'good'];
 
+export interface Word2VecModelOptions {
+  vocab: number;
+  dim: number;
+  batch: number;
+  numSampled: number;
+  learningRate: number;
+  /** How many of the most frequent words (ids 1..plotCount) the projection covers. */
+  plotCount: number;
+}
+
+/**
+ * The skip-gram model in the default graph: embeddings, the NCE loss of a batch of (input, label)
+ * ids and plain SGD on it; the embeddings' rows divided by their norms (cosine similarity is then a
+ * dot product); and the plotted words' normalized embeddings centred and projected on their first
+ * two principal components.
+ */
+export function buildWord2Vec(o: Word2VecModelOptions) {
+  const { vocab, dim, batch, plotCount } = o;
+  const inputs = tf.placeholder('int32', [batch], 'train_inputs');
+  const labels = tf.placeholder('int32', [batch, 1], 'train_labels');
+  const embeddings = new tf.Variable(tf.randomUniform([vocab, dim], { minval: -1, maxval: 1 }), { name: 'embeddings' });
+  const embed = tf.nn.embeddingLookup(embeddings, inputs);
+  const nceWeights = new tf.Variable(tf.truncatedNormal([vocab, dim], { stddev: 1 / Math.sqrt(dim) }), { name: 'nce_weights' });
+  const nceBiases = new tf.Variable(tf.zeros([vocab]), { name: 'nce_biases' });
+  const loss = tf.reduceMean(tf.nn.nceLoss({ weights: nceWeights, biases: nceBiases, labels, inputs: embed, numSampled: o.numSampled, numClasses: vocab }));
+  const train = new tf.train.GradientDescentOptimizer(o.learningRate).minimize(loss);
+  const normalized = tf.divide(embeddings, tf.sqrt(tf.reduceSum(tf.square(embeddings), 1, true)));
+  const top = tf.slice(normalized, [1, 0], [plotCount, dim]);
+  const centred = tf.subtract(top, tf.reduceMean(top, 0, true));
+  const [, , v] = tf.linalg.svd(centred);
+  const xy = tf.matmul(centred, tf.slice(v, [0, 0], [dim, 2]));
+  return { inputs, labels, embeddings, loss, train, normalized, xy };
+}
+
 export async function trainWord2Vec(opts: Word2VecOptions = {}): Promise<Word2VecResult> {
   const steps = opts.steps ?? 20_000;
   const batch = opts.batch ?? 128;
@@ -153,22 +187,8 @@ export async function trainWord2Vec(opts: Word2VecOptions = {}): Promise<Word2Ve
   const g = new tf.Graph();
   g.seed = seed;
   const m = g.asDefault(() => {
-    const inputs = tf.placeholder('int32', [batch], 'train_inputs');
-    const labels = tf.placeholder('int32', [batch, 1], 'train_labels');
-    const embeddings = new tf.Variable(tf.randomUniform([vocab, dim], { minval: -1, maxval: 1 }), { name: 'embeddings' });
-    const embed = tf.nn.embeddingLookup(embeddings, inputs);
-    const nceWeights = new tf.Variable(tf.truncatedNormal([vocab, dim], { stddev: 1 / Math.sqrt(dim) }), { name: 'nce_weights' });
-    const nceBiases = new tf.Variable(tf.zeros([vocab]), { name: 'nce_biases' });
-    const loss = tf.reduceMean(tf.nn.nceLoss({ weights: nceWeights, biases: nceBiases, labels, inputs: embed, numSampled, numClasses: vocab }));
-    const train = new tf.train.GradientDescentOptimizer(opts.learningRate ?? 1).minimize(loss);
-    // Cosine similarity: rows divided by their norms, then dot products.
-    const normalized = tf.divide(embeddings, tf.sqrt(tf.reduceSum(tf.square(embeddings), 1, true)));
-    // The plotted words (ids 1..plotCount, UNK left out) centred, and their first two principal components.
-    const top = tf.slice(normalized, [1, 0], [plotCount, dim]);
-    const centred = tf.subtract(top, tf.reduceMean(top, 0, true));
-    const [, , v] = tf.linalg.svd(centred);
-    const xy = tf.matmul(centred, tf.slice(v, [0, 0], [dim, 2]));
-    return { inputs, labels, embeddings, loss, train, normalized, xy, init: tf.globalVariablesInitializer(), saver: new tf.train.Saver([embeddings]) };
+    const model = buildWord2Vec({ vocab, dim, batch, numSampled, learningRate: opts.learningRate ?? 1, plotCount });
+    return { ...model, init: tf.globalVariablesInitializer(), saver: new tf.train.Saver([model.embeddings]) };
   });
 
   const sess = new tf.Session({ graph: g });

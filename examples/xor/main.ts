@@ -30,21 +30,22 @@ function uniformWeights(rows: number, cols: number, seed: number): number[][] {
   return Array.from({ length: rows }, () => Array.from({ length: cols }, () => 2 * next() - 1));
 }
 
+/** The 3-4-1 sigmoid network on `x` [n, 3] in the default graph, its squared error against `y` [n, 1] and a gradient-descent step. */
+export function buildXor(x: tf.Tensor, y: tf.Tensor, opts: { seed?: number; learningRate?: number } = {}) {
+  const syn0 = new tf.Variable(tf.constant(uniformWeights(3, 4, opts.seed ?? 1)), { name: 'syn0' });
+  const syn1 = new tf.Variable(tf.constant(uniformWeights(4, 1, (opts.seed ?? 1) + 1)), { name: 'syn1' });
+  const l1 = tf.sigmoid(tf.matmul(x, syn0));
+  const output = tf.sigmoid(tf.matmul(l1, syn1));
+  const loss = tf.reduceSum(tf.square(tf.subtract(y, output)));
+  const train = new tf.train.GradientDescentOptimizer(opts.learningRate ?? 1).minimize(loss);
+  return { output, loss, train };
+}
+
 export async function trainXor(opts: { steps?: number; learningRate?: number; seed?: number; logEvery?: number } = {}): Promise<XorResult> {
   const steps = opts.steps ?? 2000;
   const logEvery = opts.logEvery ?? 500;
   const g = new tf.Graph();
-  const { loss, output, train } = g.asDefault(() => {
-    const x = tf.constant(INPUTS);
-    const y = tf.constant(TARGETS.map((t) => [t]));
-    const syn0 = new tf.Variable(tf.constant(uniformWeights(3, 4, opts.seed ?? 1)), { name: 'syn0' });
-    const syn1 = new tf.Variable(tf.constant(uniformWeights(4, 1, (opts.seed ?? 1) + 1)), { name: 'syn1' });
-    const l1 = tf.sigmoid(tf.matmul(x, syn0));
-    const output = tf.sigmoid(tf.matmul(l1, syn1));
-    const loss = tf.reduceSum(tf.square(tf.subtract(y, output)));
-    const train = new tf.train.GradientDescentOptimizer(opts.learningRate ?? 1).minimize(loss);
-    return { loss, output, train };
-  });
+  const { loss, output, train } = g.asDefault(() => buildXor(tf.constant(INPUTS), tf.constant(TARGETS.map((t) => [t])), opts));
   const sess = new tf.Session({ graph: g });
   try {
     await sess.run(g.asDefault(() => tf.globalVariablesInitializer()));
