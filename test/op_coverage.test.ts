@@ -34,14 +34,6 @@ const NOT_TENSORFLOW_OPS: Record<string, string> = {
 
 /** Not built yet, each for a stated reason; the test fails when one of these gets registered, so the list stays true. */
 const NOT_YET: Record<string, string> = {
-  Complex: 'needs a complex64 dtype',
-  ComplexAbs: 'needs a complex64 dtype',
-  Real: 'needs a complex64 dtype',
-  Imag: 'needs a complex64 dtype',
-  FFT: 'needs a complex64 dtype',
-  IFFT: 'needs a complex64 dtype',
-  RFFT: 'needs a complex64 dtype',
-  IRFFT: 'needs a complex64 dtype',
 };
 
 describe("coverage of TensorFlow.js's converter op lists", () => {

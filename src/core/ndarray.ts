@@ -1,7 +1,9 @@
-import { allocData, type DType, dtypeOfData, type TypedArray } from './dtypes.js';
+import { allocData, dataHolds, type DType, dtypeOfData, slotsPerElement, type TypedArray } from './dtypes.js';
 import { InvalidArgumentError } from './errors.js';
 
-export type NestedArray = number | boolean | bigint | string | NestedArray[];
+export type NestedArray = Element | NestedArray[];
+/** One element of an NDArray as a JS value. */
+export type Element = number | boolean | bigint | string | ComplexValue;
 
 export function numElements(shape: readonly number[]): number {
   let n = 1;
@@ -9,7 +11,16 @@ export function numElements(shape: readonly number[]): number {
   return n;
 }
 
-/** A concrete, host-side tensor value: what feeds take and fetches return. Row-major. */
+/** A complex number as NDArray elements of dtype complex64 read and are written. */
+export interface ComplexValue {
+  re: number;
+  im: number;
+}
+
+/**
+ * A concrete, host-side tensor value: what feeds take and fetches return. Row-major. A complex64
+ * array's data holds 2 * size floats, each element's real part then its imaginary part.
+ */
 export class NDArray {
   readonly dtype: DType;
   readonly shape: number[];
@@ -17,7 +28,7 @@ export class NDArray {
 
   constructor(data: TypedArray, shape: readonly number[], dtype?: DType) {
     const dt = dtype ?? dtypeOfData(data);
-    if (dtypeOfData(data) !== dt) {
+    if (!dataHolds(data, dt)) {
       throw new InvalidArgumentError(`NDArray: data is a ${data.constructor.name}, which does not hold ${dt}`);
     }
     for (const d of shape) {
@@ -25,9 +36,10 @@ export class NDArray {
         throw new InvalidArgumentError(`NDArray: invalid shape [${shape.join(',')}]`);
       }
     }
-    if (numElements(shape) !== data.length) {
+    const slots = slotsPerElement(dt);
+    if (numElements(shape) * slots !== data.length) {
       throw new InvalidArgumentError(
-        `NDArray: shape [${shape.join(',')}] has ${numElements(shape)} elements but data has ${data.length}`,
+        `NDArray: shape [${shape.join(',')}] has ${numElements(shape)} elements but data has ${data.length}${slots === 2 ? ' floats (complex64 needs two per element)' : ''}`,
       );
     }
     this.data = data;
@@ -36,7 +48,7 @@ export class NDArray {
   }
 
   get size(): number {
-    return this.data.length;
+    return this.dtype === 'complex64' ? this.data.length / 2 : this.data.length;
   }
   get rank(): number {
     return this.shape.length;
@@ -59,11 +71,11 @@ export class NDArray {
     }
     if (ArrayBuffer.isView(value) || isStringData(value)) {
       const d = value as TypedArray;
-      const dt = dtypeOfData(d);
-      if (dtype && dt !== dtype) {
+      const dt = dtype === 'complex64' ? dtype : dtypeOfData(d);
+      if (dtype && !dataHolds(d, dtype)) {
         throw new InvalidArgumentError(`expected a ${dtype} value, got a ${d.constructor.name}`);
       }
-      return new NDArray(d, shape ?? [d.length], dt);
+      return new NDArray(d, shape ?? [d.length / slotsPerElement(dt)], dt);
     }
     const inferredShape: number[] = [];
     let v: NestedArray = value;
@@ -72,7 +84,7 @@ export class NDArray {
       if (v.length === 0) break;
       v = v[0]!;
     }
-    const flat: (number | boolean | bigint | string)[] = [];
+    const flat: Element[] = [];
     flattenChecked(value as NestedArray, inferredShape, 0, flat);
     const dt = dtype ?? inferDType(flat);
     const data = allocData(dt, flat.length);
@@ -81,7 +93,8 @@ export class NDArray {
       if (flat.length === 1 && numElements(shape) !== 1) {
         // A scalar fills the whole shape (tf.constant(0, shape=[2, 3])).
         const filled = allocData(dt, numElements(shape));
-        for (let i = 0; i < filled.length; i++) (filled as unknown as unknown[])[i] = data[0];
+        const slots = slotsPerElement(dt);
+        for (let i = 0; i < filled.length; i++) (filled as unknown as unknown[])[i] = data[i % slots];
         return new NDArray(filled, shape, dt);
       }
       return new NDArray(data, shape, dt);
@@ -89,9 +102,9 @@ export class NDArray {
     return new NDArray(data, inferredShape, dt);
   }
 
-  /** Nested JS arrays (or a number/boolean/bigint for a scalar). */
+  /** Nested JS arrays (or a number/boolean/bigint for a scalar; complex64 elements as { re, im }). */
   toArray(): NestedArray {
-    const get = (i: number): number | boolean | bigint | string => this.element(i);
+    const get = (i: number): Element => this.element(i);
     if (this.shape.length === 0) return get(0);
     let pos = 0;
     const build = (dim: number): NestedArray[] => {
@@ -105,22 +118,23 @@ export class NDArray {
     return build(0);
   }
 
-  /** A flat JS array of the values (numbers, booleans or bigints). */
-  toFlat(): (number | boolean | bigint | string)[] {
-    const out: (number | boolean | bigint | string)[] = [];
-    for (let i = 0; i < this.data.length; i++) out.push(this.element(i));
+  /** A flat JS array of the values (numbers, booleans, bigints, strings or { re, im }). */
+  toFlat(): Element[] {
+    const out: Element[] = [];
+    for (let i = 0, n = this.size; i < n; i++) out.push(this.element(i));
     return out;
   }
 
   /** Element i as a JS value (string elements decoded as UTF-8). */
-  private element(i: number): number | boolean | bigint | string {
+  private element(i: number): Element {
     if (this.dtype === 'bool') return this.data[i] !== 0;
     if (this.dtype === 'string') return new TextDecoder().decode((this.data as Uint8Array[])[i]!);
+    if (this.dtype === 'complex64') return { re: this.data[2 * i] as number, im: this.data[2 * i + 1] as number };
     return this.data[i] as number | bigint;
   }
 
   /** The single value of a one-element array. */
-  scalar(): number | boolean | bigint | string {
+  scalar(): Element {
     if (this.size !== 1) throw new InvalidArgumentError(`scalar(): array has shape [${this.shape.join(',')}]`);
     return this.toFlat()[0]!;
   }
@@ -145,7 +159,11 @@ function isStringData(x: unknown): x is Uint8Array[] {
   return Array.isArray(x) && x.length > 0 && x.every((e) => e instanceof Uint8Array);
 }
 
-function flattenChecked(v: NestedArray, shape: number[], dim: number, out: (number | boolean | bigint | string)[]): void {
+function isComplexValue(v: unknown): v is ComplexValue {
+  return typeof v === 'object' && v !== null && typeof (v as ComplexValue).re === 'number' && typeof (v as ComplexValue).im === 'number';
+}
+
+function flattenChecked(v: NestedArray, shape: number[], dim: number, out: Element[]): void {
   if (Array.isArray(v)) {
     if (dim >= shape.length || v.length !== shape[dim]) {
       throw new InvalidArgumentError(`ragged nested array: expected length ${shape[dim]} at depth ${dim}`);
@@ -154,23 +172,33 @@ function flattenChecked(v: NestedArray, shape: number[], dim: number, out: (numb
     return;
   }
   if (dim !== shape.length) throw new InvalidArgumentError(`ragged nested array at depth ${dim}`);
-  if (typeof v !== 'number' && typeof v !== 'boolean' && typeof v !== 'bigint' && typeof v !== 'string') {
+  if (typeof v !== 'number' && typeof v !== 'boolean' && typeof v !== 'bigint' && typeof v !== 'string' && !isComplexValue(v)) {
     throw new InvalidArgumentError(`cannot convert ${typeof v} to a tensor value`);
   }
   out.push(v);
 }
 
-function inferDType(flat: (number | boolean | bigint | string)[]): DType {
+function inferDType(flat: Element[]): DType {
   if (flat.length === 0) return 'float32';
+  if (flat.some(isComplexValue)) return 'complex64';
   if (typeof flat[0] === 'boolean') return 'bool';
   if (typeof flat[0] === 'string') return 'string';
   if (typeof flat[0] === 'bigint') return 'int64';
   return 'float32';
 }
 
-function fillData(data: TypedArray, dtype: DType, flat: (number | boolean | bigint | string)[]): void {
+function fillData(data: TypedArray, dtype: DType, flat: Element[]): void {
   for (let i = 0; i < flat.length; i++) {
     const v = flat[i]!;
+    if (dtype === 'complex64') {
+      // A real number is a complex one with no imaginary part, as tf.constant(1.5, tf.complex64) is.
+      const c = isComplexValue(v) ? v : typeof v === 'number' || typeof v === 'bigint' ? { re: Number(v), im: 0 } : undefined;
+      if (!c) throw new InvalidArgumentError(`expected a complex64 value ({ re, im } or a number), got ${typeof v} ${String(v)}`);
+      data[2 * i] = c.re;
+      data[2 * i + 1] = c.im;
+      continue;
+    }
+    if (isComplexValue(v)) throw new InvalidArgumentError(`expected a ${dtype} value, got the complex value { re: ${v.re}, im: ${v.im} }`);
     if (dtype === 'string') {
       if (typeof v !== 'string') throw new InvalidArgumentError(`expected a string, got ${typeof v}`);
       (data as Uint8Array[])[i] = new TextEncoder().encode(v);

@@ -1,5 +1,5 @@
 /** Conversions between weir values (DType, Shape, NDArray) and TensorFlow's protos. */
-import type { DType, TypedArray } from '../core/dtypes.js';
+import { bytesPerElement, type DType, type TypedArray } from '../core/dtypes.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { NDArray } from '../core/ndarray.js';
 import type { Shape } from '../core/shape.js';
@@ -12,6 +12,7 @@ const TO_TF: Record<DType, number> = {
   int64: DT.DT_INT64,
   bool: DT.DT_BOOL,
   variant: DT.DT_VARIANT,
+  complex64: DT.DT_COMPLEX64,
 };
 const FROM_TF = new Map<number, DType>(Object.entries(TO_TF).map(([k, v]) => [v, k as DType]));
 const TF_NAMES = new Map<number, string>(Object.entries(DT).map(([k, v]) => [v, k]));
@@ -37,7 +38,7 @@ export function dtypeFromTF(v: number | undefined, what: string): DType {
   const d = base === undefined ? undefined : FROM_TF.get(base);
   if (d) return d;
   if (v !== undefined && TF_NAMES.has(base!)) {
-    throw new InvalidArgumentError(`${what} has dtype ${tfDataTypeName(v)}, which weir does not support (supported: DT_FLOAT, DT_INT32, DT_INT64, DT_BOOL, DT_STRING)`);
+    throw new InvalidArgumentError(`${what} has dtype ${tfDataTypeName(v)}, which weir does not support (supported: DT_FLOAT, DT_INT32, DT_INT64, DT_BOOL, DT_STRING, DT_COMPLEX64)`);
   }
   throw new InvalidArgumentError(`${what} has an unknown dtype (DataType enum value ${v ?? 'unset'})`);
 }
@@ -97,6 +98,7 @@ export function arrayFromBytes(dtype: Exclude<DType, 'string' | 'variant'>, shap
   const copy = new Uint8Array(bytes);
   switch (dtype) {
     case 'float32':
+    case 'complex64':
       return new NDArray(new Float32Array(copy.buffer, 0, copy.length / 4), shape, dtype);
     case 'int32':
       return new NDArray(new Int32Array(copy.buffer, 0, copy.length / 4), shape, dtype);
@@ -108,15 +110,15 @@ export function arrayFromBytes(dtype: Exclude<DType, 'string' | 'variant'>, shap
   }
 }
 
-function bytesPer(d: Exclude<DType, 'string' | 'variant'>): number {
-  return d === 'int64' ? 8 : d === 'bool' ? 1 : 4;
-}
+/** TensorProto's field for complex64 values (the TensorProto interface of proto.ts leaves it out): re, im pairs. */
+type WithComplex = TensorProto & { scomplex_val?: number[] };
 
 /**
  * An NDArray as a TensorProto the way TensorFlow's Python make_tensor_proto writes constants:
  * numeric tensors of more than one element in tensor_content (little-endian), one element in the
  * typed value field, and a tensor whose elements are all equal as that single value (TF fills the
- * shape with the last value given). Strings always go to string_val.
+ * shape with the last value given). Strings always go to string_val; complex64 values go to
+ * scomplex_val as (re, im) pairs.
  */
 export function tensorToProto(a: NDArray): TensorProto {
   const p: TensorProto = { dtype: dtypeToTF(a.dtype), tensor_shape: shapeToProto(a.shape) };
@@ -127,13 +129,17 @@ export function tensorToProto(a: NDArray): TensorProto {
     return p;
   }
   const d = a.data as Exclude<TypedArray, Uint8Array[]>;
+  const step = a.dtype === 'complex64' ? 2 : 1;
   let uniform = true;
-  for (let i = 1; i < n && uniform; i++) if (!Object.is(d[i], d[0])) uniform = false;
+  for (let i = step; i < d.length && uniform; i++) if (!Object.is(d[i], d[i % step])) uniform = false;
   if (n > 1 && !uniform) {
     p.tensor_content = tensorBytes(a);
     return p;
   }
   switch (a.dtype) {
+    case 'complex64':
+      (p as WithComplex).scomplex_val = [d[0] as number, d[1] as number];
+      break;
     case 'float32':
       p.float_val = [d[0] as number];
       break;
@@ -174,7 +180,7 @@ export function tensorFromProto(p: TensorProto, what = 'tensor'): NDArray {
     return new NDArray(out, shape, dtype);
   }
   if (content && content.length) {
-    const expected = n * bytesPer(dtype);
+    const expected = n * bytesPerElement(dtype);
     if (content.length !== expected) {
       throw new InvalidArgumentError(`${what}: tensor_content has ${content.length} bytes, expected ${expected} for ${dtype} shape [${shape.join(',')}]`);
     }
@@ -190,7 +196,8 @@ export function tensorFromProto(p: TensorProto, what = 'tensor'): NDArray {
     if (vals.length > 0 && vals.length < n) out.fill(out[vals.length - 1]! as never, vals.length);
     return out;
   };
-  const count = Math.max(p.float_val?.length ?? 0, p.int_val?.length ?? 0, p.int64_val?.length ?? 0, p.bool_val?.length ?? 0);
+  const complexVals = (p as WithComplex).scomplex_val ?? [];
+  const count = Math.max(p.float_val?.length ?? 0, p.int_val?.length ?? 0, p.int64_val?.length ?? 0, p.bool_val?.length ?? 0, complexVals.length >> 1);
   if (n > ioLimits.maxBroadcastElements && count < n) {
     throw new InvalidArgumentError(`${what}: ${count} values would be broadcast to shape [${shape.join(',')}] (${n} elements), more than the limit of ${ioLimits.maxBroadcastElements}`);
   }
@@ -203,7 +210,27 @@ export function tensorFromProto(p: TensorProto, what = 'tensor'): NDArray {
       return new NDArray(fill(new BigInt64Array(n), p.int64_val ?? [], (v) => int64ToBigInt(v)), shape, dtype);
     case 'bool':
       return new NDArray(fill(new Uint8Array(n), p.bool_val ?? [], (v) => (v ? 1 : 0)), shape, 'bool');
+    case 'complex64':
+      return new NDArray(complexFromValues(complexVals, n, what), shape, dtype);
   }
+}
+
+/** scomplex_val's (re, im) pairs as complex64 storage for n elements, the last pair filling the rest. */
+function complexFromValues(vals: readonly number[], n: number, what: string): Float32Array {
+  if (vals.length % 2 !== 0) throw new InvalidArgumentError(`${what}: scomplex_val has ${vals.length} floats, not (re, im) pairs`);
+  const pairs = vals.length / 2;
+  checkValueCount(pairs, n, what);
+  const out = new Float32Array(2 * n);
+  out.set(vals);
+  if (pairs > 0) {
+    const re = vals[vals.length - 2]!;
+    const im = vals[vals.length - 1]!;
+    for (let i = pairs; i < n; i++) {
+      out[2 * i] = re;
+      out[2 * i + 1] = im;
+    }
+  }
+  return out;
 }
 
 /** Limits on what reading a file may allocate. */
