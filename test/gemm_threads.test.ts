@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import {
   setSimdEnabled,
+  setThreadBackoff,
   setThreadsEnabled,
   sgemm,
   simdAvailable,
@@ -74,10 +75,14 @@ const shapes: [number, number, number][] = [
 ];
 
 describe.skipIf(fastForcedOff || !threadsAvailable())('sgemm on worker threads', () => {
+  // Every product below must be split, however little the workers help on a busy machine.
+  let backoff = true;
   beforeAll(async () => {
+    backoff = setThreadBackoff(false);
     expect(await startThreads()).toBe(true);
   });
   afterAll(async () => {
+    setThreadBackoff(backoff);
     await stopThreads();
   });
 

@@ -117,6 +117,17 @@ let pool: ThreadPool | null = null;
 let poolFailed = false;
 let threaded = 0;
 let spinUs = SPIN_US;
+/**
+ * On a busy machine the workers may get too little CPU time for a split to pay. When a threaded
+ * product measures a speedup under MIN_SPEEDUP, the next `threadSkip` large products run on the
+ * calling thread alone (a count that doubles while it stays so, up to MAX_BACKOFF); results are the
+ * same either way.
+ */
+let threadSkip = 0;
+let threadBackoff = 0;
+let backoffEnabled = true;
+const MIN_SPEEDUP = 1.2;
+const MAX_BACKOFF = 256;
 /** A pool given up on (a worker died or hung) that has not exited yet: no new pool until it has. */
 let retiring: ThreadPool | null = null;
 /** Pools replaced after a worker died or hung; after MAX_REPLACEMENTS the threads stay off. */
@@ -163,6 +174,18 @@ export function threadsAvailable(): boolean {
 export function setThreadsEnabled(on: boolean): boolean {
   const prev = threadsEnabled;
   threadsEnabled = on && canThread;
+  threadSkip = threadBackoff = 0;
+  return prev;
+}
+
+/**
+ * Turns off (tests) or on the backing off from threads after products that the workers did not
+ * speed up; returns the previous setting.
+ */
+export function setThreadBackoff(on: boolean): boolean {
+  const prev = backoffEnabled;
+  backoffEnabled = on;
+  threadSkip = threadBackoff = 0;
   return prev;
 }
 
@@ -264,7 +287,10 @@ export function sgemm(
       scaleC(M, N, beta, C, ldc, offC);
       beta = 1;
     }
-    if (threadsEnabled && M * N * K >= THREAD_MIN_MACS && sgemmThreaded(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return;
+    if (threadsEnabled && M * N * K >= THREAD_MIN_MACS) {
+      if (threadSkip > 0) threadSkip--;
+      else if (sgemmThreaded(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return;
+    }
     if (gemmPrivate(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return;
     // The memory could not grow to stage the operands: the portable path below.
   }
@@ -907,13 +933,22 @@ function sgemmThreaded(
   claimBlocks(jobWords, 0, byRows, unit, blocks, transA, transB, M, N, K, a, ldaS, b, ldbS, c, ldcS, beta !== 0, PANELS_BYTE, kernels());
   // Each worker has at most one block left once the calling thread ran out of them: waiting much
   // longer than the calling thread's own share took means the worker hangs.
-  const patience = WAIT_MIN_MS + 20 * (performance.now() - t0);
+  const t1 = performance.now();
+  const patience = WAIT_MIN_MS + 20 * (t1 - t0);
   // Bit w of failed: worker w threw, died or hangs, so the blocks it took may be missing or incomplete.
   let failed = 0;
   for (let w = 0; w < p.size; w++) {
     // Every block is taken: a worker that has not woken up yet has nothing to do (unless a fault is to be injected).
     if ((w > 0 || fault === 0) && p.cancel(w)) continue;
     if (p.wait(w, patience) !== 'done') failed |= 1 << w;
+  }
+  if (backoffEnabled) {
+    let mine = 0;
+    for (let t = 0; t < blocks; t++) if (jobWords[1 + t] === 0) mine++;
+    // The calling thread's time per block, times the blocks, is what it would have taken alone.
+    const speedup = (((t1 - t0) / mine) * blocks) / (performance.now() - t0);
+    if (speedup < MIN_SPEEDUP) threadSkip = threadBackoff = Math.min(MAX_BACKOFF, Math.max(4, 2 * threadBackoff));
+    else threadBackoff = 0;
   }
   for (let t = 0; t < blocks; t++) {
     const owner = jobWords[1 + t]!;
