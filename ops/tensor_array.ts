@@ -13,7 +13,7 @@
 // to) and does the dual of the forward op on it: a read writes, a write reads, a gather scatters, a
 // scatter gathers, a concat splits and a split concatenates. Gradient arrays add up writes to one
 // index, and read as zeros where nothing was written.
-import type { DType } from '../src/core/dtypes.js';
+import { isDType, type DType } from '../src/core/dtypes.js';
 import type { Shape } from '../src/core/shape.js';
 import type { Operation, Tensor } from '../src/graph.js';
 import { graphOf } from '../src/convert.js';
@@ -52,6 +52,13 @@ function checkInt(ctx: ShapeContext, i: number, what: string, rank: number, dtyp
   const t = ctx.inputs[i]!;
   if (t.dtype !== dtype) ctx.fail(`${what} (${t.name}) must be ${dtype}, got ${t.dtype}`);
   if (t.shape !== null && t.shape.length !== rank) ctx.fail(`${what} (${t.name}) must be ${rank === 0 ? 'a scalar' : 'a vector'}, got rank ${t.shape.length}`);
+}
+
+/** The op's dtype attr: the element type of the array it reads. */
+function dtypeAttr(ctx: ShapeContext): DType {
+  const d = ctx.attr<unknown>('dtype');
+  if (!isDType(d)) ctx.fail(`attr 'dtype' must be a dtype, got ${String(d)}`);
+  return d;
 }
 
 /** A write's value against the op's T attr. */
@@ -125,6 +132,7 @@ register({
   },
   shape: (ctx) => {
     checkInt(ctx, 0, 'size', 0);
+    dtypeAttr(ctx);
     return [HANDLE, FLOW];
   },
   grad: null,
@@ -173,7 +181,7 @@ register({
     checkHandle(ctx, 0);
     checkInt(ctx, 1, 'index', 0);
     checkFlow(ctx, 2);
-    return [{ dtype: ctx.attr<DType>('dtype'), shape: null }];
+    return [{ dtype: dtypeAttr(ctx), shape: null }];
   },
   grad: (op, [dy]) => {
     if (!dy) return [null, null, null];
@@ -194,7 +202,7 @@ register({
     checkFlow(ctx, 2);
     const el = ctx.attr<Shape | undefined>('element_shape') ?? null;
     const n = ctx.inputs[1]!.shape?.[0] ?? null;
-    return [{ dtype: ctx.attr<DType>('dtype'), shape: el === null ? null : [n, ...el] }];
+    return [{ dtype: dtypeAttr(ctx), shape: el === null ? null : [n, ...el] }];
   },
   grad: (op, [dy]) => {
     if (!dy) return [null, null, null];
@@ -240,7 +248,7 @@ register({
     checkFlow(ctx, 1);
     const rest = ctx.attr<Shape | undefined>('element_shape_except0') ?? null;
     return [
-      { dtype: ctx.attr<DType>('dtype'), shape: rest === null ? null : [null, ...rest] },
+      { dtype: dtypeAttr(ctx), shape: rest === null ? null : [null, ...rest] },
       { dtype: 'int64', shape: [null] },
     ];
   },

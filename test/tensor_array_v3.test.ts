@@ -242,6 +242,8 @@ describe('TensorArrayV3 errors, as TF raises them', () => {
       expect(() => op('TensorArrayWriteV3', [ta.handle, i32(0), i32(1), ta.flow], { T: 'float32' })).toThrow(/value .* is int32, but T is float32/);
       expect(() => op('TensorArrayReadV3', [ta.flow, i32(0), ta.flow], { dtype: 'float32' })).toThrow(/must be a TensorArray handle/);
       expect(() => op('TensorArrayReadV3', [ta.handle, i32(0), i32(0)], { dtype: 'float32' })).toThrow(/flow_in .* must be float32/);
+      expect(() => op('TensorArrayV3', [i32(2)], {})).toThrow(/missing attr 'dtype'/);
+      expect(() => op('TensorArrayV3', [i32([2])], { dtype: 'float32' })).toThrow(/size .* must be a scalar/);
     });
   });
 });
@@ -273,6 +275,15 @@ export const tensorArrayV3GradCases: GradCase[] = [
     build: (x) => {
       const ta = TA.make(4, { element_shape: [2] }).scatter([2, 0, 3], x!);
       return tf.square(ta.gather([3, 0], [2]));
+    },
+  },
+  {
+    ops: ['TensorArrayGatherV3'],
+    name: 'a gather repeating an index (clear_after_read false): the scattered gradient adds up',
+    inputs: [randomArray([2, 3], { seed: 7 })],
+    build: (x) => {
+      const ta = TA.make(2, { clear_after_read: false }).scatter([1, 0], x!);
+      return tf.tanh(ta.gather([0, 1, 0], [3]));
     },
   },
   {
@@ -413,6 +424,27 @@ describe('TensorArrayV3 in GraphDefs', () => {
     expect(defs.get('TensorArrayReadV3')!.is_stateful).toBeUndefined();
     expect(defs.get('TensorArrayCloseV3')!.output_arg).toEqual([]);
     expect(v3.attr!.find((a) => a.name === 'clear_after_read')!.default_value).toEqual({ b: true });
+  });
+
+  it('attrs left at their defaults (stripped by the producer) read as TF defines them', async () => {
+    const gd = tfGraphDef();
+    const ta = gd.node!.find((n) => n.op === 'TensorArrayV3')!;
+    for (const k of ['dynamic_size', 'clear_after_read', 'identical_element_shapes', 'tensor_array_name']) delete ta.attr![k];
+    // Without its element shape, the gather's result is shaped by the elements it finds.
+    delete gd.node!.find((n) => n.op === 'TensorArrayGatherV3')!.attr!.element_shape;
+    const g = new tf.Graph();
+    const [x, read, gather] = tf.importGraphDef(gd, { graph: g, name: '', returnElements: ['x:0', 'TensorArrayReadV3:0', 'TensorArrayGatherV3:0'] }) as T[];
+    const sess = new tf.Session({ graph: g });
+    const [r, ga] = await sess.run([read!, gather!], [[x!, X]]);
+    expectClose(r, want.read, { shape: [2] });
+    expectClose(ga, want.gather, { shape: [2, 2] });
+    // clear_after_read defaults to true: index 1, read by TensorArrayReadV3, cannot be gathered too.
+    const after = g.asDefault(() => {
+      const again = g.createOp('TensorArrayGatherV3', [gather!.op.inputs[0]!, i32([1]), gather!.op.inputs[2]!], { dtype: 'float32', element_shape: [2] }, { controlInputs: [read!.op] });
+      return again.outputs[0]!;
+    });
+    await expect(sess.run([read!, after], [[x!, X]])).rejects.toThrow(/TensorArrayGatherV3.*Could not read index 1 twice/);
+    sess.close();
   });
 
   it("TensorFlow.js's converter runs the same GraphDef to the same values", async () => {

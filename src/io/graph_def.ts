@@ -882,7 +882,8 @@ function createNode(
 ): Operation {
   const type = n.op!;
   const def = getOpDef(type);
-  const producerDef = ctx.opDefs.get(type);
+  // TensorFlow's own OpDef, for the ops weir knows it of, gives the defaults a producer without one stripped.
+  const producerDef = ctx.opDefs.get(type) ?? tensorArrayOpDef(type);
   const producer = ctx.producer;
   const rawAttrs: Record<string, AttrValueProto> = { ...(n.attr ?? {}) };
   if (type === 'VariableV2' && graph instanceof FuncGraph) {
