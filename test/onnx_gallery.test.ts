@@ -1,4 +1,4 @@
-// The newer gallery examples' inference graphs, exported to ONNX after a few training steps and run
+// The gallery examples' inference graphs (each built by its example's builder), exported to ONNX after a few training steps and run
 // in ONNX Runtime (onnxruntime-node, an executor weir did not write) beside weir's own session on
 // the same inputs: within 1e-4 absolute + 1e-4 relative for floats, exactly for ids. Where the
 // model has a batch dimension, one export is run at two batch sizes: conv2dTranspose (the conv
@@ -12,9 +12,12 @@ import { buildDqnGraph, DQN_DEFAULTS } from '../examples/dqn/main.js';
 import { IMAGE_SIZE, loadSplit, seededRandom, take, type Dataset } from '../examples/mnist-common/data.js';
 import { buildGan, Z_DIM } from '../examples/mnist-gan/main.js';
 import { buildModel, CHARS, GO, lengths, makeProblems } from '../examples/seq2seq/main.js';
-import { contentImage, gram, STYLE_LAYERS, styleImage } from '../examples/style-transfer/main.js';
+import { buildFilters, contentImage, features, gram, STYLE_LAYERS, styleImage } from '../examples/style-transfer/main.js';
 import { buildVae } from '../examples/vae/main.js';
-import { buildDataset, loadBrownWords, SkipGramBatcher } from '../examples/word2vec/main.js';
+import { buildDataset, buildWord2Vec, loadBrownWords, SkipGramBatcher } from '../examples/word2vec/main.js';
+import { buildGraph as buildReinforce, REINFORCE_DEFAULTS } from '../examples/reinforce/main.js';
+import { buildXor, INPUTS as XOR_INPUTS, TARGETS as XOR_TARGETS } from '../examples/xor/main.js';
+import { buildModel as buildBrowserMlp } from '../examples/browser/model.js';
 import { expectClose, expectWellFormed, ints, maxAbsDiff, runOrt, uniform } from './onnx_helpers.js';
 
 const ATOL = 1e-4;
@@ -203,29 +206,8 @@ describe('gallery examples exported to ONNX give weir\'s outputs in ONNX Runtime
     sess.close();
   });
 
-  it('reinforce: the policy logits after 5 Adam steps on random episodes', async () => {
-    // examples/reinforce's buildGraph (not exported): the policy and value MLPs and their losses.
-    const hidden = 16;
-    const g = new tf.Graph();
-    const m = g.asDefault(() => {
-      tf.setRandomSeed(0);
-      const mlp = (x: tf.Tensor, outputs: number) => tf.layers.dense(tf.layers.dense(x, hidden, { activation: tf.nn.relu, name: 'hidden' }), outputs, { name: 'out' });
-      const observations = tf.placeholder('float32', [null, 4], 'observations');
-      const actions = tf.placeholder('int32', [null], 'actions');
-      const returns = tf.placeholder('float32', [null], 'returns');
-      const mask = tf.placeholder('float32', [null], 'mask');
-      const logits = tf.variableScope('policy', () => mlp(observations, 2));
-      const value = tf.variableScope('value', () => tf.squeeze(mlp(observations, 1), [1]));
-      const advantages = tf.stopGradient(tf.subtract(returns, value), 'advantages');
-      const negLogProb = tf.nn.sparseSoftmaxCrossEntropyWithLogits({ labels: actions, logits });
-      const policyLoss = tf.losses.computeWeightedLoss(tf.multiply(negLogProb, advantages), { weights: mask, scope: 'policy_loss' });
-      const valueLoss = tf.losses.meanSquaredError(returns, value, { weights: mask });
-      const trainOp = tf.group([
-        new tf.train.AdamOptimizer(1e-2, { name: 'AdamPolicy' }).minimize(policyLoss, { varList: tf.trainableVariables('policy') }),
-        new tf.train.AdamOptimizer(5e-3, { name: 'AdamValue' }).minimize(valueLoss, { varList: tf.trainableVariables('value') }),
-      ]);
-      return { observations, actions, returns, mask, logits, trainOp, init: tf.globalVariablesInitializer() };
-    });
+  it('reinforce: the policy logits and the value estimate after 5 Adam steps on random episodes', async () => {
+    const { g, m } = buildReinforce({ ...REINFORCE_DEFAULTS, hidden: 16 }, 4, 2, 0);
     const sess = new tf.Session({ graph: g });
     await sess.run(m.init);
     for (let s = 0; s < 5; s++) {
@@ -236,7 +218,7 @@ describe('gallery examples exported to ONNX give weir\'s outputs in ONNX Runtime
         [m.mask, new tf.NDArray(new Float32Array(12).fill(1), [12])],
       ]);
     }
-    await compareExport('reinforce', g, sess, { observations: m.observations }, { logits: m.logits }, [{ observations: uniform([20, 4], -2, 2, 7) }, { observations: uniform([1, 4], -2, 2, 8) }]);
+    await compareExport('reinforce', g, sess, { observations: m.observations }, { logits: m.logits, value: m.value }, [{ observations: uniform([20, 4], -2, 2, 7) }, { observations: uniform([1, 4], -2, 2, 8) }]);
     sess.close();
   });
 
@@ -256,28 +238,11 @@ describe('gallery examples exported to ONNX give weir\'s outputs in ONNX Runtime
   });
 
   it('style-transfer: the fixed random-filter network\'s Gram matrices of an image', async () => {
-    // examples/style-transfer's LAYERS, randomFilter, buildFilters and features (not exported).
-    const layers = [['conv1_1', 32, false], ['conv1_2', 32, true], ['conv2_1', 64, true], ['conv3_1', 64, false], ['conv3_2', 64, false]] as const;
     const size = 24;
     const g = new tf.Graph();
     const m = g.asDefault(() => {
-      const random = seededRandom(11);
-      let inC = 3;
-      const filters = layers.map(([name, outC]) => {
-        const std = Math.sqrt(2 / (9 * inC));
-        const d = Float32Array.from({ length: 9 * inC * outC }, () => std * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random()));
-        const f = tf.constant(new tf.NDArray(d, [3, 3, inC, outC]), undefined, undefined, `${name}/filter`);
-        inC = outC;
-        return f;
-      });
       const image = tf.placeholder('float32', [1, size, size, 3], 'probe');
-      const feats = new Map<string, tf.Tensor>();
-      let h = tf.subtract(image, 0.5);
-      layers.forEach(([name, , pool], i) => {
-        h = tf.nn.relu(tf.nn.conv2d(h, filters[i]!, 1, 'SAME'), name);
-        feats.set(name, h);
-        if (pool) h = tf.nn.avgPool(h, 2, 2, 'SAME');
-      });
+      const feats = features(image, buildFilters(0));
       return { image, grams: Object.fromEntries(STYLE_LAYERS.map((l) => [l, gram(feats.get(l)!)])) };
     });
     const sess = new tf.Session({ graph: g });
@@ -287,35 +252,58 @@ describe('gallery examples exported to ONNX give weir\'s outputs in ONNX Runtime
     sess.close();
   });
 
-  it('word2vec: similarities of normalized embeddings after 5 NCE steps', async () => {
-    // examples/word2vec's graph (built inside trainWord2Vec), at a small size; the query: ids → cosine similarities to every word.
+  it('word2vec: similarities of normalized embeddings and the PCA projection after 5 NCE steps; an Svd of an input does not export', async () => {
+    // examples/word2vec's buildWord2Vec at a small size; the query: ids → cosine similarities to every word.
     const dataset = buildDataset(loadBrownWords(3000), 300);
     const vocab = dataset.words.length;
-    const dim = 16;
     const batch = 32;
     const batcher = new SkipGramBatcher(dataset.data, 2, 1, seededRandom(1));
     const g = new tf.Graph();
     g.seed = 0;
     const m = g.asDefault(() => {
-      const inputs = tf.placeholder('int32', [batch], 'train_inputs');
-      const labels = tf.placeholder('int32', [batch, 1], 'train_labels');
-      const embeddings = new tf.Variable(tf.randomUniform([vocab, dim], { minval: -1, maxval: 1 }), { name: 'embeddings' });
-      const nceWeights = new tf.Variable(tf.truncatedNormal([vocab, dim], { stddev: 1 / Math.sqrt(dim) }), { name: 'nce_weights' });
-      const nceBiases = new tf.Variable(tf.zeros([vocab]), { name: 'nce_biases' });
-      const loss = tf.reduceMean(tf.nn.nceLoss({ weights: nceWeights, biases: nceBiases, labels, inputs: tf.nn.embeddingLookup(embeddings, inputs), numSampled: 8, numClasses: vocab }));
-      const trainOp = new tf.train.GradientDescentOptimizer(1).minimize(loss);
-      const normalized = tf.divide(embeddings, tf.sqrt(tf.reduceSum(tf.square(embeddings), 1, true)));
+      const model = buildWord2Vec({ vocab, dim: 16, batch, numSampled: 8, learningRate: 1, plotCount: 20 });
       const query = tf.placeholder('int32', [null], 'query');
-      const similarity = tf.matmul(tf.nn.embeddingLookup(normalized, query), normalized, { transposeB: true });
-      return { inputs, labels, trainOp, query, similarity, init: tf.globalVariablesInitializer() };
+      const similarity = tf.matmul(tf.nn.embeddingLookup(model.normalized, query), model.normalized, { transposeB: true });
+      return { ...model, query, similarity, init: tf.globalVariablesInitializer() };
     });
     const sess = new tf.Session({ graph: g });
     await sess.run(m.init);
     for (let s = 0; s < 5; s++) {
       const b = batcher.next(batch);
-      await sess.run(m.trainOp, [[m.inputs, new tf.NDArray(b.inputs, [batch])], [m.labels, new tf.NDArray(b.labels, [batch, 1])]]);
+      await sess.run(m.train, [[m.inputs, new tf.NDArray(b.inputs, [batch])], [m.labels, new tf.NDArray(b.labels, [batch, 1])]]);
     }
-    await compareExport('word2vec', g, sess, { query: m.query }, { similarity: m.similarity }, [{ query: ints([6], 0, vocab, 9) }, { query: ints([1], 0, vocab, 10) }]);
+    // The plot's principal-component projection depends on the variables alone: the export folds it
+    // (its Svd included) to a constant, so the model holds no Svd, which ONNX has no operator for.
+    const model = await compareExport('word2vec', g, sess, { query: m.query }, { similarity: m.similarity, xy: m.xy }, [{ query: ints([6], 0, vocab, 9) }, { query: ints([1], 0, vocab, 10) }]);
+    expect(opTypes(model)).not.toContain('Svd');
+    // Where the decomposition depends on an input, the export names it as what it cannot convert.
+    const q = g.asDefault(() => tf.linalg.svd(tf.nn.embeddingLookup(m.normalized, m.query))[2]);
+    await expect(tf.onnx.exportGraph(g, { session: sess, inputs: { query: m.query }, outputs: { v: q } })).rejects.toThrow(/cannot be exported: Svd/);
+    sess.close();
+  });
+
+  it('xor: the 3-4-1 sigmoid network after 50 gradient-descent steps, its inputs fed', async () => {
+    const g = new tf.Graph();
+    const m = g.asDefault(() => {
+      const x = tf.placeholder('float32', [null, 3], 'x');
+      return { x, ...buildXor(x, tf.constant(XOR_TARGETS.map((t) => [t]))), init: tf.globalVariablesInitializer() };
+    });
+    const sess = new tf.Session({ graph: g });
+    await sess.run(m.init);
+    const xs = new tf.NDArray(Float32Array.from(XOR_INPUTS.flat()), [XOR_INPUTS.length, 3]);
+    for (let s = 0; s < 50; s++) await sess.run(m.train, [[m.x, xs]]);
+    await compareExport('xor', g, sess, { x: m.x }, { output: m.output }, [{ x: xs }, { x: uniform([2, 3], 0, 1, 11) }]);
+    sess.close();
+  });
+
+  it("browser: the demo's MLP (examples/browser/model.ts) logits and predictions after 3 Adam steps", async () => {
+    const g = new tf.Graph();
+    const m = g.asDefault(() => ({ ...buildBrowserMlp({ hidden: 32, learningRate: 1e-2 }, seededRandom(3)), init: tf.globalVariablesInitializer() }));
+    const sess = new tf.Session({ graph: g });
+    await sess.run(m.init);
+    const labels = (from: number) => new tf.NDArray(take(train, Int32Array.from({ length: 16 }, (_, i) => from + i)).labels, [16]);
+    for (let s = 0; s < 3; s++) await sess.run(m.trainOp, [[m.x, digits(train, s * 16, 16)], [m.y, labels(s * 16)]]);
+    await compareExport('browser mlp', g, sess, { x: m.x }, { logits: m.logits, prediction: m.prediction }, [{ x: digits(test, 0, 16) }, { x: digits(test, 0, 1) }]);
     sess.close();
   });
 });

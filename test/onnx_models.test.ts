@@ -11,6 +11,7 @@ import * as tf from '../src/index.js';
 import { convertCommand } from '../src/cli/convert.js';
 import { buildBnNet } from '../examples/mnist-bn/main.js';
 import { buildCnn } from '../examples/mnist-cnn/main.js';
+import { buildMlp } from '../examples/mnist-mlp/main.js';
 import { buildModel as buildCharRnn } from '../examples/char-rnn/main.js';
 import { IMAGE_SIZE, loadSplit, NUM_CLASSES, seededRandom, take, type Dataset } from '../examples/mnist-common/data.js';
 import { fromTextFormat } from '../src/io/text_format.js';
@@ -66,25 +67,9 @@ async function medianMs(f: () => Promise<unknown>, runs = 3): Promise<number> {
 }
 
 describe('examples exported to ONNX give weir\'s logits in ONNX Runtime', () => {
-  it('the MNIST MLP (784-256-10, as examples/mnist-mlp builds it) after 20 Adam steps', async () => {
+  it('the MNIST MLP (examples/mnist-mlp\'s buildMlp, 784-256-10) after 20 Adam steps', async () => {
     const g = new tf.Graph();
-    const random = seededRandom(1);
-    const glorot = (fanIn: number, fanOut: number) => {
-      const limit = Math.sqrt(6 / (fanIn + fanOut));
-      return new tf.NDArray(Float32Array.from({ length: fanIn * fanOut }, () => (2 * random() - 1) * limit), [fanIn, fanOut]);
-    };
-    const m = g.asDefault(() => {
-      const x = tf.placeholder('float32', [null, IMAGE_SIZE], 'x');
-      const y = tf.placeholder('int32', [null], 'y');
-      const w1 = new tf.Variable(glorot(IMAGE_SIZE, 256), { name: 'W1' });
-      const b1 = new tf.Variable(tf.zeros([256]), { name: 'b1' });
-      const w2 = new tf.Variable(glorot(256, NUM_CLASSES), { name: 'W2' });
-      const b2 = new tf.Variable(tf.zeros([NUM_CLASSES]), { name: 'b2' });
-      const logits = tf.add(tf.matmul(tf.nn.relu(tf.add(tf.matmul(x, w1), b1)), w2), b2);
-      const loss = tf.reduceMean(tf.nn.sparseSoftmaxCrossEntropyWithLogits({ labels: y, logits }));
-      const trainOp = new tf.train.AdamOptimizer(1e-3).minimize(loss);
-      return { x, y, logits, trainOp, init: tf.globalVariablesInitializer() };
-    });
+    const m = g.asDefault(() => ({ ...buildMlp(256, 1e-3, seededRandom(1)), init: tf.globalVariablesInitializer() }));
     const sess = new tf.Session({ graph: g });
     await sess.run(m.init);
     await trainSteps(sess, m.trainOp, (d) => [[m.x, images(d)], [m.y, labels(d)]], 20, 50);

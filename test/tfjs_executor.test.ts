@@ -1,8 +1,10 @@
 // weir's exported graphs run by an executor weir did not write: TensorFlow.js's converter runtime.
 // Each model is saved with tf.train.Saver (checkpoint + .meta); its inference graph is read back
 // from the .meta, frozen with the checkpoint's values, loaded into tfjs-converter and run on the
-// same inputs as weir's session. Every node of the exported GraphDefs is also checked against the
-// op definitions tfjs-converter records for TensorFlow's ops.
+// same inputs as weir's session. Every example model is here, built by the example's own builder
+// and trained a few steps; where tfjs-converter lacks an op of a graph, the test asserts which.
+// Every node of the exported GraphDefs is also checked against the op definitions tfjs-converter
+// records for TensorFlow's ops.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -373,6 +375,7 @@ describe("TensorFlow.js runs every other example's inference graph with weir's t
     }
     const ids = (n: number, seed: number) => randomArray([n], { seed, min: 0, max: vocab, dtype: 'int32' });
     await compareInTfjs(g, sess, [m.similarity, m.normalized], [[[m.query, ids(6, 150)]], [[m.query, ids(1, 151)]]]);
+    // The plot's projection, run as the graph it is (no constant folding here), needs Svd.
     await compareInTfjs(g, sess, [m.xy], [[]], { lacks: ['Svd'] });
     sess.close();
   });
