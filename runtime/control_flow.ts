@@ -216,6 +216,17 @@ export function copyFresh<H>(env: RuntimeEnv<H>, h: H, dtype: DType): Maybe<H> {
   if (h instanceof TensorList) return h;
   const owned = listElements(env);
   if (owned.has(h as object)) return h;
+  const b = env.backend;
+  if (b.peek && b.freshOutputsOwned && dtype !== 'string') {
+    // Host memory (the CPU): copied into the slab here, without a kernel call (a loop's accumulators
+    // copy their counter every iteration).
+    const src = b.peek(h);
+    const dst = runScratch(env.state).slab.take(src.dtype, src.shape);
+    (dst.data as Float32Array).set(src.data as Float32Array);
+    const x = b.upload(dst);
+    owned.add(x as object);
+    return x;
+  }
   const shape = env.backend.shapeOf(h);
   const r = env.backend.execute(
     node({ name: '_list_element_copy', type: COPY, attrs: { skip: [false] }, outputs: [{ dtype, shape }], inputDTypes: [dtype], inputShapes: [shape] }),
