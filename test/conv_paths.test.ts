@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { Geom } from '../runtime/window_geometry.js';
-import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, inputGradPath, type InputGradPath } from '../runtime/cpu/kernels/conv.js';
+import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, inputGradPath, patchSource, type InputGradPath, type PatchSource } from '../runtime/cpu/kernels/conv.js';
 import { setElementwiseSimdEnabled } from '../runtime/cpu/simd.js';
 import { rng, run } from './helpers.js';
 
@@ -103,13 +103,15 @@ describe('CPU convolution paths against a naive convolution', () => {
       const dy = rand(c.N * g.OH * g.OW * c.OC, 30 + i);
       const ref = naive(g, c.OC, x, f, dy);
 
-      const y = new Float32Array(ref.y.length).fill(NaN);
-      conv2dForward(g, c.OC, x, f, y);
-      expectNear(y, ref.y, 'forward');
+      for (const source of ['direct', 'padded'] as PatchSource[]) {
+        const y = new Float32Array(ref.y.length).fill(NaN);
+        conv2dForward(g, c.OC, x, f, y, source);
+        expectNear(y, ref.y, `forward (patches read ${source})`);
 
-      const df = new Float32Array(f.length);
-      conv2dBackpropFilter(g, c.OC, x, dy, df);
-      expectNear(df, ref.df, 'filter gradient');
+        const df = new Float32Array(f.length);
+        conv2dBackpropFilter(g, c.OC, x, dy, df, source);
+        expectNear(df, ref.df, `filter gradient (patches read ${source})`);
+      }
 
       const paths: InputGradPath[] = g.sH === 1 && g.sW === 1 ? ['col2im', 'flipped'] : ['col2im'];
       const byPath = paths.map((p) => {
@@ -122,6 +124,12 @@ describe('CPU convolution paths against a naive convolution', () => {
       if (byPath.length === 2) expectNear(byPath[1]!, Float64Array.from(byPath[0]!), 'flipped vs col2im');
     });
   }
+
+  it('reads patches from a padded copy only where windows hang over an edge', () => {
+    expect(patchSource(geom(1, 8, 8, 3, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]))).toBe('padded');
+    expect(patchSource(geom(1, 8, 8, 3, 3, 3, [1, 1], [1, 1], [0, 1, 0, 0]))).toBe('padded');
+    expect(patchSource(geom(1, 8, 8, 3, 3, 3, [2, 2], [1, 1], [0, 0, 0, 0]))).toBe('direct');
+  });
 
   it('picks the flipped input gradient at stride 1 with many input channels, else col2im', () => {
     expect(inputGradPath(geom(1, 8, 8, 32, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]))).toBe('flipped');

@@ -136,6 +136,45 @@ function im2col(g: Geom, x: Float32Array, r0: number, rows: number, col: Float32
   }
 }
 
+/**
+ * im2col from a padded input (every tap inside it) for few channels, where im2col's runs of KW * C
+ * floats are too short to pay for their setup: each patch value is read through a table of tap
+ * offsets from the window's first tap.
+ */
+function im2colGather(g: Geom, x: Float32Array, r0: number, rows: number, col: Float32Array, taps: Int32Array): void {
+  const { H, W, C, OH, OW, sH, sW } = g;
+  const K = taps.length;
+  let n = Math.floor(r0 / (OH * OW));
+  let oh = Math.floor((r0 % (OH * OW)) / OW);
+  let ow = r0 % OW;
+  let dst = 0;
+  for (let r = 0; r < rows; r++) {
+    const base = ((n * H + oh * sH) * W + ow * sW) * C;
+    for (let t = 0; t < K; t++) col[dst++] = x[base + taps[t]!]!;
+    if (++ow === OW) {
+      ow = 0;
+      if (++oh === OH) {
+        oh = 0;
+        n++;
+      }
+    }
+  }
+}
+
+/** Offsets of a patch's taps (kh, kw, c) from its first in an NHWC input of width W with no padding. */
+function tapOffsets(g: Geom): Int32Array {
+  const taps = new Int32Array(g.KH * g.KW * g.C);
+  let t = 0;
+  for (let kh = 0; kh < g.KH; kh++) for (let kw = 0; kw < g.KW; kw++) for (let c = 0; c < g.C; c++) taps[t++] = (kh * g.dH * g.W + kw * g.dW) * g.C + c;
+  return taps;
+}
+
+/** Fills `col` with im2col rows [r0, r0 + rows) of the patch input (gathered through `taps` when given). */
+function patches(p: { g: Geom; x: Float32Array; taps?: Int32Array }, r0: number, rows: number, col: Float32Array): void {
+  if (p.taps) im2colGather(p.g, p.x, r0, rows, col, p.taps);
+  else im2col(p.g, p.x, r0, rows, col);
+}
+
 /** The adjoint of im2col: adds each column row back onto the input positions it was read from. */
 function col2im(g: Geom, col: Float32Array, r0: number, rows: number, dx: Float32Array): void {
   const { H, W, C, KH, KW, OH, OW, sH, sW, dH, dW, padT, padL } = g;
@@ -181,6 +220,49 @@ function col2im(g: Geom, col: Float32Array, r0: number, rows: number, dx: Float3
   }
 }
 
+/** How im2col reads the input: straight from it, bounds-checking every tap, or from a zero-padded copy. */
+export type PatchSource = 'direct' | 'padded';
+
+/**
+ * Whether im2col reads a zero-padded copy of the input: where some window hangs over an edge, the
+ * copy (about the input's size) lets every patch row be whole runs of KW * C floats, which im2col
+ * copies without a bounds check per tap; without padding, straight from the input.
+ */
+export function patchSource(g: Geom): PatchSource {
+  const p = paddedExtent(g);
+  return g.padT === 0 && g.padL === 0 && p.H <= g.H && p.W <= g.W ? 'direct' : 'padded';
+}
+
+/** Rows and columns the windows span, from the first window's top-left tap (which may lie outside the input). */
+function paddedExtent(g: Geom): { H: number; W: number } {
+  return { H: (g.OH - 1) * g.sH + (g.KH - 1) * g.dH + 1, W: (g.OW - 1) * g.sW + (g.KW - 1) * g.dW + 1 };
+}
+
+/**
+ * The input as im2col should read it: itself, or a zero-padded copy spanning every window with the
+ * geometry that reads it (no padding left).
+ */
+function patchInput(g: Geom, x: Float32Array, source: PatchSource): { g: Geom; x: Float32Array; taps?: Int32Array } {
+  if (source === 'direct') return { g, x };
+  const { H: Hp, W: Wp } = paddedExtent(g);
+  const { N, H, W, C, padT, padL } = g;
+  const xp = new Float32Array(N * Hp * Wp * C);
+  // Padded row r, column s hold input row r - padT, column s - padL.
+  const s0 = Math.max(0, padL);
+  const s1 = Math.min(Wp, W + padL);
+  for (let n = 0; n < N; n++) {
+    for (let r = Math.max(0, padT); r < Math.min(Hp, H + padT); r++) {
+      if (s1 <= s0) break;
+      const src = ((n * H + r - padT) * W + (s0 - padL)) * C;
+      xp.set(x.subarray(src, src + (s1 - s0) * C), ((n * Hp + r) * Wp + s0) * C);
+    }
+  }
+  const padded: Geom = { ...g, H: Hp, W: Wp, padT: 0, padL: 0 };
+  // Runs of KW * C floats (KW runs of C when dilated) shorter than this are gathered value by value.
+  const run = g.dW === 1 ? g.KW * g.C : g.C;
+  return run < 32 ? { g: padded, x: xp, taps: tapOffsets(padded) } : { g: padded, x: xp };
+}
+
 /** A 1x1, stride-1, unpadded conv: the input already is the im2col matrix. */
 function isPointwise(g: Geom): boolean {
   return g.KH === 1 && g.KW === 1 && g.sH === 1 && g.sW === 1 && g.padT === 0 && g.padL === 0 && g.OH === g.H && g.OW === g.W;
@@ -189,19 +271,20 @@ function isPointwise(g: Geom): boolean {
 // ---- Conv2D and its backprops (NHWC data, filter [KH, KW, C, OC]) ----
 
 /** y[N*OH*OW, OC] = im2col(x)[N*OH*OW, K] * filter[K, OC]. */
-export function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array): void {
+export function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array, source = patchSource(g)): void {
   const K = g.KH * g.KW * g.C;
   const total = g.N * g.OH * g.OW;
   if (isPointwise(g)) {
     sgemm(false, false, total, OC, K, 1, x, K, f, OC, 0, y, OC);
     return;
   }
+  const p = patchInput(g, x, source);
   const chunk = chunkRows(K, total);
   // Per call: runs overlap, and a chunk is small next to the work done on it.
   const col = new Float32Array(chunk * K);
   for (let r0 = 0; r0 < total; r0 += chunk) {
     const rows = Math.min(chunk, total - r0);
-    im2col(g, x, r0, rows, col);
+    patches(p, r0, rows, col);
     sgemm(false, false, rows, OC, K, 1, col, K, f, OC, 0, y, OC, 0, 0, r0 * OC);
   }
 }
@@ -281,19 +364,20 @@ function conv2dBackpropInputCol2im(g: Geom, OC: number, f: Float32Array, dy: Flo
 }
 
 /** dfilter[K, OC] = im2col(x)^T[K, N*OH*OW] * dy[N*OH*OW, OC]. df must start zeroed. */
-export function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: Float32Array, df: Float32Array): void {
+export function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: Float32Array, df: Float32Array, source = patchSource(g)): void {
   const K = g.KH * g.KW * g.C;
   const total = g.N * g.OH * g.OW;
   if (isPointwise(g)) {
     sgemm(true, false, K, OC, total, 1, x, K, dy, OC, 0, df, OC);
     return;
   }
+  const p = patchInput(g, x, source);
   const chunk = chunkRows(K, total);
   // Per call: runs overlap, and a chunk is small next to the work done on it.
   const col = new Float32Array(chunk * K);
   for (let r0 = 0; r0 < total; r0 += chunk) {
     const rows = Math.min(chunk, total - r0);
-    im2col(g, x, r0, rows, col);
+    patches(p, r0, rows, col);
     sgemm(true, false, K, OC, rows, 1, col, K, dy, OC, 1, df, OC, 0, r0 * OC, 0);
   }
 }
