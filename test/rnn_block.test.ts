@@ -134,14 +134,16 @@ async function runFed(g: tf.Graph, fetches: tf.Tensor[], phs: tf.Tensor[], vals:
 }
 
 describe('LSTMBlockCell op', () => {
-  const cases: [string, Partial<LstmAttrs> | undefined][] = [
-    ['peepholes, clipping at 0.3 (active), forget_bias 0.5', { usePeephole: true, cellClip: 0.3, forgetBias: 0.5 }],
-    ['no peepholes, no clipping', { usePeephole: false, cellClip: -1, forgetBias: 1 }],
-    ['attrs at their defaults (forget_bias 1, cell_clip 3, no peepholes)', undefined],
+  // [batch, cell] 8 x 160 is past the size from which the CPU runs the gate pass as WebAssembly SIMD.
+  const cases: [string, Partial<LstmAttrs> | undefined, number, number][] = [
+    ['peepholes, clipping at 0.3 (active), forget_bias 0.5', { usePeephole: true, cellClip: 0.3, forgetBias: 0.5 }, B, N],
+    ['no peepholes, no clipping', { usePeephole: false, cellClip: -1, forgetBias: 1 }, B, N],
+    ['attrs at their defaults (forget_bias 1, cell_clip 3, no peepholes)', undefined, B, N],
+    ['peepholes and clipping, batch 8 x 160 units', { usePeephole: true, cellClip: 0.3, forgetBias: 0.5 }, 8, 160],
   ];
-  for (const [what, attrs] of cases) {
+  for (const [what, attrs, batch, n] of cases) {
     it(`computes every output as TF's equations: ${what}`, async () => {
-      const vals = lstmValues(what.length);
+      const vals = lstmValues(what.length, batch, IN, n);
       // Cell states beyond ±3 so that the default clip is seen.
       f32(vals[1]!).forEach((_, k, a) => (a[k] = (k % 3) - 1 + (k % 2 ? 3.5 : 0)));
       const g = new tf.Graph();
@@ -152,10 +154,10 @@ describe('LSTMBlockCell op', () => {
           : g.createOp('LSTMBlockCell', phs, { T: 'float32' });
         return { phs, outs: op.outputs };
       });
-      expect(outs.map((t) => t.shape)).toEqual(Array(7).fill([null, N]));
+      expect(outs.map((t) => t.shape)).toEqual(Array(7).fill([null, n]));
       const got = await runFed(g, outs, phs, vals);
       const want = lstmRef(vals, { forgetBias: 1, cellClip: 3, usePeephole: false, ...attrs });
-      got.forEach((o, k) => expectClose(o, want[k]!, { atol: 2e-6, rtol: 1e-5, shape: [B, N] }));
+      got.forEach((o, k) => expectClose(o, want[k]!, { atol: 2e-6, rtol: 1e-5, shape: [batch, n] }));
       if (!attrs || attrs.cellClip! > 0) {
         const clip = attrs?.cellClip ?? 3;
         expect(Math.max(...f32(got[1]!).map(Math.abs))).toBeCloseTo(clip, 6);
@@ -180,8 +182,8 @@ describe('LSTMBlockCell op', () => {
 });
 
 describe('GRUBlockCell op', () => {
-  it("computes r, u, c and h as TF's equations", async () => {
-    const vals = gruValues(7);
+  for (const [batch, n] of [[B, N], [8, 160]] as const) it(`computes r, u, c and h as TF's equations (batch ${batch}, ${n} units)`, async () => {
+    const vals = gruValues(7, batch, IN, n);
     const g = new tf.Graph();
     const { phs, outs } = g.asDefault(() => {
       const phs = placeholdersFor(vals, [0, 1]);
@@ -189,7 +191,7 @@ describe('GRUBlockCell op', () => {
       return { phs, outs: [o.r, o.u, o.c, o.h] };
     });
     const got = await runFed(g, outs, phs, vals);
-    gruRef(vals).forEach((w, k) => expectClose(got[k]!, w, { atol: 2e-6, rtol: 1e-5, shape: [B, N] }));
+    gruRef(vals).forEach((w, k) => expectClose(got[k]!, w, { atol: 2e-6, rtol: 1e-5, shape: [batch, n] }));
   });
 
   it('checks the weights against x and h_prev', () => {

@@ -1,0 +1,83 @@
+// lstm_block_train_step for bench/run.ts: control_flow.ts's lstm_train_step (a 2-layer, 256-unit
+// LSTM language model: embedding, tf.nn.dynamicRnn, softmax, Adam) built twice, with BasicLSTMCell
+// (a dozen ops per step and their gradients) and with LSTMBlockCell (one fused op per step, its grad
+// op and two matmuls), timed alternately in one process. The block model starts from the basic
+// model's weights, so both compute the same losses step after step (checked and printed).
+import * as tf from '../src/index.js';
+import { LSTMBlockCell, MultiRNNCell, type RNNCell } from '../src/api/rnn.js';
+import type { BenchContext, LineResult } from './control_flow.js';
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function lstmBlockTrainStep(ctx: BenchContext): Promise<LineResult> {
+  const B = 32;
+  const T = 50;
+  const V = 65;
+  const E = 64;
+  const H = 256;
+  const LR = 0.002;
+  const xIds = new tf.NDArray(Int32Array.from(ctx.uniform(B * T, 31, 0, V), (v) => Math.floor(v)), [B, T]);
+  const yIds = new tf.NDArray(Int32Array.from(ctx.uniform(B * T, 32, 0, V), (v) => Math.floor(v)), [B, T]);
+
+  const build = (cell: () => RNNCell) => {
+    const g = new tf.Graph();
+    g.seed = 1;
+    const m = g.asDefault(() => {
+      const x = tf.placeholder('int32', [B, T], 'x');
+      const y = tf.placeholder('int32', [B, T], 'y');
+      const embedding = tf.getVariable('embedding', { shape: [V, E] });
+      const [outputs] = tf.nn.dynamicRnn(new MultiRNNCell([cell(), cell()]), tf.nn.embeddingLookup(embedding, x), { dtype: 'float32' });
+      const logits = tf.layers.dense(tf.reshape(outputs, [-1, H]), V, { name: 'softmax' });
+      const loss = tf.reduceMean(tf.nn.sparseSoftmaxCrossEntropyWithLogits({ labels: tf.reshape(y, [-1]), logits }));
+      const train = new tf.train.AdamOptimizer(LR).minimize(loss);
+      return { x, y, loss, train, vars: tf.trainableVariables(), init: tf.globalVariablesInitializer() };
+    });
+    const sess = new tf.Session({ graph: g, backend: ctx.backend });
+    const feeds: [tf.Tensor, tf.NDArray][] = [
+      [m.x, xIds],
+      [m.y, yIds],
+    ];
+    return { g, m, sess, feeds };
+  };
+  const basic = build(() => new tf.nn.rnnCell.BasicLSTMCell(H));
+  const block = build(() => new LSTMBlockCell(H));
+  await basic.sess.run(basic.m.init);
+  await block.sess.run(block.m.init);
+  // The block cells' variables (lstm_cell/kernel, bias) are the basic cells' (basic_lstm_cell/...), in the same order.
+  const names = (vs: tf.Variable[]): string[] => vs.map((v) => v.name.replace('basic_lstm_cell', 'lstm_cell'));
+  if (names(basic.m.vars).join() !== names(block.m.vars).join()) throw new Error(`variables differ: ${names(basic.m.vars)} vs ${names(block.m.vars)}`);
+  const values = (await basic.sess.run(basic.m.vars.map((v) => v.value()))) as tf.NDArray[];
+  await block.sess.run(block.g.asDefault(() => block.m.vars.map((v, k) => tf.assign(v, values[k]!))));
+
+  const loss = async (s: typeof basic): Promise<number> => Number(((await s.sess.run(s.m.loss, s.feeds)) as tf.NDArray).data[0]);
+  const loss0 = [await loss(basic), await loss(block)];
+  await basic.sess.compile([basic.m.loss, basic.m.train], basic.feeds);
+  await block.sess.compile([block.m.loss, block.m.train], block.feeds);
+  const step = async (s: typeof basic): Promise<number> => Number((await s.sess.run([s.m.loss, s.m.train], s.feeds))[0].data[0]);
+  // Warm-up steps (both models take the same ones, so their weights stay equal), then alternate.
+  for (let i = 0; i < 2; i++) {
+    await step(basic);
+    await step(block);
+  }
+  const basicMs: number[] = [];
+  const blockMs: number[] = [];
+  let lastBasic = NaN;
+  let lastBlock = NaN;
+  for (let r = 0; r < ctx.runs; r++) {
+    let t0 = performance.now();
+    lastBasic = await step(basic);
+    basicMs.push(performance.now() - t0);
+    t0 = performance.now();
+    lastBlock = await step(block);
+    blockMs.push(performance.now() - t0);
+  }
+  basic.sess.close();
+  block.sess.close();
+  const [b, k] = [median(basicMs), median(blockMs)];
+  const steps = 2 + ctx.runs;
+  return {
+    line:
+      `B=${B} T=${T} V=${V} E=${E} H=${H} layers=2 rounds=${ctx.runs} basic_lstm_ms=${b.toFixed(1)} lstm_block_ms=${k.toFixed(1)} basic/block=${(b / k).toFixed(2)} ` +
+      `loss0_basic=${loss0[0]!.toFixed(5)} loss0_block=${loss0[1]!.toFixed(5)} loss_after_${steps - 1}_steps_basic=${lastBasic.toFixed(5)} block=${lastBlock.toFixed(5)}`,
+  };
+}
