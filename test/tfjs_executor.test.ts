@@ -118,9 +118,11 @@ async function compareInTfjs(
   sess: tf.Session,
   outputs: tf.Tensor[],
   runs: readonly (readonly [tf.Tensor, tf.NDArray])[][],
-  opts: { tol?: number; fixed?: [tf.Tensor, tf.NDArray][]; lacks?: string[]; frozen?: GraphDef } = {},
+  opts: { tol?: number; fixed?: [tf.Tensor, tf.NDArray][]; lacks?: string[] } = {},
 ): Promise<GraphDef> {
-  const frozen = opts.frozen ?? (await exportFrozen(g, sess, outputs)).frozen;
+  const { frozen, graphDef } = await exportFrozen(g, sess, outputs);
+  // The whole exported graph (training ops included) agrees with tfjs's record of each op it has.
+  expectOpDefsMatch(graphDef);
   const lacking = opsTfjsLacks(frozen);
   expect(lacking).toEqual(opts.lacks ?? []);
   const fixed = opts.fixed ?? [];

@@ -215,11 +215,13 @@ function attrKindMatches(v: AttrValueProto, type: string): boolean {
 }
 
 /**
- * Attrs tfjs-converter records with a kind TensorFlow's op definition does not give them ('Op.attr':
- * TensorFlow's definition). Their kind is not checked; the check lists those it met.
+ * Attrs tfjs-converter records wrongly ('Op.attr': TensorFlow's definition): with a kind TensorFlow's
+ * op definition does not give them, or that TensorFlow's op does not have. They are not checked;
+ * the check lists those it met.
  */
 export const TFJS_RECORD_ERRORS: Readonly<Record<string, string>> = {
   'TensorListStack.num_elements': "TensorFlow's list_ops.cc: num_elements: int = -1 (tfjs records a dtype)",
+  'OnesLike.dtype': "TensorFlow's array_ops.cc: OnesLike has the attr T only (tfjs records a dtype, which its executor does not read)",
 };
 
 export interface OpDefCheck {
@@ -273,12 +275,12 @@ export function checkAgainstTfjsOpList(gd: GraphDef): OpDefCheck {
       }
       const names = [a.tfName, a.tfDeprecatedName].filter((x): x is string => !!x);
       const present = names.find((k) => Object.hasOwn(n.attr ?? {}, k));
-      if (present === undefined) {
-        if (a.defaultValue === undefined && !a.notSupported) problems.push(`${what}: no attr '${a.tfName}', which tfjs reads and has no default for`);
-        continue;
-      }
       if (Object.hasOwn(TFJS_RECORD_ERRORS, `${n.op}.${a.tfName}`)) {
         recordErrors.add(`${n.op}.${a.tfName}`);
+        continue;
+      }
+      if (present === undefined) {
+        if (a.defaultValue === undefined && !a.notSupported) problems.push(`${what}: no attr '${a.tfName}', which tfjs reads and has no default for`);
         continue;
       }
       if (!attrKindMatches(n.attr![present]!, a.type)) problems.push(`${what}: attr '${present}' is not a ${a.type} (${JSON.stringify(n.attr![present])})`);
