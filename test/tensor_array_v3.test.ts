@@ -197,7 +197,8 @@ describe('TensorArrayV3 errors, as TF raises them', () => {
     fails(() => {
       const ta = TA.make(2, { clear_after_read: false, element_shape: [2] });
       const r = ta.read(0);
-      return new TA(ta.handle, r.op.outputs[0]!.graph.createOp('Identity', [ta.flow], { T: 'float32' }, { controlInputs: [r.op] }).outputs[0]!).write(0, v2()).flow;
+      const afterRead = tf.getDefaultGraph().createOp('Identity', [ta.flow], { T: 'float32' }, { controlInputs: [r.op] }).outputs[0]!;
+      return new TA(ta.handle, afterRead).write(0, v2()).flow;
     }, /Could not write to TensorArray index 0 because it has already been read/));
 
   it('writing past the end of a fixed-size array', () => fails(() => TA.make(2).write(2, v2()).flow, /Tried to write to index 2 but array is not resizeable and size is: 2/));
@@ -227,7 +228,7 @@ describe('TensorArrayV3 errors, as TF raises them', () => {
   });
 
   it('an empty gather without a full element shape; inconsistent element shapes', async () => {
-    await fails(() => TA.make(0).gather([]), /has size zero, but element shape <unknown> is not fully defined|has size zero, but element shape .* is not fully defined/);
+    await fails(() => TA.make(0).gather([]), /has size zero, but element shape .* is not fully defined/);
     await fails(() => {
       const a = tf.constant(Float32Array.from([1, 2]), 'float32', [2]);
       const b = tf.constant(Float32Array.from([1, 2, 3]), 'float32', [3]);
