@@ -31,21 +31,23 @@ const ratio = (a: number | undefined, b: number | undefined): string =>
  * A whileLoop of N iterations of a scalar update (i+1, x = x*0.999 + 1), one session.run per
  * measurement: us_per_iter is the run's time over N (the run's fixed cost included; run_ms is that
  * cost alone, a run of the loop's initial values). Measured as written (cond i < N) and with
- * maximumIterations: N too (the counter check each iteration adds).
+ * maximumIterations: N too; both are counted loops (the trip count is computed on entry and cond
+ * never runs). uncounted_us_per_iter: the same loop with cond on float(i) < N, which the runtime
+ * cannot count, so it runs cond and reads the predicate each iteration.
  */
 export async function whileOverhead(ctx: BenchContext): Promise<LineResult> {
   const N = 10_000;
   const g = new tf.Graph();
   const m = g.asDefault(() => {
-    const build = (maximumIterations?: number): tf.Tensor[] =>
+    const build = (maximumIterations?: number, counted = true): tf.Tensor[] =>
       tf.whileLoop(
-        (i: tf.Tensor) => tf.less(i, N),
+        (i: tf.Tensor) => (counted ? tf.less(i, N) : tf.less(tf.cast(i, 'float32'), N)),
         (i: tf.Tensor, x: tf.Tensor) => [tf.add(i, 1), tf.add(tf.multiply(x, 0.999), 1)],
         [tf.constant(0, 'int32'), tf.constant(0, 'float32')],
-        { maximumIterations, name: maximumIterations === undefined ? 'plain' : 'bounded' },
+        { maximumIterations, name: !counted ? 'uncounted' : maximumIterations === undefined ? 'plain' : 'bounded' },
       ) as tf.Tensor[];
     const x0 = tf.add(tf.constant(0, 'float32'), tf.constant(1, 'float32'));
-    return { plain: build(), bounded: build(N), x0 };
+    return { plain: build(), bounded: build(N), uncounted: build(undefined, false), x0 };
   });
   const sess = new tf.Session({ graph: g, backend: ctx.backend });
   const unopt = new tf.Session({ graph: g, optimize: false, backend: ctx.backend });
@@ -55,6 +57,7 @@ export async function whileOverhead(ctx: BenchContext): Promise<LineResult> {
   for (const [what, fetches] of [
     ['plain', m.plain],
     ['bounded', m.bounded],
+    ['uncounted', m.uncounted],
   ] as const) {
     const [i, x] = (await sess.run(fetches)) as tf.NDArray[];
     const iv = Number(i!.data[0]);
@@ -66,12 +69,14 @@ export async function whileOverhead(ctx: BenchContext): Promise<LineResult> {
   const unoptMs = await ctx.time(() => unopt.run(m.plain));
   const plainMs = await ctx.time(() => sess.run(m.plain));
   const boundedMs = await ctx.time(() => sess.run(m.bounded));
+  const uncountedMs = await ctx.time(() => sess.run(m.uncounted));
   sess.close();
   unopt.close();
   const us = (t: number): string => ((t * 1000) / N).toFixed(3);
   return {
     line:
       `iters=${N} weir_ms=${ms(plainMs)} us_per_iter=${us(plainMs)} max_iter_ms=${ms(boundedMs)} max_iter_us_per_iter=${us(boundedMs)} ` +
+      `uncounted_ms=${ms(uncountedMs)} uncounted_us_per_iter=${us(uncountedMs)} ` +
       `weir_unopt_ms=${ms(unoptMs)} unopt_us_per_iter=${us(unoptMs)} run_ms=${runMs.toFixed(3)} target_us_per_iter=5`,
   };
 }

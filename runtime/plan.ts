@@ -220,6 +220,7 @@ export class Plan {
     keepAll = false,
   ): unknown[] | Promise<unknown[]> {
     const contexts = (this.contexts[set] ??= this.stepContexts(set));
+    arena?.useSlab(slabOf(state));
     // Steps run synchronously until one returns a promise; from there on the loop awaits.
     for (let i = 0; i < this.steps.length; i++) {
       if (skip && skip[i]) continue;
@@ -254,13 +255,16 @@ export class Plan {
 
   private store<H>(i: number, outputs: H[], backend: Backend<H>, slots: unknown[], arena: ArenaRuntime | undefined, keepAll = false): void {
     const step = this.steps[i]!;
-    try {
-      checkOutputs(backend, step, outputs);
-    } catch (e) {
-      backend.abortRun?.();
-      throw e;
+    // Outputs in their planned views have the plan's dtypes and shapes: nothing to check or move.
+    if (!arena || !arena.inViews(i, outputs)) {
+      try {
+        checkOutputs(backend, step, outputs);
+      } catch (e) {
+        backend.abortRun?.();
+        throw e;
+      }
+      if (arena) arena.settle(i, outputs as unknown as NDArray[]);
     }
-    if (arena) arena.settle(i, outputs as unknown as NDArray[]);
     const os = step.outputSlots;
     for (let k = 0; k < os.length; k++) slots[os[k]!] = outputs[k];
     if (keepAll) return;
@@ -295,11 +299,11 @@ export class Plan {
     for (let k = 0; k < ins.length; k++) inputs[k] = ins[k]! >= 0 ? (slots[ins[k]!] as H) : (undefined as H);
     try {
       if (step.runtime) {
-        const planned = arena?.hookFor(i, slabOf(state));
+        const planned = arena?.hookFor(i);
         const env: RuntimeEnv<H> = arena ? arena.env(i, backend, state, contexts[i], planned, live) : { backend, state, ctx: contexts[i], planned, live };
         return step.runtime(env, step, inputs) as H[] | Promise<H[]>;
       }
-      return backend.execute(step.node, inputs, state, contexts[i], arena?.hookFor(i, slabOf(state)));
+      return backend.execute(step.node, inputs, state, contexts[i], arena?.hookFor(i));
     } catch (e) {
       backend.abortRun?.();
       throw wrapKernelError(e, step, backend.name);
@@ -420,10 +424,22 @@ class ArenaRuntime {
    * One hook per step, made once; each call starts it afresh (a hook is valid only during the
    * synchronous part of its kernel call, and an arena serves one run at a time).
    */
-  hookFor(step: number, slab: Slab): PlannedOutputs {
-    this.slab = slab;
+  hookFor(step: number): PlannedOutputs {
     this.used[step]!.fill(false);
     return (this.hooks[step] ??= this.makeHook(step));
+  }
+
+  /** The session slab that steps whose outputs lists keep take their memory from (set by each call). */
+  useSlab(slab: Slab): void {
+    this.slab = slab;
+  }
+
+  /** Whether every output of step i is the view the plan made for it. */
+  inViews(i: number, outputs: readonly unknown[]): boolean {
+    const views = this.views[i]!;
+    if (views.length !== outputs.length) return false;
+    for (let k = 0; k < views.length; k++) if (views[k] === undefined || outputs[k] !== views[k]) return false;
+    return true;
   }
 
   /** Step i's runtime-kernel environment for this call (valid while the kernel runs, like the hook). */

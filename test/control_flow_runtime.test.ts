@@ -67,6 +67,34 @@ describe('counted loops: the analysis', () => {
     expect(inv?.tests).toEqual([{ counter: 2, cmp: 'lt', bound: { input: 3 }, step: { input: 4 }, negate: false }]);
   });
 
+  it('counts the loops of mapFn, scan, foldl, dynamicRnn and the gradient of dynamicRnn (bounds read on entry)', () => {
+    const kinds: [string, () => unknown][] = [
+      ['mapFn', () => tf.mapFn((x: T) => tf.square(x), tf.placeholder('float32', [null, 3]))],
+      ['scan', () => tf.scan((a: T, x: T) => tf.add(a, x), tf.placeholder('float32', [null, 3]))],
+      ['foldl', () => tf.foldl((a: T, x: T) => tf.add(a, x), tf.placeholder('float32', [5, 3]))],
+      [
+        'dynamicRnn',
+        () => {
+          const x = tf.placeholder('float32', [4, null, 3]);
+          const [o] = tf.nn.dynamicRnn(new tf.nn.rnnCell.BasicRNNCell(5), x, { dtype: 'float32' });
+          tf.gradients(tf.reduceSum(o), [x]);
+        },
+      ],
+    ];
+    for (const [name, build] of kinds) {
+      const g = new tf.Graph();
+      g.asDefault(build);
+      const loops = g.getOperations().filter((o) => o.type === 'While' || o.type === 'StatelessWhile');
+      expect(loops.length, name).toBeGreaterThan(0);
+      for (const op of loops) {
+        const trips = countedLoop(op.attrs.cond as FuncGraph, op.attrs.body as FuncGraph);
+        expect(trips, `${name}: ${op.name}`).toBeDefined();
+        // Every bound is a loop input (a run-time length) or a constant; every step is 1.
+        for (const t of trips!.tests) expect(t.step, `${name}: ${op.name}`).toEqual({ value: 1 });
+      }
+    }
+  });
+
   it('refuses predicates on data, increments that change, non-additive updates, float counters and cond with effects', () => {
     // The predicate reads a float the body computes.
     expect(analysis(() => tf.whileLoop((i: T, x: T) => tf.less(x, 5), (i: T, x: T) => [tf.add(i, 1), tf.multiply(x, 2)], [i32(0), tf.constant(1)]))).toBeUndefined();
