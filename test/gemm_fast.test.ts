@@ -63,10 +63,11 @@ function check(c: Case): string | null {
 
 function cases(): Case[] {
   const out: Case[] = [];
-  // Row counts on both sides of the in-place limit (64) and of MR, column counts around NR, K across a KC slice (512).
+  // Row counts on both sides of the in-place limit (64), of the limits for packing op(A) (64
+  // stored transposed, 256 not) and of MR, column counts around NR, K across a KC slice (512).
   const sizes: [number, number, number][] = [
     [2, 2, 1], [3, 7, 5], [5, 9, 17], [4, 8, 8], [17, 33, 3], [32, 64, 32], [63, 10, 40], [64, 24, 64],
-    [65, 17, 33], [130, 9, 20], [7, 130, 600], [70, 40, 1030],
+    [65, 17, 33], [130, 9, 20], [7, 130, 600], [70, 40, 1030], [261, 40, 70],
   ];
   let n = 0;
   for (const [M, N, K] of sizes) {
