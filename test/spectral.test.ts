@@ -5,6 +5,9 @@ import { InvalidArgumentError } from '../src/core/errors.js';
 import { graphToGraphDef } from '../src/io/graph_def.js';
 import { DT, encodeMessage, type TensorProto } from '../src/io/proto.js';
 import { tensorFromProto, tensorToProto } from '../src/io/tensor_proto.js';
+import { castComplex, complexBinary, complexNeg, hasComplexBinary } from '../runtime/cpu/kernels/spectral.js';
+import { FRESH } from '../runtime/cpu/kernels/util.js';
+import { getCpuKernel } from '../runtime/cpu/registry.js';
 import { checkGradients } from './gradcheck.js';
 import { spectralCases } from './gradcases/spectral.js';
 import { expectClose, randomArray, tfjs } from './helpers.js';
@@ -220,6 +223,38 @@ describe('complex elementwise kernels', () => {
   });
 });
 
+describe('complex arithmetic kernels (for the math kernels to call on complex64)', () => {
+  const a = randomComplex([2, 3], 20);
+  const b = randomComplex([3], 21);
+  const at = (x: tf.NDArray, i: number): [number, number] => [(x.data as Float32Array)[2 * i]!, (x.data as Float32Array)[2 * i + 1]!];
+  const formulas: Record<string, (p: [number, number], q: [number, number]) => [number, number]> = {
+    AddV2: ([x, y], [u, v]) => [x + u, y + v],
+    Sub: ([x, y], [u, v]) => [x - u, y - v],
+    Mul: ([x, y], [u, v]) => [x * u - y * v, x * v + y * u],
+    RealDiv: ([x, y], [u, v]) => [(x * u + y * v) / (u * u + v * v), (y * u - x * v) / (u * u + v * v)],
+  };
+  for (const [type, f] of Object.entries(formulas)) {
+    it(`${type} broadcasting a [3] operand`, () => {
+      expect(hasComplexBinary(type)).toBe(true);
+      const out = complexBinary(type, a, b, FRESH);
+      expect(out.dtype).toBe('complex64');
+      expectClose(out, Array.from({ length: 6 }, (_, i) => f(at(a, i), at(b, i % 3))).flat(), { atol: 1e-6, rtol: 1e-5 });
+    });
+  }
+
+  it('Neg, AddN (the math kernel as it is) and Cast to and from float32', () => {
+    expectClose(complexNeg(a, FRESH), Array.from(a.data as Float32Array, (v) => -v), { atol: 0 });
+    const sum = getCpuKernel('AddN')!([a, a, a], { type: 'AddN' } as never, {} as never, FRESH)[0]!;
+    expectClose(sum, Array.from(a.data as Float32Array, (v) => 3 * v), { atol: 1e-6 });
+    const re = castComplex(a, 'float32', FRESH);
+    expectClose(re, Array.from({ length: 6 }, (_, i) => at(a, i)[0]), { atol: 0 });
+    const back = castComplex(re, 'complex64', FRESH);
+    expect(back.toFlat()).toEqual(Array.from({ length: 6 }, (_, i) => ({ re: at(a, i)[0], im: 0 })));
+    expect(() => castComplex(a, 'int32', FRESH)).toThrow(/Cast complex64 to int32 is not supported/);
+    expect(() => complexBinary('Pow', a, b, FRESH)).toThrow(/Pow has no complex64 kernel/);
+  });
+});
+
 describe('FFT kernels against the textbook DFT', () => {
   for (const n of LENGTHS) {
     it(`fft / ifft of length ${n} over 3 lines`, async () => {
@@ -380,6 +415,72 @@ describe('gradients', () => {
     }
     expectClose(gs!, want, { atol: 1e-4 });
   });
+});
+
+describe('complex arithmetic in graphs (AddV2, Sub, Mul, Neg, AddN, Cast, tf.abs)', () => {
+  it('computes what the formulas give', async () => {
+    const a = randomComplex([2, 3], 30);
+    const b = randomComplex([2, 3], 31);
+    const [sum, diff, prod, neg, n3, re, cx, abs] = await runOps([a, b], (x, y) => [
+      tf.add(x, y),
+      tf.subtract(x, y),
+      tf.multiply(x, y),
+      tf.negative(x),
+      tf.addN([x, y, x]),
+      tf.cast(x, 'float32'),
+      tf.cast(tf.cast(y, 'float32'), 'complex64'),
+      tf.abs(x),
+    ]);
+    const A = splitComplex(a);
+    const B = splitComplex(b);
+    const pairs = (f: (k: number) => [number, number]): number[] => Array.from({ length: 6 }, (_, k) => f(k)).flat();
+    expectClose(sum!, pairs((k) => [A.re[k]! + B.re[k]!, A.im[k]! + B.im[k]!]), { atol: 1e-6 });
+    expectClose(diff!, pairs((k) => [A.re[k]! - B.re[k]!, A.im[k]! - B.im[k]!]), { atol: 1e-6 });
+    expectClose(prod!, pairs((k) => [A.re[k]! * B.re[k]! - A.im[k]! * B.im[k]!, A.re[k]! * B.im[k]! + A.im[k]! * B.re[k]!]), { atol: 1e-6 });
+    expectClose(neg!, pairs((k) => [-A.re[k]!, -A.im[k]!]), { atol: 0 });
+    expectClose(n3!, pairs((k) => [2 * A.re[k]! + B.re[k]!, 2 * A.im[k]! + B.im[k]!]), { atol: 1e-6 });
+    expectClose(re!, Array.from(A.re), { atol: 0 });
+    expectClose(cx!, pairs((k) => [B.re[k]!, 0]), { atol: 0 });
+    expectClose(abs!, Array.from(A.re, (v, k) => Math.hypot(v, A.im[k]!)), { atol: 1e-6 });
+    const g = new tf.Graph();
+    g.asDefault(() => expect(tf.abs(tf.placeholder('complex64', [2])).op.type).toBe('ComplexAbs'));
+  });
+
+  const w = randomComplex([2, 5], 33);
+  const cases = [
+    {
+      name: 'real(ifft(fft(z) * w)) and imag(...): Mul of complex values (its gradient conjugates)',
+      build: (x: tf.Tensor, y: tf.Tensor): tf.Tensor[] => [
+        sp.real(sp.ifft(tf.multiply(sp.fft(sp.complex(x, y)), tf.constant(w)))),
+        sp.imag(sp.ifft(tf.multiply(tf.constant(w), sp.fft(sp.complex(x, y))))),
+      ],
+    },
+    {
+      name: 'real(z * z - z) + imag(-z): a complex value used several times (gradients summed by AddN)',
+      build: (x: tf.Tensor, y: tf.Tensor): tf.Tensor[] => {
+        const z = sp.complex(x, y);
+        return [tf.add(sp.real(tf.subtract(tf.multiply(z, z), z)), sp.imag(tf.negative(z)))];
+      },
+    },
+    {
+      name: 'cast(complex(x, y), float32) + imag(cast(x, complex64)): Cast carries the real part',
+      build: (x: tf.Tensor, y: tf.Tensor): tf.Tensor[] => [tf.add(tf.cast(sp.complex(x, y), 'float32'), tf.multiply(sp.real(tf.cast(x, 'complex64')), 2))],
+    },
+  ];
+  it('a broadcasting complex product has no gradient yet: Sum of complex64 is refused while building', () => {
+    const g = new tf.Graph();
+    g.asDefault(() => {
+      const z = tf.placeholder('complex64', [2, 5]);
+      const y = sp.real(tf.multiply(z, tf.constant(randomComplex([5], 36))));
+      expect(() => tf.gradients(y, [z])).toThrow(/Sum op .* has dtype complex64, expected one of float32/);
+    });
+  });
+
+  for (const c of cases) {
+    it(`gradient of ${c.name}`, async () => {
+      await checkGradients({ ops: [], name: c.name, inputs: [randomArray([2, 5], { seed: 34 }), randomArray([2, 5], { seed: 35 })], build: c.build });
+    });
+  }
 });
 
 describe('GraphDef round trip', () => {

@@ -401,3 +401,93 @@ registerCpuKernel('Conj', ([x], _node, _s, outputs) => {
   }
   return [out];
 });
+
+// ---- complex arithmetic, for the math kernels' complex64 branch -----------------------------------
+
+type ComplexPart = (ar: number, ai: number, br: number, bi: number, out: Float32Array, o: number) => void;
+
+const COMPLEX_BINARY: Readonly<Record<string, ComplexPart>> = {
+  AddV2: (ar, ai, br, bi, out, o) => {
+    out[o] = ar + br;
+    out[o + 1] = ai + bi;
+  },
+  Sub: (ar, ai, br, bi, out, o) => {
+    out[o] = ar - br;
+    out[o + 1] = ai - bi;
+  },
+  Mul: (ar, ai, br, bi, out, o) => {
+    out[o] = ar * br - ai * bi;
+    out[o + 1] = ar * bi + ai * br;
+  },
+  // Smith's division: no overflow or underflow from squaring the divisor.
+  RealDiv: (ar, ai, br, bi, out, o) => {
+    if (Math.abs(br) >= Math.abs(bi)) {
+      const r = bi / br;
+      const d = br + bi * r;
+      out[o] = (ar + ai * r) / d;
+      out[o + 1] = (ai - ar * r) / d;
+    } else {
+      const r = br / bi;
+      const d = br * r + bi;
+      out[o] = (ar * r + ai) / d;
+      out[o + 1] = (ai * r - ar) / d;
+    }
+  },
+};
+
+/** Whether `complexBinary` computes op `type` (AddV2, Sub, Mul, RealDiv). */
+export const hasComplexBinary = (type: string): boolean => Object.hasOwn(COMPLEX_BINARY, type);
+
+/** A broadcasting binary op on complex64 operands. */
+export function complexBinary(type: string, a: NDArray, b: NDArray, outputs: Outputs): NDArray {
+  const f = COMPLEX_BINARY[type];
+  if (!f) throw new InvalidArgumentError(`${type} has no complex64 kernel`);
+  const shape = broadcastOrThrow(a.shape, b.shape);
+  const out = outputs.alloc('complex64', shape);
+  const od = out.data as Float32Array;
+  const ad = a.data as Float32Array;
+  const bd = b.data as Float32Array;
+  forEachRun([a.shape, b.shape], shape, (o, offs, inner, n) => {
+    for (let k = 0; k < n; k++) {
+      const i = 2 * (offs[0]! + k * inner[0]!);
+      const j = 2 * (offs[1]! + k * inner[1]!);
+      f(ad[i]!, ad[i + 1]!, bd[j]!, bd[j + 1]!, od, 2 * (o + k));
+    }
+  });
+  return out;
+}
+
+/** -z of a complex64 array. */
+export function complexNeg(x: NDArray, outputs: Outputs): NDArray {
+  const out = outputs.alloc('complex64', x.shape);
+  const od = out.data as Float32Array;
+  const xd = x.data as Float32Array;
+  for (let i = 0; i < od.length; i++) od[i] = -xd[i]!;
+  return out;
+}
+
+/**
+ * Cast to or from complex64, as TF casts: a real value becomes (value, 0); a complex one becomes
+ * its real part (then cast on to `to`). Only float32 and complex64 are supported here.
+ */
+export function castComplex(x: NDArray, to: string, outputs: Outputs): NDArray {
+  const xd = x.data as Float32Array;
+  if (x.dtype === 'complex64' && to === 'complex64') {
+    const out = outputs.alloc('complex64', x.shape);
+    (out.data as Float32Array).set(xd);
+    return out;
+  }
+  if (x.dtype === 'complex64' && to === 'float32') {
+    const out = outputs.alloc('float32', x.shape);
+    const od = out.data as Float32Array;
+    for (let i = 0; i < od.length; i++) od[i] = xd[2 * i]!;
+    return out;
+  }
+  if (x.dtype === 'float32' && to === 'complex64') {
+    const out = outputs.alloc('complex64', x.shape);
+    const od = out.data as Float32Array;
+    for (let i = 0; i < xd.length; i++) od[2 * i] = xd[i]!;
+    return out;
+  }
+  throw new InvalidArgumentError(`Cast ${x.dtype} to ${to} is not supported (complex64 casts to and from float32 only)`);
+}
