@@ -16,5 +16,6 @@ import { imageCases } from './image.js';
 import { debugCases } from './debug.js';
 import { linalgCases } from './linalg.js';
 import { sparseCases } from './sparse.js';
+import { tensorArrayV3GradCases } from './tensor_array_v3.js';
 
-export const allGradCases: GradCase[] = [...coreCases, ...mathCases, ...arrayCases, ...nnCases, ...convCases, ...nnExtraCases, ...compatCases, ...controlFlowCases, ...sortCases, ...indexingCases, ...conv3dCases, ...normalizationCases, ...imageCases, ...debugCases, ...linalgCases, ...sparseCases];
+export const allGradCases: GradCase[] = [...coreCases, ...mathCases, ...arrayCases, ...nnCases, ...convCases, ...nnExtraCases, ...compatCases, ...controlFlowCases, ...sortCases, ...indexingCases, ...conv3dCases, ...normalizationCases, ...imageCases, ...debugCases, ...linalgCases, ...sparseCases, ...tensorArrayV3GradCases];
