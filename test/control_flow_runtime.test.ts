@@ -409,6 +409,28 @@ describe.runIf(onWebGpu)('loops on WebGPU with the predicate on the GPU', () => 
     }
   });
 
+  it('a counted loop whose bound the GPU computes reads it back once, on entry, whatever the count', async () => {
+    const g = new tf.Graph();
+    const m = g.asDefault(() => {
+      const v = tf.placeholder('float32', [4], 'v');
+      // n = sum(v) as int32: a float reduction and a cast, on the GPU.
+      const n = tf.cast(tf.reduceSum(tf.multiply(v, 2)), 'int32');
+      const [i, x] = tf.whileLoop((i: T) => tf.less(i, n), (i: T, x: T) => [tf.add(i, 1), tf.add(tf.multiply(x, 0.5), 1)], [i32(0), tf.constant(3)]) as T[];
+      return { v, i: i!, x: x! };
+    });
+    const costs = [];
+    for (const total of [3, 12]) {
+      const v = tf.NDArray.from(Float32Array.from([total / 2, 0, 0, 0]), 'float32', [4]);
+      const r = await measured(g, [m.i, m.x], [[m.v, v]]);
+      expect(num(r.out[0]!)).toBe(total);
+      expect(num(r.out[0]!)).toBe(num(r.ref[0]!));
+      expectClose(r.out[1]!, r.ref[1]!);
+      costs.push(r.cost);
+    }
+    expect(costs[1]).toEqual(costs[0]);
+    expect(costs[0]!.submissions).toBeLessThanOrEqual(2);
+  });
+
   it('a loop whose predicate reads data still reads it each iteration, with the CPU results', async () => {
     const g = new tf.Graph();
     const m = g.asDefault(() => {
