@@ -318,6 +318,12 @@ export class Session {
       return (get) => Object.fromEntries(entries.map(([k, p]) => [k, p(get)]));
     }
     const el = this.resolve(f as FetchElement);
+    if (el instanceof Tensor && el.dtype === 'variant') {
+      throw new InvalidArgumentError(
+        `Cannot fetch ${el.name}: it is a variant (a tensor list or TensorArray handle), which has no value outside the graph; fetch its contents instead (TensorArray.stack(), TensorListStack)`,
+        el.op.name,
+      );
+    }
     if (!index.has(el)) {
       index.set(el, flat.length);
       flat.push(el);

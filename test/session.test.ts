@@ -120,6 +120,18 @@ describe('Session.run', () => {
     await expect(sess.run('Const:0')).rejects.toThrow(tf.errors.FailedPreconditionError);
   });
 
+  it('refuses to fetch a variant (a TensorArray handle) with an InvalidArgumentError naming it', async () => {
+    const [g, { ta, stacked }] = graph(() => {
+      const ta = new tf.TensorArray('float32', { size: 2 }).unstack(tf.constant([1, 2]));
+      return { ta, stacked: ta.stack() };
+    });
+    const sess = new tf.Session({ graph: g });
+    const err = await sess.run(ta.flow).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(tf.errors.InvalidArgumentError);
+    expect(String(err)).toMatch(new RegExp(`Cannot fetch ${ta.flow.name}: it is a variant`));
+    expect(Array.from((await sess.run(stacked))!.data as Float32Array)).toEqual([1, 2]);
+  });
+
   it('returns copies: mutating a result never changes the graph or a variable', async () => {
     const [g, { c, v, init }] = graph(() => {
       const c = tf.constant([1, 2]);
