@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { Geom } from '../runtime/window_geometry.js';
-import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, inputGradPath, patchSource, type InputGradPath, type PatchSource } from '../runtime/cpu/kernels/conv.js';
-import { setElementwiseSimdEnabled } from '../runtime/cpu/simd.js';
+import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, forwardPath, inputGradPath, patchSource, type InputGradPath, type PatchSource } from '../runtime/cpu/kernels/conv.js';
+import { elementwiseSimdAvailable, setElementwiseSimdEnabled } from '../runtime/cpu/simd.js';
 import { rng, run } from './helpers.js';
 
 function rand(n: number, seed: number): Float32Array {
@@ -105,12 +105,18 @@ describe('CPU convolution paths against a naive convolution', () => {
 
       for (const source of ['direct', 'padded'] as PatchSource[]) {
         const y = new Float32Array(ref.y.length).fill(NaN);
-        conv2dForward(g, c.OC, x, f, y, source);
+        conv2dForward(g, c.OC, x, f, y, 'im2col', source);
         expectNear(y, ref.y, `forward (patches read ${source})`);
 
         const df = new Float32Array(f.length);
         conv2dBackpropFilter(g, c.OC, x, dy, df, source);
         expectNear(df, ref.df, `filter gradient (patches read ${source})`);
+      }
+
+      if (elementwiseSimdAvailable()) {
+        const y = new Float32Array(ref.y.length).fill(NaN);
+        conv2dForward(g, c.OC, x, f, y, 'direct');
+        expectNear(y, ref.y, 'forward (direct)');
       }
 
       const paths: InputGradPath[] = g.sH === 1 && g.sW === 1 ? ['col2im', 'flipped'] : ['col2im'];
@@ -124,6 +130,12 @@ describe('CPU convolution paths against a naive convolution', () => {
       if (byPath.length === 2) expectNear(byPath[1]!, Float64Array.from(byPath[0]!), 'flipped vs col2im');
     });
   }
+
+  it('computes the forward directly for few input channels on large enough outputs', () => {
+    const big = geom(2, 28, 28, 1, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]);
+    expect(forwardPath(big, 32)).toBe(elementwiseSimdAvailable() ? 'direct' : 'im2col');
+    expect(forwardPath(geom(2, 28, 28, 8, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe('im2col');
+  });
 
   it('reads patches from a padded copy only where windows hang over an edge', () => {
     expect(patchSource(geom(1, 8, 8, 3, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]))).toBe('padded');

@@ -26,6 +26,7 @@ import {
   F32X4_PMAX,
   F32X4_SPLAT,
   F32X4_SUB,
+  f32x4Const,
   F64,
   F64_ADD,
   F64X2_ADD,
@@ -60,6 +61,7 @@ import {
   type WasmFunction,
 } from './wasm.js';
 import { config } from '../../src/core/config.js';
+import type { Geom } from '../window_geometry.js';
 
 // ---- The elementwise / reduction module ----
 
@@ -125,6 +127,48 @@ function columnSumFunction(): WasmFunction {
   code.push(...get(X), ...get(RB), I32_ADD, ...set(X));
   code.push(...get(R), I32_CONST, 1, I32_SUB, ...tee(R), 0x0d, 0, 0x0b);
   return { exportName: 'colsum', params: [I32, I32, I32, I32, I32], results: [], locals: [I32, V128, I32], code };
+}
+
+/**
+ * `dconv(x, f, y, taps, T, oh, ow, rowBytes, pixBytes, blocks, tapBytes)`: a direct convolution of
+ * one padded image. For each of oh x ow output pixels (windows pixBytes apart along a row, rowBytes
+ * between rows, from x) and each block of 16 output channels, y (16 floats per block, pixels and
+ * blocks in order) = the sum over the T taps of x[window + taps[t]] * f[t] (f: T rows of
+ * tapBytes, the block's 16 floats at 64 * block), multiplied and added in float32 tap after tap.
+ */
+function directConvFunction(): WasmFunction {
+  const [X, F, Y, TAPS, T, OH, OW, ROW, PIX, NB, FSTRIDE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const [H, W, XR, XP, YP, B, TI, FP, TP, FT] = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+  const ACC = [21, 22, 23, 24];
+  const XV = 25;
+  const countdown = (i: number): number[] => [...get(i), I32_CONST, 1, I32_SUB, ...tee(i), 0x0d, 0, 0x0b];
+  const code: number[] = [...get(X), ...set(XR), ...get(Y), ...set(YP), ...get(OH), ...set(H)];
+  code.push(0x03, 0x40); // loop over output rows
+  code.push(...get(XR), ...set(XP), ...get(OW), ...set(W));
+  code.push(0x03, 0x40); // loop over the row's pixels
+  code.push(...get(F), ...set(FP), ...get(NB), ...set(B));
+  code.push(0x03, 0x40); // loop over blocks of 16 channels
+  for (const a of ACC) code.push(...f32x4Const(0), ...set(a));
+  code.push(...get(TAPS), ...set(TP), ...get(FP), ...set(FT), ...get(T), ...set(TI));
+  code.push(0x03, 0x40); // loop over taps
+  code.push(...get(XP), ...get(TP), 0x28, 2, 0, I32_ADD, ...simd(V128_LOAD32_SPLAT, 2, 0), ...set(XV)); // 0x28: i32.load
+  ACC.forEach((a, i) => code.push(...get(a), ...get(XV), ...get(FT), ...simd(V128_LOAD, 0, 16 * i), ...simd(F32X4_MUL), ...simd(F32X4_ADD), ...set(a)));
+  code.push(...get(TP), I32_CONST, 4, I32_ADD, ...set(TP), ...get(FT), ...get(FSTRIDE), I32_ADD, ...set(FT));
+  code.push(...countdown(TI));
+  ACC.forEach((a, i) => code.push(...get(YP), ...get(a), ...simd(V128_STORE, 0, 16 * i)));
+  code.push(...get(YP), I32_CONST, ...sleb(64), I32_ADD, ...set(YP), ...get(FP), I32_CONST, ...sleb(64), I32_ADD, ...set(FP));
+  code.push(...countdown(B));
+  code.push(...get(XP), ...get(PIX), I32_ADD, ...set(XP));
+  code.push(...countdown(W));
+  code.push(...get(XR), ...get(ROW), I32_ADD, ...set(XR));
+  code.push(...countdown(H));
+  return {
+    exportName: 'dconv',
+    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, V128, V128, V128],
+    code,
+  };
 }
 
 /**
@@ -282,6 +326,7 @@ interface Engine {
   avgpoolgrad: (dy: number, x: number, cBytes: number, rowBytes: number, tapBytes: number, kh: number, kw: number, inv: number, channels: number) => void;
   sum: ReduceFn;
   colsum: (x: number, acc: number, rows: number, rowBytes: number, vecBytes: number) => void;
+  dconv: (x: number, f: number, y: number, taps: number, T: number, oh: number, ow: number, rowBytes: number, pixBytes: number, blocks: number, tapBytes: number) => void;
   max: ReduceFn;
   min: ReduceFn;
   maxpool: PoolFn;
@@ -302,13 +347,13 @@ function createEngine(): Engine | null {
       for (const mode of MODES) fns.push(binaryFunction(op, mode));
       fns.push(columnFunction(op, false), columnFunction(op, true));
     }
-    fns.push(sumFunction(), columnSumFunction(), extremeFunction('max'), extremeFunction('min'), poolFunction('max'), poolFunction('avg'), argmaxPoolFunction(), avgPoolGradFunction());
+    fns.push(sumFunction(), columnSumFunction(), directConvFunction(), extremeFunction('max'), extremeFunction('min'), poolFunction('max'), poolFunction('avg'), argmaxPoolFunction(), avgPoolGradFunction());
     const wasm = wasmModule({ pages, shared: false }, fns);
     const exports = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: memory } }).exports as unknown as Engine['binary'] &
       Engine['column'] &
       Omit<Engine, 'memory' | 'binary' | 'column'>;
-    const { sum, colsum, max, min, maxpool, avgpool, argmaxpool, avgpoolgrad } = exports;
-    return { memory, binary: exports, column: exports, sum, colsum, max, min, maxpool, avgpool, argmaxpool, avgpoolgrad };
+    const { sum, colsum, dconv, max, min, maxpool, avgpool, argmaxpool, avgpoolgrad } = exports;
+    return { memory, binary: exports, column: exports, sum, colsum, dconv, max, min, maxpool, avgpool, argmaxpool, avgpoolgrad };
   } catch {
     return null;
   }
@@ -469,6 +514,48 @@ export function sumColumnsSimd(x: Float32Array, rows: number, cols: number, out:
     e.colsum(xAt * 4, 0, rh, cols * 4, round16(cols));
   }
   out.set(acc.subarray(0, cols));
+}
+
+/**
+ * y (NHWC, [N, OH, OW, OC]) = the convolution of NHWC x with filter f ([KH, KW, C, OC]) computed
+ * directly, one image at a time: the image is copied zero-padded into the module's memory, and
+ * each output pixel's channels, 16 at a time, are summed over the KH * KW * C taps in order, in
+ * float32. For few input channels, where im2col's patch rows are short and the GEMM's inner
+ * dimension small.
+ */
+export function directConvSimd(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array): void {
+  const e = engine!;
+  const { N, H, W, C, KH, KW, OH, OW, sH, sW, dH, dW, padT, padL } = g;
+  const Hp = (OH - 1) * sH + (KH - 1) * dH + 1;
+  const Wp = (OW - 1) * sW + (KW - 1) * dW + 1;
+  const T = KH * KW * C;
+  const OCp = ((OC + 15) >> 4) << 4;
+  const fAt = ((T + 3) >> 2) << 2;
+  const xAt = fAt + T * OCp;
+  const yAt = xAt + (((Hp * Wp * C + 7) >> 2) << 2);
+  const outFloats = OH * OW * OCp;
+  growHeap(yAt + outFloats);
+  let t = 0;
+  for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) for (let c = 0; c < C; c++) heapI32[t++] = ((kh * dH * Wp + kw * dW) * C + c) * 4;
+  heap.fill(0, fAt, xAt);
+  for (let k = 0; k < T; k++) heap.set(f.subarray(k * OC, (k + 1) * OC), fAt + k * OCp);
+  // Padded row r, column s hold input row r - padT, column s - padL.
+  const r0 = Math.max(0, padT);
+  const r1 = Math.min(Hp, H + padT);
+  const s0 = Math.max(0, padL);
+  const s1 = Math.min(Wp, W + padL);
+  const pixels = OH * OW;
+  for (let n = 0; n < N; n++) {
+    heap.fill(0, xAt, yAt);
+    for (let r = r0; r < r1 && s0 < s1; r++) {
+      const src = ((n * H + r - padT) * W + (s0 - padL)) * C;
+      heap.set(x.subarray(src, src + (s1 - s0) * C), xAt + (r * Wp + s0) * C);
+    }
+    e.dconv(xAt * 4, fAt * 4, yAt * 4, 0, T, OH, OW, sH * Wp * C * 4, sW * C * 4, OCp >> 4, OCp * 4);
+    const out = n * pixels * OC;
+    if (OCp === OC) y.set(heap.subarray(yAt, yAt + pixels * OC), out);
+    else for (let p = 0; p < pixels; p++) y.set(heap.subarray(yAt + p * OCp, yAt + p * OCp + OC), out + p * OC);
+  }
 }
 
 /** Makes the memory hold at least `floats` floats (a single row longer than the staging area). */

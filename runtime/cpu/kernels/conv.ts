@@ -8,7 +8,7 @@ import type { KernelNode } from '../../backend.js';
 import { sgemm } from '../gemm.js';
 import { registerCpuKernel } from '../registry.js';
 import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
-import { avgPoolGradSimd, maxPoolArgmaxSimd, poolSimd, useSimd } from '../simd.js';
+import { avgPoolGradSimd, directConvSimd, maxPoolArgmaxSimd, poolSimd, useSimd } from '../simd.js';
 import { toNumbers, type Outputs } from './util.js';
 
 // ---- geometry ----
@@ -270,10 +270,37 @@ function isPointwise(g: Geom): boolean {
 
 // ---- Conv2D and its backprops (NHWC data, filter [KH, KW, C, OC]) ----
 
-/** y[N*OH*OW, OC] = im2col(x)[N*OH*OW, K] * filter[K, OC]. */
-export function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array, source = patchSource(g)): void {
+/** How Conv2D computes: im2col and a GEMM, or directly (WebAssembly SIMD, few input channels). */
+export type ForwardPath = 'im2col' | 'direct';
+
+/**
+ * Conv2D's path for a geometry: direct below 4 input channels (the first layer of an image model),
+ * where im2col would copy every input value KH * KW times into rows of a few floats for a GEMM
+ * with a short inner dimension; im2col and the GEMM otherwise (and without WebAssembly SIMD).
+ */
+export function forwardPath(g: Geom, OC: number): ForwardPath {
+  return g.C < 4 && !isPointwise(g) && useSimd(g.N * g.OH * g.OW * OC) ? 'direct' : 'im2col';
+}
+
+/**
+ * y[N*OH*OW, OC] = im2col(x)[N*OH*OW, K] * filter[K, OC], or the same sums directly; im2col reads
+ * the input straight or from a padded copy (`source`).
+ */
+export function conv2dForward(
+  g: Geom,
+  OC: number,
+  x: Float32Array,
+  f: Float32Array,
+  y: Float32Array,
+  path = forwardPath(g, OC),
+  source = patchSource(g),
+): void {
   const K = g.KH * g.KW * g.C;
   const total = g.N * g.OH * g.OW;
+  if (path === 'direct') {
+    directConvSimd(g, OC, x, f, y);
+    return;
+  }
   if (isPointwise(g)) {
     sgemm(false, false, total, OC, K, 1, x, K, f, OC, 0, y, OC);
     return;
@@ -342,7 +369,7 @@ function conv2dBackpropInputFlipped(g: Geom, OC: number, f: Float32Array, dy: Fl
     padT: dH * (KH - 1) - g.padT,
     padL: dW * (KW - 1) - g.padL,
   };
-  conv2dForward(onDy, C, dy, flipped, dx);
+  conv2dForward(onDy, C, dy, flipped, dx, 'im2col');
 }
 
 /** dx = col2im(dy[N*OH*OW, OC] * filter^T[OC, K]). dx must start zeroed. */
