@@ -82,8 +82,8 @@ const MAX_BLOCKS = 64;
 const PANEL_FLOATS = KC * NC + MC * KC;
 const PANEL_A_BYTE = KC * NC * 4;
 /**
- * op(B) is read in place (row-major, not packed) when op(A) has at most this many rows: packing
- * costs a pass over the block and pays off only over enough row tiles reading each panel...
+ * op(B) is read in place (row-major, not packed) when op(A) has at most this many rows (packing
+ * costs a pass over the block and pays off only over enough row tiles reading each panel)...
  */
 const IN_PLACE_MAX_M = 64;
 /**
@@ -561,9 +561,10 @@ function microKernel(kc: number, A: Float32Array, pa: number, B: Float32Array, p
 
 // ---- WebAssembly SIMD path ----
 // The operands are copied (TypedArray.set, a memcpy) into a staging region of the WebAssembly
-// memory, where the kernels read them in place: op(A) by its rows or columns with their strides,
-// op(B) in place when it is row-major and A has few rows (packing would cost more than it saves),
-// else packed by a WebAssembly routine into NR-wide panels. The macro-kernels (one WebAssembly call
+// memory, where the kernels read them: op(A) in place by its rows or columns with their strides,
+// or, when it has many rows, packed by a WebAssembly routine into MR-high panels; op(B) in place
+// when it is small, row-major and A has few rows (packing would cost more than it saves), else
+// packed by a WebAssembly routine into NR-wide panels. The macro-kernels (one WebAssembly call
 // for a whole MC x NC block) write C's staged copy, which is copied back at the end. Partial tiles
 // read past the operands' last rows or columns (the staging regions leave room for that) and write
 // the padding of C's staged copy: the extra lanes never mix with the real ones.
