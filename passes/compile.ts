@@ -180,7 +180,9 @@ function compileFunctions(n: PNode, backend: Backend<unknown>, opts: CompileOpti
   const invariant = body ? new Set(body.inputs.map((_, k) => k).filter((k) => body.outputs[k] === body.inputs[k])) : undefined;
   const out: Record<string, FunctionPlan> = {};
   names.forEach((name, i) => (out[name] = compileFunction(fgs[i]!, shapes, backend, opts, name === 'body' ? live : undefined, invariant)));
-  if (body) {
+  // Only optimized plans count their loops: an unoptimized plan (what WEIR_VERIFY_OPT compares
+  // with) reads every predicate, so verification runs check each trip count.
+  if (body && (opts.optimize ?? true)) {
     const trips = countedLoop(fgs[names.indexOf('cond')]!, body);
     if (trips) out.cond = { ...out.cond!, trips };
   }

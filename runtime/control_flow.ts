@@ -8,6 +8,16 @@
 // `_Copy` kernel into the enclosing plan's memory. A value a list keeps is either made by the plan
 // in memory of its own (Step.takesElement) or copied, into the session's run scratch
 // (runtime/slab.ts), which the next run reuses. Nothing of a run is kept in module state.
+//
+// Predicates. A loop whose cond only compares int32 counters with loop-invariant bounds (a counted
+// loop: maximum_iterations, dynamic_rnn, scan, map_fn, every gradient loop; see passes/compile.ts,
+// countedLoop) gets its exact trip count once, on entry, and never runs cond; where reading a value
+// costs a read-back (WebGPU) its counters are given host values each iteration, so list indices
+// are read without waiting either. Any other loop runs cond and reads the predicate each iteration.
+//
+// Steady state. On the CPU an iteration allocates no tensor memory: the body runs in its two arena
+// leases, with the slot, input and result arrays those leases keep; lists keep values made in memory
+// of their own or copied into the slab. runtime/slab.ts counts what had to be allocated (tests).
 import type { DType } from '../src/core/dtypes.js';
 import { InvalidArgumentError, InternalError } from '../src/core/errors.js';
 import { NDArray } from '../src/core/ndarray.js';
