@@ -46,8 +46,11 @@ import {
   I32,
   I32_ADD,
   I32_GT_S,
+  I32_AND,
   I32_SHL,
+  I32_SHR_U,
   I32_SUB,
+  I8X16_SHUFFLE,
   i32Const,
   IF,
   LOOP,
@@ -1125,20 +1128,40 @@ function packNCode(exportName: string, width: number): WasmFunction {
   return f.build();
 }
 
-/** packT(b, bCol, kc, nc, out) / packAT(a, aRow, kc, mc, out): for each k, one float from each of `width` (NR or MR) stored rows. */
+/**
+ * packT(b, bCol, kc, nc, out) / packAT(a, aRow, kc, mc, out): for each k, one float from each of
+ * `width` (NR or MR) stored rows; four k at a time by 4 x 4 transposes in vector registers.
+ */
 function packTCode(exportName: string, width: number): WasmFunction {
   const f = new FunctionBuilder(exportName, [I32, I32, I32, I32, I32]);
   const [B_, BCOL, KC_, NC_, OUT] = [0, 1, 2, 3, 4];
   const [j, k, p] = [f.local(I32), f.local(I32), f.local(I32)];
+  const r = Array.from({ length: 4 }, () => f.local(V128));
+  const t = Array.from({ length: 4 }, () => f.local(V128));
   // col[jj] = jj * bCol
   const col = Array.from({ length: width + 1 }, () => f.local(I32));
   f.emit(i32Const(0), set(col[0]!));
   for (let jj = 1; jj <= width; jj++) f.emit(i32Add(col[jj - 1]!, BCOL), set(col[jj]!));
-  f.emit(get(NC_), set(j), [LOOP, VOID], get(B_), set(p), get(KC_), set(k), [LOOP, VOID]);
+  /** i8x16.shuffle picking int32 lanes (0-3 from the first operand, 4-7 from the second). */
+  const lanes = (...l: number[]): number[] => simd(I8X16_SHUFFLE, ...l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3]));
+  f.emit(get(NC_), set(j), [LOOP, VOID], get(B_), set(p), get(KC_), i32Const(2), [I32_SHR_U], tee(k), [IF, VOID, LOOP, VOID]);
+  for (let g = 0; g < width / 4; g++) {
+    for (let q = 0; q < 4; q++) f.emit(i32Add(p, col[4 * g + q]!), simdMem(V128_LOAD, 4, 0), set(r[q]!));
+    f.emit(get(r[0]!), get(r[1]!), lanes(0, 4, 1, 5), set(t[0]!), get(r[0]!), get(r[1]!), lanes(2, 6, 3, 7), set(t[1]!));
+    f.emit(get(r[2]!), get(r[3]!), lanes(0, 4, 1, 5), set(t[2]!), get(r[2]!), get(r[3]!), lanes(2, 6, 3, 7), set(t[3]!));
+    // Output row q (k + q) gets floats 4g..4g+3 from the four stored rows' lane q.
+    f.emit(get(OUT), get(t[0]!), get(t[2]!), lanes(0, 1, 4, 5), simdMem(V128_STORE, 4, 16 * g));
+    f.emit(get(OUT), get(t[0]!), get(t[2]!), lanes(2, 3, 6, 7), simdMem(V128_STORE, 4, 4 * width + 16 * g));
+    f.emit(get(OUT), get(t[1]!), get(t[3]!), lanes(0, 1, 4, 5), simdMem(V128_STORE, 4, 8 * width + 16 * g));
+    f.emit(get(OUT), get(t[1]!), get(t[3]!), lanes(2, 3, 6, 7), simdMem(V128_STORE, 4, 12 * width + 16 * g));
+  }
+  f.emit(addConst(OUT, 16 * width), addConst(p, 16), countDown(k, 1), [END, END]);
+  // The last kc % 4 k one float at a time.
+  f.emit(get(KC_), i32Const(3), [I32_AND], tee(k), [IF, VOID, LOOP, VOID]);
   for (let jj = 0; jj < width; jj++) {
     f.emit(get(OUT), jj === 0 ? get(p) : i32Add(p, col[jj]!), [F32_LOAD, 2, 0], [F32_STORE, 2, ...uleb(4 * jj)]);
   }
-  f.emit(addConst(OUT, 4 * width), addConst(p, 4), countDown(k, 1), [END]);
+  f.emit(addConst(OUT, 4 * width), addConst(p, 4), countDown(k, 1), [END, END]);
   f.emit(addTo(B_, col[width]!), countDown(j, width), [END]);
   return f.build();
 }
