@@ -18,6 +18,7 @@ import { buildDataset, buildWord2Vec, loadBrownWords, SkipGramBatcher } from '..
 import { buildGraph as buildReinforce, REINFORCE_DEFAULTS } from '../examples/reinforce/main.js';
 import { buildXor, INPUTS as XOR_INPUTS, TARGETS as XOR_TARGETS } from '../examples/xor/main.js';
 import { buildModel as buildBrowserMlp } from '../examples/browser/model.js';
+import { buildBasic } from '../examples/basic/main.js';
 import { expectClose, expectWellFormed, ints, maxAbsDiff, runOrt, uniform } from './onnx_helpers.js';
 
 const ATOL = 1e-4;
@@ -304,6 +305,15 @@ describe('gallery examples exported to ONNX give weir\'s outputs in ONNX Runtime
     const labels = (from: number) => new tf.NDArray(take(train, Int32Array.from({ length: 16 }, (_, i) => from + i)).labels, [16]);
     for (let s = 0; s < 3; s++) await sess.run(m.trainOp, [[m.x, digits(train, s * 16, 16)], [m.y, labels(s * 16)]]);
     await compareExport('browser mlp', g, sess, { x: m.x }, { logits: m.logits, prediction: m.prediction }, [{ x: digits(test, 0, 16) }, { x: digits(test, 0, 1) }]);
+    sess.close();
+  });
+
+  it('basic: the small relu graph of examples/basic and its row sums', async () => {
+    const g = new tf.Graph();
+    const m = g.asDefault(() => ({ ...buildBasic(), init: tf.globalVariablesInitializer() }));
+    const sess = new tf.Session({ graph: g });
+    await sess.run(m.init);
+    await compareExport('basic', g, sess, { x: m.x }, { y: m.y, total: m.total }, [{ x: uniform([4, 3], -3, 3, 12) }, { x: uniform([1, 3], -3, 3, 13) }]);
     sess.close();
   });
 });

@@ -18,6 +18,7 @@ import { buildBnNet } from '../examples/mnist-bn/main.js';
 import { buildXor, INPUTS as XOR_INPUTS, TARGETS as XOR_TARGETS } from '../examples/xor/main.js';
 import { buildMlp } from '../examples/mnist-mlp/main.js';
 import { buildModel as buildBrowserMlp } from '../examples/browser/model.js';
+import { buildBasic } from '../examples/basic/main.js';
 import { buildModel as buildCharRnn } from '../examples/char-rnn/main.js';
 import { buildAutoencoder } from '../examples/autoencoder/main.js';
 import { buildDqnGraph, DQN_DEFAULTS } from '../examples/dqn/main.js';
@@ -387,6 +388,12 @@ describe("TensorFlow.js runs every other example's inference graph with weir's t
     const labels = tf.NDArray.from([0, 1, 2, 3, 4, 5, 6, 7], 'int32', [8]);
     for (let s = 0; s < 3; s++) await sess.run(m.trainOp, [[m.x, images(8, 160 + s)], [m.y, labels]]);
     await compareInTfjs(g, sess, [m.logits, m.prediction], [[[m.x, images(5, 163)]], [[m.x, images(1, 164)]]]);
+    sess.close();
+  });
+
+  it('basic: the small relu graph of examples/basic and its row sums', async () => {
+    const { g, m, sess } = await session(buildBasic);
+    await compareInTfjs(g, sess, [m.y, m.total], [[[m.x, uniform([4, 3], 170, -3, 3)]], [[m.x, uniform([1, 3], 171, -3, 3)]]]);
     sess.close();
   });
 });
