@@ -59,17 +59,26 @@ export async function lstmBlockTrainStep(ctx: BenchContext): Promise<LineResult>
     await step(basic);
     await step(block);
   }
+  // Wall time, and the process's CPU time (all threads): on a machine shared with other work the
+  // CPU time moves less; adjacent pairs share the machine's load, so their ratio is reported too.
   const basicMs: number[] = [];
   const blockMs: number[] = [];
+  const basicCpu: number[] = [];
+  const blockCpu: number[] = [];
+  const timed = async (s: typeof basic, wall: number[], cpu: number[]): Promise<number> => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const l = await step(s);
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+    return l;
+  };
   let lastBasic = NaN;
   let lastBlock = NaN;
   for (let r = 0; r < ctx.runs; r++) {
-    let t0 = performance.now();
-    lastBasic = await step(basic);
-    basicMs.push(performance.now() - t0);
-    t0 = performance.now();
-    lastBlock = await step(block);
-    blockMs.push(performance.now() - t0);
+    lastBasic = await timed(basic, basicMs, basicCpu);
+    lastBlock = await timed(block, blockMs, blockCpu);
   }
   basic.sess.close();
   block.sess.close();
@@ -78,6 +87,7 @@ export async function lstmBlockTrainStep(ctx: BenchContext): Promise<LineResult>
   return {
     line:
       `B=${B} T=${T} V=${V} E=${E} H=${H} layers=2 rounds=${ctx.runs} basic_lstm_ms=${b.toFixed(1)} lstm_block_ms=${k.toFixed(1)} basic/block=${(b / k).toFixed(2)} ` +
+      `paired_basic/block=${median(basicMs.map((x, i) => x / blockMs[i]!)).toFixed(2)} basic_cpu_ms=${median(basicCpu).toFixed(1)} block_cpu_ms=${median(blockCpu).toFixed(1)} cpu_basic/block=${(median(basicCpu) / median(blockCpu)).toFixed(2)} ` +
       `loss0_basic=${loss0[0]!.toFixed(5)} loss0_block=${loss0[1]!.toFixed(5)} loss_after_${steps - 1}_steps_basic=${lastBasic.toFixed(5)} block=${lastBlock.toFixed(5)}`,
   };
 }

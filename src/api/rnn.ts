@@ -1,6 +1,7 @@
 // TF1's recurrent API (tf.nn.rnn_cell, tf.nn.dynamic_rnn, tf.nn.static_rnn): BasicRNNCell,
 // BasicLSTMCell, LSTMCell, GRUCell and MultiRNNCell with TF 1.15's variable names, shapes and
-// equations; DropoutWrapper, OutputProjectionWrapper and ResidualWrapper; dynamicRnn as a whileLoop
+// equations; tf.contrib.rnn's fused LSTMBlockCell, GRUBlockCell and GRUBlockCellV2 (one op per step,
+// ops/rnn.ts); DropoutWrapper, OutputProjectionWrapper and ResidualWrapper; dynamicRnn as a whileLoop
 // over TensorArrays, staticRnn as a JS loop over time steps, bidirectionalDynamicRnn as two
 // dynamicRnn calls, the backward one on each sequence reversed within its length.
 import { convertToTensor, graphOf, type TensorLike } from '../convert.js';

@@ -211,18 +211,22 @@ registerCpuKernel('GRUBlockCellGrad', (inputs, node, _state, outputs) => {
     outputs.alloc('float32', [batch, 2 * n]),
   ];
   const [dX, dHPrev, dCBar, dRU] = outs.map(f32) as Float32Array[];
-  for (let e = 0; e < batch * n; e++) {
-    const uv = u![e]!, cv = c![e]!, dh = dH![e]!;
-    dCBar![e] = dh * (1 - uv) * (1 - cv * cv);
-    dRU![Math.floor(e / n) * 2 * n + n + (e % n)] = dh * (hPrev![e]! - cv) * uv * (1 - uv);
+  for (let row = 0; row < batch; row++) {
+    for (let j = 0, e = row * n; j < n; j++, e++) {
+      const uv = u![e]!, cv = c![e]!, dh = dH![e]!;
+      dCBar![e] = dh * (1 - uv) * (1 - cv * cv);
+      dRU![row * 2 * n + n + j] = dh * (hPrev![e]! - cv) * uv * (1 - uv);
+    }
   }
   // [dx, d(h_prev∘r)] = d_c_bar·w_cᵀ; d(h_prev∘r) waits in d_h_prev.
   sgemm(false, true, batch, input, n, 1, dCBar!, n, wC!, n, 0, dX!, input);
   sgemm(false, true, batch, n, n, 1, dCBar!, n, wC!, n, 0, dHPrev!, n, 0, input * n, 0);
-  for (let e = 0; e < batch * n; e++) {
-    const rv = r![e]!, dhr = dHPrev![e]!;
-    dRU![Math.floor(e / n) * 2 * n + (e % n)] = dhr * hPrev![e]! * rv * (1 - rv);
-    dHPrev![e] = dhr * rv + dH![e]! * u![e]!;
+  for (let row = 0; row < batch; row++) {
+    for (let j = 0, e = row * n; j < n; j++, e++) {
+      const rv = r![e]!, dhr = dHPrev![e]!;
+      dRU![row * 2 * n + j] = dhr * hPrev![e]! * rv * (1 - rv);
+      dHPrev![e] = dhr * rv + dH![e]! * u![e]!;
+    }
   }
   // + [dx, dh_prev] from the gates: d_r_bar_u_bar·w_ruᵀ.
   sgemm(false, true, batch, input, 2 * n, 1, dRU!, 2 * n, wRu!, 2 * n, 1, dX!, input);

@@ -44,11 +44,10 @@ registerGpuKernel('LSTMBlockCell', (ctx, inputs) => {
   const gates = ctx.scratch('float32', [4 * bn + bn + (usePeephole ? 3 * n : 0)], 'gates');
   const xh = ctx.scratch('float32', [batch, input + n], 'xh');
   const peeps = usePeephole ? [wci!, wcf!, wco!] : [];
-  const total = Math.max(batch * (input + n), usePeephole ? 3 * n : 0);
-  const pack = `if (i < ${u(batch * (input + n))}) { ${concatRow(input, n, (e) => `in1[${e}]`)} }
+  const pack = `${concatRow(input, n, (e) => `in1[${e}]`)}
   if (i < ${u(bn)}) { out1[${u(4 * bn)} + i] = in2[i]; }
   ${usePeephole ? `if (i < ${u(n)}) { out1[${u(5 * bn)} + i] = in3[i]; out1[${u(5 * bn + n)} + i] = in4[i]; out1[${u(5 * bn + 2 * n)} + i] = in5[i]; }` : ''}`;
-  ctx.dispatch(perElement(total, bindings(F(3 + peeps.length), F(2)), pack, `LSTMBlockCell ${ctx.node.name} (pack)`), [x!, hPrev!, csPrev!, ...peeps], [xh, gates]);
+  ctx.dispatch(perElement(batch * (input + n), bindings(F(3 + peeps.length), F(2)), pack, `LSTMBlockCell ${ctx.node.name} (pack)`), [x!, hPrev!, csPrev!, ...peeps], [xh, gates]);
   product(ctx, xh, w!, gates, batch, 4 * n, input + n, false, b, '[x, h]·w + b');
   const P = 5 * bn;
   const peep = (k: number, c: string): string => (usePeephole ? ` + ${c} * in0[${u(P + k * n)} + j]` : '');
