@@ -109,7 +109,7 @@ describe('CPU convolution paths against a naive convolution', () => {
         expectNear(y, ref.y, `forward (patches read ${source})`);
 
         const df = new Float32Array(f.length);
-        conv2dBackpropFilter(g, c.OC, x, dy, df, source);
+        conv2dBackpropFilter(g, c.OC, x, dy, df, 'im2col', source);
         expectNear(df, ref.df, `filter gradient (patches read ${source})`);
       }
 
@@ -117,6 +117,9 @@ describe('CPU convolution paths against a naive convolution', () => {
         const y = new Float32Array(ref.y.length).fill(NaN);
         conv2dForward(g, c.OC, x, f, y, 'direct');
         expectNear(y, ref.y, 'forward (direct)');
+        const df = new Float32Array(f.length);
+        conv2dBackpropFilter(g, c.OC, x, dy, df, 'direct');
+        expectNear(df, ref.df, 'filter gradient (direct)');
       }
 
       const paths: InputGradPath[] = g.sH === 1 && g.sW === 1 ? ['col2im', 'flipped'] : ['col2im'];

@@ -172,6 +172,47 @@ function directConvFunction(): WasmFunction {
 }
 
 /**
+ * `dconvdf(x, dy, df, taps, T, oh, ow, rowBytes, pixBytes, blocks, tapBytes)`: the filter gradient
+ * of `dconv` for one padded image: for each tap t and block of 16 output channels, df (T rows of
+ * tapBytes, the block at 64 * block) += the sum over the oh x ow output pixels, in order, of
+ * x[window + taps[t]] * dy[pixel] (dy: 16 floats per block, pixels and blocks in order).
+ */
+function directConvFilterGradFunction(): WasmFunction {
+  const [X, DY, DF, TAPS, T, OH, OW, ROW, PIX, NB, STRIDE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const [TP, FP, TI, OFF, B, DB, XR, XP, DYP, RH, PW] = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
+  const ACC = [22, 23, 24, 25];
+  const XV = 26;
+  const countdown = (i: number): number[] => [...get(i), I32_CONST, 1, I32_SUB, ...tee(i), 0x0d, 0, 0x0b];
+  const code: number[] = [...get(TAPS), ...set(TP), ...get(DF), ...set(FP), ...get(T), ...set(TI)];
+  code.push(0x03, 0x40); // loop over taps
+  code.push(...get(TP), 0x28, 2, 0, ...set(OFF), ...get(NB), ...set(B), I32_CONST, 0, ...set(DB)); // 0x28: i32.load
+  code.push(0x03, 0x40); // loop over blocks of 16 channels
+  ACC.forEach((a, i) => code.push(...get(FP), ...get(DB), I32_ADD, ...simd(V128_LOAD, 0, 16 * i), ...set(a)));
+  code.push(...get(X), ...get(OFF), I32_ADD, ...set(XR), ...get(DY), ...get(DB), I32_ADD, ...set(DYP), ...get(OH), ...set(RH));
+  code.push(0x03, 0x40); // loop over output rows
+  code.push(...get(XR), ...set(XP), ...get(OW), ...set(PW));
+  code.push(0x03, 0x40); // loop over the row's pixels
+  code.push(...get(XP), ...simd(V128_LOAD32_SPLAT, 2, 0), ...set(XV));
+  ACC.forEach((a, i) => code.push(...get(a), ...get(XV), ...get(DYP), ...simd(V128_LOAD, 0, 16 * i), ...simd(F32X4_MUL), ...simd(F32X4_ADD), ...set(a)));
+  code.push(...get(XP), ...get(PIX), I32_ADD, ...set(XP), ...get(DYP), ...get(STRIDE), I32_ADD, ...set(DYP));
+  code.push(...countdown(PW));
+  code.push(...get(XR), ...get(ROW), I32_ADD, ...set(XR));
+  code.push(...countdown(RH));
+  ACC.forEach((a, i) => code.push(...get(FP), ...get(DB), I32_ADD, ...get(a), ...simd(V128_STORE, 0, 16 * i)));
+  code.push(...get(DB), I32_CONST, ...sleb(64), I32_ADD, ...set(DB));
+  code.push(...countdown(B));
+  code.push(...get(TP), I32_CONST, 4, I32_ADD, ...set(TP), ...get(FP), ...get(STRIDE), I32_ADD, ...set(FP));
+  code.push(...countdown(TI));
+  return {
+    exportName: 'dconvdf',
+    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, V128, V128, V128],
+    code,
+  };
+}
+
+/**
  * `max(a, bytes)` / `min(a, bytes)`: the extreme float at a (bytes a positive multiple of 64); NaN
  * if any is NaN. Four independent accumulators, since f32x4.max/min have a long latency.
  */
@@ -327,6 +368,7 @@ interface Engine {
   sum: ReduceFn;
   colsum: (x: number, acc: number, rows: number, rowBytes: number, vecBytes: number) => void;
   dconv: (x: number, f: number, y: number, taps: number, T: number, oh: number, ow: number, rowBytes: number, pixBytes: number, blocks: number, tapBytes: number) => void;
+  dconvdf: (x: number, dy: number, df: number, taps: number, T: number, oh: number, ow: number, rowBytes: number, pixBytes: number, blocks: number, tapBytes: number) => void;
   max: ReduceFn;
   min: ReduceFn;
   maxpool: PoolFn;
@@ -347,13 +389,13 @@ function createEngine(): Engine | null {
       for (const mode of MODES) fns.push(binaryFunction(op, mode));
       fns.push(columnFunction(op, false), columnFunction(op, true));
     }
-    fns.push(sumFunction(), columnSumFunction(), directConvFunction(), extremeFunction('max'), extremeFunction('min'), poolFunction('max'), poolFunction('avg'), argmaxPoolFunction(), avgPoolGradFunction());
+    fns.push(sumFunction(), columnSumFunction(), directConvFunction(), directConvFilterGradFunction(), extremeFunction('max'), extremeFunction('min'), poolFunction('max'), poolFunction('avg'), argmaxPoolFunction(), avgPoolGradFunction());
     const wasm = wasmModule({ pages, shared: false }, fns);
     const exports = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: memory } }).exports as unknown as Engine['binary'] &
       Engine['column'] &
       Omit<Engine, 'memory' | 'binary' | 'column'>;
-    const { sum, colsum, dconv, max, min, maxpool, avgpool, argmaxpool, avgpoolgrad } = exports;
-    return { memory, binary: exports, column: exports, sum, colsum, dconv, max, min, maxpool, avgpool, argmaxpool, avgpoolgrad };
+    const { sum, colsum, dconv, dconvdf, max, min, maxpool, avgpool, argmaxpool, avgpoolgrad } = exports;
+    return { memory, binary: exports, column: exports, sum, colsum, dconv, dconvdf, max, min, maxpool, avgpool, argmaxpool, avgpoolgrad };
   } catch {
     return null;
   }
@@ -517,6 +559,41 @@ export function sumColumnsSimd(x: Float32Array, rows: number, cols: number, out:
 }
 
 /**
+ * Where a direct convolution stages its operands in the module's memory (float indices): the tap
+ * offsets (bytes, from a window's first tap in the padded image), the filter (or its gradient) with
+ * rows of OCp floats, one zero-padded image, and one image's outputs (or output gradients) with
+ * OCp floats per pixel. OCp is OC rounded up to 16; the padding columns stay zero.
+ */
+function stageDirectConv(g: Geom, OC: number) {
+  const { KH, KW, C, OH, OW, sH, sW, dH, dW } = g;
+  const Hp = (OH - 1) * sH + (KH - 1) * dH + 1;
+  const Wp = (OW - 1) * sW + (KW - 1) * dW + 1;
+  const T = KH * KW * C;
+  const OCp = ((OC + 15) >> 4) << 4;
+  const fAt = ((T + 3) >> 2) << 2;
+  const xAt = fAt + T * OCp;
+  const yAt = xAt + (((Hp * Wp * C + 7) >> 2) << 2);
+  growHeap(yAt + OH * OW * OCp);
+  let t = 0;
+  for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) for (let c = 0; c < C; c++) heapI32[t++] = ((kh * dH * Wp + kw * dW) * C + c) * 4;
+  heap.fill(0, fAt, xAt);
+  return { Hp, Wp, T, OCp, fAt, xAt, yAt };
+}
+
+/** Copies image n of NHWC x, zero-padded, to `xAt` (up to `yAt`). */
+function stageImage(g: Geom, x: Float32Array, n: number, Hp: number, Wp: number, xAt: number, yAt: number): void {
+  const { H, W, C, padT, padL } = g;
+  heap.fill(0, xAt, yAt);
+  // Padded row r, column s hold input row r - padT, column s - padL.
+  const s0 = Math.max(0, padL);
+  const s1 = Math.min(Wp, W + padL);
+  for (let r = Math.max(0, padT); r < Math.min(Hp, H + padT) && s0 < s1; r++) {
+    const src = ((n * H + r - padT) * W + (s0 - padL)) * C;
+    heap.set(x.subarray(src, src + (s1 - s0) * C), xAt + (r * Wp + s0) * C);
+  }
+}
+
+/**
  * y (NHWC, [N, OH, OW, OC]) = the convolution of NHWC x with filter f ([KH, KW, C, OC]) computed
  * directly, one image at a time: the image is copied zero-padded into the module's memory, and
  * each output pixel's channels, 16 at a time, are summed over the KH * KW * C taps in order, in
@@ -525,37 +602,35 @@ export function sumColumnsSimd(x: Float32Array, rows: number, cols: number, out:
  */
 export function directConvSimd(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array): void {
   const e = engine!;
-  const { N, H, W, C, KH, KW, OH, OW, sH, sW, dH, dW, padT, padL } = g;
-  const Hp = (OH - 1) * sH + (KH - 1) * dH + 1;
-  const Wp = (OW - 1) * sW + (KW - 1) * dW + 1;
-  const T = KH * KW * C;
-  const OCp = ((OC + 15) >> 4) << 4;
-  const fAt = ((T + 3) >> 2) << 2;
-  const xAt = fAt + T * OCp;
-  const yAt = xAt + (((Hp * Wp * C + 7) >> 2) << 2);
-  const outFloats = OH * OW * OCp;
-  growHeap(yAt + outFloats);
-  let t = 0;
-  for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) for (let c = 0; c < C; c++) heapI32[t++] = ((kh * dH * Wp + kw * dW) * C + c) * 4;
-  heap.fill(0, fAt, xAt);
+  const { Hp, Wp, T, OCp, fAt, xAt, yAt } = stageDirectConv(g, OC);
   for (let k = 0; k < T; k++) heap.set(f.subarray(k * OC, (k + 1) * OC), fAt + k * OCp);
-  // Padded row r, column s hold input row r - padT, column s - padL.
-  const r0 = Math.max(0, padT);
-  const r1 = Math.min(Hp, H + padT);
-  const s0 = Math.max(0, padL);
-  const s1 = Math.min(Wp, W + padL);
-  const pixels = OH * OW;
-  for (let n = 0; n < N; n++) {
-    heap.fill(0, xAt, yAt);
-    for (let r = r0; r < r1 && s0 < s1; r++) {
-      const src = ((n * H + r - padT) * W + (s0 - padL)) * C;
-      heap.set(x.subarray(src, src + (s1 - s0) * C), xAt + (r * Wp + s0) * C);
-    }
-    e.dconv(xAt * 4, fAt * 4, yAt * 4, 0, T, OH, OW, sH * Wp * C * 4, sW * C * 4, OCp >> 4, OCp * 4);
+  const pixels = g.OH * g.OW;
+  for (let n = 0; n < g.N; n++) {
+    stageImage(g, x, n, Hp, Wp, xAt, yAt);
+    e.dconv(xAt * 4, fAt * 4, yAt * 4, 0, T, g.OH, g.OW, g.sH * Wp * g.C * 4, g.sW * g.C * 4, OCp >> 4, OCp * 4);
     const out = n * pixels * OC;
     if (OCp === OC) y.set(heap.subarray(yAt, yAt + pixels * OC), out);
     else for (let p = 0; p < pixels; p++) y.set(heap.subarray(yAt + p * OCp, yAt + p * OCp + OC), out + p * OC);
   }
+}
+
+/**
+ * df ([KH, KW, C, OC]) = the filter gradient of `directConvSimd` for output gradient dy, directly:
+ * each filter value sums x * dy over the images and their output pixels in order, in float32.
+ */
+export function directConvFilterGradSimd(g: Geom, OC: number, x: Float32Array, dy: Float32Array, df: Float32Array): void {
+  const e = engine!;
+  const { Hp, Wp, T, OCp, fAt, xAt, yAt } = stageDirectConv(g, OC);
+  const pixels = g.OH * g.OW;
+  if (OCp !== OC) heap.fill(0, yAt, yAt + pixels * OCp);
+  for (let n = 0; n < g.N; n++) {
+    stageImage(g, x, n, Hp, Wp, xAt, yAt);
+    const src = n * pixels * OC;
+    if (OCp === OC) heap.set(dy.subarray(src, src + pixels * OC), yAt);
+    else for (let p = 0; p < pixels; p++) heap.set(dy.subarray(src + p * OC, src + (p + 1) * OC), yAt + p * OCp);
+    e.dconvdf(xAt * 4, yAt * 4, fAt * 4, 0, T, g.OH, g.OW, g.sH * Wp * g.C * 4, g.sW * g.C * 4, OCp >> 4, OCp * 4);
+  }
+  for (let k = 0; k < T; k++) df.set(heap.subarray(fAt + k * OCp, fAt + k * OCp + OC), k * OC);
 }
 
 /** Makes the memory hold at least `floats` floats (a single row longer than the staging area). */

@@ -8,7 +8,7 @@ import type { KernelNode } from '../../backend.js';
 import { sgemm } from '../gemm.js';
 import { registerCpuKernel } from '../registry.js';
 import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
-import { avgPoolGradSimd, directConvSimd, maxPoolArgmaxSimd, poolSimd, useSimd } from '../simd.js';
+import { avgPoolGradSimd, directConvFilterGradSimd, directConvSimd, maxPoolArgmaxSimd, poolSimd, useSimd } from '../simd.js';
 import { toNumbers, type Outputs } from './util.js';
 
 // ---- geometry ----
@@ -390,10 +390,25 @@ function conv2dBackpropInputCol2im(g: Geom, OC: number, f: Float32Array, dy: Flo
   }
 }
 
-/** dfilter[K, OC] = im2col(x)^T[K, N*OH*OW] * dy[N*OH*OW, OC]. df must start zeroed. */
-export function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: Float32Array, df: Float32Array, source = patchSource(g)): void {
+/**
+ * dfilter[K, OC] = im2col(x)^T[K, N*OH*OW] * dy[N*OH*OW, OC], or the same sums directly (the
+ * forward's path for the geometry). df must start zeroed.
+ */
+export function conv2dBackpropFilter(
+  g: Geom,
+  OC: number,
+  x: Float32Array,
+  dy: Float32Array,
+  df: Float32Array,
+  path = forwardPath(g, OC),
+  source = patchSource(g),
+): void {
   const K = g.KH * g.KW * g.C;
   const total = g.N * g.OH * g.OW;
+  if (path === 'direct') {
+    directConvFilterGradSimd(g, OC, x, dy, df);
+    return;
+  }
   if (isPointwise(g)) {
     sgemm(true, false, K, OC, total, 1, x, K, dy, OC, 0, df, OC);
     return;
