@@ -113,6 +113,20 @@ describe('counted loops: the analysis', () => {
     expect(analysis(() => tf.whileLoop((i: T, j: T) => tf.less(i, j), (i: T, j: T) => [tf.add(i, 2), tf.add(j, 1)], [i32(0), i32(3)]))).toBeUndefined();
     // A float counter (rounding: not exact).
     expect(analysis(() => tf.whileLoop((x: T) => tf.less(x, 1), (x: T) => tf.add(x, 0.1), [tf.constant(0)]))).toBeUndefined();
+    // A cond with an effect (a variable counting cond's runs): cond must run each iteration.
+    expect(
+      analysis(() => {
+        const calls = new tf.Variable(tf.NDArray.from(0, 'int32'), { name: 'calls' });
+        return tf.whileLoop(
+          (i: T) => {
+            calls.assignAdd(i32(1));
+            return tf.less(i, 3);
+          },
+          (i: T) => tf.add(i, 1),
+          [i32(0)],
+        );
+      }),
+    ).toBeUndefined();
     // An or, and a not-equal test.
     expect(analysis(() => tf.whileLoop((i: T) => tf.logicalOr(tf.less(i, 3), tf.less(i, 5)), (i: T) => tf.add(i, 1), [i32(0)]))).toBeUndefined();
     expect(analysis(() => tf.whileLoop((i: T) => tf.notEqual(i, 3), (i: T) => tf.add(i, 1), [i32(0)]))).toBeUndefined();
