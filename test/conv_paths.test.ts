@@ -134,10 +134,14 @@ describe('CPU convolution paths against a naive convolution', () => {
     });
   }
 
-  it('computes the forward directly for few input channels on large enough outputs', () => {
-    const big = geom(2, 28, 28, 1, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]);
-    expect(forwardPath(big, 32)).toBe(elementwiseSimdAvailable() ? 'direct' : 'im2col');
-    expect(forwardPath(geom(2, 28, 28, 8, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe('im2col');
+  it('computes directly for few input channels or few output pixels, else by im2col', () => {
+    const direct = elementwiseSimdAvailable() ? 'direct' : 'im2col';
+    expect(forwardPath(geom(8, 28, 28, 1, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe(direct);
+    expect(forwardPath(geom(1, 14, 14, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 64)).toBe(direct);
+    expect(forwardPath(geom(8, 28, 28, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 64)).toBe('im2col');
+    // Too few outputs for SIMD to pay, and 1x1 convolutions (already a GEMM), stay on im2col.
+    expect(forwardPath(geom(1, 4, 4, 1, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]), 2)).toBe('im2col');
+    expect(forwardPath(geom(1, 28, 28, 1, 1, 1, [1, 1], [1, 1], [0, 0, 0, 0]), 32)).toBe('im2col');
   });
 
   it('reads patches from a padded copy only where windows hang over an edge', () => {
