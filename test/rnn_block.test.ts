@@ -18,7 +18,10 @@ import {
   lstmBlockCell,
   LSTMStateTuple,
   MultiRNNCell,
+  OutputProjectionWrapper,
+  ResidualWrapper,
   RNNCell,
+  staticRnn,
   type RNNState,
 } from '../src/api/rnn.js';
 import { checkGradients } from './gradcheck.js';
@@ -344,6 +347,45 @@ describe('LSTMBlockCell and GRUBlockCell as cells', () => {
     ]));
     b1!.forEach((a, k) => expectClose(a, r1![k]!, { atol: 1e-5, rtol: 1e-4 }));
     v1!.forEach((a, k) => expectClose(a, r1![k]!, { atol: 1e-5, rtol: 1e-4 }));
+    sess.close();
+  });
+
+  it('in ResidualWrapper and OutputProjectionWrapper: dynamicRnn gives what staticRnn (the same cells, unrolled) gives', async () => {
+    const g = new tf.Graph();
+    g.seed = 6;
+    const T = 3;
+    const m = g.asDefault(() => {
+      const x = tf.placeholder('float32', [2, T, IN], 'x');
+      const cell = new MultiRNNCell([new ResidualWrapper(new LSTMBlockCell(IN, { usePeephole: true })), new OutputProjectionWrapper(new GRUBlockCell(N), 3)]);
+      const [dyn, dynState] = dynamicRnn(cell, x, { dtype: 'float32' });
+      // staticRnn reuses the built cell's variables (the same objects).
+      const [outs, stState] = staticRnn(cell, tf.unstack(x, { axis: 1 }), { dtype: 'float32', scope: 'static' });
+      return { x, dyn, st: tf.stack(outs, 1), dynState, stState, init: tf.globalVariablesInitializer() };
+    });
+    expect(names(g.asDefault(() => tf.trainableVariables()))).toEqual([
+      'rnn/multi_rnn_cell/cell_0/lstm_cell/kernel:0',
+      'rnn/multi_rnn_cell/cell_0/lstm_cell/bias:0',
+      'rnn/multi_rnn_cell/cell_0/lstm_cell/w_i_diag:0',
+      'rnn/multi_rnn_cell/cell_0/lstm_cell/w_f_diag:0',
+      'rnn/multi_rnn_cell/cell_0/lstm_cell/w_o_diag:0',
+      'rnn/multi_rnn_cell/cell_1/output_projection_wrapper/gru_cell/w_ru:0',
+      'rnn/multi_rnn_cell/cell_1/output_projection_wrapper/gru_cell/b_ru:0',
+      'rnn/multi_rnn_cell/cell_1/output_projection_wrapper/gru_cell/w_c:0',
+      'rnn/multi_rnn_cell/cell_1/output_projection_wrapper/gru_cell/b_c:0',
+      'rnn/multi_rnn_cell/cell_1/output_projection_wrapper/kernel:0',
+      'rnn/multi_rnn_cell/cell_1/output_projection_wrapper/bias:0',
+    ]);
+    const sess = new tf.Session({ graph: g });
+    await sess.run(m.init);
+    const leaves = (s: RNNState): tf.Tensor[] => {
+      const [l, r] = s as [LSTMStateTuple, tf.Tensor];
+      return [l.c, l.h, r];
+    };
+    const feeds: [tf.Tensor, tf.NDArray][] = [[m.x, randomArray([2, T, IN], { seed: 13 })]];
+    const a = await sess.run([m.dyn, ...leaves(m.dynState)], feeds);
+    const b = await sess.run([m.st, ...leaves(m.stState)], feeds);
+    expect(a[0]!.shape).toEqual([2, T, 3]);
+    a.forEach((v, k) => expectClose(v, b[k]!, { atol: 1e-6, rtol: 1e-5 }));
     sess.close();
   });
 
