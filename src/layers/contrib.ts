@@ -9,7 +9,7 @@ import { controlDependencies, GraphKeys, Tensor } from '../graph.js';
 import { contribLookup } from '../api/lookup.js';
 import { transform } from '../api/image.js';
 import { sequenceLoss } from '../api/seq2seq.js';
-import { BasicLSTMCell, BasicRNNCell, DropoutWrapper, GRUCell, LSTMCell, LSTMStateTuple, MultiRNNCell, OutputProjectionWrapper, ResidualWrapper, RNNCell, staticRnn } from '../api/rnn.js';
+import { BasicLSTMCell, BasicRNNCell, DropoutWrapper, GRUBlockCell, GRUBlockCellV2, GRUCell, LSTMBlockCell, LSTMCell, LSTMStateTuple, MultiRNNCell, OutputProjectionWrapper, ResidualWrapper, RNNCell, staticRnn } from '../api/rnn.js';
 import { identity } from '../api/core.js';
 import { relu } from '../api/nn.js';
 import { dropout as nnDropout } from '../api/nn_extra.js';
@@ -319,8 +319,8 @@ export const layers = {
 };
 
 /** tf.contrib: only tf.contrib.layers. */
-/** tf.contrib.rnn: TF1's aliases of the tf.nn.rnnCell cells. */
-const rnn = { BasicRNNCell, BasicLSTMCell, LSTMCell, GRUCell, MultiRNNCell, RNNCell, LSTMStateTuple, DropoutWrapper, OutputProjectionWrapper, ResidualWrapper, staticRnn };
+/** tf.contrib.rnn: TF1's aliases of the tf.nn.rnnCell cells, and the fused cells only contrib has. */
+const rnn = { BasicRNNCell, BasicLSTMCell, LSTMCell, GRUCell, MultiRNNCell, RNNCell, LSTMStateTuple, DropoutWrapper, OutputProjectionWrapper, ResidualWrapper, staticRnn, LSTMBlockCell, GRUBlockCell, GRUBlockCellV2 };
 
 /** tf.contrib.seq2seq: the sequence loss TF1's seq2seq programs use. */
 const seq2seq = { sequenceLoss };
