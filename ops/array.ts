@@ -133,6 +133,8 @@ registerOp({
 for (const type of ['ZerosLike', 'OnesLike']) {
   registerOp({
     type,
+    // OnesLike's kernel would fill both halves of a (re, im) pair with 1.
+    complex: type === 'ZerosLike',
     inputs: ['x'],
     attrs: { T: 'type' },
     shape: (ctx) => {
@@ -195,6 +197,7 @@ const reshapeLikeInput: GradFn = (op, [g]) => [A.reshape(g!, A.shape(op.inputs[0
 
 registerOp({
   type: 'Reshape',
+  complex: true,
   inputs: ['tensor', 'shape'],
   reshapes: true,
   identityWhenSameShape: true,
@@ -262,6 +265,7 @@ registerOp({
 
 registerOp({
   type: 'ExpandDims',
+  complex: true,
   inputs: ['input', 'axis'],
   reshapes: true,
   attrs: { T: 'type', Tdim: 'type' },
@@ -281,6 +285,7 @@ registerOp({
 
 registerOp({
   type: 'Squeeze',
+  complex: true,
   inputs: ['input'],
   reshapes: true,
   identityWhenSameShape: true,

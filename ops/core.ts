@@ -49,6 +49,7 @@ registerOp({
 
 registerOp({
   type: 'Identity',
+  complex: true,
   inputs: ['input'],
   forwardsInput: true,
   attrs: { T: 'type' },
@@ -61,6 +62,7 @@ registerOp({
 
 registerOp({
   type: 'StopGradient',
+  complex: true,
   inputs: ['input'],
   forwardsInput: true,
   attrs: { T: 'type' },

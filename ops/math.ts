@@ -44,8 +44,12 @@ import {
 } from '../src/api/math.js';
 import { broadcastTo, gather, range, reshape, shape as shapeOf, size, stack, transpose, zerosLike } from '../src/api/array.js';
 import { cumprod } from '../src/api/sort.js';
+import { conj } from '../src/api/spectral.js';
 import { registerOp, type AbstractValue, type GradFn, type OpDef, type OutputSpec, type ShapeContext } from './registry.js';
 import { ALL, binaryShape, checkDType, FLOAT, NUMERIC, unaryShape, withRank } from './util.js';
+
+/** Types the complex arithmetic kernels (runtime/cpu/kernels/spectral.ts) also take. */
+const NUMERIC_COMPLEX: readonly DType[] = [...NUMERIC, 'complex64'];
 
 const INDEX: readonly DType[] = ['int32', 'int64'];
 const BOOL: readonly DType[] = ['bool'];
@@ -145,19 +149,20 @@ function binary(
     elementwise: true,
     commutative: opts.commutative,
     rightIdentity: opts.rightIdentity,
+    complex: allowed.includes('complex64'),
     shape: binaryShape(allowed, opts.out),
     grad,
   });
 }
 
-binary('AddV2', NUMERIC, (op, [g]) => binaryGrad(op, g!, g!), { commutative: true, rightIdentity: 0 });
-binary('Sub', NUMERIC, (op, [g]) => binaryGrad(op, g!, negative(g!)), { rightIdentity: 0 });
+binary('AddV2', NUMERIC_COMPLEX, (op, [g]) => binaryGrad(op, g!, g!), { commutative: true, rightIdentity: 0 });
+binary('Sub', NUMERIC_COMPLEX, (op, [g]) => binaryGrad(op, g!, negative(g!)), { rightIdentity: 0 });
 binary(
   'Mul',
-  NUMERIC,
+  NUMERIC_COMPLEX,
   (op, [g]) => {
     const [x, y] = op.inputs as [Tensor, Tensor];
-    return binaryGrad(op, multiply(g!, y), multiply(x, g!));
+    return binaryGrad(op, multiply(g!, conj(y)), multiply(conj(x), g!));
   },
   { commutative: true, rightIdentity: 1 },
 );
@@ -271,10 +276,10 @@ function unary(
   opts: { attrs?: Record<string, 'type'>; out?: DType } & Pick<OpDef, 'involution' | 'fusableActivation'> = {},
 ): void {
   const { attrs = { T: 'type' }, out, ...flags } = opts;
-  registerOp({ type, inputs: ['x'], attrs, elementwise: true, ...flags, shape: unaryShape(allowed, out), grad });
+  registerOp({ type, inputs: ['x'], attrs, elementwise: true, ...flags, complex: allowed.includes('complex64'), shape: unaryShape(allowed, out), grad });
 }
 
-unary('Neg', NUMERIC, (_op, [g]) => [negative(g!)], { involution: true });
+unary('Neg', NUMERIC_COMPLEX, (_op, [g]) => [negative(g!)], { involution: true });
 unary('Square', NUMERIC, (op, [g]) => [multiply(g!, multiply(op.inputs[0]!, 2))]);
 unary('Sqrt', FLOAT, (op, [g]) => [cwiseGrad('SqrtGrad', op.outputs[0]!, g!)]);
 unary('Rsqrt', FLOAT, (op, [g]) => [cwiseGrad('RsqrtGrad', op.outputs[0]!, g!)]);
@@ -454,6 +459,7 @@ const INT_RANGE: Partial<Record<DType, [number, number]>> = { int32: [-(2 ** 31)
 
 registerOp({
   type: 'Cast',
+  complex: true,
   inputs: ['x'],
   attrs: { SrcT: 'type', DstT: 'type', Truncate: 'bool' },
   elementwise: true,
@@ -475,18 +481,20 @@ registerOp({
   // Only float-to-float casts carry a gradient (weir has one float dtype, so it passes through).
   grad: (op, [g]) => {
     const src = op.getAttr<DType>('SrcT');
-    return [g && FLOAT.includes(src) && FLOAT.includes(op.getAttr<DType>('DstT')) ? cast(g, src) : null];
+    const carries = (d: DType): boolean => FLOAT.includes(d) || d === 'complex64';
+    return [g && carries(src) && carries(op.getAttr<DType>('DstT')) ? cast(g, src) : null];
   },
 });
 
 registerOp({
   type: 'AddN',
+  complex: true,
   inputs: ['inputs*'],
   attrs: { N: 'int', T: 'type' },
   elementwise: true,
   shape: (ctx) => {
     if (ctx.attr<number>('N') !== ctx.inputs.length) ctx.fail(`attr N is ${ctx.attr<number>('N')} but there are ${ctx.inputs.length} inputs`);
-    const dt = checkDType(ctx, 0, [...NUMERIC, 'variant'], 'inputs[0]');
+    const dt = checkDType(ctx, 0, [...NUMERIC_COMPLEX, 'variant'], 'inputs[0]');
     let shape: Shape = null;
     ctx.inputs.forEach((t, i) => {
       if (t.dtype !== dt) ctx.fail(`inputs[${i}] (${t.name}) is ${t.dtype}, expected ${dt} like inputs[0]`);

@@ -101,6 +101,12 @@ export interface OpDef {
   rightIdentity?: 0 | 1;
   /** Its own inverse: f(f(x)) = x. */
   involution?: boolean;
+  /**
+   * Its kernels take complex64 inputs. Without it, a complex64 input is refused while the graph is
+   * built (ops whose kernels move elements by index would otherwise mix up the (re, im) pairs);
+   * ops that read only their input's shape (`valueOfShape`) need no flag.
+   */
+  complex?: boolean;
   /** An activation a _FusedMatMul / _FusedConv2D can apply after its bias. */
   fusableActivation?: boolean;
   /** Its output lives outside the plan's memory: a constant's value, a variable's storage. */
@@ -185,6 +191,10 @@ export function registerOp(def: OpDef): OpDef {
     ...def,
     shape: (ctx) => {
       checkArity(def.inputs, ctx);
+      if (!def.complex && !def.valueOfShape) {
+        const i = ctx.inputs.findIndex((t) => t.dtype === 'complex64');
+        if (i >= 0) ctx.fail(`input ${i} (${ctx.inputs[i]!.name}) is complex64, which this op does not support in weir`);
+      }
       return shape(ctx);
     },
   };

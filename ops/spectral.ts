@@ -24,6 +24,7 @@ function broadcastGradientArgs(s0: Tensor, s1: Tensor): [Tensor, Tensor] {
 }
 
 registerOp({
+  complex: true,
   type: 'Complex',
   inputs: ['real', 'imag'],
   attrs: { T: 'type', Tout: 'type' },
@@ -55,6 +56,7 @@ function checkTout(ctx: ShapeContext, expected: DType): void {
 /** A complex64 -> float32 elementwise op (Real, Imag, ComplexAbs, Angle). */
 function complexToReal(type: string, input: string, grad: (op: Operation, g: Tensor) => Tensor): void {
   registerOp({
+    complex: true,
     type,
     inputs: [input],
     attrs: { T: 'type', Tout: 'type' },
@@ -84,6 +86,7 @@ complexToReal('Angle', 'input', (op, g) => {
 });
 
 registerOp({
+  complex: true,
   type: 'Conj',
   inputs: ['input'],
   attrs: { T: 'type' },
@@ -124,6 +127,7 @@ function registerComplexFft(rank: number, inverse: boolean): void {
   const type = (inverse ? FFT_OPS.inverse : FFT_OPS.forward)[rank - 1]!;
   const adjointType = (inverse ? FFT_OPS.forward : FFT_OPS.inverse)[rank - 1]!;
   registerOp({
+    complex: true,
     type,
     inputs: ['input'],
     attrs: { Tcomplex: 'type' },
@@ -205,6 +209,7 @@ function registerRealFft(rank: number, inverse: boolean): void {
   const type = (inverse ? REAL_FFT_OPS.inverse : REAL_FFT_OPS.forward)[rank - 1]!;
   const adjointType = (inverse ? REAL_FFT_OPS.forward : REAL_FFT_OPS.inverse)[rank - 1]!;
   registerOp({
+    complex: true,
     type,
     inputs: ['input', 'fft_length'],
     attrs: {},

@@ -83,6 +83,9 @@ export function arrayView(buffer: ArrayBuffer, offset: number, dtype: DType, sha
     case 'bool':
       data = new Uint8Array(buffer, offset, n);
       break;
+    case 'complex64':
+      data = new Float32Array(buffer, offset, 2 * n);
+      break;
     default:
       throw new InternalError(`no view of memory for dtype ${dtype}`);
   }

@@ -35,7 +35,7 @@ export type Gradient = Tensor | IndexedSlices;
  * Tensors gradients flow through: floats, and variants (tensor lists: a TensorArray's gradient is a
  * list of its elements' gradients).
  */
-export const carriesGradient = (d: DType): boolean => isFloat(d) || d === 'variant';
+export const carriesGradient = (d: DType): boolean => isFloat(d) || d === 'complex64' || d === 'variant';
 
 const dense = (g: Gradient): Tensor => (isIndexedSlicesLike(g) ? g.toDense() : g);
 

@@ -178,6 +178,8 @@ export * as linalg from './api/linalg.js';
 // tf.signal and TF 1.x's older name for it, tf.spectral: FFTs over complex64.
 export * as signal from './api/signal_namespace.js';
 export * as spectral from './api/signal_namespace.js';
+// TF1's complex-number functions and its top-level FFTs (tf.fft = tf.signal.fft, ...); tf.abs of a complex tensor builds ComplexAbs.
+export { angle, complex, conj, fft, fft2d, fft3d, ifft, ifft2d, ifft3d, imag, real } from './api/spectral.js';
 // TF1's top-level linear algebra names.
 export {
   cholesky,

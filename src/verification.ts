@@ -133,8 +133,8 @@ function compareValues(a: NDArray, b: NDArray, tol: Tolerance): string | undefin
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
     return `shape ${formatShape(a.shape)} vs ${formatShape(b.shape)}`;
   }
-  const n = a.size;
-  if (a.dtype === 'float32') {
+  const n = a.data.length;
+  if (a.dtype === 'float32' || a.dtype === 'complex64') {
     const x = a.data as Float32Array;
     const y = b.data as Float32Array;
     for (let i = 0; i < n; i++) {

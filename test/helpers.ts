@@ -35,6 +35,8 @@ export function randomArray(
       return new tf.NDArray(Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0)), shape, 'bool');
     case 'string':
       return tf.NDArray.from(Array.from({ length: n }, () => r().toString(36).slice(2, 7)), 'string', shape);
+    case 'complex64':
+      return new tf.NDArray(Float32Array.from({ length: 2 * n }, () => min + (max - min) * r()), shape, 'complex64');
     case 'variant':
       throw new Error('no random variant values');
   }

@@ -67,7 +67,7 @@ describe('op registry', () => {
         .map((d) => d.type)
         .sort();
     expect(flagged((d) => d.commutative)).toEqual(['Add', 'AddV2', 'Equal', 'LogicalAnd', 'LogicalOr', 'Maximum', 'Minimum', 'Mul', 'NotEqual', 'SquaredDifference']);
-    expect(flagged((d) => d.involution)).toEqual(['LogicalNot', 'Neg']);
+    expect(flagged((d) => d.involution)).toEqual(['Conj', 'LogicalNot', 'Neg']);
     expect(flagged((d) => d.rightIdentity === 0)).toEqual(['Add', 'AddV2', 'Sub']);
     expect(flagged((d) => d.rightIdentity === 1)).toEqual(['Mul', 'RealDiv']);
     expect(flagged((d) => d.reshapes)).toEqual(['ExpandDims', 'Reshape', 'Squeeze']);

@@ -472,7 +472,24 @@ describe('complex arithmetic in graphs (AddV2, Sub, Mul, Neg, AddN, Cast, tf.abs
     g.asDefault(() => {
       const z = tf.placeholder('complex64', [2, 5]);
       const y = sp.real(tf.multiply(z, tf.constant(randomComplex([5], 36))));
-      expect(() => tf.gradients(y, [z])).toThrow(/Sum op .* has dtype complex64, expected one of float32/);
+      expect(() => tf.gradients(y, [z])).toThrow(/Sum op .* is complex64, which this op does not support/);
+    });
+  });
+
+  it('ops whose kernels move elements by index refuse complex64 while building, instead of mixing up (re, im) pairs', () => {
+    new tf.Graph().asDefault(() => {
+        const z = tf.placeholder('complex64', [2, 4], 'z');
+        for (const [name, build] of [
+          ['Transpose', () => tf.transpose(z)],
+          ['Slice', () => tf.slice(z, [0, 1], [2, 2])],
+          ['ConcatV2', () => tf.concat([z, z], 1)],
+          ['Fill', () => tf.onesLike(z)], // tf.onesLike of a known shape fills
+          ['Tile', () => tf.tile(z, [1, 2])],
+        ] as const) {
+          expect(build, name).toThrow(new RegExp(`${name} op .*input [01] \\([^)]*\\) is complex64, which this op does not support`));
+        }
+        expect(tf.shape(z).dtype).toBe('int32');
+        expect(tf.reshape(z, [8]).dtype).toBe('complex64');
     });
   });
 

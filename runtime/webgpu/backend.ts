@@ -637,6 +637,8 @@ function fromBytes(dtype: DType, shape: number[], bytes: ArrayBuffer): NDArray {
   switch (dtype) {
     case 'float32':
       return new NDArray(new Float32Array(bytes, 0, n), shape);
+    case 'complex64':
+      return new NDArray(new Float32Array(bytes, 0, 2 * n), shape, 'complex64');
     case 'int32':
       return new NDArray(new Int32Array(bytes, 0, n), shape, 'int32');
     case 'int64':

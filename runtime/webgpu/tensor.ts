@@ -28,7 +28,7 @@ export class GpuTensor {
 
 /** Bytes per element in GPU storage. */
 export function gpuBytesPerElement(dtype: DType): number {
-  return dtype === 'int64' ? 8 : 4;
+  return dtype === 'int64' || dtype === 'complex64' ? 8 : 4;
 }
 
 /** Buffers are at least 16 bytes (an empty binding is invalid) and a multiple of 4. */

@@ -9,6 +9,7 @@ import { gradHooks } from '../gradients.js';
 import { NDArray } from '../core/ndarray.js';
 import { range, rank as rankOf } from './array.js';
 import { identity } from './core.js';
+import { complexAbs } from './spectral.js';
 
 export type Axis = number | readonly number[] | TensorLike;
 
@@ -221,6 +222,7 @@ export function log1p(x: TensorLike, name = 'Log1p'): Tensor {
   return unaryOp('Log1p', x, name);
 }
 export function abs(x: TensorLike, name = 'Abs'): Tensor {
+  if (ownDType(x) === 'complex64') return complexAbs(x, { name });
   return unaryOp('Abs', x, name);
 }
 export function sign(x: TensorLike, name = 'Sign'): Tensor {

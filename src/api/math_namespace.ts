@@ -14,3 +14,4 @@ export {
   unsortedSegmentSqrtN,
 } from './sparse.js';
 export { unsortedSegmentSum } from './array.js';
+export { angle, conj, imag, real } from './spectral.js';

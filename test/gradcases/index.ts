@@ -16,7 +16,8 @@ import { imageCases } from './image.js';
 import { debugCases } from './debug.js';
 import { linalgCases } from './linalg.js';
 import { sparseCases } from './sparse.js';
+import { spectralCases } from './spectral.js';
 import { tensorArrayV3GradCases } from './tensor_array_v3.js';
 import { rnnCases } from './rnn.js';
 
-export const allGradCases: GradCase[] = [...coreCases, ...mathCases, ...arrayCases, ...nnCases, ...convCases, ...nnExtraCases, ...compatCases, ...controlFlowCases, ...sortCases, ...indexingCases, ...conv3dCases, ...normalizationCases, ...imageCases, ...debugCases, ...linalgCases, ...sparseCases, ...tensorArrayV3GradCases, ...rnnCases];
+export const allGradCases: GradCase[] = [...coreCases, ...mathCases, ...arrayCases, ...nnCases, ...convCases, ...nnExtraCases, ...compatCases, ...controlFlowCases, ...sortCases, ...indexingCases, ...conv3dCases, ...normalizationCases, ...imageCases, ...debugCases, ...linalgCases, ...sparseCases, ...tensorArrayV3GradCases, ...rnnCases, ...spectralCases];

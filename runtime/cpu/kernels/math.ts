@@ -6,6 +6,7 @@ import { NDArray, numElements } from '../../../src/core/ndarray.js';
 import { formatShape, sameShape, stridesOf } from '../../../src/core/shape.js';
 import type { KernelNode } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
+import { castComplex, complexBinary, complexNeg, hasComplexBinary } from './spectral.js';
 import { sgemm } from '../gemm.js';
 import { binarySimd, columnBroadcastSimd, isLeadingColumn, reduceRowsSimd, rowBroadcastSimd, useSimd, type BinaryOp } from '../simd.js';
 import { broadcastOrThrow, broadcastStrides, reductionAxes, toNumbers } from '../../shape_helpers.js';
@@ -95,6 +96,10 @@ function registerBinary(type: string, spec: BinarySpec): void {
     if (a.dtype === 'string') {
       if (spec.stringEqual === undefined) throw new InvalidArgumentError(`${type} does not support strings`, node.name);
       return [stringCompare(outputs, a, b, spec.stringEqual)];
+    }
+    if (a.dtype === 'complex64') {
+      if (!hasComplexBinary(type)) throw new InvalidArgumentError(`${type} has no complex64 kernel`, node.name);
+      return [complexBinary(type, a, b, outputs)];
     }
     const shape = broadcastOrThrow(a.shape, b.shape);
     const out = outputs.alloc(spec.out ?? a.dtype, shape);
@@ -362,6 +367,10 @@ interface UnarySpec {
 function registerUnary(type: string, spec: UnarySpec): void {
   registerCpuKernel(type, (inputs, node, _state, outputs) => {
     const a = inputs[0]!;
+    if (a.dtype === 'complex64') {
+      if (type !== 'Neg') throw new InvalidArgumentError(`${type} has no complex64 kernel`, node.name);
+      return [complexNeg(a, outputs)];
+    }
     const out = outputs.alloc(a.dtype, a.shape);
     if (a.dtype === 'int64') {
       if (!spec.big) throw new InvalidArgumentError(`${type} has no int64 kernel`, node.name);
@@ -575,6 +584,7 @@ const INT64_MIN = -(2n ** 63n);
 
 function castArray(outputs: Outputs, x: NDArray, to: DType): NDArray {
   const from = x.dtype;
+  if (from === 'complex64' || to === 'complex64') return castComplex(x, to, outputs);
   const out = outputs.alloc(to, x.shape);
   const n = x.size;
   if (from === 'string' || to === 'string') {

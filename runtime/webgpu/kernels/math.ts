@@ -14,6 +14,7 @@ import { gradShapeMismatch, leakyAlpha, SELU_ALPHA, SELU_SCALE } from '../../act
 import { broadcastOrThrow } from '../../shape_helpers.js';
 import { getGpuKernel, registerGpuKernel, type GpuKernel, type KernelCtx } from '../registry.js';
 import type { GpuTensor } from '../tensor.js';
+import { complexElementwise } from './spectral.js';
 import { bindings, broadcastIndex, f32, MAX_BINDINGS, perElement } from '../wgsl.js';
 
 const SELU_SA = SELU_SCALE * SELU_ALPHA;
@@ -1057,6 +1058,7 @@ function addNChunked(ctx: KernelCtx, xs: readonly GpuTensor[], out: GpuTensor): 
 // Single-op kernels
 
 function singleOp(ctx: KernelCtx, type: string, inputs: readonly GpuTensor[], aligned: readonly (readonly number[])[], shape: readonly number[], out: DType): GpuTensor[] {
+  if (out === 'complex64' || inputs.some((t) => t.dtype === 'complex64')) return complexElementwise(ctx, type, inputs);
   const args: GpuTensor[] = [];
   const progInputs = inputs.map((t, i) => {
     let a = args.indexOf(t);
@@ -1144,6 +1146,7 @@ registerGpuKernel('Select', (ctx, inputs) => {
 
 registerGpuKernel('AddN', (ctx, inputs) => {
   const first = inputs[0]!;
+  if (first.dtype === 'complex64') return complexElementwise(ctx, 'AddN', inputs);
   for (const x of inputs) {
     if (!sameShape(x.shape, first.shape)) {
       throw new InvalidArgumentError(`Inputs to operation AddN must have the same size and shape. Input 0: ${formatShape(first.shape)} != input: ${formatShape(x.shape)}`);
