@@ -2,6 +2,7 @@
 //   npm run bench [-- --only mlp_train_step,matmul_1024] [--runs 7] [--skip tfjs_cpu]
 //   npm run bench -- --backend webgpu      (weir's webgpu backend against tfjs-backend-webgpu)
 //   npm run bench -- --only while_overhead,rnn_loop_step,lstm_train_step   (control flow: bench/control_flow.ts)
+//   npm run bench -- --only lstm_block_train_step   (BasicLSTMCell against the fused LSTMBlockCell: bench/lstm_block.ts)
 //   npm run bench -- --only embedding_train_step   (sparse gradients: bench/sparse.ts)
 // Prints one line per workload:
 //   WORKLOAD weir_ms=… weir_unopt_ms=… tfjs_cpu_ms=… tfjs_wasm_ms=… peak_bytes=… naive_bytes=…
@@ -26,6 +27,7 @@ import * as tf from '../src/index.js';
 import { buildCnn } from '../examples/mnist-cnn/main.js';
 import { lstmTrainStep, rnnLoopStep, whileOverhead, type BenchContext, type LineResult } from './control_flow.js';
 import { embeddingTrainStep } from './sparse.js';
+import { lstmBlockTrainStep } from './lstm_block.js';
 import { threadCount } from '../runtime/cpu/threads.js';
 import { config } from '../src/core/config.js';
 
@@ -363,6 +365,7 @@ const WORKLOADS: Record<string, () => Promise<Result | LineResult>> = {
   while_overhead: () => whileOverhead(ctx),
   rnn_loop_step: () => rnnLoopStep(ctx),
   lstm_train_step: () => lstmTrainStep(ctx),
+  lstm_block_train_step: () => lstmBlockTrainStep(ctx),
   embedding_train_step: () => embeddingTrainStep(ctx),
 };
 

@@ -26,6 +26,7 @@ export {
 } from './graph.js';
 export { convertToTensor, type TensorLike } from './convert.js';
 export { Session, InteractiveSession, type SessionOptions, type FeedDict, type FeedKey, type FeedStructure, type Fetches, type FetchResult } from './session.js';
+export type { KernelProfile, ProfileRow } from '../runtime/profile.js';
 export {
   Variable,
   type VariableOptions,
