@@ -583,6 +583,24 @@ function getItemNow<H>(env: RuntimeEnv<H>, step: Step, l: TensorList, at: NDArra
   return then(hostValue(env, shape as H), (es) => [element(env, step, l as TensorList<H>, i, shapeFromValue(es))]);
 }
 
+/** Rows of `value` split by `sizes` (they sum to its first dim), each in element memory of its own. */
+export function splitRows<H>(env: RuntimeEnv<H>, step: Step, value: H, sizes: readonly number[], dtype: DType): Maybe<H[]> {
+  const shape = env.backend.shapeOf(value);
+  return env.backend.execute(
+    node({
+      name: `${step.node.name}/split`,
+      type: 'SplitV',
+      attrs: { num_split: sizes.length, T: dtype, Tlen: 'int32' },
+      outputs: sizes.map((n) => ({ dtype, shape: [n, ...shape.slice(1)] })),
+      inputDTypes: [dtype, 'int32', 'int32'],
+      inputShapes: [shape, [sizes.length], []],
+    }),
+    [value, env.backend.upload(NDArray.from(Int32Array.from(sizes), 'int32', [sizes.length])), env.backend.upload(NDArray.from(0, 'int32'))],
+    env.state,
+    ...elementMemory(env, value),
+  ) as Maybe<H[]>;
+}
+
 const listKernels: Record<string, RuntimeKernel> = {
   EmptyTensorList: (env, step, inputs) =>
     then(hostValue(env, inputs[0] as never), (es) => [new TensorList([], elementDType(step), shapeFromValue(es))]),
@@ -726,19 +744,7 @@ const listKernels: Record<string, RuntimeKernel> = {
           throw new InvalidArgumentError(`${step.what}: lengths sum to ${sizes.reduce((a, b) => a + b, 0)}, but the tensor has ${shape[0]} rows`, step.opName);
         }
         if (sizes.length === 0) return [new TensorList([], dtype, shapeFromValue(es))];
-        const r = (yield env.backend.execute(
-          node({
-            name: `${step.node.name}/split`,
-            type: 'SplitV',
-            attrs: { num_split: sizes.length, T: dtype, Tlen: 'int32' },
-            outputs: sizes.map((n) => ({ dtype, shape: [n, ...shape.slice(1)] })),
-            inputDTypes: [dtype, 'int32', 'int32'],
-            inputShapes: [shape, [sizes.length], []],
-          }),
-          [t, env.backend.upload(NDArray.from(Int32Array.from(sizes), 'int32', [sizes.length])), env.backend.upload(NDArray.from(0, 'int32'))],
-          env.state,
-          ...elementMemory(env, t),
-        )) as unknown[];
+        const r = (yield splitRows(env, step, t, sizes, dtype)) as unknown[];
         return [new TensorList(r, dtype, shapeFromValue(es))];
       })(),
     ),

@@ -21,6 +21,7 @@ import {
   hostValue,
   kept,
   listElements,
+  splitRows,
   node,
   registerRuntimeKernels,
   scalarNumber,
@@ -279,21 +280,8 @@ function concat<H>(env: RuntimeEnv<H>, step: Step, ta: TensorArrayResource<H>): 
 }
 
 /** Rows of `value` split by `sizes`, each in memory of its own (for an array to keep). */
-function splitRows<H>(env: RuntimeEnv<H>, step: Step, value: H, sizes: readonly number[], dtype: DType): Maybe<H[]> {
-  const shape = env.backend.shapeOf(value);
-  const r = env.backend.execute(
-    node({
-      name: `${step.node.name}/split`,
-      type: 'SplitV',
-      attrs: { num_split: sizes.length, T: dtype, Tlen: 'int32' },
-      outputs: sizes.map((n) => ({ dtype, shape: [n, ...shape.slice(1)] })),
-      inputDTypes: [dtype, 'int32', 'int32'],
-      inputShapes: [shape, [sizes.length], []],
-    }),
-    [value, env.backend.upload(NDArray.from(Int32Array.from(sizes), 'int32', [sizes.length])), env.backend.upload(NDArray.from(0, 'int32'))],
-    env.state,
-    ...elementMemory(env, value),
-  );
+function splitOwned<H>(env: RuntimeEnv<H>, step: Step, value: H, sizes: readonly number[], dtype: DType): Maybe<H[]> {
+  const r = splitRows(env, step, value, sizes, dtype);
   const owned = listElements(env);
   return andThen(r, (parts) => {
     for (const p of parts) owned.add(p as object);
@@ -436,7 +424,7 @@ const kernels: Record<string, RuntimeKernel> = {
             step.opName,
           );
         }
-        const parts = sizes.length ? ((yield splitRows(env, step, inputs[1] as never, sizes, ta.dtype)) as never[]) : [];
+        const parts = sizes.length ? ((yield splitOwned(env, step, inputs[1] as never, sizes, ta.dtype)) as never[]) : [];
         yield writeMany(
           env,
           step,
