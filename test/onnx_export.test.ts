@@ -184,6 +184,18 @@ const MATRIX_CASES: Case[] = [
       outputs: [op('BatchMatMulV2', [a, b]), op('BatchMatMulV2', [a, bt], { adj_y: true }), op('BatchMatMulV2', [at, bt], { adj_x: true, adj_y: true }), op('BatchMatMul', [a, bt], { adj_y: true })],
     };
   }],
+  ['LSTMBlockCell (peepholes, cell clip) and GRUBlockCell: every output', () => {
+    const [B, I, H] = [3, 4, 5];
+    const [x, fx] = feed(uniform([B, I], -1, 1, 1));
+    const [cs, fcs] = feed(uniform([B, H], -2, 2, 2));
+    const [h, fh] = feed(uniform([B, H], -1, 1, 3));
+    const w = c(uniform([I + H, 4 * H], -0.5, 0.5, 4), 'float32');
+    const peep = (seed: number): tf.Tensor => c(uniform([H], -0.5, 0.5, seed), 'float32');
+    const b = c(uniform([4 * H], -0.5, 0.5, 8), 'float32');
+    const lstm = ops('LSTMBlockCell', [x, cs, h, w, peep(5), peep(6), peep(7), b], { forget_bias: 1, cell_clip: 0.8, use_peephole: true, T: 'float32' });
+    const gru = ops('GRUBlockCell', [x, h, c(uniform([I + H, 2 * H], -0.5, 0.5, 9), 'float32'), c(uniform([I + H, H], -0.5, 0.5, 10), 'float32'), c(uniform([2 * H], -0.5, 0.5, 11), 'float32'), c(uniform([H], -0.5, 0.5, 12), 'float32')], { T: 'float32' });
+    return { feeds: [fx, fcs, fh], outputs: [...lstm, ...gru] };
+  }],
   ['Einsum', () => {
     const [a, fa] = feed(uniform([2, 3, 4], -1, 1, 1));
     const [b, fb] = feed(uniform([2, 4, 5], -1, 1, 2));
