@@ -68,6 +68,8 @@ function cases(): Case[] {
   const sizes: [number, number, number][] = [
     [2, 2, 1], [3, 7, 5], [5, 9, 17], [4, 8, 8], [17, 33, 3], [32, 64, 32], [63, 10, 40], [64, 24, 64],
     [65, 17, 33], [130, 9, 20], [7, 130, 600], [70, 40, 1030], [261, 40, 70],
+    // One-row products (batch-1 inference) large enough for the SIMD path.
+    [1, 300, 70], [1, 9, 2000], [1, 1030, 33],
   ];
   let n = 0;
   for (const [M, N, K] of sizes) {

@@ -110,6 +110,8 @@ const PANELS_BYTE = Math.ceil((JOB_BYTE + 4 * (1 + MAX_BLOCKS)) / 64) * 64;
 const STAGE_BYTE = PANELS_BYTE + THREADS * PANEL_FLOATS * 4;
 const MAX_PAGES = 16384; // 1 GiB
 /** Below this many multiply-adds a product stays on the calling thread (waking a worker costs more). */
+/** A one-row product (batch-1 inference) of at least this many multiply-adds runs on the SIMD path too. */
+const GEMV_SIMD_MIN = 1 << 14;
 const THREAD_MIN_MACS = 1 << 21;
 
 const fast = FAST ? createMemory() : null;
@@ -296,7 +298,7 @@ export function sgemm(
   offC = 0,
 ): void {
   if (M <= 0 || N <= 0) return;
-  if (simdEnabled && M > 1 && N > 1 && K > 0 && alpha !== 0) {
+  if (simdEnabled && N > 1 && K > 0 && alpha !== 0 && (M > 1 || N * K >= GEMV_SIMD_MIN)) {
     if (beta !== 0 && beta !== 1) {
       scaleC(M, N, beta, C, ldc, offC);
       beta = 1;
