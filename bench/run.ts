@@ -17,7 +17,7 @@
 // libopenblas0-pthread` (PyTorch 1.13: oneDNN convolutions, OpenBLAS for products). It gets weir's
 // thread count (torch.set_num_threads), and OPENBLAS_CORETYPE is unset for its process only (a
 // forced core type keeps OpenBLAS off AVX-512). Its times swing several-fold between processes on
-// a shared machine, so torch_ms is the best of three processes' medians. Workloads it has:
+// a shared machine, so torch_ms is the best of five processes' medians. Workloads it has:
 // mlp_train_step, cnn_train_step, matmul_1024, cnn_infer_b1; never needed by tests or CI.
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
@@ -155,9 +155,12 @@ function findTorchPython(): string | undefined {
 }
 
 /**
- * PyTorch's time for a workload (bench/torch_peer.py): the best of three processes' medians, on
+ * PyTorch's time for a workload (bench/torch_peer.py): the best of five processes' medians, on
  * weir's thread count, with OPENBLAS_CORETYPE unset for those processes. Undefined without --peer torch.
  */
+/** PyTorch's medians swing 1.7x between processes here (CNN step: 90-156 ms), so several are run. */
+const TORCH_PROCESSES = 5;
+
 function onTorch(workload: string, runs = RUNS): number | undefined {
   if (args.peer !== 'torch') return undefined;
   const py = findTorchPython();
@@ -167,7 +170,7 @@ function onTorch(workload: string, runs = RUNS): number | undefined {
   const threads = config.cpuFast() ? threadCount() : 1;
   const script = new URL('./torch_peer.py', import.meta.url).pathname;
   let best = Infinity;
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < TORCH_PROCESSES; i++) {
     const r = spawnSync(py, [script, workload, '--threads', String(threads), '--runs', String(runs)], { env, encoding: 'utf8' });
     if (r.status !== 0) {
       process.stderr.write(`torch ${workload}: ${r.stderr || r.error?.message}\n`);
