@@ -547,16 +547,20 @@ export function concatItems<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>,
     const s = elementShape(env, step, l, given);
     return [zerosOf(env, l.dtype, [0, ...s.slice(1)]), env.backend.upload(lengths)];
   }
-  const rest = shapes[0]!.slice(1);
+  return then(concatRows(env, step, items, shapes, l.dtype), (x) => [x, env.backend.upload(lengths)]);
+}
+
+/** `items` (of the given shapes, at least one) joined along their first axis, into the step's planned output. */
+export function concatRows<H>(env: RuntimeEnv<H>, step: Step, items: readonly H[], shapes: readonly number[][], dtype: DType): Maybe<H> {
   const total = shapes.reduce((a, s) => a + s[0]!, 0);
   const axis = env.backend.upload(NDArray.from(0, 'int32'));
   const r = env.backend.execute(
     node({
       name: `${step.node.name}/concat`,
       type: 'ConcatV2',
-      attrs: { N: items.length, T: l.dtype, Tidx: 'int32' },
-      outputs: [{ dtype: l.dtype, shape: [total, ...rest] }],
-      inputDTypes: [...items.map(() => l.dtype), 'int32'],
+      attrs: { N: items.length, T: dtype, Tidx: 'int32' },
+      outputs: [{ dtype, shape: [total, ...shapes[0]!.slice(1)] }],
+      inputDTypes: [...items.map(() => dtype), 'int32'],
       inputShapes: [...shapes, []],
     }),
     [...items, axis],
@@ -564,7 +568,7 @@ export function concatItems<H>(env: RuntimeEnv<H>, step: Step, l: TensorList<H>,
     env.ctx,
     env.planned,
   );
-  return then(r, (x) => [x[0], env.backend.upload(lengths)]);
+  return then(r, (x) => x[0] as H);
 }
 
 function setItemNow<H>(env: RuntimeEnv<H>, step: Step, inputs: unknown[], at: NDArray): Maybe<unknown[]> {

@@ -16,6 +16,7 @@ import { formatShape, type Shape } from '../src/core/shape.js';
 import {
   TensorList,
   andThen,
+  concatRows,
   drive,
   elementMemory,
   hostValue,
@@ -259,24 +260,8 @@ function concat<H>(env: RuntimeEnv<H>, step: Step, ta: TensorArrayResource<H>): 
       );
     }
   });
-  const total = shapes.reduce((a, s) => a + s[0]!, 0);
   const lengths = env.backend.upload(NDArray.from(BigInt64Array.from(shapes, (s) => BigInt(s[0]!)), 'int64', [shapes.length]));
-  const axis = env.backend.upload(NDArray.from(0, 'int32'));
-  const r = env.backend.execute(
-    node({
-      name: `${step.node.name}/concat`,
-      type: 'ConcatV2',
-      attrs: { N: items.length, T: ta.dtype, Tidx: 'int32' },
-      outputs: [{ dtype: ta.dtype, shape: [total, ...shapes[0]!.slice(1)] }],
-      inputDTypes: [...items.map(() => ta.dtype), 'int32'],
-      inputShapes: [...shapes, []],
-    }),
-    [...items, axis],
-    env.state,
-    env.ctx,
-    env.planned,
-  );
-  return andThen(r, (x) => [x[0], lengths]);
+  return andThen(concatRows(env, step, items, shapes, ta.dtype), (x) => [x, lengths]);
 }
 
 /** Rows of `value` split by `sizes`, each in memory of its own (for an array to keep). */
