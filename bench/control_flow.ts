@@ -281,34 +281,45 @@ export async function rnnLoopStep(ctx: BenchContext): Promise<LineResult> {
  * weights differ: the initial losses are only checked to be of the same order (both near ln V).
  * A tfjs backend whose first step takes over 20 s is skipped with a note.
  */
-export async function lstmTrainStep(ctx: BenchContext): Promise<LineResult> {
-  const B = 32;
-  const T = 50;
-  const V = 65;
-  const E = 64;
-  const H = 256;
-  const LR = 0.002;
-  const SLOW_MS = 20_000;
-  const xIds = Int32Array.from(ctx.uniform(B * T, 31, 0, V), (v) => Math.floor(v));
-  const yIds = Int32Array.from(ctx.uniform(B * T, 32, 0, V), (v) => Math.floor(v));
+/** lstm_train_step's model and data (lstm_block_train_step builds the same model with other cells). */
+export const LSTM_LM = { B: 32, T: 50, V: 65, E: 64, H: 256, LR: 0.002 } as const;
 
+/** The token ids fed as x and y (int32, [B, T]). */
+export function lstmLmIds(ctx: BenchContext): { xIds: Int32Array; yIds: Int32Array } {
+  const { B, T, V } = LSTM_LM;
+  return {
+    xIds: Int32Array.from(ctx.uniform(B * T, 31, 0, V), (v) => Math.floor(v)),
+    yIds: Int32Array.from(ctx.uniform(B * T, 32, 0, V), (v) => Math.floor(v)),
+  };
+}
+
+/** The LSTM language model in a graph of its own (graph seed 1), two layers of `cell()`, and its feeds. */
+export function buildLstmLm(cell: () => tf.nn.rnnCell.RNNCell, ids: { xIds: Int32Array; yIds: Int32Array }) {
+  const { B, T, V, E, H, LR } = LSTM_LM;
   const g = new tf.Graph();
   g.seed = 1;
   const m = g.asDefault(() => {
     const x = tf.placeholder('int32', [B, T], 'x');
     const y = tf.placeholder('int32', [B, T], 'y');
     const embedding = tf.getVariable('embedding', { shape: [V, E] });
-    const cell = new tf.nn.rnnCell.MultiRNNCell([new tf.nn.rnnCell.BasicLSTMCell(H), new tf.nn.rnnCell.BasicLSTMCell(H)]);
-    const [outputs] = tf.nn.dynamicRnn(cell, tf.nn.embeddingLookup(embedding, x), { dtype: 'float32' });
+    const [outputs] = tf.nn.dynamicRnn(new tf.nn.rnnCell.MultiRNNCell([cell(), cell()]), tf.nn.embeddingLookup(embedding, x), { dtype: 'float32' });
     const logits = tf.layers.dense(tf.reshape(outputs, [-1, H]), V, { name: 'softmax' });
     const loss = tf.reduceMean(tf.nn.sparseSoftmaxCrossEntropyWithLogits({ labels: tf.reshape(y, [-1]), logits }));
     const train = new tf.train.AdamOptimizer(LR).minimize(loss);
-    return { x, y, loss, train, init: tf.globalVariablesInitializer() };
+    return { x, y, loss, train, vars: tf.trainableVariables(), init: tf.globalVariablesInitializer() };
   });
   const feeds: [tf.Tensor, tf.NDArray][] = [
-    [m.x, new tf.NDArray(xIds, [B, T])],
-    [m.y, new tf.NDArray(yIds, [B, T])],
+    [m.x, new tf.NDArray(ids.xIds, [B, T])],
+    [m.y, new tf.NDArray(ids.yIds, [B, T])],
   ];
+  return { g, m, feeds };
+}
+
+export async function lstmTrainStep(ctx: BenchContext): Promise<LineResult> {
+  const { B, T, V, E, H, LR } = LSTM_LM;
+  const SLOW_MS = 20_000;
+  const { xIds, yIds } = lstmLmIds(ctx);
+  const { m, feeds, g } = buildLstmLm(() => new tf.nn.rnnCell.BasicLSTMCell(H), { xIds, yIds });
   const sess = new tf.Session({ graph: g, backend: ctx.backend });
   await sess.run(m.init);
   const weirLoss0 = Number(((await sess.run(m.loss, feeds)) as tf.NDArray).data[0]);

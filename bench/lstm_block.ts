@@ -4,40 +4,17 @@
 // op and two matmuls), timed alternately in one process. The block model starts from the basic
 // model's weights, so both compute the same losses step after step (checked and printed).
 import * as tf from '../src/index.js';
-import { LSTMBlockCell, MultiRNNCell, type RNNCell } from '../src/api/rnn.js';
-import type { BenchContext, LineResult } from './control_flow.js';
+import { LSTMBlockCell, type RNNCell } from '../src/api/rnn.js';
+import { buildLstmLm, LSTM_LM, lstmLmIds, type BenchContext, type LineResult } from './control_flow.js';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function lstmBlockTrainStep(ctx: BenchContext): Promise<LineResult> {
-  const B = 32;
-  const T = 50;
-  const V = 65;
-  const E = 64;
-  const H = 256;
-  const LR = 0.002;
-  const xIds = new tf.NDArray(Int32Array.from(ctx.uniform(B * T, 31, 0, V), (v) => Math.floor(v)), [B, T]);
-  const yIds = new tf.NDArray(Int32Array.from(ctx.uniform(B * T, 32, 0, V), (v) => Math.floor(v)), [B, T]);
-
+  const { B, T, V, E, H } = LSTM_LM;
+  const ids = lstmLmIds(ctx);
   const build = (cell: () => RNNCell) => {
-    const g = new tf.Graph();
-    g.seed = 1;
-    const m = g.asDefault(() => {
-      const x = tf.placeholder('int32', [B, T], 'x');
-      const y = tf.placeholder('int32', [B, T], 'y');
-      const embedding = tf.getVariable('embedding', { shape: [V, E] });
-      const [outputs] = tf.nn.dynamicRnn(new MultiRNNCell([cell(), cell()]), tf.nn.embeddingLookup(embedding, x), { dtype: 'float32' });
-      const logits = tf.layers.dense(tf.reshape(outputs, [-1, H]), V, { name: 'softmax' });
-      const loss = tf.reduceMean(tf.nn.sparseSoftmaxCrossEntropyWithLogits({ labels: tf.reshape(y, [-1]), logits }));
-      const train = new tf.train.AdamOptimizer(LR).minimize(loss);
-      return { x, y, loss, train, vars: tf.trainableVariables(), init: tf.globalVariablesInitializer() };
-    });
-    const sess = new tf.Session({ graph: g, backend: ctx.backend });
-    const feeds: [tf.Tensor, tf.NDArray][] = [
-      [m.x, xIds],
-      [m.y, yIds],
-    ];
-    return { g, m, sess, feeds };
+    const { g, m, feeds } = buildLstmLm(cell, ids);
+    return { g, m, feeds, sess: new tf.Session({ graph: g, backend: ctx.backend }) };
   };
   const basic = build(() => new tf.nn.rnnCell.BasicLSTMCell(H));
   const block = build(() => new LSTMBlockCell(H));
