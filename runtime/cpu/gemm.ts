@@ -69,6 +69,7 @@ import {
 } from './wasm.js';
 import { ARG, CTRL_BYTES, SPIN_US, ThreadPool, threadCount, workerLoopSource } from './threads.js';
 import { config } from '../../src/core/config.js';
+import { heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
 
 const MR = 4;
 const NR = 8;
@@ -105,21 +106,23 @@ const THREADS = FAST ? threadCount() : 1;
 // The WebAssembly memory (shared with the workers where the engine allows): the workers' control
 // blocks and the job words, then one panel area per thread (the calling thread's first), then the
 // staging regions into which products copy their operands (see region()).
-const JOB_BYTE = Math.max(1, THREADS - 1) * CTRL_BYTES;
-const PANELS_BYTE = Math.ceil((JOB_BYTE + 4 * (1 + MAX_BLOCKS)) / 64) * 64;
-const STAGE_BYTE = PANELS_BYTE + THREADS * PANEL_FLOATS * 4;
-const MAX_PAGES = 16384; // 1 GiB
+// This block of the memory (runtime/cpu/heap.ts) is the GEMM's for the life of the process.
+const FIXED_BYTES = Math.ceil((Math.max(1, THREADS - 1) * CTRL_BYTES + 4 * (1 + MAX_BLOCKS)) / 64) * 64 + THREADS * PANEL_FLOATS * 4;
+const BASE = FAST ? heapAlloc(FIXED_BYTES) : -1;
+const CTRL_BYTE = Math.max(0, BASE);
+const JOB_BYTE = CTRL_BYTE + Math.max(1, THREADS - 1) * CTRL_BYTES;
+const PANELS_BYTE = CTRL_BYTE + Math.ceil((Math.max(1, THREADS - 1) * CTRL_BYTES + 4 * (1 + MAX_BLOCKS)) / 64) * 64;
 /** Below this many multiply-adds a product stays on the calling thread (waking a worker costs more). */
 /** A one-row product (batch-1 inference) of at least this many multiply-adds runs on the SIMD path too. */
 const GEMV_SIMD_MIN = 1 << 14;
 const THREAD_MIN_MACS = 1 << 21;
 
-const fast = FAST ? createMemory() : null;
-/** A view of the whole WebAssembly memory (refreshed when it grows). */
-let mem = new Float32Array(fast !== null ? fast.memory.buffer : new ArrayBuffer(0));
-const jobWords = new Int32Array(fast !== null ? fast.memory.buffer : new ArrayBuffer(4 * (1 + MAX_BLOCKS)), fast !== null ? JOB_BYTE : 0, 1 + MAX_BLOCKS);
-/** Byte address and capacity of the two staging regions (PRIVATE, SHARED). */
-const regionAt = [STAGE_BYTE, STAGE_BYTE];
+const fast = BASE >= 0 ? createMemory() : null;
+/** A view of the whole WebAssembly memory (refreshed when it grows: see region()). */
+let mem = new Float32Array(fast !== null ? heapBuffer() : new ArrayBuffer(0));
+const jobWords = new Int32Array(fast !== null ? heapBuffer() : new ArrayBuffer(4 * (1 + MAX_BLOCKS)), fast !== null ? JOB_BYTE : 0, 1 + MAX_BLOCKS);
+/** Byte address and capacity of the two staging regions (PRIVATE, SHARED), allocated from the heap as they grow. */
+const regionAt = [-1, -1];
 const regionCap = [0, 0];
 /** stageOperands' answer: a, lda, b, ldb, c, ldc of the staged operands. */
 const staged = new Int32Array(6);
@@ -735,7 +738,7 @@ function ensurePool(): ThreadPool | null {
   if (!threadsEnabled || poolFailed || fast === null || retiring !== null) return null;
   if (pool === null) {
     try {
-      const ctlBytes = Array.from({ length: THREADS - 1 }, (_, w) => w * CTRL_BYTES);
+      const ctlBytes = Array.from({ length: THREADS - 1 }, (_, w) => CTRL_BYTE + w * CTRL_BYTES);
       pool = new ThreadPool(fast.memory, ctlBytes, workerSource(), { wasm: fast.wasm, wasmRelaxed: fast.wasmRelaxed });
       pool.setSpin(spinUs);
     } catch {
@@ -757,21 +760,18 @@ const SHARED = 1;
  */
 function region(kind: number, floats: number): number {
   const bytes = floats * 4;
-  if (regionCap[kind]! >= bytes) return regionAt[kind]!;
-  const at = Math.max(regionAt[0]! + regionCap[0]!, regionAt[1]! + regionCap[1]!);
-  const cap = Math.ceil((bytes * 1.25) / 64) * 64;
-  const memory = fast!.memory;
-  if (at + cap > memory.buffer.byteLength) {
-    try {
-      memory.grow(Math.ceil((at + cap - memory.buffer.byteLength) / 65536));
-    } catch {
-      return -1;
-    }
-    mem = new Float32Array(memory.buffer);
+  if (regionCap[kind]! < bytes) {
+    const cap = Math.ceil((bytes * 1.25) / 64) * 64;
+    const at = heapAlloc(cap);
+    if (at < 0) return -1;
+    heapFree(regionAt[kind]!);
+    regionAt[kind] = at;
+    regionCap[kind] = cap;
   }
-  regionAt[kind] = at;
-  regionCap[kind] = cap;
-  return at;
+  // Any allocation (this one, an arena's) may have grown the memory.
+  const buffer = heapBuffer();
+  if (mem.buffer !== buffer) mem = new Float32Array(buffer);
+  return regionAt[kind]!;
 }
 
 const up = (n: number, m: number): number => Math.ceil(n / m) * m;
@@ -1019,24 +1019,21 @@ interface FastMemory {
 
 /** The WebAssembly memory and the SIMD kernels on it: shared where the engine allows, else private; null without WebAssembly SIMD. */
 function createMemory(): FastMemory | null {
-  const pages = Math.ceil(STAGE_BYTE / 65536);
-  for (const shared of [true, false]) {
-    try {
-      const maximum = shared ? Math.max(MAX_PAGES, pages) : MAX_PAGES;
-      const memory = new WebAssembly.Memory({ initial: pages, maximum, shared });
-      const instantiate = (bytes: Uint8Array<ArrayBuffer>): SimdKernels =>
-        new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } }).exports as unknown as SimdKernels;
-      const wasm = simdKernelModule(pages, maximum, shared, false);
-      const plain = instantiate(wasm);
-      let wasmRelaxed: Uint8Array<ArrayBuffer> | null = simdKernelModule(pages, maximum, shared, true);
-      if (!WebAssembly.validate(wasmRelaxed)) wasmRelaxed = null;
-      const relaxed = wasmRelaxed === null ? null : instantiate(wasmRelaxed);
-      return { memory, wasm, wasmRelaxed, plain, relaxed, shared };
-    } catch {
-      // try the next kind of memory
-    }
+  const heap = heapMemory();
+  if (heap === null) return null;
+  const { memory, shared, maxPages } = heap;
+  try {
+    const instantiate = (bytes: Uint8Array<ArrayBuffer>): SimdKernels =>
+      new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } }).exports as unknown as SimdKernels;
+    const wasm = simdKernelModule(1, maxPages, shared, false);
+    const plain = instantiate(wasm);
+    let wasmRelaxed: Uint8Array<ArrayBuffer> | null = simdKernelModule(1, maxPages, shared, true);
+    if (!WebAssembly.validate(wasmRelaxed)) wasmRelaxed = null;
+    const relaxed = wasmRelaxed === null ? null : instantiate(wasmRelaxed);
+    return { memory, wasm, wasmRelaxed, plain, relaxed, shared };
+  } catch {
+    return null;
   }
-  return null;
 }
 
 /**
