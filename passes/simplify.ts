@@ -64,6 +64,7 @@ function forwardTarget(n: PNode): Value | undefined {
   if ((n.type === 'ConcatV2' && n.inputs.length === 2) || (n.type === 'AddN' && n.inputs.length === 1)) {
     return sameStatic(x.shape, out.shape) ? x : undefined;
   }
+  if (n.type === 'Select' || n.type === 'SelectV2') return selectedBranch(n);
   if (def?.involution && x.node.type === n.type && x.node.controlInputs.length === 0) return x.node.inputs[0] ?? undefined;
   const y = n.inputs[1];
   if (!y) return undefined;
@@ -72,6 +73,19 @@ function forwardTarget(n: PNode): Value | undefined {
   const lid = def?.commutative ? rid : undefined;
   if (lid !== undefined && isAll(constOf(x), lid) && keepsShape(y, x, out.shape)) return y;
   return undefined;
+}
+
+/**
+ * The branch a Select picks everywhere when its condition is a constant that is all true or all
+ * false (a `training` switch left at its default), if that branch already has the output's shape.
+ */
+function selectedBranch(n: PNode): Value | undefined {
+  const cond = constOf(n.inputs[0]);
+  if (!cond || cond.size === 0) return undefined;
+  const first = cond.data[0];
+  for (let i = 1; i < cond.size; i++) if (cond.data[i] !== first) return undefined;
+  const branch = n.inputs[first ? 1 : 2];
+  return branch && sameStatic(branch.shape, n.outputs[0]!.shape) ? branch : undefined;
 }
 
 /** Rewrites that change an op's inputs in place: Transpose∘Transpose, Reshape∘Reshape. */

@@ -110,6 +110,33 @@ describe('algebraic simplification', () => {
     void v;
   });
 
+  it('forwards the branch a Select picks everywhere when its condition is constant (a training switch at its default)', async () => {
+    const [g, { x, training, ys }] = inGraph(() => {
+      const x = tf.placeholder('float32', [4, 8], 'x');
+      const training = tf.placeholderWithDefault(false, [], 'training');
+      const dropped = tf.layers.dropout(x, { rate: 0.5, training });
+      const mixed = tf.where(tf.constant([true, false, true, true, true, true, true, true], 'bool'), x, tf.negative(x));
+      const broadcast = tf.where(tf.constant(true, 'bool'), tf.ones([8]), x);
+      return { x, training, ys: [tf.exp(dropped), mixed, broadcast] };
+    });
+    const s = simplify(planGraph(ys, [[x, [4, 8]]]));
+    expect(s.fetches[0]!.node.type).toBe('Exp');
+    expect(s.fetches[0]!.node.inputs[0]!.node.type).toBe('_Arg');
+    // The unread draw still runs, so its stream advances as in the unoptimized plan.
+    expect(types(s)).toContain('RandomUniform');
+    // Mixed conditions and a picked branch smaller than the output keep their Select.
+    expect(s.fetches[1]!.node.type).toBe('SelectV2');
+    expect(s.fetches[2]!.node.type).toBe('SelectV2');
+    const xv = randomArray([4, 8]);
+    const [a, b] = await runBoth(g, ys, [[x, xv]]);
+    for (let k = 0; k < 3; k++) expect(Array.from(a[k]!.data as Float32Array)).toEqual(Array.from(b[k]!.data as Float32Array));
+    // Fed as true, the dropout runs: about half the elements are zero.
+    const sess = new tf.Session({ graph: g });
+    const [t] = await sess.run([ys[0]!], [[x, xv], [training, new tf.NDArray(Uint8Array.of(1), [], 'bool')]]);
+    expect(Array.from(t!.data as Float32Array).filter((v) => v === 1).length).toBeGreaterThan(4);
+    sess.close();
+  });
+
   it('bypasses NoOps that group control dependencies, and a grouped target still runs everything', async () => {
     const [g, { v, w, train }] = inGraph(() => {
       const v = new tf.Variable(tf.constant(1), { name: 'v' });
