@@ -68,6 +68,13 @@ export interface StepContext {
  */
 export type PlannedOutputs = (dtype: DType, shape: readonly number[]) => NDArray | undefined;
 
+/** A range of host memory: views over `buffer` from `byteOffset` to `byteOffset + byteLength`. */
+export interface HostBuffer {
+  readonly buffer: ArrayBufferLike;
+  readonly byteOffset: number;
+  readonly byteLength: number;
+}
+
 /** Per-session state the kernels of stateful ops use. */
 export interface RuntimeState<H> {
   /** Variable values by VariableV2 op name. */
@@ -118,6 +125,19 @@ export interface Backend<H = unknown> {
   readonly exclusiveRuns?: boolean;
   /** Most buffers a fused kernel may read and write (a GPU's binding limit). */
   readonly maxFusedOperands?: number;
+  /**
+   * Host memory the backend's kernels work in place (the CPU's WebAssembly memory) for the runtime's
+   * own buffers (a plan's arena, the slab's chunks): `bytes` zeroed bytes, given back by
+   * freeHostBuffer or once `owner` is garbage collected. Null (or no hook): the caller uses an
+   * ordinary ArrayBuffer. Views over the answer stay valid until it is given back.
+   */
+  allocHostBuffer?(bytes: number, owner: object): HostBuffer | null;
+  /** Gives back what allocHostBuffer answered (nothing may use its views again); twice is harmless. */
+  freeHostBuffer?(buffer: HostBuffer): void;
+  /** Byte address of a view's first element in that host memory, or -1 when the view is elsewhere. */
+  hostAddress?(view: ArrayBufferView): number;
+  /** Gives back the backend memory a variable's value holds now (a closed session's; nothing may use it again). */
+  freeValue?(handle: H): void;
   upload(value: NDArray): H;
   download(handle: H): Promise<NDArray>;
   /** A copy of the value at once, where the backend can give one without waiting (the CPU). */

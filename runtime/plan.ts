@@ -6,7 +6,7 @@ import { formatShape, sameShape, shapesCompatible } from '../src/core/shape.js';
 import type { PlanGraph, PNode } from '../passes/ir.js';
 import { isAliasOp, isInPlaceOp } from '../ops/registry.js';
 import type { MemoryPlan } from './arena.js';
-import type { Backend, KernelNode, PlannedOutputs, RuntimeState, StepContext } from './backend.js';
+import type { Backend, HostBuffer, KernelNode, PlannedOutputs, RuntimeState, StepContext } from './backend.js';
 import { isAllocationFailure, oomMessage } from './oom.js';
 import { arrayView, resetRunScratch, slabOf, type Allocations, type Slab } from './slab.js';
 import type { FunctionPlan, RuntimeEnv, RuntimeKernel } from './control_flow.js';
@@ -39,6 +39,9 @@ export interface Step {
 
 /** An arena a function call runs in (a loop holds two); undefined where the backend has none. */
 export type ArenaLease = ArenaRuntime | undefined;
+
+/** What of a backend an arena needs: its name (arenas are the CPU's) and its host-memory hooks. */
+type ArenaBackend = Pick<Backend<unknown>, 'name' | 'allocHostBuffer' | 'freeHostBuffer' | 'hostAddress'>;
 
 export interface PlanStats {
   /** Ops in the user's graph. */
@@ -123,8 +126,8 @@ export class Plan {
    * CancelledError (the session was closed meanwhile).
    */
   async run<H>(backend: Backend<H>, state: RuntimeState<H>, feeds: ReadonlyMap<Tensor, NDArray>, live: () => boolean = () => true): Promise<NDArray[]> {
-    const pool = this.memory && backend.name === 'cpu' ? (this.arenas ??= new ArenaPool(() => new ArenaRuntime(this))) : undefined;
-    let arena = pool?.tryAcquire(slabOf(state).made);
+    const pool = this.memory && backend.name === 'cpu' ? (this.arenas ??= new ArenaPool(this)) : undefined;
+    let arena = pool?.tryAcquire(slabOf(state).made, backend);
     if (pool && !arena) {
       arena = await pool.acquire();
       if (!live()) {
@@ -196,14 +199,25 @@ export class Plan {
   }
 
   /** An arena for one function call (CPU plans with a memory plan; undefined elsewhere). */
-  leaseArena(backend: { readonly name: string }, state: RuntimeState<unknown>): ArenaLease {
+  leaseArena(backend: ArenaBackend, state: RuntimeState<unknown>): ArenaLease {
     if (!this.memory || backend.name !== 'cpu') return undefined;
-    const pool = (this.arenas ??= new ArenaPool(() => new ArenaRuntime(this), Infinity));
-    return pool.tryAcquire(slabOf(state).made);
+    const pool = (this.arenas ??= new ArenaPool(this, Infinity));
+    return pool.tryAcquire(slabOf(state).made, backend);
   }
 
   returnArena(a: ArenaLease): void {
     if (a) this.arenas!.release(a);
+  }
+
+  /**
+   * Gives back the memory of this plan's arenas and its function bodies' (a closed session's plans):
+   * now for those no run holds, when released for the others. The plan stays usable: a later run
+   * makes a new arena.
+   */
+  dispose(): void {
+    this.arenas?.dispose();
+    this.arenas = undefined;
+    for (const s of this.steps) for (const f of Object.values(s.functions ?? {})) f.plan.dispose();
   }
 
   // The step loop is written without closures: a loop body runs it every iteration, and a closure
@@ -351,17 +365,18 @@ class ArenaPool {
   private readonly free: ArenaRuntime[] = [];
   private readonly waiting: ((a: ArenaRuntime) => void)[] = [];
   private created = 0;
+  private disposed = false;
   // A CPU run never yields while it holds an arena, so one arena serves every run; the limit keeps
   // runs that do wait while holding one (a kernel that returns a promise) from each taking a new one.
   constructor(
-    private readonly make: () => ArenaRuntime,
+    private readonly plan: Plan,
     private readonly limit = 2,
   ) {}
 
-  tryAcquire(made: Allocations): ArenaRuntime | undefined {
+  tryAcquire(made: Allocations, backend: ArenaBackend): ArenaRuntime | undefined {
     if (this.free.length) return this.free.pop();
     if (this.created < this.limit) {
-      const a = this.make();
+      const a = new ArenaRuntime(this.plan, backend);
       this.created++;
       made.arenas++;
       return a;
@@ -376,13 +391,23 @@ class ArenaPool {
   release(a: ArenaRuntime): void {
     const next = this.waiting.shift();
     if (next) next(a);
+    else if (this.disposed) a.dispose();
     else this.free.push(a);
+  }
+
+  /** Frees the arenas no run holds; the ones runs hold are freed as they are released. */
+  dispose(): void {
+    this.disposed = true;
+    for (const a of this.free) a.dispose();
+    this.free.length = 0;
   }
 }
 
 /** The arena of one plan on the CPU for one run at a time, and the alloc hooks that hand out its views. */
 class ArenaRuntime {
-  readonly buffer: ArrayBuffer;
+  /** The arena's memory: a range of the backend's host memory (the CPU's WebAssembly memory) or an ArrayBuffer of its own. */
+  readonly memory: HostBuffer;
+  private readonly inHostMemory: boolean;
   /** Per step, per output: the planned view (undefined when the output is not planned). */
   private readonly views: (NDArray | undefined)[][];
   /** Per step, per output: whether the value may sit in the arena without a planned view (aliases). */
@@ -401,16 +426,21 @@ class ArenaRuntime {
   /** Per runtime step: the environment its kernel sees, updated in place each call. */
   private readonly envs: (MutableEnv | undefined)[] = [];
 
-  constructor(plan: Plan) {
+  constructor(
+    plan: Plan,
+    private readonly backend: ArenaBackend,
+  ) {
     const mem = plan.memory!;
-    this.buffer = allocArena(plan);
+    this.memory = allocArena(plan, backend, this);
+    this.inHostMemory = !(this.memory.buffer instanceof ArrayBuffer) && backend.hostAddress !== undefined;
+    const { buffer, byteOffset } = this.memory;
     this.slots = new Array<unknown>(plan.numSlots);
     this.inputs = plan.steps.map((s) => new Array<unknown>(s.inputSlots.length));
     this.fetched = new Array<unknown>(plan.fetchSlots.length);
     this.views = plan.steps.map((s) =>
       s.outputSlots.map((slot) => {
         const p = mem.placement.get(slot);
-        return p ? arrayView(this.buffer, p.offset, p.dtype, p.shape) : undefined;
+        return p ? arrayView(buffer, byteOffset + p.offset, p.dtype, p.shape) : undefined;
       }),
     );
     this.mayAlias = plan.steps.map((s) => s.outputSlots.map(() => isAliasOp(s.node.type)));
@@ -432,6 +462,7 @@ class ArenaRuntime {
   /** The session slab that steps whose outputs lists keep take their memory from (set by each call). */
   useSlab(slab: Slab): void {
     this.slab = slab;
+    slab.useMemory(this.backend);
   }
 
   /** Whether every output of step i is the view the plan made for it. */
@@ -509,16 +540,36 @@ class ArenaRuntime {
     });
   }
 
+  /**
+   * Whether `d` starts inside this arena. By address range, not buffer identity: the arena may be a
+   * range of a memory other values (variables, other arenas) share, and a growing shared memory
+   * hands out a new buffer object for the same bytes each time it grows.
+   */
   private holds(d: TypedArray): boolean {
-    return ArrayBuffer.isView(d) && d.buffer === this.buffer;
+    if (!ArrayBuffer.isView(d)) return false;
+    const m = this.memory;
+    const address = d.buffer === m.buffer ? d.byteOffset : this.inHostMemory ? this.backend.hostAddress!(d) : -1;
+    return address >= m.byteOffset && address < m.byteOffset + m.byteLength;
+  }
+
+  /** Gives the arena's memory back (nothing may use its views again). */
+  dispose(): void {
+    this.backend.freeHostBuffer?.(this.memory);
   }
 }
 
-/** The arena's memory; when it cannot be had, a ResourceExhaustedError naming the largest tensor in it. */
-function allocArena(plan: Plan): ArrayBuffer {
+/**
+ * The arena's memory: from the backend's host memory (owned by `owner`, freed when it is garbage
+ * collected), else an ArrayBuffer; when neither can be had, a ResourceExhaustedError naming the
+ * largest tensor in it.
+ */
+function allocArena(plan: Plan, backend: ArenaBackend, owner: object): HostBuffer {
   const mem = plan.memory!;
+  const region = backend.allocHostBuffer?.(mem.arenaBytes, owner);
+  if (region) return region;
   try {
-    return new ArrayBuffer(mem.arenaBytes);
+    const buffer = new ArrayBuffer(mem.arenaBytes);
+    return { buffer, byteOffset: 0, byteLength: mem.arenaBytes };
   } catch (e) {
     if (!isAllocationFailure(e)) throw e;
     let largest: { step: Step; k: number; bytes: number } | undefined;

@@ -8,6 +8,7 @@ import type { DType } from '../src/core/dtypes.js';
 import { allocData, bytesPerElement, type TypedArray } from '../src/core/dtypes.js';
 import { InternalError } from '../src/core/errors.js';
 import { NDArray, numElements } from '../src/core/ndarray.js';
+import type { Backend, HostBuffer } from './backend.js';
 
 const CHUNK_BYTES = 1 << 18;
 
@@ -28,12 +29,28 @@ export interface Allocations {
   zeros: number;
 }
 
+/** Where a slab takes its chunks from: the backend's host memory (the CPU's WebAssembly memory), when it has one. */
+export type SlabMemory = Pick<Backend<unknown>, 'allocHostBuffer' | 'freeHostBuffer'>;
+
 export class Slab {
-  private readonly chunks: ArrayBuffer[] = [];
+  private readonly chunks: HostBuffer[] = [];
   private current = -1;
   private offset = 0;
+  private memory: SlabMemory | undefined;
 
   constructor(readonly made: Allocations = newAllocations()) {}
+
+  /** Chunks made from now on come from this backend's host memory (set by the CPU plans that use the slab). */
+  useMemory(memory: SlabMemory): void {
+    this.memory = memory;
+  }
+
+  /** Gives back the chunks (a closed session's: nothing carved from them may be used again). */
+  dispose(): void {
+    for (const c of this.chunks) this.memory?.freeHostBuffer?.(c);
+    this.chunks.length = 0;
+    this.reset();
+  }
 
   /** Makes every chunk free again: call only when nothing carved from them is alive. */
   reset(): void {
@@ -53,21 +70,21 @@ export class Slab {
     if (this.current < 0 || this.offset + bytes > CHUNK_BYTES) {
       this.current++;
       if (this.current === this.chunks.length) {
-        this.chunks.push(new ArrayBuffer(CHUNK_BYTES));
+        this.chunks.push(this.memory?.allocHostBuffer?.(CHUNK_BYTES, this) ?? { buffer: new ArrayBuffer(CHUNK_BYTES), byteOffset: 0, byteLength: CHUNK_BYTES });
         this.made.slabChunks++;
       }
       this.offset = 0;
     }
-    const at = this.offset;
+    const chunk = this.chunks[this.current]!;
+    const at = chunk.byteOffset + this.offset;
     this.offset += bytes;
-    const buf = this.chunks[this.current]!;
-    new Uint8Array(buf, at, bytes).fill(0);
-    return arrayView(buf, at, dtype, shape);
+    new Uint8Array(chunk.buffer, at, bytes).fill(0);
+    return arrayView(chunk.buffer, at, dtype, shape);
   }
 }
 
 /** An NDArray over `buffer` from byte `offset` (an arena's or a slab's piece). */
-export function arrayView(buffer: ArrayBuffer, offset: number, dtype: DType, shape: readonly number[]): NDArray {
+export function arrayView(buffer: ArrayBufferLike, offset: number, dtype: DType, shape: readonly number[]): NDArray {
   const n = numElements(shape);
   let data: TypedArray;
   switch (dtype) {
@@ -106,6 +123,12 @@ export interface RunScratch {
 
 export function newAllocations(): Allocations {
   return { arenas: 0, slabChunks: 0, slabLarge: 0, unplanned: 0, zeros: 0 };
+}
+
+/** Gives back the memory of a session's scratch (a closed session's). */
+export function disposeRunScratch(state: object): void {
+  scratchOf.get(state)?.slab.dispose();
+  scratchOf.delete(state);
 }
 
 /** Frees what a finished run left in the scratch: call when nothing of the run is alive any more. */

@@ -3,6 +3,7 @@ import { IndexedSlices } from './api/indexed_slices.js';
 import { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import type { Backend, RuntimeState } from '../runtime/backend.js';
 import { cancelled, type Plan } from '../runtime/plan.js';
+import { disposeRunScratch } from '../runtime/slab.js';
 import { KernelProfile, printWhenDone, profilingBackend } from '../runtime/profile.js';
 import { compilePlan, compileRequest } from '../passes/compile.js';
 import { config } from './core/config.js';
@@ -110,6 +111,9 @@ class LruCache<V> {
     this.entries.delete(key);
     this.entries.set(key, value);
     if (this.entries.size > this.limit) this.entries.delete(this.entries.keys().next().value!);
+  }
+  values(): IterableIterator<V> {
+    return this.entries.values();
   }
   clear(): void {
     this.entries.clear();
@@ -269,8 +273,14 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     this.profiler?.print?.();
+    // The memory of arenas, variables and list scratch goes back now, not when the collector gets to
+    // it: nothing of this session runs again (a CPU run never yields inside a kernel, and one waiting
+    // for an arena fails on waking).
+    for (const p of this.plans.values()) p.dispose();
     this.plans.clear();
     this.verifier?.dispose();
+    for (const v of this.state.variables.values()) this.backend.freeValue?.(v);
+    disposeRunScratch(this.state);
     this.state.variables.clear();
     this.state.opState.clear();
     this.backend.dispose();

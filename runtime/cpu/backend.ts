@@ -1,7 +1,8 @@
 import type { DType } from '../../src/core/dtypes.js';
 import { UnimplementedError } from '../../src/core/errors.js';
 import type { NDArray } from '../../src/core/ndarray.js';
-import type { Backend, KernelNode, PlannedOutputs, RuntimeState, StepContext } from '../backend.js';
+import type { Backend, HostBuffer, KernelNode, PlannedOutputs, RuntimeState, StepContext } from '../backend.js';
+import { freeHeapArray, freeHeapRegion, heapAddress, heapRegion, type HeapRegion } from './heap.js';
 import { FRESH, outputsFrom } from './kernels/util.js';
 import { cpuCanFuse } from './fused.js';
 import { getCpuKernel } from './registry.js';
@@ -26,6 +27,19 @@ export class CpuBackend implements Backend<NDArray> {
     const k = getCpuKernel(node.type);
     if (!k) throw new UnimplementedError(`No CPU kernel registered for op type '${node.type}'`, node.name);
     return k(inputs, node, state, outputsFrom(planned));
+  }
+  /** The runtime's buffers (arenas, slab chunks) in the WebAssembly memory, where kernels use them in place. */
+  allocHostBuffer(bytes: number, owner: object): HostBuffer | null {
+    return heapRegion(bytes, owner);
+  }
+  freeHostBuffer(buffer: HostBuffer): void {
+    freeHeapRegion(buffer as HeapRegion);
+  }
+  hostAddress(view: ArrayBufferView): number {
+    return heapAddress(view);
+  }
+  freeValue(handle: NDArray): void {
+    if (!Array.isArray(handle.data)) freeHeapArray(handle.data);
   }
   upload(value: NDArray): NDArray {
     return value;

@@ -12,7 +12,8 @@
  *   is shared, since growing a shared memory never detaches the views made before. A region goes back
  *   to the allocator when `freeHeapRegion` is called or when its owner object is garbage collected.
  *   Regions are an optimization: past HEAP_REGION_CAP live bytes (or with no shared memory) the
- *   answer is null and the caller uses an ordinary ArrayBuffer.
+ *   answer is null and the caller uses an ordinary ArrayBuffer. `heapArray` is the same for one
+ *   typed array (a variable's storage) that owns its range.
  *
  * WebAssembly memory never shrinks: freed ranges are reused, not returned to the system.
  * WEIR_CPU_FAST=0 (read once, at load) means no WebAssembly memory at all: every call answers null / -1.
@@ -156,40 +157,100 @@ export interface HeapRegion {
   readonly byteLength: number;
 }
 
-const regionOf = new WeakMap<HeapRegion, number>();
-const collected = new FinalizationRegistry<{ at: number; bytes: number }>((r) => release(r.at, r.bytes));
-
-function release(at: number, bytes: number): void {
-  regionBytes -= bytes;
-  heapFree(at);
+/**
+ * One live region: what the finalization registry holds (never the region or its owner, so that
+ * they can be collected) and what freeHeapRegion finds. `at` < 0 once given back, so that neither
+ * path frees the range twice (it may belong to another allocation by then).
+ */
+interface RegionRecord {
+  at: number;
+  size: number;
 }
 
-/**
- * `bytes` zeroed bytes that views may keep, freed by freeHeapRegion or once `owner` (default: the
- * region itself) is garbage collected. Null where the memory is not shared, over HEAP_REGION_CAP,
- * or when the memory cannot grow: use an ordinary ArrayBuffer then.
- */
-export function heapRegion(bytes: number, owner?: object): HeapRegion | null {
-  if (!heap || !heap.shared || regionBytes + bytes > HEAP_REGION_CAP) return null;
+const regionOf = new WeakMap<object, RegionRecord>();
+const collected = new FinalizationRegistry<RegionRecord>(release);
+/** Test switches: regions off (every caller takes its ArrayBuffer fallback), and the cap on their live bytes. */
+let regionsEnabled = true;
+let regionCap = HEAP_REGION_CAP;
+
+function release(r: RegionRecord): void {
+  if (r.at < 0) return;
+  regionBytes -= r.size;
+  heapFree(r.at);
+  r.at = -1;
+}
+
+/** `bytes` zeroed bytes of the memory for a region, or null (see heapRegion). */
+function allocRegion(bytes: number): RegionRecord | null {
+  if (!heap || !heap.shared || !regionsEnabled || !(bytes >= 0) || regionBytes + bytes > regionCap) return null;
   const at = heapAlloc(bytes);
   if (at < 0) return null;
   const size = sizes.get(at)!;
   regionBytes += size;
-  const buffer = heapBuffer();
-  new Uint8Array(buffer, at, bytes).fill(0);
-  const region: HeapRegion = { buffer, byteOffset: at, byteLength: bytes };
-  regionOf.set(region, at);
-  collected.register(owner ?? region, { at, bytes: size }, region);
+  new Uint8Array(heapBuffer(), at, bytes).fill(0);
+  return { at, size };
+}
+
+/**
+ * `bytes` zeroed bytes that views may keep, freed by freeHeapRegion or once `owner` (default: the
+ * region itself) is garbage collected. Null where the memory is not shared, over the cap on live
+ * region bytes, or when the memory cannot grow: use an ordinary ArrayBuffer then.
+ */
+export function heapRegion(bytes: number, owner?: object): HeapRegion | null {
+  const r = allocRegion(bytes);
+  if (!r) return null;
+  const region: HeapRegion = { buffer: heapBuffer(), byteOffset: r.at, byteLength: bytes };
+  regionOf.set(region, r);
+  collected.register(owner ?? region, r, r);
   return region;
 }
 
 /** Gives a region back now (its views must not be used again). Freeing twice is harmless. */
 export function freeHeapRegion(region: HeapRegion): void {
-  const at = regionOf.get(region);
-  if (at === undefined) return;
+  const r = regionOf.get(region);
+  if (!r) return;
   regionOf.delete(region);
-  collected.unregister(region);
-  release(at, sizes.get(at) ?? 0);
+  collected.unregister(r);
+  release(r);
+}
+
+/** The dtypes a heap array holds: what the WebAssembly kernels read. */
+export type HeapDType = 'float32' | 'int32';
+
+/**
+ * `length` zeroed elements in the memory, freed when the array is garbage collected (or by
+ * freeHeapArray); null where heapRegion would be. A view made from the array's buffer (a subarray)
+ * does not keep the range alive: such views must not outlive the array.
+ */
+export function heapArray(dtype: 'float32', length: number): Float32Array | null;
+export function heapArray(dtype: 'int32', length: number): Int32Array | null;
+export function heapArray(dtype: HeapDType, length: number): Float32Array | Int32Array | null;
+export function heapArray(dtype: HeapDType, length: number): Float32Array | Int32Array | null {
+  const r = allocRegion(length * 4);
+  if (!r) return null;
+  const a = dtype === 'float32' ? new Float32Array(heapBuffer(), r.at, length) : new Int32Array(heapBuffer(), r.at, length);
+  regionOf.set(a, r);
+  collected.register(a, r, r);
+  return a;
+}
+
+/** Gives back a heapArray's range now (the array must not be used again); any other array is ignored. */
+export function freeHeapArray(a: ArrayBufferView): void {
+  freeHeapRegion(a as unknown as HeapRegion);
+}
+
+/** Turns regions (heapRegion, heapArray) off or on, for tests comparing both; answers the previous setting. */
+export function setHeapRegionsEnabled(on: boolean): boolean {
+  const was = regionsEnabled;
+  regionsEnabled = on;
+  return was;
+}
+
+/** Sets the cap on live region bytes (tests); answers the previous cap. */
+export function setHeapRegionCap(bytes: number): number {
+  const was = regionCap;
+  regionCap = bytes;
+  return was;
 }
 
 /** Byte address of a view's first element in the memory, or -1 when the view is not in it. */

@@ -1,7 +1,8 @@
 import { FailedPreconditionError, InvalidArgumentError } from '../../../src/core/errors.js';
-import type { NDArray } from '../../../src/core/ndarray.js';
+import { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape, isFullyDefined, sameShape } from '../../../src/core/shape.js';
 import type { KernelNode, RuntimeState } from '../../backend.js';
+import { heapAddress, heapArray } from '../heap.js';
 import { registerCpuKernel } from '../registry.js';
 import { binaryBigInt, binaryNumeric, FRESH } from './util.js';
 
@@ -30,11 +31,29 @@ registerCpuKernel('Assign', (inputs, node, state) => {
       throw new InvalidArgumentError(`Assign requires shapes of both tensors to match. lhs shape= ${formatShape(declared)} rhs shape= ${formatShape(value.shape)}`);
     }
   }
-  // Variables own their storage (optimizers update it in place), so the value is copied in.
-  const stored = value.clone();
+  const stored = storeVariable(state.variables.get(name), value);
   state.variables.set(name, stored);
   return [stored];
 });
+
+/**
+ * A variable's new storage holding `value`. Variables own their storage (optimizers update it in
+ * place), so the value is copied in: into the old storage when it has the value's dtype and size
+ * and sits in the WebAssembly memory (the common case: a restore, a re-initialization), else into a
+ * new range of that memory, where the kernels use it in place, else into an array of its own.
+ */
+function storeVariable(old: NDArray | undefined, value: NDArray): NDArray {
+  const dtype = value.dtype;
+  const numeric = dtype === 'float32' || dtype === 'int32';
+  if (numeric && old !== undefined && old.dtype === dtype && old.data.length === value.data.length && heapAddress(old.data as Float32Array) >= 0) {
+    (old.data as Float32Array).set(value.data as Float32Array);
+    return sameShape(old.shape, value.shape) ? old : new NDArray(old.data, value.shape, dtype);
+  }
+  const data = numeric ? heapArray(dtype, value.data.length) : null;
+  if (!data) return value.clone();
+  data.set(value.data as Float32Array & Int32Array);
+  return new NDArray(data, value.shape, dtype);
+}
 
 function assignOp(sign: 1 | -1) {
   return (inputs: NDArray[], node: KernelNode, state: RuntimeState<NDArray>): NDArray[] => {
