@@ -11,6 +11,10 @@
 // naive_bytes what the same (optimized) plan takes with every intermediate in a buffer of its own;
 // unopt_naive_bytes the same for the graph as written, before fusion.
 //
+// matmul_1024 also prints weir_relaxed_gflops and weir_plain_gflops: both SIMD kernels' throughput,
+// the relaxed one (f32x4.relaxed_madd) from a child node started with --experimental-wasm-relaxed-simd
+// where this one lacks it.
+//
 //   npm run bench -- --peer torch     (adds torch_ms: the same workload in PyTorch)
 // PyTorch runs in a python3 that has torch (bench/torch_peer.py; WEIR_TORCH_PYTHON names one, else
 // `python3` on PATH, else /usr/bin/python3). On Debian/Ubuntu: `apt-get install python3-torch
@@ -21,6 +25,7 @@
 // mlp_train_step, cnn_train_step, matmul_1024, cnn_infer_b1; never needed by tests or CI.
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as tfc from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '../src/index.js';
@@ -29,6 +34,7 @@ import { lstmTrainStep, rnnLoopStep, whileOverhead, type BenchContext, type Line
 import { embeddingTrainStep } from './sparse.js';
 import { lstmBlockTrainStep } from './lstm_block.js';
 import { threadCount } from '../runtime/cpu/threads.js';
+import { relaxedSimdAvailable, setRelaxedSimdEnabled, simdAvailable } from '../runtime/cpu/gemm.js';
 import { config } from '../src/core/config.js';
 
 const { values: args } = parseArgs({
@@ -354,7 +360,38 @@ async function matmul1024(): Promise<Result> {
   const p = await peers(tfjsStep);
   const torch = onTorch('matmul_1024');
   const gflops = (n: number): string => ((2 * N * N * N) / (n * 1e6)).toFixed(2);
-  return { ...w, ...p, torch, extra: `weir_gflops=${gflops(w.weir)}${torch !== undefined && !Number.isNaN(torch) ? ` torch_gflops=${gflops(torch)}` : ''}` };
+  // Both SIMD kernels' throughput: the other one than this process's measured here (plain) or in a
+  // child node that has relaxed SIMD (Node 20 needs a flag for it).
+  let kernels = '';
+  if (!GPU && simdAvailable()) {
+    if (relaxedSimdAvailable()) {
+      const prev = setRelaxedSimdEnabled(false);
+      const plain = await weirPair(g, [m.c], feeds, undefined).finally(() => setRelaxedSimdEnabled(prev));
+      kernels = ` weir_relaxed_gflops=${gflops(w.weir)} weir_plain_gflops=${gflops(plain.weir)}`;
+    } else {
+      kernels = ` weir_relaxed_gflops=${relaxedChild('matmul_1024', /weir_gflops=([\d.]+)/) ?? 'unsupported'} weir_plain_gflops=${gflops(w.weir)}`;
+    }
+  }
+  return { ...w, ...p, torch, extra: `weir_gflops=${gflops(w.weir)}${kernels}${torch !== undefined && !Number.isNaN(torch) ? ` torch_gflops=${gflops(torch)}` : ''}` };
+}
+
+/**
+ * Runs one workload of this script in a child node with relaxed SIMD (weir only, no peers) and
+ * returns the field `field` matches on its line; undefined where that node has no relaxed SIMD.
+ */
+function relaxedChild(workload: string, field: RegExp): string | undefined {
+  if (process.env.WEIR_BENCH_RELAXED_CHILD) return undefined;
+  const argv = ['--import', 'tsx', fileURLToPath(import.meta.url), '--only', workload, '--runs', String(RUNS), '--skip', 'tfjs_cpu,tfjs_wasm'];
+  const env = { ...process.env, WEIR_BENCH_RELAXED_CHILD: '1' };
+  let r = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', ...argv], { env, encoding: 'utf8' });
+  // Engines that ship relaxed SIMD by default may no longer know the flag.
+  if (r.status !== 0 && /bad option/.test(r.stderr)) r = spawnSync(process.execPath, argv, { env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(`relaxed-SIMD child: ${r.stderr}\n`);
+    return undefined;
+  }
+  const line = r.stdout.split('\n').find((l) => l.startsWith(`${workload} `) && / weir_relaxed_gflops=\d/.test(l));
+  return line?.match(field)?.[1];
 }
 
 // Control-flow workloads (bench/control_flow.ts) print their own fields.

@@ -32,6 +32,7 @@
  */
 
 import {
+  BLOCK,
   BR_IF,
   ELSE,
   END,
@@ -46,6 +47,7 @@ import {
   I32,
   I32_ADD,
   I32_GT_S,
+  I32_LT_U,
   I32_AND,
   I32_SHL,
   I32_SHR_U,
@@ -69,7 +71,7 @@ import {
 } from './wasm.js';
 import { ARG, CTRL_BYTES, SPIN_US, ThreadPool, threadCount, workerLoopSource } from './threads.js';
 import { config } from '../../src/core/config.js';
-import { heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
+import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
 
 const MR = 4;
 const NR = 8;
@@ -115,6 +117,8 @@ const PANELS_BYTE = CTRL_BYTE + Math.ceil((Math.max(1, THREADS - 1) * CTRL_BYTES
 /** Below this many multiply-adds a product stays on the calling thread (waking a worker costs more). */
 /** A one-row product (batch-1 inference) of at least this many multiply-adds runs on the SIMD path too. */
 const GEMV_SIMD_MIN = 1 << 14;
+/** Columns per block, at least, of a one-row product split over the threads. */
+const GEMV_MIN_BLOCK = 256;
 const THREAD_MIN_MACS = 1 << 21;
 
 const fast = BASE >= 0 ? createMemory() : null;
@@ -124,8 +128,14 @@ const jobWords = new Int32Array(fast !== null ? heapBuffer() : new ArrayBuffer(4
 /** Byte address and capacity of the two staging regions (PRIVATE, SHARED), allocated from the heap as they grow. */
 const regionAt = [-1, -1];
 const regionCap = [0, 0];
-/** stageOperands' answer: a, lda, b, ldb, c, ldc of the staged operands. */
-const staged = new Int32Array(6);
+/**
+ * stageOperands' answer: byte addresses and leading dimensions (floats) where the kernels find the
+ * operands (a, lda, b, ldb, c, ldc), then the byte address of the staging area for C's partial
+ * tiles when C is used in place, else -1.
+ */
+const staged = new Int32Array(7);
+/** Whether operands already in the WebAssembly memory are used where they are (on by default; off, every product stages its operands). */
+let inPlaceEnabled = true;
 /** The portable path's packed blocks of op(A) and op(B), allocated at its first use. */
 let packed: { a: Float32Array; b: Float32Array } | null = null;
 let simdEnabled = fast !== null;
@@ -169,6 +179,16 @@ export function simdAvailable(): boolean {
 export function setSimdEnabled(on: boolean): boolean {
   const prev = simdEnabled;
   simdEnabled = on && fast !== null;
+  return prev;
+}
+
+/**
+ * Turns on (default) or off the use of operands that live in the WebAssembly memory where they are
+ * (off: they are copied like any other; tests and benchmarks compare both); returns the previous setting.
+ */
+export function setInPlaceEnabled(on: boolean): boolean {
+  const prev = inPlaceEnabled;
+  inPlaceEnabled = on;
   return prev;
 }
 
@@ -597,6 +617,8 @@ interface SimdKernels {
   packA: (a: number, aK: number, kc: number, mc: number, out: number) => void;
   /** The same for row-major op(A) (rows aRow bytes apart, k contiguous). */
   packAT: (a: number, aRow: number, kc: number, mc: number, out: number) => void;
+  /** One-row products: see gemvCode. */
+  gemvN: (a: number, aK: number, b: number, bK: number, k: number, nBytes: number, c: number, acc: number) => void;
 }
 type MacroKernel = (mc: number, nc: number, kc: number, a: number, aRow: number, aK: number, b: number, bK: number, bTile: number, c: number, ldc: number, acc: number) => void;
 
@@ -623,6 +645,11 @@ function gemmStaged(
 ): void {
   const aRow = transA ? 4 : lda * 4;
   const aK = transA ? lda * 4 : 4;
+  if (M === 1 && !transB) {
+    // One row (batch-1 dense layers): op(B) is read once, row after row, where it is.
+    for (let jc = 0; jc < N; jc += NC) W.gemvN(a, aK, b + jc * 4, ldb * 4, K, ((Math.min(NC, N - jc) + 3) >> 2) << 4, c + jc * 4, accumulate ? 1 : 0);
+    return;
+  }
   const bK = transB ? 4 : ldb * 4;
   const bCol = transB ? ldb * 4 : 4;
   const inPlace = !transB && M <= IN_PLACE_MAX_M && K * N <= IN_PLACE_MAX_B;
@@ -797,12 +824,29 @@ function stage(X: Float32Array, offX: number, ldx: number, rows: number, cols: n
 const stagedLd = (ldx: number, cols: number): number => (ldx - cols > MAX_GAP ? cols : ldx);
 
 /**
- * Copies op(A), op(B) (op(A) scaled by alpha) and, when beta is not 0, C into staging region
- * `kind`; fills `staged` with their addresses and leading dimensions: a, lda, b, ldb, c, ldc.
- * False when the memory cannot grow enough.
+ * Byte address of X[offX] when the kernels may read `rows` rows of `cols` floats (leading dimension
+ * ldx) from there: X lives in the WebAssembly memory and the rows (with the partial tiles' reads
+ * past the operand) end inside it. Else -1.
+ */
+function readable(X: Float32Array, offX: number, ldx: number, rows: number, cols: number): number {
+  const at = inPlaceEnabled ? heapAddress(X) : -1;
+  if (at < 0) return -1;
+  const start = at + offX * 4;
+  return start + ((rows - 1) * ldx + cols + 2 * NR) * 4 <= heapBuffer().byteLength ? start : -1;
+}
+
+/** Whether byte ranges [a0, a1) and [b0, b1) overlap. */
+const overlaps = (a0: number, a1: number, b0: number, b1: number): boolean => a0 < b1 && b0 < a1;
+
+/**
+ * Finds where the kernels read op(A) and op(B) and write C: where they are when they live in the
+ * WebAssembly memory (C only when `placeC`, and only when it overlaps neither operand), else in
+ * staging region `kind`, into which op(A) (scaled by alpha), op(B) and, when beta is not 0, C are
+ * copied. Fills `staged` (see there). False when the memory cannot grow enough.
  */
 function stageOperands(
   kind: number,
+  placeC: boolean,
   transA: boolean,
   transB: boolean,
   M: number,
@@ -823,28 +867,47 @@ function stageOperands(
   // Partial tiles read up to MR - 1 rows of op(A) and NR - 1 columns of op(B) past the end.
   const [aRows, aCols] = transA ? [K, M] : [M, K];
   const [bRows, bCols] = transB ? [N, K] : [K, N];
-  const ldaS = stagedLd(lda, aCols);
-  const ldbS = stagedLd(ldb, bCols);
+  const aIn = alpha === 1 ? readable(A, offA, lda, transA ? K : up(M, MR), transA ? up(M, MR) : K) : -1;
+  const bIn = readable(B, offB, ldb, transB ? up(N, NR) : K, transB ? K : up(N, NR));
+  let cIn = placeC && inPlaceEnabled ? heapAddress(C) : -1;
+  if (cIn >= 0) {
+    cIn += offC * 4;
+    const cEnd = cIn + ((M - 1) * ldc + N) * 4;
+    if (
+      (aIn >= 0 && overlaps(cIn, cEnd, aIn, aIn + ((aRows - 1) * lda + aCols) * 4)) ||
+      (bIn >= 0 && overlaps(cIn, cEnd, bIn, bIn + ((bRows - 1) * ldb + bCols) * 4))
+    ) {
+      cIn = -1;
+    }
+  }
+  const ldaS = aIn >= 0 ? lda : stagedLd(lda, aCols);
+  const ldbS = bIn >= 0 ? ldb : stagedLd(ldb, bCols);
   const ldcS = up(N, NR);
-  const aFloats = up((transA ? aRows : up(M, MR)) * ldaS + 2 * NR, 16);
-  const bFloats = up((transB ? up(N, NR) : bRows) * ldbS + 2 * NR, 16);
-  const at = region(kind, aFloats + bFloats + up(M, MR) * ldcS);
+  const aFloats = aIn >= 0 ? 0 : up((transA ? aRows : up(M, MR)) * ldaS + 2 * NR, 16);
+  const bFloats = bIn >= 0 ? 0 : up((transB ? up(N, NR) : bRows) * ldbS + 2 * NR, 16);
+  // C in place needs room for its partial tiles only: the last columns' (up to NR - 1 of them, all
+  // rows), then the last rows' (up to MR - 1, all columns).
+  const cFloats = cIn >= 0 ? Math.max(up(M, MR) * NR, MR * ldcS) : up(M, MR) * ldcS;
+  const at = region(kind, aFloats + bFloats + cFloats);
   if (at < 0) return false;
   const a = at / 4;
   const b = a + aFloats;
   const c = b + bFloats;
-  stage(A, offA, lda, aRows, aCols, a, ldaS);
-  if (alpha !== 1) {
-    for (let r = 0; r < aRows; r++) for (let i = a + r * ldaS, end = i + aCols; i < end; i++) mem[i]! *= alpha;
+  if (aIn < 0) {
+    stage(A, offA, lda, aRows, aCols, a, ldaS);
+    if (alpha !== 1) {
+      for (let r = 0; r < aRows; r++) for (let i = a + r * ldaS, end = i + aCols; i < end; i++) mem[i]! *= alpha;
+    }
   }
-  stage(B, offB, ldb, bRows, bCols, b, ldbS);
-  if (beta !== 0) stage(C, offC, ldc, M, N, c, ldcS);
-  staged[0] = a * 4;
+  if (bIn < 0) stage(B, offB, ldb, bRows, bCols, b, ldbS);
+  if (cIn < 0 && beta !== 0) stage(C, offC, ldc, M, N, c, ldcS);
+  staged[0] = aIn >= 0 ? aIn : a * 4;
   staged[1] = ldaS;
-  staged[2] = b * 4;
+  staged[2] = bIn >= 0 ? bIn : b * 4;
   staged[3] = ldbS;
-  staged[4] = c * 4;
-  staged[5] = ldcS;
+  staged[4] = cIn >= 0 ? cIn : c * 4;
+  staged[5] = cIn >= 0 ? ldc : ldcS;
+  staged[6] = cIn >= 0 ? c * 4 : -1;
   return true;
 }
 
@@ -882,10 +945,58 @@ function gemmPrivate(
   offB: number,
   offC: number,
 ): boolean {
-  if (!stageOperands(PRIVATE, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return false;
-  gemmStaged(transA, transB, M, N, K, staged[0]!, staged[1]!, staged[2]!, staged[3]!, staged[4]!, staged[5]!, beta !== 0, PANELS_BYTE, kernels());
-  unstage(C, offC, ldc, 0, M, 0, N, staged[4]! / 4, staged[5]!);
+  if (!stageOperands(PRIVATE, true, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return false;
+  const a = staged[0]!, ldaS = staged[1]!, b = staged[2]!, ldbS = staged[3]!, c = staged[4]!, ldcS = staged[5]!, edges = staged[6]!;
+  const acc = beta !== 0;
+  const W = kernels();
+  if (edges < 0) {
+    gemmStaged(transA, transB, M, N, K, a, ldaS, b, ldbS, c, ldcS, acc, PANELS_BYTE, W);
+    unstage(C, offC, ldc, 0, M, 0, N, c / 4, ldcS);
+    return true;
+  }
+  // C in place: its whole tiles are computed where they are; the partial tiles of the last columns,
+  // then of the last rows (the kernels write whole tiles), in the staging area, and copied into C.
+  const [mr, nr] = tileOf(transB, M);
+  const m1 = M - (M % mr);
+  const n1 = N - (N % nr);
+  if (m1 > 0 && n1 > 0) gemmStaged(transA, transB, m1, n1, K, a, ldaS, b, ldbS, c, ldc, acc, PANELS_BYTE, W);
+  if (n1 < N) gemmEdge(transA, transB, 0, M, n1, N, K, a, ldaS, b, ldbS, C, ldc, offC, edges, up(N - n1, nr), acc, W);
+  if (m1 < M && n1 > 0) gemmEdge(transA, transB, m1, M, 0, n1, K, a, ldaS, b, ldbS, C, ldc, offC, edges, n1, acc, W);
   return true;
+}
+
+/** Rows [m0, m1) and columns [n0, n1) of C computed at byte address e of the memory (leading dimension ldE) and copied into C. */
+function gemmEdge(
+  transA: boolean,
+  transB: boolean,
+  m0: number,
+  m1: number,
+  n0: number,
+  n1: number,
+  K: number,
+  a: number,
+  lda: number,
+  b: number,
+  ldb: number,
+  C: Float32Array,
+  ldc: number,
+  offC: number,
+  e: number,
+  ldE: number,
+  acc: boolean,
+  W: SimdKernels,
+): void {
+  const m = m1 - m0;
+  const n = n1 - n0;
+  const cAt = offC + m0 * ldc + n0;
+  if (acc) stage(C, cAt, ldc, m, n, e / 4, ldE);
+  gemmStaged(transA, transB, m, n, K, a + (transA ? m0 : m0 * lda) * 4, lda, b + (transB ? n0 * ldb : n0) * 4, ldb, e, ldE, acc, PANELS_BYTE, W);
+  unstage(C, cAt, ldc, 0, m, 0, n, e / 4, ldE);
+}
+
+/** The tile the kernels write for a product: MR x NR, or 1 x 4 for one-row products (gemvN). */
+function tileOf(transB: boolean, M: number): [number, number] {
+  return M === 1 && !transB ? [1, 4] : [MR, NR];
 }
 
 function kernels(): SimdKernels {
@@ -929,14 +1040,17 @@ function sgemmThreaded(
   // Cut the longer side of C. Blocks of rows each pack all of op(B), so they are few; blocks of
   // columns cost nothing extra (op(A) is read in place), so there are more of them: a thread that
   // is descheduled in the middle of its last block (a busy machine) then holds up less of the work.
+  // One-row products read op(B) by runs of a block's columns from each row: short runs cost (at 64
+  // columns, 1.5 times the time of 512), so their blocks are few and wide.
   const byRows = M / MR >= N / NR;
+  const gemv = M === 1 && !transB;
   const extent = byRows ? M : N;
-  const align = byRows ? MC : NR * 8;
-  const perThread = byRows ? 2 : 8;
+  const align = byRows ? MC : gemv ? GEMV_MIN_BLOCK : NR * 8;
+  const perThread = byRows || gemv ? 2 : 8;
   const unit = Math.max(Math.ceil(extent / (perThread * threads) / align) * align, Math.ceil(extent / MAX_BLOCKS / align) * align);
   const blocks = Math.ceil(extent / unit);
   if (blocks < 2) return false;
-  if (!stageOperands(SHARED, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return false;
+  if (!stageOperands(SHARED, false, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return false;
   const a = staged[0]!, ldaS = staged[1]!, b = staged[2]!, ldbS = staged[3]!, c = staged[4]!, ldcS = staged[5]!;
   const relaxed = relaxedEnabled ? 1 : 0;
   jobWords[0] = 0;
@@ -1042,7 +1156,7 @@ function createMemory(): FastMemory | null {
  * no binary blob or build step is needed.
  */
 function simdKernelModule(pages: number, maxPages: number, shared: boolean, relaxed: boolean): Uint8Array<ArrayBuffer> {
-  return wasmModule({ pages, maxPages, shared }, [macroKernelCode('mkRows', true, relaxed), macroKernelCode('mkLanes', false, relaxed), packNCode('packN', NR), packTCode('packT', NR), packNCode('packA', MR), packTCode('packAT', MR)]);
+  return wasmModule({ pages, maxPages, shared }, [macroKernelCode('mkRows', true, relaxed), macroKernelCode('mkLanes', false, relaxed), packNCode('packN', NR), packTCode('packT', NR), packNCode('packA', MR), packTCode('packAT', MR), gemvCode(relaxed)]);
 }
 
 // Code of the kernels' integer bookkeeping on locals x and y (function declarations: the module's
@@ -1162,5 +1276,47 @@ function packTCode(exportName: string, width: number): WasmFunction {
   }
   f.emit(addConst(OUT, 4 * width), addConst(p, 4), countDown(k, 1), [END, END]);
   f.emit(addTo(B_, col[width]!), countDown(j, width), [END]);
+  return f.build();
+}
+
+/**
+ * gemvN(a, aK, b, bK, k, nBytes, c, acc): c[0, nBytes/4) (=, or += when acc) sum over k of
+ * a[k] * row k of b (rows bK bytes apart, a's elements aK bytes apart). Four rows at a time, each
+ * row's products added in k order (as the macro-kernels add them), so every element gets the same
+ * bits as from mkRows. nBytes is a positive multiple of 16: the caller rounds the columns up.
+ */
+function gemvCode(relaxed: boolean): WasmFunction {
+  // Control opcodes beyond runtime/cpu/wasm.ts's (constants here: the module is built while this file loads).
+  const BR = 0x0c;
+  const I32_LT_S = 0x48;
+  const f = new FunctionBuilder('gemvN', Array<number>(8).fill(I32));
+  const [A_, AK, B_, BK, K_, NB, C_, ACC] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [j, b1, b2, b3] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  const av = Array.from({ length: 4 }, () => f.local(V128));
+  const x = f.local(V128);
+  const rows = [B_, b1, b2, b3];
+  /** x = a * (row r at column j) + x */
+  const madd = (a: number, r: number): number[] =>
+    relaxed
+      ? [...get(a), ...get(rows[r]!), ...get(j), I32_ADD, ...simdMem(V128_LOAD, 4, 0), ...get(x), ...simd(F32X4_RELAXED_MADD), ...set(x)]
+      : [...get(x), ...get(a), ...get(rows[r]!), ...get(j), I32_ADD, ...simdMem(V128_LOAD, 4, 0), ...simd(F32X4_MUL), ...simd(F32X4_ADD), ...set(x)];
+  const loadC = [...get(C_), ...get(j), I32_ADD, ...simdMem(V128_LOAD, 4, 0), ...set(x)];
+  const storeC = [...get(C_), ...get(j), I32_ADD, ...get(x), ...simdMem(V128_STORE, 4, 0)];
+  const nextJ = [...addConst(j, 16), ...get(j), ...get(NB), I32_LT_U, BR_IF, 0];
+  // Without acc, the sums start from zero.
+  f.emit(get(ACC), [IF, VOID, ELSE], i32Const(0), set(j), [LOOP, VOID], get(C_), get(j), [I32_ADD], f32x4Const(0), simdMem(V128_STORE, 4, 0), nextJ, [END, END]);
+  // Four rows at a time while four are left.
+  f.emit([BLOCK, VOID, LOOP, VOID], get(K_), i32Const(4), [I32_LT_S, BR_IF, 1]);
+  for (let r = 0; r < 4; r++) f.emit(get(A_), simdMem(V128_LOAD32_SPLAT, 2, 0), set(av[r]!), addTo(A_, AK));
+  for (let r = 1; r < 4; r++) f.emit(i32Add(rows[r - 1]!, BK), set(rows[r]!));
+  f.emit(i32Const(0), set(j), [LOOP, VOID], loadC);
+  for (let r = 0; r < 4; r++) f.emit(madd(av[r]!, r));
+  f.emit(storeC, nextJ, [END]);
+  f.emit(i32Add(b3, BK), set(B_), addConst(K_, -4), [BR, 0, END, END]);
+  // The last K % 4 rows one at a time.
+  f.emit([BLOCK, VOID, LOOP, VOID], get(K_), i32Const(1), [I32_LT_S, BR_IF, 1]);
+  f.emit(get(A_), simdMem(V128_LOAD32_SPLAT, 2, 0), set(av[0]!), addTo(A_, AK));
+  f.emit(i32Const(0), set(j), [LOOP, VOID], loadC, madd(av[0]!, 0), storeC, nextJ, [END]);
+  f.emit(addTo(B_, BK), addConst(K_, -1), [BR, 0, END, END]);
   return f.build();
 }
