@@ -2,7 +2,7 @@ import { FailedPreconditionError, InvalidArgumentError } from '../../../src/core
 import { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape, isFullyDefined, sameShape } from '../../../src/core/shape.js';
 import type { KernelNode, RuntimeState } from '../../backend.js';
-import { heapAddress, heapArray } from '../heap.js';
+import { heapArray } from '../heap.js';
 import { registerCpuKernel } from '../registry.js';
 import { binaryBigInt, binaryNumeric, FRESH } from './util.js';
 
@@ -37,19 +37,20 @@ registerCpuKernel('Assign', (inputs, node, state) => {
 });
 
 /**
- * A variable's new storage holding `value`. Variables own their storage (optimizers update it in
- * place), so the value is copied in: into the old storage when it has the value's dtype and size
- * and sits in the WebAssembly memory (the common case: a restore, a re-initialization), else into a
- * new range of that memory, where the kernels use it in place, else into an array of its own.
+ * The variable's storage once it holds `value`. Variables own their storage (optimizers update it
+ * in place), so the value is copied in: into the old storage when it has the value's dtype and size
+ * (the common case: a restore, a re-initialization; ops that read the variable before see the new
+ * value, as they see an optimizer's update), else into new storage in the WebAssembly memory, where
+ * kernels use it in place, or in an array of its own where that memory cannot have it.
  */
 function storeVariable(old: NDArray | undefined, value: NDArray): NDArray {
   const dtype = value.dtype;
-  const numeric = dtype === 'float32' || dtype === 'int32';
-  if (numeric && old !== undefined && old.dtype === dtype && old.data.length === value.data.length && heapAddress(old.data as Float32Array) >= 0) {
-    (old.data as Float32Array).set(value.data as Float32Array);
+  if (old !== undefined && old.dtype === dtype && old.data.length === value.data.length && !Array.isArray(old.data)) {
+    if (dtype === 'int64') (old.data as BigInt64Array).set(value.data as BigInt64Array);
+    else (old.data as Float32Array).set(value.data as Float32Array);
     return sameShape(old.shape, value.shape) ? old : new NDArray(old.data, value.shape, dtype);
   }
-  const data = numeric ? heapArray(dtype, value.data.length) : null;
+  const data = dtype === 'float32' || dtype === 'int32' ? heapArray(dtype, value.data.length) : null;
   if (!data) return value.clone();
   data.set(value.data as Float32Array & Int32Array);
   return new NDArray(data, value.shape, dtype);
