@@ -1,3 +1,4 @@
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   setInPlaceEnabled,
@@ -229,4 +230,65 @@ describe.skipIf(!heapOk || !threadsAvailable())('sgemm on operands in the WebAss
       }
     });
   }
+});
+
+// Node 20 validates f32x4.relaxed_madd only behind a flag: a child process started with it checks
+// the fused kernels (gemvN's among them) in place against staged, threaded against one thread, and
+// against float64.
+describe.skipIf(!heapOk)('sgemm on operands in the WebAssembly memory, relaxed SIMD', () => {
+  it('gives the staged path and one thread the same bits, within tolerance of float64', () => {
+    const script = `
+      import { relaxedSimdAvailable, setInPlaceEnabled, setThreadBackoff, setThreadsEnabled, sgemm, startThreads, threadedCalls, threadsAvailable } from './runtime/cpu/gemm.ts';
+      import { heapRegion } from './runtime/cpu/heap.ts';
+      const view = (n, seed) => {
+        const r = heapRegion(4 * (n + 3));
+        const v = new Float32Array(r.buffer, r.byteOffset + 4 * (seed % 3), n);
+        for (let i = 0; i < n; i++) v[i] = Math.sin(i * 0.37 + seed);
+        return v;
+      };
+      setThreadBackoff(false);
+      const threads = (await startThreads()) && threadsAvailable();
+      const out = { available: relaxedSimdAvailable(), threads, maxErr: 0, inPlaceSame: true, threadsSame: true, threaded: -threadedCalls() };
+      for (const [M, N, K, tA, tB] of [[1, 1030, 700, false, false], [1, 1021, 2100, true, false], [37, 45, 530, false, true], [130, 301, 257, true, false]]) {
+        const A = view(M * K, 1), B = view(K * N, 2), C = view(M * N, 3);
+        const run = (inPlace, threaded) => {
+          C.fill(0.5);
+          setInPlaceEnabled(inPlace);
+          setThreadsEnabled(threaded);
+          sgemm(tA, tB, M, N, K, 1, A, tA ? M : K, B, tB ? K : N, 1, C, N);
+          return C.slice();
+        };
+        const ref = run(true, false), staged = run(false, false), split = run(true, true);
+        for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+          let s = 0.5, mag = 0.5;
+          for (let k = 0; k < K; k++) { const p = A[tA ? k * M + i : i * K + k] * B[tB ? j * K + k : k * N + j]; s += p; mag += Math.abs(p); }
+          out.maxErr = Math.max(out.maxErr, Math.abs(ref[i * N + j] - s) / mag);
+          if (!Object.is(ref[i * N + j], staged[i * N + j])) out.inPlaceSame = false;
+          if (!Object.is(ref[i * N + j], split[i * N + j])) out.threadsSame = false;
+        }
+      }
+      out.threaded += threadedCalls();
+      console.log(JSON.stringify(out));
+    `;
+    const spawn = (flags: string[]): SpawnSyncReturns<string> =>
+      spawnSync(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: new URL('..', import.meta.url).pathname,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env },
+      });
+    let res = spawn(['--experimental-wasm-relaxed-simd']);
+    // Engines that ship relaxed SIMD by default may no longer know the flag.
+    if (res.status !== 0 && /bad option/.test(res.stderr)) res = spawn([]);
+    expect(res.error).toBeUndefined();
+    expect(res.status, res.stderr).toBe(0);
+    const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, number | boolean>;
+    expect(out.available).toBe(true);
+    expect(out.maxErr as number).toBeLessThan(1e-5);
+    expect(out.inPlaceSame).toBe(true);
+    if (out.threads) {
+      expect(out.threaded).toBe(2);
+      expect(out.threadsSame).toBe(true);
+    }
+  });
 });
