@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { Geom } from '../runtime/window_geometry.js';
-import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, forwardPath, inputGradPath, patchSource, type InputGradPath, type PatchSource } from '../runtime/cpu/kernels/conv.js';
+import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, forwardPath, inputGradPath, patchSource, type FilterGradOrder, type InputGradPath, type PatchSource } from '../runtime/cpu/kernels/conv.js';
 import { elementwiseSimdAvailable, setElementwiseSimdEnabled } from '../runtime/cpu/simd.js';
 import { rng, run } from './helpers.js';
 
@@ -103,30 +103,40 @@ describe('CPU convolution paths against a naive convolution', () => {
       const dy = rand(c.N * g.OH * g.OW * c.OC, 30 + i);
       const ref = naive(g, c.OC, x, f, dy);
 
-      for (const source of ['direct', 'padded'] as PatchSource[]) {
-        const y = new Float32Array(ref.y.length).fill(NaN);
-        conv2dForward(g, c.OC, x, f, y, 'im2col', source);
-        expectNear(y, ref.y, `forward (patches read ${source})`);
+      const K = c.K[0] * c.K[1] * c.C;
+      // The default chunking (one chunk at these sizes), and chunks of 3 patch rows (a short last one).
+      for (const chunkFloats of [undefined, 3 * K]) {
+        const chunks = chunkFloats === undefined ? 'one chunk' : 'chunks of 3 rows';
+        for (const source of ['direct', 'padded'] as PatchSource[]) {
+          const y = new Float32Array(ref.y.length).fill(NaN);
+          conv2dForward(g, c.OC, x, f, y, { path: 'im2col', source, chunkFloats });
+          expectNear(y, ref.y, `forward (patches read ${source}, ${chunks})`);
 
-        const df = new Float32Array(f.length);
-        conv2dBackpropFilter(g, c.OC, x, dy, df, 'im2col', source);
-        expectNear(df, ref.df, `filter gradient (patches read ${source})`);
+          for (const order of ['dyT', 'patchesT'] as FilterGradOrder[]) {
+            const df = new Float32Array(f.length).fill(NaN);
+            conv2dBackpropFilter(g, c.OC, x, dy, df, { path: 'im2col', source, order, chunkFloats });
+            expectNear(df, ref.df, `filter gradient (patches read ${source}, ${order}, ${chunks})`);
+          }
+        }
       }
 
       if (elementwiseSimdAvailable()) {
         const y = new Float32Array(ref.y.length).fill(NaN);
-        conv2dForward(g, c.OC, x, f, y, 'direct');
+        conv2dForward(g, c.OC, x, f, y, { path: 'direct' });
         expectNear(y, ref.y, 'forward (direct)');
-        const df = new Float32Array(f.length);
-        conv2dBackpropFilter(g, c.OC, x, dy, df, 'direct');
+        const df = new Float32Array(f.length).fill(NaN);
+        conv2dBackpropFilter(g, c.OC, x, dy, df, { path: 'direct' });
         expectNear(df, ref.df, 'filter gradient (direct)');
       }
 
       const paths: InputGradPath[] = g.sH === 1 && g.sW === 1 ? ['col2im', 'flipped'] : ['col2im'];
-      const byPath = paths.map((p) => {
+      const byPath = paths.map((inputPath) => {
         const dx = new Float32Array(x.length);
-        conv2dBackpropInput(g, c.OC, f, dy, dx, p);
-        expectNear(dx, ref.dx, `input gradient (${p})`);
+        conv2dBackpropInput(g, c.OC, f, dy, dx, { inputPath });
+        expectNear(dx, ref.dx, `input gradient (${inputPath})`);
+        const chunked = new Float32Array(x.length);
+        conv2dBackpropInput(g, c.OC, f, dy, chunked, { inputPath, chunkFloats: 3 * (inputPath === 'flipped' ? c.K[0] * c.K[1] * c.OC : K) });
+        expectNear(chunked, ref.dx, `input gradient (${inputPath}, chunks of 3 rows)`);
         return dx;
       });
       // The paths agree with each other within float32 rounding of differently ordered sums.
@@ -134,10 +144,12 @@ describe('CPU convolution paths against a naive convolution', () => {
     });
   }
 
-  it('computes directly for few input channels or few output pixels, else by im2col', () => {
+  it('computes directly for few input channels, or few output pixels into few channels, else by im2col', () => {
     const direct = elementwiseSimdAvailable() ? 'direct' : 'im2col';
     expect(forwardPath(geom(8, 28, 28, 1, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe(direct);
-    expect(forwardPath(geom(1, 14, 14, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 64)).toBe(direct);
+    expect(forwardPath(geom(1, 14, 14, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe(direct);
+    // Batch-1 inference into 64 channels or more: the GEMM.
+    expect(forwardPath(geom(1, 14, 14, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 64)).toBe('im2col');
     expect(forwardPath(geom(8, 28, 28, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 64)).toBe('im2col');
     // Too few outputs for SIMD to pay, and 1x1 convolutions (already a GEMM), stay on im2col.
     expect(forwardPath(geom(1, 4, 4, 1, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]), 2)).toBe('im2col');

@@ -1,11 +1,13 @@
 // CPU kernels for convolution and pooling. Convolutions lower to GEMM through im2col (and col2im
-// for the input gradient), in bounded chunks of output rows so the column buffer stays small.
+// for the input gradient), in chunks of patch rows built in the WebAssembly heap, where the GEMM
+// reads them.
 // Everything is computed in NHWC; NCHW tensors are transposed on the way in and out.
 import { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape } from '../../../src/core/shape.js';
 import { layoutDims, type DataFormat } from '../../../ops/semantics/window.js';
 import type { KernelNode } from '../../backend.js';
 import { sgemm } from '../gemm.js';
+import { heapAlloc, heapBuffer, heapFree } from '../heap.js';
 import { registerCpuKernel } from '../registry.js';
 import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
 import { avgPoolGradSimd, directConvFilterGradSimd, directConvSimd, maxPoolArgmaxSimd, poolSimd, useSimd } from '../simd.js';
@@ -70,12 +72,39 @@ function expectShape(actual: readonly number[], expected: readonly number[], wha
 
 // ---- im2col / col2im ----
 
-/** Floats per chunk of im2col rows: large enough to keep the GEMM efficient, small enough for L2/L3. */
-const COL_CHUNK = 1 << 18;
+/**
+ * Floats per chunk of patch rows (16 MiB). Large, because every chunk is one GEMM, which splits
+ * itself over the threads in blocks of many rows: small chunks leave threads idle and pay a
+ * wake-up each.
+ */
+const COL_CHUNK = 1 << 22;
 
-/** Rows per im2col chunk for a patch of K values. */
-function chunkRows(K: number, total: number): number {
-  return Math.max(1, Math.min(total, Math.floor(COL_CHUNK / Math.max(K, 1))));
+/** Rows per chunk of patch rows of K values: equal chunks of at most `floats` floats. */
+function chunkRows(K: number, total: number, floats: number): number {
+  const chunks = Math.max(1, Math.ceil((total * Math.max(K, 1)) / Math.max(floats, 1)));
+  return Math.ceil(total / chunks);
+}
+
+/**
+ * Scratch floats in the WebAssembly heap (runtime/cpu/heap.ts), where the GEMM reads its operands
+ * without copying them, or an ordinary array when the heap cannot hold them.
+ */
+class Scratch {
+  private readonly at: number;
+  private readonly own: Float32Array | null;
+  constructor(readonly floats: number) {
+    this.at = heapAlloc(floats * 4);
+    this.own = this.at < 0 ? new Float32Array(floats) : null;
+  }
+
+  /** The scratch as floats; re-read after a GEMM (any heap allocation may grow the memory, which detaches an unshared one's views). */
+  view(): Float32Array {
+    return this.own ?? new Float32Array(heapBuffer(), this.at, this.floats);
+  }
+
+  free(): void {
+    if (this.at >= 0) heapFree(this.at);
+  }
 }
 
 /**
@@ -273,42 +302,59 @@ function isPointwise(g: Geom): boolean {
 /** How Conv2D computes: im2col and a GEMM, or directly (WebAssembly SIMD, few input channels). */
 export type ForwardPath = 'im2col' | 'direct';
 
+/** How Conv2DBackpropInput computes: by col2im of dy times the filter, or as a forward convolution of dy. */
+export type InputGradPath = 'col2im' | 'flipped';
+
+/**
+ * How the filter gradient's GEMM is oriented: dfilter[K, OC] = im2col(x)^T * dy ('patchesT'), or
+ * its transpose dfilter^T[OC, K] = dy^T * im2col(x) ('dyT'), whose long side K the GEMM splits over
+ * its threads in many even blocks of columns (the other orientation cuts K into blocks of whole
+ * 128-row panels: 800 rows are three blocks and a sliver, uneven on two threads).
+ */
+export type FilterGradOrder = 'patchesT' | 'dyT';
+
+/** Choices the kernels make per geometry, fixed by tests and benchmarks to compare them. */
+export interface ConvOptions {
+  /** Conv2D's (and the filter gradient's) path. */
+  path?: ForwardPath;
+  /** The input gradient's path. */
+  inputPath?: InputGradPath;
+  /** Where im2col reads the input. */
+  source?: PatchSource;
+  order?: FilterGradOrder;
+  /** Floats per chunk of patch rows (COL_CHUNK). */
+  chunkFloats?: number;
+}
+
 /**
  * Conv2D's (and its filter gradient's) path for a geometry: direct below 16 input channels, where
  * im2col copies every input value KH * KW times into short rows for a GEMM with a short inner
- * dimension, and for outputs of at most DIRECT_MAX_PIXELS pixels (batch-1 inference), where
- * im2col and handing the GEMM to worker threads cost more than the direct loop; im2col and the
- * GEMM otherwise (and without WebAssembly SIMD). Measured alternately in one process: direct
- * 2-3.5x faster at 1-8 input channels, 1.4-10x on 14x14x32 images in batches of 1 and 4, level
- * with im2col's two threads at 64 of them.
+ * dimension, and for small outputs (at most DIRECT_MAX_PIXELS pixels: batch-1 inference) with
+ * fewer than 64 output channels, which the GEMM covers with few column tiles; im2col and the GEMM
+ * otherwise (and without WebAssembly SIMD). Measured alternately in one process (best of 31):
+ * direct 2-3.5x faster at 1-8 input channels, 1.5-3x at 16 channels into 16-32; im2col 1.3x
+ * faster on 14x14x32 images into 64 channels (5x5 filters, batches of 1 and 4) and 7x7x64 into
+ * 64, 1.1x on 28x28x32 into 64.
  */
 export function forwardPath(g: Geom, OC: number): ForwardPath {
   const pixels = g.N * g.OH * g.OW;
-  const small = g.C < 16 || pixels <= DIRECT_MAX_PIXELS;
+  const small = g.C < 16 || (pixels <= DIRECT_MAX_PIXELS && OC < 64);
   return small && !isPointwise(g) && g.KH * g.KW * g.C * OC <= DIRECT_MAX_FILTER && useSimd(pixels * OC) ? 'direct' : 'im2col';
 }
 
-/** Output pixels up to which the direct convolution beats im2col whatever the channel count. */
+/** Output pixels up to which the direct convolution beats im2col for fewer than 64 output channels, whatever the input channels. */
 const DIRECT_MAX_PIXELS = 4096;
 /** Filter values the direct convolution stages (its copy of the filter is padded to 16 output channels). */
 const DIRECT_MAX_FILTER = 1 << 20;
 
 /**
  * y[N*OH*OW, OC] = im2col(x)[N*OH*OW, K] * filter[K, OC], or the same sums directly; im2col reads
- * the input straight or from a padded copy (`source`).
+ * the input straight or from a padded copy. Overwrites y.
  */
-export function conv2dForward(
-  g: Geom,
-  OC: number,
-  x: Float32Array,
-  f: Float32Array,
-  y: Float32Array,
-  path = forwardPath(g, OC),
-  source = patchSource(g),
-): void {
+export function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array, o: ConvOptions = {}): void {
   const K = g.KH * g.KW * g.C;
   const total = g.N * g.OH * g.OW;
-  if (path === 'direct') {
+  if ((o.path ?? forwardPath(g, OC)) === 'direct') {
     directConvSimd(g, OC, x, f, y);
     return;
   }
@@ -316,19 +362,21 @@ export function conv2dForward(
     sgemm(false, false, total, OC, K, 1, x, K, f, OC, 0, y, OC);
     return;
   }
-  const p = patchInput(g, x, source);
-  const chunk = chunkRows(K, total);
-  // Per call: runs overlap, and a chunk is small next to the work done on it.
-  const col = new Float32Array(chunk * K);
-  for (let r0 = 0; r0 < total; r0 += chunk) {
-    const rows = Math.min(chunk, total - r0);
-    patches(p, r0, rows, col);
-    sgemm(false, false, rows, OC, K, 1, col, K, f, OC, 0, y, OC, 0, 0, r0 * OC);
+  const p = patchInput(g, x, o.source ?? patchSource(g));
+  const chunk = chunkRows(K, total, o.chunkFloats ?? COL_CHUNK);
+  // Per call: runs overlap.
+  const scratch = new Scratch(chunk * K);
+  try {
+    for (let r0 = 0; r0 < total; r0 += chunk) {
+      const rows = Math.min(chunk, total - r0);
+      const col = scratch.view();
+      patches(p, r0, rows, col);
+      sgemm(false, false, rows, OC, K, 1, col, K, f, OC, 0, y, OC, 0, 0, r0 * OC);
+    }
+  } finally {
+    scratch.free();
   }
 }
-
-/** How Conv2DBackpropInput computes: by col2im of dy times the filter, or as a forward convolution of dy. */
-export type InputGradPath = 'col2im' | 'flipped';
 
 /**
  * The input gradient's path for a geometry: at stride 1 it is a forward convolution of dy with the
@@ -344,9 +392,9 @@ export function inputGradPath(g: Geom): InputGradPath {
  * dx (NHWC) = the gradient of Conv2D's input, by the given path (the geometry's own by default).
  * dx must start zeroed for col2im; the flipped path overwrites it.
  */
-export function conv2dBackpropInput(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array, path = inputGradPath(g)): void {
-  if (path === 'flipped') conv2dBackpropInputFlipped(g, OC, f, dy, dx);
-  else conv2dBackpropInputCol2im(g, OC, f, dy, dx);
+export function conv2dBackpropInput(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array, o: ConvOptions = {}): void {
+  if ((o.inputPath ?? inputGradPath(g)) === 'flipped') conv2dBackpropInputFlipped(g, OC, f, dy, dx, o.chunkFloats);
+  else conv2dBackpropInputCol2im(g, OC, f, dy, dx, o.chunkFloats ?? COL_CHUNK);
 }
 
 /**
@@ -354,7 +402,7 @@ export function conv2dBackpropInput(g: Geom, OC: number, f: Float32Array, dy: Fl
  * width): with kh' = KH-1-kh that is a forward convolution of dy, padded by dH*(KH-1) - padT, with
  * f'[kh', kw', oc, c] = f[KH-1-kh', KW-1-kw', c, oc].
  */
-function conv2dBackpropInputFlipped(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array): void {
+function conv2dBackpropInputFlipped(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array, chunkFloats: number | undefined): void {
   const { KH, KW, C, dH, dW } = g;
   const flipped = new Float32Array(f.length);
   for (let kh = 0; kh < KH; kh++) {
@@ -380,58 +428,68 @@ function conv2dBackpropInputFlipped(g: Geom, OC: number, f: Float32Array, dy: Fl
     padT: dH * (KH - 1) - g.padT,
     padL: dW * (KW - 1) - g.padL,
   };
-  conv2dForward(onDy, C, dy, flipped, dx, 'im2col');
+  conv2dForward(onDy, C, dy, flipped, dx, { path: 'im2col', chunkFloats });
 }
 
 /** dx = col2im(dy[N*OH*OW, OC] * filter^T[OC, K]). dx must start zeroed. */
-function conv2dBackpropInputCol2im(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array): void {
+function conv2dBackpropInputCol2im(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array, chunkFloats: number): void {
   const K = g.KH * g.KW * g.C;
   const total = g.N * g.OH * g.OW;
   if (isPointwise(g)) {
     sgemm(false, true, total, K, OC, 1, dy, OC, f, OC, 0, dx, K);
     return;
   }
-  const chunk = chunkRows(K, total);
-  // Per call: runs overlap, and a chunk is small next to the work done on it.
-  const col = new Float32Array(chunk * K);
-  for (let r0 = 0; r0 < total; r0 += chunk) {
-    const rows = Math.min(chunk, total - r0);
-    sgemm(false, true, rows, K, OC, 1, dy, OC, f, OC, 0, col, K, r0 * OC, 0, 0);
-    col2im(g, col, r0, rows, dx);
+  const chunk = chunkRows(K, total, chunkFloats);
+  const scratch = new Scratch(chunk * K);
+  try {
+    for (let r0 = 0; r0 < total; r0 += chunk) {
+      const rows = Math.min(chunk, total - r0);
+      sgemm(false, true, rows, K, OC, 1, dy, OC, f, OC, 0, scratch.view(), K, r0 * OC, 0, 0);
+      col2im(g, scratch.view(), r0, rows, dx);
+    }
+  } finally {
+    scratch.free();
   }
 }
 
 /**
  * dfilter[K, OC] = im2col(x)^T[K, N*OH*OW] * dy[N*OH*OW, OC], or the same sums directly (the
- * forward's path for the geometry). df must start zeroed.
+ * forward's path for the geometry). Overwrites df.
  */
-export function conv2dBackpropFilter(
-  g: Geom,
-  OC: number,
-  x: Float32Array,
-  dy: Float32Array,
-  df: Float32Array,
-  path = forwardPath(g, OC),
-  source = patchSource(g),
-): void {
+export function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: Float32Array, df: Float32Array, o: ConvOptions = {}): void {
   const K = g.KH * g.KW * g.C;
   const total = g.N * g.OH * g.OW;
-  if (path === 'direct') {
+  if ((o.path ?? forwardPath(g, OC)) === 'direct') {
     directConvFilterGradSimd(g, OC, x, dy, df);
     return;
   }
-  if (isPointwise(g)) {
-    sgemm(true, false, K, OC, total, 1, x, K, dy, OC, 0, df, OC);
+  if (total === 0 || K === 0 || OC === 0) {
+    df.fill(0);
     return;
   }
-  const p = patchInput(g, x, source);
-  const chunk = chunkRows(K, total);
-  // Per call: runs overlap, and a chunk is small next to the work done on it.
-  const col = new Float32Array(chunk * K);
-  for (let r0 = 0; r0 < total; r0 += chunk) {
-    const rows = Math.min(chunk, total - r0);
-    patches(p, r0, rows, col);
-    sgemm(true, false, K, OC, rows, 1, col, K, dy, OC, 1, df, OC, 0, r0 * OC, 0);
+  const pointwise = isPointwise(g);
+  const p = pointwise ? null : patchInput(g, x, o.source ?? patchSource(g));
+  const chunk = pointwise ? total : chunkRows(K, total, o.chunkFloats ?? COL_CHUNK);
+  const scratch = pointwise ? null : new Scratch(chunk * K);
+  const dfT = (o.order ?? 'dyT') === 'dyT' ? new Scratch(OC * K) : null;
+  try {
+    for (let r0 = 0; r0 < total; r0 += chunk) {
+      const rows = Math.min(chunk, total - r0);
+      // A 1x1 convolution's input already is its patch matrix.
+      const col = scratch === null ? x : scratch.view();
+      if (p !== null) patches(p, r0, rows, col);
+      const offCol = scratch === null ? r0 * K : 0;
+      const beta = r0 === 0 ? 0 : 1;
+      if (dfT !== null) sgemm(true, false, OC, K, rows, 1, dy, OC, col, K, beta, dfT.view(), K, r0 * OC, offCol, 0);
+      else sgemm(true, false, K, OC, rows, 1, col, K, dy, OC, beta, df, OC, offCol, r0 * OC, 0);
+    }
+    if (dfT !== null) {
+      const t = dfT.view();
+      for (let oc = 0; oc < OC; oc++) for (let k = 0, s = oc * K; k < K; k++) df[k * OC + oc] = t[s + k]!;
+    }
+  } finally {
+    scratch?.free();
+    dfT?.free();
   }
 }
 
