@@ -18,8 +18,9 @@
  * engine validates relaxed SIMD, the SIMD kernels use f32x4.relaxed_madd (a fused multiply-add on
  * x64 and arm64); the results then differ from the plain kernels' within float32 rounding. (Unrolling
  * the 4 x 8 kernel's k loop by two, for fewer pointer updates, measured 1.5 times slower in V8; 6 x 8
- * and 4 x 12 tiles, not tried, need 16 or 17 vector registers with the product's temporary, more
- * than V8 allocates on x64.)
+ * and 5 x 8 tiles of the relaxed kernel, which need no temporary, measured 1.2-1.8 times slower than
+ * 4 x 8 (packed and in-place op(A), one process); 4 x 12 needs more vector registers than V8
+ * allocates on x64.)
  *
  * On the SIMD path, products of at least THREAD_MIN_MACS multiply-adds are spread over worker
  * threads (runtime/cpu/threads.ts) that share the WebAssembly memory: C is cut into blocks of rows
@@ -588,14 +589,22 @@ function microKernel(kc: number, A: Float32Array, pa: number, B: Float32Array, p
 }
 
 // ---- WebAssembly SIMD path ----
-// The operands are copied (TypedArray.set, a memcpy) into a staging region of the WebAssembly
-// memory, where the kernels read them: op(A) in place by its rows or columns with their strides,
+// Operands that live in the WebAssembly memory (runtime/cpu/heap.ts: arenas, variables) are read
+// where they are, when the partial tiles' reads past them stay inside the memory (and, for op(A),
+// alpha is 1); C too, on the calling thread alone, when it overlaps neither operand: its whole
+// tiles are written where they are, its partial tiles (last columns, then last rows) in the staging
+// region and copied in. Threaded products always stage C: a worker given up on as hung may still
+// write its copy later. Other operands are copied (TypedArray.set, a memcpy) into a staging region
+// of the WebAssembly memory. The kernels read op(A) in place by its rows or columns with their strides,
 // or, when it has many rows, packed by a WebAssembly routine into MR-high panels; op(B) in place
 // when it is small, row-major and A has few rows (packing would cost more than it saves), else
 // packed by a WebAssembly routine into NR-wide panels. The macro-kernels (one WebAssembly call
 // for a whole MC x NC block) write C's staged copy, which is copied back at the end. Partial tiles
 // read past the operands' last rows or columns (the staging regions leave room for that) and write
-// the padding of C's staged copy: the extra lanes never mix with the real ones.
+// the padding of C's staged copy: the extra lanes never mix with the real ones. One-row products
+// (batch-1 dense layers: memory bound, a weight read once) take gemvN, which streams op(B) row
+// after row and keeps the row of C in cache; split over threads by wide blocks of columns.
+// Whatever the layout, each element's products are added in k order, so every path gives the same bits.
 // gemmStaged and claimBlocks also run in the worker threads (their source text goes into the
 // workers' script), so they use nothing but their parameters and the blocking constants.
 
