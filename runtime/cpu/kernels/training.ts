@@ -7,28 +7,34 @@ import type { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape, sameShape } from '../../../src/core/shape.js';
 import { APPLY_OPS, SCATTER_OPS, SPARSE_APPLY_OPS, scalarRangeError, type ApplyOpSpec } from '../../../ops/semantics/training.js';
 import type { KernelNode, RuntimeState } from '../../backend.js';
+import { applyUpdateSimd, type UpdateKind } from '../parallel.js';
 import { registerCpuKernel } from '../registry.js';
 import { readRef } from './state.js';
 
+/** An update of n elements: variable and slot elements dst..dst+n-1 with gradient elements src..src+n-1. */
+type Run = (dst: number, src: number, n: number) => void;
+
 /**
- * One optimizer's update of n elements: variable and slot elements dst..dst+n-1 (`refs`, in input
- * order) with gradient elements src..src+n-1. `s(k)` is the k-th scalar hyperparameter (in the
- * op's input order).
+ * One optimizer's update: the TypeScript loop (`run`) and, where runtime/cpu/parallel.ts has a
+ * WebAssembly kernel computing the same formula, its kind and scalars (`simd`). `refs` are the
+ * variable and its slots in input order; `s(k)` is the k-th scalar hyperparameter (in the op's
+ * input order).
  */
-type Update = (refs: Float32Array[], grad: Float32Array, s: (k: number) => number, node: KernelNode) => (dst: number, src: number, n: number) => void;
+type Update = (refs: Float32Array[], grad: Float32Array, s: (k: number) => number, node: KernelNode) => { run: Run; simd?: [UpdateKind, number[]] };
 
 const UPDATES: Record<string, Update> = {
   ApplyGradientDescent: ([w], grad, s) => {
     const alpha = s(0);
-    return (dst, src, n) => {
+    const run: Run = (dst, src, n) => {
       for (let k = 0; k < n; k++) w![dst + k] -= alpha * grad[src + k]!;
     };
+    return { run, simd: ['sgd', [alpha]] };
   },
   ApplyMomentum: ([w, accum], grad, s, node) => {
     const lr = s(0);
     const momentum = s(1);
     const nesterov = !!node.attrs.use_nesterov;
-    return (dst, src, n) => {
+    const run: Run = (dst, src, n) => {
       for (let k = 0; k < n; k++) {
         const i = dst + k;
         const g = grad[src + k]!;
@@ -36,6 +42,7 @@ const UPDATES: Record<string, Update> = {
         w![i] -= nesterov ? g * lr + a * momentum * lr : lr * a;
       }
     };
+    return { run, simd: [nesterov ? 'momentum_nesterov' : 'momentum', [lr, momentum]] };
   },
   ApplyAdam: ([w, m, v], grad, s, node) => {
     const [beta1Power, beta2Power, lr, beta1, beta2, epsilon] = [0, 1, 2, 3, 4, 5].map(s) as [number, number, number, number, number, number];
@@ -43,7 +50,7 @@ const UPDATES: Record<string, Update> = {
     const oneMinusBeta1 = 1 - beta1;
     const oneMinusBeta2 = 1 - beta2;
     const nesterov = node.attrs.use_nesterov === true;
-    return (dst, src, n) => {
+    const run: Run = (dst, src, n) => {
       for (let k = 0; k < n; k++) {
         const i = dst + k;
         const g = grad[src + k]!;
@@ -53,13 +60,14 @@ const UPDATES: Record<string, Update> = {
         w![i] -= (step * alpha) / (Math.sqrt(vi) + epsilon);
       }
     };
+    return { run, simd: [nesterov ? 'adam_nesterov' : 'adam', [alpha, oneMinusBeta1, oneMinusBeta2, epsilon, beta1]] };
   },
   ApplyRMSProp: ([w, ms, mom], grad, s) => {
     const lr = s(0);
     const oneMinusRho = 1 - s(1);
     const momentum = s(2);
     const epsilon = s(3);
-    return (dst, src, n) => {
+    const run: Run = (dst, src, n) => {
       for (let k = 0; k < n; k++) {
         const i = dst + k;
         const g = grad[src + k]!;
@@ -68,13 +76,14 @@ const UPDATES: Record<string, Update> = {
         w![i] -= u;
       }
     };
+    return { run, simd: ['rmsprop', [lr, oneMinusRho, momentum, epsilon]] };
   },
   ApplyCenteredRMSProp: ([w, mg, ms, mom], grad, s) => {
     const lr = s(0);
     const oneMinusRho = 1 - s(1);
     const momentum = s(2);
     const epsilon = s(3);
-    return (dst, src, n) => {
+    const run: Run = (dst, src, n) => {
       for (let k = 0; k < n; k++) {
         const i = dst + k;
         const g = grad[src + k]!;
@@ -84,11 +93,12 @@ const UPDATES: Record<string, Update> = {
         w![i] -= u;
       }
     };
+    return { run, simd: ['centered_rmsprop', [lr, oneMinusRho, momentum, epsilon]] };
   },
   ApplyAdagrad: ([w, accum], grad, s, node) => {
     const lr = s(0);
     const updateSlots = node.attrs.update_slots !== false;
-    return (dst, src, n) => {
+    const run: Run = (dst, src, n) => {
       for (let k = 0; k < n; k++) {
         const i = dst + k;
         const g = grad[src + k]!;
@@ -96,12 +106,13 @@ const UPDATES: Record<string, Update> = {
         w![i] -= (lr * g) / Math.sqrt(accum![i]!);
       }
     };
+    return { run, simd: [updateSlots ? 'adagrad' : 'adagrad_noslots', [lr]] };
   },
   ApplyAdadelta: ([w, accum, accumUpdate], grad, s) => {
     const lr = s(0);
     const rho = s(1);
     const epsilon = s(2);
-    return (dst, src, n) => {
+    const run: Run = (dst, src, n) => {
       for (let k = 0; k < n; k++) {
         const i = dst + k;
         const g = grad[src + k]!;
@@ -111,20 +122,22 @@ const UPDATES: Record<string, Update> = {
         w![i] -= update * lr;
       }
     };
+    return { run };
   },
   ApplyProximalGradientDescent: ([w], grad, s) => {
     const alpha = s(0);
     const l1 = s(1);
     const l2 = s(2);
-    return (dst, src, n) => {
+    const run: Run = (dst, src, n) => {
       for (let k = 0; k < n; k++) w![dst + k] = proximalStep(w![dst + k]! - alpha * grad[src + k]!, alpha, l1, l2);
     };
+    return { run };
   },
   ApplyProximalAdagrad: ([w, accum], grad, s) => {
     const lr = s(0);
     const l1 = s(1);
     const l2 = s(2);
-    return (dst, src, n) => {
+    const run: Run = (dst, src, n) => {
       for (let k = 0; k < n; k++) {
         const i = dst + k;
         const g = grad[src + k]!;
@@ -132,9 +145,10 @@ const UPDATES: Record<string, Update> = {
         w![i] = proximalStep(w![i]! - rate * g, rate, l1, l2);
       }
     };
+    return { run };
   },
-  ApplyFtrl: (refs, grad, s, node) => ftrl(refs, grad, s(0), s(1), s(2), 0, s(3), node),
-  ApplyFtrlV2: (refs, grad, s, node) => ftrl(refs, grad, s(0), s(1), s(2), s(3), s(4), node),
+  ApplyFtrl: (refs, grad, s, node) => ({ run: ftrl(refs, grad, s(0), s(1), s(2), 0, s(3), node) }),
+  ApplyFtrlV2: (refs, grad, s, node) => ({ run: ftrl(refs, grad, s(0), s(1), s(2), s(3), s(4), node) }),
 };
 
 /** FOBOS's proximal step from v = w - rate * g: shrink by rate * l1 toward zero (soft threshold), then scale by 1 / (1 + rate * l2). */
@@ -157,7 +171,7 @@ function ftrl(
   shrinkage: number,
   lrPower: number,
   node: KernelNode,
-): (dst: number, src: number, n: number) => void {
+): Run {
   const byLr = node.attrs.multiply_linear_by_lr === true;
   const root = lrPower === -0.5 ? Math.sqrt : (x: number) => Math.pow(x, -lrPower);
   const l1Eff = byLr ? l1 * lr : l1;
@@ -211,7 +225,10 @@ for (const spec of APPLY_OPS) {
     if (!sameShape(v.shape, g.shape)) {
       throw new InvalidArgumentError(`${spec.inputs[0]} and ${spec.inputs[spec.grad]} do not have the same shape${formatShape(v.shape)} ${formatShape(g.shape)}`, node.name);
     }
-    update(refs, g.data as Float32Array, scalar, node)(0, 0, v.size);
+    const { run, simd } = update(refs, g.data as Float32Array, scalar, node);
+    // The WebAssembly kernel updates the first elements (a multiple of 4), the loop the rest.
+    const done = simd ? applyUpdateSimd(simd[0], refs, g.data as Float32Array, simd[1], node.name) : 0;
+    if (done < v.size) run(done, done, v.size - done);
     return [v];
   });
 }
@@ -234,7 +251,7 @@ for (const spec of SPARSE_APPLY_OPS) {
     if (indices.rank !== 1 || !sameShape(g.shape, [n, ...v.shape.slice(1)])) {
       throw new InvalidArgumentError(`grad must have shape [${n}, ...var.shape[1:]] with a vector of indices, got grad ${formatShape(g.shape)} and indices ${formatShape(indices.shape)}`, node.name);
     }
-    const run = update(refs, g.data as Float32Array, scalar, node);
+    const { run } = update(refs, g.data as Float32Array, scalar, node);
     for (let k = 0; k < n; k++) run(rowOf(indices, k, v.shape[0]!, node) * width, k * width, width);
     return [v];
   });

@@ -1,0 +1,962 @@
+/**
+ * WebAssembly SIMD kernels for the memory-bound work around the GEMM, on the CPU backend's heap
+ * memory (runtime/cpu/heap.ts), split over a pool of worker threads: the dense optimizer updates,
+ * pooling and its gradients, and column sums (BiasAddGrad).
+ *
+ * Operands that lie in the heap (`heapAddress >= 0`: arenas and variables allocated there) are
+ * read and written in place, and large problems are cut into blocks that the calling thread and the
+ * workers claim one at a time (a descheduled worker then holds up at most one block). Operands
+ * elsewhere are copied through a staging area a chunk or an image at a time, on the calling thread.
+ * Every element is computed by the same instructions whichever thread computes it, so results do not
+ * depend on the thread count.
+ *
+ * The optimizer updates compute in float64 (f64x2), in the TypeScript formulas' order, rounding to
+ * float32 only where the TypeScript loop stores, so their results are the TypeScript loop's bit for
+ * bit (IEEE float64 operations and the float32 rounding of a store are exact in both).
+ *
+ * WEIR_CPU_FAST=0 (read once, at load) means none of it: every entry point reports itself unavailable.
+ */
+import { InternalError } from '../../src/core/errors.js';
+import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
+import { ARG, CTRL_BYTES, CTRL_INTS, SPIN_US, ThreadPool, threadCount, workerLoopSource } from './threads.js';
+import {
+  F32_CONST,
+  F32X4_ADD,
+  F32X4_DEMOTE_F64X2_ZERO,
+  F32X4_EXTRACT_LANE,
+  F32X4_GT,
+  F32X4_MUL,
+  F32X4_PMAX,
+  F32X4_SPLAT,
+  F64,
+  F64X2_ADD,
+  F64X2_DIV,
+  F64X2_MUL,
+  F64X2_PROMOTE_LOW_F32X4,
+  F64X2_SPLAT,
+  F64X2_SQRT,
+  F64X2_SUB,
+  F32,
+  FunctionBuilder,
+  get,
+  I32,
+  I32_ADD,
+  I32_CONST,
+  I32_LT_U,
+  I32_SUB,
+  I32X4_ADD,
+  I32X4_LT_S,
+  I32X4_SHR_U,
+  I32X4_SPLAT,
+  I8X16_SHUFFLE,
+  i32x4Lanes,
+  set,
+  simd,
+  tee,
+  V128,
+  V128_BITSELECT,
+  V128_LOAD,
+  V128_STORE,
+  wasmModule,
+  type WasmFunction,
+} from './wasm.js';
+
+const HIGH_TO_LOW = simd(I8X16_SHUFFLE, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
+const JOIN_LOW = simd(I8X16_SHUFFLE, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+const I32X4_EXTRACT_LANE = 0x1b;
+const countdown = (i: number): number[] => [...get(i), I32_CONST, 1, I32_SUB, ...tee(i), 0x0d, 0, 0x0b];
+
+// ---- optimizer updates ----
+
+/** The dense updates with a WebAssembly kernel; the variants of an op's attrs are kernels of their own. */
+export const UPDATE_KINDS = [
+  'sgd',
+  'momentum',
+  'momentum_nesterov',
+  'adam',
+  'adam_nesterov',
+  'rmsprop',
+  'centered_rmsprop',
+  'adagrad',
+  'adagrad_noslots',
+] as const;
+export type UpdateKind = (typeof UPDATE_KINDS)[number];
+
+type Code = number[];
+/** Emits one update's float64 formula for two elements: refs (variable, then slots), the gradient and the scalars, each a v128 local of f64x2; returns the code of each ref's new value (null: not stored). */
+type Formula = (fb: FunctionBuilder, x: Code[], g: Code, s: Code[]) => (Code | null)[];
+
+const op2 = (op: number) => (a: Code, b: Code): Code => [...a, ...b, ...simd(op)];
+const add = op2(F64X2_ADD);
+const sub = op2(F64X2_SUB);
+const mul = op2(F64X2_MUL);
+const div = op2(F64X2_DIV);
+const sqrt = (a: Code): Code => [...a, ...simd(F64X2_SQRT)];
+/** The value as a float32 store would keep it (read back). */
+const asStored = (a: Code): Code => [...a, ...simd(F32X4_DEMOTE_F64X2_ZERO), ...simd(F64X2_PROMOTE_LOW_F32X4)];
+/** Evaluates `a` once into a fresh local; returns the code reading it. */
+function bind(fb: FunctionBuilder, a: Code): Code {
+  const t = fb.local(V128);
+  fb.emit(a, set(t));
+  return get(t);
+}
+
+/**
+ * The formulas of runtime/cpu/kernels/training.ts's UPDATES, operation for operation (a value
+ * the TypeScript reads back from a Float32Array is `asStored`; one it keeps in a variable is not).
+ * Scalars, in order, are the ones training.ts passes for each kind.
+ */
+const FORMULAS: Record<UpdateKind, { refs: number; scalars: number; formula: Formula }> = {
+  // [alpha]
+  sgd: { refs: 1, scalars: 1, formula: (_fb, [w], g, [alpha]) => [sub(w!, mul(alpha!, g))] },
+  // [lr, momentum]
+  momentum: {
+    refs: 2,
+    scalars: 2,
+    formula: (fb, [w, accum], g, [lr, momentum]) => {
+      const a = bind(fb, add(mul(accum!, momentum!), g));
+      return [sub(w!, mul(lr!, a)), a];
+    },
+  },
+  momentum_nesterov: {
+    refs: 2,
+    scalars: 2,
+    formula: (fb, [w, accum], g, [lr, momentum]) => {
+      const a = bind(fb, add(mul(accum!, momentum!), g));
+      return [sub(w!, add(mul(g, lr!), mul(mul(a, momentum!), lr!))), a];
+    },
+  },
+  // [alpha, 1 - beta1, 1 - beta2, epsilon, beta1]
+  adam: { refs: 3, scalars: 5, formula: (fb, x, g, s) => adam(fb, x, g, s, false) },
+  adam_nesterov: { refs: 3, scalars: 5, formula: (fb, x, g, s) => adam(fb, x, g, s, true) },
+  // [lr, 1 - rho, momentum, epsilon]
+  rmsprop: {
+    refs: 3,
+    scalars: 4,
+    formula: (fb, [w, ms, mom], g, [lr, oneMinusRho, momentum, epsilon]) => {
+      const sq = bind(fb, add(ms!, mul(sub(mul(g, g), ms!), oneMinusRho!)));
+      const u = bind(fb, add(mul(mom!, momentum!), div(mul(g, lr!), sqrt(add(sq, epsilon!)))));
+      return [sub(w!, u), sq, u];
+    },
+  },
+  centered_rmsprop: {
+    refs: 4,
+    scalars: 4,
+    formula: (fb, [w, mg, ms, mom], g, [lr, oneMinusRho, momentum, epsilon]) => {
+      const sq = bind(fb, add(ms!, mul(sub(mul(g, g), ms!), oneMinusRho!)));
+      const a = bind(fb, add(mg!, mul(sub(g, mg!), oneMinusRho!)));
+      const u = bind(fb, add(mul(mom!, momentum!), div(mul(g, lr!), sqrt(add(sub(sq, mul(a, a)), epsilon!)))));
+      return [sub(w!, u), a, sq, u];
+    },
+  },
+  // [lr]
+  adagrad: {
+    refs: 2,
+    scalars: 1,
+    formula: (fb, [w, accum], g, [lr]) => {
+      const a = bind(fb, add(accum!, mul(g, g)));
+      return [sub(w!, div(mul(lr!, g), sqrt(asStored(a)))), a];
+    },
+  },
+  adagrad_noslots: { refs: 2, scalars: 1, formula: (_fb, [w, accum], g, [lr]) => [sub(w!, div(mul(lr!, g), sqrt(accum!))), null] },
+};
+
+function adam(fb: FunctionBuilder, [w, m, v]: Code[], g: Code, [alpha, oneMinusBeta1, oneMinusBeta2, epsilon, beta1]: Code[], nesterov: boolean): (Code | null)[] {
+  const mi = bind(fb, add(m!, mul(sub(g, m!), oneMinusBeta1!)));
+  const vi = bind(fb, add(v!, mul(sub(mul(g, g), v!), oneMinusBeta2!)));
+  const step = nesterov ? add(mul(g, oneMinusBeta1!), mul(beta1!, mi)) : mi;
+  return [sub(w!, div(mul(step, alpha!), add(sqrt(vi), epsilon!))), mi, vi];
+}
+
+/** Every update kernel's parameters: bytes (a positive multiple of 16), the four ref addresses, the gradient's, six float64 scalars. */
+const UPDATE_PARAMS = [I32, I32, I32, I32, I32, I32, F64, F64, F64, F64, F64, F64];
+
+/** `<kind>(bytes, p0, p1, p2, p3, g, s0..s5)`: the update of bytes / 4 elements, four at a time, each half in f64x2. */
+function updateFunction(kind: UpdateKind): WasmFunction {
+  const { refs, scalars, formula } = FORMULAS[kind];
+  const fb = new FunctionBuilder(kind, UPDATE_PARAMS);
+  const N = 0;
+  const ptr = (r: number): number => 1 + r;
+  const G = 5;
+  const S = Array.from({ length: scalars }, (_, k) => {
+    const t = fb.local(V128);
+    fb.emit(get(6 + k), simd(F64X2_SPLAT), set(t));
+    return get(t);
+  });
+  const loaded = Array.from({ length: refs + 1 }, () => fb.local(V128));
+  const halves = Array.from({ length: refs }, () => [fb.local(V128), fb.local(V128)] as const);
+  const wide = Array.from({ length: refs + 1 }, () => fb.local(V128));
+  fb.emit([0x03, 0x40]); // loop
+  for (let r = 0; r <= refs; r++) fb.emit(get(r < refs ? ptr(r) : G), simd(V128_LOAD, 0, 0), set(loaded[r]!));
+  const stored: boolean[] = [];
+  for (let h = 0; h < 2; h++) {
+    for (let r = 0; r <= refs; r++) fb.emit(get(loaded[r]!), h === 0 ? [] : [...get(loaded[r]!), ...HIGH_TO_LOW], simd(F64X2_PROMOTE_LOW_F32X4), set(wide[r]!));
+    const out = formula(fb, wide.slice(0, refs).map(get), get(wide[refs]!), S);
+    out.forEach((code, r) => {
+      stored[r] = code !== null;
+      if (code !== null) fb.emit(code, simd(F32X4_DEMOTE_F64X2_ZERO), set(halves[r]![h]));
+    });
+  }
+  for (let r = 0; r < refs; r++) if (stored[r]) fb.emit(get(ptr(r)), get(halves[r]![0]), get(halves[r]![1]), JOIN_LOW, simd(V128_STORE, 0, 0));
+  for (const p of [...Array.from({ length: refs }, (_, r) => ptr(r)), G]) fb.emit(get(p), [I32_CONST, 16, I32_ADD], set(p));
+  fb.emit(get(N), [I32_CONST, 16, I32_SUB], tee(N), [0x0d, 0, 0x0b]);
+  return fb.build();
+}
+
+// ---- pooling ----
+
+/**
+ * `maxpool` / `avgpool(x, y, cBytes, rowBytes, tapBytes, kh, kw, scale)`: for each group of four
+ * channels below cBytes (a positive multiple of 16), y = the max (or the sum times `scale`) of the
+ * kh x kw window taps starting at x, taps tapBytes apart along a row and rows rowBytes apart.
+ * kh, kw >= 1. The max is TypeScript's `if (v > best) best = v` from -Infinity (f32x4.pmax), so NaN
+ * inputs are skipped exactly as there.
+ */
+function poolFunction(kind: 'max' | 'avg'): WasmFunction {
+  const [X, Y, CB, ROW, TAP, KH, KW, SCALE] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [C, PROW, P, H, W, ACC] = [8, 9, 10, 11, 12, 13];
+  const init = kind === 'max' ? [F32_CONST, 0x00, 0x00, 0x80, 0xff] : [F32_CONST, 0, 0, 0, 0];
+  const code: number[] = [0x03, 0x40]; // loop over channel groups
+  code.push(...init, ...simd(F32X4_SPLAT), ...set(ACC));
+  code.push(...get(X), ...get(C), I32_ADD, ...set(PROW), ...get(KH), ...set(H));
+  code.push(0x03, 0x40); // loop over window rows
+  code.push(...get(PROW), ...set(P), ...get(KW), ...set(W));
+  code.push(0x03, 0x40); // loop over taps in a row
+  code.push(...get(ACC), ...get(P), ...simd(V128_LOAD, 0, 0), ...simd(kind === 'max' ? F32X4_PMAX : F32X4_ADD), ...set(ACC));
+  code.push(...get(P), ...get(TAP), I32_ADD, ...set(P));
+  code.push(...countdown(W));
+  code.push(...get(PROW), ...get(ROW), I32_ADD, ...set(PROW));
+  code.push(...countdown(H));
+  code.push(...get(Y), ...get(C), I32_ADD, ...get(ACC));
+  if (kind === 'avg') code.push(...get(SCALE), ...simd(F32X4_SPLAT), ...simd(F32X4_MUL));
+  code.push(...simd(V128_STORE, 0, 0));
+  code.push(...get(C), I32_CONST, 16, I32_ADD, ...tee(C), ...get(CB), I32_LT_U, 0x0d, 0, 0x0b);
+  return { exportName: `${kind}pool`, params: [I32, I32, I32, I32, I32, I32, I32, F32], results: [], locals: [I32, I32, I32, I32, I32, V128], code };
+}
+
+/**
+ * The window-maximum search of `argmaxpool` and `maxpoolgrad` for the channel group at byte C of
+ * the window's first tap X: BEST the maxima, BI the byte address of each lane's group (add 4 * lane),
+ * the first in row-major order on ties, found with TypeScript's `if (v > best)` from the first tap.
+ */
+function argmaxSearch(L: { X: number; C: number; ROW: number; TAP: number; KH: number; KW: number; PROW: number; P: number; H: number; W: number; A: number; BEST: number; BI: number; V: number; M: number }): number[] {
+  const { X, C, ROW, TAP, KH, KW, PROW, P, H, W, A, BEST, BI, V, M } = L;
+  const code: number[] = [];
+  code.push(...get(X), ...get(C), I32_ADD, ...tee(A), ...simd(V128_LOAD, 0, 0), ...set(BEST), ...get(A), ...simd(I32X4_SPLAT), ...set(BI));
+  code.push(...get(A), ...set(PROW), ...get(KH), ...set(H));
+  code.push(0x03, 0x40); // loop over window rows
+  code.push(...get(PROW), ...set(P), ...get(KW), ...set(W));
+  code.push(0x03, 0x40); // loop over taps in a row
+  code.push(...get(P), ...tee(A), ...simd(V128_LOAD, 0, 0), ...tee(V), ...get(BEST), ...simd(F32X4_GT), ...set(M));
+  code.push(...get(V), ...get(BEST), ...get(M), ...simd(V128_BITSELECT), ...set(BEST));
+  code.push(...get(A), ...simd(I32X4_SPLAT), ...get(BI), ...get(M), ...simd(V128_BITSELECT), ...set(BI));
+  code.push(...get(P), ...get(TAP), I32_ADD, ...set(P));
+  code.push(...countdown(W));
+  code.push(...get(PROW), ...get(ROW), I32_ADD, ...set(PROW));
+  code.push(...countdown(H));
+  return code;
+}
+
+/**
+ * `argmaxpool(x, y, cBytes, rowBytes, tapBytes, kh, kw)`: for each group of four channels below
+ * cBytes (a positive multiple of 16), the int32 at y = the float index (byte address / 4) of the
+ * window's maximum among the kh x kw taps from x (taps tapBytes apart along a row, rows rowBytes
+ * apart): the first in row-major order on ties, NaNs passed over unless the first tap is one.
+ */
+function argmaxPoolFunction(): WasmFunction {
+  const [X, Y, CB, ROW, TAP, KH, KW] = [0, 1, 2, 3, 4, 5, 6];
+  const [C, PROW, P, H, W, A, BEST, BI, V, M] = [7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const code: number[] = [0x03, 0x40]; // loop over channel groups
+  code.push(...argmaxSearch({ X, C, ROW, TAP, KH, KW, PROW, P, H, W, A, BEST, BI, V, M }));
+  // Lane l's index: (its group's byte address >> 2) + l.
+  code.push(...get(Y), ...get(C), I32_ADD, ...get(BI), I32_CONST, 2, ...simd(I32X4_SHR_U), ...i32x4Lanes(0, 1, 2, 3), ...simd(I32X4_ADD), ...simd(V128_STORE, 0, 0));
+  code.push(...get(C), I32_CONST, 16, I32_ADD, ...tee(C), ...get(CB), I32_LT_U, 0x0d, 0, 0x0b);
+  return { exportName: 'argmaxpool', params: [I32, I32, I32, I32, I32, I32, I32], results: [], locals: [I32, I32, I32, I32, I32, I32, V128, V128, V128, V128], code };
+}
+
+/**
+ * `maxpoolgrad(x, dy, cBytes, rowBytes, tapBytes, kh, kw, delta, channelBytes)`: for each group of
+ * four channels below cBytes, finds each lane's window maximum as `argmaxpool` does and adds the
+ * lane's dy (float32 addition, as TypeScript's `dx[arg] += dy` rounds it) to the float at the
+ * maximum's address + delta (dx - x); lanes at or past channelBytes are skipped.
+ */
+function maxPoolGradFunction(): WasmFunction {
+  const [X, DY, CB, ROW, TAP, KH, KW, DELTA, CEX] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [C, PROW, P, H, W, A, ADDR, BEST, BI, V, M, G] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+  const code: number[] = [0x03, 0x40]; // loop over channel groups
+  code.push(...argmaxSearch({ X, C, ROW, TAP, KH, KW, PROW, P, H, W, A, BEST, BI, V, M }));
+  code.push(...get(BI), ...i32x4Lanes(0, 4, 8, 12), ...simd(I32X4_ADD), ...set(BI));
+  code.push(...get(DY), ...get(C), I32_ADD, ...simd(V128_LOAD, 0, 0), ...set(G));
+  for (let l = 0; l < 4; l++) {
+    code.push(...get(C), I32_CONST, 4 * l, I32_ADD, ...get(CEX), I32_LT_U, 0x04, 0x40); // if
+    code.push(...get(BI), ...simd(I32X4_EXTRACT_LANE, l), ...get(DELTA), I32_ADD, ...tee(ADDR));
+    code.push(...get(ADDR), 0x2a, 2, 0, ...get(G), ...simd(F32X4_EXTRACT_LANE, l), 0x92, 0x38, 2, 0, 0x0b); // f32.load, f32.add, f32.store, end
+  }
+  code.push(...get(C), I32_CONST, 16, I32_ADD, ...tee(C), ...get(CB), I32_LT_U, 0x0d, 0, 0x0b);
+  return {
+    exportName: 'maxpoolgrad',
+    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, I32, I32, I32, I32, I32, V128, V128, V128, V128, V128],
+    code,
+  };
+}
+
+/**
+ * `avgpoolgrad(dy, x, cBytes, rowBytes, tapBytes, kh, kw, inv, channels)`: for each group of four
+ * channels below cBytes, every tap of the kh x kw window from x gets dy * inv added, in float64
+ * rounded to float32 as TypeScript's `dx += dy * inv` does; lanes at or past `channels` keep their
+ * value (they belong to the next tap).
+ */
+function avgPoolGradFunction(): WasmFunction {
+  const [DY, X, CB, ROW, TAP, KH, KW, INV, NC] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [C, PROW, P, H, W, G, GLO, GHI, MASK, D] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
+  const code: number[] = [0x03, 0x40]; // loop over channel groups
+  code.push(...get(DY), ...get(C), I32_ADD, ...simd(V128_LOAD, 0, 0), ...set(G));
+  code.push(...get(G), ...simd(F64X2_PROMOTE_LOW_F32X4), ...get(INV), ...simd(F64X2_SPLAT), ...simd(F64X2_MUL), ...set(GLO));
+  code.push(...get(G), ...get(G), ...HIGH_TO_LOW, ...simd(F64X2_PROMOTE_LOW_F32X4), ...get(INV), ...simd(F64X2_SPLAT), ...simd(F64X2_MUL), ...set(GHI));
+  code.push(...get(C), I32_CONST, 2, 0x76, ...simd(I32X4_SPLAT), ...i32x4Lanes(0, 1, 2, 3), ...simd(I32X4_ADD), ...get(NC), ...simd(I32X4_SPLAT), ...simd(I32X4_LT_S), ...set(MASK)); // 0x76: i32.shr_u
+  code.push(...get(X), ...get(C), I32_ADD, ...set(PROW), ...get(KH), ...set(H));
+  code.push(0x03, 0x40); // loop over window rows
+  code.push(...get(PROW), ...set(P), ...get(KW), ...set(W));
+  code.push(0x03, 0x40); // loop over taps in a row
+  code.push(...get(P), ...get(P), ...simd(V128_LOAD, 0, 0), ...tee(D), ...simd(F64X2_PROMOTE_LOW_F32X4), ...get(GLO), ...simd(F64X2_ADD), ...simd(F32X4_DEMOTE_F64X2_ZERO));
+  code.push(...get(D), ...get(D), ...HIGH_TO_LOW, ...simd(F64X2_PROMOTE_LOW_F32X4), ...get(GHI), ...simd(F64X2_ADD), ...simd(F32X4_DEMOTE_F64X2_ZERO), ...JOIN_LOW);
+  code.push(...get(D), ...get(MASK), ...simd(V128_BITSELECT), ...simd(V128_STORE, 0, 0));
+  code.push(...get(P), ...get(TAP), I32_ADD, ...set(P));
+  code.push(...countdown(W));
+  code.push(...get(PROW), ...get(ROW), I32_ADD, ...set(PROW));
+  code.push(...countdown(H));
+  code.push(...get(C), I32_CONST, 16, I32_ADD, ...tee(C), ...get(CB), I32_LT_U, 0x0d, 0, 0x0b);
+  return {
+    exportName: 'avgpoolgrad',
+    params: [I32, I32, I32, I32, I32, I32, I32, F64, I32],
+    results: [],
+    locals: [I32, I32, I32, I32, I32, V128, V128, V128, V128, V128],
+    code,
+  };
+}
+
+/**
+ * `colsum(x, acc, rows, rowBytes, vecBytes)`: for each of `rows` rows (rowBytes apart from x), the
+ * float64 sums at acc (two per 16 bytes of row) += the row's floats, over vecBytes (a positive
+ * multiple of 16: lanes past the row read the next one and land in acc's padding).
+ */
+function columnSumFunction(): WasmFunction {
+  const [X, ACC, R, RB, VB] = [0, 1, 2, 3, 4];
+  const [Q, V, P] = [5, 6, 7];
+  const code: number[] = [0x03, 0x40]; // loop over rows
+  code.push(I32_CONST, 0, ...set(Q));
+  code.push(0x03, 0x40); // loop over the row's vectors
+  code.push(...get(X), ...get(Q), I32_ADD, ...simd(V128_LOAD, 0, 0), ...set(V));
+  // acc + 2q: the two float64 pairs of this vector's four columns.
+  code.push(...get(ACC), ...get(Q), ...get(Q), I32_ADD, I32_ADD, ...set(P));
+  code.push(...get(P), ...get(P), ...simd(V128_LOAD, 0, 0), ...get(V), ...simd(F64X2_PROMOTE_LOW_F32X4), ...simd(F64X2_ADD), ...simd(V128_STORE, 0, 0));
+  code.push(...get(P), ...get(P), ...simd(V128_LOAD, 0, 16), ...get(V), ...get(V), ...HIGH_TO_LOW, ...simd(F64X2_PROMOTE_LOW_F32X4), ...simd(F64X2_ADD), ...simd(V128_STORE, 0, 16));
+  code.push(...get(Q), I32_CONST, 16, I32_ADD, ...tee(Q), ...get(VB), I32_LT_U, 0x0d, 0, 0x0b);
+  code.push(...get(X), ...get(RB), I32_ADD, ...set(X));
+  code.push(...get(R), I32_CONST, 1, I32_SUB, ...tee(R), 0x0d, 0, 0x0b);
+  return { exportName: 'colsum', params: [I32, I32, I32, I32, I32], results: [], locals: [I32, V128, I32], code };
+}
+
+// ---- the module, its drivers and the pool ----
+
+type UpdateFn = (bytes: number, p0: number, p1: number, p2: number, p3: number, g: number, s0: number, s1: number, s2: number, s3: number, s4: number, s5: number) => void;
+type PoolFn = (x: number, y: number, cBytes: number, rowBytes: number, tapBytes: number, kh: number, kw: number, scale: number) => void;
+interface Exports {
+  maxpool: PoolFn;
+  avgpool: PoolFn;
+  argmaxpool: (x: number, y: number, cBytes: number, rowBytes: number, tapBytes: number, kh: number, kw: number) => void;
+  maxpoolgrad: (x: number, dy: number, cBytes: number, rowBytes: number, tapBytes: number, kh: number, kw: number, delta: number, channelBytes: number) => void;
+  avgpoolgrad: (dy: number, x: number, cBytes: number, rowBytes: number, tapBytes: number, kh: number, kw: number, inv: number, channels: number) => void;
+  colsum: (x: number, acc: number, rows: number, rowBytes: number, vecBytes: number) => void;
+}
+/** The module's exports as the drivers see them: the update kernels by index in UPDATE_KINDS. */
+interface Kernels extends Exports {
+  updates: UpdateFn[];
+}
+/** Views of the memory, refreshed by their holder when it grows. */
+interface Views {
+  f32: Float32Array<ArrayBufferLike>;
+}
+
+// Task words (from ARG): the driver, the block count, the job words' byte address, then the driver's parameters.
+const T_DRIVER = ARG;
+const T_BLOCKS = ARG + 1;
+const T_JOB = ARG + 2;
+const P = ARG + 3;
+const MAX_BLOCKS = 4096;
+const D_UPDATE = 0;
+const D_POOL = 1;
+const D_COLSUM = 2;
+// Pool kinds (the pool driver's first parameter).
+const K_MAX = 0;
+const K_AVG = 1;
+const K_MAXGRAD = 2;
+const K_AVGGRAD = 3;
+
+// The drivers run on the calling thread and, as source text, in the workers: they may use only
+// their arguments (and the P constant, defined in the workers' source).
+
+/** Update block b: t[P..] = kind index, block bytes, total bytes, p0..p3, g; f[0..5] the scalars. */
+function updateBlock(k: Kernels, t: Int32Array, f: Float64Array, b: number): void {
+  const lo = b * t[P + 1]!;
+  const len = Math.min(t[P + 1]!, t[P + 2]! - lo);
+  k.updates[t[P]!]!(len, t[P + 3]! + lo, t[P + 4]! + lo, t[P + 5]! + lo, t[P + 6]! + lo, t[P + 7]! + lo, f[0]!, f[1]!, f[2]!, f[3]!, f[4]!, f[5]!);
+}
+
+/**
+ * Pooling block b (images b * per up to N): t[P..] = kind, a, b, c (byte addresses: x, y for the
+ * forward kinds; x, dy, dx for MaxPoolGrad; -, dy, dx for AvgPoolGrad), N, H, W, C, KH, KW, OH,
+ * OW, sH, sW, padT, padL, per. Gradients zero their images' dx first, so a block may be run again.
+ */
+function poolBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: Views): void {
+  const kind = t[P]!, N = t[P + 4]!, H = t[P + 5]!, W = t[P + 6]!, C = t[P + 7]!, KH = t[P + 8]!, KW = t[P + 9]!;
+  const OH = t[P + 10]!, OW = t[P + 11]!, sH = t[P + 12]!, sW = t[P + 13]!, padT = t[P + 14]!, padL = t[P + 15]!, per = t[P + 16]!;
+  const inBytes = H * W * C * 4;
+  const outBytes = OH * OW * C * 4;
+  const cBytes = ((C + 3) >> 2) << 4;
+  const grad = kind >= 2;
+  for (let n = b * per; n < Math.min(N, (b + 1) * per); n++) {
+    const x = t[P + 1]! + n * inBytes;
+    const y = t[P + 2]! + n * outBytes;
+    const dx = t[P + 3]! + n * inBytes;
+    if (grad) v.f32.fill(0, dx >> 2, (dx + inBytes) >> 2);
+    for (let oh = 0; oh < OH; oh++) {
+      const hs = oh * sH - padT;
+      const h0 = Math.max(hs, 0);
+      const h1 = Math.min(hs + KH, H);
+      for (let ow = 0; ow < OW; ow++) {
+        const ws = ow * sW - padL;
+        const w0 = Math.max(ws, 0);
+        const w1 = Math.min(ws + KW, W);
+        const yi = y + (oh * OW + ow) * C * 4;
+        const first = (h0 * W + w0) * C * 4;
+        if (h0 >= h1 || w0 >= w1) {
+          if (!grad) v.f32.fill(kind === 0 ? -Infinity : 0, yi >> 2, (yi >> 2) + C);
+        } else if (kind === 0 || kind === 1) {
+          (kind === 0 ? k.maxpool : k.avgpool)(x + first, yi, cBytes, W * C * 4, C * 4, h1 - h0, w1 - w0, 1 / ((h1 - h0) * (w1 - w0)));
+        } else if (kind === 2) {
+          k.maxpoolgrad(x + first, yi, cBytes, W * C * 4, C * 4, h1 - h0, w1 - w0, dx - x, C * 4);
+        } else {
+          k.avgpoolgrad(yi, dx + first, cBytes, W * C * 4, C * 4, h1 - h0, w1 - w0, 1 / ((h1 - h0) * (w1 - w0)), C);
+        }
+      }
+    }
+  }
+}
+
+/** Column sums, block b of vectors (four columns each): t[P..] = x, acc, rows, rowBytes, vectors per block, vectors. */
+function colsumBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: Views): void {
+  const v0 = b * t[P + 4]!;
+  const v1 = Math.min(t[P + 5]!, v0 + t[P + 4]!);
+  const acc = t[P + 1]! + v0 * 32;
+  v.f32.fill(0, acc >> 2, (acc >> 2) + (v1 - v0) * 8);
+  k.colsum(t[P]! + v0 * 16, acc, t[P + 2]!, t[P + 3]!, (v1 - v0) * 16);
+}
+
+type Driver = (k: Kernels, t: Int32Array, f: Float64Array, b: number, v: Views) => void;
+const DRIVERS: Driver[] = [updateBlock, poolBlock, colsumBlock];
+
+/** Runs task blocks claimed from the job words until none is left, marking each done by `who` (job[1 + b]: 1 the calling thread, 2 + w worker w). */
+function claimAndRun(k: Kernels, t: Int32Array, f: Float64Array, v: Views, job: Int32Array<ArrayBufferLike>, drivers: Driver[], who: number): void {
+  const driver = drivers[t[T_DRIVER]!]!;
+  const blocks = t[T_BLOCKS]!;
+  for (;;) {
+    const b = Atomics.add(job, 0, 1);
+    if (b >= blocks) return;
+    driver(k, t, f, b, v);
+    Atomics.store(job, 1 + b, who);
+  }
+}
+
+function moduleFunctions(): WasmFunction[] {
+  return [
+    ...UPDATE_KINDS.map(updateFunction),
+    poolFunction('max'),
+    poolFunction('avg'),
+    argmaxPoolFunction(),
+    maxPoolGradFunction(),
+    avgPoolGradFunction(),
+    columnSumFunction(),
+  ];
+}
+
+function kernelsOf(exports: Record<string, unknown>): Kernels {
+  return { ...(exports as unknown as Exports), updates: UPDATE_KINDS.map((kind) => exports[kind] as UpdateFn) };
+}
+
+interface Engine {
+  memory: WebAssembly.Memory;
+  shared: boolean;
+  wasm: Uint8Array<ArrayBuffer>;
+  k: Kernels;
+}
+
+function createEngine(): Engine | null {
+  const heap = heapMemory();
+  if (heap === null) return null;
+  try {
+    const wasm = wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, moduleFunctions());
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: heap.memory } }).exports as Record<string, unknown>;
+    return { memory: heap.memory, shared: heap.shared, wasm, k: kernelsOf(exports) };
+  } catch {
+    return null;
+  }
+}
+
+const engine = createEngine();
+const THREADS = engine !== null && engine.shared ? threadCount() : 1;
+/** The workers' control blocks, then the job words (the block counter, then a done flag per block). */
+const CTRL_AT = engine !== null && THREADS > 1 ? heapAlloc((THREADS - 1) * CTRL_BYTES + 4 * (1 + MAX_BLOCKS)) : -1;
+const JOB_AT = CTRL_AT + (THREADS - 1) * CTRL_BYTES;
+let job: Int32Array<ArrayBufferLike> = new Int32Array(0);
+/** The calling thread's copy of the task words (the workers get theirs in their control blocks). */
+const task = new Int32Array(CTRL_INTS);
+const scalars = new Float64Array(8);
+const views: Views = { f32: new Float32Array(0) };
+let threadsEnabled = CTRL_AT >= 0;
+let simdEnabled = engine !== null;
+let pool: ThreadPool | null = null;
+let poolFailed = false;
+let retiring: ThreadPool | null = null;
+let replacements = 0;
+const MAX_REPLACEMENTS = 3;
+const WAIT_MIN_MS = 2000;
+let threadedTasks = 0;
+/**
+ * On a busy machine the workers may get too little CPU time for a split to pay: after a split
+ * that measured a speedup under MIN_SPEEDUP, the next `threadSkip` splittable tasks run on the
+ * calling thread alone (a count that doubles while it stays so, up to MAX_BACKOFF), as the GEMM
+ * does. Results are the same either way.
+ */
+let threadSkip = 0;
+let threadBackoff = 0;
+let backoffEnabled = true;
+const MIN_SPEEDUP = 1.2;
+const MAX_BACKOFF = 256;
+let workerBlocks = 0;
+/** The calling thread's staging area (operands not in the heap), grown as needed. */
+let stageAt = -1;
+let stageCap = 0;
+
+/** Fresh views of the memory (any allocation may have grown it). */
+function refreshViews(): void {
+  const buffer = heapBuffer();
+  if (views.f32.buffer !== buffer) views.f32 = new Float32Array(buffer);
+  if (CTRL_AT >= 0 && job.buffer !== buffer) job = new Int32Array(buffer, JOB_AT, 1 + MAX_BLOCKS);
+}
+
+/** Byte address of a staging area of at least `bytes` bytes, -1 when the memory cannot hold it. */
+function stage(bytes: number): number {
+  if (stageCap < bytes) {
+    const cap = Math.ceil((bytes * 1.25) / 64) * 64;
+    const at = heapAlloc(cap);
+    if (at < 0) return -1;
+    heapFree(stageAt);
+    stageAt = at;
+    stageCap = cap;
+  }
+  refreshViews();
+  return stageAt;
+}
+
+function workerSource(): string {
+  return `'use strict';
+var __name = (f) => f;
+const P = ${P}, T_DRIVER = ${T_DRIVER}, T_BLOCKS = ${T_BLOCKS};
+${updateBlock.toString()}
+${poolBlock.toString()}
+${colsumBlock.toString()}
+${claimAndRun.toString()}
+const data = require('node:worker_threads').workerData;
+const exports = new WebAssembly.Instance(new WebAssembly.Module(data.wasm), { env: { mem: data.memory } }).exports;
+const kernels = { ...exports, updates: data.kinds.map((kind) => exports[kind]) };
+const drivers = [updateBlock, poolBlock, colsumBlock];
+const views = { f32: new Float32Array(data.memory.buffer) };
+let job = new Int32Array(data.memory.buffer, data.jobAt, ${1 + MAX_BLOCKS});
+function runTask(t, f) {
+  const buffer = data.memory.buffer;
+  if (views.f32.buffer !== buffer) {
+    views.f32 = new Float32Array(buffer);
+    job = new Int32Array(buffer, data.jobAt, ${1 + MAX_BLOCKS});
+  }
+  claimAndRun(kernels, t, f, views, job, drivers, data.index + 2);
+}
+${workerLoopSource()}`;
+}
+
+function ensurePool(): ThreadPool | null {
+  if (!threadsEnabled || poolFailed || engine === null || retiring !== null) return null;
+  if (pool === null) {
+    try {
+      const ctl = Array.from({ length: THREADS - 1 }, (_, w) => CTRL_AT + w * CTRL_BYTES);
+      pool = new ThreadPool(engine.memory, ctl, workerSource(), { wasm: engine.wasm, jobAt: JOB_AT, kinds: [...UPDATE_KINDS] });
+      pool.setSpin(SPIN_US);
+    } catch {
+      poolFailed = true;
+      return null;
+    }
+  }
+  return pool;
+}
+
+function retirePool(p: ThreadPool): void {
+  if (pool === p) pool = null;
+  if (++replacements >= MAX_REPLACEMENTS) poolFailed = true;
+  retiring = p;
+  void p.close().then(() => {
+    if (retiring === p) retiring = null;
+  });
+}
+
+/**
+ * Runs the task in `task`/`scalars` (its blocks) on the calling thread and, when the pool is up,
+ * the workers. A block a failed worker left unfinished is run again here when `rerunnable`, else
+ * the run fails naming `what` (an update applied in place cannot be applied twice).
+ */
+function runBlocks(driver: number, blocks: number, threaded: boolean, rerunnable: boolean, what: string): void {
+  const k = engine!.k;
+  task[T_DRIVER] = driver;
+  task[T_BLOCKS] = blocks;
+  let p = threaded && blocks > 1 ? ensurePool() : null;
+  if (p !== null && threadSkip > 0) {
+    threadSkip--;
+    p = null;
+  }
+  if (p === null || p.isBroken() || !p.ready()) {
+    if (p !== null && p.isBroken()) retirePool(p);
+    for (let b = 0; b < blocks; b++) DRIVERS[driver]!(k, task, scalars, b, views);
+    return;
+  }
+  threadedTasks++;
+  job[0] = 0;
+  job.fill(0, 1, 1 + blocks);
+  task[T_JOB] = JOB_AT;
+  for (let w = 0; w < p.size; w++) {
+    const { ints, f64 } = p.args(w);
+    ints.set(task.subarray(ARG), ARG);
+    f64.set(scalars);
+    p.start(w);
+  }
+  const t0 = performance.now();
+  claimAndRun(k, task, scalars, views, job, DRIVERS, 1);
+  const t1 = performance.now();
+  const patience = WAIT_MIN_MS + 20 * (t1 - t0);
+  let failed = false;
+  for (let w = 0; w < p.size; w++) {
+    if (p.cancel(w)) continue;
+    if (p.wait(w, patience) !== 'done') failed = true;
+  }
+  if (!failed) {
+    let mine = 0;
+    for (let b = 0; b < blocks; b++) if (job[1 + b] === 1) mine++;
+    workerBlocks += blocks - mine;
+    if (backoffEnabled) {
+      // The calling thread's time per block, times the blocks, is what it would have taken alone.
+      const speedup = (((t1 - t0) / Math.max(1, mine)) * blocks) / (performance.now() - t0);
+      if (speedup < MIN_SPEEDUP) threadSkip = threadBackoff = Math.min(MAX_BACKOFF, Math.max(4, 2 * threadBackoff));
+      else threadBackoff = 0;
+    }
+    return;
+  }
+  retirePool(p);
+  for (let b = 0; b < blocks; b++) {
+    if (Atomics.load(job, 1 + b) !== 0) continue;
+    if (!rerunnable) throw new InternalError(`${what}: a worker thread of the CPU backend failed during the update`);
+    DRIVERS[driver]!(k, task, scalars, b, views);
+  }
+}
+
+/** Whether these kernels can run here (WebAssembly SIMD on the heap memory). */
+export function parallelAvailable(): boolean {
+  return engine !== null;
+}
+
+/** Turns the optimizer-update kernels on or off (tests compare them with the TypeScript loops); returns the previous setting. */
+export function setUpdateSimdEnabled(on: boolean): boolean {
+  const prev = simdEnabled;
+  simdEnabled = on && engine !== null;
+  return prev;
+}
+
+/** Whether large problems can be split over worker threads here (shared memory, more than one thread). */
+export function parallelThreadsAvailable(): boolean {
+  return CTRL_AT >= 0 && !poolFailed;
+}
+
+/** Turns the worker threads on or off (tests compare both); returns the previous setting. */
+export function setParallelThreadsEnabled(on: boolean): boolean {
+  const prev = threadsEnabled;
+  threadsEnabled = on && CTRL_AT >= 0;
+  threadSkip = threadBackoff = 0;
+  return prev;
+}
+
+/** Turns off (tests, benchmarks) or on the backing off from threads after splits that did not pay; returns the previous setting. */
+export function setParallelBackoff(on: boolean): boolean {
+  const prev = backoffEnabled;
+  backoffEnabled = on;
+  threadSkip = threadBackoff = 0;
+  return prev;
+}
+
+/** Starts the workers now rather than at the first large problem; resolves to whether they run. */
+export async function startParallelThreads(): Promise<boolean> {
+  const p = ensurePool();
+  return p !== null && (await p.whenReady());
+}
+
+/** Stops the workers (they start again at the next large problem). */
+export async function stopParallelThreads(): Promise<void> {
+  const p = pool;
+  pool = null;
+  if (p !== null) await p.close();
+}
+
+/** How many tasks have been split over the workers, and how many of their blocks the workers ran, since the process started. */
+export function parallelThreadedTasks(): { tasks: number; workerBlocks: number } {
+  return { tasks: threadedTasks, workerBlocks };
+}
+
+/** Elements from which an update (all of its operands in the heap) is split over the threads. */
+export const UPDATE_THREAD_MIN = 1 << 16;
+/** Elements per block of a split update, and per chunk of one staged through the staging area. */
+const UPDATE_BLOCK = 1 << 14;
+
+/** Where `a` starts in the heap, or -1 when it is not in it (or a 16-byte read at its end could leave the memory). */
+function addressOf(a: Float32Array | Int32Array, memEnd: number): number {
+  const at = heapAddress(a);
+  return at >= 0 && at + a.byteLength + 16 <= memEnd ? at : -1;
+}
+
+/**
+ * Applies the `kind` update to the first n - n % 4 elements of refs (variable, then slots, in
+ * place) with `grad` and the kind's scalars (see FORMULAS); returns how many elements it updated
+ * (0 when the kernels are unavailable): the caller's TypeScript loop does the rest. In place and
+ * split over the threads when every operand is in the heap, else through the staging area.
+ */
+export function applyUpdateSimd(kind: UpdateKind, refs: readonly Float32Array[], grad: Float32Array, s: readonly number[], what: string): number {
+  if (!simdEnabled || !(grad instanceof Float32Array) || refs.some((r) => !(r instanceof Float32Array))) return 0;
+  const n = grad.length & ~3;
+  if (n === 0) return 0;
+  const { refs: nRefs } = FORMULAS[kind];
+  refreshViews();
+  const memEnd = views.f32.buffer.byteLength;
+  task[P] = UPDATE_KINDS.indexOf(kind);
+  scalars.fill(0);
+  for (let i = 0; i < s.length; i++) scalars[i] = s[i]!;
+  const at = [...refs.slice(0, nRefs), grad].map((a) => addressOf(a, memEnd));
+  if (at.every((a) => a >= 0)) {
+    const blockFloats = Math.max(UPDATE_BLOCK, Math.ceil(n / MAX_BLOCKS / 4) * 4);
+    task[P + 1] = blockFloats * 4;
+    task[P + 2] = n * 4;
+    for (let r = 0; r < 4; r++) task[P + 3 + r] = r < nRefs ? at[r]! : 0;
+    task[P + 7] = at[nRefs]!;
+    runBlocks(D_UPDATE, Math.ceil(n / blockFloats), n >= UPDATE_THREAD_MIN, false, what);
+    return n;
+  }
+  // Staged: each operand not in the heap is copied in a chunk at a time, the refs copied back.
+  const chunk = Math.min(n, UPDATE_BLOCK);
+  const base = stage((nRefs + 1) * chunk * 4);
+  if (base < 0) return 0;
+  const operands = [...refs.slice(0, nRefs), grad];
+  for (let lo = 0; lo < n; lo += chunk) {
+    const len = Math.min(chunk, n - lo);
+    for (let r = 0; r <= nRefs; r++) {
+      const a = at[r]!;
+      if (a >= 0) task[r < nRefs ? P + 3 + r : P + 7] = a + lo * 4;
+      else {
+        const s0 = base + r * chunk * 4;
+        views.f32.set(operands[r]!.subarray(lo, lo + len), s0 >> 2);
+        task[r < nRefs ? P + 3 + r : P + 7] = s0;
+      }
+    }
+    task[P + 1] = task[P + 2] = len * 4;
+    runBlocks(D_UPDATE, 1, false, false, what);
+    for (let r = 0; r < nRefs; r++) if (at[r]! < 0) refs[r]!.set(views.f32.subarray((base >> 2) + r * chunk, (base >> 2) + r * chunk + len), lo);
+  }
+  return n;
+}
+
+/** Pooling geometry in NHWC: input [N, H, W, C], output [N, OH, OW, C]. */
+export interface PoolGeometry {
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  sH: number;
+  sW: number;
+  padT: number;
+  padL: number;
+}
+
+/** Input floats from which pooling (all operands in the heap) is split over the threads by images. */
+export const POOL_THREAD_MIN = 1 << 15;
+
+function setPoolTask(kind: number, g: PoolGeometry, a: number, b: number, c: number, N: number, per: number): void {
+  task[P] = kind;
+  task[P + 1] = a;
+  task[P + 2] = b;
+  task[P + 3] = c;
+  task.set([N, g.H, g.W, g.C, g.KH, g.KW, g.OH, g.OW, g.sH, g.sW, g.padT, g.padL, per], P + 4);
+}
+
+/**
+ * One pooling kernel over NHWC images: `inputs` are the per-image operands read (x and/or dy),
+ * `output` the one written (y or dx), with their floats per image. In place and split over the
+ * threads by images when every operand is in the heap and C is a multiple of 4 (the SIMD loops
+ * then touch nothing past a pixel's channels), else an image at a time through the staging area.
+ */
+function poolRun(kind: number, g: PoolGeometry, x: Float32Array | null, dy: Float32Array | null, out: Float32Array): void {
+  const inF = g.H * g.W * g.C;
+  const outF = g.OH * g.OW * g.C;
+  const grad = kind >= K_MAXGRAD;
+  refreshViews();
+  const memEnd = views.f32.buffer.byteLength;
+  const ax = x === null ? 0 : addressOf(x, memEnd);
+  const ady = dy === null ? 0 : addressOf(dy, memEnd);
+  const aout = addressOf(out, memEnd);
+  if (g.C % 4 === 0 && ax >= 0 && ady >= 0 && aout >= 0) {
+    const [a, b, c] = grad ? [ax, ady, aout] : [ax, aout, 0];
+    const threaded = g.N > 1 && g.N * inF >= POOL_THREAD_MIN;
+    // A few blocks per thread, so that a descheduled worker holds up little.
+    const per = threaded ? Math.max(1, Math.floor(g.N / (4 * THREADS))) : g.N;
+    setPoolTask(kind, g, a, b, c, g.N, per);
+    runBlocks(D_POOL, Math.ceil(g.N / per), threaded, true, 'pooling');
+    return;
+  }
+  // Staged: x (or its slot), dy, then the output, each image's with 16 bytes of slack.
+  const xF = inF + 4;
+  const dyF = (grad ? outF : 0) + 4;
+  const base = stage((xF + dyF + (grad ? inF : outF) + 4) * 4);
+  if (base < 0) throw new InternalError('pooling: the WebAssembly memory cannot hold one image');
+  const xAt = base;
+  const dyAt = base + xF * 4;
+  const oAt = dyAt + dyF * 4;
+  const f32 = views.f32;
+  if (grad) setPoolTask(kind, g, xAt, dyAt, oAt, 1, 1);
+  else setPoolTask(kind, g, xAt, oAt, 0, 1, 1);
+  for (let n = 0; n < g.N; n++) {
+    if (x !== null) f32.set(x.subarray(n * inF, (n + 1) * inF), xAt >> 2);
+    if (dy !== null) f32.set(dy.subarray(n * outF, (n + 1) * outF), dyAt >> 2);
+    runBlocks(D_POOL, 1, false, true, 'pooling');
+    const o = grad ? inF : outF;
+    out.set(f32.subarray(oAt >> 2, (oAt >> 2) + o), n * o);
+  }
+}
+
+/**
+ * Max or average pooling of NHWC x into y over the channels, four at a time. The average counts
+ * only the window taps inside the input, like TensorFlow; it sums the taps before scaling, so it
+ * may differ from the TypeScript loop in the last bits. A window with no tap inside the input gives
+ * -Infinity (max) or 0 (average).
+ */
+export function poolSimd(kind: 'max' | 'avg', g: PoolGeometry, x: Float32Array, y: Float32Array): void {
+  poolRun(kind === 'max' ? K_MAX : K_AVG, g, x, null, y);
+}
+
+/**
+ * dx (NHWC, overwritten) = MaxPool's gradient: each output gradient added, in output order, to
+ * its window's maximum (the first in row-major window order on ties; NaNs passed over unless
+ * first), float32 additions as TypeScript's `dx[arg[o]] += dy[o]`: bit for bit that loop's result.
+ */
+export function maxPoolGradSimd(g: PoolGeometry, x: Float32Array, dy: Float32Array, dx: Float32Array): void {
+  poolRun(K_MAXGRAD, g, x, dy, dx);
+}
+
+/**
+ * The gradient of average pooling: dx (NHWC, overwritten) gets, for every output element in
+ * order, dy / (the number of its window's taps inside the input) added at each of those taps,
+ * rounded as TypeScript's `dx += dy * inv` rounds it, so the result is bit for bit the
+ * TypeScript loop's.
+ */
+export function avgPoolGradSimd(g: PoolGeometry, dy: Float32Array, dx: Float32Array): void {
+  poolRun(K_AVGGRAD, g, null, dy, dx);
+}
+
+/**
+ * arg[o] = the NHWC index into x of output element o's window maximum (the first in row-major
+ * window order on ties; NaNs passed over unless first), or -1 for a window with no tap inside the
+ * input: the same indices as the TypeScript loop. One image at a time through the staging area.
+ */
+export function maxPoolArgmaxSimd(g: PoolGeometry, x: Float32Array, arg: Int32Array): void {
+  const k = engine!.k;
+  const { N, H, W, C, KH, KW, OH, OW, sH, sW, padT, padL } = g;
+  const inFloats = H * W * C;
+  const outFloats = OH * OW * C;
+  const base = stage((inFloats + outFloats + 8) * 4);
+  if (base < 0) throw new InternalError('MaxPool: the WebAssembly memory cannot hold one image');
+  const xAt = base >> 2;
+  const yAt = xAt + inFloats + 4;
+  const f32 = views.f32;
+  const i32 = new Int32Array(f32.buffer);
+  const cBytes = ((C + 3) >> 2) << 4;
+  for (let n = 0; n < N; n++) {
+    f32.set(x.subarray(n * inFloats, (n + 1) * inFloats), xAt);
+    // Pixels go in order: a pixel's rounded-up channel tail spills into the next pixel's slots,
+    // which that pixel then overwrites.
+    for (let oh = 0; oh < OH; oh++) {
+      const hs = oh * sH - padT;
+      const h0 = Math.max(hs, 0);
+      const h1 = Math.min(hs + KH, H);
+      for (let ow = 0; ow < OW; ow++) {
+        const ws = ow * sW - padL;
+        const w0 = Math.max(ws, 0);
+        const w1 = Math.min(ws + KW, W);
+        const yi = yAt + (oh * OW + ow) * C;
+        if (h0 >= h1 || w0 >= w1) i32.fill(-1, yi, yi + C);
+        else k.argmaxpool((xAt + (h0 * W + w0) * C) * 4, yi * 4, cBytes, W * C * 4, C * 4, h1 - h0, w1 - w0);
+      }
+    }
+    const shift = n * inFloats - xAt;
+    const o0 = n * outFloats;
+    for (let i = 0; i < outFloats; i++) {
+      const a = i32[yAt + i]!;
+      arg[o0 + i] = a < 0 ? -1 : a + shift;
+    }
+  }
+}
+
+/** Floats from which column sums (x in the heap) are split over the threads by columns. */
+export const COLSUM_THREAD_MIN = 1 << 16;
+
+/**
+ * out[j] = the float64 sum of x[i*cols + j] over rows i < rows, added row after row: the same
+ * sums, bit for bit, as a TypeScript loop adding each row to float64 accumulators. In place and
+ * split over the threads by columns when x is in the heap, else a chunk of rows at a time through
+ * the staging area.
+ */
+export function sumColumnsSimd(x: Float32Array, rows: number, cols: number, out: Float64Array): void {
+  const vecs = (cols + 3) >> 2;
+  const accBytes = vecs * 32;
+  refreshViews();
+  const ax = addressOf(x, views.f32.buffer.byteLength);
+  if (ax >= 0) {
+    const acc = stage(accBytes);
+    if (acc < 0) throw new InternalError('BiasAddGrad: the WebAssembly memory cannot hold its sums');
+    const threaded = rows * cols >= COLSUM_THREAD_MIN && vecs > 1;
+    const per = threaded ? Math.max(1, Math.ceil(vecs / (2 * THREADS))) : vecs;
+    task.set([ax, acc, rows, cols * 4, per, vecs], P);
+    if (rows > 0) runBlocks(D_COLSUM, Math.ceil(vecs / per), threaded, true, 'BiasAddGrad');
+    else views.f32.fill(0, acc >> 2, (acc + accBytes) >> 2);
+    out.set(new Float64Array(views.f32.buffer, acc, vecs * 4).subarray(0, cols));
+    return;
+  }
+  const rowsPerChunk = Math.max(1, Math.floor(16384 / cols));
+  const chunkRows = Math.min(rows, rowsPerChunk);
+  const base = stage(accBytes + (chunkRows * cols + 4) * 4);
+  if (base < 0) throw new InternalError('BiasAddGrad: the WebAssembly memory cannot hold its sums');
+  const xAt = base + accBytes;
+  views.f32.fill(0, base >> 2, xAt >> 2);
+  for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+    const rh = Math.min(rowsPerChunk, rows - r0);
+    views.f32.set(x.subarray(r0 * cols, (r0 + rh) * cols), xAt >> 2);
+    engine!.k.colsum(xAt, base, rh, cols * 4, vecs * 16);
+  }
+  out.set(new Float64Array(views.f32.buffer, base, vecs * 4).subarray(0, cols));
+}
