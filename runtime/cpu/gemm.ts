@@ -965,7 +965,10 @@ function gemmPrivate(
   }
   // C in place: its whole tiles are computed where they are; the partial tiles of the last columns,
   // then of the last rows (the kernels write whole tiles), in the staging area, and copied into C.
-  const [mr, nr] = tileOf(transB, M);
+  // The tile the kernels write: MR x NR, or 1 x 4 for one-row products (gemvN).
+  const gemv = M === 1 && !transB;
+  const mr = gemv ? 1 : MR;
+  const nr = gemv ? 4 : NR;
   const m1 = M - (M % mr);
   const n1 = N - (N % nr);
   if (m1 > 0 && n1 > 0) gemmStaged(transA, transB, m1, n1, K, a, ldaS, b, ldbS, c, ldc, acc, PANELS_BYTE, W);
@@ -1003,10 +1006,6 @@ function gemmEdge(
   unstage(C, cAt, ldc, 0, m, 0, n, e / 4, ldE);
 }
 
-/** The tile the kernels write for a product: MR x NR, or 1 x 4 for one-row products (gemvN). */
-function tileOf(transB: boolean, M: number): [number, number] {
-  return M === 1 && !transB ? [1, 4] : [MR, NR];
-}
 
 function kernels(): SimdKernels {
   return relaxedEnabled ? fast!.relaxed! : fast!.plain;
