@@ -1,9 +1,10 @@
 // A bump allocator for values that outlive their step but not their run: tensor-list elements a
 // plan computes in memory of their own (a loop's accumulated activations, unstacked inputs).
-// Carving them out of large chunks costs one allocation per chunk instead of one per value, and
-// the chunks are reused by the next run: no list element outlives the run that made it (lists are
-// never fetched, fetched values are copied out, variables copy what they are assigned). Within a
-// run a piece is never handed out twice.
+// Carving them out of large chunks costs one allocation per chunk instead of one per value (a value
+// too large for a chunk gets a buffer of its own), and chunks and buffers are reused by the next
+// run: no list element outlives the run that made it (lists are never fetched, fetched values are
+// copied out, variables copy what they are assigned). Within a run a piece is never handed out
+// twice. On the CPU they come from the WebAssembly memory, where kernels use them in place.
 import type { DType } from '../src/core/dtypes.js';
 import { allocData, bytesPerElement, type TypedArray } from '../src/core/dtypes.js';
 import { InternalError } from '../src/core/errors.js';
@@ -20,7 +21,7 @@ const CHUNK_BYTES = 1 << 18;
 export interface Allocations {
   /** Arenas made for plans (a run's, a function call's: a loop holds two for its body). */
   arenas: number;
-  /** Slab chunks, and values too large for a chunk that got arrays of their own. */
+  /** Slab chunks, and buffers made for values too large for a chunk (reused by later runs). */
   slabChunks: number;
   slabLarge: number;
   /** Outputs a kernel asked its plan for and got a fresh array instead (no planned view fits). */
@@ -36,6 +37,9 @@ export class Slab {
   private readonly chunks: HostBuffer[] = [];
   private current = -1;
   private offset = 0;
+  /** Buffers of values too large for a chunk, in the order the run took them: the next run's k-th such value reuses the k-th. */
+  private readonly large: HostBuffer[] = [];
+  private nextLarge = 0;
   private memory: SlabMemory | undefined;
 
   constructor(readonly made: Allocations = newAllocations()) {}
@@ -47,8 +51,9 @@ export class Slab {
 
   /** Gives back the chunks (a closed session's: nothing carved from them may be used again). */
   dispose(): void {
-    for (const c of this.chunks) this.memory?.freeHostBuffer?.(c);
+    for (const c of [...this.chunks, ...this.large]) this.memory?.freeHostBuffer?.(c);
     this.chunks.length = 0;
+    this.large.length = 0;
     this.reset();
   }
 
@@ -56,21 +61,31 @@ export class Slab {
   reset(): void {
     this.current = this.chunks.length ? 0 : -1;
     this.offset = 0;
+    this.nextLarge = 0;
   }
 
-  /** A zero-filled array carved from the current chunk (values over a quarter chunk get their own). */
+  /** A zero-filled array carved from the current chunk (values over a quarter chunk get a buffer of their own). */
   take(dtype: DType, shape: readonly number[]): NDArray {
     const n = numElements(shape);
     if (dtype === 'string' || dtype === 'variant') return new NDArray(allocData(dtype, n), shape, dtype);
     const bytes = Math.ceil((n * bytesPerElement(dtype)) / 16) * 16;
-    if (bytes === 0 || bytes > CHUNK_BYTES / 4) {
-      if (bytes > 0) this.made.slabLarge++;
-      return new NDArray(allocData(dtype, n), shape, dtype);
+    if (bytes === 0) return new NDArray(allocData(dtype, n), shape, dtype);
+    if (bytes > CHUNK_BYTES / 4) {
+      let b = this.large[this.nextLarge];
+      if (b === undefined || b.byteLength < bytes) {
+        // The one it replaces served an earlier run, of which nothing is alive (see reset).
+        if (b !== undefined) this.memory?.freeHostBuffer?.(b);
+        this.large[this.nextLarge] = b = this.buffer(bytes);
+        this.made.slabLarge++;
+      }
+      this.nextLarge++;
+      new Uint8Array(b.buffer, b.byteOffset, bytes).fill(0);
+      return arrayView(b.buffer, b.byteOffset, dtype, shape);
     }
     if (this.current < 0 || this.offset + bytes > CHUNK_BYTES) {
       this.current++;
       if (this.current === this.chunks.length) {
-        this.chunks.push(this.memory?.allocHostBuffer?.(CHUNK_BYTES, this) ?? { buffer: new ArrayBuffer(CHUNK_BYTES), byteOffset: 0, byteLength: CHUNK_BYTES });
+        this.chunks.push(this.buffer(CHUNK_BYTES));
         this.made.slabChunks++;
       }
       this.offset = 0;
@@ -80,6 +95,11 @@ export class Slab {
     this.offset += bytes;
     new Uint8Array(chunk.buffer, at, bytes).fill(0);
     return arrayView(chunk.buffer, at, dtype, shape);
+  }
+
+  /** `bytes` of the backend's host memory where it has some for the slab, else an ArrayBuffer. */
+  private buffer(bytes: number): HostBuffer {
+    return this.memory?.allocHostBuffer?.(bytes, this) ?? { buffer: new ArrayBuffer(bytes), byteOffset: 0, byteLength: bytes };
   }
 }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as tf from '../src/index.js';
 import type { NDArray } from '../src/core/ndarray.js';
@@ -17,6 +18,7 @@ import {
   setHeapRegionCap,
   setHeapRegionsEnabled,
 } from '../runtime/cpu/heap.js';
+import { allocationsOf } from '../runtime/slab.js';
 import { randomArray } from './helpers.js';
 
 const shared = heapMemory()?.shared === true;
@@ -242,6 +244,39 @@ describe.runIf(shared)("a CPU session's memory in the heap", () => {
     sess.close();
   });
 
+  it('keeps list elements too large for a slab chunk in the heap, reusing them run after run', async () => {
+    const g = new tf.Graph();
+    const m = g.asDefault(() => {
+      const xs = tf.placeholder('float32', [4, 20000], 'xs'); // 80 kB rows: over a quarter chunk
+      return { xs, ys: tf.scan((a: tf.Tensor, x: tf.Tensor) => tf.add(tf.multiply(a, 0.5), tf.tanh(x)), xs) as tf.Tensor };
+    });
+    const sess = new tf.Session({ graph: g });
+    const plan = await sess.compile(m.ys, [[m.xs, randomArray([4, 20000], { seed: 0 })]]);
+    sess.close();
+    const backend = new CpuBackend();
+    const state = { variables: new Map(), opState: new Map() };
+    const check = async (seed: number) => {
+      const xs = randomArray([4, 20000], { seed });
+      const [ys] = await plan.run(backend, state, new Map([[m.xs, xs]]));
+      const x = xs.data as Float32Array;
+      const want = new Float32Array(4 * 20000);
+      for (let t = 0; t < 4; t++) {
+        // tf.scan without an initializer starts from the first element as it is.
+        for (let i = 0; i < 20000; i++) want[t * 20000 + i] = t ? want[(t - 1) * 20000 + i]! * 0.5 + Math.tanh(x[t * 20000 + i]!) : x[i]!;
+      }
+      const got = ys!.data as Float32Array;
+      for (let i = 0; i < want.length; i += 997) expect(got[i]).toBeCloseTo(want[i]!, 5);
+    };
+    const regions = heapStats().regionBytes;
+    await check(1);
+    const made = allocationsOf(state);
+    expect(made.slabLarge).toBeGreaterThan(0);
+    expect(heapStats().regionBytes - regions).toBeGreaterThanOrEqual(made.slabLarge * 80000);
+    await check(2);
+    await check(3);
+    expect(allocationsOf(state)).toEqual(made);
+  });
+
   it('gives overlapping runs of one plan what each gets alone', async () => {
     const m = mlp(5);
     const sess = new tf.Session({ graph: m.g });
@@ -275,6 +310,36 @@ describe.runIf(shared)("a CPU session's memory in the heap", () => {
     await sess.run(a, [[p, new tf.NDArray(Float32Array.of(7, 8), [2])]]);
     expect(Array.from((await sess.run(b)).data as Float32Array)).toEqual([14, 16]);
     sess.close();
+  });
+
+  it('gives the memory of sessions nobody closed back once they are collected', () => {
+    // In a process of its own, where the collector can be called.
+    const code = `
+      const tf = await import(process.cwd() + '/src/index.ts');
+      const heap = await import(process.cwd() + '/runtime/cpu/heap.ts');
+      const g = new tf.Graph();
+      const v = g.asDefault(() => new tf.Variable(tf.ones([1000]), { name: 'v' }));
+      const x = g.asDefault(() => tf.placeholder('float32', [1000], 'x'));
+      const y = g.asDefault(() => tf.exp(tf.multiply(v.value(), x)));
+      const base = heap.heapStats().regionBytes;
+      async function unclosed() {
+        const s = new tf.Session({ graph: g });
+        await s.run(v.initializer);
+        await s.run(y, [[x, new tf.NDArray(new Float32Array(1000), [1000])]]);
+      }
+      for (let i = 0; i < 5; i++) await unclosed();
+      const made = heap.heapStats().regionBytes;
+      for (let i = 0; i < 40 && heap.heapStats().regionBytes > base; i++) {
+        globalThis.gc();
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      console.log(JSON.stringify({ base, made, after: heap.heapStats().regionBytes }));
+    `;
+    const env = { ...process.env, WEIR_VERIFY_OPT: '0' };
+    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', code], { env, encoding: 'utf8' });
+    const { base, made, after } = JSON.parse(out.trim().split('\n').pop()!) as { base: number; made: number; after: number };
+    expect(made).toBeGreaterThanOrEqual(base + 5 * 8000); // five sessions' variable and arena
+    expect(after).toBe(base);
   });
 
   it('gives a closed session’s arenas, variables and list scratch back', async () => {
