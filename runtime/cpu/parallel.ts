@@ -939,8 +939,9 @@ export function sumColumnsSimd(x: Float32Array, rows: number, cols: number, out:
   if (ax >= 0) {
     const acc = stage(accBytes);
     if (acc < 0) throw new InternalError('BiasAddGrad: the WebAssembly memory cannot hold its sums');
-    const threaded = rows * cols >= COLSUM_THREAD_MIN && vecs > 1;
-    const per = threaded ? Math.max(1, Math.ceil(vecs / (2 * THREADS))) : vecs;
+    // Blocks of whole cache lines of a row (four vectors), so that no two threads read the same line.
+    const threaded = rows * cols >= COLSUM_THREAD_MIN && vecs > 4;
+    const per = threaded ? Math.ceil(vecs / (2 * THREADS) / 4) * 4 : vecs;
     task.set([ax, acc, rows, cols * 4, per, vecs], P);
     if (rows > 0) runBlocks(D_COLSUM, Math.ceil(vecs / per), threaded, true, 'BiasAddGrad');
     else views.f32.fill(0, acc >> 2, (acc + accBytes) >> 2);
