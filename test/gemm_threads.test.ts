@@ -254,18 +254,29 @@ describe('thread pool lifetime', () => {
   // A worker that exits in the middle of a product (process.exit in it, as a crash would), or never
   // finishes its block, must not hang the caller: the product completes on the calling thread with
   // the right result, the workers are replaced, and the process still ends on its own.
-  for (const fault of ['exit', 'hang'] as const) {
-    it(`survives a worker that ${fault === 'exit' ? 'exits' : 'hangs'} mid-product`, () => {
+  // With operands in the WebAssembly memory (heap), the calling thread writes its blocks into C
+  // where it is and reads the others' from their staged copy; C accumulates (beta = 1), so the
+  // blocks redone after the fault must start from C as it was.
+  for (const [fault, heap] of [['exit', false], ['hang', false], ['exit', true], ['hang', true]] as const) {
+    it(`survives a worker that ${fault === 'exit' ? 'exits' : 'hangs'} mid-product${heap ? ' (operands in the heap)' : ''}`, () => {
       const script = `
         import { injectWorkerFault, poolReplacements, setThreadsEnabled, sgemm, startThreads, threadedCalls, workerCount } from './runtime/cpu/gemm.ts';
-        const M = 700, N = 600, K = 300;
-        const A = Float32Array.from({ length: M * K }, (_, i) => Math.sin(i));
-        const B = Float32Array.from({ length: K * N }, (_, i) => Math.cos(i * 0.7));
+        import { heapRegion } from './runtime/cpu/heap.ts';
+        const M = 700, N = 600, K = 300, heap = ${heap};
+        const array = (n, f) => {
+          const r = heap ? heapRegion(4 * n) : null;
+          const x = r ? new Float32Array(r.buffer, r.byteOffset, n) : new Float32Array(n);
+          for (let i = 0; i < n; i++) x[i] = f(i);
+          return x;
+        };
+        const A = array(M * K, (i) => Math.sin(i));
+        const B = array(K * N, (i) => Math.cos(i * 0.7));
+        const C = array(M * N, () => 0);
         const product = (threads) => {
           setThreadsEnabled(threads);
-          const C = new Float32Array(M * N);
-          sgemm(false, false, M, N, K, 1, A, K, B, N, 0, C, N);
-          return C;
+          for (let i = 0; i < C.length; i++) C[i] = heap ? Math.sin(i * 0.3) : 0;
+          sgemm(false, false, M, N, K, 1, A, K, B, N, heap ? 1 : 0, C, N);
+          return C.slice();
         };
         const same = (x, y) => x.every((v, i) => Object.is(v, y[i]));
         const ref = product(false);

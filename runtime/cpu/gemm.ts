@@ -132,9 +132,9 @@ const regionCap = [0, 0];
 /**
  * stageOperands' answer: byte addresses and leading dimensions (floats) where the kernels find the
  * operands (a, lda, b, ldb, c, ldc), then the byte address of the staging area for C's partial
- * tiles when C is used in place, else -1.
+ * tiles when C is used in place (else -1), then C's own address when it is (else -1).
  */
-const staged = new Int32Array(7);
+const staged = new Int32Array(8);
 /** Whether operands already in the WebAssembly memory are used where they are (on by default; off, every product stages its operands). */
 let inPlaceEnabled = true;
 /** The portable path's packed blocks of op(A) and op(B), allocated at its first use. */
@@ -591,11 +591,11 @@ function microKernel(kc: number, A: Float32Array, pa: number, B: Float32Array, p
 // ---- WebAssembly SIMD path ----
 // Operands that live in the WebAssembly memory (runtime/cpu/heap.ts: arenas, variables) are read
 // where they are, when the partial tiles' reads past them stay inside the memory (and, for op(A),
-// alpha is 1); C too, on the calling thread alone, when it overlaps neither operand: its whole
-// tiles are written where they are, its partial tiles (last columns, then last rows) in the staging
-// region and copied in. Threaded products always stage C: a worker given up on as hung may still
-// write its copy later. Other operands are copied (TypedArray.set, a memcpy) into a staging region
-// of the WebAssembly memory. The kernels read op(A) in place by its rows or columns with their strides,
+// alpha is 1); C too, by the calling thread, when it overlaps neither operand: its whole tiles are
+// written where they are, its partial tiles (last columns, then last rows) in the staging region
+// and copied in. The workers always write a staged copy of C, from which their blocks are copied
+// in: a worker given up on as hung may still write later, when C's memory may hold something else.
+// Other operands are copied (TypedArray.set, a memcpy) into a staging region of the WebAssembly memory. The kernels read op(A) in place by its rows or columns with their strides,
 // or, when it has many rows, packed by a WebAssembly routine into MR-high panels; op(B) in place
 // when it is small, row-major and A has few rows (packing would cost more than it saves), else
 // packed by a WebAssembly routine into NR-wide panels. The macro-kernels (one WebAssembly call
@@ -847,15 +847,20 @@ function readable(X: Float32Array, offX: number, ldx: number, rows: number, cols
 /** Whether byte ranges [a0, a1) and [b0, b1) overlap. */
 const overlaps = (a0: number, a1: number, b0: number, b1: number): boolean => a0 < b1 && b0 < a1;
 
+/** stageOperands' choices for C: always staged; in place when it can be; both (threaded: staged for the workers, in place for the calling thread). */
+const STAGE_C = 0;
+const PLACE_C = 1;
+const BOTH_C = 2;
+
 /**
  * Finds where the kernels read op(A) and op(B) and write C: where they are when they live in the
- * WebAssembly memory (C only when `placeC`, and only when it overlaps neither operand), else in
+ * WebAssembly memory (C only as `placeC` says, and only when it overlaps neither operand), else in
  * staging region `kind`, into which op(A) (scaled by alpha), op(B) and, when beta is not 0, C are
  * copied. Fills `staged` (see there). False when the memory cannot grow enough.
  */
 function stageOperands(
   kind: number,
-  placeC: boolean,
+  placeC: number,
   transA: boolean,
   transB: boolean,
   M: number,
@@ -878,7 +883,7 @@ function stageOperands(
   const [bRows, bCols] = transB ? [N, K] : [K, N];
   const aIn = alpha === 1 ? readable(A, offA, lda, transA ? K : up(M, MR), transA ? up(M, MR) : K) : -1;
   const bIn = readable(B, offB, ldb, transB ? up(N, NR) : K, transB ? K : up(N, NR));
-  let cIn = placeC && inPlaceEnabled ? heapAddress(C) : -1;
+  let cIn = placeC !== STAGE_C && inPlaceEnabled ? heapAddress(C) : -1;
   if (cIn >= 0) {
     cIn += offC * 4;
     const cEnd = cIn + ((M - 1) * ldc + N) * 4;
@@ -894,9 +899,11 @@ function stageOperands(
   const ldcS = up(N, NR);
   const aFloats = aIn >= 0 ? 0 : up((transA ? aRows : up(M, MR)) * ldaS + 2 * NR, 16);
   const bFloats = bIn >= 0 ? 0 : up((transB ? up(N, NR) : bRows) * ldbS + 2 * NR, 16);
-  // C in place needs room for its partial tiles only: the last columns' (up to NR - 1 of them, all
-  // rows), then the last rows' (up to MR - 1, all columns).
-  const cFloats = cIn >= 0 ? Math.max(up(M, MR) * NR, MR * ldcS) : up(M, MR) * ldcS;
+  // C in place needs room for its partial tiles: the last columns' (up to NR - 1 of them, all rows),
+  // then the last rows' (up to MR - 1, all columns); those of any block of its rows or columns fit too.
+  const inPlaceOnly = cIn >= 0 && placeC === PLACE_C;
+  const stagedC = inPlaceOnly ? 0 : up(M, MR) * ldcS;
+  const cFloats = stagedC + (cIn >= 0 ? Math.max(up(M, MR) * NR, MR * ldcS) : 0);
   const at = region(kind, aFloats + bFloats + cFloats);
   if (at < 0) return false;
   const a = at / 4;
@@ -909,14 +916,15 @@ function stageOperands(
     }
   }
   if (bIn < 0) stage(B, offB, ldb, bRows, bCols, b, ldbS);
-  if (cIn < 0 && beta !== 0) stage(C, offC, ldc, M, N, c, ldcS);
+  if (!inPlaceOnly && beta !== 0) stage(C, offC, ldc, M, N, c, ldcS);
   staged[0] = aIn >= 0 ? aIn : a * 4;
   staged[1] = ldaS;
   staged[2] = bIn >= 0 ? bIn : b * 4;
   staged[3] = ldbS;
-  staged[4] = cIn >= 0 ? cIn : c * 4;
-  staged[5] = cIn >= 0 ? ldc : ldcS;
-  staged[6] = cIn >= 0 ? c * 4 : -1;
+  staged[4] = inPlaceOnly ? cIn : c * 4;
+  staged[5] = inPlaceOnly ? ldc : ldcS;
+  staged[6] = cIn >= 0 ? (c + stagedC) * 4 : -1;
+  staged[7] = cIn;
   return true;
 }
 
@@ -954,7 +962,7 @@ function gemmPrivate(
   offB: number,
   offC: number,
 ): boolean {
-  if (!stageOperands(PRIVATE, true, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return false;
+  if (!stageOperands(PRIVATE, PLACE_C, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return false;
   const a = staged[0]!, ldaS = staged[1]!, b = staged[2]!, ldbS = staged[3]!, c = staged[4]!, ldcS = staged[5]!, edges = staged[6]!;
   const acc = beta !== 0;
   const W = kernels();
@@ -963,18 +971,80 @@ function gemmPrivate(
     unstage(C, offC, ldc, 0, M, 0, N, c / 4, ldcS);
     return true;
   }
-  // C in place: its whole tiles are computed where they are; the partial tiles of the last columns,
-  // then of the last rows (the kernels write whole tiles), in the staging area, and copied into C.
+  gemmInPlace(transA, transB, M, N, K, a, ldaS, b, ldbS, C, ldc, offC, c, edges, acc, W);
+  return true;
+}
+
+/**
+ * C (=, or += when acc) op(A) * op(B) on the calling thread, C written where it is (C[offC] at byte
+ * address c of the memory): its whole tiles by the kernels; the partial tiles of its last columns,
+ * then of its last rows (the kernels write whole tiles), at byte address `edges`, then copied into C.
+ */
+function gemmInPlace(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  a: number,
+  lda: number,
+  b: number,
+  ldb: number,
+  C: Float32Array,
+  ldc: number,
+  offC: number,
+  c: number,
+  edges: number,
+  acc: boolean,
+  W: SimdKernels,
+): void {
   // The tile the kernels write: MR x NR, or 1 x 4 for one-row products (gemvN).
   const gemv = M === 1 && !transB;
   const mr = gemv ? 1 : MR;
   const nr = gemv ? 4 : NR;
   const m1 = M - (M % mr);
   const n1 = N - (N % nr);
-  if (m1 > 0 && n1 > 0) gemmStaged(transA, transB, m1, n1, K, a, ldaS, b, ldbS, c, ldc, acc, PANELS_BYTE, W);
-  if (n1 < N) gemmEdge(transA, transB, 0, M, n1, N, K, a, ldaS, b, ldbS, C, ldc, offC, edges, up(N - n1, nr), acc, W);
-  if (m1 < M && n1 > 0) gemmEdge(transA, transB, m1, M, 0, n1, K, a, ldaS, b, ldbS, C, ldc, offC, edges, n1, acc, W);
-  return true;
+  if (m1 > 0 && n1 > 0) gemmStaged(transA, transB, m1, n1, K, a, lda, b, ldb, c, ldc, acc, PANELS_BYTE, W);
+  if (n1 < N) gemmEdge(transA, transB, 0, M, n1, N, K, a, lda, b, ldb, C, ldc, offC, edges, up(N - n1, nr), acc, W);
+  if (m1 < M && n1 > 0) gemmEdge(transA, transB, m1, M, 0, n1, K, a, lda, b, ldb, C, ldc, offC, edges, n1, acc, W);
+}
+
+/**
+ * The calling thread's share of a threaded product whose C it writes where it is: blocks claimed
+ * from the job words (marked 0, its own) until none is left, each computed by gemmInPlace.
+ */
+function claimInPlace(
+  byRows: boolean,
+  unit: number,
+  blocks: number,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  a: number,
+  lda: number,
+  b: number,
+  ldb: number,
+  C: Float32Array,
+  ldc: number,
+  offC: number,
+  c: number,
+  edges: number,
+  acc: boolean,
+  W: SimdKernels,
+): void {
+  for (;;) {
+    const t = Atomics.add(jobWords, 0, 1);
+    if (t >= blocks) return;
+    jobWords[1 + t] = 0;
+    const lo = t * unit;
+    if (byRows) {
+      gemmInPlace(transA, transB, Math.min(M, lo + unit) - lo, N, K, a + lo * (transA ? 4 : lda * 4), lda, b, ldb, C, ldc, offC + lo * ldc, c + lo * ldc * 4, edges, acc, W);
+    } else {
+      gemmInPlace(transA, transB, M, Math.min(N, lo + unit) - lo, K, a, lda, b + lo * (transB ? ldb * 4 : 4), ldb, C, ldc, offC + lo, c + lo * 4, edges, acc, W);
+    }
+  }
 }
 
 /** Rows [m0, m1) and columns [n0, n1) of C computed at byte address e of the memory (leading dimension ldE) and copied into C. */
@@ -1058,8 +1128,9 @@ function sgemmThreaded(
   const unit = Math.max(Math.ceil(extent / (perThread * threads) / align) * align, Math.ceil(extent / MAX_BLOCKS / align) * align);
   const blocks = Math.ceil(extent / unit);
   if (blocks < 2) return false;
-  if (!stageOperands(SHARED, false, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return false;
+  if (!stageOperands(SHARED, BOTH_C, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return false;
   const a = staged[0]!, ldaS = staged[1]!, b = staged[2]!, ldbS = staged[3]!, c = staged[4]!, ldcS = staged[5]!;
+  const edges = staged[6]!, cIn = staged[7]!;
   const relaxed = relaxedEnabled ? 1 : 0;
   jobWords[0] = 0;
   jobWords.fill(-1, 1, 1 + blocks);
@@ -1088,7 +1159,9 @@ function sgemmThreaded(
   const fault = pendingFault;
   pendingFault = 0;
   const t0 = performance.now();
-  claimBlocks(jobWords, 0, byRows, unit, blocks, transA, transB, M, N, K, a, ldaS, b, ldbS, c, ldcS, beta !== 0, PANELS_BYTE, kernels());
+  // The calling thread writes its blocks into C where it is, when it can: only the workers' blocks are copied in afterwards.
+  if (cIn >= 0) claimInPlace(byRows, unit, blocks, transA, transB, M, N, K, a, ldaS, b, ldbS, C, ldc, offC, cIn, edges, beta !== 0, kernels());
+  else claimBlocks(jobWords, 0, byRows, unit, blocks, transA, transB, M, N, K, a, ldaS, b, ldbS, c, ldcS, beta !== 0, PANELS_BYTE, kernels());
   // Each worker has at most one block left once the calling thread ran out of them: waiting much
   // longer than the calling thread's own share took means the worker hangs.
   const t1 = performance.now();
@@ -1122,7 +1195,7 @@ function sgemmThreaded(
         offA + (transA ? m0 : m0 * lda), offB + (transB ? n0 * ldb : n0), offC + m0 * ldc + n0);
       continue;
     }
-    unstage(C, offC, ldc, m0, m1, n0, n1, c / 4, ldcS);
+    if (owner > 0 || cIn < 0) unstage(C, offC, ldc, m0, m1, n0, n1, c / 4, ldcS);
   }
   if (p.isBroken()) retirePool(p);
   threaded++;
