@@ -1,5 +1,5 @@
-// The GEMM-based convolution paths (patch matrices in WebAssembly memory, chunked, both filter
-// gradient orientations, both input gradient paths) against TensorFlow.js's CPU kernels, against
+// The GEMM-based convolution paths (patch matrices built in WebAssembly memory or by TypeScript
+// loops, chunked, both filter gradient orientations, both input gradient paths) against TensorFlow.js's CPU kernels, against
 // finite differences of the forward convolution, and across thread counts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Geom } from '../runtime/window_geometry.js';
@@ -69,7 +69,10 @@ function variants(g: Geom, OC: number): { name: string; o: ConvOptions }[] {
   for (const chunkFloats of [undefined, third]) {
     for (const order of ['dyT', 'patchesT'] as FilterGradOrder[]) {
       for (const inputPath of (g.sH === 1 && g.sW === 1 ? ['flipped', 'col2im'] : ['col2im']) as InputGradPath[]) {
-        out.push({ name: `${chunkFloats === undefined ? 'one chunk' : 'three chunks or more'}, ${order}, ${inputPath}`, o: { path: 'im2col', order, inputPath, chunkFloats } });
+        for (const im2col of ['wasm', 'typescript'] as const) {
+          const name = `${chunkFloats === undefined ? 'one chunk' : 'three chunks or more'}, ${order}, ${inputPath}, ${im2col} patches`;
+          out.push({ name, o: { path: 'im2col', order, inputPath, chunkFloats, im2col } });
+        }
       }
     }
   }

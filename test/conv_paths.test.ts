@@ -3,8 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { Geom } from '../runtime/window_geometry.js';
-import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, forwardPath, inputGradPath, patchSource, type FilterGradOrder, type InputGradPath, type PatchSource } from '../runtime/cpu/kernels/conv.js';
+import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, forwardPath, inputGradPath, patchSource, wasmIm2colAvailable, type FilterGradOrder, type InputGradPath, type PatchSource } from '../runtime/cpu/kernels/conv.js';
 import { elementwiseSimdAvailable, setElementwiseSimdEnabled } from '../runtime/cpu/simd.js';
+import { simdAvailable } from '../runtime/cpu/gemm.js';
 import { rng, run } from './helpers.js';
 
 function rand(n: number, seed: number): Float32Array {
@@ -105,17 +106,20 @@ describe('CPU convolution paths against a naive convolution', () => {
 
       const K = c.K[0] * c.K[1] * c.C;
       // The default chunking (one chunk at these sizes), and chunks of 3 patch rows (a short last one).
-      for (const chunkFloats of [undefined, 3 * K]) {
-        const chunks = chunkFloats === undefined ? 'one chunk' : 'chunks of 3 rows';
-        for (const source of ['direct', 'padded'] as PatchSource[]) {
-          const y = new Float32Array(ref.y.length).fill(NaN);
-          conv2dForward(g, c.OC, x, f, y, { path: 'im2col', source, chunkFloats });
-          expectNear(y, ref.y, `forward (patches read ${source}, ${chunks})`);
+      // Patch rows built by the WebAssembly kernel (where there is one) and by the TypeScript loops.
+      for (const im2col of ['wasm', 'typescript'] as const) {
+        for (const chunkFloats of [undefined, 3 * K]) {
+          const chunks = chunkFloats === undefined ? 'one chunk' : 'chunks of 3 rows';
+          for (const source of ['direct', 'padded'] as PatchSource[]) {
+            const y = new Float32Array(ref.y.length).fill(NaN);
+            conv2dForward(g, c.OC, x, f, y, { path: 'im2col', source, chunkFloats, im2col });
+            expectNear(y, ref.y, `forward (${im2col} patches read ${source}, ${chunks})`);
 
-          for (const order of ['dyT', 'patchesT'] as FilterGradOrder[]) {
-            const df = new Float32Array(f.length).fill(NaN);
-            conv2dBackpropFilter(g, c.OC, x, dy, df, { path: 'im2col', source, order, chunkFloats });
-            expectNear(df, ref.df, `filter gradient (patches read ${source}, ${order}, ${chunks})`);
+            for (const order of ['dyT', 'patchesT'] as FilterGradOrder[]) {
+              const df = new Float32Array(f.length).fill(NaN);
+              conv2dBackpropFilter(g, c.OC, x, dy, df, { path: 'im2col', source, order, chunkFloats, im2col });
+              expectNear(df, ref.df, `filter gradient (${im2col} patches read ${source}, ${order}, ${chunks})`);
+            }
           }
         }
       }
@@ -135,8 +139,8 @@ describe('CPU convolution paths against a naive convolution', () => {
         conv2dBackpropInput(g, c.OC, f, dy, dx, { inputPath });
         expectNear(dx, ref.dx, `input gradient (${inputPath})`);
         const chunked = new Float32Array(x.length);
-        conv2dBackpropInput(g, c.OC, f, dy, chunked, { inputPath, chunkFloats: 3 * (inputPath === 'flipped' ? c.K[0] * c.K[1] * c.OC : K) });
-        expectNear(chunked, ref.dx, `input gradient (${inputPath}, chunks of 3 rows)`);
+        conv2dBackpropInput(g, c.OC, f, dy, chunked, { inputPath, chunkFloats: 3 * (inputPath === 'flipped' ? c.K[0] * c.K[1] * c.OC : K), im2col: 'typescript' });
+        expectNear(chunked, ref.dx, `input gradient (${inputPath}, TypeScript patches, chunks of 3 rows)`);
         return dx;
       });
       // The paths agree with each other within float32 rounding of differently ordered sums.
@@ -154,6 +158,10 @@ describe('CPU convolution paths against a naive convolution', () => {
     // Too few outputs for SIMD to pay, and 1x1 convolutions (already a GEMM), stay on im2col.
     expect(forwardPath(geom(1, 4, 4, 1, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]), 2)).toBe('im2col');
     expect(forwardPath(geom(1, 28, 28, 1, 1, 1, [1, 1], [1, 1], [0, 0, 0, 0]), 32)).toBe('im2col');
+  });
+
+  it('builds patch rows in WebAssembly wherever the GEMM has its SIMD kernels', () => {
+    expect(wasmIm2colAvailable()).toBe(simdAvailable());
   });
 
   it('reads patches from a padded copy only where windows hang over an edge', () => {

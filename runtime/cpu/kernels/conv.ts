@@ -7,7 +7,8 @@ import { formatShape } from '../../../src/core/shape.js';
 import { layoutDims, type DataFormat } from '../../../ops/semantics/window.js';
 import type { KernelNode } from '../../backend.js';
 import { sgemm } from '../gemm.js';
-import { heapAlloc, heapBuffer, heapFree } from '../heap.js';
+import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from '../heap.js';
+import { BR_IF, ELSE, END, F32_LOAD, F32_STORE, FunctionBuilder, get, I32, I32_ADD, I32_GT_S, I32_LT_U, I32_SUB, i32Const, IF, LOOP, set, simdMem, tee, V128_LOAD, V128_STORE, VOID, wasmModule } from '../wasm.js';
 import { registerCpuKernel } from '../registry.js';
 import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
 import { avgPoolGradSimd, directConvFilterGradSimd, directConvSimd, maxPoolArgmaxSimd, poolSimd, useSimd } from '../simd.js';
@@ -95,6 +96,11 @@ class Scratch {
   constructor(readonly floats: number) {
     this.at = heapAlloc(floats * 4);
     this.own = this.at < 0 ? new Float32Array(floats) : null;
+  }
+
+  /** Byte address in the heap, or -1 for an ordinary array. */
+  get address(): number {
+    return this.at;
   }
 
   /** The scratch as floats; re-read after a GEMM (any heap allocation may grow the memory, which detaches an unshared one's views). */
@@ -198,10 +204,118 @@ function tapOffsets(g: Geom): Int32Array {
   return taps;
 }
 
-/** Fills `col` with im2col rows [r0, r0 + rows) of the patch input (gathered through `taps` when given). */
-function patches(p: { g: Geom; x: Float32Array; taps?: Int32Array }, r0: number, rows: number, col: Float32Array): void {
-  if (p.taps) im2colGather(p.g, p.x, r0, rows, col, p.taps);
-  else im2col(p.g, p.x, r0, rows, col);
+/**
+ * The input as im2col reads it (see patchInput): the array, its geometry, the tap table of the
+ * gather loop, and where it lies in the heap (`at`, bytes; -1 when it does not) with the scratch
+ * that holds it there, if any.
+ */
+interface PatchInput {
+  g: Geom;
+  x: Float32Array;
+  taps?: Int32Array;
+  at: number;
+  scratch: Scratch | null;
+}
+
+/**
+ * Fills `col` with im2col rows [r0, r0 + rows) of the patch input: by the WebAssembly kernel where
+ * both lie in the heap (and every tap inside the input), else by the TypeScript loops.
+ */
+function patches(p: PatchInput, r0: number, rows: number, col: Float32Array): void {
+  const colAt = p.at >= 0 ? heapAddress(col) : -1;
+  if (colAt >= 0 && im2colKernel !== null) {
+    im2colWasm(p.g, p.at, r0, rows, colAt);
+  } else if (p.taps) {
+    im2colGather(p.g, p.x, r0, rows, col, p.taps);
+  } else {
+    im2col(p.g, p.x, r0, rows, col);
+  }
+}
+
+type Im2colKernel = (
+  base: number,
+  line: number,
+  col: number,
+  rows: number,
+  ow: number,
+  oh: number,
+  OW: number,
+  OH: number,
+  rowStep: number,
+  lineStep: number,
+  wrap: number,
+  KH: number,
+  khStep: number,
+  runs: number,
+  runAdvance: number,
+  vectors: number,
+  tail: number,
+) => void;
+
+/**
+ * im2col in WebAssembly over the heap, for an input with every tap inside (no padding left): each
+ * patch row is KH runs of KW * C consecutive floats (KH * KW runs of C when dilated along the
+ * width), copied four floats at a time. One call per chunk, where the TypeScript loop pays a
+ * builtin call and a view per run.
+ */
+function im2colKernelCode(): FunctionBuilder {
+  const f = new FunctionBuilder('im2col', Array<number>(17).fill(I32));
+  const [BASE, LINE, COL, ROWS, OW_, OH_, OWN, OHN, ROW_STEP, LINE_STEP, WRAP, KH_, KH_STEP, RUNS, RUN_ADV, VECS, TAIL] = Array.from({ length: 17 }, (_, i) => i);
+  const [khBase, src, kh, run, i] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  const add = (x: number, y: number): number[] => [...get(x), ...get(y), I32_ADD, ...set(x)];
+  const addConst = (x: number, n: number): number[] => [...get(x), ...i32Const(n), I32_ADD, ...set(x)];
+  /** x -= 1; continue the enclosing loop while x > 0. */
+  const countDown = (x: number): number[] => [...get(x), ...i32Const(1), I32_SUB, ...tee(x), ...i32Const(0), I32_GT_S, BR_IF, 0];
+  const positive = (x: number): number[] => [...get(x), ...i32Const(0), I32_GT_S];
+  f.emit(positive(ROWS), [IF, VOID, LOOP, VOID]);
+  // One patch row: KH filter rows of `runs` runs each, from the output pixel's first tap (BASE).
+  f.emit(get(BASE), set(khBase), get(KH_), set(kh), [LOOP, VOID]);
+  f.emit(get(khBase), set(src), get(RUNS), set(run), [LOOP, VOID]);
+  f.emit(positive(VECS), [IF, VOID], get(VECS), set(i), [LOOP, VOID]);
+  f.emit(get(COL), get(src), simdMem(V128_LOAD, 0, 0), simdMem(V128_STORE, 0, 0), addConst(COL, 16), addConst(src, 16), countDown(i), [END, END]);
+  f.emit(positive(TAIL), [IF, VOID], get(TAIL), set(i), [LOOP, VOID]);
+  f.emit(get(COL), get(src), [F32_LOAD, 2, 0], [F32_STORE, 2, 0], addConst(COL, 4), addConst(src, 4), countDown(i), [END, END]);
+  f.emit(add(src, RUN_ADV), countDown(run), [END]);
+  f.emit(add(khBase, KH_STEP), countDown(kh), [END]);
+  // The next output pixel: along the line, else the next line, else the next image's first.
+  f.emit(add(BASE, ROW_STEP), addConst(OW_, 1), get(OW_), get(OWN), [I32_LT_U, IF, VOID, ELSE]);
+  f.emit(i32Const(0), set(OW_), add(LINE, LINE_STEP), addConst(OH_, 1), get(OH_), get(OHN), [I32_LT_U, IF, VOID, ELSE]);
+  f.emit(i32Const(0), set(OH_), add(LINE, WRAP), [END], get(LINE), set(BASE), [END]);
+  f.emit(countDown(ROWS), [END, END]);
+  return f;
+}
+
+/** The im2col kernel on the heap's memory; null without WebAssembly SIMD (or WEIR_CPU_FAST=0). */
+const im2colKernel: Im2colKernel | null = (() => {
+  const heap = heapMemory();
+  if (heap === null) return null;
+  try {
+    const bytes = wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, [im2colKernelCode().build()]);
+    return (new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: heap.memory } }).exports as { im2col: Im2colKernel }).im2col;
+  } catch {
+    return null;
+  }
+})();
+
+/** Whether patch rows can be built by the WebAssembly kernel here (tests). */
+export function wasmIm2colAvailable(): boolean {
+  return im2colKernel !== null;
+}
+
+/** Rows [r0, r0 + rows) of im2col of the input at byte `at` (every tap inside it) to byte `colAt`. */
+function im2colWasm(g: Geom, at: number, r0: number, rows: number, colAt: number): void {
+  const { H, W, C, KH, KW, OH, OW, sH, sW, dH, dW } = g;
+  const lineStep = sH * W * C * 4;
+  const imageStep = H * W * C * 4;
+  const rowStep = sW * C * 4;
+  const P = OH * OW;
+  const n = Math.floor(r0 / P);
+  const oh = Math.floor((r0 % P) / OW);
+  const ow = r0 % OW;
+  const line = at + n * imageStep + oh * lineStep;
+  // Undilated along the width, a filter row's taps are one run of KW * C floats; else KW runs of C.
+  const [runs, len] = dW === 1 ? [1, KW * C] : [KW, C];
+  im2colKernel!(line + ow * rowStep, line, colAt, rows, ow, oh, OW, OH, rowStep, lineStep, imageStep - OH * lineStep, KH, dH * W * C * 4, runs, (dW - 1) * C * 4, len >> 2, len & 3);
 }
 
 /** The adjoint of im2col: adds each column row back onto the input positions it was read from. */
@@ -269,13 +383,23 @@ function paddedExtent(g: Geom): { H: number; W: number } {
 
 /**
  * The input as im2col should read it: itself, or a zero-padded copy spanning every window with the
- * geometry that reads it (no padding left).
+ * geometry that reads it (no padding left). For the WebAssembly kernel (`inHeap`), in the heap: the
+ * padded copy is made there, and an input elsewhere is copied there.
  */
-function patchInput(g: Geom, x: Float32Array, source: PatchSource): { g: Geom; x: Float32Array; taps?: Int32Array } {
-  if (source === 'direct') return { g, x };
+function patchInput(g: Geom, x: Float32Array, source: PatchSource, inHeap: boolean): PatchInput {
+  if (source === 'direct') {
+    const at = inHeap ? heapAddress(x) : -1;
+    // Forced onto an input with padding left, only the TypeScript loop's bounds checks will do.
+    if (!inHeap || at >= 0 || patchSource(g) !== 'direct') return { g, x, at, scratch: null };
+    const scratch = new Scratch(x.length);
+    const copy = scratch.view();
+    copy.set(x);
+    return { g, x: copy, at: scratch.address, scratch };
+  }
   const { H: Hp, W: Wp } = paddedExtent(g);
   const { N, H, W, C, padT, padL } = g;
-  const xp = new Float32Array(N * Hp * Wp * C);
+  const scratch = inHeap ? new Scratch(N * Hp * Wp * C) : null;
+  const xp = scratch === null ? new Float32Array(N * Hp * Wp * C) : scratch.view().fill(0);
   // Padded row r, column s hold input row r - padT, column s - padL.
   const s0 = Math.max(0, padL);
   const s1 = Math.min(Wp, W + padL);
@@ -287,9 +411,10 @@ function patchInput(g: Geom, x: Float32Array, source: PatchSource): { g: Geom; x
     }
   }
   const padded: Geom = { ...g, H: Hp, W: Wp, padT: 0, padL: 0 };
+  const at = scratch === null ? -1 : scratch.address;
   // Runs of KW * C floats (KW runs of C when dilated) shorter than this are gathered value by value.
   const run = g.dW === 1 ? g.KW * g.C : g.C;
-  return run < 32 ? { g: padded, x: xp, taps: tapOffsets(padded) } : { g: padded, x: xp };
+  return { g: padded, x: xp, taps: at < 0 && run < 32 ? tapOffsets(padded) : undefined, at, scratch };
 }
 
 /** A 1x1, stride-1, unpadded conv: the input already is the im2col matrix. */
@@ -324,6 +449,13 @@ export interface ConvOptions {
   order?: FilterGradOrder;
   /** Floats per chunk of patch rows (COL_CHUNK). */
   chunkFloats?: number;
+  /** Who builds patch rows: the WebAssembly kernel in the heap (where there is one: the default) or the TypeScript loops. */
+  im2col?: 'wasm' | 'typescript';
+}
+
+/** Whether patch rows are built by the WebAssembly kernel, in the heap. */
+function wasmPatches(o: ConvOptions): boolean {
+  return im2colKernel !== null && o.im2col !== 'typescript';
 }
 
 /**
@@ -362,7 +494,7 @@ export function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Ar
     sgemm(false, false, total, OC, K, 1, x, K, f, OC, 0, y, OC);
     return;
   }
-  const p = patchInput(g, x, o.source ?? patchSource(g));
+  const p = patchInput(g, x, o.source ?? patchSource(g), wasmPatches(o));
   const chunk = chunkRows(K, total, o.chunkFloats ?? COL_CHUNK);
   // Per call: runs overlap.
   const scratch = new Scratch(chunk * K);
@@ -375,6 +507,7 @@ export function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Ar
     }
   } finally {
     scratch.free();
+    p.scratch?.free();
   }
 }
 
@@ -393,7 +526,7 @@ export function inputGradPath(g: Geom): InputGradPath {
  * dx must start zeroed for col2im; the flipped path overwrites it.
  */
 export function conv2dBackpropInput(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array, o: ConvOptions = {}): void {
-  if ((o.inputPath ?? inputGradPath(g)) === 'flipped') conv2dBackpropInputFlipped(g, OC, f, dy, dx, o.chunkFloats);
+  if ((o.inputPath ?? inputGradPath(g)) === 'flipped') conv2dBackpropInputFlipped(g, OC, f, dy, dx, o);
   else conv2dBackpropInputCol2im(g, OC, f, dy, dx, o.chunkFloats ?? COL_CHUNK);
 }
 
@@ -402,7 +535,7 @@ export function conv2dBackpropInput(g: Geom, OC: number, f: Float32Array, dy: Fl
  * width): with kh' = KH-1-kh that is a forward convolution of dy, padded by dH*(KH-1) - padT, with
  * f'[kh', kw', oc, c] = f[KH-1-kh', KW-1-kw', c, oc].
  */
-function conv2dBackpropInputFlipped(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array, chunkFloats: number | undefined): void {
+function conv2dBackpropInputFlipped(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array, o: ConvOptions): void {
   const { KH, KW, C, dH, dW } = g;
   const flipped = new Float32Array(f.length);
   for (let kh = 0; kh < KH; kh++) {
@@ -428,7 +561,7 @@ function conv2dBackpropInputFlipped(g: Geom, OC: number, f: Float32Array, dy: Fl
     padT: dH * (KH - 1) - g.padT,
     padL: dW * (KW - 1) - g.padL,
   };
-  conv2dForward(onDy, C, dy, flipped, dx, { path: 'im2col', chunkFloats });
+  conv2dForward(onDy, C, dy, flipped, dx, { path: 'im2col', chunkFloats: o.chunkFloats, im2col: o.im2col });
 }
 
 /** dx = col2im(dy[N*OH*OW, OC] * filter^T[OC, K]). dx must start zeroed. */
@@ -468,7 +601,7 @@ export function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: F
     return;
   }
   const pointwise = isPointwise(g);
-  const p = pointwise ? null : patchInput(g, x, o.source ?? patchSource(g));
+  const p = pointwise ? null : patchInput(g, x, o.source ?? patchSource(g), wasmPatches(o));
   const chunk = pointwise ? total : chunkRows(K, total, o.chunkFloats ?? COL_CHUNK);
   const scratch = pointwise ? null : new Scratch(chunk * K);
   const dfT = (o.order ?? 'dyT') === 'dyT' ? new Scratch(OC * K) : null;
@@ -490,6 +623,7 @@ export function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: F
   } finally {
     scratch?.free();
     dfT?.free();
+    p?.scratch?.free();
   }
 }
 
