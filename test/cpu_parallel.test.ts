@@ -12,6 +12,8 @@ import { heapAddress, heapRegion } from '../runtime/cpu/heap.js';
 import { FRESH } from '../runtime/cpu/kernels/util.js';
 import {
   avgPoolGradSimd,
+  injectParallelFault,
+  parallelPoolReplacements,
   maxPoolGradSimd,
   parallelAvailable,
   parallelThreadedTasks,
@@ -489,5 +491,43 @@ describe('WEIR_CPU_FAST=0', () => {
     const node = { name: 'adam', type: 'ApplyAdam', attrs: {}, refVars: ['v0', 'v1', 'v2'] } as unknown as KernelNode;
     getCpuKernel('ApplyAdam')!(inputs, node, { variables } as never, FRESH);
     refs.forEach((r, k) => expectIdentical(r, out.refs[k]!.map(Math.fround), `ref ${k}`));
+  });
+});
+
+describe('a worker that dies', () => {
+  it('leaves pooling results whole (its blocks are run again), and an update either whole or failed with InternalError naming the op', async () => {
+    if (!parallelThreadsAvailable() || heapRegion(64) === null) return expect(parallelThreadsAvailable() && !fastForcedOff).toBe(false);
+    await startParallelThreads();
+    const g = poolGeometry(16, 28, 28, 32, 2, 2, false);
+    const x = poolInput(16 * 28 * 28 * 32, 'heap', 1, false);
+    const dy = fill(floats(16 * 14 * 14 * 32, 'heap'), 2, -1, 1);
+    const dx = floats(x.length, 'heap');
+    const replaced = parallelPoolReplacements();
+    injectParallelFault();
+    maxPoolGradSimd(g, x, dy, dx);
+    expect(parallelPoolReplacements()).toBe(replaced + 1);
+    expectIdentical(dx, maxPoolGradReference(g, x, dy), 'MaxPoolGrad after a worker died');
+
+    const c = UPDATE_CASES.find((u) => u.type === 'ApplyAdam')!;
+    const n = 140_001;
+    const want = (() => {
+      setParallelThreadsEnabled(false);
+      try {
+        return runUpdate(c, n, 'heap', 'heap', 21).refs;
+      } finally {
+        setParallelThreadsEnabled(true);
+      }
+    })();
+    // A new pool starts once the old one has exited.
+    for (let i = 0; i < 100 && !(await startParallelThreads()); i++) await new Promise((r) => setTimeout(r, 10));
+    injectParallelFault();
+    try {
+      const got = runUpdate(c, n, 'heap', 'heap', 21).refs;
+      got.forEach((r, k) => expectIdentical(r, want[k]!, `ref ${k}`));
+    } catch (e) {
+      expect(e).toBeInstanceOf(tf.errors.InternalError);
+      expect((e as Error).message).toContain('ApplyAdam');
+    }
+    expect(parallelPoolReplacements()).toBe(replaced + 2);
   });
 });

@@ -380,10 +380,10 @@ interface Views {
   f32: Float32Array<ArrayBufferLike>;
 }
 
-// Task words (from ARG): the driver, the block count, the job words' byte address, then the driver's parameters.
+// Task words (from ARG): the driver, the block count, a fault to inject (tests), then the driver's parameters.
 const T_DRIVER = ARG;
 const T_BLOCKS = ARG + 1;
-const T_JOB = ARG + 2;
+const T_FAULT = ARG + 2;
 const P = ARG + 3;
 const MAX_BLOCKS = 4096;
 const D_UPDATE = 0;
@@ -536,6 +536,8 @@ let backoffEnabled = true;
 const MIN_SPEEDUP = 1.2;
 const MAX_BACKOFF = 256;
 let workerBlocks = 0;
+/** A fault the first worker of the next split task injects (tests only). */
+let pendingFault = 0;
 /** The calling thread's staging area (operands not in the heap), grown as needed. */
 let stageAt = -1;
 let stageCap = 0;
@@ -576,6 +578,11 @@ const drivers = [updateBlock, poolBlock, colsumBlock];
 const views = { f32: new Float32Array(data.memory.buffer) };
 let job = new Int32Array(data.memory.buffer, data.jobAt, ${1 + MAX_BLOCKS});
 function runTask(t, f) {
+  if (t[${T_FAULT}] !== 0) {
+    // Injected fault (tests): take a block, then exit without finishing it.
+    Atomics.add(job, 0, 1);
+    process.exit(3);
+  }
   const buffer = data.memory.buffer;
   if (views.f32.buffer !== buffer) {
     views.f32 = new Float32Array(buffer);
@@ -632,20 +639,22 @@ function runBlocks(driver: number, blocks: number, threaded: boolean, rerunnable
   threadedTasks++;
   job[0] = 0;
   job.fill(0, 1, 1 + blocks);
-  task[T_JOB] = JOB_AT;
   for (let w = 0; w < p.size; w++) {
     const { ints, f64 } = p.args(w);
     ints.set(task.subarray(ARG), ARG);
+    ints[T_FAULT] = w === 0 ? pendingFault : 0;
     f64.set(scalars);
     p.start(w);
   }
+  const fault = pendingFault;
+  pendingFault = 0;
   const t0 = performance.now();
   claimAndRun(k, task, scalars, views, job, DRIVERS, 1);
   const t1 = performance.now();
   const patience = WAIT_MIN_MS + 20 * (t1 - t0);
   let failed = false;
   for (let w = 0; w < p.size; w++) {
-    if (p.cancel(w)) continue;
+    if ((w > 0 || fault === 0) && p.cancel(w)) continue;
     if (p.wait(w, patience) !== 'done') failed = true;
   }
   if (!failed) {
@@ -699,6 +708,16 @@ export function setParallelBackoff(on: boolean): boolean {
   backoffEnabled = on;
   threadSkip = threadBackoff = 0;
   return prev;
+}
+
+/** For tests: the first worker of the next split task takes a block and exits without finishing it, as a crashing thread would. */
+export function injectParallelFault(): void {
+  pendingFault = 1;
+}
+
+/** How many times the workers were replaced after one of them failed. */
+export function parallelPoolReplacements(): number {
+  return replacements;
 }
 
 /** Starts the workers now rather than at the first large problem; resolves to whether they run. */
