@@ -148,12 +148,12 @@ export class Plan {
       const alone = !(r instanceof Promise) || backend.exclusiveRuns === true;
       if (backend.read) {
         const out = fetched.map((h) => backend.read!(h));
-        if (alone) resetRunScratch(state);
+        if (alone) resetRunScratch(state, backend);
         return out;
       }
       // Every download starts before any await: the arena (or a GPU plan's buffers) is reused by the next run.
       const out = await Promise.all(fetched.map((h) => backend.download(h)));
-      if (alone) resetRunScratch(state);
+      if (alone) resetRunScratch(state, backend);
       return out;
     } finally {
       if (arena) pool!.release(arena);

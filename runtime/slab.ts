@@ -139,24 +139,41 @@ export interface RunScratch {
    * and shape) and how many such the run has made: the k-th one reuses the previous run's k-th.
    */
   readonly elementKeys: Map<string, { count: number }>;
+  /**
+   * Variable storage a run replaced (an Assign of another size): ops of the run may still read it,
+   * so its memory goes back to the backend (Backend.freeValue) only once the run is over.
+   */
+  readonly retired: unknown[];
 }
+
+/** What of a backend gives a retired value's memory back. */
+type FreesValues = { freeValue?(handle: never): void };
 
 export function newAllocations(): Allocations {
   return { arenas: 0, slabChunks: 0, slabLarge: 0, unplanned: 0, zeros: 0 };
 }
 
 /** Gives back the memory of a session's scratch (a closed session's). */
-export function disposeRunScratch(state: object): void {
-  scratchOf.get(state)?.slab.dispose();
+export function disposeRunScratch(state: object, backend: FreesValues): void {
+  const s = scratchOf.get(state);
+  if (!s) return;
+  s.slab.dispose();
+  freeRetired(s, backend);
   scratchOf.delete(state);
 }
 
 /** Frees what a finished run left in the scratch: call when nothing of the run is alive any more. */
-export function resetRunScratch(state: object): void {
+export function resetRunScratch(state: object, backend: FreesValues): void {
   const s = scratchOf.get(state);
   if (!s) return;
   s.slab.reset();
   for (const k of s.elementKeys.values()) k.count = 0;
+  if (s.retired.length) freeRetired(s, backend);
+}
+
+function freeRetired(s: RunScratch, backend: FreesValues): void {
+  for (const v of s.retired) backend.freeValue?.(v as never);
+  s.retired.length = 0;
 }
 
 // Keyed by the session's state object, so it lives and dies with the session.
@@ -164,7 +181,7 @@ const scratchOf = new WeakMap<object, RunScratch>();
 
 export function runScratch(state: object): RunScratch {
   let s = scratchOf.get(state);
-  if (!s) scratchOf.set(state, (s = { slab: new Slab(), listElements: new WeakSet(), elementKeys: new Map() }));
+  if (!s) scratchOf.set(state, (s = { slab: new Slab(), listElements: new WeakSet(), elementKeys: new Map(), retired: [] }));
   return s;
 }
 

@@ -95,7 +95,10 @@ export interface SessionOptions {
 /** A map that keeps at most `limit` entries, dropping the least recently used. */
 class LruCache<V> {
   private readonly entries = new Map<string, V>();
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly dropped: (v: V) => void,
+  ) {}
   get size(): number {
     return this.entries.size;
   }
@@ -110,7 +113,11 @@ class LruCache<V> {
   set(key: string, value: V): void {
     this.entries.delete(key);
     this.entries.set(key, value);
-    if (this.entries.size > this.limit) this.entries.delete(this.entries.keys().next().value!);
+    if (this.entries.size > this.limit) {
+      const [k, v] = this.entries.entries().next().value!;
+      this.entries.delete(k);
+      this.dropped(v);
+    }
   }
   values(): IterableIterator<V> {
     return this.entries.values();
@@ -141,7 +148,9 @@ export class Session {
     this.optimize = opts.optimize ?? true;
     const maxPlans = opts.maxCachedPlans ?? 128;
     if (!Number.isInteger(maxPlans) || maxPlans < 1) throw new InvalidArgumentError(`maxCachedPlans must be a positive integer, got ${maxPlans}`);
-    this.plans = new LruCache(maxPlans);
+    // A dropped plan's arenas go back at once (not when collected: the collector does not see the
+    // WebAssembly memory they hold).
+    this.plans = new LruCache<Plan>(maxPlans, (p) => p.dispose());
     const b = opts.backend ?? config.defaultBackend();
     if (b === 'cpu') this.backend = new CpuBackend() as Backend<unknown>;
     else if (b === 'webgpu') this.backend = new WebGpuBackend(new CpuBackend()) as Backend<unknown>;
@@ -280,7 +289,7 @@ export class Session {
     this.plans.clear();
     this.verifier?.dispose();
     for (const v of this.state.variables.values()) this.backend.freeValue?.(v);
-    disposeRunScratch(this.state);
+    disposeRunScratch(this.state, this.backend);
     this.state.variables.clear();
     this.state.opState.clear();
     this.backend.dispose();

@@ -2,6 +2,7 @@ import { FailedPreconditionError, InvalidArgumentError } from '../../../src/core
 import { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape, isFullyDefined, sameShape } from '../../../src/core/shape.js';
 import type { KernelNode, RuntimeState } from '../../backend.js';
+import { runScratch } from '../../slab.js';
 import { heapArray } from '../heap.js';
 import { registerCpuKernel } from '../registry.js';
 import { binaryBigInt, binaryNumeric, FRESH } from './util.js';
@@ -31,7 +32,7 @@ registerCpuKernel('Assign', (inputs, node, state) => {
       throw new InvalidArgumentError(`Assign requires shapes of both tensors to match. lhs shape= ${formatShape(declared)} rhs shape= ${formatShape(value.shape)}`);
     }
   }
-  const stored = storeVariable(state.variables.get(name), value);
+  const stored = storeVariable(state, name, value);
   state.variables.set(name, stored);
   return [stored];
 });
@@ -43,13 +44,16 @@ registerCpuKernel('Assign', (inputs, node, state) => {
  * value, as they see an optimizer's update), else into new storage in the WebAssembly memory, where
  * kernels use it in place, or in an array of its own where that memory cannot have it.
  */
-function storeVariable(old: NDArray | undefined, value: NDArray): NDArray {
+function storeVariable(state: RuntimeState<NDArray>, name: string, value: NDArray): NDArray {
+  const old = state.variables.get(name);
   const dtype = value.dtype;
   if (old !== undefined && old.dtype === dtype && old.data.length === value.data.length && !Array.isArray(old.data)) {
     if (dtype === 'int64') (old.data as BigInt64Array).set(value.data as BigInt64Array);
     else (old.data as Float32Array).set(value.data as Float32Array);
     return sameShape(old.shape, value.shape) ? old : new NDArray(old.data, value.shape, dtype);
   }
+  // Ops of this run may still read the old storage: it is given back when the run is over.
+  if (old !== undefined) runScratch(state).retired.push(old);
   const data = dtype === 'float32' || dtype === 'int32' ? heapArray(dtype, value.data.length) : null;
   if (!data) return value.clone();
   data.set(value.data as Float32Array & Int32Array);
