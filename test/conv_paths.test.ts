@@ -170,18 +170,20 @@ describe('CPU convolution paths against a naive convolution', () => {
     expect(patchSource(geom(1, 8, 8, 3, 3, 3, [2, 2], [1, 1], [0, 0, 0, 0]))).toBe('direct');
   });
 
-  it('picks the flipped input gradient at stride 1 with many input channels, else col2im', () => {
-    expect(inputGradPath(geom(1, 8, 8, 32, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]))).toBe('flipped');
-    expect(inputGradPath(geom(1, 8, 8, 3, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]))).toBe('col2im');
-    expect(inputGradPath(geom(1, 8, 8, 32, 3, 3, [2, 1], [1, 1], [1, 1, 1, 1]))).toBe('col2im');
+  it('picks the flipped input gradient at stride 1 with many input channels and few output channels (any output channels without the WebAssembly col2im), else col2im', () => {
+    expect(inputGradPath(geom(1, 8, 8, 32, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]), 16)).toBe('flipped');
+    expect(inputGradPath(geom(1, 8, 8, 32, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]), 64)).toBe(wasmIm2colAvailable() ? 'col2im' : 'flipped');
+    expect(inputGradPath(geom(1, 8, 8, 32, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]), 64, { im2col: 'typescript' })).toBe('flipped');
+    expect(inputGradPath(geom(1, 8, 8, 3, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]), 16)).toBe('col2im');
+    expect(inputGradPath(geom(1, 8, 8, 32, 3, 3, [2, 1], [1, 1], [1, 1, 1, 1]), 16)).toBe('col2im');
   });
 });
 
 describe('Conv2D kernels through a session, against the naive convolution', () => {
-  // Explicit asymmetric padding with dilation, as a graph: the kernels' own path choice.
-  it('forward, input and filter gradients (the input gradient by the flipped path)', async () => {
-    expect(inputGradPath(geom(2, 7, 6, 16, 3, 2, [1, 1], [2, 1], [1, 2, 0, 1]))).toBe('flipped');
-    const c: Case = { N: 2, H: 7, W: 6, C: 16, OC: 4, K: [3, 2], s: [1, 1], d: [2, 1], pad: [1, 2, 0, 1] };
+  // Explicit asymmetric padding with dilation, as a graph: the kernels' own path choice (the
+  // flipped input gradient into 4 channels, col2im into 32 where it has the WebAssembly kernel).
+  for (const OC of [4, 32]) it(`forward, input and filter gradients (the input gradient by the ${inputGradPath(geom(2, 7, 6, 16, 3, 2, [1, 1], [2, 1], [1, 2, 0, 1]), OC)} path)`, async () => {
+    const c: Case = { N: 2, H: 7, W: 6, C: 16, OC, K: [3, 2], s: [1, 1], d: [2, 1], pad: [1, 2, 0, 1] };
     const g = geom(c.N, c.H, c.W, c.C, c.K[0], c.K[1], c.s, c.d, c.pad);
     const xv = rand(c.N * c.H * c.W * c.C, 1);
     const fv = rand(c.K[0] * c.K[1] * c.C * c.OC, 2);
