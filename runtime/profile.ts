@@ -152,8 +152,9 @@ export class KernelProfile {
 
 /**
  * A backend that runs `inner`'s kernels and records each one's time and FLOPs in `profile`. Every
- * other member is `inner`'s own (optional ones only where `inner` has them), so the runtime treats
- * it as `inner` (the CPU's arena, read-back, run queueing).
+ * other member is `inner`'s own, called on `inner` (a proxy, so members added to the contract later
+ * are forwarded too): the runtime treats it as `inner` (the CPU's heap arenas, read-back, run
+ * queueing).
  */
 export function profilingBackend<H>(inner: Backend<H>, profile: KernelProfile): Backend<H> {
   const shapeOf = (h: H): number[] => inner.shapeOf(h);
@@ -162,33 +163,23 @@ export function profilingBackend<H>(inner: Backend<H>, profile: KernelProfile): 
     profile.record(node, ms, countsFlops(node.type) ? kernelFlops(node, inputs.map(shapeOf), outputs.map(shapeOf)) : 0);
     return outputs;
   };
-  const wrapped: Backend<H> = {
-    name: inner.name,
-    hasKernel: (t) => inner.hasKernel(t),
-    execute(node: KernelNode, inputs: H[], state: RuntimeState<H>, ctx?: StepContext, planned?: PlannedOutputs): H[] | Promise<H[]> {
-      const t0 = performance.now();
-      const r = inner.execute(node, inputs, state, ctx, planned);
-      if (r instanceof Promise) return r.then((o) => recordAfter(node, inputs, t0, o));
-      return recordAfter(node, inputs, t0, r);
-    },
-    upload: (v) => inner.upload(v),
-    download: (h) => inner.download(h),
-    shapeOf,
-    dtypeOf: (h) => inner.dtypeOf(h),
-    dispose: () => inner.dispose(),
-    fuseInPlace: inner.fuseInPlace,
-    freshOutputsOwned: inner.freshOutputsOwned,
-    exclusiveRuns: inner.exclusiveRuns,
-    maxFusedOperands: inner.maxFusedOperands,
+  const execute = (node: KernelNode, inputs: H[], state: RuntimeState<H>, ctx?: StepContext, planned?: PlannedOutputs): H[] | Promise<H[]> => {
+    const t0 = performance.now();
+    const r = inner.execute(node, inputs, state, ctx, planned);
+    if (r instanceof Promise) return r.then((o) => recordAfter(node, inputs, t0, o));
+    return recordAfter(node, inputs, t0, r);
   };
-  const mutable = wrapped as { -readonly [K in keyof Backend<H>]: Backend<H>[K] };
-  if (inner.ready) mutable.ready = () => inner.ready!();
-  if (inner.endRun) mutable.endRun = (f) => inner.endRun!(f);
-  if (inner.abortRun) mutable.abortRun = () => inner.abortRun!();
-  if (inner.canFuse) mutable.canFuse = (n) => inner.canFuse!(n);
-  if (inner.read) mutable.read = (h) => inner.read!(h);
-  if (inner.peek) mutable.peek = (h) => inner.peek!(h);
-  return wrapped;
+  const bound = new Map<PropertyKey, unknown>([['execute', execute]]);
+  return new Proxy(inner, {
+    get(target, key) {
+      if (bound.has(key)) return bound.get(key);
+      const v: unknown = Reflect.get(target, key, target);
+      if (typeof v !== 'function') return v;
+      const f = (v as (...a: unknown[]) => unknown).bind(target);
+      bound.set(key, f);
+      return f;
+    },
+  });
 }
 
 /** Profiles to print when the process exits (WEIR_PROFILE=1 sessions never closed). */

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as tf from '../src/index.js';
 import { FailedPreconditionError } from '../src/core/errors.js';
-import { kernelFlops } from '../runtime/profile.js';
+import { KernelProfile, kernelFlops, profilingBackend } from '../runtime/profile.js';
+import { CpuBackend } from '../runtime/cpu/backend.js';
+import { heapMemory } from '../runtime/cpu/heap.js';
 import type { KernelNode } from '../runtime/backend.js';
 import { randomArray } from './helpers.js';
 
@@ -25,6 +27,22 @@ describe('kernel profile', () => {
   afterEach(() => {
     vi.unstubAllEnvs();
     vi.restoreAllMocks();
+  });
+
+  it('forwards every other member of the backend, called on the backend itself (a profiled CPU session keeps its arenas in the heap)', () => {
+    const inner = new CpuBackend();
+    const wrapped = profilingBackend(inner, new KernelProfile());
+    expect(wrapped.name).toBe(inner.name);
+    expect(typeof wrapped.allocHostBuffer).toBe('function');
+    const owner = {};
+    const region = wrapped.allocHostBuffer!(256, owner);
+    if (heapMemory()?.shared) {
+      expect(region).not.toBeNull();
+      expect(wrapped.hostAddress!(new Float32Array(region!.buffer, region!.byteOffset, 64))).toBe(region!.byteOffset);
+      wrapped.freeHostBuffer!(region!);
+    } else {
+      expect(region).toBeNull();
+    }
   });
 
   it('names every kernel a graph runs, per kernel and per op type, with contraction FLOPs', async () => {
