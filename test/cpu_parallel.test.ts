@@ -27,6 +27,7 @@ import {
   type PoolGeometry,
 } from '../runtime/cpu/parallel.js';
 import { getCpuKernel } from '../runtime/cpu/registry.js';
+import { binarySimd, elementwiseSimdAvailable, reduceRowsSimd, type BinaryOp } from '../runtime/cpu/simd.js';
 import { rng } from './helpers.js';
 
 const fastForcedOff = process.env.WEIR_CPU_FAST === '0';
@@ -440,6 +441,59 @@ describe('column sums (BiasAddGrad) in WebAssembly', () => {
     const want = new Float64Array(32);
     for (let i = 0; i < n / 32; i++) for (let j = 0; j < 32; j++) want[j] += x[i * 32 + j]!;
     expectIdentical(got.data as Float32Array, Float32Array.from(want), 'BiasAddGrad');
+  });
+});
+
+// ---- simd.ts's loops on heap operands ----
+
+describe('elementwise ops and row reductions read heap operands in place', () => {
+  const OPS: [BinaryOp, (x: number, y: number) => number][] = [
+    ['add', (x, y) => x + y],
+    ['sub', (x, y) => x - y],
+    ['mul', (x, y) => x * y],
+    ['div', (x, y) => x / y],
+    ['max', Math.max],
+    ['min', Math.min],
+  ];
+  it('binary ops, same shape and with a broadcast scalar, odd lengths: the TypeScript results bit for bit', () => {
+    if (!elementwiseSimdAvailable()) return expect(fastForcedOff).toBe(true);
+    for (const n of [1, 3, 4, 5, 4099, 20001]) {
+      for (const [op, fn] of OPS) {
+        for (const mode of ['vv', 'vs', 'sv'] as const) {
+          for (const where of ['js', 'heap'] as const) {
+            const a = fill(floats(mode === 'sv' ? 1 : n, where), n + 1, -2, 2, true);
+            const b = fill(floats(mode === 'vs' ? 1 : n, where === 'heap' && mode !== 'vv' ? 'js' : where), n + 2, -2, 2, true);
+            const out = fill(floats(n, where), 5, -9, 9);
+            binarySimd(op, a, b, out);
+            const want = Float32Array.from({ length: n }, (_, i) => fn(a[mode === 'sv' ? 0 : i]!, b[mode === 'vs' ? 0 : i]!));
+            expectIdentical(out, want, `${op} ${mode} n=${n} ${where}`);
+          }
+        }
+      }
+    }
+  });
+
+  it('row sums, maxima and minima: in place equal to staged, and to the plain loop', () => {
+    if (!elementwiseSimdAvailable()) return expect(fastForcedOff).toBe(true);
+    for (const [outer, r] of [[3, 1], [5, 7], [40, 33], [7, 1000], [2, 70001]] as const) {
+      const src = fill(new Float32Array(outer * r + 3), outer * r, -1, 1, r > 30);
+      for (const kind of ['sum', 'max', 'min'] as const) {
+        const results = (['js', 'heap'] as const).map((where) => {
+          const x = floats(src.length, where);
+          x.set(src);
+          const out = new Float64Array(outer);
+          reduceRowsSimd(kind, x, 3, outer, r, out);
+          return out;
+        });
+        expectIdentical(results[1]!, results[0]!, `${kind} [${outer}, ${r}] heap vs staged`);
+        const plain = Float64Array.from({ length: outer }, (_, i) => {
+          const row = src.subarray(3 + i * r, 3 + (i + 1) * r);
+          return kind === 'sum' ? row.reduce((p, v) => p + v, 0) : row.some(Number.isNaN) ? NaN : kind === 'max' ? Math.max(...row) : Math.min(...row);
+        });
+        if (kind === 'sum') expectNear(results[0]!, plain, 1e-12, `sum [${outer}, ${r}]`);
+        else expectIdentical(results[0]!.map((v) => v || 0), plain.map((v) => v || 0), `${kind} [${outer}, ${r}]`);
+      }
+    }
   });
 });
 

@@ -1,13 +1,14 @@
 /**
  * WebAssembly SIMD loops for the CPU kernels, assembled with wasm.ts: float32 elementwise binary
- * ops (same shape, scalar, repeated row or repeated column), row reductions, and pooling with its
- * gradients.
+ * ops (same shape, scalar, repeated row or repeated column), row reductions and direct
+ * convolutions. Pooling, its gradients and column sums are in parallel.ts (re-exported here).
  *
- * Kernel inputs live in arbitrary ArrayBuffers, so the loops run on staging buffers in the
- * module's own memory: operands are copied in a chunk at a time (sized to stay in cache) and the
- * results copied back. Elementwise results are bit-identical to the TypeScript loops (f32x4
- * add/sub/mul/div/min/max round exactly as float64 arithmetic rounded to float32 does, and
- * min/max propagate NaN and order -0 < +0 like Math.min/Math.max).
+ * The loops run on the CPU backend's heap memory (heap.ts). Same-shape binary ops and row
+ * reductions whose operands lie there (arenas and variables) read and write them in place; other
+ * operands are copied through a staging area from heapAlloc a chunk at a time (sized to stay in
+ * cache) and the results copied back. Elementwise results are bit-identical to the TypeScript
+ * loops (f32x4 add/sub/mul/div/min/max round exactly as float64 arithmetic rounded to float32
+ * does, and min/max propagate NaN and order -0 < +0 like Math.min/Math.max).
  *
  * WEIR_CPU_FAST=0 (read once, at load) disables all of it.
  */
@@ -48,7 +49,7 @@ import {
   type WasmFunction,
 } from './wasm.js';
 import { ResourceExhaustedError } from '../../src/core/errors.js';
-import { heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
+import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
 import { parallelAvailable } from './parallel.js';
 import type { Geom } from '../window_geometry.js';
 
@@ -295,13 +296,47 @@ export function useSimd(n: number): boolean {
 
 const round16 = (floats: number): number => ((floats + 3) >> 2) << 4;
 
-/** out = a op b, all n floats long; a or b of length 1 is broadcast. */
+/** The scalar op of f32x4's, as the TypeScript loops compute it (rounded to float32 when stored). */
+function scalarOp(op: BinaryOp, x: number, y: number): number {
+  switch (op) {
+    case 'add':
+      return x + y;
+    case 'sub':
+      return x - y;
+    case 'mul':
+      return x * y;
+    case 'div':
+      return x / y;
+    case 'max':
+      return Math.max(x, y);
+    case 'min':
+      return Math.min(x, y);
+  }
+}
+
+/**
+ * out = a op b, all n floats long; a or b of length 1 is broadcast. In place when the full-length
+ * operands lie in the heap memory (the last n % 4 floats in TypeScript, which rounds as f32x4
+ * does), else a chunk at a time through the staging area.
+ */
 export function binarySimd(op: BinaryOp, a: Float32Array, b: Float32Array, out: Float32Array): void {
   const e = engine!;
   const n = out.length;
   const mode: Mode = a.length === 1 ? 'sv' : b.length === 1 ? 'vs' : 'vv';
   const f = e.binary[`${op}_${mode}`];
   growHeap(STAGE_FLOATS);
+  const oAt = heapAddress(out);
+  const aAt = mode === 'sv' ? -2 : heapAddress(a);
+  const bAt = mode === 'vs' ? -2 : heapAddress(b);
+  if (oAt >= 0 && aAt !== -1 && bAt !== -1) {
+    // A broadcast scalar is read from its own address where it has one, else from the staging area.
+    if (aAt === -2) heap[A_AT] = a[0]!;
+    if (bAt === -2) heap[B_AT] = b[0]!;
+    const vec = n & ~3;
+    if (vec > 0) f(aAt === -2 ? addr(A_AT) : aAt, bAt === -2 ? addr(B_AT) : bAt, oAt, vec * 4);
+    for (let i = vec; i < n; i++) out[i] = scalarOp(op, a[mode === 'sv' ? 0 : i]!, b[mode === 'vs' ? 0 : i]!);
+    return;
+  }
   if (mode === 'sv') heap[A_AT] = a[0]!;
   if (mode === 'vs') heap[B_AT] = b[0]!;
   for (let start = 0; start < n; start += CHUNK) {
@@ -382,29 +417,37 @@ export type RowReduction = 'sum' | 'max' | 'min';
 
 /**
  * out[i] = the sum (in float64), max or min of x[i*r .. i*r + r) for i < outer, r >= 1.
- * NaN propagates through max/min; a max/min of equal-valued +0 and -0 may return either.
+ * NaN propagates through max/min; a max/min of equal-valued +0 and -0 may return either. In place
+ * when x lies in the heap memory, else a chunk of rows at a time through the staging area.
  */
 export function reduceRowsSimd(kind: RowReduction, x: Float32Array, xOff: number, outer: number, r: number, out: Float64Array): void {
   const e = engine!;
   const f = kind === 'sum' ? e.sum : kind === 'max' ? e.max : e.min;
   const vecLen = kind === 'sum' ? r & ~3 : r & ~15;
+  const xAt = heapAddress(x);
+  if (xAt >= 0) {
+    for (let i = 0; i < outer; i++) out[i] = reduceRow(kind, f, x, xOff + i * r, r, vecLen, xAt + (xOff + i * r) * 4);
+    return;
+  }
   const rowsPerChunk = Math.max(1, Math.floor((3 * CHUNK) / r));
   growHeap(Math.min(outer, rowsPerChunk) * r);
   for (let first = 0; first < outer; first += rowsPerChunk) {
     const rows = Math.min(rowsPerChunk, outer - first);
     const src = xOff + first * r;
     heap.set(x.subarray(src, src + rows * r), 0);
-    for (let i = 0; i < rows; i++) {
-      const at = i * r;
-      let acc = vecLen > 0 ? f(addr(at), vecLen * 4) : kind === 'sum' ? 0 : heap[at]!;
-      for (let j = vecLen; j < r; j++) {
-        const v = heap[at + j]!;
-        if (kind === 'sum') acc += v;
-        else if (v !== v || (kind === 'max' ? v > acc : v < acc)) acc = v;
-      }
-      out[first + i] = acc;
-    }
+    for (let i = 0; i < rows; i++) out[first + i] = reduceRow(kind, f, heap, i * r, r, vecLen, addr(i * r));
   }
+}
+
+/** The reduction of the row of r floats at data[at] (byte address `address` in the memory): the loop over its first vecLen, the rest here. */
+function reduceRow(kind: RowReduction, f: ReduceFn, data: Float32Array<ArrayBufferLike>, at: number, r: number, vecLen: number, address: number): number {
+  let acc = vecLen > 0 ? f(address, vecLen * 4) : kind === 'sum' ? 0 : data[at]!;
+  for (let j = vecLen; j < r; j++) {
+    const v = data[at + j]!;
+    if (kind === 'sum') acc += v;
+    else if (v !== v || (kind === 'max' ? v > acc : v < acc)) acc = v;
+  }
+  return acc;
 }
 
 /**
