@@ -595,16 +595,17 @@ function microKernel(kc: number, A: Float32Array, pa: number, B: Float32Array, p
 // written where they are, its partial tiles (last columns, then last rows) in the staging region
 // and copied in. The workers always write a staged copy of C, from which their blocks are copied
 // in: a worker given up on as hung may still write later, when C's memory may hold something else.
-// Other operands are copied (TypedArray.set, a memcpy) into a staging region of the WebAssembly memory. The kernels read op(A) in place by its rows or columns with their strides,
-// or, when it has many rows, packed by a WebAssembly routine into MR-high panels; op(B) in place
-// when it is small, row-major and A has few rows (packing would cost more than it saves), else
-// packed by a WebAssembly routine into NR-wide panels. The macro-kernels (one WebAssembly call
-// for a whole MC x NC block) write C's staged copy, which is copied back at the end. Partial tiles
-// read past the operands' last rows or columns (the staging regions leave room for that) and write
-// the padding of C's staged copy: the extra lanes never mix with the real ones. One-row products
-// (batch-1 dense layers: memory bound, a weight read once) take gemvN, which streams op(B) row
-// after row and keeps the row of C in cache; split over threads by wide blocks of columns.
-// Whatever the layout, each element's products are added in k order, so every path gives the same bits.
+// Other operands are copied (TypedArray.set, a memcpy) into a staging region of the memory.
+// The kernels read op(A) unpacked by its rows or columns with their strides, or, when it has many
+// rows, packed by a WebAssembly routine into MR-high panels; op(B) unpacked when it is small,
+// row-major and A has few rows (packing would cost more than it saves), else packed by a
+// WebAssembly routine into NR-wide panels. The macro-kernels (one WebAssembly call for a whole
+// MC x NC block) write C's tiles. Partial tiles read past the operands' last rows or columns (the
+// staging regions leave room for that) and write the padding of C's staged copy: the extra lanes
+// never mix with the real ones. One-row products (batch-1 dense layers: memory bound, a weight
+// read once) take gemvN, which streams op(B) row after row and keeps the row of C in cache; they
+// are split over threads by wide blocks of columns. Whatever the layout, each element's products
+// are added in k order, so every path gives the same bits.
 // gemmStaged and claimBlocks also run in the worker threads (their source text goes into the
 // workers' script), so they use nothing but their parameters and the blocking constants.
 
@@ -1076,7 +1077,6 @@ function gemmEdge(
   unstage(C, cAt, ldc, 0, m, 0, n, e / 4, ldE);
 }
 
-
 function kernels(): SimdKernels {
   return relaxedEnabled ? fast!.relaxed! : fast!.plain;
 }
@@ -1237,7 +1237,15 @@ function createMemory(): FastMemory | null {
  * no binary blob or build step is needed.
  */
 function simdKernelModule(pages: number, maxPages: number, shared: boolean, relaxed: boolean): Uint8Array<ArrayBuffer> {
-  return wasmModule({ pages, maxPages, shared }, [macroKernelCode('mkRows', true, relaxed), macroKernelCode('mkLanes', false, relaxed), packNCode('packN', NR), packTCode('packT', NR), packNCode('packA', MR), packTCode('packAT', MR), gemvCode(relaxed)]);
+  return wasmModule({ pages, maxPages, shared }, [
+    macroKernelCode('mkRows', true, relaxed),
+    macroKernelCode('mkLanes', false, relaxed),
+    packNCode('packN', NR),
+    packTCode('packT', NR),
+    packNCode('packA', MR),
+    packTCode('packAT', MR),
+    gemvCode(relaxed),
+  ]);
 }
 
 // Code of the kernels' integer bookkeeping on locals x and y (function declarations: the module's
