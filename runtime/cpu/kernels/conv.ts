@@ -11,7 +11,7 @@ import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from '../hea
 import { type WasmFunction, BR_IF, ELSE, END, F32_LOAD, F32_STORE, F32X4_ADD, F32X4_EXTRACT_LANE, FunctionBuilder, get, I32, I32_ADD, I32_GT_S, I32_LT_U, I32_SUB, i32Const, IF, LOOP, set, simd, simdMem, tee, V128_LOAD, V128_LOAD32_SPLAT, V128_STORE, VOID, wasmModule } from '../wasm.js';
 import { registerCpuKernel } from '../registry.js';
 import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
-import { avgPoolGradSimd, directConvFilterGradSimd, directConvSimd, maxPoolArgmaxSimd, poolSimd, useSimd } from '../simd.js';
+import { avgPoolGradSimd, directConvFilterGradSimd, directConvSimd, maxPoolArgmaxSimd, maxPoolGradSimd, poolSimd, useSimd } from '../simd.js';
 import { toNumbers, type Outputs } from './util.js';
 
 // ---- geometry ----
@@ -931,12 +931,16 @@ function maxPoolGradInputs(inputs: NDArray[], node: KernelNode, gradIsInputShape
   return { g, format, x: asNHWC(xIn, format), grad: asNHWC(gradIn, format) };
 }
 
-// MaxPoolGrad routes each output gradient to its window's maximum.
+// MaxPoolGrad routes each output gradient to its window's maximum (in one SIMD pass where it pays).
 registerCpuKernel('MaxPoolGrad', (inputs, node, _state, outputs) => {
   const { g, format, x, grad } = maxPoolGradInputs(inputs, node, false);
-  const arg = maxPoolArgmax(g, x);
   const out = outputNHWC(outputs, format, g.N, g.H, g.W, g.C);
   const dx = out.nhwc;
+  if (usePoolSimd(g)) {
+    maxPoolGradSimd(g, x, grad, dx);
+    return [finishNHWC(out, format)];
+  }
+  const arg = maxPoolArgmax(g, x);
   for (let o = 0; o < arg.length; o++) if (arg[o]! >= 0) dx[arg[o]!]! += grad[o]!;
   return [finishNHWC(out, format)];
 });
