@@ -64,9 +64,10 @@ export interface StepContext {
 /**
  * The memory a compiled plan set aside for one call of a step's kernel (the CPU's arena): the
  * kernel asks for each output by dtype and shape; undefined means "allocate it yourself". Valid for
- * the synchronous part of that one call only.
+ * the synchronous part of that one call only. The answer is zero-filled, unless the kernel says it
+ * writes every element before reading any (`overwritten`): then its contents are undefined.
  */
-export type PlannedOutputs = (dtype: DType, shape: readonly number[]) => NDArray | undefined;
+export type PlannedOutputs = (dtype: DType, shape: readonly number[], overwritten?: boolean) => NDArray | undefined;
 
 /** A range of host memory: views over `buffer` from `byteOffset` to `byteOffset + byteLength`. */
 export interface HostBuffer {

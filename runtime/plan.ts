@@ -492,13 +492,13 @@ class ArenaRuntime {
     const zero = this.zero[step]!;
     const used = this.used[step]!;
     const kept = this.kept[step];
-    return (dtype, shape) => {
+    return (dtype, shape, overwritten) => {
       if (kept) return this.slab!.take(dtype, shape);
       for (let k = 0; k < views.length; k++) {
         const v = views[k];
         if (v === undefined || used[k] || v.dtype !== dtype || !sameShape(v.shape, shape)) continue;
         used[k] = true;
-        if (zero) {
+        if (zero && overwritten !== true) {
           if (v.dtype === 'int64') (v.data as BigInt64Array).fill(0n);
           else (v.data as Float32Array).fill(0);
         }

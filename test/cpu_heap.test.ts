@@ -4,6 +4,8 @@ import * as tf from '../src/index.js';
 import type { NDArray } from '../src/core/ndarray.js';
 import type { KernelNode, PlannedOutputs, RuntimeState, StepContext } from '../runtime/backend.js';
 import { CpuBackend } from '../runtime/cpu/backend.js';
+import { registerCpuKernel } from '../runtime/cpu/registry.js';
+import { registerOp } from '../ops/registry.js';
 import {
   freeHeapArray,
   freeHeapRegion,
@@ -297,6 +299,42 @@ describe.runIf(shared)("a CPU session's memory in the heap", () => {
     expect(allocationsOf(state)).toEqual(made);
     plan.dispose();
     disposeRunScratch(state, backend);
+  });
+
+  it('zero-fills a planned output unless its kernel says it overwrites every element', async () => {
+    registerOp({ type: 'TestOverwrites', inputs: ['x'], shape: (c) => [0, 1].map(() => ({ dtype: 'float32' as const, shape: c.inputs[0]!.shape })), grad: null });
+    registerCpuKernel('TestOverwrites', () => {
+      throw new Error('run by the test backend');
+    });
+    const seen: number[][] = [];
+    class Overwrites extends CpuBackend {
+      override execute(node: KernelNode, inputs: NDArray[], state: RuntimeState<NDArray>, ctx?: StepContext, planned?: PlannedOutputs): NDArray[] {
+        if (node.type !== 'TestOverwrites') return super.execute(node, inputs, state, ctx, planned);
+        const shape = inputs[0]!.shape;
+        const kept = planned!('float32', shape, true)!;
+        const zeroed = planned!('float32', shape)!;
+        seen.push([...(kept.data as Float32Array), ...(zeroed.data as Float32Array)]);
+        (kept.data as Float32Array).fill(seen.length);
+        (zeroed.data as Float32Array).fill(10 * seen.length);
+        return [kept, zeroed];
+      }
+    }
+    const g = new tf.Graph();
+    const { x, y } = g.asDefault(() => {
+      const x = tf.placeholder('float32', [3], 'x');
+      const [a, b] = g.createOp('TestOverwrites', [tf.exp(x)]).outputs as [tf.Tensor, tf.Tensor];
+      return { x, y: tf.add(a, b) };
+    });
+    const sess = new tf.Session({ graph: g, backend: new Overwrites() });
+    for (let k = 1; k <= 3; k++) expect(Array.from((await sess.run(y, [[x, randomArray([3], { seed: k })]])).data as Float32Array)).toEqual([11 * k, 11 * k, 11 * k]);
+    sess.close();
+    // The first output keeps what the previous run left in its memory (its value, or the sum written
+    // over it); the second starts at zero.
+    expect(seen[0]).toEqual([0, 0, 0, 0, 0, 0]);
+    for (const k of [1, 2]) {
+      expect([[k, k, k], [11 * k, 11 * k, 11 * k]]).toContainEqual(seen[k]!.slice(0, 3));
+      expect(seen[k]!.slice(3)).toEqual([0, 0, 0]);
+    }
   });
 
   it('gives overlapping runs of one plan what each gets alone', async () => {
