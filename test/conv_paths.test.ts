@@ -6,6 +6,7 @@ import type { Geom } from '../runtime/window_geometry.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, forwardPath, inputGradPath, patchSource, wasmIm2colAvailable, type FilterGradOrder, type InputGradPath, type PatchSource } from '../runtime/cpu/kernels/conv.js';
 import { elementwiseSimdAvailable, setElementwiseSimdEnabled } from '../runtime/cpu/simd.js';
 import { simdAvailable } from '../runtime/cpu/gemm.js';
+import { heapRegion } from '../runtime/cpu/heap.js';
 import { rng, run } from './helpers.js';
 
 function rand(n: number, seed: number): Float32Array {
@@ -105,6 +106,9 @@ describe('CPU convolution paths against a naive convolution', () => {
       const ref = naive(g, c.OC, x, f, dy);
 
       const K = c.K[0] * c.K[1] * c.C;
+      const region = heapRegion(x.length * 4);
+      const inHeap = region === null ? null : new Float32Array(region.buffer, region.byteOffset, x.length);
+      inHeap?.set(x);
       // The default chunking (one chunk at these sizes), and chunks of 3 patch rows (a short last one).
       // Patch rows built by the WebAssembly kernel (where there is one) and by the TypeScript loops.
       for (const im2col of ['wasm', 'typescript'] as const) {
@@ -114,6 +118,12 @@ describe('CPU convolution paths against a naive convolution', () => {
             const y = new Float32Array(ref.y.length).fill(NaN);
             conv2dForward(g, c.OC, x, f, y, { path: 'im2col', source, chunkFloats, im2col });
             expectNear(y, ref.y, `forward (${im2col} patches read ${source}, ${chunks})`);
+            // An input in the heap is read where it is (where the geometry lets every tap inside it).
+            if (inHeap !== null) {
+              y.fill(NaN);
+              conv2dForward(g, c.OC, inHeap, f, y, { path: 'im2col', source, chunkFloats, im2col });
+              expectNear(y, ref.y, `forward (${im2col} patches read ${source} from the heap, ${chunks})`);
+            }
 
             for (const order of ['dyT', 'patchesT'] as FilterGradOrder[]) {
               const df = new Float32Array(f.length).fill(NaN);

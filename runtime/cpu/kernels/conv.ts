@@ -398,9 +398,10 @@ function paddedExtent(g: Geom): { H: number; W: number } {
  */
 function patchInput(g: Geom, x: Float32Array, source: PatchSource, inHeap: boolean): PatchInput {
   if (source === 'direct') {
-    const at = inHeap ? heapAddress(x) : -1;
     // Forced onto an input with padding left, only the TypeScript loop's bounds checks will do.
-    if (!inHeap || at >= 0 || patchSource(g) !== 'direct') return { g, x, at, scratch: null };
+    if (!inHeap || patchSource(g) !== 'direct') return { g, x, at: -1, scratch: null };
+    const at = heapAddress(x);
+    if (at >= 0) return { g, x, at, scratch: null };
     const scratch = new Scratch(x.length);
     const copy = scratch.view();
     copy.set(x);
