@@ -158,6 +158,23 @@ describe.skipIf(!heapOk)('sgemm on operands in the WebAssembly memory', () => {
     for (const c of cases()) expect(compare(c), JSON.stringify(c)).toBeNull();
   });
 
+  // gemvN adds each element's products in k order, as the macro-kernels do: row 0 of a 5-row
+  // product (mkRows / mkLanes) must be a one-row product's bits, bit for bit.
+  it('gives one-row products (gemvN) the bits of the same row in a many-row product', () => {
+    for (const [N, K, tA, beta] of [[300, 70, false, 0], [1030, 600, true, 1], [9, 2000, false, 1]] as const) {
+      const M = 5;
+      const A = operand(M * K, true, 1).view;
+      const B = operand(K * N, true, 2).view;
+      const C0 = operand(M * N, true, 3).view;
+      const many = C0.slice();
+      const one = C0.slice(0, N);
+      sgemm(tA, false, M, N, K, 1, A, tA ? M : K, B, N, beta, many, N);
+      // Row 0 of op(A): A's first row, or (transA) its first column, M apart.
+      sgemm(tA, false, 1, N, K, 1, A, tA ? M : K, B, N, beta, one, N);
+      for (let j = 0; j < N; j++) if (!Object.is(one[j], many[j])) throw new Error(`N=${N} K=${K} column ${j}: ${one[j]} one row, ${many[j]} in 5`);
+    }
+  });
+
   it('stages C when it overlaps an operand, so the product reads the operand before C changes', () => {
     const M = 13, N = 13, K = 13;
     const region = heapRegion(4 * M * K)!;
@@ -268,6 +285,12 @@ describe.skipIf(!heapOk)('sgemm on operands in the WebAssembly memory, relaxed S
         }
       }
       out.threaded += threadedCalls();
+      // gemvN's fused multiply-adds in k order: a one-row product is row 0 of a 5-row one.
+      setThreadsEnabled(false);
+      const A5 = view(5 * 900, 4), B5 = view(900 * 301, 5), many = new Float32Array(5 * 301), one = new Float32Array(301);
+      sgemm(false, false, 5, 301, 900, 1, A5, 900, B5, 301, 0, many, 301);
+      sgemm(false, false, 1, 301, 900, 1, A5, 900, B5, 301, 0, one, 301);
+      out.rowSame = one.every((v, j) => Object.is(v, many[j]));
       console.log(JSON.stringify(out));
     `;
     const spawn = (flags: string[]): SpawnSyncReturns<string> =>
@@ -286,6 +309,7 @@ describe.skipIf(!heapOk)('sgemm on operands in the WebAssembly memory, relaxed S
     expect(out.available).toBe(true);
     expect(out.maxErr as number).toBeLessThan(1e-5);
     expect(out.inPlaceSame).toBe(true);
+    expect(out.rowSame).toBe(true);
     if (out.threads) {
       expect(out.threaded).toBe(2);
       expect(out.threadsSame).toBe(true);
