@@ -218,9 +218,10 @@ describe('optimizer updates in WebAssembly', () => {
   });
 
   it('one thread and several give the same results, and large heap updates are split over the workers', () => {
-    const n = 140_001;
+    const n = 270_001;
+    const cases = UPDATE_CASES.filter((_, i) => i % 2 === 0);
     const before = parallelThreadedTasks();
-    for (const c of UPDATE_CASES) {
+    for (const c of cases) {
       setParallelThreadsEnabled(false);
       const one = runUpdate(c, n, 'heap', 'heap', 3).refs;
       setParallelThreadsEnabled(true);
@@ -228,7 +229,7 @@ describe('optimizer updates in WebAssembly', () => {
       many.forEach((r, k) => expectIdentical(r, one[k]!, `${c.type} ref ${k}`));
     }
     const after = parallelThreadedTasks();
-    if (parallelThreadsAvailable() && heapRegion(64) !== null) expect(after.tasks - before.tasks).toBe(UPDATE_CASES.length);
+    if (parallelThreadsAvailable() && heapRegion(64) !== null) expect(after.tasks - before.tasks).toBe(cases.length);
     else expect(after.tasks).toBe(before.tasks);
   });
 });
@@ -319,7 +320,8 @@ const POOL_CASES: [number, number, number, number, number, number, boolean][] = 
   [1, 5, 5, 12, 3, 3, true],
   [3, 10, 10, 32, 2, 2, false],
   // Large enough to be split over the threads (with every operand in the heap).
-  [8, 16, 16, 32, 2, 2, false],
+  [16, 16, 16, 32, 2, 2, false],
+  [4, 32, 32, 32, 3, 2, true],
   [6, 15, 15, 16, 3, 2, true],
 ];
 
@@ -409,8 +411,8 @@ describe('column sums (BiasAddGrad) in WebAssembly', () => {
     [5, 3],
     [100, 32],
     [333, 37],
-    [3000, 64],
-    [2049, 33],
+    [5000, 64],
+    [8193, 33],
   ];
   for (const [rows, cols] of CASES) {
     it(`[${rows}, ${cols}]: float64 sums row after row, bit for bit, in and out of the heap, 1 thread and several`, () => {
@@ -563,7 +565,7 @@ describe('a worker that dies', () => {
     expectIdentical(dx, maxPoolGradReference(g, x, dy), 'MaxPoolGrad after a worker died');
 
     const c = UPDATE_CASES.find((u) => u.type === 'ApplyAdam')!;
-    const n = 140_001;
+    const n = 270_001;
     const want = (() => {
       setParallelThreadsEnabled(false);
       try {
