@@ -396,7 +396,8 @@ const K_MAXGRAD = 2;
 const K_AVGGRAD = 3;
 
 // The drivers run on the calling thread and, as source text, in the workers: they may use only
-// their arguments (and the P constant, defined in the workers' source).
+// their arguments and the constants above (defined in the workers' source too). Byte addresses in
+// task words are int32 (those past 2 GiB negative): wasm reads them as unsigned, JS with >>> 2.
 
 /** Update block b: t[P..] = kind index, block bytes, total bytes, p0..p3, g; f[0..5] the scalars. */
 function updateBlock(k: Kernels, t: Int32Array, f: Float64Array, b: number): void {
@@ -416,12 +417,12 @@ function poolBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: Vi
   const inBytes = H * W * C * 4;
   const outBytes = OH * OW * C * 4;
   const cBytes = ((C + 3) >> 2) << 4;
-  const grad = kind >= 2;
+  const grad = kind >= K_MAXGRAD;
   for (let n = b * per; n < Math.min(N, (b + 1) * per); n++) {
     const x = t[P + 1]! + n * inBytes;
     const y = t[P + 2]! + n * outBytes;
     const dx = t[P + 3]! + n * inBytes;
-    if (grad) v.f32.fill(0, dx >> 2, (dx + inBytes) >> 2);
+    if (grad) v.f32.fill(0, dx >>> 2, (dx + inBytes) >>> 2);
     for (let oh = 0; oh < OH; oh++) {
       const hs = oh * sH - padT;
       const h0 = Math.max(hs, 0);
@@ -433,10 +434,10 @@ function poolBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: Vi
         const yi = y + (oh * OW + ow) * C * 4;
         const first = (h0 * W + w0) * C * 4;
         if (h0 >= h1 || w0 >= w1) {
-          if (!grad) v.f32.fill(kind === 0 ? -Infinity : 0, yi >> 2, (yi >> 2) + C);
-        } else if (kind === 0 || kind === 1) {
-          (kind === 0 ? k.maxpool : k.avgpool)(x + first, yi, cBytes, W * C * 4, C * 4, h1 - h0, w1 - w0, 1 / ((h1 - h0) * (w1 - w0)));
-        } else if (kind === 2) {
+          if (!grad) v.f32.fill(kind === K_MAX ? -Infinity : 0, yi >>> 2, (yi >>> 2) + C);
+        } else if (kind === K_MAX || kind === K_AVG) {
+          (kind === K_MAX ? k.maxpool : k.avgpool)(x + first, yi, cBytes, W * C * 4, C * 4, h1 - h0, w1 - w0, 1 / ((h1 - h0) * (w1 - w0)));
+        } else if (kind === K_MAXGRAD) {
           k.maxpoolgrad(x + first, yi, cBytes, W * C * 4, C * 4, h1 - h0, w1 - w0, dx - x, C * 4);
         } else {
           k.avgpoolgrad(yi, dx + first, cBytes, W * C * 4, C * 4, h1 - h0, w1 - w0, 1 / ((h1 - h0) * (w1 - w0)), C);
@@ -451,7 +452,7 @@ function colsumBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: 
   const v0 = b * t[P + 4]!;
   const v1 = Math.min(t[P + 5]!, v0 + t[P + 4]!);
   const acc = t[P + 1]! + v0 * 32;
-  v.f32.fill(0, acc >> 2, (acc >> 2) + (v1 - v0) * 8);
+  v.f32.fill(0, acc >>> 2, (acc >>> 2) + (v1 - v0) * 8);
   k.colsum(t[P]! + v0 * 16, acc, t[P + 2]!, t[P + 3]!, (v1 - v0) * 16);
 }
 
@@ -566,7 +567,7 @@ function stage(bytes: number): number {
 function workerSource(): string {
   return `'use strict';
 var __name = (f) => f;
-const P = ${P}, T_DRIVER = ${T_DRIVER}, T_BLOCKS = ${T_BLOCKS};
+const P = ${P}, T_DRIVER = ${T_DRIVER}, T_BLOCKS = ${T_BLOCKS}, K_MAX = ${K_MAX}, K_AVG = ${K_AVG}, K_MAXGRAD = ${K_MAXGRAD};
 ${updateBlock.toString()}
 ${poolBlock.toString()}
 ${colsumBlock.toString()}
@@ -790,13 +791,13 @@ export function applyUpdateSimd(kind: UpdateKind, refs: readonly Float32Array[],
       if (a >= 0) task[r < nRefs ? P + 3 + r : P + 7] = a + lo * 4;
       else {
         const s0 = base + r * chunk * 4;
-        views.f32.set(operands[r]!.subarray(lo, lo + len), s0 >> 2);
+        views.f32.set(operands[r]!.subarray(lo, lo + len), s0 >>> 2);
         task[r < nRefs ? P + 3 + r : P + 7] = s0;
       }
     }
     task[P + 1] = task[P + 2] = len * 4;
     runBlocks(D_UPDATE, 1, false, false, what);
-    for (let r = 0; r < nRefs; r++) if (at[r]! < 0) refs[r]!.set(views.f32.subarray((base >> 2) + r * chunk, (base >> 2) + r * chunk + len), lo);
+    for (let r = 0; r < nRefs; r++) if (at[r]! < 0) refs[r]!.set(views.f32.subarray((base >>> 2) + r * chunk, (base >>> 2) + r * chunk + len), lo);
   }
   return n;
 }
@@ -864,11 +865,11 @@ function poolRun(kind: number, g: PoolGeometry, x: Float32Array | null, dy: Floa
   if (grad) setPoolTask(kind, g, xAt, dyAt, oAt, 1, 1);
   else setPoolTask(kind, g, xAt, oAt, 0, 1, 1);
   for (let n = 0; n < g.N; n++) {
-    if (x !== null) f32.set(x.subarray(n * inF, (n + 1) * inF), xAt >> 2);
-    if (dy !== null) f32.set(dy.subarray(n * outF, (n + 1) * outF), dyAt >> 2);
+    if (x !== null) f32.set(x.subarray(n * inF, (n + 1) * inF), xAt >>> 2);
+    if (dy !== null) f32.set(dy.subarray(n * outF, (n + 1) * outF), dyAt >>> 2);
     runBlocks(D_POOL, 1, false, true, 'pooling');
     const o = grad ? inF : outF;
-    out.set(f32.subarray(oAt >> 2, (oAt >> 2) + o), n * o);
+    out.set(f32.subarray(oAt >>> 2, (oAt >>> 2) + o), n * o);
   }
 }
 
@@ -913,7 +914,7 @@ export function maxPoolArgmaxSimd(g: PoolGeometry, x: Float32Array, arg: Int32Ar
   const outFloats = OH * OW * C;
   const base = stage((inFloats + outFloats + 8) * 4);
   if (base < 0) throw new InternalError('MaxPool: the WebAssembly memory cannot hold one image');
-  const xAt = base >> 2;
+  const xAt = base >>> 2;
   const yAt = xAt + inFloats + 4;
   const f32 = views.f32;
   const i32 = new Int32Array(f32.buffer);
@@ -966,7 +967,7 @@ export function sumColumnsSimd(x: Float32Array, rows: number, cols: number, out:
     const per = threaded ? Math.ceil(vecs / (2 * THREADS) / 4) * 4 : vecs;
     task.set([ax, acc, rows, cols * 4, per, vecs], P);
     if (rows > 0) runBlocks(D_COLSUM, Math.ceil(vecs / per), threaded, true, 'BiasAddGrad');
-    else views.f32.fill(0, acc >> 2, (acc + accBytes) >> 2);
+    else views.f32.fill(0, acc >>> 2, (acc + accBytes) >>> 2);
     out.set(new Float64Array(views.f32.buffer, acc, vecs * 4).subarray(0, cols));
     return;
   }
@@ -975,10 +976,10 @@ export function sumColumnsSimd(x: Float32Array, rows: number, cols: number, out:
   const base = stage(accBytes + (chunkRows * cols + 4) * 4);
   if (base < 0) throw new InternalError('BiasAddGrad: the WebAssembly memory cannot hold its sums');
   const xAt = base + accBytes;
-  views.f32.fill(0, base >> 2, xAt >> 2);
+  views.f32.fill(0, base >>> 2, xAt >>> 2);
   for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
     const rh = Math.min(rowsPerChunk, rows - r0);
-    views.f32.set(x.subarray(r0 * cols, (r0 + rh) * cols), xAt >> 2);
+    views.f32.set(x.subarray(r0 * cols, (r0 + rh) * cols), xAt >>> 2);
     engine!.k.colsum(xAt, base, rh, cols * 4, vecs * 16);
   }
   out.set(new Float64Array(views.f32.buffer, base, vecs * 4).subarray(0, cols));
