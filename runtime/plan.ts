@@ -206,7 +206,8 @@ export class Plan {
   }
 
   returnArena(a: ArenaLease): void {
-    if (a) this.arenas!.release(a);
+    // To the pool it came from: the plan may have been disposed (and given a new pool) meanwhile.
+    if (a) a.pool.release(a);
   }
 
   /**
@@ -376,7 +377,7 @@ class ArenaPool {
   tryAcquire(made: Allocations, backend: ArenaBackend): ArenaRuntime | undefined {
     if (this.free.length) return this.free.pop();
     if (this.created < this.limit) {
-      const a = new ArenaRuntime(this.plan, backend);
+      const a = new ArenaRuntime(this.plan, this, backend);
       this.created++;
       made.arenas++;
       return a;
@@ -428,6 +429,8 @@ class ArenaRuntime {
 
   constructor(
     plan: Plan,
+    /** The pool the arena goes back to. */
+    readonly pool: ArenaPool,
     private readonly backend: ArenaBackend,
   ) {
     const mem = plan.memory!;
