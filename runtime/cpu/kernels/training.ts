@@ -15,34 +15,39 @@ import { readRef } from './state.js';
 type Run = (dst: number, src: number, n: number) => void;
 
 /**
- * One optimizer's update: the TypeScript loop (`run`) and, where runtime/cpu/parallel.ts has a
- * WebAssembly kernel computing the same formula, its kind and scalars (`simd`). `refs` are the
- * variable and its slots in input order; `s(k)` is the k-th scalar hyperparameter (in the op's
- * input order).
+ * One optimizer's update: [the TypeScript loop, and where runtime/cpu/parallel.ts has a
+ * WebAssembly kernel computing the same formula, its kind and scalars]. `refs` are the variable and
+ * its slots in input order; `s(k)` is the k-th scalar hyperparameter (in the op's input order).
+ * (A tuple: a function in an array literal gets no name, so making one per call costs no
+ * defineProperty under keepNames.)
  */
-type Update = (refs: Float32Array[], grad: Float32Array, s: (k: number) => number, node: KernelNode) => { run: Run; simd?: [UpdateKind, number[]] };
+type Update = (refs: Float32Array[], grad: Float32Array, s: (k: number) => number, node: KernelNode) => [Run, [UpdateKind, number[]]?];
 
 const UPDATES: Record<string, Update> = {
   ApplyGradientDescent: ([w], grad, s) => {
     const alpha = s(0);
-    const run: Run = (dst, src, n) => {
-      for (let k = 0; k < n; k++) w![dst + k] -= alpha * grad[src + k]!;
-    };
-    return { run, simd: ['sgd', [alpha]] };
+    return [
+      (dst, src, n) => {
+        for (let k = 0; k < n; k++) w![dst + k] -= alpha * grad[src + k]!;
+      },
+      ['sgd', [alpha]],
+    ];
   },
   ApplyMomentum: ([w, accum], grad, s, node) => {
     const lr = s(0);
     const momentum = s(1);
     const nesterov = !!node.attrs.use_nesterov;
-    const run: Run = (dst, src, n) => {
-      for (let k = 0; k < n; k++) {
-        const i = dst + k;
-        const g = grad[src + k]!;
-        const a = (accum![i] = accum![i]! * momentum + g);
-        w![i] -= nesterov ? g * lr + a * momentum * lr : lr * a;
-      }
-    };
-    return { run, simd: [nesterov ? 'momentum_nesterov' : 'momentum', [lr, momentum]] };
+    return [
+      (dst, src, n) => {
+        for (let k = 0; k < n; k++) {
+          const i = dst + k;
+          const g = grad[src + k]!;
+          const a = (accum![i] = accum![i]! * momentum + g);
+          w![i] -= nesterov ? g * lr + a * momentum * lr : lr * a;
+        }
+      },
+      [nesterov ? 'momentum_nesterov' : 'momentum', [lr, momentum]],
+    ];
   },
   ApplyAdam: ([w, m, v], grad, s, node) => {
     const [beta1Power, beta2Power, lr, beta1, beta2, epsilon] = [0, 1, 2, 3, 4, 5].map(s) as [number, number, number, number, number, number];
@@ -50,105 +55,116 @@ const UPDATES: Record<string, Update> = {
     const oneMinusBeta1 = 1 - beta1;
     const oneMinusBeta2 = 1 - beta2;
     const nesterov = node.attrs.use_nesterov === true;
-    const run: Run = (dst, src, n) => {
-      for (let k = 0; k < n; k++) {
-        const i = dst + k;
-        const g = grad[src + k]!;
-        const mi = (m![i] = m![i]! + (g - m![i]!) * oneMinusBeta1);
-        const vi = (v![i] = v![i]! + (g * g - v![i]!) * oneMinusBeta2);
-        const step = nesterov ? g * oneMinusBeta1 + beta1 * mi : mi;
-        w![i] -= (step * alpha) / (Math.sqrt(vi) + epsilon);
-      }
-    };
-    return { run, simd: [nesterov ? 'adam_nesterov' : 'adam', [alpha, oneMinusBeta1, oneMinusBeta2, epsilon, beta1]] };
+    return [
+      (dst, src, n) => {
+        for (let k = 0; k < n; k++) {
+          const i = dst + k;
+          const g = grad[src + k]!;
+          const mi = (m![i] = m![i]! + (g - m![i]!) * oneMinusBeta1);
+          const vi = (v![i] = v![i]! + (g * g - v![i]!) * oneMinusBeta2);
+          const step = nesterov ? g * oneMinusBeta1 + beta1 * mi : mi;
+          w![i] -= (step * alpha) / (Math.sqrt(vi) + epsilon);
+        }
+      },
+      [nesterov ? 'adam_nesterov' : 'adam', [alpha, oneMinusBeta1, oneMinusBeta2, epsilon, beta1]],
+    ];
   },
   ApplyRMSProp: ([w, ms, mom], grad, s) => {
     const lr = s(0);
     const oneMinusRho = 1 - s(1);
     const momentum = s(2);
     const epsilon = s(3);
-    const run: Run = (dst, src, n) => {
-      for (let k = 0; k < n; k++) {
-        const i = dst + k;
-        const g = grad[src + k]!;
-        const sq = (ms![i] = ms![i]! + (g * g - ms![i]!) * oneMinusRho);
-        const u = (mom![i] = mom![i]! * momentum + (g * lr) / Math.sqrt(sq + epsilon));
-        w![i] -= u;
-      }
-    };
-    return { run, simd: ['rmsprop', [lr, oneMinusRho, momentum, epsilon]] };
+    return [
+      (dst, src, n) => {
+        for (let k = 0; k < n; k++) {
+          const i = dst + k;
+          const g = grad[src + k]!;
+          const sq = (ms![i] = ms![i]! + (g * g - ms![i]!) * oneMinusRho);
+          const u = (mom![i] = mom![i]! * momentum + (g * lr) / Math.sqrt(sq + epsilon));
+          w![i] -= u;
+        }
+      },
+      ['rmsprop', [lr, oneMinusRho, momentum, epsilon]],
+    ];
   },
   ApplyCenteredRMSProp: ([w, mg, ms, mom], grad, s) => {
     const lr = s(0);
     const oneMinusRho = 1 - s(1);
     const momentum = s(2);
     const epsilon = s(3);
-    const run: Run = (dst, src, n) => {
-      for (let k = 0; k < n; k++) {
-        const i = dst + k;
-        const g = grad[src + k]!;
-        const sq = (ms![i] = ms![i]! + (g * g - ms![i]!) * oneMinusRho);
-        const a = (mg![i] = mg![i]! + (g - mg![i]!) * oneMinusRho);
-        const u = (mom![i] = mom![i]! * momentum + (g * lr) / Math.sqrt(sq - a * a + epsilon));
-        w![i] -= u;
-      }
-    };
-    return { run, simd: ['centered_rmsprop', [lr, oneMinusRho, momentum, epsilon]] };
+    return [
+      (dst, src, n) => {
+        for (let k = 0; k < n; k++) {
+          const i = dst + k;
+          const g = grad[src + k]!;
+          const sq = (ms![i] = ms![i]! + (g * g - ms![i]!) * oneMinusRho);
+          const a = (mg![i] = mg![i]! + (g - mg![i]!) * oneMinusRho);
+          const u = (mom![i] = mom![i]! * momentum + (g * lr) / Math.sqrt(sq - a * a + epsilon));
+          w![i] -= u;
+        }
+      },
+      ['centered_rmsprop', [lr, oneMinusRho, momentum, epsilon]],
+    ];
   },
   ApplyAdagrad: ([w, accum], grad, s, node) => {
     const lr = s(0);
     const updateSlots = node.attrs.update_slots !== false;
-    const run: Run = (dst, src, n) => {
-      for (let k = 0; k < n; k++) {
-        const i = dst + k;
-        const g = grad[src + k]!;
-        if (updateSlots) accum![i] += g * g;
-        w![i] -= (lr * g) / Math.sqrt(accum![i]!);
-      }
-    };
-    return { run, simd: [updateSlots ? 'adagrad' : 'adagrad_noslots', [lr]] };
+    return [
+      (dst, src, n) => {
+        for (let k = 0; k < n; k++) {
+          const i = dst + k;
+          const g = grad[src + k]!;
+          if (updateSlots) accum![i] += g * g;
+          w![i] -= (lr * g) / Math.sqrt(accum![i]!);
+        }
+      },
+      [updateSlots ? 'adagrad' : 'adagrad_noslots', [lr]],
+    ];
   },
   ApplyAdadelta: ([w, accum, accumUpdate], grad, s) => {
     const lr = s(0);
     const rho = s(1);
     const epsilon = s(2);
-    const run: Run = (dst, src, n) => {
-      for (let k = 0; k < n; k++) {
-        const i = dst + k;
-        const g = grad[src + k]!;
-        const a = (accum![i] = accum![i]! * rho + g * g * (1 - rho));
-        const update = (Math.sqrt(accumUpdate![i]! + epsilon) / Math.sqrt(a + epsilon)) * g;
-        accumUpdate![i] = accumUpdate![i]! * rho + update * update * (1 - rho);
-        w![i] -= update * lr;
-      }
-    };
-    return { run };
+    return [
+      (dst, src, n) => {
+        for (let k = 0; k < n; k++) {
+          const i = dst + k;
+          const g = grad[src + k]!;
+          const a = (accum![i] = accum![i]! * rho + g * g * (1 - rho));
+          const update = (Math.sqrt(accumUpdate![i]! + epsilon) / Math.sqrt(a + epsilon)) * g;
+          accumUpdate![i] = accumUpdate![i]! * rho + update * update * (1 - rho);
+          w![i] -= update * lr;
+        }
+      },
+    ];
   },
   ApplyProximalGradientDescent: ([w], grad, s) => {
     const alpha = s(0);
     const l1 = s(1);
     const l2 = s(2);
-    const run: Run = (dst, src, n) => {
-      for (let k = 0; k < n; k++) w![dst + k] = proximalStep(w![dst + k]! - alpha * grad[src + k]!, alpha, l1, l2);
-    };
-    return { run };
+    return [
+      (dst, src, n) => {
+        for (let k = 0; k < n; k++) w![dst + k] = proximalStep(w![dst + k]! - alpha * grad[src + k]!, alpha, l1, l2);
+      },
+    ];
   },
   ApplyProximalAdagrad: ([w, accum], grad, s) => {
     const lr = s(0);
     const l1 = s(1);
     const l2 = s(2);
-    const run: Run = (dst, src, n) => {
-      for (let k = 0; k < n; k++) {
-        const i = dst + k;
-        const g = grad[src + k]!;
-        const rate = lr / Math.sqrt((accum![i] += g * g));
-        w![i] = proximalStep(w![i]! - rate * g, rate, l1, l2);
-      }
-    };
-    return { run };
+    return [
+      (dst, src, n) => {
+        for (let k = 0; k < n; k++) {
+          const i = dst + k;
+          const g = grad[src + k]!;
+          const rate = lr / Math.sqrt((accum![i] += g * g));
+          w![i] = proximalStep(w![i]! - rate * g, rate, l1, l2);
+        }
+      },
+    ];
   },
-  ApplyFtrl: (refs, grad, s, node) => ({ run: ftrl(refs, grad, s(0), s(1), s(2), 0, s(3), node) }),
-  ApplyFtrlV2: (refs, grad, s, node) => ({ run: ftrl(refs, grad, s(0), s(1), s(2), s(3), s(4), node) }),
+  ApplyFtrl: (refs, grad, s, node) => [ftrl(refs, grad, s(0), s(1), s(2), 0, s(3), node)],
+  ApplyFtrlV2: (refs, grad, s, node) => [ftrl(refs, grad, s(0), s(1), s(2), s(3), s(4), node)],
 };
 
 /** FOBOS's proximal step from v = w - rate * g: shrink by rate * l1 toward zero (soft threshold), then scale by 1 / (1 + rate * l2). */
@@ -225,7 +241,7 @@ for (const spec of APPLY_OPS) {
     if (!sameShape(v.shape, g.shape)) {
       throw new InvalidArgumentError(`${spec.inputs[0]} and ${spec.inputs[spec.grad]} do not have the same shape${formatShape(v.shape)} ${formatShape(g.shape)}`, node.name);
     }
-    const { run, simd } = update(refs, g.data as Float32Array, scalar, node);
+    const [run, simd] = update(refs, g.data as Float32Array, scalar, node);
     // The WebAssembly kernel updates the first elements (a multiple of 4), the loop the rest.
     const done = simd ? applyUpdateSimd(simd[0], refs, g.data as Float32Array, simd[1], node.name) : 0;
     if (done < v.size) run(done, done, v.size - done);
@@ -251,7 +267,7 @@ for (const spec of SPARSE_APPLY_OPS) {
     if (indices.rank !== 1 || !sameShape(g.shape, [n, ...v.shape.slice(1)])) {
       throw new InvalidArgumentError(`grad must have shape [${n}, ...var.shape[1:]] with a vector of indices, got grad ${formatShape(g.shape)} and indices ${formatShape(indices.shape)}`, node.name);
     }
-    const { run } = update(refs, g.data as Float32Array, scalar, node);
+    const [run] = update(refs, g.data as Float32Array, scalar, node);
     for (let k = 0; k < n; k++) run(rowOf(indices, k, v.shape[0]!, node) * width, k * width, width);
     return [v];
   });
