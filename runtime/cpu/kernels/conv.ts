@@ -671,12 +671,18 @@ export function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: F
 
 // ---- depthwise (NHWC data, filter [KH, KW, C, M], output depth C*M) ----
 
+const DW_FORWARD = 0;
+const DW_INPUT = 1;
+const DW_FILTER = 2;
+
 /**
- * Visits every (output position, filter tap) pair whose input position lies inside the image, with
- * the offsets of the input pixel, the filter tap and the output pixel.
+ * The depthwise convolution's passes over every (output position, filter tap) pair whose input
+ * position lies inside the image: y += x * f (DW_FORWARD: a = x, b = f), dx += the sum over the
+ * multiplier of dy * f (DW_INPUT: a = dy, b = f), df += x * dy (DW_FILTER: a = x, b = dy).
  */
-function forEachTap(g: Geom, depthOut: number, f: (xi: number, fi: number, yi: number) => void): void {
+function depthwisePass(pass: number, g: Geom, M: number, a: Float32Array, b: Float32Array, out: Float32Array): void {
   const { N, H, W, C, KH, KW, OH, OW, sH, sW, dH, dW, padT, padL } = g;
+  const depthOut = C * M;
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < OH; oh++) {
       for (let ow = 0; ow < OW; ow++) {
@@ -687,7 +693,22 @@ function forEachTap(g: Geom, depthOut: number, f: (xi: number, fi: number, yi: n
           for (let kw = 0; kw < KW; kw++) {
             const iw = ow * sW - padL + kw * dW;
             if (iw < 0 || iw >= W) continue;
-            f(((n * H + ih) * W + iw) * C, (kh * KW + kw) * depthOut, yi);
+            const xi = ((n * H + ih) * W + iw) * C;
+            const fi = (kh * KW + kw) * depthOut;
+            for (let c = 0; c < C; c++) {
+              const o = c * M;
+              if (pass === DW_FORWARD) {
+                const v = a[xi + c]!;
+                for (let m = 0; m < M; m++) out[yi + o + m]! += v * b[fi + o + m]!;
+              } else if (pass === DW_INPUT) {
+                let sum = 0;
+                for (let m = 0; m < M; m++) sum += a[yi + o + m]! * b[fi + o + m]!;
+                out[xi + c]! += sum;
+              } else {
+                const v = a[xi + c]!;
+                for (let m = 0; m < M; m++) out[fi + o + m]! += v * b[yi + o + m]!;
+              }
+            }
           }
         }
       }
@@ -696,37 +717,15 @@ function forEachTap(g: Geom, depthOut: number, f: (xi: number, fi: number, yi: n
 }
 
 function depthwiseForward(g: Geom, M: number, x: Float32Array, f: Float32Array, y: Float32Array): void {
-  const C = g.C;
-  forEachTap(g, C * M, (xi, fi, yi) => {
-    for (let c = 0; c < C; c++) {
-      const v = x[xi + c]!;
-      const o = c * M;
-      for (let m = 0; m < M; m++) y[yi + o + m]! += v * f[fi + o + m]!;
-    }
-  });
+  depthwisePass(DW_FORWARD, g, M, x, f, y);
 }
 
 function depthwiseBackpropInput(g: Geom, M: number, f: Float32Array, dy: Float32Array, dx: Float32Array): void {
-  const C = g.C;
-  forEachTap(g, C * M, (xi, fi, yi) => {
-    for (let c = 0; c < C; c++) {
-      const o = c * M;
-      let s = 0;
-      for (let m = 0; m < M; m++) s += dy[yi + o + m]! * f[fi + o + m]!;
-      dx[xi + c]! += s;
-    }
-  });
+  depthwisePass(DW_INPUT, g, M, dy, f, dx);
 }
 
 function depthwiseBackpropFilter(g: Geom, M: number, x: Float32Array, dy: Float32Array, df: Float32Array): void {
-  const C = g.C;
-  forEachTap(g, C * M, (xi, fi, yi) => {
-    for (let c = 0; c < C; c++) {
-      const v = x[xi + c]!;
-      const o = c * M;
-      for (let m = 0; m < M; m++) df[fi + o + m]! += v * dy[yi + o + m]!;
-    }
-  });
+  depthwisePass(DW_FILTER, g, M, x, dy, df);
 }
 
 // ---- kernel registration for the conv family ----
