@@ -225,11 +225,12 @@ function patches(p: PatchInput, r0: number, rows: number, col: Float32Array): vo
   const colAt = p.at >= 0 ? heapAddress(col) : -1;
   if (colAt >= 0 && patchKernels !== null) {
     patchWalk(patchKernels.im2col, p.g, p.at, r0, rows, colAt);
-  } else if (p.taps) {
-    im2colGather(p.g, p.x, r0, rows, col, p.taps);
-  } else {
-    im2col(p.g, p.x, r0, rows, col);
+    return;
   }
+  // A copy in the heap is viewed afresh: an allocation since may have grown (and, unshared, detached) the memory.
+  const x = p.scratch === null ? p.x : p.scratch.view();
+  if (p.taps) im2colGather(p.g, x, r0, rows, col, p.taps);
+  else im2col(p.g, x, r0, rows, col);
 }
 
 type PatchKernel = (
