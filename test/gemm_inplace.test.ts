@@ -10,6 +10,7 @@ import {
   stopThreads,
   threadedCalls,
   threadsAvailable,
+  workerFailures,
 } from '../runtime/cpu/gemm.js';
 import { freeHeapRegion, heapAddress, heapRegion, type HeapRegion } from '../runtime/cpu/heap.js';
 import { rng } from './helpers.js';
@@ -235,13 +236,18 @@ describe.skipIf(!heapOk || !threadsAvailable())('sgemm on operands in the WebAss
     [1, 1021, 2100, true, false],
     [301, 130, 257, false, false],
     [130, 301, 257, true, true],
+    // Column blocks whose op(B) the workers read unpacked (few rows of op(A), a narrow op(B)).
+    [40, 500, 400, false, false],
   ];
   for (const [M, N, K, tA, tB] of shapes) {
     it(`gives one thread's bits (${M}x${N}x${K}, transA=${tA}, transB=${tB})`, () => {
       for (const beta of [0, 1]) {
         const before = threadedCalls();
+        const failures = workerFailures();
         const split = product(M, N, K, tA, tB, beta, true);
         expect(threadedCalls()).toBe(before + 1);
+        // No worker task failed (its blocks would have been redone on this thread, with the same bits).
+        expect(workerFailures()).toBe(failures);
         const alone = product(M, N, K, tA, tB, beta, false);
         for (let i = 0; i < split.length; i++) if (!Object.is(split[i], alone[i])) throw new Error(`element ${i}: ${split[i]} threaded, ${alone[i]} alone`);
       }

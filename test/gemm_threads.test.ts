@@ -12,6 +12,7 @@ import {
   threadedCalls,
   threadsAvailable,
   workerCount,
+  workerFailures,
 } from '../runtime/cpu/gemm.js';
 import { ARG, CTRL_BYTES, ThreadPool, workerLoopSource } from '../runtime/cpu/threads.js';
 import { expectClose, randomArray, rng, run } from './helpers.js';
@@ -100,6 +101,7 @@ describe.skipIf(fastForcedOff || !threadsAvailable())('sgemm on worker threads',
       it(`gives bit-identical results to one thread (transA=${tA}, transB=${tB}, sizes 1, 3, 17, 1023)`, () => {
         let seed = 10;
         const before = threadedCalls();
+        const failures = workerFailures();
         for (const [M, N, K] of shapes) {
           for (const [alpha, beta, pad] of [[1, 0, 0], [0.5, 1, 3], [-2, 0.25, 0]] as const) {
             const c: Case = { tA, tB, M, N, K, alpha, beta, pad };
@@ -109,6 +111,8 @@ describe.skipIf(fastForcedOff || !threadsAvailable())('sgemm on worker threads',
         }
         // All but the matrix-vector shapes (M = 1) were split.
         expect(threadedCalls() - before).toBe((shapes.length - 1) * 3);
+        // ... by workers that all finished their tasks (a failed task's blocks are redone here, with the same bits).
+        expect(workerFailures()).toBe(failures);
       });
     }
   }
