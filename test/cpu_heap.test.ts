@@ -337,6 +337,30 @@ describe.runIf(shared)("a CPU session's memory in the heap", () => {
     }
   });
 
+  it('adds to and subtracts from a variable in its storage, the variable itself included', async () => {
+    const g = new tf.Graph();
+    const f0 = Float32Array.of(0.1, -2.5, 3e7, 1);
+    const m = g.asDefault(() => {
+      const f = new tf.Variable(new tf.NDArray(f0.slice(), [2, 2]), { name: 'f' });
+      const i = new tf.Variable(new tf.NDArray(Int32Array.of(2 ** 31 - 1, -5, 7), [3]), { name: 'i' });
+      const df = tf.placeholder('float32', [2, 2], 'df');
+      return { f, i, addF: tf.assignAdd(f, df), subI: tf.assignSub(i, tf.constant(Int32Array.of(-1, 5, 7))), doubleF: tf.assignAdd(f, f.value()), df };
+    });
+    const where = new WhereBackend();
+    const sess = new tf.Session({ graph: g, backend: where });
+    await sess.run([m.f.initializer, m.i.initializer]);
+    const d = Float32Array.of(0.2, 0.5, 1, -3);
+    const want = Float32Array.from(f0, (x, k) => x + d[k]!);
+    expect(Array.from((await sess.run(m.addF, [[m.df, new tf.NDArray(d, [2, 2])]])).data as Float32Array)).toEqual(Array.from(want));
+    const storage = where.outputs.get(m.addF.op.name)!;
+    expect(storage.addresses[0]).toBeGreaterThanOrEqual(0);
+    expect(Array.from((await sess.run(m.doubleF)).data as Float32Array)).toEqual(Array.from(want, (x) => Math.fround(2 * x)));
+    expect(where.outputs.get(m.doubleF.op.name)!.data[0]).toBe(storage.data[0]);
+    // int32 wraps around, as TensorFlow's does.
+    expect(Array.from((await sess.run(m.subI)).data as Int32Array)).toEqual([-(2 ** 31), -10, 0]);
+    sess.close();
+  });
+
   it('gives overlapping runs of one plan what each gets alone', async () => {
     const m = mlp(5);
     const sess = new tf.Session({ graph: m.g });

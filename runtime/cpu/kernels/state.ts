@@ -67,6 +67,14 @@ function assignOp(sign: 1 | -1) {
     if (!sameShape(ref.shape, value.shape)) {
       throw new InvalidArgumentError(`${node.type} requires shapes of both tensors to match. lhs shape= ${formatShape(ref.shape)} rhs shape= ${formatShape(value.shape)}`);
     }
+    if ((ref.dtype === 'float32' || ref.dtype === 'int32') && value.dtype === ref.dtype) {
+      // In the variable's storage, element by element (shapes match; the value may be the variable itself).
+      const r = ref.data as Float32Array;
+      const v = value.data as Float32Array;
+      if (sign > 0) for (let i = 0; i < r.length; i++) r[i] = r[i]! + v[i]!;
+      else for (let i = 0; i < r.length; i++) r[i] = r[i]! - v[i]!;
+      return [ref];
+    }
     // The sum is scratch (it is copied into the variable), so it never takes planned memory.
     const r =
       ref.dtype === 'int64'
