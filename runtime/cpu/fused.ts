@@ -702,10 +702,45 @@ function registerContraction(type: string, base: string, channelAxis: (node: Ker
     if (bias.rank !== 1 || bias.shape[0] !== c) {
       throw new InvalidArgumentError(`Must provide as many biases as the channel dimension of the input tensor: ${formatShape(bias.shape)} vs. ${formatShape(y.shape)}`);
     }
-    runEpilogue(act, alpha, y.data as Float32Array, bias.data as Float32Array, c, numElements(y.shape.slice(axis + 1)));
+    const inner = numElements(y.shape.slice(axis + 1));
+    const k = inner === 1 && y.size >= wasmMinElements ? epilogueKernel(node, act, alpha, y.size / c, c) : null;
+    if (k !== null) runWasm(k, [y.data as Float32Array, bias.data as Float32Array], [y.data as Float32Array]);
+    else runEpilogue(act, alpha, y.data as Float32Array, bias.data as Float32Array, c, inner);
     return [y];
   });
 }
+
+/**
+ * The epilogue over channels-last outputs as a program for the WebAssembly kernels: BiasAdd of a
+ * repeated row, then the activation, over [rows, c]. Only activations whose vector form rounds as
+ * the activation's own kernel does (an approximated exp or log could land one ulp away from the
+ * unfused graph's result); null where the WebAssembly kernels do not apply.
+ */
+function epilogueKernel(node: KernelNode, act: string | undefined, alpha: number, rows: number, c: number): WasmKernel | null {
+  if (!wasmEnabled) return null;
+  const hit = epilogueByNode.get(node);
+  if (hit !== undefined && hit.rows === rows) return hit.kernel;
+  let kernel: WasmKernel | null = null;
+  type Op = ElementwiseProgram['ops'][number];
+  const attrs: Record<string, number> = act !== undefined && ACTIVATIONS[act]?.alpha ? { alpha } : {};
+  const actOp: Op | undefined = act === undefined ? undefined : { type: act, attrs, dtype: 'float32', args: [{ op: 0 }], name: node.name };
+  const vector = actOp === undefined ? undefined : vectorOp(actOp, ['float32']);
+  if (actOp === undefined || (vector !== undefined && vector.approx !== true)) {
+    const program: ElementwiseProgram = {
+      shape: [rows, c],
+      inputs: [
+        { arg: 0, shape: [rows, c], dtype: 'float32' },
+        { arg: 1, shape: [1, c], dtype: 'float32' },
+      ],
+      ops: [{ type: 'BiasAdd', attrs: {}, dtype: 'float32', args: [{ input: 0 }, { input: 1 }], name: node.name }, ...(actOp ? [actOp] : [])],
+      outputs: [actOp ? 1 : 0],
+    };
+    kernel = wasmKernel(program);
+  }
+  epilogueByNode.set(node, { rows, kernel });
+  return kernel;
+}
+const epilogueByNode = new WeakMap<KernelNode, { rows: number; kernel: WasmKernel | null }>();
 
 registerContraction('_FusedMatMul', 'MatMul', (_n, rank) => rank - 1);
 registerContraction('_FusedConv2D', 'Conv2D', (node, rank) => (node.attrs.data_format === 'NCHW' ? 1 : rank - 1));

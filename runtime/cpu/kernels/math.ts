@@ -750,7 +750,8 @@ function batchMatmul(outputs: Outputs, a: NDArray, b: NDArray, ta: boolean, tb: 
   const aBatch = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
   const batch = broadcastOrThrow(aBatch, bBatch);
-  const out = outputs.alloc(a.dtype, [...batch, m, n]);
+  // sgemm with beta = 0 writes every element of its C.
+  const out = a.dtype === 'float32' ? outputs.allocOverwritten(a.dtype, [...batch, m, n]) : outputs.alloc(a.dtype, [...batch, m, n]);
   if (out.size === 0) return out;
   const nb = numElements(batch);
   const aStr = broadcastStrides(aBatch, batch);

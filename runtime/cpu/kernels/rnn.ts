@@ -26,6 +26,9 @@ class InPlace implements Outputs {
   alloc(): NDArray {
     return this.arrays[this.k++]!;
   }
+  allocOverwritten(): NDArray {
+    return this.alloc();
+  }
 }
 
 /** A gate program being built: inputs are the fused node's inputs in order, ops return their index. */

@@ -11,6 +11,8 @@ export { broadcastOrThrow, broadcastStrides, collapseDims, toNumbers } from '../
 export interface Outputs {
   /** A zero-filled array for an output: the plan's view for that dtype and shape when it has one, else a fresh array. */
   alloc(dtype: DType, shape: readonly number[]): NDArray;
+  /** The same for an output whose every element the kernel writes before it reads any: contents undefined (no zero fill). */
+  allocOverwritten(dtype: DType, shape: readonly number[]): NDArray;
 }
 
 function fresh(dtype: DType, shape: readonly number[]): NDArray {
@@ -18,7 +20,7 @@ function fresh(dtype: DType, shape: readonly number[]): NDArray {
 }
 
 /** Fresh arrays only (engine allocation failures become ResourceExhaustedError): for callers with no plan, and scratch. */
-export const FRESH: Outputs = Object.freeze({ alloc: fresh });
+export const FRESH: Outputs = Object.freeze({ alloc: fresh, allocOverwritten: fresh });
 
 // A plan's hooks live as long as its arena and are reused call after call: so is their wrapper.
 const outputsOfHook = new WeakMap<PlannedOutputs, Outputs>();
@@ -31,6 +33,9 @@ export function outputsFrom(planned?: PlannedOutputs): Outputs {
     o = {
       alloc(dtype, shape) {
         return planned(dtype, shape) ?? fresh(dtype, shape);
+      },
+      allocOverwritten(dtype, shape) {
+        return planned(dtype, shape, true) ?? fresh(dtype, shape);
       },
     };
     outputsOfHook.set(planned, o);
