@@ -364,7 +364,9 @@ async function matmul1024(): Promise<Result> {
   // child node that has relaxed SIMD (Node 20 needs a flag for it).
   let kernels = '';
   if (!GPU && simdAvailable()) {
-    if (relaxedSimdAvailable()) {
+    if (relaxedSimdAvailable() && process.env.WEIR_BENCH_RELAXED_CHILD) {
+      kernels = ` weir_relaxed_gflops=${gflops(w.weir)}`;
+    } else if (relaxedSimdAvailable()) {
       const prev = setRelaxedSimdEnabled(false);
       const plain = await weirPair(g, [m.c], feeds, undefined).finally(() => setRelaxedSimdEnabled(prev));
       kernels = ` weir_relaxed_gflops=${gflops(w.weir)} weir_plain_gflops=${gflops(plain.weir)}`;
