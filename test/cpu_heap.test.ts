@@ -361,6 +361,38 @@ describe.runIf(shared)("a CPU session's memory in the heap", () => {
     sess.close();
   });
 
+  it("tells values in a plan's arena from other values in the heap (a kernel passing a variable through)", async () => {
+    registerOp({ type: 'TestHeapPassThrough', inputs: ['x'], shape: (c) => [{ dtype: 'float32', shape: c.inputs[0]!.shape }], grad: null });
+    registerCpuKernel('TestHeapPassThrough', (inputs) => [inputs[0]!]);
+    const g = new tf.Graph();
+    const m = g.asDefault(() => {
+      const v = new tf.Variable(randomArray([64], { seed: 4 }), { name: 'v' });
+      const x = tf.placeholder('float32', [64], 'x');
+      const fromVariable = g.createOp('TestHeapPassThrough', [v.value()]).outputs[0]!;
+      const fromArena = g.createOp('TestHeapPassThrough', [tf.exp(x)]).outputs[0]!;
+      return { v, x, y: tf.add(tf.tanh(fromVariable), tf.tanh(fromArena)) };
+    });
+    const inputs: NDArray[] = [];
+    class Inputs extends WhereBackend {
+      override execute(node: KernelNode, ins: NDArray[], state: RuntimeState<NDArray>, ctx?: StepContext, planned?: PlannedOutputs): NDArray[] {
+        if (node.type !== 'TestHeapPassThrough') inputs.push(...ins.filter((i) => i !== undefined));
+        return super.execute(node, ins, state, ctx, planned);
+      }
+    }
+    const backend = new Inputs();
+    const sess = new tf.Session({ graph: g, backend });
+    await sess.run(m.v.initializer);
+    const x = randomArray([64], { seed: 5 });
+    const y = await sess.run(m.y, [[m.x, x]]);
+    const v = (await sess.run(m.v.value())).data as Float32Array;
+    const xs = x.data as Float32Array;
+    Array.from(y.data as Float32Array).forEach((e, i) => expect(e).toBeCloseTo(Math.tanh(v[i]!) + Math.tanh(Math.exp(xs[i]!)), 5));
+    const storage = [...backend.outputs.values()].find((o) => o.type === 'VariableV2')!.data[0];
+    // The variable passed through is used as it is: it is not the arena's, so nothing needs moving.
+    expect(inputs.some((a) => a.data === storage)).toBe(true);
+    sess.close();
+  });
+
   it('gives overlapping runs of one plan what each gets alone', async () => {
     const m = mlp(5);
     const sess = new tf.Session({ graph: m.g });
