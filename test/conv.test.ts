@@ -293,9 +293,9 @@ describe('Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter against tfjs', () =>
     }
   }
 
-  it('a layer large enough to be split into several im2col chunks (chunks cross image boundaries)', async () => {
+  it('a layer of Deep MNIST\'s second convolution (im2col + GEMM, col2im) against TensorFlow.js', async () => {
     const t = await oracle();
-    // K = 5*5*32 = 800 floats per im2col row: 327 rows per chunk, so 588 rows take 2 chunks.
+    // K = 5*5*32 = 800 floats per im2col row, 588 rows: one chunk; conv_paths.test.ts forces chunks that cross images.
     const x = randomArray([3, 14, 14, 32], { seed: 4 });
     const f = randomArray([5, 5, 32, 4], { seed: 5 });
     const conv = (a: TfjsTensor4D, b: TfjsTensor4D) => t.conv2d(a, b, 1, 'same');

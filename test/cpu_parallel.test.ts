@@ -371,7 +371,7 @@ describe('pooling in WebAssembly, in place and over the threads', () => {
     });
   }
 
-  it("maxPoolGradSimd gives the MaxPoolGrad kernel's results (Deep MNIST's second pooling layer, 4 images)", () => {
+  it("maxPoolGradSimd and the MaxPoolGrad kernel give the reference's results (Deep MNIST's second pooling layer, 4 images)", () => {
     if (!parallelAvailable()) return expect(fastForcedOff).toBe(true);
     const g = poolGeometry(4, 14, 14, 64, 2, 2, true);
     const x = poolInput(4 * 14 * 14 * 64, 'js', 11, true);
@@ -383,7 +383,9 @@ describe('pooling in WebAssembly, in place and over the threads', () => {
     const want = getCpuKernel('MaxPoolGrad')!([new tf.NDArray(x, [4, 14, 14, 64]), new tf.NDArray(y, [4, 7, 7, 64]), new tf.NDArray(dy, [4, 7, 7, 64])], node, {} as never, FRESH)[0]!;
     const dx = new Float32Array(x.length);
     maxPoolGradSimd(g, x, dy, dx);
-    expectIdentical(dx, want.data as Float32Array, 'MaxPoolGrad');
+    const reference = maxPoolGradReference(g, x, dy);
+    expectIdentical(dx, reference, 'maxPoolGradSimd');
+    expectIdentical(want.data as Float32Array, reference, 'MaxPoolGrad kernel');
   });
 
   it('splits large heap problems over the workers', () => {
