@@ -8,12 +8,15 @@
  * - `heapAlloc` / `heapFree`: raw byte ranges for the kernels' own staging and panels. Their users
  *   re-read `heapBuffer()` after any allocation (the memory may have grown; a memory that is not
  *   shared detaches its old buffer when it grows).
- * - `heapRegion`: a range that JavaScript views may keep (arenas, variables). Only where the memory
- *   is shared, since growing a shared memory never detaches the views made before. A region goes back
- *   to the allocator when `freeHeapRegion` is called or when its owner object is garbage collected.
- *   Regions are an optimization: past HEAP_REGION_CAP live bytes (or with no shared memory) the
- *   answer is null and the caller uses an ordinary ArrayBuffer. `heapArray` is the same for one
- *   typed array (a variable's storage) that owns its range.
+ * - `heapRegion`: a range that JavaScript views may keep (plan arenas, slab chunks). Only where the
+ *   memory is shared, since growing a shared memory never detaches the views made before. A region
+ *   goes back to the allocator when `freeHeapRegion` is called or when its owner object is garbage
+ *   collected. `heapArray` is the same for one typed array that owns its range (a variable's
+ *   storage; `freeHeapArray`). Regions are an optimization: past HEAP_REGION_CAP live bytes (or with
+ *   no shared memory, or turned off by `setHeapRegionsEnabled(false)`) the answer is null and the
+ *   caller uses an ordinary ArrayBuffer. The collector does not see this memory, so its users free
+ *   explicitly where they can (a closed session, a dropped plan, replaced variable storage) and
+ *   leave only the rest to the collector.
  *
  * WebAssembly memory never shrinks: freed ranges are reused, not returned to the system.
  * WEIR_CPU_FAST=0 (read once, at load) means no WebAssembly memory at all: every call answers null / -1.
