@@ -234,7 +234,7 @@ describe.runIf(shared)("a CPU session's memory in the heap", () => {
     expect(inHeap).toEqual(outside);
     // And against the unoptimized plan (no arena, other fusions): the same training, to rounding.
     setHeapRegionsEnabled(true);
-    const unoptimized = new tf.Session({ graph: m.g, optimize: false });
+    const unoptimized = new tf.Session({ backend: 'cpu', graph: m.g, optimize: false });
     const unopt = await train(unoptimized, m, 4);
     unoptimized.close();
     unopt.losses.forEach((l, i) => expect(l).toBeCloseTo(inHeap.losses[i]!, 5));
@@ -248,7 +248,7 @@ describe.runIf(shared)("a CPU session's memory in the heap", () => {
       const h = tf.tanh(tf.matmul(x, tf.transpose(x)));
       return { x, h, y: tf.reduceSum(tf.exp(h)) };
     });
-    const sess = new tf.Session({ graph: g });
+    const sess = new tf.Session({ backend: 'cpu', graph: g });
     const [h1] = await sess.run([h, y], [[x, randomArray([4, 8], { seed: 1 })]]);
     const keep = Array.from(h1!.data as Float32Array);
     const plan = await sess.compile([h, y], [[x, randomArray([4, 8], { seed: 1 })]]);
@@ -272,7 +272,7 @@ describe.runIf(shared)("a CPU session's memory in the heap", () => {
       const xs = tf.placeholder('float32', [4, 20000], 'xs'); // 80 kB rows: over a quarter chunk
       return { xs, ys: tf.scan((a: tf.Tensor, x: tf.Tensor) => tf.add(tf.multiply(a, 0.5), tf.tanh(x)), xs) as tf.Tensor };
     });
-    const sess = new tf.Session({ graph: g });
+    const sess = new tf.Session({ backend: 'cpu', graph: g });
     const plan = await sess.compile(m.ys, [[m.xs, randomArray([4, 20000], { seed: 0 })]]);
     sess.close();
     const backend = new CpuBackend();
@@ -395,7 +395,7 @@ describe.runIf(shared)("a CPU session's memory in the heap", () => {
 
   it('gives overlapping runs of one plan what each gets alone', async () => {
     const m = mlp(5);
-    const sess = new tf.Session({ graph: m.g });
+    const sess = new tf.Session({ backend: 'cpu', graph: m.g });
     await sess.run(m.init);
     const alone = [];
     for (let k = 0; k < 6; k++) alone.push(await sess.run(m.loss, m.feeds(k)));
@@ -439,7 +439,7 @@ describe.runIf(shared)("a CPU session's memory in the heap", () => {
       const y = g.asDefault(() => tf.exp(tf.multiply(v.value(), x)));
       const base = heap.heapStats().regionBytes;
       async function unclosed() {
-        const s = new tf.Session({ graph: g });
+        const s = new tf.Session({ backend: 'cpu', graph: g });
         await s.run(v.initializer);
         await s.run(y, [[x, new tf.NDArray(new Float32Array(1000), [1000])]]);
       }
@@ -468,7 +468,7 @@ describe.runIf(shared)("a CPU session's memory in the heap", () => {
       const a = tf.controlDependencies([before], () => tf.assign(v, p, { validateShape: false }));
       return { v, a, p, y: tf.exp(tf.multiply(p, 2)) };
     });
-    const sess = new tf.Session({ graph: g, optimize: false, maxCachedPlans: 1 });
+    const sess = new tf.Session({ backend: 'cpu', graph: g, optimize: false, maxCachedPlans: 1 });
     await sess.run(v.initializer);
     const base = heapStats().regionBytes - 64; // v's one float takes 64 bytes
     for (const n of [5000, 7000, 5000, 9000, 5000]) {
@@ -480,7 +480,7 @@ describe.runIf(shared)("a CPU session's memory in the heap", () => {
     sess.close();
 
     // Plans for other fed shapes push each other out of a one-plan cache: their arenas go back.
-    const small = new tf.Session({ graph: g, maxCachedPlans: 1 });
+    const small = new tf.Session({ backend: 'cpu', graph: g, maxCachedPlans: 1 });
     const start = heapStats().regionBytes;
     for (const n of [3000, 5000, 3000, 5000, 3000]) {
       const feeds: [tf.Tensor, tf.NDArray][] = [[p, randomArray([n], { seed: n })]];
@@ -504,7 +504,7 @@ describe.runIf(shared)("a CPU session's memory in the heap", () => {
     });
     const base = heapStats().regionBytes;
     for (let k = 0; k < 8; k++) {
-      const sess = new tf.Session({ graph: g });
+      const sess = new tf.Session({ backend: 'cpu', graph: g });
       await train(sess, m, 2);
       await sess.run(looped.acc, [[looped.xs, randomArray([5, 6], { seed: k })]]);
       expect(heapStats().regionBytes).toBeGreaterThan(base);
