@@ -431,7 +431,7 @@ export function stateDependent(g: PlanGraph): Set<PNode> {
  * read V after it, and updates of one variable keep their order. "Reading" means taking as input
  * a reference to V: the output of VariableV2 V, of an op updating V (they output the variable),
  * or of Identity-like ops passing such a reference on; VariableV2 V itself reads V too (Assign
- * replaces the storage it hands out).
+ * writes the storage it hands out in place, or replaces it when the value's size changes).
  */
 /**
  * What each node must wait for: its data and control inputs among `nodes`, plus the variable
@@ -472,7 +472,7 @@ export function variableOrdering(nodes: readonly PNode[]): [PNode, PNode][] {
       else push(readers, r, n);
     }
     if (n.type === 'VariableV2') {
-      // VariableV2 hands out the variable's current storage object, which Assign replaces.
+      // VariableV2 hands out the variable's current storage object, which Assign overwrites (or replaces, for another size).
       push(readers, variableKey(n), n);
       refOf.set(n.outputs[0]!, variableKey(n));
     }
