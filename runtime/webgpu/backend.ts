@@ -340,7 +340,10 @@ export class WebGpuBackend implements Backend<GpuTensor> {
       buffer = free?.pop() ?? this.createBuffer(bytes);
       this.runTransients.push({ t, buffer });
     }
-    const data = hostBytes(h);
+    let data = hostBytes(h);
+    // Host values the CPU backend computed may live in its shared WebAssembly memory, which not
+    // every WebGPU implementation's writeBuffer takes (Dawn's Node binding refuses it): copy those.
+    if (!(data.buffer instanceof ArrayBuffer)) data = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
     if (data.byteLength > 0) this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     t.buffer = buffer;
     return buffer;
