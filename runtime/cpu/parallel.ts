@@ -16,11 +16,17 @@
  *
  * WEIR_CPU_FAST=0 (read once, at load) means none of it: every entry point reports itself unavailable.
  */
-import { InternalError } from '../../src/core/errors.js';
+import { InternalError, ResourceExhaustedError } from '../../src/core/errors.js';
+import type { Geom } from '../window_geometry.js';
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
 import { ARG, CTRL_BYTES, CTRL_INTS, SPIN_US, ThreadPool, threadCount, workerLoopSource } from './threads.js';
 import {
   F32_CONST,
+  BR_IF,
+  ELSE,
+  END,
+  F32_LOAD,
+  F32_STORE,
   F32X4_ADD,
   F32X4_DEMOTE_F64X2_ZERO,
   F32X4_EXTRACT_LANE,
@@ -37,13 +43,18 @@ import {
   F64X2_SQRT,
   F64X2_SUB,
   F32,
+  f32x4Const,
   FunctionBuilder,
   get,
   I32,
   I32_ADD,
   I32_CONST,
+  I32_GT_S,
   I32_LT_U,
   I32_SUB,
+  i32Const,
+  IF,
+  LOOP,
   I32X4_ADD,
   I32X4_LT_S,
   I32X4_SHR_U,
@@ -52,11 +63,15 @@ import {
   i32x4Lanes,
   set,
   simd,
+  simdMem,
+  sleb,
   tee,
   V128,
   V128_BITSELECT,
   V128_LOAD,
+  V128_LOAD32_SPLAT,
   V128_STORE,
+  VOID,
   wasmModule,
   type WasmFunction,
 } from './wasm.js';
@@ -359,6 +374,129 @@ function columnSumFunction(): WasmFunction {
   return { exportName: 'colsum', params: [I32, I32, I32, I32, I32], results: [], locals: [I32, V128, I32], code };
 }
 
+// ---- convolutions ----
+
+/**
+ * `dconv(x, f, y, taps, T, oh, ow, rowBytes, pixBytes, blocks, tapBytes)`: a direct convolution of
+ * one padded image. For each of oh x ow output pixels (windows pixBytes apart along a row, rowBytes
+ * between rows, from x) and each block of 16 output channels, y (16 floats per block, pixels and
+ * blocks in order) = the sum over the T taps of x[window + taps[t]] * f[t] (f: T rows of
+ * tapBytes, the block's 16 floats at 64 * block), multiplied and added in float32 tap after tap.
+ */
+function directConvFunction(): WasmFunction {
+  const [X, F, Y, TAPS, T, OH, OW, ROW, PIX, NB, FSTRIDE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const [H, W, XR, XP, YP, B, TI, FP, TP, FT] = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+  const ACC = [21, 22, 23, 24];
+  const XV = 25;
+  const code: number[] = [...get(X), ...set(XR), ...get(Y), ...set(YP), ...get(OH), ...set(H)];
+  code.push(0x03, 0x40); // loop over output rows
+  code.push(...get(XR), ...set(XP), ...get(OW), ...set(W));
+  code.push(0x03, 0x40); // loop over the row's pixels
+  code.push(...get(F), ...set(FP), ...get(NB), ...set(B));
+  code.push(0x03, 0x40); // loop over blocks of 16 channels
+  for (const a of ACC) code.push(...f32x4Const(0), ...set(a));
+  code.push(...get(TAPS), ...set(TP), ...get(FP), ...set(FT), ...get(T), ...set(TI));
+  code.push(0x03, 0x40); // loop over taps
+  code.push(...get(XP), ...get(TP), 0x28, 2, 0, I32_ADD, ...simd(V128_LOAD32_SPLAT, 2, 0), ...set(XV)); // 0x28: i32.load
+  ACC.forEach((a, i) => code.push(...get(a), ...get(XV), ...get(FT), ...simd(V128_LOAD, 0, 16 * i), ...simd(F32X4_MUL), ...simd(F32X4_ADD), ...set(a)));
+  code.push(...get(TP), I32_CONST, 4, I32_ADD, ...set(TP), ...get(FT), ...get(FSTRIDE), I32_ADD, ...set(FT));
+  code.push(...countdown(TI));
+  ACC.forEach((a, i) => code.push(...get(YP), ...get(a), ...simd(V128_STORE, 0, 16 * i)));
+  code.push(...get(YP), I32_CONST, ...sleb(64), I32_ADD, ...set(YP), ...get(FP), I32_CONST, ...sleb(64), I32_ADD, ...set(FP));
+  code.push(...countdown(B));
+  code.push(...get(XP), ...get(PIX), I32_ADD, ...set(XP));
+  code.push(...countdown(W));
+  code.push(...get(XR), ...get(ROW), I32_ADD, ...set(XR));
+  code.push(...countdown(H));
+  return {
+    exportName: 'dconv',
+    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, V128, V128, V128],
+    code,
+  };
+}
+
+/**
+ * `dconvdf(x, dy, df, taps, T, oh, ow, rowBytes, pixBytes, blocks, tapBytes)`: the filter gradient
+ * of `dconv` for one padded image: for each tap t and block of 16 output channels, df (T rows of
+ * tapBytes, the block at 64 * block) += the sum over the oh x ow output pixels, in order, of
+ * x[window + taps[t]] * dy[pixel] (dy: 16 floats per block, pixels and blocks in order).
+ */
+function directConvFilterGradFunction(): WasmFunction {
+  const [X, DY, DF, TAPS, T, OH, OW, ROW, PIX, NB, STRIDE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const [TP, FP, TI, OFF, B, DB, XR, XP, DYP, RH, PW] = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
+  const ACC = [22, 23, 24, 25];
+  const XV = 26;
+  const code: number[] = [...get(TAPS), ...set(TP), ...get(DF), ...set(FP), ...get(T), ...set(TI)];
+  code.push(0x03, 0x40); // loop over taps
+  code.push(...get(TP), 0x28, 2, 0, ...set(OFF), ...get(NB), ...set(B), I32_CONST, 0, ...set(DB)); // 0x28: i32.load
+  code.push(0x03, 0x40); // loop over blocks of 16 channels
+  ACC.forEach((a, i) => code.push(...get(FP), ...get(DB), I32_ADD, ...simd(V128_LOAD, 0, 16 * i), ...set(a)));
+  code.push(...get(X), ...get(OFF), I32_ADD, ...set(XR), ...get(DY), ...get(DB), I32_ADD, ...set(DYP), ...get(OH), ...set(RH));
+  code.push(0x03, 0x40); // loop over output rows
+  code.push(...get(XR), ...set(XP), ...get(OW), ...set(PW));
+  code.push(0x03, 0x40); // loop over the row's pixels
+  code.push(...get(XP), ...simd(V128_LOAD32_SPLAT, 2, 0), ...set(XV));
+  ACC.forEach((a, i) => code.push(...get(a), ...get(XV), ...get(DYP), ...simd(V128_LOAD, 0, 16 * i), ...simd(F32X4_MUL), ...simd(F32X4_ADD), ...set(a)));
+  code.push(...get(XP), ...get(PIX), I32_ADD, ...set(XP), ...get(DYP), ...get(STRIDE), I32_ADD, ...set(DYP));
+  code.push(...countdown(PW));
+  code.push(...get(XR), ...get(ROW), I32_ADD, ...set(XR));
+  code.push(...countdown(RH));
+  ACC.forEach((a, i) => code.push(...get(FP), ...get(DB), I32_ADD, ...get(a), ...simd(V128_STORE, 0, 16 * i)));
+  code.push(...get(DB), I32_CONST, ...sleb(64), I32_ADD, ...set(DB));
+  code.push(...countdown(B));
+  code.push(...get(TP), I32_CONST, 4, I32_ADD, ...set(TP), ...get(FP), ...get(STRIDE), I32_ADD, ...set(FP));
+  code.push(...countdown(TI));
+  return {
+    exportName: 'dconvdf',
+    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, V128, V128, V128],
+    code,
+  };
+}
+
+/**
+ * im2col in WebAssembly over the heap, for an input with every tap inside (no padding left): each
+ * patch row is KH runs of KW * C consecutive floats (KH * KW runs of C when dilated along the
+ * width), copied four floats at a time. One call per chunk, where the TypeScript loop pays a
+ * builtin call and a view per run. Its adjoint, col2im, adds each patch row back onto the input
+ * positions it was read from, the same walk with `x[...] += col[...]` for `col[...] = x[...]`.
+ */
+function patchKernelCode(name: string, adjoint: boolean): WasmFunction {
+  const f = new FunctionBuilder(name, Array<number>(17).fill(I32));
+  const [BASE, LINE, COL, ROWS, OW_, OH_, OWN, OHN, ROW_STEP, LINE_STEP, WRAP, KH_, KH_STEP, RUNS, RUN_ADV, VECS, TAIL] = Array.from({ length: 17 }, (_, i) => i);
+  const [khBase, src, kh, run, i] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  const add = (x: number, y: number): number[] => [...get(x), ...get(y), I32_ADD, ...set(x)];
+  const addConst = (x: number, n: number): number[] => [...get(x), ...i32Const(n), I32_ADD, ...set(x)];
+  /** x -= 1; continue the enclosing loop while x > 0. */
+  const countDown = (x: number): number[] => [...get(x), ...i32Const(1), I32_SUB, ...tee(x), ...i32Const(0), I32_GT_S, BR_IF, 0];
+  const positive = (x: number): number[] => [...get(x), ...i32Const(0), I32_GT_S];
+  const vector = adjoint
+    ? [...get(src), ...get(src), ...simdMem(V128_LOAD, 0, 0), ...get(COL), ...simdMem(V128_LOAD, 0, 0), ...simd(F32X4_ADD), ...simdMem(V128_STORE, 0, 0)]
+    : [...get(COL), ...get(src), ...simdMem(V128_LOAD, 0, 0), ...simdMem(V128_STORE, 0, 0)];
+  const scalar = adjoint
+    ? [...get(src), ...get(src), ...simdMem(V128_LOAD32_SPLAT, 0, 0), ...get(COL), ...simdMem(V128_LOAD32_SPLAT, 0, 0), ...simd(F32X4_ADD), ...simd(F32X4_EXTRACT_LANE, 0), F32_STORE, 2, 0]
+    : [...get(COL), ...get(src), F32_LOAD, 2, 0, F32_STORE, 2, 0];
+  f.emit(positive(ROWS), [IF, VOID, LOOP, VOID]);
+  // One patch row: KH filter rows of `runs` runs each, from the output pixel's first tap (BASE).
+  f.emit(get(BASE), set(khBase), get(KH_), set(kh), [LOOP, VOID]);
+  f.emit(get(khBase), set(src), get(RUNS), set(run), [LOOP, VOID]);
+  f.emit(positive(VECS), [IF, VOID], get(VECS), set(i), [LOOP, VOID]);
+  f.emit(vector, addConst(COL, 16), addConst(src, 16), countDown(i), [END, END]);
+  f.emit(positive(TAIL), [IF, VOID], get(TAIL), set(i), [LOOP, VOID]);
+  f.emit(scalar, addConst(COL, 4), addConst(src, 4), countDown(i), [END, END]);
+  f.emit(add(src, RUN_ADV), countDown(run), [END]);
+  f.emit(add(khBase, KH_STEP), countDown(kh), [END]);
+  // The next output pixel: along the line, else the next line, else the next image's first.
+  f.emit(add(BASE, ROW_STEP), addConst(OW_, 1), get(OW_), get(OWN), [I32_LT_U, IF, VOID, ELSE]);
+  f.emit(i32Const(0), set(OW_), add(LINE, LINE_STEP), addConst(OH_, 1), get(OH_), get(OHN), [I32_LT_U, IF, VOID, ELSE]);
+  f.emit(i32Const(0), set(OH_), add(LINE, WRAP), [END], get(LINE), set(BASE), [END]);
+  f.emit(countDown(ROWS), [END, END]);
+  return f.build();
+}
+
 // ---- the module, its drivers and the pool ----
 
 type UpdateFn = (bytes: number, p0: number, p1: number, p2: number, p3: number, g: number, s0: number, s1: number, s2: number, s3: number, s4: number, s5: number) => void;
@@ -370,7 +508,13 @@ interface Exports {
   maxpoolgrad: (x: number, dy: number, cBytes: number, rowBytes: number, tapBytes: number, kh: number, kw: number, delta: number, channelBytes: number) => void;
   avgpoolgrad: (dy: number, x: number, cBytes: number, rowBytes: number, tapBytes: number, kh: number, kw: number, inv: number, channels: number) => void;
   colsum: (x: number, acc: number, rows: number, rowBytes: number, vecBytes: number) => void;
+  im2col: PatchFn;
+  col2im: PatchFn;
+  dconv: DirectFn;
+  dconvdf: DirectFn;
 }
+type PatchFn = (...args: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]) => void;
+type DirectFn = (x: number, yOrDy: number, fOrDf: number, taps: number, T: number, oh: number, ow: number, rowBytes: number, pixBytes: number, blocks: number, tapBytes: number) => void;
 /** The module's exports as the drivers see them: the update kernels by index in UPDATE_KINDS. */
 interface Kernels extends Exports {
   updates: UpdateFn[];
@@ -389,6 +533,8 @@ const MAX_BLOCKS = 4096;
 const D_UPDATE = 0;
 const D_POOL = 1;
 const D_COLSUM = 2;
+const D_PATCH = 3;
+const D_DIRECT = 4;
 // Pool kinds (the pool driver's first parameter).
 const K_MAX = 0;
 const K_AVG = 1;
@@ -456,8 +602,50 @@ function colsumBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: 
   k.colsum(t[P]! + v0 * 16, acc, t[P + 2]!, t[P + 3]!, (v1 - v0) * 16);
 }
 
+/**
+ * im2col (t[P] = 0) or col2im (1), block b of `per` patch rows from row r0 + b * per: t[P..] =
+ * kind, input (every tap inside it), patch rows, r0, rows, per, OW, OH, rowStep, lineStep,
+ * imageStep, KH, khStep, runs, runAdvance, vectors, tail (see patchWalk), bytes per patch row, and
+ * whether the block first zeroes its input images (col2im by whole images, so a block may be run
+ * again).
+ */
+function patchBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: Views): void {
+  const at = t[P + 1]!, r0 = t[P + 3]!, per = t[P + 5]!, OW = t[P + 6]!, OH = t[P + 7]!, rowStep = t[P + 8]!, lineStep = t[P + 9]!, imageStep = t[P + 10]!;
+  const lo = b * per;
+  const rows = Math.min(per, t[P + 4]! - lo);
+  const r = r0 + lo;
+  const pixels = OH * OW;
+  const n = Math.floor(r / pixels);
+  const oh = Math.floor((r % pixels) / OW);
+  const ow = r % OW;
+  if (t[P + 18]! !== 0) v.f32.fill(0, (at + n * imageStep) >>> 2, (at + (n + rows / pixels) * imageStep) >>> 2);
+  const line = at + n * imageStep + oh * lineStep;
+  (t[P]! === 0 ? k.im2col : k.col2im)(line + ow * rowStep, line, t[P + 2]! + lo * t[P + 17]!, rows, ow, oh, OW, OH, rowStep, lineStep, imageStep - OH * lineStep, t[P + 11]!, t[P + 12]!, t[P + 13]!, t[P + 14]!, t[P + 15]!, t[P + 16]!);
+}
+
+/**
+ * A direct convolution (t[P] = 0: images b * per up to N) or its filter gradient (1: taps
+ * (b / blocks) * per up to T, channel block b % blocks, over every image, zeroed first): t[P..] =
+ * kind, x, y or dy, f or df, taps, T, OH, OW, rowBytes, pixBytes, blocks, tapBytes, image bytes of
+ * x, of y, N, per.
+ */
+function directBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: Views): void {
+  const x = t[P + 1]!, y = t[P + 2]!, f = t[P + 3]!, taps = t[P + 4]!, T = t[P + 5]!, OH = t[P + 6]!, OW = t[P + 7]!, row = t[P + 8]!, pix = t[P + 9]!;
+  const NB = t[P + 10]!, tapBytes = t[P + 11]!, xImage = t[P + 12]!, yImage = t[P + 13]!, N = t[P + 14]!, per = t[P + 15]!;
+  if (t[P]! === 0) {
+    for (let n = b * per; n < Math.min(N, (b + 1) * per); n++) k.dconv(x + n * xImage, f, y + n * yImage, taps, T, OH, OW, row, pix, NB, tapBytes);
+    return;
+  }
+  const cb = b % NB;
+  const t0 = Math.floor(b / NB) * per;
+  const tc = Math.min(per, T - t0);
+  const df = f + t0 * tapBytes + cb * 64;
+  for (let i = 0; i < tc; i++) v.f32.fill(0, (df + i * tapBytes) >>> 2, ((df + i * tapBytes) >>> 2) + 16);
+  for (let n = 0; n < N; n++) k.dconvdf(x + n * xImage, y + n * yImage + cb * 64, df, taps + t0 * 4, tc, OH, OW, row, pix, 1, tapBytes);
+}
+
 type Driver = (k: Kernels, t: Int32Array, f: Float64Array, b: number, v: Views) => void;
-const DRIVERS: Driver[] = [updateBlock, poolBlock, colsumBlock];
+const DRIVERS: Driver[] = [updateBlock, poolBlock, colsumBlock, patchBlock, directBlock];
 
 /** Runs task blocks claimed from the job words until none is left, marking each done by `who` (job[1 + b]: 1 the calling thread, 2 + w worker w). */
 function claimAndRun(k: Kernels, t: Int32Array, f: Float64Array, v: Views, job: Int32Array<ArrayBufferLike>, drivers: Driver[], who: number): void {
@@ -480,6 +668,10 @@ function moduleFunctions(): WasmFunction[] {
     maxPoolGradFunction(),
     avgPoolGradFunction(),
     columnSumFunction(),
+    patchKernelCode('im2col', false),
+    patchKernelCode('col2im', true),
+    directConvFunction(),
+    directConvFilterGradFunction(),
   ];
 }
 
@@ -571,11 +763,13 @@ const P = ${P}, T_DRIVER = ${T_DRIVER}, T_BLOCKS = ${T_BLOCKS}, K_MAX = ${K_MAX}
 ${updateBlock.toString()}
 ${poolBlock.toString()}
 ${colsumBlock.toString()}
+${patchBlock.toString()}
+${directBlock.toString()}
 ${claimAndRun.toString()}
 const data = require('node:worker_threads').workerData;
 const exports = new WebAssembly.Instance(new WebAssembly.Module(data.wasm), { env: { mem: data.memory } }).exports;
 const kernels = { ...exports, updates: data.kinds.map((kind) => exports[kind]) };
-const drivers = [updateBlock, poolBlock, colsumBlock];
+const drivers = [updateBlock, poolBlock, colsumBlock, patchBlock, directBlock];
 const views = { f32: new Float32Array(data.memory.buffer) };
 let job = new Int32Array(data.memory.buffer, data.jobAt, ${1 + MAX_BLOCKS});
 function runTask(t, f) {
@@ -983,4 +1177,191 @@ export function sumColumnsSimd(x: Float32Array, rows: number, cols: number, out:
     engine!.k.colsum(xAt, base, rh, cols * 4, vecs * 16);
   }
   out.set(new Float64Array(views.f32.buffer, base, vecs * 4).subarray(0, cols));
+}
+
+/** Patch-row floats from which im2col and col2im (in the heap) are split over the threads: about 0.1 ms of copying on one thread. */
+export const PATCH_THREAD_MIN = 1 << 18;
+
+/**
+ * Runs the im2col (`adjoint` false) or col2im (true) kernel over patch rows [r0, r0 + rows) of the
+ * NHWC input at byte `at` (geometry g with every tap inside it: no padding left) and the patch rows
+ * at byte `colAt`, both in the heap. im2col splits over the threads by rows. col2im adds into the
+ * input, so it splits by whole images, and only when `zeroImages` says the rows are whole images
+ * whose input the kernel is to zero first (each block zeroes its own images, so a block left
+ * unfinished by a failed worker can run again); otherwise the caller zeroes the input and it runs
+ * on the calling thread. Every element gets the same additions in the same order either way.
+ */
+export function patchRowsSimd(adjoint: boolean, g: Geom, at: number, r0: number, rows: number, colAt: number, zeroImages: boolean): void {
+  if (rows <= 0) return;
+  const { H, W, C, KH, KW, OH, OW, sH, sW, dH, dW } = g;
+  const K = KH * KW * C;
+  const pixels = OH * OW;
+  let threaded = rows * K >= PATCH_THREAD_MIN;
+  let per = rows;
+  if (!adjoint) {
+    if (threaded) per = Math.max(Math.ceil(rows / (4 * THREADS)), Math.ceil(rows / MAX_BLOCKS));
+  } else if (zeroImages) {
+    if (r0 % pixels !== 0 || rows % pixels !== 0) throw new InternalError(`col2im: rows [${r0}, ${r0 + rows}) are not whole images of ${pixels} rows`);
+    const images = rows / pixels;
+    threaded &&= images > 1;
+    if (threaded) per = Math.max(1, Math.floor(images / (4 * THREADS))) * pixels;
+  } else threaded = false;
+  const lineStep = sH * W * C * 4;
+  // Undilated along the width, a filter row's taps are one run of KW * C floats; else KW runs of C.
+  const [runs, len] = dW === 1 ? [1, KW * C] : [KW, C];
+  task.set([adjoint ? 1 : 0, at, colAt, r0, rows, per, OW, OH, sW * C * 4, lineStep, H * W * C * 4, KH, dH * W * C * 4, runs, (dW - 1) * C * 4, len >> 2, len & 3, K * 4, adjoint && zeroImages ? 1 : 0], P);
+  refreshViews();
+  runBlocks(D_PATCH, Math.ceil(rows / per), threaded, true, adjoint ? 'col2im' : 'im2col');
+}
+
+/** Multiply-adds from which a direct convolution or its filter gradient is split over the threads. */
+export const DIRECT_THREAD_MIN = 1 << 20;
+
+/**
+ * The heap layout of a direct convolution: tap offsets (bytes from a window's first tap), the
+ * filter (or its gradient) with rows of OCp floats (OC rounded up to 16; padding columns zero), the
+ * input (in place where it is in the heap and no window overhangs, else a zero-padded copy of every
+ * image), and the outputs (or output gradients) with OCp floats per pixel (in place where OCp = OC
+ * and they are in the heap). `scratch` is the allocation to free.
+ */
+interface DirectLayout {
+  scratch: number;
+  taps: number;
+  f: number;
+  x: number;
+  y: number;
+  yInPlace: boolean;
+  T: number;
+  OCp: number;
+  /** Width of the images as laid out at x, and bytes per image. */
+  Wx: number;
+  xImage: number;
+}
+
+function directLayout(g: Geom, OC: number, x: Float32Array, y: Float32Array): DirectLayout {
+  const { N, H, W, C, KH, KW, OH, OW, sH, sW, dH, dW, padT, padL } = g;
+  const Hp = (OH - 1) * sH + (KH - 1) * dH + 1;
+  const Wp = (OW - 1) * sW + (KW - 1) * dW + 1;
+  const T = KH * KW * C;
+  const OCp = ((OC + 15) >> 4) << 4;
+  const pixels = OH * OW;
+  refreshViews();
+  let memEnd = views.f32.buffer.byteLength;
+  const xIn = padT === 0 && padL === 0 && Hp <= H && Wp <= W && addressOf(x, memEnd) >= 0;
+  const yIn = OCp === OC && addressOf(y, memEnd) >= 0;
+  const up16 = (floats: number): number => ((floats + 3) >> 2) << 4;
+  const fBytes = up16(T * OCp);
+  const xBytes = xIn ? 0 : up16(N * Hp * Wp * C);
+  const yBytes = yIn ? 0 : up16(N * pixels * OCp);
+  const scratch = heapAlloc(up16(T) + fBytes + xBytes + yBytes + 16);
+  if (scratch < 0) throw new ResourceExhaustedError(`the CPU backend's WebAssembly memory cannot hold a direct convolution's ${up16(T) + fBytes + xBytes + yBytes} bytes of staging`);
+  refreshViews();
+  memEnd = views.f32.buffer.byteLength;
+  const taps = scratch;
+  const f = taps + up16(T);
+  const Wx = xIn ? W : Wp;
+  const taps32 = new Int32Array(views.f32.buffer, taps, T);
+  let t = 0;
+  for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) for (let c = 0; c < C; c++) taps32[t++] = ((kh * dH * Wx + kw * dW) * C + c) * 4;
+  let xAt = addressOf(x, memEnd);
+  if (!xIn) {
+    xAt = f + fBytes;
+    const f32 = views.f32;
+    const base = xAt >>> 2;
+    f32.fill(0, base, base + N * Hp * Wp * C);
+    // Padded row r, column s hold input row r - padT, column s - padL.
+    const s0 = Math.max(0, padL);
+    const s1 = Math.min(Wp, W + padL);
+    for (let n = 0; n < N && s0 < s1; n++) {
+      for (let r = Math.max(0, padT); r < Math.min(Hp, H + padT); r++) {
+        const src = ((n * H + r - padT) * W + (s0 - padL)) * C;
+        f32.set(x.subarray(src, src + (s1 - s0) * C), base + ((n * Hp + r) * Wp + s0) * C);
+      }
+    }
+  }
+  const yAt = yIn ? addressOf(y, memEnd) : f + fBytes + xBytes;
+  return { scratch, taps, f, x: xAt, y: yAt, yInPlace: yIn, T, OCp, Wx, xImage: (xIn ? H * W : Hp * Wp) * C * 4 };
+}
+
+function setDirectTask(kind: number, g: Geom, L: DirectLayout, per: number): void {
+  const { C, OH, OW, sH, sW } = g;
+  task.set([kind, L.x, L.y, L.f, L.taps, L.T, OH, OW, sH * L.Wx * C * 4, sW * C * 4, L.OCp >> 4, L.OCp * 4, L.xImage, OH * OW * L.OCp * 4, g.N, per], P);
+}
+
+/**
+ * y (NHWC, [N, OH, OW, OC], overwritten) = the convolution of NHWC x with filter f ([KH, KW, C,
+ * OC]) computed directly: each output pixel's channels, 16 at a time, summed over the KH * KW * C
+ * taps in order, in float32. For few input channels, where im2col's patch rows are short and the
+ * GEMM's inner dimension small. Split over the threads by images.
+ */
+export function directConvSimd(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array): void {
+  if (g.KH * g.KW * g.C === 0) {
+    y.fill(0);
+    return;
+  }
+  const L = directLayout(g, OC, x, y);
+  try {
+    const { T, OCp } = L;
+    const f32 = views.f32;
+    const fBase = L.f >>> 2;
+    if (OCp === OC) f32.set(f.subarray(0, T * OC), fBase);
+    else {
+      f32.fill(0, fBase, fBase + T * OCp);
+      for (let k = 0; k < T; k++) f32.set(f.subarray(k * OC, (k + 1) * OC), fBase + k * OCp);
+    }
+    const pixels = g.OH * g.OW;
+    const threaded = g.N > 1 && g.N * pixels * OCp * T >= DIRECT_THREAD_MIN;
+    const per = threaded ? Math.max(1, Math.floor(g.N / (4 * THREADS))) : g.N;
+    setDirectTask(0, g, L, per);
+    runBlocks(D_DIRECT, Math.ceil(g.N / per), threaded, true, 'Conv2D');
+    if (!L.yInPlace) {
+      refreshViews();
+      const out = views.f32.subarray(L.y >>> 2, (L.y >>> 2) + g.N * pixels * OCp);
+      if (OCp === OC) y.set(out);
+      else for (let p = 0; p < g.N * pixels; p++) y.set(out.subarray(p * OCp, p * OCp + OC), p * OC);
+    }
+  } finally {
+    heapFree(L.scratch);
+  }
+}
+
+/**
+ * df ([KH, KW, C, OC], overwritten) = the filter gradient of `directConvSimd` for output gradient
+ * dy, directly: each filter value sums x * dy over the images and their output pixels in order, in
+ * float32. Split over the threads by groups of taps and blocks of 16 output channels (each filter
+ * value is summed by one thread, in the same order whatever the thread count).
+ */
+export function directConvFilterGradSimd(g: Geom, OC: number, x: Float32Array, dy: Float32Array, df: Float32Array): void {
+  if (df.length === 0) return;
+  if (g.N * g.OH * g.OW === 0) {
+    df.fill(0);
+    return;
+  }
+  const L = directLayout(g, OC, x, dy);
+  try {
+    const { T, OCp } = L;
+    const pixels = g.OH * g.OW;
+    if (!L.yInPlace) {
+      const f32 = views.f32;
+      const base = L.y >>> 2;
+      if (OCp === OC) f32.set(dy.subarray(0, g.N * pixels * OC), base);
+      else {
+        f32.fill(0, base, base + g.N * pixels * OCp);
+        for (let p = 0; p < g.N * pixels; p++) f32.set(dy.subarray(p * OC, (p + 1) * OC), base + p * OCp);
+      }
+    }
+    const NB = OCp >> 4;
+    const threaded = g.N * pixels * OCp * T >= DIRECT_THREAD_MIN;
+    // Enough blocks for a few per thread: the channel blocks, each cut into groups of taps.
+    const groups = threaded ? Math.min(T, Math.max(1, Math.ceil((4 * THREADS) / NB))) : 1;
+    const per = Math.ceil(T / groups);
+    setDirectTask(1, g, L, per);
+    runBlocks(D_DIRECT, NB * Math.ceil(T / per), threaded, true, 'Conv2DBackpropFilter');
+    refreshViews();
+    const out = views.f32.subarray(L.f >>> 2, (L.f >>> 2) + T * OCp);
+    if (OCp === OC) df.set(out);
+    else for (let k = 0; k < T; k++) df.set(out.subarray(k * OCp, k * OCp + OC), k * OC);
+  } finally {
+    heapFree(L.scratch);
+  }
 }

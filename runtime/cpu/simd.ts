@@ -1,7 +1,7 @@
 /**
  * WebAssembly SIMD loops for the CPU kernels, assembled with wasm.ts: float32 elementwise binary
- * ops (same shape, scalar, repeated row or repeated column), row reductions and direct
- * convolutions. Pooling, its gradients and column sums are in parallel.ts (re-exported here).
+ * ops (same shape, scalar, repeated row or repeated column) and row reductions. Pooling, its
+ * gradients, column sums and direct convolutions are in parallel.ts (re-exported here).
  *
  * The loops run on the CPU backend's heap memory (heap.ts). Same-shape binary ops and row
  * reductions whose operands lie there (arenas and variables) read and write them in place; other
@@ -24,7 +24,6 @@ import {
   F32X4_MIN,
   F32X4_MUL,
   F32X4_SUB,
-  f32x4Const,
   F64,
   F64_ADD,
   F64X2_ADD,
@@ -51,7 +50,6 @@ import {
 import { ResourceExhaustedError } from '../../src/core/errors.js';
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
 import { parallelAvailable } from './parallel.js';
-import type { Geom } from '../window_geometry.js';
 
 // ---- The elementwise / reduction module ----
 
@@ -94,89 +92,6 @@ function sumFunction(): WasmFunction {
   code.push(...get(N), I32_CONST, 16, I32_SUB, ...tee(N), 0x0d, 0, 0x0b);
   code.push(...get(LO), ...get(HI), ...simd(F64X2_ADD), ...tee(LO), ...simd(F64X2_EXTRACT_LANE, 0), ...get(LO), ...simd(F64X2_EXTRACT_LANE, 1), F64_ADD);
   return { exportName: 'sum', params: [I32, I32], results: [F64], locals: [V128, V128, V128], code };
-}
-
-/**
- * `dconv(x, f, y, taps, T, oh, ow, rowBytes, pixBytes, blocks, tapBytes)`: a direct convolution of
- * one padded image. For each of oh x ow output pixels (windows pixBytes apart along a row, rowBytes
- * between rows, from x) and each block of 16 output channels, y (16 floats per block, pixels and
- * blocks in order) = the sum over the T taps of x[window + taps[t]] * f[t] (f: T rows of
- * tapBytes, the block's 16 floats at 64 * block), multiplied and added in float32 tap after tap.
- */
-function directConvFunction(): WasmFunction {
-  const [X, F, Y, TAPS, T, OH, OW, ROW, PIX, NB, FSTRIDE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  const [H, W, XR, XP, YP, B, TI, FP, TP, FT] = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
-  const ACC = [21, 22, 23, 24];
-  const XV = 25;
-  const countdown = (i: number): number[] => [...get(i), I32_CONST, 1, I32_SUB, ...tee(i), 0x0d, 0, 0x0b];
-  const code: number[] = [...get(X), ...set(XR), ...get(Y), ...set(YP), ...get(OH), ...set(H)];
-  code.push(0x03, 0x40); // loop over output rows
-  code.push(...get(XR), ...set(XP), ...get(OW), ...set(W));
-  code.push(0x03, 0x40); // loop over the row's pixels
-  code.push(...get(F), ...set(FP), ...get(NB), ...set(B));
-  code.push(0x03, 0x40); // loop over blocks of 16 channels
-  for (const a of ACC) code.push(...f32x4Const(0), ...set(a));
-  code.push(...get(TAPS), ...set(TP), ...get(FP), ...set(FT), ...get(T), ...set(TI));
-  code.push(0x03, 0x40); // loop over taps
-  code.push(...get(XP), ...get(TP), 0x28, 2, 0, I32_ADD, ...simd(V128_LOAD32_SPLAT, 2, 0), ...set(XV)); // 0x28: i32.load
-  ACC.forEach((a, i) => code.push(...get(a), ...get(XV), ...get(FT), ...simd(V128_LOAD, 0, 16 * i), ...simd(F32X4_MUL), ...simd(F32X4_ADD), ...set(a)));
-  code.push(...get(TP), I32_CONST, 4, I32_ADD, ...set(TP), ...get(FT), ...get(FSTRIDE), I32_ADD, ...set(FT));
-  code.push(...countdown(TI));
-  ACC.forEach((a, i) => code.push(...get(YP), ...get(a), ...simd(V128_STORE, 0, 16 * i)));
-  code.push(...get(YP), I32_CONST, ...sleb(64), I32_ADD, ...set(YP), ...get(FP), I32_CONST, ...sleb(64), I32_ADD, ...set(FP));
-  code.push(...countdown(B));
-  code.push(...get(XP), ...get(PIX), I32_ADD, ...set(XP));
-  code.push(...countdown(W));
-  code.push(...get(XR), ...get(ROW), I32_ADD, ...set(XR));
-  code.push(...countdown(H));
-  return {
-    exportName: 'dconv',
-    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
-    results: [],
-    locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, V128, V128, V128],
-    code,
-  };
-}
-
-/**
- * `dconvdf(x, dy, df, taps, T, oh, ow, rowBytes, pixBytes, blocks, tapBytes)`: the filter gradient
- * of `dconv` for one padded image: for each tap t and block of 16 output channels, df (T rows of
- * tapBytes, the block at 64 * block) += the sum over the oh x ow output pixels, in order, of
- * x[window + taps[t]] * dy[pixel] (dy: 16 floats per block, pixels and blocks in order).
- */
-function directConvFilterGradFunction(): WasmFunction {
-  const [X, DY, DF, TAPS, T, OH, OW, ROW, PIX, NB, STRIDE] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  const [TP, FP, TI, OFF, B, DB, XR, XP, DYP, RH, PW] = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
-  const ACC = [22, 23, 24, 25];
-  const XV = 26;
-  const countdown = (i: number): number[] => [...get(i), I32_CONST, 1, I32_SUB, ...tee(i), 0x0d, 0, 0x0b];
-  const code: number[] = [...get(TAPS), ...set(TP), ...get(DF), ...set(FP), ...get(T), ...set(TI)];
-  code.push(0x03, 0x40); // loop over taps
-  code.push(...get(TP), 0x28, 2, 0, ...set(OFF), ...get(NB), ...set(B), I32_CONST, 0, ...set(DB)); // 0x28: i32.load
-  code.push(0x03, 0x40); // loop over blocks of 16 channels
-  ACC.forEach((a, i) => code.push(...get(FP), ...get(DB), I32_ADD, ...simd(V128_LOAD, 0, 16 * i), ...set(a)));
-  code.push(...get(X), ...get(OFF), I32_ADD, ...set(XR), ...get(DY), ...get(DB), I32_ADD, ...set(DYP), ...get(OH), ...set(RH));
-  code.push(0x03, 0x40); // loop over output rows
-  code.push(...get(XR), ...set(XP), ...get(OW), ...set(PW));
-  code.push(0x03, 0x40); // loop over the row's pixels
-  code.push(...get(XP), ...simd(V128_LOAD32_SPLAT, 2, 0), ...set(XV));
-  ACC.forEach((a, i) => code.push(...get(a), ...get(XV), ...get(DYP), ...simd(V128_LOAD, 0, 16 * i), ...simd(F32X4_MUL), ...simd(F32X4_ADD), ...set(a)));
-  code.push(...get(XP), ...get(PIX), I32_ADD, ...set(XP), ...get(DYP), ...get(STRIDE), I32_ADD, ...set(DYP));
-  code.push(...countdown(PW));
-  code.push(...get(XR), ...get(ROW), I32_ADD, ...set(XR));
-  code.push(...countdown(RH));
-  ACC.forEach((a, i) => code.push(...get(FP), ...get(DB), I32_ADD, ...get(a), ...simd(V128_STORE, 0, 16 * i)));
-  code.push(...get(DB), I32_CONST, ...sleb(64), I32_ADD, ...set(DB));
-  code.push(...countdown(B));
-  code.push(...get(TP), I32_CONST, 4, I32_ADD, ...set(TP), ...get(FP), ...get(STRIDE), I32_ADD, ...set(FP));
-  code.push(...countdown(TI));
-  return {
-    exportName: 'dconvdf',
-    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
-    results: [],
-    locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, V128, V128, V128],
-    code,
-  };
 }
 
 /**
@@ -231,8 +146,6 @@ interface Engine {
   binary: Record<`${BinaryOp}_${Mode}`, BinaryFn>;
   column: Record<`${BinaryOp}_${'col' | 'colfirst'}`, ColumnFn>;
   sum: ReduceFn;
-  dconv: (x: number, f: number, y: number, taps: number, T: number, oh: number, ow: number, rowBytes: number, pixBytes: number, blocks: number, tapBytes: number) => void;
-  dconvdf: (x: number, dy: number, df: number, taps: number, T: number, oh: number, ow: number, rowBytes: number, pixBytes: number, blocks: number, tapBytes: number) => void;
   max: ReduceFn;
   min: ReduceFn;
 }
@@ -247,13 +160,13 @@ function createEngine(): Engine | null {
       for (const mode of MODES) fns.push(binaryFunction(op, mode));
       fns.push(columnFunction(op, false), columnFunction(op, true));
     }
-    fns.push(sumFunction(), directConvFunction(), directConvFilterGradFunction(), extremeFunction('max'), extremeFunction('min'));
+    fns.push(sumFunction(), extremeFunction('max'), extremeFunction('min'));
     const wasm = wasmModule({ pages: 1, maxPages: heapMem.maxPages, shared: heapMem.shared }, fns);
     const exports = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: heapMem.memory } }).exports as unknown as Engine['binary'] &
       Engine['column'] &
       Omit<Engine, 'binary' | 'column'>;
-    const { sum, dconv, dconvdf, max, min } = exports;
-    return { binary: exports, column: exports, sum, dconv, dconvdf, max, min };
+    const { sum, max, min } = exports;
+    return { binary: exports, column: exports, sum, max, min };
   } catch {
     return null;
   }
@@ -264,11 +177,10 @@ const engine = parallelAvailable() ? createEngine() : null;
 let enabled = engine !== null;
 /**
  * The staging area: `base` its byte address in the heap memory (from heapAlloc, grown as needed),
- * `heap` / `heapI32` views of it (float index i is byte base + 4i), refreshed by growHeap.
+ * `heap` a view of it (float index i is byte base + 4i), refreshed by growHeap.
  */
 let base = -1;
 let heap: Float32Array<ArrayBufferLike> = new Float32Array(0);
-let heapI32: Int32Array<ArrayBufferLike> = new Int32Array(0);
 /** Floats of the three chunk buffers, with 16 bytes of slack after each so rounded-up loops stay in bounds. */
 const STAGE_FLOATS = 3 * (CHUNK + 4);
 const A_AT = 0;
@@ -451,81 +363,6 @@ function reduceRow(kind: RowReduction, f: ReduceFn, data: Float32Array<ArrayBuff
 }
 
 /**
- * Where a direct convolution stages its operands in the module's memory (float indices): the tap
- * offsets (bytes, from a window's first tap in the padded image), the filter (or its gradient) with
- * rows of OCp floats, one zero-padded image, and one image's outputs (or output gradients) with
- * OCp floats per pixel. OCp is OC rounded up to 16; the padding columns stay zero.
- */
-function stageDirectConv(g: Geom, OC: number) {
-  const { KH, KW, C, OH, OW, sH, sW, dH, dW } = g;
-  const Hp = (OH - 1) * sH + (KH - 1) * dH + 1;
-  const Wp = (OW - 1) * sW + (KW - 1) * dW + 1;
-  const T = KH * KW * C;
-  const OCp = ((OC + 15) >> 4) << 4;
-  const fAt = ((T + 3) >> 2) << 2;
-  const xAt = fAt + T * OCp;
-  const yAt = xAt + (((Hp * Wp * C + 7) >> 2) << 2);
-  growHeap(yAt + OH * OW * OCp);
-  let t = 0;
-  for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) for (let c = 0; c < C; c++) heapI32[t++] = ((kh * dH * Wp + kw * dW) * C + c) * 4;
-  heap.fill(0, fAt, xAt);
-  return { Hp, Wp, T, OCp, fAt, xAt, yAt };
-}
-
-/** Copies image n of NHWC x, zero-padded, to `xAt` (up to `yAt`). */
-function stageImage(g: Geom, x: Float32Array, n: number, Hp: number, Wp: number, xAt: number, yAt: number): void {
-  const { H, W, C, padT, padL } = g;
-  heap.fill(0, xAt, yAt);
-  // Padded row r, column s hold input row r - padT, column s - padL.
-  const s0 = Math.max(0, padL);
-  const s1 = Math.min(Wp, W + padL);
-  for (let r = Math.max(0, padT); r < Math.min(Hp, H + padT) && s0 < s1; r++) {
-    const src = ((n * H + r - padT) * W + (s0 - padL)) * C;
-    heap.set(x.subarray(src, src + (s1 - s0) * C), xAt + (r * Wp + s0) * C);
-  }
-}
-
-/**
- * y (NHWC, [N, OH, OW, OC]) = the convolution of NHWC x with filter f ([KH, KW, C, OC]) computed
- * directly, one image at a time: the image is copied zero-padded into the module's memory, and
- * each output pixel's channels, 16 at a time, are summed over the KH * KW * C taps in order, in
- * float32. For few input channels, where im2col's patch rows are short and the GEMM's inner
- * dimension small.
- */
-export function directConvSimd(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array): void {
-  const e = engine!;
-  const { Hp, Wp, T, OCp, fAt, xAt, yAt } = stageDirectConv(g, OC);
-  for (let k = 0; k < T; k++) heap.set(f.subarray(k * OC, (k + 1) * OC), fAt + k * OCp);
-  const pixels = g.OH * g.OW;
-  for (let n = 0; n < g.N; n++) {
-    stageImage(g, x, n, Hp, Wp, xAt, yAt);
-    e.dconv(addr(xAt), addr(fAt), addr(yAt), base, T, g.OH, g.OW, g.sH * Wp * g.C * 4, g.sW * g.C * 4, OCp >> 4, OCp * 4);
-    const out = n * pixels * OC;
-    if (OCp === OC) y.set(heap.subarray(yAt, yAt + pixels * OC), out);
-    else for (let p = 0; p < pixels; p++) y.set(heap.subarray(yAt + p * OCp, yAt + p * OCp + OC), out + p * OC);
-  }
-}
-
-/**
- * df ([KH, KW, C, OC]) = the filter gradient of `directConvSimd` for output gradient dy, directly:
- * each filter value sums x * dy over the images and their output pixels in order, in float32.
- */
-export function directConvFilterGradSimd(g: Geom, OC: number, x: Float32Array, dy: Float32Array, df: Float32Array): void {
-  const e = engine!;
-  const { Hp, Wp, T, OCp, fAt, xAt, yAt } = stageDirectConv(g, OC);
-  const pixels = g.OH * g.OW;
-  if (OCp !== OC) heap.fill(0, yAt, yAt + pixels * OCp);
-  for (let n = 0; n < g.N; n++) {
-    stageImage(g, x, n, Hp, Wp, xAt, yAt);
-    const src = n * pixels * OC;
-    if (OCp === OC) heap.set(dy.subarray(src, src + pixels * OC), yAt);
-    else for (let p = 0; p < pixels; p++) heap.set(dy.subarray(src + p * OC, src + (p + 1) * OC), yAt + p * OCp);
-    e.dconvdf(addr(xAt), addr(yAt), addr(fAt), base, T, g.OH, g.OW, g.sH * Wp * g.C * 4, g.sW * g.C * 4, OCp >> 4, OCp * 4);
-  }
-  for (let k = 0; k < T; k++) df.set(heap.subarray(fAt + k * OCp, fAt + k * OCp + OC), k * OC);
-}
-
-/**
  * Makes the staging area hold at least `floats` floats (plus 16 bytes of slack) and refreshes its
  * views (any allocation may have grown the memory). A staging area that grows loses its contents.
  */
@@ -538,11 +375,9 @@ function growHeap(floats: number): void {
     heapFree(base);
     base = at;
     heap = new Float32Array(heapBuffer(), base, cap / 4);
-    heapI32 = new Int32Array(heap.buffer, base, cap / 4);
   } else if (heap.buffer !== heapBuffer()) {
     heap = new Float32Array(heapBuffer(), base, heap.length);
-    heapI32 = new Int32Array(heap.buffer, base, heap.length);
   }
 }
 
-export { avgPoolGradSimd, maxPoolArgmaxSimd, maxPoolGradSimd, poolSimd, sumColumnsSimd, type PoolGeometry } from './parallel.js';
+export { avgPoolGradSimd, directConvFilterGradSimd, directConvSimd, maxPoolArgmaxSimd, maxPoolGradSimd, poolSimd, sumColumnsSimd, type PoolGeometry } from './parallel.js';

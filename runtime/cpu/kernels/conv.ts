@@ -7,8 +7,8 @@ import { formatShape } from '../../../src/core/shape.js';
 import { layoutDims, type DataFormat } from '../../../ops/semantics/window.js';
 import type { KernelNode } from '../../backend.js';
 import { sgemm } from '../gemm.js';
-import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from '../heap.js';
-import { type WasmFunction, BR_IF, ELSE, END, F32_LOAD, F32_STORE, F32X4_ADD, F32X4_EXTRACT_LANE, FunctionBuilder, get, I32, I32_ADD, I32_GT_S, I32_LT_U, I32_SUB, i32Const, IF, LOOP, set, simd, simdMem, tee, V128_LOAD, V128_LOAD32_SPLAT, V128_STORE, VOID, wasmModule } from '../wasm.js';
+import { heapAddress, heapAlloc, heapBuffer, heapFree } from '../heap.js';
+import { parallelAvailable, patchRowsSimd } from '../parallel.js';
 import { registerCpuKernel } from '../registry.js';
 import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
 import { avgPoolGradSimd, directConvFilterGradSimd, directConvSimd, maxPoolArgmaxSimd, maxPoolGradSimd, poolSimd, useSimd } from '../simd.js';
@@ -40,11 +40,14 @@ function asNHWC(a: NDArray, format: DataFormat): Float32Array {
 
 /**
  * A kernel's output in `format`, and the NHWC buffer the kernel writes: the output's own data for
- * NHWC (so planned arena memory is written directly), a scratch buffer that `finishNHWC` transposes
- * into the output for NCHW.
+ * NHWC (so planned arena memory is written directly), a zeroed scratch buffer that `finishNHWC`
+ * transposes into the output for NCHW. `overwrites`: the kernel writes every element of the NHWC
+ * buffer before reading any, so it need not start zeroed.
  */
-function outputNHWC(outputs: Outputs, format: DataFormat, N: number, H: number, W: number, C: number): { out: NDArray; nhwc: Float32Array } {
-  const out = outputs.alloc('float32', layoutShape(format, N, H, W, C));
+function outputNHWC(outputs: Outputs, format: DataFormat, N: number, H: number, W: number, C: number, overwrites: boolean): { out: NDArray; nhwc: Float32Array } {
+  // finishNHWC writes every element of an NCHW output.
+  const shape = layoutShape(format, N, H, W, C);
+  const out = overwrites || format === 'NCHW' ? outputs.allocOverwritten('float32', shape) : outputs.alloc('float32', shape);
   return { out, nhwc: format === 'NHWC' ? floatData(out) : new Float32Array(out.size) };
 }
 
@@ -223,8 +226,8 @@ interface PatchInput {
  */
 function patches(p: PatchInput, r0: number, rows: number, col: Float32Array): void {
   const colAt = p.at >= 0 ? heapAddress(col) : -1;
-  if (colAt >= 0 && patchKernels !== null) {
-    patchWalk(patchKernels.im2col, p.g, p.at, r0, rows, colAt);
+  if (colAt >= 0 && parallelAvailable()) {
+    patchRowsSimd(false, p.g, p.at, r0, rows, colAt, false);
     return;
   }
   // A copy in the heap is viewed afresh: an allocation since may have grown (and, unshared, detached) the memory.
@@ -233,100 +236,9 @@ function patches(p: PatchInput, r0: number, rows: number, col: Float32Array): vo
   else im2col(p.g, x, r0, rows, col);
 }
 
-type PatchKernel = (
-  base: number,
-  line: number,
-  col: number,
-  rows: number,
-  ow: number,
-  oh: number,
-  OW: number,
-  OH: number,
-  rowStep: number,
-  lineStep: number,
-  wrap: number,
-  KH: number,
-  khStep: number,
-  runs: number,
-  runAdvance: number,
-  vectors: number,
-  tail: number,
-) => void;
-
-/**
- * im2col in WebAssembly over the heap, for an input with every tap inside (no padding left): each
- * patch row is KH runs of KW * C consecutive floats (KH * KW runs of C when dilated along the
- * width), copied four floats at a time. One call per chunk, where the TypeScript loop pays a
- * builtin call and a view per run. Its adjoint, col2im, adds each patch row back onto the input
- * positions it was read from, the same walk with `x[...] += col[...]` for `col[...] = x[...]`.
- */
-function patchKernelCode(name: string, adjoint: boolean): WasmFunction {
-  const f = new FunctionBuilder(name, Array<number>(17).fill(I32));
-  const [BASE, LINE, COL, ROWS, OW_, OH_, OWN, OHN, ROW_STEP, LINE_STEP, WRAP, KH_, KH_STEP, RUNS, RUN_ADV, VECS, TAIL] = Array.from({ length: 17 }, (_, i) => i);
-  const [khBase, src, kh, run, i] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
-  const add = (x: number, y: number): number[] => [...get(x), ...get(y), I32_ADD, ...set(x)];
-  const addConst = (x: number, n: number): number[] => [...get(x), ...i32Const(n), I32_ADD, ...set(x)];
-  /** x -= 1; continue the enclosing loop while x > 0. */
-  const countDown = (x: number): number[] => [...get(x), ...i32Const(1), I32_SUB, ...tee(x), ...i32Const(0), I32_GT_S, BR_IF, 0];
-  const positive = (x: number): number[] => [...get(x), ...i32Const(0), I32_GT_S];
-  const vector = adjoint
-    ? [...get(src), ...get(src), ...simdMem(V128_LOAD, 0, 0), ...get(COL), ...simdMem(V128_LOAD, 0, 0), ...simd(F32X4_ADD), ...simdMem(V128_STORE, 0, 0)]
-    : [...get(COL), ...get(src), ...simdMem(V128_LOAD, 0, 0), ...simdMem(V128_STORE, 0, 0)];
-  const scalar = adjoint
-    ? [...get(src), ...get(src), ...simdMem(V128_LOAD32_SPLAT, 0, 0), ...get(COL), ...simdMem(V128_LOAD32_SPLAT, 0, 0), ...simd(F32X4_ADD), ...simd(F32X4_EXTRACT_LANE, 0), F32_STORE, 2, 0]
-    : [...get(COL), ...get(src), F32_LOAD, 2, 0, F32_STORE, 2, 0];
-  f.emit(positive(ROWS), [IF, VOID, LOOP, VOID]);
-  // One patch row: KH filter rows of `runs` runs each, from the output pixel's first tap (BASE).
-  f.emit(get(BASE), set(khBase), get(KH_), set(kh), [LOOP, VOID]);
-  f.emit(get(khBase), set(src), get(RUNS), set(run), [LOOP, VOID]);
-  f.emit(positive(VECS), [IF, VOID], get(VECS), set(i), [LOOP, VOID]);
-  f.emit(vector, addConst(COL, 16), addConst(src, 16), countDown(i), [END, END]);
-  f.emit(positive(TAIL), [IF, VOID], get(TAIL), set(i), [LOOP, VOID]);
-  f.emit(scalar, addConst(COL, 4), addConst(src, 4), countDown(i), [END, END]);
-  f.emit(add(src, RUN_ADV), countDown(run), [END]);
-  f.emit(add(khBase, KH_STEP), countDown(kh), [END]);
-  // The next output pixel: along the line, else the next line, else the next image's first.
-  f.emit(add(BASE, ROW_STEP), addConst(OW_, 1), get(OW_), get(OWN), [I32_LT_U, IF, VOID, ELSE]);
-  f.emit(i32Const(0), set(OW_), add(LINE, LINE_STEP), addConst(OH_, 1), get(OH_), get(OHN), [I32_LT_U, IF, VOID, ELSE]);
-  f.emit(i32Const(0), set(OH_), add(LINE, WRAP), [END], get(LINE), set(BASE), [END]);
-  f.emit(countDown(ROWS), [END, END]);
-  return f.build();
-}
-
-/** The im2col and col2im kernels on the heap's memory; null without WebAssembly SIMD (or WEIR_CPU_FAST=0). */
-const patchKernels: { im2col: PatchKernel; col2im: PatchKernel } | null = (() => {
-  const heap = heapMemory();
-  if (heap === null) return null;
-  try {
-    const bytes = wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, [patchKernelCode('im2col', false), patchKernelCode('col2im', true)]);
-    return new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: heap.memory } }).exports as { im2col: PatchKernel; col2im: PatchKernel };
-  } catch {
-    return null;
-  }
-})();
-
 /** Whether patch rows can be built by the WebAssembly kernel here (tests). */
 export function wasmIm2colAvailable(): boolean {
-  return patchKernels !== null;
-}
-
-/**
- * Runs an im2col or col2im kernel over patch rows [r0, r0 + rows) of the input at byte `at` (every
- * tap inside it) and the patch rows at byte `colAt`.
- */
-function patchWalk(kernel: PatchKernel, g: Geom, at: number, r0: number, rows: number, colAt: number): void {
-  const { H, W, C, KH, KW, OH, OW, sH, sW, dH, dW } = g;
-  const lineStep = sH * W * C * 4;
-  const imageStep = H * W * C * 4;
-  const rowStep = sW * C * 4;
-  const P = OH * OW;
-  const n = Math.floor(r0 / P);
-  const oh = Math.floor((r0 % P) / OW);
-  const ow = r0 % OW;
-  const line = at + n * imageStep + oh * lineStep;
-  // Undilated along the width, a filter row's taps are one run of KW * C floats; else KW runs of C.
-  const [runs, len] = dW === 1 ? [1, KW * C] : [KW, C];
-  kernel(line + ow * rowStep, line, colAt, rows, ow, oh, OW, OH, rowStep, lineStep, imageStep - OH * lineStep, KH, dH * W * C * 4, runs, (dW - 1) * C * 4, len >> 2, len & 3);
+  return parallelAvailable();
 }
 
 /** The adjoint of im2col: adds each column row back onto the input positions it was read from. */
@@ -467,7 +379,7 @@ export interface ConvOptions {
 
 /** Whether patch rows are built by the WebAssembly kernel, in the heap. */
 function wasmPatches(o: ConvOptions): boolean {
-  return patchKernels !== null && o.im2col !== 'typescript';
+  return parallelAvailable() && o.im2col !== 'typescript';
 }
 
 /**
@@ -537,10 +449,7 @@ export function inputGradPath(g: Geom, OC: number, o: ConvOptions = {}): InputGr
   return flippable && (OC < 32 || !wasmPatches(o)) ? 'flipped' : 'col2im';
 }
 
-/**
- * dx (NHWC) = the gradient of Conv2D's input, by the given path (the geometry's own by default).
- * dx must start zeroed for col2im; the flipped path overwrites it.
- */
+/** dx (NHWC, overwritten) = the gradient of Conv2D's input, by the given path (the geometry's own by default). */
 export function conv2dBackpropInput(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array, o: ConvOptions = {}): void {
   if ((o.inputPath ?? inputGradPath(g, OC, o)) === 'flipped') conv2dBackpropInputFlipped(g, OC, f, dy, dx, o);
   else conv2dBackpropInputCol2im(g, OC, f, dy, dx, o);
@@ -581,9 +490,11 @@ function conv2dBackpropInputFlipped(g: Geom, OC: number, f: Float32Array, dy: Fl
 }
 
 /**
- * dx = col2im(dy[N*OH*OW, OC] * filter^T[OC, K]). dx must start zeroed. With the WebAssembly
- * kernel, the patch rows are summed into a zero-padded input spanning every window (every tap
- * inside it, as im2col reads), which is cropped into dx at the end.
+ * dx = col2im(dy[N*OH*OW, OC] * filter^T[OC, K]); overwrites dx. With the WebAssembly kernel, the
+ * patch rows are summed into a zero-padded input spanning every window (every tap inside it, as
+ * im2col reads), which is cropped into dx at the end; chunks are whole images where an image's
+ * patch rows fit in one, so the kernel zeroes and fills each image's padded input on whichever
+ * thread takes it.
  */
 function conv2dBackpropInputCol2im(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array, o: ConvOptions): void {
   const K = g.KH * g.KW * g.C;
@@ -592,21 +503,29 @@ function conv2dBackpropInputCol2im(g: Geom, OC: number, f: Float32Array, dy: Flo
     sgemm(false, true, total, K, OC, 1, dy, OC, f, OC, 0, dx, K);
     return;
   }
-  const chunk = chunkRows(K, total, o.chunkFloats ?? COL_CHUNK);
+  const pixels = g.OH * g.OW;
+  const chunkFloats = o.chunkFloats ?? COL_CHUNK;
+  const byImages = wasmPatches(o) && pixels > 0 && pixels * K <= chunkFloats;
+  const chunk = byImages ? pixels * chunkRows(1, g.N, Math.floor(chunkFloats / (pixels * K))) : chunkRows(K, total, chunkFloats);
   const scratch = new Scratch(chunk * K);
   const { H: Hp, W: Wp } = paddedExtent(g);
   const padded = wasmPatches(o) ? new Scratch(g.N * Hp * Wp * g.C) : null;
   const wasm = padded !== null && padded.address >= 0 && scratch.address >= 0;
   try {
-    if (wasm) padded.view().fill(0);
+    if (wasm && !byImages) padded.view().fill(0);
+    if (!wasm) dx.fill(0);
     const onPadded: Geom = { ...g, H: Hp, W: Wp, padT: 0, padL: 0 };
     for (let r0 = 0; r0 < total; r0 += chunk) {
       const rows = Math.min(chunk, total - r0);
       sgemm(false, true, rows, K, OC, 1, dy, OC, f, OC, 0, scratch.view(), K, r0 * OC, 0, 0);
-      if (wasm) patchWalk(patchKernels!.col2im, onPadded, padded.address, r0, rows, scratch.address);
+      if (wasm) patchRowsSimd(true, onPadded, padded.address, r0, rows, scratch.address, byImages);
       else col2im(g, scratch.view(), r0, rows, dx);
     }
-    if (wasm) cropPadded(g, Hp, Wp, padded.view(), dx);
+    if (wasm) {
+      // Input rows or columns past every window get no gradient.
+      if (g.padT < 0 || g.padL < 0 || Hp - g.padT < g.H || Wp - g.padL < g.W) dx.fill(0);
+      cropPadded(g, Hp, Wp, padded.view(), dx);
+    }
   } finally {
     scratch.free();
     padded?.free();
@@ -737,6 +656,8 @@ type ConvImpl = {
   backpropFilter: (g: Geom, outDepthParam: number, x: Float32Array, dy: Float32Array, df: Float32Array) => void;
   /** Output depth of the forward op from the input depth and the filter's last dim. */
   outDepth: (C: number, F3: number) => number;
+  /** Whether the passes overwrite their outputs (else they add into zeros). */
+  overwrites: boolean;
 };
 
 const conv2dImpl: ConvImpl = {
@@ -744,12 +665,14 @@ const conv2dImpl: ConvImpl = {
   backpropInput: conv2dBackpropInput,
   backpropFilter: conv2dBackpropFilter,
   outDepth: (_C, F3) => F3,
+  overwrites: true,
 };
 const depthwiseImpl: ConvImpl = {
   forward: depthwiseForward,
   backpropInput: depthwiseBackpropInput,
   backpropFilter: depthwiseBackpropFilter,
   outDepth: (C, F3) => C * F3,
+  overwrites: false,
 };
 
 function filterDims(f: readonly number[], what = 'filter'): [number, number, number, number] {
@@ -776,7 +699,7 @@ function registerConvFamily(fwd: string, bpi: string, bpf: string, impl: ConvImp
     checkDepth(C, FC);
     const g = geometry(a, N, H, W, C, KH, KW);
     const OC = impl.outDepth(C, F3);
-    const y = outputNHWC(outputs, a.format, N, g.OH, g.OW, OC);
+    const y = outputNHWC(outputs, a.format, N, g.OH, g.OW, OC, impl.overwrites);
     impl.forward(g, F3, asNHWC(x!, a.format), floatData(f!), y.nhwc);
     return [finishNHWC(y, a.format)];
   });
@@ -799,7 +722,7 @@ function registerConvFamily(fwd: string, bpi: string, bpf: string, impl: ConvImp
     checkDepth(C, FC);
     const g = geometry(a, N, H, W, C, KH, KW);
     const dyData = outBackprop(dy!, g, impl.outDepth(C, F3), a.format);
-    const dx = outputNHWC(outputs, a.format, N, H, W, C);
+    const dx = outputNHWC(outputs, a.format, N, H, W, C, impl.overwrites);
     impl.backpropInput(g, F3, floatData(f!), dyData, dx.nhwc);
     return [finishNHWC(dx, a.format)];
   });
@@ -813,7 +736,7 @@ function registerConvFamily(fwd: string, bpi: string, bpf: string, impl: ConvImp
     checkDepth(C, FC);
     const g = geometry(a, N, H, W, C, KH, KW);
     const dyData = outBackprop(dy!, g, impl.outDepth(C, F3), a.format);
-    const df = outputs.alloc('float32', s);
+    const df = impl.overwrites ? outputs.allocOverwritten('float32', s) : outputs.alloc('float32', s);
     impl.backpropFilter(g, F3, asNHWC(x!, a.format), dyData, floatData(df));
     return [df];
   });
@@ -890,7 +813,8 @@ registerCpuKernel('MaxPool', ([input], node, _state, outputs) => {
   const { g, format } = poolGeometry(node, input!.shape);
   const { N, H, W, C, KH, KW, OH, OW, sH, sW, padT, padL } = g;
   const x = asNHWC(input!, format);
-  const out = outputNHWC(outputs, format, N, OH, OW, C);
+  // Both paths write every output (the loop below fills with -Infinity first).
+  const out = outputNHWC(outputs, format, N, OH, OW, C, true);
   if (usePoolSimd(g)) {
     poolSimd('max', g, x, out.nhwc);
     return [finishNHWC(out, format)];
@@ -935,9 +859,11 @@ function maxPoolGradInputs(inputs: NDArray[], node: KernelNode, gradIsInputShape
 // MaxPoolGrad routes each output gradient to its window's maximum (in one SIMD pass where it pays).
 registerCpuKernel('MaxPoolGrad', (inputs, node, _state, outputs) => {
   const { g, format, x, grad } = maxPoolGradInputs(inputs, node, false);
-  const out = outputNHWC(outputs, format, g.N, g.H, g.W, g.C);
+  // The SIMD pass zeroes each image of dx before scattering into it; the loop below needs zeros.
+  const simd = usePoolSimd(g);
+  const out = outputNHWC(outputs, format, g.N, g.H, g.W, g.C, simd);
   const dx = out.nhwc;
-  if (usePoolSimd(g)) {
+  if (simd) {
     maxPoolGradSimd(g, x, grad, dx);
     return [finishNHWC(out, format)];
   }
@@ -950,7 +876,7 @@ registerCpuKernel('MaxPoolGrad', (inputs, node, _state, outputs) => {
 registerCpuKernel('MaxPoolGradGrad', (inputs, node, _state, outputs) => {
   const { g, format, x, grad } = maxPoolGradInputs(inputs, node, true);
   const arg = maxPoolArgmax(g, x);
-  const out = outputNHWC(outputs, format, g.N, g.OH, g.OW, g.C);
+  const out = outputNHWC(outputs, format, g.N, g.OH, g.OW, g.C, true);
   for (let o = 0; o < arg.length; o++) out.nhwc[o] = arg[o]! >= 0 ? grad[arg[o]!]! : 0;
   return [finishNHWC(out, format)];
 });
@@ -991,8 +917,10 @@ function avgPoolLoop(g: Geom, src: Float32Array, dst: Float32Array, backward: bo
 
 registerCpuKernel('AvgPool', ([input], node, _state, outputs) => {
   const { g, format } = poolGeometry(node, input!.shape);
-  const y = outputNHWC(outputs, format, g.N, g.OH, g.OW, g.C);
-  if (usePoolSimd(g)) poolSimd('avg', g, asNHWC(input!, format), y.nhwc);
+  // The SIMD pass writes every output; the loop adds into zeros.
+  const simd = usePoolSimd(g);
+  const y = outputNHWC(outputs, format, g.N, g.OH, g.OW, g.C, simd);
+  if (simd) poolSimd('avg', g, asNHWC(input!, format), y.nhwc);
   else avgPoolLoop(g, asNHWC(input!, format), y.nhwc, false);
   return [finishNHWC(y, format)];
 });
@@ -1002,8 +930,10 @@ registerCpuKernel('AvgPoolGrad', ([sizes, gradIn], node, _state, outputs) => {
   if (s.length !== 4 || s.some((v) => v < 0)) fail(`orig_input_shape must be 4 non-negative sizes, got [${s.join(', ')}]`);
   const { g, format } = poolGeometry(node, s);
   expectShape(gradIn!.shape, layoutShape(format, g.N, g.OH, g.OW, g.C), 'grad');
-  const dx = outputNHWC(outputs, format, g.N, g.H, g.W, g.C);
-  if (usePoolSimd(g)) avgPoolGradSimd(g, asNHWC(gradIn!, format), dx.nhwc);
+  // The SIMD pass zeroes each image of dx before adding into it; the loop needs zeros.
+  const simd = usePoolSimd(g);
+  const dx = outputNHWC(outputs, format, g.N, g.H, g.W, g.C, simd);
+  if (simd) avgPoolGradSimd(g, asNHWC(gradIn!, format), dx.nhwc);
   else avgPoolLoop(g, asNHWC(gradIn!, format), dx.nhwc, true);
   return [finishNHWC(dx, format)];
 });
