@@ -19,7 +19,7 @@
 import { availableParallelism, Worker } from '../../src/core/platform.js';
 import { config } from '../../src/core/config.js';
 
-export const CTRL_INTS = 32;
+export const CTRL_INTS = 48;
 export const CTRL_F64 = 8;
 /** Bytes of one worker's control block (int32 words, then float64 parameters). */
 export const CTRL_BYTES = CTRL_INTS * 4 + CTRL_F64 * 8;
@@ -28,7 +28,12 @@ export const CTRL_BYTES = CTRL_INTS * 4 + CTRL_F64 * 8;
  * Control words: READY (1 once started), SEQ (task counter), DONE (last finished SEQ), CMD, ERR,
  * DEAD (1 once exited), SPIN (microseconds a worker polls for its next task before it sleeps),
  * STATE (PENDING once a task is posted, RUNNING once the worker took it, CANCELLED if the caller
- * withdrew it first), then task ints from ARG.
+ * withdrew it first), ASLEEP (1 while the worker sleeps in Atomics.wait for its next task),
+ * WAITING (1 while the caller sleeps waiting for this worker's answer), then task ints from ARG.
+ * A side notifies the other only when the other sleeps: a wake-up is a system call, and a thread
+ * still polling sees the change by itself. (Each side sets its flag before its wait checks the
+ * word it waits on, and the other changes that word before reading the flag, so no wake-up is
+ * missed.)
  */
 export const READY = 0;
 export const SEQ = 1;
@@ -38,10 +43,12 @@ export const ERR = 4;
 export const DEAD = 5;
 export const SPIN = 6;
 export const STATE = 7;
+export const ASLEEP = 8;
+export const WAITING = 9;
 export const PENDING = 1;
 export const RUNNING = 2;
 export const CANCELLED = 3;
-export const ARG = 8;
+export const ARG = 10;
 export const CMD_RUN = 0;
 export const CMD_EXIT = 1;
 
@@ -68,7 +75,9 @@ for (;;) {
   // thread costs tens of microseconds.
   const until = performance.now() + ctl[${SPIN}] / 1000;
   while (Atomics.load(ctl, ${SEQ}) === seen && performance.now() < until);
+  Atomics.store(ctl, ${ASLEEP}, 1);
   Atomics.wait(ctl, ${SEQ}, seen);
+  Atomics.store(ctl, ${ASLEEP}, 0);
   const seq = Atomics.load(ctl, ${SEQ});
   if (seq === seen) continue;
   seen = seq;
@@ -81,7 +90,7 @@ for (;;) {
   }
   Atomics.store(ctl, ${ERR}, err);
   Atomics.store(ctl, ${DONE}, seq);
-  Atomics.notify(ctl, ${DONE});
+  if (Atomics.load(ctl, ${WAITING}) !== 0) Atomics.notify(ctl, ${DONE});
 }
 `;
 }
@@ -181,7 +190,7 @@ export class ThreadPool {
     ctl[CMD] = CMD_RUN;
     Atomics.store(ctl, STATE, PENDING);
     Atomics.add(ctl, SEQ, 1);
-    Atomics.notify(ctl, SEQ);
+    if (Atomics.load(ctl, ASLEEP) !== 0) Atomics.notify(ctl, SEQ);
   }
 
   /**
@@ -216,7 +225,9 @@ export class ThreadPool {
         this.broken = true;
         return 'timeout';
       }
+      Atomics.store(ctl, WAITING, 1);
       Atomics.wait(ctl, DONE, done, Math.min(left, 1000));
+      Atomics.store(ctl, WAITING, 0);
     }
   }
 
