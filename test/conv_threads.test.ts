@@ -102,6 +102,9 @@ interface PassCase {
   split?: boolean;
 }
 
+// The direct convolution where there is one (not under WEIR_CPU_FAST=0: the geometry's own path then).
+const direct: ConvOptions = parallelAvailable() ? { path: 'direct' } : {};
+
 // Each case's passes are large enough to be split (PATCH_THREAD_MIN, DIRECT_THREAD_MIN).
 const CASES: PassCase[] = [
   // Deep MNIST's second layer, smaller batch: im2col and col2im, whole images per chunk.
@@ -115,8 +118,8 @@ const CASES: PassCase[] = [
   // Deep MNIST's first layer: direct, in place.
   { name: 'direct 16x28x28x1 -> 32, 5x5 same', g: geom(16, 28, 28, 1, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), OC: 32, o: {}, heap: true },
   // Unpadded (the input read in place where it is in the heap) with output channels not a multiple of 16.
-  { name: 'direct 12x20x20x3 -> 20, 3x3 valid', g: geom(12, 20, 20, 3, 3, 3, [1, 1], [1, 1], [0, 0, 0, 0]), OC: 20, o: { path: 'direct' }, heap: true },
-  { name: 'direct 12x20x20x3 -> 20, 3x3 valid, staged', g: geom(12, 20, 20, 3, 3, 3, [1, 1], [1, 1], [0, 0, 0, 0]), OC: 20, o: { path: 'direct' }, heap: false },
+  { name: 'direct 12x20x20x3 -> 20, 3x3 valid', g: geom(12, 20, 20, 3, 3, 3, [1, 1], [1, 1], [0, 0, 0, 0]), OC: 20, o: direct, heap: true },
+  { name: 'direct 12x20x20x3 -> 20, 3x3 valid, staged', g: geom(12, 20, 20, 3, 3, 3, [1, 1], [1, 1], [0, 0, 0, 0]), OC: 20, o: direct, heap: false },
 ];
 
 function passes(c: PassCase, x: Float32Array, f: Float32Array, dy: Float32Array): Float32Array[] {

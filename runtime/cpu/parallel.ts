@@ -1352,8 +1352,9 @@ export function directConvFilterGradSimd(g: Geom, OC: number, x: Float32Array, d
     }
     const NB = OCp >> 4;
     const threaded = g.N * pixels * OCp * T >= DIRECT_THREAD_MIN;
-    // Enough blocks for a few per thread: the channel blocks, each cut into groups of taps.
-    const groups = threaded ? Math.min(T, Math.max(1, Math.ceil((4 * THREADS) / NB))) : 1;
+    // About two blocks per thread: the channel blocks, each cut into groups of taps (every group
+    // reads all of its channels' dy, so more groups cost memory traffic). One thread: one group.
+    const groups = threaded && threadsEnabled && THREADS > 1 ? Math.min(T, Math.max(1, Math.ceil((2 * THREADS) / NB))) : 1;
     const per = Math.ceil(T / groups);
     setDirectTask(1, g, L, per);
     runBlocks(D_DIRECT, NB * Math.ceil(T / per), threaded, true, 'Conv2DBackpropFilter');
