@@ -1,6 +1,8 @@
 // CPU kernels for convolution and pooling. Convolutions lower to GEMM through im2col (and col2im
 // for the input gradient), in chunks of patch rows built in the WebAssembly heap, where the GEMM
-// reads them.
+// reads them, or run directly for few input channels; the patch rows and the direct passes are
+// parallel.ts's kernels, split over its worker pool. Outputs a kernel writes whole come from
+// `allocOverwritten` (no zero fill).
 // Everything is computed in NHWC; NCHW tensors are transposed on the way in and out.
 import { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape } from '../../../src/core/shape.js';
