@@ -119,6 +119,9 @@ const CASES: PassCase[] = [
   { name: 'direct 16x28x28x1 -> 32, 5x5 same', g: geom(16, 28, 28, 1, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), OC: 32, o: {}, heap: true },
   // Unpadded (the input read in place where it is in the heap) with output channels not a multiple of 16.
   { name: 'direct 12x20x20x3 -> 20, 3x3 valid', g: geom(12, 20, 20, 3, 3, 3, [1, 1], [1, 1], [0, 0, 0, 0]), OC: 20, o: direct, heap: true },
+  // Fewer images than twice the threads: the forward pass split by output rows (the last block of an image shorter).
+  { name: 'direct 1x61x40x3 -> 32, 3x3 same, by rows', g: geom(1, 61, 40, 3, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]), OC: 32, o: direct, heap: true },
+  { name: 'direct 3x30x30x2 -> 48, 5x5 strided, by rows', g: geom(3, 30, 30, 2, 5, 5, [2, 2], [1, 1], [2, 2, 2, 2]), OC: 48, o: direct, heap: false },
   { name: 'direct 12x20x20x3 -> 20, 3x3 valid, staged', g: geom(12, 20, 20, 3, 3, 3, [1, 1], [1, 1], [0, 0, 0, 0]), OC: 20, o: direct, heap: false },
 ];
 

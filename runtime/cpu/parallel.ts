@@ -626,15 +626,24 @@ function patchBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: V
 }
 
 /**
- * A direct convolution (t[P] = 0: images b * per up to N) or its filter gradient (1: taps
+ * A direct convolution (t[P] = 0: images b * per up to N, or where rowsPer < OH, output rows
+ * rowsPer at a time, b counting them image after image) or its filter gradient (1: taps
  * (b / blocks) * per up to T, channel block b % blocks, over every image, zeroed first): t[P..] =
  * kind, x, y or dy, f or df, taps, T, OH, OW, rowBytes, pixBytes, blocks, tapBytes, image bytes of
- * x, of y, N, per.
+ * x, of y, N, per, rowsPer.
  */
 function directBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: Views): void {
   const x = t[P + 1]!, y = t[P + 2]!, f = t[P + 3]!, taps = t[P + 4]!, T = t[P + 5]!, OH = t[P + 6]!, OW = t[P + 7]!, row = t[P + 8]!, pix = t[P + 9]!;
   const NB = t[P + 10]!, tapBytes = t[P + 11]!, xImage = t[P + 12]!, yImage = t[P + 13]!, N = t[P + 14]!, per = t[P + 15]!;
   if (t[P]! === 0) {
+    const rowsPer = t[P + 16]!;
+    if (rowsPer < OH) {
+      const groups = Math.ceil(OH / rowsPer);
+      const n = Math.floor(b / groups);
+      const oh0 = (b % groups) * rowsPer;
+      k.dconv(x + n * xImage + oh0 * row, f, y + n * yImage + oh0 * OW * tapBytes, taps, T, Math.min(rowsPer, OH - oh0), OW, row, pix, NB, tapBytes);
+      return;
+    }
     for (let n = b * per; n < Math.min(N, (b + 1) * per); n++) k.dconv(x + n * xImage, f, y + n * yImage, taps, T, OH, OW, row, pix, NB, tapBytes);
     return;
   }
@@ -1285,16 +1294,17 @@ function directLayout(g: Geom, OC: number, x: Float32Array, y: Float32Array): Di
   return { scratch, taps, f, x: xAt, y: yAt, yInPlace: yIn, T, OCp, Wx, xImage: (xIn ? H * W : Hp * Wp) * C * 4 };
 }
 
-function setDirectTask(kind: number, g: Geom, L: DirectLayout, per: number): void {
+function setDirectTask(kind: number, g: Geom, L: DirectLayout, per: number, rowsPer: number): void {
   const { C, OH, OW, sH, sW } = g;
-  task.set([kind, L.x, L.y, L.f, L.taps, L.T, OH, OW, sH * L.Wx * C * 4, sW * C * 4, L.OCp >> 4, L.OCp * 4, L.xImage, OH * OW * L.OCp * 4, g.N, per], P);
+  task.set([kind, L.x, L.y, L.f, L.taps, L.T, OH, OW, sH * L.Wx * C * 4, sW * C * 4, L.OCp >> 4, L.OCp * 4, L.xImage, OH * OW * L.OCp * 4, g.N, per, rowsPer], P);
 }
 
 /**
  * y (NHWC, [N, OH, OW, OC], overwritten) = the convolution of NHWC x with filter f ([KH, KW, C,
  * OC]) computed directly: each output pixel's channels, 16 at a time, summed over the KH * KW * C
  * taps in order, in float32. For few input channels, where im2col's patch rows are short and the
- * GEMM's inner dimension small. Split over the threads by images.
+ * GEMM's inner dimension small. Split over the threads by images, or by output rows where the
+ * images are fewer than twice the threads (batch-1 inference on a large image).
  */
 export function directConvSimd(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array): void {
   if (g.KH * g.KW * g.C === 0) {
@@ -1312,10 +1322,14 @@ export function directConvSimd(g: Geom, OC: number, x: Float32Array, f: Float32A
       for (let k = 0; k < T; k++) f32.set(f.subarray(k * OC, (k + 1) * OC), fBase + k * OCp);
     }
     const pixels = g.OH * g.OW;
-    const threaded = g.N > 1 && g.N * pixels * OCp * T >= DIRECT_THREAD_MIN;
-    const per = threaded ? Math.max(1, Math.floor(g.N / (4 * THREADS))) : g.N;
-    setDirectTask(0, g, L, per);
-    runBlocks(D_DIRECT, Math.ceil(g.N / per), threaded, true, 'Conv2D');
+    const threaded = g.N * pixels * OCp * T >= DIRECT_THREAD_MIN;
+    // A few blocks per thread: of images, or of output rows where the images are fewer.
+    let per = g.N;
+    let rowsPer = g.OH;
+    if (threaded && g.N >= 2 * THREADS) per = Math.max(1, Math.floor(g.N / (4 * THREADS)));
+    else if (threaded) rowsPer = Math.ceil(g.OH / Math.min(g.OH, Math.ceil((4 * THREADS) / g.N)));
+    setDirectTask(0, g, L, per, rowsPer);
+    runBlocks(D_DIRECT, rowsPer < g.OH ? g.N * Math.ceil(g.OH / rowsPer) : Math.ceil(g.N / per), threaded, true, 'Conv2D');
     if (!L.yInPlace) {
       refreshViews();
       const out = views.f32.subarray(L.y >>> 2, (L.y >>> 2) + g.N * pixels * OCp);
@@ -1359,7 +1373,7 @@ export function directConvFilterGradSimd(g: Geom, OC: number, x: Float32Array, d
     // 64x28x28x1 -> 32 took 2.4 ms where one takes 2.1, one thread 3.2, median of 21 each).
     const groups = threaded && threadsEnabled && THREADS > 1 ? Math.min(T, Math.max(1, Math.ceil(THREADS / NB))) : 1;
     const per = Math.ceil(T / groups);
-    setDirectTask(1, g, L, per);
+    setDirectTask(1, g, L, per, g.OH);
     runBlocks(D_DIRECT, NB * Math.ceil(T / per), threaded, true, 'Conv2DBackpropFilter');
     refreshViews();
     const out = views.f32.subarray(L.f >>> 2, (L.f >>> 2) + T * OCp);
