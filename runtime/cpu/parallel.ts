@@ -1007,21 +1007,8 @@ export function applyUpdateSimd(kind: UpdateKind, refs: readonly Float32Array[],
   return n;
 }
 
-/** Pooling geometry in NHWC: input [N, H, W, C], output [N, OH, OW, C]. */
-export interface PoolGeometry {
-  N: number;
-  H: number;
-  W: number;
-  C: number;
-  KH: number;
-  KW: number;
-  OH: number;
-  OW: number;
-  sH: number;
-  sW: number;
-  padT: number;
-  padL: number;
-}
+/** Pooling geometry in NHWC: input [N, H, W, C], output [N, OH, OW, C] (a window op's geometry without dilations). */
+export type PoolGeometry = Omit<Geom, 'dH' | 'dW'>;
 
 /** Input floats from which pooling (all operands in the heap) is split over the threads by images. */
 export const POOL_THREAD_MIN = 1 << 17;
