@@ -1,7 +1,6 @@
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { relaxedSimdAvailable, setRelaxedSimdEnabled, setSimdEnabled, setThreadsEnabled, sgemm, simdAvailable } from '../runtime/cpu/gemm.js';
-import { rng } from './helpers.js';
+import { rng, runWithRelaxedSimd } from './helpers.js';
 
 // The SIMD path stages the operands in WebAssembly memory, reads op(A) and (for few rows) op(B) in
 // place, packs op(B) otherwise, and lets partial tiles read past the operands: every case below is
@@ -161,19 +160,7 @@ describe('relaxed SIMD', () => {
       }
       console.log(JSON.stringify({ available: relaxedSimdAvailable(), threads: started && threadsAvailable(), maxErr, plainMaxErr, differs, threadsSame }));
     `;
-    const spawn = (flags: string[]): SpawnSyncReturns<string> =>
-      spawnSync(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', script], {
-        cwd: new URL('..', import.meta.url).pathname,
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: { ...process.env },
-      });
-    let res = spawn(['--experimental-wasm-relaxed-simd']);
-    // Engines that ship relaxed SIMD by default may no longer know the flag.
-    if (res.status !== 0 && /bad option/.test(res.stderr)) res = spawn([]);
-    expect(res.error).toBeUndefined();
-    expect(res.status, res.stderr).toBe(0);
-    const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, number | boolean>;
+    const out = runWithRelaxedSimd(script);
     expect(out.available).toBe(true);
     expect(out.maxErr as number).toBeLessThan(1e-5);
     expect(out.plainMaxErr as number).toBeLessThan(1e-5);

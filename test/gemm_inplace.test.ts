@@ -1,4 +1,3 @@
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   setInPlaceEnabled,
@@ -13,7 +12,7 @@ import {
   workerFailures,
 } from '../runtime/cpu/gemm.js';
 import { freeHeapRegion, heapAddress, heapRegion, type HeapRegion } from '../runtime/cpu/heap.js';
-import { rng } from './helpers.js';
+import { rng, runWithRelaxedSimd } from './helpers.js';
 
 // Operands that live in the WebAssembly memory (heapRegion, as arenas and variables will) are read,
 // and C written, where they are. Every case runs twice on the same inputs, once in place and once
@@ -299,19 +298,7 @@ describe.skipIf(!heapOk)('sgemm on operands in the WebAssembly memory, relaxed S
       out.rowSame = one.every((v, j) => Object.is(v, many[j]));
       console.log(JSON.stringify(out));
     `;
-    const spawn = (flags: string[]): SpawnSyncReturns<string> =>
-      spawnSync(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', script], {
-        cwd: new URL('..', import.meta.url).pathname,
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: { ...process.env },
-      });
-    let res = spawn(['--experimental-wasm-relaxed-simd']);
-    // Engines that ship relaxed SIMD by default may no longer know the flag.
-    if (res.status !== 0 && /bad option/.test(res.stderr)) res = spawn([]);
-    expect(res.error).toBeUndefined();
-    expect(res.status, res.stderr).toBe(0);
-    const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, number | boolean>;
+    const out = runWithRelaxedSimd(script);
     expect(out.available).toBe(true);
     expect(out.maxErr as number).toBeLessThan(1e-5);
     expect(out.inPlaceSame).toBe(true);

@@ -1,3 +1,4 @@
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { afterAll, beforeAll, expect } from 'vitest';
 import * as tf from '../src/index.js';
 import type { DType } from '../src/core/dtypes.js';
@@ -165,4 +166,25 @@ export function columnStats(x: tf.NDArray): { mean: number[]; variance: number[]
     return s / n;
   });
   return { mean, variance };
+}
+
+/**
+ * Runs an ES module script (it may import the project's .ts files) in a child node with relaxed
+ * WebAssembly SIMD, passing Node 20's flag unless the engine no longer knows it, and returns the
+ * JSON object the script's last line prints. Fails the calling test if the child fails.
+ */
+export function runWithRelaxedSimd(script: string): Record<string, number | boolean> {
+  const spawn = (flags: string[]): SpawnSyncReturns<string> =>
+    spawnSync(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: new URL('..', import.meta.url).pathname,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env },
+    });
+  let res = spawn(['--experimental-wasm-relaxed-simd']);
+  // Engines that ship relaxed SIMD by default may no longer know the flag.
+  if (res.status !== 0 && /bad option/.test(res.stderr)) res = spawn([]);
+  expect(res.error).toBeUndefined();
+  expect(res.status, res.stderr).toBe(0);
+  return JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, number | boolean>;
 }
