@@ -1135,15 +1135,18 @@ function sgemmThreaded(
   }
   if (!p.ready()) return false;
   const threads = p.size + 1;
-  // Cut the longer side of C. Blocks of rows each pack all of op(B), so they are few; blocks of
-  // columns cost nothing extra (op(A) is read in place), so there are more of them: a thread that
-  // is descheduled in the middle of its last block (a busy machine) then holds up less of the work.
-  // One-row products read op(B) by runs of a block's columns from each row: short runs cost (at 64
-  // columns, 1.5 times the time of 512), so their blocks are few and wide.
+  // Cut the longer side of C. Blocks of rows each pack all of op(B), so they are few, and of equal
+  // size (a multiple of MR, not of MC: with blocks of whole MC rows, 784 rows made 256+256+256+16,
+  // and the thread with two big blocks held the other up: 784x512x128 ran at 74 GFLOP/s, in equal
+  // blocks at 92-96; 4181x64x800 86 and 89; 1000^3 99 and 102, measured alternately in one process).
+  // Blocks of columns cost nothing extra (op(A) is read in place), so there are more of them: a
+  // thread that is descheduled in the middle of its last block (a busy machine) then holds up less
+  // of the work. One-row products read op(B) by runs of a block's columns from each row: short runs
+  // cost (at 64 columns, 1.5 times the time of 512), so their blocks are few and wide.
   const byRows = M / MR >= N / NR;
   const gemv = M === 1 && !transB;
   const extent = byRows ? M : N;
-  const align = byRows ? MC : gemv ? GEMV_MIN_BLOCK : NR * 8;
+  const align = byRows ? MR : gemv ? GEMV_MIN_BLOCK : NR * 8;
   const perThread = byRows || gemv ? 2 : 8;
   const unit = Math.max(Math.ceil(extent / (perThread * threads) / align) * align, Math.ceil(extent / MAX_BLOCKS / align) * align);
   const blocks = Math.ceil(extent / unit);
