@@ -1141,13 +1141,15 @@ function sgemmThreaded(
   // blocks at 92-96; 4181x64x800 86 and 89; 1000^3 99 and 102, measured alternately in one process).
   // Blocks of columns cost nothing extra (op(A) is read in place), so there are more of them: a
   // thread that is descheduled in the middle of its last block (a busy machine) then holds up less
-  // of the work. One-row products read op(B) by runs of a block's columns from each row: short runs
+  // of the work; but not narrower than 64 columns where they can be wider (4 per thread, a multiple
+  // of 32 columns: 64x1024x3136 ran at 80-82 GFLOP/s in 16 blocks of 64 columns, 82-84 in 8 of 128;
+  // 128x784x512 at 92-93 in 13 blocks, 93-98 in 9). One-row products read op(B) by runs of a block's columns from each row: short runs
   // cost (at 64 columns, 1.5 times the time of 512), so their blocks are few and wide.
   const byRows = M / MR >= N / NR;
   const gemv = M === 1 && !transB;
   const extent = byRows ? M : N;
-  const align = byRows ? MR : gemv ? GEMV_MIN_BLOCK : NR * 8;
-  const perThread = byRows || gemv ? 2 : 8;
+  const align = byRows ? MR : gemv ? GEMV_MIN_BLOCK : NR * 4;
+  const perThread = byRows || gemv ? 2 : 4;
   const unit = Math.max(Math.ceil(extent / (perThread * threads) / align) * align, Math.ceil(extent / MAX_BLOCKS / align) * align);
   const blocks = Math.ceil(extent / unit);
   if (blocks < 2) return false;
