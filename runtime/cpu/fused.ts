@@ -54,7 +54,7 @@ import {
   I32,
   I32_ADD,
   I32_LT_U,
-  I32_MUL,
+  I32_SUB,
   i32Const,
   LOOP,
   select,
@@ -77,6 +77,8 @@ import './kernels/index.js';
 import { fusedEpilogue } from '../activations.js';
 import { ACTIVATIONS, activationAlpha, constantPool, f64, FORMULAS, formulaFor, FUNCTIONS, FUNCTIONS_PRELUDE, runEpilogue, vop, zero, type Emit, type VectorOp } from './activations.js';
 import { config } from '../../src/core/config.js';
+import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
+import { PROGRAM_COL, PROGRAM_FULL, PROGRAM_ROW, PROGRAM_SCALAR, PROGRAM_THREAD_MIN, programModule, runProgramSplit, type ProgramModule } from './parallel.js';
 
 // ---------------------------------------------------------------------------------------------
 // Templates: one per op type, reproducing the unfused kernel's arithmetic exactly (same formula in
@@ -310,14 +312,16 @@ export function compileProgram(p: ElementwiseProgram): Compiled {
 // WebAssembly SIMD kernels: programs over float32 values (bools as lane masks) with float32
 // outputs, over a [rows, cols] iteration space (after collapsing) whose operands are each the whole
 // block, one row repeated down the rows, one column repeated across them, or one scalar. Four
-// elements per step; a row whose length is not a multiple of four computes a few lanes past its
-// end, into the next row's slots, which that row then overwrites (the last row's spill lands in
-// slack after each slot). Anything else (int32 values, bool outputs, Pow, FloorDiv/FloorMod, other
+// elements per step, over the whole vectors of each row; the last cols % 4 elements of the rows
+// run separately through staging slots (one vector per row), so nothing is written past an output.
+// Anything else (int32 values, bool outputs, Pow, FloorDiv/FloorMod, other
 // broadcasts) stays with the JS kernels above.
 //
-// Operands live in arbitrary ArrayBuffers, so the kernel runs on staging slots in one WebAssembly
-// memory: inputs are copied in a block of at most CHUNK elements at a time and results copied out.
-// Modules embed only numbers (float constants as their bits, slot offsets) and opcodes.
+// The kernels run on the CPU backend's heap memory (runtime/cpu/heap.ts) and take their operands'
+// byte addresses as arguments: operands that lie there (arenas, variables) are used in place, and
+// large programs split over parallel.ts's worker threads, which load the same module; operands
+// elsewhere (and bool inputs, as lane masks) are staged through heap slots a block at a time.
+// Modules embed only numbers (float constants as their bits) and opcodes.
 //
 // Exactness: ops that are one IEEE float32 operation (or selects, min/max) run as f32x4 and round
 // as the JS template does. The others run the template's float64 expression on f64x2 halves and
@@ -442,31 +446,46 @@ function emitVectorOp(b: FunctionBuilder, op: VectorOp, args: readonly number[])
   b.emit(get(halves[0]!), get(halves[1]!), simd(I8X16_SHUFFLE, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
 }
 
-/** Elements per staging slot; a slot is followed by SLACK floats that rounded-up rows may touch. */
+/** Elements per staging slot (a multiple of four); a slot is followed by SLACK floats. */
 const CHUNK = 8192;
 const SLACK = 16;
-const SLOT_FLOATS = CHUNK + SLACK;
-const PAGE = 65536;
+const SLOT_BYTES = (CHUNK + SLACK) * 4;
 
 interface WasmKernel {
-  run: (rows: number, cols: number) => void;
+  /** run(rows, vecBytes, strideBytes, input addresses..., output addresses...): see wasmProgramModule. */
+  run: (...args: number[]) => void;
   rows: number;
   cols: number;
-  /** How each program input is read; input i is in slot i, output o in slot inputs + o. */
+  /** How each program input is read. */
   kinds: OperandKind[];
+  /** The module as parallel.ts's workers load it (at < 0: its bytes are not in the heap, so it never splits). */
+  module: ProgramModule;
+  /** Operand kinds two bits each (KIND_CODE), inputs then outputs (full). */
+  kindBits: number;
+  /** Reusable argument list of run, and each operand's byte address in the heap (-1: staged). */
+  args: number[];
+  at: number[];
 }
 
+const KIND_CODE: Record<OperandKind, number> = { full: PROGRAM_FULL, row: PROGRAM_ROW, col: PROGRAM_COL, scalar: PROGRAM_SCALAR };
+
 const FAST = config.cpuFast();
-let wasmMemory: WebAssembly.Memory | null = null;
-let wasmHeap = new Float32Array(0);
-/** The staging memory as int32 lanes, for bool inputs staged as masks. */
-let wasmMasks = new Int32Array(0);
-let wasmOk = FAST && typeof WebAssembly === 'object';
+let wasmOk = FAST && typeof WebAssembly === 'object' && heapMemory() !== null;
 let wasmEnabled = wasmOk;
 /** Below this many elements a fused kernel stays in JS (copies and the call cost more than they save). */
 let wasmMinElements = 1024;
+/** Test and benchmark switches: operands used in place where they lie in the heap, and blocks split over parallel.ts's threads. */
+let inPlaceEnabled = true;
+let splitEnabled = true;
+/** Elements (of the in-place vector part) from which a program is split over the threads. */
+let splitMinElements = PROGRAM_THREAD_MIN;
 const wasmByProgram = new WeakMap<ElementwiseProgram, WasmKernel | null>();
-const instancesByBytes = new Map<string, WebAssembly.Instance>();
+const modulesByBytes = new Map<string, ProgramModule>();
+/** The staging slots in the heap (slot i at scratchAt + i * SLOT_BYTES) and the memory's views. */
+let scratchAt = -1;
+let scratchSlots = 0;
+let heapF32: Float32Array<ArrayBufferLike> = new Float32Array(0);
+let heapI32: Int32Array<ArrayBufferLike> = new Int32Array(0);
 
 /** Whether fused elementwise kernels can run as WebAssembly SIMD here. */
 export function fusedWasmAvailable(): boolean {
@@ -474,13 +493,24 @@ export function fusedWasmAvailable(): boolean {
 }
 
 /**
- * Turns the WebAssembly fused kernels on or off and sets the smallest program size they take
- * (tests use both); returns the previous settings.
+ * Turns the WebAssembly fused kernels on or off, sets the smallest program size they take, whether
+ * operands in the heap are used in place (else every operand is staged), and whether (and from how
+ * many elements) large programs split over the worker threads (tests and benchmarks use these);
+ * returns the previous settings.
  */
-export function setFusedWasm(opts: { enabled?: boolean; minElements?: number }): { enabled: boolean; minElements: number } {
-  const prev = { enabled: wasmEnabled, minElements: wasmMinElements };
+export function setFusedWasm(opts: { enabled?: boolean; minElements?: number; inPlace?: boolean; split?: boolean; splitMinElements?: number }): {
+  enabled: boolean;
+  minElements: number;
+  inPlace: boolean;
+  split: boolean;
+  splitMinElements: number;
+} {
+  const prev = { enabled: wasmEnabled, minElements: wasmMinElements, inPlace: inPlaceEnabled, split: splitEnabled, splitMinElements };
   if (opts.enabled !== undefined) wasmEnabled = opts.enabled && wasmOk;
   if (opts.minElements !== undefined) wasmMinElements = opts.minElements;
+  if (opts.inPlace !== undefined) inPlaceEnabled = opts.inPlace;
+  if (opts.split !== undefined) splitEnabled = opts.split;
+  if (opts.splitMinElements !== undefined) splitMinElements = opts.splitMinElements;
   return prev;
 }
 
@@ -489,9 +519,15 @@ export function fusedWasmCovers(p: ElementwiseProgram): boolean {
   return wasmEnabled && wasmKernel(p) !== null;
 }
 
+/** How many kernel runs took each path since the process started (tests): in place (split over the threads), staged, and row tails. */
+export function fusedWasmRuns(): { inPlace: number; split: number; staged: number; tails: number } {
+  return { ...runs };
+}
+const runs = { inPlace: 0, split: 0, staged: 0, tails: 0 };
+
 /** How many distinct WebAssembly modules the fused kernels have compiled. */
 export function fusedWasmModules(): number {
-  return instancesByBytes.size;
+  return modulesByBytes.size;
 }
 
 /** How the program's operands map onto a [rows, cols] block, or undefined for other broadcasts. */
@@ -524,36 +560,42 @@ function wasmSupports(p: ElementwiseProgram): boolean {
 const argDTypes = (p: ElementwiseProgram, op: ElementwiseProgram['ops'][number]): DType[] =>
   op.args.map((a) => ('input' in a ? p.inputs[a.input]!.dtype : p.ops[a.op]!.dtype));
 
-/** Makes the staging memory hold `slots` slots. */
-function ensureSlots(slots: number): boolean {
-  const bytes = slots * SLOT_FLOATS * 4;
-  try {
-    if (wasmMemory === null) wasmMemory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE) });
-    else if (bytes > wasmMemory.buffer.byteLength) wasmMemory.grow(Math.ceil((bytes - wasmMemory.buffer.byteLength) / PAGE));
-  } catch {
-    return false;
+/** Fresh views of the heap (any allocation may have grown it). */
+function refreshHeapViews(): void {
+  const buffer = heapBuffer();
+  if (heapF32.buffer !== buffer) {
+    heapF32 = new Float32Array(buffer);
+    heapI32 = new Int32Array(buffer);
   }
-  if (wasmHeap.buffer !== wasmMemory.buffer) {
-    wasmHeap = new Float32Array(wasmMemory.buffer);
-    wasmMasks = new Int32Array(wasmMemory.buffer);
+}
+
+/** Makes the staging area hold `slots` slots; false when the heap cannot. */
+function ensureScratch(slots: number): boolean {
+  if (scratchSlots < slots) {
+    const at = heapAlloc(slots * SLOT_BYTES);
+    if (at < 0) return false;
+    heapFree(scratchAt);
+    scratchAt = at;
+    scratchSlots = slots;
   }
+  refreshHeapViews();
   return true;
 }
 
 /**
- * The module computing a program: run(rows, cols) over the staged block, input i at slot i and
- * output o at slot inputs + o (byte address slot * SLOT_FLOATS * 4), rows, cols >= 1.
+ * The module computing a program on the heap memory: run(rows, vecBytes, strideBytes, a_0, ...,
+ * a_{n-1}, o_0, ...), rows >= 1, vecBytes a positive multiple of 16: for each of `rows` rows, the
+ * vectors at byte offsets q < vecBytes of the row, four elements each. A full input or output at
+ * a_i reads (writes) a_i + q and moves on by strideBytes per row, a row input reads a_i + q in every
+ * row, a column input the float at a_i + 4 * row, a scalar the float at a_i.
  */
-function wasmProgramModule(p: ElementwiseProgram, kinds: readonly OperandKind[], pages: number): Uint8Array<ArrayBuffer> {
-  const b = new FunctionBuilder('run', [I32, I32]);
-  const [ROWS, COLS] = [0, 1];
-  const rowBytes = b.local(I32);
-  const endBytes = b.local(I32);
-  const p0 = b.local(I32); // byte offset of the current row in a full slot
-  const r4 = b.local(I32); // byte offset of the current row's float in a column slot
+function wasmProgramModule(p: ElementwiseProgram, kinds: readonly OperandKind[]): Uint8Array<ArrayBuffer> {
+  const heap = heapMemory()!;
+  const nIn = p.inputs.length;
+  const b = new FunctionBuilder('run', [I32, I32, I32, ...p.inputs.map(() => I32), ...p.outputs.map(() => I32)]);
+  const [ROWS, VEC, STRIDE] = [0, 1, 2];
+  const addr = (i: number): number => 3 + i;
   const q = b.local(I32); // byte offset of the current vector within the row
-  const at = b.local(I32); // p0 + q
-  const slotByte = (i: number): number => i * SLOT_FLOATS * 4;
   // Code by loop level: before the loops, per row, per vector.
   const levels: number[][] = [[], [], []];
   const valueLevel: number[] = [];
@@ -562,9 +604,8 @@ function wasmProgramModule(p: ElementwiseProgram, kinds: readonly OperandKind[],
     const level = kind === 'scalar' ? 0 : kind === 'col' ? 1 : 2;
     const local = b.local(V128);
     b.into(levels[level]);
-    if (kind === 'scalar') b.emit(i32Const(0), simdMem(V128_LOAD32_SPLAT, 2, slotByte(i)));
-    else if (kind === 'col') b.emit(get(r4), simdMem(V128_LOAD32_SPLAT, 2, slotByte(i)));
-    else b.emit(get(kind === 'row' ? q : at), simdMem(V128_LOAD, 2, slotByte(i)));
+    if (kind === 'scalar' || kind === 'col') b.emit(get(addr(i)), simdMem(V128_LOAD32_SPLAT, 2, 0));
+    else b.emit(get(addr(i)), get(q), [I32_ADD], simdMem(V128_LOAD, 2, 0));
     b.emit(set(local));
     valueLevel.push(level);
     return local;
@@ -580,17 +621,23 @@ function wasmProgramModule(p: ElementwiseProgram, kinds: readonly OperandKind[],
     opLevel.push(level);
   });
   b.into(levels[2]);
-  p.outputs.forEach((j, o) => b.emit(get(at), get(opLocal[j]!), simdMem(V128_STORE, 2, slotByte(p.inputs.length + o))));
+  p.outputs.forEach((j, o) => b.emit(get(addr(nIn + o)), get(q), [I32_ADD], get(opLocal[j]!), simdMem(V128_STORE, 2, 0)));
+  // After each row: full operands move on by a row, columns by a float.
+  const advance: number[] = [];
+  b.into(advance);
+  kinds.forEach((kind, i) => {
+    if (kind === 'full') b.emit(get(addr(i)), get(STRIDE), [I32_ADD], set(addr(i)));
+    else if (kind === 'col') b.emit(get(addr(i)), i32Const(4), [I32_ADD], set(addr(i)));
+  });
+  p.outputs.forEach((_, o) => b.emit(get(addr(nIn + o)), get(STRIDE), [I32_ADD], set(addr(nIn + o))));
   b.into();
-  b.emit(get(COLS), i32Const(4), [I32_MUL], set(rowBytes));
-  b.emit(get(ROWS), i32Const(4), [I32_MUL], set(endBytes));
   b.emit(levels[0]!);
   b.emit([LOOP, VOID], levels[1]!, i32Const(0), set(q));
-  b.emit([LOOP, VOID], get(p0), get(q), [I32_ADD], set(at), levels[2]!);
-  b.emit(get(q), i32Const(16), [I32_ADD], tee(q), get(rowBytes), [I32_LT_U, BR_IF, 0, END]);
-  b.emit(get(p0), get(rowBytes), [I32_ADD], set(p0));
-  b.emit(get(r4), i32Const(4), [I32_ADD], tee(r4), get(endBytes), [I32_LT_U, BR_IF, 0, END]);
-  return wasmModule({ pages, shared: false }, [b.build()]);
+  b.emit([LOOP, VOID], levels[2]!);
+  b.emit(get(q), i32Const(16), [I32_ADD], tee(q), get(VEC), [I32_LT_U, BR_IF, 0, END]);
+  b.emit(advance);
+  b.emit(get(ROWS), i32Const(1), [I32_SUB], tee(ROWS), [BR_IF, 0, END]);
+  return wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, [b.build()]);
 }
 
 /** The WebAssembly kernel of a program (compiled once per program and per distinct module), or null. */
@@ -599,17 +646,20 @@ function wasmKernel(p: ElementwiseProgram): WasmKernel | null {
   if (hit !== undefined) return hit;
   let kernel: WasmKernel | null = null;
   const layout = wasmSupports(p) ? wasmLayout(p) : undefined;
-  const slots = p.inputs.length + p.outputs.length;
-  if (layout && ensureSlots(slots)) {
+  const n = p.inputs.length + p.outputs.length;
+  if (layout && ensureScratch(n)) {
     try {
-      const bytes = wasmProgramModule(p, layout.kinds, Math.ceil((slots * SLOT_FLOATS * 4) / PAGE));
+      const bytes = wasmProgramModule(p, layout.kinds);
       const key = String.fromCharCode(...bytes);
-      let instance = instancesByBytes.get(key);
-      if (!instance) {
-        instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: wasmMemory! } });
-        instancesByBytes.set(key, instance);
+      let module = modulesByBytes.get(key);
+      if (!module) {
+        const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: heapMemory()!.memory } });
+        module = programModule(bytes, instance.exports.run as ProgramModule['run']);
+        modulesByBytes.set(key, module);
       }
-      kernel = { run: instance.exports.run as WasmKernel['run'], ...layout };
+      let kindBits = 0;
+      [...layout.kinds, ...p.outputs.map((): OperandKind => 'full')].forEach((kind, i) => (kindBits |= KIND_CODE[kind] << (2 * i)));
+      kernel = { run: module.run, ...layout, module, kindBits: n <= 16 ? kindBits : 0, args: new Array<number>(3 + n).fill(0), at: new Array<number>(n).fill(-1) };
     } catch {
       // No WebAssembly SIMD here: every program stays in JS.
       wasmOk = wasmEnabled = false;
@@ -619,44 +669,161 @@ function wasmKernel(p: ElementwiseProgram): WasmKernel | null {
   return kernel;
 }
 
-/** Copies src[from, from + n) into the staging memory at float index `at`; bools become lane masks. */
+/** Copies src[from, from + n) into the heap at float index `at`; bools become lane masks. */
 function stage(src: Float32Array | Uint8Array, from: number, n: number, at: number): void {
   if (src instanceof Float32Array) {
-    wasmHeap.set(src.subarray(from, from + n), at);
+    heapF32.set(src.subarray(from, from + n), at);
     return;
   }
-  const masks = wasmMasks;
+  const masks = heapI32;
   for (let i = 0; i < n; i++) masks[at + i] = -src[from + i]!;
 }
 
-/** Runs a WebAssembly kernel over the inputs' data, a block of rows and columns at a time. */
-function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[]): void {
-  const { rows, cols, kinds } = k;
-  const heap = wasmHeap;
+/** Calls the kernel with its argument list as set. */
+function call(k: WasmKernel, rows: number, vecBytes: number, strideBytes: number): void {
+  const a = k.args;
+  a[0] = rows;
+  a[1] = vecBytes;
+  a[2] = strideBytes;
+  k.run.apply(null, a);
+}
+
+/**
+ * Runs a WebAssembly kernel over the operands' data. The whole vectors of each row (cols rounded
+ * down to a multiple of four) run in place where every whole operand and output lies in the heap
+ * (split over the threads when large; broadcast operands elsewhere are staged whole first), else a
+ * block of rows (or of one row) at a time with the operands that are not in the heap staged. The last cols % 4 elements of every row then run through staging slots,
+ * so nothing is written past an output's end. An output may be an input (the same elements).
+ */
+function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[], what: string): void {
+  const { cols, kinds, at } = k;
   const nIn = ins.length;
-  // Staging slot i starts at float i * SLOT_FLOATS.
-  kinds.forEach((kind, i) => kind === 'scalar' && stage(ins[i]!, 0, 1, i * SLOT_FLOATS));
-  const width = Math.min(cols, CHUNK);
-  for (let c0 = 0; c0 < cols; c0 += width) {
-    const cw = Math.min(width, cols - c0);
-    kinds.forEach((kind, i) => kind === 'row' && stage(ins[i]!, c0, cw, i * SLOT_FLOATS));
-    const height = Math.max(1, Math.floor(CHUNK / cw));
+  const n = nIn + outs.length;
+  if (!ensureScratch(n)) throw new InternalError(`${what}: no room in the CPU backend's memory for the fused kernel's staging slots`);
+  let allInHeap = true;
+  let aliased = false;
+  for (let i = 0; i < nIn; i++) {
+    const x = ins[i]!;
+    const kind = kinds[i]!;
+    let a = inPlaceEnabled && x instanceof Float32Array ? heapAddress(x) : -1;
+    // A broadcast operand elsewhere (a constant, a fed bias, a bool mask) is small: staged whole, once.
+    if (a < 0 && inPlaceEnabled && (kind === 'scalar' || (kind === 'row' && cols <= CHUNK) || (kind === 'col' && k.rows <= CHUNK))) {
+      a = scratchAt + i * SLOT_BYTES;
+      stage(x, 0, x.length, a >>> 2);
+    }
+    at[i] = a;
+    if (a < 0) allInHeap = false;
+  }
+  for (let o = 0; o < outs.length; o++) {
+    const y = outs[o]!;
+    let a = inPlaceEnabled ? heapAddress(y) : -1;
+    // An output that overlaps an input other than as the same elements is staged (in place, a later
+    // vector could read what an earlier one wrote).
+    for (let i = 0; i < nIn && a >= 0; i++) {
+      const b = at[i]!;
+      if (b < 0 || b >= a + y.byteLength || a >= b + ins[i]!.byteLength) continue;
+      if (b === a && kinds[i] === 'full') aliased = true;
+      else a = -1;
+    }
+    at[nIn + o] = a;
+    if (a < 0) allInHeap = false;
+  }
+  const cols4 = cols & ~3;
+  if (cols4 > 0 && allInHeap) runInPlace(k, n, cols4, aliased, what);
+  else if (cols4 > 0) runStaged(k, ins, outs, cols4);
+  if (cols4 < cols) runTail(k, ins, outs, cols4);
+}
+
+function runInPlace(k: WasmKernel, n: number, cols4: number, aliased: boolean, what: string): void {
+  const { rows, cols, at } = k;
+  runs.inPlace++;
+  if (splitEnabled && rows * cols4 >= splitMinElements && k.kindBits !== 0 && k.module.at >= 0) {
+    // A block whose output is one of its inputs cannot be run again after a worker died in it.
+    if (runProgramSplit(k.module, rows, cols4 * 4, cols * 4, at, k.kindBits, !aliased, what)) {
+      runs.split++;
+      return;
+    }
+  }
+  for (let i = 0; i < n; i++) k.args[3 + i] = at[i]!;
+  call(k, rows, cols4 * 4, cols * 4);
+}
+
+/** The whole vectors of every row, operands not in the heap staged a block at a time. */
+function runStaged(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[], cols4: number): void {
+  const { rows, cols, kinds, at, args } = k;
+  const nIn = ins.length;
+  const slot = (i: number): number => scratchAt + i * SLOT_BYTES;
+  runs.staged++;
+  for (let i = 0; i < nIn; i++) if (at[i]! < 0 && kinds[i] === 'scalar') stage(ins[i]!, 0, 1, slot(i) >>> 2);
+  // Rows up to a chunk long run a block of whole rows at a time; longer ones a chunk of one row.
+  const width = cols <= CHUNK ? cols4 : CHUNK;
+  const height = cols <= CHUNK ? Math.max(1, Math.floor(CHUNK / cols)) : 1;
+  for (let c0 = 0; c0 < cols4; c0 += width) {
+    const cw = Math.min(width, cols4 - c0);
+    for (let i = 0; i < nIn; i++) if (at[i]! < 0 && kinds[i] === 'row') stage(ins[i]!, c0, cw, slot(i) >>> 2);
     for (let r0 = 0; r0 < rows; r0 += height) {
       const rh = Math.min(height, rows - r0);
       for (let i = 0; i < nIn; i++) {
-        const x = ins[i]!;
-        const at = i * SLOT_FLOATS;
-        if (kinds[i] === 'col') stage(x, r0, rh, at);
-        else if (kinds[i] !== 'full') continue;
-        else if (cw === cols) stage(x, r0 * cols, rh * cols, at);
-        else for (let r = 0; r < rh; r++) stage(x, (r0 + r) * cols + c0, cw, at + r * cw);
+        const kind = kinds[i]!;
+        const a = at[i]!;
+        if (a >= 0) args[3 + i] = kind === 'full' ? a + (r0 * cols + c0) * 4 : kind === 'row' ? a + c0 * 4 : kind === 'col' ? a + r0 * 4 : a;
+        else {
+          args[3 + i] = slot(i);
+          // Whole rows (the stride stays cols), or one row's chunk.
+          if (kind === 'full') stage(ins[i]!, r0 * cols + c0, cols <= CHUNK ? rh * cols : cw, slot(i) >>> 2);
+          else if (kind === 'col') stage(ins[i]!, r0, rh, slot(i) >>> 2);
+        }
       }
-      k.run(rh, cw);
       for (let o = 0; o < outs.length; o++) {
-        const at = (nIn + o) * SLOT_FLOATS;
-        if (cw === cols) outs[o]!.set(heap.subarray(at, at + rh * cols), r0 * cols);
-        else for (let r = 0; r < rh; r++) outs[o]!.set(heap.subarray(at + r * cw, at + (r + 1) * cw), (r0 + r) * cols + c0);
+        const a = at[nIn + o]!;
+        args[3 + nIn + o] = a >= 0 ? a + (r0 * cols + c0) * 4 : slot(nIn + o);
       }
+      call(k, rh, cw * 4, cols * 4);
+      for (let o = 0; o < outs.length; o++) {
+        if (at[nIn + o]! >= 0) continue;
+        const s = slot(nIn + o) >>> 2;
+        const y = outs[o]!;
+        if (cw === cols) y.set(heapF32.subarray(s, s + rh * cols), r0 * cols);
+        else for (let r = 0; r < rh; r++) y.set(heapF32.subarray(s + r * cols, s + r * cols + cw), (r0 + r) * cols + c0);
+      }
+    }
+  }
+}
+
+/** The last cols - cols4 (1 to 3) elements of every row, through the staging slots: one vector per row. */
+function runTail(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[], cols4: number): void {
+  const { rows, cols, kinds, at, args } = k;
+  const nIn = ins.length;
+  const t = cols - cols4;
+  runs.tails++;
+  const slot = (i: number): number => scratchAt + i * SLOT_BYTES;
+  for (let i = 0; i < nIn; i++) {
+    const kind = kinds[i]!;
+    if (at[i]! >= 0 && (kind === 'scalar' || kind === 'col')) {
+      args[3 + i] = at[i]!;
+      continue;
+    }
+    if (kind === 'scalar') stage(ins[i]!, 0, 1, slot(i) >>> 2);
+    else if (kind === 'row') stage(ins[i]!, cols4, t, slot(i) >>> 2);
+    args[3 + i] = slot(i);
+  }
+  const height = CHUNK / 4;
+  for (let r0 = 0; r0 < rows; r0 += height) {
+    const rh = Math.min(height, rows - r0);
+    for (let i = 0; i < nIn; i++) {
+      const kind = kinds[i]!;
+      if (kind === 'full') for (let r = 0; r < rh; r++) stage(ins[i]!, (r0 + r) * cols + cols4, t, (slot(i) >>> 2) + 4 * r);
+      else if (kind === 'col') {
+        if (at[i]! >= 0) args[3 + i] = at[i]! + r0 * 4;
+        else stage(ins[i]!, r0, rh, slot(i) >>> 2);
+      }
+    }
+    for (let o = 0; o < outs.length; o++) args[3 + nIn + o] = slot(nIn + o);
+    call(k, rh, 16, 16);
+    for (let o = 0; o < outs.length; o++) {
+      const s = slot(nIn + o) >>> 2;
+      const y = outs[o]!;
+      for (let r = 0; r < rh; r++) for (let j = 0; j < t; j++) y[(r0 + r) * cols + cols4 + j] = heapF32[s + 4 * r + j]!;
     }
   }
 }
@@ -676,7 +843,7 @@ registerCpuKernel('_FusedElementwise', (inputs, node, _state, outputs) => {
   if (size === 0) return outs;
   const k = wasmEnabled && size >= wasmMinElements ? wasmKernel(p) : null;
   if (k !== null) {
-    runWasm(k, ins as (Float32Array | Uint8Array)[], outs.map((o) => o.data as Float32Array));
+    runWasm(k, ins as (Float32Array | Uint8Array)[], outs.map((o) => o.data as Float32Array), node.name);
   } else {
     const c = compileProgram(p);
     c.fn(ins, outs.map((o) => o.data), c.consts);
@@ -704,7 +871,7 @@ function registerContraction(type: string, base: string, channelAxis: (node: Ker
     }
     const inner = numElements(y.shape.slice(axis + 1));
     const k = inner === 1 && y.size >= wasmMinElements ? epilogueKernel(node, act, alpha, y.size / c, c) : null;
-    if (k !== null) runWasm(k, [y.data as Float32Array, bias.data as Float32Array], [y.data as Float32Array]);
+    if (k !== null) runWasm(k, [y.data as Float32Array, bias.data as Float32Array], [y.data as Float32Array], node.name);
     else runEpilogue(act, alpha, y.data as Float32Array, bias.data as Float32Array, c, inner);
     return [y];
   });

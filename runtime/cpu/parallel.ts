@@ -517,9 +517,18 @@ interface Exports {
 }
 type PatchFn = (...args: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]) => void;
 type DirectFn = (x: number, yOrDy: number, fOrDf: number, taps: number, T: number, oh: number, ow: number, rowBytes: number, pixBytes: number, blocks: number, tapBytes: number) => void;
-/** The module's exports as the drivers see them: the update kernels by index in UPDATE_KINDS. */
+/** A fused elementwise program's run (see runtime/cpu/fused.ts's wasmProgramModule). */
+type ProgramRun = (...args: number[]) => void;
+/**
+ * The module's exports as the drivers see them: the update kernels by index in UPDATE_KINDS; and
+ * the fused programs' runs by module id (each thread instantiates a module on the memory the first
+ * time it sees it), with a reusable argument list.
+ */
 interface Kernels extends Exports {
   updates: UpdateFn[];
+  memory: WebAssembly.Memory;
+  programs: Map<number, ProgramRun>;
+  args: number[];
 }
 /** Views of the memory, refreshed by their holder when it grows. */
 interface Views {
@@ -537,6 +546,9 @@ const D_POOL = 1;
 const D_COLSUM = 2;
 const D_PATCH = 3;
 const D_DIRECT = 4;
+const D_PROGRAM = 5;
+/** Fused programs a thread keeps instantiated; past this many it starts over. */
+const PROGRAM_CACHE = 64;
 // Pool kinds (the pool driver's first parameter).
 const K_MAX = 0;
 const K_AVG = 1;
@@ -655,8 +667,45 @@ function directBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: 
   for (let n = 0; n < N; n++) k.dconvdf(x + n * xImage, y + n * yImage + cb * 64, df, taps + t0 * 4, tc, OH, OW, row, pix, 1, tapBytes);
 }
 
+/**
+ * A fused elementwise program, block b: t[P..] = module id, the module's byte address and length,
+ * rows, vecBytes, strideBytes, per (rows per block, or where rows is 1, bytes of the row per
+ * block), operand kinds (two bits each: 0 full, 1 row, 2 column, 3 scalar), operand count, then
+ * each operand's byte address (inputs, then outputs).
+ */
+function programBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: Views): void {
+  const id = t[P]!;
+  let run = k.programs.get(id);
+  if (run === undefined) {
+    if (k.programs.size >= PROGRAM_CACHE) k.programs.clear();
+    const bytes = new Uint8Array(v.f32.buffer, t[P + 1]! >>> 0, t[P + 2]!).slice();
+    run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: k.memory } }).exports.run as ProgramRun;
+    k.programs.set(id, run);
+  }
+  const rows = t[P + 3]!, vec = t[P + 4]!, stride = t[P + 5]!, per = t[P + 6]!, kinds = t[P + 7]!, n = t[P + 8]!;
+  const a = k.args;
+  a.length = 3 + n;
+  let r0 = 0;
+  let c0 = 0;
+  if (rows > 1) {
+    r0 = b * per;
+    a[0] = Math.min(per, rows - r0);
+    a[1] = vec;
+  } else {
+    c0 = b * per;
+    a[0] = 1;
+    a[1] = Math.min(per, vec - c0);
+  }
+  a[2] = stride;
+  for (let i = 0; i < n; i++) {
+    const kind = (kinds >>> (2 * i)) & 3;
+    a[3 + i] = t[P + 9 + i]! + (kind === 0 ? r0 * stride + c0 : kind === 1 ? c0 : kind === 2 ? r0 * 4 : 0);
+  }
+  run.apply(null, a);
+}
+
 type Driver = (k: Kernels, t: Int32Array, f: Float64Array, b: number, v: Views) => void;
-const DRIVERS: Driver[] = [updateBlock, poolBlock, colsumBlock, patchBlock, directBlock];
+const DRIVERS: Driver[] = [updateBlock, poolBlock, colsumBlock, patchBlock, directBlock, programBlock];
 
 /** Runs task blocks claimed from the job words until none is left, marking each done by `who` (job[1 + b]: 1 the calling thread, 2 + w worker w). */
 function claimAndRun(k: Kernels, t: Int32Array, f: Float64Array, v: Views, job: Int32Array<ArrayBufferLike>, drivers: Driver[], who: number): void {
@@ -686,8 +735,8 @@ function moduleFunctions(): WasmFunction[] {
   ];
 }
 
-function kernelsOf(exports: Record<string, unknown>): Kernels {
-  return { ...(exports as unknown as Exports), updates: UPDATE_KINDS.map((kind) => exports[kind] as UpdateFn) };
+function kernelsOf(exports: Record<string, unknown>, memory: WebAssembly.Memory): Kernels {
+  return { ...(exports as unknown as Exports), updates: UPDATE_KINDS.map((kind) => exports[kind] as UpdateFn), memory, programs: new Map(), args: [] };
 }
 
 interface Engine {
@@ -703,7 +752,7 @@ function createEngine(): Engine | null {
   try {
     const wasm = wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, moduleFunctions());
     const exports = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: heap.memory } }).exports as Record<string, unknown>;
-    return { memory: heap.memory, shared: heap.shared, wasm, k: kernelsOf(exports) };
+    return { memory: heap.memory, shared: heap.shared, wasm, k: kernelsOf(exports, heap.memory) };
   } catch {
     return null;
   }
@@ -770,17 +819,18 @@ function stage(bytes: number): number {
 function workerSource(): string {
   return `'use strict';
 var __name = (f) => f;
-const P = ${P}, T_DRIVER = ${T_DRIVER}, T_BLOCKS = ${T_BLOCKS}, K_MAX = ${K_MAX}, K_AVG = ${K_AVG}, K_MAXGRAD = ${K_MAXGRAD};
+const P = ${P}, PROGRAM_CACHE = ${PROGRAM_CACHE}, T_DRIVER = ${T_DRIVER}, T_BLOCKS = ${T_BLOCKS}, K_MAX = ${K_MAX}, K_AVG = ${K_AVG}, K_MAXGRAD = ${K_MAXGRAD};
 ${updateBlock.toString()}
 ${poolBlock.toString()}
 ${colsumBlock.toString()}
 ${patchBlock.toString()}
 ${directBlock.toString()}
+${programBlock.toString()}
 ${claimAndRun.toString()}
 const data = require('node:worker_threads').workerData;
 const exports = new WebAssembly.Instance(new WebAssembly.Module(data.wasm), { env: { mem: data.memory } }).exports;
-const kernels = { ...exports, updates: data.kinds.map((kind) => exports[kind]) };
-const drivers = [updateBlock, poolBlock, colsumBlock, patchBlock, directBlock];
+const kernels = { ...exports, updates: data.kinds.map((kind) => exports[kind]), memory: data.memory, programs: new Map(), args: [] };
+const drivers = [updateBlock, poolBlock, colsumBlock, patchBlock, directBlock, programBlock];
 const views = { f32: new Float32Array(data.memory.buffer) };
 let job = new Int32Array(data.memory.buffer, data.jobAt, ${1 + MAX_BLOCKS});
 function runTask(t, f) {
@@ -878,7 +928,7 @@ function runBlocks(driver: number, blocks: number, threaded: boolean, rerunnable
   retirePool(p);
   for (let b = 0; b < blocks; b++) {
     if (Atomics.load(job, 1 + b) !== 0) continue;
-    if (!rerunnable) throw new InternalError(`${what}: a worker thread of the CPU backend failed during the update`);
+    if (!rerunnable) throw new InternalError(`${what}: a worker thread of the CPU backend failed in a block that cannot be run again (it updates its operands in place)`);
     DRIVERS[driver]!(k, task, scalars, b, views);
   }
 }
@@ -1369,4 +1419,81 @@ export function directConvFilterGradSimd(g: Geom, OC: number, x: Float32Array, d
   } finally {
     heapFree(L.scratch);
   }
+}
+
+// ---- fused elementwise programs ----
+
+/** A fused elementwise program's module: an id, its bytes' address in the heap (-1: none) and length, and its run on this thread. */
+export interface ProgramModule {
+  readonly id: number;
+  readonly at: number;
+  readonly length: number;
+  readonly run: ProgramRun;
+}
+
+/** Operand kinds of a program split over the threads (two bits each in its kind word). */
+export const PROGRAM_FULL = 0;
+export const PROGRAM_ROW = 1;
+export const PROGRAM_COL = 2;
+export const PROGRAM_SCALAR = 3;
+/** Operands (inputs and outputs) a split program may have: the task words hold their addresses. */
+const PROGRAM_MAX_OPERANDS = 16;
+/**
+ * Elements from which a fused program (every operand in the heap) is split over the threads: where
+ * the split measured faster than one thread (about 0.1 ms of work, beside a worker's wake-up).
+ */
+export const PROGRAM_THREAD_MIN = 1 << 17;
+/** Elements per block of a split program. */
+const PROGRAM_BLOCK = 1 << 14;
+let programIds = 0;
+
+/**
+ * Registers a fused program's module for the workers: its bytes are copied once into the heap
+ * (where a worker reads them the first time it runs the program); `run` is its instance here.
+ */
+export function programModule(bytes: Uint8Array, run: ProgramRun): ProgramModule {
+  const at = engine !== null && THREADS > 1 ? heapAlloc(bytes.length) : -1;
+  if (at >= 0) new Uint8Array(heapBuffer(), at, bytes.length).set(bytes);
+  return { id: programIds++, at, length: bytes.length, run };
+}
+
+/**
+ * Runs a fused program's run(rows, vecBytes, strideBytes, addresses...) in blocks of rows (of the
+ * row, where rows is 1) that the calling thread and the workers claim; false (nothing run) where it
+ * cannot split: no threads, a module not in the heap, too many operands. `kinds` gives each
+ * operand's kind, two bits each (PROGRAM_FULL, ...). A block a failed worker left unfinished is run
+ * again here when `rerunnable` (no output is an input), else the run fails naming `what`.
+ */
+export function runProgramSplit(m: ProgramModule, rows: number, vecBytes: number, strideBytes: number, addrs: readonly number[], kinds: number, rerunnable: boolean, what: string): boolean {
+  if (engine === null || !threadsEnabled || CTRL_AT < 0 || m.at < 0 || addrs.length > PROGRAM_MAX_OPERANDS) return false;
+  const k = engine.k;
+  if (!k.programs.has(m.id)) {
+    if (k.programs.size >= PROGRAM_CACHE) k.programs.clear();
+    k.programs.set(m.id, m.run);
+  }
+  const floats = (rows * vecBytes) / 4;
+  const blockFloats = Math.max(PROGRAM_BLOCK, Math.ceil(floats / MAX_BLOCKS));
+  let per: number;
+  let blocks: number;
+  if (rows > 1) {
+    per = Math.max(1, Math.round((blockFloats * 4) / vecBytes));
+    blocks = Math.ceil(rows / per);
+  } else {
+    per = Math.ceil(blockFloats / 4) * 16;
+    blocks = Math.ceil(vecBytes / per);
+  }
+  if (blocks > MAX_BLOCKS) return false;
+  refreshViews();
+  task[P] = m.id;
+  task[P + 1] = m.at;
+  task[P + 2] = m.length;
+  task[P + 3] = rows;
+  task[P + 4] = vecBytes;
+  task[P + 5] = strideBytes;
+  task[P + 6] = per;
+  task[P + 7] = kinds;
+  task[P + 8] = addrs.length;
+  for (let i = 0; i < addrs.length; i++) task[P + 9 + i] = addrs[i]!;
+  runBlocks(D_PROGRAM, blocks, true, rerunnable, what);
+  return true;
 }
