@@ -6,11 +6,8 @@ import { formatShape } from '../../../src/core/shape.js';
 import { numbersOf } from '../../../ops/semantics/array.js';
 import type { KernelNode, RuntimeState } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
+import { philoxFillSimd, PHILOX_M0 as M0, PHILOX_M1 as M1, PHILOX_W0 as W0, PHILOX_W1 as W1 } from '../philox.js';
 
-const M0 = 0xd2511f53;
-const M1 = 0xcd9e8d57;
-const W0 = 0x9e3779b9;
-const W1 = 0xbb67ae85;
 
 /** High 32 bits of the 64-bit product of two uint32s. */
 function mulhi(a: number, b: number): number {
@@ -178,7 +175,16 @@ registerCpuKernel('RandomUniform', ([shape], node, state, outputs) => {
   const out = outputs.alloc('float32', shapeOf(shape!));
   const o = out.data as Float32Array;
   const gen = reserve(node, state, o.length);
-  for (let i = 0; i < o.length; i += 4) {
+  // Whole groups of 4 blocks (16 floats) by the SIMD generator where it runs, the rest here.
+  const groups = o.length >> 4;
+  const block = new Uint32Array(4);
+  const scalar = (counter: Uint32Array, dst: Float32Array | Uint32Array, at: number): void => {
+    philox4x32(counter, gen.key, block);
+    for (let j = 0; j < 4; j++) dst[at + j] = toUnit(block[j]!);
+    skipCounter(counter, 1);
+  };
+  const first = groups > 0 && philoxFillSimd(gen.key, gen.counter, o, groups, true, scalar, skipCounter) ? 16 * groups : 0;
+  for (let i = first; i < o.length; i += 4) {
     const b = gen.next();
     for (let j = 0; j < 4 && i + j < o.length; j++) o[i + j] = toUnit(b[j]!);
   }
@@ -190,7 +196,26 @@ registerCpuKernel('RandomStandardNormal', ([shape], node, state, outputs) => {
   const o = out.data as Float32Array;
   const gen = reserve(node, state, o.length);
   const four = new Float32Array(4);
-  for (let i = 0; i < o.length; i += 4) {
+  // The words of whole groups of 4 blocks from the SIMD generator where it runs, a chunk at a time.
+  const groups = o.length >> 4;
+  const chunkGroups = Math.min(groups, 4096);
+  const words = new Uint32Array(16 * chunkGroups);
+  const block = new Uint32Array(4);
+  const scalar = (counter: Uint32Array, dst: Float32Array | Uint32Array, at: number): void => {
+    philox4x32(counter, gen.key, block);
+    dst.set(block, at);
+    skipCounter(counter, 1);
+  };
+  let i = 0;
+  for (let g = 0; g < groups; g += chunkGroups) {
+    const n = Math.min(chunkGroups, groups - g);
+    if (!philoxFillSimd(gen.key, gen.counter, words, n, false, scalar, skipCounter)) break;
+    for (let w = 0; w < 16 * n; w += 4, i += 4) {
+      boxMuller(words[w]!, words[w + 1]!, o, i);
+      boxMuller(words[w + 2]!, words[w + 3]!, o, i + 2);
+    }
+  }
+  for (; i < o.length; i += 4) {
     const b = gen.next();
     boxMuller(b[0]!, b[1]!, four, 0);
     boxMuller(b[2]!, b[3]!, four, 2);
