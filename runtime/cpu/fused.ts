@@ -460,7 +460,7 @@ interface WasmKernel {
   kinds: OperandKind[];
   /** The module as parallel.ts's workers load it (at < 0: its bytes are not in the heap, so it never splits). */
   module: ProgramModule;
-  /** Operand kinds two bits each (KIND_CODE), inputs then outputs (full). */
+  /** Operand kinds two bits each (KIND_CODE), inputs then outputs (full), for the first 16 operands (parallel.ts splits no more). */
   kindBits: number;
   /** Reusable argument list of run, and each operand's byte address in the heap (-1: staged). */
   args: number[];
@@ -658,8 +658,8 @@ function wasmKernel(p: ElementwiseProgram): WasmKernel | null {
         modulesByBytes.set(key, module);
       }
       let kindBits = 0;
-      [...layout.kinds, ...p.outputs.map((): OperandKind => 'full')].forEach((kind, i) => (kindBits |= KIND_CODE[kind] << (2 * i)));
-      kernel = { run: module.run, ...layout, module, kindBits: n <= 16 ? kindBits : 0, args: new Array<number>(3 + n).fill(0), at: new Array<number>(n).fill(-1) };
+      [...layout.kinds, ...p.outputs.map((): OperandKind => 'full')].forEach((kind, i) => i < 16 && (kindBits |= KIND_CODE[kind] << (2 * i)));
+      kernel = { run: module.run, ...layout, module, kindBits, args: new Array<number>(3 + n).fill(0), at: new Array<number>(n).fill(-1) };
     } catch {
       // No WebAssembly SIMD here: every program stays in JS.
       wasmOk = wasmEnabled = false;
@@ -737,7 +737,7 @@ function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], out
 function runInPlace(k: WasmKernel, n: number, cols4: number, aliased: boolean, what: string): void {
   const { rows, cols, at } = k;
   runs.inPlace++;
-  if (splitEnabled && rows * cols4 >= splitMinElements && k.kindBits !== 0 && k.module.at >= 0) {
+  if (splitEnabled && rows * cols4 >= splitMinElements && k.module.at >= 0) {
     // A block whose output is one of its inputs cannot be run again after a worker died in it.
     if (runProgramSplit(k.module, rows, cols4 * 4, cols * 4, at, k.kindBits, !aliased, what)) {
       runs.split++;

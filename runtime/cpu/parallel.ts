@@ -1439,10 +1439,12 @@ export const PROGRAM_SCALAR = 3;
 /** Operands (inputs and outputs) a split program may have: the task words hold their addresses. */
 const PROGRAM_MAX_OPERANDS = 16;
 /**
- * Elements from which a fused program (every operand in the heap) is split over the threads: where
- * the split measured faster than one thread (about 0.1 ms of work, beside a worker's wake-up).
+ * Elements from which a fused program (its whole operands in the heap) is split over the threads:
+ * about 0.2 ms of one thread's work (cache-resident operands), three times a worker's wake-up.
+ * Elementwise kernels are bound by memory traffic, so a split pays less than the arithmetic alone
+ * suggests; the backoff in runBlocks stops splitting where it measures no gain.
  */
-export const PROGRAM_THREAD_MIN = 1 << 17;
+export const PROGRAM_THREAD_MIN = 1 << 20;
 /** Elements per block of a split program. */
 const PROGRAM_BLOCK = 1 << 14;
 let programIds = 0;
