@@ -7,6 +7,7 @@ import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, forwardPath, 
 import { elementwiseSimdAvailable, setElementwiseSimdEnabled } from '../runtime/cpu/simd.js';
 import { simdAvailable } from '../runtime/cpu/gemm.js';
 import { heapRegion } from '../runtime/cpu/heap.js';
+import { winogradSimdAvailable } from '../runtime/cpu/kernels/winograd.js';
 import { rng, run } from './helpers.js';
 
 function rand(n: number, seed: number): Float32Array {
@@ -168,6 +169,28 @@ describe('CPU convolution paths against a naive convolution', () => {
     // Too few outputs for SIMD to pay, and 1x1 convolutions (already a GEMM), stay on im2col.
     expect(forwardPath(geom(1, 4, 4, 1, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]), 2)).toBe('im2col');
     expect(forwardPath(geom(1, 28, 28, 1, 1, 1, [1, 1], [1, 1], [0, 0, 0, 0]), 32)).toBe('im2col');
+  });
+
+  it('computes 3x3 stride-1 convolutions with enough channels and tiles by Winograd where its WebAssembly transforms are', () => {
+    const winograd = winogradSimdAvailable() ? 'winograd' : 'im2col';
+    const same3x3 = (N: number, H: number, C: number): Geom => geom(N, H, H, C, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]);
+    // A VGG-style block (the conv3x3_train_step benchmark), batch-1 images, 8 channels into 64, and valid padding.
+    expect(forwardPath(same3x3(32, 32, 64), 64)).toBe(winograd);
+    expect(forwardPath(same3x3(1, 32, 32), 32)).toBe(winograd);
+    expect(forwardPath(same3x3(8, 32, 8), 64)).toBe(winograd);
+    expect(forwardPath(geom(4, 30, 30, 64, 3, 3, [1, 1], [1, 1], [0, 0, 0, 0]), 64)).toBe(winograd);
+    // Its input gradient is the flipped convolution (by Winograd), also from 64 output channels, where
+    // the WebAssembly col2im would win over the flipped im2col; and 8 channels into 64 (too few for the flipped im2col).
+    expect(inputGradPath(same3x3(32, 32, 64), 64)).toBe('flipped');
+    expect(inputGradPath(same3x3(8, 32, 8), 64)).toBe(winogradSimdAvailable() ? 'flipped' : 'col2im');
+    // Too little work for its 16 GEMMs, too few channels, or not 3x3 at stride 1 undilated: the other paths.
+    expect(forwardPath(same3x3(1, 8, 32), 32)).not.toBe('winograd');
+    expect(forwardPath(same3x3(1, 16, 16), 16)).not.toBe('winograd');
+    expect(forwardPath(same3x3(8, 32, 3), 64)).not.toBe('winograd');
+    expect(forwardPath(same3x3(8, 32, 8), 8)).not.toBe('winograd');
+    expect(forwardPath(geom(8, 32, 32, 64, 3, 3, [2, 2], [1, 1], [1, 1, 1, 1]), 64)).toBe('im2col');
+    expect(forwardPath(geom(8, 32, 32, 64, 3, 3, [1, 1], [2, 2], [2, 2, 2, 2]), 64)).toBe('im2col');
+    expect(forwardPath(geom(8, 32, 32, 64, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 64)).toBe('im2col');
   });
 
   it('builds patch rows in WebAssembly wherever the GEMM has its SIMD kernels', () => {

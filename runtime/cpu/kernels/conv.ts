@@ -1,7 +1,9 @@
 // CPU kernels for convolution and pooling. Convolutions lower to GEMM through im2col (and col2im
 // for the input gradient), in chunks of patch rows built in the WebAssembly heap, where the GEMM
-// reads them, or run directly for few input channels; the patch rows and the direct passes are
-// parallel.ts's kernels, split over its worker pool. Outputs a kernel writes whole come from
+// reads them, run directly for few input channels, or, for 3x3 stride-1 filters with enough
+// channels, by Winograd F(2x2,3x3) (winograd.ts; the input gradient too, as a flipped forward
+// convolution); the patch rows and the direct passes are parallel.ts's kernels, split over its
+// worker pool. Outputs a kernel writes whole come from
 // `allocOverwritten` (no zero fill).
 // Everything is computed in NHWC; NCHW tensors are transposed on the way in and out.
 import { NDArray } from '../../../src/core/ndarray.js';
@@ -9,12 +11,13 @@ import { formatShape } from '../../../src/core/shape.js';
 import { layoutDims, type DataFormat } from '../../../ops/semantics/window.js';
 import type { KernelNode } from '../../backend.js';
 import { sgemm } from '../gemm.js';
-import { heapAddress, heapAlloc, heapBuffer, heapFree } from '../heap.js';
+import { heapAddress } from '../heap.js';
 import { parallelAvailable, patchRowsSimd } from '../parallel.js';
 import { registerCpuKernel } from '../registry.js';
 import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
 import { avgPoolGradSimd, directConvFilterGradSimd, directConvSimd, maxPoolArgmaxSimd, maxPoolGradSimd, poolSimd, useSimd } from '../simd.js';
 import { toNumbers, type Outputs } from './util.js';
+import { conv2dWinograd, Scratch, winogradApplies, winogradSimdAvailable } from './winograd.js';
 
 // ---- geometry ----
 
@@ -89,33 +92,6 @@ const COL_CHUNK = 1 << 22;
 function chunkRows(K: number, total: number, floats: number): number {
   const chunks = Math.max(1, Math.ceil((total * Math.max(K, 1)) / Math.max(floats, 1)));
   return Math.ceil(total / chunks);
-}
-
-/**
- * Scratch floats in the WebAssembly heap (runtime/cpu/heap.ts), where the GEMM reads its operands
- * without copying them, or an ordinary array when the heap cannot hold them.
- */
-class Scratch {
-  private readonly at: number;
-  private readonly own: Float32Array | null;
-  constructor(readonly floats: number) {
-    this.at = heapAlloc(floats * 4);
-    this.own = this.at < 0 ? new Float32Array(floats) : null;
-  }
-
-  /** Byte address in the heap, or -1 for an ordinary array. */
-  get address(): number {
-    return this.at;
-  }
-
-  /** The scratch as floats; re-read after a GEMM (any heap allocation may grow the memory, which detaches an unshared one's views). */
-  view(): Float32Array {
-    return this.own ?? new Float32Array(heapBuffer(), this.at, this.floats);
-  }
-
-  free(): void {
-    if (this.at >= 0) heapFree(this.at);
-  }
 }
 
 /**
@@ -350,8 +326,12 @@ function isPointwise(g: Geom): boolean {
 
 // ---- Conv2D and its backprops (NHWC data, filter [KH, KW, C, OC]) ----
 
-/** How Conv2D computes: im2col and a GEMM, or directly (WebAssembly SIMD, few input channels). */
-export type ForwardPath = 'im2col' | 'direct';
+/**
+ * How Conv2D computes: im2col and a GEMM, directly (WebAssembly SIMD, few input channels), or by
+ * Winograd F(2x2,3x3) (3x3 filters at stride 1, undilated; winograd.ts). The filter gradient
+ * computes by im2col where the forward is Winograd.
+ */
+export type ForwardPath = 'im2col' | 'direct' | 'winograd';
 
 /** How Conv2DBackpropInput computes: by col2im of dy times the filter, or as a forward convolution of dy. */
 export type InputGradPath = 'col2im' | 'flipped';
@@ -375,7 +355,7 @@ export interface ConvOptions {
   order?: FilterGradOrder;
   /** Floats per chunk of patch rows (COL_CHUNK). */
   chunkFloats?: number;
-  /** Who builds patch rows: the WebAssembly kernel in the heap (where there is one: the default) or the TypeScript loops. */
+  /** Who builds patch rows (and Winograd's transforms): the WebAssembly kernel in the heap (where there is one: the default) or the TypeScript loops. */
   im2col?: 'wasm' | 'typescript';
 }
 
@@ -395,10 +375,28 @@ function wasmPatches(o: ConvOptions): boolean {
  * 64, 1.1x on 28x28x32 into 64.
  */
 export function forwardPath(g: Geom, OC: number): ForwardPath {
+  if (useWinograd(g, OC)) return 'winograd';
   const pixels = g.N * g.OH * g.OW;
   const small = g.C < 16 || (pixels <= DIRECT_MAX_PIXELS && OC < 64);
   return small && !isPointwise(g) && g.KH * g.KW * g.C * OC <= DIRECT_MAX_FILTER && useSimd(pixels * OC) ? 'direct' : 'im2col';
 }
+
+/**
+ * Winograd F(2x2,3x3) (3x3, stride 1, undilated, with the WebAssembly transforms) from 8 input and
+ * 8 output channels, C * OC >= 256, and 2^17 multiply-adds of its GEMMs per plane (tiles * C * OC),
+ * below which im2col's one GEMM or the direct convolution wins. Measured alternately in one process
+ * (scratch/w_grid.mts, median of 5-41, SAME padding; Winograd / the best other path): 1x8x8 images
+ * 32->32 1.77, 64->64 1.18, 128->128 0.98, 256->256 0.94; 1x16x16 16->16 1.55, 32->32 0.98, 64->64
+ * 0.68, 256->256 0.59; 1x32x32 8->8 1.28, 16->16 0.94, 32->32 0.68, 64->64 0.53, 128->128 0.52;
+ * 8x32x32 8->8 1.09, 16->16 0.85, 4->16 1.09, 3->64 1.42 (direct), 8->64 0.64, 64->8 0.54; 4x8x8
+ * 128->128 0.68; 16x8x8 256->256 0.53; 32x16x16 128->128 0.91.
+ */
+function useWinograd(g: Geom, OC: number): boolean {
+  if (!winogradApplies(g) || !winogradSimdAvailable() || g.C < 8 || OC < 8 || g.C * OC < 256) return false;
+  return g.N * Math.ceil(g.OH / 2) * Math.ceil(g.OW / 2) * g.C * OC >= WINOGRAD_MIN_MACS;
+}
+
+const WINOGRAD_MIN_MACS = 1 << 17;
 
 /** Output pixels up to which the direct convolution beats im2col for fewer than 64 output channels, whatever the input channels. */
 const DIRECT_MAX_PIXELS = 4096;
@@ -412,8 +410,13 @@ const DIRECT_MAX_FILTER = 1 << 20;
 export function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array, o: ConvOptions = {}): void {
   const K = g.KH * g.KW * g.C;
   const total = g.N * g.OH * g.OW;
-  if ((o.path ?? forwardPath(g, OC)) === 'direct') {
+  const path = o.path ?? forwardPath(g, OC);
+  if (path === 'direct') {
     directConvSimd(g, OC, x, f, y);
+    return;
+  }
+  if (path === 'winograd') {
+    conv2dWinograd(g, OC, x, f, y, { transforms: o.im2col === 'typescript' ? 'typescript' : 'wasm', chunkFloats: o.chunkFloats });
     return;
   }
   if (isPointwise(g)) {
@@ -445,10 +448,15 @@ export function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Ar
  * (its GEMM's inner dimension), and always when strided. Measured alternately in one process, CPU
  * time, median of 9: 64x14x14x32 <- 64 channels 5x5, col2im 29.9 ms, flipped 39.4; 32x14x14x64 <-
  * 32, 18.7 and 22.5; 8x14x14x128 <- 128, 53 and 64; 32x14x14x32 <- 16, 7.0 and 5.3.
+ * Where the flipped convolution is Winograd's (useWinograd on its geometry), it is flipped whatever
+ * the channels: alternately in one process (scratch/w_bpi.mts, SAME 3x3, median of 5-41), flipped
+ * Winograd / col2im: 32x32x32x64 <- 64 0.55-0.64, 8x16x16x128 <- 128 0.61, 1x32x32x32 <- 32 0.77,
+ * 8x32x32x16 <- 16 0.78, 32x14x14x32 <- 16 0.29, 8x8x8x256 <- 256 1.08 (noise: 0.9 forward).
  */
 export function inputGradPath(g: Geom, OC: number, o: ConvOptions = {}): InputGradPath {
-  const flippable = g.sH === 1 && g.sW === 1 && g.C >= 16 && !isPointwise(g);
-  return flippable && (OC < 32 || !wasmPatches(o)) ? 'flipped' : 'col2im';
+  if (g.sH !== 1 || g.sW !== 1 || isPointwise(g)) return 'col2im';
+  if (useWinograd(flippedGeometry(g, OC), g.C)) return 'flipped';
+  return g.C >= 16 && (OC < 32 || !wasmPatches(o)) ? 'flipped' : 'col2im';
 }
 
 /** dx (NHWC, overwritten) = the gradient of Conv2D's input, by the given path (the geometry's own by default). */
@@ -457,22 +465,10 @@ export function conv2dBackpropInput(g: Geom, OC: number, f: Float32Array, dy: Fl
   else conv2dBackpropInputCol2im(g, OC, f, dy, dx, o);
 }
 
-/**
- * At stride 1, dx[ih] = sum over kh of dy[ih + padT - kh*dH] * f[kh] (and the same along the
- * width): with kh' = KH-1-kh that is a forward convolution of dy, padded by dH*(KH-1) - padT, with
- * f'[kh', kw', oc, c] = f[KH-1-kh', KW-1-kw', c, oc].
- */
-function conv2dBackpropInputFlipped(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array, o: ConvOptions): void {
-  const { KH, KW, C, dH, dW } = g;
-  const flipped = new Float32Array(f.length);
-  for (let kh = 0; kh < KH; kh++) {
-    for (let kw = 0; kw < KW; kw++) {
-      const src = (kh * KW + kw) * C * OC;
-      const dst = ((KH - 1 - kh) * KW + (KW - 1 - kw)) * OC * C;
-      for (let c = 0; c < C; c++) for (let oc = 0; oc < OC; oc++) flipped[dst + oc * C + c] = f[src + c * OC + oc]!;
-    }
-  }
-  const onDy: Geom = {
+/** The geometry of the flipped input gradient's forward convolution: over dy (OC channels) into the input's shape (C channels), at stride 1. */
+function flippedGeometry(g: Geom, OC: number): Geom {
+  const { KH, KW, dH, dW } = g;
+  return {
     N: g.N,
     H: g.OH,
     W: g.OW,
@@ -488,7 +484,31 @@ function conv2dBackpropInputFlipped(g: Geom, OC: number, f: Float32Array, dy: Fl
     padT: dH * (KH - 1) - g.padT,
     padL: dW * (KW - 1) - g.padL,
   };
-  conv2dForward(onDy, C, dy, flipped, dx, { path: 'im2col', chunkFloats: o.chunkFloats, im2col: o.im2col });
+}
+
+/**
+ * At stride 1, dx[ih] = sum over kh of dy[ih + padT - kh*dH] * f[kh] (and the same along the
+ * width): with kh' = KH-1-kh that is a forward convolution of dy, padded by dH*(KH-1) - padT, with
+ * f'[kh', kw', oc, c] = f[KH-1-kh', KW-1-kw', c, oc].
+ */
+function conv2dBackpropInputFlipped(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array, o: ConvOptions): void {
+  const { KH, KW, C } = g;
+  const onDy = flippedGeometry(g, OC);
+  const path = o.path ?? (forwardPath(onDy, C) === 'winograd' ? 'winograd' : 'im2col');
+  if (path === 'winograd') {
+    // Winograd turns the filter within its own transform.
+    conv2dWinograd(onDy, C, dy, f, dx, { transforms: o.im2col === 'typescript' ? 'typescript' : 'wasm', chunkFloats: o.chunkFloats, flipped: true });
+    return;
+  }
+  const flipped = new Float32Array(f.length);
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
+      const src = (kh * KW + kw) * C * OC;
+      const dst = ((KH - 1 - kh) * KW + (KW - 1 - kw)) * OC * C;
+      for (let c = 0; c < C; c++) for (let oc = 0; oc < OC; oc++) flipped[dst + oc * C + c] = f[src + c * OC + oc]!;
+    }
+  }
+  conv2dForward(onDy, C, dy, flipped, dx, { path, chunkFloats: o.chunkFloats, im2col: o.im2col });
 }
 
 /**

@@ -1,0 +1,557 @@
+// Winograd F(2x2,3x3) convolution (Lavin and Gray, "Fast Algorithms for Convolutional Neural
+// Networks", 2015) for 3x3, stride-1, undilated convolutions in NHWC: each 2x2 block of outputs is
+// A^T [(G g G^T) . (B^T d B)] A over the 4x4 input tile d under it, so the 36 multiplications per
+// block and channel pair of im2col become 16. The filter transform U = G g G^T (16 planes of
+// C x OC) is made per call (the filter changes every training step); the input transform
+// V = B^T d B (16 planes of tiles x C) and the output transform are memory-bound passes over the
+// channel axis, in WebAssembly SIMD on the heap (a TypeScript loop without it); the 16 products
+// M = V U are the GEMM's, which threads itself. Tiles go in chunks so the planes stay a few MiB.
+//
+// The transforms' constants (0, +-1, +-1/2) are exact in float32, so the error over im2col's comes
+// from the sums: B^T d B adds up to 4 inputs per value, A^T m A up to 9 products per output.
+import type { Geom } from '../../window_geometry.js';
+import { sgemm } from '../gemm.js';
+import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from '../heap.js';
+import {
+  BR_IF,
+  END,
+  F32,
+  F32_LOAD,
+  F32_STORE,
+  F32X4_ADD,
+  F32X4_MUL,
+  f32Const,
+  f32x4Const,
+  F32X4_SUB,
+  FunctionBuilder,
+  get,
+  I32,
+  I32_ADD,
+  I32_GT_S,
+  I32_SUB,
+  i32Const,
+  IF,
+  LOOP,
+  set,
+  simdMem,
+  simd,
+  tee,
+  V128,
+  V128_LOAD,
+  V128_STORE,
+  VOID,
+  wasmModule,
+} from '../wasm.js';
+
+const F32_ADD_OP = 0x92;
+const F32_SUB_OP = 0x93;
+const F32_MUL_OP = 0x94;
+
+/**
+ * Scratch floats in the WebAssembly heap (runtime/cpu/heap.ts), where the GEMM reads its operands
+ * without copying them, or an ordinary array when the heap cannot hold them.
+ */
+export class Scratch {
+  private readonly at: number;
+  private readonly own: Float32Array | null;
+  constructor(readonly floats: number) {
+    this.at = heapAlloc(floats * 4);
+    this.own = this.at < 0 ? new Float32Array(floats) : null;
+  }
+
+  /** Byte address in the heap, or -1 for an ordinary array. */
+  get address(): number {
+    return this.at;
+  }
+
+  /** The scratch as floats; re-read after a GEMM (any heap allocation may grow the memory, which detaches an unshared one's views). */
+  view(): Float32Array {
+    return this.own ?? new Float32Array(heapBuffer(), this.at, this.floats);
+  }
+
+  free(): void {
+    if (this.at >= 0) heapFree(this.at);
+  }
+}
+
+/** Whether Winograd F(2x2,3x3) computes this geometry: a 3x3 filter at stride 1, undilated (any padding). */
+export function winogradApplies(g: Geom): boolean {
+  return g.KH === 3 && g.KW === 3 && g.sH === 1 && g.sW === 1 && g.dH === 1 && g.dW === 1;
+}
+
+// ---- the WebAssembly transforms ----
+
+/** How one transform's code loads, stores and adds: four channels at a time (f32x4) or one (the tail of C % 4). */
+interface Lanes {
+  type: number;
+  load: number[];
+  store: number[];
+  add: number[];
+  sub: number[];
+  /** Multiplies the top of the stack by 1/2. */
+  half: number[];
+  bytes: number;
+}
+
+const VECTOR: Lanes = { type: V128, load: simdMem(V128_LOAD, 0, 0), store: simdMem(V128_STORE, 0, 0), add: simd(F32X4_ADD), sub: simd(F32X4_SUB), half: [...f32x4Const(0.5), ...simd(F32X4_MUL)], bytes: 16 };
+const SCALAR: Lanes = { type: F32, load: [F32_LOAD, 2, 0], store: [F32_STORE, 2, 0], add: [F32_ADD_OP], sub: [F32_SUB_OP], half: [...f32Const(0.5), F32_MUL_OP], bytes: 4 };
+
+/** x -= 1; continue the enclosing loop while x > 0. */
+const countDown = (x: number): number[] => [...get(x), ...i32Const(1), I32_SUB, ...tee(x), ...i32Const(0), I32_GT_S, BR_IF, 0];
+const positive = (x: number): number[] => [...get(x), ...i32Const(0), I32_GT_S];
+const addTo = (x: number, y: number): number[] => [...get(x), ...get(y), I32_ADD, ...set(x)];
+const addConst = (x: number, n: number): number[] => [...get(x), ...i32Const(n), I32_ADD, ...set(x)];
+
+/**
+ * The four values of B^T v for a column v = (v0, v1, v2, v3), as code pushing each from locals:
+ * (v0 - v2, v1 + v2, v2 - v1, v1 - v3).
+ */
+function bt(l: Lanes, v: readonly number[]): number[][] {
+  const [a, b, c, d] = v as [number, number, number, number];
+  return [
+    [...get(a), ...get(c), ...l.sub],
+    [...get(b), ...get(c), ...l.add],
+    [...get(c), ...get(b), ...l.sub],
+    [...get(b), ...get(d), ...l.sub],
+  ];
+}
+
+/**
+ * `wino_in(src, rowBytes, pixBytes, dst, planeBytes, tiles, vecs, tail)`: the input transform of
+ * `tiles` tiles along one row of tiles. Tile k's 4x4 input starts at src + k * 2 * pixBytes (rows
+ * rowBytes apart, pixels pixBytes apart); its 16 values of B^T d B go to dst + k * pixBytes + p *
+ * planeBytes for p = 4i + j. Channels go four at a time (`vecs` vectors) and then one at a time
+ * (`tail`).
+ */
+function inputTransformCode(): FunctionBuilder {
+  const f = new FunctionBuilder('wino_in', Array<number>(8).fill(I32));
+  const [SRC, ROW, PIX, DST, PLANE, TILES, VECS, TAIL] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [p, q, row, out, i] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  const pix2 = f.local(I32);
+  const pix3 = f.local(I32);
+  const body = (l: Lanes): void => {
+    // u = d B, row by row (each row's 4 loads combined at once), then B^T u, column by column.
+    const d = Array.from({ length: 4 }, () => f.local(l.type));
+    const u = Array.from({ length: 16 }, () => f.local(l.type));
+    f.emit(get(p), set(row));
+    for (let r = 0; r < 4; r++) {
+      f.emit(get(row), l.load, set(d[0]!));
+      f.emit(get(row), get(PIX), [I32_ADD], l.load, set(d[1]!));
+      f.emit(get(row), get(pix2), [I32_ADD], l.load, set(d[2]!));
+      f.emit(get(row), get(pix3), [I32_ADD], l.load, set(d[3]!));
+      // (d B)[r][j] = (B^T d[r]^T)[j].
+      bt(l, d).forEach((code, j) => f.emit(code, set(u[4 * r + j]!)));
+      if (r < 3) f.emit(addTo(row, ROW));
+    }
+    f.emit(get(q), set(out));
+    const rows: number[][][] = [0, 1, 2, 3].map((j) => bt(l, [u[j]!, u[4 + j]!, u[8 + j]!, u[12 + j]!]));
+    for (let r = 0; r < 4; r++) {
+      for (let j = 0; j < 4; j++) {
+        f.emit(get(out), rows[j]![r]!, l.store);
+        if (r < 3 || j < 3) f.emit(addTo(out, PLANE));
+      }
+    }
+  };
+  f.emit(get(PIX), get(PIX), [I32_ADD], set(pix2), get(pix2), get(PIX), [I32_ADD], set(pix3));
+  f.emit(positive(TILES), [IF, VOID, LOOP, VOID]);
+  f.emit(get(SRC), set(p), get(DST), set(q));
+  f.emit(positive(VECS), [IF, VOID], get(VECS), set(i), [LOOP, VOID]);
+  body(VECTOR);
+  f.emit(addConst(p, 16), addConst(q, 16), countDown(i), [END, END]);
+  f.emit(positive(TAIL), [IF, VOID], get(TAIL), set(i), [LOOP, VOID]);
+  body(SCALAR);
+  f.emit(addConst(p, 4), addConst(q, 4), countDown(i), [END, END]);
+  f.emit(addTo(SRC, pix2), addTo(DST, PIX), countDown(TILES), [END, END]);
+  return f;
+}
+
+/**
+ * `wino_out(src, planeBytes, dst, rowBytes, pixBytes, tiles, vecs, tail, rows, cols)`: the output
+ * transform A^T m A of `tiles` tiles along one row of tiles: tile k's 16 values are at src + k *
+ * pixBytes + p * planeBytes, its 2x2 outputs go to dst + k * 2 * pixBytes (rows rowBytes apart),
+ * of which only the first `rows` rows and `cols` columns (1 or 2: the bottom and right edges).
+ */
+function outputTransformCode(): FunctionBuilder {
+  const f = new FunctionBuilder('wino_out', Array<number>(10).fill(I32));
+  const [SRC, PLANE, DST, ROW, PIX, TILES, VECS, TAIL, ROWS, COLS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [p, q, at, i, pix2] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  const body = (l: Lanes): void => {
+    // s = the first row of A^T m, r = its second: s_j = m0j + m1j + m2j, r_j = m1j - m2j - m3j.
+    const m = Array.from({ length: 4 }, () => f.local(l.type));
+    const s = Array.from({ length: 4 }, () => f.local(l.type));
+    const r = Array.from({ length: 4 }, () => f.local(l.type));
+    for (let j = 0; j < 4; j++) {
+      f.emit(get(p), set(at));
+      if (j > 0) for (let k = 0; k < j; k++) f.emit(addTo(at, PLANE));
+      for (let i2 = 0; i2 < 4; i2++) {
+        f.emit(get(at), l.load, set(m[i2]!));
+        if (i2 < 3) for (let k = 0; k < 4; k++) f.emit(addTo(at, PLANE));
+      }
+      f.emit(get(m[0]!), get(m[1]!), l.add, get(m[2]!), l.add, set(s[j]!));
+      f.emit(get(m[1]!), get(m[2]!), l.sub, get(m[3]!), l.sub, set(r[j]!));
+    }
+    // Row v of the output block: (v0 + v1 + v2, v1 - v2 - v3) for v = s, then r.
+    const first = (v: number[]): number[] => [...get(v[0]!), ...get(v[1]!), ...l.add, ...get(v[2]!), ...l.add];
+    const second = (v: number[]): number[] => [...get(v[1]!), ...get(v[2]!), ...l.sub, ...get(v[3]!), ...l.sub];
+    const twoCols = [...get(COLS), ...i32Const(1), I32_GT_S];
+    f.emit(get(q), first(s), l.store, twoCols, [IF, VOID], get(q), get(PIX), [I32_ADD], second(s), l.store, [END]);
+    f.emit(get(ROWS), i32Const(1), [I32_GT_S, IF, VOID], get(q), get(ROW), [I32_ADD], set(at));
+    f.emit(get(at), first(r), l.store, twoCols, [IF, VOID], get(at), get(PIX), [I32_ADD], second(r), l.store, [END, END]);
+  };
+  f.emit(get(PIX), get(PIX), [I32_ADD], set(pix2));
+  f.emit(positive(TILES), [IF, VOID, LOOP, VOID]);
+  f.emit(get(SRC), set(p), get(DST), set(q));
+  f.emit(positive(VECS), [IF, VOID], get(VECS), set(i), [LOOP, VOID]);
+  body(VECTOR);
+  f.emit(addConst(p, 16), addConst(q, 16), countDown(i), [END, END]);
+  f.emit(positive(TAIL), [IF, VOID], get(TAIL), set(i), [LOOP, VOID]);
+  body(SCALAR);
+  f.emit(addConst(p, 4), addConst(q, 4), countDown(i), [END, END]);
+  f.emit(addTo(SRC, PIX), addTo(DST, pix2), countDown(TILES), [END, END]);
+  return f;
+}
+
+/**
+ * The four values of G v for v = (v0, v1, v2) in locals, as code pushing each: (v0, ((v0 + v1) +
+ * v2) / 2, ((v0 - v1) + v2) / 2, v2).
+ */
+function gv(l: Lanes, v: readonly number[]): number[][] {
+  const [a, b, c] = v as [number, number, number];
+  return [get(a), [...get(a), ...get(b), ...l.add, ...get(c), ...l.add, ...l.half], [...get(a), ...get(b), ...l.sub, ...get(c), ...l.add, ...l.half], get(c)];
+}
+
+/**
+ * `wino_filter(src, planeBytes, dst, vecs, tail)`: U = G g G^T for each filter element (one (c, oc)
+ * pair) of the 3x3 filter whose 9 taps lie planeBytes apart from src, into the 16 planes planeBytes
+ * apart from dst; `vecs` elements four at a time, then `tail` one at a time.
+ */
+function filterTransformCode(): FunctionBuilder {
+  const f = new FunctionBuilder('wino_filter', Array<number>(5).fill(I32));
+  const [SRC, PLANE, DST, VECS, TAIL] = [0, 1, 2, 3, 4];
+  const [at, i] = [f.local(I32), f.local(I32)];
+  const body = (l: Lanes): void => {
+    const g = Array.from({ length: 9 }, () => f.local(l.type));
+    const t = Array.from({ length: 12 }, () => f.local(l.type));
+    f.emit(get(SRC), set(at));
+    for (let k = 0; k < 9; k++) {
+      f.emit(get(at), l.load, set(g[k]!));
+      if (k < 8) f.emit(addTo(at, PLANE));
+    }
+    // t = G g: column kw of t is G applied to column kw of g.
+    for (let kw = 0; kw < 3; kw++) gv(l, [g[kw]!, g[3 + kw]!, g[6 + kw]!]).forEach((code, r) => f.emit(code, set(t[3 * r + kw]!)));
+    // U = t G^T: row r of U is G applied to row r of t.
+    f.emit(get(DST), set(at));
+    for (let r = 0; r < 4; r++) {
+      gv(l, [t[3 * r]!, t[3 * r + 1]!, t[3 * r + 2]!]).forEach((code, j) => {
+        f.emit(get(at), code, l.store);
+        if (r < 3 || j < 3) f.emit(addTo(at, PLANE));
+      });
+    }
+  };
+  f.emit(positive(VECS), [IF, VOID], get(VECS), set(i), [LOOP, VOID]);
+  body(VECTOR);
+  f.emit(addConst(SRC, 16), addConst(DST, 16), countDown(i), [END, END]);
+  f.emit(positive(TAIL), [IF, VOID], get(TAIL), set(i), [LOOP, VOID]);
+  body(SCALAR);
+  f.emit(addConst(SRC, 4), addConst(DST, 4), countDown(i), [END, END]);
+  return f;
+}
+
+type FilterFn = (src: number, planeBytes: number, dst: number, vecs: number, tail: number) => void;
+type InFn = (src: number, rowBytes: number, pixBytes: number, dst: number, planeBytes: number, tiles: number, vecs: number, tail: number) => void;
+type OutFn = (src: number, planeBytes: number, dst: number, rowBytes: number, pixBytes: number, tiles: number, vecs: number, tail: number, rows: number, cols: number) => void;
+
+interface Engine {
+  filter: FilterFn;
+  input: InFn;
+  output: OutFn;
+}
+
+function createEngine(): Engine | null {
+  const heap = heapMemory();
+  if (heap === null) return null;
+  try {
+    const wasm = wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, [filterTransformCode().build(), inputTransformCode().build(), outputTransformCode().build()]);
+    const e = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: heap.memory } }).exports as unknown as { wino_filter: FilterFn; wino_in: InFn; wino_out: OutFn };
+    return { filter: e.wino_filter, input: e.wino_in, output: e.wino_out };
+  } catch {
+    return null;
+  }
+}
+
+const engine = createEngine();
+
+/** Whether the transforms run in WebAssembly SIMD here (else the TypeScript loops; none with WEIR_CPU_FAST=0). */
+export function winogradSimdAvailable(): boolean {
+  return engine !== null;
+}
+
+// ---- the transforms in TypeScript (the same float32 sums in the same order as the WebAssembly) ----
+
+/** The TypeScript twin of wino_filter: U[p][e] = (G g G^T)[p] for each of the E = C * OC filter elements e, g[kh][kw] = f[(3 kh + kw) * E + e]. */
+function filterTransformTS(f: Float32Array, E: number, u: Float32Array): void {
+  const fr = Math.fround;
+  const t = new Float64Array(12);
+  for (let e = 0; e < E; e++) {
+    for (let kw = 0; kw < 3; kw++) {
+      const a = f[kw * E + e]!;
+      const b = f[(3 + kw) * E + e]!;
+      const c = f[(6 + kw) * E + e]!;
+      t[kw] = a;
+      t[3 + kw] = fr(fr(fr(a + b) + c) * 0.5);
+      t[6 + kw] = fr(fr(fr(a - b) + c) * 0.5);
+      t[9 + kw] = c;
+    }
+    for (let r = 0; r < 4; r++) {
+      const a = t[3 * r]!;
+      const b = t[3 * r + 1]!;
+      const c = t[3 * r + 2]!;
+      const o = 4 * r * E + e;
+      u[o] = a;
+      u[o + E] = fr(fr(a + b) + c) * 0.5;
+      u[o + 2 * E] = fr(fr(a - b) + c) * 0.5;
+      u[o + 3 * E] = c;
+    }
+  }
+}
+
+/** The 4x4 tile layout of a geometry: tiles per column and row, and the zero-padded input extent they read. */
+interface Tiling {
+  TH: number;
+  TW: number;
+  tiles: number;
+  Hp: number;
+  Wp: number;
+}
+
+function tiling(g: Geom): Tiling {
+  const TH = Math.ceil(g.OH / 2);
+  const TW = Math.ceil(g.OW / 2);
+  return { TH, TW, tiles: g.N * TH * TW, Hp: 2 * TH + 2, Wp: 2 * TW + 2 };
+}
+
+/** The TypeScript twin of wino_in, for tiles [t0, t0 + count) into planes `plane` floats apart. */
+function inputTransformTS(t: Tiling, C: number, xin: TileInput, t0: number, count: number, v: Float32Array, plane: number): void {
+  const x = xin.scratch === null ? xin.x : xin.scratch.view();
+  const u = new Float64Array(16);
+  const row = xin.W * C;
+  for (let k = 0; k < count; k++) {
+    const tile = t0 + k;
+    const tw = tile % t.TW;
+    const th = Math.floor(tile / t.TW) % t.TH;
+    const n = Math.floor(tile / (t.TW * t.TH));
+    const base = ((n * xin.H + 2 * th) * xin.W + 2 * tw) * C;
+    for (let c = 0; c < C; c++) {
+      for (let r = 0, s = base + c; r < 4; r++, s += row) {
+        const d0 = x[s]!;
+        const d1 = x[s + C]!;
+        const d2 = x[s + 2 * C]!;
+        const d3 = x[s + 3 * C]!;
+        u[4 * r] = Math.fround(d0 - d2);
+        u[4 * r + 1] = Math.fround(d1 + d2);
+        u[4 * r + 2] = Math.fround(d2 - d1);
+        u[4 * r + 3] = Math.fround(d1 - d3);
+      }
+      const o = k * C + c;
+      for (let j = 0; j < 4; j++) {
+        v[o + j * plane] = u[j]! - u[8 + j]!;
+        v[o + (4 + j) * plane] = u[4 + j]! + u[8 + j]!;
+        v[o + (8 + j) * plane] = u[8 + j]! - u[4 + j]!;
+        v[o + (12 + j) * plane] = u[4 + j]! - u[12 + j]!;
+      }
+    }
+  }
+}
+
+/** The TypeScript twin of wino_out, for tiles [t0, t0 + count) from planes `plane` floats apart. */
+function outputTransformTS(g: Geom, t: Tiling, OC: number, m: Float32Array, plane: number, t0: number, count: number, y: Float32Array): void {
+  const s = new Float64Array(4);
+  const r = new Float64Array(4);
+  for (let k = 0; k < count; k++) {
+    const tile = t0 + k;
+    const tw = tile % t.TW;
+    const th = Math.floor(tile / t.TW) % t.TH;
+    const n = Math.floor(tile / (t.TW * t.TH));
+    const two = 2 * tw + 1 < g.OW;
+    const below = 2 * th + 1 < g.OH;
+    const base = ((n * g.OH + 2 * th) * g.OW + 2 * tw) * OC;
+    for (let oc = 0; oc < OC; oc++) {
+      const at = k * OC + oc;
+      for (let j = 0; j < 4; j++) {
+        const m0 = m[at + j * plane]!;
+        const m1 = m[at + (4 + j) * plane]!;
+        const m2 = m[at + (8 + j) * plane]!;
+        const m3 = m[at + (12 + j) * plane]!;
+        s[j] = Math.fround(Math.fround(m0 + m1) + m2);
+        r[j] = Math.fround(Math.fround(m1 - m2) - m3);
+      }
+      y[base + oc] = Math.fround(s[0]! + s[1]!) + s[2]!;
+      if (two) y[base + OC + oc] = Math.fround(s[1]! - s[2]!) - s[3]!;
+      if (below) {
+        const b = base + g.OW * OC;
+        y[b + oc] = Math.fround(r[0]! + r[1]!) + r[2]!;
+        if (two) y[b + OC + oc] = Math.fround(r[1]! - r[2]!) - r[3]!;
+      }
+    }
+  }
+}
+
+// ---- the convolution ----
+
+/**
+ * Floats of the planes per chunk of tiles (V and M, 16 planes each): 4 MiB, large enough that each
+ * of the 16 GEMMs has hundreds of rows to split over the threads (measured: 2^20 to 2^22 within
+ * 5% of each other on 32x32x64 into 64, 2^18 8% slower).
+ */
+const PLANE_CHUNK = 1 << 18;
+
+export interface WinogradOptions {
+  /** Who transforms inputs and outputs: WebAssembly SIMD in the heap (the default where there is one) or the TypeScript loops. */
+  transforms?: 'wasm' | 'typescript';
+  /** Floats of V and M per chunk of tiles (PLANE_CHUNK). */
+  chunkFloats?: number;
+  /**
+   * The filter is given as the input gradient's flipped convolution reads it (conv.ts): f[kh, kw,
+   * OC, C], to be turned by 180 degrees with its channel axes swapped. Turning g turns G g G^T the
+   * same way but for rows and columns 0 and 3 swapped (G J = P G, P the swap), so the transform
+   * of f as it is serves, its planes permuted and each GEMM reading its plane transposed.
+   */
+  flipped?: boolean;
+}
+
+/** The plane of G g G^T that holds plane p of the turned filter's: rows and columns 0 and 3 swapped. */
+const FLIPPED_PLANE = Int32Array.from({ length: 16 }, (_, p) => {
+  const swap = (i: number): number => (i === 0 ? 3 : i === 3 ? 0 : i);
+  return 4 * swap(p >> 2) + swap(p & 3);
+});
+
+/** The input as the input transform reads it: an array holding rows of W pixels (H of them per image), in the heap at byte `at` (-1 where not). */
+interface TileInput {
+  x: Float32Array;
+  H: number;
+  W: number;
+  at: number;
+  scratch: Scratch | null;
+}
+
+/**
+ * The input zero-padded to the tiles' extent (Hp x Wp, input row h at padded row h + padT), or the
+ * input itself where every tile lies inside it and it is where the reader needs it (in the heap for
+ * the WebAssembly transform).
+ */
+function tileInput(g: Geom, t: Tiling, x: Float32Array, inHeap: boolean): TileInput {
+  const { N, H, W, C, padT, padL } = g;
+  if (padT === 0 && padL === 0 && t.Hp <= H && t.Wp <= W) {
+    const at = heapAddress(x);
+    if (!inHeap || at >= 0) return { x, H, W, at, scratch: null };
+  }
+  const { Hp, Wp } = t;
+  const scratch = inHeap ? new Scratch(N * Hp * Wp * C) : null;
+  const xp = scratch === null ? new Float32Array(N * Hp * Wp * C) : scratch.view().fill(0);
+  const s0 = Math.max(0, padL);
+  const s1 = Math.min(Wp, W + padL);
+  for (let n = 0; n < N && s1 > s0; n++) {
+    for (let r = Math.max(0, padT); r < Math.min(Hp, H + padT); r++) {
+      const src = ((n * H + r - padT) * W + (s0 - padL)) * C;
+      xp.set(x.subarray(src, src + (s1 - s0) * C), ((n * Hp + r) * Wp + s0) * C);
+    }
+  }
+  return { x: xp, H: Hp, W: Wp, at: scratch === null ? -1 : scratch.address, scratch };
+}
+
+/** y[N, OH, OW, OC] (NHWC, overwritten) = the 3x3 stride-1 convolution of x with f[3, 3, C, OC] (see `flipped`) by Winograd F(2x2,3x3). */
+export function conv2dWinograd(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array, o: WinogradOptions = {}): void {
+  const { C } = g;
+  const t = tiling(g);
+  if (t.tiles === 0 || OC === 0) return;
+  if (C === 0) {
+    y.fill(0);
+    return;
+  }
+  const e = o.transforms === 'typescript' ? null : engine;
+  const chunks = Math.max(1, Math.ceil((t.tiles * 16 * (C + OC)) / Math.max(1, o.chunkFloats ?? PLANE_CHUNK)));
+  const T = Math.ceil(t.tiles / chunks);
+  const u = new Scratch(16 * C * OC);
+  const v = new Scratch(16 * T * C);
+  const m = new Scratch(16 * T * OC);
+  const xin = tileInput(g, t, x, e !== null);
+  // Filter elements per tap.
+  const E = C * OC;
+  const yAt = e === null ? -1 : heapAddress(y);
+  // An output outside the heap is written to a copy there and copied out at the end.
+  const yScratch = e !== null && yAt < 0 ? new Scratch(y.length) : null;
+  try {
+    if (e !== null && u.address >= 0) {
+      // A filter outside the heap is copied in first (its own transform reads it there).
+      const fAt = heapAddress(f);
+      const staged = fAt < 0 ? new Scratch(f.length) : null;
+      try {
+        staged?.view().set(f);
+        const at = staged === null ? fAt : staged.address;
+        if (at >= 0) e.filter(at, E * 4, u.address, E >> 2, E & 3);
+        else filterTransformTS(f, E, u.view());
+      } finally {
+        staged?.free();
+      }
+    } else {
+      filterTransformTS(f, E, u.view());
+    }
+    const yBase = yAt >= 0 ? yAt : (yScratch?.address ?? -1);
+    const wasm = e !== null && xin.at >= 0 && v.address >= 0 && m.address >= 0 && yBase >= 0;
+    for (let t0 = 0; t0 < t.tiles; t0 += T) {
+      const count = Math.min(T, t.tiles - t0);
+      if (wasm) inputTransformWasm(e, g, t, xin, v.address, T, t0, count);
+      else inputTransformTS(t, C, xin, t0, count, v.view(), T * C);
+      if (o.flipped) {
+        for (let p = 0; p < 16; p++) sgemm(false, true, count, OC, C, 1, v.view(), C, u.view(), C, 0, m.view(), OC, p * T * C, FLIPPED_PLANE[p]! * E, p * T * OC);
+      } else {
+        for (let p = 0; p < 16; p++) sgemm(false, false, count, OC, C, 1, v.view(), C, u.view(), OC, 0, m.view(), OC, p * T * C, p * E, p * T * OC);
+      }
+      if (wasm) outputTransformWasm(e, g, t, OC, m.address, T, yBase, t0, count);
+      else outputTransformTS(g, t, OC, m.view(), T * OC, t0, count, yScratch === null ? y : yScratch.view());
+    }
+    if (yScratch !== null) y.set(yScratch.view());
+  } finally {
+    u.free();
+    v.free();
+    m.free();
+    xin.scratch?.free();
+    yScratch?.free();
+  }
+}
+
+/** The input transform of tiles [t0, t0 + count) into the chunk's planes at vAt, one call per run of tiles within a row of tiles. */
+function inputTransformWasm(e: Engine, g: Geom, t: Tiling, xin: TileInput, vAt: number, T: number, t0: number, count: number): void {
+  const pix = g.C * 4;
+  for (let k = 0; k < count; ) {
+    const tile = t0 + k;
+    const tw = tile % t.TW;
+    const th = Math.floor(tile / t.TW) % t.TH;
+    const img = Math.floor(tile / (t.TW * t.TH));
+    const n = Math.min(t.TW - tw, count - k);
+    const src = xin.at + ((img * xin.H + 2 * th) * xin.W + 2 * tw) * pix;
+    e.input(src, xin.W * pix, pix, vAt + k * pix, T * pix, n, g.C >> 2, g.C & 3);
+    k += n;
+  }
+}
+
+/** The output transform of tiles [t0, t0 + count) from the chunk's planes at mAt into y at yAt, cropped at the bottom and right edges. */
+function outputTransformWasm(e: Engine, g: Geom, t: Tiling, OC: number, mAt: number, T: number, yAt: number, t0: number, count: number): void {
+  const pix = OC * 4;
+  const plane = T * pix;
+  for (let k = 0; k < count; ) {
+    const tile = t0 + k;
+    const tw = tile % t.TW;
+    const th = Math.floor(tile / t.TW) % t.TH;
+    const img = Math.floor(tile / (t.TW * t.TH));
+    const n = Math.min(t.TW - tw, count - k);
+    const rows = Math.min(2, g.OH - 2 * th);
+    const dst = yAt + ((img * g.OH + 2 * th) * g.OW + 2 * tw) * pix;
+    const src = mAt + k * pix;
+    // The last tile of an odd-width row has one column.
+    const whole = 2 * (tw + n) <= g.OW ? n : n - 1;
+    if (whole > 0) e.output(src, plane, dst, g.OW * pix, pix, whole, OC >> 2, OC & 3, rows, 2);
+    if (whole < n) e.output(src + whole * pix, plane, dst + 2 * whole * pix, g.OW * pix, pix, 1, OC >> 2, OC & 3, rows, 1);
+    k += n;
+  }
+}

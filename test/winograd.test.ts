@@ -1,0 +1,258 @@
+// Winograd F(2x2,3x3) (runtime/cpu/kernels/winograd.ts) against a naive convolution in float64
+// written from TensorFlow's definition, over odd sizes, every kind of padding, images smaller than a
+// tile and channel counts that are not multiples of 4; its WebAssembly transforms against its
+// TypeScript ones; the input gradient's flipped convolution; and both through a session.
+//
+// Tolerance: the transforms' constants (0, +-1, +-1/2) are exact in float32, so every rounding is
+// in a sum. Each output is A^T [sum over c of (G g G^T) . (B^T d B)] A, computed in stages: the
+// input transform (2 levels of sums), the filter transform (4: two of (a + b) + c), the GEMM's C
+// terms and the output transform (2). To first order its error is then at most (C + 8) u times the
+// same expression evaluated with absolute values throughout, |A^T| sum_c (|G||g||G^T|)(|B^T||d||B|)
+// |A| (u = 2^-24), which the test computes per output in float64. That bound exceeds im2col's
+// (9C u times sum |x||f|) because the transformed values mix the 16 inputs of a tile, whose cross
+// terms cancel in exact arithmetic but not in their roundings: the error growth of the method.
+import { describe, expect, it } from 'vitest';
+import * as tf from '../src/index.js';
+import type { Geom } from '../runtime/window_geometry.js';
+import { conv2dBackpropInput, conv2dForward, forwardPath, inputGradPath } from '../runtime/cpu/kernels/conv.js';
+import { conv2dWinograd, winogradApplies, winogradSimdAvailable } from '../runtime/cpu/kernels/winograd.js';
+import { heapRegion } from '../runtime/cpu/heap.js';
+import { rng, run } from './helpers.js';
+
+function rand(n: number, seed: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => r() * 2 - 1);
+}
+
+/** A 3x3 stride-1 geometry with explicit padding [top, bottom, left, right]. */
+function geom(N: number, H: number, W: number, C: number, pad: readonly number[]): Geom {
+  const [padT, padB, padL, padR] = pad as [number, number, number, number];
+  return { N, H, W, C, KH: 3, KW: 3, OH: H + padT + padB - 2, OW: W + padL + padR - 2, sH: 1, sW: 1, dH: 1, dW: 1, padT, padL };
+}
+
+/** TF's Conv2D in float64: y[n, oh, ow, oc] = sum of x[n, oh - padT + kh, ow - padL + kw, c] * f[kh, kw, c, oc] over taps inside x. */
+function naiveConv(g: Geom, OC: number, x: Float32Array, f: Float32Array): Float64Array {
+  const y = new Float64Array(g.N * g.OH * g.OW * OC);
+  for (let n = 0; n < g.N; n++)
+    for (let oh = 0; oh < g.OH; oh++)
+      for (let ow = 0; ow < g.OW; ow++)
+        for (let kh = 0; kh < 3; kh++)
+          for (let kw = 0; kw < 3; kw++) {
+            const ih = oh - g.padT + kh;
+            const iw = ow - g.padL + kw;
+            if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+            for (let c = 0; c < g.C; c++) {
+              const xv = x[((n * g.H + ih) * g.W + iw) * g.C + c]!;
+              for (let oc = 0; oc < OC; oc++) y[((n * g.OH + oh) * g.OW + ow) * OC + oc]! += xv * f[((kh * 3 + kw) * g.C + c) * OC + oc]!;
+            }
+          }
+  return y;
+}
+
+// The F(2x2,3x3) matrices of Lavin and Gray (2015), for the error bound only.
+const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
+const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
+const AT = [[1, 1, 1, 0], [0, 1, -1, -1]];
+
+/** |L| X |R|^T for a rows x k matrix X (row-major) and absolute values of L (a x rows) and R (b x k). */
+function absSandwich(L: number[][], X: ArrayLike<number>, R: number[][], k: number): Float64Array {
+  const out = new Float64Array(L.length * R.length);
+  for (let i = 0; i < L.length; i++)
+    for (let j = 0; j < R.length; j++) {
+      let s = 0;
+      for (let a = 0; a < L[i]!.length; a++) for (let b = 0; b < k; b++) s += Math.abs(L[i]![a]!) * Math.abs(X[a * k + b]!) * Math.abs(R[j]![b]!);
+      out[i * R.length + j] = s;
+    }
+  return out;
+}
+
+/** The first-order error bound per output (see the top of the file). */
+function winogradBound(g: Geom, OC: number, x: Float32Array, f: Float32Array): Float64Array {
+  const bound = new Float64Array(g.N * g.OH * g.OW * OC);
+  const TH = Math.ceil(g.OH / 2);
+  const TW = Math.ceil(g.OW / 2);
+  const U: Float64Array[] = [];
+  for (let c = 0; c < g.C; c++)
+    for (let oc = 0; oc < OC; oc++) U.push(absSandwich(G, Array.from({ length: 9 }, (_, t) => f[(t * g.C + c) * OC + oc]!), G, 3));
+  const d = new Float64Array(16);
+  const m = new Float64Array(16 * OC);
+  const u = (g.C + 8) * 2 ** -24;
+  for (let n = 0; n < g.N; n++)
+    for (let th = 0; th < TH; th++)
+      for (let tw = 0; tw < TW; tw++) {
+        m.fill(0);
+        for (let c = 0; c < g.C; c++) {
+          for (let i = 0; i < 4; i++)
+            for (let j = 0; j < 4; j++) {
+              const ih = 2 * th - g.padT + i;
+              const iw = 2 * tw - g.padL + j;
+              d[4 * i + j] = ih < 0 || ih >= g.H || iw < 0 || iw >= g.W ? 0 : x[((n * g.H + ih) * g.W + iw) * g.C + c]!;
+            }
+          const V = absSandwich(BT, d, BT, 4);
+          for (let oc = 0; oc < OC; oc++) for (let p = 0; p < 16; p++) m[oc * 16 + p]! += U[c * OC + oc]![p]! * V[p]!;
+        }
+        for (let oc = 0; oc < OC; oc++) {
+          const y = absSandwich(AT, m.subarray(oc * 16, oc * 16 + 16), AT, 4);
+          for (let i = 0; i < 2; i++)
+            for (let j = 0; j < 2; j++) {
+              const oh = 2 * th + i;
+              const ow = 2 * tw + j;
+              if (oh < g.OH && ow < g.OW) bound[((n * g.OH + oh) * g.OW + ow) * OC + oc] = u * y[2 * i + j]!;
+            }
+        }
+      }
+  return bound;
+}
+
+function expectWithin(actual: Float32Array, expected: Float64Array, bound: Float64Array, what: string): void {
+  expect(actual.length, what).toBe(expected.length);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < actual.length; i++) {
+    // The bound is first-order; 1e-30 covers outputs that are exactly zero.
+    const ratio = Math.abs(actual[i]! - expected[i]!) / (bound[i]! * 1.01 + 1e-30);
+    if (!(ratio <= worst)) {
+      worst = ratio;
+      at = i;
+    }
+  }
+  expect(worst, `${what}: worst at ${at}: ${actual[at]} vs ${expected[at]} (bound ${bound[at]})`).toBeLessThanOrEqual(1);
+}
+
+interface Case {
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  OC: number;
+  /** [top, bottom, left, right] */
+  pad: number[];
+}
+
+const SAME = [1, 1, 1, 1];
+const VALID = [0, 0, 0, 0];
+const CASES: Case[] = [
+  { N: 1, H: 8, W: 8, C: 4, OC: 8, pad: SAME },
+  { N: 2, H: 7, W: 9, C: 5, OC: 3, pad: SAME },
+  { N: 3, H: 6, W: 5, C: 3, OC: 7, pad: VALID },
+  { N: 1, H: 9, W: 10, C: 13, OC: 6, pad: VALID },
+  // Explicit, asymmetric, and padding past the filter's reach.
+  { N: 2, H: 7, W: 6, C: 6, OC: 5, pad: [2, 0, 1, 3] },
+  { N: 1, H: 5, W: 8, C: 2, OC: 9, pad: [0, 3, 2, 0] },
+  // Images of one pixel and smaller than a tile, one output column or row.
+  { N: 2, H: 1, W: 1, C: 5, OC: 3, pad: SAME },
+  { N: 3, H: 2, W: 3, C: 9, OC: 4, pad: SAME },
+  { N: 1, H: 3, W: 3, C: 7, OC: 2, pad: VALID },
+  { N: 1, H: 3, W: 6, C: 3, OC: 5, pad: [0, 0, 1, 0] },
+  { N: 2, H: 4, W: 1, C: 1, OC: 1, pad: [1, 0, 1, 1] },
+];
+
+const label = (c: Case): string => `x ${c.N}x${c.H}x${c.W}x${c.C} into ${c.OC} channels, pads ${c.pad}`;
+
+describe('Winograd F(2x2,3x3) against a naive convolution', () => {
+  for (const [i, c] of CASES.entries()) {
+    it(label(c), () => {
+      const g = geom(c.N, c.H, c.W, c.C, c.pad);
+      expect(winogradApplies(g)).toBe(true);
+      const x = rand(c.N * c.H * c.W * c.C, 100 + i);
+      const f = rand(9 * c.C * c.OC, 200 + i);
+      const ref = naiveConv(g, c.OC, x, f);
+      const bound = winogradBound(g, c.OC, x, f);
+      // Operands in the heap (read and written in place) and outside it.
+      const region = heapRegion((x.length + f.length + ref.length) * 4);
+      const heap = region === null ? null : new Float32Array(region.buffer, region.byteOffset, x.length + f.length + ref.length);
+      const placements = heap === null ? ['outside'] : ['outside', 'heap'];
+      const results = new Map<string, Float32Array>();
+      for (const transforms of ['wasm', 'typescript'] as const) {
+        // The default chunk (all tiles at once here) and chunks of 3 tiles.
+        for (const chunkFloats of [undefined, 3 * 16 * (c.C + c.OC)]) {
+          for (const where of placements) {
+            const [xs, fs, y] =
+              where === 'heap'
+                ? [heap!.subarray(0, x.length), heap!.subarray(x.length, x.length + f.length), heap!.subarray(x.length + f.length)]
+                : [new Float32Array(x.length), new Float32Array(f.length), new Float32Array(ref.length)];
+            xs.set(x);
+            fs.set(f);
+            y.fill(NaN);
+            conv2dWinograd(g, c.OC, xs, fs, y, { transforms, chunkFloats });
+            expectWithin(y, ref, bound, `${transforms} transforms, ${chunkFloats === undefined ? 'one chunk' : 'chunks of 3 tiles'}, operands ${where} the heap`);
+            const key = `${chunkFloats} ${where}`;
+            // The WebAssembly transforms round as the TypeScript ones do: the same results bit for
+            // bit where the GEMMs are the same (chunks change the GEMMs' row blocks).
+            if (results.has(key)) expect(Array.from(y), `${transforms} vs wasm transforms, ${key}`).toEqual(Array.from(results.get(key)!));
+            else results.set(key, Float32Array.from(y));
+          }
+        }
+      }
+    });
+  }
+
+  it('computes the input gradient as a flipped Winograd convolution of dy', () => {
+    for (const [i, c] of CASES.entries()) {
+      const g = geom(c.N, c.H, c.W, c.C, c.pad);
+      const f = rand(9 * c.C * c.OC, 300 + i);
+      const dy = rand(c.N * g.OH * g.OW * c.OC, 400 + i);
+      // dx is the convolution of dy with the filter turned by 180 degrees, channels swapped, padded by 2 - pad.
+      const turned = new Float32Array(f.length);
+      for (let t = 0; t < 9; t++) for (let ci = 0; ci < c.C; ci++) for (let o = 0; o < c.OC; o++) turned[((8 - t) * c.OC + o) * c.C + ci] = f[(t * c.C + ci) * c.OC + o]!;
+      const onDy: Geom = { ...geom(c.N, g.OH, g.OW, c.OC, [2 - c.pad[0]!, 0, 2 - c.pad[2]!, 0]), OH: c.H, OW: c.W };
+      const ref = naiveConv(onDy, c.C, dy, turned);
+      const bound = winogradBound(onDy, c.C, dy, turned);
+      for (const im2col of ['wasm', 'typescript'] as const) {
+        for (const chunkFloats of [undefined, 3 * 16 * (c.C + c.OC)]) {
+          const dx = new Float32Array(ref.length).fill(NaN);
+          conv2dBackpropInput(g, c.OC, f, dy, dx, { inputPath: 'flipped', path: 'winograd', im2col, chunkFloats });
+          expectWithin(dx, ref, bound, `${label(c)}: input gradient (${im2col} transforms, ${chunkFloats === undefined ? 'one chunk' : 'chunks of 3 tiles'})`);
+        }
+      }
+    }
+  });
+
+  it('goes through conv2dForward by path, and leaves strided, dilated and other filters to the other paths', () => {
+    const g = geom(2, 5, 6, 6, SAME);
+    const x = rand(2 * 5 * 6 * 6, 1);
+    const f = rand(9 * 6 * 7, 2);
+    const y = new Float32Array(2 * 5 * 6 * 7);
+    conv2dForward(g, 7, x, f, y, { path: 'winograd' });
+    expectWithin(y, naiveConv(g, 7, x, f), winogradBound(g, 7, x, f), 'conv2dForward');
+    expect(winogradApplies({ ...g, sH: 2, OH: 3 })).toBe(false);
+    expect(winogradApplies({ ...g, dW: 2, OW: 4 })).toBe(false);
+    expect(winogradApplies({ ...g, KH: 5, OH: 3 })).toBe(false);
+  });
+});
+
+describe('Winograd through a session', () => {
+  // 2x16x16x32 into 32 channels, SAME: the plan's own choice is Winograd (where the WebAssembly
+  // transforms are), forward and input gradient; the filter gradient stays on im2col. With
+  // WEIR_CPU_FAST=0 the plan keeps im2col, whose error is within the same bound.
+  const c: Case = { N: 2, H: 16, W: 16, C: 32, OC: 32, pad: SAME };
+  it(`tf.nn.conv2d and tf.gradients on ${label(c)}, against the naive convolution`, async () => {
+    const g = geom(c.N, c.H, c.W, c.C, c.pad);
+    const expected = winogradSimdAvailable() ? 'winograd' : 'im2col';
+    expect(forwardPath(g, c.OC)).toBe(expected);
+    // Flipped either way: by Winograd, or (WEIR_CPU_FAST=0) by im2col, which beats the TypeScript col2im from 16 input channels.
+    expect(inputGradPath(g, c.OC)).toBe('flipped');
+    const xv = rand(c.N * c.H * c.W * c.C, 7);
+    const fv = rand(9 * c.C * c.OC, 8);
+    const dyv = rand(c.N * g.OH * g.OW * c.OC, 9);
+    const graph = new tf.Graph();
+    const m = graph.asDefault(() => {
+      const x = tf.placeholder('float32', [c.N, c.H, c.W, c.C], 'x');
+      const f = tf.placeholder('float32', [3, 3, c.C, c.OC], 'f');
+      const dy = tf.placeholder('float32', [c.N, g.OH, g.OW, c.OC], 'dy');
+      const y = tf.nn.conv2d(x, f, [1, 1, 1, 1], 'SAME');
+      const [dx] = tf.gradients(y, [x], dy);
+      return { x, f, dy, y, dx: dx! };
+    });
+    const [y, dx] = (await run([m.y, m.dx], [
+      [m.x, new tf.NDArray(xv, [c.N, c.H, c.W, c.C])],
+      [m.f, new tf.NDArray(fv, [3, 3, c.C, c.OC])],
+      [m.dy, new tf.NDArray(dyv, [c.N, g.OH, g.OW, c.OC])],
+    ], graph)) as tf.NDArray[];
+    expectWithin(y!.data as Float32Array, naiveConv(g, c.OC, xv, fv), winogradBound(g, c.OC, xv, fv), 'Conv2D');
+    const turned = new Float32Array(fv.length);
+    for (let t = 0; t < 9; t++) for (let ci = 0; ci < c.C; ci++) for (let o = 0; o < c.OC; o++) turned[((8 - t) * c.OC + o) * c.C + ci] = fv[(t * c.C + ci) * c.OC + o]!;
+    const onDy = geom(c.N, g.OH, g.OW, c.OC, [1, 1, 1, 1]);
+    expectWithin(dx!.data as Float32Array, naiveConv(onDy, c.C, dyv, turned), winogradBound(onDy, c.C, dyv, turned), 'Conv2DBackpropInput');
+  });
+});
