@@ -78,7 +78,7 @@ import { fusedEpilogue } from '../activations.js';
 import { ACTIVATIONS, activationAlpha, constantPool, f64, FORMULAS, formulaFor, FUNCTIONS, FUNCTIONS_PRELUDE, runEpilogue, vop, zero, type Emit, type VectorOp } from './activations.js';
 import { config } from '../../src/core/config.js';
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
-import { PROGRAM_COL, PROGRAM_FULL, PROGRAM_ROW, PROGRAM_SCALAR, PROGRAM_THREAD_MIN, programModule, runProgramSplit, type ProgramModule } from './parallel.js';
+import { PROGRAM_COL, PROGRAM_FULL, PROGRAM_ROW, PROGRAM_SCALAR, PROGRAM_THREAD_MIN, programModule, runProgramSplit, type ProgramModule, type ProgramRun } from './parallel.js';
 
 // ---------------------------------------------------------------------------------------------
 // Templates: one per op type, reproducing the unfused kernel's arithmetic exactly (same formula in
@@ -450,10 +450,11 @@ function emitVectorOp(b: FunctionBuilder, op: VectorOp, args: readonly number[])
 const CHUNK = 8192;
 const SLACK = 16;
 const SLOT_BYTES = (CHUNK + SLACK) * 4;
+const PAGE = 65536;
 
 interface WasmKernel {
   /** run(rows, vecBytes, strideBytes, input addresses..., output addresses...): see wasmProgramModule. */
-  run: (...args: number[]) => void;
+  run: ProgramRun;
   rows: number;
   cols: number;
   /** How each program input is read. */
@@ -465,6 +466,9 @@ interface WasmKernel {
   /** Reusable argument list of run, and each operand's byte address in the heap (-1: staged). */
   args: number[];
   at: number[];
+  /** The module's bytes for a private memory, and its run there once instantiated (null: not available). */
+  privateBytes: Uint8Array<ArrayBuffer>;
+  privateRun: ProgramRun | null | undefined;
 }
 
 const KIND_CODE: Record<OperandKind, number> = { full: PROGRAM_FULL, row: PROGRAM_ROW, col: PROGRAM_COL, scalar: PROGRAM_SCALAR };
@@ -481,11 +485,27 @@ let splitEnabled = true;
 let splitMinElements = PROGRAM_THREAD_MIN;
 const wasmByProgram = new WeakMap<ElementwiseProgram, WasmKernel | null>();
 const modulesByBytes = new Map<string, ProgramModule>();
-/** The staging slots in the heap (slot i at scratchAt + i * SLOT_BYTES) and the memory's views. */
-let scratchAt = -1;
-let scratchSlots = 0;
-let heapF32: Float32Array<ArrayBufferLike> = new Float32Array(0);
-let heapI32: Int32Array<ArrayBufferLike> = new Int32Array(0);
+/** Programs' runs on the private staging memory, by module bytes. */
+const privateRunsByBytes = new Map<string, ProgramRun>();
+
+/**
+ * Where staged operands go (slot i at base + i * SLOT_BYTES, f32/i32 the memory's views) and the
+ * program's run on that memory: the heap's staging slots, or, for a run with no operand in the heap,
+ * a private memory (V8 copies into and out of shared memory at about half the speed).
+ */
+interface Staging {
+  base: number;
+  slots: number;
+  f32: Float32Array<ArrayBufferLike>;
+  i32: Int32Array<ArrayBufferLike>;
+  run: ProgramRun;
+}
+const noRun: ProgramRun = () => {
+  throw new InternalError('fused kernel: no staging memory');
+};
+const heapStaging: Staging = { base: -1, slots: 0, f32: new Float32Array(0), i32: new Int32Array(0), run: noRun };
+const privateStaging: Staging = { base: 0, slots: 0, f32: new Float32Array(0), i32: new Int32Array(0), run: noRun };
+let privateMemory: WebAssembly.Memory | null = null;
 
 /** Whether fused elementwise kernels can run as WebAssembly SIMD here. */
 export function fusedWasmAvailable(): boolean {
@@ -560,26 +580,51 @@ function wasmSupports(p: ElementwiseProgram): boolean {
 const argDTypes = (p: ElementwiseProgram, op: ElementwiseProgram['ops'][number]): DType[] =>
   op.args.map((a) => ('input' in a ? p.inputs[a.input]!.dtype : p.ops[a.op]!.dtype));
 
-/** Fresh views of the heap (any allocation may have grown it). */
-function refreshHeapViews(): void {
-  const buffer = heapBuffer();
-  if (heapF32.buffer !== buffer) {
-    heapF32 = new Float32Array(buffer);
-    heapI32 = new Int32Array(buffer);
+/** Fresh views of a staging memory (any allocation may have grown it). */
+function refreshViews(st: Staging, buffer: ArrayBufferLike): void {
+  if (st.f32.buffer !== buffer) {
+    st.f32 = new Float32Array(buffer);
+    st.i32 = new Int32Array(buffer);
   }
 }
 
-/** Makes the staging area hold `slots` slots; false when the heap cannot. */
+/** Makes the heap's staging area hold `slots` slots; false when the heap cannot. */
 function ensureScratch(slots: number): boolean {
-  if (scratchSlots < slots) {
+  const st = heapStaging;
+  if (st.slots < slots) {
     const at = heapAlloc(slots * SLOT_BYTES);
     if (at < 0) return false;
-    heapFree(scratchAt);
-    scratchAt = at;
-    scratchSlots = slots;
+    heapFree(st.base);
+    st.base = at;
+    st.slots = slots;
   }
-  refreshHeapViews();
+  refreshViews(st, heapBuffer());
   return true;
+}
+
+/** The private staging memory with `slots` slots, and the kernel's run on it; null where it cannot be had. */
+function privateStagingFor(k: WasmKernel, slots: number): Staging | null {
+  const st = privateStaging;
+  try {
+    if (privateMemory === null) privateMemory = new WebAssembly.Memory({ initial: Math.ceil((slots * SLOT_BYTES) / PAGE) });
+    else if (slots * SLOT_BYTES > privateMemory.buffer.byteLength) privateMemory.grow(Math.ceil((slots * SLOT_BYTES - privateMemory.buffer.byteLength) / PAGE));
+    if (k.privateRun === undefined) {
+      const key = String.fromCharCode(...k.privateBytes);
+      let run = privateRunsByBytes.get(key);
+      if (!run) {
+        run = new WebAssembly.Instance(new WebAssembly.Module(k.privateBytes), { env: { mem: privateMemory } }).exports.run as ProgramRun;
+        privateRunsByBytes.set(key, run);
+      }
+      k.privateRun = run;
+    }
+  } catch {
+    k.privateRun = null;
+  }
+  if (k.privateRun === null || privateMemory === null) return null;
+  st.slots = slots;
+  st.run = k.privateRun;
+  refreshViews(st, privateMemory.buffer);
+  return st;
 }
 
 /**
@@ -589,8 +634,7 @@ function ensureScratch(slots: number): boolean {
  * a_i reads (writes) a_i + q and moves on by strideBytes per row, a row input reads a_i + q in every
  * row, a column input the float at a_i + 4 * row, a scalar the float at a_i.
  */
-function wasmProgramModule(p: ElementwiseProgram, kinds: readonly OperandKind[]): Uint8Array<ArrayBuffer> {
-  const heap = heapMemory()!;
+function wasmProgramModule(p: ElementwiseProgram, kinds: readonly OperandKind[], memory: { pages: number; maxPages?: number; shared: boolean }): Uint8Array<ArrayBuffer> {
   const nIn = p.inputs.length;
   const b = new FunctionBuilder('run', [I32, I32, I32, ...p.inputs.map(() => I32), ...p.outputs.map(() => I32)]);
   const [ROWS, VEC, STRIDE] = [0, 1, 2];
@@ -637,7 +681,7 @@ function wasmProgramModule(p: ElementwiseProgram, kinds: readonly OperandKind[])
   b.emit(get(q), i32Const(16), [I32_ADD], tee(q), get(VEC), [I32_LT_U, BR_IF, 0, END]);
   b.emit(advance);
   b.emit(get(ROWS), i32Const(1), [I32_SUB], tee(ROWS), [BR_IF, 0, END]);
-  return wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, [b.build()]);
+  return wasmModule(memory, [b.build()]);
 }
 
 /** The WebAssembly kernel of a program (compiled once per program and per distinct module), or null. */
@@ -649,17 +693,19 @@ function wasmKernel(p: ElementwiseProgram): WasmKernel | null {
   const n = p.inputs.length + p.outputs.length;
   if (layout && ensureScratch(n)) {
     try {
-      const bytes = wasmProgramModule(p, layout.kinds);
+      const heap = heapMemory()!;
+      const bytes = wasmProgramModule(p, layout.kinds, { pages: 1, maxPages: heap.maxPages, shared: heap.shared });
+      const privateBytes = wasmProgramModule(p, layout.kinds, { pages: 1, shared: false });
       const key = String.fromCharCode(...bytes);
       let module = modulesByBytes.get(key);
       if (!module) {
-        const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: heapMemory()!.memory } });
+        const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: heap.memory } });
         module = programModule(bytes, instance.exports.run as ProgramModule['run']);
         modulesByBytes.set(key, module);
       }
       let kindBits = 0;
       [...layout.kinds, ...p.outputs.map((): OperandKind => 'full')].forEach((kind, i) => i < 16 && (kindBits |= KIND_CODE[kind] << (2 * i)));
-      kernel = { run: module.run, ...layout, module, kindBits, args: new Array<number>(3 + n).fill(0), at: new Array<number>(n).fill(-1) };
+      kernel = { run: module.run, ...layout, module, kindBits, args: new Array<number>(3 + n).fill(0), at: new Array<number>(n).fill(-1), privateBytes, privateRun: undefined };
     } catch {
       // No WebAssembly SIMD here: every program stays in JS.
       wasmOk = wasmEnabled = false;
@@ -669,50 +715,43 @@ function wasmKernel(p: ElementwiseProgram): WasmKernel | null {
   return kernel;
 }
 
-/** Copies src[from, from + n) into the heap at float index `at`; bools become lane masks. */
-function stage(src: Float32Array | Uint8Array, from: number, n: number, at: number): void {
+/** Copies src[from, from + n) into a staging memory at float index `at`; bools become lane masks. */
+function stage(st: Staging, src: Float32Array | Uint8Array, from: number, n: number, at: number): void {
   if (src instanceof Float32Array) {
-    heapF32.set(src.subarray(from, from + n), at);
+    st.f32.set(src.subarray(from, from + n), at);
     return;
   }
-  const masks = heapI32;
+  const masks = st.i32;
   for (let i = 0; i < n; i++) masks[at + i] = -src[from + i]!;
 }
 
-/** Calls the kernel with its argument list as set. */
-function call(k: WasmKernel, rows: number, vecBytes: number, strideBytes: number): void {
+/** Calls `run` with the kernel's argument list as set. */
+function call(k: WasmKernel, run: ProgramRun, rows: number, vecBytes: number, strideBytes: number): void {
   const a = k.args;
   a[0] = rows;
   a[1] = vecBytes;
   a[2] = strideBytes;
-  k.run.apply(null, a);
+  run.apply(null, a);
 }
 
 /**
  * Runs a WebAssembly kernel over the operands' data. The whole vectors of each row (cols rounded
  * down to a multiple of four) run in place where every whole operand and output lies in the heap
  * (split over the threads when large; broadcast operands elsewhere are staged whole first), else a
- * block of rows (or of one row) at a time with the operands that are not in the heap staged. The last cols % 4 elements of every row then run through staging slots,
- * so nothing is written past an output's end. An output may be an input (the same elements).
+ * block of rows (or of one row) at a time with the operands that are not in the heap staged. The
+ * last cols % 4 elements of every row then run through staging slots, so nothing is written past
+ * an output's end. An output may be an input (the same elements).
  */
 function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[], what: string): void {
-  const { cols, kinds, at } = k;
+  const { rows, cols, kinds, at } = k;
   const nIn = ins.length;
   const n = nIn + outs.length;
-  if (!ensureScratch(n)) throw new InternalError(`${what}: no room in the CPU backend's memory for the fused kernel's staging slots`);
-  let allInHeap = true;
+  let anyInHeap = false;
   let aliased = false;
   for (let i = 0; i < nIn; i++) {
     const x = ins[i]!;
-    const kind = kinds[i]!;
-    let a = inPlaceEnabled && x instanceof Float32Array ? heapAddress(x) : -1;
-    // A broadcast operand elsewhere (a constant, a fed bias, a bool mask) is small: staged whole, once.
-    if (a < 0 && inPlaceEnabled && (kind === 'scalar' || (kind === 'row' && cols <= CHUNK) || (kind === 'col' && k.rows <= CHUNK))) {
-      a = scratchAt + i * SLOT_BYTES;
-      stage(x, 0, x.length, a >>> 2);
-    }
-    at[i] = a;
-    if (a < 0) allInHeap = false;
+    at[i] = inPlaceEnabled && x instanceof Float32Array ? heapAddress(x) : -1;
+    if (at[i]! >= 0) anyInHeap = true;
   }
   for (let o = 0; o < outs.length; o++) {
     const y = outs[o]!;
@@ -726,12 +765,27 @@ function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], out
       else a = -1;
     }
     at[nIn + o] = a;
-    if (a < 0) allInHeap = false;
+    if (a >= 0) anyInHeap = true;
   }
+  const st = anyInHeap ? null : privateStagingFor(k, n);
+  if (st === null && !ensureScratch(n)) throw new InternalError(`${what}: no room in the CPU backend's memory for the fused kernel's staging slots`);
+  const staging = st ?? heapStaging;
+  if (st === null) heapStaging.run = k.run;
+  let allInHeap = anyInHeap;
+  for (let i = 0; i < nIn && allInHeap; i++) {
+    if (at[i]! >= 0) continue;
+    const kind = kinds[i]!;
+    // A broadcast operand elsewhere (a constant, a fed bias, a bool mask) is small: staged whole, once.
+    if (kind === 'scalar' || (kind === 'row' && cols <= CHUNK) || (kind === 'col' && rows <= CHUNK)) {
+      at[i] = heapStaging.base + i * SLOT_BYTES;
+      stage(heapStaging, ins[i]!, 0, ins[i]!.length, at[i]! >>> 2);
+    } else allInHeap = false;
+  }
+  for (let o = 0; o < outs.length; o++) if (at[nIn + o]! < 0) allInHeap = false;
   const cols4 = cols & ~3;
   if (cols4 > 0 && allInHeap) runInPlace(k, n, cols4, aliased, what);
-  else if (cols4 > 0) runStaged(k, ins, outs, cols4);
-  if (cols4 < cols) runTail(k, ins, outs, cols4);
+  else if (cols4 > 0) runStaged(k, staging, ins, outs, cols4);
+  if (cols4 < cols) runTail(k, staging, ins, outs, cols4);
 }
 
 function runInPlace(k: WasmKernel, n: number, cols4: number, aliased: boolean, what: string): void {
@@ -745,22 +799,23 @@ function runInPlace(k: WasmKernel, n: number, cols4: number, aliased: boolean, w
     }
   }
   for (let i = 0; i < n; i++) k.args[3 + i] = at[i]!;
-  call(k, rows, cols4 * 4, cols * 4);
+  call(k, k.run, rows, cols4 * 4, cols * 4);
 }
 
 /** The whole vectors of every row, operands not in the heap staged a block at a time. */
-function runStaged(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[], cols4: number): void {
+function runStaged(k: WasmKernel, st: Staging, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[], cols4: number): void {
   const { rows, cols, kinds, at, args } = k;
   const nIn = ins.length;
-  const slot = (i: number): number => scratchAt + i * SLOT_BYTES;
+  const base = st.base;
+  const slot = (i: number): number => base + i * SLOT_BYTES;
   runs.staged++;
-  for (let i = 0; i < nIn; i++) if (at[i]! < 0 && kinds[i] === 'scalar') stage(ins[i]!, 0, 1, slot(i) >>> 2);
+  for (let i = 0; i < nIn; i++) if (at[i]! < 0 && kinds[i] === 'scalar') stage(st, ins[i]!, 0, 1, slot(i) >>> 2);
   // Rows up to a chunk long run a block of whole rows at a time; longer ones a chunk of one row.
   const width = cols <= CHUNK ? cols4 : CHUNK;
   const height = cols <= CHUNK ? Math.max(1, Math.floor(CHUNK / cols)) : 1;
   for (let c0 = 0; c0 < cols4; c0 += width) {
     const cw = Math.min(width, cols4 - c0);
-    for (let i = 0; i < nIn; i++) if (at[i]! < 0 && kinds[i] === 'row') stage(ins[i]!, c0, cw, slot(i) >>> 2);
+    for (let i = 0; i < nIn; i++) if (at[i]! < 0 && kinds[i] === 'row') stage(st, ins[i]!, c0, cw, slot(i) >>> 2);
     for (let r0 = 0; r0 < rows; r0 += height) {
       const rh = Math.min(height, rows - r0);
       for (let i = 0; i < nIn; i++) {
@@ -770,41 +825,42 @@ function runStaged(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], o
         else {
           args[3 + i] = slot(i);
           // Whole rows (the stride stays cols), or one row's chunk.
-          if (kind === 'full') stage(ins[i]!, r0 * cols + c0, cols <= CHUNK ? rh * cols : cw, slot(i) >>> 2);
-          else if (kind === 'col') stage(ins[i]!, r0, rh, slot(i) >>> 2);
+          if (kind === 'full') stage(st, ins[i]!, r0 * cols + c0, cols <= CHUNK ? rh * cols : cw, slot(i) >>> 2);
+          else if (kind === 'col') stage(st, ins[i]!, r0, rh, slot(i) >>> 2);
         }
       }
       for (let o = 0; o < outs.length; o++) {
         const a = at[nIn + o]!;
         args[3 + nIn + o] = a >= 0 ? a + (r0 * cols + c0) * 4 : slot(nIn + o);
       }
-      call(k, rh, cw * 4, cols * 4);
+      call(k, st.run, rh, cw * 4, cols * 4);
       for (let o = 0; o < outs.length; o++) {
         if (at[nIn + o]! >= 0) continue;
         const s = slot(nIn + o) >>> 2;
         const y = outs[o]!;
-        if (cw === cols) y.set(heapF32.subarray(s, s + rh * cols), r0 * cols);
-        else for (let r = 0; r < rh; r++) y.set(heapF32.subarray(s + r * cols, s + r * cols + cw), (r0 + r) * cols + c0);
+        if (cw === cols) y.set(st.f32.subarray(s, s + rh * cols), r0 * cols);
+        else for (let r = 0; r < rh; r++) y.set(st.f32.subarray(s + r * cols, s + r * cols + cw), (r0 + r) * cols + c0);
       }
     }
   }
 }
 
 /** The last cols - cols4 (1 to 3) elements of every row, through the staging slots: one vector per row. */
-function runTail(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[], cols4: number): void {
+function runTail(k: WasmKernel, st: Staging, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[], cols4: number): void {
   const { rows, cols, kinds, at, args } = k;
   const nIn = ins.length;
   const t = cols - cols4;
+  const base = st.base;
+  const slot = (i: number): number => base + i * SLOT_BYTES;
   runs.tails++;
-  const slot = (i: number): number => scratchAt + i * SLOT_BYTES;
   for (let i = 0; i < nIn; i++) {
     const kind = kinds[i]!;
     if (at[i]! >= 0 && (kind === 'scalar' || kind === 'col')) {
       args[3 + i] = at[i]!;
       continue;
     }
-    if (kind === 'scalar') stage(ins[i]!, 0, 1, slot(i) >>> 2);
-    else if (kind === 'row') stage(ins[i]!, cols4, t, slot(i) >>> 2);
+    if (kind === 'scalar') stage(st, ins[i]!, 0, 1, slot(i) >>> 2);
+    else if (kind === 'row') stage(st, ins[i]!, cols4, t, slot(i) >>> 2);
     args[3 + i] = slot(i);
   }
   const height = CHUNK / 4;
@@ -812,18 +868,19 @@ function runTail(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], out
     const rh = Math.min(height, rows - r0);
     for (let i = 0; i < nIn; i++) {
       const kind = kinds[i]!;
-      if (kind === 'full') for (let r = 0; r < rh; r++) stage(ins[i]!, (r0 + r) * cols + cols4, t, (slot(i) >>> 2) + 4 * r);
+      if (kind === 'full') for (let r = 0; r < rh; r++) stage(st, ins[i]!, (r0 + r) * cols + cols4, t, (slot(i) >>> 2) + 4 * r);
       else if (kind === 'col') {
         if (at[i]! >= 0) args[3 + i] = at[i]! + r0 * 4;
-        else stage(ins[i]!, r0, rh, slot(i) >>> 2);
+        else stage(st, ins[i]!, r0, rh, slot(i) >>> 2);
       }
     }
     for (let o = 0; o < outs.length; o++) args[3 + nIn + o] = slot(nIn + o);
-    call(k, rh, 16, 16);
+    call(k, st.run, rh, 16, 16);
+    const f32 = st.f32;
     for (let o = 0; o < outs.length; o++) {
       const s = slot(nIn + o) >>> 2;
       const y = outs[o]!;
-      for (let r = 0; r < rh; r++) for (let j = 0; j < t; j++) y[(r0 + r) * cols + cols4 + j] = heapF32[s + 4 * r + j]!;
+      for (let r = 0; r < rh; r++) for (let j = 0; j < t; j++) y[(r0 + r) * cols + cols4 + j] = f32[s + 4 * r + j]!;
     }
   }
 }

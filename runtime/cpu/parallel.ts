@@ -518,7 +518,7 @@ interface Exports {
 type PatchFn = (...args: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]) => void;
 type DirectFn = (x: number, yOrDy: number, fOrDf: number, taps: number, T: number, oh: number, ow: number, rowBytes: number, pixBytes: number, blocks: number, tapBytes: number) => void;
 /** A fused elementwise program's run (see runtime/cpu/fused.ts's wasmProgramModule). */
-type ProgramRun = (...args: number[]) => void;
+export type ProgramRun = (...args: number[]) => void;
 /**
  * The module's exports as the drivers see them: the update kernels by index in UPDATE_KINDS; and
  * the fused programs' runs by module id (each thread instantiates a module on the memory the first
