@@ -129,7 +129,7 @@ function run(p: ElementwiseProgram, mode: Mode, seed = 30): Float32Array[] {
         expect(y[i]!.data).toBe(o);
         expectSentinels(o, `${mode} output ${i}`);
       });
-      inputs.forEach((x, i) => x.dtype === 'float32' && heapAddress(x.data) >= 0 && expectSentinels(x.data as Float32Array, `${mode} input ${i}`));
+      inputs.forEach((x, i) => x.dtype === 'float32' && heapAddress(x.data as Float32Array) >= 0 && expectSentinels(x.data as Float32Array, `${mode} input ${i}`));
     }
     return y.map((t) => t.data as Float32Array);
   } finally {
