@@ -314,13 +314,16 @@ export function compileProgram(p: ElementwiseProgram): Compiled {
 // block, one row repeated down the rows, one column repeated across them, or one scalar. Four
 // elements per step, over the whole vectors of each row; the last cols % 4 elements of the rows
 // run separately through staging slots (one vector per row), so nothing is written past an output.
-// Anything else (int32 values, bool outputs, Pow, FloorDiv/FloorMod, other
-// broadcasts) stays with the JS kernels above.
+// Anything else (int32 values, bool outputs, Pow, FloorDiv/FloorMod, other broadcasts) stays with
+// the JS kernels above.
 //
 // The kernels run on the CPU backend's heap memory (runtime/cpu/heap.ts) and take their operands'
 // byte addresses as arguments: operands that lie there (arenas, variables) are used in place, and
-// large programs split over parallel.ts's worker threads, which load the same module; operands
-// elsewhere (and bool inputs, as lane masks) are staged through heap slots a block at a time.
+// large programs split over parallel.ts's worker threads, which load the same module. Operands
+// elsewhere (and bool inputs, as lane masks) are staged through heap slots a block at a time (small
+// broadcast ones whole, once), or, where no operand lies in the heap, through a private memory with
+// its own instance of the module. Every element is computed by the same instructions on every path
+// and thread, so results do not depend on where the operands live or on the thread count.
 // Modules embed only numbers (float constants as their bits) and opcodes.
 //
 // Exactness: ops that are one IEEE float32 operation (or selects, min/max) run as f32x4 and round
@@ -628,9 +631,10 @@ function privateStagingFor(k: WasmKernel, slots: number): Staging | null {
 }
 
 /**
- * The module computing a program on the heap memory: run(rows, vecBytes, strideBytes, a_0, ...,
- * a_{n-1}, o_0, ...), rows >= 1, vecBytes a positive multiple of 16: for each of `rows` rows, the
- * vectors at byte offsets q < vecBytes of the row, four elements each. A full input or output at
+ * The module computing a program on an imported memory with the given limits (the heap's, or a
+ * private staging memory's): run(rows, vecBytes, strideBytes, a_0, ..., a_{n-1}, o_0, ...), rows >= 1,
+ * vecBytes a positive multiple of 16: for each of `rows` rows, the vectors at byte offsets
+ * q < vecBytes of the row, four elements each. A full input or output at
  * a_i reads (writes) a_i + q and moves on by strideBytes per row, a row input reads a_i + q in every
  * row, a column input the float at a_i + 4 * row, a scalar the float at a_i.
  */

@@ -2,8 +2,9 @@
  * WebAssembly SIMD kernels for the memory-bound work around the GEMM, on the CPU backend's heap
  * memory (runtime/cpu/heap.ts), split over a pool of worker threads: the dense optimizer updates,
  * pooling and its gradients, column sums (BiasAddGrad), the convolutions' patch rows (im2col and
- * its adjoint col2im, for kernels/conv.ts's GEMM paths) and the direct convolution with its filter
- * gradient.
+ * its adjoint col2im, for kernels/conv.ts's GEMM paths), the direct convolution with its filter
+ * gradient, and fused elementwise programs (runtime/cpu/fused.ts generates their modules; each
+ * worker instantiates a module on the shared memory the first time a task names it).
  *
  * Operands that lie in the heap (`heapAddress >= 0`: arenas and variables allocated there) are
  * read and written in place, and large problems are cut into blocks that the calling thread and the
