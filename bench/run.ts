@@ -22,7 +22,8 @@
 // thread count (torch.set_num_threads), and OPENBLAS_CORETYPE is unset for its process only (a
 // forced core type keeps OpenBLAS off AVX-512). Its times swing several-fold between processes on
 // a shared machine, so torch_ms is the best of five processes' medians. Workloads it has:
-// mlp_train_step, cnn_train_step, matmul_1024, cnn_infer_b1; never needed by tests or CI.
+// mlp_train_step, cnn_train_step, conv3x3_train_step, matmul_1024, cnn_infer_b1; never needed by
+// tests or CI.
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -299,6 +300,56 @@ async function cnnTrainStep(): Promise<Result> {
   return { ...w, ...(await peers(tfjsStep)), torch: onTorch('cnn_train_step', runs) };
 }
 
+/**
+ * A VGG-style block: a batch of 32 32x32x64 images through two 3x3 SAME convolutions of 64 filters
+ * (with biases) and ReLUs, the mean of the output as the loss, one GradientDescent step.
+ */
+async function conv3x3TrainStep(): Promise<Result> {
+  const [B, H, C] = [32, 32, 64];
+  const runs = Math.max(3, Math.min(RUNS, 5));
+  const xData = uniform(B * H * H * C, 8, 0, 1);
+  const limit = Math.sqrt(6 / (9 * C + 9 * C));
+  const filters = [0, 1].map((i) => uniform(9 * C * C, 40 + i, -limit, limit));
+  const g = new tf.Graph();
+  const m = g.asDefault(() => {
+    const x = tf.placeholder('float32', [B, H, H, C], 'x');
+    let h: tf.Tensor = x;
+    filters.forEach((f, i) => {
+      const w = new tf.Variable(new tf.NDArray(f, [3, 3, C, C]), { name: `conv${i}/W` });
+      const b = new tf.Variable(tf.zeros([C]), { name: `conv${i}/b` });
+      h = tf.nn.relu(tf.nn.biasAdd(tf.nn.conv2d(h, w, [1, 1, 1, 1], 'SAME'), b));
+    });
+    const loss = tf.reduceMean(h);
+    const train = new tf.train.GradientDescentOptimizer(0.01).minimize(loss);
+    return { x, loss, train, init: tf.globalVariablesInitializer() };
+  });
+  const feeds: [tf.Tensor, tf.NDArray][] = [[m.x, new tf.NDArray(xData, [B, H, H, C])]];
+  const w = await weirPair(g, [m.loss, m.train], feeds, m.init, runs);
+
+  // TensorFlow.js wasm has no Conv2DBackpropFilter: it reports the workload unsupported.
+  const tfjsStep = async (): Promise<number> => {
+    const vars = filters.flatMap((f) => [tfc.variable(tfc.tensor4d(f, [3, 3, C, C])), tfc.variable(tfc.zeros([C]))]);
+    const x = tfc.tensor4d(xData, [B, H, H, C]);
+    const opt = tfc.train.sgd(0.01);
+    const step = async (): Promise<void> => {
+      const loss = tfc.tidy(() =>
+        opt.minimize(() => {
+          let h: tfc.Tensor4D = x;
+          for (let i = 0; i < 2; i++) h = tfc.relu(tfc.add(tfc.conv2d(h, vars[2 * i] as tfc.Tensor4D, 1, 'same'), vars[2 * i + 1]!)) as tfc.Tensor4D;
+          return tfc.mean(h) as tfc.Scalar;
+        }, true) as tfc.Scalar,
+      );
+      await loss.data();
+      loss.dispose();
+    };
+    const ms = await time(step, runs, 1);
+    tfc.dispose([...vars, x]);
+    opt.dispose();
+    return ms;
+  };
+  return { ...w, ...(await peers(tfjsStep)), torch: onTorch('conv3x3_train_step', runs) };
+}
+
 /** One image through the Deep MNIST CNN (inference: dropout off): latency. */
 async function cnnInferB1(): Promise<Result> {
   const xData = uniform(784, 7, 0, 1);
@@ -402,6 +453,7 @@ const ctx: BenchContext = { runs: RUNS, backend: WEIR_BACKEND, time, onTfjs, uni
 const WORKLOADS: Record<string, () => Promise<Result | LineResult>> = {
   mlp_train_step: mlpTrainStep,
   cnn_train_step: cnnTrainStep,
+  conv3x3_train_step: conv3x3TrainStep,
   cnn_infer_b1: cnnInferB1,
   matmul_1024: matmul1024,
   while_overhead: () => whileOverhead(ctx),

@@ -4,7 +4,8 @@
 
 Prints one JSON line: {"workload": ..., "ms": median over R runs after warm-up, "threads": N}.
 The workloads are bench/run.ts's, built the way a PyTorch user would write them (NCHW
-convolutions, torch.optim): mlp_train_step, cnn_train_step, matmul_1024, cnn_infer_b1.
+convolutions, torch.optim): mlp_train_step, cnn_train_step, conv3x3_train_step, matmul_1024,
+cnn_infer_b1.
 """
 
 import argparse
@@ -61,6 +62,21 @@ def workload(name: str):
         x = torch.rand(b, 1, 28, 28, generator=g)
         y = torch.randint(0, 10, (b,), generator=g)
         return train_step(model, torch.optim.Adam(model.parameters(), lr=1e-3), x, y)
+    if name == "conv3x3_train_step":
+        # A VGG-style block: two 3x3 'same' convolutions of 64 filters with ReLU, the output's mean as the loss.
+        b = 32
+        model = nn.Sequential(nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU())
+        x = torch.rand(b, 64, 32, 32, generator=g)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+
+        def step() -> float:
+            opt.zero_grad(set_to_none=True)
+            loss = model(x).mean()
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        return step
     if name == "cnn_infer_b1":
         model = deep_mnist().eval()
         x = torch.rand(1, 1, 28, 28, generator=g)

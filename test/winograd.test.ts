@@ -11,11 +11,14 @@
 // |A| (u = 2^-24), which the test computes per output in float64. That bound exceeds im2col's
 // (9C u times sum |x||f|) because the transformed values mix the 16 inputs of a tile, whose cross
 // terms cancel in exact arithmetic but not in their roundings: the error growth of the method.
+// The filter gradient G^T [sum over tiles of (B^T d B) . (A dy A^T)] G likewise: (tiles + 6) u times
+// |G^T| sum_tiles (|B^T||d||B|)(|A||dy||A^T|) |G| (2 levels per transform, the GEMM's tile sums, 2
+// for the last transform).
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { Geom } from '../runtime/window_geometry.js';
-import { conv2dBackpropInput, conv2dForward, forwardPath, inputGradPath } from '../runtime/cpu/kernels/conv.js';
-import { conv2dWinograd, winogradApplies, winogradSimdAvailable } from '../runtime/cpu/kernels/winograd.js';
+import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, filterGradPath, forwardPath, inputGradPath } from '../runtime/cpu/kernels/conv.js';
+import { conv2dWinograd, conv2dWinogradFilterGrad, winogradApplies, winogradSimdAvailable } from '../runtime/cpu/kernels/winograd.js';
 import { heapRegion } from '../runtime/cpu/heap.js';
 import { rng, run } from './helpers.js';
 
@@ -101,6 +104,65 @@ function winogradBound(g: Geom, OC: number, x: Float32Array, f: Float32Array): F
             }
         }
       }
+  return bound;
+}
+
+/** TF's Conv2DBackpropFilter in float64: df[kh, kw, c, oc] = sum of x[n, oh - padT + kh, ow - padL + kw, c] * dy[n, oh, ow, oc]. */
+function naiveFilterGrad(g: Geom, OC: number, x: Float32Array, dy: Float32Array): Float64Array {
+  const df = new Float64Array(9 * g.C * OC);
+  for (let n = 0; n < g.N; n++)
+    for (let oh = 0; oh < g.OH; oh++)
+      for (let ow = 0; ow < g.OW; ow++)
+        for (let kh = 0; kh < 3; kh++)
+          for (let kw = 0; kw < 3; kw++) {
+            const ih = oh - g.padT + kh;
+            const iw = ow - g.padL + kw;
+            if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+            for (let c = 0; c < g.C; c++)
+              for (let oc = 0; oc < OC; oc++) df[((kh * 3 + kw) * g.C + c) * OC + oc]! += x[((n * g.H + ih) * g.W + iw) * g.C + c]! * dy[((n * g.OH + oh) * g.OW + ow) * OC + oc]!;
+          }
+  return df;
+}
+
+const A = [[1, 0], [1, 1], [1, -1], [0, -1]];
+const GT = [[1, 0.5, 0.5, 0], [0, 0.5, -0.5, 0], [0, 0.5, 0.5, 1]];
+
+/** The filter gradient's first-order error bound per element (see the top of the file). */
+function filterGradBound(g: Geom, OC: number, x: Float32Array, dy: Float32Array): Float64Array {
+  const TH = Math.ceil(g.OH / 2);
+  const TW = Math.ceil(g.OW / 2);
+  const sums = new Float64Array(g.C * OC * 16);
+  const d = new Float64Array(16);
+  const e = new Float64Array(4);
+  for (let n = 0; n < g.N; n++)
+    for (let th = 0; th < TH; th++)
+      for (let tw = 0; tw < TW; tw++) {
+        const V: Float64Array[] = [];
+        for (let c = 0; c < g.C; c++) {
+          for (let i = 0; i < 16; i++) {
+            const ih = 2 * th - g.padT + (i >> 2);
+            const iw = 2 * tw - g.padL + (i & 3);
+            d[i] = ih < 0 || ih >= g.H || iw < 0 || iw >= g.W ? 0 : x[((n * g.H + ih) * g.W + iw) * g.C + c]!;
+          }
+          V.push(absSandwich(BT, d, BT, 4));
+        }
+        for (let oc = 0; oc < OC; oc++) {
+          for (let i = 0; i < 4; i++) {
+            const oh = 2 * th + (i >> 1);
+            const ow = 2 * tw + (i & 1);
+            e[i] = oh < g.OH && ow < g.OW ? dy[((n * g.OH + oh) * g.OW + ow) * OC + oc]! : 0;
+          }
+          const W = absSandwich(A, e, A, 2);
+          for (let c = 0; c < g.C; c++) for (let p = 0; p < 16; p++) sums[(c * OC + oc) * 16 + p]! += V[c]![p]! * W[p]!;
+        }
+      }
+  const u = (g.N * TH * TW + 6) * 2 ** -24;
+  const bound = new Float64Array(9 * g.C * OC);
+  for (let c = 0; c < g.C; c++)
+    for (let oc = 0; oc < OC; oc++) {
+      const b = absSandwich(GT, sums.subarray((c * OC + oc) * 16, (c * OC + oc) * 16 + 16), GT, 4);
+      for (let t = 0; t < 9; t++) bound[(t * g.C + c) * OC + oc] = u * b[t]!;
+    }
   return bound;
 }
 
@@ -208,6 +270,34 @@ describe('Winograd F(2x2,3x3) against a naive convolution', () => {
     }
   });
 
+  it('computes the filter gradient by transforms of x and dy and 16 accumulated GEMMs', () => {
+    for (const [i, c] of CASES.entries()) {
+      const g = geom(c.N, c.H, c.W, c.C, c.pad);
+      const x = rand(c.N * c.H * c.W * c.C, 500 + i);
+      const dy = rand(c.N * g.OH * g.OW * c.OC, 600 + i);
+      const ref = naiveFilterGrad(g, c.OC, x, dy);
+      const bound = filterGradBound(g, c.OC, x, dy);
+      const region = heapRegion((x.length + dy.length) * 4);
+      const heap = region === null ? null : new Float32Array(region.buffer, region.byteOffset, x.length + dy.length);
+      for (const transforms of ['wasm', 'typescript'] as const) {
+        for (const chunkFloats of [undefined, 3 * 16 * (c.C + c.OC)]) {
+          for (const where of heap === null ? ['outside'] : ['outside', 'heap']) {
+            const [xs, dys] = where === 'heap' ? [heap!.subarray(0, x.length), heap!.subarray(x.length)] : [x, dy];
+            xs.set(x);
+            dys.set(dy);
+            const df = new Float32Array(ref.length).fill(NaN);
+            conv2dWinogradFilterGrad(g, c.OC, xs, dys, df, { transforms, chunkFloats });
+            expectWithin(df, ref, bound, `${label(c)}: filter gradient (${transforms} transforms, ${chunkFloats === undefined ? 'one chunk' : 'chunks of 3 tiles'}, operands ${where} the heap)`);
+          }
+        }
+      }
+      // Through conv2dBackpropFilter by path.
+      const df = new Float32Array(ref.length).fill(NaN);
+      conv2dBackpropFilter(g, c.OC, x, dy, df, { path: 'winograd' });
+      expectWithin(df, ref, bound, `${label(c)}: conv2dBackpropFilter`);
+    }
+  });
+
   it('goes through conv2dForward by path, and leaves strided, dilated and other filters to the other paths', () => {
     const g = geom(2, 5, 6, 6, SAME);
     const x = rand(2 * 5 * 6 * 6, 1);
@@ -223,13 +313,14 @@ describe('Winograd F(2x2,3x3) against a naive convolution', () => {
 
 describe('Winograd through a session', () => {
   // 2x16x16x32 into 32 channels, SAME: the plan's own choice is Winograd (where the WebAssembly
-  // transforms are), forward and input gradient; the filter gradient stays on im2col. With
-  // WEIR_CPU_FAST=0 the plan keeps im2col, whose error is within the same bound.
+  // transforms are) for the forward and both gradients. With WEIR_CPU_FAST=0 the plan keeps
+  // im2col, whose error is within the same bounds.
   const c: Case = { N: 2, H: 16, W: 16, C: 32, OC: 32, pad: SAME };
-  it(`tf.nn.conv2d and tf.gradients on ${label(c)}, against the naive convolution`, async () => {
+  it(`tf.nn.conv2d and tf.gradients on ${label(c)}, against the naive convolution and its gradients`, async () => {
     const g = geom(c.N, c.H, c.W, c.C, c.pad);
     const expected = winogradSimdAvailable() ? 'winograd' : 'im2col';
     expect(forwardPath(g, c.OC)).toBe(expected);
+    expect(filterGradPath(g, c.OC)).toBe(expected);
     // Flipped either way: by Winograd, or (WEIR_CPU_FAST=0) by im2col, which beats the TypeScript col2im from 16 input channels.
     expect(inputGradPath(g, c.OC)).toBe('flipped');
     const xv = rand(c.N * c.H * c.W * c.C, 7);
@@ -241,10 +332,10 @@ describe('Winograd through a session', () => {
       const f = tf.placeholder('float32', [3, 3, c.C, c.OC], 'f');
       const dy = tf.placeholder('float32', [c.N, g.OH, g.OW, c.OC], 'dy');
       const y = tf.nn.conv2d(x, f, [1, 1, 1, 1], 'SAME');
-      const [dx] = tf.gradients(y, [x], dy);
-      return { x, f, dy, y, dx: dx! };
+      const [dx, df] = tf.gradients(y, [x, f], dy);
+      return { x, f, dy, y, dx: dx!, df: df! };
     });
-    const [y, dx] = (await run([m.y, m.dx], [
+    const [y, dx, df] = (await run([m.y, m.dx, m.df], [
       [m.x, new tf.NDArray(xv, [c.N, c.H, c.W, c.C])],
       [m.f, new tf.NDArray(fv, [3, 3, c.C, c.OC])],
       [m.dy, new tf.NDArray(dyv, [c.N, g.OH, g.OW, c.OC])],
@@ -254,5 +345,6 @@ describe('Winograd through a session', () => {
     for (let t = 0; t < 9; t++) for (let ci = 0; ci < c.C; ci++) for (let o = 0; o < c.OC; o++) turned[((8 - t) * c.OC + o) * c.C + ci] = fv[(t * c.C + ci) * c.OC + o]!;
     const onDy = geom(c.N, g.OH, g.OW, c.OC, [1, 1, 1, 1]);
     expectWithin(dx!.data as Float32Array, naiveConv(onDy, c.C, dyv, turned), winogradBound(onDy, c.C, dyv, turned), 'Conv2DBackpropInput');
+    expectWithin(df!.data as Float32Array, naiveFilterGrad(g, c.OC, xv, dyv), filterGradBound(g, c.OC, xv, dyv), 'Conv2DBackpropFilter');
   });
 });

@@ -17,7 +17,7 @@ import { registerCpuKernel } from '../registry.js';
 import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
 import { avgPoolGradSimd, directConvFilterGradSimd, directConvSimd, maxPoolArgmaxSimd, maxPoolGradSimd, poolSimd, useSimd } from '../simd.js';
 import { toNumbers, type Outputs } from './util.js';
-import { conv2dWinograd, Scratch, winogradApplies, winogradSimdAvailable } from './winograd.js';
+import { conv2dWinograd, conv2dWinogradFilterGrad, Scratch, winogradApplies, winogradSimdAvailable } from './winograd.js';
 
 // ---- geometry ----
 
@@ -327,9 +327,8 @@ function isPointwise(g: Geom): boolean {
 // ---- Conv2D and its backprops (NHWC data, filter [KH, KW, C, OC]) ----
 
 /**
- * How Conv2D computes: im2col and a GEMM, directly (WebAssembly SIMD, few input channels), or by
- * Winograd F(2x2,3x3) (3x3 filters at stride 1, undilated; winograd.ts). The filter gradient
- * computes by im2col where the forward is Winograd.
+ * How Conv2D (and its filter gradient) computes: im2col and a GEMM, directly (WebAssembly SIMD, few
+ * input channels), or by Winograd F(2x2,3x3) (3x3 filters at stride 1, undilated; winograd.ts).
  */
 export type ForwardPath = 'im2col' | 'direct' | 'winograd';
 
@@ -346,7 +345,7 @@ export type FilterGradOrder = 'patchesT' | 'dyT';
 
 /** Choices the kernels make per geometry, fixed by tests and benchmarks to compare them. */
 export interface ConvOptions {
-  /** Conv2D's (and the filter gradient's) path. */
+  /** Conv2D's (and the filter gradient's) path; for the flipped input gradient, its forward convolution's. */
   path?: ForwardPath;
   /** The input gradient's path. */
   inputPath?: InputGradPath;
@@ -570,14 +569,32 @@ function cropPadded(g: Geom, Hp: number, Wp: number, xp: Float32Array, x: Float3
 }
 
 /**
- * dfilter[K, OC] = im2col(x)^T[K, N*OH*OW] * dy[N*OH*OW, OC], or the same sums directly (the
- * forward's path for the geometry). Overwrites df.
+ * The filter gradient's path: the forward's, but for Winograd below 64 tiles, where its 16
+ * accumulated GEMMs are too short and its transforms of the 16 x C x OC sums cost more than
+ * im2col's one GEMM. Measured alternately in one process (scratch/w_fgt.mts, SAME 3x3, median of
+ * 5-41), Winograd / im2col: 32x32x32x64 -> 64 0.52, 8x16x16x128 -> 128 0.62, 16x8x8x256 -> 256
+ * 0.59, 1x32x32x32 -> 32 0.70, 1x16x16x64 -> 64 (64 tiles) 0.92, 1x8x8x128 -> 128 (16 tiles)
+ * 1.73, 8x32x32x16 -> 16 0.95, 8x32x32x8 -> 64 0.54, 8x32x32x64 -> 8 0.34.
+ */
+export function filterGradPath(g: Geom, OC: number): ForwardPath {
+  const path = forwardPath(g, OC);
+  return path === 'winograd' && g.N * Math.ceil(g.OH / 2) * Math.ceil(g.OW / 2) < 64 ? 'im2col' : path;
+}
+
+/**
+ * dfilter[K, OC] = im2col(x)^T[K, N*OH*OW] * dy[N*OH*OW, OC], the same sums directly, or by Winograd
+ * (filterGradPath's choice for the geometry). Overwrites df.
  */
 export function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: Float32Array, df: Float32Array, o: ConvOptions = {}): void {
   const K = g.KH * g.KW * g.C;
   const total = g.N * g.OH * g.OW;
-  if ((o.path ?? forwardPath(g, OC)) === 'direct') {
+  const path = o.path ?? filterGradPath(g, OC);
+  if (path === 'direct') {
     directConvFilterGradSimd(g, OC, x, dy, df);
+    return;
+  }
+  if (path === 'winograd') {
+    conv2dWinogradFilterGrad(g, OC, x, dy, df, { transforms: o.im2col === 'typescript' ? 'typescript' : 'wasm', chunkFloats: o.chunkFloats });
     return;
   }
   if (total === 0 || K === 0 || OC === 0) {

@@ -20,6 +20,7 @@ import {
   F32_STORE,
   F32X4_ADD,
   F32X4_MUL,
+  F32X4_NEG,
   f32Const,
   f32x4Const,
   F32X4_SUB,
@@ -46,6 +47,7 @@ import {
 const F32_ADD_OP = 0x92;
 const F32_SUB_OP = 0x93;
 const F32_MUL_OP = 0x94;
+const F32_NEG_OP = 0x8c;
 
 /**
  * Scratch floats in the WebAssembly heap (runtime/cpu/heap.ts), where the GEMM reads its operands
@@ -90,11 +92,12 @@ interface Lanes {
   sub: number[];
   /** Multiplies the top of the stack by 1/2. */
   half: number[];
+  neg: number[];
   bytes: number;
 }
 
-const VECTOR: Lanes = { type: V128, load: simdMem(V128_LOAD, 0, 0), store: simdMem(V128_STORE, 0, 0), add: simd(F32X4_ADD), sub: simd(F32X4_SUB), half: [...f32x4Const(0.5), ...simd(F32X4_MUL)], bytes: 16 };
-const SCALAR: Lanes = { type: F32, load: [F32_LOAD, 2, 0], store: [F32_STORE, 2, 0], add: [F32_ADD_OP], sub: [F32_SUB_OP], half: [...f32Const(0.5), F32_MUL_OP], bytes: 4 };
+const VECTOR: Lanes = { type: V128, load: simdMem(V128_LOAD, 0, 0), store: simdMem(V128_STORE, 0, 0), add: simd(F32X4_ADD), sub: simd(F32X4_SUB), half: [...f32x4Const(0.5), ...simd(F32X4_MUL)], neg: simd(F32X4_NEG), bytes: 16 };
+const SCALAR: Lanes = { type: F32, load: [F32_LOAD, 2, 0], store: [F32_STORE, 2, 0], add: [F32_ADD_OP], sub: [F32_SUB_OP], half: [...f32Const(0.5), F32_MUL_OP], neg: [F32_NEG_OP], bytes: 4 };
 
 /** x -= 1; continue the enclosing loop while x > 0. */
 const countDown = (x: number): number[] => [...get(x), ...i32Const(1), I32_SUB, ...tee(x), ...i32Const(0), I32_GT_S, BR_IF, 0];
@@ -258,12 +261,59 @@ function filterTransformCode(): FunctionBuilder {
 }
 
 type FilterFn = (src: number, planeBytes: number, dst: number, vecs: number, tail: number) => void;
+/**
+ * `wino_dy(src, rowBytes, pixBytes, dst, planeBytes, tiles, vecs, tail)`: for the filter gradient,
+ * A dy A^T of `tiles` 2x2 blocks of the output gradient along one row of tiles (block k at src + k *
+ * 2 * pixBytes, rows rowBytes apart) into 16 planes planeBytes apart from dst + k * pixBytes. With
+ * dy = ((a, b), (c, d)): A dy = rows (a, b), (a + c, b + d), (a - c, b - d), (-c, -d), and each
+ * row (u, v) of it times A^T is (u, u + v, u - v, -v).
+ */
+function outputGradTransformCode(): FunctionBuilder {
+  const f = new FunctionBuilder('wino_dy', Array<number>(8).fill(I32));
+  const [SRC, ROW, PIX, DST, PLANE, TILES, VECS, TAIL] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [p, q, out, i, pix2] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  const body = (l: Lanes): void => {
+    const [a, b, c, d] = Array.from({ length: 4 }, () => f.local(l.type)) as [number, number, number, number];
+    const t = Array.from({ length: 8 }, () => f.local(l.type));
+    f.emit(get(p), l.load, set(a), get(p), get(PIX), [I32_ADD], l.load, set(b));
+    f.emit(get(p), get(ROW), [I32_ADD], l.load, set(c), get(p), get(ROW), [I32_ADD], get(PIX), [I32_ADD], l.load, set(d));
+    const rows: number[][][] = [
+      [get(a), get(b)],
+      [[...get(a), ...get(c), ...l.add], [...get(b), ...get(d), ...l.add]],
+      [[...get(a), ...get(c), ...l.sub], [...get(b), ...get(d), ...l.sub]],
+      [[...get(c), ...l.neg], [...get(d), ...l.neg]],
+    ];
+    rows.forEach(([u, v], r) => f.emit(u!, set(t[2 * r]!), v!, set(t[2 * r + 1]!)));
+    f.emit(get(q), set(out));
+    for (let r = 0; r < 4; r++) {
+      const [u, v] = [t[2 * r]!, t[2 * r + 1]!];
+      const values = [get(u), [...get(u), ...get(v), ...l.add], [...get(u), ...get(v), ...l.sub], [...get(v), ...l.neg]];
+      values.forEach((code, j) => {
+        f.emit(get(out), code, l.store);
+        if (r < 3 || j < 3) f.emit(addTo(out, PLANE));
+      });
+    }
+  };
+  f.emit(get(PIX), get(PIX), [I32_ADD], set(pix2));
+  f.emit(positive(TILES), [IF, VOID, LOOP, VOID]);
+  f.emit(get(SRC), set(p), get(DST), set(q));
+  f.emit(positive(VECS), [IF, VOID], get(VECS), set(i), [LOOP, VOID]);
+  body(VECTOR);
+  f.emit(addConst(p, 16), addConst(q, 16), countDown(i), [END, END]);
+  f.emit(positive(TAIL), [IF, VOID], get(TAIL), set(i), [LOOP, VOID]);
+  body(SCALAR);
+  f.emit(addConst(p, 4), addConst(q, 4), countDown(i), [END, END]);
+  f.emit(addTo(SRC, pix2), addTo(DST, PIX), countDown(TILES), [END, END]);
+  return f;
+}
+
 type InFn = (src: number, rowBytes: number, pixBytes: number, dst: number, planeBytes: number, tiles: number, vecs: number, tail: number) => void;
 type OutFn = (src: number, planeBytes: number, dst: number, rowBytes: number, pixBytes: number, tiles: number, vecs: number, tail: number, rows: number, cols: number) => void;
 
 interface Engine {
   filter: FilterFn;
   input: InFn;
+  outputGrad: InFn;
   output: OutFn;
 }
 
@@ -271,9 +321,9 @@ function createEngine(): Engine | null {
   const heap = heapMemory();
   if (heap === null) return null;
   try {
-    const wasm = wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, [filterTransformCode().build(), inputTransformCode().build(), outputTransformCode().build()]);
-    const e = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: heap.memory } }).exports as unknown as { wino_filter: FilterFn; wino_in: InFn; wino_out: OutFn };
-    return { filter: e.wino_filter, input: e.wino_in, output: e.wino_out };
+    const wasm = wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, [filterTransformCode().build(), inputTransformCode().build(), outputTransformCode().build(), outputGradTransformCode().build()]);
+    const e = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: heap.memory } }).exports as unknown as { wino_filter: FilterFn; wino_in: InFn; wino_out: OutFn; wino_dy: InFn };
+    return { filter: e.wino_filter, input: e.wino_in, output: e.wino_out, outputGrad: e.wino_dy };
   } catch {
     return null;
   }
@@ -363,6 +413,58 @@ function inputTransformTS(t: Tiling, C: number, xin: TileInput, t0: number, coun
   }
 }
 
+/** The TypeScript twin of wino_dy, for tiles [t0, t0 + count) of dy (laid out as `dyin`) into planes `plane` floats apart. */
+function outputGradTransformTS(t: Tiling, OC: number, dyin: TileInput, t0: number, count: number, v: Float32Array, plane: number): void {
+  const dy = dyin.scratch === null ? dyin.x : dyin.scratch.view();
+  const fr = Math.fround;
+  const row = dyin.W * OC;
+  for (let k = 0; k < count; k++) {
+    const tile = t0 + k;
+    const tw = tile % t.TW;
+    const th = Math.floor(tile / t.TW) % t.TH;
+    const n = Math.floor(tile / (t.TW * t.TH));
+    const base = ((n * dyin.H + 2 * th) * dyin.W + 2 * tw) * OC;
+    for (let oc = 0; oc < OC; oc++) {
+      const a = dy[base + oc]!;
+      const b = dy[base + OC + oc]!;
+      const c = dy[base + row + oc]!;
+      const d = dy[base + row + OC + oc]!;
+      const o = k * OC + oc;
+      for (let r = 0; r < 4; r++) {
+        const u = r === 0 ? a : r === 1 ? fr(a + c) : r === 2 ? fr(a - c) : -c;
+        const w = r === 0 ? b : r === 1 ? fr(b + d) : r === 2 ? fr(b - d) : -d;
+        v[o + 4 * r * plane] = u;
+        v[o + (4 * r + 1) * plane] = u + w;
+        v[o + (4 * r + 2) * plane] = u - w;
+        v[o + (4 * r + 3) * plane] = -w;
+      }
+    }
+  }
+}
+
+/** df[kh, kw, e] = (G^T m G)[kh, kw] for each of the E filter elements e, m[p] = m[p * E + e] (the filter gradient's last step). */
+function filterGradTransform(m: Float32Array, E: number, df: Float32Array): void {
+  const s = new Float64Array(12);
+  for (let e = 0; e < E; e++) {
+    // s = m G (4 rows of 3), then G^T s, column by column.
+    for (let p = 0; p < 4; p++) {
+      const m0 = m[4 * p * E + e]!;
+      const m1 = m[(4 * p + 1) * E + e]!;
+      const m2 = m[(4 * p + 2) * E + e]!;
+      const m3 = m[(4 * p + 3) * E + e]!;
+      s[3 * p] = m0 + 0.5 * (m1 + m2);
+      s[3 * p + 1] = 0.5 * (m1 - m2);
+      s[3 * p + 2] = 0.5 * (m1 + m2) + m3;
+    }
+    for (let l = 0; l < 3; l++) {
+      const [s0, s1, s2, s3] = [s[l]!, s[3 + l]!, s[6 + l]!, s[9 + l]!];
+      df[l * E + e] = s0 + 0.5 * (s1 + s2);
+      df[(3 + l) * E + e] = 0.5 * (s1 - s2);
+      df[(6 + l) * E + e] = 0.5 * (s1 + s2) + s3;
+    }
+  }
+}
+
 /** The TypeScript twin of wino_out, for tiles [t0, t0 + count) from planes `plane` floats apart. */
 function outputTransformTS(g: Geom, t: Tiling, OC: number, m: Float32Array, plane: number, t0: number, count: number, y: Float32Array): void {
   const s = new Float64Array(4);
@@ -435,17 +537,15 @@ interface TileInput {
 }
 
 /**
- * The input zero-padded to the tiles' extent (Hp x Wp, input row h at padded row h + padT), or the
- * input itself where every tile lies inside it and it is where the reader needs it (in the heap for
- * the WebAssembly transform).
+ * An NHWC array (N images of H x W x C) zero-padded to Hp x Wp (row h at padded row h + padT,
+ * column w at w + padL; negative padding crops), or the array itself where it already spans that
+ * extent from its corner and is where the reader needs it (in the heap for the WebAssembly transforms).
  */
-function tileInput(g: Geom, t: Tiling, x: Float32Array, inHeap: boolean): TileInput {
-  const { N, H, W, C, padT, padL } = g;
-  if (padT === 0 && padL === 0 && t.Hp <= H && t.Wp <= W) {
+function tileInput(N: number, H: number, W: number, C: number, padT: number, padL: number, Hp: number, Wp: number, x: Float32Array, inHeap: boolean): TileInput {
+  if (padT === 0 && padL === 0 && Hp <= H && Wp <= W) {
     const at = heapAddress(x);
     if (!inHeap || at >= 0) return { x, H, W, at, scratch: null };
   }
-  const { Hp, Wp } = t;
   const scratch = inHeap ? new Scratch(N * Hp * Wp * C) : null;
   const xp = scratch === null ? new Float32Array(N * Hp * Wp * C) : scratch.view().fill(0);
   const s0 = Math.max(0, padL);
@@ -459,6 +559,12 @@ function tileInput(g: Geom, t: Tiling, x: Float32Array, inHeap: boolean): TileIn
   return { x: xp, H: Hp, W: Wp, at: scratch === null ? -1 : scratch.address, scratch };
 }
 
+/** Tiles per chunk: equal chunks whose planes (16 per operand, `perTile` floats per tile in all) hold at most `floats` floats. */
+function chunkTiles(tiles: number, perTile: number, floats: number): number {
+  const chunks = Math.max(1, Math.ceil((tiles * 16 * perTile) / Math.max(1, floats)));
+  return Math.ceil(tiles / chunks);
+}
+
 /** y[N, OH, OW, OC] (NHWC, overwritten) = the 3x3 stride-1 convolution of x with f[3, 3, C, OC] (see `flipped`) by Winograd F(2x2,3x3). */
 export function conv2dWinograd(g: Geom, OC: number, x: Float32Array, f: Float32Array, y: Float32Array, o: WinogradOptions = {}): void {
   const { C } = g;
@@ -469,12 +575,11 @@ export function conv2dWinograd(g: Geom, OC: number, x: Float32Array, f: Float32A
     return;
   }
   const e = o.transforms === 'typescript' ? null : engine;
-  const chunks = Math.max(1, Math.ceil((t.tiles * 16 * (C + OC)) / Math.max(1, o.chunkFloats ?? PLANE_CHUNK)));
-  const T = Math.ceil(t.tiles / chunks);
+  const T = chunkTiles(t.tiles, C + OC, o.chunkFloats ?? PLANE_CHUNK);
   const u = new Scratch(16 * C * OC);
   const v = new Scratch(16 * T * C);
   const m = new Scratch(16 * T * OC);
-  const xin = tileInput(g, t, x, e !== null);
+  const xin = tileInput(g.N, g.H, g.W, C, g.padT, g.padL, t.Hp, t.Wp, x, e !== null);
   // Filter elements per tap.
   const E = C * OC;
   const yAt = e === null ? -1 : heapAddress(y);
@@ -500,7 +605,7 @@ export function conv2dWinograd(g: Geom, OC: number, x: Float32Array, f: Float32A
     const wasm = e !== null && xin.at >= 0 && v.address >= 0 && m.address >= 0 && yBase >= 0;
     for (let t0 = 0; t0 < t.tiles; t0 += T) {
       const count = Math.min(T, t.tiles - t0);
-      if (wasm) inputTransformWasm(e, g, t, xin, v.address, T, t0, count);
+      if (wasm) inputTransformWasm(e.input, C, t, xin, v.address, T, t0, count);
       else inputTransformTS(t, C, xin, t0, count, v.view(), T * C);
       if (o.flipped) {
         for (let p = 0; p < 16; p++) sgemm(false, true, count, OC, C, 1, v.view(), C, u.view(), C, 0, m.view(), OC, p * T * C, FLIPPED_PLANE[p]! * E, p * T * OC);
@@ -520,9 +625,55 @@ export function conv2dWinograd(g: Geom, OC: number, x: Float32Array, f: Float32A
   }
 }
 
-/** The input transform of tiles [t0, t0 + count) into the chunk's planes at vAt, one call per run of tiles within a row of tiles. */
-function inputTransformWasm(e: Engine, g: Geom, t: Tiling, xin: TileInput, vAt: number, T: number, t0: number, count: number): void {
-  const pix = g.C * 4;
+/**
+ * df[3, 3, C, OC] (overwritten) = the filter gradient of the 3x3 stride-1 convolution of x, given
+ * its output gradient dy: with V = B^T d B of each input tile and W = A dy A^T of the 2x2 block of
+ * dy over it, df = G^T [sum over tiles of V^T W] G, the sums being 16 GEMMs [C x tiles] x [tiles x
+ * OC] accumulated over the chunks of tiles. dy's rows and columns past the output (the bottom and
+ * right edge tiles of odd sizes) are zeros, as the forward's cropped outputs have no gradient.
+ */
+export function conv2dWinogradFilterGrad(g: Geom, OC: number, x: Float32Array, dy: Float32Array, df: Float32Array, o: WinogradOptions = {}): void {
+  const { C } = g;
+  const t = tiling(g);
+  const E = C * OC;
+  if (t.tiles === 0 || E === 0) {
+    df.fill(0);
+    return;
+  }
+  const e = o.transforms === 'typescript' ? null : engine;
+  const T = chunkTiles(t.tiles, C + OC, o.chunkFloats ?? PLANE_CHUNK);
+  const v = new Scratch(16 * T * C);
+  const w = new Scratch(16 * T * OC);
+  const m = new Scratch(16 * E);
+  const xin = tileInput(g.N, g.H, g.W, C, g.padT, g.padL, t.Hp, t.Wp, x, e !== null);
+  const dyin = tileInput(g.N, g.OH, g.OW, OC, 0, 0, 2 * t.TH, 2 * t.TW, dy, e !== null);
+  try {
+    const wasm = e !== null && xin.at >= 0 && dyin.at >= 0 && v.address >= 0 && w.address >= 0;
+    for (let t0 = 0; t0 < t.tiles; t0 += T) {
+      const count = Math.min(T, t.tiles - t0);
+      if (wasm) {
+        inputTransformWasm(e.input, C, t, xin, v.address, T, t0, count);
+        inputTransformWasm(e.outputGrad, OC, t, dyin, w.address, T, t0, count);
+      } else {
+        inputTransformTS(t, C, xin, t0, count, v.view(), T * C);
+        outputGradTransformTS(t, OC, dyin, t0, count, w.view(), T * OC);
+      }
+      const beta = t0 === 0 ? 0 : 1;
+      for (let p = 0; p < 16; p++) sgemm(true, false, C, OC, count, 1, v.view(), C, w.view(), OC, beta, m.view(), OC, p * T * C, p * T * OC, p * E);
+    }
+    filterGradTransform(m.view(), E, df);
+  } finally {
+    v.free();
+    w.free();
+    m.free();
+    xin.scratch?.free();
+    dyin.scratch?.free();
+  }
+}
+
+/** An input transform (`fn`: wino_in, or wino_dy) of tiles [t0, t0 + count) into the chunk's planes at vAt, one call per run of tiles within a row of tiles. */
+function inputTransformWasm(fn: InFn, C: number, t: Tiling, xin: TileInput, vAt: number, T: number, t0: number, count: number): void {
+  const pix = C * 4;
   for (let k = 0; k < count; ) {
     const tile = t0 + k;
     const tw = tile % t.TW;
@@ -530,7 +681,7 @@ function inputTransformWasm(e: Engine, g: Geom, t: Tiling, xin: TileInput, vAt: 
     const img = Math.floor(tile / (t.TW * t.TH));
     const n = Math.min(t.TW - tw, count - k);
     const src = xin.at + ((img * xin.H + 2 * th) * xin.W + 2 * tw) * pix;
-    e.input(src, xin.W * pix, pix, vAt + k * pix, T * pix, n, g.C >> 2, g.C & 3);
+    fn(src, xin.W * pix, pix, vAt + k * pix, T * pix, n, C >> 2, C & 3);
     k += n;
   }
 }
