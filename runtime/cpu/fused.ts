@@ -744,9 +744,10 @@ function call(k: WasmKernel, run: ProgramRun, rows: number, vecBytes: number, st
  * (split over the threads when large; broadcast operands elsewhere are staged whole first), else a
  * block of rows (or of one row) at a time with the operands that are not in the heap staged. The
  * last cols % 4 elements of every row then run through staging slots, so nothing is written past
- * an output's end. An output may be an input (the same elements).
+ * an output's end. An output may be an input (the same elements). False (nothing run) when the
+ * heap has no room for the staging slots.
  */
-function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[], what: string): void {
+function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[], what: string): boolean {
   const { rows, cols, kinds, at } = k;
   const nIn = ins.length;
   const n = nIn + outs.length;
@@ -772,7 +773,7 @@ function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], out
     if (a >= 0) anyInHeap = true;
   }
   const st = anyInHeap ? null : privateStagingFor(k, n);
-  if (st === null && !ensureScratch(n)) throw new InternalError(`${what}: no room in the CPU backend's memory for the fused kernel's staging slots`);
+  if (st === null && !ensureScratch(n)) return false;
   const staging = st ?? heapStaging;
   if (st === null) heapStaging.run = k.run;
   let allInHeap = anyInHeap;
@@ -790,6 +791,7 @@ function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], out
   if (cols4 > 0 && allInHeap) runInPlace(k, n, cols4, aliased, what);
   else if (cols4 > 0) runStaged(k, staging, ins, outs, cols4);
   if (cols4 < cols) runTail(k, staging, ins, outs, cols4);
+  return true;
 }
 
 function runInPlace(k: WasmKernel, n: number, cols4: number, aliased: boolean, what: string): void {
@@ -903,9 +905,7 @@ registerCpuKernel('_FusedElementwise', (inputs, node, _state, outputs) => {
   const outs = p.outputs.map((j) => outputs.alloc(p.ops[j]!.dtype, p.shape));
   if (size === 0) return outs;
   const k = wasmEnabled && size >= wasmMinElements ? wasmKernel(p) : null;
-  if (k !== null) {
-    runWasm(k, ins as (Float32Array | Uint8Array)[], outs.map((o) => o.data as Float32Array), node.name);
-  } else {
+  if (k === null || !runWasm(k, ins as (Float32Array | Uint8Array)[], outs.map((o) => o.data as Float32Array), node.name)) {
     const c = compileProgram(p);
     c.fn(ins, outs.map((o) => o.data), c.consts);
   }
@@ -932,8 +932,7 @@ function registerContraction(type: string, base: string, channelAxis: (node: Ker
     }
     const inner = numElements(y.shape.slice(axis + 1));
     const k = inner === 1 && y.size >= wasmMinElements ? epilogueKernel(node, act, alpha, y.size / c, c) : null;
-    if (k !== null) runWasm(k, [y.data as Float32Array, bias.data as Float32Array], [y.data as Float32Array], node.name);
-    else runEpilogue(act, alpha, y.data as Float32Array, bias.data as Float32Array, c, inner);
+    if (k === null || !runWasm(k, [y.data as Float32Array, bias.data as Float32Array], [y.data as Float32Array], node.name)) runEpilogue(act, alpha, y.data as Float32Array, bias.data as Float32Array, c, inner);
     return [y];
   });
 }
