@@ -4,11 +4,19 @@
 // block and channel pair of im2col become 16. The filter transform U = G g G^T (16 planes of
 // C x OC) is made per call (the filter changes every training step); the input transform
 // V = B^T d B (16 planes of tiles x C) and the output transform are memory-bound passes over the
-// channel axis, in WebAssembly SIMD on the heap (a TypeScript loop without it); the 16 products
-// M = V U are the GEMM's, which threads itself. Tiles go in chunks so the planes stay a few MiB.
+// channel axis, in WebAssembly SIMD on the heap (TypeScript loops that round the same way without
+// it); the 16 products M = V U are gemm.ts's sgemm. The input gradient at stride 1 is such a
+// convolution of dy with the filter turned (conv.ts, `flipped`); the filter gradient is
+// G^T [sum over tiles of (B^T d B) . (A dy A^T)] G, 16 GEMMs accumulated over the tiles.
+//
+// Tiles go in chunks whose planes take about 1 MiB, so the transforms' output is still in cache
+// when the GEMMs read it. At 64 channels that makes each GEMM too small for sgemm to thread: the
+// whole convolution then runs on the calling thread, which measured faster on this 2-core machine
+// than chunks large enough to thread (see PLANE_CHUNK).
 //
 // The transforms' constants (0, +-1, +-1/2) are exact in float32, so the error over im2col's comes
-// from the sums: B^T d B adds up to 4 inputs per value, A^T m A up to 9 products per output.
+// from the sums: B^T d B adds up to 4 inputs per value, A^T m A up to 9 products per output
+// (test/winograd.test.ts bounds it).
 import type { Geom } from '../../window_geometry.js';
 import { sgemm } from '../gemm.js';
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from '../heap.js';
@@ -51,7 +59,8 @@ const F32_NEG_OP = 0x8c;
 
 /**
  * Scratch floats in the WebAssembly heap (runtime/cpu/heap.ts), where the GEMM reads its operands
- * without copying them, or an ordinary array when the heap cannot hold them.
+ * without copying them, or an ordinary array when the heap cannot hold them (conv.ts's patch rows
+ * use it too).
  */
 export class Scratch {
   private readonly at: number;
@@ -106,6 +115,20 @@ const addTo = (x: number, y: number): number[] => [...get(x), ...get(y), I32_ADD
 const addConst = (x: number, n: number): number[] => [...get(x), ...i32Const(n), I32_ADD, ...set(x)];
 
 /**
+ * The loops over the channel axis of one tile (or filter element): `body` four channels at a time
+ * (`vecs` times), then one at a time (`tail` times), advancing the pointers in locals `ptrs` by the
+ * lanes' bytes after each; `i` is a scratch i32 local.
+ */
+function overChannels(f: FunctionBuilder, vecs: number, tail: number, i: number, ptrs: readonly number[], body: (l: Lanes) => void): void {
+  for (const [l, count] of [[VECTOR, vecs], [SCALAR, tail]] as const) {
+    f.emit(positive(count), [IF, VOID], get(count), set(i), [LOOP, VOID]);
+    body(l);
+    for (const ptr of ptrs) f.emit(addConst(ptr, l.bytes));
+    f.emit(countDown(i), [END, END]);
+  }
+}
+
+/**
  * The four values of B^T v for a column v = (v0, v1, v2, v3), as code pushing each from locals:
  * (v0 - v2, v1 + v2, v2 - v1, v1 - v3).
  */
@@ -158,12 +181,7 @@ function inputTransformCode(): FunctionBuilder {
   f.emit(get(PIX), get(PIX), [I32_ADD], set(pix2), get(pix2), get(PIX), [I32_ADD], set(pix3));
   f.emit(positive(TILES), [IF, VOID, LOOP, VOID]);
   f.emit(get(SRC), set(p), get(DST), set(q));
-  f.emit(positive(VECS), [IF, VOID], get(VECS), set(i), [LOOP, VOID]);
-  body(VECTOR);
-  f.emit(addConst(p, 16), addConst(q, 16), countDown(i), [END, END]);
-  f.emit(positive(TAIL), [IF, VOID], get(TAIL), set(i), [LOOP, VOID]);
-  body(SCALAR);
-  f.emit(addConst(p, 4), addConst(q, 4), countDown(i), [END, END]);
+  overChannels(f, VECS, TAIL, i, [p, q], body);
   f.emit(addTo(SRC, pix2), addTo(DST, PIX), countDown(TILES), [END, END]);
   return f;
 }
@@ -184,11 +202,12 @@ function outputTransformCode(): FunctionBuilder {
     const s = Array.from({ length: 4 }, () => f.local(l.type));
     const r = Array.from({ length: 4 }, () => f.local(l.type));
     for (let j = 0; j < 4; j++) {
+      // m_ij is plane 4i + j.
       f.emit(get(p), set(at));
-      if (j > 0) for (let k = 0; k < j; k++) f.emit(addTo(at, PLANE));
-      for (let i2 = 0; i2 < 4; i2++) {
-        f.emit(get(at), l.load, set(m[i2]!));
-        if (i2 < 3) for (let k = 0; k < 4; k++) f.emit(addTo(at, PLANE));
+      for (let k = 0; k < j; k++) f.emit(addTo(at, PLANE));
+      for (let row = 0; row < 4; row++) {
+        f.emit(get(at), l.load, set(m[row]!));
+        if (row < 3) for (let k = 0; k < 4; k++) f.emit(addTo(at, PLANE));
       }
       f.emit(get(m[0]!), get(m[1]!), l.add, get(m[2]!), l.add, set(s[j]!));
       f.emit(get(m[1]!), get(m[2]!), l.sub, get(m[3]!), l.sub, set(r[j]!));
@@ -204,12 +223,7 @@ function outputTransformCode(): FunctionBuilder {
   f.emit(get(PIX), get(PIX), [I32_ADD], set(pix2));
   f.emit(positive(TILES), [IF, VOID, LOOP, VOID]);
   f.emit(get(SRC), set(p), get(DST), set(q));
-  f.emit(positive(VECS), [IF, VOID], get(VECS), set(i), [LOOP, VOID]);
-  body(VECTOR);
-  f.emit(addConst(p, 16), addConst(q, 16), countDown(i), [END, END]);
-  f.emit(positive(TAIL), [IF, VOID], get(TAIL), set(i), [LOOP, VOID]);
-  body(SCALAR);
-  f.emit(addConst(p, 4), addConst(q, 4), countDown(i), [END, END]);
+  overChannels(f, VECS, TAIL, i, [p, q], body);
   f.emit(addTo(SRC, PIX), addTo(DST, pix2), countDown(TILES), [END, END]);
   return f;
 }
@@ -251,16 +265,10 @@ function filterTransformCode(): FunctionBuilder {
       });
     }
   };
-  f.emit(positive(VECS), [IF, VOID], get(VECS), set(i), [LOOP, VOID]);
-  body(VECTOR);
-  f.emit(addConst(SRC, 16), addConst(DST, 16), countDown(i), [END, END]);
-  f.emit(positive(TAIL), [IF, VOID], get(TAIL), set(i), [LOOP, VOID]);
-  body(SCALAR);
-  f.emit(addConst(SRC, 4), addConst(DST, 4), countDown(i), [END, END]);
+  overChannels(f, VECS, TAIL, i, [SRC, DST], body);
   return f;
 }
 
-type FilterFn = (src: number, planeBytes: number, dst: number, vecs: number, tail: number) => void;
 /**
  * `wino_dy(src, rowBytes, pixBytes, dst, planeBytes, tiles, vecs, tail)`: for the filter gradient,
  * A dy A^T of `tiles` 2x2 blocks of the output gradient along one row of tiles (block k at src + k *
@@ -297,16 +305,12 @@ function outputGradTransformCode(): FunctionBuilder {
   f.emit(get(PIX), get(PIX), [I32_ADD], set(pix2));
   f.emit(positive(TILES), [IF, VOID, LOOP, VOID]);
   f.emit(get(SRC), set(p), get(DST), set(q));
-  f.emit(positive(VECS), [IF, VOID], get(VECS), set(i), [LOOP, VOID]);
-  body(VECTOR);
-  f.emit(addConst(p, 16), addConst(q, 16), countDown(i), [END, END]);
-  f.emit(positive(TAIL), [IF, VOID], get(TAIL), set(i), [LOOP, VOID]);
-  body(SCALAR);
-  f.emit(addConst(p, 4), addConst(q, 4), countDown(i), [END, END]);
+  overChannels(f, VECS, TAIL, i, [p, q], body);
   f.emit(addTo(SRC, pix2), addTo(DST, PIX), countDown(TILES), [END, END]);
   return f;
 }
 
+type FilterFn = (src: number, planeBytes: number, dst: number, vecs: number, tail: number) => void;
 type InFn = (src: number, rowBytes: number, pixBytes: number, dst: number, planeBytes: number, tiles: number, vecs: number, tail: number) => void;
 type OutFn = (src: number, planeBytes: number, dst: number, rowBytes: number, pixBytes: number, tiles: number, vecs: number, tail: number, rows: number, cols: number) => void;
 
@@ -501,9 +505,11 @@ function outputTransformTS(g: Geom, t: Tiling, OC: number, m: Float32Array, plan
 // ---- the convolution ----
 
 /**
- * Floats of the planes per chunk of tiles (V and M, 16 planes each): 4 MiB, large enough that each
- * of the 16 GEMMs has hundreds of rows to split over the threads (measured: 2^20 to 2^22 within
- * 5% of each other on 32x32x64 into 64, 2^18 8% slower).
+ * Floats of the planes per chunk of tiles (16 planes per operand; 1 MiB). Measured alternately in
+ * one process (scratch/w_chunk.mts, forward, median of 9; 2^16 / 2^17 / 2^18 / 2^19 / 2^20 / 2^22
+ * floats, ms): 32x32x32x64 -> 64 31.7 / 30.0 / 30.4 / 30.8 / 40.6 / 35.2 (im2col 67.0);
+ * 8x16x16x128 -> 128 8.0 / 7.7 / 7.6 / 9.9 / 8.7 / 8.3; 8x8x8x256 -> 256 11.4 / 11.2 / 14.0 /
+ * 12.3 / 11.4 / 11.6 (noisy); 1x32x32x64 -> 64 1.27 / 1.27 / 1.23 / 1.25 / 1.30 / 1.26.
  */
 const PLANE_CHUNK = 1 << 18;
 
