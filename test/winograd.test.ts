@@ -20,6 +20,7 @@ import type { Geom } from '../runtime/window_geometry.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, filterGradPath, forwardPath, inputGradPath } from '../runtime/cpu/kernels/conv.js';
 import { conv2dWinograd, conv2dWinogradFilterGrad, winogradApplies, winogradSimdAvailable } from '../runtime/cpu/kernels/winograd.js';
 import { heapRegion } from '../runtime/cpu/heap.js';
+import { setThreadsEnabled, startThreads, threadedCalls, threadsAvailable } from '../runtime/cpu/gemm.js';
 import { rng, run } from './helpers.js';
 
 function rand(n: number, seed: number): Float32Array {
@@ -201,6 +202,8 @@ const CASES: Case[] = [
   // Explicit, asymmetric, and padding past the filter's reach.
   { N: 2, H: 7, W: 6, C: 6, OC: 5, pad: [2, 0, 1, 3] },
   { N: 1, H: 5, W: 8, C: 2, OC: 9, pad: [0, 3, 2, 0] },
+  // Top and left padding of 3: the input gradient's flipped convolution crops dy (padding -1).
+  { N: 2, H: 4, W: 5, C: 3, OC: 4, pad: [3, 1, 3, 0] },
   // Images of one pixel and smaller than a tile, one output column or row.
   { N: 2, H: 1, W: 1, C: 5, OC: 3, pad: SAME },
   { N: 3, H: 2, W: 3, C: 9, OC: 4, pad: SAME },
@@ -308,6 +311,39 @@ describe('Winograd F(2x2,3x3) against a naive convolution', () => {
     expect(winogradApplies({ ...g, sH: 2, OH: 3 })).toBe(false);
     expect(winogradApplies({ ...g, dW: 2, OW: 4 })).toBe(false);
     expect(winogradApplies({ ...g, KH: 5, OH: 3 })).toBe(false);
+  });
+});
+
+describe('Winograd on one thread and on several', () => {
+  // 2x32x32x64 into 64 channels in chunks of 2^22 floats: each of the 16 GEMMs is 512 x 64 x 64,
+  // large enough for sgemm to split over its threads. The transforms run on the calling thread.
+  it('gives the same bits whatever the thread count (forward, input and filter gradients)', async () => {
+    const threaded = threadsAvailable() && (await startThreads());
+    const g = geom(2, 32, 32, 64, SAME);
+    const x = rand(2 * 32 * 32 * 64, 11);
+    const f = rand(9 * 64 * 64, 12);
+    const dy = rand(2 * 32 * 32 * 64, 13);
+    const o = { path: 'winograd', chunkFloats: 1 << 22 } as const;
+    const passes = (): Float32Array[] => {
+      const y = new Float32Array(dy.length);
+      const dx = new Float32Array(x.length);
+      const df = new Float32Array(f.length);
+      conv2dForward(g, 64, x, f, y, o);
+      conv2dBackpropInput(g, 64, f, dy, dx, { ...o, inputPath: 'flipped' });
+      conv2dBackpropFilter(g, 64, x, dy, df, o);
+      return [y, dx, df];
+    };
+    const before = threadedCalls();
+    const several = passes();
+    if (threaded) expect(threadedCalls()).toBeGreaterThan(before);
+    const prev = setThreadsEnabled(false);
+    let one: Float32Array[];
+    try {
+      one = passes();
+    } finally {
+      setThreadsEnabled(prev);
+    }
+    one.forEach((r, i) => expect(Array.from(r), ['forward', 'input gradient', 'filter gradient'][i]).toEqual(Array.from(several[i]!)));
   });
 });
 
