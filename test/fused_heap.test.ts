@@ -67,7 +67,7 @@ const layoutProgram = (shape: number[], full: number[], row: number[], col: numb
     { type: 'Relu', args: [{ op: 4 }] },
   ], [5, 1, 3]);
 
-/** The same with a bool mask (a whole operand) choosing between two results: bool inputs are always staged. */
+/** The same with a bool mask (a whole operand, read as bytes) choosing between two results. */
 const maskProgram = (shape: number[], full: number[], row: number[], col: number[]): ElementwiseProgram =>
   program(shape, [full, row, col, full], [
     { type: 'Sub', args: [{ input: 0 }, { input: 1 }] },
@@ -81,7 +81,15 @@ const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 function feed(s: readonly number[], seed: number, dtype: DType, heap: boolean): tf.NDArray {
   const n = size(s);
   const r = rng(seed);
-  if (dtype === 'bool') return new tf.NDArray(Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0)), [...s], 'bool');
+  if (dtype === 'bool') {
+    const bools = Uint8Array.from({ length: n }, () => (r() < 0.5 ? 1 : 0));
+    if (!heap) return new tf.NDArray(bools, [...s], 'bool');
+    // In the heap at an odd byte address.
+    const words = heapArray('int32', Math.ceil(n / 4) + 2);
+    const x = words ? new Uint8Array(words.buffer, words.byteOffset + 3, n) : new Uint8Array(n);
+    x.set(bools);
+    return new tf.NDArray(x, [...s], 'bool');
+  }
   const values = Float32Array.from({ length: n }, () => 4 * r() - 2);
   if (!heap) return new tf.NDArray(values, [...s]);
   const x = inHeap(n);
@@ -163,7 +171,16 @@ describe('in place, staged and JS give the same bits, and nothing is written pas
       if (wasm && (cols & ~3) > 0) expect(after.inPlace).toBeGreaterThan(before.inPlace);
       if (wasm && cols % 4 !== 0) expect(after.tails).toBeGreaterThan(before.tails);
     });
-    it(`[${rows}, ${cols}]: a bool mask (staged) beside operands in place`, () => checkModes(maskProgram([rows, cols], [rows, cols], [1, cols], [rows, 1])));
+    it(`[${rows}, ${cols}]: a bool mask read as bytes, and bool rows and columns as lane masks`, () => {
+      const before = fusedWasmRuns();
+      checkModes(maskProgram([rows, cols], [rows, cols], [1, cols], [rows, 1]));
+      if (wasm && (cols & ~3) > 0) expect(fusedWasmRuns().inPlace).toBeGreaterThan(before.inPlace);
+      const p = program([rows, cols], [[rows, cols], [1, cols], [rows, 1], [rows, cols]], [
+        { type: 'LogicalAnd', args: [{ input: 1 }, { input: 2 }], dtype: 'bool' },
+        { type: 'SelectV2', args: [{ op: 0 }, { input: 0 }, { input: 3 }] },
+      ], [1], ['float32', 'bool', 'bool', 'float32']);
+      checkModes(p);
+    });
   }
   it('one-dimensional programs (n % 4 = 0, 1, 2, 3) with a scalar, and rows longer than a staging chunk', () => {
     for (const n of [4, 4097, 8194, 20003]) checkModes(program([n], [[n], [1]], [{ type: 'Mul', args: [{ input: 0 }, { input: 1 }] }, { type: 'Relu', args: [{ op: 0 }] }], [1]));
@@ -236,12 +253,19 @@ describe.runIf(wasm)('split over the threads', () => {
   it('threads on and off give the same bits, rows split and a single row split by vectors', () => {
     const before = parallelThreadedTasks().tasks;
     const split = fusedWasmRuns().split;
-    for (const p of [big(), program([1, 300003], [[1, 300003], [1, 1]], [{ type: 'Mul', args: [{ input: 0 }, { input: 1 }] }, { type: 'Abs', args: [{ op: 0 }] }], [1, 0])]) {
+    const programs = [
+      big(),
+      program([1, 300003], [[1, 300003], [1, 1]], [{ type: 'Mul', args: [{ input: 0 }, { input: 1 }] }, { type: 'Abs', args: [{ op: 0 }] }], [1, 0]),
+      // Bool masks read as bytes: blocks of rows, and blocks of one row's vectors.
+      maskProgram([600, 1001], [600, 1001], [1, 1001], [600, 1]),
+      maskProgram([1, 300003], [1, 300003], [1, 300003], [1, 1]),
+    ];
+    for (const p of programs) {
       const one = run(p, 'inPlace');
       expectSame(run(p, 'split'), one, `${JSON.stringify(p.shape)} split`);
       expectSame(one, run(p, 'js'), `${JSON.stringify(p.shape)} js`);
     }
-    expect(fusedWasmRuns().split - split).toBe(2);
+    expect(fusedWasmRuns().split - split).toBe(programs.length);
     if (parallelThreadsAvailable()) expect(parallelThreadedTasks().tasks).toBeGreaterThan(before);
   });
   it.runIf(parallelThreadsAvailable())('a worker that dies mid-task: its block is run again here, same bits', async () => {

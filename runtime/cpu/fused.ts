@@ -54,6 +54,7 @@ import {
   I32,
   I32_ADD,
   I32_LT_U,
+  I32_SHR_U,
   I32_SUB,
   i32Const,
   LOOP,
@@ -460,12 +461,14 @@ interface WasmKernel {
   run: ProgramRun;
   rows: number;
   cols: number;
-  /** How each program input is read. */
+  /** How each program input is read, and which (the whole bool inputs) are read as bytes. */
   kinds: OperandKind[];
+  bytes: boolean[];
   /** The module as parallel.ts's workers load it (at < 0: its bytes are not in the heap, so it never splits). */
   module: ProgramModule;
-  /** Operand kinds two bits each (KIND_CODE), inputs then outputs (full), for the first 16 operands (parallel.ts splits no more). */
+  /** Operand kinds two bits each (KIND_CODE), inputs then outputs (full), and a bit for each input read as bytes, for the first 16 operands (parallel.ts splits no more). */
   kindBits: number;
+  byteBits: number;
   /** Reusable argument list of run, and each operand's byte address in the heap (-1: staged). */
   args: number[];
   at: number[];
@@ -474,6 +477,10 @@ interface WasmKernel {
   privateRun: ProgramRun | null | undefined;
 }
 
+const V128_LOAD32_ZERO = 0x5c;
+const I16X8_EXTEND_LOW_I8X16_U = 0x89;
+const I32X4_EXTEND_LOW_I16X8_U = 0xa9;
+const I32X4_NEG = 0xa1;
 const KIND_CODE: Record<OperandKind, number> = { full: PROGRAM_FULL, row: PROGRAM_ROW, col: PROGRAM_COL, scalar: PROGRAM_SCALAR };
 
 const FAST = config.cpuFast();
@@ -501,13 +508,14 @@ interface Staging {
   slots: number;
   f32: Float32Array<ArrayBufferLike>;
   i32: Int32Array<ArrayBufferLike>;
+  u8: Uint8Array<ArrayBufferLike>;
   run: ProgramRun;
 }
 const noRun: ProgramRun = () => {
   throw new InternalError('fused kernel: no staging memory');
 };
-const heapStaging: Staging = { base: -1, slots: 0, f32: new Float32Array(0), i32: new Int32Array(0), run: noRun };
-const privateStaging: Staging = { base: 0, slots: 0, f32: new Float32Array(0), i32: new Int32Array(0), run: noRun };
+const heapStaging: Staging = { base: -1, slots: 0, f32: new Float32Array(0), i32: new Int32Array(0), u8: new Uint8Array(0), run: noRun };
+const privateStaging: Staging = { base: 0, slots: 0, f32: new Float32Array(0), i32: new Int32Array(0), u8: new Uint8Array(0), run: noRun };
 let privateMemory: WebAssembly.Memory | null = null;
 
 /** Whether fused elementwise kernels can run as WebAssembly SIMD here. */
@@ -588,6 +596,7 @@ function refreshViews(st: Staging, buffer: ArrayBufferLike): void {
   if (st.f32.buffer !== buffer) {
     st.f32 = new Float32Array(buffer);
     st.i32 = new Int32Array(buffer);
+    st.u8 = new Uint8Array(buffer);
   }
 }
 
@@ -636,9 +645,10 @@ function privateStagingFor(k: WasmKernel, slots: number): Staging | null {
  * vecBytes a positive multiple of 16: for each of `rows` rows, the vectors at byte offsets
  * q < vecBytes of the row, four elements each. A full input or output at
  * a_i reads (writes) a_i + q and moves on by strideBytes per row, a row input reads a_i + q in every
- * row, a column input the float at a_i + 4 * row, a scalar the float at a_i.
+ * row, a column input the float at a_i + 4 * row, a scalar the float at a_i. A full bool input read
+ * as bytes (bytes[i]) reads the four bytes at a_i + q / 4 and moves on by strideBytes / 4.
  */
-function wasmProgramModule(p: ElementwiseProgram, kinds: readonly OperandKind[], memory: { pages: number; maxPages?: number; shared: boolean }): Uint8Array<ArrayBuffer> {
+function wasmProgramModule(p: ElementwiseProgram, kinds: readonly OperandKind[], bytes: readonly boolean[], memory: { pages: number; maxPages?: number; shared: boolean }): Uint8Array<ArrayBuffer> {
   const nIn = p.inputs.length;
   const b = new FunctionBuilder('run', [I32, I32, I32, ...p.inputs.map(() => I32), ...p.outputs.map(() => I32)]);
   const [ROWS, VEC, STRIDE] = [0, 1, 2];
@@ -653,7 +663,11 @@ function wasmProgramModule(p: ElementwiseProgram, kinds: readonly OperandKind[],
     const local = b.local(V128);
     b.into(levels[level]);
     if (kind === 'scalar' || kind === 'col') b.emit(get(addr(i)), simdMem(V128_LOAD32_SPLAT, 2, 0));
-    else b.emit(get(addr(i)), get(q), [I32_ADD], simdMem(V128_LOAD, 2, 0));
+    else if (bytes[i]) {
+      // Four bools (0 or 1) widened to int32 lanes and negated: the lane masks.
+      b.emit(get(addr(i)), get(q), i32Const(2), [I32_SHR_U, I32_ADD], simdMem(V128_LOAD32_ZERO, 0, 0));
+      b.emit(simd(I16X8_EXTEND_LOW_I8X16_U), simd(I32X4_EXTEND_LOW_I16X8_U), simd(I32X4_NEG));
+    } else b.emit(get(addr(i)), get(q), [I32_ADD], simdMem(V128_LOAD, 2, 0));
     b.emit(set(local));
     valueLevel.push(level);
     return local;
@@ -674,7 +688,8 @@ function wasmProgramModule(p: ElementwiseProgram, kinds: readonly OperandKind[],
   const advance: number[] = [];
   b.into(advance);
   kinds.forEach((kind, i) => {
-    if (kind === 'full') b.emit(get(addr(i)), get(STRIDE), [I32_ADD], set(addr(i)));
+    if (kind === 'full' && bytes[i]) b.emit(get(addr(i)), get(STRIDE), i32Const(2), [I32_SHR_U, I32_ADD], set(addr(i)));
+    else if (kind === 'full') b.emit(get(addr(i)), get(STRIDE), [I32_ADD], set(addr(i)));
     else if (kind === 'col') b.emit(get(addr(i)), i32Const(4), [I32_ADD], set(addr(i)));
   });
   p.outputs.forEach((_, o) => b.emit(get(addr(nIn + o)), get(STRIDE), [I32_ADD], set(addr(nIn + o))));
@@ -698,8 +713,9 @@ function wasmKernel(p: ElementwiseProgram): WasmKernel | null {
   if (layout && ensureScratch(n)) {
     try {
       const heap = heapMemory()!;
-      const bytes = wasmProgramModule(p, layout.kinds, { pages: 1, maxPages: heap.maxPages, shared: heap.shared });
-      const privateBytes = wasmProgramModule(p, layout.kinds, { pages: 1, shared: false });
+      const byteInputs = p.inputs.map((inp, i) => inp.dtype === 'bool' && layout.kinds[i] === 'full');
+      const bytes = wasmProgramModule(p, layout.kinds, byteInputs, { pages: 1, maxPages: heap.maxPages, shared: heap.shared });
+      const privateBytes = wasmProgramModule(p, layout.kinds, byteInputs, { pages: 1, shared: false });
       const key = String.fromCharCode(...bytes);
       let module = modulesByBytes.get(key);
       if (!module) {
@@ -709,7 +725,9 @@ function wasmKernel(p: ElementwiseProgram): WasmKernel | null {
       }
       let kindBits = 0;
       [...layout.kinds, ...p.outputs.map((): OperandKind => 'full')].forEach((kind, i) => i < 16 && (kindBits |= KIND_CODE[kind] << (2 * i)));
-      kernel = { run: module.run, ...layout, module, kindBits, args: new Array<number>(3 + n).fill(0), at: new Array<number>(n).fill(-1), privateBytes, privateRun: undefined };
+      let byteBits = 0;
+      byteInputs.forEach((b, i) => b && i < 16 && (byteBits |= 1 << i));
+      kernel = { run: module.run, ...layout, bytes: byteInputs, module, kindBits, byteBits, args: new Array<number>(3 + n).fill(0), at: new Array<number>(n).fill(-1), privateBytes, privateRun: undefined };
     } catch {
       // No WebAssembly SIMD here: every program stays in JS.
       wasmOk = wasmEnabled = false;
@@ -717,6 +735,11 @@ function wasmKernel(p: ElementwiseProgram): WasmKernel | null {
   }
   wasmByProgram.set(p, kernel);
   return kernel;
+}
+
+/** Copies bools src[from, from + n) into a staging memory at byte address `at`, as bytes. */
+function stageBytes(st: Staging, src: Float32Array | Uint8Array, from: number, n: number, at: number): void {
+  st.u8.set(src.subarray(from, from + n) as Uint8Array, at);
 }
 
 /** Copies src[from, from + n) into a staging memory at float index `at`; bools become lane masks. */
@@ -755,7 +778,7 @@ function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], out
   let aliased = false;
   for (let i = 0; i < nIn; i++) {
     const x = ins[i]!;
-    at[i] = inPlaceEnabled && x instanceof Float32Array ? heapAddress(x) : -1;
+    at[i] = inPlaceEnabled && (x instanceof Float32Array || k.bytes[i]) ? heapAddress(x) : -1;
     if (at[i]! >= 0) anyInHeap = true;
   }
   for (let o = 0; o < outs.length; o++) {
@@ -766,7 +789,7 @@ function runWasm(k: WasmKernel, ins: readonly (Float32Array | Uint8Array)[], out
     for (let i = 0; i < nIn && a >= 0; i++) {
       const b = at[i]!;
       if (b < 0 || b >= a + y.byteLength || a >= b + ins[i]!.byteLength) continue;
-      if (b === a && kinds[i] === 'full') aliased = true;
+      if (b === a && kinds[i] === 'full' && !k.bytes[i]) aliased = true;
       else a = -1;
     }
     at[nIn + o] = a;
@@ -799,7 +822,7 @@ function runInPlace(k: WasmKernel, n: number, cols4: number, aliased: boolean, w
   runs.inPlace++;
   if (splitEnabled && rows * cols4 >= splitMinElements && k.module.at >= 0) {
     // A block whose output is one of its inputs cannot be run again after a worker died in it.
-    if (runProgramSplit(k.module, rows, cols4 * 4, cols * 4, at, k.kindBits, !aliased, what)) {
+    if (runProgramSplit(k.module, rows, cols4 * 4, cols * 4, at, k.kindBits, k.byteBits, !aliased, what)) {
       runs.split++;
       return;
     }
@@ -810,7 +833,7 @@ function runInPlace(k: WasmKernel, n: number, cols4: number, aliased: boolean, w
 
 /** The whole vectors of every row, operands not in the heap staged a block at a time. */
 function runStaged(k: WasmKernel, st: Staging, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[], cols4: number): void {
-  const { rows, cols, kinds, at, args } = k;
+  const { rows, cols, kinds, bytes, at, args } = k;
   const nIn = ins.length;
   const base = st.base;
   const slot = (i: number): number => base + i * SLOT_BYTES;
@@ -827,11 +850,12 @@ function runStaged(k: WasmKernel, st: Staging, ins: readonly (Float32Array | Uin
       for (let i = 0; i < nIn; i++) {
         const kind = kinds[i]!;
         const a = at[i]!;
-        if (a >= 0) args[3 + i] = kind === 'full' ? a + (r0 * cols + c0) * 4 : kind === 'row' ? a + c0 * 4 : kind === 'col' ? a + r0 * 4 : a;
+        if (a >= 0) args[3 + i] = kind === 'full' ? a + (r0 * cols + c0) * (bytes[i] ? 1 : 4) : kind === 'row' ? a + c0 * 4 : kind === 'col' ? a + r0 * 4 : a;
         else {
           args[3 + i] = slot(i);
           // Whole rows (the stride stays cols), or one row's chunk.
-          if (kind === 'full') stage(st, ins[i]!, r0 * cols + c0, cols <= CHUNK ? rh * cols : cw, slot(i) >>> 2);
+          if (kind === 'full' && bytes[i]) stageBytes(st, ins[i]!, r0 * cols + c0, cols <= CHUNK ? rh * cols : cw, slot(i));
+          else if (kind === 'full') stage(st, ins[i]!, r0 * cols + c0, cols <= CHUNK ? rh * cols : cw, slot(i) >>> 2);
           else if (kind === 'col') stage(st, ins[i]!, r0, rh, slot(i) >>> 2);
         }
       }
@@ -853,7 +877,7 @@ function runStaged(k: WasmKernel, st: Staging, ins: readonly (Float32Array | Uin
 
 /** The last cols - cols4 (1 to 3) elements of every row, through the staging slots: one vector per row. */
 function runTail(k: WasmKernel, st: Staging, ins: readonly (Float32Array | Uint8Array)[], outs: readonly Float32Array[], cols4: number): void {
-  const { rows, cols, kinds, at, args } = k;
+  const { rows, cols, kinds, bytes, at, args } = k;
   const nIn = ins.length;
   const t = cols - cols4;
   const base = st.base;
@@ -874,7 +898,9 @@ function runTail(k: WasmKernel, st: Staging, ins: readonly (Float32Array | Uint8
     const rh = Math.min(height, rows - r0);
     for (let i = 0; i < nIn; i++) {
       const kind = kinds[i]!;
-      if (kind === 'full') for (let r = 0; r < rh; r++) stage(st, ins[i]!, (r0 + r) * cols + cols4, t, (slot(i) >>> 2) + 4 * r);
+      // One vector per row: 16 bytes apart, or for bools read as bytes, 4.
+      if (kind === 'full' && bytes[i]) for (let r = 0; r < rh; r++) stageBytes(st, ins[i]!, (r0 + r) * cols + cols4, t, slot(i) + 4 * r);
+      else if (kind === 'full') for (let r = 0; r < rh; r++) stage(st, ins[i]!, (r0 + r) * cols + cols4, t, (slot(i) >>> 2) + 4 * r);
       else if (kind === 'col') {
         if (at[i]! >= 0) args[3 + i] = at[i]! + r0 * 4;
         else stage(st, ins[i]!, r0, rh, slot(i) >>> 2);

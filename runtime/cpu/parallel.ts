@@ -671,8 +671,9 @@ function directBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: 
 /**
  * A fused elementwise program, block b: t[P..] = module id, the module's byte address and length,
  * rows, vecBytes, strideBytes, per (rows per block, or where rows is 1, bytes of the row per
- * block), operand kinds (two bits each: 0 full, 1 row, 2 column, 3 scalar), operand count, then
- * each operand's byte address (inputs, then outputs).
+ * block), operand kinds (two bits each: 0 full, 1 row, 2 column, 3 scalar), operand count, the
+ * full operands read as bytes (a bit each: they move on by a quarter of the float operands' bytes),
+ * then each operand's byte address (inputs, then outputs).
  */
 function programBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: Views): void {
   const id = t[P]!;
@@ -683,7 +684,7 @@ function programBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v:
     run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: k.memory } }).exports.run as ProgramRun;
     k.programs.set(id, run);
   }
-  const rows = t[P + 3]!, vec = t[P + 4]!, stride = t[P + 5]!, per = t[P + 6]!, kinds = t[P + 7]!, n = t[P + 8]!;
+  const rows = t[P + 3]!, vec = t[P + 4]!, stride = t[P + 5]!, per = t[P + 6]!, kinds = t[P + 7]!, n = t[P + 8]!, byteOps = t[P + 9]!;
   const a = k.args;
   a.length = 3 + n;
   let r0 = 0;
@@ -700,7 +701,8 @@ function programBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v:
   a[2] = stride;
   for (let i = 0; i < n; i++) {
     const kind = (kinds >>> (2 * i)) & 3;
-    a[3 + i] = t[P + 9 + i]! + (kind === 0 ? r0 * stride + c0 : kind === 1 ? c0 : kind === 2 ? r0 * 4 : 0);
+    const full = ((byteOps >>> i) & 1) === 0 ? r0 * stride + c0 : (r0 * stride + c0) / 4;
+    a[3 + i] = t[P + 10 + i]! + (kind === 0 ? full : kind === 1 ? c0 : kind === 2 ? r0 * 4 : 0);
   }
   run.apply(null, a);
 }
@@ -1464,10 +1466,21 @@ export function programModule(bytes: Uint8Array, run: ProgramRun): ProgramModule
  * Runs a fused program's run(rows, vecBytes, strideBytes, addresses...) in blocks of rows (of the
  * row, where rows is 1) that the calling thread and the workers claim; false (nothing run) where it
  * cannot split: no threads, a module not in the heap, too many operands. `kinds` gives each
- * operand's kind, two bits each (PROGRAM_FULL, ...). A block a failed worker left unfinished is run
+ * operand's kind, two bits each (PROGRAM_FULL, ...), and `byteOperands` a bit for each full operand
+ * read as bytes (bool inputs). A block a failed worker left unfinished is run
  * again here when `rerunnable` (no output is an input), else the run fails naming `what`.
  */
-export function runProgramSplit(m: ProgramModule, rows: number, vecBytes: number, strideBytes: number, addrs: readonly number[], kinds: number, rerunnable: boolean, what: string): boolean {
+export function runProgramSplit(
+  m: ProgramModule,
+  rows: number,
+  vecBytes: number,
+  strideBytes: number,
+  addrs: readonly number[],
+  kinds: number,
+  byteOperands: number,
+  rerunnable: boolean,
+  what: string,
+): boolean {
   if (engine === null || !threadsEnabled || CTRL_AT < 0 || m.at < 0 || addrs.length > PROGRAM_MAX_OPERANDS) return false;
   const k = engine.k;
   if (!k.programs.has(m.id)) {
@@ -1496,7 +1509,8 @@ export function runProgramSplit(m: ProgramModule, rows: number, vecBytes: number
   task[P + 6] = per;
   task[P + 7] = kinds;
   task[P + 8] = addrs.length;
-  for (let i = 0; i < addrs.length; i++) task[P + 9 + i] = addrs[i]!;
+  task[P + 9] = byteOperands;
+  for (let i = 0; i < addrs.length; i++) task[P + 10 + i] = addrs[i]!;
   runBlocks(D_PROGRAM, blocks, true, rerunnable, what);
   return true;
 }
