@@ -320,10 +320,10 @@ export function compileProgram(p: ElementwiseProgram): Compiled {
 //
 // The kernels run on the CPU backend's heap memory (runtime/cpu/heap.ts) and take their operands'
 // byte addresses as arguments: operands that lie there (arenas, variables) are used in place, and
-// large programs split over parallel.ts's worker threads, which load the same module. Operands
-// elsewhere (and bool inputs, as lane masks) are staged through heap slots a block at a time (small
-// broadcast ones whole, once), or, where no operand lies in the heap, through a private memory with
-// its own instance of the module. Every element is computed by the same instructions on every path
+// large programs split over parallel.ts's worker threads, which load the same module. Whole bool
+// inputs are read as bytes and widened to lane masks in the kernel. Operands elsewhere are staged
+// through heap slots a block at a time (small broadcast ones whole, once; bool ones as masks), or,
+// where no operand lies in the heap, through a private memory with its own instance of the module. Every element is computed by the same instructions on every path
 // and thread, so results do not depend on where the operands live or on the thread count.
 // Modules embed only numbers (float constants as their bits) and opcodes.
 //
