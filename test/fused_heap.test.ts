@@ -305,7 +305,7 @@ describe.runIf(wasm)('split over the threads', () => {
 });
 
 describe('a session with fused clusters against the unoptimized plan', () => {
-  it('forward and gradient clusters on arena operands, in place and split', async () => {
+  it('forward and gradient clusters and a MatMul epilogue on arena operands, in place and split', async () => {
     setFusedWasm({ minElements: 1024, split: true, splitMinElements: 1 << 14 });
     const g = new tf.Graph();
     const m = g.asDefault(() => {
@@ -315,7 +315,9 @@ describe('a session with fused clusters against the unoptimized plan', () => {
       const bias = tf.reduceMean(w, 0);
       const h = tf.matmul(x, w);
       const y = tf.nn.relu(tf.multiply(tf.add(h, bias), tf.constant(0.5)));
-      const z = tf.subtract(tf.square(y), tf.multiply(h, tf.constant(0.25)));
+      // A bias and activation epilogue of the product (_FusedMatMul), computed in place on its output.
+      const e = tf.nn.relu(tf.nn.biasAdd(tf.matmul(x, w), bias));
+      const z = tf.add(tf.subtract(tf.square(y), tf.multiply(h, tf.constant(0.25))), e);
       const loss = tf.reduceSum(z);
       const grads = tf.gradients(loss, [x, w]) as tf.Tensor[];
       return { x, w, fetches: [z, loss, ...grads] };
