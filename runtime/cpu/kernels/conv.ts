@@ -17,7 +17,7 @@ import { registerCpuKernel } from '../registry.js';
 import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
 import { avgPoolGradSimd, directConvFilterGradSimd, directConvSimd, maxPoolArgmaxSimd, maxPoolGradSimd, poolSimd, useSimd } from '../simd.js';
 import { toNumbers, type Outputs } from './util.js';
-import { conv2dWinograd, conv2dWinogradFilterGrad, Scratch, winogradApplies, winogradSimdAvailable } from './winograd.js';
+import { conv2dWinograd, conv2dWinogradFilterGrad, Scratch, winogradApplies, winogradChosen } from './winograd.js';
 
 // ---- geometry ----
 
@@ -391,7 +391,7 @@ export function forwardPath(g: Geom, OC: number): ForwardPath {
  * 128->128 0.68; 16x8x8 256->256 0.53; 32x16x16 128->128 0.91.
  */
 function useWinograd(g: Geom, OC: number): boolean {
-  if (!winogradApplies(g) || !winogradSimdAvailable() || g.C < 8 || OC < 8 || g.C * OC < 256) return false;
+  if (!winogradApplies(g) || !winogradChosen() || g.C < 8 || OC < 8 || g.C * OC < 256) return false;
   return g.N * Math.ceil(g.OH / 2) * Math.ceil(g.OW / 2) * g.C * OC >= WINOGRAD_MIN_MACS;
 }
 

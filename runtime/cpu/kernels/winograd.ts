@@ -340,6 +340,20 @@ export function winogradSimdAvailable(): boolean {
   return engine !== null;
 }
 
+/** Whether conv.ts may choose Winograd (where the WebAssembly transforms are): on unless a benchmark turned it off. */
+let chosen = engine !== null;
+
+export function winogradChosen(): boolean {
+  return chosen;
+}
+
+/** Lets conv.ts choose Winograd or not (benchmarks compare the paths in one process); returns the previous setting. */
+export function setWinogradChosen(on: boolean): boolean {
+  const previous = chosen;
+  chosen = on && engine !== null;
+  return previous;
+}
+
 // ---- the transforms in TypeScript (the same float32 sums in the same order as the WebAssembly) ----
 
 /** The TypeScript twin of wino_filter: U[p][e] = (G g G^T)[p] for each of the E = C * OC filter elements e, g[kh][kw] = f[(3 kh + kw) * E + e]. */
