@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { Geom } from '../runtime/window_geometry.js';
-import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, filterGradPath, forwardPath, inputGradPath, patchSource, wasmIm2colAvailable, type FilterGradOrder, type InputGradPath, type PatchSource } from '../runtime/cpu/kernels/conv.js';
+import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, filterGradPath, forwardPath, inputGradPath, winogradTile, patchSource, wasmIm2colAvailable, type FilterGradOrder, type InputGradPath, type PatchSource } from '../runtime/cpu/kernels/conv.js';
 import { elementwiseSimdAvailable, setElementwiseSimdEnabled } from '../runtime/cpu/simd.js';
 import { simdAvailable } from '../runtime/cpu/gemm.js';
 import { heapRegion } from '../runtime/cpu/heap.js';
@@ -188,6 +188,11 @@ describe('CPU convolution paths against a naive convolution', () => {
     expect(filterGradPath(same3x3(1, 16, 64), 64)).toBe(winograd);
     expect(forwardPath(same3x3(1, 8, 128), 128)).toBe(winograd);
     expect(filterGradPath(same3x3(1, 8, 128), 128)).toBe('im2col');
+    // F(4x4,3x3) from 16x16 outputs and 2^17 multiply-adds per plane of its GEMMs, else F(2x2,3x3).
+    expect(winogradTile(same3x3(32, 32, 64), 64)).toBe(4);
+    expect(winogradTile(same3x3(2, 16, 64), 64)).toBe(4);
+    expect(winogradTile(same3x3(1, 16, 64), 64)).toBe(2);
+    expect(winogradTile(same3x3(16, 8, 256), 256)).toBe(2);
     // Too little work for its 16 GEMMs, too few channels, or not 3x3 at stride 1 undilated: the other paths.
     expect(forwardPath(same3x3(1, 8, 32), 32)).not.toBe('winograd');
     expect(forwardPath(same3x3(1, 16, 16), 16)).not.toBe('winograd');

@@ -3,22 +3,22 @@
 // tile and channel counts that are not multiples of 4; its WebAssembly transforms against its
 // TypeScript ones; the input gradient's flipped convolution; and both through a session.
 //
-// Tolerance: the transforms' constants (0, +-1, +-1/2) are exact in float32, so every rounding is
-// in a sum. Each output is A^T [sum over c of (G g G^T) . (B^T d B)] A, computed in stages: the
-// input transform (2 levels of sums), the filter transform (4: two of (a + b) + c), the GEMM's C
-// terms and the output transform (2). To first order its error is then at most (C + 8) u times the
-// same expression evaluated with absolute values throughout, |A^T| sum_c (|G||g||G^T|)(|B^T||d||B|)
-// |A| (u = 2^-24), which the test computes per output in float64. That bound exceeds im2col's
-// (9C u times sum |x||f|) because the transformed values mix the 16 inputs of a tile, whose cross
-// terms cancel in exact arithmetic but not in their roundings: the error growth of the method.
-// The filter gradient G^T [sum over tiles of (B^T d B) . (A dy A^T)] G likewise: (tiles + 6) u times
-// |G^T| sum_tiles (|B^T||d||B|)(|A||dy||A^T|) |G| (2 levels per transform, the GEMM's tile sums, 2
-// for the last transform).
+// Tolerance: each output is A^T [sum over c of (G g G^T) . (B^T d B)] A, computed in stages: the
+// input transform (two levels of sums of the nonzero terms of a row of B^T, each scaled by its
+// constant), the filter transform (the same with G, whose constants F(4x4,3x3) rounds to float32:
+// one more level), the GEMM's C terms and the output transform (two levels with A^T). To first
+// order its error is then at most n u times the same expression evaluated with absolute values
+// throughout, |A^T| sum_c (|G||g||G^T|)(|B^T||d||B|) |A| (u = 2^-24, n = C + the levels'
+// terms), which the test computes per output in float64. That bound exceeds im2col's (9C u times
+// sum |x||f|) because the transformed values mix the inputs of a tile, whose cross terms cancel
+// in exact arithmetic but not in their roundings: the error growth of the method, larger for
+// F(4x4,3x3) (constants up to 8 in A^T and 5 in B^T). The filter gradient G^T [sum over tiles of
+// (B^T d B) . (A dy A^T)] G likewise, with n = tiles + the levels' terms.
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { Geom } from '../runtime/window_geometry.js';
-import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, filterGradPath, forwardPath, inputGradPath } from '../runtime/cpu/kernels/conv.js';
-import { conv2dWinograd, conv2dWinogradFilterGrad, winogradApplies, winogradSimdAvailable } from '../runtime/cpu/kernels/winograd.js';
+import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, filterGradPath, forwardPath, inputGradPath, winogradTile } from '../runtime/cpu/kernels/conv.js';
+import { conv2dWinograd, conv2dWinogradFilterGrad, F2X2, F4X4, winogradApplies, winogradSimdAvailable, winogradVariant, type WinogradVariant } from '../runtime/cpu/kernels/winograd.js';
 import { heapRegion } from '../runtime/cpu/heap.js';
 import { setThreadsEnabled, startThreads, threadedCalls, threadsAvailable } from '../runtime/cpu/gemm.js';
 import { rng, run } from './helpers.js';
@@ -53,13 +53,13 @@ function naiveConv(g: Geom, OC: number, x: Float32Array, f: Float32Array): Float
   return y;
 }
 
-// The F(2x2,3x3) matrices of Lavin and Gray (2015), for the error bound only.
-const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
-const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
-const AT = [[1, 1, 1, 0], [0, 1, -1, -1]];
+type Matrix = readonly (readonly number[])[];
+const transpose = (a: Matrix): number[][] => a[0]!.map((_, j) => a.map((row) => row[j]!));
+/** The most nonzero terms in a row of M, plus one for rounding the constants where they are not exact in float32. */
+const levels = (M: Matrix): number => Math.max(...M.map((row) => row.filter((c) => c !== 0).length)) + (M.flat().every((c) => Math.fround(c) === c) ? 0 : 1);
 
 /** |L| X |R|^T for a rows x k matrix X (row-major) and absolute values of L (a x rows) and R (b x k). */
-function absSandwich(L: number[][], X: ArrayLike<number>, R: number[][], k: number): Float64Array {
+function absSandwich(L: Matrix, X: ArrayLike<number>, R: Matrix, k: number): Float64Array {
   const out = new Float64Array(L.length * R.length);
   for (let i = 0; i < L.length; i++)
     for (let j = 0; j < R.length; j++) {
@@ -70,38 +70,40 @@ function absSandwich(L: number[][], X: ArrayLike<number>, R: number[][], k: numb
   return out;
 }
 
-/** The first-order error bound per output (see the top of the file). */
-function winogradBound(g: Geom, OC: number, x: Float32Array, f: Float32Array): Float64Array {
+/** The first-order error bound per output of variant v (see the top of the file). */
+function winogradBound(v: WinogradVariant, g: Geom, OC: number, x: Float32Array, f: Float32Array): Float64Array {
+  const { m, alpha, BT, G, AT } = v;
+  const P = alpha * alpha;
   const bound = new Float64Array(g.N * g.OH * g.OW * OC);
-  const TH = Math.ceil(g.OH / 2);
-  const TW = Math.ceil(g.OW / 2);
+  const TH = Math.ceil(g.OH / m);
+  const TW = Math.ceil(g.OW / m);
   const U: Float64Array[] = [];
   for (let c = 0; c < g.C; c++)
     for (let oc = 0; oc < OC; oc++) U.push(absSandwich(G, Array.from({ length: 9 }, (_, t) => f[(t * g.C + c) * OC + oc]!), G, 3));
-  const d = new Float64Array(16);
-  const m = new Float64Array(16 * OC);
-  const u = (g.C + 8) * 2 ** -24;
+  const d = new Float64Array(P);
+  const acc = new Float64Array(P * OC);
+  const u = (g.C + 2 * (levels(BT) + levels(G) + levels(AT))) * 2 ** -24;
   for (let n = 0; n < g.N; n++)
     for (let th = 0; th < TH; th++)
       for (let tw = 0; tw < TW; tw++) {
-        m.fill(0);
+        acc.fill(0);
         for (let c = 0; c < g.C; c++) {
-          for (let i = 0; i < 4; i++)
-            for (let j = 0; j < 4; j++) {
-              const ih = 2 * th - g.padT + i;
-              const iw = 2 * tw - g.padL + j;
-              d[4 * i + j] = ih < 0 || ih >= g.H || iw < 0 || iw >= g.W ? 0 : x[((n * g.H + ih) * g.W + iw) * g.C + c]!;
+          for (let i = 0; i < alpha; i++)
+            for (let j = 0; j < alpha; j++) {
+              const ih = m * th - g.padT + i;
+              const iw = m * tw - g.padL + j;
+              d[alpha * i + j] = ih < 0 || ih >= g.H || iw < 0 || iw >= g.W ? 0 : x[((n * g.H + ih) * g.W + iw) * g.C + c]!;
             }
-          const V = absSandwich(BT, d, BT, 4);
-          for (let oc = 0; oc < OC; oc++) for (let p = 0; p < 16; p++) m[oc * 16 + p]! += U[c * OC + oc]![p]! * V[p]!;
+          const V = absSandwich(BT, d, BT, alpha);
+          for (let oc = 0; oc < OC; oc++) for (let p = 0; p < P; p++) acc[oc * P + p]! += U[c * OC + oc]![p]! * V[p]!;
         }
         for (let oc = 0; oc < OC; oc++) {
-          const y = absSandwich(AT, m.subarray(oc * 16, oc * 16 + 16), AT, 4);
-          for (let i = 0; i < 2; i++)
-            for (let j = 0; j < 2; j++) {
-              const oh = 2 * th + i;
-              const ow = 2 * tw + j;
-              if (oh < g.OH && ow < g.OW) bound[((n * g.OH + oh) * g.OW + ow) * OC + oc] = u * y[2 * i + j]!;
+          const y = absSandwich(AT, acc.subarray(oc * P, oc * P + P), AT, alpha);
+          for (let i = 0; i < m; i++)
+            for (let j = 0; j < m; j++) {
+              const oh = m * th + i;
+              const ow = m * tw + j;
+              if (oh < g.OH && ow < g.OW) bound[((n * g.OH + oh) * g.OW + ow) * OC + oc] = u * y[m * i + j]!;
             }
         }
       }
@@ -125,43 +127,44 @@ function naiveFilterGrad(g: Geom, OC: number, x: Float32Array, dy: Float32Array)
   return df;
 }
 
-const A = [[1, 0], [1, 1], [1, -1], [0, -1]];
-const GT = [[1, 0.5, 0.5, 0], [0, 0.5, -0.5, 0], [0, 0.5, 0.5, 1]];
-
-/** The filter gradient's first-order error bound per element (see the top of the file). */
-function filterGradBound(g: Geom, OC: number, x: Float32Array, dy: Float32Array): Float64Array {
-  const TH = Math.ceil(g.OH / 2);
-  const TW = Math.ceil(g.OW / 2);
-  const sums = new Float64Array(g.C * OC * 16);
-  const d = new Float64Array(16);
-  const e = new Float64Array(4);
+/** The filter gradient's first-order error bound per element, for variant v (see the top of the file). */
+function filterGradBound(v: WinogradVariant, g: Geom, OC: number, x: Float32Array, dy: Float32Array): Float64Array {
+  const { m, alpha, BT, G } = v;
+  const P = alpha * alpha;
+  const A = transpose(v.AT);
+  const GT = transpose(G);
+  const TH = Math.ceil(g.OH / m);
+  const TW = Math.ceil(g.OW / m);
+  const sums = new Float64Array(g.C * OC * P);
+  const d = new Float64Array(P);
+  const e = new Float64Array(m * m);
   for (let n = 0; n < g.N; n++)
     for (let th = 0; th < TH; th++)
       for (let tw = 0; tw < TW; tw++) {
         const V: Float64Array[] = [];
         for (let c = 0; c < g.C; c++) {
-          for (let i = 0; i < 16; i++) {
-            const ih = 2 * th - g.padT + (i >> 2);
-            const iw = 2 * tw - g.padL + (i & 3);
+          for (let i = 0; i < P; i++) {
+            const ih = m * th - g.padT + Math.floor(i / alpha);
+            const iw = m * tw - g.padL + (i % alpha);
             d[i] = ih < 0 || ih >= g.H || iw < 0 || iw >= g.W ? 0 : x[((n * g.H + ih) * g.W + iw) * g.C + c]!;
           }
-          V.push(absSandwich(BT, d, BT, 4));
+          V.push(absSandwich(BT, d, BT, alpha));
         }
         for (let oc = 0; oc < OC; oc++) {
-          for (let i = 0; i < 4; i++) {
-            const oh = 2 * th + (i >> 1);
-            const ow = 2 * tw + (i & 1);
+          for (let i = 0; i < m * m; i++) {
+            const oh = m * th + Math.floor(i / m);
+            const ow = m * tw + (i % m);
             e[i] = oh < g.OH && ow < g.OW ? dy[((n * g.OH + oh) * g.OW + ow) * OC + oc]! : 0;
           }
-          const W = absSandwich(A, e, A, 2);
-          for (let c = 0; c < g.C; c++) for (let p = 0; p < 16; p++) sums[(c * OC + oc) * 16 + p]! += V[c]![p]! * W[p]!;
+          const W = absSandwich(A, e, A, m);
+          for (let c = 0; c < g.C; c++) for (let p = 0; p < P; p++) sums[(c * OC + oc) * P + p]! += V[c]![p]! * W[p]!;
         }
       }
-  const u = (g.N * TH * TW + 6) * 2 ** -24;
+  const u = (g.N * TH * TW + 2 * (levels(BT) + levels(A) + levels(GT))) * 2 ** -24;
   const bound = new Float64Array(9 * g.C * OC);
   for (let c = 0; c < g.C; c++)
     for (let oc = 0; oc < OC; oc++) {
-      const b = absSandwich(GT, sums.subarray((c * OC + oc) * 16, (c * OC + oc) * 16 + 16), GT, 4);
+      const b = absSandwich(GT, sums.subarray((c * OC + oc) * P, (c * OC + oc) * P + P), GT, alpha);
       for (let t = 0; t < 9; t++) bound[(t * g.C + c) * OC + oc] = u * b[t]!;
     }
   return bound;
@@ -214,7 +217,10 @@ const CASES: Case[] = [
 
 const label = (c: Case): string => `x ${c.N}x${c.H}x${c.W}x${c.C} into ${c.OC} channels, pads ${c.pad}`;
 
-describe('Winograd F(2x2,3x3) against a naive convolution', () => {
+for (const v of [F2X2, F4X4]) describe(`Winograd F(${v.m}x${v.m},3x3) against a naive convolution`, () => {
+  const tile = v.m;
+  const P = v.alpha * v.alpha;
+  const threeTiles = (c: Case): number => 3 * P * (c.C + c.OC);
   for (const [i, c] of CASES.entries()) {
     it(label(c), () => {
       const g = geom(c.N, c.H, c.W, c.C, c.pad);
@@ -222,7 +228,7 @@ describe('Winograd F(2x2,3x3) against a naive convolution', () => {
       const x = rand(c.N * c.H * c.W * c.C, 100 + i);
       const f = rand(9 * c.C * c.OC, 200 + i);
       const ref = naiveConv(g, c.OC, x, f);
-      const bound = winogradBound(g, c.OC, x, f);
+      const bound = winogradBound(v, g, c.OC, x, f);
       // Operands in the heap (read and written in place) and outside it.
       const region = heapRegion((x.length + f.length + ref.length) * 4);
       const heap = region === null ? null : new Float32Array(region.buffer, region.byteOffset, x.length + f.length + ref.length);
@@ -230,7 +236,7 @@ describe('Winograd F(2x2,3x3) against a naive convolution', () => {
       const results = new Map<string, Float32Array>();
       for (const transforms of ['wasm', 'typescript'] as const) {
         // The default chunk (all tiles at once here) and chunks of 3 tiles.
-        for (const chunkFloats of [undefined, 3 * 16 * (c.C + c.OC)]) {
+        for (const chunkFloats of [undefined, threeTiles(c)]) {
           for (const where of placements) {
             const [xs, fs, y] =
               where === 'heap'
@@ -239,7 +245,7 @@ describe('Winograd F(2x2,3x3) against a naive convolution', () => {
             xs.set(x);
             fs.set(f);
             y.fill(NaN);
-            conv2dWinograd(g, c.OC, xs, fs, y, { transforms, chunkFloats });
+            conv2dWinograd(g, c.OC, xs, fs, y, { tile, transforms, chunkFloats });
             expectWithin(y, ref, bound, `${transforms} transforms, ${chunkFloats === undefined ? 'one chunk' : 'chunks of 3 tiles'}, operands ${where} the heap`);
             const key = `${chunkFloats} ${where}`;
             // The WebAssembly transforms round as the TypeScript ones do: the same results bit for
@@ -262,41 +268,41 @@ describe('Winograd F(2x2,3x3) against a naive convolution', () => {
       for (let t = 0; t < 9; t++) for (let ci = 0; ci < c.C; ci++) for (let o = 0; o < c.OC; o++) turned[((8 - t) * c.OC + o) * c.C + ci] = f[(t * c.C + ci) * c.OC + o]!;
       const onDy: Geom = { ...geom(c.N, g.OH, g.OW, c.OC, [2 - c.pad[0]!, 0, 2 - c.pad[2]!, 0]), OH: c.H, OW: c.W };
       const ref = naiveConv(onDy, c.C, dy, turned);
-      const bound = winogradBound(onDy, c.C, dy, turned);
+      const bound = winogradBound(v, onDy, c.C, dy, turned);
       for (const im2col of ['wasm', 'typescript'] as const) {
-        for (const chunkFloats of [undefined, 3 * 16 * (c.C + c.OC)]) {
+        for (const chunkFloats of [undefined, threeTiles(c)]) {
           const dx = new Float32Array(ref.length).fill(NaN);
-          conv2dBackpropInput(g, c.OC, f, dy, dx, { inputPath: 'flipped', path: 'winograd', im2col, chunkFloats });
+          conv2dBackpropInput(g, c.OC, f, dy, dx, { inputPath: 'flipped', path: 'winograd', winogradTile: tile, im2col, chunkFloats });
           expectWithin(dx, ref, bound, `${label(c)}: input gradient (${im2col} transforms, ${chunkFloats === undefined ? 'one chunk' : 'chunks of 3 tiles'})`);
         }
       }
     }
   });
 
-  it('computes the filter gradient by transforms of x and dy and 16 accumulated GEMMs', () => {
+  it(`computes the filter gradient by transforms of x and dy and ${P} accumulated GEMMs`, () => {
     for (const [i, c] of CASES.entries()) {
       const g = geom(c.N, c.H, c.W, c.C, c.pad);
       const x = rand(c.N * c.H * c.W * c.C, 500 + i);
       const dy = rand(c.N * g.OH * g.OW * c.OC, 600 + i);
       const ref = naiveFilterGrad(g, c.OC, x, dy);
-      const bound = filterGradBound(g, c.OC, x, dy);
+      const bound = filterGradBound(v, g, c.OC, x, dy);
       const region = heapRegion((x.length + dy.length) * 4);
       const heap = region === null ? null : new Float32Array(region.buffer, region.byteOffset, x.length + dy.length);
       for (const transforms of ['wasm', 'typescript'] as const) {
-        for (const chunkFloats of [undefined, 3 * 16 * (c.C + c.OC)]) {
+        for (const chunkFloats of [undefined, threeTiles(c)]) {
           for (const where of heap === null ? ['outside'] : ['outside', 'heap']) {
             const [xs, dys] = where === 'heap' ? [heap!.subarray(0, x.length), heap!.subarray(x.length)] : [x, dy];
             xs.set(x);
             dys.set(dy);
             const df = new Float32Array(ref.length).fill(NaN);
-            conv2dWinogradFilterGrad(g, c.OC, xs, dys, df, { transforms, chunkFloats });
+            conv2dWinogradFilterGrad(g, c.OC, xs, dys, df, { tile, transforms, chunkFloats });
             expectWithin(df, ref, bound, `${label(c)}: filter gradient (${transforms} transforms, ${chunkFloats === undefined ? 'one chunk' : 'chunks of 3 tiles'}, operands ${where} the heap)`);
           }
         }
       }
       // Through conv2dBackpropFilter by path.
       const df = new Float32Array(ref.length).fill(NaN);
-      conv2dBackpropFilter(g, c.OC, x, dy, df, { path: 'winograd' });
+      conv2dBackpropFilter(g, c.OC, x, dy, df, { path: 'winograd', winogradTile: tile });
       expectWithin(df, ref, bound, `${label(c)}: conv2dBackpropFilter`);
     }
   });
@@ -306,8 +312,8 @@ describe('Winograd F(2x2,3x3) against a naive convolution', () => {
     const x = rand(2 * 5 * 6 * 6, 1);
     const f = rand(9 * 6 * 7, 2);
     const y = new Float32Array(2 * 5 * 6 * 7);
-    conv2dForward(g, 7, x, f, y, { path: 'winograd' });
-    expectWithin(y, naiveConv(g, 7, x, f), winogradBound(g, 7, x, f), 'conv2dForward');
+    conv2dForward(g, 7, x, f, y, { path: 'winograd', winogradTile: tile });
+    expectWithin(y, naiveConv(g, 7, x, f), winogradBound(v, g, 7, x, f), 'conv2dForward');
     expect(winogradApplies({ ...g, sH: 2, OH: 3 })).toBe(false);
     expect(winogradApplies({ ...g, dW: 2, OW: 4 })).toBe(false);
     expect(winogradApplies({ ...g, KH: 5, OH: 3 })).toBe(false);
@@ -315,72 +321,81 @@ describe('Winograd F(2x2,3x3) against a naive convolution', () => {
 });
 
 describe('Winograd on one thread and on several', () => {
-  // 2x32x32x64 into 64 channels in chunks of 2^22 floats: each of the 16 GEMMs is 512 x 64 x 64,
-  // large enough for sgemm to split over its threads. The transforms run on the calling thread.
-  it('gives the same bits whatever the thread count (forward, input and filter gradients)', async () => {
-    const threaded = threadsAvailable() && (await startThreads());
-    const g = geom(2, 32, 32, 64, SAME);
-    const x = rand(2 * 32 * 32 * 64, 11);
-    const f = rand(9 * 64 * 64, 12);
-    const dy = rand(2 * 32 * 32 * 64, 13);
-    const o = { path: 'winograd', chunkFloats: 1 << 22 } as const;
-    const passes = (): Float32Array[] => {
-      const y = new Float32Array(dy.length);
-      const dx = new Float32Array(x.length);
-      const df = new Float32Array(f.length);
-      conv2dForward(g, 64, x, f, y, o);
-      conv2dBackpropInput(g, 64, f, dy, dx, { ...o, inputPath: 'flipped' });
-      conv2dBackpropFilter(g, 64, x, dy, df, o);
-      return [y, dx, df];
-    };
-    const before = threadedCalls();
-    const several = passes();
-    if (threaded) expect(threadedCalls()).toBeGreaterThan(before);
-    const prev = setThreadsEnabled(false);
-    let one: Float32Array[];
-    try {
-      one = passes();
-    } finally {
-      setThreadsEnabled(prev);
-    }
-    one.forEach((r, i) => expect(Array.from(r), ['forward', 'input gradient', 'filter gradient'][i]).toEqual(Array.from(several[i]!)));
-  });
+  // Chunks of 2^22 floats: each GEMM is 512 x 64 x 64 (F(2x2,3x3) on 2x32x32x64 images,
+  // F(4x4,3x3) on 8 of them), large enough for sgemm to split over its threads. The transforms
+  // run on the calling thread.
+  for (const [tile, N, C] of [[2, 2, 64], [4, 8, 64]] as const) {
+    it(`gives the same bits whatever the thread count (F(${tile}x${tile},3x3) forward, input and filter gradients)`, async () => {
+      const threaded = threadsAvailable() && (await startThreads());
+      const g = geom(N, 32, 32, C, SAME);
+      const x = rand(N * 32 * 32 * C, 11);
+      const f = rand(9 * C * C, 12);
+      const dy = rand(N * 32 * 32 * C, 13);
+      const o = { path: 'winograd', winogradTile: tile, chunkFloats: 1 << 22 } as const;
+      const passes = (): Float32Array[] => {
+        const y = new Float32Array(dy.length);
+        const dx = new Float32Array(x.length);
+        const df = new Float32Array(f.length);
+        conv2dForward(g, C, x, f, y, o);
+        conv2dBackpropInput(g, C, f, dy, dx, { ...o, inputPath: 'flipped' });
+        conv2dBackpropFilter(g, C, x, dy, df, o);
+        return [y, dx, df];
+      };
+      const before = threadedCalls();
+      const several = passes();
+      if (threaded) expect(threadedCalls()).toBeGreaterThan(before);
+      const prev = setThreadsEnabled(false);
+      let one: Float32Array[];
+      try {
+        one = passes();
+      } finally {
+        setThreadsEnabled(prev);
+      }
+      one.forEach((r, i) => expect(Array.from(r), ['forward', 'input gradient', 'filter gradient'][i]).toEqual(Array.from(several[i]!)));
+    });
+  }
 });
 
 describe('Winograd through a session', () => {
-  // 2x16x16x32 into 32 channels, SAME: the plan's own choice is Winograd (where the WebAssembly
-  // transforms are) for the forward and both gradients. With WEIR_CPU_FAST=0 the plan keeps
-  // im2col, whose error is within the same bounds.
-  const c: Case = { N: 2, H: 16, W: 16, C: 32, OC: 32, pad: SAME };
-  it(`tf.nn.conv2d and tf.gradients on ${label(c)}, against the naive convolution and its gradients`, async () => {
-    const g = geom(c.N, c.H, c.W, c.C, c.pad);
-    const expected = winogradSimdAvailable() ? 'winograd' : 'im2col';
-    expect(forwardPath(g, c.OC)).toBe(expected);
-    expect(filterGradPath(g, c.OC)).toBe(expected);
-    // Flipped either way: by Winograd, or (WEIR_CPU_FAST=0) by im2col, which beats the TypeScript col2im from 16 input channels.
-    expect(inputGradPath(g, c.OC)).toBe('flipped');
-    const xv = rand(c.N * c.H * c.W * c.C, 7);
-    const fv = rand(9 * c.C * c.OC, 8);
-    const dyv = rand(c.N * g.OH * g.OW * c.OC, 9);
-    const graph = new tf.Graph();
-    const m = graph.asDefault(() => {
-      const x = tf.placeholder('float32', [c.N, c.H, c.W, c.C], 'x');
-      const f = tf.placeholder('float32', [3, 3, c.C, c.OC], 'f');
-      const dy = tf.placeholder('float32', [c.N, g.OH, g.OW, c.OC], 'dy');
-      const y = tf.nn.conv2d(x, f, [1, 1, 1, 1], 'SAME');
-      const [dx, df] = tf.gradients(y, [x, f], dy);
-      return { x, f, dy, y, dx: dx!, df: df! };
+  // SAME 3x3 convolutions whose plan's own choice is Winograd (where the WebAssembly transforms
+  // are) for the forward and both gradients: 2x16x16x32 into 32 channels by F(2x2,3x3), 2x16x16x64
+  // into 64 by F(4x4,3x3). With WEIR_CPU_FAST=0 the plan keeps im2col, whose error is within the
+  // same bounds.
+  for (const [C, tile] of [[32, 2], [64, 4]] as const) {
+    const c: Case = { N: 2, H: 16, W: 16, C, OC: C, pad: SAME };
+    it(`tf.nn.conv2d and tf.gradients on ${label(c)}, against the naive convolution and its gradients`, async () => {
+      const g = geom(c.N, c.H, c.W, c.C, c.pad);
+      const expected = winogradSimdAvailable() ? 'winograd' : 'im2col';
+      expect(forwardPath(g, c.OC)).toBe(expected);
+      expect(filterGradPath(g, c.OC)).toBe(expected);
+      expect(winogradTile(g, c.OC)).toBe(tile);
+      // Flipped either way: by Winograd, or (WEIR_CPU_FAST=0) by im2col, which beats the TypeScript col2im from 16 input channels.
+      expect(inputGradPath(g, c.OC)).toBe('flipped');
+      const v = winogradVariant(tile);
+      const xv = rand(c.N * c.H * c.W * c.C, 7);
+      const fv = rand(9 * c.C * c.OC, 8);
+      const dyv = rand(c.N * g.OH * g.OW * c.OC, 9);
+      const graph = new tf.Graph();
+      const m = graph.asDefault(() => {
+        const x = tf.placeholder('float32', [c.N, c.H, c.W, c.C], 'x');
+        const f = tf.placeholder('float32', [3, 3, c.C, c.OC], 'f');
+        const dy = tf.placeholder('float32', [c.N, g.OH, g.OW, c.OC], 'dy');
+        const y = tf.nn.conv2d(x, f, [1, 1, 1, 1], 'SAME');
+        const [dx, df] = tf.gradients(y, [x, f], dy);
+        return { x, f, dy, y, dx: dx!, df: df! };
+      });
+      const [y, dx, df] = (await run([m.y, m.dx, m.df], [
+        [m.x, new tf.NDArray(xv, [c.N, c.H, c.W, c.C])],
+        [m.f, new tf.NDArray(fv, [3, 3, c.C, c.OC])],
+        [m.dy, new tf.NDArray(dyv, [c.N, g.OH, g.OW, c.OC])],
+      ], graph)) as tf.NDArray[];
+      expectWithin(y!.data as Float32Array, naiveConv(g, c.OC, xv, fv), winogradBound(v, g, c.OC, xv, fv), 'Conv2D');
+      const turned = new Float32Array(fv.length);
+      for (let t = 0; t < 9; t++) for (let ci = 0; ci < c.C; ci++) for (let o = 0; o < c.OC; o++) turned[((8 - t) * c.OC + o) * c.C + ci] = fv[(t * c.C + ci) * c.OC + o]!;
+      const onDy = geom(c.N, g.OH, g.OW, c.OC, [1, 1, 1, 1]);
+      expect(winogradTile(onDy, c.C)).toBe(tile);
+      expectWithin(dx!.data as Float32Array, naiveConv(onDy, c.C, dyv, turned), winogradBound(v, onDy, c.C, dyv, turned), 'Conv2DBackpropInput');
+      expectWithin(df!.data as Float32Array, naiveFilterGrad(g, c.OC, xv, dyv), filterGradBound(v, g, c.OC, xv, dyv), 'Conv2DBackpropFilter');
     });
-    const [y, dx, df] = (await run([m.y, m.dx, m.df], [
-      [m.x, new tf.NDArray(xv, [c.N, c.H, c.W, c.C])],
-      [m.f, new tf.NDArray(fv, [3, 3, c.C, c.OC])],
-      [m.dy, new tf.NDArray(dyv, [c.N, g.OH, g.OW, c.OC])],
-    ], graph)) as tf.NDArray[];
-    expectWithin(y!.data as Float32Array, naiveConv(g, c.OC, xv, fv), winogradBound(g, c.OC, xv, fv), 'Conv2D');
-    const turned = new Float32Array(fv.length);
-    for (let t = 0; t < 9; t++) for (let ci = 0; ci < c.C; ci++) for (let o = 0; o < c.OC; o++) turned[((8 - t) * c.OC + o) * c.C + ci] = fv[(t * c.C + ci) * c.OC + o]!;
-    const onDy = geom(c.N, g.OH, g.OW, c.OC, [1, 1, 1, 1]);
-    expectWithin(dx!.data as Float32Array, naiveConv(onDy, c.C, dyv, turned), winogradBound(onDy, c.C, dyv, turned), 'Conv2DBackpropInput');
-    expectWithin(df!.data as Float32Array, naiveFilterGrad(g, c.OC, xv, dyv), filterGradBound(g, c.OC, xv, dyv), 'Conv2DBackpropFilter');
-  });
+  }
 });

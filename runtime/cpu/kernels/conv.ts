@@ -1,8 +1,8 @@
 // CPU kernels for convolution and pooling. Convolutions lower to GEMM through im2col (and col2im
 // for the input gradient), in chunks of patch rows built in the WebAssembly heap, where the GEMM
 // reads them, run directly for few input channels, or, for 3x3 stride-1 filters with enough
-// channels, by Winograd F(2x2,3x3) (winograd.ts; the input gradient too, as a flipped forward
-// convolution); the patch rows and the direct passes are parallel.ts's kernels, split over its
+// channels, by Winograd F(2x2,3x3) or F(4x4,3x3) (winograd.ts; both gradients too, the input
+// gradient as a flipped forward convolution); the patch rows and the direct passes are parallel.ts's kernels, split over its
 // worker pool. Outputs a kernel writes whole come from
 // `allocOverwritten` (no zero fill).
 // Everything is computed in NHWC; NCHW tensors are transposed on the way in and out.
@@ -17,7 +17,7 @@ import { registerCpuKernel } from '../registry.js';
 import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
 import { avgPoolGradSimd, directConvFilterGradSimd, directConvSimd, maxPoolArgmaxSimd, maxPoolGradSimd, poolSimd, useSimd } from '../simd.js';
 import { toNumbers, type Outputs } from './util.js';
-import { conv2dWinograd, conv2dWinogradFilterGrad, Scratch, winogradApplies, winogradChosen } from './winograd.js';
+import { conv2dWinograd, conv2dWinogradFilterGrad, Scratch, winogradApplies, winogradChosen, type WinogradOptions } from './winograd.js';
 
 // ---- geometry ----
 
@@ -328,7 +328,7 @@ function isPointwise(g: Geom): boolean {
 
 /**
  * How Conv2D (and its filter gradient) computes: im2col and a GEMM, directly (WebAssembly SIMD, few
- * input channels), or by Winograd F(2x2,3x3) (3x3 filters at stride 1, undilated; winograd.ts).
+ * input channels), or by Winograd (3x3 filters at stride 1, undilated; winograd.ts).
  */
 export type ForwardPath = 'im2col' | 'direct' | 'winograd';
 
@@ -354,6 +354,8 @@ export interface ConvOptions {
   order?: FilterGradOrder;
   /** Floats per chunk of patch rows (COL_CHUNK). */
   chunkFloats?: number;
+  /** Winograd's output tile, F(2x2,3x3) or F(4x4,3x3) (winogradTile's choice by default). */
+  winogradTile?: 2 | 4;
   /** Who builds patch rows (and Winograd's transforms): the WebAssembly kernel in the heap (where there is one: the default) or the TypeScript loops. */
   im2col?: 'wasm' | 'typescript';
 }
@@ -381,10 +383,12 @@ export function forwardPath(g: Geom, OC: number): ForwardPath {
 }
 
 /**
- * Winograd F(2x2,3x3) (3x3, stride 1, undilated, with the WebAssembly transforms) from 8 input and
- * 8 output channels, C * OC >= 256, and 2^17 multiply-adds of its GEMMs per plane (tiles * C * OC),
- * below which im2col's one GEMM or the direct convolution wins. Measured alternately in one process
- * (scratch/w_grid.mts, median of 5-41, SAME padding; Winograd / the best other path): 1x8x8 images
+ * Winograd (3x3, stride 1, undilated, with the WebAssembly transforms; F(2x2,3x3) or F(4x4,3x3) by
+ * winogradTile) from 8 input and 8 output channels, C * OC >= 256, and 2^17 multiply-adds of
+ * F(2x2,3x3)'s GEMMs per plane (tiles * C * OC), below which im2col's one GEMM or the direct
+ * convolution wins (measured with F(2x2,3x3); F(4x4,3x3) only replaces it where it is faster
+ * still). Measured alternately in one process (scratch/w_grid.mts, median of 5-41, SAME padding;
+ * Winograd / the best other path): 1x8x8 images
  * 32->32 1.77, 64->64 1.18, 128->128 0.98, 256->256 0.94; 1x16x16 16->16 1.55, 32->32 0.98, 64->64
  * 0.68, 256->256 0.59; 1x32x32 8->8 1.28, 16->16 0.94, 32->32 0.68, 64->64 0.53, 128->128 0.52;
  * 8x32x32 8->8 1.09, 16->16 0.85, 4->16 1.09, 3->64 1.42 (direct), 8->64 0.64, 64->8 0.54; 4x8x8
@@ -396,6 +400,25 @@ function useWinograd(g: Geom, OC: number): boolean {
 }
 
 const WINOGRAD_MIN_MACS = 1 << 17;
+
+/**
+ * Winograd's output tile for a geometry it computes: F(4x4,3x3) from 16x16 outputs and 2^17
+ * multiply-adds per plane of its GEMMs (its tiles * C * OC), F(2x2,3x3) below (too few 4x4 tiles:
+ * their edges waste most of a 6x6 input tile). Measured alternately in one process
+ * (scratch/w_f4t.mts, SAME, median of 5-41, ms; forward F2 / F4, filter gradient F2 / F4):
+ * 32x32x32x64 -> 64 30.7 / 20.3, 35.5 / 20.9 (im2col 57.4, 52.3); 8x16x16x128 -> 128 6.7 / 5.5,
+ * 9.9 / 9.2; 1x56x56x64 -> 64 2.95 / 2.10, 3.99 / 2.95; 8x32x32x16 -> 16 0.86 / 0.57, 1.16 /
+ * 0.56; 1x32x32x32 -> 32 0.30 / 0.30; 1x16x16x64 -> 64 0.27 / 0.44; 16x8x8x256 -> 256 12.6 /
+ * 12.2, 23.7 / 28.3; 1x8x8x128 -> 128 0.40 / 1.37.
+ */
+export function winogradTile(g: Geom, OC: number): 2 | 4 {
+  const tiles4 = g.N * Math.ceil(g.OH / 4) * Math.ceil(g.OW / 4);
+  return g.OH >= 16 && g.OW >= 16 && tiles4 * g.C * OC >= WINOGRAD_MIN_MACS ? 4 : 2;
+}
+
+function winogradOptions(g: Geom, OC: number, o: ConvOptions): WinogradOptions {
+  return { tile: o.winogradTile ?? winogradTile(g, OC), transforms: o.im2col === 'typescript' ? 'typescript' : 'wasm', chunkFloats: o.chunkFloats };
+}
 
 /** Output pixels up to which the direct convolution beats im2col for fewer than 64 output channels, whatever the input channels. */
 const DIRECT_MAX_PIXELS = 4096;
@@ -415,7 +438,7 @@ export function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Ar
     return;
   }
   if (path === 'winograd') {
-    conv2dWinograd(g, OC, x, f, y, { transforms: o.im2col === 'typescript' ? 'typescript' : 'wasm', chunkFloats: o.chunkFloats });
+    conv2dWinograd(g, OC, x, f, y, winogradOptions(g, OC, o));
     return;
   }
   if (isPointwise(g)) {
@@ -496,7 +519,7 @@ function conv2dBackpropInputFlipped(g: Geom, OC: number, f: Float32Array, dy: Fl
   const path = o.path ?? (forwardPath(onDy, C) === 'winograd' ? 'winograd' : 'im2col');
   if (path === 'winograd') {
     // Winograd turns the filter within its own transform.
-    conv2dWinograd(onDy, C, dy, f, dx, { transforms: o.im2col === 'typescript' ? 'typescript' : 'wasm', chunkFloats: o.chunkFloats, flipped: true });
+    conv2dWinograd(onDy, C, dy, f, dx, { ...winogradOptions(onDy, C, o), flipped: true });
     return;
   }
   const flipped = new Float32Array(f.length);
@@ -594,7 +617,7 @@ export function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: F
     return;
   }
   if (path === 'winograd') {
-    conv2dWinogradFilterGrad(g, OC, x, dy, df, { transforms: o.im2col === 'typescript' ? 'typescript' : 'wasm', chunkFloats: o.chunkFloats });
+    conv2dWinogradFilterGrad(g, OC, x, dy, df, winogradOptions(g, OC, o));
     return;
   }
   if (total === 0 || K === 0 || OC === 0) {
