@@ -592,26 +592,16 @@ function cropPadded(g: Geom, Hp: number, Wp: number, xp: Float32Array, x: Float3
 }
 
 /**
- * The filter gradient's path: the forward's, but for Winograd below 64 tiles, where its 16
- * accumulated GEMMs are too short and its transforms of the 16 x C x OC sums cost more than
- * im2col's one GEMM. Measured alternately in one process (scratch/w_fgt.mts, SAME 3x3, median of
- * 5-41), Winograd / im2col: 32x32x32x64 -> 64 0.52, 8x16x16x128 -> 128 0.62, 16x8x8x256 -> 256
- * 0.59, 1x32x32x32 -> 32 0.70, 1x16x16x64 -> 64 (64 tiles) 0.92, 1x8x8x128 -> 128 (16 tiles)
- * 1.73, 8x32x32x16 -> 16 0.95, 8x32x32x8 -> 64 0.54, 8x32x32x64 -> 8 0.34.
- */
-export function filterGradPath(g: Geom, OC: number): ForwardPath {
-  const path = forwardPath(g, OC);
-  return path === 'winograd' && g.N * Math.ceil(g.OH / 2) * Math.ceil(g.OW / 2) < 64 ? 'im2col' : path;
-}
-
-/**
  * dfilter[K, OC] = im2col(x)^T[K, N*OH*OW] * dy[N*OH*OW, OC], the same sums directly, or by Winograd
- * (filterGradPath's choice for the geometry). Overwrites df.
+ * (the forward's path for the geometry: measured alternately in one process, scratch/w_f4t.mts,
+ * SAME 3x3, median of 5-41, ms, im2col / F(2x2,3x3) / F(4x4,3x3): 32x32x32x64 -> 64 31.3 / 35.0 /
+ * 18.8; 16x8x8x256 -> 256 21.7 / 11.5 / 8.8; 1x16x16x64 -> 64 0.46 / 0.28 / 0.32; 1x8x8x128 -> 128
+ * 0.69 / 0.32 / 0.54). Overwrites df.
  */
 export function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: Float32Array, df: Float32Array, o: ConvOptions = {}): void {
   const K = g.KH * g.KW * g.C;
   const total = g.N * g.OH * g.OW;
-  const path = o.path ?? filterGradPath(g, OC);
+  const path = o.path ?? forwardPath(g, OC);
   if (path === 'direct') {
     directConvFilterGradSimd(g, OC, x, dy, df);
     return;

@@ -329,13 +329,40 @@ function filterTransformCode(v: WinogradVariant): FunctionBuilder {
   return f;
 }
 
+/**
+ * `wino_fgrad<m>(src, planeBytes, dst, tapBytes, vecs, tail)`: the filter gradient's last step,
+ * df = G^T M G for each filter element, its alpha^2 sums M in planes planeBytes apart from src, its
+ * 9 taps tapBytes apart from dst.
+ */
+function filterGradTransformCode(v: WinogradVariant): FunctionBuilder {
+  const f = new FunctionBuilder(`wino_fgrad${v.m}`, Array<number>(6).fill(I32));
+  const [SRC, PLANE, DST, TAP, VECS, TAIL] = [0, 1, 2, 3, 4, 5];
+  const [at, i] = [f.local(I32), f.local(I32)];
+  const GT = transpose(v.G);
+  const planeAt = multiples(f, PLANE, v.alpha);
+  const planeRow = f.local(I32);
+  f.emit(i32Const(0), set(planeRow));
+  for (let k = 0; k < v.alpha; k++) f.emit(addTo(planeRow, PLANE));
+  const rowStarts = multiples(f, planeRow, v.alpha);
+  const tapAt = multiples(f, TAP, 9);
+  const body = (l: Lanes): void => {
+    const x = loadBlock(f, l, SRC, v.alpha, v.alpha, rowStarts, planeAt, at);
+    const df = sandwich(f, l, GT, x, v.alpha, GT);
+    df.forEach((o, k) => f.emit(get(DST), k > 0 ? [...get(tapAt[k]!), I32_ADD] : [], get(o), l.store));
+  };
+  overChannels(f, VECS, TAIL, i, [SRC, DST], body);
+  return f;
+}
+
 type FilterFn = (src: number, tapBytes: number, dst: number, planeBytes: number, vecs: number, tail: number) => void;
+type FilterGradFn = (src: number, planeBytes: number, dst: number, tapBytes: number, vecs: number, tail: number) => void;
 type TileFn = (src: number, rowBytes: number, pixBytes: number, dst: number, planeBytes: number, tiles: number, vecs: number, tail: number) => void;
 type OutFn = (src: number, planeBytes: number, dst: number, rowBytes: number, pixBytes: number, tiles: number, vecs: number, tail: number, rows: number, cols: number) => void;
 
 /** One variant's transforms. */
 interface Kernels {
   filter: FilterFn;
+  filterGrad: FilterGradFn;
   input: TileFn;
   outputGrad: TileFn;
   output: OutFn;
@@ -345,10 +372,10 @@ function createEngine(): Record<2 | 4, Kernels> | null {
   const heap = heapMemory();
   if (heap === null) return null;
   try {
-    const fns = [F2X2, F4X4].flatMap((v) => [filterTransformCode(v), tileTransformCode(v, false), tileTransformCode(v, true), outputTransformCode(v)].map((b) => b.build()));
+    const fns = [F2X2, F4X4].flatMap((v) => [filterTransformCode(v), tileTransformCode(v, false), tileTransformCode(v, true), outputTransformCode(v), filterGradTransformCode(v)].map((b) => b.build()));
     const wasm = wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, fns);
     const e = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: heap.memory } }).exports as Record<string, unknown>;
-    const kernels = (m: 2 | 4): Kernels => ({ filter: e[`wino_filter${m}`] as FilterFn, input: e[`wino_in${m}`] as TileFn, outputGrad: e[`wino_dy${m}`] as TileFn, output: e[`wino_out${m}`] as OutFn });
+    const kernels = (m: 2 | 4): Kernels => ({ filter: e[`wino_filter${m}`] as FilterFn, filterGrad: e[`wino_fgrad${m}`] as FilterGradFn, input: e[`wino_in${m}`] as TileFn, outputGrad: e[`wino_dy${m}`] as TileFn, output: e[`wino_out${m}`] as OutFn });
     return { 2: kernels(2), 4: kernels(4) };
   } catch {
     return null;
@@ -493,8 +520,8 @@ function outputTransformTS(v: WinogradVariant, g: Geom, t: Tiling, OC: number, m
   }
 }
 
-/** df[kh, kw, e] = (G^T m G)[kh, kw] for each of the E filter elements e, m[p] = m[p * E + e] (the filter gradient's last step). */
-function filterGradTransform(v: WinogradVariant, m: Float32Array, E: number, df: Float32Array): void {
+/** The TypeScript twin of wino_fgrad: df[kh, kw, e] = (G^T m G)[kh, kw] for each of the E filter elements e, m[p] = m[p * E + e]. */
+function filterGradTransformTS(v: WinogradVariant, m: Float32Array, E: number, df: Float32Array): void {
   const t = TERMS.get(v)!;
   const tmp = new Float64Array(v.alpha * 3);
   const out = new Float64Array(9);
@@ -674,7 +701,17 @@ export function conv2dWinogradFilterGrad(g: Geom, OC: number, x: Float32Array, d
       const beta = t0 === 0 ? 0 : 1;
       for (let p = 0; p < P; p++) sgemm(true, false, C, OC, count, 1, vp.view(), C, wp.view(), OC, beta, mp.view(), OC, p * T * C, p * T * OC, p * E);
     }
-    filterGradTransform(v, mp.view(), E, df);
+    const dfAt = k === null || mp.address < 0 ? -1 : heapAddress(df);
+    // A filter gradient outside the heap is written to a copy there first.
+    const staged = k !== null && mp.address >= 0 && dfAt < 0 ? new Scratch(df.length) : null;
+    try {
+      const at = staged === null ? dfAt : staged.address;
+      if (at >= 0) k!.filterGrad(mp.address, E * 4, at, E * 4, E >> 2, E & 3);
+      else filterGradTransformTS(v, mp.view(), E, df);
+      if (staged !== null && at >= 0) df.set(staged.view());
+    } finally {
+      staged?.free();
+    }
   } finally {
     vp.free();
     wp.free();
