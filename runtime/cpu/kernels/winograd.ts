@@ -578,13 +578,27 @@ function tileInput(N: number, H: number, W: number, C: number, padT: number, pad
     if (!inHeap || at >= 0) return { x, H, W, at, scratch: null };
   }
   const scratch = inHeap ? new Scratch(N * Hp * Wp * C) : null;
-  const xp = scratch === null ? new Float32Array(N * Hp * Wp * C) : scratch.view().fill(0);
-  const s0 = Math.max(0, padL);
-  const s1 = Math.min(Wp, W + padL);
-  for (let n = 0; n < N && s1 > s0; n++) {
-    for (let r = Math.max(0, padT); r < Math.min(Hp, H + padT); r++) {
+  const xp = scratch === null ? new Float32Array(N * Hp * Wp * C) : scratch.view();
+  // Padded columns [s0, s1) of rows [r0, r1) come from x; the rest is zeros (the heap's scratch is not zeroed).
+  const s0 = Math.min(Wp, Math.max(0, padL));
+  const s1 = Math.max(s0, Math.min(Wp, W + padL));
+  const r0 = Math.min(Hp, Math.max(0, padT));
+  const r1 = Math.max(r0, Math.min(Hp, H + padT));
+  const rowLen = Wp * C;
+  for (let n = 0; n < N; n++) {
+    const image = n * Hp * rowLen;
+    if (scratch !== null) {
+      xp.fill(0, image, image + r0 * rowLen);
+      xp.fill(0, image + r1 * rowLen, image + Hp * rowLen);
+    }
+    for (let r = r0; r < r1; r++) {
+      const row = image + r * rowLen;
+      if (scratch !== null) {
+        xp.fill(0, row, row + s0 * C);
+        xp.fill(0, row + s1 * C, row + rowLen);
+      }
       const src = ((n * H + r - padT) * W + (s0 - padL)) * C;
-      xp.set(x.subarray(src, src + (s1 - s0) * C), ((n * Hp + r) * Wp + s0) * C);
+      xp.set(x.subarray(src, src + (s1 - s0) * C), row + s0 * C);
     }
   }
   return { x: xp, H: Hp, W: Wp, at: scratch === null ? -1 : scratch.address, scratch };
