@@ -217,8 +217,8 @@ function sandwich(f: FunctionBuilder, l: Lanes, L: readonly (readonly number[])[
 }
 
 /**
- * Loads `rows` x `cols` values into fresh locals: value (r, c) at local `base` + r * rowStep + c *
- * colStep, the steps given as i32 locals of multiples (stepLocals[k] = k * step).
+ * Loads `rows` x `cols` values into fresh locals (row-major): value (r, c) from the address in local
+ * `base` plus locals rowAt[r] and colAt[c] (byte offsets, from `multiples`); `at` is a scratch i32 local.
  */
 function loadBlock(f: FunctionBuilder, l: Lanes, base: number, rows: number, cols: number, rowAt: readonly number[], colAt: readonly number[], at: number): number[] {
   const x = Array.from({ length: rows * cols }, () => f.local(l.type));
@@ -229,7 +229,7 @@ function loadBlock(f: FunctionBuilder, l: Lanes, base: number, rows: number, col
   return x;
 }
 
-/** Fresh i32 locals holding k * step for k < n (local 0 unused: k = 0 adds nothing). */
+/** Fresh i32 locals holding k * (local step) for k < n (the code adds nothing for k = 0). */
 function multiples(f: FunctionBuilder, step: number, n: number): number[] {
   const out = Array.from({ length: n }, () => f.local(I32));
   f.emit(i32Const(0), set(out[0]!));
