@@ -542,6 +542,13 @@ function filterGradTransformTS(v: WinogradVariant, m: Float32Array, E: number, d
  * 12.3 / 11.4 / 11.6 (noisy); 1x32x32x64 -> 64 1.27 / 1.27 / 1.23 / 1.25 / 1.30 / 1.26.
  */
 const PLANE_CHUNK = 1 << 18;
+/**
+ * Tiles per chunk at least, whatever the planes take: with many channels, fewer tiles make GEMMs of
+ * few rows that read all of their C x OC plane of U for each (alternately in one process, forward,
+ * 2^18 / 2^20 / 2^22 floats, ms: 8x14x14x512 -> 512 F(4x4) 77.3 / 66.8 / 59.3, F(2x2) 65.3 / 58.7 /
+ * 54.2, im2col 82; 4x28x28x256 -> 256 F(4x4) 31.0 / 25.0 / 21.2, im2col 43.7).
+ */
+const MIN_CHUNK_TILES = 128;
 
 export interface WinogradOptions {
   /** The output tile: F(2x2,3x3) (the default) or F(4x4,3x3). */
@@ -604,10 +611,14 @@ function tileInput(N: number, H: number, W: number, C: number, padT: number, pad
   return { x: xp, H: Hp, W: Wp, at: scratch === null ? -1 : scratch.address, scratch };
 }
 
-/** Tiles per chunk: equal chunks whose P planes (`perTile` floats per tile in all) hold at most `floats` floats. */
-function chunkTiles(tiles: number, P: number, perTile: number, floats: number): number {
-  const chunks = Math.max(1, Math.ceil((tiles * P * perTile) / Math.max(1, floats)));
-  return Math.ceil(tiles / chunks);
+/**
+ * Tiles per chunk: equal chunks whose P planes (`perTile` floats per tile in all) hold at most
+ * `floats` floats (the option), or by default PLANE_CHUNK floats but at least MIN_CHUNK_TILES tiles.
+ */
+function chunkTiles(tiles: number, P: number, perTile: number, floats: number | undefined): number {
+  const fit = Math.floor((floats ?? PLANE_CHUNK) / Math.max(1, P * perTile));
+  const most = Math.max(1, floats === undefined ? Math.max(fit, MIN_CHUNK_TILES) : fit);
+  return Math.ceil(tiles / Math.ceil(tiles / most));
 }
 
 /** U (P planes of E = C * OC) = G f G^T, by the WebAssembly transform where there is one (staging a filter outside the heap), else TypeScript's. */
@@ -641,7 +652,7 @@ export function conv2dWinograd(g: Geom, OC: number, x: Float32Array, f: Float32A
     return;
   }
   const k = o.transforms === 'typescript' || engine === null ? null : engine[v.m];
-  const T = chunkTiles(t.tiles, P, C + OC, o.chunkFloats ?? PLANE_CHUNK);
+  const T = chunkTiles(t.tiles, P, C + OC, o.chunkFloats);
   // Filter elements per tap.
   const E = C * OC;
   const u = new Scratch(P * E);
@@ -695,7 +706,7 @@ export function conv2dWinogradFilterGrad(g: Geom, OC: number, x: Float32Array, d
     return;
   }
   const k = o.transforms === 'typescript' || engine === null ? null : engine[v.m];
-  const T = chunkTiles(t.tiles, P, C + OC, o.chunkFloats ?? PLANE_CHUNK);
+  const T = chunkTiles(t.tiles, P, C + OC, o.chunkFloats);
   const vp = new Scratch(P * T * C);
   const wp = new Scratch(P * T * OC);
   const mp = new Scratch(P * E);
