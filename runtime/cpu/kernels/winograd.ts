@@ -11,11 +11,12 @@
 // `flipped`); the filter gradient is G^T [sum over tiles of (B^T d B) . (A dy A^T)] G, the GEMMs
 // accumulated over the tiles.
 //
-// Tiles go in chunks whose planes take about 1 MiB, so the transforms' output is still in cache
-// when the GEMMs read it. At 64 channels that makes each GEMM too small for sgemm to thread: the
-// whole convolution then runs on the calling thread, which measured as fast or faster on this
-// loaded 2-core machine than chunks large enough to thread (see PLANE_CHUNK); on idle cores, F(2x2)
-// with 2^22-float chunks measured 24.2 ms against 29.3 (32x32x32x64 -> 64).
+// Tiles go in chunks whose planes take about 1 MiB (but at least 128 tiles), so the transforms'
+// output is still in cache when the GEMMs read it. At 64 channels that makes each GEMM too small
+// for sgemm to thread: the whole convolution then runs on the calling thread, which measured as
+// fast or faster on this loaded 2-core machine than chunks large enough to thread (see
+// PLANE_CHUNK); on idle cores, F(2x2) with 2^22-float chunks measured 24.2 ms against 29.3
+// (32x32x32x64 -> 64).
 //
 // F(2x2,3x3)'s constants (0, +-1, +-1/2) are exact in float32; F(4x4,3x3)'s are not (1/6, 1/12,
 // 1/24) and reach 8, so its error is larger (test/winograd.test.ts bounds both).
