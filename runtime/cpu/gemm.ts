@@ -70,7 +70,7 @@ import {
   wasmModule,
   type WasmFunction,
 } from './wasm.js';
-import { ARG, CTRL_BYTES, SPIN_US, ThreadPool, threadCount, workerLoopSource } from './threads.js';
+import { ARG, backoffAfter, CTRL_BYTES, pollMs, SPIN_US, ThreadPool, threadCount, workerLoopSource } from './threads.js';
 import { config } from '../../src/core/config.js';
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
 
@@ -159,17 +159,10 @@ let pool: ThreadPool | null = null;
 let poolFailed = false;
 let threaded = 0;
 let spinUs = SPIN_US;
-/**
- * On a busy machine the workers may get too little CPU time for a split to pay. When a threaded
- * product measures a speedup under MIN_SPEEDUP, the next `threadSkip` large products run on the
- * calling thread alone (a count that doubles while it stays so, up to MAX_BACKOFF); results are the
- * same either way.
- */
+/** Large products left to run on the calling thread alone after a split that did not pay (threads.ts's backoffAfter). */
 let threadSkip = 0;
 let threadBackoff = 0;
 let backoffEnabled = true;
-const MIN_SPEEDUP = 1.2;
-const MAX_BACKOFF = 256;
 /** A pool given up on (a worker died or hung) that has not exited yet: no new pool until it has. */
 let retiring: ThreadPool | null = null;
 /** Pools replaced after a worker died or hung; after MAX_REPLACEMENTS the threads stay off. */
@@ -1191,23 +1184,23 @@ function sgemmThreaded(
   // longer than the calling thread's own share took means the worker hangs.
   const t1 = performance.now();
   const patience = WAIT_MIN_MS + 20 * (t1 - t0);
+  let mine = 0;
+  for (let t = 0; t < blocks; t++) if (jobWords[1 + t] === 0) mine++;
+  const poll = pollMs(t1 - t0, mine);
   // Bit w of failed: worker w threw, died or hangs, so the blocks it took may be missing or incomplete.
   let failed = 0;
   for (let w = 0; w < p.size; w++) {
     // Every block is taken: a worker that has not woken up yet has nothing to do (unless a fault is to be injected).
     if ((w > 0 || fault === 0) && p.cancel(w)) continue;
-    if (p.wait(w, patience) !== 'done') {
+    if (p.wait(w, patience, poll) !== 'done') {
       failed |= 1 << w;
       workerFailed++;
     }
   }
   if (backoffEnabled) {
-    let mine = 0;
-    for (let t = 0; t < blocks; t++) if (jobWords[1 + t] === 0) mine++;
     // The calling thread's time per block, times the blocks, is what it would have taken alone.
     const speedup = (((t1 - t0) / mine) * blocks) / (performance.now() - t0);
-    if (speedup < MIN_SPEEDUP) threadSkip = threadBackoff = Math.min(MAX_BACKOFF, Math.max(4, 2 * threadBackoff));
-    else threadBackoff = 0;
+    threadSkip = threadBackoff = backoffAfter(speedup, threadBackoff);
   }
   for (let t = 0; t < blocks; t++) {
     const owner = jobWords[1 + t]!;

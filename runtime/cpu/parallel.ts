@@ -22,7 +22,7 @@
 import { InternalError, ResourceExhaustedError } from '../../src/core/errors.js';
 import type { Geom } from '../window_geometry.js';
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
-import { ARG, CTRL_BYTES, CTRL_INTS, SPIN_US, ThreadPool, threadCount, workerLoopSource } from './threads.js';
+import { ARG, backoffAfter, CTRL_BYTES, CTRL_INTS, pollMs, SPIN_US, ThreadPool, threadCount, workerLoopSource } from './threads.js';
 import {
   F32_CONST,
   BR_IF,
@@ -780,17 +780,10 @@ let replacements = 0;
 const MAX_REPLACEMENTS = 3;
 const WAIT_MIN_MS = 2000;
 let threadedTasks = 0;
-/**
- * On a busy machine the workers may get too little CPU time for a split to pay: after a split
- * that measured a speedup under MIN_SPEEDUP, the next `threadSkip` splittable tasks run on the
- * calling thread alone (a count that doubles while it stays so, up to MAX_BACKOFF), as the GEMM
- * does. Results are the same either way.
- */
+/** Splittable tasks left to run on the calling thread alone after a split that did not pay (threads.ts's backoffAfter). */
 let threadSkip = 0;
 let threadBackoff = 0;
 let backoffEnabled = true;
-const MIN_SPEEDUP = 1.2;
-const MAX_BACKOFF = 256;
 let workerBlocks = 0;
 /** A fault the first worker of the next split task injects (tests only). */
 let pendingFault = 0;
@@ -911,20 +904,20 @@ function runBlocks(driver: number, blocks: number, threaded: boolean, rerunnable
   claimAndRun(k, task, scalars, views, job, DRIVERS, 1);
   const t1 = performance.now();
   const patience = WAIT_MIN_MS + 20 * (t1 - t0);
+  let mine = 0;
+  for (let b = 0; b < blocks; b++) if (job[1 + b] === 1) mine++;
+  const poll = pollMs(t1 - t0, mine);
   let failed = false;
   for (let w = 0; w < p.size; w++) {
     if ((w > 0 || fault === 0) && p.cancel(w)) continue;
-    if (p.wait(w, patience) !== 'done') failed = true;
+    if (p.wait(w, patience, poll) !== 'done') failed = true;
   }
   if (!failed) {
-    let mine = 0;
-    for (let b = 0; b < blocks; b++) if (job[1 + b] === 1) mine++;
     workerBlocks += blocks - mine;
     if (backoffEnabled) {
       // The calling thread's time per block, times the blocks, is what it would have taken alone.
       const speedup = (((t1 - t0) / Math.max(1, mine)) * blocks) / (performance.now() - t0);
-      if (speedup < MIN_SPEEDUP) threadSkip = threadBackoff = Math.min(MAX_BACKOFF, Math.max(4, 2 * threadBackoff));
-      else threadBackoff = 0;
+      threadSkip = threadBackoff = backoffAfter(speedup, threadBackoff);
     }
     return;
   }
