@@ -7,9 +7,10 @@
 // Prints one line per workload:
 //   WORKLOAD weir_ms=… weir_unopt_ms=… tfjs_cpu_ms=… tfjs_wasm_ms=… peak_bytes=… naive_bytes=…
 // (with --backend webgpu: WORKLOAD backend=webgpu weir_ms=… weir_unopt_ms=… tfjs_webgpu_ms=… ratio=…)
-// Times are medians over --runs runs after warm-up runs. peak_bytes is the optimized plan's arena;
-// naive_bytes what the same (optimized) plan takes with every intermediate in a buffer of its own;
-// unopt_naive_bytes the same for the graph as written, before fusion.
+// Times are medians over --runs runs after warm-up runs (at least 2 and at least a second, every
+// peer alike). peak_bytes is the optimized plan's arena; naive_bytes what the same (optimized) plan
+// takes with every intermediate in a buffer of its own; unopt_naive_bytes the same for the graph as
+// written, before fusion.
 //
 // matmul_1024 also prints weir_relaxed_gflops and weir_plain_gflops: both SIMD kernels' throughput,
 // the relaxed one (f32x4.relaxed_madd) from a child node started with --experimental-wasm-relaxed-simd
@@ -78,9 +79,17 @@ function labels(n: number, classes: number, seed: number): Int32Array {
   return Int32Array.from(uniform(n, seed, 0, classes), (v) => Math.floor(v));
 }
 
-/** Median time of `runs` calls after `warmup` calls. */
+/**
+ * Warm-up before timing, for every peer alike: at least `warmup` calls and at least this long, so
+ * that a step measures the steady state a training loop runs in (JIT tiers, thread pools).
+ * weir's MLP step took about 9 ms in its first 16 steps and 5 ms from then on.
+ */
+const WARMUP_MS = 1000;
+
+/** Median time of `runs` calls after warming up (at least `warmup` calls and WARMUP_MS). */
 async function time(fn: () => Promise<unknown> | unknown, runs = RUNS, warmup = 2): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
+  const warmUntil = performance.now() + WARMUP_MS;
+  for (let i = 0; i < warmup || performance.now() < warmUntil; i++) await fn();
   const ts: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
@@ -178,7 +187,7 @@ function onTorch(workload: string, runs = RUNS): number | undefined {
   const script = new URL('./torch_peer.py', import.meta.url).pathname;
   let best = Infinity;
   for (let i = 0; i < TORCH_PROCESSES; i++) {
-    const r = spawnSync(py, [script, workload, '--threads', String(threads), '--runs', String(runs)], { env, encoding: 'utf8' });
+    const r = spawnSync(py, [script, workload, '--threads', String(threads), '--runs', String(runs), '--warmup-ms', String(WARMUP_MS)], { env, encoding: 'utf8' });
     if (r.status !== 0) {
       process.stderr.write(`torch ${workload}: ${r.stderr || r.error?.message}\n`);
       return NaN;

@@ -99,11 +99,15 @@ def main() -> None:
     p.add_argument("--threads", type=int, required=True)
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--warmup-ms", type=float, default=0)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     fn = workload(a.workload)
-    for _ in range(a.warmup):
+    warm_until = time.perf_counter() + a.warmup_ms / 1000
+    done = 0
+    while done < a.warmup or time.perf_counter() < warm_until:
         fn()
+        done += 1
     times = []
     for _ in range(a.runs):
         t0 = time.perf_counter()
