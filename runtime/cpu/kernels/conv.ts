@@ -2,8 +2,8 @@
 // for the input gradient), in chunks of patch rows built in the WebAssembly heap, where the GEMM
 // reads them, run directly for few input channels, or, for 3x3 stride-1 filters with enough
 // channels, by Winograd F(2x2,3x3) or F(4x4,3x3) (winograd.ts; both gradients too, the input
-// gradient as a flipped forward convolution); the patch rows and the direct passes are parallel.ts's kernels, split over its
-// worker pool. Outputs a kernel writes whole come from
+// gradient as a flipped forward convolution); the patch rows and the direct passes are
+// parallel.ts's kernels, split over its worker pool. Outputs a kernel writes whole come from
 // `allocOverwritten` (no zero fill).
 // Everything is computed in NHWC; NCHW tensors are transposed on the way in and out.
 import { NDArray } from '../../../src/core/ndarray.js';
