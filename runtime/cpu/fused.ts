@@ -323,8 +323,10 @@ export function compileProgram(p: ElementwiseProgram): Compiled {
 // large programs split over parallel.ts's worker threads, which load the same module. Whole bool
 // inputs are read as bytes and widened to lane masks in the kernel. Operands elsewhere are staged
 // through heap slots a block at a time (small broadcast ones whole, once; bool ones as masks), or,
-// where no operand lies in the heap, through a private memory with its own instance of the module. Every element is computed by the same instructions on every path
-// and thread, so results do not depend on where the operands live or on the thread count.
+// where no operand lies in the heap, through a private memory with its own instance of the module
+// (V8 copies into shared memory at half the speed). Every element is computed by the same
+// instructions on every path and thread, so results do not depend on where the operands live or
+// on the thread count.
 // Modules embed only numbers (float constants as their bits) and opcodes.
 //
 // Exactness: ops that are one IEEE float32 operation (or selects, min/max) run as f32x4 and round
