@@ -371,6 +371,44 @@ export function sgemm(
   }
 }
 
+/**
+ * `count` products of one shape: C_i = alpha op(A_i) op(B_i) + beta C_i, where A_i, B_i and C_i start
+ * strideA, strideB and strideC floats after A_{i-1}, B_{i-1} and C_{i-1} (from offA, offB, offC).
+ * Each is sgemm's product, bit for bit. Products too small to be split over the threads themselves
+ * (Winograd's planes) are handed out whole to the calling thread and the workers, when every
+ * operand lives in the WebAssembly memory.
+ */
+export function sgemmBatched(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: Float32Array,
+  lda: number,
+  strideA: number,
+  B: Float32Array,
+  ldb: number,
+  strideB: number,
+  beta: number,
+  C: Float32Array,
+  ldc: number,
+  strideC: number,
+  count: number,
+  offA = 0,
+  offB = 0,
+  offC = 0,
+): void {
+  if (count <= 0 || M <= 0 || N <= 0) return;
+  const macs = M * N * K;
+  if (simdEnabled && threadsEnabled && count > 1 && count <= MAX_BLOCKS && alpha === 1 && (beta === 0 || beta === 1) && K > 0 && !(M === 1 && !transB) && macs < THREAD_MIN_MACS && macs * count >= THREAD_MIN_MACS) {
+    if (threadSkip > 0) threadSkip--;
+    else if (sgemmBatchThreaded(transA, transB, M, N, K, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, count, offA, offB, offC)) return;
+  }
+  for (let i = 0; i < count; i++) sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA + i * strideA, offB + i * strideB, offC + i * strideC);
+}
+
 /** C += alpha * op(A) * op(B) when M or N is 1, reading each operand once along its rows. */
 function gemv(
   transA: boolean,
@@ -720,6 +758,9 @@ function gemmStaged(
 const T_TA = ARG, T_TB = ARG + 1, T_M = ARG + 2, T_N = ARG + 3, T_K = ARG + 4, T_A = ARG + 5, T_LDA = ARG + 6;
 const T_B = ARG + 7, T_LDB = ARG + 8, T_C = ARG + 9, T_LDC = ARG + 10, T_ACC = ARG + 11, T_PANEL = ARG + 12;
 const T_ROWS = ARG + 13, T_UNIT = ARG + 14, T_BLOCKS = ARG + 15, T_FMA = ARG + 16, T_FAULT = ARG + 17;
+// A batch of products (T_ROWS = BATCH): each block is one product, its operands T_SA, T_SB, T_SC bytes after the previous one's.
+const T_SA = ARG + 18, T_SB = ARG + 19, T_SC = ARG + 20;
+const BATCH = 2;
 
 /** Computes blocks (of rows or columns of the staged C) claimed from `job` until none is left; `me` marks the blocks taken. */
 function claimBlocks(
@@ -756,6 +797,37 @@ function claimBlocks(
   }
 }
 
+/** Computes products of a batch (into the staged C) claimed from `job` until none is left; `me` marks the products taken. */
+function claimItems(
+  job: Int32Array,
+  me: number,
+  count: number,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  a: number,
+  sA: number,
+  lda: number,
+  b: number,
+  sB: number,
+  ldb: number,
+  c: number,
+  sC: number,
+  ldc: number,
+  accumulate: boolean,
+  panel: number,
+  W: SimdKernels,
+): void {
+  for (;;) {
+    const t = Atomics.add(job, 0, 1);
+    if (t >= count) return;
+    job[1 + t] = me;
+    gemmStaged(transA, transB, M, N, K, a + t * sA, lda, b + t * sB, ldb, c + t * sC, ldc, accumulate, panel, W);
+  }
+}
+
 /** The workers' script: the SIMD path's driver functions, the kernels instantiated on the shared memory, and the task loop. */
 function workerSource(): string {
   return `'use strict';
@@ -764,6 +836,7 @@ const MR = ${MR}, NR = ${NR}, KC = ${KC}, MC = ${MC}, NC = ${NC}, PANEL_A_BYTE =
 const IN_PLACE_MAX_B_NARROW = ${IN_PLACE_MAX_B_NARROW}, IN_PLACE_MAX_LDB = ${IN_PLACE_MAX_LDB};
 ${gemmStaged.toString()}
 ${claimBlocks.toString()}
+${claimItems.toString()}
 const gemmData = require('node:worker_threads').workerData;
 const instantiate = (bytes) => new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: gemmData.memory } }).exports;
 const plain = instantiate(gemmData.wasm);
@@ -777,9 +850,15 @@ function runTask(t) {
     if (t[${T_FAULT}] === 1) process.exit(3);
     for (;;) Atomics.wait(job, 0, Atomics.load(job, 0) + 1, 1000);
   }
+  const W = t[${T_FMA}] === 1 ? relaxed : plain;
+  if (t[${T_ROWS}] === ${BATCH}) {
+    claimItems(job, gemmData.index + 1, t[${T_BLOCKS}], t[${T_TA}] === 1, t[${T_TB}] === 1, t[${T_M}], t[${T_N}], t[${T_K}],
+      t[${T_A}], t[${T_SA}], t[${T_LDA}], t[${T_B}], t[${T_SB}], t[${T_LDB}], t[${T_C}], t[${T_SC}], t[${T_LDC}], t[${T_ACC}] === 1, t[${T_PANEL}], W);
+    return;
+  }
   claimBlocks(job, gemmData.index + 1, t[${T_ROWS}] === 1, t[${T_UNIT}], t[${T_BLOCKS}], t[${T_TA}] === 1, t[${T_TB}] === 1,
     t[${T_M}], t[${T_N}], t[${T_K}], t[${T_A}], t[${T_LDA}], t[${T_B}], t[${T_LDB}], t[${T_C}], t[${T_LDC}], t[${T_ACC}] === 1,
-    t[${T_PANEL}], t[${T_FMA}] === 1 ? relaxed : plain);
+    t[${T_PANEL}], W);
 }
 ${workerLoopSource()}`;
 }
@@ -1217,6 +1296,137 @@ function sgemmThreaded(
       continue;
     }
     if (owner > 0 || cIn < 0) unstage(C, offC, ldc, m0, m1, n0, n1, c / 4, ldcS);
+  }
+  if (p.isBroken()) retirePool(p);
+  threaded++;
+  return true;
+}
+
+/**
+ * sgemmBatched's split: the products go to the calling thread (C written where it is) and the
+ * workers (into a staged copy of their Cs, copied in afterwards), one at a time as each thread
+ * claims them. Every operand must live in the WebAssembly memory, and C overlap neither A nor B.
+ * False (nothing done) where that does not hold or the workers are not up.
+ */
+function sgemmBatchThreaded(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  lda: number,
+  strideA: number,
+  B: Float32Array,
+  ldb: number,
+  strideB: number,
+  beta: number,
+  C: Float32Array,
+  ldc: number,
+  strideC: number,
+  count: number,
+  offA: number,
+  offB: number,
+  offC: number,
+): boolean {
+  const p = ensurePool();
+  if (p === null) return false;
+  if (p.isBroken()) {
+    retirePool(p);
+    return false;
+  }
+  if (!p.ready()) return false;
+  // The kernels read partial tiles past op(A)'s last rows and op(B)'s last columns (into whatever
+  // follows: those lanes are never stored), so the memory must hold them; C must not overlap the
+  // operands themselves.
+  const [aRows, aCols] = transA ? [K, M] : [M, K];
+  const [bRows, bCols] = transB ? [N, K] : [K, N];
+  const [aReadRows, aReadCols] = transA ? [K, up(M, MR)] : [up(M, MR), K];
+  const [bReadRows, bReadCols] = transB ? [up(N, NR), K] : [K, up(N, NR)];
+  const last = count - 1;
+  const a = readable(A, offA, lda, aReadRows, aReadCols);
+  const b = readable(B, offB, ldb, bReadRows, bReadCols);
+  const cAt = inPlaceEnabled ? heapAddress(C) : -1;
+  if (a < 0 || b < 0 || cAt < 0) return false;
+  if (readable(A, offA + last * strideA, lda, aReadRows, aReadCols) < 0 || readable(B, offB + last * strideB, ldb, bReadRows, bReadCols) < 0) return false;
+  const c = cAt + offC * 4;
+  const span = (at: number, stride: number, rows: number, ld: number, cols: number): [number, number] => [at, at + (last * stride + (rows - 1) * ld + cols) * 4];
+  const [c0, c1] = span(c, strideC, M, ldc, N);
+  const [a0, a1] = span(a, strideA, aRows, lda, aCols);
+  const [b0, b1] = span(b, strideB, bRows, ldb, bCols);
+  if (overlaps(c0, c1, a0, a1) || overlaps(c0, c1, b0, b1)) return false;
+  // The workers' staged Cs (whole tiles), then room for the calling thread's partial tiles.
+  const ldcS = up(N, NR);
+  const item = up(M, MR) * ldcS;
+  const at = region(SHARED, count * item + Math.max(up(M, MR) * NR, MR * ldcS));
+  if (at < 0) return false;
+  const edges = at + count * item * 4;
+  const acc = beta !== 0;
+  if (acc) for (let i = 0; i < count; i++) stage(C, offC + i * strideC, ldc, M, N, at / 4 + i * item, ldcS);
+  const relaxed = relaxedEnabled ? 1 : 0;
+  jobWords[0] = 0;
+  jobWords.fill(-1, 1, 1 + count);
+  for (let w = 0; w < p.size; w++) {
+    const { ints } = p.args(w);
+    ints[T_TA] = transA ? 1 : 0;
+    ints[T_TB] = transB ? 1 : 0;
+    ints[T_M] = M;
+    ints[T_N] = N;
+    ints[T_K] = K;
+    ints[T_A] = a;
+    ints[T_LDA] = lda;
+    ints[T_B] = b;
+    ints[T_LDB] = ldb;
+    ints[T_C] = at;
+    ints[T_LDC] = ldcS;
+    ints[T_ACC] = acc ? 1 : 0;
+    ints[T_PANEL] = PANELS_BYTE + (w + 1) * PANEL_FLOATS * 4;
+    ints[T_ROWS] = BATCH;
+    ints[T_UNIT] = 1;
+    ints[T_BLOCKS] = count;
+    ints[T_FMA] = relaxed;
+    ints[T_FAULT] = w === 0 ? pendingFault : 0;
+    ints[T_SA] = strideA * 4;
+    ints[T_SB] = strideB * 4;
+    ints[T_SC] = item * 4;
+    p.start(w);
+  }
+  const fault = pendingFault;
+  pendingFault = 0;
+  const W = kernels();
+  const t0 = performance.now();
+  for (;;) {
+    const t = Atomics.add(jobWords, 0, 1);
+    if (t >= count) break;
+    jobWords[1 + t] = 0;
+    gemmInPlace(transA, transB, M, N, K, a + t * strideA * 4, lda, b + t * strideB * 4, ldb, C, ldc, offC + t * strideC, c + t * strideC * 4, edges, acc, W);
+  }
+  const t1 = performance.now();
+  const patience = WAIT_MIN_MS + 20 * (t1 - t0);
+  let mine = 0;
+  for (let t = 0; t < count; t++) if (jobWords[1 + t] === 0) mine++;
+  const poll = pollMs(t1 - t0, mine);
+  let failed = 0;
+  for (let w = 0; w < p.size; w++) {
+    if ((w > 0 || fault === 0) && p.cancel(w)) continue;
+    if (p.wait(w, patience, poll) !== 'done') {
+      failed |= 1 << w;
+      workerFailed++;
+    }
+  }
+  if (backoffEnabled) {
+    const speedup = (((t1 - t0) / mine) * count) / (performance.now() - t0);
+    threadSkip = threadBackoff = backoffAfter(speedup, threadBackoff);
+  }
+  for (let t = 0; t < count; t++) {
+    const owner = jobWords[1 + t]!;
+    if (owner === 0) continue;
+    if (owner < 0 || (failed >> (owner - 1)) & 1) {
+      // Taken by a worker that threw, died or hangs: its staged C is missing or incomplete, and C itself untouched.
+      gemmPrivate(transA, transB, M, N, K, 1, A, lda, B, ldb, beta, C, ldc, offA + t * strideA, offB + t * strideB, offC + t * strideC);
+      continue;
+    }
+    unstage(C, offC + t * strideC, ldc, 0, M, 0, N, at / 4 + t * item, ldcS);
   }
   if (p.isBroken()) retirePool(p);
   threaded++;

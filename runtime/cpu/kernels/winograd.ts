@@ -6,22 +6,22 @@
 // C x OC) is made per call (the filter changes every training step); the input transform
 // V = B^T d B (planes of tiles x C) and the output transform are memory-bound passes over the
 // channel axis, in WebAssembly SIMD on the heap, generated from the matrices (TypeScript loops
-// that round the same way without it); the (m+2)^2 products M = V U are gemm.ts's sgemm. The
+// that round the same way without it); the (m+2)^2 products M = V U are one sgemmBatched. The
 // input gradient at stride 1 is such a convolution of dy with the filter turned (conv.ts,
 // `flipped`); the filter gradient is G^T [sum over tiles of (B^T d B) . (A dy A^T)] G, the GEMMs
 // accumulated over the tiles.
 //
 // Tiles go in chunks whose planes take about 1 MiB (but at least 128 tiles), so the transforms'
-// output is still in cache when the GEMMs read it. At 64 channels that makes each GEMM too small
-// for sgemm to thread: the whole convolution then runs on the calling thread, which measured as
-// fast or faster on this loaded 2-core machine than chunks large enough to thread (see
-// PLANE_CHUNK); on idle cores, F(2x2) with 2^22-float chunks measured 24.2 ms against 29.3
-// (32x32x32x64 -> 64).
+// output is still in cache when the GEMMs read it. At 64 channels that makes each plane's GEMM too
+// small for sgemm to split over the threads, so sgemmBatched hands the planes out whole to the
+// calling thread and the workers: conv3x3_train_step's convolutions (32x32x32x64 -> 64, F(4x4))
+// went from 36-40 ms each with the planes one after another to 22-25 (the transforms themselves
+// still run on the calling thread).
 //
 // F(2x2,3x3)'s constants (0, +-1, +-1/2) are exact in float32; F(4x4,3x3)'s are not (1/6, 1/12,
 // 1/24) and reach 8, so its error is larger (test/winograd.test.ts bounds both).
 import type { Geom } from '../../window_geometry.js';
-import { sgemm } from '../gemm.js';
+import { sgemmBatched } from '../gemm.js';
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from '../heap.js';
 import {
   BR_IF,
@@ -672,9 +672,9 @@ export function conv2dWinograd(g: Geom, OC: number, x: Float32Array, f: Float32A
       if (wasm) tileTransformWasm(k.input, v.m, C, t, xin, vp.address, T, t0, count);
       else tileTransformTS(v, false, t, C, xin, t0, count, vp.view(), T * C);
       if (o.flipped) {
-        for (let p = 0; p < P; p++) sgemm(false, true, count, OC, C, 1, vp.view(), C, u.view(), C, 0, mp.view(), OC, p * T * C, p * E, p * T * OC);
+        sgemmBatched(false, true, count, OC, C, 1, vp.view(), C, T * C, u.view(), C, E, 0, mp.view(), OC, T * OC, P);
       } else {
-        for (let p = 0; p < P; p++) sgemm(false, false, count, OC, C, 1, vp.view(), C, u.view(), OC, 0, mp.view(), OC, p * T * C, p * E, p * T * OC);
+        sgemmBatched(false, false, count, OC, C, 1, vp.view(), C, T * C, u.view(), OC, E, 0, mp.view(), OC, T * OC, P);
       }
       if (wasm) outputTransformWasm(k, v.m, g, t, OC, mp.address, T, yBase, t0, count);
       else outputTransformTS(v, g, t, OC, mp.view(), T * OC, t0, count, yScratch === null ? y : yScratch.view());
@@ -725,7 +725,7 @@ export function conv2dWinogradFilterGrad(g: Geom, OC: number, x: Float32Array, d
         tileTransformTS(v, true, t, OC, dyin, t0, count, wp.view(), T * OC);
       }
       const beta = t0 === 0 ? 0 : 1;
-      for (let p = 0; p < P; p++) sgemm(true, false, C, OC, count, 1, vp.view(), C, wp.view(), OC, beta, mp.view(), OC, p * T * C, p * T * OC, p * E);
+      sgemmBatched(true, false, C, OC, count, 1, vp.view(), C, T * C, wp.view(), OC, T * OC, beta, mp.view(), OC, E, P);
     }
     const dfAt = k === null || mp.address < 0 ? -1 : heapAddress(df);
     // A filter gradient outside the heap is written to a copy there first.
