@@ -39,6 +39,10 @@ function stridedGather(src: TypedArray, dst: TypedArray, shape: readonly number[
     if (contiguous) {
       D.set(S.subarray(off, off + inner), o);
       o += inner;
+    } else if (is === 0) {
+      // A broadcast value (a reduction's gradient: one value over the whole input).
+      D.fill(S[off]!, o, o + inner);
+      o += inner;
     } else {
       let p = off;
       for (let j = 0; j < inner; j++, p += is) D[o++] = S[p]!;
