@@ -22,7 +22,7 @@
 // libopenblas0-pthread` (PyTorch 1.13: oneDNN convolutions, OpenBLAS for products). It gets weir's
 // thread count (torch.set_num_threads), and OPENBLAS_CORETYPE is unset for its process only (a
 // forced core type keeps OpenBLAS off AVX-512). Its times swing several-fold between processes on
-// a shared machine, so torch_ms is the best of five processes' medians. Workloads it has:
+// a shared machine, so torch_ms is the best of eight processes' medians. Workloads it has:
 // mlp_train_step, cnn_train_step, conv3x3_train_step, matmul_1024, cnn_infer_b1; never needed by
 // tests or CI.
 import { parseArgs } from 'node:util';
@@ -171,11 +171,15 @@ function findTorchPython(): string | undefined {
 }
 
 /**
- * PyTorch's time for a workload (bench/torch_peer.py): the best of five processes' medians, on
- * weir's thread count, with OPENBLAS_CORETYPE unset for those processes. Undefined without --peer torch.
+ * PyTorch's time for a workload (bench/torch_peer.py): the best of TORCH_PROCESSES processes'
+ * medians, on weir's thread count, with OPENBLAS_CORETYPE unset for those processes. Undefined
+ * without --peer torch.
  */
-/** PyTorch's medians swing 1.7x between processes here (CNN step: 90-156 ms), so several are run. */
-const TORCH_PROCESSES = 5;
+/**
+ * PyTorch's medians swing between processes here (CNN step: 90-156 ms; the MLP step is bimodal,
+ * 2.4-3.0 ms or 9-20 ms per process, and five processes were once all slow), so several are run.
+ */
+const TORCH_PROCESSES = 8;
 
 function onTorch(workload: string, runs = RUNS): number | undefined {
   if (args.peer !== 'torch') return undefined;
