@@ -1173,6 +1173,106 @@ function kernels(): SimdKernels {
   return relaxedEnabled ? fast!.relaxed! : fast!.plain;
 }
 
+/** The pool when its workers are up; null while they start, and (replacing it) when one died between products. */
+function readyPool(): ThreadPool | null {
+  const p = ensurePool();
+  if (p === null) return null;
+  if (p.isBroken()) {
+    retirePool(p);
+    return null;
+  }
+  return p.ready() ? p : null;
+}
+
+/**
+ * Posts a split product to every worker: its shape, the operands' byte addresses and leading
+ * dimensions (C the staged copy the workers write), how its blocks are cut (`mode`: 0 columns,
+ * 1 rows, BATCH whole products sA, sB, sC bytes apart) and how many there are; resets the job words.
+ * Returns the fault injected into the first worker (tests), which is cleared.
+ */
+function startWorkers(
+  p: ThreadPool,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  a: number,
+  lda: number,
+  b: number,
+  ldb: number,
+  c: number,
+  ldc: number,
+  accumulate: boolean,
+  mode: number,
+  unit: number,
+  blocks: number,
+  sA: number,
+  sB: number,
+  sC: number,
+): number {
+  jobWords[0] = 0;
+  jobWords.fill(-1, 1, 1 + blocks);
+  for (let w = 0; w < p.size; w++) {
+    const { ints } = p.args(w);
+    ints[T_TA] = transA ? 1 : 0;
+    ints[T_TB] = transB ? 1 : 0;
+    ints[T_M] = M;
+    ints[T_N] = N;
+    ints[T_K] = K;
+    ints[T_A] = a;
+    ints[T_LDA] = lda;
+    ints[T_B] = b;
+    ints[T_LDB] = ldb;
+    ints[T_C] = c;
+    ints[T_LDC] = ldc;
+    ints[T_ACC] = accumulate ? 1 : 0;
+    ints[T_PANEL] = PANELS_BYTE + (w + 1) * PANEL_FLOATS * 4;
+    ints[T_ROWS] = mode;
+    ints[T_UNIT] = unit;
+    ints[T_BLOCKS] = blocks;
+    ints[T_FMA] = relaxedEnabled ? 1 : 0;
+    ints[T_FAULT] = w === 0 ? pendingFault : 0;
+    ints[T_SA] = sA;
+    ints[T_SB] = sB;
+    ints[T_SC] = sC;
+    p.start(w);
+  }
+  const fault = pendingFault;
+  pendingFault = 0;
+  return fault;
+}
+
+/**
+ * Once the calling thread (which started its share at t0) found no block left to claim: waits for
+ * each worker, polling about two of the calling thread's blocks before sleeping, and gives up on
+ * one after much longer than the calling thread's share took (it hangs: each has at most one block
+ * left). Measures the split's speedup for the back-off. Returns a bit per worker that threw, died
+ * or hangs, whose blocks may be missing or incomplete.
+ */
+function awaitWorkers(p: ThreadPool, t0: number, blocks: number, fault: number): number {
+  const t1 = performance.now();
+  const patience = WAIT_MIN_MS + 20 * (t1 - t0);
+  let mine = 0;
+  for (let t = 0; t < blocks; t++) if (jobWords[1 + t] === 0) mine++;
+  const poll = pollMs(t1 - t0, mine);
+  let failed = 0;
+  for (let w = 0; w < p.size; w++) {
+    // Every block is taken: a worker that has not woken up yet has nothing to do (unless a fault is to be injected).
+    if ((w > 0 || fault === 0) && p.cancel(w)) continue;
+    if (p.wait(w, patience, poll) !== 'done') {
+      failed |= 1 << w;
+      workerFailed++;
+    }
+  }
+  if (backoffEnabled) {
+    // The calling thread's time per block, times the blocks, is what it would have taken alone.
+    const speedup = (((t1 - t0) / mine) * blocks) / (performance.now() - t0);
+    threadSkip = threadBackoff = backoffAfter(speedup, threadBackoff);
+  }
+  return failed;
+}
+
 /**
  * The SIMD product split over the calling thread and the workers by blocks of rows or of columns of
  * C (whichever side is longer). The operands are staged in the shared memory, where every thread
@@ -1198,14 +1298,8 @@ function sgemmThreaded(
   offB: number,
   offC: number,
 ): boolean {
-  const p = ensurePool();
+  const p = readyPool();
   if (p === null) return false;
-  if (p.isBroken()) {
-    // A worker died between products: replace the pool; this product runs here.
-    retirePool(p);
-    return false;
-  }
-  if (!p.ready()) return false;
   const threads = p.size + 1;
   // Cut the longer side of C. Blocks of rows each pack all of op(B), so they are few, and of equal
   // size (a multiple of MR, not of MC: with blocks of whole MC rows, 784 rows made 256+256+256+16,
@@ -1228,59 +1322,12 @@ function sgemmThreaded(
   if (!stageOperands(SHARED, BOTH_C, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return false;
   const a = staged[0]!, ldaS = staged[1]!, b = staged[2]!, ldbS = staged[3]!, c = staged[4]!, ldcS = staged[5]!;
   const edges = staged[6]!, cIn = staged[7]!;
-  const relaxed = relaxedEnabled ? 1 : 0;
-  jobWords[0] = 0;
-  jobWords.fill(-1, 1, 1 + blocks);
-  for (let w = 0; w < p.size; w++) {
-    const { ints } = p.args(w);
-    ints[T_TA] = transA ? 1 : 0;
-    ints[T_TB] = transB ? 1 : 0;
-    ints[T_M] = M;
-    ints[T_N] = N;
-    ints[T_K] = K;
-    ints[T_A] = a;
-    ints[T_LDA] = ldaS;
-    ints[T_B] = b;
-    ints[T_LDB] = ldbS;
-    ints[T_C] = c;
-    ints[T_LDC] = ldcS;
-    ints[T_ACC] = beta !== 0 ? 1 : 0;
-    ints[T_PANEL] = PANELS_BYTE + (w + 1) * PANEL_FLOATS * 4;
-    ints[T_ROWS] = byRows ? 1 : 0;
-    ints[T_UNIT] = unit;
-    ints[T_BLOCKS] = blocks;
-    ints[T_FMA] = relaxed;
-    ints[T_FAULT] = w === 0 ? pendingFault : 0;
-    p.start(w);
-  }
-  const fault = pendingFault;
-  pendingFault = 0;
+  const fault = startWorkers(p, transA, transB, M, N, K, a, ldaS, b, ldbS, c, ldcS, beta !== 0, byRows ? 1 : 0, unit, blocks, 0, 0, 0);
   const t0 = performance.now();
   // The calling thread writes its blocks into C where it is, when it can: only the workers' blocks are copied in afterwards.
   if (cIn >= 0) claimInPlace(byRows, unit, blocks, transA, transB, M, N, K, a, ldaS, b, ldbS, C, ldc, offC, cIn, edges, beta !== 0, kernels());
   else claimBlocks(jobWords, 0, byRows, unit, blocks, transA, transB, M, N, K, a, ldaS, b, ldbS, c, ldcS, beta !== 0, PANELS_BYTE, kernels());
-  // Each worker has at most one block left once the calling thread ran out of them: waiting much
-  // longer than the calling thread's own share took means the worker hangs.
-  const t1 = performance.now();
-  const patience = WAIT_MIN_MS + 20 * (t1 - t0);
-  let mine = 0;
-  for (let t = 0; t < blocks; t++) if (jobWords[1 + t] === 0) mine++;
-  const poll = pollMs(t1 - t0, mine);
-  // Bit w of failed: worker w threw, died or hangs, so the blocks it took may be missing or incomplete.
-  let failed = 0;
-  for (let w = 0; w < p.size; w++) {
-    // Every block is taken: a worker that has not woken up yet has nothing to do (unless a fault is to be injected).
-    if ((w > 0 || fault === 0) && p.cancel(w)) continue;
-    if (p.wait(w, patience, poll) !== 'done') {
-      failed |= 1 << w;
-      workerFailed++;
-    }
-  }
-  if (backoffEnabled) {
-    // The calling thread's time per block, times the blocks, is what it would have taken alone.
-    const speedup = (((t1 - t0) / mine) * blocks) / (performance.now() - t0);
-    threadSkip = threadBackoff = backoffAfter(speedup, threadBackoff);
-  }
+  const failed = awaitWorkers(p, t0, blocks, fault);
   for (let t = 0; t < blocks; t++) {
     const owner = jobWords[1 + t]!;
     const lo = t * unit;
@@ -1329,13 +1376,8 @@ function sgemmBatchThreaded(
   offB: number,
   offC: number,
 ): boolean {
-  const p = ensurePool();
+  const p = readyPool();
   if (p === null) return false;
-  if (p.isBroken()) {
-    retirePool(p);
-    return false;
-  }
-  if (!p.ready()) return false;
   // The kernels read partial tiles past op(A)'s last rows and op(B)'s last columns (into whatever
   // follows: those lanes are never stored), so the memory must hold them; C must not overlap the
   // operands themselves.
@@ -1363,36 +1405,7 @@ function sgemmBatchThreaded(
   const edges = at + count * item * 4;
   const acc = beta !== 0;
   if (acc) for (let i = 0; i < count; i++) stage(C, offC + i * strideC, ldc, M, N, at / 4 + i * item, ldcS);
-  const relaxed = relaxedEnabled ? 1 : 0;
-  jobWords[0] = 0;
-  jobWords.fill(-1, 1, 1 + count);
-  for (let w = 0; w < p.size; w++) {
-    const { ints } = p.args(w);
-    ints[T_TA] = transA ? 1 : 0;
-    ints[T_TB] = transB ? 1 : 0;
-    ints[T_M] = M;
-    ints[T_N] = N;
-    ints[T_K] = K;
-    ints[T_A] = a;
-    ints[T_LDA] = lda;
-    ints[T_B] = b;
-    ints[T_LDB] = ldb;
-    ints[T_C] = at;
-    ints[T_LDC] = ldcS;
-    ints[T_ACC] = acc ? 1 : 0;
-    ints[T_PANEL] = PANELS_BYTE + (w + 1) * PANEL_FLOATS * 4;
-    ints[T_ROWS] = BATCH;
-    ints[T_UNIT] = 1;
-    ints[T_BLOCKS] = count;
-    ints[T_FMA] = relaxed;
-    ints[T_FAULT] = w === 0 ? pendingFault : 0;
-    ints[T_SA] = strideA * 4;
-    ints[T_SB] = strideB * 4;
-    ints[T_SC] = item * 4;
-    p.start(w);
-  }
-  const fault = pendingFault;
-  pendingFault = 0;
+  const fault = startWorkers(p, transA, transB, M, N, K, a, lda, b, ldb, at, ldcS, acc, BATCH, 1, count, strideA * 4, strideB * 4, item * 4);
   const W = kernels();
   const t0 = performance.now();
   for (;;) {
@@ -1401,23 +1414,7 @@ function sgemmBatchThreaded(
     jobWords[1 + t] = 0;
     gemmInPlace(transA, transB, M, N, K, a + t * strideA * 4, lda, b + t * strideB * 4, ldb, C, ldc, offC + t * strideC, c + t * strideC * 4, edges, acc, W);
   }
-  const t1 = performance.now();
-  const patience = WAIT_MIN_MS + 20 * (t1 - t0);
-  let mine = 0;
-  for (let t = 0; t < count; t++) if (jobWords[1 + t] === 0) mine++;
-  const poll = pollMs(t1 - t0, mine);
-  let failed = 0;
-  for (let w = 0; w < p.size; w++) {
-    if ((w > 0 || fault === 0) && p.cancel(w)) continue;
-    if (p.wait(w, patience, poll) !== 'done') {
-      failed |= 1 << w;
-      workerFailed++;
-    }
-  }
-  if (backoffEnabled) {
-    const speedup = (((t1 - t0) / mine) * count) / (performance.now() - t0);
-    threadSkip = threadBackoff = backoffAfter(speedup, threadBackoff);
-  }
+  const failed = awaitWorkers(p, t0, count, fault);
   for (let t = 0; t < count; t++) {
     const owner = jobWords[1 + t]!;
     if (owner === 0) continue;
