@@ -21,37 +21,16 @@ import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, forwardPath, 
 import { conv2dWinograd, conv2dWinogradFilterGrad, F2X2, F4X4, winogradApplies, winogradSimdAvailable, winogradVariant, type WinogradVariant } from '../runtime/cpu/kernels/winograd.js';
 import { heapRegion } from '../runtime/cpu/heap.js';
 import { setThreadsEnabled, startThreads, threadedCalls, threadsAvailable } from '../runtime/cpu/gemm.js';
-import { rng, run } from './helpers.js';
+import { run } from './helpers.js';
+import { convGeom, naiveConv, randFloats } from './conv_reference.js';
 
-function rand(n: number, seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => r() * 2 - 1);
-}
+const rand = (n: number, seed: number): Float32Array => randFloats(n, seed);
 
 /** A 3x3 stride-1 geometry with explicit padding [top, bottom, left, right]. */
-function geom(N: number, H: number, W: number, C: number, pad: readonly number[]): Geom {
-  const [padT, padB, padL, padR] = pad as [number, number, number, number];
-  return { N, H, W, C, KH: 3, KW: 3, OH: H + padT + padB - 2, OW: W + padL + padR - 2, sH: 1, sW: 1, dH: 1, dW: 1, padT, padL };
-}
+const geom = (N: number, H: number, W: number, C: number, pad: readonly number[]): Geom => convGeom(N, H, W, C, 3, 3, [1, 1], [1, 1], pad);
 
-/** TF's Conv2D in float64: y[n, oh, ow, oc] = sum of x[n, oh - padT + kh, ow - padL + kw, c] * f[kh, kw, c, oc] over taps inside x. */
-function naiveConv(g: Geom, OC: number, x: Float32Array, f: Float32Array): Float64Array {
-  const y = new Float64Array(g.N * g.OH * g.OW * OC);
-  for (let n = 0; n < g.N; n++)
-    for (let oh = 0; oh < g.OH; oh++)
-      for (let ow = 0; ow < g.OW; ow++)
-        for (let kh = 0; kh < 3; kh++)
-          for (let kw = 0; kw < 3; kw++) {
-            const ih = oh - g.padT + kh;
-            const iw = ow - g.padL + kw;
-            if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
-            for (let c = 0; c < g.C; c++) {
-              const xv = x[((n * g.H + ih) * g.W + iw) * g.C + c]!;
-              for (let oc = 0; oc < OC; oc++) y[((n * g.OH + oh) * g.OW + ow) * OC + oc]! += xv * f[((kh * 3 + kw) * g.C + c) * OC + oc]!;
-            }
-          }
-  return y;
-}
+/** TF's Conv2D in float64. */
+const naiveConvY = (g: Geom, OC: number, x: Float32Array, f: Float32Array): Float64Array => naiveConv(g, OC, x, f, new Float32Array(g.N * g.OH * g.OW * OC)).y;
 
 type Matrix = readonly (readonly number[])[];
 const transpose = (a: Matrix): number[][] => a[0]!.map((_, j) => a.map((row) => row[j]!));
@@ -110,22 +89,8 @@ function winogradBound(v: WinogradVariant, g: Geom, OC: number, x: Float32Array,
   return bound;
 }
 
-/** TF's Conv2DBackpropFilter in float64: df[kh, kw, c, oc] = sum of x[n, oh - padT + kh, ow - padL + kw, c] * dy[n, oh, ow, oc]. */
-function naiveFilterGrad(g: Geom, OC: number, x: Float32Array, dy: Float32Array): Float64Array {
-  const df = new Float64Array(9 * g.C * OC);
-  for (let n = 0; n < g.N; n++)
-    for (let oh = 0; oh < g.OH; oh++)
-      for (let ow = 0; ow < g.OW; ow++)
-        for (let kh = 0; kh < 3; kh++)
-          for (let kw = 0; kw < 3; kw++) {
-            const ih = oh - g.padT + kh;
-            const iw = ow - g.padL + kw;
-            if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
-            for (let c = 0; c < g.C; c++)
-              for (let oc = 0; oc < OC; oc++) df[((kh * 3 + kw) * g.C + c) * OC + oc]! += x[((n * g.H + ih) * g.W + iw) * g.C + c]! * dy[((n * g.OH + oh) * g.OW + ow) * OC + oc]!;
-          }
-  return df;
-}
+/** TF's Conv2DBackpropFilter in float64. */
+const naiveFilterGrad = (g: Geom, OC: number, x: Float32Array, dy: Float32Array): Float64Array => naiveConv(g, OC, x, new Float32Array(9 * g.C * OC), dy).df;
 
 /** The filter gradient's first-order error bound per element, for variant v (see the top of the file). */
 function filterGradBound(v: WinogradVariant, g: Geom, OC: number, x: Float32Array, dy: Float32Array): Float64Array {
@@ -227,7 +192,7 @@ for (const v of [F2X2, F4X4]) describe(`Winograd F(${v.m}x${v.m},3x3) against a 
       expect(winogradApplies(g)).toBe(true);
       const x = rand(c.N * c.H * c.W * c.C, 100 + i);
       const f = rand(9 * c.C * c.OC, 200 + i);
-      const ref = naiveConv(g, c.OC, x, f);
+      const ref = naiveConvY(g, c.OC, x, f);
       const bound = winogradBound(v, g, c.OC, x, f);
       // Operands in the heap (read and written in place) and outside it.
       const region = heapRegion((x.length + f.length + ref.length) * 4);
@@ -267,7 +232,7 @@ for (const v of [F2X2, F4X4]) describe(`Winograd F(${v.m}x${v.m},3x3) against a 
       const turned = new Float32Array(f.length);
       for (let t = 0; t < 9; t++) for (let ci = 0; ci < c.C; ci++) for (let o = 0; o < c.OC; o++) turned[((8 - t) * c.OC + o) * c.C + ci] = f[(t * c.C + ci) * c.OC + o]!;
       const onDy: Geom = { ...geom(c.N, g.OH, g.OW, c.OC, [2 - c.pad[0]!, 0, 2 - c.pad[2]!, 0]), OH: c.H, OW: c.W };
-      const ref = naiveConv(onDy, c.C, dy, turned);
+      const ref = naiveConvY(onDy, c.C, dy, turned);
       const bound = winogradBound(v, onDy, c.C, dy, turned);
       for (const im2col of ['wasm', 'typescript'] as const) {
         for (const chunkFloats of [undefined, threeTiles(c)]) {
@@ -313,7 +278,7 @@ for (const v of [F2X2, F4X4]) describe(`Winograd F(${v.m}x${v.m},3x3) against a 
     const f = rand(9 * 6 * 7, 2);
     const y = new Float32Array(2 * 5 * 6 * 7);
     conv2dForward(g, 7, x, f, y, { path: 'winograd', winogradTile: tile });
-    expectWithin(y, naiveConv(g, 7, x, f), winogradBound(v, g, 7, x, f), 'conv2dForward');
+    expectWithin(y, naiveConvY(g, 7, x, f), winogradBound(v, g, 7, x, f), 'conv2dForward');
     expect(winogradApplies({ ...g, sH: 2, OH: 3 })).toBe(false);
     expect(winogradApplies({ ...g, dW: 2, OW: 4 })).toBe(false);
     expect(winogradApplies({ ...g, KH: 5, OH: 3 })).toBe(false);
@@ -388,12 +353,12 @@ describe('Winograd through a session', () => {
         [m.f, new tf.NDArray(fv, [3, 3, c.C, c.OC])],
         [m.dy, new tf.NDArray(dyv, [c.N, g.OH, g.OW, c.OC])],
       ], graph)) as tf.NDArray[];
-      expectWithin(y!.data as Float32Array, naiveConv(g, c.OC, xv, fv), winogradBound(v, g, c.OC, xv, fv), 'Conv2D');
+      expectWithin(y!.data as Float32Array, naiveConvY(g, c.OC, xv, fv), winogradBound(v, g, c.OC, xv, fv), 'Conv2D');
       const turned = new Float32Array(fv.length);
       for (let t = 0; t < 9; t++) for (let ci = 0; ci < c.C; ci++) for (let o = 0; o < c.OC; o++) turned[((8 - t) * c.OC + o) * c.C + ci] = fv[(t * c.C + ci) * c.OC + o]!;
       const onDy = geom(c.N, g.OH, g.OW, c.OC, [1, 1, 1, 1]);
       expect(winogradTile(onDy, c.C)).toBe(tile);
-      expectWithin(dx!.data as Float32Array, naiveConv(onDy, c.C, dyv, turned), winogradBound(v, onDy, c.C, dyv, turned), 'Conv2DBackpropInput');
+      expectWithin(dx!.data as Float32Array, naiveConvY(onDy, c.C, dyv, turned), winogradBound(v, onDy, c.C, dyv, turned), 'Conv2DBackpropInput');
       expectWithin(df!.data as Float32Array, naiveFilterGrad(g, c.OC, xv, dyv), filterGradBound(v, g, c.OC, xv, dyv), 'Conv2DBackpropFilter');
     });
   }
