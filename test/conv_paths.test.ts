@@ -8,48 +8,12 @@ import { elementwiseSimdAvailable, setElementwiseSimdEnabled } from '../runtime/
 import { simdAvailable } from '../runtime/cpu/gemm.js';
 import { heapRegion } from '../runtime/cpu/heap.js';
 import { winogradSimdAvailable } from '../runtime/cpu/kernels/winograd.js';
-import { rng, run } from './helpers.js';
+import { run } from './helpers.js';
+import { convGeom, naiveConv, randFloats } from './conv_reference.js';
 
-function rand(n: number, seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => r() * 2 - 1);
-}
-
-/** A geometry with explicit padding (bottom/right may differ from top/left). */
-function geom(N: number, H: number, W: number, C: number, KH: number, KW: number, s: [number, number], d: [number, number], pad: [number, number, number, number]): Geom {
-  const [padT, padB, padL, padR] = pad;
-  const OH = Math.floor((H + padT + padB - d[0] * (KH - 1) - 1) / s[0]) + 1;
-  const OW = Math.floor((W + padL + padR - d[1] * (KW - 1) - 1) / s[1]) + 1;
-  return { N, H, W, C, KH, KW, OH, OW, sH: s[0], sW: s[1], dH: d[0], dW: d[1], padT, padL };
-}
-
-/** Visits y[n, oh, ow, oc] += x[n, ih, iw, c] * f[kh, kw, c, oc] for every tap inside the input (TF's definition). */
-function taps(g: Geom, OC: number, visit: (xi: number, fi: number, yi: number) => void): void {
-  for (let n = 0; n < g.N; n++)
-    for (let oh = 0; oh < g.OH; oh++)
-      for (let ow = 0; ow < g.OW; ow++)
-        for (let kh = 0; kh < g.KH; kh++)
-          for (let kw = 0; kw < g.KW; kw++) {
-            const ih = oh * g.sH - g.padT + kh * g.dH;
-            const iw = ow * g.sW - g.padL + kw * g.dW;
-            if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
-            for (let c = 0; c < g.C; c++)
-              for (let oc = 0; oc < OC; oc++)
-                visit(((n * g.H + ih) * g.W + iw) * g.C + c, ((kh * g.KW + kw) * g.C + c) * OC + oc, ((n * g.OH + oh) * g.OW + ow) * OC + oc);
-          }
-}
-
-function naive(g: Geom, OC: number, x: Float32Array, f: Float32Array, dy: Float32Array) {
-  const y = new Float64Array(g.N * g.OH * g.OW * OC);
-  const dx = new Float64Array(x.length);
-  const df = new Float64Array(f.length);
-  taps(g, OC, (xi, fi, yi) => {
-    y[yi]! += x[xi]! * f[fi]!;
-    dx[xi]! += dy[yi]! * f[fi]!;
-    df[fi]! += x[xi]! * dy[yi]!;
-  });
-  return { y, dx, df };
-}
+const rand = (n: number, seed: number): Float32Array => randFloats(n, seed);
+const geom = convGeom;
+const naive = naiveConv;
 
 function expectNear(actual: Float32Array, expected: Float64Array, what: string): void {
   expect(actual.length, what).toBe(expected.length);
@@ -159,14 +123,15 @@ describe('CPU convolution paths against a naive convolution', () => {
     });
   }
 
-  it('computes directly for few input channels, or few output pixels into few channels, else by im2col', () => {
+  it('computes directly for few input channels, or few output pixels into few channels, else by a GEMM', () => {
     const direct = elementwiseSimdAvailable() ? 'direct' : 'im2col';
     expect(forwardPath(geom(8, 28, 28, 1, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe(direct);
     expect(forwardPath(geom(1, 14, 14, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe(direct);
-    // Batch-1 inference into 64 channels or more: the GEMM.
-    expect(forwardPath(geom(1, 14, 14, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 64)).toBe('im2col');
-    expect(forwardPath(geom(8, 28, 28, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 64)).toBe('im2col');
-    // Too few outputs for SIMD to pay, and 1x1 convolutions (already a GEMM), stay on im2col.
+    // Batch-1 inference into 64 channels or more: the GEMM, implicit where the WebAssembly kernels are.
+    const gemm = wasmIm2colAvailable() ? 'implicit' : 'im2col';
+    expect(forwardPath(geom(1, 14, 14, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 64)).toBe(gemm);
+    expect(forwardPath(geom(8, 28, 28, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 64)).toBe(gemm);
+    // Segments of 3 floats (the implicit GEMM packs runs of 4), and 1x1 convolutions (already a GEMM), stay on im2col.
     expect(forwardPath(geom(1, 4, 4, 1, 3, 3, [1, 1], [1, 1], [1, 1, 1, 1]), 2)).toBe('im2col');
     expect(forwardPath(geom(1, 28, 28, 1, 1, 1, [1, 1], [1, 1], [0, 0, 0, 0]), 32)).toBe('im2col');
   });
@@ -193,9 +158,10 @@ describe('CPU convolution paths against a naive convolution', () => {
     expect(forwardPath(same3x3(1, 16, 16), 16)).not.toBe('winograd');
     expect(forwardPath(same3x3(8, 32, 3), 64)).not.toBe('winograd');
     expect(forwardPath(same3x3(8, 32, 8), 8)).not.toBe('winograd');
-    expect(forwardPath(geom(8, 32, 32, 64, 3, 3, [2, 2], [1, 1], [1, 1, 1, 1]), 64)).toBe('im2col');
-    expect(forwardPath(geom(8, 32, 32, 64, 3, 3, [1, 1], [2, 2], [2, 2, 2, 2]), 64)).toBe('im2col');
-    expect(forwardPath(geom(8, 32, 32, 64, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 64)).toBe('im2col');
+    const gemm = wasmIm2colAvailable() ? 'implicit' : 'im2col';
+    expect(forwardPath(geom(8, 32, 32, 64, 3, 3, [2, 2], [1, 1], [1, 1, 1, 1]), 64)).toBe(gemm);
+    expect(forwardPath(geom(8, 32, 32, 64, 3, 3, [1, 1], [2, 2], [2, 2, 2, 2]), 64)).toBe(gemm);
+    expect(forwardPath(geom(8, 32, 32, 64, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 64)).toBe(gemm);
   });
 
   it('builds patch rows in WebAssembly wherever the GEMM has its SIMD kernels', () => {

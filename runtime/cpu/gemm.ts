@@ -48,6 +48,7 @@ import {
   I32,
   I32_ADD,
   I32_GT_S,
+  I32_LOAD,
   I32_LT_U,
   I32_AND,
   I32_SHL,
@@ -158,6 +159,7 @@ let threadsEnabled = canThread;
 let pool: ThreadPool | null = null;
 let poolFailed = false;
 let threaded = 0;
+let implicitCalls = 0;
 let spinUs = SPIN_US;
 /** Large products left to run on the calling thread alone after a split that did not pay (threads.ts's backoffAfter). */
 let threadSkip = 0;
@@ -268,6 +270,11 @@ export function threadedCalls(): number {
   return threaded;
 }
 
+/** How many products sgemmPatches has computed since the process started (tests: the implicit GEMM ran). */
+export function implicitProducts(): number {
+  return implicitCalls;
+}
+
 /** The number of worker threads running now (0 before the first large product). */
 export function workerCount(): number {
   return pool?.size ?? 0;
@@ -369,6 +376,67 @@ export function sgemm(
       }
     }
   }
+}
+
+/**
+ * A convolution's patch matrix, read where its pixels lie (implicit GEMM; see Indirect): `table`
+ * holds each pixel's byte address in the WebAssembly memory, padded with valid addresses to a
+ * multiple of MR entries; a pixel's patch values run in segments of L floats, segment
+ * ky * perRow + kx at byte offset ky * rowStride + kx * colStride from its address. Every read
+ * must stay inside the memory, including up to NR - 1 floats past a segment's end.
+ */
+export interface PatchTable {
+  table: Int32Array;
+  L: number;
+  perRow: number;
+  rowStride: number;
+  colStride: number;
+}
+
+/**
+ * sgemm's product with a patch matrix P that is never built, bit for bit as its SIMD path computes
+ * it from P's rows: side 'A', C[M, N] = P[M, K] X[K, N] (X row-major, leading dimension ldx: a
+ * filter); side 'B', C[M, N] = X^T P[K, N] (X stored [K, M], leading dimension ldx: dy). C (beta 0)
+ * must live in the WebAssembly memory; L a multiple of 4 (side 'A') or of NR (side 'B'). False,
+ * with nothing done, where it cannot run: no SIMD, C or the table elsewhere, the memory full.
+ */
+export function sgemmPatches(side: 'A' | 'B', M: number, N: number, K: number, patches: PatchTable, X: Float32Array, ldx: number, C: Float32Array, ldc: number, offX = 0, offC = 0): boolean {
+  if (!simdEnabled || !inPlaceEnabled || M <= 0 || N <= 0 || K <= 0) return false;
+  const tAt = heapAddress(patches.table);
+  let cIn = heapAddress(C);
+  if (tAt < 0 || cIn < 0 || patches.L % (side === 'A' ? 4 : NR) !== 0) return false;
+  cIn += offC * 4;
+  const ind: Indirect = { op: side === 'A' ? 1 : 2, table: tAt, L: patches.L, perRow: patches.perRow, rowStride: patches.rowStride, colStride: patches.colStride };
+  const transA = side === 'B';
+  let p: ThreadPool | null = null;
+  if (threadsEnabled && M * N * K >= THREAD_MIN_MACS) {
+    if (threadSkip > 0) threadSkip--;
+    else p = readyPool();
+  }
+  const split = p === null ? null : splitOf(M, N, p.size + 1, false);
+  const onThreads = split !== null && split.blocks >= 2;
+  // X is read where it is, or staged; partial tiles read past its last columns (N or M of them).
+  const cols = side === 'A' ? N : M;
+  let x = readable(X, offX, ldx, K, up(cols, side === 'A' ? NR : MR));
+  const ldxS = x >= 0 ? ldx : stagedLd(ldx, cols);
+  const xFloats = x >= 0 ? 0 : up(K * ldxS + 2 * NR, 16);
+  const ldcS = up(N, NR);
+  const stagedC = onThreads ? up(M, MR) * ldcS : 0;
+  const at = region(onThreads ? SHARED : PRIVATE, xFloats + stagedC + Math.max(up(M, MR) * NR, MR * ldcS));
+  if (at < 0) return false;
+  if (x < 0) {
+    stage(X, offX, ldx, K, cols, at / 4, ldxS);
+    x = at;
+  }
+  const c = at + xFloats * 4;
+  const edges = c + stagedC * 4;
+  const [a, lda, b, ldb] = side === 'A' ? [tAt, 1, x, ldxS] : [x, ldxS, tAt, 1];
+  const block = (m0: number, m1: number, n0: number, n1: number): void =>
+    gemmInPlace(transA, false, m1 - m0, n1 - n0, K, a + (transA ? m0 : m0 * lda) * 4, lda, b + n0 * 4, ldb, C, ldc, offC + m0 * ldc + n0, cIn + (m0 * ldc + n0) * 4, edges, false, kernels(), ind);
+  implicitCalls++;
+  if (!onThreads) block(0, M, 0, N);
+  else runSplit(p!, transA, false, M, N, K, a, lda, b, ldb, c, ldcS, cIn, edges, false, split.byRows, split.unit, split.blocks, C, ldc, offC, ind, block);
+  return true;
 }
 
 /**
@@ -677,15 +745,68 @@ interface SimdKernels {
   packA: (a: number, aK: number, kc: number, mc: number, out: number) => void;
   /** The same for row-major op(A) (rows aRow bytes apart, k contiguous). */
   packAT: (a: number, aRow: number, kc: number, mc: number, out: number) => void;
+  /** Packs mc x len of op(A) whose rows' addresses are in a table (implicit GEMM): see packAIndCode. */
+  packAInd: (tbl: number, off: number, len: number, mc: number, out: number, pStride: number) => void;
+  /** Packs kc rows of op(B) whose addresses are in a table into `panels` NR-wide panels: see packBIndCode. */
+  packBInd: (tbl: number, off: number, kc: number, panels: number, out: number, pStride: number) => void;
   /** One-row products: see gemvCode. */
   gemvN: (a: number, aK: number, b: number, bK: number, k: number, nBytes: number, c: number, acc: number) => void;
 }
 type MacroKernel = (mc: number, nc: number, kc: number, a: number, aRow: number, aK: number, b: number, bK: number, bTile: number, c: number, ldc: number, acc: number) => void;
 
 /**
+ * An operand that is a convolution's patch matrix read through a table of its pixels' addresses
+ * (implicit GEMM: no patch rows are built). Patch value k of pixel p is the float at byte
+ * table[p] + off(s) + 4 (k - s L), where segment s = floor(k / L) = ky perRow + kx and off(s) =
+ * ky rowStride + kx colStride (a segment is one filter row's taps, KW C floats, or one tap's C
+ * floats when dilated). op 1: op(A) is the patch matrix (rows: pixels); op 2: op(B) is (rows, the
+ * inner dimension: pixels; columns: patch values). The drivers pass such an operand around as the
+ * byte address `table + 4 r`, r its first row (op 1) or column (op 2), so blocks offset it as they
+ * offset any operand.
+ */
+interface Indirect {
+  op: number;
+  table: number;
+  L: number;
+  perRow: number;
+  rowStride: number;
+  colStride: number;
+}
+
+/** Byte offset of patch value k within its pixel's data (see Indirect), and how many values follow it in its segment. */
+function segmentAt(ind: Indirect, k: number, out: Int32Array): void {
+  const s = Math.floor(k / ind.L);
+  const w = k - s * ind.L;
+  const ky = Math.floor(s / ind.perRow);
+  out[0] = ky * ind.rowStride + (s - ky * ind.perRow) * ind.colStride + 4 * w;
+  out[1] = ind.L - w;
+}
+
+/** Packs rows [r, r + mc) (pixels) by patch values [k0, k0 + kc) of an op-1 Indirect into MR-high panels at out. */
+function packIndA(ind: Indirect, r: number, k0: number, kc: number, mc: number, out: number, seg: Int32Array, W: SimdKernels): void {
+  for (let k = k0, end = k0 + kc; k < end; ) {
+    segmentAt(ind, k, seg);
+    const len = Math.min(end - k, seg[1]!);
+    W.packAInd(ind.table + 4 * r, seg[0]!, len, mc, out + (k - k0) * MR * 4, kc * MR * 4);
+    k += len;
+  }
+}
+
+/** Packs patch values [j, j + nc) (columns) of pixels [k0, k0 + kc) of an op-2 Indirect into NR-wide panels at out. */
+function packIndB(ind: Indirect, j: number, k0: number, kc: number, nc: number, out: number, seg: Int32Array, W: SimdKernels): void {
+  for (let c = j, end = j + nc; c < end; ) {
+    segmentAt(ind, c, seg);
+    const panels = Math.ceil(Math.min(end - c, seg[1]!) / NR);
+    W.packBInd(ind.table + 4 * k0, seg[0]!, kc, panels, out + ((c - j) / NR) * kc * NR * 4, kc * NR * 4);
+    c += panels * NR;
+  }
+}
+
+/**
  * C (staged, byte address c, leading dimension ldc floats) = op(A) * op(B) (+ C when accumulate),
  * all operands staged: op(A)[0,0] at byte a, stored with leading dimension lda (floats), op(B)[0,0]
- * at b with ldb. `panel` is this thread's packed-B area.
+ * at b with ldb; or one of them an Indirect patch matrix (`ind`, always packed). `panel` is this
+ * thread's packed-B area.
  */
 function gemmStaged(
   transA: boolean,
@@ -702,31 +823,38 @@ function gemmStaged(
   accumulate: boolean,
   panel: number,
   W: SimdKernels,
+  ind: Indirect | null = null,
 ): void {
   const aRow = transA ? 4 : lda * 4;
   const aK = transA ? lda * 4 : 4;
-  if (M === 1 && !transB) {
+  const indA = ind !== null && ind.op === 1;
+  const indB = ind !== null && ind.op === 2;
+  if (M === 1 && !transB && !indA && !indB) {
     // One row (batch-1 dense layers): op(B) is read once, row after row, where it is.
     for (let jc = 0; jc < N; jc += NC) W.gemvN(a, aK, b + jc * 4, ldb * 4, K, ((Math.min(NC, N - jc) + 3) >> 2) << 4, c + jc * 4, accumulate ? 1 : 0);
     return;
   }
   const bK = transB ? 4 : ldb * 4;
   const bCol = transB ? ldb * 4 : 4;
-  const inPlace = !transB && M <= IN_PLACE_MAX_M && (K * N <= IN_PLACE_MAX_B || (K * N <= IN_PLACE_MAX_B_NARROW && ldb <= IN_PLACE_MAX_LDB));
+  const inPlace = !indB && !transB && M <= IN_PLACE_MAX_M && (K * N <= IN_PLACE_MAX_B || (K * N <= IN_PLACE_MAX_B_NARROW && ldb <= IN_PLACE_MAX_LDB));
   // In place, op(A) is read one short run per k from MR rows (or columns, stored transposed);
   // packed, its panels are read in sequence by every tile of op(B), which pays once op(A) has
   // enough rows and op(B) enough columns.
-  const packA = M >= (transA ? PACK_AT_MIN_M : PACK_A_MIN_M) && N >= 4 * NR;
+  const packA = indA || (M >= (transA ? PACK_AT_MIN_M : PACK_A_MIN_M) && N >= 4 * NR);
   const mk = transA || packA ? W.mkLanes : W.mkRows;
   const panelA = panel + PANEL_A_BYTE;
-  // K is cut into equal slices of at most KC (800 = 2 x 400 rather than 512 + 288).
-  const kSlice = Math.ceil(K / Math.ceil(K / KC));
+  const seg = ind === null ? null : new Int32Array(2);
+  // K is cut into equal slices of at most KC (800 = 2 x 400 rather than 512 + 288); an op-1
+  // Indirect's into multiples of 4 (its runs of patch values are packed four at a time).
+  let kSlice = Math.ceil(K / Math.ceil(K / KC));
+  if (indA) kSlice = Math.ceil(kSlice / 4) * 4;
   for (let jc = 0; jc < N; jc += NC) {
     const nc = Math.min(NC, N - jc);
     for (let pc = 0; pc < K; pc += kSlice) {
       const kc = Math.min(kSlice, K - pc);
       const bAt = b + pc * bK + jc * bCol;
-      if (!inPlace) {
+      if (indB) packIndB(ind, (b - ind.table) / 4 + jc, pc, kc, nc, panel, seg!, W);
+      else if (!inPlace) {
         if (transB) W.packT(bAt, bCol, kc, nc, panel);
         else W.packN(bAt, bK, kc, nc, panel);
       }
@@ -737,7 +865,8 @@ function gemmStaged(
         let aStep = transA ? 4 * MR : aRow;
         let aKs = aK;
         if (packA) {
-          if (transA) W.packA(aAt, aK, kc, mc, panelA);
+          if (indA) packIndA(ind, (a - ind.table) / 4 + ic, pc, kc, mc, panelA, seg!, W);
+          else if (transA) W.packA(aAt, aK, kc, mc, panelA);
           else W.packAT(aAt, aRow, kc, mc, panelA);
           aAt = panelA;
           aStep = kc * MR * 4;
@@ -760,6 +889,8 @@ const T_B = ARG + 7, T_LDB = ARG + 8, T_C = ARG + 9, T_LDC = ARG + 10, T_ACC = A
 const T_ROWS = ARG + 13, T_UNIT = ARG + 14, T_BLOCKS = ARG + 15, T_FMA = ARG + 16, T_FAULT = ARG + 17;
 // A batch of products (T_ROWS = BATCH): each block is one product, its operands T_SA, T_SB, T_SC bytes after the previous one's.
 const T_SA = ARG + 18, T_SB = ARG + 19, T_SC = ARG + 20;
+// An Indirect operand: its op (0: none), table, L, perRow, rowStride, colStride.
+const T_IND = ARG + 21;
 const BATCH = 2;
 
 /** Computes blocks (of rows or columns of the staged C) claimed from `job` until none is left; `me` marks the blocks taken. */
@@ -783,6 +914,7 @@ function claimBlocks(
   accumulate: boolean,
   panel: number,
   W: SimdKernels,
+  ind: Indirect | null,
 ): void {
   for (;;) {
     const t = Atomics.add(job, 0, 1);
@@ -790,9 +922,9 @@ function claimBlocks(
     job[1 + t] = me;
     const lo = t * unit;
     if (byRows) {
-      gemmStaged(transA, transB, Math.min(M, lo + unit) - lo, N, K, a + lo * (transA ? 4 : lda * 4), lda, b, ldb, c + lo * ldc * 4, ldc, accumulate, panel, W);
+      gemmStaged(transA, transB, Math.min(M, lo + unit) - lo, N, K, a + lo * (transA ? 4 : lda * 4), lda, b, ldb, c + lo * ldc * 4, ldc, accumulate, panel, W, ind);
     } else {
-      gemmStaged(transA, transB, M, Math.min(N, lo + unit) - lo, K, a, lda, b + lo * (transB ? ldb * 4 : 4), ldb, c + lo * 4, ldc, accumulate, panel, W);
+      gemmStaged(transA, transB, M, Math.min(N, lo + unit) - lo, K, a, lda, b + lo * (transB ? ldb * 4 : 4), ldb, c + lo * 4, ldc, accumulate, panel, W, ind);
     }
   }
 }
@@ -834,6 +966,9 @@ function workerSource(): string {
 var __name = (f) => f;
 const MR = ${MR}, NR = ${NR}, KC = ${KC}, MC = ${MC}, NC = ${NC}, PANEL_A_BYTE = ${PANEL_A_BYTE}, PACK_A_MIN_M = ${PACK_A_MIN_M}, PACK_AT_MIN_M = ${PACK_AT_MIN_M}, IN_PLACE_MAX_M = ${IN_PLACE_MAX_M}, IN_PLACE_MAX_B = ${IN_PLACE_MAX_B};
 const IN_PLACE_MAX_B_NARROW = ${IN_PLACE_MAX_B_NARROW}, IN_PLACE_MAX_LDB = ${IN_PLACE_MAX_LDB};
+${segmentAt.toString()}
+${packIndA.toString()}
+${packIndB.toString()}
 ${gemmStaged.toString()}
 ${claimBlocks.toString()}
 ${claimItems.toString()}
@@ -856,9 +991,10 @@ function runTask(t) {
       t[${T_A}], t[${T_SA}], t[${T_LDA}], t[${T_B}], t[${T_SB}], t[${T_LDB}], t[${T_C}], t[${T_SC}], t[${T_LDC}], t[${T_ACC}] === 1, t[${T_PANEL}], W);
     return;
   }
+  const ind = t[${T_IND}] === 0 ? null : { op: t[${T_IND}], table: t[${T_IND + 1}], L: t[${T_IND + 2}], perRow: t[${T_IND + 3}], rowStride: t[${T_IND + 4}], colStride: t[${T_IND + 5}] };
   claimBlocks(job, gemmData.index + 1, t[${T_ROWS}] === 1, t[${T_UNIT}], t[${T_BLOCKS}], t[${T_TA}] === 1, t[${T_TB}] === 1,
     t[${T_M}], t[${T_N}], t[${T_K}], t[${T_A}], t[${T_LDA}], t[${T_B}], t[${T_LDB}], t[${T_C}], t[${T_LDC}], t[${T_ACC}] === 1,
-    t[${T_PANEL}], W);
+    t[${T_PANEL}], W, ind);
 }
 ${workerLoopSource()}`;
 }
@@ -1090,16 +1226,17 @@ function gemmInPlace(
   edges: number,
   acc: boolean,
   W: SimdKernels,
+  ind: Indirect | null = null,
 ): void {
   // The tile the kernels write: MR x NR, or 1 x 4 for one-row products (gemvN).
-  const gemv = M === 1 && !transB;
+  const gemv = M === 1 && !transB && ind === null;
   const mr = gemv ? 1 : MR;
   const nr = gemv ? 4 : NR;
   const m1 = M - (M % mr);
   const n1 = N - (N % nr);
-  if (m1 > 0 && n1 > 0) gemmStaged(transA, transB, m1, n1, K, a, lda, b, ldb, c, ldc, acc, PANELS_BYTE, W);
-  if (n1 < N) gemmEdge(transA, transB, 0, M, n1, N, K, a, lda, b, ldb, C, ldc, offC, edges, up(N - n1, nr), acc, W);
-  if (m1 < M && n1 > 0) gemmEdge(transA, transB, m1, M, 0, n1, K, a, lda, b, ldb, C, ldc, offC, edges, n1, acc, W);
+  if (m1 > 0 && n1 > 0) gemmStaged(transA, transB, m1, n1, K, a, lda, b, ldb, c, ldc, acc, PANELS_BYTE, W, ind);
+  if (n1 < N) gemmEdge(transA, transB, 0, M, n1, N, K, a, lda, b, ldb, C, ldc, offC, edges, up(N - n1, nr), acc, W, ind);
+  if (m1 < M && n1 > 0) gemmEdge(transA, transB, m1, M, 0, n1, K, a, lda, b, ldb, C, ldc, offC, edges, n1, acc, W, ind);
 }
 
 /**
@@ -1126,6 +1263,7 @@ function claimInPlace(
   edges: number,
   acc: boolean,
   W: SimdKernels,
+  ind: Indirect | null,
 ): void {
   for (;;) {
     const t = Atomics.add(jobWords, 0, 1);
@@ -1133,9 +1271,9 @@ function claimInPlace(
     jobWords[1 + t] = 0;
     const lo = t * unit;
     if (byRows) {
-      gemmInPlace(transA, transB, Math.min(M, lo + unit) - lo, N, K, a + lo * (transA ? 4 : lda * 4), lda, b, ldb, C, ldc, offC + lo * ldc, c + lo * ldc * 4, edges, acc, W);
+      gemmInPlace(transA, transB, Math.min(M, lo + unit) - lo, N, K, a + lo * (transA ? 4 : lda * 4), lda, b, ldb, C, ldc, offC + lo * ldc, c + lo * ldc * 4, edges, acc, W, ind);
     } else {
-      gemmInPlace(transA, transB, M, Math.min(N, lo + unit) - lo, K, a, lda, b + lo * (transB ? ldb * 4 : 4), ldb, C, ldc, offC + lo, c + lo * 4, edges, acc, W);
+      gemmInPlace(transA, transB, M, Math.min(N, lo + unit) - lo, K, a, lda, b + lo * (transB ? ldb * 4 : 4), ldb, C, ldc, offC + lo, c + lo * 4, edges, acc, W, ind);
     }
   }
 }
@@ -1160,12 +1298,13 @@ function gemmEdge(
   ldE: number,
   acc: boolean,
   W: SimdKernels,
+  ind: Indirect | null,
 ): void {
   const m = m1 - m0;
   const n = n1 - n0;
   const cAt = offC + m0 * ldc + n0;
   if (acc) stage(C, cAt, ldc, m, n, e / 4, ldE);
-  gemmStaged(transA, transB, m, n, K, a + (transA ? m0 : m0 * lda) * 4, lda, b + (transB ? n0 * ldb : n0) * 4, ldb, e, ldE, acc, PANELS_BYTE, W);
+  gemmStaged(transA, transB, m, n, K, a + (transA ? m0 : m0 * lda) * 4, lda, b + (transB ? n0 * ldb : n0) * 4, ldb, e, ldE, acc, PANELS_BYTE, W, ind);
   unstage(C, cAt, ldc, 0, m, 0, n, e / 4, ldE);
 }
 
@@ -1210,6 +1349,7 @@ function startWorkers(
   sA: number,
   sB: number,
   sC: number,
+  ind: Indirect | null = null,
 ): number {
   jobWords[0] = 0;
   jobWords.fill(-1, 1, 1 + blocks);
@@ -1236,6 +1376,14 @@ function startWorkers(
     ints[T_SA] = sA;
     ints[T_SB] = sB;
     ints[T_SC] = sC;
+    ints[T_IND] = ind === null ? 0 : ind.op;
+    if (ind !== null) {
+      ints[T_IND + 1] = ind.table;
+      ints[T_IND + 2] = ind.L;
+      ints[T_IND + 3] = ind.perRow;
+      ints[T_IND + 4] = ind.rowStride;
+      ints[T_IND + 5] = ind.colStride;
+    }
     p.start(w);
   }
   const fault = pendingFault;
@@ -1300,33 +1448,75 @@ function sgemmThreaded(
 ): boolean {
   const p = readyPool();
   if (p === null) return false;
-  const threads = p.size + 1;
-  // Cut the longer side of C. Blocks of rows each pack all of op(B), so they are few, and of equal
-  // size (a multiple of MR, not of MC: with blocks of whole MC rows, 784 rows made 256+256+256+16,
-  // and the thread with two big blocks held the other up: 784x512x128 ran at 74 GFLOP/s, in equal
-  // blocks at 92-96; 4181x64x800 86 and 89; 1000^3 99 and 102, measured alternately in one process).
-  // Blocks of columns cost nothing extra (op(A) is read in place), so there are more of them: a
-  // thread that is descheduled in the middle of its last block (a busy machine) then holds up less
-  // of the work; but not narrower than 64 columns where they can be wider (4 per thread, a multiple
-  // of 32 columns: 64x1024x3136 ran at 80-82 GFLOP/s in 16 blocks of 64 columns, 82-84 in 8 of 128;
-  // 128x784x512 at 92-93 in 13 blocks, 93-98 in 9). One-row products read op(B) by runs of a block's columns from each row: short runs
-  // cost (at 64 columns, 1.5 times the time of 512), so their blocks are few and wide.
+  const { byRows, unit, blocks } = splitOf(M, N, p.size + 1, M === 1 && !transB);
+  if (blocks < 2) return false;
+  if (!stageOperands(SHARED, BOTH_C, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return false;
+  const a = staged[0]!, ldaS = staged[1]!, b = staged[2]!, ldbS = staged[3]!, c = staged[4]!, ldcS = staged[5]!;
+  runSplit(p, transA, transB, M, N, K, a, ldaS, b, ldbS, c, ldcS, staged[7]!, staged[6]!, beta !== 0, byRows, unit, blocks, C, ldc, offC, null, (m0, m1, n0, n1) =>
+    gemmPrivate(transA, transB, m1 - m0, n1 - n0, K, alpha, A, lda, B, ldb, beta === 0 ? 0 : 1, C, ldc, offA + (transA ? m0 : m0 * lda), offB + (transB ? n0 * ldb : n0), offC + m0 * ldc + n0),
+  );
+  return true;
+}
+
+/**
+ * How a threaded product cuts C: the longer side. Blocks of rows each pack all of op(B), so they
+ * are few, and of equal size (a multiple of MR, not of MC: with blocks of whole MC rows, 784 rows
+ * made 256+256+256+16, and the thread with two big blocks held the other up: 784x512x128 ran at 74
+ * GFLOP/s, in equal blocks at 92-96; 4181x64x800 86 and 89; 1000^3 99 and 102, measured alternately
+ * in one process). Blocks of columns cost nothing extra (op(A) is read in place), so there are
+ * more of them: a thread that is descheduled in the middle of its last block (a busy machine) then
+ * holds up less of the work; but not narrower than 64 columns where they can be wider (4 per
+ * thread, a multiple of 32 columns: 64x1024x3136 ran at 80-82 GFLOP/s in 16 blocks of 64 columns,
+ * 82-84 in 8 of 128; 128x784x512 at 92-93 in 13 blocks, 93-98 in 9). One-row products read op(B)
+ * by runs of a block's columns from each row: short runs cost (at 64 columns, 1.5 times the time
+ * of 512), so their blocks are few and wide.
+ */
+function splitOf(M: number, N: number, threads: number, gemv: boolean): { byRows: boolean; unit: number; blocks: number } {
   const byRows = M / MR >= N / NR;
-  const gemv = M === 1 && !transB;
   const extent = byRows ? M : N;
   const align = byRows ? MR : gemv ? GEMV_MIN_BLOCK : NR * 4;
   const perThread = byRows || gemv ? 2 : 4;
   const unit = Math.max(Math.ceil(extent / (perThread * threads) / align) * align, Math.ceil(extent / MAX_BLOCKS / align) * align);
-  const blocks = Math.ceil(extent / unit);
-  if (blocks < 2) return false;
-  if (!stageOperands(SHARED, BOTH_C, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return false;
-  const a = staged[0]!, ldaS = staged[1]!, b = staged[2]!, ldbS = staged[3]!, c = staged[4]!, ldcS = staged[5]!;
-  const edges = staged[6]!, cIn = staged[7]!;
-  const fault = startWorkers(p, transA, transB, M, N, K, a, ldaS, b, ldbS, c, ldcS, beta !== 0, byRows ? 1 : 0, unit, blocks, 0, 0, 0);
+  return { byRows, unit, blocks: Math.ceil(extent / unit) };
+}
+
+/**
+ * Runs a split product whose operands are staged (a, b; the workers' copy of C at c, leading
+ * dimension ldcS): every thread claims blocks until none is left, the calling thread writing its
+ * own into C where it is when it can (C[offC] at byte cIn >= 0, partial tiles at `edges`), then the
+ * workers' blocks are copied in. A block of a worker that threw, died or hangs (perhaps taken before
+ * the worker could mark it as its own) is missing or incomplete in the staged C:
+ * `redo(m0, m1, n0, n1)` computes it on the calling thread, from the operands themselves.
+ */
+function runSplit(
+  p: ThreadPool,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  a: number,
+  lda: number,
+  b: number,
+  ldb: number,
+  c: number,
+  ldcS: number,
+  cIn: number,
+  edges: number,
+  acc: boolean,
+  byRows: boolean,
+  unit: number,
+  blocks: number,
+  C: Float32Array,
+  ldc: number,
+  offC: number,
+  ind: Indirect | null,
+  redo: (m0: number, m1: number, n0: number, n1: number) => void,
+): void {
+  const fault = startWorkers(p, transA, transB, M, N, K, a, lda, b, ldb, c, ldcS, acc, byRows ? 1 : 0, unit, blocks, 0, 0, 0, ind);
   const t0 = performance.now();
-  // The calling thread writes its blocks into C where it is, when it can: only the workers' blocks are copied in afterwards.
-  if (cIn >= 0) claimInPlace(byRows, unit, blocks, transA, transB, M, N, K, a, ldaS, b, ldbS, C, ldc, offC, cIn, edges, beta !== 0, kernels());
-  else claimBlocks(jobWords, 0, byRows, unit, blocks, transA, transB, M, N, K, a, ldaS, b, ldbS, c, ldcS, beta !== 0, PANELS_BYTE, kernels());
+  if (cIn >= 0) claimInPlace(byRows, unit, blocks, transA, transB, M, N, K, a, lda, b, ldb, C, ldc, offC, cIn, edges, acc, kernels(), ind);
+  else claimBlocks(jobWords, 0, byRows, unit, blocks, transA, transB, M, N, K, a, lda, b, ldb, c, ldcS, acc, PANELS_BYTE, kernels(), ind);
   const failed = awaitWorkers(p, t0, blocks, fault);
   for (let t = 0; t < blocks; t++) {
     const owner = jobWords[1 + t]!;
@@ -1335,18 +1525,11 @@ function sgemmThreaded(
     const m1 = byRows ? Math.min(M, lo + unit) : M;
     const n0 = byRows ? 0 : lo;
     const n1 = byRows ? N : Math.min(N, lo + unit);
-    if (owner < 0 || (owner > 0 && (failed >> (owner - 1)) & 1)) {
-      // Taken by a worker that threw, died or hangs (perhaps before it could mark the block as its
-      // own): its part of the staged C is missing or incomplete, so compute it here, from C itself.
-      gemmPrivate(transA, transB, m1 - m0, n1 - n0, K, alpha, A, lda, B, ldb, beta === 0 ? 0 : 1, C, ldc,
-        offA + (transA ? m0 : m0 * lda), offB + (transB ? n0 * ldb : n0), offC + m0 * ldc + n0);
-      continue;
-    }
-    if (owner > 0 || cIn < 0) unstage(C, offC, ldc, m0, m1, n0, n1, c / 4, ldcS);
+    if (owner < 0 || (owner > 0 && (failed >> (owner - 1)) & 1)) redo(m0, m1, n0, n1);
+    else if (owner > 0 || cIn < 0) unstage(C, offC, ldc, m0, m1, n0, n1, c / 4, ldcS);
   }
   if (p.isBroken()) retirePool(p);
   threaded++;
-  return true;
 }
 
 /**
@@ -1472,6 +1655,8 @@ function simdKernelModule(pages: number, maxPages: number, shared: boolean, rela
     packTCode('packT', NR),
     packNCode('packA', MR),
     packTCode('packAT', MR),
+    packAIndCode(),
+    packBIndCode(),
     gemvCode(relaxed),
   ]);
 }
@@ -1593,6 +1778,51 @@ function packTCode(exportName: string, width: number): WasmFunction {
   }
   f.emit(addConst(OUT, 4 * width), addConst(p, 4), countDown(k, 1), [END, END]);
   f.emit(addTo(B_, col[width]!), countDown(j, width), [END]);
+  return f.build();
+}
+
+/**
+ * packAInd(tbl, off, len, mc, out, pStride): like packAT, for rows whose addresses are in a table:
+ * row r's len floats (a multiple of 4) start at byte i32[tbl + 4r] + off; panel g of MR rows goes
+ * to out + g * pStride. Reads whole groups of MR table entries (the table is padded to them).
+ */
+function packAIndCode(): WasmFunction {
+  const f = new FunctionBuilder('packAInd', Array<number>(6).fill(I32));
+  const [TBL, OFF, LEN, MC_, OUT, PSTRIDE] = [0, 1, 2, 3, 4, 5];
+  const [k, o] = [f.local(I32), f.local(I32)];
+  const p = Array.from({ length: MR }, () => f.local(I32));
+  const r = Array.from({ length: 4 }, () => f.local(V128));
+  const t = Array.from({ length: 4 }, () => f.local(V128));
+  const lanes = (...l: number[]): number[] => simd(I8X16_SHUFFLE, ...l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3]));
+  f.emit([LOOP, VOID]);
+  for (let q = 0; q < MR; q++) f.emit(get(TBL), [I32_LOAD, 2, ...uleb(4 * q)], get(OFF), [I32_ADD], set(p[q]!));
+  f.emit(get(OUT), set(o), get(LEN), i32Const(2), [I32_SHR_U], tee(k), [IF, VOID, LOOP, VOID]);
+  for (let q = 0; q < 4; q++) f.emit(get(p[q]!), simdMem(V128_LOAD, 4, 0), set(r[q]!));
+  f.emit(get(r[0]!), get(r[1]!), lanes(0, 4, 1, 5), set(t[0]!), get(r[0]!), get(r[1]!), lanes(2, 6, 3, 7), set(t[1]!));
+  f.emit(get(r[2]!), get(r[3]!), lanes(0, 4, 1, 5), set(t[2]!), get(r[2]!), get(r[3]!), lanes(2, 6, 3, 7), set(t[3]!));
+  f.emit(get(o), get(t[0]!), get(t[2]!), lanes(0, 1, 4, 5), simdMem(V128_STORE, 4, 0));
+  f.emit(get(o), get(t[0]!), get(t[2]!), lanes(2, 3, 6, 7), simdMem(V128_STORE, 4, 16));
+  f.emit(get(o), get(t[1]!), get(t[3]!), lanes(0, 1, 4, 5), simdMem(V128_STORE, 4, 32));
+  f.emit(get(o), get(t[1]!), get(t[3]!), lanes(2, 3, 6, 7), simdMem(V128_STORE, 4, 48));
+  for (const x of p) f.emit(addConst(x, 16));
+  f.emit(addConst(o, 64), countDown(k, 1), [END, END]);
+  f.emit(addConst(TBL, 4 * MR), addTo(OUT, PSTRIDE), countDown(MC_, MR), [END]);
+  return f.build();
+}
+
+/**
+ * packBInd(tbl, off, kc, panels, out, pStride): like packN, for kc rows whose addresses are in a
+ * table: row k's floats start at byte i32[tbl + 4k] + off; NR-wide panel j (of `panels`) goes to
+ * out + j * pStride.
+ */
+function packBIndCode(): WasmFunction {
+  const f = new FunctionBuilder('packBInd', Array<number>(6).fill(I32));
+  const [TBL, OFF, KC_, PANELS, OUT, PSTRIDE] = [0, 1, 2, 3, 4, 5];
+  const [j, p, o] = [f.local(I32), f.local(I32), f.local(I32)];
+  f.emit([LOOP, VOID], get(TBL), [I32_LOAD, 2, 0], get(OFF), [I32_ADD], set(p), get(OUT), set(o), get(PANELS), set(j), [LOOP, VOID]);
+  for (let h = 0; h < NR / 4; h++) f.emit(get(o), get(p), simdMem(V128_LOAD, 4, 16 * h), simdMem(V128_STORE, 4, 16 * h));
+  f.emit(addConst(p, 4 * NR), addTo(o, PSTRIDE), countDown(j, 1), [END]);
+  f.emit(addConst(TBL, 4), addConst(OUT, 4 * NR), countDown(KC_, 1), [END]);
   return f.build();
 }
 

@@ -95,6 +95,7 @@ export const I32_GT_S = 0x4a;
 export const I32_AND = 0x71;
 export const I32_SHL = 0x74;
 export const I32_SHR_U = 0x76;
+export const I32_LOAD = 0x28;
 export const F32_LOAD = 0x2a;
 export const F32_STORE = 0x38;
 

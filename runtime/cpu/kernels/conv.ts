@@ -1,17 +1,19 @@
-// CPU kernels for convolution and pooling. Convolutions lower to GEMM through im2col (and col2im
-// for the input gradient), in chunks of patch rows built in the WebAssembly heap, where the GEMM
-// reads them, run directly for few input channels, or, for 3x3 stride-1 filters with enough
-// channels, by Winograd F(2x2,3x3) or F(4x4,3x3) (winograd.ts; both gradients too, the input
-// gradient as a flipped forward convolution); the patch rows and the direct passes are
-// parallel.ts's kernels, split over its worker pool. Outputs a kernel writes whole come from
+// CPU kernels for convolution and pooling. Convolutions lower to GEMM: an implicit one, whose
+// packing reads each patch value where it lies in the (padded) input through a table of the output
+// pixels' windows (gemm.ts's sgemmPatches), or through im2col (and col2im for the input gradient),
+// in chunks of patch rows built in the WebAssembly heap, where the GEMM reads them; they run
+// directly for few input channels, or, for 3x3 stride-1 filters with enough channels, by Winograd
+// F(2x2,3x3) or F(4x4,3x3) (winograd.ts; both gradients too, the input gradient as a flipped
+// forward convolution); the patch rows and the direct passes are parallel.ts's kernels, split over
+// its worker pool. Outputs a kernel writes whole come from
 // `allocOverwritten` (no zero fill).
 // Everything is computed in NHWC; NCHW tensors are transposed on the way in and out.
 import { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape } from '../../../src/core/shape.js';
 import { layoutDims, type DataFormat } from '../../../ops/semantics/window.js';
 import type { KernelNode } from '../../backend.js';
-import { sgemm } from '../gemm.js';
-import { heapAddress } from '../heap.js';
+import { sgemm, sgemmPatches, type PatchTable } from '../gemm.js';
+import { heapAddress, heapBuffer } from '../heap.js';
 import { parallelAvailable, patchRowsSimd } from '../parallel.js';
 import { registerCpuKernel } from '../registry.js';
 import { fail, geometry, layoutShape, nhwc, windowAttrs, type Geom } from '../../window_geometry.js';
@@ -300,8 +302,9 @@ function patchInput(g: Geom, x: Float32Array, source: PatchSource, inHeap: boole
   }
   const { H: Hp, W: Wp } = paddedExtent(g);
   const { N, H, W, C, padT, padL } = g;
-  const scratch = inHeap ? new Scratch(N * Hp * Wp * C) : null;
-  const xp = scratch === null ? new Float32Array(N * Hp * Wp * C) : scratch.view().fill(0);
+  // In the heap, with room past the end for the implicit GEMM's reads past a segment (patchTable).
+  const scratch = inHeap ? new Scratch(N * Hp * Wp * C + PATCH_SLACK) : null;
+  const xp = scratch === null ? new Float32Array(N * Hp * Wp * C) : scratch.view().subarray(0, N * Hp * Wp * C).fill(0);
   // Padded row r, column s hold input row r - padT, column s - padL.
   const s0 = Math.max(0, padL);
   const s1 = Math.min(Wp, W + padL);
@@ -324,13 +327,42 @@ function isPointwise(g: Geom): boolean {
   return g.KH === 1 && g.KW === 1 && g.sH === 1 && g.sW === 1 && g.padT === 0 && g.padL === 0 && g.OH === g.H && g.OW === g.W;
 }
 
+/** Floats the implicit GEMM may read past a pixel's last patch value (gemm.ts's packBInd: a partial panel of NR). */
+const PATCH_SLACK = 16;
+
+/**
+ * The patch table of an input as im2col reads it (patchInput's, in the heap): each output pixel's
+ * window's first tap, and the taps' segments (one filter row of KW * C floats, or one tap's C when
+ * dilated), for the implicit GEMM (gemm.ts's sgemmPatches). Null where the input is not in the heap
+ * or the reads past its end would leave the memory.
+ */
+function patchTable(p: PatchInput): { patches: PatchTable; scratch: Scratch } | null {
+  const { N, H, W, C, KW, OH, OW, sH, sW, dH, dW } = p.g;
+  if (p.at < 0 || p.at + (p.x.length + PATCH_SLACK) * 4 > heapBuffer().byteLength) return null;
+  const total = N * OH * OW;
+  const scratch = new Scratch(Math.ceil(total / 4) * 4);
+  if (scratch.address < 0) return null;
+  const table = new Int32Array(heapBuffer(), scratch.address, scratch.floats);
+  let t = 0;
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      let at = p.at + (n * H + oh * sH) * W * C * 4;
+      for (let ow = 0; ow < OW; ow++, at += sW * C * 4) table[t++] = at;
+    }
+  }
+  table.fill(p.at, total);
+  const rowStride = dH * W * C * 4;
+  const patches = dW === 1 ? { table, L: KW * C, perRow: 1, rowStride, colStride: 0 } : { table, L: C, perRow: KW, rowStride, colStride: dW * C * 4 };
+  return { patches, scratch };
+}
+
 // ---- Conv2D and its backprops (NHWC data, filter [KH, KW, C, OC]) ----
 
 /**
  * How Conv2D (and its filter gradient) computes: im2col and a GEMM, directly (WebAssembly SIMD, few
  * input channels), or by Winograd (3x3 filters at stride 1, undilated; winograd.ts).
  */
-export type ForwardPath = 'im2col' | 'direct' | 'winograd';
+export type ForwardPath = 'im2col' | 'implicit' | 'direct' | 'winograd';
 
 /** How Conv2DBackpropInput computes: by col2im of dy times the filter, or as a forward convolution of dy. */
 export type InputGradPath = 'col2im' | 'flipped';
@@ -369,17 +401,42 @@ function wasmPatches(o: ConvOptions): boolean {
  * Conv2D's (and its filter gradient's) path for a geometry: direct below 16 input channels, where
  * im2col copies every input value KH * KW times into short rows for a GEMM with a short inner
  * dimension, and for small outputs (at most DIRECT_MAX_PIXELS pixels: batch-1 inference) with
- * fewer than 64 output channels, which the GEMM covers with few column tiles; im2col and the GEMM
- * otherwise (and without WebAssembly SIMD). Measured alternately in one process (best of 31):
- * direct 2-3.5x faster at 1-8 input channels, 1.5-3x at 16 channels into 16-32; im2col 1.3x
- * faster on 14x14x32 images into 64 channels (5x5 filters, batches of 1 and 4) and 7x7x64 into
- * 64, 1.1x on 28x28x32 into 64.
+ * fewer than 64 output channels, which the GEMM covers with few column tiles; the implicit GEMM
+ * where it applies (implicitApplies), else im2col and the GEMM (and without WebAssembly SIMD).
+ * Measured alternately in one process (best of 31), against im2col: direct 2-3.5x faster at 1-8
+ * input channels, 1.5-3x at 16 channels into 16-32; im2col 1.3x faster on 14x14x32 images into 64
+ * channels (5x5 filters, batches of 1 and 4) and 7x7x64 into 64, 1.1x on 28x28x32 into 64.
  */
 export function forwardPath(g: Geom, OC: number): ForwardPath {
   if (useWinograd(g, OC)) return 'winograd';
   const pixels = g.N * g.OH * g.OW;
   const small = g.C < 16 || (pixels <= DIRECT_MAX_PIXELS && OC < 64);
-  return small && !isPointwise(g) && g.KH * g.KW * g.C * OC <= DIRECT_MAX_FILTER && useSimd(pixels * OC) ? 'direct' : 'im2col';
+  if (small && !isPointwise(g) && g.KH * g.KW * g.C * OC <= DIRECT_MAX_FILTER && useSimd(pixels * OC)) return 'direct';
+  return implicitApplies(g) ? 'implicit' : 'im2col';
+}
+
+/**
+ * Whether the implicit GEMM can compute this geometry (not a 1x1 convolution, whose input already
+ * is its patch matrix): the WebAssembly kernels, and segments of a multiple of 4 floats (KW * C, or
+ * C when dilated; the filter gradient needs a multiple of 8, else it builds patches). Where it
+ * applies it beats im2col on every shape measured (alternately in one process, scratch/impl_time.mts,
+ * SAME, median of 7-9, ms, im2col / implicit, forward and filter gradient): 64x14x14x32 -> 64 5x5
+ * 21.5 / 18.5, 23.1 / 19.3; 1x14x14x32 -> 64 5x5 0.32 / 0.26, 0.50 / 0.42; 32x28x28x32 -> 32 5x5
+ * 22.1 / 15.1, 23.4 / 18.2; 16x32x32x64 -> 64 3x3 17.1 / 14.1, 18.2 / 16.6; 8x16x16x128 -> 128 3x3
+ * 7.6 / 6.9, 9.1 / 9.0; 64x8x8x16 -> 16 3x3 0.52 / 0.38, 0.55 / 0.43; 4x28x28x32 -> 64 5x5 6.3 / 5.5,
+ * 6.9 / 5.7.
+ */
+function implicitApplies(g: Geom): boolean {
+  return implicitChosen && parallelAvailable() && !isPointwise(g) && (g.dW === 1 ? g.KW * g.C : g.C) % 4 === 0;
+}
+
+let implicitChosen = true;
+
+/** Lets the paths choose the implicit GEMM or not (benchmarks compare them in one process); returns the previous setting. */
+export function setImplicitChosen(on: boolean): boolean {
+  const previous = implicitChosen;
+  implicitChosen = on;
+  return previous;
 }
 
 /**
@@ -446,6 +503,15 @@ export function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Ar
     return;
   }
   const p = patchInput(g, x, o.source ?? patchSource(g), wasmPatches(o));
+  if (path === 'implicit') {
+    const t = patchTable(p);
+    const done = t !== null && sgemmPatches('A', total, OC, K, t.patches, f, OC, y, OC);
+    t?.scratch.free();
+    if (done) {
+      p.scratch?.free();
+      return;
+    }
+  }
   const chunk = chunkRows(K, total, o.chunkFloats ?? COL_CHUNK);
   // Per call: runs overlap.
   const scratch = new Scratch(chunk * K);
@@ -477,9 +543,21 @@ export function conv2dForward(g: Geom, OC: number, x: Float32Array, f: Float32Ar
  */
 export function inputGradPath(g: Geom, OC: number, o: ConvOptions = {}): InputGradPath {
   if (g.sH !== 1 || g.sW !== 1 || isPointwise(g)) return 'col2im';
-  if (useWinograd(flippedGeometry(g, OC), g.C)) return 'flipped';
+  const onDy = flippedGeometry(g, OC);
+  if (useWinograd(onDy, g.C)) return 'flipped';
+  if (wasmPatches(o) && implicitApplies(onDy) && g.C >= 16 && g.N * g.H * g.W >= FLIPPED_IMPLICIT_MIN_PIXELS) return 'flipped';
   return g.C >= 16 && (OC < 32 || !wasmPatches(o)) ? 'flipped' : 'col2im';
 }
+
+/**
+ * Input pixels from which the flipped input gradient by the implicit GEMM beats col2im whatever
+ * the channels. Measured alternately in one process (scratch/impl_time.mts, SAME, median of 7-9,
+ * ms, col2im / flipped implicit): 64x14x14x32 <- 64 5x5 21.9 / 19.1; 32x28x28x32 <- 32 5x5 21.6 /
+ * 15.1; 4x28x28x32 <- 64 5x5 7.0 / 6.3; 16x16x16x128 <- 128 3x3 18.5 / 15.5; 4x32x32x32 <- 32 3x3
+ * 2.03 / 2.00; 2x32x32x64 <- 64 3x3 5.0 / 3.4; but 8x16x16x128 <- 128 3x3 7.6 / 9.3, 8x14x14x32 <- 64
+ * 5x5 3.4 / 3.7, 1x14x14x32 <- 64 5x5 0.40 / 1.01.
+ */
+const FLIPPED_IMPLICIT_MIN_PIXELS = 3000;
 
 /** dx (NHWC, overwritten) = the gradient of Conv2D's input, by the given path (the geometry's own by default). */
 export function conv2dBackpropInput(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array, o: ConvOptions = {}): void {
@@ -516,7 +594,8 @@ function flippedGeometry(g: Geom, OC: number): Geom {
 function conv2dBackpropInputFlipped(g: Geom, OC: number, f: Float32Array, dy: Float32Array, dx: Float32Array, o: ConvOptions): void {
   const { KH, KW, C } = g;
   const onDy = flippedGeometry(g, OC);
-  const path = o.path ?? (forwardPath(onDy, C) === 'winograd' ? 'winograd' : 'im2col');
+  const chosen = forwardPath(onDy, C);
+  const path = o.path ?? (chosen === 'winograd' || chosen === 'implicit' ? chosen : 'im2col');
   if (path === 'winograd') {
     // Winograd turns the filter within its own transform.
     conv2dWinograd(onDy, C, dy, f, dx, { ...winogradOptions(onDy, C, o), flipped: true });
@@ -616,6 +695,10 @@ export function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: F
   }
   const pointwise = isPointwise(g);
   const p = pointwise ? null : patchInput(g, x, o.source ?? patchSource(g), wasmPatches(o));
+  if (p !== null && path === 'implicit' && (o.order ?? 'dyT') === 'dyT' && filterGradImplicit(g, OC, p, dy, df)) {
+    p.scratch?.free();
+    return;
+  }
   const chunk = pointwise ? total : chunkRows(K, total, o.chunkFloats ?? COL_CHUNK);
   const scratch = pointwise ? null : new Scratch(chunk * K);
   const dfT = (o.order ?? 'dyT') === 'dyT' ? new Scratch(OC * K) : null;
@@ -630,14 +713,32 @@ export function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: F
       if (dfT !== null) sgemm(true, false, OC, K, rows, 1, dy, OC, col, K, beta, dfT.view(), K, r0 * OC, offCol, 0);
       else sgemm(true, false, K, OC, rows, 1, col, K, dy, OC, beta, df, OC, offCol, r0 * OC, 0);
     }
-    if (dfT !== null) {
-      const t = dfT.view();
-      for (let oc = 0; oc < OC; oc++) for (let k = 0, s = oc * K; k < K; k++) df[k * OC + oc] = t[s + k]!;
-    }
+    if (dfT !== null) transposeInto(dfT.view(), OC, K, df);
   } finally {
     scratch?.free();
     dfT?.free();
     p?.scratch?.free();
+  }
+}
+
+/** df[K, OC] = t[OC, K]^T. */
+function transposeInto(t: Float32Array, OC: number, K: number, df: Float32Array): void {
+  for (let oc = 0; oc < OC; oc++) for (let k = 0, s = oc * K; k < K; k++) df[k * OC + oc] = t[s + k]!;
+}
+
+/** The filter gradient as one implicit GEMM, dfilter^T[OC, K] = dy^T * patches; false (nothing done) where it cannot run. */
+function filterGradImplicit(g: Geom, OC: number, p: PatchInput, dy: Float32Array, df: Float32Array): boolean {
+  const K = g.KH * g.KW * g.C;
+  const t = patchTable(p);
+  if (t === null) return false;
+  const dfT = new Scratch(OC * K);
+  try {
+    if (dfT.address < 0 || !sgemmPatches('B', OC, K, g.N * g.OH * g.OW, t.patches, dy, OC, dfT.view(), K)) return false;
+    transposeInto(dfT.view(), OC, K, df);
+    return true;
+  } finally {
+    dfT.free();
+    t.scratch.free();
   }
 }
 
