@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { Geom } from '../runtime/window_geometry.js';
-import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, forwardPath, inputGradPath, winogradTile, patchSource, wasmIm2colAvailable, type FilterGradOrder, type InputGradPath, type PatchSource } from '../runtime/cpu/kernels/conv.js';
+import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, filterGradPath, forwardPath, inputGradPath, winogradTile, patchSource, wasmIm2colAvailable, type FilterGradOrder, type InputGradPath, type PatchSource } from '../runtime/cpu/kernels/conv.js';
 import { elementwiseSimdAvailable, setElementwiseSimdEnabled } from '../runtime/cpu/simd.js';
 import { simdAvailable } from '../runtime/cpu/gemm.js';
 import { heapRegion } from '../runtime/cpu/heap.js';
@@ -123,12 +123,18 @@ describe('CPU convolution paths against a naive convolution', () => {
     });
   }
 
-  it('computes directly for few input channels, or few output pixels into few channels, else by a GEMM', () => {
+  it('computes by the implicit GEMM where it applies, else directly for few input channels or few output pixels into few channels, else by im2col', () => {
     const direct = elementwiseSimdAvailable() ? 'direct' : 'im2col';
-    expect(forwardPath(geom(8, 28, 28, 1, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe(direct);
-    expect(forwardPath(geom(1, 14, 14, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe(direct);
-    // Batch-1 inference into 64 channels or more: the GEMM, implicit where the WebAssembly kernels are.
     const gemm = wasmIm2colAvailable() ? 'implicit' : 'im2col';
+    // One input channel (segments of 5 floats), few output pixels into few channels with segments of 3.
+    expect(forwardPath(geom(8, 28, 28, 1, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe(direct);
+    expect(filterGradPath(geom(8, 28, 28, 1, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe(direct);
+    expect(forwardPath(geom(1, 14, 14, 3, 1, 5, [1, 1], [1, 1], [0, 0, 2, 2]), 32)).toBe(direct);
+    // Segments of 20 floats: the forward pass implicit, the filter gradient (which needs a multiple of 8) direct.
+    expect(forwardPath(geom(16, 28, 28, 4, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe(gemm);
+    expect(filterGradPath(geom(16, 28, 28, 4, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe(direct);
+    expect(forwardPath(geom(1, 14, 14, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe(gemm);
+    expect(filterGradPath(geom(1, 14, 14, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 32)).toBe(gemm);
     expect(forwardPath(geom(1, 14, 14, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 64)).toBe(gemm);
     expect(forwardPath(geom(8, 28, 28, 32, 5, 5, [1, 1], [1, 1], [2, 2, 2, 2]), 64)).toBe(gemm);
     // Segments of 3 floats (the implicit GEMM packs runs of 4), and 1x1 convolutions (already a GEMM), stay on im2col.

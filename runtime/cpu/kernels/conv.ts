@@ -398,36 +398,57 @@ function wasmPatches(o: ConvOptions): boolean {
 }
 
 /**
- * Conv2D's (and its filter gradient's) path for a geometry: direct below 16 input channels, where
- * im2col copies every input value KH * KW times into short rows for a GEMM with a short inner
- * dimension, and for small outputs (at most DIRECT_MAX_PIXELS pixels: batch-1 inference) with
- * fewer than 64 output channels, which the GEMM covers with few column tiles; the implicit GEMM
- * where it applies (implicitApplies), else im2col and the GEMM (and without WebAssembly SIMD).
- * Measured alternately in one process (best of 31), against im2col: direct 2-3.5x faster at 1-8
- * input channels, 1.5-3x at 16 channels into 16-32; im2col 1.3x faster on 14x14x32 images into 64
- * channels (5x5 filters, batches of 1 and 4) and 7x7x64 into 64, 1.1x on 28x28x32 into 64.
+ * Conv2D's path for a geometry: Winograd where it pays (useWinograd), else the implicit GEMM where
+ * it applies (implicitApplies), else direct below 16 input channels, where im2col copies every
+ * input value KH * KW times into short rows for a GEMM with a short inner dimension, and for small
+ * outputs (at most DIRECT_MAX_PIXELS pixels: batch-1 inference) with fewer than 64 output channels,
+ * which the GEMM covers with few column tiles; else im2col and the GEMM (and without WebAssembly
+ * SIMD). Measured alternately in one process (scratch/dir_grid.mts, SAME, median of 7-41, ms,
+ * implicit / im2col / direct): 1x32x32x8 -> 8 3x3 0.066 / 0.050 / 0.143; 1x32x32x16 -> 16 3x3 0.150 /
+ * 0.150 / 0.186; 1x28x28x4 -> 32 5x5 0.114 / 0.156 / 0.115; 16x28x28x4 -> 32 5x5 1.79 / 2.30 / 2.31;
+ * 16x28x28x8 -> 32 5x5 2.10 / 3.87 / 2.47; 1x14x14x16 -> 32 5x5 0.109 / 0.126 / 0.155; 4x14x14x32 ->
+ * 32 5x5 0.54 / 0.70 / 0.73; 64x14x14x8 -> 16 5x5 1.26 / 2.30 / 2.35; 8x32x32x8 -> 32 3x3 0.647 /
+ * 0.854 / 0.644. (Before the implicit GEMM, best of 31 against im2col: direct 2-3.5x faster at 1-8
+ * input channels, 1.5-3x at 16 channels into 16-32.)
  */
 export function forwardPath(g: Geom, OC: number): ForwardPath {
   if (useWinograd(g, OC)) return 'winograd';
+  if (implicitApplies(g, 4)) return 'implicit';
+  return directApplies(g, OC) ? 'direct' : 'im2col';
+}
+
+/**
+ * Conv2DBackpropFilter's path: as the forward's, but the implicit GEMM needs segments of a multiple
+ * of 8 floats there (NR-wide panels of patch values), and the direct filter gradient keeps more of
+ * the small shapes (scratch/dir_grid.mts, as forwardPath, implicit / im2col / direct): 1x28x28x4 ->
+ * 32 5x5 (segments of 20: im2col) 0.154 / 0.101 direct; 16x28x28x8 -> 32 5x5 3.21 / 3.03 / 2.54;
+ * 64x14x14x8 -> 16 5x5 1.37 / 2.30 / 2.25; 1x32x32x8 -> 8 3x3 0.051 / 0.053 / 0.145; 4x14x14x32 -> 32
+ * 5x5 0.61 / 0.75 / 0.70.
+ */
+export function filterGradPath(g: Geom, OC: number): ForwardPath {
+  if (useWinograd(g, OC)) return 'winograd';
+  if (implicitApplies(g, 8)) return 'implicit';
+  return directApplies(g, OC) ? 'direct' : 'im2col';
+}
+
+function directApplies(g: Geom, OC: number): boolean {
   const pixels = g.N * g.OH * g.OW;
   const small = g.C < 16 || (pixels <= DIRECT_MAX_PIXELS && OC < 64);
-  if (small && !isPointwise(g) && g.KH * g.KW * g.C * OC <= DIRECT_MAX_FILTER && useSimd(pixels * OC)) return 'direct';
-  return implicitApplies(g) ? 'implicit' : 'im2col';
+  return small && !isPointwise(g) && g.KH * g.KW * g.C * OC <= DIRECT_MAX_FILTER && useSimd(pixels * OC);
 }
 
 /**
  * Whether the implicit GEMM can compute this geometry (not a 1x1 convolution, whose input already
- * is its patch matrix): the WebAssembly kernels, and segments of a multiple of 4 floats (KW * C, or
- * C when dilated; the filter gradient needs a multiple of 8, else it builds patches). Where it
- * applies it beats im2col on every shape measured (alternately in one process, scratch/impl_time.mts,
- * SAME, median of 7-9, ms, im2col / implicit, forward and filter gradient): 64x14x14x32 -> 64 5x5
- * 21.5 / 18.5, 23.1 / 19.3; 1x14x14x32 -> 64 5x5 0.32 / 0.26, 0.50 / 0.42; 32x28x28x32 -> 32 5x5
- * 22.1 / 15.1, 23.4 / 18.2; 16x32x32x64 -> 64 3x3 17.1 / 14.1, 18.2 / 16.6; 8x16x16x128 -> 128 3x3
- * 7.6 / 6.9, 9.1 / 9.0; 64x8x8x16 -> 16 3x3 0.52 / 0.38, 0.55 / 0.43; 4x28x28x32 -> 64 5x5 6.3 / 5.5,
- * 6.9 / 5.7.
+ * is its patch matrix): the WebAssembly kernels, and segments (KW * C floats, or C when dilated) of
+ * a multiple of `multiple`. Where it applies it beats im2col on every shape measured (alternately
+ * in one process, scratch/impl_time.mts, SAME, median of 7-9, ms, im2col / implicit, forward and
+ * filter gradient): 64x14x14x32 -> 64 5x5 21.5 / 18.5, 23.1 / 19.3; 1x14x14x32 -> 64 5x5 0.32 / 0.26,
+ * 0.50 / 0.42; 32x28x28x32 -> 32 5x5 22.1 / 15.1, 23.4 / 18.2; 16x32x32x64 -> 64 3x3 17.1 / 14.1,
+ * 18.2 / 16.6; 8x16x16x128 -> 128 3x3 7.6 / 6.9, 9.1 / 9.0; 64x8x8x16 -> 16 3x3 0.52 / 0.38, 0.55 /
+ * 0.43; 4x28x28x32 -> 64 5x5 6.3 / 5.5, 6.9 / 5.7.
  */
-function implicitApplies(g: Geom): boolean {
-  return implicitChosen && parallelAvailable() && !isPointwise(g) && (g.dW === 1 ? g.KW * g.C : g.C) % 4 === 0;
+function implicitApplies(g: Geom, multiple: number): boolean {
+  return implicitChosen && parallelAvailable() && !isPointwise(g) && (g.dW === 1 ? g.KW * g.C : g.C) % multiple === 0;
 }
 
 let implicitChosen = true;
@@ -545,7 +566,7 @@ export function inputGradPath(g: Geom, OC: number, o: ConvOptions = {}): InputGr
   if (g.sH !== 1 || g.sW !== 1 || isPointwise(g)) return 'col2im';
   const onDy = flippedGeometry(g, OC);
   if (useWinograd(onDy, g.C)) return 'flipped';
-  if (wasmPatches(o) && implicitApplies(onDy) && g.C >= 16 && g.N * g.H * g.W >= FLIPPED_IMPLICIT_MIN_PIXELS) return 'flipped';
+  if (wasmPatches(o) && implicitApplies(onDy, 4) && g.C >= 16 && g.N * g.H * g.W >= FLIPPED_IMPLICIT_MIN_PIXELS) return 'flipped';
   return g.C >= 16 && (OC < 32 || !wasmPatches(o)) ? 'flipped' : 'col2im';
 }
 
@@ -672,7 +693,7 @@ function cropPadded(g: Geom, Hp: number, Wp: number, xp: Float32Array, x: Float3
 
 /**
  * dfilter[K, OC] = im2col(x)^T[K, N*OH*OW] * dy[N*OH*OW, OC], the same sums directly, or by Winograd
- * (the forward's path for the geometry: measured alternately in one process, scratch/w_f4t.mts,
+ * (filterGradPath's choice for the geometry; Winograd measured alternately in one process, scratch/w_f4t.mts,
  * SAME 3x3, median of 5-41, ms, im2col / F(2x2,3x3) / F(4x4,3x3): 32x32x32x64 -> 64 31.3 / 35.0 /
  * 18.8; 16x8x8x256 -> 256 21.7 / 11.5 / 8.8; 1x16x16x64 -> 64 0.46 / 0.28 / 0.32; 1x8x8x128 -> 128
  * 0.69 / 0.32 / 0.54). Overwrites df.
@@ -680,7 +701,7 @@ function cropPadded(g: Geom, Hp: number, Wp: number, xp: Float32Array, x: Float3
 export function conv2dBackpropFilter(g: Geom, OC: number, x: Float32Array, dy: Float32Array, df: Float32Array, o: ConvOptions = {}): void {
   const K = g.KH * g.KW * g.C;
   const total = g.N * g.OH * g.OW;
-  const path = o.path ?? forwardPath(g, OC);
+  const path = o.path ?? filterGradPath(g, OC);
   if (path === 'direct') {
     directConvFilterGradSimd(g, OC, x, dy, df);
     return;
