@@ -10,8 +10,12 @@ import type { KernelNode } from '../runtime/backend.js';
 import { APPLY_OPS } from '../ops/semantics/training.js';
 import { heapAddress, heapRegion } from '../runtime/cpu/heap.js';
 import { FRESH } from '../runtime/cpu/kernels/util.js';
+import { FunctionBuilder, get, I32, I32_ADD, wasmModule } from '../runtime/cpu/wasm.js';
+import { heapMemory } from '../runtime/cpu/heap.js';
 import {
   avgPoolGradSimd,
+  callModule,
+  runCalls,
   injectParallelFault,
   parallelPoolReplacements,
   maxPoolGradSimd,
@@ -587,5 +591,61 @@ describe('a worker that dies', () => {
       expect((e as Error).message).toContain('ApplyAdam');
     }
     expect(parallelPoolReplacements()).toBe(replaced + 2);
+  });
+});
+
+describe("another module's functions, called over the threads (runCalls)", () => {
+  // put(dst, v): i32[dst] = v; sum(dst, a, b): i32[dst] = a + b. Each call writes its own word.
+  const I32_STORE = 0x36;
+  const module = (() => {
+    const heap = heapMemory();
+    if (heap === null) return null;
+    const put = new FunctionBuilder('put', [I32, I32]).emit(get(0), get(1), [I32_STORE, 2, 0]);
+    const sum = new FunctionBuilder('sum', [I32, I32, I32]).emit(get(0), get(1), get(2), [I32_ADD], [I32_STORE, 2, 0]);
+    const bytes = wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, [put.build(), sum.build()]);
+    const mod = new WebAssembly.Module(bytes);
+    return callModule(bytes, mod, new WebAssembly.Instance(mod, { env: { mem: heap.memory } }));
+  })();
+  const WORDS = 4;
+
+  /** n calls writing out[i] = 3i (put) or i + 7 (sum), listed in the heap; returns the list and the output. */
+  function listed(n: number): { list: Int32Array; out: Int32Array } {
+    const l = heapRegion(n * WORDS * 4)!;
+    const o = heapRegion(n * 4)!;
+    const calls = new Int32Array(l.buffer, l.byteOffset, n * WORDS);
+    const out = new Int32Array(o.buffer, o.byteOffset, n).fill(-1);
+    for (let i = 0; i < n; i++) {
+      const at = i * WORDS;
+      if (i % 3 === 0) calls.set([1, o.byteOffset + 4 * i, i, 7], at);
+      else calls.set([0, o.byteOffset + 4 * i, 3 * i, 0], at);
+    }
+    return { list: calls, out };
+  }
+  const expected = (n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? i + 7 : 3 * i));
+
+  it('runs every listed call once, on the calling thread or split over the workers, naming functions by export order', async () => {
+    if (module === null || !parallelAvailable()) return expect(fastForcedOff || !parallelAvailable()).toBe(true);
+    // (A pool replaced after a worker died starts once the old one has exited.)
+    for (let i = 0; i < 100 && parallelThreadsAvailable() && !(await startParallelThreads()); i++) await new Promise((r) => setTimeout(r, 10));
+    for (const threaded of [false, true]) {
+      const n = 5003;
+      const { list, out } = listed(n);
+      const before = parallelThreadedTasks().tasks;
+      expect(runCalls(module, list.byteOffset, WORDS, n, 97, threaded)).toBe(true);
+      expect(Array.from(out)).toEqual(Array.from(expected(n)));
+      expect(parallelThreadedTasks().tasks - before).toBe(threaded && parallelThreadsAvailable() ? 1 : 0);
+    }
+  });
+
+  it('runs again the calls of a worker that dies', async () => {
+    if (module === null || !parallelThreadsAvailable()) return;
+    for (let i = 0; i < 100 && !(await startParallelThreads()); i++) await new Promise((r) => setTimeout(r, 10));
+    const n = 4001;
+    const { list, out } = listed(n);
+    const replaced = parallelPoolReplacements();
+    injectParallelFault();
+    expect(runCalls(module, list.byteOffset, WORDS, n, 50, true)).toBe(true);
+    expect(parallelPoolReplacements()).toBe(replaced + 1);
+    expect(Array.from(out)).toEqual(Array.from(expected(n)));
   });
 });

@@ -21,6 +21,7 @@ import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, forwardPath, 
 import { conv2dWinograd, conv2dWinogradFilterGrad, F2X2, F4X4, winogradApplies, winogradSimdAvailable, winogradVariant, type WinogradVariant } from '../runtime/cpu/kernels/winograd.js';
 import { heapRegion } from '../runtime/cpu/heap.js';
 import { setThreadsEnabled, startThreads, threadedCalls, threadsAvailable } from '../runtime/cpu/gemm.js';
+import { parallelThreadedTasks, parallelThreadsAvailable, setParallelBackoff, setParallelThreadsEnabled, startParallelThreads } from '../runtime/cpu/parallel.js';
 import { run } from './helpers.js';
 import { convGeom, naiveConv, randFloats } from './conv_reference.js';
 
@@ -287,11 +288,12 @@ for (const v of [F2X2, F4X4]) describe(`Winograd F(${v.m}x${v.m},3x3) against a 
 
 describe('Winograd on one thread and on several', () => {
   // Chunks of 2^22 floats: each GEMM is 512 x 64 x 64 (F(2x2,3x3) on 2x32x32x64 images,
-  // F(4x4,3x3) on 8 of them), large enough for sgemm to split over its threads. The transforms
-  // run on the calling thread.
+  // F(4x4,3x3) on 8 of them), large enough for sgemm to split over its threads; the transforms'
+  // calls are split over parallel.ts's workers.
   for (const [tile, N, C] of [[2, 2, 64], [4, 8, 64]] as const) {
     it(`gives the same bits whatever the thread count (F(${tile}x${tile},3x3) forward, input and filter gradients)`, async () => {
       const threaded = threadsAvailable() && (await startThreads());
+      const split = parallelThreadsAvailable() && (await startParallelThreads());
       const g = geom(N, 32, 32, C, SAME);
       const x = rand(N * 32 * 32 * C, 11);
       const f = rand(9 * C * C, 12);
@@ -307,14 +309,24 @@ describe('Winograd on one thread and on several', () => {
         return [y, dx, df];
       };
       const before = threadedCalls();
-      const several = passes();
+      const tasks = parallelThreadedTasks().tasks;
+      const backoff = setParallelBackoff(false);
+      let several: Float32Array[];
+      try {
+        several = passes();
+      } finally {
+        setParallelBackoff(backoff);
+      }
       if (threaded) expect(threadedCalls()).toBeGreaterThan(before);
+      if (split) expect(parallelThreadedTasks().tasks).toBeGreaterThan(tasks);
       const prev = setThreadsEnabled(false);
+      const prevSplit = setParallelThreadsEnabled(false);
       let one: Float32Array[];
       try {
         one = passes();
       } finally {
         setThreadsEnabled(prev);
+        setParallelThreadsEnabled(prevSplit);
       }
       one.forEach((r, i) => expect(Array.from(r), ['forward', 'input gradient', 'filter gradient'][i]).toEqual(Array.from(several[i]!)));
     });

@@ -529,11 +529,14 @@ interface Kernels extends Exports {
   updates: UpdateFn[];
   memory: WebAssembly.Memory;
   programs: Map<number, ProgramRun>;
+  /** Other modules' functions (callsBlock), by module id, in the order of their exports. */
+  calls: Map<number, ProgramRun[]>;
   args: number[];
 }
 /** Views of the memory, refreshed by their holder when it grows. */
 interface Views {
   f32: Float32Array<ArrayBufferLike>;
+  i32: Int32Array<ArrayBufferLike>;
 }
 
 // Task words (from ARG): the driver, the block count, a fault to inject (tests), then the driver's parameters.
@@ -548,6 +551,7 @@ const D_COLSUM = 2;
 const D_PATCH = 3;
 const D_DIRECT = 4;
 const D_PROGRAM = 5;
+const D_CALLS = 6;
 /** Fused programs a thread keeps instantiated; past this many it starts over. */
 const PROGRAM_CACHE = 64;
 // Pool kinds (the pool driver's first parameter).
@@ -707,8 +711,35 @@ function programBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v:
   run.apply(null, a);
 }
 
+/**
+ * A list of calls of another module's functions, block b: t[P..] = module id, the module's byte
+ * address and length, the list's byte address, words per call, calls per block, calls. A call is
+ * the function's index among the module's exported functions, then its (int32) arguments.
+ */
+function callsBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: Views): void {
+  const id = t[P]!;
+  let fns = k.calls.get(id);
+  if (fns === undefined) {
+    if (k.calls.size >= PROGRAM_CACHE) k.calls.clear();
+    const mod = new WebAssembly.Module(new Uint8Array(v.f32.buffer, t[P + 1]! >>> 0, t[P + 2]!).slice());
+    const inst = new WebAssembly.Instance(mod, { env: { mem: k.memory } });
+    fns = WebAssembly.Module.exports(mod)
+      .filter((e) => e.kind === 'function')
+      .map((e) => inst.exports[e.name] as ProgramRun);
+    k.calls.set(id, fns);
+  }
+  const words = t[P + 4]!, per = t[P + 5]!, n = t[P + 6]!;
+  const a = k.args;
+  a.length = words - 1;
+  for (let c = b * per, end = Math.min(n, c + per); c < end; c++) {
+    const at = (t[P + 3]! >>> 2) + c * words;
+    for (let i = 1; i < words; i++) a[i - 1] = v.i32[at + i]!;
+    fns[v.i32[at]!]!.apply(null, a);
+  }
+}
+
 type Driver = (k: Kernels, t: Int32Array, f: Float64Array, b: number, v: Views) => void;
-const DRIVERS: Driver[] = [updateBlock, poolBlock, colsumBlock, patchBlock, directBlock, programBlock];
+const DRIVERS: Driver[] = [updateBlock, poolBlock, colsumBlock, patchBlock, directBlock, programBlock, callsBlock];
 
 /** Runs task blocks claimed from the job words until none is left, marking each done by `who` (job[1 + b]: 1 the calling thread, 2 + w worker w). */
 function claimAndRun(k: Kernels, t: Int32Array, f: Float64Array, v: Views, job: Int32Array<ArrayBufferLike>, drivers: Driver[], who: number): void {
@@ -739,7 +770,7 @@ function moduleFunctions(): WasmFunction[] {
 }
 
 function kernelsOf(exports: Record<string, unknown>, memory: WebAssembly.Memory): Kernels {
-  return { ...(exports as unknown as Exports), updates: UPDATE_KINDS.map((kind) => exports[kind] as UpdateFn), memory, programs: new Map(), args: [] };
+  return { ...(exports as unknown as Exports), updates: UPDATE_KINDS.map((kind) => exports[kind] as UpdateFn), memory, programs: new Map(), calls: new Map(), args: [] };
 }
 
 interface Engine {
@@ -770,7 +801,7 @@ let job: Int32Array<ArrayBufferLike> = new Int32Array(0);
 /** The calling thread's copy of the task words (the workers get theirs in their control blocks). */
 const task = new Int32Array(CTRL_INTS);
 const scalars = new Float64Array(8);
-const views: Views = { f32: new Float32Array(0) };
+const views: Views = { f32: new Float32Array(0), i32: new Int32Array(0) };
 let threadsEnabled = CTRL_AT >= 0;
 let simdEnabled = engine !== null;
 let pool: ThreadPool | null = null;
@@ -794,7 +825,10 @@ let stageCap = 0;
 /** Fresh views of the memory (any allocation may have grown it). */
 function refreshViews(): void {
   const buffer = heapBuffer();
-  if (views.f32.buffer !== buffer) views.f32 = new Float32Array(buffer);
+  if (views.f32.buffer !== buffer) {
+    views.f32 = new Float32Array(buffer);
+    views.i32 = new Int32Array(buffer);
+  }
   if (CTRL_AT >= 0 && job.buffer !== buffer) job = new Int32Array(buffer, JOB_AT, 1 + MAX_BLOCKS);
 }
 
@@ -822,12 +856,13 @@ ${colsumBlock.toString()}
 ${patchBlock.toString()}
 ${directBlock.toString()}
 ${programBlock.toString()}
+${callsBlock.toString()}
 ${claimAndRun.toString()}
 const data = require('node:worker_threads').workerData;
 const exports = new WebAssembly.Instance(new WebAssembly.Module(data.wasm), { env: { mem: data.memory } }).exports;
-const kernels = { ...exports, updates: data.kinds.map((kind) => exports[kind]), memory: data.memory, programs: new Map(), args: [] };
-const drivers = [updateBlock, poolBlock, colsumBlock, patchBlock, directBlock, programBlock];
-const views = { f32: new Float32Array(data.memory.buffer) };
+const kernels = { ...exports, updates: data.kinds.map((kind) => exports[kind]), memory: data.memory, programs: new Map(), calls: new Map(), args: [] };
+const drivers = [updateBlock, poolBlock, colsumBlock, patchBlock, directBlock, programBlock, callsBlock];
+const views = { f32: new Float32Array(data.memory.buffer), i32: new Int32Array(data.memory.buffer) };
 let job = new Int32Array(data.memory.buffer, data.jobAt, ${1 + MAX_BLOCKS});
 function runTask(t, f) {
   if (t[${T_FAULT}] !== 0) {
@@ -838,6 +873,7 @@ function runTask(t, f) {
   const buffer = data.memory.buffer;
   if (views.f32.buffer !== buffer) {
     views.f32 = new Float32Array(buffer);
+    views.i32 = new Int32Array(buffer);
     job = new Int32Array(buffer, data.jobAt, ${1 + MAX_BLOCKS});
   }
   claimAndRun(kernels, t, f, views, job, drivers, data.index + 2);
@@ -1505,5 +1541,55 @@ export function runProgramSplit(
   task[P + 9] = byteOperands;
   for (let i = 0; i < addrs.length; i++) task[P + 10 + i] = addrs[i]!;
   runBlocks(D_PROGRAM, blocks, true, rerunnable, what);
+  return true;
+}
+
+// ---- other modules' functions, called over the threads ----
+
+/** A WebAssembly module of another kernel file whose functions run as lists of calls (runCalls). */
+export interface CallModule {
+  readonly id: number;
+  /** Its bytes' address in the heap (-1: none) and length, for the workers to instantiate it. */
+  readonly at: number;
+  readonly length: number;
+  /** Its exported functions on this thread, in their export order (a call names one by index). */
+  readonly fns: readonly ProgramRun[];
+}
+
+/** Registers a module (its bytes, and its instance on the heap memory here) whose functions runCalls may split over the threads. */
+export function callModule(bytes: Uint8Array, module: WebAssembly.Module, instance: WebAssembly.Instance): CallModule {
+  const at = engine !== null && THREADS > 1 ? heapAlloc(bytes.length) : -1;
+  if (at >= 0) new Uint8Array(heapBuffer(), at, bytes.length).set(bytes);
+  const fns = WebAssembly.Module.exports(module)
+    .filter((e) => e.kind === 'function')
+    .map((e) => instance.exports[e.name] as ProgramRun);
+  return { id: programIds++, at, length: bytes.length, fns };
+}
+
+/**
+ * Runs `count` calls of m's functions listed at byte address `list` of the heap (`words` int32
+ * each: the function's index in m.fns, then its arguments) in blocks of `per` calls that the
+ * calling thread and, when `threaded`, the workers claim. The calls must write disjoint memory and
+ * read nothing any of them writes (a block a failed worker left unfinished runs again here).
+ * False (nothing run) where these kernels are not (the caller runs the calls itself).
+ */
+export function runCalls(m: CallModule, list: number, words: number, count: number, per: number, threaded: boolean): boolean {
+  if (engine === null || count <= 0) return engine !== null;
+  const k = engine.k;
+  if (!k.calls.has(m.id)) {
+    if (k.calls.size >= PROGRAM_CACHE) k.calls.clear();
+    k.calls.set(m.id, m.fns as ProgramRun[]);
+  }
+  const blocks = Math.ceil(count / per);
+  if (blocks > MAX_BLOCKS) return false;
+  refreshViews();
+  task[P] = m.id;
+  task[P + 1] = m.at;
+  task[P + 2] = m.length;
+  task[P + 3] = list;
+  task[P + 4] = words;
+  task[P + 5] = per;
+  task[P + 6] = count;
+  runBlocks(D_CALLS, blocks, threaded && threadsEnabled && CTRL_AT >= 0 && m.at >= 0, true, 'a call list');
   return true;
 }

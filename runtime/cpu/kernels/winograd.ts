@@ -15,14 +15,18 @@
 // output is still in cache when the GEMMs read it. At 64 channels that makes each plane's GEMM too
 // small for sgemm to split over the threads, so sgemmBatched hands the planes out whole to the
 // calling thread and the workers: conv3x3_train_step's convolutions (32x32x32x64 -> 64, F(4x4))
-// went from 36-40 ms each with the planes one after another to 22-25 (the transforms themselves
-// still run on the calling thread).
+// went from 36-40 ms each with the planes one after another to 22-25. The planes lie a cache line
+// more than a power of two apart (planeStride): the transforms write all alpha^2 of them at once,
+// and at 32 KiB apart they evicted each other (the workload's step 133-139 ms, then 96-106). The
+// tile and output transforms of a chunk are lists of calls (one per run of tiles in a row) that
+// parallel.ts's runCalls splits over its workers.
 //
 // F(2x2,3x3)'s constants (0, +-1, +-1/2) are exact in float32; F(4x4,3x3)'s are not (1/6, 1/12,
 // 1/24) and reach 8, so its error is larger (test/winograd.test.ts bounds both).
 import type { Geom } from '../../window_geometry.js';
 import { sgemmBatched } from '../gemm.js';
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from '../heap.js';
+import { callModule, runCalls, type CallModule } from '../parallel.js';
 import {
   BR_IF,
   END,
@@ -360,13 +364,17 @@ type FilterGradFn = (src: number, planeBytes: number, dst: number, tapBytes: num
 type TileFn = (src: number, rowBytes: number, pixBytes: number, dst: number, planeBytes: number, tiles: number, vecs: number, tail: number) => void;
 type OutFn = (src: number, planeBytes: number, dst: number, rowBytes: number, pixBytes: number, tiles: number, vecs: number, tail: number, rows: number, cols: number) => void;
 
-/** One variant's transforms. */
+/** One variant's transforms, and the tile and output transforms' indices among the module's functions (for call lists). */
 interface Kernels {
   filter: FilterFn;
   filterGrad: FilterGradFn;
   input: TileFn;
   outputGrad: TileFn;
   output: OutFn;
+  inputIndex: number;
+  outputGradIndex: number;
+  outputIndex: number;
+  module: CallModule;
 }
 
 function createEngine(): Record<2 | 4, Kernels> | null {
@@ -375,8 +383,22 @@ function createEngine(): Record<2 | 4, Kernels> | null {
   try {
     const fns = [F2X2, F4X4].flatMap((v) => [filterTransformCode(v), tileTransformCode(v, false), tileTransformCode(v, true), outputTransformCode(v), filterGradTransformCode(v)].map((b) => b.build()));
     const wasm = wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, fns);
-    const e = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: heap.memory } }).exports as Record<string, unknown>;
-    const kernels = (m: 2 | 4): Kernels => ({ filter: e[`wino_filter${m}`] as FilterFn, filterGrad: e[`wino_fgrad${m}`] as FilterGradFn, input: e[`wino_in${m}`] as TileFn, outputGrad: e[`wino_dy${m}`] as TileFn, output: e[`wino_out${m}`] as OutFn });
+    const mod = new WebAssembly.Module(wasm);
+    const instance = new WebAssembly.Instance(mod, { env: { mem: heap.memory } });
+    const e = instance.exports as Record<string, unknown>;
+    const module = callModule(wasm, mod, instance);
+    const index = (name: string): number => fns.findIndex((f) => f.exportName === name);
+    const kernels = (m: 2 | 4): Kernels => ({
+      filter: e[`wino_filter${m}`] as FilterFn,
+      filterGrad: e[`wino_fgrad${m}`] as FilterGradFn,
+      input: e[`wino_in${m}`] as TileFn,
+      outputGrad: e[`wino_dy${m}`] as TileFn,
+      output: e[`wino_out${m}`] as OutFn,
+      inputIndex: index(`wino_in${m}`),
+      outputGradIndex: index(`wino_dy${m}`),
+      outputIndex: index(`wino_out${m}`),
+      module,
+    });
     return { 2: kernels(2), 4: kernels(4) };
   } catch {
     return null;
@@ -613,6 +635,16 @@ function tileInput(N: number, H: number, W: number, C: number, padT: number, pad
 }
 
 /**
+ * Floats from one plane of a chunk to the next: its T * C floats, and a cache line more where that
+ * is an even number of lines. The transforms write (and read) a value in every plane for each tile,
+ * alpha^2 streams at once; planes a power of two bytes apart all fall in the same few sets of the
+ * cache and evict each other (128 tiles of 64 channels: 32 KiB apart).
+ */
+function planeStride(floats: number): number {
+  return floats % 32 === 0 ? floats + 16 : floats;
+}
+
+/**
  * Tiles per chunk: equal chunks whose P planes (`perTile` floats per tile in all) hold at most
  * `floats` floats (the option), or by default PLANE_CHUNK floats but at least MIN_CHUNK_TILES tiles.
  */
@@ -657,30 +689,38 @@ export function conv2dWinograd(g: Geom, OC: number, x: Float32Array, f: Float32A
   // Filter elements per tap.
   const E = C * OC;
   const u = new Scratch(P * E);
-  const vp = new Scratch(P * T * C);
-  const mp = new Scratch(P * T * OC);
+  const [pv, pm] = [planeStride(T * C), planeStride(T * OC)];
+  const vp = new Scratch(P * pv);
+  const mp = new Scratch(P * pm);
   const xin = tileInput(g.N, g.H, g.W, C, g.padT, g.padL, t.Hp, t.Wp, x, k !== null);
   const yAt = k === null ? -1 : heapAddress(y);
   // An output outside the heap is written to a copy there and copied out at the end.
   const yScratch = k !== null && yAt < 0 ? new Scratch(y.length) : null;
+  const calls = k === null ? null : new CallList(k);
   try {
     transformFilter(v, k, f, E, o.flipped === true, u);
     const yBase = yAt >= 0 ? yAt : (yScratch?.address ?? -1);
     const wasm = k !== null && xin.at >= 0 && vp.address >= 0 && mp.address >= 0 && yBase >= 0;
     for (let t0 = 0; t0 < t.tiles; t0 += T) {
       const count = Math.min(T, t.tiles - t0);
-      if (wasm) tileTransformWasm(k.input, v.m, C, t, xin, vp.address, T, t0, count);
-      else tileTransformTS(v, false, t, C, xin, t0, count, vp.view(), T * C);
+      if (wasm) {
+        tileTransformWasm(calls!, k.inputIndex, v.m, v.alpha, C, t, xin, vp.address, pv, t0, count);
+        calls!.run();
+      } else tileTransformTS(v, false, t, C, xin, t0, count, vp.view(), pv);
       if (o.flipped) {
-        sgemmBatched(false, true, count, OC, C, 1, vp.view(), C, T * C, u.view(), C, E, 0, mp.view(), OC, T * OC, P);
+        sgemmBatched(false, true, count, OC, C, 1, vp.view(), C, pv, u.view(), C, E, 0, mp.view(), OC, pm, P);
       } else {
-        sgemmBatched(false, false, count, OC, C, 1, vp.view(), C, T * C, u.view(), OC, E, 0, mp.view(), OC, T * OC, P);
+        sgemmBatched(false, false, count, OC, C, 1, vp.view(), C, pv, u.view(), OC, E, 0, mp.view(), OC, pm, P);
       }
-      if (wasm) outputTransformWasm(k, v.m, g, t, OC, mp.address, T, yBase, t0, count);
-      else outputTransformTS(v, g, t, OC, mp.view(), T * OC, t0, count, yScratch === null ? y : yScratch.view());
+      if (wasm) {
+        outputTransformWasm(calls!, k, v.m, v.alpha, g, t, OC, mp.address, pm, yBase, t0, count);
+        calls!.run();
+      }
+      else outputTransformTS(v, g, t, OC, mp.view(), pm, t0, count, yScratch === null ? y : yScratch.view());
     }
     if (yScratch !== null) y.set(yScratch.view());
   } finally {
+    calls?.free();
     u.free();
     vp.free();
     mp.free();
@@ -708,24 +748,27 @@ export function conv2dWinogradFilterGrad(g: Geom, OC: number, x: Float32Array, d
   }
   const k = o.transforms === 'typescript' || engine === null ? null : engine[v.m];
   const T = chunkTiles(t.tiles, P, C + OC, o.chunkFloats);
-  const vp = new Scratch(P * T * C);
-  const wp = new Scratch(P * T * OC);
+  const [pv, pw] = [planeStride(T * C), planeStride(T * OC)];
+  const vp = new Scratch(P * pv);
+  const wp = new Scratch(P * pw);
   const mp = new Scratch(P * E);
   const xin = tileInput(g.N, g.H, g.W, C, g.padT, g.padL, t.Hp, t.Wp, x, k !== null);
   const dyin = tileInput(g.N, g.OH, g.OW, OC, 0, 0, v.m * t.TH, v.m * t.TW, dy, k !== null);
+  const calls = k === null ? null : new CallList(k);
   try {
     const wasm = k !== null && xin.at >= 0 && dyin.at >= 0 && vp.address >= 0 && wp.address >= 0;
     for (let t0 = 0; t0 < t.tiles; t0 += T) {
       const count = Math.min(T, t.tiles - t0);
       if (wasm) {
-        tileTransformWasm(k.input, v.m, C, t, xin, vp.address, T, t0, count);
-        tileTransformWasm(k.outputGrad, v.m, OC, t, dyin, wp.address, T, t0, count);
+        tileTransformWasm(calls!, k.inputIndex, v.m, v.alpha, C, t, xin, vp.address, pv, t0, count);
+        tileTransformWasm(calls!, k.outputGradIndex, v.m, v.alpha, OC, t, dyin, wp.address, pw, t0, count);
+        calls!.run();
       } else {
-        tileTransformTS(v, false, t, C, xin, t0, count, vp.view(), T * C);
-        tileTransformTS(v, true, t, OC, dyin, t0, count, wp.view(), T * OC);
+        tileTransformTS(v, false, t, C, xin, t0, count, vp.view(), pv);
+        tileTransformTS(v, true, t, OC, dyin, t0, count, wp.view(), pw);
       }
       const beta = t0 === 0 ? 0 : 1;
-      sgemmBatched(true, false, C, OC, count, 1, vp.view(), C, T * C, wp.view(), OC, T * OC, beta, mp.view(), OC, E, P);
+      sgemmBatched(true, false, C, OC, count, 1, vp.view(), C, pv, wp.view(), OC, pw, beta, mp.view(), OC, E, P);
     }
     const dfAt = k === null || mp.address < 0 ? -1 : heapAddress(df);
     // A filter gradient outside the heap is written to a copy there first.
@@ -739,6 +782,7 @@ export function conv2dWinogradFilterGrad(g: Geom, OC: number, x: Float32Array, d
       staged?.free();
     }
   } finally {
+    calls?.free();
     vp.free();
     wp.free();
     mp.free();
@@ -747,8 +791,71 @@ export function conv2dWinogradFilterGrad(g: Geom, OC: number, x: Float32Array, d
   }
 }
 
-/** A tile transform (`fn`: wino_in or wino_dy) of tiles [t0, t0 + count) into the chunk's planes at vAt, one call per run of tiles within a row of tiles. */
-function tileTransformWasm(fn: TileFn, m: number, C: number, t: Tiling, src: TileInput, vAt: number, T: number, t0: number, count: number): void {
+/**
+ * Calls of the transforms, listed in the heap for parallel.ts's runCalls (CALL_WORDS int32 each:
+ * the function's index in the module, then its arguments), which splits them over the threads.
+ */
+class CallList {
+  private scratch: Scratch | null = null;
+  private list: Int32Array = new Int32Array(0);
+  private n = 0;
+  /** Floats the listed calls read and write (whether a split pays). */
+  floats = 0;
+
+  constructor(private readonly k: Kernels) {}
+
+  add(fn: number, ...args: number[]): void {
+    // An allocation since the last call may have grown (and, unshared, detached) the memory.
+    if (this.scratch !== null && this.scratch.address >= 0 && this.list.buffer !== heapBuffer()) this.list = new Int32Array(heapBuffer(), this.scratch.address, this.scratch.floats);
+    if ((this.n + 1) * CALL_WORDS > this.list.length) {
+      const old = this.list.slice(0, this.n * CALL_WORDS);
+      const next = new Scratch(Math.max(64, 2 * (this.n + 1)) * CALL_WORDS);
+      this.list = next.address >= 0 ? new Int32Array(heapBuffer(), next.address, next.floats) : new Int32Array(next.floats);
+      this.list.set(old);
+      this.scratch?.free();
+      this.scratch = next;
+    }
+    const at = this.n++ * CALL_WORDS;
+    this.list[at] = fn;
+    for (let i = 0; i < args.length; i++) this.list[at + 1 + i] = args[i]!;
+  }
+
+  /** Runs the listed calls (split over the threads when they move enough floats) and empties the list. */
+  run(): void {
+    const at = this.scratch?.address ?? -1;
+    const per = Math.max(1, Math.ceil(this.n / CALL_BLOCKS));
+    if (at < 0 || !runCalls(this.k.module, at, CALL_WORDS, this.n, per, this.floats >= CALLS_THREAD_MIN)) {
+      const fns = this.k.module.fns;
+      for (let c = 0; c < this.n; c++) {
+        const a = Array.from(this.list.subarray(c * CALL_WORDS + 1, (c + 1) * CALL_WORDS));
+        fns[this.list[c * CALL_WORDS]!]!(...a);
+      }
+    }
+    this.n = 0;
+    this.floats = 0;
+  }
+
+  free(): void {
+    this.scratch?.free();
+  }
+}
+
+/** Words per listed call: the function, then at most ten arguments. */
+const CALL_WORDS = 11;
+/** Blocks a list of calls is cut into (several per thread, so a thread slow to wake holds up little). */
+const CALL_BLOCKS = 8;
+/**
+ * Floats moved from which a list of transform calls is split over the threads. Measured in one
+ * process (scratch/c3_split.mts, the conv3x3_train_step workload, median of 7, split / not, ms): from
+ * 2^17 floats 110.7 / 133.0 and 96.4 / 105.5, from 2^19 100.1 / 105.6 and 90.6 / 100.1; but one
+ * 32x32 image into 64 channels took 1.63 ms split at 2^17 against 1.11 on one thread (2^17 is 128
+ * tiles of 32 channels: the workers' wake-ups, and the GEMM's workers polling for their next
+ * product on the same cores, cost more than half of it).
+ */
+const CALLS_THREAD_MIN = 1 << 19;
+
+/** Lists the tile transform (`fn`: input or outputGrad's index) of tiles [t0, t0 + count) into the chunk's planes at vAt (`plane` floats apart), one call per run of tiles within a row of tiles. */
+function tileTransformWasm(calls: CallList, fn: number, m: number, alpha: number, C: number, t: Tiling, src: TileInput, vAt: number, plane: number, t0: number, count: number): void {
   const pix = C * 4;
   for (let k = 0; k < count; ) {
     const tile = t0 + k;
@@ -757,15 +864,16 @@ function tileTransformWasm(fn: TileFn, m: number, C: number, t: Tiling, src: Til
     const img = Math.floor(tile / (t.TW * t.TH));
     const n = Math.min(t.TW - tw, count - k);
     const at = src.at + ((img * src.H + m * th) * src.W + m * tw) * pix;
-    fn(at, src.W * pix, pix, vAt + k * pix, T * pix, n, C >> 2, C & 3);
+    calls.add(fn, at, src.W * pix, pix, vAt + k * pix, plane * 4, n, C >> 2, C & 3);
     k += n;
   }
+  calls.floats += 2 * count * alpha * alpha * C;
 }
 
-/** The output transform of tiles [t0, t0 + count) from the chunk's planes at mAt into y at yAt, cropped at the bottom and right edges. */
-function outputTransformWasm(k: Kernels, m: number, g: Geom, t: Tiling, OC: number, mAt: number, T: number, yAt: number, t0: number, count: number): void {
+/** Lists the output transform of tiles [t0, t0 + count) from the chunk's planes at mAt (`planeFloats` apart) into y at yAt, cropped at the bottom and right edges. */
+function outputTransformWasm(calls: CallList, k: Kernels, m: number, alpha: number, g: Geom, t: Tiling, OC: number, mAt: number, planeFloats: number, yAt: number, t0: number, count: number): void {
   const pix = OC * 4;
-  const plane = T * pix;
+  const plane = planeFloats * 4;
   for (let j = 0; j < count; ) {
     const tile = t0 + j;
     const tw = tile % t.TW;
@@ -777,8 +885,9 @@ function outputTransformWasm(k: Kernels, m: number, g: Geom, t: Tiling, OC: numb
     const src = mAt + j * pix;
     // The last tile of a row whose width is not a multiple of m has fewer columns.
     const whole = m * (tw + n) <= g.OW ? n : n - 1;
-    if (whole > 0) k.output(src, plane, dst, g.OW * pix, pix, whole, OC >> 2, OC & 3, rows, m);
-    if (whole < n) k.output(src + whole * pix, plane, dst + m * whole * pix, g.OW * pix, pix, 1, OC >> 2, OC & 3, rows, g.OW - m * (tw + whole));
+    if (whole > 0) calls.add(k.outputIndex, src, plane, dst, g.OW * pix, pix, whole, OC >> 2, OC & 3, rows, m);
+    if (whole < n) calls.add(k.outputIndex, src + whole * pix, plane, dst + m * whole * pix, g.OW * pix, pix, 1, OC >> 2, OC & 3, rows, g.OW - m * (tw + whole));
     j += n;
   }
+  calls.floats += count * (alpha * alpha + m * m) * OC;
 }
