@@ -31,7 +31,7 @@ import {
   type PoolGeometry,
 } from '../runtime/cpu/parallel.js';
 import { getCpuKernel } from '../runtime/cpu/registry.js';
-import { binarySimd, elementwiseSimdAvailable, reduceRowsSimd, type BinaryOp } from '../runtime/cpu/simd.js';
+import { binarySimd, elementwiseSimdAvailable, reduceRowsSimd, setElementwiseSimdEnabled, type BinaryOp } from '../runtime/cpu/simd.js';
 import { rng } from './helpers.js';
 
 const fastForcedOff = process.env.WEIR_CPU_FAST === '0';
@@ -450,6 +450,33 @@ describe('column sums (BiasAddGrad) in WebAssembly', () => {
     for (let i = 0; i < n / 32; i++) for (let j = 0; j < 32; j++) want[j] += x[i * 32 + j]!;
     expectIdentical(got.data as Float32Array, Float32Array.from(want), 'BiasAddGrad');
   });
+
+  // Sum and Mean over leading axes (batch-norm moments, gradients of broadcasting ops) go through the
+  // same column sums: the TypeScript loop's results, bit for bit.
+  for (const [shape, axes] of [
+    [[8, 16, 16, 32], [0, 1, 2]],
+    [[5000, 7], [0]],
+    [[3, 2000, 12], [1]],
+  ] as [number[], number[]][]) {
+    it(`Sum and Mean of [${shape}] over axes [${axes}]: the TypeScript loop's bits`, () => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = new tf.NDArray(fill(floats(n, 'heap'), n % 97, -1, 1), shape);
+      const axesArr = new tf.NDArray(Int32Array.from(axes), [axes.length], 'int32');
+      for (const type of ['Sum', 'Mean']) {
+        const node = { name: type, type, attrs: { keep_dims: false }, outputs: [], inputDTypes: [], inputShapes: [] } as unknown as KernelNode;
+        const run = (): Float32Array => getCpuKernel(type)!([x, axesArr], node, {} as never, FRESH)[0]!.data as Float32Array;
+        const got = run();
+        const prev = setElementwiseSimdEnabled(false);
+        let want: Float32Array;
+        try {
+          want = run();
+        } finally {
+          setElementwiseSimdEnabled(prev);
+        }
+        expectIdentical(got, want, type);
+      }
+    });
+  }
 });
 
 // ---- simd.ts's loops on heap operands ----

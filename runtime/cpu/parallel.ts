@@ -1228,19 +1228,19 @@ export const COLSUM_THREAD_MIN = 1 << 18;
  * split over the threads by columns when x is in the heap, else a chunk of rows at a time through
  * the staging area.
  */
-export function sumColumnsSimd(x: Float32Array, rows: number, cols: number, out: Float64Array): void {
+export function sumColumnsSimd(x: Float32Array, rows: number, cols: number, out: Float64Array, what = 'BiasAddGrad'): void {
   const vecs = (cols + 3) >> 2;
   const accBytes = vecs * 32;
   refreshViews();
   const ax = addressOf(x, views.f32.buffer.byteLength);
   if (ax >= 0) {
     const acc = stage(accBytes);
-    if (acc < 0) throw new InternalError('BiasAddGrad: the WebAssembly memory cannot hold its sums');
+    if (acc < 0) throw new InternalError(`${what}: the WebAssembly memory cannot hold its sums`);
     // Blocks of whole cache lines of a row (four vectors), so that no two threads read the same line.
     const threaded = rows * cols >= COLSUM_THREAD_MIN && vecs > 4;
     const per = threaded ? Math.ceil(vecs / (2 * THREADS) / 4) * 4 : vecs;
     task.set([ax, acc, rows, cols * 4, per, vecs], P);
-    if (rows > 0) runBlocks(D_COLSUM, Math.ceil(vecs / per), threaded, true, 'BiasAddGrad');
+    if (rows > 0) runBlocks(D_COLSUM, Math.ceil(vecs / per), threaded, true, what);
     else views.f32.fill(0, acc >>> 2, (acc + accBytes) >>> 2);
     out.set(new Float64Array(views.f32.buffer, acc, vecs * 4).subarray(0, cols));
     return;
@@ -1248,7 +1248,7 @@ export function sumColumnsSimd(x: Float32Array, rows: number, cols: number, out:
   const rowsPerChunk = Math.max(1, Math.floor(16384 / cols));
   const chunkRows = Math.min(rows, rowsPerChunk);
   const base = stage(accBytes + (chunkRows * cols + 4) * 4);
-  if (base < 0) throw new InternalError('BiasAddGrad: the WebAssembly memory cannot hold its sums');
+  if (base < 0) throw new InternalError(`${what}: the WebAssembly memory cannot hold its sums`);
   const xAt = base + accBytes;
   views.f32.fill(0, base >>> 2, xAt >>> 2);
   for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {

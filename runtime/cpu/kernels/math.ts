@@ -8,7 +8,7 @@ import type { KernelNode } from '../../backend.js';
 import { registerCpuKernel } from '../registry.js';
 import { castComplex, complexBinary, complexNeg, hasComplexBinary } from './spectral.js';
 import { sgemm } from '../gemm.js';
-import { binarySimd, columnBroadcastSimd, isLeadingColumn, reduceRowsSimd, rowBroadcastSimd, useSimd, type BinaryOp } from '../simd.js';
+import { binarySimd, columnBroadcastSimd, isLeadingColumn, reduceRowsSimd, rowBroadcastSimd, sumColumnsSimd, useSimd, type BinaryOp } from '../simd.js';
 import { broadcastOrThrow, broadcastStrides, reductionAxes, toNumbers } from '../../shape_helpers.js';
 import { attr, forEachRun, FRESH, type Outputs } from './util.js';
 import { FORMULAS, formulaRow, runFormula } from '../activations.js';
@@ -868,6 +868,8 @@ function canonicalReduce(x: NDArray, axes: readonly number[]): { data: TypedArra
 
 /** Shorter rows spend more on calls into WebAssembly than the SIMD loop saves. */
 const SIMD_MIN_ROW = 64;
+/** Column sums of fewer columns than a vector are left to the loop. */
+const SIMD_MIN_COLUMNS = 4;
 
 /** 'norm': the Euclidean norm, sqrt of the sum of squares. */
 type ReduceKind = 'sum' | 'mean' | 'prod' | 'max' | 'min' | 'norm';
@@ -906,6 +908,15 @@ function reduceNumber(kind: ReduceKind, xd: Float32Array | Int32Array, out: Floa
     return;
   }
   const acc = new Float64Array(inner);
+  if (!isInt && (kind === 'sum' || kind === 'mean') && inner >= SIMD_MIN_COLUMNS && useSimd(outer * r * inner)) {
+    // Sums over leading axes (batch-norm moments, the gradients of broadcasting ops): column sums,
+    // each accumulated row after row as in the loop below, in WebAssembly over the threads.
+    for (let o = 0; o < outer; o++) {
+      sumColumnsSimd((xd as Float32Array).subarray(o * r * inner, (o + 1) * r * inner), r, inner, acc, kind === 'mean' ? 'Mean' : 'Sum');
+      for (let i = 0; i < inner; i++) out[o * inner + i] = kind === 'mean' ? acc[i]! / r : acc[i]!;
+    }
+    return;
+  }
   for (let o = 0; o < outer; o++) {
     acc.fill(reduceInit(kind, isInt ? 'int32' : 'float32'));
     const base = o * r * inner;
