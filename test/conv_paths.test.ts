@@ -159,6 +159,19 @@ describe('CPU convolution paths against a naive convolution', () => {
     expect(winogradTile(same3x3(2, 16, 64), 64)).toBe(4);
     expect(winogradTile(same3x3(1, 16, 64), 64)).toBe(2);
     expect(winogradTile(same3x3(16, 8, 256), 256)).toBe(2);
+    // WEIR_CPU_WINOGRAD=2 keeps to F(2x2,3x3) (exact constants), =0 to the GEMM paths.
+    const saved = process.env.WEIR_CPU_WINOGRAD;
+    try {
+      process.env.WEIR_CPU_WINOGRAD = '2';
+      expect(winogradTile(same3x3(32, 32, 64), 64)).toBe(2);
+      expect(forwardPath(same3x3(32, 32, 64), 64)).toBe(winograd);
+      process.env.WEIR_CPU_WINOGRAD = '0';
+      expect(forwardPath(same3x3(32, 32, 64), 64)).toBe(wasmIm2colAvailable() ? 'implicit' : 'im2col');
+      expect(filterGradPath(same3x3(32, 32, 64), 64)).not.toBe('winograd');
+    } finally {
+      if (saved === undefined) delete process.env.WEIR_CPU_WINOGRAD;
+      else process.env.WEIR_CPU_WINOGRAD = saved;
+    }
     // Too little work for its 16 GEMMs, too few channels, or not 3x3 at stride 1 undilated: the other paths.
     expect(forwardPath(same3x3(1, 8, 32), 32)).not.toBe('winograd');
     expect(forwardPath(same3x3(1, 16, 16), 16)).not.toBe('winograd');

@@ -24,6 +24,16 @@ export const config = {
     return v !== undefined && v !== '' ? Number(v) : undefined;
   },
   /**
+   * WEIR_CPU_WINOGRAD: which Winograd variants the CPU's 3x3 convolutions may use where they pay:
+   * '0' none (im2col's or the implicit GEMM's rounding), '2' only F(2x2,3x3), whose constants are
+   * exact in float32, anything else both (F(4x4,3x3) from 16x16 outputs: 4x fewer multiplications,
+   * about 10x the rounding error of the GEMM). Read per call.
+   */
+  cpuWinograd: (): 0 | 2 | 4 => {
+    const v = env('WEIR_CPU_WINOGRAD');
+    return v === '0' ? 0 : v === '2' ? 2 : 4;
+  },
+  /**
    * WEIR_WEBGPU_PREFER_HOST=0: small integer ops whose inputs are on the host run their GPU
    * kernels anyway (the WebGPU test pass uses it to reach every kernel).
    */

@@ -8,6 +8,7 @@
 // its worker pool. Outputs a kernel writes whole come from
 // `allocOverwritten` (no zero fill).
 // Everything is computed in NHWC; NCHW tensors are transposed on the way in and out.
+import { config } from '../../../src/core/config.js';
 import { NDArray } from '../../../src/core/ndarray.js';
 import { formatShape } from '../../../src/core/shape.js';
 import { layoutDims, type DataFormat } from '../../../ops/semantics/window.js';
@@ -473,7 +474,7 @@ export function setImplicitChosen(on: boolean): boolean {
  * 128->128 0.68; 16x8x8 256->256 0.53; 32x16x16 128->128 0.91.
  */
 function useWinograd(g: Geom, OC: number): boolean {
-  if (!winogradApplies(g) || !winogradChosen() || g.C < 8 || OC < 8 || g.C * OC < 256) return false;
+  if (!winogradApplies(g) || !winogradChosen() || config.cpuWinograd() === 0 || g.C < 8 || OC < 8 || g.C * OC < 256) return false;
   return g.N * Math.ceil(g.OH / 2) * Math.ceil(g.OW / 2) * g.C * OC >= WINOGRAD_MIN_MACS;
 }
 
@@ -490,6 +491,7 @@ const WINOGRAD_MIN_MACS = 1 << 17;
  * 12.2, 23.7 / 28.3; 1x8x8x128 -> 128 0.40 / 1.37.
  */
 export function winogradTile(g: Geom, OC: number): 2 | 4 {
+  if (config.cpuWinograd() === 2) return 2;
   const tiles4 = g.N * Math.ceil(g.OH / 4) * Math.ceil(g.OW / 4);
   return g.OH >= 16 && g.OW >= 16 && tiles4 * g.C * OC >= WINOGRAD_MIN_MACS ? 4 : 2;
 }
