@@ -7,6 +7,7 @@ import type { TypedArray } from '../../../src/core/dtypes.js';
 import { gradShapeMismatch } from '../../activations.js';
 import { ACTIVATIONS, runActivation } from '../activations.js';
 import { sumColumnsSimd, useSimd } from '../simd.js';
+import { softmaxRowsSimd } from '../softmax.js';
 
 type Num = Float32Array | Int32Array;
 
@@ -43,6 +44,9 @@ for (const type of Object.keys(ACTIVATIONS)) {
 
 // ---- softmax ----
 
+/** Elements from which softmaxes run in WebAssembly (runtime/cpu/softmax.ts): below, the loops' cost is in calls. */
+const SIMD_MIN_SOFTMAX = 256;
+
 /** Rows of the last dimension: [number of rows, row length]. */
 function rows(x: NDArray, what: string): [number, number] {
   if (x.rank < 1) throw new InvalidArgumentError(`${what} must have rank >= 1, got shape ${formatShape(x.shape)}`);
@@ -56,6 +60,7 @@ function softmaxKernel(log: boolean): CpuKernel {
     const xd = x!.data as Float32Array;
     const od = out.data as Float32Array;
     const [n, c] = rows(x!, 'logits');
+    if (n * c >= SIMD_MIN_SOFTMAX && softmaxRowsSimd(log ? 'log' : 'softmax', xd, od, n, c)) return [out];
     for (let r = 0; r < n; r++) {
       const base = r * c;
       let max = -Infinity;
@@ -167,6 +172,13 @@ registerCpuKernel('L2Loss', ([t], _node, _state, outputs) => {
   return [out];
 });
 
+/** Every row's softmax into bp and its [max, log-sum-exp] pair, in WebAssembly; null where it does not run (rowSoftmax then). */
+function softmaxes(xd: Float32Array, bp: Float32Array, n: number, c: number): Float64Array | null {
+  if (n * c < SIMD_MIN_SOFTMAX) return null;
+  const stats = new Float64Array(2 * n);
+  return softmaxRowsSimd('exp-log', xd, bp, n, c, stats) ? stats : null;
+}
+
 /**
  * One row of softmax cross-entropy, by log-sum-exp: writes softmax(x) into bp and returns the row's
  * max and log(sum(exp(x - max))).
@@ -191,9 +203,10 @@ registerCpuKernel('SoftmaxCrossEntropyWithLogits', ([features, labels], _node, _
   const yd = labels!.data as Float32Array;
   const ld = loss.data as Float32Array;
   const bp = backprop.data as Float32Array;
+  const stats = softmaxes(xd, bp, n, c);
   for (let r = 0; r < n; r++) {
     const base = r * c;
-    const [max, logSum] = rowSoftmax(xd, base, c, bp);
+    const [max, logSum] = stats === null ? rowSoftmax(xd, base, c, bp) : [stats[2 * r]!, stats[2 * r + 1]!];
     let l = 0;
     for (let j = 0; j < c; j++) {
       const y = yd[base + j]!;
@@ -232,10 +245,11 @@ registerCpuKernel('SparseSoftmaxCrossEntropyWithLogits', ([features, labels], _n
   const xd = features!.data as Float32Array;
   const ld = loss.data as Float32Array;
   const bp = backprop.data as Float32Array;
+  const stats = softmaxes(xd, bp, n, c);
   for (let r = 0; r < n; r++) {
     const base = r * c;
     const k = Number(lab[r]!);
-    const [max, logSum] = rowSoftmax(xd, base, c, bp);
+    const [max, logSum] = stats === null ? rowSoftmax(xd, base, c, bp) : [stats[2 * r]!, stats[2 * r + 1]!];
     ld[r] = logSum - (xd[base + k]! - max);
     bp[base + k] = bp[base + k]! - 1;
   }
