@@ -14,7 +14,7 @@ import { FunctionBuilder, get, I32, I32_ADD, wasmModule } from '../runtime/cpu/w
 import { heapMemory } from '../runtime/cpu/heap.js';
 import {
   avgPoolGradSimd,
-  callModule,
+  sharedModule,
   runCalls,
   injectParallelFault,
   parallelPoolReplacements,
@@ -631,7 +631,7 @@ describe("another module's functions, called over the threads (runCalls)", () =>
     const sum = new FunctionBuilder('sum', [I32, I32, I32]).emit(get(0), get(1), get(2), [I32_ADD], [I32_STORE, 2, 0]);
     const bytes = wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, [put.build(), sum.build()]);
     const mod = new WebAssembly.Module(bytes);
-    return callModule(bytes, mod, new WebAssembly.Instance(mod, { env: { mem: heap.memory } }));
+    return sharedModule(bytes, mod, new WebAssembly.Instance(mod, { env: { mem: heap.memory } }));
   })();
   const WORDS = 4;
 

@@ -79,7 +79,7 @@ import { fusedEpilogue } from '../activations.js';
 import { ACTIVATIONS, activationAlpha, constantPool, f64, FORMULAS, formulaFor, FUNCTIONS, FUNCTIONS_PRELUDE, runEpilogue, vop, zero, type Emit, type VectorOp } from './activations.js';
 import { config } from '../../src/core/config.js';
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
-import { PROGRAM_COL, PROGRAM_FULL, PROGRAM_ROW, PROGRAM_SCALAR, PROGRAM_THREAD_MIN, programModule, runProgramSplit, type ProgramModule, type ProgramRun } from './parallel.js';
+import { PROGRAM_COL, PROGRAM_FULL, PROGRAM_ROW, PROGRAM_SCALAR, PROGRAM_THREAD_MIN, runProgramSplit, sharedModule, type ProgramRun, type SharedModule } from './parallel.js';
 
 // ---------------------------------------------------------------------------------------------
 // Templates: one per op type, reproducing the unfused kernel's arithmetic exactly (same formula in
@@ -467,7 +467,7 @@ interface WasmKernel {
   kinds: OperandKind[];
   bytes: boolean[];
   /** The module as parallel.ts's workers load it (at < 0: its bytes are not in the heap, so it never splits). */
-  module: ProgramModule;
+  module: SharedModule;
   /** Operand kinds two bits each (KIND_CODE), inputs then outputs (full), and a bit for each input read as bytes, for the first 16 operands (parallel.ts splits no more). */
   kindBits: number;
   byteBits: number;
@@ -496,7 +496,7 @@ let splitEnabled = true;
 /** Elements (of the in-place vector part) from which a program is split over the threads. */
 let splitMinElements = PROGRAM_THREAD_MIN;
 const wasmByProgram = new WeakMap<ElementwiseProgram, WasmKernel | null>();
-const modulesByBytes = new Map<string, ProgramModule>();
+const modulesByBytes = new Map<string, SharedModule>();
 /** Programs' runs on the private staging memory, by module bytes. */
 const privateRunsByBytes = new Map<string, ProgramRun>();
 
@@ -721,15 +721,15 @@ function wasmKernel(p: ElementwiseProgram): WasmKernel | null {
       const key = String.fromCharCode(...bytes);
       let module = modulesByBytes.get(key);
       if (!module) {
-        const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: heap.memory } });
-        module = programModule(bytes, instance.exports.run as ProgramModule['run']);
+        const mod = new WebAssembly.Module(bytes);
+        module = sharedModule(bytes, mod, new WebAssembly.Instance(mod, { env: { mem: heap.memory } }));
         modulesByBytes.set(key, module);
       }
       let kindBits = 0;
       [...layout.kinds, ...p.outputs.map((): OperandKind => 'full')].forEach((kind, i) => i < 16 && (kindBits |= KIND_CODE[kind] << (2 * i)));
       let byteBits = 0;
       byteInputs.forEach((b, i) => b && i < 16 && (byteBits |= 1 << i));
-      kernel = { run: module.run, ...layout, bytes: byteInputs, module, kindBits, byteBits, args: new Array<number>(3 + n).fill(0), at: new Array<number>(n).fill(-1), privateBytes, privateRun: undefined };
+      kernel = { run: module.fns[0]!, ...layout, bytes: byteInputs, module, kindBits, byteBits, args: new Array<number>(3 + n).fill(0), at: new Array<number>(n).fill(-1), privateBytes, privateRun: undefined };
     } catch {
       // No WebAssembly SIMD here: every program stays in JS.
       wasmOk = wasmEnabled = false;

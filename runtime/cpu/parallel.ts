@@ -518,19 +518,18 @@ interface Exports {
 }
 type PatchFn = (...args: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number]) => void;
 type DirectFn = (x: number, yOrDy: number, fOrDf: number, taps: number, T: number, oh: number, ow: number, rowBytes: number, pixBytes: number, blocks: number, tapBytes: number) => void;
-/** A fused elementwise program's run (see runtime/cpu/fused.ts's wasmProgramModule). */
+/** A function of another module run by the drivers: a fused elementwise program's run (runtime/cpu/fused.ts's wasmProgramModule), a transform. */
 export type ProgramRun = (...args: number[]) => void;
 /**
  * The module's exports as the drivers see them: the update kernels by index in UPDATE_KINDS; and
- * the fused programs' runs by module id (each thread instantiates a module on the memory the first
- * time it sees it), with a reusable argument list.
+ * other modules' functions (fused programs, call lists) by module id, in their export order (each
+ * thread instantiates a module on the memory the first time it sees it), with a reusable argument
+ * list.
  */
 interface Kernels extends Exports {
   updates: UpdateFn[];
   memory: WebAssembly.Memory;
-  programs: Map<number, ProgramRun>;
-  /** Other modules' functions (callsBlock), by module id, in the order of their exports. */
-  calls: Map<number, ProgramRun[]>;
+  modules: Map<number, ProgramRun[]>;
   args: number[];
 }
 /** Views of the memory, refreshed by their holder when it grows. */
@@ -673,6 +672,25 @@ function directBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: 
 }
 
 /**
+ * The exported functions (in export order) of the module t[P..P+2] names: its id, its bytes' byte
+ * address and length. This thread instantiates it on the memory the first time it sees it.
+ */
+function moduleFns(k: Kernels, t: Int32Array, v: Views): ProgramRun[] {
+  const id = t[P]!;
+  let fns = k.modules.get(id);
+  if (fns === undefined) {
+    if (k.modules.size >= PROGRAM_CACHE) k.modules.clear();
+    const mod = new WebAssembly.Module(new Uint8Array(v.f32.buffer, t[P + 1]! >>> 0, t[P + 2]!).slice());
+    const inst = new WebAssembly.Instance(mod, { env: { mem: k.memory } });
+    fns = WebAssembly.Module.exports(mod)
+      .filter((e) => e.kind === 'function')
+      .map((e) => inst.exports[e.name] as ProgramRun);
+    k.modules.set(id, fns);
+  }
+  return fns;
+}
+
+/**
  * A fused elementwise program, block b: t[P..] = module id, the module's byte address and length,
  * rows, vecBytes, strideBytes, per (rows per block, or where rows is 1, bytes of the row per
  * block), operand kinds (two bits each: 0 full, 1 row, 2 column, 3 scalar), operand count, the
@@ -680,14 +698,7 @@ function directBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: 
  * then each operand's byte address (inputs, then outputs).
  */
 function programBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: Views): void {
-  const id = t[P]!;
-  let run = k.programs.get(id);
-  if (run === undefined) {
-    if (k.programs.size >= PROGRAM_CACHE) k.programs.clear();
-    const bytes = new Uint8Array(v.f32.buffer, t[P + 1]! >>> 0, t[P + 2]!).slice();
-    run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: k.memory } }).exports.run as ProgramRun;
-    k.programs.set(id, run);
-  }
+  const run = moduleFns(k, t, v)[0]!;
   const rows = t[P + 3]!, vec = t[P + 4]!, stride = t[P + 5]!, per = t[P + 6]!, kinds = t[P + 7]!, n = t[P + 8]!, byteOps = t[P + 9]!;
   const a = k.args;
   a.length = 3 + n;
@@ -717,17 +728,7 @@ function programBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v:
  * the function's index among the module's exported functions, then its (int32) arguments.
  */
 function callsBlock(k: Kernels, t: Int32Array, _f: Float64Array, b: number, v: Views): void {
-  const id = t[P]!;
-  let fns = k.calls.get(id);
-  if (fns === undefined) {
-    if (k.calls.size >= PROGRAM_CACHE) k.calls.clear();
-    const mod = new WebAssembly.Module(new Uint8Array(v.f32.buffer, t[P + 1]! >>> 0, t[P + 2]!).slice());
-    const inst = new WebAssembly.Instance(mod, { env: { mem: k.memory } });
-    fns = WebAssembly.Module.exports(mod)
-      .filter((e) => e.kind === 'function')
-      .map((e) => inst.exports[e.name] as ProgramRun);
-    k.calls.set(id, fns);
-  }
+  const fns = moduleFns(k, t, v);
   const words = t[P + 4]!, per = t[P + 5]!, n = t[P + 6]!;
   const a = k.args;
   a.length = words - 1;
@@ -770,7 +771,7 @@ function moduleFunctions(): WasmFunction[] {
 }
 
 function kernelsOf(exports: Record<string, unknown>, memory: WebAssembly.Memory): Kernels {
-  return { ...(exports as unknown as Exports), updates: UPDATE_KINDS.map((kind) => exports[kind] as UpdateFn), memory, programs: new Map(), calls: new Map(), args: [] };
+  return { ...(exports as unknown as Exports), updates: UPDATE_KINDS.map((kind) => exports[kind] as UpdateFn), memory, modules: new Map(), args: [] };
 }
 
 interface Engine {
@@ -855,12 +856,13 @@ ${poolBlock.toString()}
 ${colsumBlock.toString()}
 ${patchBlock.toString()}
 ${directBlock.toString()}
+${moduleFns.toString()}
 ${programBlock.toString()}
 ${callsBlock.toString()}
 ${claimAndRun.toString()}
 const data = require('node:worker_threads').workerData;
 const exports = new WebAssembly.Instance(new WebAssembly.Module(data.wasm), { env: { mem: data.memory } }).exports;
-const kernels = { ...exports, updates: data.kinds.map((kind) => exports[kind]), memory: data.memory, programs: new Map(), calls: new Map(), args: [] };
+const kernels = { ...exports, updates: data.kinds.map((kind) => exports[kind]), memory: data.memory, modules: new Map(), args: [] };
 const drivers = [updateBlock, poolBlock, colsumBlock, patchBlock, directBlock, programBlock, callsBlock];
 const views = { f32: new Float32Array(data.memory.buffer), i32: new Int32Array(data.memory.buffer) };
 let job = new Int32Array(data.memory.buffer, data.jobAt, ${1 + MAX_BLOCKS});
@@ -1455,12 +1457,42 @@ export function directConvFilterGradSimd(g: Geom, OC: number, x: Float32Array, d
 
 // ---- fused elementwise programs ----
 
-/** A fused elementwise program's module: an id, its bytes' address in the heap (-1: none) and length, and its run on this thread. */
-export interface ProgramModule {
+/**
+ * A WebAssembly module of another kernel file whose functions run on the workers too (fused
+ * programs, call lists): an id, its bytes' address in the heap (-1: none, the workers cannot run
+ * it) and length, and its exported functions on this thread, in their export order.
+ */
+export interface SharedModule {
   readonly id: number;
   readonly at: number;
   readonly length: number;
-  readonly run: ProgramRun;
+  readonly fns: readonly ProgramRun[];
+}
+
+/**
+ * Registers a module (its bytes, and its instance on the heap memory here) for the workers: its
+ * bytes are copied once into the heap, where a worker reads them the first time it runs it.
+ */
+export function sharedModule(bytes: Uint8Array, module: WebAssembly.Module, instance: WebAssembly.Instance): SharedModule {
+  const at = engine !== null && THREADS > 1 ? heapAlloc(bytes.length) : -1;
+  if (at >= 0) new Uint8Array(heapBuffer(), at, bytes.length).set(bytes);
+  const fns = WebAssembly.Module.exports(module)
+    .filter((e) => e.kind === 'function')
+    .map((e) => instance.exports[e.name] as ProgramRun);
+  return { id: moduleIds++, at, length: bytes.length, fns };
+}
+let moduleIds = 0;
+
+/** Puts m's functions in this thread's cache and m's id, address and length in the task words. */
+function useModule(m: SharedModule): void {
+  const k = engine!.k;
+  if (!k.modules.has(m.id)) {
+    if (k.modules.size >= PROGRAM_CACHE) k.modules.clear();
+    k.modules.set(m.id, m.fns as ProgramRun[]);
+  }
+  task[P] = m.id;
+  task[P + 1] = m.at;
+  task[P + 2] = m.length;
 }
 
 /** Operand kinds of a program split over the threads (two bits each in its kind word). */
@@ -1479,17 +1511,6 @@ const PROGRAM_MAX_OPERANDS = 16;
 export const PROGRAM_THREAD_MIN = 1 << 20;
 /** Elements per block of a split program. */
 const PROGRAM_BLOCK = 1 << 14;
-let programIds = 0;
-
-/**
- * Registers a fused program's module for the workers: its bytes are copied once into the heap
- * (where a worker reads them the first time it runs the program); `run` is its instance here.
- */
-export function programModule(bytes: Uint8Array, run: ProgramRun): ProgramModule {
-  const at = engine !== null && THREADS > 1 ? heapAlloc(bytes.length) : -1;
-  if (at >= 0) new Uint8Array(heapBuffer(), at, bytes.length).set(bytes);
-  return { id: programIds++, at, length: bytes.length, run };
-}
 
 /**
  * Runs a fused program's run(rows, vecBytes, strideBytes, addresses...) in blocks of rows (of the
@@ -1500,7 +1521,7 @@ export function programModule(bytes: Uint8Array, run: ProgramRun): ProgramModule
  * again here when `rerunnable` (no output is an input), else the run fails naming `what`.
  */
 export function runProgramSplit(
-  m: ProgramModule,
+  m: SharedModule,
   rows: number,
   vecBytes: number,
   strideBytes: number,
@@ -1511,11 +1532,6 @@ export function runProgramSplit(
   what: string,
 ): boolean {
   if (engine === null || !threadsEnabled || CTRL_AT < 0 || m.at < 0 || addrs.length > PROGRAM_MAX_OPERANDS) return false;
-  const k = engine.k;
-  if (!k.programs.has(m.id)) {
-    if (k.programs.size >= PROGRAM_CACHE) k.programs.clear();
-    k.programs.set(m.id, m.run);
-  }
   const floats = (rows * vecBytes) / 4;
   const blockFloats = Math.max(PROGRAM_BLOCK, Math.ceil(floats / MAX_BLOCKS));
   let per: number;
@@ -1529,9 +1545,7 @@ export function runProgramSplit(
   }
   if (blocks > MAX_BLOCKS) return false;
   refreshViews();
-  task[P] = m.id;
-  task[P + 1] = m.at;
-  task[P + 2] = m.length;
+  useModule(m);
   task[P + 3] = rows;
   task[P + 4] = vecBytes;
   task[P + 5] = strideBytes;
@@ -1546,26 +1560,6 @@ export function runProgramSplit(
 
 // ---- other modules' functions, called over the threads ----
 
-/** A WebAssembly module of another kernel file whose functions run as lists of calls (runCalls). */
-export interface CallModule {
-  readonly id: number;
-  /** Its bytes' address in the heap (-1: none) and length, for the workers to instantiate it. */
-  readonly at: number;
-  readonly length: number;
-  /** Its exported functions on this thread, in their export order (a call names one by index). */
-  readonly fns: readonly ProgramRun[];
-}
-
-/** Registers a module (its bytes, and its instance on the heap memory here) whose functions runCalls may split over the threads. */
-export function callModule(bytes: Uint8Array, module: WebAssembly.Module, instance: WebAssembly.Instance): CallModule {
-  const at = engine !== null && THREADS > 1 ? heapAlloc(bytes.length) : -1;
-  if (at >= 0) new Uint8Array(heapBuffer(), at, bytes.length).set(bytes);
-  const fns = WebAssembly.Module.exports(module)
-    .filter((e) => e.kind === 'function')
-    .map((e) => instance.exports[e.name] as ProgramRun);
-  return { id: programIds++, at, length: bytes.length, fns };
-}
-
 /**
  * Runs `count` calls of m's functions listed at byte address `list` of the heap (`words` int32
  * each: the function's index in m.fns, then its arguments) in blocks of `per` calls that the
@@ -1573,19 +1567,12 @@ export function callModule(bytes: Uint8Array, module: WebAssembly.Module, instan
  * read nothing any of them writes (a block a failed worker left unfinished runs again here).
  * False (nothing run) where these kernels are not (the caller runs the calls itself).
  */
-export function runCalls(m: CallModule, list: number, words: number, count: number, per: number, threaded: boolean): boolean {
+export function runCalls(m: SharedModule, list: number, words: number, count: number, per: number, threaded: boolean): boolean {
   if (engine === null || count <= 0) return engine !== null;
-  const k = engine.k;
-  if (!k.calls.has(m.id)) {
-    if (k.calls.size >= PROGRAM_CACHE) k.calls.clear();
-    k.calls.set(m.id, m.fns as ProgramRun[]);
-  }
   const blocks = Math.ceil(count / per);
   if (blocks > MAX_BLOCKS) return false;
   refreshViews();
-  task[P] = m.id;
-  task[P + 1] = m.at;
-  task[P + 2] = m.length;
+  useModule(m);
   task[P + 3] = list;
   task[P + 4] = words;
   task[P + 5] = per;

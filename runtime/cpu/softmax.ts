@@ -9,7 +9,7 @@
  * within an ulp (their exp and summation order differ), the same bits whatever the threads.
  */
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
-import { callModule, runCalls, type CallModule } from './parallel.js';
+import { runCalls, sharedModule, type SharedModule } from './parallel.js';
 import {
   BR_IF,
   emitExp64,
@@ -135,7 +135,7 @@ function rowsFunction(): WasmFunction {
 }
 
 interface Engine {
-  module: CallModule;
+  module: SharedModule;
   rows: (x: number, out: number, stats: number, rows: number, c: number, mode: number) => void;
 }
 
@@ -146,7 +146,7 @@ function createEngine(): Engine | null {
     const bytes = wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, [rowsFunction()]);
     const mod = new WebAssembly.Module(bytes);
     const instance = new WebAssembly.Instance(mod, { env: { mem: heap.memory } });
-    return { module: callModule(bytes, mod, instance), rows: instance.exports.rows as Engine['rows'] };
+    return { module: sharedModule(bytes, mod, instance), rows: instance.exports.rows as Engine['rows'] };
   } catch {
     return null;
   }

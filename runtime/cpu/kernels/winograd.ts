@@ -26,7 +26,7 @@
 import type { Geom } from '../../window_geometry.js';
 import { sgemmBatched } from '../gemm.js';
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from '../heap.js';
-import { callModule, runCalls, type CallModule } from '../parallel.js';
+import { runCalls, sharedModule, type SharedModule } from '../parallel.js';
 import {
   BR_IF,
   END,
@@ -374,7 +374,7 @@ interface Kernels {
   inputIndex: number;
   outputGradIndex: number;
   outputIndex: number;
-  module: CallModule;
+  module: SharedModule;
 }
 
 function createEngine(): Record<2 | 4, Kernels> | null {
@@ -386,7 +386,7 @@ function createEngine(): Record<2 | 4, Kernels> | null {
     const mod = new WebAssembly.Module(wasm);
     const instance = new WebAssembly.Instance(mod, { env: { mem: heap.memory } });
     const e = instance.exports as Record<string, unknown>;
-    const module = callModule(wasm, mod, instance);
+    const module = sharedModule(wasm, mod, instance);
     const index = (name: string): number => fns.findIndex((f) => f.exportName === name);
     const kernels = (m: 2 | 4): Kernels => ({
       filter: e[`wino_filter${m}`] as FilterFn,
