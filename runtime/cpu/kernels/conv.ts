@@ -360,8 +360,9 @@ function patchTable(p: PatchInput): { patches: PatchTable; scratch: Scratch } | 
 // ---- Conv2D and its backprops (NHWC data, filter [KH, KW, C, OC]) ----
 
 /**
- * How Conv2D (and its filter gradient) computes: im2col and a GEMM, directly (WebAssembly SIMD, few
- * input channels), or by Winograd (3x3 filters at stride 1, undilated; winograd.ts).
+ * How Conv2D (and its filter gradient) computes: im2col and a GEMM, the implicit GEMM (no patch
+ * rows: gemm.ts's sgemmPatches), directly (WebAssembly SIMD, few input channels), or by Winograd
+ * (3x3 filters at stride 1, undilated; winograd.ts).
  */
 export type ForwardPath = 'im2col' | 'implicit' | 'direct' | 'winograd';
 
