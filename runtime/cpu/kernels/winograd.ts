@@ -715,8 +715,7 @@ export function conv2dWinograd(g: Geom, OC: number, x: Float32Array, f: Float32A
       if (wasm) {
         outputTransformWasm(calls!, k, v.m, v.alpha, g, t, OC, mp.address, pm, yBase, t0, count);
         calls!.run();
-      }
-      else outputTransformTS(v, g, t, OC, mp.view(), pm, t0, count, yScratch === null ? y : yScratch.view());
+      } else outputTransformTS(v, g, t, OC, mp.view(), pm, t0, count, yScratch === null ? y : yScratch.view());
     }
     if (yScratch !== null) y.set(yScratch.view());
   } finally {
