@@ -15,7 +15,7 @@ import { heapMemory } from '../runtime/cpu/heap.js';
 import {
   avgPoolGradSimd,
   sharedModule,
-  runCalls,
+  CallList,
   injectParallelFault,
   parallelPoolReplacements,
   maxPoolGradSimd,
@@ -621,7 +621,7 @@ describe('a worker that dies', () => {
   });
 });
 
-describe("another module's functions, called over the threads (runCalls)", () => {
+describe("another module's functions, called over the threads (CallList)", () => {
   // put(dst, v): i32[dst] = v; sum(dst, a, b): i32[dst] = a + b. Each call writes its own word.
   const I32_STORE = 0x36;
   const module = (() => {
@@ -635,18 +635,16 @@ describe("another module's functions, called over the threads (runCalls)", () =>
   })();
   const WORDS = 4;
 
-  /** n calls writing out[i] = 3i (put) or i + 7 (sum), listed in the heap; returns the list and the output. */
-  function listed(n: number): { list: Int32Array; out: Int32Array } {
-    const l = heapRegion(n * WORDS * 4)!;
+  /** n calls writing out[i] = 3i (put) or i + 7 (sum), listed; returns the list and the output. */
+  function listed(n: number): { calls: CallList; out: Int32Array } {
     const o = heapRegion(n * 4)!;
-    const calls = new Int32Array(l.buffer, l.byteOffset, n * WORDS);
     const out = new Int32Array(o.buffer, o.byteOffset, n).fill(-1);
+    const calls = new CallList(module!, WORDS);
     for (let i = 0; i < n; i++) {
-      const at = i * WORDS;
-      if (i % 3 === 0) calls.set([1, o.byteOffset + 4 * i, i, 7], at);
-      else calls.set([0, o.byteOffset + 4 * i, 3 * i, 0], at);
+      if (i % 3 === 0) calls.add(1, o.byteOffset + 4 * i, i, 7);
+      else calls.add(0, o.byteOffset + 4 * i, 3 * i, 0);
     }
-    return { list: calls, out };
+    return { calls, out };
   }
   const expected = (n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? i + 7 : 3 * i));
 
@@ -656,9 +654,10 @@ describe("another module's functions, called over the threads (runCalls)", () =>
     for (let i = 0; i < 100 && parallelThreadsAvailable() && !(await startParallelThreads()); i++) await new Promise((r) => setTimeout(r, 10));
     for (const threaded of [false, true]) {
       const n = 5003;
-      const { list, out } = listed(n);
+      const { calls, out } = listed(n);
       const before = parallelThreadedTasks().tasks;
-      expect(runCalls(module, list.byteOffset, WORDS, n, 97, threaded)).toBe(true);
+      calls.run(Math.ceil(n / 97), threaded);
+      calls.free();
       expect(Array.from(out)).toEqual(Array.from(expected(n)));
       expect(parallelThreadedTasks().tasks - before).toBe(threaded && parallelThreadsAvailable() ? 1 : 0);
     }
@@ -668,10 +667,11 @@ describe("another module's functions, called over the threads (runCalls)", () =>
     if (module === null || !parallelThreadsAvailable()) return;
     for (let i = 0; i < 100 && !(await startParallelThreads()); i++) await new Promise((r) => setTimeout(r, 10));
     const n = 4001;
-    const { list, out } = listed(n);
+    const { calls, out } = listed(n);
     const replaced = parallelPoolReplacements();
     injectParallelFault();
-    expect(runCalls(module, list.byteOffset, WORDS, n, 50, true)).toBe(true);
+    calls.run(Math.ceil(n / 50), true);
+    calls.free();
     expect(parallelPoolReplacements()).toBe(replaced + 1);
     expect(Array.from(out)).toEqual(Array.from(expected(n)));
   });

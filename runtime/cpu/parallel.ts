@@ -1561,13 +1561,62 @@ export function runProgramSplit(
 // ---- other modules' functions, called over the threads ----
 
 /**
- * Runs `count` calls of m's functions listed at byte address `list` of the heap (`words` int32
- * each: the function's index in m.fns, then its arguments) in blocks of `per` calls that the
- * calling thread and, when `threaded`, the workers claim. The calls must write disjoint memory and
- * read nothing any of them writes (a block a failed worker left unfinished runs again here).
- * False (nothing run) where these kernels are not (the caller runs the calls itself).
+ * Calls of a shared module's functions, listed in the heap (`words` int32 each: the function's
+ * index in m.fns, then its int32 arguments) to be run by the calling thread and the workers: the
+ * calls must write disjoint memory and read nothing any of them writes (a block a failed worker
+ * left unfinished runs again on the calling thread).
  */
-export function runCalls(m: SharedModule, list: number, words: number, count: number, per: number, threaded: boolean): boolean {
+export class CallList {
+  private at = -1;
+  private list: Int32Array = new Int32Array(0);
+  private n = 0;
+
+  constructor(
+    private readonly m: SharedModule,
+    private readonly words: number,
+  ) {}
+
+  add(fn: number, ...args: number[]): void {
+    // An allocation since the last call may have grown (and, unshared, detached) the memory.
+    if (this.at >= 0 && this.list.buffer !== heapBuffer()) this.list = new Int32Array(heapBuffer(), this.at, this.list.length);
+    if ((this.n + 1) * this.words > this.list.length) {
+      const old = this.list.slice(0, this.n * this.words);
+      const length = Math.max(64, 2 * (this.n + 1)) * this.words;
+      const at = heapAlloc(length * 4);
+      this.list = at >= 0 ? new Int32Array(heapBuffer(), at, length) : new Int32Array(length);
+      this.list.set(old);
+      heapFree(this.at);
+      this.at = at;
+    }
+    const c = this.n++ * this.words;
+    this.list[c] = fn;
+    for (let i = 0; i < args.length; i++) this.list[c + 1 + i] = args[i]!;
+  }
+
+  /**
+   * Runs the listed calls in `blocks` blocks (of whole calls), split over the threads when
+   * `threaded`, and empties the list. Where these kernels are not, or the list is not in the heap,
+   * they run one after another here.
+   */
+  run(blocks: number, threaded: boolean): void {
+    if (!(this.at >= 0 && runCalls(this.m, this.at, this.words, this.n, Math.max(1, Math.ceil(this.n / blocks)), threaded))) {
+      for (let c = 0; c < this.n; c++) this.m.fns[this.list[c * this.words]!]!(...this.list.subarray(c * this.words + 1, (c + 1) * this.words));
+    }
+    this.n = 0;
+  }
+
+  free(): void {
+    heapFree(this.at);
+    this.at = -1;
+  }
+}
+
+/**
+ * Runs `count` calls listed at byte address `list` (see CallList) in blocks of `per` calls that the
+ * calling thread and, when `threaded`, the workers claim. False (nothing run) where these kernels
+ * are not.
+ */
+function runCalls(m: SharedModule, list: number, words: number, count: number, per: number, threaded: boolean): boolean {
   if (engine === null || count <= 0) return engine !== null;
   const blocks = Math.ceil(count / per);
   if (blocks > MAX_BLOCKS) return false;

@@ -9,7 +9,7 @@
  * within an ulp (their exp and summation order differ), the same bits whatever the threads.
  */
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
-import { runCalls, sharedModule, type SharedModule } from './parallel.js';
+import { CallList, sharedModule, type SharedModule } from './parallel.js';
 import {
   BR_IF,
   emitExp64,
@@ -134,25 +134,20 @@ function rowsFunction(): WasmFunction {
   return f.build();
 }
 
-interface Engine {
-  module: SharedModule;
-  rows: (x: number, out: number, stats: number, rows: number, c: number, mode: number) => void;
-}
-
-function createEngine(): Engine | null {
+/** The module (its one function, `rows`), shared with parallel.ts's workers. */
+function createModule(): SharedModule | null {
   const heap = heapMemory();
   if (heap === null) return null;
   try {
     const bytes = wasmModule({ pages: 1, maxPages: heap.maxPages, shared: heap.shared }, [rowsFunction()]);
     const mod = new WebAssembly.Module(bytes);
-    const instance = new WebAssembly.Instance(mod, { env: { mem: heap.memory } });
-    return { module: sharedModule(bytes, mod, instance), rows: instance.exports.rows as Engine['rows'] };
+    return sharedModule(bytes, mod, new WebAssembly.Instance(mod, { env: { mem: heap.memory } }));
   } catch {
     return null;
   }
 }
 
-const engine = createEngine();
+const module = createModule();
 
 /** Elements from which a softmax is split over the threads (about 0.1 ms of one thread's work). */
 const THREAD_MIN = 1 << 15;
@@ -167,35 +162,30 @@ const CALL_WORDS = 7;
  * (no WebAssembly SIMD, the memory full): the caller's loop runs instead.
  */
 export function softmaxRowsSimd(mode: SoftmaxMode, x: Float32Array, out: Float32Array, rows: number, c: number, stats?: Float64Array): boolean {
-  if (engine === null || rows <= 0 || c <= 0) return false;
+  if (module === null || rows <= 0 || c <= 0) return false;
   const n = rows * c;
   let xAt = heapAddress(x);
   let oAt = heapAddress(out);
-  const per = Math.max(1, Math.ceil(rows / BLOCKS));
-  const blocks = Math.ceil(rows / per);
-  const listBytes = blocks * CALL_WORDS * 4;
-  const scratch = heapAlloc(rows * 16 + listBytes + (xAt < 0 ? n * 4 : 0) + (oAt < 0 ? n * 4 : 0));
+  const staged = oAt < 0;
+  const scratch = heapAlloc(rows * 16 + (xAt < 0 ? n * 4 : 0) + (staged ? n * 4 : 0));
   if (scratch < 0) return false;
+  const calls = new CallList(module, CALL_WORDS);
   try {
-    const list = scratch + rows * 16;
-    let free = list + listBytes;
+    let free = scratch + rows * 16;
     if (xAt < 0) {
       xAt = free;
       free += n * 4;
       new Float32Array(heapBuffer(), xAt, n).set(x);
     }
-    const staged = oAt < 0;
     if (staged) oAt = free;
-    const calls = new Int32Array(heapBuffer(), list, blocks * CALL_WORDS);
-    for (let b = 0; b < blocks; b++) {
-      const r0 = b * per;
-      calls.set([0, xAt + r0 * c * 4, oAt + r0 * c * 4, scratch + r0 * 16, Math.min(per, rows - r0), c, MODES[mode]], b * CALL_WORDS);
-    }
-    if (!runCalls(engine.module, list, CALL_WORDS, blocks, 1, n >= THREAD_MIN)) engine.rows(xAt, oAt, scratch, rows, c, MODES[mode]);
+    const per = Math.max(1, Math.ceil(rows / BLOCKS));
+    for (let r0 = 0; r0 < rows; r0 += per) calls.add(0, xAt + r0 * c * 4, oAt + r0 * c * 4, scratch + r0 * 16, Math.min(per, rows - r0), c, MODES[mode]);
+    calls.run(BLOCKS, n >= THREAD_MIN);
     if (staged) out.set(new Float32Array(heapBuffer(), oAt, n));
     stats?.set(new Float64Array(heapBuffer(), scratch, rows * 2));
     return true;
   } finally {
+    calls.free();
     heapFree(scratch);
   }
 }

@@ -19,14 +19,14 @@
 // more than a power of two apart (planeStride): the transforms write all alpha^2 of them at once,
 // and at 32 KiB apart they evicted each other (the workload's step 133-139 ms, then 96-106). The
 // tile and output transforms of a chunk are lists of calls (one per run of tiles in a row) that
-// parallel.ts's runCalls splits over its workers.
+// parallel.ts's CallList splits over its workers.
 //
 // F(2x2,3x3)'s constants (0, +-1, +-1/2) are exact in float32; F(4x4,3x3)'s are not (1/6, 1/12,
 // 1/24) and reach 8, so its error is larger (test/winograd.test.ts bounds both).
 import type { Geom } from '../../window_geometry.js';
 import { sgemmBatched } from '../gemm.js';
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from '../heap.js';
-import { runCalls, sharedModule, type SharedModule } from '../parallel.js';
+import { CallList, sharedModule, type SharedModule } from '../parallel.js';
 import {
   BR_IF,
   END,
@@ -696,7 +696,7 @@ export function conv2dWinograd(g: Geom, OC: number, x: Float32Array, f: Float32A
   const yAt = k === null ? -1 : heapAddress(y);
   // An output outside the heap is written to a copy there and copied out at the end.
   const yScratch = k !== null && yAt < 0 ? new Scratch(y.length) : null;
-  const calls = k === null ? null : new CallList(k);
+  const calls = k === null ? null : new CallList(k.module, CALL_WORDS);
   try {
     transformFilter(v, k, f, E, o.flipped === true, u);
     const yBase = yAt >= 0 ? yAt : (yScratch?.address ?? -1);
@@ -704,8 +704,7 @@ export function conv2dWinograd(g: Geom, OC: number, x: Float32Array, f: Float32A
     for (let t0 = 0; t0 < t.tiles; t0 += T) {
       const count = Math.min(T, t.tiles - t0);
       if (wasm) {
-        tileTransformWasm(calls!, k.inputIndex, v.m, v.alpha, C, t, xin, vp.address, pv, t0, count);
-        calls!.run();
+        runListed(calls!, tileTransformWasm(calls!, k.inputIndex, v.m, v.alpha, C, t, xin, vp.address, pv, t0, count));
       } else tileTransformTS(v, false, t, C, xin, t0, count, vp.view(), pv);
       if (o.flipped) {
         sgemmBatched(false, true, count, OC, C, 1, vp.view(), C, pv, u.view(), C, E, 0, mp.view(), OC, pm, P);
@@ -713,8 +712,7 @@ export function conv2dWinograd(g: Geom, OC: number, x: Float32Array, f: Float32A
         sgemmBatched(false, false, count, OC, C, 1, vp.view(), C, pv, u.view(), OC, E, 0, mp.view(), OC, pm, P);
       }
       if (wasm) {
-        outputTransformWasm(calls!, k, v.m, v.alpha, g, t, OC, mp.address, pm, yBase, t0, count);
-        calls!.run();
+        runListed(calls!, outputTransformWasm(calls!, k, v.m, v.alpha, g, t, OC, mp.address, pm, yBase, t0, count));
       } else outputTransformTS(v, g, t, OC, mp.view(), pm, t0, count, yScratch === null ? y : yScratch.view());
     }
     if (yScratch !== null) y.set(yScratch.view());
@@ -753,15 +751,14 @@ export function conv2dWinogradFilterGrad(g: Geom, OC: number, x: Float32Array, d
   const mp = new Scratch(P * E);
   const xin = tileInput(g.N, g.H, g.W, C, g.padT, g.padL, t.Hp, t.Wp, x, k !== null);
   const dyin = tileInput(g.N, g.OH, g.OW, OC, 0, 0, v.m * t.TH, v.m * t.TW, dy, k !== null);
-  const calls = k === null ? null : new CallList(k);
+  const calls = k === null ? null : new CallList(k.module, CALL_WORDS);
   try {
     const wasm = k !== null && xin.at >= 0 && dyin.at >= 0 && vp.address >= 0 && wp.address >= 0;
     for (let t0 = 0; t0 < t.tiles; t0 += T) {
       const count = Math.min(T, t.tiles - t0);
       if (wasm) {
-        tileTransformWasm(calls!, k.inputIndex, v.m, v.alpha, C, t, xin, vp.address, pv, t0, count);
-        tileTransformWasm(calls!, k.outputGradIndex, v.m, v.alpha, OC, t, dyin, wp.address, pw, t0, count);
-        calls!.run();
+        const floats = tileTransformWasm(calls!, k.inputIndex, v.m, v.alpha, C, t, xin, vp.address, pv, t0, count);
+        runListed(calls!, floats + tileTransformWasm(calls!, k.outputGradIndex, v.m, v.alpha, OC, t, dyin, wp.address, pw, t0, count));
       } else {
         tileTransformTS(v, false, t, C, xin, t0, count, vp.view(), pv);
         tileTransformTS(v, true, t, OC, dyin, t0, count, wp.view(), pw);
@@ -790,55 +787,6 @@ export function conv2dWinogradFilterGrad(g: Geom, OC: number, x: Float32Array, d
   }
 }
 
-/**
- * Calls of the transforms, listed in the heap for parallel.ts's runCalls (CALL_WORDS int32 each:
- * the function's index in the module, then its arguments), which splits them over the threads.
- */
-class CallList {
-  private scratch: Scratch | null = null;
-  private list: Int32Array = new Int32Array(0);
-  private n = 0;
-  /** Floats the listed calls read and write (whether a split pays). */
-  floats = 0;
-
-  constructor(private readonly k: Kernels) {}
-
-  add(fn: number, ...args: number[]): void {
-    // An allocation since the last call may have grown (and, unshared, detached) the memory.
-    if (this.scratch !== null && this.scratch.address >= 0 && this.list.buffer !== heapBuffer()) this.list = new Int32Array(heapBuffer(), this.scratch.address, this.scratch.floats);
-    if ((this.n + 1) * CALL_WORDS > this.list.length) {
-      const old = this.list.slice(0, this.n * CALL_WORDS);
-      const next = new Scratch(Math.max(64, 2 * (this.n + 1)) * CALL_WORDS);
-      this.list = next.address >= 0 ? new Int32Array(heapBuffer(), next.address, next.floats) : new Int32Array(next.floats);
-      this.list.set(old);
-      this.scratch?.free();
-      this.scratch = next;
-    }
-    const at = this.n++ * CALL_WORDS;
-    this.list[at] = fn;
-    for (let i = 0; i < args.length; i++) this.list[at + 1 + i] = args[i]!;
-  }
-
-  /** Runs the listed calls (split over the threads when they move enough floats) and empties the list. */
-  run(): void {
-    const at = this.scratch?.address ?? -1;
-    const per = Math.max(1, Math.ceil(this.n / CALL_BLOCKS));
-    if (at < 0 || !runCalls(this.k.module, at, CALL_WORDS, this.n, per, this.floats >= CALLS_THREAD_MIN)) {
-      const fns = this.k.module.fns;
-      for (let c = 0; c < this.n; c++) {
-        const a = Array.from(this.list.subarray(c * CALL_WORDS + 1, (c + 1) * CALL_WORDS));
-        fns[this.list[c * CALL_WORDS]!]!(...a);
-      }
-    }
-    this.n = 0;
-    this.floats = 0;
-  }
-
-  free(): void {
-    this.scratch?.free();
-  }
-}
-
 /** Words per listed call: the function, then at most ten arguments. */
 const CALL_WORDS = 11;
 /** Blocks a list of calls is cut into (several per thread, so a thread slow to wake holds up little). */
@@ -853,8 +801,17 @@ const CALL_BLOCKS = 8;
  */
 const CALLS_THREAD_MIN = 1 << 19;
 
-/** Lists the tile transform (`fn`: input or outputGrad's index) of tiles [t0, t0 + count) into the chunk's planes at vAt (`plane` floats apart), one call per run of tiles within a row of tiles. */
-function tileTransformWasm(calls: CallList, fn: number, m: number, alpha: number, C: number, t: Tiling, src: TileInput, vAt: number, plane: number, t0: number, count: number): void {
+/** Runs the listed transforms, which move `floats` floats: split over the threads from CALLS_THREAD_MIN. */
+function runListed(calls: CallList, floats: number): void {
+  calls.run(CALL_BLOCKS, floats >= CALLS_THREAD_MIN);
+}
+
+/**
+ * Lists the tile transform (`fn`: input or outputGrad's index) of tiles [t0, t0 + count) into the
+ * chunk's planes at vAt (`plane` floats apart), one call per run of tiles within a row of tiles;
+ * returns the floats they move.
+ */
+function tileTransformWasm(calls: CallList, fn: number, m: number, alpha: number, C: number, t: Tiling, src: TileInput, vAt: number, plane: number, t0: number, count: number): number {
   const pix = C * 4;
   for (let k = 0; k < count; ) {
     const tile = t0 + k;
@@ -866,11 +823,15 @@ function tileTransformWasm(calls: CallList, fn: number, m: number, alpha: number
     calls.add(fn, at, src.W * pix, pix, vAt + k * pix, plane * 4, n, C >> 2, C & 3);
     k += n;
   }
-  calls.floats += 2 * count * alpha * alpha * C;
+  return 2 * count * alpha * alpha * C;
 }
 
-/** Lists the output transform of tiles [t0, t0 + count) from the chunk's planes at mAt (`planeFloats` apart) into y at yAt, cropped at the bottom and right edges. */
-function outputTransformWasm(calls: CallList, k: Kernels, m: number, alpha: number, g: Geom, t: Tiling, OC: number, mAt: number, planeFloats: number, yAt: number, t0: number, count: number): void {
+/**
+ * Lists the output transform of tiles [t0, t0 + count) from the chunk's planes at mAt
+ * (`planeFloats` apart) into y at yAt, cropped at the bottom and right edges; returns the floats
+ * they move.
+ */
+function outputTransformWasm(calls: CallList, k: Kernels, m: number, alpha: number, g: Geom, t: Tiling, OC: number, mAt: number, planeFloats: number, yAt: number, t0: number, count: number): number {
   const pix = OC * 4;
   const plane = planeFloats * 4;
   for (let j = 0; j < count; ) {
@@ -888,5 +849,5 @@ function outputTransformWasm(calls: CallList, k: Kernels, m: number, alpha: numb
     if (whole < n) calls.add(k.outputIndex, src + whole * pix, plane, dst + m * whole * pix, g.OW * pix, pix, 1, OC >> 2, OC & 3, rows, g.OW - m * (tw + whole));
     j += n;
   }
-  calls.floats += count * (alpha * alpha + m * m) * OC;
+  return count * (alpha * alpha + m * m) * OC;
 }
