@@ -10,8 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Geom } from '../runtime/window_geometry.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, forwardPath, inputGradPath, wasmIm2colAvailable, type ConvOptions } from '../runtime/cpu/kernels/conv.js';
 import { implicitProducts, setThreadBackoff, setThreadsEnabled, startThreads, threadedCalls, threadsAvailable } from '../runtime/cpu/gemm.js';
-import { heapRegion } from '../runtime/cpu/heap.js';
-import { convGeom, naiveConv, randFloats } from './conv_reference.js';
+import { convGeom, inHeap, naiveConv, randFloats } from './conv_reference.js';
 
 const available = wasmIm2colAvailable();
 let backoff = true;
@@ -24,11 +23,6 @@ afterAll(() => {
   setThreadsEnabled(true);
 });
 
-/** n floats in a heap region (where a plan's arena puts a kernel's output), else an ordinary array. */
-function inHeap(n: number): Float32Array {
-  const region = heapRegion(n * 4 + 64);
-  return region === null ? new Float32Array(n) : new Float32Array(region.buffer, region.byteOffset, n);
-}
 
 const identical = (a: Float32Array, b: Float32Array): boolean => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 

@@ -1,7 +1,14 @@
 // What the convolution tests check the CPU kernels against: TensorFlow's Conv2D and its gradients
 // summed in float64 straight from the definition, tap by tap, and the inputs they feed them.
 import type { Geom } from '../runtime/window_geometry.js';
+import { heapRegion } from '../runtime/cpu/heap.js';
 import { rng } from './helpers.js';
+
+/** n floats in a heap region (where a plan's arena puts an operand), else an ordinary array. */
+export function inHeap(n: number): Float32Array {
+  const region = heapRegion(n * 4 + 64);
+  return region === null ? new Float32Array(n) : new Float32Array(region.buffer, region.byteOffset, n);
+}
 
 /** n floats uniform in [-1, 1) from `seed`, written into `into` when given (a heap region). */
 export function randFloats(n: number, seed: number, into?: Float32Array): Float32Array {

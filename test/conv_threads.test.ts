@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../src/index.js';
 import type { Geom } from '../runtime/window_geometry.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, forwardPath, inputGradPath, type ConvOptions } from '../runtime/cpu/kernels/conv.js';
-import { heapRegion } from '../runtime/cpu/heap.js';
 import {
   injectParallelFault,
   parallelAvailable,
@@ -22,7 +21,7 @@ import {
 import { getCpuKernel } from '../runtime/cpu/registry.js';
 import type { Outputs } from '../runtime/cpu/kernels/util.js';
 import type { KernelNode } from '../runtime/backend.js';
-import { convGeom, naiveConv, randFloats } from './conv_reference.js';
+import { convGeom, inHeap, naiveConv, randFloats } from './conv_reference.js';
 
 beforeAll(async () => {
   setParallelBackoff(false);
@@ -34,11 +33,6 @@ afterAll(() => {
 
 const rand = randFloats;
 
-/** n floats in a heap region (an arena's place) where there is one, else an ordinary array. */
-function inHeap(n: number): Float32Array {
-  const region = heapRegion(n * 4 + 64);
-  return region === null ? new Float32Array(n) : new Float32Array(region.buffer, region.byteOffset, n);
-}
 
 const geom = convGeom;
 const naive = naiveConv;
