@@ -168,6 +168,8 @@ export const F64X2_MAX = 0xf5;
 export const F64X2_CONVERT_LOW_I32X4_S = 0xfe;
 /** Relaxed SIMD (Node 20: --experimental-wasm-relaxed-simd): a * b + c, fused or not as the engine likes. */
 export const F32X4_RELAXED_MADD = 0x105;
+/** memory.copy within memory 0 (bulk memory): pops dst, src, byte count. */
+export const MEMORY_COPY = [0xfc, 0x0a, 0x00, 0x00];
 
 // ---- modules ----
 
