@@ -16,13 +16,15 @@
 // the relaxed one (f32x4.relaxed_madd) from a child node started with --experimental-wasm-relaxed-simd
 // where this one lacks it.
 //
-//   npm run bench -- --peer torch     (adds torch_ms: the same workload in PyTorch)
+//   npm run bench -- --peer torch     (adds torch_ms, weir_best_ms, torch_ratio: the same workload in PyTorch)
 // PyTorch runs in a python3 that has torch (bench/torch_peer.py; WEIR_TORCH_PYTHON names one, else
 // `python3` on PATH, else /usr/bin/python3). On Debian/Ubuntu: `apt-get install python3-torch
 // libopenblas0-pthread` (PyTorch 1.13: oneDNN convolutions, OpenBLAS for products). It gets weir's
 // thread count (torch.set_num_threads), and OPENBLAS_CORETYPE is unset for its process only (a
 // forced core type keeps OpenBLAS off AVX-512). Its times swing several-fold between processes on
-// a shared machine, so torch_ms is the best of eight processes' medians. Workloads it has:
+// a shared machine, so torch_ms is the best of eight processes' medians; weir's swing too, so a
+// window of weir's steps is timed after each of those processes, and weir_best_ms (the best of
+// those windows' medians and weir_ms) is what torch_ratio divides by torch_ms. Workloads it has:
 // mlp_train_step, cnn_train_step, conv3x3_train_step, matmul_1024, cnn_infer_b1; never needed by
 // tests or CI.
 import { parseArgs } from 'node:util';
@@ -108,6 +110,8 @@ interface Result {
   tfjsWebgpu?: number;
   /** PyTorch's best median (--peer torch). */
   torch?: number;
+  /** weir's best median over windows timed between PyTorch's processes (--peer torch). */
+  weirBest?: number;
   peak: number;
   naive: number;
   unoptNaive: number;
@@ -137,7 +141,8 @@ async function weirPair(
   feeds: [tf.Tensor, tf.NDArray][],
   init: tf.Operation | undefined,
   runs = RUNS,
-): Promise<Pick<Result, 'weir' | 'weirUnopt' | 'peak' | 'naive' | 'unoptNaive'>> {
+  torchWorkload?: string,
+): Promise<Pick<Result, 'weir' | 'weirUnopt' | 'weirBest' | 'torch' | 'peak' | 'naive' | 'unoptNaive'>> {
   const opt = new tf.Session({ graph: g, backend: WEIR_BACKEND });
   const unopt = new tf.Session({ graph: g, optimize: false, backend: WEIR_BACKEND });
   if (init) {
@@ -148,9 +153,21 @@ async function weirPair(
   // Interleaved, so that both see the same machine state.
   const weirUnopt = await time(() => unopt.run(fetches, feeds), runs);
   const weir = await time(() => opt.run(fetches, feeds), runs);
+  // Beside PyTorch: its processes alternate with more windows of weir's steps, so that both figures
+  // (each the best median) come from the same minutes of a machine whose speed swings.
+  let torch: number | undefined;
+  let weirBest: number | undefined;
+  if (torchWorkload !== undefined && args.peer === 'torch') {
+    torch = Infinity;
+    weirBest = weir;
+    for (let i = 0; i < TORCH_PROCESSES && !Number.isNaN(torch); i++) {
+      torch = Math.min(torch, torchProcess(torchWorkload, runs));
+      weirBest = Math.min(weirBest, await time(() => opt.run(fetches, feeds), runs));
+    }
+  }
   opt.close();
   unopt.close();
-  return { weir, weirUnopt, peak: plan.stats.plannedPeakBytes, naive: plan.stats.naivePeakBytes, unoptNaive: plan.stats.unoptimizedNaiveBytes };
+  return { weir, weirUnopt, weirBest, torch, peak: plan.stats.plannedPeakBytes, naive: plan.stats.naivePeakBytes, unoptNaive: plan.stats.unoptimizedNaiveBytes };
 }
 
 /** The TensorFlow.js peers for this run: cpu and wasm, or webgpu with --backend webgpu. */
@@ -171,34 +188,30 @@ function findTorchPython(): string | undefined {
 }
 
 /**
- * PyTorch's time for a workload (bench/torch_peer.py): the best of TORCH_PROCESSES processes'
- * medians, on weir's thread count, with OPENBLAS_CORETYPE unset for those processes. Undefined
- * without --peer torch.
- */
-/**
  * PyTorch's medians swing between processes here (CNN step: 90-156 ms; the MLP step is bimodal,
- * 2.4-3.0 ms or 9-20 ms per process, and five processes were once all slow), so several are run.
+ * 2.4-3.0 ms or 9-20 ms per process, and five processes were once all slow), so several are run;
+ * weir's own medians swing too (the MLP step: 4.2-4.7 ms in one process, 7.3-8 in another a minute
+ * later), so as many more windows of its steps are timed between them (weirPair).
  */
 const TORCH_PROCESSES = 8;
 
-function onTorch(workload: string, runs = RUNS): number | undefined {
-  if (args.peer !== 'torch') return undefined;
+/**
+ * One PyTorch process's median for a workload (bench/torch_peer.py), on weir's thread count, with
+ * OPENBLAS_CORETYPE unset for it; NaN where it cannot run.
+ */
+function torchProcess(workload: string, runs: number): number {
   const py = findTorchPython();
   if (py === undefined) return NaN;
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   const threads = config.cpuFast() ? threadCount() : 1;
   const script = new URL('./torch_peer.py', import.meta.url).pathname;
-  let best = Infinity;
-  for (let i = 0; i < TORCH_PROCESSES; i++) {
-    const r = spawnSync(py, [script, workload, '--threads', String(threads), '--runs', String(runs), '--warmup-ms', String(WARMUP_MS)], { env, encoding: 'utf8' });
-    if (r.status !== 0) {
-      process.stderr.write(`torch ${workload}: ${r.stderr || r.error?.message}\n`);
-      return NaN;
-    }
-    best = Math.min(best, (JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number }).ms);
+  const r = spawnSync(py, [script, workload, '--threads', String(threads), '--runs', String(runs), '--warmup-ms', String(WARMUP_MS)], { env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(`torch ${workload}: ${r.stderr || r.error?.message}\n`);
+    return NaN;
   }
-  return best;
+  return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number }).ms;
 }
 
 // ---- workloads ----
@@ -229,7 +242,7 @@ async function mlpTrainStep(): Promise<Result> {
     [m.x, new tf.NDArray(xData, [B, 784])],
     [m.y, new tf.NDArray(yData, [B])],
   ];
-  const w = await weirPair(g, [m.loss, m.train], feeds, m.init);
+  const w = await weirPair(g, [m.loss, m.train], feeds, m.init, RUNS, 'mlp_train_step');
 
   const tfjsStep = async (): Promise<number> => {
     const vars = sizes.slice(1).flatMap((n, i) => [tfc.variable(tfc.tensor2d(weights[i]!, [sizes[i]!, n])), tfc.variable(tfc.zeros([n]))]);
@@ -256,7 +269,7 @@ async function mlpTrainStep(): Promise<Result> {
     opt.dispose();
     return ms;
   };
-  return { ...w, ...(await peers(tfjsStep)), torch: onTorch('mlp_train_step') };
+  return { ...w, ...(await peers(tfjsStep)) };
 }
 
 async function cnnTrainStep(): Promise<Result> {
@@ -272,7 +285,7 @@ async function cnnTrainStep(): Promise<Result> {
     [m.y, new tf.NDArray(yData, [B])],
     [m.training, new tf.NDArray(Uint8Array.of(1), [], 'bool')],
   ];
-  const w = await weirPair(g, [m.loss, m.trainOp], feeds, m.init, runs);
+  const w = await weirPair(g, [m.loss, m.trainOp], feeds, m.init, runs, 'cnn_train_step');
 
   const tfjsStep = async (): Promise<number> => {
     const shapes: [number[], number[]][] = [
@@ -310,7 +323,7 @@ async function cnnTrainStep(): Promise<Result> {
     opt.dispose();
     return ms;
   };
-  return { ...w, ...(await peers(tfjsStep)), torch: onTorch('cnn_train_step', runs) };
+  return { ...w, ...(await peers(tfjsStep)) };
 }
 
 /**
@@ -337,7 +350,7 @@ async function conv3x3TrainStep(): Promise<Result> {
     return { x, loss, train, init: tf.globalVariablesInitializer() };
   });
   const feeds: [tf.Tensor, tf.NDArray][] = [[m.x, new tf.NDArray(xData, [B, H, H, C])]];
-  const w = await weirPair(g, [m.loss, m.train], feeds, m.init, runs);
+  const w = await weirPair(g, [m.loss, m.train], feeds, m.init, runs, 'conv3x3_train_step');
 
   // TensorFlow.js wasm has no Conv2DBackpropFilter: it reports the workload unsupported.
   const tfjsStep = async (): Promise<number> => {
@@ -360,7 +373,7 @@ async function conv3x3TrainStep(): Promise<Result> {
     opt.dispose();
     return ms;
   };
-  return { ...w, ...(await peers(tfjsStep)), torch: onTorch('conv3x3_train_step', runs) };
+  return { ...w, ...(await peers(tfjsStep)) };
 }
 
 /** One image through the Deep MNIST CNN (inference: dropout off): latency. */
@@ -371,7 +384,7 @@ async function cnnInferB1(): Promise<Result> {
   const m = g.asDefault(() => ({ ...buildCnn(1e-3), init: tf.globalVariablesInitializer() }));
   const runs = Math.max(RUNS, 21);
   const feeds: [tf.Tensor, tf.NDArray][] = [[m.x, new tf.NDArray(xData, [1, 784])]];
-  const w = await weirPair(g, [m.logits], feeds, m.init, runs);
+  const w = await weirPair(g, [m.logits], feeds, m.init, runs, 'cnn_infer_b1');
 
   const tfjsStep = async (): Promise<number> => {
     const shapes = [[5, 5, 1, 32], [32], [5, 5, 32, 64], [64], [7 * 7 * 64, 1024], [1024], [1024, 10], [10]];
@@ -392,7 +405,7 @@ async function cnnInferB1(): Promise<Result> {
     tfc.dispose([...v, x]);
     return ms;
   };
-  return { ...w, ...(await peers(tfjsStep)), torch: onTorch('cnn_infer_b1', runs) };
+  return { ...w, ...(await peers(tfjsStep)) };
 }
 
 async function matmul1024(): Promise<Result> {
@@ -409,7 +422,7 @@ async function matmul1024(): Promise<Result> {
     [m.x, new tf.NDArray(a, [N, N])],
     [m.y, new tf.NDArray(b, [N, N])],
   ];
-  const w = await weirPair(g, [m.c], feeds, undefined);
+  const w = await weirPair(g, [m.c], feeds, undefined, RUNS, 'matmul_1024');
   const tfjsStep = async (): Promise<number> => {
     const x = tfc.tensor2d(a, [N, N]);
     const y = tfc.tensor2d(b, [N, N]);
@@ -422,7 +435,7 @@ async function matmul1024(): Promise<Result> {
     return ms;
   };
   const p = await peers(tfjsStep);
-  const torch = onTorch('matmul_1024');
+  const torch = w.torch;
   const gflops = (n: number): string => ((2 * N * N * N) / (n * 1e6)).toFixed(2);
   // Both SIMD kernels' throughput: the other one than this process's measured here (plain) or in a
   // child node that has relaxed SIMD (Node 20 needs a flag for it).
@@ -494,7 +507,7 @@ for (const [name, fn] of Object.entries(WORKLOADS)) {
   }
   console.log(
     `${name} weir_ms=${fmt(r.weir)} weir_unopt_ms=${fmt(r.weirUnopt)} tfjs_cpu_ms=${fmt(r.tfjsCpu)} tfjs_wasm_ms=${fmt(r.tfjsWasm)} ` +
-      (r.torch !== undefined ? `torch_ms=${fmt(r.torch)} torch_ratio=${(r.weir / r.torch).toFixed(2)} ` : '') +
+      (r.torch !== undefined ? `torch_ms=${fmt(r.torch)} weir_best_ms=${fmt(r.weirBest)} torch_ratio=${(r.weirBest! / r.torch).toFixed(2)} ` : '') +
       `peak_bytes=${r.peak} naive_bytes=${r.naive}${r.extra ? ` ${r.extra}` : ''} unopt_naive_bytes=${r.unoptNaive}`,
   );
 }
