@@ -14,7 +14,8 @@
 //
 // matmul_1024 also prints weir_relaxed_gflops and weir_plain_gflops: both SIMD kernels' throughput,
 // the relaxed one (f32x4.relaxed_madd) from a child node started with --experimental-wasm-relaxed-simd
-// where this one lacks it.
+// where this one lacks it; with weir_best_ms, from the best window.
+//   npm run bench -- --windows 8      (adds weir_best_ms: the best median of 8 more windows of runs)
 //
 //   npm run bench -- --peer torch     (adds torch_ms, weir_best_ms, torch_ratio: the same workload in PyTorch)
 // PyTorch runs in a python3 that has torch (bench/torch_peer.py; WEIR_TORCH_PYTHON names one, else
@@ -48,10 +49,23 @@ const { values: args } = parseArgs({
     skip: { type: 'string' },
     backend: { type: 'string' },
     peer: { type: 'string' },
+    windows: { type: 'string' },
   },
 });
 if (args.peer && args.peer !== 'torch') throw new Error(`--peer must be torch, not ${args.peer}`);
 const RUNS = Number(args.runs ?? 7);
+/**
+ * PyTorch's medians swing between processes here (CNN step: 90-156 ms; the MLP step is bimodal,
+ * 2.4-3.0 ms or 9-20 ms per process, and five processes were once all slow), so several are run;
+ * weir's own medians swing too (the MLP step: 4.2-4.7 ms in one process, 7.3-8 in another a minute
+ * later), so as many more windows of its steps are timed between them (weirPair).
+ */
+const TORCH_PROCESSES = 8;
+/**
+ * Windows of weir's steps timed after the first (--windows; with --peer torch, one after each of
+ * PyTorch's processes): weir_best_ms is the best median of all of them.
+ */
+const WINDOWS = Number(args.windows ?? (args.peer === 'torch' ? TORCH_PROCESSES : 0));
 const GPU = args.backend === 'webgpu';
 if (args.backend && !GPU && args.backend !== 'cpu') throw new Error(`--backend must be cpu or webgpu, not ${args.backend}`);
 if (GPU) {
@@ -110,7 +124,7 @@ interface Result {
   tfjsWebgpu?: number;
   /** PyTorch's best median (--peer torch). */
   torch?: number;
-  /** weir's best median over windows timed between PyTorch's processes (--peer torch). */
+  /** weir's best median over its windows (--windows; --peer torch: timed between PyTorch's processes). */
   weirBest?: number;
   peak: number;
   naive: number;
@@ -153,17 +167,14 @@ async function weirPair(
   // Interleaved, so that both see the same machine state.
   const weirUnopt = await time(() => unopt.run(fetches, feeds), runs);
   const weir = await time(() => opt.run(fetches, feeds), runs);
-  // Beside PyTorch: its processes alternate with more windows of weir's steps, so that both figures
-  // (each the best median) come from the same minutes of a machine whose speed swings.
-  let torch: number | undefined;
-  let weirBest: number | undefined;
-  if (torchWorkload !== undefined && args.peer === 'torch') {
-    torch = Infinity;
-    weirBest = weir;
-    for (let i = 0; i < TORCH_PROCESSES && !Number.isNaN(torch); i++) {
-      torch = Math.min(torch, torchProcess(torchWorkload, runs));
-      weirBest = Math.min(weirBest, await time(() => opt.run(fetches, feeds), runs));
-    }
+  // Beside PyTorch, its processes alternate with the windows, so that both figures (each the best
+  // median) come from the same minutes of a machine whose speed swings.
+  const beside = torchWorkload !== undefined && args.peer === 'torch';
+  let torch = beside ? Infinity : undefined;
+  let weirBest = WINDOWS > 0 ? weir : undefined;
+  for (let i = 0; i < WINDOWS; i++) {
+    if (beside && !Number.isNaN(torch)) torch = Math.min(torch!, torchProcess(torchWorkload, runs));
+    weirBest = Math.min(weirBest!, await time(() => opt.run(fetches, feeds), runs));
   }
   opt.close();
   unopt.close();
@@ -186,14 +197,6 @@ function findTorchPython(): string | undefined {
   }
   return torchPython ?? undefined;
 }
-
-/**
- * PyTorch's medians swing between processes here (CNN step: 90-156 ms; the MLP step is bimodal,
- * 2.4-3.0 ms or 9-20 ms per process, and five processes were once all slow), so several are run;
- * weir's own medians swing too (the MLP step: 4.2-4.7 ms in one process, 7.3-8 in another a minute
- * later), so as many more windows of its steps are timed between them (weirPair).
- */
-const TORCH_PROCESSES = 8;
 
 /**
  * One PyTorch process's median for a workload (bench/torch_peer.py), on weir's thread count, with
@@ -436,22 +439,24 @@ async function matmul1024(): Promise<Result> {
   };
   const p = await peers(tfjsStep);
   const torch = w.torch;
+  // Throughput from the best window where there are several (the machine's noise only subtracts).
+  const best = (r: { weir: number; weirBest?: number }): number => r.weirBest ?? r.weir;
   const gflops = (n: number): string => ((2 * N * N * N) / (n * 1e6)).toFixed(2);
   // Both SIMD kernels' throughput: the other one than this process's measured here (plain) or in a
   // child node that has relaxed SIMD (Node 20 needs a flag for it).
   let kernels = '';
   if (!GPU && simdAvailable()) {
     if (relaxedSimdAvailable() && process.env.WEIR_BENCH_RELAXED_CHILD) {
-      kernels = ` weir_relaxed_gflops=${gflops(w.weir)}`;
+      kernels = ` weir_relaxed_gflops=${gflops(best(w))}`;
     } else if (relaxedSimdAvailable()) {
       const prev = setRelaxedSimdEnabled(false);
       const plain = await weirPair(g, [m.c], feeds, undefined).finally(() => setRelaxedSimdEnabled(prev));
-      kernels = ` weir_relaxed_gflops=${gflops(w.weir)} weir_plain_gflops=${gflops(plain.weir)}`;
+      kernels = ` weir_relaxed_gflops=${gflops(best(w))} weir_plain_gflops=${gflops(best(plain))}`;
     } else {
-      kernels = ` weir_relaxed_gflops=${relaxedChild('matmul_1024', /weir_gflops=([\d.]+)/) ?? 'unsupported'} weir_plain_gflops=${gflops(w.weir)}`;
+      kernels = ` weir_relaxed_gflops=${relaxedChild('matmul_1024', /weir_gflops=([\d.]+)/) ?? 'unsupported'} weir_plain_gflops=${gflops(best(w))}`;
     }
   }
-  return { ...w, ...p, torch, extra: `weir_gflops=${gflops(w.weir)}${kernels}${torch !== undefined && !Number.isNaN(torch) ? ` torch_gflops=${gflops(torch)}` : ''}` };
+  return { ...w, ...p, torch, extra: `weir_gflops=${gflops(best(w))}${kernels}${torch !== undefined && !Number.isNaN(torch) ? ` torch_gflops=${gflops(torch)}` : ''}` };
 }
 
 /**
@@ -460,7 +465,7 @@ async function matmul1024(): Promise<Result> {
  */
 function relaxedChild(workload: string, field: RegExp): string | undefined {
   if (process.env.WEIR_BENCH_RELAXED_CHILD) return undefined;
-  const argv = ['--import', 'tsx', fileURLToPath(import.meta.url), '--only', workload, '--runs', String(RUNS), '--skip', 'tfjs_cpu,tfjs_wasm'];
+  const argv = ['--import', 'tsx', fileURLToPath(import.meta.url), '--only', workload, '--runs', String(RUNS), '--windows', String(WINDOWS), '--skip', 'tfjs_cpu,tfjs_wasm'];
   const env = { ...process.env, WEIR_BENCH_RELAXED_CHILD: '1' };
   let r = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', ...argv], { env, encoding: 'utf8' });
   // Engines that ship relaxed SIMD by default may no longer know the flag.
@@ -507,7 +512,8 @@ for (const [name, fn] of Object.entries(WORKLOADS)) {
   }
   console.log(
     `${name} weir_ms=${fmt(r.weir)} weir_unopt_ms=${fmt(r.weirUnopt)} tfjs_cpu_ms=${fmt(r.tfjsCpu)} tfjs_wasm_ms=${fmt(r.tfjsWasm)} ` +
-      (r.torch !== undefined ? `torch_ms=${fmt(r.torch)} weir_best_ms=${fmt(r.weirBest)} torch_ratio=${(r.weirBest! / r.torch).toFixed(2)} ` : '') +
+      (r.weirBest !== undefined ? `weir_best_ms=${fmt(r.weirBest)} ` : '') +
+      (r.torch !== undefined ? `torch_ms=${fmt(r.torch)} torch_ratio=${((r.weirBest ?? r.weir) / r.torch).toFixed(2)} ` : '') +
       `peak_bytes=${r.peak} naive_bytes=${r.naive}${r.extra ? ` ${r.extra}` : ''} unopt_naive_bytes=${r.unoptNaive}`,
   );
 }
