@@ -11,13 +11,13 @@ import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, forwardPath, 
 import {
   injectParallelFault,
   parallelAvailable,
-  parallelPoolReplacements,
   parallelThreadedTasks,
   parallelThreadsAvailable,
   setParallelBackoff,
   setParallelThreadsEnabled,
   startParallelThreads,
 } from '../runtime/cpu/parallel.js';
+import { sharedPoolReplacements } from '../runtime/cpu/threads.js';
 import { getCpuKernel } from '../runtime/cpu/registry.js';
 import type { Outputs } from '../runtime/cpu/kernels/util.js';
 import type { KernelNode } from '../runtime/backend.js';
@@ -108,7 +108,7 @@ function operands(c: PassCase): { x: Float32Array; f: Float32Array; dy: Float32A
   };
 }
 
-describe('convolution passes split over the parallel pool', () => {
+describe('convolution passes split over the shared worker threads', () => {
   it('takes the paths the cases name', () => {
     // (Its own path is the implicit GEMM, which builds no patch rows: the case forces im2col.)
     expect(forwardPath(CASES[0]!.g, 64)).toBe(parallelAvailable() ? 'implicit' : 'im2col');
@@ -152,11 +152,11 @@ describe('convolution passes split over the parallel pool', () => {
       for (let i = 0; i < 100 && !(await startParallelThreads()); i++) await new Promise((r) => setTimeout(r, 10));
       const dx = inHeap(x.length).fill(Number.NaN);
       const df = new Float32Array(f.length).fill(Number.NaN);
-      const replaced = parallelPoolReplacements();
+      const replaced = sharedPoolReplacements();
       injectParallelFault();
       if (c === CASES[0]) conv2dBackpropInput(c.g, c.OC, f, dy, dx, c.o);
       else conv2dBackpropFilter(c.g, c.OC, x, dy, df, c.o);
-      expect(parallelPoolReplacements(), c.name).toBe(replaced + 1);
+      expect(sharedPoolReplacements(), c.name).toBe(replaced + 1);
       if (c === CASES[0]) expect(identical(dx, want[1]!), 'dx after a worker died').toBe(true);
       else expect(identical(df, want[2]!), 'df after a worker died').toBe(true);
     }

@@ -17,7 +17,6 @@ import {
   sharedModule,
   CallList,
   injectParallelFault,
-  parallelPoolReplacements,
   maxPoolGradSimd,
   parallelAvailable,
   parallelThreadedTasks,
@@ -30,6 +29,7 @@ import {
   sumColumnsSimd,
   type PoolGeometry,
 } from '../runtime/cpu/parallel.js';
+import { sharedPoolReplacements } from '../runtime/cpu/threads.js';
 import { getCpuKernel } from '../runtime/cpu/registry.js';
 import { binarySimd, elementwiseSimdAvailable, reduceRowsSimd, setElementwiseSimdEnabled, type BinaryOp } from '../runtime/cpu/simd.js';
 import { rng } from './helpers.js';
@@ -591,10 +591,10 @@ describe('a worker that dies', () => {
     const x = poolInput(16 * 28 * 28 * 32, 'heap', 1, false);
     const dy = fill(floats(16 * 14 * 14 * 32, 'heap'), 2, -1, 1);
     const dx = floats(x.length, 'heap');
-    const replaced = parallelPoolReplacements();
+    const replaced = sharedPoolReplacements();
     injectParallelFault();
     maxPoolGradSimd(g, x, dy, dx);
-    expect(parallelPoolReplacements()).toBe(replaced + 1);
+    expect(sharedPoolReplacements()).toBe(replaced + 1);
     expectIdentical(dx, maxPoolGradReference(g, x, dy), 'MaxPoolGrad after a worker died');
 
     const c = UPDATE_CASES.find((u) => u.type === 'ApplyAdam')!;
@@ -617,7 +617,7 @@ describe('a worker that dies', () => {
       expect(e).toBeInstanceOf(tf.errors.InternalError);
       expect((e as Error).message).toContain('ApplyAdam');
     }
-    expect(parallelPoolReplacements()).toBe(replaced + 2);
+    expect(sharedPoolReplacements()).toBe(replaced + 2);
   });
 });
 
@@ -668,11 +668,11 @@ describe("another module's functions, called over the threads (CallList)", () =>
     for (let i = 0; i < 100 && !(await startParallelThreads()); i++) await new Promise((r) => setTimeout(r, 10));
     const n = 4001;
     const { calls, out } = listed(n);
-    const replaced = parallelPoolReplacements();
+    const replaced = sharedPoolReplacements();
     injectParallelFault();
     calls.run(Math.ceil(n / 50), true);
     calls.free();
-    expect(parallelPoolReplacements()).toBe(replaced + 1);
+    expect(sharedPoolReplacements()).toBe(replaced + 1);
     expect(Array.from(out)).toEqual(Array.from(expected(n)));
   });
 });

@@ -14,12 +14,12 @@ import { fusedWasmCovers, fusedWasmRuns, setFusedWasm } from '../runtime/cpu/fus
 import { heapAddress, heapArray } from '../runtime/cpu/heap.js';
 import {
   injectParallelFault,
-  parallelPoolReplacements,
   parallelThreadedTasks,
   parallelThreadsAvailable,
   setParallelBackoff,
   startParallelThreads,
 } from '../runtime/cpu/parallel.js';
+import { sharedPoolReplacements } from '../runtime/cpu/threads.js';
 import { getCpuKernel } from '../runtime/cpu/registry.js';
 import { FRESH, type Outputs } from '../runtime/cpu/kernels/util.js';
 import { rng } from './helpers.js';
@@ -272,10 +272,10 @@ describe.runIf(wasm)('split over the threads', () => {
     const p = big();
     const want = run(p, 'inPlace');
     await threadsReady();
-    const replaced = parallelPoolReplacements();
+    const replaced = sharedPoolReplacements();
     injectParallelFault();
     expectSame(run(p, 'split'), want, 'after a fault');
-    expect(parallelPoolReplacements()).toBe(replaced + 1);
+    expect(sharedPoolReplacements()).toBe(replaced + 1);
     // The replacement pool runs the program too.
     await threadsReady();
     expectSame(run(p, 'split'), want, 'on the new pool');
@@ -288,7 +288,7 @@ describe.runIf(wasm)('split over the threads', () => {
     const bias = feed([1, cols], 4, 'float32', true);
     const want = (x.data as Float32Array).map((v, i) => Math.fround(v + (bias.data as Float32Array)[i % cols]!));
     setFusedWasm({ split: true, splitMinElements: 1 });
-    const replaced = parallelPoolReplacements();
+    const replaced = sharedPoolReplacements();
     injectParallelFault();
     let threw: unknown;
     try {
@@ -296,7 +296,7 @@ describe.runIf(wasm)('split over the threads', () => {
     } catch (e) {
       threw = e;
     }
-    expect(parallelPoolReplacements()).toBe(replaced + 1);
+    expect(sharedPoolReplacements()).toBe(replaced + 1);
     // The dead worker took a block (then the run fails) or, where this thread had claimed them all first, none.
     if (threw !== undefined) expect(threw).toBeInstanceOf(InternalError);
     else expectSame([x.data as Float32Array], [want], 'no block lost');

@@ -11,10 +11,9 @@ import {
   stopThreads,
   threadedCalls,
   threadsAvailable,
-  workerCount,
   workerFailures,
 } from '../runtime/cpu/gemm.js';
-import { ARG, CTRL_BYTES, ThreadPool, workerLoopSource } from '../runtime/cpu/threads.js';
+import { ARG, CTRL_BYTES, sharedPoolSize, ThreadPool, workerLoopSource } from '../runtime/cpu/threads.js';
 import { expectClose, randomArray, rng, run } from './helpers.js';
 
 const fastForcedOff = process.env.WEIR_CPU_FAST === '0';
@@ -88,7 +87,7 @@ describe.skipIf(fastForcedOff || !threadsAvailable())('sgemm on worker threads',
   });
 
   it('starts at least one worker and uses it for large products only', () => {
-    expect(workerCount()).toBeGreaterThanOrEqual(1);
+    expect(sharedPoolSize()).toBeGreaterThanOrEqual(1);
     const before = threadedCalls();
     product({ tA: false, tB: false, M: 17, N: 17, K: 17, alpha: 1, beta: 0, pad: 0 }, true, 1);
     expect(threadedCalls()).toBe(before);
@@ -167,9 +166,9 @@ describe.skipIf(fastForcedOff || !threadsAvailable())('sgemm on worker threads',
 
   it('stops its workers and starts them again on demand', async () => {
     await stopThreads();
-    expect(workerCount()).toBe(0);
+    expect(sharedPoolSize()).toBe(0);
     expect(await startThreads()).toBe(true);
-    expect(workerCount()).toBeGreaterThanOrEqual(1);
+    expect(sharedPoolSize()).toBeGreaterThanOrEqual(1);
   });
 });
 
@@ -194,7 +193,7 @@ describe('thread pool task protocol', () => {
         pool.setSpin(i % 4 < 2 ? 0 : 50);
         const { ints } = pool.args(w);
         ints[ARG + 1] = i + 1;
-        pool.start(w);
+        pool.start(w, 0);
         if (i % 3 !== 0 && pool.cancel(w)) {
           cancelled++;
           continue;
@@ -207,7 +206,7 @@ describe('thread pool task protocol', () => {
       for (const w of [0, 1]) {
         const { ints } = pool.args(w);
         ints[ARG + 1] = 0;
-        pool.start(w);
+        pool.start(w, 0);
         expect(pool.wait(w, 10_000)).toBe('done');
         expect(ints[ARG]).toBe(want[w]);
       }
@@ -225,13 +224,14 @@ describe('thread pool lifetime', () => {
     // A child process runs a threaded product, closes its session and ends without stopping the pool.
     const script = `
       import * as tf from './src/index.ts';
-      import { startThreads, threadedCalls, workerCount } from './runtime/cpu/gemm.ts';
+      import { startThreads, threadedCalls } from './runtime/cpu/gemm.ts';
+      import { sharedPoolSize } from './runtime/cpu/threads.ts';
       const started = await startThreads();
       const x = tf.constant(new Float32Array(512 * 512).fill(0.5), 'float32', [512, 512]);
       const sess = new tf.Session();
       const z = await sess.run(tf.matmul(x, x));
       sess.close();
-      console.log(JSON.stringify({ started, workers: workerCount(), threaded: threadedCalls(), z: z.data[0] }));
+      console.log(JSON.stringify({ started, workers: sharedPoolSize(), threaded: threadedCalls(), z: z.data[0] }));
     `;
     const t0 = Date.now();
     const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
@@ -264,7 +264,8 @@ describe('thread pool lifetime', () => {
   for (const [fault, heap] of [['exit', false], ['hang', false], ['exit', true], ['hang', true]] as const) {
     it(`survives a worker that ${fault === 'exit' ? 'exits' : 'hangs'} mid-product${heap ? ' (operands in the heap)' : ''}`, () => {
       const script = `
-        import { injectWorkerFault, poolReplacements, setThreadsEnabled, sgemm, startThreads, threadedCalls, workerCount } from './runtime/cpu/gemm.ts';
+        import { injectWorkerFault, setThreadsEnabled, sgemm, startThreads, threadedCalls } from './runtime/cpu/gemm.ts';
+        import { sharedPoolReplacements, sharedPoolSize } from './runtime/cpu/threads.ts';
         import { heapRegion } from './runtime/cpu/heap.ts';
         const M = 700, N = 600, K = 300, heap = ${heap};
         const array = (n, f) => {
@@ -286,7 +287,7 @@ describe('thread pool lifetime', () => {
         const ref = product(false);
         setThreadsEnabled(true);
         const started = await startThreads();
-        const workers = workerCount();
+        const workers = sharedPoolSize();
         injectWorkerFault('${fault}');
         const t0 = Date.now();
         const first = product(true);
@@ -300,7 +301,7 @@ describe('thread pool lifetime', () => {
         const before = threadedCalls();
         const second = product(true);
         console.log(JSON.stringify({ started, workers, firstOk: same(first, ref), secondOk: same(second, ref), ms,
-          replacements: poolReplacements(), restarted, threadedAgain: threadedCalls() - before }));
+          replacements: sharedPoolReplacements(), restarted, threadedAgain: threadedCalls() - before }));
       `;
       const t0 = Date.now();
       const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
@@ -332,7 +333,7 @@ describe('thread pool lifetime', () => {
     expect(threadsAvailable()).toBe(false);
     expect(await startThreads()).toBe(false);
     product({ tA: false, tB: false, M: 256, N: 256, K: 256, alpha: 1, beta: 0, pad: 0 }, true, 1);
-    expect(workerCount()).toBe(0);
+    expect(sharedPoolSize()).toBe(0);
     expect(threadedCalls()).toBe(0);
   });
 });

@@ -72,7 +72,19 @@ import {
   wasmModule,
   type WasmFunction,
 } from './wasm.js';
-import { ARG, backoffAfter, CTRL_BYTES, pollMs, SPIN_US, ThreadPool, threadCount, workerLoopSource } from './threads.js';
+import {
+  addTaskFamily,
+  ARG,
+  backoffAfter,
+  pollMs,
+  retireSharedPool,
+  sharedPoolAvailable,
+  sharedPoolReady,
+  startSharedPool,
+  stopSharedPool,
+  type ThreadPool,
+  threadCount,
+} from './threads.js';
 import { config } from '../../src/core/config.js';
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
 
@@ -116,15 +128,14 @@ const IN_PLACE_MAX_LDB = 512;
 const FAST = config.cpuFast();
 const THREADS = FAST ? threadCount() : 1;
 
-// The WebAssembly memory (shared with the workers where the engine allows): the workers' control
-// blocks and the job words, then one panel area per thread (the calling thread's first), then the
-// staging regions into which products copy their operands (see region()).
+// The WebAssembly memory (shared with the workers where the engine allows): the job words, then one
+// panel area per thread (the calling thread's first), then the staging regions into which products
+// copy their operands (see region()).
 // This block of the memory (runtime/cpu/heap.ts) is the GEMM's for the life of the process.
-const FIXED_BYTES = Math.ceil((Math.max(1, THREADS - 1) * CTRL_BYTES + 4 * (1 + MAX_BLOCKS)) / 64) * 64 + THREADS * PANEL_FLOATS * 4;
+const FIXED_BYTES = Math.ceil((4 * (1 + MAX_BLOCKS)) / 64) * 64 + THREADS * PANEL_FLOATS * 4;
 const BASE = FAST ? heapAlloc(FIXED_BYTES) : -1;
-const CTRL_BYTE = Math.max(0, BASE);
-const JOB_BYTE = CTRL_BYTE + Math.max(1, THREADS - 1) * CTRL_BYTES;
-const PANELS_BYTE = CTRL_BYTE + Math.ceil((Math.max(1, THREADS - 1) * CTRL_BYTES + 4 * (1 + MAX_BLOCKS)) / 64) * 64;
+const JOB_BYTE = Math.max(0, BASE);
+const PANELS_BYTE = JOB_BYTE + Math.ceil((4 * (1 + MAX_BLOCKS)) / 64) * 64;
 /**
  * A one-row product (batch-1 inference) of at least this many multiply-adds runs on the SIMD path
  * (gemvN) too: 1x1024x10 took 21.6 us in the TypeScript loop and 3.4 on it, 1x256x32 16.7 and 1.7
@@ -157,22 +168,16 @@ let simdEnabled = fast !== null;
 let relaxedEnabled = fast?.relaxed != null;
 const canThread = fast !== null && fast.shared && THREADS > 1;
 let threadsEnabled = canThread;
-let pool: ThreadPool | null = null;
-let poolFailed = false;
+/** The GEMM's task family on the shared workers (-1 where there are none). */
+const FAMILY = canThread ? addTaskFamily({ source: workerSource, data: () => ({ wasm: fast!.wasm, wasmRelaxed: fast!.wasmRelaxed }) }) : -1;
 let threaded = 0;
 let implicitCalls = 0;
-let spinUs = SPIN_US;
 /** Large products left to run on the calling thread alone after a split that did not pay (threads.ts's backoffAfter). */
 let threadSkip = 0;
 let threadBackoff = 0;
 let backoffEnabled = true;
-/** A pool given up on (a worker died or hung) that has not exited yet: no new pool until it has. */
-let retiring: ThreadPool | null = null;
-/** Pools replaced after a worker died or hung; after MAX_REPLACEMENTS the threads stay off. */
-let replacements = 0;
 /** Worker tasks that threw, died or hung (see workerFailures). */
 let workerFailed = 0;
-const MAX_REPLACEMENTS = 3;
 /** A fault the next threaded product's first worker injects into its task (tests only). */
 let pendingFault = 0;
 /** How long the calling thread waits for a worker beyond its own share of the work, at least. */
@@ -217,7 +222,7 @@ export function setRelaxedSimdEnabled(on: boolean): boolean {
 
 /** Whether large products can be spread over worker threads here (SIMD, shared memory, more than one core, not forced off). */
 export function threadsAvailable(): boolean {
-  return canThread && !poolFailed;
+  return canThread && sharedPoolAvailable();
 }
 
 /** Turns the worker threads on or off; returns the previous setting. Off, every product runs on the calling thread. */
@@ -244,26 +249,12 @@ export function setThreadBackoff(on: boolean): boolean {
  * thread alone until they are up); resolves to whether they run.
  */
 export async function startThreads(): Promise<boolean> {
-  const p = ensurePool();
-  return p !== null && (await p.whenReady());
+  return threadsEnabled && (await startSharedPool());
 }
 
-/** Stops the worker threads (they start again at the next large product); resolves when they have exited. */
+/** Stops the worker threads, which every kernel family shares (they start again at the next large task); resolves when they have exited. */
 export async function stopThreads(): Promise<void> {
-  const p = pool;
-  pool = null;
-  if (p !== null) await p.close();
-}
-
-/**
- * Sets how long (microseconds) the workers poll for their next task, and the calling thread for
- * their answers, before sleeping (benchmarks compare settings); returns the previous setting.
- */
-export function setThreadSpin(us: number): number {
-  const prev = spinUs;
-  spinUs = us;
-  pool?.setSpin(us);
-  return prev;
+  await stopSharedPool();
 }
 
 /** How many products have been split over the worker threads since the process started. */
@@ -276,19 +267,9 @@ export function implicitProducts(): number {
   return implicitCalls;
 }
 
-/** The number of worker threads running now (0 before the first large product). */
-export function workerCount(): number {
-  return pool?.size ?? 0;
-}
-
 /** How many worker tasks threw, died or hung (their blocks were redone on the calling thread) since the process started. */
 export function workerFailures(): number {
   return workerFailed;
-}
-
-/** How many times the workers were replaced after one of them died or hung. */
-export function poolReplacements(): number {
-  return replacements;
 }
 
 /**
@@ -297,21 +278,6 @@ export function poolReplacements(): number {
  */
 export function injectWorkerFault(kind: 'exit' | 'hang'): void {
   pendingFault = kind === 'exit' ? 1 : 2;
-}
-
-/**
- * Gives up on the pool after a worker died or hung: it is stopped (a hung worker is terminated),
- * and a new one may start once all its workers have exited, so that none can still write into the
- * shared staging area. After MAX_REPLACEMENTS replacements the threads stay off.
- */
-function retirePool(p: ThreadPool): void {
-  if (pool === p) pool = null;
-  replacements++;
-  if (replacements >= MAX_REPLACEMENTS) poolFailed = true;
-  retiring = p;
-  void p.close().then(() => {
-    if (retiring === p) retiring = null;
-  });
 }
 
 /**
@@ -963,11 +929,12 @@ function claimItems(
   }
 }
 
-/** The workers' script: the SIMD path's driver functions, the kernels instantiated on the shared memory, and the task loop. */
+/**
+ * The GEMM's task family on the shared workers (threads.ts): the SIMD path's driver functions and
+ * the kernels instantiated on the shared memory; its runTask runs a product's blocks.
+ */
 function workerSource(): string {
-  return `'use strict';
-var __name = (f) => f;
-const MR = ${MR}, NR = ${NR}, KC = ${KC}, MC = ${MC}, NC = ${NC}, PANEL_A_BYTE = ${PANEL_A_BYTE}, PACK_A_MIN_M = ${PACK_A_MIN_M}, PACK_AT_MIN_M = ${PACK_AT_MIN_M}, IN_PLACE_MAX_M = ${IN_PLACE_MAX_M}, IN_PLACE_MAX_B = ${IN_PLACE_MAX_B};
+  return `const MR = ${MR}, NR = ${NR}, KC = ${KC}, MC = ${MC}, NC = ${NC}, PANEL_A_BYTE = ${PANEL_A_BYTE}, PACK_A_MIN_M = ${PACK_A_MIN_M}, PACK_AT_MIN_M = ${PACK_AT_MIN_M}, IN_PLACE_MAX_M = ${IN_PLACE_MAX_M}, IN_PLACE_MAX_B = ${IN_PLACE_MAX_B};
 const IN_PLACE_MAX_B_NARROW = ${IN_PLACE_MAX_B_NARROW}, IN_PLACE_MAX_LDB = ${IN_PLACE_MAX_LDB};
 ${segmentAt.toString()}
 ${packIndA.toString()}
@@ -975,12 +942,12 @@ ${packIndB.toString()}
 ${gemmStaged.toString()}
 ${claimBlocks.toString()}
 ${claimItems.toString()}
-const gemmData = require('node:worker_threads').workerData;
+const gemmData = familyData;
 const instantiate = (bytes) => new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: gemmData.memory } }).exports;
 const plain = instantiate(gemmData.wasm);
 const relaxed = gemmData.wasmRelaxed === null ? plain : instantiate(gemmData.wasmRelaxed);
 const job = new Int32Array(gemmData.memory.buffer, ${JOB_BYTE}, ${1 + MAX_BLOCKS});
-function runTask(t) {
+return function runTask(t) {
   if (t[${T_FAULT}] !== 0) {
     // Injected fault (tests): take a block, then exit or never finish.
     const b = Atomics.add(job, 0, 1);
@@ -998,23 +965,7 @@ function runTask(t) {
   claimBlocks(job, gemmData.index + 1, t[${T_ROWS}] === 1, t[${T_UNIT}], t[${T_BLOCKS}], t[${T_TA}] === 1, t[${T_TB}] === 1,
     t[${T_M}], t[${T_N}], t[${T_K}], t[${T_A}], t[${T_LDA}], t[${T_B}], t[${T_LDB}], t[${T_C}], t[${T_LDC}], t[${T_ACC}] === 1,
     t[${T_PANEL}], W, ind);
-}
-${workerLoopSource()}`;
-}
-
-function ensurePool(): ThreadPool | null {
-  if (!threadsEnabled || poolFailed || fast === null || retiring !== null) return null;
-  if (pool === null) {
-    try {
-      const ctlBytes = Array.from({ length: THREADS - 1 }, (_, w) => CTRL_BYTE + w * CTRL_BYTES);
-      pool = new ThreadPool(fast.memory, ctlBytes, workerSource(), { wasm: fast.wasm, wasmRelaxed: fast.wasmRelaxed });
-      pool.setSpin(spinUs);
-    } catch {
-      poolFailed = true;
-      return null;
-    }
-  }
-  return pool;
+};`;
 }
 
 /** Staging regions: 0 for products on the calling thread alone, 1 for threaded ones (which a hung worker may still write). */
@@ -1325,15 +1276,9 @@ function kernels(): SimdKernels {
   return relaxedEnabled ? fast!.relaxed! : fast!.plain;
 }
 
-/** The pool when its workers are up; null while they start, and (replacing it) when one died between products. */
+/** The shared pool when threads are on and its workers are up; null while they start, and (replacing it) when one died between tasks. */
 function readyPool(): ThreadPool | null {
-  const p = ensurePool();
-  if (p === null) return null;
-  if (p.isBroken()) {
-    retirePool(p);
-    return null;
-  }
-  return p.ready() ? p : null;
+  return threadsEnabled ? sharedPoolReady() : null;
 }
 
 /**
@@ -1397,7 +1342,7 @@ function startWorkers(
       ints[T_IND + 4] = ind.rowStride;
       ints[T_IND + 5] = ind.colStride;
     }
-    p.start(w);
+    p.start(w, FAMILY);
   }
   const fault = pendingFault;
   pendingFault = 0;
@@ -1541,7 +1486,7 @@ function runSplit(
     if (owner < 0 || (owner > 0 && (failed >> (owner - 1)) & 1)) redo(m0, m1, n0, n1);
     else if (owner > 0 || cIn < 0) unstage(C, offC, ldc, m0, m1, n0, n1, c / 4, ldcS);
   }
-  if (p.isBroken()) retirePool(p);
+  if (p.isBroken()) retireSharedPool(p);
   threaded++;
 }
 
@@ -1621,7 +1566,7 @@ function sgemmBatchThreaded(
     }
     unstage(C, offC + t * strideC, ldc, 0, M, 0, N, at / 4 + t * item, ldcS);
   }
-  if (p.isBroken()) retirePool(p);
+  if (p.isBroken()) retireSharedPool(p);
   threaded++;
   return true;
 }

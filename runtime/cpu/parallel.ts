@@ -1,6 +1,7 @@
 /**
  * WebAssembly SIMD kernels for the memory-bound work around the GEMM, on the CPU backend's heap
- * memory (runtime/cpu/heap.ts), split over a pool of worker threads: the dense optimizer updates,
+ * memory (runtime/cpu/heap.ts), split over the worker threads (threads.ts's shared pool, whose
+ * workers also run the GEMM's products): the dense optimizer updates,
  * pooling and its gradients, column sums (BiasAddGrad), the convolutions' patch rows (im2col and
  * its adjoint col2im, for kernels/conv.ts's GEMM paths), the direct convolution with its filter
  * gradient, and fused elementwise programs (runtime/cpu/fused.ts generates their modules; each
@@ -22,7 +23,7 @@
 import { InternalError, ResourceExhaustedError } from '../../src/core/errors.js';
 import type { Geom } from '../window_geometry.js';
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
-import { ARG, backoffAfter, CTRL_BYTES, CTRL_INTS, pollMs, SPIN_US, ThreadPool, threadCount, workerLoopSource } from './threads.js';
+import { addTaskFamily, ARG, backoffAfter, CTRL_INTS, pollMs, retireSharedPool, sharedPoolAvailable, sharedPoolReady, startSharedPool, stopSharedPool, threadCount } from './threads.js';
 import {
   F32_CONST,
   BR_IF,
@@ -795,21 +796,15 @@ function createEngine(): Engine | null {
 
 const engine = createEngine();
 const THREADS = engine !== null && engine.shared ? threadCount() : 1;
-/** The workers' control blocks, then the job words (the block counter, then a done flag per block). */
-const CTRL_AT = engine !== null && THREADS > 1 ? heapAlloc((THREADS - 1) * CTRL_BYTES + 4 * (1 + MAX_BLOCKS)) : -1;
-const JOB_AT = CTRL_AT + (THREADS - 1) * CTRL_BYTES;
+/** The job words (the block counter, then a done flag per block), where threads can run. */
+const JOB_AT = engine !== null && THREADS > 1 ? heapAlloc(4 * (1 + MAX_BLOCKS)) : -1;
 let job: Int32Array<ArrayBufferLike> = new Int32Array(0);
 /** The calling thread's copy of the task words (the workers get theirs in their control blocks). */
 const task = new Int32Array(CTRL_INTS);
 const scalars = new Float64Array(8);
 const views: Views = { f32: new Float32Array(0), i32: new Int32Array(0) };
-let threadsEnabled = CTRL_AT >= 0;
+let threadsEnabled = JOB_AT >= 0;
 let simdEnabled = engine !== null;
-let pool: ThreadPool | null = null;
-let poolFailed = false;
-let retiring: ThreadPool | null = null;
-let replacements = 0;
-const MAX_REPLACEMENTS = 3;
 const WAIT_MIN_MS = 2000;
 let threadedTasks = 0;
 /** Splittable tasks left to run on the calling thread alone after a split that did not pay (threads.ts's backoffAfter). */
@@ -830,7 +825,7 @@ function refreshViews(): void {
     views.f32 = new Float32Array(buffer);
     views.i32 = new Int32Array(buffer);
   }
-  if (CTRL_AT >= 0 && job.buffer !== buffer) job = new Int32Array(buffer, JOB_AT, 1 + MAX_BLOCKS);
+  if (JOB_AT >= 0 && job.buffer !== buffer) job = new Int32Array(buffer, JOB_AT, 1 + MAX_BLOCKS);
 }
 
 /** Byte address of a staging area of at least `bytes` bytes, -1 when the memory cannot hold it. */
@@ -847,10 +842,9 @@ function stage(bytes: number): number {
   return stageAt;
 }
 
+/** This module's task family on the shared workers (threads.ts): the drivers and the module instantiated on the shared memory; its runTask runs a task's blocks. */
 function workerSource(): string {
-  return `'use strict';
-var __name = (f) => f;
-const P = ${P}, PROGRAM_CACHE = ${PROGRAM_CACHE}, T_DRIVER = ${T_DRIVER}, T_BLOCKS = ${T_BLOCKS}, K_MAX = ${K_MAX}, K_AVG = ${K_AVG}, K_MAXGRAD = ${K_MAXGRAD};
+  return `const P = ${P}, PROGRAM_CACHE = ${PROGRAM_CACHE}, T_DRIVER = ${T_DRIVER}, T_BLOCKS = ${T_BLOCKS}, K_MAX = ${K_MAX}, K_AVG = ${K_AVG}, K_MAXGRAD = ${K_MAXGRAD};
 ${updateBlock.toString()}
 ${poolBlock.toString()}
 ${colsumBlock.toString()}
@@ -860,13 +854,13 @@ ${moduleFns.toString()}
 ${programBlock.toString()}
 ${callsBlock.toString()}
 ${claimAndRun.toString()}
-const data = require('node:worker_threads').workerData;
+const data = familyData;
 const exports = new WebAssembly.Instance(new WebAssembly.Module(data.wasm), { env: { mem: data.memory } }).exports;
 const kernels = { ...exports, updates: data.kinds.map((kind) => exports[kind]), memory: data.memory, modules: new Map(), args: [] };
 const drivers = [updateBlock, poolBlock, colsumBlock, patchBlock, directBlock, programBlock, callsBlock];
 const views = { f32: new Float32Array(data.memory.buffer), i32: new Int32Array(data.memory.buffer) };
 let job = new Int32Array(data.memory.buffer, data.jobAt, ${1 + MAX_BLOCKS});
-function runTask(t, f) {
+return function runTask(t, f) {
   if (t[${T_FAULT}] !== 0) {
     // Injected fault (tests): take a block, then exit without finishing it.
     Atomics.add(job, 0, 1);
@@ -879,33 +873,11 @@ function runTask(t, f) {
     job = new Int32Array(buffer, data.jobAt, ${1 + MAX_BLOCKS});
   }
   claimAndRun(kernels, t, f, views, job, drivers, data.index + 2);
-}
-${workerLoopSource()}`;
-}
-
-function ensurePool(): ThreadPool | null {
-  if (!threadsEnabled || poolFailed || engine === null || retiring !== null) return null;
-  if (pool === null) {
-    try {
-      const ctl = Array.from({ length: THREADS - 1 }, (_, w) => CTRL_AT + w * CTRL_BYTES);
-      pool = new ThreadPool(engine.memory, ctl, workerSource(), { wasm: engine.wasm, jobAt: JOB_AT, kinds: [...UPDATE_KINDS] });
-      pool.setSpin(SPIN_US);
-    } catch {
-      poolFailed = true;
-      return null;
-    }
-  }
-  return pool;
+};`;
 }
 
-function retirePool(p: ThreadPool): void {
-  if (pool === p) pool = null;
-  if (++replacements >= MAX_REPLACEMENTS) poolFailed = true;
-  retiring = p;
-  void p.close().then(() => {
-    if (retiring === p) retiring = null;
-  });
-}
+/** This module's task family on the shared workers (-1 where there are none). */
+const FAMILY = JOB_AT >= 0 ? addTaskFamily({ source: workerSource, data: () => ({ wasm: engine!.wasm, jobAt: JOB_AT, kinds: [...UPDATE_KINDS] }) }) : -1;
 
 /**
  * Runs the task in `task`/`scalars` (its blocks) on the calling thread and, when the pool is up,
@@ -916,13 +888,12 @@ function runBlocks(driver: number, blocks: number, threaded: boolean, rerunnable
   const k = engine!.k;
   task[T_DRIVER] = driver;
   task[T_BLOCKS] = blocks;
-  let p = threaded && blocks > 1 ? ensurePool() : null;
+  let p = threaded && threadsEnabled && blocks > 1 ? sharedPoolReady() : null;
   if (p !== null && threadSkip > 0) {
     threadSkip--;
     p = null;
   }
-  if (p === null || p.isBroken() || !p.ready()) {
-    if (p !== null && p.isBroken()) retirePool(p);
+  if (p === null) {
     for (let b = 0; b < blocks; b++) DRIVERS[driver]!(k, task, scalars, b, views);
     return;
   }
@@ -934,7 +905,7 @@ function runBlocks(driver: number, blocks: number, threaded: boolean, rerunnable
     ints.set(task.subarray(ARG), ARG);
     ints[T_FAULT] = w === 0 ? pendingFault : 0;
     f64.set(scalars);
-    p.start(w);
+    p.start(w, FAMILY);
   }
   const fault = pendingFault;
   pendingFault = 0;
@@ -959,7 +930,7 @@ function runBlocks(driver: number, blocks: number, threaded: boolean, rerunnable
     }
     return;
   }
-  retirePool(p);
+  retireSharedPool(p);
   for (let b = 0; b < blocks; b++) {
     if (Atomics.load(job, 1 + b) !== 0) continue;
     if (!rerunnable) throw new InternalError(`${what}: a worker thread of the CPU backend failed in a block that cannot be run again (it updates its operands in place)`);
@@ -981,13 +952,13 @@ export function setUpdateSimdEnabled(on: boolean): boolean {
 
 /** Whether large problems can be split over worker threads here (shared memory, more than one thread). */
 export function parallelThreadsAvailable(): boolean {
-  return CTRL_AT >= 0 && !poolFailed;
+  return JOB_AT >= 0 && sharedPoolAvailable();
 }
 
 /** Turns the worker threads on or off (tests compare both); returns the previous setting. */
 export function setParallelThreadsEnabled(on: boolean): boolean {
   const prev = threadsEnabled;
-  threadsEnabled = on && CTRL_AT >= 0;
+  threadsEnabled = on && JOB_AT >= 0;
   threadSkip = threadBackoff = 0;
   return prev;
 }
@@ -1005,22 +976,14 @@ export function injectParallelFault(): void {
   pendingFault = 1;
 }
 
-/** How many times the workers were replaced after one of them failed. */
-export function parallelPoolReplacements(): number {
-  return replacements;
-}
-
 /** Starts the workers now rather than at the first large problem; resolves to whether they run. */
 export async function startParallelThreads(): Promise<boolean> {
-  const p = ensurePool();
-  return p !== null && (await p.whenReady());
+  return threadsEnabled && JOB_AT >= 0 && (await startSharedPool());
 }
 
-/** Stops the workers (they start again at the next large problem). */
+/** Stops the worker threads, which every kernel family shares (they start again at the next large task). */
 export async function stopParallelThreads(): Promise<void> {
-  const p = pool;
-  pool = null;
-  if (p !== null) await p.close();
+  await stopSharedPool();
 }
 
 /** How many tasks have been split over the workers, and how many of their blocks the workers ran, since the process started. */
@@ -1531,7 +1494,7 @@ export function runProgramSplit(
   rerunnable: boolean,
   what: string,
 ): boolean {
-  if (engine === null || !threadsEnabled || CTRL_AT < 0 || m.at < 0 || addrs.length > PROGRAM_MAX_OPERANDS) return false;
+  if (engine === null || !threadsEnabled || JOB_AT < 0 || m.at < 0 || addrs.length > PROGRAM_MAX_OPERANDS) return false;
   const floats = (rows * vecBytes) / 4;
   const blockFloats = Math.max(PROGRAM_BLOCK, Math.ceil(floats / MAX_BLOCKS));
   let per: number;
@@ -1626,6 +1589,6 @@ function runCalls(m: SharedModule, list: number, words: number, count: number, p
   task[P + 4] = words;
   task[P + 5] = per;
   task[P + 6] = count;
-  runBlocks(D_CALLS, blocks, threaded && threadsEnabled && CTRL_AT >= 0 && m.at >= 0, true, 'a call list');
+  runBlocks(D_CALLS, blocks, threaded && threadsEnabled && JOB_AT >= 0 && m.at >= 0, true, 'a call list');
   return true;
 }

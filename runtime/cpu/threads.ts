@@ -11,6 +11,10 @@
  * Workers cannot import the project's .ts files (tsx and vitest only hook the main thread's loader),
  * so each worker runs a self-contained JavaScript source given by the pool's owner.
  *
+ * The CPU kernels use one such pool (the shared pool, at the end of this file: one worker per
+ * extra core), whose source is made of the task families' sources: the GEMM's products and
+ * parallel.ts's drivers run on the same workers.
+ *
  * A worker that dies (process.exit inside it, an uncaught error) marks DEAD in its block on the way
  * out and wakes the caller; one that dies without running any code, or hangs, is caught by the
  * caller's bounded wait. Either way the caller gets an answer instead of blocking forever, and the
@@ -18,6 +22,7 @@
  */
 import { availableParallelism, Worker } from '../../src/core/platform.js';
 import { config } from '../../src/core/config.js';
+import { heapAlloc, heapMemory } from './heap.js';
 
 export const CTRL_INTS = 48;
 export const CTRL_F64 = 8;
@@ -29,7 +34,8 @@ export const CTRL_BYTES = CTRL_INTS * 4 + CTRL_F64 * 8;
  * DEAD (1 once exited), SPIN (microseconds a worker polls for its next task before it sleeps),
  * STATE (PENDING once a task is posted, RUNNING once the worker took it, CANCELLED if the caller
  * withdrew it first), ASLEEP (1 while the worker sleeps in Atomics.wait for its next task),
- * WAITING (1 while the caller sleeps waiting for this worker's answer), then task ints from ARG.
+ * WAITING (1 while the caller sleeps waiting for this worker's answer), FAMILY (which task family
+ * runs the task: see TaskFamily), then task ints from ARG.
  * A side notifies the other only when the other sleeps: a wake-up is a system call, and a thread
  * still polling sees the change by itself. (Each side sets its flag before its wait checks the
  * word it waits on, and the other changes that word before reading the flag, so no wake-up is
@@ -48,7 +54,8 @@ export const WAITING = 9;
 export const PENDING = 1;
 export const RUNNING = 2;
 export const CANCELLED = 3;
-export const ARG = 10;
+export const FAMILY = 10;
+export const ARG = 11;
 export const CMD_RUN = 0;
 export const CMD_EXIT = 1;
 
@@ -215,10 +222,11 @@ export class ThreadPool {
     return prev;
   }
 
-  /** Starts worker w on the task whose parameters were written with args(w). */
-  start(w: number): void {
+  /** Starts worker w on the task of task family `family` whose parameters were written with args(w). */
+  start(w: number, family: number): void {
     const ctl = this.ctl[w]!;
     ctl[CMD] = CMD_RUN;
+    ctl[FAMILY] = family;
     Atomics.store(ctl, STATE, PENDING);
     Atomics.add(ctl, SEQ, 1);
     if (Atomics.load(ctl, ASLEEP) !== 0) Atomics.notify(ctl, SEQ);
@@ -276,4 +284,168 @@ export class ThreadPool {
     await Promise.all(this.workers.map((w) => w.terminate()));
     await this.exited;
   }
+}
+
+// ---- the shared pool ----
+
+/**
+ * A kind of task the shared workers run (gemm.ts's products, parallel.ts's drivers). Each worker
+ * runs every family's source once, in a function scope of its own: `source()` is the body of a
+ * function of `familyData` (the family's `data()`, plus `memory`, the WebAssembly memory, and
+ * `index`, the worker's index) that sets up what the family's tasks need and returns its
+ * runTask(ints, f64s). A task's FAMILY word picks the family that runs it.
+ */
+export interface TaskFamily {
+  source(): string;
+  data(): Record<string, unknown>;
+}
+
+/**
+ * Most times the shared pool is replaced after a worker died or hung; after that every family runs
+ * on the calling thread alone.
+ */
+const MAX_REPLACEMENTS = 3;
+
+const families: TaskFamily[] = [];
+/** The workers' control blocks in the heap (allocated with the first pool), -1 before. */
+let ctlAt = -1;
+let pool: ThreadPool | null = null;
+/** A pool given up on (a worker died or hung, or a family came after it started) that has not exited yet: no new pool until it has, so that none of its workers can still write into the memory. */
+let retiring: ThreadPool | null = null;
+let replacements = 0;
+let failed = false;
+/** Whether the running pool lacks a family added since it started. */
+let stale = false;
+let spinUs = SPIN_US;
+
+/** How many workers the shared pool has when it runs: one fewer than threadCount(), none without a shared WebAssembly memory. */
+export function sharedWorkers(): number {
+  return heapMemory()?.shared ? threadCount() - 1 : 0;
+}
+
+/**
+ * Adds a task family to the shared workers; returns its number (the FAMILY word of its tasks). A
+ * pool already running is replaced, once its workers exit, by one that has the new family too.
+ */
+export function addTaskFamily(family: TaskFamily): number {
+  families.push(family);
+  if (pool !== null) stale = true;
+  return families.length - 1;
+}
+
+function sharedSource(): string {
+  const scopes = families.map((f, i) => `((familyData) => {\n${f.source()}\n})({ ...sharedData.families[${i}], memory: sharedData.memory, index: sharedData.index })`);
+  return `'use strict';
+var __name = (f) => f;
+const sharedData = require('node:worker_threads').workerData;
+const tasks = [
+${scopes.join(',\n')}
+];
+function runTask(t, f) {
+  tasks[t[${FAMILY}]](t, f);
+}
+${workerLoopSource()}`;
+}
+
+/**
+ * The shared pool, started when needed; null where threads cannot run (no shared memory, one
+ * thread, too many failures) or while a pool given up on is still exiting. Its workers may not be
+ * up yet (see sharedPoolReady).
+ */
+export function sharedPool(): ThreadPool | null {
+  if (failed || retiring !== null || families.length === 0) return null;
+  if (pool !== null && stale) {
+    retire(pool, false);
+    return null;
+  }
+  if (pool !== null) return pool;
+  const workers = sharedWorkers();
+  if (workers > 0) {
+    const heap = heapMemory()!;
+    try {
+      if (ctlAt < 0) ctlAt = heapAlloc(workers * CTRL_BYTES);
+      if (ctlAt < 0) throw new Error('no memory for the control blocks');
+      const ctl = Array.from({ length: workers }, (_, w) => ctlAt + w * CTRL_BYTES);
+      pool = new ThreadPool(heap.memory, ctl, sharedSource(), { families: families.map((f) => f.data()) });
+      pool.setSpin(spinUs);
+      stale = false;
+    } catch {
+      failed = true;
+      pool = null;
+    }
+  }
+  return pool;
+}
+
+/** The shared pool when its workers are up and none has died (one that died is given up on: null). */
+export function sharedPoolReady(): ThreadPool | null {
+  const p = sharedPool();
+  if (p === null) return null;
+  if (p.isBroken()) {
+    retire(p, true);
+    return null;
+  }
+  return p.ready() ? p : null;
+}
+
+/**
+ * Gives up on pool p (a worker died or hung, when `failure`): it is stopped (a hung worker is
+ * terminated), and a new one may start once all its workers have exited. After MAX_REPLACEMENTS
+ * failures the threads stay off.
+ */
+export function retireSharedPool(p: ThreadPool): void {
+  retire(p, true);
+}
+
+function retire(p: ThreadPool, failure: boolean): void {
+  if (pool === p) pool = null;
+  if (failure && ++replacements >= MAX_REPLACEMENTS) failed = true;
+  retiring = p;
+  void p.close().then(() => {
+    if (retiring === p) retiring = null;
+  });
+}
+
+/** Starts the shared workers now rather than at the first large task; resolves to whether they run. */
+export async function startSharedPool(): Promise<boolean> {
+  for (;;) {
+    const r = retiring;
+    if (r !== null) await r.close();
+    const p = sharedPool();
+    if (p === null && retiring !== null) continue;
+    return p !== null && (await p.whenReady());
+  }
+}
+
+/** Stops the shared workers (they start again at the next large task); resolves when they have exited. */
+export async function stopSharedPool(): Promise<void> {
+  const p = pool;
+  pool = null;
+  if (p !== null) await p.close();
+}
+
+/** Whether the shared pool may run (a shared memory, more than one thread, not given up on after failures). */
+export function sharedPoolAvailable(): boolean {
+  return sharedWorkers() > 0 && !failed;
+}
+
+/** How many times the shared pool was replaced after a worker died or hung. */
+export function sharedPoolReplacements(): number {
+  return replacements;
+}
+
+/** The number of shared workers running now (0 before the first large task). */
+export function sharedPoolSize(): number {
+  return pool?.size ?? 0;
+}
+
+/**
+ * Sets how long (microseconds) the shared workers poll for their next task, and callers for their
+ * answers, before sleeping (benchmarks compare settings); returns the previous setting.
+ */
+export function setSharedSpin(us: number): number {
+  const prev = spinUs;
+  spinUs = us;
+  pool?.setSpin(us);
+  return prev;
 }
