@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { setThreadBackoff, sgemm, startThreads, threadedCalls } from '../runtime/cpu/gemm.js';
 import { applyUpdateSimd, parallelThreadedTasks, setParallelBackoff, UPDATE_THREAD_MIN } from '../runtime/cpu/parallel.js';
 import { heapArray } from '../runtime/cpu/heap.js';
-import { addTaskFamily, ARG, sharedPoolReady, sharedPoolReplacements, sharedPoolSize, sharedWorkers, startSharedPool } from '../runtime/cpu/threads.js';
+import { addTaskFamily, ARG, sharedPoolReady, sharedPoolReplacements, sharedPoolSize, sharedWorkers, SplitPolicy, startSharedPool } from '../runtime/cpu/threads.js';
 
 // The GEMM (gemm.ts) and the other kernels' drivers (parallel.ts) are task families of one pool of
 // worker threads: one thread per extra core, not one per core and family.
@@ -67,5 +67,41 @@ describe.skipIf(sharedWorkers() === 0)('the shared worker pool', () => {
     setThreadBackoff(true);
     expect(Y[300 * 300 - 1]).toBe(300);
     expect(threadedCalls()).toBe(before + 1);
+  });
+});
+
+describe('SplitPolicy', () => {
+  const kept = (p: SplitPolicy, n: number): number => Array.from({ length: n }, () => p.take()).filter((t) => !t).length;
+
+  it('keeps the next 4 tasks on the calling thread after a split that did not pay, doubling while they keep not paying, up to 256', () => {
+    const p = new SplitPolicy(true);
+    expect(p.take()).toBe(true);
+    p.record(0.9);
+    expect(kept(p, 10)).toBe(4);
+    p.record(0.5);
+    expect(kept(p, 20)).toBe(8);
+    for (let i = 0; i < 10; i++) p.record(0.5);
+    expect(kept(p, 300)).toBe(256);
+    // One that pays ends the back-off.
+    p.record(1.6);
+    expect(kept(p, 10)).toBe(0);
+    p.record(0.99);
+    expect(kept(p, 10)).toBe(4);
+  });
+
+  it('keeps every task on the calling thread when off or impossible, and forgets its back-off when switched', () => {
+    const p = new SplitPolicy(true);
+    p.record(0.5);
+    expect(p.setEnabled(false)).toBe(true);
+    expect(kept(p, 5)).toBe(5);
+    expect(p.setEnabled(true)).toBe(false);
+    expect(kept(p, 5)).toBe(0);
+    p.setBackoff(false);
+    p.record(0.1);
+    expect(kept(p, 5)).toBe(0);
+    const never = new SplitPolicy(false);
+    never.setEnabled(true);
+    expect(never.enabled).toBe(false);
+    expect(never.take()).toBe(false);
   });
 });

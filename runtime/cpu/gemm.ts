@@ -75,11 +75,11 @@ import {
 import {
   addTaskFamily,
   ARG,
-  backoffAfter,
   pollMs,
   retireSharedPool,
   sharedPoolAvailable,
   sharedPoolReady,
+  SplitPolicy,
   startSharedPool,
   stopSharedPool,
   type ThreadPool,
@@ -167,15 +167,12 @@ let packed: { a: Float32Array; b: Float32Array } | null = null;
 let simdEnabled = fast !== null;
 let relaxedEnabled = fast?.relaxed != null;
 const canThread = fast !== null && fast.shared && THREADS > 1;
-let threadsEnabled = canThread;
+/** Whether products are split over the shared workers now (on where they can be; the back-off). */
+const policy = new SplitPolicy(canThread);
 /** The GEMM's task family on the shared workers (-1 where there are none). */
 const FAMILY = canThread ? addTaskFamily({ source: workerSource, data: () => ({ wasm: fast!.wasm, wasmRelaxed: fast!.wasmRelaxed }) }) : -1;
 let threaded = 0;
 let implicitCalls = 0;
-/** Large products left to run on the calling thread alone after a split that did not pay (threads.ts's backoffAfter). */
-let threadSkip = 0;
-let threadBackoff = 0;
-let backoffEnabled = true;
 /** Worker tasks that threw, died or hung (see workerFailures). */
 let workerFailed = 0;
 /** A fault the next threaded product's first worker injects into its task (tests only). */
@@ -227,10 +224,7 @@ export function threadsAvailable(): boolean {
 
 /** Turns the worker threads on or off; returns the previous setting. Off, every product runs on the calling thread. */
 export function setThreadsEnabled(on: boolean): boolean {
-  const prev = threadsEnabled;
-  threadsEnabled = on && canThread;
-  threadSkip = threadBackoff = 0;
-  return prev;
+  return policy.setEnabled(on);
 }
 
 /**
@@ -238,10 +232,7 @@ export function setThreadsEnabled(on: boolean): boolean {
  * speed up; returns the previous setting.
  */
 export function setThreadBackoff(on: boolean): boolean {
-  const prev = backoffEnabled;
-  backoffEnabled = on;
-  threadSkip = threadBackoff = 0;
-  return prev;
+  return policy.setBackoff(on);
 }
 
 /**
@@ -249,7 +240,7 @@ export function setThreadBackoff(on: boolean): boolean {
  * thread alone until they are up); resolves to whether they run.
  */
 export async function startThreads(): Promise<boolean> {
-  return threadsEnabled && (await startSharedPool());
+  return policy.enabled && (await startSharedPool());
 }
 
 /** Stops the worker threads, which every kernel family shares (they start again at the next large task); resolves when they have exited. */
@@ -313,9 +304,8 @@ export function sgemm(
       scaleC(M, N, beta, C, ldc, offC);
       beta = 1;
     }
-    if (threadsEnabled && M * N * K >= THREAD_MIN_MACS) {
-      if (threadSkip > 0) threadSkip--;
-      else if (sgemmThreaded(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return;
+    if (M * N * K >= THREAD_MIN_MACS && policy.take()) {
+      if (sgemmThreaded(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return;
     }
     if (gemmPrivate(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA, offB, offC)) return;
     // The memory could not grow to stage the operands: the portable path below.
@@ -376,10 +366,7 @@ export function sgemmPatches(side: 'A' | 'B', M: number, N: number, K: number, p
   const ind: Indirect = { op: side === 'A' ? 1 : 2, table: tAt, L: patches.L, perRow: patches.perRow, rowStride: patches.rowStride, colStride: patches.colStride };
   const transA = side === 'B';
   let p: ThreadPool | null = null;
-  if (threadsEnabled && M * N * K >= THREAD_MIN_MACS) {
-    if (threadSkip > 0) threadSkip--;
-    else p = readyPool();
-  }
+  if (M * N * K >= THREAD_MIN_MACS && policy.take()) p = readyPool();
   const split = p === null ? null : splitOf(M, N, p.size + 1, false);
   const onThreads = split !== null && split.blocks >= 2;
   // X is read where it is, or staged; partial tiles read past its last columns (N or M of them).
@@ -437,9 +424,8 @@ export function sgemmBatched(
 ): void {
   if (count <= 0 || M <= 0 || N <= 0) return;
   const macs = M * N * K;
-  if (simdEnabled && threadsEnabled && count > 1 && count <= MAX_BLOCKS && alpha === 1 && (beta === 0 || beta === 1) && K > 0 && !(M === 1 && !transB) && macs < THREAD_MIN_MACS && macs * count >= THREAD_MIN_MACS) {
-    if (threadSkip > 0) threadSkip--;
-    else if (sgemmBatchThreaded(transA, transB, M, N, K, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, count, offA, offB, offC)) return;
+  if (simdEnabled && count > 1 && count <= MAX_BLOCKS && alpha === 1 && (beta === 0 || beta === 1) && K > 0 && !(M === 1 && !transB) && macs < THREAD_MIN_MACS && macs * count >= THREAD_MIN_MACS && policy.take()) {
+    if (sgemmBatchThreaded(transA, transB, M, N, K, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, count, offA, offB, offC)) return;
   }
   for (let i = 0; i < count; i++) sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, offA + i * strideA, offB + i * strideB, offC + i * strideC);
 }
@@ -1278,7 +1264,7 @@ function kernels(): SimdKernels {
 
 /** The shared pool when threads are on and its workers are up; null while they start, and (replacing it) when one died between tasks. */
 function readyPool(): ThreadPool | null {
-  return threadsEnabled ? sharedPoolReady() : null;
+  return policy.enabled ? sharedPoolReady() : null;
 }
 
 /**
@@ -1371,11 +1357,8 @@ function awaitWorkers(p: ThreadPool, t0: number, blocks: number, fault: number):
       workerFailed++;
     }
   }
-  if (backoffEnabled) {
-    // The calling thread's time per block, times the blocks, is what it would have taken alone.
-    const speedup = (((t1 - t0) / mine) * blocks) / (performance.now() - t0);
-    threadSkip = threadBackoff = backoffAfter(speedup, threadBackoff);
-  }
+  // The calling thread's time per block, times the blocks, is what it would have taken alone.
+  policy.record((((t1 - t0) / mine) * blocks) / (performance.now() - t0));
   return failed;
 }
 

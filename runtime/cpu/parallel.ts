@@ -23,7 +23,7 @@
 import { InternalError, ResourceExhaustedError } from '../../src/core/errors.js';
 import type { Geom } from '../window_geometry.js';
 import { heapAddress, heapAlloc, heapBuffer, heapFree, heapMemory } from './heap.js';
-import { addTaskFamily, ARG, backoffAfter, CTRL_INTS, pollMs, retireSharedPool, sharedPoolAvailable, sharedPoolReady, startSharedPool, stopSharedPool, threadCount } from './threads.js';
+import { addTaskFamily, ARG, CTRL_INTS, pollMs, retireSharedPool, sharedPoolAvailable, sharedPoolReady, SplitPolicy, startSharedPool, stopSharedPool, threadCount } from './threads.js';
 import {
   F32_CONST,
   BR_IF,
@@ -803,14 +803,11 @@ let job: Int32Array<ArrayBufferLike> = new Int32Array(0);
 const task = new Int32Array(CTRL_INTS);
 const scalars = new Float64Array(8);
 const views: Views = { f32: new Float32Array(0), i32: new Int32Array(0) };
-let threadsEnabled = JOB_AT >= 0;
+/** Whether tasks are split over the shared workers now (on where they can be; the back-off). */
+const policy = new SplitPolicy(JOB_AT >= 0);
 let simdEnabled = engine !== null;
 const WAIT_MIN_MS = 2000;
 let threadedTasks = 0;
-/** Splittable tasks left to run on the calling thread alone after a split that did not pay (threads.ts's backoffAfter). */
-let threadSkip = 0;
-let threadBackoff = 0;
-let backoffEnabled = true;
 let workerBlocks = 0;
 /** A fault the first worker of the next split task injects (tests only). */
 let pendingFault = 0;
@@ -888,12 +885,8 @@ function runBlocks(driver: number, blocks: number, threaded: boolean, rerunnable
   const k = engine!.k;
   task[T_DRIVER] = driver;
   task[T_BLOCKS] = blocks;
-  let p = threaded && threadsEnabled && blocks > 1 ? sharedPoolReady() : null;
-  if (p !== null && threadSkip > 0) {
-    threadSkip--;
-    p = null;
-  }
-  if (p === null) {
+  const p = threaded && blocks > 1 && policy.enabled ? sharedPoolReady() : null;
+  if (p === null || !policy.take()) {
     for (let b = 0; b < blocks; b++) DRIVERS[driver]!(k, task, scalars, b, views);
     return;
   }
@@ -923,11 +916,8 @@ function runBlocks(driver: number, blocks: number, threaded: boolean, rerunnable
   }
   if (!failed) {
     workerBlocks += blocks - mine;
-    if (backoffEnabled) {
-      // The calling thread's time per block, times the blocks, is what it would have taken alone.
-      const speedup = (((t1 - t0) / Math.max(1, mine)) * blocks) / (performance.now() - t0);
-      threadSkip = threadBackoff = backoffAfter(speedup, threadBackoff);
-    }
+    // The calling thread's time per block, times the blocks, is what it would have taken alone.
+    policy.record((((t1 - t0) / Math.max(1, mine)) * blocks) / (performance.now() - t0));
     return;
   }
   retireSharedPool(p);
@@ -957,18 +947,12 @@ export function parallelThreadsAvailable(): boolean {
 
 /** Turns the worker threads on or off (tests compare both); returns the previous setting. */
 export function setParallelThreadsEnabled(on: boolean): boolean {
-  const prev = threadsEnabled;
-  threadsEnabled = on && JOB_AT >= 0;
-  threadSkip = threadBackoff = 0;
-  return prev;
+  return policy.setEnabled(on);
 }
 
 /** Turns off (tests, benchmarks) or on the backing off from threads after splits that did not pay; returns the previous setting. */
 export function setParallelBackoff(on: boolean): boolean {
-  const prev = backoffEnabled;
-  backoffEnabled = on;
-  threadSkip = threadBackoff = 0;
-  return prev;
+  return policy.setBackoff(on);
 }
 
 /** For tests: the first worker of the next split task takes a block and exits without finishing it, as a crashing thread would. */
@@ -978,7 +962,7 @@ export function injectParallelFault(): void {
 
 /** Starts the workers now rather than at the first large problem; resolves to whether they run. */
 export async function startParallelThreads(): Promise<boolean> {
-  return threadsEnabled && JOB_AT >= 0 && (await startSharedPool());
+  return policy.enabled && (await startSharedPool());
 }
 
 /** Stops the worker threads, which every kernel family shares (they start again at the next large task). */
@@ -1405,7 +1389,7 @@ export function directConvFilterGradSimd(g: Geom, OC: number, x: Float32Array, d
     // About a block per thread: the channel blocks, cut into groups of taps only where they are
     // fewer than the threads (every group reads all of its channels' dy: two blocks per thread at
     // 64x28x28x1 -> 32 took 2.4 ms where one takes 2.1, one thread 3.2, median of 21 each).
-    const groups = threaded && threadsEnabled && THREADS > 1 ? Math.min(T, Math.max(1, Math.ceil(THREADS / NB))) : 1;
+    const groups = threaded && policy.enabled && THREADS > 1 ? Math.min(T, Math.max(1, Math.ceil(THREADS / NB))) : 1;
     const per = Math.ceil(T / groups);
     setDirectTask(1, g, L, per, g.OH);
     runBlocks(D_DIRECT, NB * Math.ceil(T / per), threaded, true, 'Conv2DBackpropFilter');
@@ -1494,7 +1478,7 @@ export function runProgramSplit(
   rerunnable: boolean,
   what: string,
 ): boolean {
-  if (engine === null || !threadsEnabled || JOB_AT < 0 || m.at < 0 || addrs.length > PROGRAM_MAX_OPERANDS) return false;
+  if (engine === null || !policy.enabled || JOB_AT < 0 || m.at < 0 || addrs.length > PROGRAM_MAX_OPERANDS) return false;
   const floats = (rows * vecBytes) / 4;
   const blockFloats = Math.max(PROGRAM_BLOCK, Math.ceil(floats / MAX_BLOCKS));
   let per: number;
@@ -1589,6 +1573,6 @@ function runCalls(m: SharedModule, list: number, words: number, count: number, p
   task[P + 4] = words;
   task[P + 5] = per;
   task[P + 6] = count;
-  runBlocks(D_CALLS, blocks, threaded && threadsEnabled && JOB_AT >= 0 && m.at >= 0, true, 'a call list');
+  runBlocks(D_CALLS, blocks, threaded && policy.enabled && JOB_AT >= 0 && m.at >= 0, true, 'a call list');
   return true;
 }

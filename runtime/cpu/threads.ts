@@ -117,18 +117,62 @@ export const SPIN_US = 50;
 /**
  * Split tasks measure their speedup (the calling thread's time per block, times the blocks, over
  * the split's time); on a busy machine the workers may get too little CPU time for a split to pay.
- * After one that did not speed up, the next `backoffAfter(...)` splittable tasks run on the calling
- * thread alone: from 4, doubling while splits keep not paying, up to MAX_BACKOFF; 0 once one pays.
- * Results are the same either way. The bar is 1 (a split that was slower), not higher: on the MLP
- * training step (784-512-256-10, batch 128), medians measured alternately in one process, a bar of
- * 1.2 took 6.22 ms on a loaded machine, a bar of 1 5.77, no back-off 5.63; on a quiet one 4.80 and
- * 4.51, 4.47 and 4.36, 4.29 and 4.24.
+ * After one that did not speed up, the next splittable tasks of its family run on the calling
+ * thread alone: 4 of them, doubling while splits keep not paying, up to MAX_BACKOFF; none once one
+ * pays. Results are the same either way. The bar is 1 (a split that was slower), not higher: on the
+ * MLP training step (784-512-256-10, batch 128), medians measured alternately in one process, a bar
+ * of 1.2 took 6.22 ms on a loaded machine, a bar of 1 5.77, no back-off 5.63; on a quiet one 4.80
+ * and 4.51, 4.47 and 4.36, 4.29 and 4.24.
  */
 const MIN_SPEEDUP = 1;
 const MAX_BACKOFF = 256;
 
-export function backoffAfter(speedup: number, previous: number): number {
-  return speedup < MIN_SPEEDUP ? Math.min(MAX_BACKOFF, Math.max(4, 2 * previous)) : 0;
+/** A task family's switches for splitting its tasks over the workers: on or off, and the back-off. */
+export class SplitPolicy {
+  private on: boolean;
+  private backoffOn = true;
+  /** Splittable tasks left to run on the calling thread alone. */
+  private skip = 0;
+  private backoff = 0;
+
+  /** `possible`: whether this family can split at all here (else the threads stay off). */
+  constructor(private readonly possible: boolean) {
+    this.on = possible;
+  }
+
+  /** Whether the threads are on (they may still be starting, or skipped by the back-off). */
+  get enabled(): boolean {
+    return this.on;
+  }
+
+  /** Turns the threads on or off; returns the previous setting. */
+  setEnabled(on: boolean): boolean {
+    const prev = this.on;
+    this.on = on && this.possible;
+    this.skip = this.backoff = 0;
+    return prev;
+  }
+
+  /** Turns the back-off on (default) or off (tests, benchmarks); returns the previous setting. */
+  setBackoff(on: boolean): boolean {
+    const prev = this.backoffOn;
+    this.backoffOn = on;
+    this.skip = this.backoff = 0;
+    return prev;
+  }
+
+  /** Whether a splittable task may go to the workers now: the threads are on and it is not one the back-off keeps (which it counts). */
+  take(): boolean {
+    if (!this.on) return false;
+    if (this.skip === 0) return true;
+    this.skip--;
+    return false;
+  }
+
+  /** Records a split's speedup. */
+  record(speedup: number): void {
+    if (this.backoffOn) this.skip = this.backoff = speedup < MIN_SPEEDUP ? Math.min(MAX_BACKOFF, Math.max(4, 2 * this.backoff)) : 0;
+  }
 }
 
 /** The longest a caller polls for a busy worker's answer before it sleeps (see ThreadPool.wait). */
