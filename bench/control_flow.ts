@@ -14,6 +14,8 @@ export interface BenchContext {
   onTfjs: (backend: 'cpu' | 'wasm' | 'webgpu', fn: () => Promise<number>) => Promise<number | undefined>;
   /** Deterministic uniform floats in [lo, hi). */
   uniform: (n: number, seed: number, lo?: number, hi?: number) => Float32Array;
+  /** More windows of weir's steps after the first, beside PyTorch's processes with --peer torch (run.ts). */
+  moreWindows: (first: number, window: () => Promise<number>, torchWorkload: string | undefined, runs: number) => Promise<{ weirBest?: number; torch?: number }>;
 }
 
 /** One printed line: `key=value` fields after the workload's name. */
@@ -325,6 +327,7 @@ export async function lstmTrainStep(ctx: BenchContext): Promise<LineResult> {
   const weirLoss0 = Number(((await sess.run(m.loss, feeds)) as tf.NDArray).data[0]);
   await sess.compile([m.loss, m.train], feeds);
   const weirMs = await ctx.time(() => sess.run([m.loss, m.train], feeds));
+  const { weirBest, torch } = await ctx.moreWindows(weirMs, () => ctx.time(() => sess.run([m.loss, m.train], feeds)), 'lstm_train_step', ctx.runs);
   sess.close();
 
   const notes: string[] = [];
@@ -387,6 +390,8 @@ export async function lstmTrainStep(ctx: BenchContext): Promise<LineResult> {
   return {
     line:
       `B=${B} T=${T} V=${V} E=${E} H=${H} layers=2 weir_ms=${ms(weirMs)} tfjs_wasm_ms=${ms(tfjsWasm)} tfjs_cpu_ms=${ms(tfjsCpu)} ` +
+      (weirBest !== undefined ? `weir_best_ms=${ms(weirBest)} ` : '') +
+      (torch !== undefined ? `torch_ms=${ms(torch)} torch_ratio=${ratio(weirBest ?? weirMs, torch)} ` : '') +
       `tfjs_wasm/weir=${ratio(tfjsWasm, weirMs)} tfjs_cpu/weir=${ratio(tfjsCpu, weirMs)} ` +
       `weir_loss0=${weirLoss0.toFixed(4)} tfjs_loss0=${tfjsLoss0 === undefined ? 'skipped' : tfjsLoss0.toFixed(4)} ln_V=${Math.log(V).toFixed(4)} loss0_same_order=${sameOrder}` +
       `${notes.length ? ` ${notes.join(' ')}` : ''} target=tfjs_wasm/weir>=10`,

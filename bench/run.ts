@@ -26,8 +26,8 @@
 // a shared machine, so torch_ms is the best of eight processes' medians; weir's swing too, so a
 // window of weir's steps is timed after each of those processes, and weir_best_ms (the best of
 // those windows' medians and weir_ms) is what torch_ratio divides by torch_ms. Workloads it has:
-// mlp_train_step, cnn_train_step, conv3x3_train_step, matmul_1024, cnn_infer_b1; never needed by
-// tests or CI.
+// mlp_train_step, cnn_train_step, conv3x3_train_step, matmul_1024, cnn_infer_b1, lstm_train_step;
+// never needed by tests or CI.
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -167,18 +167,27 @@ async function weirPair(
   // Interleaved, so that both see the same machine state.
   const weirUnopt = await time(() => unopt.run(fetches, feeds), runs);
   const weir = await time(() => opt.run(fetches, feeds), runs);
-  // Beside PyTorch, its processes alternate with the windows, so that both figures (each the best
-  // median) come from the same minutes of a machine whose speed swings.
-  const beside = torchWorkload !== undefined && args.peer === 'torch';
-  let torch = beside ? Infinity : undefined;
-  let weirBest = WINDOWS > 0 ? weir : undefined;
-  for (let i = 0; i < WINDOWS; i++) {
-    if (beside && !Number.isNaN(torch)) torch = Math.min(torch!, torchProcess(torchWorkload, runs));
-    weirBest = Math.min(weirBest!, await time(() => opt.run(fetches, feeds), runs));
-  }
+  const { weirBest, torch } = await moreWindows(weir, () => time(() => opt.run(fetches, feeds), runs), torchWorkload, runs);
   opt.close();
   unopt.close();
   return { weir, weirUnopt, weirBest, torch, peak: plan.stats.plannedPeakBytes, naive: plan.stats.naivePeakBytes, unoptNaive: plan.stats.unoptimizedNaiveBytes };
+}
+
+/**
+ * WINDOWS more windows of weir's steps (`window` times one) after the first (`first` ms): their
+ * best median, with the first's, as weirBest (undefined without windows). Beside PyTorch
+ * (--peer torch and a `torchWorkload`), each follows one of its processes, so that both figures
+ * (each the best median) come from the same minutes of a machine whose speed swings.
+ */
+async function moreWindows(first: number, window: () => Promise<number>, torchWorkload: string | undefined, runs: number): Promise<{ weirBest?: number; torch?: number }> {
+  const beside = torchWorkload !== undefined && args.peer === 'torch';
+  let torch = beside ? Infinity : undefined;
+  let weirBest = WINDOWS > 0 ? first : undefined;
+  for (let i = 0; i < WINDOWS; i++) {
+    if (beside && !Number.isNaN(torch)) torch = Math.min(torch!, torchProcess(torchWorkload, runs));
+    weirBest = Math.min(weirBest!, await window());
+  }
+  return { weirBest, torch };
 }
 
 /** The TensorFlow.js peers for this run: cpu and wasm, or webgpu with --backend webgpu. */
@@ -479,7 +488,7 @@ function relaxedChild(workload: string, field: RegExp): string | undefined {
 }
 
 // Control-flow workloads (bench/control_flow.ts) print their own fields.
-const ctx: BenchContext = { runs: RUNS, backend: WEIR_BACKEND, time, onTfjs, uniform };
+const ctx: BenchContext = { runs: RUNS, backend: WEIR_BACKEND, time, onTfjs, uniform, moreWindows };
 
 const WORKLOADS: Record<string, () => Promise<Result | LineResult>> = {
   mlp_train_step: mlpTrainStep,

@@ -5,7 +5,7 @@
 Prints one JSON line: {"workload": ..., "ms": median over R runs after warm-up, "threads": N}.
 The workloads are bench/run.ts's, built the way a PyTorch user would write them (NCHW
 convolutions, torch.optim): mlp_train_step, cnn_train_step, conv3x3_train_step, matmul_1024,
-cnn_infer_b1.
+cnn_infer_b1, and bench/control_flow.ts's lstm_train_step.
 """
 
 import argparse
@@ -86,6 +86,25 @@ def workload(name: str):
                 return model(x).numpy()
 
         return infer
+    if name == "lstm_train_step":
+        # bench/control_flow.ts's LSTM_LM: an embedding, two 256-unit LSTM layers over 50 steps, a
+        # softmax layer over 65 symbols, batch 32, Adam.
+        b, t, v, e, h = 32, 50, 65, 64, 256
+        emb, lstm, out = nn.Embedding(v, e), nn.LSTM(e, h, num_layers=2, batch_first=True), nn.Linear(h, v)
+        params = [*emb.parameters(), *lstm.parameters(), *out.parameters()]
+        opt = torch.optim.Adam(params, lr=0.002)
+        x = torch.randint(0, v, (b, t), generator=g)
+        y = torch.randint(0, v, (b * t,), generator=g)
+
+        def step() -> float:
+            opt.zero_grad(set_to_none=True)
+            hs, _ = lstm(emb(x))
+            loss = F.cross_entropy(out(hs).reshape(b * t, v), y)
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        return step
     if name == "matmul_1024":
         a = torch.rand(1024, 1024, generator=g) * 2 - 1
         c = torch.rand(1024, 1024, generator=g) * 2 - 1
