@@ -360,7 +360,6 @@ let replacements = 0;
 let failed = false;
 /** Whether the running pool lacks a family added since it started. */
 let stale = false;
-let spinUs = SPIN_US;
 
 /** How many workers the shared pool has when it runs: one fewer than threadCount(), none without a shared WebAssembly memory. */
 export function sharedWorkers(): number {
@@ -411,7 +410,6 @@ export function sharedPool(): ThreadPool | null {
       if (ctlAt < 0) throw new Error('no memory for the control blocks');
       const ctl = Array.from({ length: workers }, (_, w) => ctlAt + w * CTRL_BYTES);
       pool = new ThreadPool(heap.memory, ctl, sharedSource(), { families: families.map((f) => f.data()) });
-      pool.setSpin(spinUs);
       stale = false;
     } catch {
       failed = true;
@@ -481,15 +479,4 @@ export function sharedPoolReplacements(): number {
 /** The number of shared workers running now (0 before the first large task). */
 export function sharedPoolSize(): number {
   return pool?.size ?? 0;
-}
-
-/**
- * Sets how long (microseconds) the shared workers poll for their next task, and callers for their
- * answers, before sleeping (benchmarks compare settings); returns the previous setting.
- */
-export function setSharedSpin(us: number): number {
-  const prev = spinUs;
-  spinUs = us;
-  pool?.setSpin(us);
-  return prev;
 }
