@@ -116,6 +116,9 @@ async function time(fn: () => Promise<unknown> | unknown, runs = RUNS, warmup = 
   return ts[Math.floor(ts.length / 2)]!;
 }
 
+/** weir's figure: the best window's median where several were timed, else the first's. */
+const best = (r: { weir: number; weirBest?: number }): number => r.weirBest ?? r.weir;
+
 interface Result {
   weir: number;
   weirUnopt: number;
@@ -449,7 +452,6 @@ async function matmul1024(): Promise<Result> {
   const p = await peers(tfjsStep);
   const torch = w.torch;
   // Throughput from the best window where there are several (the machine's noise only subtracts).
-  const best = (r: { weir: number; weirBest?: number }): number => r.weirBest ?? r.weir;
   const gflops = (n: number): string => ((2 * N * N * N) / (n * 1e6)).toFixed(2);
   // Both SIMD kernels' throughput: the other one than this process's measured here (plain) or in a
   // child node that has relaxed SIMD (Node 20 needs a flag for it).
@@ -522,7 +524,7 @@ for (const [name, fn] of Object.entries(WORKLOADS)) {
   console.log(
     `${name} weir_ms=${fmt(r.weir)} weir_unopt_ms=${fmt(r.weirUnopt)} tfjs_cpu_ms=${fmt(r.tfjsCpu)} tfjs_wasm_ms=${fmt(r.tfjsWasm)} ` +
       (r.weirBest !== undefined ? `weir_best_ms=${fmt(r.weirBest)} ` : '') +
-      (r.torch !== undefined ? `torch_ms=${fmt(r.torch)} torch_ratio=${((r.weirBest ?? r.weir) / r.torch).toFixed(2)} ` : '') +
+      (r.torch !== undefined ? `torch_ms=${fmt(r.torch)} torch_ratio=${(best(r) / r.torch).toFixed(2)} ` : '') +
       `peak_bytes=${r.peak} naive_bytes=${r.naive}${r.extra ? ` ${r.extra}` : ''} unopt_naive_bytes=${r.unoptNaive}`,
   );
 }

@@ -366,7 +366,7 @@ export function sgemmPatches(side: 'A' | 'B', M: number, N: number, K: number, p
   const ind: Indirect = { op: side === 'A' ? 1 : 2, table: tAt, L: patches.L, perRow: patches.perRow, rowStride: patches.rowStride, colStride: patches.colStride };
   const transA = side === 'B';
   let p: ThreadPool | null = null;
-  if (M * N * K >= THREAD_MIN_MACS && policy.take()) p = readyPool();
+  if (M * N * K >= THREAD_MIN_MACS && policy.take()) p = sharedPoolReady();
   const split = p === null ? null : splitOf(M, N, p.size + 1, false);
   const onThreads = split !== null && split.blocks >= 2;
   // X is read where it is, or staged; partial tiles read past its last columns (N or M of them).
@@ -1262,11 +1262,6 @@ function kernels(): SimdKernels {
   return relaxedEnabled ? fast!.relaxed! : fast!.plain;
 }
 
-/** The shared pool when threads are on and its workers are up; null while they start, and (replacing it) when one died between tasks. */
-function readyPool(): ThreadPool | null {
-  return policy.enabled ? sharedPoolReady() : null;
-}
-
 /**
  * Posts a split product to every worker: its shape, the operands' byte addresses and leading
  * dimensions (C the staged copy the workers write), how its blocks are cut (`mode`: 0 columns,
@@ -1387,7 +1382,7 @@ function sgemmThreaded(
   offB: number,
   offC: number,
 ): boolean {
-  const p = readyPool();
+  const p = sharedPoolReady();
   if (p === null) return false;
   const { byRows, unit, blocks } = splitOf(M, N, p.size + 1, M === 1 && !transB);
   if (blocks < 2) return false;
@@ -1500,7 +1495,7 @@ function sgemmBatchThreaded(
   offB: number,
   offC: number,
 ): boolean {
-  const p = readyPool();
+  const p = sharedPoolReady();
   if (p === null) return false;
   // The kernels read partial tiles past op(A)'s last rows and op(B)'s last columns (into whatever
   // follows: those lanes are never stored), so the memory must hold them; C must not overlap the

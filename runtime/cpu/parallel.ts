@@ -1478,7 +1478,7 @@ export function runProgramSplit(
   rerunnable: boolean,
   what: string,
 ): boolean {
-  if (engine === null || !policy.enabled || JOB_AT < 0 || m.at < 0 || addrs.length > PROGRAM_MAX_OPERANDS) return false;
+  if (engine === null || !policy.enabled || m.at < 0 || addrs.length > PROGRAM_MAX_OPERANDS) return false;
   const floats = (rows * vecBytes) / 4;
   const blockFloats = Math.max(PROGRAM_BLOCK, Math.ceil(floats / MAX_BLOCKS));
   let per: number;
@@ -1573,6 +1573,6 @@ function runCalls(m: SharedModule, list: number, words: number, count: number, p
   task[P + 4] = words;
   task[P + 5] = per;
   task[P + 6] = count;
-  runBlocks(D_CALLS, blocks, threaded && policy.enabled && JOB_AT >= 0 && m.at >= 0, true, 'a call list');
+  runBlocks(D_CALLS, blocks, threaded && m.at >= 0, true, 'a call list');
   return true;
 }
